@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Table-driven libconfig loading. One walk over the schema applies defaults
+ * (parsed from their libconfig text), then the file; a second walk over the
+ * file reports keys the schema does not know.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+static void set_err(struct cfg_error *err, const char *file, int line, const char *key,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void set_err(struct cfg_error *err, const char *file, int line, const char *key,
+		    const char *fmt, ...)
+{
+	if (!err)
+		return;
+	snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+	err->line = line;
+	snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+void cfg_error_format(const struct cfg_error *err, char *buf, size_t len)
+{
+	if (err->line > 0)
+		snprintf(buf, len, "%s:%d: %s%s%s", err->file, err->line, err->key,
+			 err->key[0] ? ": " : "", err->msg);
+	else
+		snprintf(buf, len, "%s: %s%s%s", err->file, err->key, err->key[0] ? ": " : "",
+			 err->msg);
+}
+
+struct ctx {
+	const char *file;
+	struct cfg_error *err;
+};
+
+static const char *type_name(int t)
+{
+	switch (t) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	default:
+		return "something else";
+	}
+}
+
+static int read_number(struct ctx *c, const config_setting_t *s, const char *key, bool want_int,
+		       double min, double max, double *ret)
+{
+	int t = config_setting_type(s);
+	double v;
+	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+		v = (double)config_setting_get_int64(s);
+	} else if (t == CONFIG_TYPE_FLOAT && !want_int) {
+		v = config_setting_get_float(s);
+	} else {
+		set_err(c->err, c->file, config_setting_source_line(s), key,
+			"expected %s, found %s", want_int ? "an integer" : "a number",
+			type_name(t));
+		return -EINVAL;
+	}
+	if (!isfinite(v) || v < min || v > max) {
+		set_err(c->err, c->file, config_setting_source_line(s), key,
+			"value %g out of range [%g, %g]", v, min, max);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int read_string(struct ctx *c, const config_setting_t *s, const char *key, char *out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		set_err(c->err, c->file, config_setting_source_line(s), key,
+			"expected a string, found %s", type_name(config_setting_type(s)));
+		return -EINVAL;
+	}
+	const char *v = config_setting_get_string(s);
+	if (strlen(v) >= CFG_STR) {
+		set_err(c->err, c->file, config_setting_source_line(s), key,
+			"string longer than %d characters", CFG_STR - 1);
+		return -EINVAL;
+	}
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+static int read_group_list(struct ctx *c, const config_setting_t *s, const struct cfg_key *k,
+			   const char *key, char *base);
+
+static int read_key(struct ctx *c, const config_setting_t *s, const struct cfg_key *k,
+		    const char *key, char *base)
+{
+	void *dst = base + k->offset;
+	double d;
+	int r;
+
+	switch (k->type) {
+	case CFG_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			set_err(c->err, c->file, config_setting_source_line(s), key,
+				"expected true or false, found %s",
+				type_name(config_setting_type(s)));
+			return -EINVAL;
+		}
+		*(bool *)dst = config_setting_get_bool(s) != 0;
+		return 0;
+	case CFG_INT:
+		r = read_number(c, s, key, true, k->min, k->max, &d);
+		if (r == 0)
+			*(int64_t *)dst = (int64_t)d;
+		return r;
+	case CFG_DOUBLE:
+		r = read_number(c, s, key, false, k->min, k->max, &d);
+		if (r == 0)
+			*(double *)dst = d;
+		return r;
+	case CFG_STRING:
+		return read_string(c, s, key, dst);
+	case CFG_ENUM: {
+		char tmp[CFG_STR];
+		r = read_string(c, s, key, tmp);
+		if (r)
+			return r;
+		for (int i = 0; k->choices[i]; i++) {
+			if (strcmp(k->choices[i], tmp) == 0) {
+				*(int *)dst = i;
+				return 0;
+			}
+		}
+		char all[256] = "";
+		for (int i = 0; k->choices[i]; i++) {
+			size_t l = strlen(all);
+			snprintf(all + l, sizeof(all) - l, "%s\"%s\"", i ? ", " : "", k->choices[i]);
+		}
+		set_err(c->err, c->file, config_setting_source_line(s), key,
+			"\"%s\" is not one of %s", tmp, all);
+		return -EINVAL;
+	}
+	case CFG_DOUBLE_LIST:
+	case CFG_INT_LIST:
+	case CFG_STRING_LIST: {
+		int t = config_setting_type(s);
+		if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+			set_err(c->err, c->file, config_setting_source_line(s), key,
+				"expected an array [ ... ], found %s", type_name(t));
+			return -EINVAL;
+		}
+		unsigned n = (unsigned)config_setting_length(s);
+		unsigned cap = k->type == CFG_STRING_LIST ? CFG_SLIST_MAX : CFG_LIST_MAX;
+		if (n > cap) {
+			set_err(c->err, c->file, config_setting_source_line(s), key,
+				"%u elements, at most %u allowed", n, cap);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(s, i);
+			char ekey[160];
+			snprintf(ekey, sizeof(ekey), "%s[%u]", key, i);
+			if (k->type == CFG_DOUBLE_LIST) {
+				r = read_number(c, e, ekey, false, k->min, k->max, &d);
+				if (r)
+					return r;
+				((struct cfg_dlist *)dst)->v[i] = d;
+			} else if (k->type == CFG_INT_LIST) {
+				r = read_number(c, e, ekey, true, k->min, k->max, &d);
+				if (r)
+					return r;
+				((struct cfg_ilist *)dst)->v[i] = (int64_t)d;
+			} else {
+				r = read_string(c, e, ekey, ((struct cfg_slist *)dst)->v[i]);
+				if (r)
+					return r;
+			}
+		}
+		if (k->type == CFG_DOUBLE_LIST)
+			((struct cfg_dlist *)dst)->n = n;
+		else if (k->type == CFG_INT_LIST)
+			((struct cfg_ilist *)dst)->n = n;
+		else
+			((struct cfg_slist *)dst)->n = n;
+		return 0;
+	}
+	case CFG_GROUP_LIST:
+		return read_group_list(c, s, k, key, base);
+	}
+	return -EINVAL;
+}
+
+/* Apply the defaults of keys[] to base: parse each default as libconfig text. */
+static int apply_defaults(const struct cfg_key *keys, char *base, const char *where,
+			  struct cfg_error *err)
+{
+	for (const struct cfg_key *k = keys; k->path; k++) {
+		void *dst = base + k->offset;
+		switch (k->type) {
+		case CFG_STRING:
+			memset(dst, 0, CFG_STR);
+			break;
+		case CFG_DOUBLE_LIST:
+			memset(dst, 0, sizeof(struct cfg_dlist));
+			break;
+		case CFG_INT_LIST:
+			memset(dst, 0, sizeof(struct cfg_ilist));
+			break;
+		case CFG_STRING_LIST:
+			memset(dst, 0, sizeof(struct cfg_slist));
+			break;
+		case CFG_GROUP_LIST:
+			*(unsigned *)(base + k->count_offset) = 0;
+			memset(dst, 0, k->elem_size * k->max_count);
+			break;
+		default:
+			break;
+		}
+		if (!k->def)
+			continue;
+		config_t cf;
+		config_init(&cf);
+		char text[1024];
+		snprintf(text, sizeof(text), "v = %s;", k->def);
+		struct ctx c = {"(built-in default)", err};
+		char key[160];
+		snprintf(key, sizeof(key), "%s%s%s", where, where[0] ? "." : "", k->path);
+		int r;
+		if (config_read_string(&cf, text) != CONFIG_TRUE) {
+			set_err(err, c.file, 0, key, "cannot parse default '%s'", k->def);
+			r = -EINVAL;
+		} else {
+			r = read_key(&c, config_lookup(&cf, "v"), k, key, base);
+		}
+		config_destroy(&cf);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int read_keys(struct ctx *c, const config_setting_t *group, const struct cfg_key *keys,
+		     const char *where, char *base)
+{
+	for (const struct cfg_key *k = keys; k->path; k++) {
+		const config_setting_t *s = config_setting_lookup((config_setting_t *)group, k->path);
+		if (!s)
+			continue;
+		char key[160];
+		snprintf(key, sizeof(key), "%s%s%s", where, where[0] ? "." : "", k->path);
+		int r = read_key(c, s, k, key, base);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int read_group_list(struct ctx *c, const config_setting_t *s, const struct cfg_key *k,
+			   const char *key, char *base)
+{
+	int t = config_setting_type(s);
+	if (t != CONFIG_TYPE_LIST) {
+		set_err(c->err, c->file, config_setting_source_line(s), key,
+			"expected a list ( { ... }, ... ), found %s", type_name(t));
+		return -EINVAL;
+	}
+	unsigned n = (unsigned)config_setting_length(s);
+	if (n > k->max_count) {
+		set_err(c->err, c->file, config_setting_source_line(s), key,
+			"%u entries, at most %zu allowed", n, k->max_count);
+		return -EINVAL;
+	}
+	char *arr = base + k->offset;
+	for (unsigned i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		char ekey[160];
+		snprintf(ekey, sizeof(ekey), "%s[%u]", key, i);
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+			set_err(c->err, c->file, config_setting_source_line(e), ekey,
+				"expected a group { ... }, found %s",
+				type_name(config_setting_type(e)));
+			return -EINVAL;
+		}
+		char *elem = arr + i * k->elem_size;
+		int r = apply_defaults(k->sub, elem, ekey, c->err);
+		if (r)
+			return r;
+		r = read_keys(c, e, k->sub, ekey, elem);
+		if (r)
+			return r;
+	}
+	*(unsigned *)(base + k->count_offset) = n;
+	return 0;
+}
+
+int cfg_defaults(const struct cfg_schema *schema, void *root, struct cfg_error *err)
+{
+	for (const struct cfg_section *sec = schema->sections; sec->name; sec++) {
+		int r = apply_defaults(sec->keys, (char *)root + sec->offset, sec->name, err);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static const struct cfg_key *find_key(const struct cfg_key *keys, const char *name)
+{
+	for (const struct cfg_key *k = keys; k->path; k++)
+		if (strcmp(k->path, name) == 0)
+			return k;
+	return NULL;
+}
+
+/* Report settings under group that keys[] does not describe. Dotted key paths
+ * ("a.b") are matched as nested groups. */
+static void warn_unknown(const config_setting_t *group, const struct cfg_key *keys,
+			 const char *prefix, const char *where, const char *file, cfg_warn_fn warn,
+			 void *ctx)
+{
+	int n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		if (!name)
+			continue;
+		char rel[160], full[200];
+		snprintf(rel, sizeof(rel), "%s%s%s", prefix, prefix[0] ? "." : "", name);
+		snprintf(full, sizeof(full), "%s%s%s", where, where[0] ? "." : "", rel);
+		const struct cfg_key *k = find_key(keys, rel);
+		if (k) {
+			if (k->type == CFG_GROUP_LIST && config_setting_type(s) == CONFIG_TYPE_LIST) {
+				unsigned m = (unsigned)config_setting_length(s);
+				for (unsigned j = 0; j < m; j++) {
+					const config_setting_t *e = config_setting_get_elem(s, j);
+					if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+						continue;
+					char ew[240];
+					snprintf(ew, sizeof(ew), "%s[%u]", full, j);
+					warn_unknown(e, k->sub, "", ew, file, warn, ctx);
+				}
+			}
+			continue;
+		}
+		/* A group that is a prefix of known dotted keys: descend. */
+		bool prefix_known = false;
+		size_t rl = strlen(rel);
+		for (const struct cfg_key *kk = keys; kk->path; kk++)
+			if (strncmp(kk->path, rel, rl) == 0 && kk->path[rl] == '.')
+				prefix_known = true;
+		if (prefix_known && config_setting_type(s) == CONFIG_TYPE_GROUP) {
+			warn_unknown(s, keys, rel, where, file, warn, ctx);
+			continue;
+		}
+		if (warn)
+			warn(ctx, file, config_setting_source_line(s), full);
+	}
+}
+
+static int load(const struct cfg_schema *schema, void *root, config_t *cf, const char *name,
+		cfg_warn_fn warn, void *wctx, struct cfg_error *err)
+{
+	int r = cfg_defaults(schema, root, err);
+	if (r)
+		return r;
+	struct ctx c = {name, err};
+	config_setting_t *top = config_root_setting(cf);
+	for (const struct cfg_section *sec = schema->sections; sec->name; sec++) {
+		const config_setting_t *g = config_setting_lookup(top, sec->name);
+		if (!g)
+			continue;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			set_err(err, name, config_setting_source_line(g), sec->name,
+				"expected a group { ... }, found %s",
+				type_name(config_setting_type(g)));
+			return -EINVAL;
+		}
+		r = read_keys(&c, g, sec->keys, sec->name, (char *)root + sec->offset);
+		if (r)
+			return r;
+	}
+	/* Unknown top-level names and unknown keys inside known sections. */
+	int n = config_setting_length(top);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(top, (unsigned)i);
+		const struct cfg_section *found = NULL;
+		for (const struct cfg_section *sec = schema->sections; sec->name; sec++)
+			if (strcmp(sec->name, config_setting_name(s)) == 0)
+				found = sec;
+		if (!found) {
+			if (warn)
+				warn(wctx, name, config_setting_source_line(s),
+				     config_setting_name(s));
+		} else if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
+			warn_unknown(s, found->keys, "", found->name, name, warn, wctx);
+		}
+	}
+	for (const struct cfg_section *sec = schema->sections; sec->name; sec++) {
+		if (!sec->validate)
+			continue;
+		char msg[256] = "";
+		if (sec->validate((char *)root + sec->offset, msg, sizeof(msg)) < 0) {
+			/* msg is "key: reason"; find the key's line if the file has it. */
+			char key[128] = "";
+			const char *colon = strstr(msg, ": ");
+			const char *reason = msg;
+			if (colon && (size_t)(colon - msg) < sizeof(key)) {
+				memcpy(key, msg, (size_t)(colon - msg));
+				key[colon - msg] = '\0';
+				reason = colon + 2;
+			}
+			int line = 0;
+			char full[200];
+			snprintf(full, sizeof(full), "%s.%s", sec->name, key);
+			const config_setting_t *s = key[0] ? config_lookup(cf, full) : NULL;
+			if (s)
+				line = config_setting_source_line(s);
+			set_err(err, name, line, key[0] ? full : sec->name, "%s", reason);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_error(config_t *cf, const char *name, struct cfg_error *err)
+{
+	set_err(err, name, config_error_line(cf), "", "syntax error: %s",
+		config_error_text(cf) ? config_error_text(cf) : "?");
+	return -EINVAL;
+}
+
+int cfg_load_file(const struct cfg_schema *schema, void *root, const char *path,
+		  cfg_warn_fn warn, void *ctx, struct cfg_error *err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		int e = errno;
+		set_err(err, path, 0, "", "cannot open: %s", strerror(e));
+		return -e;
+	}
+	config_t cf;
+	config_init(&cf);
+	int r;
+	if (config_read(&cf, f) != CONFIG_TRUE)
+		r = parse_error(&cf, path, err);
+	else
+		r = load(schema, root, &cf, path, warn, ctx, err);
+	config_destroy(&cf);
+	fclose(f);
+	return r;
+}
+
+int cfg_load_string(const struct cfg_schema *schema, void *root, const char *text,
+		    const char *name, cfg_warn_fn warn, void *ctx, struct cfg_error *err)
+{
+	config_t cf;
+	config_init(&cf);
+	int r;
+	if (config_read_string(&cf, text) != CONFIG_TRUE)
+		r = parse_error(&cf, name, err);
+	else
+		r = load(schema, root, &cf, name, warn, ctx, err);
+	config_destroy(&cf);
+	return r;
+}
+
+/* ---- output ---- */
+
+static void print_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void print_double(FILE *out, double v)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%.6g", v);
+	/* libconfig needs a '.' or exponent to read a float back as a float. */
+	if (!strpbrk(buf, ".eEn"))
+		strcat(buf, ".0");
+	fputs(buf, out);
+}
+
+static void print_value(FILE *out, const struct cfg_key *k, const char *base, int indent,
+			bool with_docs);
+
+static void print_keys(FILE *out, const struct cfg_key *keys, const char *base, int indent,
+		       bool with_docs)
+{
+	for (const struct cfg_key *k = keys; k->path; k++) {
+		if (with_docs && k->doc) {
+			fprintf(out, "%*s# %s", indent, "", k->doc);
+			if (k->type == CFG_INT || k->type == CFG_DOUBLE)
+				fprintf(out, " [%g .. %g]", k->min, k->max);
+			if (k->type == CFG_ENUM) {
+				fputs(" One of:", out);
+				for (int i = 0; k->choices[i]; i++)
+					fprintf(out, " %s", k->choices[i]);
+			}
+			fputc('\n', out);
+		}
+		/* Dotted paths are written as nested groups by libconfig's reader
+		 * too, but flat "a.b = v" is not valid syntax: write a group. */
+		const char *dot = strchr(k->path, '.');
+		if (dot) {
+			fprintf(out, "%*s%.*s = { %s = ", indent, "", (int)(dot - k->path), k->path,
+				dot + 1);
+			print_value(out, k, base, indent, with_docs);
+			fputs("; };\n", out);
+		} else {
+			fprintf(out, "%*s%s = ", indent, "", k->path);
+			print_value(out, k, base, indent, with_docs);
+			fputs(";\n", out);
+		}
+	}
+}
+
+static void print_value(FILE *out, const struct cfg_key *k, const char *base, int indent,
+			bool with_docs)
+{
+	const void *src = base + k->offset;
+	switch (k->type) {
+	case CFG_BOOL:
+		fputs(*(const bool *)src ? "true" : "false", out);
+		break;
+	case CFG_INT:
+		fprintf(out, "%lld", (long long)*(const int64_t *)src);
+		break;
+	case CFG_DOUBLE:
+		print_double(out, *(const double *)src);
+		break;
+	case CFG_STRING:
+		print_string(out, src);
+		break;
+	case CFG_ENUM:
+		print_string(out, k->choices[*(const int *)src]);
+		break;
+	case CFG_DOUBLE_LIST: {
+		const struct cfg_dlist *l = src;
+		fputc('[', out);
+		for (unsigned i = 0; i < l->n; i++) {
+			fputs(i ? ", " : " ", out);
+			print_double(out, l->v[i]);
+		}
+		fputs(l->n ? " ]" : "]", out);
+		break;
+	}
+	case CFG_INT_LIST: {
+		const struct cfg_ilist *l = src;
+		fputc('[', out);
+		for (unsigned i = 0; i < l->n; i++)
+			fprintf(out, "%s%lld", i ? ", " : " ", (long long)l->v[i]);
+		fputs(l->n ? " ]" : "]", out);
+		break;
+	}
+	case CFG_STRING_LIST: {
+		const struct cfg_slist *l = src;
+		fputc('[', out);
+		for (unsigned i = 0; i < l->n; i++) {
+			fputs(i ? ", " : " ", out);
+			print_string(out, l->v[i]);
+		}
+		fputs(l->n ? " ]" : "]", out);
+		break;
+	}
+	case CFG_GROUP_LIST: {
+		unsigned n = *(const unsigned *)(base + k->count_offset);
+		fputs("(", out);
+		for (unsigned i = 0; i < n; i++) {
+			fprintf(out, "%s\n%*s{\n", i ? "," : "", indent + 2, "");
+			print_keys(out, k->sub, base + k->offset + i * k->elem_size, indent + 4,
+				   false);
+			fprintf(out, "%*s}", indent + 2, "");
+		}
+		if (n)
+			fprintf(out, "\n%*s", indent, "");
+		fputs(")", out);
+		if (with_docs && n == 0 && k->sub) {
+			/* An empty list still documents its element keys. */
+			fputs(";\n", out);
+			fprintf(out, "%*s# Each entry of %s is a group with these keys:\n", indent,
+				"", k->path);
+			for (const struct cfg_key *s = k->sub; s->path; s++)
+				fprintf(out, "%*s#   %s: %s\n", indent, "", s->path,
+					s->doc ? s->doc : "");
+			/* print_keys adds ";\n" after us: emit a harmless comment line. */
+			fprintf(out, "%*s# (end of %s)", indent, "", k->path);
+			return;
+		}
+		break;
+	}
+	}
+}
+
+void cfg_dump(const struct cfg_schema *schema, const void *root, FILE *out, bool with_docs)
+{
+	for (const struct cfg_section *sec = schema->sections; sec->name; sec++) {
+		if (with_docs && sec->doc)
+			fprintf(out, "# %s\n", sec->doc);
+		fprintf(out, "%s = {\n", sec->name);
+		print_keys(out, sec->keys, (const char *)root + sec->offset, 2, with_docs);
+		fputs("};\n\n", out);
+	}
+}
+
+static const char *md_type(enum cfg_type t)
+{
+	switch (t) {
+	case CFG_BOOL:
+		return "bool";
+	case CFG_INT:
+		return "integer";
+	case CFG_DOUBLE:
+		return "number";
+	case CFG_STRING:
+		return "string";
+	case CFG_ENUM:
+		return "string (choice)";
+	case CFG_DOUBLE_LIST:
+		return "number list";
+	case CFG_INT_LIST:
+		return "integer list";
+	case CFG_STRING_LIST:
+		return "string list";
+	case CFG_GROUP_LIST:
+		return "list of groups";
+	}
+	return "?";
+}
+
+static void md_keys(FILE *out, const char *prefix, const struct cfg_key *keys)
+{
+	for (const struct cfg_key *k = keys; k->path; k++) {
+		fprintf(out, "| `%s.%s` | %s | %s | ", prefix, k->path, md_type(k->type),
+			k->def ? k->def : "");
+		if (k->type == CFG_INT || k->type == CFG_DOUBLE || k->type == CFG_DOUBLE_LIST ||
+		    k->type == CFG_INT_LIST)
+			fprintf(out, "%g .. %g", k->min, k->max);
+		else if (k->type == CFG_ENUM)
+			for (int i = 0; k->choices[i]; i++)
+				fprintf(out, "%s`%s`", i ? ", " : "", k->choices[i]);
+		fprintf(out, " | %s |\n", k->doc ? k->doc : "");
+		if (k->type == CFG_GROUP_LIST) {
+			char p[160];
+			snprintf(p, sizeof(p), "%s.%s[]", prefix, k->path);
+			md_keys(out, p, k->sub);
+		}
+	}
+}
+
+void cfg_markdown(const struct cfg_schema *schema, FILE *out)
+{
+	for (const struct cfg_section *sec = schema->sections; sec->name; sec++) {
+		fprintf(out, "## `%s`\n\n%s\n\n", sec->name, sec->doc ? sec->doc : "");
+		fputs("| key | type | default | range | meaning |\n|---|---|---|---|---|\n", out);
+		md_keys(out, sec->name, sec->keys);
+		fputc('\n', out);
+	}
+}
+
+static size_t count_keys(const struct cfg_key *keys)
+{
+	size_t n = 0;
+	for (const struct cfg_key *k = keys; k->path; k++)
+		n += 1 + (k->type == CFG_GROUP_LIST ? count_keys(k->sub) : 0);
+	return n;
+}
+
+size_t cfg_key_count(const struct cfg_schema *schema)
+{
+	size_t n = 0;
+	for (const struct cfg_section *sec = schema->sections; sec->name; sec++)
+		n += count_keys(sec->keys);
+	return n;
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct slot {
+	pthread_mutex_t lock;
+	struct store_record rec;
+};
+
+struct store {
+	unsigned n;
+	int efd;
+	pthread_mutex_t open_lock; /* serialises slot claiming */
+	struct slot *slots;
+};
+
+int store_new(unsigned nslots, struct store **ret)
+{
+	if (nslots == 0)
+		return -EINVAL;
+	struct store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->slots = calloc(nslots, sizeof(*st->slots));
+	if (!st->slots) {
+		free(st);
+		return -ENOMEM;
+	}
+	st->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (st->efd < 0) {
+		int e = errno;
+		free(st->slots);
+		free(st);
+		return -e;
+	}
+	st->n = nslots;
+	pthread_mutex_init(&st->open_lock, NULL);
+	for (unsigned i = 0; i < nslots; i++)
+		pthread_mutex_init(&st->slots[i].lock, NULL);
+	*ret = st;
+	return 0;
+}
+
+void store_free(struct store *st)
+{
+	if (!st)
+		return;
+	for (unsigned i = 0; i < st->n; i++)
+		pthread_mutex_destroy(&st->slots[i].lock);
+	pthread_mutex_destroy(&st->open_lock);
+	close(st->efd);
+	free(st->slots);
+	free(st);
+}
+
+unsigned store_slot_count(const struct store *st) { return st->n; }
+
+static void wake(struct store *st)
+{
+	uint64_t one = 1;
+	/* EAGAIN only when the counter is near overflow: the reader is awake anyway. */
+	ssize_t w = write(st->efd, &one, sizeof(one));
+	(void)w;
+}
+
+static struct slot *get(struct store *st, int slot)
+{
+	if (slot < 0 || (unsigned)slot >= st->n)
+		return NULL;
+	return &st->slots[slot];
+}
+
+int store_open(struct store *st, const char *key, int *ret_slot)
+{
+	if (!key || strlen(key) >= STORE_KEY_LEN)
+		return -EINVAL;
+	int found = -1, empty = -1;
+	pthread_mutex_lock(&st->open_lock);
+	for (unsigned i = 0; i < st->n; i++) {
+		struct slot *s = &st->slots[i];
+		pthread_mutex_lock(&s->lock);
+		enum store_state state = s->rec.state;
+		bool same = state != STORE_EMPTY && strcmp(s->rec.info.key, key) == 0;
+		pthread_mutex_unlock(&s->lock);
+		if (same && found < 0)
+			found = (int)i;
+		if (state == STORE_EMPTY && empty < 0)
+			empty = (int)i;
+	}
+	int r = 0;
+	if (found >= 0) {
+		struct slot *s = &st->slots[found];
+		pthread_mutex_lock(&s->lock);
+		if (s->rec.state == STORE_GONE)
+			s->rec.state = s->rec.updated_ms ? STORE_ONLINE : STORE_DETECTING;
+		else
+			r = -EEXIST; /* a live worker already owns this battery */
+		s->rec.seq++;
+		pthread_mutex_unlock(&s->lock);
+		if (r == 0)
+			*ret_slot = found;
+	} else if (empty >= 0) {
+		struct slot *s = &st->slots[empty];
+		pthread_mutex_lock(&s->lock);
+		uint64_t seq = s->rec.seq;
+		memset(&s->rec, 0, sizeof(s->rec));
+		s->rec.seq = seq + 1;
+		s->rec.state = STORE_DETECTING;
+		memcpy(s->rec.info.key, key, strlen(key) + 1);
+		pthread_mutex_unlock(&s->lock);
+		*ret_slot = empty;
+	} else {
+		r = -ENOSPC;
+	}
+	pthread_mutex_unlock(&st->open_lock);
+	if (r == 0)
+		wake(st);
+	return r;
+}
+
+static void copy_info(struct store_record *rec, const struct store_info *info)
+{
+	/* The key is the slot's identity: never changed by an update. */
+	char key[STORE_KEY_LEN];
+	memcpy(key, rec->info.key, sizeof(key));
+	rec->info = *info;
+	memcpy(rec->info.key, key, sizeof(key));
+}
+
+int store_commit(struct store *st, int slot, const struct bms_snapshot *snap,
+		 const struct store_info *info, uint64_t now_ms)
+{
+	struct slot *s = get(st, slot);
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	if (s->rec.state == STORE_EMPTY || s->rec.state == STORE_GONE) {
+		pthread_mutex_unlock(&s->lock);
+		return -ESTALE;
+	}
+	s->rec.snap = *snap;
+	copy_info(&s->rec, info);
+	s->rec.updated_ms = now_ms ? now_ms : 1;
+	s->rec.state = STORE_ONLINE;
+	s->rec.seq++;
+	pthread_mutex_unlock(&s->lock);
+	wake(st);
+	return 0;
+}
+
+int store_update_info(struct store *st, int slot, const struct store_info *info)
+{
+	struct slot *s = get(st, slot);
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	if (s->rec.state == STORE_EMPTY || s->rec.state == STORE_GONE) {
+		pthread_mutex_unlock(&s->lock);
+		return -ESTALE;
+	}
+	copy_info(&s->rec, info);
+	s->rec.seq++;
+	pthread_mutex_unlock(&s->lock);
+	wake(st);
+	return 0;
+}
+
+int store_close(struct store *st, int slot)
+{
+	struct slot *s = get(st, slot);
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	int r = 0;
+	if (s->rec.state == STORE_EMPTY) {
+		r = -ESTALE;
+	} else {
+		s->rec.state = STORE_GONE;
+		s->rec.seq++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (r == 0)
+		wake(st);
+	return r;
+}
+
+int store_release(struct store *st, int slot)
+{
+	struct slot *s = get(st, slot);
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&st->open_lock);
+	pthread_mutex_lock(&s->lock);
+	int r = 0;
+	if (s->rec.state != STORE_GONE) {
+		r = -EBUSY;
+	} else {
+		uint64_t seq = s->rec.seq;
+		memset(&s->rec, 0, sizeof(s->rec));
+		s->rec.seq = seq + 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&st->open_lock);
+	return r;
+}
+
+int store_read(struct store *st, int slot, struct store_record *ret)
+{
+	struct slot *s = get(st, slot);
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	*ret = s->rec;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+bool store_record_stale(const struct store_record *r, uint64_t now_ms, uint64_t stale_after_ms)
+{
+	if (r->updated_ms == 0)
+		return false;
+	return now_ms >= r->updated_ms && now_ms - r->updated_ms >= stale_after_ms;
+}
+
+int store_fd(const struct store *st) { return st->efd; }
+
+void store_drain(struct store *st)
+{
+	uint64_t v;
+	ssize_t r = read(st->efd, &v, sizeof(v));
+	(void)r;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The snapshot store: the only shared mutable state between workers and the
+ * publisher. Fixed slots, one per battery. A worker commits a whole snapshot
+ * under the slot mutex (readers never see a half-updated battery); each commit
+ * bumps the slot's sequence number and wakes the reader through one eventfd.
+ *
+ * Slot life: EMPTY -> store_open() -> DETECTING -> store_commit() -> ONLINE
+ * -> store_close() -> GONE -> store_release() (by the publisher, after it
+ * removed the battery from the bus) -> EMPTY. Re-opening a key that is still
+ * GONE takes the same slot back (a replugged adapter keeps its battery).
+ */
+#ifndef SB_STORE_H
+#define SB_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bms/bms.h"
+
+#define STORE_KEY_LEN 96
+
+enum store_state {
+	STORE_EMPTY = 0,
+	STORE_DETECTING = 1, /* worker runs, no good cycle yet */
+	STORE_ONLINE = 2,    /* at least one good cycle committed */
+	STORE_GONE = 3,      /* worker ended; the publisher removes the battery */
+};
+
+/* Identity and link counters, committed together with a snapshot. */
+struct store_info {
+	char key[STORE_KEY_LEN]; /* identity: adapter ID_SERIAL/ID_PATH or path, plus "__<addr>" */
+	char tty[32];            /* port basename of the moment, e.g. "ttyUSB0" */
+	char protocol[16];       /* driver name, "" while detecting */
+	uint8_t address;         /* bus address, 0 when unaddressed */
+	uint32_t poll_interval_ms;
+	uint64_t cycles_ok;      /* good poll cycles */
+	uint64_t frames_bad;     /* frames dropped for checksum/length/parse errors */
+	uint64_t timeouts;       /* requests that got no answer in time */
+};
+
+struct store_record {
+	enum store_state state;
+	uint64_t seq;        /* bumped by every commit/update/close; 0 = never written */
+	uint64_t updated_ms; /* monotonic ms of the last good cycle, 0 = never */
+	struct store_info info;
+	struct bms_snapshot snap; /* the last good snapshot (valid == 0 before the first) */
+};
+
+struct store;
+
+int store_new(unsigned nslots, struct store **ret);
+void store_free(struct store *st); /* accepts NULL */
+unsigned store_slot_count(const struct store *st);
+
+/* Claim a slot for key (or take back the GONE/ONLINE slot with the same key). -ENOSPC when full. */
+int store_open(struct store *st, const char *key, int *ret_slot);
+/* A good cycle: copy snapshot and info in whole, state ONLINE, stamp now_ms. */
+int store_commit(struct store *st, int slot, const struct bms_snapshot *snap,
+		 const struct store_info *info, uint64_t now_ms);
+/* Counters/identity changed without a good cycle (timeouts, bad frames, re-detection). */
+int store_update_info(struct store *st, int slot, const struct store_info *info);
+/* The worker ended. */
+int store_close(struct store *st, int slot);
+/* The publisher is done with a GONE slot: free it. -EBUSY if not GONE. */
+int store_release(struct store *st, int slot);
+
+/* Copy a slot out whole. */
+int store_read(struct store *st, int slot, struct store_record *ret);
+
+/* True when a record that was ONLINE has had no good cycle for stale_after_ms. */
+bool store_record_stale(const struct store_record *r, uint64_t now_ms, uint64_t stale_after_ms);
+
+/* eventfd that becomes readable after any commit/update/close; store_drain() resets it. */
+int store_fd(const struct store *st);
+void store_drain(struct store *st);
+
+#endif

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds serialbattery and runs every test. With CI=true it also runs the suite
+# under ASan+UBSan, the thread tests under TSan and a short fuzz smoke, with
+# warnings as errors. The last line printed is CTest's summary of the main build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=deps.sh
+source scripts/deps.sh
+sb_install_deps
+
+jobs=$(nproc)
+werror=OFF
+[ "${CI:-}" = "true" ] && werror=ON
+
+build() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DSB_WERROR="$werror" "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+if [ "${CI:-}" = "true" ]; then
+  echo "== ASan+UBSan build: all tests"
+  build build-asan -DSB_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+  echo "== TSan build: thread tests"
+  build build-tsan -DSB_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir build-tsan --output-on-failure -L thread
+  if [ -x scripts/fuzz.sh ]; then
+    echo "== fuzz smoke (ASan+UBSan)"
+    scripts/fuzz.sh "${SB_FUZZ_SECONDS:-30}"
+  fi
+fi
+
+echo "== build: all tests"
+build build
+ctest --test-dir build --output-on-failure -j"$jobs"

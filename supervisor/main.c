@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * serialbatteryd: the supervisor main thread. Parses arguments, loads the
+ * config (failing with file, line and key before anything starts), then
+ * waits on one poll() for signals.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "supervisor/config_schema.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: serialbatteryd [options]\n"
+	      "  -c, --config FILE        config file (default: built-in defaults)\n"
+	      "      --check-config FILE  validate FILE and exit (0 ok, 2 error)\n"
+	      "      --dump-config        print the effective config (with -c: that file) and exit\n"
+	      "      --dump-config-doc    same, with every key documented (the example config)\n"
+	      "      --config-markdown    print the config reference as Markdown and exit\n"
+	      "  -v, --verbose            more logging (repeat for debug)\n"
+	      "  -q, --quiet              errors only\n"
+	      "  -h, --help               this help\n"
+	      "      --version            print the version\n",
+	      out);
+}
+
+enum {
+	OPT_CHECK = 256,
+	OPT_DUMP,
+	OPT_DUMP_DOC,
+	OPT_MARKDOWN,
+	OPT_VERSION,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", required_argument, NULL, OPT_CHECK},
+		{"dump-config", no_argument, NULL, OPT_DUMP},
+		{"dump-config-doc", no_argument, NULL, OPT_DUMP_DOC},
+		{"config-markdown", no_argument, NULL, OPT_MARKDOWN},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL;
+	int verbose = 0, quiet = 0, dump = 0;
+	bool check = false, markdown = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case OPT_CHECK:
+			config_path = optarg;
+			check = true;
+			break;
+		case OPT_DUMP:
+			dump = 1;
+			break;
+		case OPT_DUMP_DOC:
+			dump = 2;
+			break;
+		case OPT_MARKDOWN:
+			markdown = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("serialbatteryd %s\n", SB_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "serialbatteryd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	log_init(SB_LOG_INFO, false, "serialbatteryd");
+	if (markdown) {
+		cfg_markdown(&sb_config_schema, stdout);
+		return 0;
+	}
+
+	struct sb_config *cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return 1;
+	struct cfg_error err;
+	int r = sb_config_load(config_path, cfg, &err);
+	if (r < 0) {
+		char msg[800];
+		cfg_error_format(&err, msg, sizeof(msg));
+		fprintf(stderr, "serialbatteryd: config error: %s\n", msg);
+		free(cfg);
+		return 2;
+	}
+	if (check) {
+		printf("%s: ok\n", config_path);
+		free(cfg);
+		return 0;
+	}
+	if (dump) {
+		cfg_dump(&sb_config_schema, cfg, stdout, dump == 2);
+		free(cfg);
+		return 0;
+	}
+
+	int level = cfg->daemon.log_level + verbose;
+	if (quiet)
+		level = SB_LOG_ERROR;
+	if (level > SB_LOG_DEBUG)
+		level = SB_LOG_DEBUG;
+	log_init((enum sb_log_level)level, cfg->daemon.syslog, "serialbatteryd");
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		free(cfg);
+		return 1;
+	}
+	log_info("serialbatteryd %s started (config %s)", SB_VERSION,
+		 config_path ? config_path : "built-in defaults");
+	int status = 0;
+	for (;;) {
+		struct pollfd p = {.fd = sfd, .events = POLLIN};
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			status = 1;
+			break;
+		}
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: reload not implemented yet");
+			continue;
+		}
+		log_info("signal %u: stopping", si.ssi_signo);
+		break;
+	}
+	close(sfd);
+	free(cfg);
+	return status;
+}

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "common/store.h"
+#include "tests/support/cunit_main.h"
+
+static struct bms_snapshot snap_with(uint16_t mv)
+{
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	s.valid = BMS_V_CELLS | BMS_V_VOLTAGE;
+	s.cell_count = BMS_MAX_CELLS;
+	for (int i = 0; i < BMS_MAX_CELLS; i++)
+		s.cell_mv[i] = mv;
+	s.voltage_mv = (int32_t)mv * BMS_MAX_CELLS;
+	s.current_ma = mv;
+	return s;
+}
+
+static void test_lifecycle(void)
+{
+	struct store *st;
+	CU_ASSERT_FATAL(store_new(2, &st) == 0);
+	int a, b, c;
+	CU_ASSERT(store_open(st, "usb-A", &a) == 0);
+	CU_ASSERT(store_open(st, "usb-B", &b) == 0);
+	CU_ASSERT(a != b);
+	CU_ASSERT(store_open(st, "usb-C", &c) == -ENOSPC);
+	CU_ASSERT(store_open(st, "usb-A", &c) == -EEXIST);
+
+	struct store_record r;
+	CU_ASSERT(store_read(st, a, &r) == 0);
+	CU_ASSERT(r.state == STORE_DETECTING);
+	CU_ASSERT_STRING_EQUAL(r.info.key, "usb-A");
+	CU_ASSERT(r.updated_ms == 0);
+	uint64_t seq0 = r.seq;
+
+	struct bms_snapshot s = snap_with(3300);
+	struct store_info info = {.tty = "ttyUSB0", .protocol = "jk"};
+	strcpy(info.key, "attempt-to-rename");
+	CU_ASSERT(store_commit(st, a, &s, &info, 1000) == 0);
+	CU_ASSERT(store_read(st, a, &r) == 0);
+	CU_ASSERT(r.state == STORE_ONLINE);
+	CU_ASSERT(r.seq > seq0);
+	CU_ASSERT(r.updated_ms == 1000);
+	CU_ASSERT_STRING_EQUAL(r.info.key, "usb-A"); /* key is the identity, never overwritten */
+	CU_ASSERT_STRING_EQUAL(r.info.protocol, "jk");
+	CU_ASSERT(r.snap.cell_mv[5] == 3300);
+
+	/* stale detection */
+	CU_ASSERT(!store_record_stale(&r, 1500, 1000));
+	CU_ASSERT(store_record_stale(&r, 2000, 1000));
+	struct store_record never = {0};
+	CU_ASSERT(!store_record_stale(&never, 100000, 1000));
+
+	/* counters only: snapshot and timestamp kept */
+	info.timeouts = 3;
+	CU_ASSERT(store_update_info(st, a, &info) == 0);
+	CU_ASSERT(store_read(st, a, &r) == 0);
+	CU_ASSERT(r.info.timeouts == 3);
+	CU_ASSERT(r.updated_ms == 1000);
+
+	/* close -> GONE, reopen same key takes the slot back with its data */
+	CU_ASSERT(store_close(st, a) == 0);
+	CU_ASSERT(store_read(st, a, &r) == 0);
+	CU_ASSERT(r.state == STORE_GONE);
+	CU_ASSERT(store_commit(st, a, &s, &info, 2000) == -ESTALE);
+	CU_ASSERT(store_open(st, "usb-A", &c) == 0);
+	CU_ASSERT(c == a);
+	CU_ASSERT(store_read(st, a, &r) == 0);
+	CU_ASSERT(r.state == STORE_ONLINE);
+	CU_ASSERT(r.snap.cell_mv[0] == 3300);
+
+	/* release only GONE slots */
+	CU_ASSERT(store_release(st, a) == -EBUSY);
+	CU_ASSERT(store_close(st, a) == 0);
+	CU_ASSERT(store_release(st, a) == 0);
+	CU_ASSERT(store_read(st, a, &r) == 0);
+	CU_ASSERT(r.state == STORE_EMPTY);
+	CU_ASSERT(store_open(st, "usb-C", &c) == 0);
+	CU_ASSERT(c == a);
+
+	CU_ASSERT(store_commit(st, 7, &s, &info, 1) == -EINVAL);
+	CU_ASSERT(store_read(st, -1, &r) == -EINVAL);
+	store_free(st);
+	store_free(NULL);
+}
+
+static void test_eventfd_wakes(void)
+{
+	struct store *st;
+	CU_ASSERT_FATAL(store_new(1, &st) == 0);
+	struct pollfd p = {.fd = store_fd(st), .events = POLLIN};
+	CU_ASSERT(poll(&p, 1, 0) == 0);
+	int a;
+	CU_ASSERT(store_open(st, "k", &a) == 0);
+	CU_ASSERT(poll(&p, 1, 0) == 1);
+	store_drain(st);
+	CU_ASSERT(poll(&p, 1, 0) == 0);
+	struct bms_snapshot s = snap_with(3000);
+	struct store_info info = {0};
+	CU_ASSERT(store_commit(st, a, &s, &info, 5) == 0);
+	CU_ASSERT(poll(&p, 1, 0) == 1);
+	store_drain(st);
+	CU_ASSERT(store_close(st, a) == 0);
+	CU_ASSERT(poll(&p, 1, 0) == 1);
+	store_free(st);
+}
+
+/* Concurrent writers on one slot and readers: no reader may see a torn snapshot. */
+struct stress {
+	struct store *st;
+	int slot;
+	int id;
+	int torn;
+	int reads;
+};
+
+#define STRESS_ITERS 20000
+
+static void *writer(void *arg)
+{
+	struct stress *x = arg;
+	for (int i = 0; i < STRESS_ITERS; i++) {
+		uint16_t mv = (uint16_t)(1000 + x->id * 1000 + (i % 900));
+		struct bms_snapshot s = snap_with(mv);
+		struct store_info info = {.cycles_ok = (uint64_t)mv};
+		store_commit(x->st, x->slot, &s, &info, (uint64_t)i + 1);
+	}
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	struct stress *x = arg;
+	for (int i = 0; i < STRESS_ITERS; i++) {
+		struct store_record r;
+		store_read(x->st, x->slot, &r);
+		x->reads++;
+		if (r.state != STORE_ONLINE)
+			continue;
+		uint16_t mv = r.snap.cell_mv[0];
+		bool ok = r.snap.voltage_mv == (int32_t)mv * BMS_MAX_CELLS &&
+			  r.snap.current_ma == mv && r.info.cycles_ok == mv;
+		for (int c = 1; c < BMS_MAX_CELLS; c++)
+			ok = ok && r.snap.cell_mv[c] == mv;
+		if (!ok)
+			x->torn++;
+	}
+	return NULL;
+}
+
+static void test_no_torn_snapshot(void)
+{
+	struct store *st;
+	CU_ASSERT_FATAL(store_new(4, &st) == 0);
+	int slot;
+	CU_ASSERT_FATAL(store_open(st, "shared", &slot) == 0);
+	enum { W = 3, R = 2 };
+	pthread_t tw[W], tr[R];
+	struct stress xw[W], xr[R];
+	for (int i = 0; i < W; i++) {
+		xw[i] = (struct stress){st, slot, i, 0, 0};
+		pthread_create(&tw[i], NULL, writer, &xw[i]);
+	}
+	for (int i = 0; i < R; i++) {
+		xr[i] = (struct stress){st, slot, 0, 0, 0};
+		pthread_create(&tr[i], NULL, reader, &xr[i]);
+	}
+	for (int i = 0; i < W; i++)
+		pthread_join(tw[i], NULL);
+	for (int i = 0; i < R; i++)
+		pthread_join(tr[i], NULL);
+	for (int i = 0; i < R; i++) {
+		CU_ASSERT(xr[i].torn == 0);
+		CU_ASSERT(xr[i].reads == STRESS_ITERS);
+	}
+	struct store_record r;
+	store_read(st, slot, &r);
+	CU_ASSERT(r.seq >= (uint64_t)W * STRESS_ITERS);
+	store_free(st);
+}
+
+/* Workers claiming different keys at once get different slots. */
+struct opener {
+	struct store *st;
+	char key[16];
+	int slot;
+	int rc;
+};
+
+static void *open_one(void *arg)
+{
+	struct opener *o = arg;
+	o->rc = store_open(o->st, o->key, &o->slot);
+	return NULL;
+}
+
+static void test_concurrent_open(void)
+{
+	enum { N = 8 };
+	struct store *st;
+	CU_ASSERT_FATAL(store_new(N, &st) == 0);
+	pthread_t t[N];
+	struct opener o[N];
+	for (int i = 0; i < N; i++) {
+		o[i] = (struct opener){.st = st};
+		snprintf(o[i].key, sizeof(o[i].key), "key%d", i);
+		pthread_create(&t[i], NULL, open_one, &o[i]);
+	}
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	unsigned seen = 0;
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT(o[i].rc == 0);
+		seen |= 1u << o[i].slot;
+	}
+	CU_ASSERT(seen == (1u << N) - 1);
+	store_free(st);
+}
+
+int sb_register_tests(void)
+{
+	static const struct sb_test tests[] = {
+		{"lifecycle", test_lifecycle},
+		{"eventfd_wakes", test_eventfd_wakes},
+		{"no_torn_snapshot", test_no_torn_snapshot},
+		{"concurrent_open", test_concurrent_open},
+		{NULL, NULL},
+	};
+	return sb_add_suite("store", tests);
+}

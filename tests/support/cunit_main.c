@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#include "cunit_main.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int sb_add_suite(const char *name, const struct sb_test *tests)
+{
+	CU_pSuite s = CU_add_suite(name, NULL, NULL);
+	if (!s)
+		return -1;
+	for (const struct sb_test *t = tests; t->name; t++)
+		if (!CU_add_test(s, t->name, t->fn))
+			return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (sb_register_tests() != 0) {
+		fprintf(stderr, "test registration failed: %s\n", CU_get_error_msg());
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	if (argc > 1) {
+		/* run one suite by name */
+		CU_pSuite s = CU_get_suite(argv[1]);
+		if (!s) {
+			fprintf(stderr, "no suite '%s'\n", argv[1]);
+			CU_cleanup_registry();
+			return 2;
+		}
+		CU_basic_run_suite(s);
+	} else {
+		CU_basic_run_tests();
+	}
+	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	unsigned run = CU_get_number_of_tests_run();
+	CU_cleanup_registry();
+	if (run == 0) {
+		fprintf(stderr, "no test ran\n");
+		return 1;
+	}
+	return failed ? 1 : 0;
+}
