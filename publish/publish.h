@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The publisher: one thread, the only owner of the D-Bus connection. It waits
+ * on the store's eventfd and a timer, asks charge/ for limits, aggregates
+ * banks and exports com.victronenergy.battery.* services.
+ */
+#ifndef SB_PUBLISH_H
+#define SB_PUBLISH_H
+
+#include "common/config.h"
+#include "common/store.h"
+
+struct charge_config;
+
+/* The `publish` config section (keys in publish/, filled by the publish module). */
+struct publish_config;
+extern const struct cfg_key publish_cfg_keys[];
+
+struct publish_params {
+	const char *bus_address; /* NULL: the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured) */
+	const struct publish_config *cfg;
+	const struct charge_config *charge;
+	char state_dir[CFG_STR];
+};
+
+struct publish;
+
+int publish_start(const struct publish_params *p, struct store *st, struct publish **ret);
+/* Remove every service (names released), stop and join the thread. Idempotent. */
+void publish_stop(struct publish *p);
+void publish_free(struct publish *p); /* accepts NULL */
+
+#endif
