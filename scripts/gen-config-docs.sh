@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -DSB_TESTS=OFF >/dev/null
+cmake -S . -B "$build" >/dev/null
 cmake --build "$build" --target serialbatteryd -j"$(nproc)" >/dev/null
 {
   echo "# serialbattery example configuration (libconfig syntax)."

@@ -35,4 +35,4 @@ fi
 
 echo "== build: all tests"
 build build
-ctest --test-dir build --output-on-failure -j"$jobs"
+ctest --test-dir build --output-on-failure --no-label-summary -j"$jobs"
