@@ -27,6 +27,9 @@ const struct cfg_key daemon_cfg_keys[] = {
 static const struct cfg_section sections[] = {
 	{.name = "daemon", .doc = "Process-wide settings.", .keys = daemon_cfg_keys,
 	 .offset = offsetof(struct sb_config, daemon)},
+	{.name = "udev", .doc = "Which serial adapters the daemon claims (see docs/SUPERVISOR.md).",
+	 .keys = udev_cfg_keys, .offset = offsetof(struct sb_config, udev),
+	 .validate = udev_config_validate},
 	{NULL},
 };
 

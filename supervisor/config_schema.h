@@ -10,9 +10,11 @@
 
 #include "common/config.h"
 #include "supervisor/daemon_config.h"
+#include "udev/udev.h"
 
 struct sb_config {
 	struct daemon_config daemon;
+	struct udev_config udev;
 };
 
 extern const struct cfg_schema sb_config_schema;

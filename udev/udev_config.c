@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* The `udev` config section: which serial adapters the daemon claims. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "udev/udev.h"
+
+const struct cfg_key udev_cfg_keys[] = {
+	{.path = "claim_usb", .type = CFG_BOOL, .offset = offsetof(struct udev_config, claim_usb),
+	 .def = "true",
+	 .doc = "Claim every USB serial adapter that no exclude rule, VE_SERVICE assignment or "
+		"Victron product string reserves for someone else. Off: only include rules, "
+		"serial.ports and the SERIALBATTERY=claim udev property claim ports."},
+	{.path = "include", .type = CFG_STRING_LIST, .offset = offsetof(struct udev_config, include),
+	 .doc = "Rules for ports to claim even with claim_usb off: \"1a86:7523\" (USB "
+		"vendor:product, product may be *), \"serial=GLOB\" (ID_SERIAL), \"path=GLOB\" "
+		"(ID_PATH), \"vendor=GLOB\", \"model=GLOB\" (ID_VENDOR/ID_MODEL, any case) or a "
+		"device glob \"/dev/ttyUSB*\". Victron interfaces are never included."},
+	{.path = "exclude", .type = CFG_STRING_LIST, .offset = offsetof(struct udev_config, exclude),
+	 .doc = "Rules (same forms as include) for ports never to claim; they win over include "
+		"and claim_usb, not over an explicit serial.ports entry."},
+	{NULL},
+};
+
+static int check_list(const struct cfg_slist *l, const char *key, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < l->n; i++) {
+		if (udev_rule_check(l->v[i]) < 0) {
+			snprintf(err, errlen,
+				 "%s: rule \"%s\" is not vendor:product, serial=, path=, vendor=, "
+				 "model= or /dev/...",
+				 key, l->v[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int udev_config_validate(const void *section, char *err, size_t errlen)
+{
+	const struct udev_config *c = section;
+	if (check_list(&c->include, "include", err, errlen) < 0)
+		return -1;
+	return check_list(&c->exclude, "exclude", err, errlen);
+}
