@@ -30,6 +30,9 @@ static const struct cfg_section sections[] = {
 	{.name = "udev", .doc = "Which serial adapters the daemon claims (see docs/SUPERVISOR.md).",
 	 .keys = udev_cfg_keys, .offset = offsetof(struct sb_config, udev),
 	 .validate = udev_config_validate},
+	{.name = "serial", .doc = "Serial ports: detection, polling, RS485 addresses (see docs/WORKER.md).",
+	 .keys = worker_cfg_keys, .offset = offsetof(struct sb_config, serial),
+	 .validate = worker_config_validate},
 	{NULL},
 };
 

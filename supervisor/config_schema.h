@@ -11,10 +11,12 @@
 #include "common/config.h"
 #include "supervisor/daemon_config.h"
 #include "udev/udev.h"
+#include "worker/worker.h"
 
 struct sb_config {
 	struct daemon_config daemon;
 	struct udev_config udev;
+	struct worker_config serial;
 };
 
 extern const struct cfg_schema sb_config_schema;

@@ -9,6 +9,7 @@
 #define SB_WORKER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/config.h"
@@ -31,11 +32,14 @@ struct worker_port_config {
 struct worker_config {
 	struct worker_port_config ports[WORKER_MAX_PORTS];
 	unsigned nports;
-	/* more keys are added by the worker module (detection, retries, ...) */
-	int64_t retries;          /* request retries per step within one cycle */
+	int64_t retries;           /* request retries per step within one cycle */
 	double detect_backoff_max; /* seconds between full detection rounds, cap */
+	double detect_round_max;   /* seconds one detection round may take */
+	int64_t redetect_after;    /* failed cycles (all addresses) before a detection round; 0 = never */
 };
 extern const struct cfg_key worker_cfg_keys[];
+/* Cross-key checks of the section: every ports[].bms names a known driver. */
+int worker_config_validate(const void *section, char *err, size_t errlen);
 
 struct worker_params {
 	char path[256];     /* device node to open */
@@ -55,7 +59,8 @@ int worker_start(const struct worker_params *p, struct store *st, struct worker 
 void worker_stop(struct worker *w);
 /* True when the thread has ended (unplug, fatal error) and can be joined at once. */
 bool worker_finished(struct worker *w);
-/* Why it ended: 0 stopped on request, -ENODEV port gone, other negative errno. */
+/* Why it ended: 0 stopped on request, -ENODEV port gone, other negative errno.
+ * Meaningful once worker_finished() is true or after worker_stop(). */
 int worker_exit_status(struct worker *w);
 /* Stop, join and free; accepts NULL. */
 void worker_free(struct worker *w);

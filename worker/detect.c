@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: MIT */
+#include "detect.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sbtime.h"
+
+#define REQ_CAP 512
+/* Bytes keep a reply alive this long after the last one (USB adapters deliver
+ * in bursts, every 1-16 ms); never beyond the hard cap of the attempt. */
+#define QUIET_MS 40u
+
+size_t worker_state_size_max(void)
+{
+	size_t m = 1;
+	for (size_t i = 0; bms_drivers[i]; i++)
+		if (bms_drivers[i]->state_size > m)
+			m = bms_drivers[i]->state_size;
+	return m;
+}
+
+static size_t frame_size_max(void)
+{
+	size_t m = 256;
+	for (size_t i = 0; bms_drivers[i]; i++)
+		if (bms_drivers[i]->max_frame > m)
+			m = bms_drivers[i]->max_frame;
+	return m;
+}
+
+int worker_link_open(const char *path, int wake_fd, struct worker_link **ret)
+{
+	struct worker_link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->port.fd = -1;
+	/* Room for a whole frame behind a frame's worth of echo or noise. */
+	l->rx_cap = 2 * frame_size_max() + 256;
+	l->req_cap = REQ_CAP;
+	l->state_cap = worker_state_size_max();
+	l->rx = malloc(l->rx_cap);
+	l->req = malloc(l->req_cap);
+	l->scratch_state = calloc(1, l->state_cap);
+	int r = -ENOMEM;
+	if (!l->rx || !l->req || !l->scratch_state)
+		goto fail;
+	r = worker_port_open(path, wake_fd, &l->port);
+	if (r < 0)
+		goto fail;
+	*ret = l;
+	return 0;
+fail:
+	worker_link_close(l);
+	return r;
+}
+
+void worker_link_close(struct worker_link *l)
+{
+	if (!l)
+		return;
+	worker_port_close(&l->port);
+	free(l->rx);
+	free(l->req);
+	free(l->scratch_state);
+	free(l);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+static uint16_t *learned_slot(struct worker_link *l, const struct bms_driver *drv,
+			      enum bms_request kind, unsigned step)
+{
+	if (l->learned_drv != drv) {
+		memset(l->learned, 0, sizeof(l->learned));
+		l->learned_drv = drv;
+	}
+	if (step >= WORKER_MAX_STEPS || (unsigned)kind > 1)
+		return NULL;
+	return &l->learned[kind][step];
+}
+
+static uint8_t vmin_for(size_t want, size_t have)
+{
+	if (want <= have)
+		return 1;
+	size_t n = want - have;
+	return (uint8_t)(n > 255 ? 255 : n);
+}
+
+/* One request and its reply. */
+static int step_once(struct worker_link *l, const struct bms_driver *drv, void *state,
+		     enum bms_request kind, unsigned step, size_t reqlen,
+		     struct bms_snapshot *snap, struct worker_counters *c)
+{
+	struct worker_port *p = &l->port;
+	int r;
+	if (l->next_tx_ms > time_mono_ms()) {
+		r = worker_port_idle(p, l->next_tx_ms);
+		if (r < 0)
+			return r;
+	}
+	/* A late reply to an earlier request must not be taken for this one. */
+	r = worker_port_flush_input(p);
+	if (r < 0)
+		return r;
+	uint64_t t0 = time_mono_ms();
+	unsigned wire_req = worker_port_wire_ms(p, reqlen);
+	r = worker_port_write(p, l->req, reqlen, t0 + wire_req + 1000u);
+	if (r == -ETIMEDOUT) {
+		c->timeouts++;
+		return r;
+	}
+	if (r < 0)
+		return r;
+
+	uint16_t *learned = learned_slot(l, drv, kind, step);
+	size_t want = learned ? *learned : 0;
+	/* The request is still on the wire when write() returns on a real UART. */
+	uint64_t soft = t0 + wire_req + drv->response_timeout_ms;
+	uint64_t hard = soft + worker_port_wire_ms(p, drv->max_frame) + QUIET_MS;
+	size_t len = 0, got = 0, consumed = 0;
+	uint64_t last_rx = 0;
+	bool bad = false;
+
+	r = worker_port_set_vmin(p, vmin_for(want, 0));
+	if (r < 0)
+		return r;
+	for (;;) {
+		uint64_t dl = soft;
+		if (got > 0 && p->vmin == 1)
+			dl = min_u64(hard, max_u64(soft, last_rx + QUIET_MS));
+		r = worker_port_read(p, l->rx + len, l->rx_cap - len, dl);
+		if (r == -ETIMEDOUT && p->vmin > 1) {
+			/* The learned length was too long this time: take what came. */
+			if (learned)
+				*learned = 0;
+			int s = worker_port_set_vmin(p, 1);
+			if (s < 0)
+				return s;
+			r = worker_port_read_now(p, l->rx + len, l->rx_cap - len);
+			if (r == 0)
+				r = -ETIMEDOUT;
+		}
+		if (r == -ETIMEDOUT) {
+			l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
+			if (got == 0) {
+				c->timeouts++;
+				return -ETIMEDOUT;
+			}
+			if (!bad)
+				c->frames_bad++;
+			return -EBADMSG;
+		}
+		if (r < 0)
+			return r;
+		len += (size_t)r;
+		got += (size_t)r;
+		last_rx = time_mono_ms();
+
+		for (;;) {
+			size_t start = 0, flen = 0;
+			enum bms_find f = drv->frame_find(l->rx, len, &start, &flen);
+			if (f == BMS_FIND_INVALID) {
+				consumed += len;
+				len = 0;
+				break;
+			}
+			if (f == BMS_FIND_NEED_MORE) {
+				if (start > len)
+					start = len;
+				if (start == 0 && len == l->rx_cap)
+					start = 1; /* a "frame" longer than any: resync */
+				if (start) {
+					memmove(l->rx, l->rx + start, len - start);
+					len -= start;
+					consumed += start;
+				}
+				break;
+			}
+			if (start > len || flen == 0 || flen > len - start) {
+				/* a driver bug: never trust the bounds it gave */
+				consumed += len;
+				len = 0;
+				break;
+			}
+			int pr = drv->parse(state, l->rx + start, flen, snap);
+			size_t used = start + flen;
+			memmove(l->rx, l->rx + used, len - used);
+			len -= used;
+			consumed += used;
+			if (pr == 0) {
+				if (learned)
+					*learned = (uint16_t)(consumed > UINT16_MAX ? 0 : consumed);
+				l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
+				return 0;
+			}
+			if (pr == 1) {
+				/* more frames of the same reply follow */
+				uint64_t now = time_mono_ms();
+				soft = now + drv->response_timeout_ms;
+				hard = soft + worker_port_wire_ms(p, drv->max_frame) + QUIET_MS;
+				continue;
+			}
+			/* checksummed but not ours (other address, other command): drop it */
+			c->frames_bad++;
+			bad = true;
+		}
+		r = worker_port_set_vmin(p, vmin_for(want, consumed + len));
+		if (r < 0)
+			return r;
+	}
+}
+
+int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *state,
+		 enum bms_request kind, unsigned retries, struct bms_snapshot *snap,
+		 struct worker_counters *c)
+{
+	unsigned step;
+	for (step = 0;; step++) {
+		int n = drv->build_request(state, kind, step, l->req, l->req_cap);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		if ((size_t)n > l->req_cap)
+			return -EOVERFLOW;
+		int r;
+		for (unsigned attempt = 0;; attempt++) {
+			r = step_once(l, drv, state, kind, step, (size_t)n, snap, c);
+			if (r == 0)
+				break;
+			if (r != -ETIMEDOUT && r != -EBADMSG)
+				return r;
+			if (attempt >= retries)
+				return r;
+			/* The driver may keep per-request state: build the same request again. */
+			int m = drv->build_request(state, kind, step, l->req, l->req_cap);
+			if (m != n)
+				return m < 0 ? m : -EPROTO;
+		}
+	}
+	if (step == 0 && kind == BMS_REQ_POLL)
+		return -EPROTO; /* a poll cycle without a request cannot prove anything */
+	if (drv->finish)
+		drv->finish(state, snap);
+	return 0;
+}
+
+bool worker_plausible(const struct bms_snapshot *s, const char **ret_why)
+{
+	const char *why = NULL;
+	struct bms_cell_stats cs;
+	bms_cell_stats(s, &cs);
+	if (!(s->valid & (BMS_V_CELLS | BMS_V_VOLTAGE)))
+		why = "neither cells nor pack voltage";
+	else if ((s->valid & BMS_V_CELLS) && (s->cell_count < 1 || s->cell_count > BMS_MAX_CELLS))
+		why = "cell count outside 1-32";
+	else if ((s->valid & BMS_V_CELLS) && cs.count == 0)
+		why = "no cell voltage";
+	else if ((s->valid & BMS_V_CELLS) && (cs.min_mv < 1500 || cs.max_mv > 4500))
+		why = "cell voltage outside 1.5-4.5 V";
+	else if ((s->valid & BMS_V_VOLTAGE) && (s->voltage_mv <= 0 || s->voltage_mv > 150000))
+		why = "pack voltage outside 0-150 V";
+	else if ((s->valid & BMS_V_CURRENT) && (s->current_ma > 1000000 || s->current_ma < -1000000))
+		why = "current beyond 1000 A";
+	else if ((s->valid & BMS_V_CAP_FULL) &&
+		 (s->capacity_full_mah < 0 || s->capacity_full_mah > 5000000))
+		why = "capacity beyond 5000 Ah";
+	else if ((s->valid & BMS_V_CAP_DESIGN) &&
+		 (s->capacity_design_mah < 0 || s->capacity_design_mah > 5000000))
+		why = "design capacity beyond 5000 Ah";
+	else if ((s->valid & BMS_V_CAP_REMAIN) &&
+		 (s->capacity_remain_mah < 0 || s->capacity_remain_mah > 5000000))
+		why = "remaining capacity beyond 5000 Ah";
+	else if ((s->valid & BMS_V_SOC) && s->soc_cpct > 10000)
+		why = "SOC above 100 %";
+	else if ((s->valid & BMS_V_CELLS) && (s->valid & BMS_V_VOLTAGE) &&
+		 cs.count == s->cell_count) {
+		/* Pack and cell sum are measured at different points and resolutions
+		 * (Daly: 0.1 V): allow 10 % or 2 V, whichever is larger. */
+		int64_t d = (int64_t)s->voltage_mv - (int64_t)cs.sum_mv;
+		int64_t tol = (int64_t)cs.sum_mv / 10;
+		if (tol < 2000)
+			tol = 2000;
+		if (d > tol || d < -tol)
+			why = "pack voltage differs from the cell sum";
+	}
+	if (why && ret_why)
+		*ret_why = why;
+	return why == NULL;
+}
+
+/* ---- remembered protocol ------------------------------------------------ */
+
+static int remember_path(const char *state_dir, const char *identity, char *buf, size_t len)
+{
+	if (!state_dir || !state_dir[0] || !identity || !identity[0])
+		return -EINVAL;
+	char name[160];
+	size_t i;
+	for (i = 0; identity[i] && i < sizeof(name) - 1; i++) {
+		char ch = identity[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+			  (ch == '.' && i > 0);
+		name[i] = ok ? ch : '_';
+	}
+	name[i] = '\0';
+	int n = snprintf(buf, len, "%s/detect/%s", state_dir, name);
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+int worker_remember_load(const char *state_dir, const char *identity,
+			 const struct bms_driver **ret_drv, uint32_t *ret_baud,
+			 uint8_t *ret_address)
+{
+	char path[512];
+	int r = remember_path(state_dir, identity, path, sizeof(path));
+	if (r < 0)
+		return r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char text[96];
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	text[n] = '\0';
+	char name[32];
+	unsigned baud, addr;
+	if (sscanf(text, "%31s %u %u", name, &baud, &addr) != 3 || addr > 255)
+		return -EINVAL;
+	const struct bms_driver *drv = bms_driver_find(name);
+	if (!drv)
+		return -ENOENT;
+	*ret_drv = drv;
+	*ret_baud = baud;
+	*ret_address = (uint8_t)addr;
+	return 0;
+}
+
+int worker_remember_save(const char *state_dir, const char *identity,
+			 const struct bms_driver *drv, uint32_t baud, uint8_t address)
+{
+	const struct bms_driver *old;
+	uint32_t ob;
+	uint8_t oa;
+	/* Flash on a GX device is precious: write only what changed. */
+	if (worker_remember_load(state_dir, identity, &old, &ob, &oa) == 0 && old == drv &&
+	    ob == baud && oa == address)
+		return 0;
+	char path[512], dir[512], tmp[528];
+	int r = remember_path(state_dir, identity, path, sizeof(path));
+	if (r < 0)
+		return r;
+	snprintf(dir, sizeof(dir), "%s/detect", state_dir);
+	if (mkdir(state_dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	char text[96];
+	int n = snprintf(text, sizeof(text), "%s %u %u\n", drv->name, baud, address);
+	r = 0;
+	if (write(fd, text, (size_t)n) != n)
+		r = -EIO;
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* ---- detection ------------------------------------------------------------ */
+
+struct cand {
+	const struct bms_driver *drv;
+	uint32_t baud;
+	uint8_t address;
+	bool sure; /* pinned or remembered: worth retries */
+};
+
+#define MAX_CANDS 256
+
+struct cand_list {
+	struct cand v[MAX_CANDS];
+	unsigned n;
+};
+
+static void cand_add(struct cand_list *cl, const struct bms_driver *drv, uint32_t baud,
+		     uint8_t address, bool sure)
+{
+	for (unsigned i = 0; i < cl->n; i++)
+		if (cl->v[i].drv == drv && cl->v[i].baud == baud && cl->v[i].address == address)
+			return;
+	if (cl->n < MAX_CANDS)
+		cl->v[cl->n++] = (struct cand){drv, baud, address, sure};
+}
+
+static bool drv_has_baud(const struct bms_driver *drv, uint32_t baud)
+{
+	for (const uint32_t *b = drv->bauds; b && *b; b++)
+		if (*b == baud)
+			return true;
+	return false;
+}
+
+/* Every address to try for drv at one baud. */
+static void cand_add_addresses(struct cand_list *cl, const struct bms_driver *drv,
+			       uint32_t baud, const struct worker_detect_opts *o, bool sure)
+{
+	if (!(drv->flags & BMS_F_ADDRESSED) || (!drv->addresses && !o->naddresses && !o->scan)) {
+		cand_add(cl, drv, baud, drv->addresses ? drv->addresses[0] : 0, sure);
+		return;
+	}
+	if (o->naddresses) {
+		for (unsigned i = 0; i < o->naddresses; i++)
+			cand_add(cl, drv, baud, o->addresses[i], sure);
+		return;
+	}
+	/* defaults first: a scan still finds the usual unit quickly */
+	for (const uint8_t *a = drv->addresses; a && *a; a++)
+		cand_add(cl, drv, baud, *a, sure);
+	if (o->scan)
+		for (unsigned a = drv->address_min; a <= drv->address_max; a++)
+			cand_add(cl, drv, baud, (uint8_t)a, sure);
+}
+
+static int build_candidates(const struct worker_detect_opts *o, struct cand_list *cl,
+			    bool *ret_has_remembered)
+{
+	cl->n = 0;
+	*ret_has_remembered = false;
+	if (o->bms && o->bms[0]) {
+		const struct bms_driver *drv = bms_driver_find(o->bms);
+		if (!drv)
+			return -ENOENT;
+		if (o->baud) {
+			cand_add_addresses(cl, drv, o->baud, o, true);
+		} else {
+			for (const uint32_t *b = drv->bauds; b && *b; b++)
+				cand_add_addresses(cl, drv, *b, o, true);
+		}
+		return 0;
+	}
+	const struct bms_driver *rd;
+	uint32_t rb;
+	uint8_t ra;
+	if (worker_remember_load(o->state_dir, o->identity, &rd, &rb, &ra) == 0 &&
+	    !(rd->flags & BMS_F_OPT_IN) && drv_has_baud(rd, rb)) {
+		cand_add(cl, rd, rb, ra, true);
+		*ret_has_remembered = true;
+	}
+	/* Bauds in order of first appearance; each baud once, drivers in table order. */
+	uint32_t bauds[32];
+	unsigned nb = 0;
+	for (size_t i = 0; bms_drivers[i]; i++) {
+		if (bms_drivers[i]->flags & BMS_F_OPT_IN)
+			continue;
+		for (const uint32_t *b = bms_drivers[i]->bauds; b && *b; b++) {
+			bool seen = false;
+			for (unsigned j = 0; j < nb; j++)
+				seen |= bauds[j] == *b;
+			if (!seen && nb < 32)
+				bauds[nb++] = *b;
+		}
+	}
+	for (unsigned j = 0; j < nb; j++)
+		for (size_t i = 0; bms_drivers[i]; i++) {
+			const struct bms_driver *drv = bms_drivers[i];
+			if (!(drv->flags & BMS_F_OPT_IN) && drv_has_baud(drv, bauds[j]))
+				cand_add_addresses(cl, drv, bauds[j], o, false);
+		}
+	return 0;
+}
+
+/* Probe (when the driver has a probe cycle) and one full poll cycle, then judge. */
+static int try_candidate(struct worker_link *l, const struct cand *c, unsigned retries,
+			 struct bms_snapshot *snap)
+{
+	const struct bms_driver *drv = c->drv;
+	int r = worker_port_set_line(&l->port, c->baud, drv->framing);
+	if (r < 0)
+		return r;
+	memset(l->scratch_state, 0, l->state_cap);
+	if (drv->init) {
+		r = drv->init(l->scratch_state, c->address);
+		if (r < 0)
+			return r;
+	}
+	memset(snap, 0, sizeof(*snap));
+	struct worker_counters cnt = {0};
+	r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_PROBE, retries, snap, &cnt);
+	if (r == 0)
+		r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_POLL, retries, snap, &cnt);
+	if (r < 0) {
+		log_debug("detect %s@%u addr 0x%02x: %s (%llu bad, %llu timeouts)", drv->name,
+			  c->baud, c->address, strerror(-r), (unsigned long long)cnt.frames_bad,
+			  (unsigned long long)cnt.timeouts);
+		return r;
+	}
+	const char *why = NULL;
+	if (!worker_plausible(snap, &why)) {
+		log_debug("detect %s@%u addr 0x%02x: implausible: %s", drv->name, c->baud,
+			  c->address, why);
+		return -EPROTO;
+	}
+	log_debug("detect %s@%u addr 0x%02x: match", drv->name, c->baud, c->address);
+	return 0;
+}
+
+int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
+		  struct worker_detect_result *ret)
+{
+	struct cand_list *cl = malloc(sizeof(*cl));
+	struct worker_detect_result *res = calloc(1, sizeof(*res));
+	struct bms_snapshot *snap = malloc(sizeof(*snap));
+	int r = -ENOMEM;
+	if (!cl || !res || !snap)
+		goto out;
+	bool has_remembered;
+	r = build_candidates(o, cl, &has_remembered);
+	if (r < 0)
+		goto out;
+	uint64_t t0 = time_mono_ms();
+	uint64_t round_end = t0 + (o->round_max_ms ? o->round_max_ms : 10000u);
+	bool pinned = o->bms && o->bms[0];
+	r = -EHOSTUNREACH;
+	unsigned i;
+	for (i = 0; i < cl->n; i++) {
+		if (i > 0 && time_mono_ms() >= round_end) {
+			log_debug("detect: round time used up after %u of %u candidates", i,
+				  cl->n);
+			break;
+		}
+		const struct cand *c = &cl->v[i];
+		int tr = try_candidate(l, c, c->sure ? o->retries : 0, snap);
+		if (tr == -ECANCELED || tr == -ENODEV) {
+			r = tr;
+			goto out;
+		}
+		if (tr < 0)
+			continue;
+		res->drv = c->drv;
+		res->baud = c->baud;
+		res->address = c->address;
+		res->snap = *snap;
+		res->attempts = i + 1;
+		res->remembered = has_remembered && i == 0;
+		res->addresses[res->naddresses++] = c->address;
+		r = 0;
+		break;
+	}
+	if (r < 0)
+		goto out;
+	if (res->drv->flags & BMS_F_ADDRESSED) {
+		if (o->naddresses) {
+			/* configured: every listed pack gets a battery, silent or not */
+			res->naddresses = 0;
+			for (unsigned k = 0; k < o->naddresses && k < WORKER_MAX_ADDRS; k++)
+				res->addresses[res->naddresses++] = o->addresses[k];
+		} else if (o->scan) {
+			struct cand c = cl->v[i];
+			for (unsigned a = c.drv->address_min; a <= c.drv->address_max; a++) {
+				if (a == res->address || res->naddresses >= WORKER_MAX_ADDRS)
+					continue;
+				c.address = (uint8_t)a;
+				int tr = try_candidate(l, &c, 0, snap);
+				if (tr == -ECANCELED || tr == -ENODEV) {
+					r = tr;
+					goto out;
+				}
+				if (tr == 0)
+					res->addresses[res->naddresses++] = (uint8_t)a;
+			}
+		}
+	}
+	res->elapsed_ms = time_mono_ms() - t0;
+	if (!pinned && o->state_dir) {
+		int s = worker_remember_save(o->state_dir, o->identity, res->drv, res->baud,
+					     res->address);
+		if (s < 0)
+			log_debug("detect: cannot remember the protocol under %s: %s",
+				  o->state_dir, strerror(-s));
+	}
+	*ret = *res;
+out:
+	free(cl);
+	free(res);
+	free(snap);
+	return r;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Driving bms/ drivers over a worker_port: one request/response cycle
+ * (worker_cycle), autodetection (worker_detect), the plausibility check and
+ * the remembered protocol per adapter. Shared by the worker thread and by
+ * `serialbattery probe`, so both detect exactly the same way.
+ */
+#ifndef SB_WORKER_DETECT_H
+#define SB_WORKER_DETECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bms/bms.h"
+#include "worker/serial.h"
+
+#define WORKER_MAX_STEPS 16 /* steps per cycle whose reply length is learned */
+#define WORKER_MAX_ADDRS 16 /* batteries (bus addresses) per port */
+
+struct worker_counters {
+	uint64_t frames_bad; /* bytes that made no valid frame, or frames parse refused */
+	uint64_t timeouts;   /* requests with no byte of answer in time */
+};
+
+/* One port with every buffer a cycle needs, allocated once (no allocation in the poll path). */
+struct worker_link {
+	struct worker_port port;
+	uint8_t *rx;
+	size_t rx_cap;
+	uint8_t *req;
+	size_t req_cap;
+	void *scratch_state; /* detection's driver state, max state_size of the registry */
+	size_t state_cap;
+	uint64_t next_tx_ms; /* inter-frame gap: earliest time of the next request */
+	/* Reply length per (kind, step) seen last time, for VMIN batching. */
+	const struct bms_driver *learned_drv;
+	uint16_t learned[2][WORKER_MAX_STEPS];
+};
+
+int worker_link_open(const char *path, int wake_fd, struct worker_link **ret);
+void worker_link_close(struct worker_link *l); /* accepts NULL */
+
+/* Largest state_size over the registry (at least 1). */
+size_t worker_state_size_max(void);
+
+/*
+ * Run one whole cycle of `kind` for drv (state already initialised) into
+ * snap. Each step is retried up to `retries` times after a timeout or a bad
+ * frame. 0 on success; -ETIMEDOUT, -EBADMSG (bytes but no usable frame),
+ * -ECANCELED, -ENODEV, or the driver's error. Counters are added to c.
+ */
+int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *state,
+		 enum bms_request kind, unsigned retries, struct bms_snapshot *snap,
+		 struct worker_counters *c);
+
+/* A snapshot a real battery could have sent. On false, *ret_why says why. */
+bool worker_plausible(const struct bms_snapshot *s, const char **ret_why);
+
+struct worker_detect_opts {
+	const char *bms;            /* pin a driver by name; NULL or "" = autodetect */
+	uint32_t baud;              /* with bms: this baud only; 0 = the driver's list */
+	const uint8_t *addresses;   /* configured bus addresses, or NULL */
+	unsigned naddresses;
+	bool scan;                  /* addressed drivers: try and collect the whole range */
+	const char *state_dir;      /* remembered protocols; NULL = do not remember */
+	const char *identity;       /* adapter identity (the state file's key) */
+	unsigned retries;           /* for pinned and remembered candidates */
+	unsigned round_max_ms;      /* bound on one round; 0 = 10 s */
+};
+
+struct worker_detect_result {
+	const struct bms_driver *drv;
+	uint32_t baud;
+	uint8_t address;                      /* the first that answered (0 = unaddressed) */
+	uint8_t addresses[WORKER_MAX_ADDRS];  /* every battery to poll */
+	unsigned naddresses;
+	struct bms_snapshot snap;             /* the matching cycle's snapshot (of `address`) */
+	uint64_t elapsed_ms;
+	unsigned attempts;                    /* candidates tried, the match included */
+	bool remembered;                      /* matched the remembered protocol */
+};
+
+/*
+ * One detection round: pinned driver only, else remembered protocol first,
+ * then the registry grouped by baud. 0 with *ret filled on a match,
+ * -EHOSTUNREACH when nothing plausible answered, -ECANCELED, -ENODEV.
+ * On a match the protocol is remembered (when state_dir is set).
+ */
+int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
+		  struct worker_detect_result *ret);
+
+/* <state_dir>/detect/<sanitised identity>: "driver baud address". */
+int worker_remember_load(const char *state_dir, const char *identity,
+			 const struct bms_driver **ret_drv, uint32_t *ret_baud,
+			 uint8_t *ret_address);
+int worker_remember_save(const char *state_dir, const char *identity,
+			 const struct bms_driver *drv, uint32_t baud, uint8_t address);
+
+#endif

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker thread: open the port, detect, then poll every battery on it.
+ *
+ *   open -> detect round -(nothing)-> back off (doubling, capped) -> detect ...
+ *                 | match
+ *                 v
+ *   open a store slot per address -> poll all addresses each interval
+ *        every good cycle commits one whole snapshot; a failed one commits nothing
+ *        all addresses failing `redetect_after` cycles in a row -> one detect round
+ *        (a different protocol that answers now replaces the old one)
+ *
+ * Stop: the supervisor writes the wake eventfd; every wait in here polls it.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sbtime.h"
+#include "worker/detect.h"
+
+/* A pack failing this many cycles in a row gets one attempt per cycle, not
+ * retries: a silent unit on a shared bus must not slow its neighbours much. */
+#define FAILING_AFTER 3u
+
+struct battery {
+	uint8_t address;
+	int slot; /* -1 = no slot */
+	void *state;
+	unsigned fails; /* consecutive failed cycles */
+	struct worker_counters cnt;
+	struct store_info info;
+	struct bms_snapshot last;    /* last committed: fields a cycle does not carry stay */
+	struct bms_snapshot scratch; /* the cycle in progress */
+};
+
+struct worker {
+	pthread_t thread;
+	bool joined;
+	int wake_fd;
+	struct store *st;
+	struct worker_params p;
+	atomic_bool finished;
+	atomic_int status;
+
+	struct worker_link *link;
+	char tty[32];
+	const struct bms_driver *drv;
+	uint32_t baud;
+	uint64_t interval_ms;
+	struct battery bat[WORKER_MAX_ADDRS];
+	unsigned nbat;
+	uint8_t *states; /* WORKER_MAX_ADDRS driver states, allocated once */
+	size_t state_size;
+};
+
+static void battery_key(const struct worker *w, const struct bms_driver *drv, uint8_t addr,
+			char *buf, size_t len)
+{
+	/* A long identity is cut before the suffix, so addresses never collide. */
+	int room = (int)len - 1 - ((drv->flags & BMS_F_ADDRESSED) ? 6 : 0);
+	if (drv->flags & BMS_F_ADDRESSED)
+		snprintf(buf, len, "%.*s__0x%02x", room, w->p.identity, addr);
+	else
+		snprintf(buf, len, "%.*s", room, w->p.identity);
+}
+
+static void close_batteries(struct worker *w)
+{
+	for (unsigned i = 0; i < w->nbat; i++)
+		if (w->bat[i].slot >= 0) {
+			store_close(w->st, w->bat[i].slot);
+			w->bat[i].slot = -1;
+		}
+	w->nbat = 0;
+}
+
+static int64_t interval_for(const struct worker *w, const struct bms_driver *drv)
+{
+	if (w->p.port.poll_interval > 0)
+		return (int64_t)(w->p.port.poll_interval * 1000.0 + 0.5);
+	return drv->poll_interval_ms ? drv->poll_interval_ms : 1000;
+}
+
+/* Take over a detection result: slots for every address, the first snapshot committed. */
+static void adopt(struct worker *w, const struct worker_detect_result *res)
+{
+	/* Keep slots whose key survives (same identity and address): the battery
+	 * stays on D-Bus through a protocol change instead of flapping. */
+	struct battery old[WORKER_MAX_ADDRS];
+	unsigned nold = w->nbat;
+	memcpy(old, w->bat, sizeof(old[0]) * nold);
+	const struct bms_driver *old_drv = w->drv;
+	w->nbat = 0;
+	w->drv = res->drv;
+	w->baud = res->baud;
+	w->interval_ms = (uint64_t)interval_for(w, res->drv);
+	for (unsigned i = 0; i < res->naddresses && i < WORKER_MAX_ADDRS; i++) {
+		struct battery *b = &w->bat[w->nbat];
+		uint8_t addr = res->addresses[i];
+		char key[STORE_KEY_LEN];
+		battery_key(w, res->drv, addr, key, sizeof(key));
+		int slot = -1;
+		for (unsigned k = 0; k < nold; k++) {
+			char okey[STORE_KEY_LEN];
+			battery_key(w, old_drv, old[k].address, okey, sizeof(okey));
+			if (old[k].slot >= 0 && strcmp(okey, key) == 0) {
+				slot = old[k].slot;
+				old[k].slot = -1;
+			}
+		}
+		if (slot < 0) {
+			int r = store_open(w->st, key, &slot);
+			if (r < 0) {
+				log_error("%s: no battery slot for %s: %s", w->tty, key, strerror(-r));
+				continue;
+			}
+		}
+		memset(b, 0, sizeof(*b));
+		b->address = addr;
+		b->slot = slot;
+		b->state = w->states + (size_t)w->nbat * w->state_size;
+		memset(b->state, 0, w->state_size);
+		if (res->drv->init)
+			res->drv->init(b->state, addr);
+		snprintf(b->info.tty, sizeof(b->info.tty), "%s", w->tty);
+		snprintf(b->info.protocol, sizeof(b->info.protocol), "%s", res->drv->name);
+		b->info.address = addr;
+		b->info.poll_interval_ms = (uint32_t)w->interval_ms;
+		if (addr == res->address) {
+			b->last = res->snap;
+			b->info.cycles_ok = 1;
+			store_commit(w->st, slot, &b->last, &b->info, time_mono_ms());
+		} else {
+			store_update_info(w->st, slot, &b->info);
+		}
+		w->nbat++;
+	}
+	for (unsigned k = 0; k < nold; k++)
+		if (old[k].slot >= 0)
+			store_close(w->st, old[k].slot);
+}
+
+static void fill_opts(const struct worker *w, struct worker_detect_opts *o, uint8_t *addrs)
+{
+	memset(o, 0, sizeof(*o));
+	const struct worker_port_config *pc = &w->p.port;
+	o->bms = pc->bms;
+	o->baud = (uint32_t)pc->baud;
+	unsigned n = 0;
+	for (unsigned i = 0; i < pc->addresses.n && n < WORKER_MAX_ADDRS; i++)
+		if (pc->addresses.v[i] >= 0 && pc->addresses.v[i] <= 255)
+			addrs[n++] = (uint8_t)pc->addresses.v[i];
+	o->addresses = n ? addrs : NULL;
+	o->naddresses = n;
+	o->scan = pc->scan;
+	o->state_dir = w->p.state_dir[0] ? w->p.state_dir : NULL;
+	o->identity = w->p.identity;
+	o->retries = (unsigned)w->p.serial.retries;
+	o->round_max_ms = (unsigned)(w->p.serial.detect_round_max * 1000.0);
+}
+
+/* Detection rounds until a match (0), a stop (-ECANCELED) or the port goes (-ENODEV). */
+static int detect_until_found(struct worker *w)
+{
+	struct worker_detect_opts o;
+	uint8_t addrs[WORKER_MAX_ADDRS];
+	fill_opts(w, &o, addrs);
+	uint64_t backoff = 1000, cap = (uint64_t)(w->p.serial.detect_backoff_max * 1000.0);
+	if (cap < 1000)
+		cap = 1000;
+	for (unsigned round = 1;; round++) {
+		struct worker_detect_result res;
+		int r = worker_detect(w->link, &o, &res);
+		if (r == 0) {
+			log_info("%s: %s at %u baud%s, %u batter%s, detected in %" PRIu64
+				 " ms (round %u)",
+				 w->tty, res.drv->name, res.baud,
+				 res.remembered ? " (remembered)" : "", res.naddresses,
+				 res.naddresses == 1 ? "y" : "ies", res.elapsed_ms, round);
+			adopt(w, &res);
+			return 0;
+		}
+		if (r == -ECANCELED || r == -ENODEV)
+			return r;
+		if (r == -ENOENT && o.bms && o.bms[0]) {
+			log_error("%s: unknown bms '%s'", w->tty, o.bms);
+			return -EINVAL;
+		}
+		if (round == 1)
+			log_warn("%s: no BMS answers; retrying with back-off up to %" PRIu64 " s",
+				 w->tty, cap / 1000);
+		else
+			log_debug("%s: detection round %u: nothing (%s)", w->tty, round,
+				  strerror(-r));
+		r = worker_port_idle(&w->link->port, time_mono_ms() + backoff);
+		if (r < 0)
+			return r;
+		backoff = backoff * 2 > cap ? cap : backoff * 2;
+	}
+}
+
+/* One poll cycle of one battery: commit on success, counters only on failure. */
+static int poll_battery(struct worker *w, struct battery *b)
+{
+	const struct bms_driver *drv = w->drv;
+	int r = worker_port_set_line(&w->link->port, w->baud, drv->framing);
+	if (r < 0)
+		return r;
+	b->scratch = b->last;
+	unsigned retries = b->fails >= FAILING_AFTER ? 0 : (unsigned)w->p.serial.retries;
+	uint64_t bad0 = b->cnt.frames_bad, to0 = b->cnt.timeouts;
+	r = worker_cycle(w->link, drv, b->state, BMS_REQ_POLL, retries, &b->scratch, &b->cnt);
+	if (r == -ECANCELED || r == -ENODEV)
+		return r;
+	b->info.frames_bad = b->cnt.frames_bad;
+	b->info.timeouts = b->cnt.timeouts;
+	if (r == 0) {
+		b->last = b->scratch;
+		b->info.cycles_ok++;
+		if (b->fails >= FAILING_AFTER)
+			log_info("%s: %s addr 0x%02x answers again", w->tty, drv->name,
+				 b->address);
+		b->fails = 0;
+		store_commit(w->st, b->slot, &b->last, &b->info, time_mono_ms());
+		return 0;
+	}
+	b->fails++;
+	if (b->fails == FAILING_AFTER)
+		log_warn("%s: %s addr 0x%02x: %u cycles without an answer (%s)", w->tty,
+			 drv->name, b->address, b->fails, strerror(-r));
+	if (b->cnt.frames_bad != bad0 || b->cnt.timeouts != to0)
+		store_update_info(w->st, b->slot, &b->info);
+	return 0;
+}
+
+/* Nothing on the port answers its protocol any more: does another one? */
+static int try_redetect(struct worker *w)
+{
+	struct worker_detect_opts o;
+	uint8_t addrs[WORKER_MAX_ADDRS];
+	fill_opts(w, &o, addrs);
+	struct worker_detect_result res;
+	int r = worker_detect(w->link, &o, &res);
+	if (r == -ECANCELED || r == -ENODEV)
+		return r;
+	if (r < 0)
+		return 0; /* still nothing: keep polling the old protocol */
+	if (res.drv != w->drv || res.baud != w->baud)
+		log_info("%s: now %s at %u baud (was %s at %u)", w->tty, res.drv->name, res.baud,
+			 w->drv->name, w->baud);
+	adopt(w, &res);
+	return 0;
+}
+
+static int run(struct worker *w)
+{
+	int r = worker_link_open(w->p.path, w->wake_fd, &w->link);
+	if (r < 0) {
+		log_error("%s: cannot open %s: %s", w->tty, w->p.path, strerror(-r));
+		return r;
+	}
+	w->state_size = w->link->state_cap;
+	w->states = calloc(WORKER_MAX_ADDRS, w->state_size);
+	if (!w->states)
+		return -ENOMEM;
+	r = detect_until_found(w);
+	if (r < 0)
+		return r;
+	unsigned redetect_after = (unsigned)w->p.serial.redetect_after;
+	uint64_t redetect_hold = 1000; /* doubles while re-detection finds nothing */
+	uint64_t next_redetect = 0;
+	uint64_t next = time_mono_ms() + w->interval_ms;
+	for (;;) {
+		r = worker_port_idle(&w->link->port, next);
+		if (r < 0)
+			return r;
+		bool all_failing = w->nbat > 0;
+		for (unsigned i = 0; i < w->nbat; i++) {
+			r = poll_battery(w, &w->bat[i]);
+			if (r < 0)
+				return r;
+			if (w->bat[i].fails < redetect_after || redetect_after == 0)
+				all_failing = false;
+		}
+		uint64_t now = time_mono_ms();
+		if (all_failing && now >= next_redetect) {
+			log_debug("%s: no answer for %u cycles: re-detecting", w->tty,
+				  redetect_after);
+			const struct bms_driver *before = w->drv;
+			r = try_redetect(w);
+			if (r < 0)
+				return r;
+			now = time_mono_ms();
+			uint64_t cap = (uint64_t)(w->p.serial.detect_backoff_max * 1000.0);
+			if (w->drv == before && w->bat[0].fails > 0) {
+				next_redetect = now + redetect_hold;
+				redetect_hold = redetect_hold * 2 > cap ? cap : redetect_hold * 2;
+			} else {
+				redetect_hold = 1000;
+			}
+		}
+		/* Fixed rate; after an overrun start from now instead of bursting. */
+		next += w->interval_ms;
+		if (next <= now)
+			next = now + w->interval_ms;
+	}
+}
+
+static void *thread_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "sb-worker:%.5s", w->tty); /* 15 chars max */
+	pthread_setname_np(pthread_self(), name);
+	int r = run(w);
+	if (r == -ECANCELED)
+		r = 0;
+	else if (r == -ENODEV)
+		log_info("%s: port gone, worker ends", w->tty);
+	else if (r < 0)
+		log_error("%s: worker ends: %s", w->tty, strerror(-r));
+	close_batteries(w);
+	worker_link_close(w->link);
+	w->link = NULL;
+	free(w->states);
+	w->states = NULL;
+	atomic_store(&w->status, r);
+	atomic_store(&w->finished, true);
+	/* Tell the supervisor only when we ended by ourselves. */
+	uint64_t one = 1, stop;
+	if (w->p.notify_fd >= 0 && read(w->wake_fd, &stop, sizeof(stop)) != sizeof(stop))
+		if (write(w->p.notify_fd, &one, sizeof(one)) < 0)
+			log_debug("%s: notify: %s", w->tty, strerror(errno));
+	return NULL;
+}
+
+int worker_start(const struct worker_params *p, struct store *st, struct worker **ret)
+{
+	if (!p || !st || !p->path[0])
+		return -EINVAL;
+	struct worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->p = *p;
+	w->st = st;
+	if (!w->p.identity[0])
+		snprintf(w->p.identity, sizeof(w->p.identity), "%.127s", p->path);
+	const char *base = strrchr(p->path, '/');
+	snprintf(w->tty, sizeof(w->tty), "%.31s", base ? base + 1 : p->path);
+	/* Non-blocking: the worker peeks at it to tell "stopped" from "ended by itself". */
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0) {
+		int r = -errno;
+		free(w);
+		return r;
+	}
+	int r = pthread_create(&w->thread, NULL, thread_main, w);
+	if (r != 0) {
+		close(w->wake_fd);
+		free(w);
+		return -r;
+	}
+	*ret = w;
+	return 0;
+}
+
+void worker_stop(struct worker *w)
+{
+	if (!w || w->joined)
+		return;
+	uint64_t one = 1;
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		log_debug("worker stop: %s", strerror(errno));
+	pthread_join(w->thread, NULL);
+	w->joined = true;
+}
+
+bool worker_finished(struct worker *w)
+{
+	return w && atomic_load(&w->finished);
+}
+
+int worker_exit_status(struct worker *w)
+{
+	return w ? atomic_load(&w->status) : -EINVAL;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	worker_stop(w);
+	close(w->wake_fd);
+	free(w);
+}
