@@ -9,9 +9,13 @@
 #include "bms.h"
 
 /* extern declarations: one line per driver */
+extern const struct bms_driver bms_jk;
+extern const struct bms_driver bms_jbd;
 
 const struct bms_driver *const bms_drivers[] = {
 	/* one line per driver, in detection order */
+	&bms_jk,
+	&bms_jbd,
 	NULL,
 };
 

@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: MIT */
+/* The driver conformance harness; usage in driver_checks.h. */
+#include "driver_checks.h"
+
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/bms/vectors.inc"
+
+#define DC_BUF 8192
+#define DC_MAX_STEPS 32
+
+const struct dc_family dc_families[] = {
+	/* one line per driver: registry name, vectors.json family */
+	{"jk", "jk_serial_4e57"},
+	{"jkpb", "jk_pb_rs485"},
+	{NULL, NULL},
+};
+
+const char *dc_family_of(const char *driver)
+{
+	for (const struct dc_family *f = dc_families; f->driver; f++)
+		if (strcmp(f->driver, driver) == 0)
+			return f->family;
+	return NULL;
+}
+
+const struct vec *dc_vectors(size_t *ret_count)
+{
+	*ret_count = VECTOR_COUNT;
+	return vectors;
+}
+
+/* A failed check prints why (CUnit's own message only has the line). */
+static void dc_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("\n    driver_checks: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	CU_FAIL("driver check failed (reason on stderr)");
+}
+
+static void *state_new(const struct bms_driver *drv, uint8_t address)
+{
+	void *st = calloc(1, drv->state_size ? drv->state_size : 1);
+	CU_ASSERT_FATAL(st != NULL);
+	if (drv->init && drv->init(st, address) != 0)
+		dc_fail("%s: init(address %u) failed", drv->name, address);
+	return st;
+}
+
+int dc_feed(const struct bms_driver *drv, void *st, const uint8_t *buf, size_t len,
+	    struct bms_snapshot *snap)
+{
+	size_t pos = 0;
+	int last = -ENODATA;
+	while (pos < len) {
+		size_t start = 0, flen = 0;
+		enum bms_find f = drv->frame_find(buf + pos, len - pos, &start, &flen);
+		if (f != BMS_FIND_VALID)
+			break;
+		if (start + flen > len - pos || flen == 0) {
+			dc_fail("%s: frame_find returned [%zu,+%zu) beyond %zu bytes", drv->name,
+				start, flen, len - pos);
+			return -EIO;
+		}
+		int r = drv->parse(st, buf + pos + start, flen, snap);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return 0;
+		last = 1;
+		pos += start + flen;
+	}
+	return last;
+}
+
+/* ---- key mapping ---- */
+
+static enum dc_map num(struct dc_value *ret, double v)
+{
+	ret->kind = VEC_NUM;
+	ret->num = v;
+	return DC_MAPPED;
+}
+
+static enum dc_map boolean(struct dc_value *ret, bool v)
+{
+	ret->kind = VEC_BOOL;
+	ret->num = v ? 1 : 0;
+	return DC_MAPPED;
+}
+
+static enum dc_map str(struct dc_value *ret, const char *s)
+{
+	ret->kind = VEC_STR;
+	snprintf(ret->str, sizeof(ret->str), "%s", s);
+	return DC_MAPPED;
+}
+
+/* The driver did not set the valid bit of an expected key: compare fails. */
+static enum dc_map missing(struct dc_value *ret)
+{
+	ret->kind = VEC_OTHER;
+	snprintf(ret->str, sizeof(ret->str), "(valid bit not set)");
+	return DC_MAPPED;
+}
+
+enum dc_map dc_map_common(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
+			  size_t len, struct dc_value *ret)
+{
+	(void)frame;
+	(void)len;
+	uint32_t v = s->valid;
+#define NEED(bit)                      \
+	do {                           \
+		if (!(v & (bit)))      \
+			return missing(ret); \
+	} while (0)
+	if (!strcmp(key, "voltage_v")) {
+		NEED(BMS_V_VOLTAGE);
+		return num(ret, s->voltage_mv / 1000.0);
+	}
+	if (!strcmp(key, "current_a")) {
+		NEED(BMS_V_CURRENT);
+		return num(ret, s->current_ma / 1000.0);
+	}
+	if (!strcmp(key, "power_w")) {
+		NEED(BMS_V_POWER);
+		return num(ret, (double)s->power_mw / 1000.0);
+	}
+	if (!strcmp(key, "soc_pct")) {
+		NEED(BMS_V_SOC);
+		return num(ret, s->soc_cpct / 100.0);
+	}
+	if (!strcmp(key, "soh_pct")) {
+		NEED(BMS_V_SOH);
+		return num(ret, s->soh_cpct / 100.0);
+	}
+	if (!strcmp(key, "capacity_remaining_ah")) {
+		NEED(BMS_V_CAP_REMAIN);
+		return num(ret, s->capacity_remain_mah / 1000.0);
+	}
+	if (!strcmp(key, "capacity_full_ah")) {
+		NEED(BMS_V_CAP_FULL);
+		return num(ret, s->capacity_full_mah / 1000.0);
+	}
+	if (!strcmp(key, "capacity_design_ah")) {
+		NEED(BMS_V_CAP_DESIGN);
+		return num(ret, s->capacity_design_mah / 1000.0);
+	}
+	if (!strcmp(key, "cycles")) {
+		NEED(BMS_V_CYCLES);
+		return num(ret, s->cycles);
+	}
+	if (!strcmp(key, "cell_count")) {
+		NEED(BMS_V_CELLS);
+		return num(ret, s->cell_count);
+	}
+	if (!strcmp(key, "cell_voltages_v")) {
+		NEED(BMS_V_CELLS);
+		ret->kind = VEC_ARRAY;
+		ret->n = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
+		for (unsigned i = 0; i < ret->n; i++)
+			ret->arr[i] = s->cell_mv[i] / 1000.0;
+		return DC_MAPPED;
+	}
+	if (!strcmp(key, "min_cell_v") || !strcmp(key, "max_cell_v") ||
+	    !strcmp(key, "min_cell_no") || !strcmp(key, "max_cell_no")) {
+		NEED(BMS_V_CELLS);
+		struct bms_cell_stats cs;
+		bms_cell_stats(s, &cs);
+		if (!strcmp(key, "min_cell_v"))
+			return num(ret, cs.min_mv / 1000.0);
+		if (!strcmp(key, "max_cell_v"))
+			return num(ret, cs.max_mv / 1000.0);
+		if (!strcmp(key, "min_cell_no"))
+			return num(ret, cs.min_idx + 1);
+		return num(ret, cs.max_idx + 1);
+	}
+	if (!strcmp(key, "temperatures_c")) {
+		NEED(BMS_V_TEMPS);
+		ret->kind = VEC_ARRAY;
+		ret->n = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
+		for (unsigned i = 0; i < ret->n; i++)
+			ret->arr[i] = s->temp_dc[i] / 10.0;
+		return DC_MAPPED;
+	}
+	if (!strcmp(key, "temp_sensor_count")) {
+		NEED(BMS_V_TEMPS);
+		return num(ret, s->temp_count);
+	}
+	unsigned tn;
+	char tail[8];
+	if (sscanf(key, "temp%u_%7s", &tn, tail) == 2 && !strcmp(tail, "c") && tn >= 1 &&
+	    tn <= BMS_MAX_TEMPS) {
+		NEED(BMS_V_TEMPS);
+		if (tn > s->temp_count)
+			return missing(ret);
+		return num(ret, s->temp_dc[tn - 1] / 10.0);
+	}
+	if (!strcmp(key, "mosfet_temp_c")) {
+		NEED(BMS_V_MOSFET_TEMP);
+		return num(ret, s->mosfet_temp_dc / 10.0);
+	}
+	if (!strcmp(key, "charge_fet")) {
+		NEED(BMS_V_FETS);
+		return boolean(ret, s->charge_fet);
+	}
+	if (!strcmp(key, "discharge_fet")) {
+		NEED(BMS_V_FETS);
+		return boolean(ret, s->discharge_fet);
+	}
+	if (!strcmp(key, "balancer_enabled")) {
+		NEED(BMS_V_BALANCER);
+		return boolean(ret, s->balancer_enabled);
+	}
+	if (!strcmp(key, "serial")) {
+		NEED(BMS_V_SERIAL);
+		return str(ret, s->serial);
+	}
+	if (!strcmp(key, "model")) {
+		NEED(BMS_V_MODEL);
+		return str(ret, s->model);
+	}
+	if (!strcmp(key, "hw_version")) {
+		NEED(BMS_V_HW_VERSION);
+		return str(ret, s->hw_version);
+	}
+	if (!strcmp(key, "sw_version")) {
+		NEED(BMS_V_SW_VERSION);
+		return str(ret, s->sw_version);
+	}
+#undef NEED
+	return DC_UNKNOWN;
+}
+
+static void compare(const char *what, const struct vec_expect *e, const struct dc_value *got)
+{
+	switch (e->kind) {
+	case VEC_NUM:
+	case VEC_BOOL:
+		if ((got->kind != VEC_NUM && got->kind != VEC_BOOL) || fabs(got->num - e->num) > 0.001)
+			dc_fail("%s: %s = %.4f expected %.4f%s%s", what, e->key, got->num, e->num,
+				got->kind == VEC_OTHER ? " " : "",
+				got->kind == VEC_OTHER ? got->str : "");
+		break;
+	case VEC_STR:
+	case VEC_OTHER:
+		if ((got->kind != VEC_STR && got->kind != VEC_OTHER) || strcmp(got->str, e->str) != 0)
+			dc_fail("%s: %s = \"%s\" expected \"%s\"", what, e->key, got->str, e->str);
+		break;
+	case VEC_ARRAY:
+		if (got->kind != VEC_ARRAY || got->n != e->n) {
+			dc_fail("%s: %s has %u values, expected %u %s", what, e->key, got->n, e->n,
+				got->kind == VEC_OTHER ? got->str : "");
+			break;
+		}
+		for (unsigned i = 0; i < e->n; i++)
+			if (fabs(got->arr[i] - e->arr[i]) > 0.001)
+				dc_fail("%s: %s[%u] = %.4f expected %.4f", what, e->key, i, got->arr[i],
+					e->arr[i]);
+		break;
+	}
+}
+
+/*
+ * Parse frame as the answer to some step: returns the parse result of the
+ * first step whose request it answers (0 or 1), or the last error.
+ */
+static int parse_as_some_step(const struct bms_driver *drv, uint8_t address, const uint8_t *buf,
+			      size_t len, struct bms_snapshot *snap)
+{
+	static const enum bms_request kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
+	uint8_t req[DC_BUF];
+	int best = -ENODATA;
+	for (size_t k = 0; k < 2; k++) {
+		for (unsigned step = 0; step < DC_MAX_STEPS; step++) {
+			void *st = state_new(drv, address);
+			int n = 0;
+			for (unsigned s = 0; s <= step; s++) {
+				n = drv->build_request(st, kinds[k], s, req, sizeof(req));
+				if (n <= 0)
+					break;
+			}
+			if (n <= 0) {
+				free(st);
+				break;
+			}
+			struct bms_snapshot tmp;
+			memset(&tmp, 0, sizeof(tmp));
+			int r = dc_feed(drv, st, buf, len, &tmp);
+			free(st);
+			if (r >= 0) {
+				*snap = tmp;
+				return r;
+			}
+			best = r;
+		}
+	}
+	return best;
+}
+
+unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint8_t address,
+			  dc_map_fn map)
+{
+	unsigned checked = 0;
+	uint8_t buf[DC_BUF], garbled[DC_BUF];
+	for (size_t i = 0; i < VECTOR_COUNT; i++) {
+		const struct vec *v = &vectors[i];
+		if (strcmp(v->family, family) || strcmp(v->direction, "response"))
+			continue;
+		int n = vec_hex(v->hex, buf, sizeof(buf));
+		CU_ASSERT_FATAL(n > 0);
+		char what[96];
+		snprintf(what, sizeof(what), "%s vector %zu", family, i);
+
+		struct bms_snapshot snap;
+		int r = parse_as_some_step(drv, address, buf, (size_t)n, &snap);
+		if (r < 0) {
+			dc_fail("%s: no request step accepts this frame (parse %d)", what, r);
+			continue;
+		}
+		/* the same frame after garbage decodes the same */
+		static const uint8_t junk[] = {0x00, 0xff, 0x55, 0x4e, 0xdd, 0xa5, 0x01, 0x10};
+		memcpy(garbled, junk, sizeof(junk));
+		memcpy(garbled + sizeof(junk), buf, (size_t)n);
+		struct bms_snapshot snap2;
+		int r2 = parse_as_some_step(drv, address, garbled, sizeof(junk) + (size_t)n, &snap2);
+		if (r2 != r || memcmp(&snap, &snap2, sizeof(snap)) != 0)
+			dc_fail("%s: decodes differently after leading garbage", what);
+
+		for (unsigned k = 0; k < v->nexpect; k++) {
+			const struct vec_expect *e = &v->expect[k];
+			struct dc_value got;
+			memset(&got, 0, sizeof(got));
+			enum dc_map m = map ? map(e->key, &snap, buf, (size_t)n, &got) : DC_UNKNOWN;
+			if (m == DC_UNKNOWN)
+				m = dc_map_common(e->key, &snap, buf, (size_t)n, &got);
+			if (m == DC_UNKNOWN) {
+				dc_fail("%s: expected key '%s' is not mapped", what, e->key);
+				continue;
+			}
+			if (m == DC_MAPPED)
+				compare(what, e, &got);
+		}
+		checked++;
+	}
+	return checked;
+}
+
+/* ---- frame_find conformance ---- */
+
+static enum bms_find find_exact(const struct bms_driver *drv, const uint8_t *p, size_t len,
+				size_t *start, size_t *flen)
+{
+	/* an exact-size heap copy: any read past len is an ASan report */
+	uint8_t *copy = malloc(len ? len : 1);
+	CU_ASSERT_FATAL(copy != NULL);
+	if (len)
+		memcpy(copy, p, len);
+	*start = (size_t)-1;
+	*flen = (size_t)-1;
+	enum bms_find f = drv->frame_find(copy, len, start, flen);
+	free(copy);
+	return f;
+}
+
+void dc_check_frame(const struct bms_driver *drv, const uint8_t *frame, size_t len)
+{
+	size_t start, flen;
+	uint8_t *buf = malloc(3 * len + 64);
+	CU_ASSERT_FATAL(buf != NULL);
+
+	/* whole */
+	enum bms_find f = find_exact(drv, frame, len, &start, &flen);
+	if (f != BMS_FIND_VALID || start != 0 || flen != len)
+		dc_fail("%s: whole frame of %zu: find %d start %zu len %zu", drv->name, len, f,
+			start, flen);
+	if (len > drv->max_frame)
+		dc_fail("%s: frame of %zu exceeds max_frame %zu", drv->name, len, drv->max_frame);
+
+	/* leading garbage */
+	uint32_t seed = 12345;
+	for (unsigned pat = 0; pat < 9; pat++) {
+		size_t g = 0;
+		switch (pat) {
+		case 0: /* pseudo-random noise */
+			for (g = 0; g < 23; g++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[g] = (uint8_t)(seed >> 16);
+			}
+			break;
+		case 1:
+		case 2:
+		case 3:
+		case 4: /* the first 1..4 bytes: a header look-alike */
+			g = pat < len ? pat : len - 1;
+			memcpy(buf, frame, g);
+			break;
+		case 5: /* a truncated copy: a frame cut off by a previous timeout */
+			g = len / 2;
+			memcpy(buf, frame, g);
+			break;
+		case 6: /* zeros (an idle or echoing line) */
+			g = 9;
+			memset(buf, 0, g);
+			break;
+		case 7: /* the first byte repeated */
+			g = 5;
+			memset(buf, frame[0], g);
+			break;
+		case 8: /* all-ones */
+			g = 11;
+			memset(buf, 0xff, g);
+			break;
+		}
+		memcpy(buf + g, frame, len);
+		f = find_exact(drv, buf, g + len, &start, &flen);
+		if (f != BMS_FIND_VALID || start != g || flen != len)
+			dc_fail("%s: garbage pattern %u (%zu bytes) before a %zu-byte frame: find %d "
+				"start %zu len %zu",
+				drv->name, pat, g, len, f, start, flen);
+	}
+
+	/* every single byte corrupted: never this frame */
+	for (size_t i = 0; i < len; i++) {
+		static const uint8_t flips[] = {0x01, 0x80, 0xff};
+		for (size_t k = 0; k < sizeof(flips); k++) {
+			memcpy(buf, frame, len);
+			buf[i] ^= flips[k];
+			f = find_exact(drv, buf, len, &start, &flen);
+			if (f == BMS_FIND_VALID && start == 0 && flen == len)
+				dc_fail("%s: byte %zu ^ 0x%02x still VALID", drv->name, i, flips[k]);
+			if (f == BMS_FIND_VALID && start + flen > len)
+				dc_fail("%s: VALID past the end", drv->name);
+		}
+	}
+
+	/* truncated at every length */
+	for (size_t l = 0; l < len; l++) {
+		f = find_exact(drv, frame, l, &start, &flen);
+		if (f == BMS_FIND_VALID)
+			dc_fail("%s: truncated to %zu of %zu bytes is VALID", drv->name, l, len);
+		if (f == BMS_FIND_NEED_MORE && start > l)
+			dc_fail("%s: truncated to %zu: NEED_MORE start %zu beyond the data", drv->name,
+				l, start);
+	}
+	/* the worker's NEED_MORE contract: a partial frame says "more" */
+	f = find_exact(drv, frame, len - 1, &start, &flen);
+	if (f != BMS_FIND_NEED_MORE || start != 0)
+		dc_fail("%s: all but the last byte: find %d start %zu, expected NEED_MORE at 0",
+			drv->name, f, start);
+
+	/* back to back */
+	memcpy(buf, frame, len);
+	memcpy(buf + len, frame, len);
+	f = find_exact(drv, buf, 2 * len, &start, &flen);
+	if (f != BMS_FIND_VALID || start != 0 || flen != len)
+		dc_fail("%s: back to back, first: find %d start %zu len %zu", drv->name, f, start,
+			flen);
+	f = find_exact(drv, buf + len, len, &start, &flen);
+	if (f != BMS_FIND_VALID || start != 0 || flen != len)
+		dc_fail("%s: back to back, second: find %d start %zu len %zu", drv->name, f, start,
+			flen);
+	free(buf);
+}
+
+unsigned dc_check_family_frames(const struct bms_driver *drv, const char *family)
+{
+	unsigned n = 0;
+	uint8_t buf[DC_BUF];
+	for (size_t i = 0; i < VECTOR_COUNT; i++) {
+		if (strcmp(vectors[i].family, family) || strcmp(vectors[i].direction, "response"))
+			continue;
+		int len = vec_hex(vectors[i].hex, buf, sizeof(buf));
+		CU_ASSERT_FATAL(len > 0);
+		dc_check_frame(drv, buf, (size_t)len);
+		n++;
+	}
+	return n;
+}
+
+unsigned dc_check_requests(const struct bms_driver *drv, const char *family, uint8_t address)
+{
+	static const enum bms_request kinds[] = {BMS_REQ_PROBE, BMS_REQ_POLL};
+	unsigned matched = 0;
+	uint8_t want[DC_BUF], req[DC_BUF];
+	for (size_t i = 0; i < VECTOR_COUNT; i++) {
+		if (strcmp(vectors[i].family, family) || strcmp(vectors[i].direction, "request"))
+			continue;
+		int wn = vec_hex(vectors[i].hex, want, sizeof(want));
+		CU_ASSERT_FATAL(wn > 0);
+		bool found = false;
+		for (size_t k = 0; k < 2 && !found; k++) {
+			void *st = state_new(drv, address);
+			for (unsigned step = 0; step < DC_MAX_STEPS; step++) {
+				int n = drv->build_request(st, kinds[k], step, req, sizeof(req));
+				if (n <= 0)
+					break;
+				if (n == wn && memcmp(req, want, (size_t)n) == 0) {
+					found = true;
+					break;
+				}
+			}
+			free(st);
+		}
+		if (found)
+			matched++;
+		else
+			fprintf(stderr, "\n    driver_checks: %s: request vector %zu (%s) not built\n",
+				drv->name, i, vectors[i].hex);
+	}
+	return matched;
+}
+
+/* ---- simulator round trip ---- */
+
+static void compare_snap(const char *name, const struct bms_snapshot *got,
+			 const struct bms_snapshot *want)
+{
+	uint32_t v = got->valid;
+#define EQ(bit, field)                                                                   \
+	do {                                                                             \
+		if ((v & (bit)) && got->field != want->field)                            \
+			dc_fail("%s: round trip " #field " = %lld, state has %lld", name, \
+				(long long)got->field, (long long)want->field);           \
+	} while (0)
+#define STREQ(bit, field)                                                                 \
+	do {                                                                              \
+		if ((v & (bit)) && strcmp(got->field, want->field) != 0)                  \
+			dc_fail("%s: round trip " #field " = \"%s\", state has \"%s\"", name, \
+				got->field, want->field);                                  \
+	} while (0)
+	EQ(BMS_V_VOLTAGE, voltage_mv);
+	EQ(BMS_V_CURRENT, current_ma);
+	EQ(BMS_V_POWER, power_mw);
+	EQ(BMS_V_SOC, soc_cpct);
+	EQ(BMS_V_SOH, soh_cpct);
+	EQ(BMS_V_CAP_REMAIN, capacity_remain_mah);
+	EQ(BMS_V_CAP_FULL, capacity_full_mah);
+	EQ(BMS_V_CAP_DESIGN, capacity_design_mah);
+	EQ(BMS_V_CYCLES, cycles);
+	EQ(BMS_V_CELLS, cell_count);
+	if (v & BMS_V_CELLS)
+		for (unsigned i = 0; i < got->cell_count && i < BMS_MAX_CELLS; i++)
+			EQ(BMS_V_CELLS, cell_mv[i]);
+	EQ(BMS_V_TEMPS, temp_count);
+	if (v & BMS_V_TEMPS)
+		for (unsigned i = 0; i < got->temp_count && i < BMS_MAX_TEMPS; i++)
+			EQ(BMS_V_TEMPS, temp_dc[i]);
+	EQ(BMS_V_MOSFET_TEMP, mosfet_temp_dc);
+	EQ(BMS_V_FETS, charge_fet);
+	EQ(BMS_V_FETS, discharge_fet);
+	EQ(BMS_V_BALANCING, balancing);
+	EQ(BMS_V_BALANCER, balancer_enabled);
+	if (v & BMS_V_ALARMS)
+		for (unsigned i = 0; i < BMS_ALARM_COUNT; i++)
+			EQ(BMS_V_ALARMS, alarm[i]);
+	EQ(BMS_V_MAX_CHARGE_I, max_charge_ma);
+	EQ(BMS_V_MAX_DISCHARGE_I, max_discharge_ma);
+	STREQ(BMS_V_SERIAL, serial);
+	STREQ(BMS_V_MODEL, model);
+	STREQ(BMS_V_HW_VERSION, hw_version);
+	STREQ(BMS_V_SW_VERSION, sw_version);
+#undef EQ
+#undef STREQ
+}
+
+/* Run one request/reply exchange of `kind` through the simulator. */
+static int sim_cycle(const struct bms_driver *drv, enum bms_request kind, uint8_t req_addr,
+		     uint8_t sim_addr, const struct bms_snapshot *state, struct bms_snapshot *snap,
+		     unsigned *ret_steps)
+{
+	uint8_t req[DC_BUF], reply[DC_BUF];
+	void *st = state_new(drv, req_addr);
+	int r = 0;
+	unsigned step;
+	for (step = 0; step < DC_MAX_STEPS; step++) {
+		int n = drv->build_request(st, kind, step, req, sizeof(req));
+		if (n < 0) {
+			r = n;
+			break;
+		}
+		if (n == 0)
+			break;
+		int m = drv->sim_respond(state, sim_addr, req, (size_t)n, reply, sizeof(reply));
+		if (m < 0) {
+			r = m;
+			break;
+		}
+		if (m == 0) {
+			r = -ETIMEDOUT; /* the device stayed silent */
+			break;
+		}
+		r = dc_feed(drv, st, reply, (size_t)m, snap);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && drv->finish)
+		drv->finish(st, snap);
+	free(st);
+	if (ret_steps)
+		*ret_steps = step;
+	return r;
+}
+
+void dc_check_sim_roundtrip(const struct bms_driver *drv, uint8_t address,
+			    const struct bms_snapshot *state, uint32_t must_valid)
+{
+	CU_ASSERT_FATAL(drv->sim_respond != NULL);
+	struct bms_snapshot snap;
+	unsigned steps = 0;
+
+	memset(&snap, 0, sizeof(snap));
+	int r = sim_cycle(drv, BMS_REQ_PROBE, address, address, state, &snap, &steps);
+	if (r != 0 || steps == 0)
+		dc_fail("%s: probe through the simulator: %d after %u steps", drv->name, r, steps);
+
+	memset(&snap, 0, sizeof(snap));
+	r = sim_cycle(drv, BMS_REQ_POLL, address, address, state, &snap, &steps);
+	if (r != 0 || steps == 0)
+		dc_fail("%s: poll cycle through the simulator: %d after %u steps", drv->name, r,
+			steps);
+	if ((snap.valid & must_valid) != must_valid)
+		dc_fail("%s: round trip valid 0x%x lacks 0x%x", drv->name, snap.valid,
+			must_valid & ~snap.valid);
+	compare_snap(drv->name, &snap, state);
+
+	if (drv->flags & BMS_F_ADDRESSED) {
+		uint8_t other = address < drv->address_max ? (uint8_t)(address + 1)
+							   : (uint8_t)(address - 1);
+		/* a device at another address stays silent */
+		memset(&snap, 0, sizeof(snap));
+		r = sim_cycle(drv, BMS_REQ_POLL, address, other, state, &snap, NULL);
+		if (r != -ETIMEDOUT)
+			dc_fail("%s: simulator at %u answered a request for %u (%d)", drv->name, other,
+				address, r);
+		/* a reply from another address is not taken for ours */
+		uint8_t req[DC_BUF], oreq[DC_BUF], reply[DC_BUF];
+		void *st = state_new(drv, address);
+		void *ost = state_new(drv, other);
+		int n = drv->build_request(st, BMS_REQ_POLL, 0, req, sizeof(req));
+		int on = drv->build_request(ost, BMS_REQ_POLL, 0, oreq, sizeof(oreq));
+		CU_ASSERT(n > 0 && on > 0);
+		int m = on > 0 ? drv->sim_respond(state, other, oreq, (size_t)on, reply, sizeof(reply))
+			       : 0;
+		CU_ASSERT(m > 0);
+		if (m > 0) {
+			memset(&snap, 0, sizeof(snap));
+			r = dc_feed(drv, st, reply, (size_t)m, &snap);
+			if (r == 0)
+				dc_fail("%s: a reply from address %u completed a request to %u",
+					drv->name, other, address);
+		}
+		free(st);
+		free(ost);
+	}
+}

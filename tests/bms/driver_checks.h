@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A generic, table-driven conformance harness for BMS drivers (in the spirit
+ * of gpsd's test_packet): any driver test calls these with its driver and its
+ * captured frames; each function makes CUnit assertions itself.
+ *
+ * How a driver test uses it (tests/bms/test_jk.c is a complete example):
+ *
+ *   1. Add one line for the driver to dc_families[] in driver_checks.c
+ *      (driver name -> vectors.json family); test_registry fails without it.
+ *   2. Write a key mapper: for each expected key of the family's vectors,
+ *      return DC_MAPPED with the decoded value, DC_SKIP for keys the snapshot
+ *      deliberately does not carry (protocol details such as "frame_source"),
+ *      or DC_UNKNOWN to fall through to dc_map_common() (voltage_v, current_a,
+ *      cell_voltages_v, temp1_c, ...). A key nobody maps fails the test, so a
+ *      new vector key cannot be silently ignored.
+ *   3. In the tests call:
+ *        dc_check_vectors(drv, "family", address, my_map);   every response vector
+ *        dc_check_family_frames(drv, "family");              find/garbage/corrupt/truncate/b2b
+ *        CU_ASSERT(dc_check_requests(drv, "family", address) == N);
+ *        dc_check_sim_roundtrip(drv, address, &state, must_have_valid_bits);
+ *   4. One sb_add_test line in tests/bms/CMakeLists.txt:
+ *        sb_add_test(test_x SOURCES test_x.c driver_checks.c LIBS sb_bms)
+ *
+ * How a response vector is parsed: the harness inits the state for address,
+ * then for each step of a BMS_REQ_POLL cycle (and then BMS_REQ_PROBE) calls
+ * build_request and offers the frame to parse; the first step for which
+ * parse returns 0 or 1 (not -EPROTO) is the step this frame answers. So parse
+ * must reject a frame that answers a different request with -EPROTO.
+ */
+#ifndef SB_TESTS_DRIVER_CHECKS_H
+#define SB_TESTS_DRIVER_CHECKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bms/bms.h"
+#include "tests/bms/vectors.h"
+
+/* Result of a key mapper. */
+enum dc_map {
+	DC_UNKNOWN = -1, /* not mine: try dc_map_common(), fail if it does not know it either */
+	DC_SKIP = 0,     /* a protocol detail the snapshot does not carry: not checked */
+	DC_MAPPED = 1,   /* *ret holds the decoded value to compare */
+};
+
+/* A decoded value, in the units of the vectors.json key (V, A, Ah, degC, %). */
+struct dc_value {
+	enum vec_kind kind; /* VEC_NUM, VEC_BOOL (num 0/1), VEC_STR, VEC_ARRAY */
+	double num;
+	char str[BMS_STR_LEN * 2];
+	double arr[BMS_MAX_CELLS * 2];
+	unsigned n;
+};
+
+/* Map expected key -> decoded value from snap (frame/len: the raw frame, for keys
+ * only visible there, e.g. a frame type byte). */
+typedef enum dc_map (*dc_map_fn)(const char *key, const struct bms_snapshot *snap,
+				 const uint8_t *frame, size_t len, struct dc_value *ret);
+
+/* The keys every family shares; see driver_checks.c for the list. */
+enum dc_map dc_map_common(const char *key, const struct bms_snapshot *snap,
+			  const uint8_t *frame, size_t len, struct dc_value *ret);
+
+/* driver name -> vectors.json family (one line per driver in driver_checks.c). */
+struct dc_family {
+	const char *driver;
+	const char *family;
+};
+extern const struct dc_family dc_families[];
+const char *dc_family_of(const char *driver);
+
+/* All captured vectors (vectors.inc lives in driver_checks.c only). */
+const struct vec *dc_vectors(size_t *ret_count);
+
+/*
+ * Walk every response vector of family through frame_find + parse (the frame
+ * alone and inside garbage) and compare each expected key within 0.001.
+ * Returns the number of vectors checked (assert it is > 0).
+ */
+unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint8_t address,
+			  dc_map_fn map);
+
+/*
+ * frame_find conformance for one valid captured reply frame:
+ * whole -> VALID (0, len); leading garbage (random, header look-alikes, a
+ * truncated copy of the frame) -> VALID at the garbage length; every single
+ * byte flipped -> never VALID as (0, len); truncated at every length 0..len-1
+ * (in an exact-size heap buffer, so ASan catches over-reads) -> NEED_MORE or
+ * INVALID, never VALID; two frames back to back -> first then second.
+ */
+void dc_check_frame(const struct bms_driver *drv, const uint8_t *frame, size_t len);
+
+/* dc_check_frame for every response vector of family; returns how many. */
+unsigned dc_check_family_frames(const struct bms_driver *drv, const char *family);
+
+/*
+ * Compare every request vector of family with the requests the driver builds
+ * (BMS_REQ_PROBE and every BMS_REQ_POLL step, state init'ed for address).
+ * Returns how many request vectors matched a built request exactly.
+ */
+unsigned dc_check_requests(const struct bms_driver *drv, const char *family, uint8_t address);
+
+/*
+ * Run a probe and a whole poll cycle against drv->sim_respond(state, address):
+ * request -> reply bytes -> frame_find -> parse, then assert that every field
+ * whose valid bit the driver set equals state (the test picks values the
+ * protocol can represent exactly) and that all bits of must_valid were set.
+ * For addressed drivers also asserts the simulator stays silent when a request
+ * for another address arrives, and that a reply from another address is not
+ * accepted by parse.
+ */
+void dc_check_sim_roundtrip(const struct bms_driver *drv, uint8_t address,
+			    const struct bms_snapshot *state, uint32_t must_valid);
+
+/*
+ * Feed reply bytes to the driver as the worker would (frame_find, drop
+ * garbage, parse until a parse returns 0). Returns 0 when the step completed,
+ * a negative errno from parse, or -ENODATA when the bytes ran out first.
+ */
+int dc_feed(const struct bms_driver *drv, void *st, const uint8_t *buf, size_t len,
+	    struct bms_snapshot *snap);
+
+#endif
