@@ -1,38 +1,662 @@
 /* SPDX-License-Identifier: MIT */
-/* Charge control (first commit: safe stubs, CCL = DCL = 0, CVL invalid). */
+/*
+ * Charge control: the limits every Victron charger and inverter obeys.
+ *
+ * Pure: everything this file knows comes in as arguments (config, last good
+ * snapshot, its age, the previous state, now) and goes out through the state
+ * and the result. Behaviour follows dbus-serialbattery (docs/CHARGE.md lists
+ * each difference and why). Voltage comparisons are done in integer mV so a
+ * pack exactly at 16 x 3.450 V compares equal however the config double was
+ * rounded.
+ */
 #include "charge.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define MS_PER_HOUR 3600000ull
+#define MS_PER_DAY 86400000.0
+
+/* Absorption is cancelled when the pack falls this far below the target:
+ * a load took over, the cells are no longer being topped. */
+#define ABSORPTION_CANCEL_MV 500
+
+/* Cells reading above this many times the max cell voltage are sensor junk. */
+#define IMPLAUSIBLE_FACTOR 2
+
+/* The separator the Python driver puts before the interpolation mode (U+2502). */
+#define MODE_SEP " \xe2\x94\x82 "
+
+static int64_t to_mv(double v)
+{
+	return (int64_t)llround(v * 1000.0);
+}
+
+static double s_to_ms(double s)
+{
+	return s * 1000.0;
+}
+
+/* Elapsed ms, 0 when the clock seems to go backwards (never trust it to). */
+static uint64_t since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
+/* ---- piecewise tables ------------------------------------------------- */
+
+/*
+ * Table lookup, the list read in ascending order whatever its direction.
+ * Outside the breakpoints the end values hold. Step mode: with k the first
+ * breakpoint strictly above the input, `next` returns y[k] (the value of the
+ * breakpoint above), otherwise y[k-1] (the breakpoint at or below): which one
+ * is used differs per limit, as in the Python driver. A table that does not
+ * validate yields 0: in doubt, no current.
+ */
+static double table_lookup(const struct cfg_dlist *x, const struct cfg_dlist *y, double in,
+			   int interp, bool next)
+{
+	unsigned n = x->n;
+	if (n == 0 || y->n != n)
+		return 0.0;
+	bool desc = n >= 2 && x->v[0] > x->v[n - 1];
+#define XI(i) (x->v[desc ? n - 1 - (i) : (i)])
+#define YI(i) (y->v[desc ? n - 1 - (i) : (i)])
+	if (in < XI(0))
+		return YI(0);
+	if (in >= XI(n - 1))
+		return YI(n - 1);
+	unsigned k = 1;
+	while (k < n - 1 && !(XI(k) > in))
+		k++;
+	/* now XI(k-1) <= in < XI(k) */
+	if (interp == CHARGE_INTERP_STEP)
+		return next ? YI(k) : YI(k - 1);
+	double x0 = XI(k - 1), x1 = XI(k), y0 = YI(k - 1), y1 = YI(k);
+	return y0 + (y1 - y0) * (in - x0) / (x1 - x0);
+#undef XI
+#undef YI
+}
+
+/* ---- candidate limits and their reason text --------------------------- */
+
+struct candidates {
+	unsigned n;
+	double v[8];
+	const char *why[8];
+};
+
+static void cand_add(struct candidates *c, double v, const char *why)
+{
+	if (c->n < sizeof(c->v) / sizeof(c->v[0])) {
+		c->v[c->n] = v < 0 ? 0 : v;
+		c->why[c->n] = why;
+		c->n++;
+	}
+}
+
+/*
+ * The minimum of the candidates and the names of those that set it. The first
+ * `base` candidates are the configured/BMS maximum; a table limit only counts
+ * when it is below them, so a table at full current is not named.
+ */
+static double cand_min(const struct candidates *c, unsigned base, char *why, size_t len)
+{
+	double basemin = INFINITY;
+	for (unsigned i = 0; i < base && i < c->n; i++)
+		basemin = fmin(basemin, c->v[i]);
+	double m = basemin;
+	for (unsigned i = base; i < c->n; i++)
+		if (c->v[i] < basemin)
+			m = fmin(m, c->v[i]);
+	why[0] = '\0';
+	size_t used = 0;
+	for (unsigned i = 0; i < c->n; i++) {
+		if (i >= base && !(c->v[i] < basemin))
+			continue;
+		if (fabs(c->v[i] - m) > 1e-9)
+			continue;
+		int w = snprintf(why + used, len - used, "%s%s", used ? ", " : "", c->why[i]);
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+	/* Whole mA steps, rounded down: a limit never exceeds any of its inputs. */
+	return floor(m * 1000.0 + 1e-6) / 1000.0;
+}
+
+/* ---- one current limit with recovery hold and ramp --------------------- */
+
+struct limiter_cfg {
+	double max_a, threshold, hold_s, rate;
+};
+
+/*
+ * Reductions apply at once; increases wait out a hold and then ramp; from 0
+ * the target must first exceed the recovery threshold. Returns true while the
+ * limit is held below its target by this recovery logic (reason gets " *").
+ */
+static bool limiter_step(struct charge_limiter *l, const struct limiter_cfg *c, double target,
+			 uint64_t now)
+{
+	if (target <= l->value_a) {
+		l->value_a = target;
+		l->holding = l->ramping = false;
+		return false;
+	}
+	if (l->value_a <= 0 && target <= c->max_a * c->threshold) {
+		l->holding = l->ramping = false;
+		return true;
+	}
+	if (!l->holding && !l->ramping) {
+		l->holding = true;
+		l->hold_start_ms = now;
+	}
+	if (l->holding) {
+		double hold_ms = s_to_ms(c->hold_s);
+		if ((double)since(now, l->hold_start_ms) < hold_ms)
+			return true;
+		l->holding = false;
+		l->ramping = true;
+		/* The ramp starts when the hold ended, not when we noticed. */
+		l->ramp_start_ms = l->hold_start_ms + (uint64_t)hold_ms;
+		l->ramp_base_a = l->value_a;
+	}
+	double v = c->rate <= 0 ? target
+				: l->ramp_base_a +
+					  c->rate * (double)since(now, l->ramp_start_ms) / 1000.0;
+	if (v >= target) {
+		l->value_a = target;
+		l->ramping = false;
+		return false;
+	}
+	l->value_a = v;
+	return true;
+}
+
+static void limiter_zero(struct charge_limiter *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- cells ------------------------------------------------------------ */
+
+struct cells {
+	unsigned count; /* as reported by the BMS: the number of cells in series */
+	unsigned valid; /* plausible readings */
+	int64_t min_mv, max_mv, sum_mv;
+};
+
+static bool read_cells(const struct charge_config *cfg, const struct bms_snapshot *s,
+		       struct cells *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (!(s->valid & BMS_V_CELLS) || s->cell_count == 0)
+		return false;
+	c->count = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
+	int64_t limit = to_mv(cfg->max_cell_voltage) * IMPLAUSIBLE_FACTOR;
+	for (unsigned i = 0; i < c->count; i++) {
+		int64_t v = s->cell_mv[i];
+		if (v <= 0 || v > limit)
+			continue;
+		if (c->valid == 0 || v < c->min_mv)
+			c->min_mv = v;
+		if (c->valid == 0 || v > c->max_mv)
+			c->max_mv = v;
+		c->sum_mv += v;
+		c->valid++;
+	}
+	return c->valid > 0;
+}
+
+/* Sum of min(Vi, cap) over the valid cells: what the pack may be charged to
+ * without pushing the high cells further (the "penalty sum"). */
+static int64_t clipped_sum(const struct bms_snapshot *s, unsigned count, int64_t cap,
+			   int64_t limit)
+{
+	int64_t sum = 0;
+	for (unsigned i = 0; i < count; i++) {
+		int64_t v = s->cell_mv[i];
+		if (v <= 0 || v > limit)
+			continue;
+		sum += v < cap ? v : cap;
+	}
+	return sum;
+}
+
+/* ---- CVL --------------------------------------------------------------- */
+
+static void append(char *buf, size_t len, const char *s)
+{
+	size_t used = strlen(buf);
+	if (used < len)
+		snprintf(buf + used, len - used, "%s", s);
+}
+
+static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
+		     const struct cells *c, struct charge_state *st, uint64_t now,
+		     char *mode, size_t mode_len)
+{
+	int64_t cells = c->count;
+	int64_t limit = to_mv(cfg->max_cell_voltage) * IMPLAUSIBLE_FACTOR;
+
+	if (!cfg->cvl_control) {
+		st->soc_reset_requested = false;
+		st->float_mode = false;
+		st->absorption_running = false;
+		st->phase = CHARGE_PHASE_BULK;
+		st->ovp_limited = false;
+		st->cvl_v = (double)(to_mv(cfg->max_cell_voltage) * cells) / 1000.0;
+		st->cvl_set = true;
+		snprintf(mode, mode_len, "Keep always max voltage");
+		return;
+	}
+
+	/* Periodic full charge: due after soc_reset_after_days of running time. */
+	if (cfg->soc_reset_after_days <= 0) {
+		st->soc_reset_requested = false;
+	} else if (!st->soc_reset_requested) {
+		double due = cfg->soc_reset_after_days * MS_PER_DAY;
+		if (!st->soc_reset_known ||
+		    (double)((int64_t)now - st->soc_reset_last_ms) > due)
+			st->soc_reset_requested = true;
+	}
+
+	int64_t vmax_cell = to_mv(st->soc_reset_requested ? cfg->soc_reset_cell_voltage
+							  : cfg->max_cell_voltage);
+	int64_t max_mv = vmax_cell * cells;
+	int64_t min_mv = to_mv(cfg->min_cell_voltage) * cells;
+	int64_t float_mv = to_mv(cfg->float_cell_voltage) * cells;
+	int64_t diff = c->max_mv - c->min_mv;
+	int64_t float_diff = to_mv(cfg->float_cell_diff);
+	bool soc_ok = (snap->valid & BMS_V_SOC) != 0;
+	double soc = snap->soc_cpct / 100.0;
+
+	/* Phase switching (absorption timer, back to bulk). */
+	if (!st->absorption_running) {
+		if (!st->float_mode && c->sum_mv >= max_mv && diff <= float_diff) {
+			st->absorption_running = true;
+			st->absorption_start_ms = now;
+		} else if (st->float_mode &&
+			   ((cfg->bulk_soc > 0 && soc_ok && soc < cfg->bulk_soc) ||
+			    (cfg->bulk_cell_diff > 0 && diff >= to_mv(cfg->bulk_cell_diff)) ||
+			    st->soc_reset_requested)) {
+			st->float_mode = false;
+		}
+	} else {
+		/* The spread grew: the cells are not balanced yet, absorb longer. */
+		if (diff > float_diff + to_mv(cfg->float_cell_diff_margin))
+			st->absorption_start_ms = now;
+		if ((double)since(now, st->absorption_start_ms) > s_to_ms(cfg->absorption_time)) {
+			st->float_mode = true;
+			st->absorption_running = false;
+		} else if (c->sum_mv < max_mv - ABSORPTION_CANCEL_MV) {
+			st->absorption_running = false;
+		}
+	}
+
+	double max_v = (double)max_mv / 1000.0;
+	double float_v = (double)float_mv / 1000.0;
+
+	if (!st->float_mode) {
+		double cv = max_v;
+		if (cfg->cvl_controller == CHARGE_CVL_CTRL_PENALTY && c->max_mv > vmax_cell) {
+			int64_t p = clipped_sum(snap, c->count, vmax_cell, limit);
+			if (p < min_mv)
+				p = min_mv;
+			if (p > max_mv)
+				p = max_mv;
+			cv = (double)p / 1000.0;
+		}
+		const char *tag = "";
+		if (!st->cvl_set || cv <= st->cvl_v) {
+			/* Reductions (and the first value) apply at once. */
+			st->cvl_v = cv;
+			st->cvl_set = true;
+			st->ovp_limited = cv < max_v;
+			if (st->ovp_limited) {
+				st->ovp_limit_ms = now;
+				st->ovp_ramp_base_v = cv;
+				tag = " (Cell OVP)";
+			}
+		} else if (!st->ovp_limited) {
+			/* No over-voltage episode to recover from (e.g. back from float). */
+			st->cvl_v = cv;
+			st->ovp_limited = cv < max_v;
+			if (st->ovp_limited) {
+				st->ovp_limit_ms = now;
+				st->ovp_ramp_base_v = cv;
+				tag = " (Cell OVP)";
+			}
+		} else {
+			double s = (double)since(now, st->ovp_limit_ms);
+			double hold = s_to_ms(cfg->cvl_recovery_hold);
+			if (s < hold) {
+				st->ovp_ramp_base_v = st->cvl_v;
+				tag = " (Cell OVP)";
+			} else {
+				double v = cfg->cvl_recovery_rate <= 0
+						   ? cv
+						   : st->ovp_ramp_base_v +
+							     cfg->cvl_recovery_rate * (s - hold) / 1000.0;
+				/* Unlike the Python driver, never overshoot the proposal. */
+				st->cvl_v = fmin(v, cv);
+				if (st->cvl_v >= max_v) {
+					st->cvl_v = max_v;
+					st->ovp_limited = false;
+				} else {
+					tag = " (Cell OVP*)";
+				}
+			}
+		}
+		st->phase = st->absorption_running ? CHARGE_PHASE_ABSORPTION : CHARGE_PHASE_BULK;
+		snprintf(mode, mode_len, "%s%s", st->absorption_running ? "Absorption" : "Bulk", tag);
+		if (st->soc_reset_requested)
+			append(mode, mode_len, " & SoC Reset");
+		if ((snap->valid & BMS_V_BALANCING) && snap->balancing)
+			append(mode, mode_len, " + Balancing");
+	} else {
+		st->ovp_limited = false;
+		if (st->soc_reset_requested) {
+			st->soc_reset_requested = false;
+			st->soc_reset_known = true;
+			st->soc_reset_last_ms = (int64_t)now;
+		}
+		if (!st->cvl_set) {
+			/* Restarted in float: no transition to make. */
+			st->cvl_v = float_v;
+			st->cvl_set = true;
+			st->phase = CHARGE_PHASE_FLOAT;
+		} else if (st->phase != CHARGE_PHASE_FLOAT &&
+			   st->phase != CHARGE_PHASE_FLOAT_TRANSITION) {
+			st->phase = CHARGE_PHASE_FLOAT_TRANSITION;
+			st->transition_start_ms = now;
+			st->transition_start_v = st->cvl_v;
+		} else if (st->phase == CHARGE_PHASE_FLOAT_TRANSITION) {
+			double drop = cfg->float_ramp_rate <= 0
+					      ? INFINITY
+					      : cfg->float_ramp_rate *
+							(double)since(now, st->transition_start_ms) / 1000.0;
+			double v = st->transition_start_v - drop;
+			if (v <= float_v) {
+				st->cvl_v = float_v;
+				st->phase = CHARGE_PHASE_FLOAT;
+			} else {
+				st->cvl_v = v;
+			}
+		} else {
+			st->cvl_v = float_v;
+		}
+		snprintf(mode, mode_len, "%s",
+			 st->phase == CHARGE_PHASE_FLOAT ? "Float" : "Float Transition");
+	}
+}
+
+/* ---- the cycle --------------------------------------------------------- */
 
 void charge_state_init(struct charge_state *st)
 {
 	memset(st, 0, sizeof(*st));
 }
 
+static void mode_suffix(const struct charge_config *cfg, char *mode, size_t len)
+{
+	append(mode, len, cfg->interpolation == CHARGE_INTERP_STEP ? MODE_SEP "Step Mode"
+								     : MODE_SEP "Linear Mode");
+}
+
+static const char *phase_name(const struct charge_state *st)
+{
+	if (!st->have_data)
+		return "Init";
+	switch (st->phase) {
+	case CHARGE_PHASE_ABSORPTION:
+		return "Absorption";
+	case CHARGE_PHASE_FLOAT_TRANSITION:
+		return "Float Transition";
+	case CHARGE_PHASE_FLOAT:
+		return "Float";
+	default:
+		return "Bulk";
+	}
+}
+
+/* No usable data: nothing may flow, and the state machine stands still. */
+static void blocked(const struct charge_config *cfg, const struct bms_snapshot *snap,
+		    struct charge_state *st, bool lost, const char *why, struct charge_result *out)
+{
+	limiter_zero(&st->ccl);
+	limiter_zero(&st->dcl);
+	/* The absorption timer must see the cells again to be trusted. */
+	st->absorption_running = false;
+	out->cvl_valid = st->cvl_set && !lost;
+	out->cvl_v = st->cvl_set ? st->cvl_v + cfg->voltage_drop : 0.0;
+	out->ccl_a = out->dcl_a = 0.0;
+	out->allow_charge = out->allow_discharge = false;
+	if (snap && (snap->valid & BMS_V_CELLS))
+		out->battery_low_voltage_v =
+			(double)(to_mv(cfg->min_cell_voltage) * snap->cell_count) / 1000.0;
+	snprintf(out->mode, sizeof(out->mode), "%s", phase_name(st));
+	mode_suffix(cfg, out->mode, sizeof(out->mode));
+	snprintf(out->charge_limitation, sizeof(out->charge_limitation), "%s", why);
+	snprintf(out->discharge_limitation, sizeof(out->discharge_limitation), "%s", why);
+}
+
 void charge_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
 		 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
 		 struct charge_result *out)
 {
-	(void)cfg;
-	(void)snap;
-	(void)data_age_ms;
-	st->last_now_ms = now_ms;
 	memset(out, 0, sizeof(*out));
-	snprintf(out->mode, sizeof(out->mode), "Init");
+	st->last_now_ms = now_ms;
+
+	if (!snap || data_age_ms == UINT64_MAX) {
+		blocked(cfg, NULL, st, true, "No BMS Data", out);
+		out->stale = true;
+		return;
+	}
+
+	bool stale = (double)data_age_ms >= s_to_ms(cfg->stale_after);
+	bool lost = (double)data_age_ms >= s_to_ms(cfg->lost_after);
+	if (stale || lost) {
+		blocked(cfg, snap, st, lost, "No BMS Data", out);
+		out->stale = true;
+		out->connected = !lost;
+		out->bms_cable_alarm = 2;
+		return;
+	}
+	out->connected = true;
+
+	struct cells c;
+	if (!read_cells(cfg, snap, &c)) {
+		/* Without cell voltages neither the CVL nor the cell tables can be
+		 * computed: in doubt, no current. */
+		blocked(cfg, snap, st, false, "No Cell Data", out);
+		return;
+	}
+	st->have_data = true;
+
+	cvl_step(cfg, snap, &c, st, now_ms, out->mode, sizeof(out->mode));
+	out->cvl_valid = true;
+	out->cvl_v = st->cvl_v + cfg->voltage_drop;
+	out->battery_low_voltage_v = (double)(to_mv(cfg->min_cell_voltage) * c.count) / 1000.0;
+
+	/* Inputs of the current tables. */
+	bool have_t = (snap->valid & BMS_V_TEMPS) && snap->temp_count > 0;
+	double tmin = 0, tmax = 0;
+	if (have_t) {
+		unsigned n = snap->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : snap->temp_count;
+		tmin = tmax = snap->temp_dc[0] / 10.0;
+		for (unsigned i = 1; i < n; i++) {
+			tmin = fmin(tmin, snap->temp_dc[i] / 10.0);
+			tmax = fmax(tmax, snap->temp_dc[i] / 10.0);
+		}
+	}
+	bool have_mos = (snap->valid & BMS_V_MOSFET_TEMP) != 0;
+	double tmos = snap->mosfet_temp_dc / 10.0;
+	bool have_soc = (snap->valid & BMS_V_SOC) != 0;
+	double soc = snap->soc_cpct / 100.0;
+	bool have_fets = (snap->valid & BMS_V_FETS) != 0;
+	double maxc = (double)c.max_mv / 1000.0, minc = (double)c.min_mv / 1000.0;
+	int ip = cfg->interpolation;
+
+	/* CCL candidates. */
+	struct candidates cc = {0};
+	cand_add(&cc, cfg->max_charge_current, "Max Battery Charge Current");
+	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_CHARGE_I) &&
+	    snap->max_charge_ma / 1000.0 < cfg->max_charge_current)
+		cand_add(&cc, snap->max_charge_ma / 1000.0, "BMS Settings");
+	unsigned cbase = cc.n;
+	double mc = cfg->max_charge_current;
+	if (cfg->ccl_cell_voltage_enable)
+		cand_add(&cc, mc * table_lookup(&cfg->ccl_cell_voltages, &cfg->ccl_cell_voltage_fractions, maxc, ip, false),
+			 "Cell Voltage");
+	if (cfg->ccl_temperature_enable && have_t)
+		cand_add(&cc,
+			 mc * fmin(table_lookup(&cfg->ccl_temperatures, &cfg->ccl_temperature_fractions, tmax, ip, false),
+				   table_lookup(&cfg->ccl_temperatures, &cfg->ccl_temperature_fractions, tmin, ip, false)),
+			 "Temp");
+	if (cfg->ccl_mosfet_temperature_enable && have_mos)
+		cand_add(&cc, mc * table_lookup(&cfg->ccl_mosfet_temperatures, &cfg->ccl_mosfet_temperature_fractions, tmos, ip, false),
+			 "MOSFET Temp");
+	if (cfg->ccl_soc_enable && have_soc)
+		cand_add(&cc, mc * table_lookup(&cfg->ccl_socs, &cfg->ccl_soc_fractions, soc, ip, true), "SoC");
+	if (have_fets && !snap->charge_fet)
+		cand_add(&cc, 0.0, "BMS");
+
+	/* DCL candidates, symmetric. */
+	struct candidates dc = {0};
+	cand_add(&dc, cfg->max_discharge_current, "Max Battery Discharge Current");
+	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_DISCHARGE_I) &&
+	    snap->max_discharge_ma / 1000.0 < cfg->max_discharge_current)
+		cand_add(&dc, snap->max_discharge_ma / 1000.0, "BMS Settings");
+	unsigned dbase = dc.n;
+	double md = cfg->max_discharge_current;
+	if (cfg->dcl_cell_voltage_enable)
+		cand_add(&dc, md * table_lookup(&cfg->dcl_cell_voltages, &cfg->dcl_cell_voltage_fractions, minc, ip, true),
+			 "Cell Voltage");
+	if (cfg->dcl_temperature_enable && have_t)
+		cand_add(&dc,
+			 md * fmin(table_lookup(&cfg->dcl_temperatures, &cfg->dcl_temperature_fractions, tmax, ip, true),
+				   table_lookup(&cfg->dcl_temperatures, &cfg->dcl_temperature_fractions, tmin, ip, true)),
+			 "Temp");
+	if (cfg->dcl_mosfet_temperature_enable && have_mos)
+		cand_add(&dc, md * table_lookup(&cfg->dcl_mosfet_temperatures, &cfg->dcl_mosfet_temperature_fractions, tmos, ip, false),
+			 "MOSFET Temp");
+	if (cfg->dcl_soc_enable && have_soc)
+		cand_add(&dc, md * table_lookup(&cfg->dcl_socs, &cfg->dcl_soc_fractions, soc, ip, true), "SoC");
+	if (have_fets && !snap->discharge_fet)
+		cand_add(&dc, 0.0, "BMS");
+
+	double ccl_t = cand_min(&cc, cbase, out->charge_limitation, sizeof(out->charge_limitation) - 2);
+	double dcl_t = cand_min(&dc, dbase, out->discharge_limitation, sizeof(out->discharge_limitation) - 2);
+
+	const struct limiter_cfg lc = {cfg->max_charge_current, cfg->ccl_recovery_threshold,
+				       cfg->ccl_recovery_hold, cfg->ccl_recovery_rate};
+	const struct limiter_cfg ld = {cfg->max_discharge_current, cfg->dcl_recovery_threshold,
+				       cfg->dcl_recovery_hold, cfg->dcl_recovery_rate};
+	if (limiter_step(&st->ccl, &lc, ccl_t, now_ms))
+		append(out->charge_limitation, sizeof(out->charge_limitation), " *");
+	if (limiter_step(&st->dcl, &ld, dcl_t, now_ms))
+		append(out->discharge_limitation, sizeof(out->discharge_limitation), " *");
+
+	out->ccl_a = st->ccl.value_a;
+	out->dcl_a = st->dcl.value_a;
+	out->allow_charge = out->ccl_a > 0 && (!have_fets || snap->charge_fet);
+	out->allow_discharge = out->dcl_a > 0 && (!have_fets || snap->discharge_fet);
+	mode_suffix(cfg, out->mode, sizeof(out->mode));
 }
 
+/* ---- persistence -------------------------------------------------------- */
+
+/*
+ * Line-oriented "key=value" text. The age of the last full charge is written
+ * in whole hours so the text changes at most hourly (the caller rewrites the
+ * file only when the text changes); a restart loses under an hour of it plus
+ * the downtime, which only delays the next full charge.
+ */
 int charge_state_format(const struct charge_state *st, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "mode=%s\n", st->float_mode ? "float" : "bulk");
+	char age[32] = "never";
+	if (st->soc_reset_known) {
+		int64_t d = (int64_t)st->last_now_ms - st->soc_reset_last_ms;
+		snprintf(age, sizeof(age), "%" PRId64, d > 0 ? d / (int64_t)MS_PER_HOUR : 0);
+	}
+	int n = snprintf(buf, len,
+			 "# serialbattery charge state\nversion=1\nfloat=%d\nsoc_reset_requested=%d\n"
+			 "soc_reset_age_h=%s\n",
+			 st->float_mode ? 1 : 0, st->soc_reset_requested ? 1 : 0, age);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (strcmp(v, "0") == 0)
+		*ret = false;
+	else if (strcmp(v, "1") == 0)
+		*ret = true;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 int charge_state_parse(struct charge_state *st, const char *text, uint64_t now_ms)
 {
-	(void)now_ms;
-	if (strstr(text, "mode=float"))
-		st->float_mode = true;
+	struct charge_state t;
+	charge_state_init(&t);
+	t.last_now_ms = now_ms;
+	bool version = false;
+	const char *p = text;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		char line[128];
+		if (n >= sizeof(line))
+			goto bad;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n + (eol ? 1 : 0);
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		char *eq = strchr(line, '=');
+		if (!eq)
+			goto bad;
+		*eq = '\0';
+		const char *k = line, *v = eq + 1;
+		if (strcmp(k, "version") == 0) {
+			if (strcmp(v, "1") != 0)
+				goto bad;
+			version = true;
+		} else if (strcmp(k, "float") == 0) {
+			if (parse_bool(v, &t.float_mode))
+				goto bad;
+		} else if (strcmp(k, "soc_reset_requested") == 0) {
+			if (parse_bool(v, &t.soc_reset_requested))
+				goto bad;
+		} else if (strcmp(k, "soc_reset_age_h") == 0) {
+			if (strcmp(v, "never") == 0) {
+				t.soc_reset_known = false;
+			} else {
+				char *end;
+				errno = 0;
+				long long h = strtoll(v, &end, 10);
+				if (errno || *end || end == v || h < 0 || h > 24LL * 366 * 100)
+					goto bad;
+				t.soc_reset_known = true;
+				t.soc_reset_last_ms = (int64_t)now_ms - (int64_t)h * (int64_t)MS_PER_HOUR;
+			}
+		}
+		/* Unknown keys: written by a newer version, ignored. */
+	}
+	if (!version)
+		goto bad;
+	*st = t;
 	return 0;
+bad:
+	charge_state_init(st);
+	st->last_now_ms = now_ms;
+	return -EINVAL;
 }
