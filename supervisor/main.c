@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * serialbatteryd: the supervisor main thread. Parses arguments, loads the
- * config (failing with file, line and key before anything starts), then
- * waits on one poll() for signals.
+ * serialbatteryd: parses arguments and loads the config (failing with file,
+ * line and key, exit status 2, before anything starts), then hands over to
+ * the supervisor loop (supervisor/supervisor.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,11 +16,17 @@
 
 #include "common/log.h"
 #include "supervisor/config_schema.h"
+#include "supervisor/supervisor.h"
 
 static void usage(FILE *out)
 {
 	fputs("usage: serialbatteryd [options]\n"
 	      "  -c, --config FILE        config file (default: built-in defaults)\n"
+	      "      --port PATH[:BMS]    claim PATH (a tty, a by-id link, a simulator pty) without\n"
+	      "                           touching the config; BMS pins the protocol; repeatable\n"
+	      "      --no-udev            claim only configured and --port ports\n"
+	      "      --bus-address ADDR   D-Bus address to publish on (default: the system bus)\n"
+	      "      --state-dir DIR      override daemon.state_dir\n"
 	      "      --check-config FILE  validate FILE and exit (0 ok, 2 error)\n"
 	      "      --dump-config        print the effective config (with -c: that file) and exit\n"
 	      "      --dump-config-doc    same, with every key documented (the example config)\n"
@@ -38,6 +44,10 @@ enum {
 	OPT_DUMP_DOC,
 	OPT_MARKDOWN,
 	OPT_VERSION,
+	OPT_PORT,
+	OPT_NO_UDEV,
+	OPT_BUS,
+	OPT_STATE_DIR,
 };
 
 int main(int argc, char **argv)
@@ -52,11 +62,16 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
+		{"port", required_argument, NULL, OPT_PORT},
+		{"no-udev", no_argument, NULL, OPT_NO_UDEV},
+		{"bus-address", required_argument, NULL, OPT_BUS},
+		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL;
 	int verbose = 0, quiet = 0, dump = 0;
 	bool check = false, markdown = false;
+	static struct supervisor_options so;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:vqh", opts, NULL)) != -1) {
 		switch (c) {
@@ -85,6 +100,30 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case OPT_PORT:
+			if (so.nports >= WORKER_MAX_PORTS) {
+				fprintf(stderr, "serialbatteryd: at most %d --port options\n",
+					WORKER_MAX_PORTS);
+				return 2;
+			}
+			if (supervisor_parse_port(optarg, &so.ports[so.nports]) < 0) {
+				fprintf(stderr,
+					"serialbatteryd: --port %s: expected PATH or PATH:BMS with a "
+					"known BMS name\n",
+					optarg);
+				return 2;
+			}
+			so.nports++;
+			break;
+		case OPT_NO_UDEV:
+			so.no_udev = true;
+			break;
+		case OPT_BUS:
+			so.bus_address = optarg;
+			break;
+		case OPT_STATE_DIR:
+			so.state_dir = optarg;
+			break;
 		case OPT_VERSION:
 			printf("serialbatteryd %s\n", SB_VERSION);
 			return 0;
@@ -135,41 +174,10 @@ int main(int argc, char **argv)
 		level = SB_LOG_DEBUG;
 	log_init((enum sb_log_level)level, cfg->daemon.syslog, "serialbatteryd");
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		log_error("signalfd: %s", strerror(errno));
-		free(cfg);
-		return 1;
-	}
-	log_info("serialbatteryd %s started (config %s)", SB_VERSION,
-		 config_path ? config_path : "built-in defaults");
-	int status = 0;
-	for (;;) {
-		struct pollfd p = {.fd = sfd, .events = POLLIN};
-		if (poll(&p, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("poll: %s", strerror(errno));
-			status = 1;
-			break;
-		}
-		struct signalfd_siginfo si;
-		if (read(sfd, &si, sizeof(si)) != sizeof(si))
-			continue;
-		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: reload not implemented yet");
-			continue;
-		}
-		log_info("signal %u: stopping", si.ssi_signo);
-		break;
-	}
-	close(sfd);
+	so.config_path = config_path;
+	so.verbose = verbose;
+	so.quiet = quiet != 0;
+	int status = supervisor_run(&so, cfg);
 	free(cfg);
 	return status;
 }
