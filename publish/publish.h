@@ -18,9 +18,13 @@ extern const struct cfg_key publish_cfg_keys[];
 
 struct publish_params {
 	const char *bus_address; /* NULL: the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured) */
-	const struct publish_config *cfg;
-	const struct charge_config *charge;
-	char state_dir[CFG_STR];
+	const struct publish_config *cfg;   /* NULL: defaults */
+	const struct charge_config *charge; /* NULL: defaults */
+	char state_dir[CFG_STR];            /* "": charge state is not persisted */
+	/* Monotonic ms clock; NULL: time_mono_ms(). Tests pass a fake clock; it must
+	 * be the clock the workers stamp store commits with. */
+	uint64_t (*clock_ms)(void *ctx);
+	void *clock_ctx;
 };
 
 struct publish;

@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: MIT */
+#include "publish/busitem.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUSITEM_IFACE "com.victronenergy.BusItem"
+#define INTROSPECT_IFACE "org.freedesktop.DBus.Introspectable"
+
+struct publish_tree {
+	struct publish_item *items;
+	size_t n, cap;
+	bool sealed;
+	publish_write_fn on_write;
+	void *ctx;
+};
+
+int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret)
+{
+	struct publish_tree *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->on_write = on_write;
+	t->ctx = ctx;
+	*ret = t;
+	return 0;
+}
+
+void publish_tree_free(struct publish_tree *t)
+{
+	if (!t)
+		return;
+	free(t->items);
+	free(t);
+}
+
+static int add_item(struct publish_tree *t, const char *path, char type, const char *fmt,
+		    bool writable, double min, double max)
+{
+	if (t->sealed || path[0] != '/' || strlen(path) >= PUBLISH_PATH_LEN)
+		return -EINVAL;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct publish_item *ni = realloc(t->items, cap * sizeof(*ni));
+		if (!ni)
+			return -ENOMEM;
+		t->items = ni;
+		t->cap = cap;
+	}
+	struct publish_item *it = &t->items[t->n++];
+	memset(it, 0, sizeof(*it));
+	strcpy(it->path, path);
+	it->type = type;
+	it->fmt = fmt;
+	it->writable = writable;
+	it->min = min;
+	it->max = max;
+	return 0;
+}
+
+int publish_tree_add(struct publish_tree *t, const char *path, char type, const char *fmt)
+{
+	return add_item(t, path, type, fmt, false, 0, 0);
+}
+
+int publish_tree_add_writable(struct publish_tree *t, const char *path, char type, double min,
+			      double max)
+{
+	return add_item(t, path, type, NULL, true, min, max);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const struct publish_item *)a)->path, ((const struct publish_item *)b)->path);
+}
+
+void publish_tree_seal(struct publish_tree *t)
+{
+	qsort(t->items, t->n, sizeof(*t->items), cmp_item);
+	t->sealed = true;
+}
+
+size_t publish_tree_count(const struct publish_tree *t)
+{
+	return t->n;
+}
+
+struct publish_item *publish_tree_find(struct publish_tree *t, const char *path)
+{
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(t->items[mid].path, path);
+		if (c == 0)
+			return &t->items[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Index of the first item whose path is >= prefix. */
+static size_t lower_bound(const struct publish_tree *t, const char *prefix)
+{
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(t->items[mid].path, prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void publish_item_set_int(struct publish_item *it, int32_t v)
+{
+	if (it->valid && it->i == v)
+		return;
+	it->i = v;
+	it->valid = true;
+	it->changed = true;
+}
+
+void publish_item_set_double(struct publish_item *it, double v)
+{
+	if (!isfinite(v)) {
+		publish_item_set_invalid(it);
+		return;
+	}
+	if (it->valid && it->d == v)
+		return;
+	it->d = v;
+	it->valid = true;
+	it->changed = true;
+}
+
+void publish_item_set_string(struct publish_item *it, const char *v)
+{
+	if (it->valid && strncmp(it->s, v, sizeof(it->s) - 1) == 0)
+		return;
+	snprintf(it->s, sizeof(it->s), "%s", v);
+	it->valid = true;
+	it->changed = true;
+}
+
+void publish_item_set_invalid(struct publish_item *it)
+{
+	if (!it->valid)
+		return;
+	it->valid = false;
+	it->changed = true;
+}
+
+void publish_tree_set_int(struct publish_tree *t, const char *path, int32_t v)
+{
+	struct publish_item *it = publish_tree_find(t, path);
+	if (it)
+		publish_item_set_int(it, v);
+}
+
+void publish_tree_set_double(struct publish_tree *t, const char *path, double v)
+{
+	struct publish_item *it = publish_tree_find(t, path);
+	if (it)
+		publish_item_set_double(it, v);
+}
+
+void publish_tree_set_string(struct publish_tree *t, const char *path, const char *v)
+{
+	struct publish_item *it = publish_tree_find(t, path);
+	if (it)
+		publish_item_set_string(it, v);
+}
+
+void publish_tree_set_invalid(struct publish_tree *t, const char *path)
+{
+	struct publish_item *it = publish_tree_find(t, path);
+	if (it)
+		publish_item_set_invalid(it);
+}
+
+void publish_tree_clear_changes(struct publish_tree *t)
+{
+	for (size_t k = 0; k < t->n; k++)
+		t->items[k].changed = false;
+}
+
+void publish_item_text(const struct publish_item *it, char *buf, size_t len)
+{
+	if (!it->valid) {
+		snprintf(buf, len, "---");
+		return;
+	}
+	switch (it->type) {
+	case PUBLISH_T_INT:
+		snprintf(buf, len, it->fmt ? it->fmt : "%d", (int)it->i);
+		break;
+	case PUBLISH_T_DOUBLE:
+		if (it->fmt)
+			snprintf(buf, len, it->fmt, it->d);
+		else
+			snprintf(buf, len, "%g", it->d);
+		break;
+	default:
+		/* Node-RED drops signals with an empty Text, so an empty string shows as ---. */
+		snprintf(buf, len, "%s", it->s[0] ? it->s : "---");
+		break;
+	}
+}
+
+/* ---- marshalling ---- */
+
+static bool append_value(DBusMessageIter *it, const struct publish_item *item)
+{
+	DBusMessageIter var, arr;
+	if (!item->valid) {
+		/* Victron's "invalid": a variant holding an empty int32 array. */
+		return dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, "ai", &var) &&
+		       dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "i", &arr) &&
+		       dbus_message_iter_close_container(&var, &arr) &&
+		       dbus_message_iter_close_container(it, &var);
+	}
+	char sig[2] = {item->type, 0};
+	if (!dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, sig, &var))
+		return false;
+	bool ok;
+	if (item->type == PUBLISH_T_INT) {
+		dbus_int32_t v = item->i;
+		ok = dbus_message_iter_append_basic(&var, DBUS_TYPE_INT32, &v);
+	} else if (item->type == PUBLISH_T_DOUBLE) {
+		double v = item->d;
+		ok = dbus_message_iter_append_basic(&var, DBUS_TYPE_DOUBLE, &v);
+	} else {
+		const char *s = item->s;
+		ok = dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &s);
+	}
+	return ok && dbus_message_iter_close_container(it, &var);
+}
+
+static bool append_text_variant(DBusMessageIter *it, const struct publish_item *item)
+{
+	char buf[PUBLISH_STR_LEN + 16];
+	publish_item_text(item, buf, sizeof(buf));
+	const char *s = buf;
+	DBusMessageIter var;
+	return dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, "s", &var) &&
+	       dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &s) &&
+	       dbus_message_iter_close_container(it, &var);
+}
+
+static bool append_dict_sv(DBusMessageIter *arr, const char *key, const struct publish_item *item,
+			   bool text)
+{
+	DBusMessageIter e;
+	return dbus_message_iter_open_container(arr, DBUS_TYPE_DICT_ENTRY, NULL, &e) &&
+	       dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) &&
+	       (text ? append_text_variant(&e, item) : append_value(&e, item)) &&
+	       dbus_message_iter_close_container(arr, &e);
+}
+
+/* {"Value": v, "Text": s} */
+static bool append_value_text(DBusMessageIter *it, const struct publish_item *item)
+{
+	DBusMessageIter d;
+	return dbus_message_iter_open_container(it, DBUS_TYPE_ARRAY, "{sv}", &d) &&
+	       append_dict_sv(&d, "Value", item, false) && append_dict_sv(&d, "Text", item, true) &&
+	       dbus_message_iter_close_container(it, &d);
+}
+
+/* a{sa{sv}} of items [from, to) where changed_only filters. */
+static bool append_items(DBusMessageIter *it, const struct publish_tree *t, bool changed_only)
+{
+	DBusMessageIter arr;
+	if (!dbus_message_iter_open_container(it, DBUS_TYPE_ARRAY, "{sa{sv}}", &arr))
+		return false;
+	for (size_t k = 0; k < t->n; k++) {
+		const struct publish_item *item = &t->items[k];
+		if (changed_only && !item->changed)
+			continue;
+		DBusMessageIter e;
+		const char *key = item->path;
+		if (!dbus_message_iter_open_container(&arr, DBUS_TYPE_DICT_ENTRY, NULL, &e) ||
+		    !dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) ||
+		    !append_value_text(&e, item) || !dbus_message_iter_close_container(&arr, &e))
+			return false;
+	}
+	return dbus_message_iter_close_container(it, &arr);
+}
+
+int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path)
+{
+	size_t nchanged = 0;
+	for (size_t k = 0; k < t->n; k++)
+		nchanged += t->items[k].changed;
+	if (nchanged == 0)
+		return 0;
+	int sent = 0;
+	DBusMessage *m = dbus_message_new_signal("/", BUSITEM_IFACE, "ItemsChanged");
+	if (!m)
+		return -ENOMEM;
+	DBusMessageIter it;
+	dbus_message_iter_init_append(m, &it);
+	if (!append_items(&it, t, true) || !dbus_connection_send(conn, m, NULL)) {
+		dbus_message_unref(m);
+		return -ENOMEM;
+	}
+	dbus_message_unref(m);
+	sent++;
+	for (size_t k = 0; per_path && k < t->n; k++) {
+		const struct publish_item *item = &t->items[k];
+		if (!item->changed)
+			continue;
+		m = dbus_message_new_signal(item->path, BUSITEM_IFACE, "PropertiesChanged");
+		if (!m)
+			return -ENOMEM;
+		dbus_message_iter_init_append(m, &it);
+		if (!append_value_text(&it, item) || !dbus_connection_send(conn, m, NULL)) {
+			dbus_message_unref(m);
+			return -ENOMEM;
+		}
+		dbus_message_unref(m);
+		sent++;
+	}
+	publish_tree_clear_changes(t);
+	return sent;
+}
+
+/* ---- method handling ---- */
+
+/* True when path is "/" or a proper ancestor of at least one item. */
+static bool is_node(const struct publish_tree *t, const char *path, size_t *ret_first)
+{
+	if (strcmp(path, "/") == 0) {
+		*ret_first = 0;
+		return t->n > 0;
+	}
+	char prefix[PUBLISH_PATH_LEN + 1];
+	int n = snprintf(prefix, sizeof(prefix), "%s/", path);
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return false;
+	size_t k = lower_bound(t, prefix);
+	if (k < t->n && strncmp(t->items[k].path, prefix, (size_t)n) == 0) {
+		*ret_first = k;
+		return true;
+	}
+	return false;
+}
+
+static DBusHandlerResult reply_error(DBusConnection *conn, DBusMessage *msg, const char *name,
+				     const char *text)
+{
+	DBusMessage *r = dbus_message_new_error(msg, name, text);
+	if (r) {
+		dbus_connection_send(conn, r, NULL);
+		dbus_message_unref(r);
+	}
+	return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static DBusHandlerResult send_reply(DBusConnection *conn, DBusMessage *r)
+{
+	if (!r)
+		return DBUS_HANDLER_RESULT_NEED_MEMORY;
+	dbus_connection_send(conn, r, NULL);
+	dbus_message_unref(r);
+	return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+/* GetValue/GetText on a node: a{sv} with keys relative to the node, no leading slash. */
+static DBusMessage *node_values(DBusMessage *msg, const struct publish_tree *t, const char *path,
+				size_t first, bool text)
+{
+	size_t plen = strcmp(path, "/") == 0 ? 1 : strlen(path) + 1;
+	DBusMessage *r = dbus_message_new_method_return(msg);
+	if (!r)
+		return NULL;
+	DBusMessageIter it, var, arr;
+	dbus_message_iter_init_append(r, &it);
+	bool ok = dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, text ? "a{ss}" : "a{sv}",
+						   &var) &&
+		  dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, text ? "{ss}" : "{sv}",
+						   &arr);
+	for (size_t k = first; ok && k < t->n; k++) {
+		const struct publish_item *item = &t->items[k];
+		if (plen > 1 && (strncmp(item->path, path, plen - 1) != 0 || item->path[plen - 1] != '/'))
+			break;
+		const char *key = item->path + plen;
+		if (text) {
+			char buf[PUBLISH_STR_LEN + 16];
+			publish_item_text(item, buf, sizeof(buf));
+			const char *s = buf;
+			DBusMessageIter e;
+			ok = dbus_message_iter_open_container(&arr, DBUS_TYPE_DICT_ENTRY, NULL, &e) &&
+			     dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) &&
+			     dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &s) &&
+			     dbus_message_iter_close_container(&arr, &e);
+		} else {
+			ok = append_dict_sv(&arr, key, item, false);
+		}
+	}
+	ok = ok && dbus_message_iter_close_container(&var, &arr) &&
+	     dbus_message_iter_close_container(&it, &var);
+	if (!ok) {
+		dbus_message_unref(r);
+		return NULL;
+	}
+	return r;
+}
+
+static DBusMessage *introspect(DBusMessage *msg, const struct publish_tree *t, const char *path,
+			       const struct publish_item *leaf, size_t first)
+{
+	size_t cap = 4096, len = 0;
+	char *xml = malloc(cap);
+	if (!xml)
+		return NULL;
+#define XML(...)                                                                          \
+	do {                                                                              \
+		int n_ = snprintf(xml + len, cap - len, __VA_ARGS__);                     \
+		while (n_ >= 0 && (size_t)n_ >= cap - len) {                              \
+			char *nx_ = realloc(xml, cap * 2);                                \
+			if (!nx_) {                                                       \
+				free(xml);                                                \
+				return NULL;                                              \
+			}                                                                 \
+			xml = nx_;                                                        \
+			cap *= 2;                                                         \
+			n_ = snprintf(xml + len, cap - len, __VA_ARGS__);                 \
+		}                                                                         \
+		if (n_ > 0)                                                               \
+			len += (size_t)n_;                                                \
+	} while (0)
+	XML("<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
+	    " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node>\n"
+	    " <interface name=\"" INTROSPECT_IFACE "\">\n"
+	    "  <method name=\"Introspect\"><arg direction=\"out\" type=\"s\"/></method>\n"
+	    " </interface>\n <interface name=\"" BUSITEM_IFACE "\">\n"
+	    "  <method name=\"GetValue\"><arg direction=\"out\" type=\"v\"/></method>\n");
+	if (leaf) {
+		XML("  <method name=\"GetText\"><arg direction=\"out\" type=\"s\"/></method>\n"
+		    "  <method name=\"SetValue\"><arg direction=\"in\" type=\"v\"/>"
+		    "<arg direction=\"out\" type=\"i\"/></method>\n"
+		    "  <signal name=\"PropertiesChanged\"><arg type=\"a{sv}\"/></signal>\n");
+	} else {
+		XML("  <method name=\"GetText\"><arg direction=\"out\" type=\"v\"/></method>\n");
+	}
+	if (strcmp(path, "/") == 0)
+		XML("  <method name=\"GetItems\"><arg direction=\"out\" type=\"a{sa{sv}}\"/></method>\n"
+		    "  <signal name=\"ItemsChanged\"><arg type=\"a{sa{sv}}\"/></signal>\n");
+	XML(" </interface>\n");
+	if (!leaf) {
+		size_t plen = strcmp(path, "/") == 0 ? 1 : strlen(path) + 1;
+		const char *last = NULL;
+		size_t last_len = 0;
+		for (size_t k = first; k < t->n; k++) {
+			const char *p = t->items[k].path;
+			if (plen > 1 && (strncmp(p, path, plen - 1) != 0 || p[plen - 1] != '/'))
+				break;
+			const char *child = p + plen;
+			size_t cl = strcspn(child, "/");
+			if (last && cl == last_len && strncmp(child, last, cl) == 0)
+				continue;
+			XML(" <node name=\"%.*s\"/>\n", (int)cl, child);
+			last = child;
+			last_len = cl;
+		}
+	}
+	XML("</node>\n");
+#undef XML
+	DBusMessage *r = dbus_message_new_method_return(msg);
+	const char *s = xml;
+	if (r && !dbus_message_append_args(r, DBUS_TYPE_STRING, &s, DBUS_TYPE_INVALID)) {
+		dbus_message_unref(r);
+		r = NULL;
+	}
+	free(xml);
+	return r;
+}
+
+/*
+ * Parse a SetValue argument into a candidate item of the target's type:
+ * returns 0 (value filled, or *ret_invalid for a bare or wrapped empty int32
+ * array), 1 for a type that cannot be coerced, 2 for out of range.
+ */
+static int parse_set_arg(DBusMessage *msg, const struct publish_item *target,
+			 struct publish_item *ret, bool *ret_invalid)
+{
+	DBusMessageIter it, v;
+	dbus_message_iter_init(msg, &it);
+	if (dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_VARIANT) {
+		dbus_message_iter_recurse(&it, &v);
+	} else {
+		v = it; /* gui-v2 sends a bare "ai" to invalidate */
+	}
+	*ret = *target;
+	*ret_invalid = false;
+	int at = dbus_message_iter_get_arg_type(&v);
+	if (at == DBUS_TYPE_ARRAY) {
+		if (dbus_message_iter_get_element_type(&v) != DBUS_TYPE_INT32)
+			return 1;
+		DBusMessageIter a;
+		dbus_message_iter_recurse(&v, &a);
+		if (dbus_message_iter_get_arg_type(&a) != DBUS_TYPE_INVALID)
+			return 1;
+		*ret_invalid = true;
+		return 0;
+	}
+	double num;
+	switch (at) {
+	case DBUS_TYPE_STRING: {
+		if (target->type != PUBLISH_T_STRING)
+			return 1;
+		const char *s;
+		dbus_message_iter_get_basic(&v, &s);
+		if (strlen(s) >= sizeof(ret->s))
+			return 2;
+		snprintf(ret->s, sizeof(ret->s), "%s", s);
+		return 0;
+	}
+	case DBUS_TYPE_DOUBLE:
+		dbus_message_iter_get_basic(&v, &num);
+		break;
+	case DBUS_TYPE_INT32:
+	case DBUS_TYPE_UINT32:
+	case DBUS_TYPE_INT16:
+	case DBUS_TYPE_UINT16:
+	case DBUS_TYPE_BYTE:
+	case DBUS_TYPE_INT64:
+	case DBUS_TYPE_UINT64: {
+		DBusBasicValue bv;
+		dbus_message_iter_get_basic(&v, &bv);
+		switch (at) {
+		case DBUS_TYPE_INT32: num = bv.i32; break;
+		case DBUS_TYPE_UINT32: num = bv.u32; break;
+		case DBUS_TYPE_INT16: num = bv.i16; break;
+		case DBUS_TYPE_UINT16: num = bv.u16; break;
+		case DBUS_TYPE_BYTE: num = bv.byt; break;
+		case DBUS_TYPE_INT64: num = (double)bv.i64; break;
+		default: num = (double)bv.u64; break;
+		}
+		break;
+	}
+	default:
+		return 1;
+	}
+	if (target->type == PUBLISH_T_STRING || !isfinite(num))
+		return 1;
+	if (target->type == PUBLISH_T_INT && num != floor(num))
+		return 1;
+	if (num < target->min || num > target->max)
+		return 2;
+	if (target->type == PUBLISH_T_INT)
+		ret->i = (int32_t)num;
+	else
+		ret->d = num;
+	return 0;
+}
+
+static DBusMessage *set_value(DBusMessage *msg, struct publish_tree *t, struct publish_item *it)
+{
+	dbus_int32_t rc;
+	struct publish_item cand;
+	bool invalid;
+	if (!it->writable) {
+		rc = 1;
+	} else if ((rc = parse_set_arg(msg, it, &cand, &invalid)) == 0) {
+		cand.valid = !invalid;
+		if (t->on_write && t->on_write(t->ctx, t, it, &cand) != 0)
+			rc = 2;
+	}
+	DBusMessage *r = dbus_message_new_method_return(msg);
+	if (r && !dbus_message_append_args(r, DBUS_TYPE_INT32, &rc, DBUS_TYPE_INVALID)) {
+		dbus_message_unref(r);
+		r = NULL;
+	}
+	return r;
+}
+
+DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, void *tree)
+{
+	struct publish_tree *t = tree;
+	if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL)
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	const char *path = dbus_message_get_path(msg);
+	const char *iface = dbus_message_get_interface(msg);
+	const char *member = dbus_message_get_member(msg);
+	if (!path || !member)
+		return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "no path or member");
+
+	struct publish_item *leaf = publish_tree_find(t, path);
+	size_t first = 0;
+	bool node = !leaf && is_node(t, path, &first);
+	if (!leaf && !node)
+		return reply_error(conn, msg, "org.freedesktop.DBus.Error.UnknownObject", path);
+
+	bool no_args = dbus_message_has_signature(msg, "");
+	if (strcmp(member, "Introspect") == 0 && (!iface || strcmp(iface, INTROSPECT_IFACE) == 0)) {
+		if (!no_args)
+			return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments");
+		return send_reply(conn, introspect(msg, t, path, leaf, first));
+	}
+	if (iface && strcmp(iface, BUSITEM_IFACE) != 0)
+		return reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, member);
+
+	if (strcmp(member, "GetValue") == 0 || strcmp(member, "GetText") == 0) {
+		bool text = member[3] == 'T';
+		if (!no_args)
+			return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "takes no arguments");
+		if (node)
+			return send_reply(conn, node_values(msg, t, path, first, text));
+		DBusMessage *r = dbus_message_new_method_return(msg);
+		if (!r)
+			return DBUS_HANDLER_RESULT_NEED_MEMORY;
+		DBusMessageIter it;
+		dbus_message_iter_init_append(r, &it);
+		bool ok;
+		if (text) {
+			char buf[PUBLISH_STR_LEN + 16];
+			publish_item_text(leaf, buf, sizeof(buf));
+			const char *s = buf;
+			ok = dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &s);
+		} else {
+			ok = append_value(&it, leaf);
+		}
+		if (!ok) {
+			dbus_message_unref(r);
+			return DBUS_HANDLER_RESULT_NEED_MEMORY;
+		}
+		return send_reply(conn, r);
+	}
+	if (strcmp(member, "GetItems") == 0 && strcmp(path, "/") == 0) {
+		if (!no_args)
+			return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "takes no arguments");
+		DBusMessage *r = dbus_message_new_method_return(msg);
+		if (!r)
+			return DBUS_HANDLER_RESULT_NEED_MEMORY;
+		DBusMessageIter it;
+		dbus_message_iter_init_append(r, &it);
+		if (!append_items(&it, t, false)) {
+			dbus_message_unref(r);
+			return DBUS_HANDLER_RESULT_NEED_MEMORY;
+		}
+		return send_reply(conn, r);
+	}
+	if (strcmp(member, "SetValue") == 0 && leaf) {
+		if (!dbus_message_has_signature(msg, "v") && !dbus_message_has_signature(msg, "ai"))
+			return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "SetValue takes one variant");
+		return send_reply(conn, set_value(msg, t, leaf));
+	}
+	return reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, member);
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One service's item tree and its com.victronenergy.BusItem export
+ * (internal to publish/). Items have a fixed D-Bus type for their whole life:
+ * int32, double or string; invalid is sent as an empty int32 array with Text
+ * "---". Values are stored with a changed flag; publish_tree_flush() sends
+ * one ItemsChanged with exactly the changed items.
+ */
+#ifndef SB_PUBLISH_BUSITEM_H
+#define SB_PUBLISH_BUSITEM_H
+
+#include <dbus/dbus.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PUBLISH_PATH_LEN 48
+#define PUBLISH_STR_LEN 128
+
+enum publish_type { PUBLISH_T_INT = 'i', PUBLISH_T_DOUBLE = 'd', PUBLISH_T_STRING = 's' };
+
+struct publish_item {
+	char path[PUBLISH_PATH_LEN];
+	char type;      /* enum publish_type */
+	bool valid;
+	bool changed;
+	bool writable;
+	int32_t i;
+	double d;
+	char s[PUBLISH_STR_LEN];
+	const char *fmt; /* Text format for i/d ("%.2fV"), NULL: plain */
+	double min, max; /* accepted range of a writable number */
+};
+
+struct publish_tree;
+
+/*
+ * A write accepted by type and range: return 0 to accept (the callback may
+ * change the item itself), non-zero to refuse (SetValue answers it). A NULL
+ * value means "set invalid" (bare empty array).
+ */
+typedef int (*publish_write_fn)(void *ctx, struct publish_tree *t, struct publish_item *it,
+				const struct publish_item *value);
+
+int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret);
+void publish_tree_free(struct publish_tree *t);
+
+/* Building: add every path (invalid), then seal (sorts; no more adds). */
+int publish_tree_add(struct publish_tree *t, const char *path, char type, const char *fmt);
+int publish_tree_add_writable(struct publish_tree *t, const char *path, char type, double min,
+			      double max);
+void publish_tree_seal(struct publish_tree *t);
+size_t publish_tree_count(const struct publish_tree *t);
+
+struct publish_item *publish_tree_find(struct publish_tree *t, const char *path);
+
+/* Setters mark the item changed only when value or validity differ. Unknown path: ignored. */
+void publish_tree_set_int(struct publish_tree *t, const char *path, int32_t v);
+void publish_tree_set_double(struct publish_tree *t, const char *path, double v);
+void publish_tree_set_string(struct publish_tree *t, const char *path, const char *v);
+void publish_tree_set_invalid(struct publish_tree *t, const char *path);
+void publish_item_set_int(struct publish_item *it, int32_t v);
+void publish_item_set_double(struct publish_item *it, double v);
+void publish_item_set_string(struct publish_item *it, const char *v);
+void publish_item_set_invalid(struct publish_item *it);
+
+/* Forget pending changes (what the bus has not seen yet needs no signal). */
+void publish_tree_clear_changes(struct publish_tree *t);
+
+/*
+ * Send one ItemsChanged on "/" with the changed items (nothing when none
+ * changed), plus one PropertiesChanged per changed item when per_path. Returns
+ * the number of signals queued or a negative errno.
+ */
+int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path);
+
+/* The object-path fallback handler on "/" for this tree. */
+DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, void *tree);
+
+/* Text of an item, as GetText answers it (never empty). */
+void publish_item_text(const struct publish_item *it, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The path set of a battery service and its filling from a snapshot.
+ * Types are fixed per path (int32 counts/enums/alarms, double measurements,
+ * string text); the Text formats follow velib and dbus-serialbattery.
+ */
+#include "publish/paths.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+struct path_def {
+	const char *path;
+	char type;
+	const char *fmt;
+};
+
+static const struct path_def common_paths[] = {
+	{"/Mgmt/ProcessName", 's', NULL},
+	{"/Mgmt/ProcessVersion", 's', NULL},
+	{"/Mgmt/Connection", 's', NULL},
+	{"/DeviceInstance", 'i', NULL},
+	{"/ProductId", 'i', "0x%X"},
+	{"/ProductName", 's', NULL},
+	{"/FirmwareVersion", 's', NULL},
+	{"/HardwareVersion", 's', NULL},
+	{"/Serial", 's', NULL},
+	{"/Connected", 'i', NULL},
+	{"/State", 'i', NULL},
+	{"/Mode", 'i', NULL},
+	{"/Dc/0/Voltage", 'd', "%.2fV"},
+	{"/Dc/0/Current", 'd', "%.1fA"},
+	{"/Dc/0/Power", 'd', "%.0fW"},
+	{"/Dc/0/Temperature", 'd', "%.1f°C"},
+	{"/Soc", 'd', "%.0f%%"},
+	{"/Soh", 'd', "%.0f%%"},
+	{"/Capacity", 'd', "%.1fAh"},
+	{"/InstalledCapacity", 'd', "%.1fAh"},
+	{"/ConsumedAmphours", 'd', "%.1fAh"},
+	{"/TimeToGo", 'd', "%.0fs"},
+	{"/Info/MaxChargeVoltage", 'd', "%.2fV"},
+	{"/Info/MaxChargeCurrent", 'd', "%.1fA"},
+	{"/Info/MaxDischargeCurrent", 'd', "%.1fA"},
+	{"/Info/BatteryLowVoltage", 'd', "%.2fV"},
+	{"/Info/ChargeMode", 's', NULL},
+	{"/Info/ChargeLimitation", 's', NULL},
+	{"/Info/DischargeLimitation", 's', NULL},
+	{"/Io/AllowToCharge", 'i', NULL},
+	{"/Io/AllowToDischarge", 'i', NULL},
+	{"/Io/AllowToBalance", 'i', NULL},
+	{"/Balancing", 'i', NULL},
+	{"/System/MinCellVoltage", 'd', "%.3fV"},
+	{"/System/MaxCellVoltage", 'd', "%.3fV"},
+	{"/System/MinVoltageCellId", 's', NULL},
+	{"/System/MaxVoltageCellId", 's', NULL},
+	{"/System/MinCellTemperature", 'd', "%.1f°C"},
+	{"/System/MaxCellTemperature", 'd', "%.1f°C"},
+	{"/System/MinTemperatureCellId", 's', NULL},
+	{"/System/MaxTemperatureCellId", 's', NULL},
+	{"/System/MOSTemperature", 'd', "%.1f°C"},
+	{"/System/NrOfCellsPerBattery", 'i', NULL},
+	{"/System/NrOfModulesOnline", 'i', NULL},
+	{"/System/NrOfModulesOffline", 'i', NULL},
+	{"/System/NrOfModulesBlockingCharge", 'i', NULL},
+	{"/System/NrOfModulesBlockingDischarge", 'i', NULL},
+	{"/Alarms/BmsCable", 'i', NULL},
+	{NULL, 0, NULL},
+};
+
+static const struct path_def pack_paths[] = {
+	{"/Voltages/Sum", 'd', "%.2fV"},
+	{"/Voltages/Diff", 'd', "%.3fV"},
+	{"/History/ChargeCycles", 'i', NULL},
+	{"/History/MinimumCellVoltage", 'd', "%.3fV"},
+	{"/History/MaximumCellVoltage", 'd', "%.3fV"},
+	{"/History/MinimumVoltage", 'd', "%.2fV"},
+	{"/History/MaximumVoltage", 'd', "%.2fV"},
+	{"/History/ChargedEnergy", 'd', "%.2fkWh"},
+	{"/History/DischargedEnergy", 'd', "%.2fkWh"},
+	{"/History/CanBeCleared", 'i', NULL},
+	{"/Link/Protocol", 's', NULL},
+	{"/Link/ChecksumErrors", 'i', NULL},
+	{"/Link/Timeouts", 'i', NULL},
+	{"/Link/PollCycles", 'i', NULL},
+	{NULL, 0, NULL},
+};
+
+static const struct path_def aggregate_paths[] = {
+	{"/System/NrOfBatteries", 'i', NULL},
+	{"/System/BatteriesParallel", 'i', NULL},
+	{NULL, 0, NULL},
+};
+
+static int add_defs(struct publish_tree *t, const struct path_def *d)
+{
+	for (; d->path; d++) {
+		int r = publish_tree_add(t, d->path, d->type, d->fmt);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
+{
+	int r = add_defs(t, common_paths);
+	if (r == 0)
+		r = add_defs(t, aggregate ? aggregate_paths : pack_paths);
+	for (int a = 0; r == 0 && a < BMS_ALARM_COUNT; a++) {
+		char p[PUBLISH_PATH_LEN];
+		snprintf(p, sizeof(p), "/Alarms/%s", bms_alarm_name((enum bms_alarm)a));
+		r = publish_tree_add(t, p, 'i', NULL);
+	}
+	for (unsigned c = 1; r == 0 && c <= ncells && c <= BMS_MAX_CELLS; c++) {
+		char p[PUBLISH_PATH_LEN];
+		snprintf(p, sizeof(p), "/Voltages/Cell%u", c);
+		r = publish_tree_add(t, p, 'd', "%.3fV");
+		snprintf(p, sizeof(p), "/Balances/Cell%u", c);
+		if (r == 0)
+			r = publish_tree_add(t, p, 'i', NULL);
+	}
+	if (r == 0)
+		r = publish_tree_add_writable(t, "/CustomName", 's', 0, 0);
+	if (r == 0 && !aggregate)
+		r = publish_tree_add_writable(t, "/History/Clear", 'i', 0, 7);
+	if (r == 0)
+		publish_tree_seal(t);
+	return r;
+}
+
+void publish_paths_fixed(struct publish_tree *t, const char *product_name, const char *connection)
+{
+	publish_tree_set_string(t, "/Mgmt/ProcessName", "serialbatteryd");
+	publish_tree_set_string(t, "/Mgmt/ProcessVersion", SB_VERSION);
+	publish_tree_set_string(t, "/Mgmt/Connection", connection);
+	publish_tree_set_int(t, "/ProductId", 0xBA77);
+	publish_tree_set_string(t, "/ProductName", product_name);
+	publish_tree_set_int(t, "/History/CanBeCleared", 1);
+	struct publish_item *clr = publish_tree_find(t, "/History/Clear");
+	if (clr)
+		publish_item_set_int(clr, 0);
+}
+
+bool publish_snap_power(const struct bms_snapshot *s, double *ret_w)
+{
+	if (s->valid & BMS_V_POWER) {
+		*ret_w = (double)s->power_mw / 1000.0;
+		return true;
+	}
+	if ((s->valid & (BMS_V_VOLTAGE | BMS_V_CURRENT)) == (BMS_V_VOLTAGE | BMS_V_CURRENT)) {
+		/* rounded to 0.1 W: the product of two 3-decimal numbers is noise below that */
+		*ret_w = round((double)s->voltage_mv * (double)s->current_ma / 1e5) / 10.0;
+		return true;
+	}
+	return false;
+}
+
+static void set_d(struct publish_tree *t, const char *path, bool valid, double v)
+{
+	if (valid)
+		publish_tree_set_double(t, path, v);
+	else
+		publish_tree_set_invalid(t, path);
+}
+
+static void set_i(struct publish_tree *t, const char *path, bool valid, int32_t v)
+{
+	if (valid)
+		publish_tree_set_int(t, path, v);
+	else
+		publish_tree_set_invalid(t, path);
+}
+
+static void set_s(struct publish_tree *t, const char *path, bool valid, const char *v)
+{
+	if (valid && v[0])
+		publish_tree_set_string(t, path, v);
+	else
+		publish_tree_set_invalid(t, path);
+}
+
+void publish_paths_limits(struct publish_tree *t, const struct charge_result *res, bool valid)
+{
+	set_d(t, "/Info/MaxChargeVoltage", valid && res->cvl_valid, round(res->cvl_v * 100) / 100);
+	set_d(t, "/Info/MaxChargeCurrent", valid, round(res->ccl_a * 100) / 100);
+	set_d(t, "/Info/MaxDischargeCurrent", valid, round(res->dcl_a * 100) / 100);
+	set_d(t, "/Info/BatteryLowVoltage", valid, round(res->battery_low_voltage_v * 100) / 100);
+	set_s(t, "/Info/ChargeMode", valid, res->mode);
+	set_s(t, "/Info/ChargeLimitation", valid, res->charge_limitation);
+	set_s(t, "/Info/DischargeLimitation", valid, res->discharge_limitation);
+}
+
+/* Mean, min and max of the temperature sensors. */
+static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s, bool ok)
+{
+	bool have = ok && (s->valid & BMS_V_TEMPS) && s->temp_count > 0;
+	int lo = 0, hi = 0;
+	double sum = 0;
+	unsigned n = have ? s->temp_count : 0;
+	if (n > BMS_MAX_TEMPS)
+		n = BMS_MAX_TEMPS;
+	for (unsigned k = 0; k < n; k++) {
+		sum += s->temp_dc[k];
+		if (s->temp_dc[k] < s->temp_dc[lo])
+			lo = (int)k;
+		if (s->temp_dc[k] > s->temp_dc[hi])
+			hi = (int)k;
+	}
+	char id[16];
+	set_d(t, "/Dc/0/Temperature", have, round(sum / (n ? n : 1)) / 10.0);
+	set_d(t, "/System/MinCellTemperature", have, s->temp_dc[lo] / 10.0);
+	set_d(t, "/System/MaxCellTemperature", have, s->temp_dc[hi] / 10.0);
+	snprintf(id, sizeof(id), "T%d", lo + 1);
+	set_s(t, "/System/MinTemperatureCellId", have, id);
+	snprintf(id, sizeof(id), "T%d", hi + 1);
+	set_s(t, "/System/MaxTemperatureCellId", have, id);
+	set_d(t, "/System/MOSTemperature", ok && (s->valid & BMS_V_MOSFET_TEMP),
+	      s->mosfet_temp_dc / 10.0);
+}
+
+void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
+			const struct charge_result *res, const struct publish_history *h,
+			bool info_paths)
+{
+	const struct bms_snapshot *s = &rec->snap;
+	bool online = res->connected && !res->stale;
+	uint32_t v = s->valid;
+
+	set_s(t, "/FirmwareVersion", v & BMS_V_SW_VERSION, s->sw_version);
+	set_s(t, "/HardwareVersion", (v & BMS_V_HW_VERSION) || (v & BMS_V_MODEL),
+	      (v & BMS_V_HW_VERSION) ? s->hw_version : s->model);
+	set_s(t, "/Serial", v & BMS_V_SERIAL, s->serial);
+	publish_tree_set_int(t, "/Connected", res->connected ? 1 : 0);
+	bool any_allowed = res->allow_charge || res->allow_discharge;
+	/* behaviour 5.7: running while either direction is allowed, else standby/off */
+	publish_tree_set_int(t, "/State", any_allowed ? 9 : 14);
+	publish_tree_set_int(t, "/Mode", any_allowed ? 3 : 4);
+
+	/* like dbus-serialbattery: once stale, the live measurements are withdrawn */
+	set_d(t, "/Dc/0/Voltage", online && (v & BMS_V_VOLTAGE), s->voltage_mv / 1000.0);
+	set_d(t, "/Dc/0/Current", online && (v & BMS_V_CURRENT), s->current_ma / 1000.0);
+	double pw = 0;
+	bool have_p = online && publish_snap_power(s, &pw);
+	set_d(t, "/Dc/0/Power", have_p, pw);
+	fill_temps(t, s, true);
+
+	set_d(t, "/Soc", v & BMS_V_SOC, s->soc_cpct / 100.0);
+	set_d(t, "/Soh", v & BMS_V_SOH, s->soh_cpct / 100.0);
+	set_d(t, "/Capacity", v & BMS_V_CAP_REMAIN, s->capacity_remain_mah / 1000.0);
+	int32_t installed = (v & BMS_V_CAP_FULL) ? s->capacity_full_mah : s->capacity_design_mah;
+	bool have_inst = v & (BMS_V_CAP_FULL | BMS_V_CAP_DESIGN);
+	set_d(t, "/InstalledCapacity", have_inst, installed / 1000.0);
+	bool have_cons = have_inst && (v & BMS_V_CAP_REMAIN);
+	/* Victron monitors publish consumed Ah as a negative number */
+	set_d(t, "/ConsumedAmphours", have_cons,
+	      -((double)(installed - s->capacity_remain_mah) / 1000.0));
+	bool discharging = online && (v & BMS_V_CURRENT) && s->current_ma < 0 &&
+			   (v & BMS_V_CAP_REMAIN);
+	double ttg = discharging ? (double)s->capacity_remain_mah / (double)-s->current_ma * 3600.0
+				 : 0;
+	set_d(t, "/TimeToGo", discharging, round(fmin(ttg, 864000.0)));
+
+	publish_paths_limits(t, res, info_paths);
+	publish_tree_set_int(t, "/Io/AllowToCharge", res->allow_charge ? 1 : 0);
+	publish_tree_set_int(t, "/Io/AllowToDischarge", res->allow_discharge ? 1 : 0);
+	set_i(t, "/Io/AllowToBalance", v & BMS_V_BALANCER, s->balancer_enabled ? 1 : 0);
+	set_i(t, "/Balancing", v & BMS_V_BALANCING, s->balancing ? 1 : 0);
+
+	struct bms_cell_stats cs;
+	bms_cell_stats(s, &cs);
+	bool cells = (v & BMS_V_CELLS) && cs.count > 0;
+	char id[16];
+	set_d(t, "/System/MinCellVoltage", cells, cs.min_mv / 1000.0);
+	set_d(t, "/System/MaxCellVoltage", cells, cs.max_mv / 1000.0);
+	snprintf(id, sizeof(id), "C%d", cs.min_idx + 1);
+	set_s(t, "/System/MinVoltageCellId", cells, id);
+	snprintf(id, sizeof(id), "C%d", cs.max_idx + 1);
+	set_s(t, "/System/MaxVoltageCellId", cells, id);
+	set_i(t, "/System/NrOfCellsPerBattery", v & BMS_V_CELLS, s->cell_count);
+	publish_tree_set_int(t, "/System/NrOfModulesOnline", online ? 1 : 0);
+	publish_tree_set_int(t, "/System/NrOfModulesOffline", online ? 0 : 1);
+	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", res->allow_charge ? 0 : 1);
+	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge", res->allow_discharge ? 0 : 1);
+	set_d(t, "/Voltages/Sum", cells, cs.sum_mv / 1000.0);
+	set_d(t, "/Voltages/Diff", cells, (cs.max_mv - cs.min_mv) / 1000.0);
+	for (unsigned c = 0; c < BMS_MAX_CELLS; c++) {
+		char p[PUBLISH_PATH_LEN];
+		snprintf(p, sizeof(p), "/Voltages/Cell%u", c + 1);
+		struct publish_item *it = publish_tree_find(t, p);
+		if (!it)
+			break;
+		bool ok = (v & BMS_V_CELLS) && c < s->cell_count;
+		if (ok)
+			publish_item_set_double(it, s->cell_mv[c] / 1000.0);
+		else
+			publish_item_set_invalid(it);
+		snprintf(p, sizeof(p), "/Balances/Cell%u", c + 1);
+		set_i(t, p, ok && (v & BMS_V_BALANCING), (s->balancing >> c) & 1u);
+	}
+
+	for (int a = 0; a < BMS_ALARM_COUNT; a++) {
+		char p[PUBLISH_PATH_LEN];
+		snprintf(p, sizeof(p), "/Alarms/%s", bms_alarm_name((enum bms_alarm)a));
+		set_i(t, p, v & BMS_V_ALARMS, s->alarm[a]);
+	}
+	publish_tree_set_int(t, "/Alarms/BmsCable", res->bms_cable_alarm);
+
+	publish_tree_set_string(t, "/Link/Protocol", rec->info.protocol[0] ? rec->info.protocol : "-");
+	publish_tree_set_int(t, "/Link/ChecksumErrors", (int32_t)(rec->info.frames_bad & 0x7fffffff));
+	publish_tree_set_int(t, "/Link/Timeouts", (int32_t)(rec->info.timeouts & 0x7fffffff));
+	publish_tree_set_int(t, "/Link/PollCycles", (int32_t)(rec->info.cycles_ok & 0x7fffffff));
+	publish_history_fill(t, h, s);
+}
+
+void publish_history_update(struct publish_history *h, const struct bms_snapshot *s,
+			    uint64_t snap_ms, uint32_t poll_interval_ms)
+{
+	if (s->valid & BMS_V_VOLTAGE) {
+		double vv = s->voltage_mv / 1000.0;
+		if (!h->have_v || vv < h->min_v)
+			h->min_v = vv;
+		if (!h->have_v || vv > h->max_v)
+			h->max_v = vv;
+		h->have_v = true;
+	}
+	struct bms_cell_stats cs;
+	bms_cell_stats(s, &cs);
+	if ((s->valid & BMS_V_CELLS) && cs.count) {
+		if (!h->have_cell || cs.min_mv / 1000.0 < h->min_cell)
+			h->min_cell = cs.min_mv / 1000.0;
+		if (!h->have_cell || cs.max_mv / 1000.0 > h->max_cell)
+			h->max_cell = cs.max_mv / 1000.0;
+		h->have_cell = true;
+	}
+	double w;
+	if (h->last_ms && snap_ms > h->last_ms && publish_snap_power(s, &w)) {
+		/* a gap much longer than a poll is missing data, not a long steady interval */
+		uint64_t cap = 3ull * (poll_interval_ms ? poll_interval_ms : 1000u);
+		uint64_t dt = snap_ms - h->last_ms;
+		double kwh = w * (double)(dt < cap ? dt : cap) / 3.6e9;
+		if (kwh > 0)
+			h->charged_kwh += kwh;
+		else
+			h->discharged_kwh -= kwh;
+	}
+	h->last_ms = snap_ms;
+}
+
+void publish_history_fill(struct publish_tree *t, const struct publish_history *h,
+			  const struct bms_snapshot *s)
+{
+	set_i(t, "/History/ChargeCycles", s->valid & BMS_V_CYCLES, (int32_t)(s->cycles & 0x7fffffff));
+	set_d(t, "/History/MinimumVoltage", h->have_v, h->min_v);
+	set_d(t, "/History/MaximumVoltage", h->have_v, h->max_v);
+	set_d(t, "/History/MinimumCellVoltage", h->have_cell, h->min_cell);
+	set_d(t, "/History/MaximumCellVoltage", h->have_cell, h->max_cell);
+	/* rounded to Wh so the path changes (and is sent) once per Wh, not every cycle */
+	publish_tree_set_double(t, "/History/ChargedEnergy", round(h->charged_kwh * 1000) / 1000);
+	publish_tree_set_double(t, "/History/DischargedEnergy", round(h->discharged_kwh * 1000) / 1000);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The battery path set and how a snapshot fills it (internal to publish/). */
+#ifndef SB_PUBLISH_PATHS_H
+#define SB_PUBLISH_PATHS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "charge/charge.h"
+#include "common/store.h"
+#include "publish/busitem.h"
+
+/* Running history of one battery (since start; /History/Clear resets it). */
+struct publish_history {
+	bool have_v, have_cell;
+	double min_v, max_v, min_cell, max_cell;
+	double charged_kwh, discharged_kwh;
+	uint64_t last_ms; /* snapshot time of the last integration step, 0 = none */
+};
+
+/* Add every path of a pack (ncells cell paths) or of the aggregate (ncells 0, aggregate true). */
+int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate);
+
+/* Values that do not depend on the snapshot. */
+void publish_paths_fixed(struct publish_tree *t, const char *product_name, const char *connection);
+
+/*
+ * Fill a pack's tree from its record and charge result. info_paths false: the
+ * /Info limits are published invalid (the aggregate is the BMS).
+ */
+void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
+			const struct charge_result *res, const struct publish_history *h,
+			bool info_paths);
+
+/* Advance history with a new snapshot taken at snap_ms. */
+void publish_history_update(struct publish_history *h, const struct bms_snapshot *s,
+			    uint64_t snap_ms, uint32_t poll_interval_ms);
+void publish_history_fill(struct publish_tree *t, const struct publish_history *h,
+			  const struct bms_snapshot *s);
+
+/* Power in W, positive = charging (from the BMS or V x I); false when unknown. */
+bool publish_snap_power(const struct bms_snapshot *s, double *ret_w);
+
+/* Limits and their descriptions (shared by packs and aggregate). */
+void publish_paths_limits(struct publish_tree *t, const struct charge_result *res, bool valid);
+
+#endif

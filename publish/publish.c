@@ -1,0 +1,887 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The publisher thread. It owns every D-Bus connection (one private
+ * connection per battery service, see service.h for why) and waits on one
+ * poll(): a wake eventfd (stop), the store's eventfd (a worker committed),
+ * a periodic timerfd (ages, limits, aggregate) and the connections' fds.
+ *
+ * A pack's values are sent as soon as its worker commits (one ItemsChanged
+ * per commit); the timer re-evaluates ages for the comms-loss policy and
+ * refreshes the aggregate once per interval.
+ */
+#include "publish/publish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "charge/charge.h"
+#include "common/log.h"
+#include "common/sbtime.h"
+#include "publish/busitem.h"
+#include "publish/paths.h"
+#include "publish/publish_config.h"
+#include "publish/service.h"
+
+#define AGG_NAME "com.victronenergy.battery.aggregate"
+#define CHARGE_TEXT_LEN 512
+
+struct batt {
+	bool used;
+	int slot;
+	char key[STORE_KEY_LEN];
+	char sid[STORE_KEY_LEN];
+	char tty[32];
+	uint8_t address;
+	struct publish *pub;
+	struct publish_service *svc;
+	struct publish_tree *tree;
+	struct store_record rec;
+	uint64_t seen_seq;
+	struct charge_state cst;
+	struct charge_result res;
+	bool have_res;
+	struct publish_history hist;
+	uint64_t gone_since_ms; /* 0 = not gone */
+	char charge_text[CHARGE_TEXT_LEN];
+	bool in_bank;
+	int bank_index; /* 1-based: position in bank_packs, or slot + 1 */
+	bool reported;  /* has committed a snapshot since the publisher started */
+};
+
+struct aggregate {
+	bool active;
+	struct publish_service *svc;
+	struct publish_tree *tree;
+	struct publish *pub;
+};
+
+struct publish {
+	char *bus_address;
+	struct publish_config *own_cfg;
+	struct charge_config *own_charge;
+	const struct publish_config *cfg;
+	const struct charge_config *ccfg;
+	char state_dir[CFG_STR];
+	uint64_t (*clock_ms)(void *ctx);
+	void *clock_ctx;
+
+	struct store *st;
+	unsigned nslots;
+	struct batt *batts;
+	struct aggregate agg;
+	uint64_t start_ms;
+
+	int wake_fd, timer_fd;
+	pthread_t thread;
+	bool running;
+};
+
+static uint64_t now_ms(const struct publish *p)
+{
+	return p->clock_ms ? p->clock_ms(p->clock_ctx) : time_mono_ms();
+}
+
+/* ---- charge state persistence ---- */
+
+static void state_path(const struct publish *p, const struct batt *b, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/charge_%s.state", p->state_dir, b->sid);
+}
+
+static void state_load(struct publish *p, struct batt *b, uint64_t now)
+{
+	if (!p->state_dir[0])
+		return;
+	char path[512];
+	state_path(p, b, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char text[CHARGE_TEXT_LEN];
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	text[n] = 0;
+	if (charge_state_parse(&b->cst, text, now) == 0)
+		snprintf(b->charge_text, sizeof(b->charge_text), "%s", text);
+	else
+		log_warn("publish: ignoring unreadable charge state %s", path);
+}
+
+static void state_save(struct publish *p, struct batt *b)
+{
+	char text[CHARGE_TEXT_LEN];
+	if (!p->state_dir[0] || charge_state_format(&b->cst, text, sizeof(text)) < 0 ||
+	    strcmp(text, b->charge_text) == 0)
+		return;
+	char path[512], tmp[520];
+	state_path(p, b, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_warn("publish: cannot write %s: %s", tmp, strerror(errno));
+		return;
+	}
+	size_t len = strlen(text);
+	bool ok = write(fd, text, len) == (ssize_t)len;
+	ok = close(fd) == 0 && ok;
+	/* rename: a crash leaves the old state or the new one, never half of it */
+	if (ok && rename(tmp, path) == 0)
+		snprintf(b->charge_text, sizeof(b->charge_text), "%s", text);
+	else
+		log_warn("publish: cannot write %s", path);
+}
+
+/* ---- bank membership ---- */
+
+static bool bank_all(const struct publish_config *c)
+{
+	return c->bank_packs.n == 0 || (c->bank_packs.n == 1 && strcmp(c->bank_packs.v[0], "all") == 0);
+}
+
+static void bank_place(struct publish *p, struct batt *b)
+{
+	const struct publish_config *c = p->cfg;
+	b->in_bank = false;
+	b->bank_index = b->slot + 1;
+	if (c->bank_mode == PUBLISH_BANK_OFF)
+		return;
+	if (bank_all(c)) {
+		b->in_bank = true;
+		return;
+	}
+	for (unsigned k = 0; k < c->bank_packs.n; k++)
+		if (strcmp(c->bank_packs.v[k], b->key) == 0 || strcmp(c->bank_packs.v[k], b->tty) == 0 ||
+		    strcmp(c->bank_packs.v[k], b->sid) == 0) {
+			b->in_bank = true;
+			b->bank_index = (int)k + 1;
+			return;
+		}
+}
+
+/* ---- writes from the bus ---- */
+
+/* /CustomName: shown at once, stored in settings (which signal it back, unchanged). */
+static int write_custom_name(struct publish_service *svc, struct publish_item *it,
+			     const struct publish_item *value)
+{
+	const char *v = value->valid ? value->s : "";
+	publish_item_set_string(it, v);
+	if (svc)
+		publish_service_store_custom_name(svc, v);
+	return 0;
+}
+
+static int pack_on_write(void *ctx, struct publish_tree *t, struct publish_item *it,
+			 const struct publish_item *value)
+{
+	struct batt *b = ctx;
+	if (strcmp(it->path, "/CustomName") == 0)
+		return write_custom_name(b->svc, it, value);
+	if (strcmp(it->path, "/History/Clear") == 0) {
+		/* any clear request resets the whole (in-memory) history; the path stays 0 */
+		if (value->valid && value->i > 0) {
+			uint64_t last = b->hist.last_ms;
+			memset(&b->hist, 0, sizeof(b->hist));
+			b->hist.last_ms = last;
+			publish_history_fill(t, &b->hist, &b->rec.snap);
+		}
+		return 0;
+	}
+	return 1;
+}
+
+static int agg_on_write(void *ctx, struct publish_tree *t, struct publish_item *it,
+			const struct publish_item *value)
+{
+	struct aggregate *a = ctx;
+	(void)t;
+	if (strcmp(it->path, "/CustomName") == 0)
+		return write_custom_name(a->svc, it, value);
+	return 1;
+}
+
+/* ---- one pack ---- */
+
+static void pack_service_name(const struct batt *b, char *buf, size_t len)
+{
+	char tty[40];
+	publish_sanitize(b->tty[0] ? b->tty : b->sid, tty, sizeof(tty));
+	if (b->address)
+		snprintf(buf, len, "com.victronenergy.battery.%s__0x%02x", tty, b->address);
+	else
+		snprintf(buf, len, "com.victronenergy.battery.%s", tty);
+}
+
+static void batt_remove(struct publish *p, struct batt *b)
+{
+	if (b->svc)
+		publish_service_close(b->svc);
+	publish_tree_free(b->tree);
+	(void)p;
+	memset(b, 0, sizeof(*b));
+}
+
+static bool aggregate_owns_info(const struct publish *p, const struct batt *b)
+{
+	return p->agg.active && b->in_bank;
+}
+
+static void batt_compute(struct publish *p, struct batt *b, uint64_t now)
+{
+	uint64_t age = b->rec.updated_ms ? (now > b->rec.updated_ms ? now - b->rec.updated_ms : 0)
+					 : UINT64_MAX;
+	charge_step(p->ccfg, b->rec.updated_ms ? &b->rec.snap : NULL, age, &b->cst, now, &b->res);
+	b->have_res = true;
+	state_save(p, b);
+}
+
+static void batt_fill(struct publish *p, struct batt *b)
+{
+	publish_paths_fill(b->tree, &b->rec, &b->res, &b->hist, !aggregate_owns_info(p, b));
+}
+
+/* Connect, claim the instance, export, then request the name (in that order). */
+static int batt_register(struct publish *p, struct batt *b)
+{
+	if (!b->svc) {
+		int r = publish_service_open(p->bus_address, &b->svc);
+		if (r < 0)
+			return r;
+		publish_service_claim(b->svc, b->sid, (int32_t)p->cfg->device_instance);
+		r = publish_service_export(b->svc, b->tree);
+		if (r < 0) {
+			publish_service_close(b->svc);
+			b->svc = NULL;
+			return r;
+		}
+	}
+	char name[PUBLISH_NAME_LEN];
+	pack_service_name(b, name, sizeof(name));
+	return publish_service_request_name(b->svc, name);
+}
+
+static int batt_create(struct publish *p, int slot, const struct store_record *rec, uint64_t now)
+{
+	struct batt *b = &p->batts[slot];
+	memset(b, 0, sizeof(*b));
+	b->used = true;
+	b->slot = slot;
+	b->pub = p;
+	b->rec = *rec;
+	snprintf(b->key, sizeof(b->key), "%s", rec->info.key);
+	publish_sanitize(rec->info.key, b->sid, sizeof(b->sid));
+	snprintf(b->tty, sizeof(b->tty), "%s", rec->info.tty);
+	b->address = rec->info.address;
+	bank_place(p, b);
+	charge_state_init(&b->cst);
+	state_load(p, b, now);
+
+	int r = publish_tree_new(pack_on_write, b, &b->tree);
+	unsigned ncells = (rec->snap.valid & BMS_V_CELLS) ? rec->snap.cell_count : 0;
+	if (r == 0)
+		r = publish_paths_build(b->tree, ncells, false);
+	if (r < 0) {
+		batt_remove(p, b);
+		return r;
+	}
+	char pname[CFG_STR + 40], conn[80];
+	if (rec->info.protocol[0])
+		snprintf(pname, sizeof(pname), "%s (%s)", p->cfg->product_name, rec->info.protocol);
+	else
+		snprintf(pname, sizeof(pname), "%s", p->cfg->product_name);
+	if (b->address)
+		snprintf(conn, sizeof(conn), "Serial %s__0x%02x", b->tty, b->address);
+	else
+		snprintf(conn, sizeof(conn), "Serial %s", b->tty);
+	publish_paths_fixed(b->tree, pname, conn);
+	b->seen_seq = rec->seq;
+	publish_history_update(&b->hist, &rec->snap, rec->updated_ms, rec->info.poll_interval_ms);
+	b->reported = true;
+	batt_compute(p, b, now);
+	batt_fill(p, b);
+	/* every path exists and has its value before the name is requested */
+	r = batt_register(p, b);
+	if (r < 0 && r != -EEXIST && !b->svc) {
+		log_warn("publish: %s: cannot register yet (%s); retrying", b->key, strerror(-r));
+	}
+	return 0;
+}
+
+/* Process one slot; tick: also when its seq did not change (ages). */
+static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
+{
+	struct store_record rec;
+	if (store_read(p->st, slot, &rec) < 0)
+		return;
+	struct batt *b = &p->batts[slot];
+	if (b->used && strcmp(b->key, rec.info.key) != 0)
+		batt_remove(p, b); /* slot re-used by another battery */
+	if (b->used && rec.info.tty[0] && strcmp(b->tty, rec.info.tty) != 0) {
+		/* re-plugged on another port: the service name follows the tty */
+		log_info("publish: %s moved from %s to %s", b->key, b->tty, rec.info.tty);
+		batt_remove(p, b);
+	}
+
+	if (!b->used) {
+		if (rec.state == STORE_GONE)
+			store_release(p->st, slot);
+		else if (rec.state == STORE_ONLINE && rec.updated_ms)
+			batt_create(p, slot, &rec, now);
+		return;
+	}
+	bool fresh = rec.seq != b->seen_seq;
+	if (!fresh && !tick)
+		return;
+	if (fresh && rec.updated_ms && rec.updated_ms != b->rec.updated_ms) {
+		publish_history_update(&b->hist, &rec.snap, rec.updated_ms, rec.info.poll_interval_ms);
+		b->reported = true;
+	}
+	b->rec = rec;
+	b->seen_seq = rec.seq;
+	batt_compute(p, b, now);
+
+	if (rec.state == STORE_GONE) {
+		if (!b->gone_since_ms)
+			b->gone_since_ms = now;
+		/* comms-loss policy ran (stale then lost); remove once lost or after the grace time */
+		if (!b->res.connected ||
+		    now - b->gone_since_ms >= (uint64_t)p->cfg->gone_remove_after_s * 1000u) {
+			log_info("publish: %s gone, removing its service", b->key);
+			batt_remove(p, b);
+			store_release(p->st, slot);
+			return;
+		}
+	} else {
+		b->gone_since_ms = 0;
+	}
+	batt_fill(p, b);
+	if ((!b->svc || !b->svc->owned) && tick)
+		batt_register(p, b);
+	if (b->svc && b->svc->owned)
+		publish_tree_flush(b->tree, b->svc->conn, p->cfg->properties_changed);
+}
+
+/* ---- aggregate ---- */
+
+static bool pack_online(const struct batt *b)
+{
+	return b->used && b->have_res && b->res.connected && !b->res.stale &&
+	       b->rec.state != STORE_GONE;
+}
+
+static int agg_create(struct publish *p)
+{
+	struct aggregate *a = &p->agg;
+	int r = publish_tree_new(agg_on_write, a, &a->tree);
+	if (r == 0)
+		r = publish_paths_build(a->tree, 0, true);
+	if (r == 0)
+		r = publish_service_open(p->bus_address, &a->svc);
+	if (r < 0) {
+		publish_tree_free(a->tree);
+		a->tree = NULL;
+		return r;
+	}
+	publish_paths_fixed(a->tree, "SerialBattery bank", "Serial aggregate");
+	publish_service_claim(a->svc, "aggregate", (int32_t)p->cfg->aggregate_instance);
+	return 0;
+}
+
+/* "a, b" into out, truncated to fit */
+static void join_reasons(char *out, size_t len, const char *a, const char *b)
+{
+	size_t n = 0;
+	out[0] = 0;
+	for (const char *src = a; n + 1 < len && *src; src++)
+		out[n++] = *src;
+	if (b[0] && n && n + 3 < len) {
+		out[n++] = ',';
+		out[n++] = ' ';
+	}
+	for (const char *src = b; n + 1 < len && *src; src++)
+		out[n++] = *src;
+	out[n] = 0;
+}
+
+static void agg_fill(struct publish *p, uint64_t now)
+{
+	struct aggregate *a = &p->agg;
+	struct publish_tree *t = a->tree;
+	const struct publish_config *c = p->cfg;
+
+	unsigned members = 0, online = 0, nv = 0, blocking_c = 0, blocking_d = 0, cells = 0;
+	double vsum = 0, isum = 0, psum = 0, socw = 0, capw = 0, socsum = 0, remain = 0, full = 0;
+	unsigned nsoc = 0;
+	bool have_i = false, have_p = false, have_remain = false, have_full = false;
+	double cvl = INFINITY, ccl = 0, dcl = 0, blv = 0;
+	bool cvl_valid = false, any_res = false;
+	int cable = 0;
+	uint8_t alarms[BMS_ALARM_COUNT];
+	bool have_alarms = false;
+	memset(alarms, 0, sizeof(alarms));
+	double cmin = INFINITY, cmax = -INFINITY, tmin = INFINITY, tmax = -INFINITY, tsum = 0;
+	unsigned nt = 0;
+	char cmin_id[24] = "", cmax_id[24] = "", tmin_id[24] = "", tmax_id[24] = "";
+	const struct batt *limiting = NULL;
+	char offline_txt[128] = "";
+
+	for (unsigned s = 0; s < p->nslots; s++) {
+		const struct batt *b = &p->batts[s];
+		if (!b->used || !b->in_bank || !b->have_res)
+			continue;
+		members++;
+		const struct bms_snapshot *sn = &b->rec.snap;
+		if (sn->valid & BMS_V_ALARMS) {
+			have_alarms = true;
+			for (int k = 0; k < BMS_ALARM_COUNT; k++)
+				if (sn->alarm[k] > alarms[k])
+					alarms[k] = sn->alarm[k];
+		}
+		if (b->res.bms_cable_alarm > cable)
+			cable = b->res.bms_cable_alarm;
+		if (!pack_online(b)) {
+			/* an offline pack contributes 0 to the limits and shows as a cable alarm */
+			if (cable < 1)
+				cable = 1;
+			size_t l = strlen(offline_txt);
+			snprintf(offline_txt + l, sizeof(offline_txt) - l, "%sPack %d offline",
+				 l ? ", " : "", b->bank_index);
+			blocking_c++;
+			blocking_d++;
+			continue;
+		}
+		online++;
+		any_res = true;
+		if (sn->valid & BMS_V_VOLTAGE) {
+			vsum += sn->voltage_mv / 1000.0;
+			nv++;
+		}
+		if (sn->valid & BMS_V_CURRENT) {
+			isum += sn->current_ma / 1000.0;
+			have_i = true;
+		}
+		double w;
+		if (publish_snap_power(sn, &w)) {
+			psum += w;
+			have_p = true;
+		}
+		double capf = (sn->valid & BMS_V_CAP_FULL) ? sn->capacity_full_mah / 1000.0 : 0;
+		if (sn->valid & BMS_V_SOC) {
+			socsum += sn->soc_cpct / 100.0;
+			nsoc++;
+			socw += sn->soc_cpct / 100.0 * capf;
+			capw += capf;
+		}
+		if (sn->valid & BMS_V_CAP_REMAIN) {
+			remain += sn->capacity_remain_mah / 1000.0;
+			have_remain = true;
+		}
+		if (sn->valid & BMS_V_CAP_FULL) {
+			full += capf;
+			have_full = true;
+		}
+		struct bms_cell_stats cs;
+		bms_cell_stats(sn, &cs);
+		if ((sn->valid & BMS_V_CELLS) && cs.count) {
+			if (cs.min_mv / 1000.0 < cmin) {
+				cmin = cs.min_mv / 1000.0;
+				snprintf(cmin_id, sizeof(cmin_id), "%d:C%d", b->bank_index, cs.min_idx + 1);
+			}
+			if (cs.max_mv / 1000.0 > cmax) {
+				cmax = cs.max_mv / 1000.0;
+				snprintf(cmax_id, sizeof(cmax_id), "%d:C%d", b->bank_index, cs.max_idx + 1);
+			}
+			cells = sn->cell_count;
+		}
+		if ((sn->valid & BMS_V_TEMPS))
+			for (unsigned k = 0; k < sn->temp_count && k < BMS_MAX_TEMPS; k++) {
+				double tv = sn->temp_dc[k] / 10.0;
+				tsum += tv;
+				nt++;
+				if (tv < tmin) {
+					tmin = tv;
+					snprintf(tmin_id, sizeof(tmin_id), "%d:T%u", b->bank_index, k + 1);
+				}
+				if (tv > tmax) {
+					tmax = tv;
+					snprintf(tmax_id, sizeof(tmax_id), "%d:T%u", b->bank_index, k + 1);
+				}
+			}
+		if (b->res.cvl_valid && b->res.cvl_v < cvl) {
+			cvl = b->res.cvl_v;
+			cvl_valid = true;
+		}
+		if (!limiting || b->res.ccl_a < limiting->res.ccl_a)
+			limiting = b;
+		ccl += b->res.ccl_a;
+		dcl += b->res.dcl_a;
+		if (b->res.battery_low_voltage_v > blv)
+			blv = b->res.battery_low_voltage_v;
+		blocking_c += !b->res.allow_charge;
+		blocking_d += !b->res.allow_discharge;
+	}
+
+	/* start-up: never a half-known bank's SOC or limits */
+	bool ready = now - p->start_ms >= (uint64_t)c->bank_startup_timeout_s * 1000u;
+	if (!ready && !bank_all(c)) {
+		ready = true;
+		for (unsigned k = 0; k < c->bank_packs.n; k++) {
+			bool found = false;
+			for (unsigned s = 0; s < p->nslots && !found; s++) {
+				const struct batt *b = &p->batts[s];
+				found = b->used && b->in_bank && b->reported && b->bank_index == (int)k + 1;
+			}
+			ready = ready && found;
+		}
+	}
+
+	publish_tree_set_int(t, "/Connected", online ? 1 : 0);
+	bool ok = online > 0;
+	struct charge_result r;
+	memset(&r, 0, sizeof(r));
+	r.cvl_valid = cvl_valid;
+	r.cvl_v = cvl_valid ? cvl : 0;
+	r.ccl_a = ccl;
+	r.dcl_a = dcl;
+	r.battery_low_voltage_v = blv;
+	if (limiting)
+		snprintf(r.mode, sizeof(r.mode), "%s", limiting->res.mode);
+	join_reasons(r.charge_limitation, sizeof(r.charge_limitation), offline_txt,
+		     limiting ? limiting->res.charge_limitation : "");
+	join_reasons(r.discharge_limitation, sizeof(r.discharge_limitation), offline_txt,
+		     limiting ? limiting->res.discharge_limitation : "");
+	publish_paths_limits(t, &r, ready && any_res);
+	bool allow_c = ready && ok && ccl > 0, allow_d = ready && ok && dcl > 0;
+	publish_tree_set_int(t, "/Io/AllowToCharge", allow_c);
+	publish_tree_set_int(t, "/Io/AllowToDischarge", allow_d);
+	publish_tree_set_invalid(t, "/Io/AllowToBalance");
+	publish_tree_set_int(t, "/State", allow_c || allow_d ? 9 : 14);
+	publish_tree_set_int(t, "/Mode", allow_c || allow_d ? 3 : 4);
+
+#define SETD(path, cond, val)                                                             \
+	do {                                                                              \
+		if (cond)                                                                 \
+			publish_tree_set_double(t, path, val);                            \
+		else                                                                      \
+			publish_tree_set_invalid(t, path);                                \
+	} while (0)
+#define SETS(path, cond, val)                                                             \
+	do {                                                                              \
+		if (cond)                                                                 \
+			publish_tree_set_string(t, path, val);                            \
+		else                                                                      \
+			publish_tree_set_invalid(t, path);                                \
+	} while (0)
+	SETD("/Dc/0/Voltage", nv > 0, round(vsum / (nv ? nv : 1) * 1000) / 1000);
+	SETD("/Dc/0/Current", have_i, round(isum * 1000) / 1000);
+	SETD("/Dc/0/Power", have_p, round(psum * 10) / 10);
+	SETD("/Dc/0/Temperature", nt > 0, round(tsum / (nt ? nt : 1) * 10) / 10);
+	double soc = capw > 0 ? socw / capw : socsum / (nsoc ? nsoc : 1);
+	SETD("/Soc", ready && nsoc > 0, round(soc * 100) / 100);
+	publish_tree_set_invalid(t, "/Soh");
+	SETD("/Capacity", have_remain, round(remain * 1000) / 1000);
+	SETD("/InstalledCapacity", have_full, round(full * 1000) / 1000);
+	SETD("/ConsumedAmphours", have_full && have_remain, -round((full - remain) * 1000) / 1000);
+	bool dis = have_i && isum < 0 && have_remain;
+	SETD("/TimeToGo", dis, round(fmin(dis ? remain / -isum * 3600 : 0, 864000)));
+	SETD("/System/MinCellVoltage", cmin_id[0], cmin);
+	SETD("/System/MaxCellVoltage", cmax_id[0], cmax);
+	SETS("/System/MinVoltageCellId", cmin_id[0], cmin_id);
+	SETS("/System/MaxVoltageCellId", cmax_id[0], cmax_id);
+	SETD("/System/MinCellTemperature", nt > 0, tmin);
+	SETD("/System/MaxCellTemperature", nt > 0, tmax);
+	SETS("/System/MinTemperatureCellId", nt > 0, tmin_id);
+	SETS("/System/MaxTemperatureCellId", nt > 0, tmax_id);
+	publish_tree_set_invalid(t, "/System/MOSTemperature");
+#undef SETD
+#undef SETS
+	if (cells)
+		publish_tree_set_int(t, "/System/NrOfCellsPerBattery", (int32_t)cells);
+	else
+		publish_tree_set_invalid(t, "/System/NrOfCellsPerBattery");
+	publish_tree_set_int(t, "/System/NrOfModulesOnline", (int32_t)online);
+	publish_tree_set_int(t, "/System/NrOfModulesOffline", (int32_t)(members - online));
+	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", (int32_t)blocking_c);
+	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge", (int32_t)blocking_d);
+	publish_tree_set_int(t, "/System/NrOfBatteries", (int32_t)members);
+	publish_tree_set_int(t, "/System/BatteriesParallel", (int32_t)members);
+	for (int k = 0; k < BMS_ALARM_COUNT; k++) {
+		char path[PUBLISH_PATH_LEN];
+		snprintf(path, sizeof(path), "/Alarms/%s", bms_alarm_name((enum bms_alarm)k));
+		if (have_alarms)
+			publish_tree_set_int(t, path, alarms[k]);
+		else
+			publish_tree_set_invalid(t, path);
+	}
+	publish_tree_set_int(t, "/Alarms/BmsCable", cable);
+}
+
+static void agg_update(struct publish *p, uint64_t now)
+{
+	struct aggregate *a = &p->agg;
+	const struct publish_config *c = p->cfg;
+	unsigned members = 0;
+	for (unsigned s = 0; s < p->nslots; s++)
+		members += p->batts[s].used && p->batts[s].in_bank;
+	if (!a->active) {
+		/* sticky once active: Venus must not see the BMS switch back and forth */
+		bool want = (c->bank_mode == PUBLISH_BANK_ON && members >= 1) ||
+			    (c->bank_mode == PUBLISH_BANK_AUTO && members >= 2);
+		if (!want)
+			return;
+		if (!a->tree && agg_create(p) < 0)
+			return;
+		a->active = true;
+		log_info("publish: bank of %u packs: publishing %s", members, AGG_NAME);
+		/* the packs hand /Info over to the aggregate */
+		for (unsigned s = 0; s < p->nslots; s++) {
+			struct batt *b = &p->batts[s];
+			if (b->used && b->in_bank && b->tree) {
+				batt_fill(p, b);
+				if (b->svc && b->svc->owned)
+					publish_tree_flush(b->tree, b->svc->conn, c->properties_changed);
+			}
+		}
+		agg_fill(p, now);
+		publish_service_export(a->svc, a->tree);
+		agg_fill(p, now); /* export wrote DeviceInstance/CustomName */
+		publish_service_request_name(a->svc, AGG_NAME);
+		return;
+	}
+	agg_fill(p, now);
+	if (!a->svc->owned)
+		publish_service_request_name(a->svc, AGG_NAME);
+	else
+		publish_tree_flush(a->tree, a->svc->conn, c->properties_changed);
+}
+
+/* ---- the loop ---- */
+
+static void cycle(struct publish *p, bool tick)
+{
+	uint64_t now = now_ms(p);
+	for (unsigned s = 0; s < p->nslots; s++)
+		slot_update(p, (int)s, tick, now);
+	if (tick)
+		agg_update(p, now);
+}
+
+/* After dispatching: flush what handlers changed and re-register after an instance change. */
+static void after_dispatch(struct publish *p, struct publish_service *svc, struct publish_tree *t,
+			   const char *name)
+{
+	if (svc->reclaim) {
+		svc->reclaim = false;
+		publish_service_release_name(svc);
+		publish_service_request_name(svc, name);
+	}
+	if (svc->owned)
+		publish_tree_flush(t, svc->conn, p->cfg->properties_changed);
+}
+
+static void drop_disconnected(struct publish *p, struct batt *b)
+{
+	log_warn("publish: lost the bus connection of %s; reconnecting", b->key);
+	publish_service_close(b->svc);
+	b->svc = NULL;
+	(void)p;
+}
+
+static void *thread_main(void *arg)
+{
+	struct publish *p = arg;
+	size_t cap = 4 + p->nslots;
+	struct pollfd *fds = calloc(cap, sizeof(*fds));
+	struct publish_service **owners = calloc(cap, sizeof(*owners));
+	if (!fds || !owners) {
+		log_error("publish: out of memory");
+		goto out;
+	}
+	cycle(p, true);
+	for (;;) {
+		size_t n = 0;
+		fds[n++] = (struct pollfd){.fd = p->wake_fd, .events = POLLIN};
+		fds[n++] = (struct pollfd){.fd = store_fd(p->st), .events = POLLIN};
+		fds[n++] = (struct pollfd){.fd = p->timer_fd, .events = POLLIN};
+		for (unsigned s = 0; s <= p->nslots; s++) {
+			struct publish_service *svc =
+				s < p->nslots ? p->batts[s].svc : p->agg.svc;
+			if (!svc)
+				continue;
+			/* messages read during a blocking call are queued, not readable on the fd */
+			if (dbus_connection_get_dispatch_status(svc->conn) == DBUS_DISPATCH_DATA_REMAINS)
+				publish_service_dispatch(svc);
+			owners[n] = svc;
+			fds[n++] = (struct pollfd){.fd = publish_service_fd(svc),
+						   .events = (short)(POLLIN | (publish_service_wants_write(svc) ? POLLOUT : 0))};
+		}
+		if (poll(fds, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("publish: poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents)
+			break;
+		if (fds[1].revents) {
+			store_drain(p->st);
+			cycle(p, false);
+		}
+		if (fds[2].revents) {
+			uint64_t ticks;
+			if (read(p->timer_fd, &ticks, sizeof(ticks)) > 0)
+				cycle(p, true);
+		}
+		for (size_t k = 3; k < n; k++) {
+			if (!fds[k].revents)
+				continue;
+			struct publish_service *svc = owners[k];
+			/* the service may have been removed by the cycle above */
+			struct batt *b = NULL;
+			for (unsigned s = 0; s < p->nslots && !b; s++)
+				if (p->batts[s].svc == svc)
+					b = &p->batts[s];
+			if (!b && svc != p->agg.svc)
+				continue;
+			bool alive = publish_service_dispatch(svc);
+			if (b && !alive) {
+				drop_disconnected(p, b);
+				continue;
+			}
+			if (!alive)
+				continue;
+			after_dispatch(p, svc, b ? b->tree : p->agg.tree, svc->name);
+		}
+	}
+out:
+	for (unsigned s = 0; s < p->nslots; s++)
+		if (p->batts[s].used)
+			batt_remove(p, &p->batts[s]);
+	if (p->agg.svc)
+		publish_service_close(p->agg.svc);
+	publish_tree_free(p->agg.tree);
+	p->agg.svc = NULL;
+	p->agg.tree = NULL;
+	free(fds);
+	free(owners);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int section_defaults(const char *name, const struct cfg_key *keys, size_t size, void **ret)
+{
+	void *sec = calloc(1, size);
+	if (!sec)
+		return -ENOMEM;
+	const struct cfg_section secs[] = {{.name = name, .keys = keys, .offset = 0}, {NULL}};
+	const struct cfg_schema schema = {.sections = secs};
+	struct cfg_error err;
+	int r = cfg_defaults(&schema, sec, &err);
+	if (r < 0) {
+		free(sec);
+		return r;
+	}
+	*ret = sec;
+	return 0;
+}
+
+void publish_free(struct publish *p)
+{
+	if (!p)
+		return;
+	publish_stop(p);
+	if (p->wake_fd >= 0)
+		close(p->wake_fd);
+	if (p->timer_fd >= 0)
+		close(p->timer_fd);
+	free(p->batts);
+	free(p->own_cfg);
+	free(p->own_charge);
+	free(p->bus_address);
+	free(p);
+}
+
+int publish_start(const struct publish_params *prm, struct store *st, struct publish **ret)
+{
+	struct publish *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->wake_fd = p->timer_fd = -1;
+	int r = 0;
+	p->st = st;
+	p->nslots = store_slot_count(st);
+	p->batts = calloc(p->nslots, sizeof(*p->batts));
+	if (!p->batts || (prm->bus_address && !(p->bus_address = strdup(prm->bus_address)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	p->cfg = prm->cfg;
+	if (!p->cfg) {
+		r = section_defaults("publish", publish_cfg_keys, sizeof(*p->own_cfg),
+				     (void **)&p->own_cfg);
+		if (r < 0)
+			goto fail;
+		p->cfg = p->own_cfg;
+	}
+	p->ccfg = prm->charge;
+	if (!p->ccfg) {
+		r = section_defaults("charge", charge_cfg_keys, sizeof(*p->own_charge),
+				     (void **)&p->own_charge);
+		if (r < 0)
+			goto fail;
+		p->ccfg = p->own_charge;
+	}
+	snprintf(p->state_dir, sizeof(p->state_dir), "%s", prm->state_dir);
+	p->clock_ms = prm->clock_ms;
+	p->clock_ctx = prm->clock_ctx;
+	p->start_ms = now_ms(p);
+
+	/* libdbus is used from this thread only, but the daemon's other threads may link it */
+	dbus_threads_init_default();
+	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->wake_fd < 0 || p->timer_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	struct itimerspec its;
+	its.it_interval = time_ms_to_timespec((uint64_t)p->cfg->interval_ms);
+	its.it_value = its.it_interval;
+	if (timerfd_settime(p->timer_fd, 0, &its, NULL) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = -pthread_create(&p->thread, NULL, thread_main, p);
+	if (r < 0)
+		goto fail;
+	pthread_setname_np(p->thread, "sb-publish");
+	p->running = true;
+	*ret = p;
+	return 0;
+fail:
+	publish_free(p);
+	return r;
+}
+
+void publish_stop(struct publish *p)
+{
+	if (!p || !p->running)
+		return;
+	uint64_t one = 1;
+	if (write(p->wake_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("publish: cannot wake the publisher thread");
+	pthread_join(p->thread, NULL);
+	p->running = false;
+}

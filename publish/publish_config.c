@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#include "publish/publish_config.h"
+
+#include <stddef.h>
+
+static const char *const bank_modes[] = {"auto", "on", "off", NULL};
+
+#define OFF(m) offsetof(struct publish_config, m)
+
+const struct cfg_key publish_cfg_keys[] = {
+	{.path = "interval_ms", .type = CFG_INT, .offset = OFF(interval_ms), .min = 100,
+	 .max = 60000, .def = "1000",
+	 .doc = "Publish cycle in ms: ages, limits and the aggregate are recomputed this often; "
+		"a pack's own values are sent as soon as its worker commits them."},
+	{.path = "properties_changed", .type = CFG_BOOL, .offset = OFF(properties_changed),
+	 .def = "false",
+	 .doc = "Also send a per-path PropertiesChanged (Value and Text) besides the one "
+		"ItemsChanged per cycle; only old third-party scripts need it."},
+	{.path = "device_instance", .type = CFG_INT, .offset = OFF(device_instance), .min = 0,
+	 .max = 999, .def = "512",
+	 .doc = "Preferred VRM device instance claimed through com.victronenergy.settings "
+		"(battery:<n>); used as is when no settings service is on the bus."},
+	{.path = "product_name", .type = CFG_STRING, .offset = OFF(product_name),
+	 .def = "\"SerialBattery\"",
+	 .doc = "/ProductName prefix; the protocol is appended, e.g. \"SerialBattery (jk)\"."},
+	{.path = "gone_remove_after_s", .type = CFG_INT, .offset = OFF(gone_remove_after_s),
+	 .min = 0, .max = 3600, .def = "60",
+	 .doc = "When a port's worker ends, the battery stays on the bus with the comms-loss "
+		"policy applied (stale, then lost) at most this long (s) before its service is removed."},
+	{.path = "bank_mode", .type = CFG_ENUM, .offset = OFF(bank_mode), .def = "\"auto\"",
+	 .choices = bank_modes,
+	 .doc = "Aggregate service com.victronenergy.battery.aggregate: auto (two or more bank "
+		"packs), on (always), off (never)."},
+	{.path = "bank_packs", .type = CFG_STRING_LIST, .offset = OFF(bank_packs),
+	 .doc = "Packs forming the bank, by identity (store key) or tty name; empty or "
+		"[\"all\"] = every battery."},
+	{.path = "bank_startup_timeout_s", .type = CFG_INT, .offset = OFF(bank_startup_timeout_s),
+	 .min = 0, .max = 3600, .def = "30",
+	 .doc = "The aggregate publishes no limits or SOC until every listed pack has reported "
+		"once, or this long (s) after start (with \"all\": always this long)."},
+	{.path = "aggregate_instance", .type = CFG_INT, .offset = OFF(aggregate_instance),
+	 .min = 0, .max = 999, .def = "511",
+	 .doc = "Preferred VRM device instance of the aggregate service (lower than the packs' "
+		"so systemcalc's automatic battery monitor choice picks the bank)."},
+	{NULL},
+};
