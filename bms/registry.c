@@ -10,11 +10,13 @@
 
 /* extern declarations: one line per driver */
 extern const struct bms_driver bms_jk;
+extern const struct bms_driver bms_jkpb;
 extern const struct bms_driver bms_jbd;
 
 const struct bms_driver *const bms_drivers[] = {
 	/* one line per driver, in detection order */
 	&bms_jk,
+	&bms_jkpb,
 	&bms_jbd,
 	NULL,
 };
