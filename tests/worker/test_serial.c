@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/* The port layer on real pseudo-terminals, the plausibility check, the state file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/sbtime.h"
+#include "tests/support/cunit_main.h"
+#include "tests/worker/wtest.h"
+#include "worker/detect.h"
+#include "worker/serial.h"
+
+static void test_open_raw_and_framing(void)
+{
+	int fds0 = wt_count_fds();
+	char slave[64];
+	int m = wt_pty(slave, sizeof(slave));
+	CU_ASSERT_FATAL(m >= 0);
+	struct worker_port p;
+	CU_ASSERT_FATAL(worker_port_open(slave, -1, &p) == 0);
+	int fl = fcntl(p.fd, F_GETFD);
+	CU_ASSERT(fl >= 0 && (fl & FD_CLOEXEC));
+	CU_ASSERT(fcntl(p.fd, F_GETFL) & O_NONBLOCK);
+
+	/* Some pty implementations refuse parity (EINVAL); a real UART takes it. */
+	int r8e1 = worker_port_set_line(&p, 9600, BMS_8E1);
+	CU_ASSERT(r8e1 == 0 || r8e1 == -EINVAL);
+	struct termios t;
+	CU_ASSERT_FATAL(tcgetattr(p.fd, &t) == 0);
+	if (r8e1 == 0) {
+		CU_ASSERT(cfgetospeed(&t) == B9600);
+		CU_ASSERT((t.c_cflag & PARENB) && !(t.c_cflag & PARODD));
+	}
+	CU_ASSERT(worker_port_set_line(&p, 9600, BMS_8N1) == 0);
+	CU_ASSERT_FATAL(tcgetattr(p.fd, &t) == 0);
+	CU_ASSERT(cfgetospeed(&t) == B9600);
+	CU_ASSERT(!(t.c_cflag & PARENB));
+	CU_ASSERT((t.c_cflag & CSIZE) == CS8);
+	CU_ASSERT(!(t.c_lflag & (ICANON | ECHO | ISIG)));
+	CU_ASSERT(!(t.c_iflag & (IXON | ICRNL)));
+
+	CU_ASSERT(worker_port_set_line(&p, 115200, BMS_8N1) == 0);
+	CU_ASSERT_FATAL(tcgetattr(p.fd, &t) == 0);
+	CU_ASSERT(cfgetospeed(&t) == B115200);
+	CU_ASSERT(!(t.c_cflag & PARENB));
+	CU_ASSERT(worker_port_set_line(&p, 12345, BMS_8N1) == -EINVAL);
+
+	/* write reaches the other side untouched (0x0d, 0x11 survive raw mode) */
+	const uint8_t msg[] = {0x4e, 0x57, 0x0d, 0x0a, 0x11, 0x13, 0x00, 0xff};
+	CU_ASSERT(worker_port_write(&p, msg, sizeof(msg), time_mono_ms() + 5000) == 0);
+	uint8_t got[16];
+	size_t n = 0;
+	while (n < sizeof(msg)) {
+		ssize_t k = read(m, got + n, sizeof(got) - n);
+		CU_ASSERT_FATAL(k > 0);
+		n += (size_t)k;
+	}
+	CU_ASSERT(memcmp(got, msg, sizeof(msg)) == 0);
+
+	/* and back: one read() returns everything that waits */
+	CU_ASSERT(write(m, msg, sizeof(msg)) == (ssize_t)sizeof(msg));
+	uint8_t buf[64];
+	int r = worker_port_read(&p, buf, sizeof(buf), time_mono_ms() + 5000);
+	CU_ASSERT(r == (int)sizeof(msg));
+	CU_ASSERT(memcmp(buf, msg, sizeof(msg)) == 0);
+
+	worker_port_close(&p);
+	close(m);
+	CU_ASSERT(wt_count_fds() == fds0);
+}
+
+static void test_vmin_batching(void)
+{
+	char slave[64];
+	int m = wt_pty(slave, sizeof(slave));
+	CU_ASSERT_FATAL(m >= 0);
+	struct worker_port p;
+	CU_ASSERT_FATAL(worker_port_open(slave, -1, &p) == 0);
+	CU_ASSERT(worker_port_set_vmin(&p, 10) == 0);
+	uint8_t buf[64];
+	CU_ASSERT(write(m, "abcd", 4) == 4);
+	/* four bytes wait but VMIN is 10: poll() stays quiet until the deadline */
+	CU_ASSERT(worker_port_read(&p, buf, sizeof(buf), time_mono_ms() + 100) == -ETIMEDOUT);
+	CU_ASSERT(write(m, "efghij", 6) == 6);
+	CU_ASSERT(worker_port_read(&p, buf, sizeof(buf), time_mono_ms() + 10000) == 10);
+	CU_ASSERT(memcmp(buf, "abcdefghij", 10) == 0);
+	/* read_now ignores VMIN */
+	CU_ASSERT(write(m, "xy", 2) == 2);
+	int k = 0;
+	for (int i = 0; i < 1000 && k == 0; i++)
+		k = worker_port_read_now(&p, buf, sizeof(buf));
+	CU_ASSERT(k == 2);
+	worker_port_close(&p);
+	close(m);
+}
+
+static void test_timeout_wake_hangup(void)
+{
+	int fds0 = wt_count_fds();
+	char slave[64];
+	int m = wt_pty(slave, sizeof(slave));
+	CU_ASSERT_FATAL(m >= 0);
+	int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CU_ASSERT_FATAL(wake >= 0);
+	struct worker_port p;
+	CU_ASSERT_FATAL(worker_port_open(slave, wake, &p) == 0);
+	uint8_t buf[16];
+	CU_ASSERT(worker_port_read(&p, buf, sizeof(buf), time_mono_ms() + 50) == -ETIMEDOUT);
+	CU_ASSERT(worker_port_idle(&p, time_mono_ms() + 20) == 0);
+
+	/* input does not end an idle wait, only the deadline does */
+	CU_ASSERT(write(m, "zz", 2) == 2);
+	CU_ASSERT(worker_port_idle(&p, time_mono_ms() + 20) == 0);
+
+	/* the wake fd ends any wait at once, even one with a far deadline */
+	uint64_t one = 1;
+	CU_ASSERT(write(wake, &one, sizeof(one)) == sizeof(one));
+	CU_ASSERT(worker_port_idle(&p, time_mono_ms() + 3600000) == -ECANCELED);
+	CU_ASSERT(worker_port_read(&p, buf, sizeof(buf), time_mono_ms() + 3600000) == -ECANCELED);
+	uint64_t v;
+	CU_ASSERT(read(wake, &v, sizeof(v)) == sizeof(v));
+
+	/* master closed = adapter pulled: every wait says -ENODEV */
+	close(m);
+	CU_ASSERT(worker_port_idle(&p, time_mono_ms() + 3600000) == -ENODEV);
+	CU_ASSERT(worker_port_read(&p, buf, sizeof(buf), time_mono_ms() + 3600000) == -ENODEV);
+	worker_port_close(&p);
+	close(wake);
+	CU_ASSERT(wt_count_fds() == fds0);
+
+	CU_ASSERT(worker_port_open("/dev/nonexistent-sb-port", -1, &p) == -ENODEV);
+	CU_ASSERT(worker_port_open("/dev/null", -1, &p) == -ENOTTY);
+	CU_ASSERT(wt_count_fds() == fds0);
+}
+
+static void test_wire_time(void)
+{
+	CU_ASSERT(worker_wire_ms(9600, BMS_8N1, 96) == 100);
+	CU_ASSERT(worker_wire_ms(115200, BMS_8N1, 21) == 2);
+	CU_ASSERT(worker_wire_ms(9600, BMS_8E1, 96) == 110);
+	CU_ASSERT(worker_wire_ms(0, BMS_8N1, 96) == 0);
+}
+
+static void test_plausible(void)
+{
+	struct bms_snapshot s;
+	const char *why = NULL;
+	wt_snapshot(&s);
+	CU_ASSERT(worker_plausible(&s, &why));
+
+	wt_snapshot(&s);
+	s.cell_mv[3] = 5200;
+	CU_ASSERT(!worker_plausible(&s, &why));
+	CU_ASSERT_PTR_NOT_NULL(why);
+
+	wt_snapshot(&s);
+	s.cell_mv[0] = 900;
+	CU_ASSERT(!worker_plausible(&s, &why));
+
+	wt_snapshot(&s);
+	s.cell_count = 0;
+	CU_ASSERT(!worker_plausible(&s, &why));
+
+	wt_snapshot(&s);
+	s.current_ma = 1500000;
+	CU_ASSERT(!worker_plausible(&s, &why));
+
+	wt_snapshot(&s);
+	s.capacity_full_mah = 6000000;
+	CU_ASSERT(!worker_plausible(&s, &why));
+
+	wt_snapshot(&s);
+	s.voltage_mv = 26400; /* 16 cells of 3.3 V cannot make 26.4 V */
+	CU_ASSERT(!worker_plausible(&s, &why));
+
+	wt_snapshot(&s);
+	s.soc_cpct = 12000;
+	CU_ASSERT(!worker_plausible(&s, &why));
+
+	memset(&s, 0, sizeof(s)); /* a parse that filled nothing */
+	CU_ASSERT(!worker_plausible(&s, &why));
+
+	/* pack voltage alone (no cells) is enough when in range */
+	memset(&s, 0, sizeof(s));
+	s.valid = BMS_V_VOLTAGE;
+	s.voltage_mv = 53100;
+	CU_ASSERT(worker_plausible(&s, NULL));
+}
+
+static void test_remember(void)
+{
+	if (!bms_drivers[0]) {
+		CU_PASS("no driver registered yet");
+		return;
+	}
+	char dir[] = "/tmp/sbw-state-XXXXXX";
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	char sd[64];
+	snprintf(sd, sizeof(sd), "%s/sub", dir); /* created on demand */
+	const char *id = "usb-1a86_USB_Serial-if00/../x";
+	const struct bms_driver *d = bms_drivers[0];
+	const struct bms_driver *got;
+	uint32_t baud;
+	uint8_t addr;
+	CU_ASSERT(worker_remember_load(sd, id, &got, &baud, &addr) == -ENOENT);
+	CU_ASSERT(worker_remember_save(sd, id, d, 115200, 3) == 0);
+	CU_ASSERT(worker_remember_load(sd, id, &got, &baud, &addr) == 0);
+	CU_ASSERT(got == d && baud == 115200 && addr == 3);
+	/* the identity never escapes the detect/ directory */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/detect/usb-1a86_USB_Serial-if00_.._x", sd);
+	struct stat stt;
+	CU_ASSERT(stat(path, &stt) == 0);
+	/* an unchanged protocol is not rewritten (flash wear on a GX device) */
+	struct stat before = stt;
+	CU_ASSERT(worker_remember_save(sd, id, d, 115200, 3) == 0);
+	CU_ASSERT(stat(path, &stt) == 0);
+	CU_ASSERT(stt.st_ino == before.st_ino);
+	/* garbage in the file is ignored */
+	FILE *f = fopen(path, "we");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("nosuchdriver 9600 1\n", f);
+	fclose(f);
+	CU_ASSERT(worker_remember_load(sd, id, &got, &baud, &addr) < 0);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/detect", sd);
+	rmdir(path);
+	rmdir(sd);
+	rmdir(dir);
+}
+
+int sb_register_tests(void)
+{
+	static const struct sb_test tests[] = {
+		{"open_raw_and_framing", test_open_raw_and_framing},
+		{"vmin_batching", test_vmin_batching},
+		{"timeout_wake_hangup", test_timeout_wake_hangup},
+		{"wire_time", test_wire_time},
+		{"plausible", test_plausible},
+		{"remember", test_remember},
+		{NULL, NULL},
+	};
+	return sb_add_suite("worker_serial", tests);
+}

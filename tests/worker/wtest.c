@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+#include "wtest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/sbtime.h"
+
+int wt_pty(char *slave, size_t len)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return -errno;
+	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, slave, len) != 0) {
+		int e = -errno;
+		close(m);
+		return e;
+	}
+	/* raw on the master side too: no echo, no CR/LF games */
+	struct termios t;
+	if (tcgetattr(m, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(m, TCSANOW, &t);
+	}
+	return m;
+}
+
+int wt_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the DIR's own fd */
+}
+
+int wt_count_threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		return -1;
+	char line[256];
+	int n = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+void wt_snapshot(struct bms_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN |
+		   BMS_V_CAP_FULL | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS;
+	s->cell_count = 16;
+	int32_t sum = 0;
+	for (int i = 0; i < 16; i++) {
+		s->cell_mv[i] = (uint16_t)(3300 + i);
+		sum += s->cell_mv[i];
+	}
+	s->voltage_mv = sum;
+	s->current_ma = -5230;
+	s->soc_cpct = 7300;
+	s->capacity_full_mah = 280000;
+	s->capacity_remain_mah = 204400;
+	s->cycles = 42;
+	s->temp_count = 2;
+	s->temp_dc[0] = 215;
+	s->temp_dc[1] = 223;
+	s->charge_fet = true;
+	s->discharge_fet = true;
+}
+
+const char *wt_tool(void)
+{
+	static char path[512];
+	const char *b = getenv("SB_BINARY_DIR");
+	if (!b)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/tools/serialbattery", b);
+	return path;
+}
+
+bool wt_have_simulator(void)
+{
+	const char *tool = wt_tool();
+	if (!tool || access(tool, X_OK) != 0)
+		return false;
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "'%s' simulate --help >/dev/null 2>&1", tool);
+	return system(cmd) == 0;
+}
+
+bool wt_wait(bool (*cond)(void *arg), void *arg, unsigned timeout_ms)
+{
+	uint64_t end = time_mono_ms() + timeout_ms;
+	for (;;) {
+		if (cond(arg))
+			return true;
+		if (time_mono_ms() >= end)
+			return false;
+		/* a test's condition has no fd to wait on: a short poll() tick */
+		poll(NULL, 0, 10);
+	}
+}
+
+int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
+{
+	memset(s, 0, sizeof(*s));
+	const char *tool = wt_tool();
+	if (!tool)
+		return -ENOENT;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/sbw-sim-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -errno;
+	snprintf(s->link, sizeof(s->link), "%s/tty", s->dir);
+	const char *argv[32];
+	unsigned n = 0;
+	argv[n++] = tool;
+	argv[n++] = "simulate";
+	argv[n++] = "--bms";
+	argv[n++] = bms;
+	argv[n++] = "--link";
+	argv[n++] = s->link;
+	for (; extra && *extra && n < 30; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		execv(tool, (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	s->pid = pid;
+	/* wait for "ready" (generous: a loaded CI machine) */
+	char buf[256];
+	size_t len = 0;
+	uint64_t end = time_mono_ms() + 20000;
+	int r = -ETIMEDOUT;
+	while (time_mono_ms() < end) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		if (poll(&p, 1, time_poll_timeout(end)) <= 0)
+			continue;
+		ssize_t k = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
+		if (k <= 0) {
+			r = -EPIPE;
+			break;
+		}
+		len += (size_t)k;
+		buf[len] = '\0';
+		if (strstr(buf, "ready")) {
+			r = 0;
+			break;
+		}
+	}
+	close(pfd[0]); /* the simulator's later stdout writes get EPIPE/SIGPIPE-free? it must cope */
+	if (r < 0)
+		wt_sim_stop(s);
+	return r;
+}
+
+void wt_sim_stop(struct wt_sim *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+	if (s->link[0])
+		unlink(s->link);
+	if (s->state[0])
+		unlink(s->state);
+	if (s->dir[0])
+		rmdir(s->dir);
+}
+
+/* ---- in-process responder ------------------------------------------------ */
+
+static const char vedirect[] = "\r\nPID\t0xA389\r\nV\t26201\r\nI\t-1230\r\nP\t-32\r\n"
+			       "CE\t-12345\r\nSOC\t876\r\nTTG\t-1\r\nAlarm\tOFF\r\n"
+			       "Relay\tOFF\r\nAR\t0\r\nBMV\t712 Smart\r\nFW\t0413\r\n"
+			       "Checksum\t\x8f";
+
+static void *resp_main(void *arg)
+{
+	struct wt_resp *r = arg;
+	uint8_t in[1024], out[4096];
+	unsigned seed = 12345;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = r->master, .events = POLLIN},
+				      {.fd = r->stop_fd, .events = POLLIN}};
+		int timeout = atomic_load(&r->garbage) ? 5 : -1;
+		int k = poll(p, 2, timeout);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (p[1].revents & POLLIN)
+			break;
+		if (atomic_load(&r->garbage)) {
+			/* random bytes, then a SmartShunt-like text block */
+			uint8_t junk[64];
+			for (size_t i = 0; i < sizeof(junk); i++) {
+				seed = seed * 1103515245u + 12345u;
+				junk[i] = (uint8_t)(seed >> 16);
+			}
+			if (write(r->master, junk, sizeof(junk)) < 0 ||
+			    write(r->master, vedirect, sizeof(vedirect) - 1) < 0) {
+				/* nobody reads the slave yet: keep going */
+			}
+		}
+		if (!(p[0].revents & POLLIN))
+			continue;
+		ssize_t n = read(r->master, in, sizeof(in));
+		if (n <= 0)
+			continue; /* EIO while no slave is open */
+		size_t at = atomic_load(&r->log_len);
+		size_t room = sizeof(r->log) - at;
+		size_t c = (size_t)n < room ? (size_t)n : room;
+		memcpy(r->log + at, in, c);
+		atomic_store(&r->log_len, at + c);
+		atomic_fetch_add(&r->requests, 1);
+		if (!r->drv || atomic_load(&r->silent) || !r->drv->sim_respond)
+			continue;
+		unsigned na = r->naddresses ? r->naddresses : 1;
+		for (unsigned i = 0; i < na; i++) {
+			uint8_t addr = r->naddresses ? r->addresses[i] : 0;
+			int len = r->drv->sim_respond(&r->snap, addr, in, (size_t)n, out,
+						      sizeof(out));
+			if (len > 0 && write(r->master, out, (size_t)len) < 0)
+				break;
+		}
+	}
+	return NULL;
+}
+
+int wt_resp_start(struct wt_resp *r, const struct bms_driver *drv)
+{
+	memset(r, 0, sizeof(*r));
+	r->drv = drv;
+	wt_snapshot(&r->snap);
+	r->master = wt_pty(r->slave, sizeof(r->slave));
+	if (r->master < 0)
+		return r->master;
+	/* Hold the slave open so the master never sees a hangup between the
+	 * worker's opens; the master is non-blocking so chatter never stalls. */
+	r->hold = open(r->slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	fcntl(r->master, F_SETFL, fcntl(r->master, F_GETFL) | O_NONBLOCK);
+	r->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (r->stop_fd < 0 || r->hold < 0) {
+		close(r->master);
+		return -errno;
+	}
+	int e = pthread_create(&r->thread, NULL, resp_main, r);
+	if (e) {
+		close(r->master);
+		close(r->hold);
+		close(r->stop_fd);
+		return -e;
+	}
+	r->running = true;
+	return 0;
+}
+
+void wt_resp_stop(struct wt_resp *r)
+{
+	if (!r->running)
+		return;
+	uint64_t one = 1;
+	if (write(r->stop_fd, &one, sizeof(one)) < 0)
+		return;
+	pthread_join(r->thread, NULL);
+	close(r->stop_fd);
+	close(r->hold);
+	close(r->master);
+	r->running = false;
+}
