@@ -73,6 +73,7 @@
 
 struct jbd_state {
 	unsigned cycle;    /* poll cycles started since init */
+	bool at_step0;     /* last request built was poll step 0 (a retry is no new cycle) */
 	uint8_t expect;    /* register the current step asked for */
 	bool have_model;
 	char model[BMS_STR_LEN];
@@ -118,7 +119,9 @@ static int jbd_build_request(void *state, enum bms_request kind, unsigned step, 
 	} else if (kind == BMS_REQ_POLL) {
 		if (step == 0) {
 			reg = JBD_REG_INFO;
-			st->cycle++;
+			/* the worker rebuilds a step to retry it: count a cycle once */
+			if (!st->at_step0)
+				st->cycle++;
 		} else if (step == 1) {
 			reg = JBD_REG_CELLS;
 		} else if (step == 2 && !st->have_model &&
@@ -131,8 +134,10 @@ static int jbd_build_request(void *state, enum bms_request kind, unsigned step, 
 		return -EINVAL;
 	}
 	int n = put_request(reg, out, cap);
-	if (n > 0)
+	if (n > 0) {
 		st->expect = reg;
+		st->at_step0 = kind == BMS_REQ_POLL && step == 0;
+	}
 	return n;
 }
 
@@ -272,7 +277,7 @@ static int parse_info(const uint8_t *d, size_t n, struct bms_snapshot *s)
 		    BMS_V_CAP_FULL | BMS_V_CYCLES | BMS_V_SOC | BMS_V_BALANCING | BMS_V_FETS;
 	set_alarms(prot, s);
 
-	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u", sw >> 4, sw & 0x0Fu);
+	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u", (unsigned)(sw >> 4), sw & 0x0Fu);
 	s->valid |= BMS_V_SW_VERSION;
 	if (date != 0) {
 		snprintf(s->serial, sizeof(s->serial), "%04u-%02u-%02u", 2000u + (date >> 9),

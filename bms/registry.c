@@ -12,12 +12,14 @@
 extern const struct bms_driver bms_jk;
 extern const struct bms_driver bms_jkpb;
 extern const struct bms_driver bms_jbd;
+extern const struct bms_driver bms_daly;
 
 const struct bms_driver *const bms_drivers[] = {
 	/* one line per driver, in detection order */
 	&bms_jk,
 	&bms_jkpb,
 	&bms_jbd,
+	&bms_daly,
 	NULL,
 };
 
