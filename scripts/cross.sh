@@ -178,7 +178,9 @@ stage=$repo/out/stage-$arch
 rm -rf "$stage"
 mkdir -p "$stage"
 DESTDIR="$stage/destdir" cmake --install "$builddir" --strip --prefix /usr >/dev/null
-scripts/package-venus.sh "$stage/$name" "$stage/destdir" "$arch" "$version"
+scripts/package-venus.sh --out "$stage/$name" --destdir "$stage/destdir" --arch "$arch" --version "$version" \
+  --daemon "$stage/destdir/usr/bin/serialbatteryd" --cli "$stage/destdir/usr/bin/serialbattery"
+scripts/check-binary.sh --quiet "$stage/$name/bin/serialbatteryd" "$stage/$name/bin/serialbattery"
 mkdir -p out
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}" \
   -C "$stage" -czf "out/$name.tar.gz" "$name"
