@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/sbtime.h"
 #include "common/store.h"
+#include "publish/publish.h"
 #include "udev/udev.h"
 
 #define SUP_MAX_PORTS 32
@@ -76,7 +77,11 @@ struct sup {
 	struct worker_config serial; /* serial section plus --port entries */
 	char state_dir[CFG_STR];
 	struct store *store;
-	void *pub; /* struct publish * once publish/ lands */
+	struct publish *pub;
+	/* The publisher's own copy: it reads publish and charge settings from its
+	 * thread, so a reload must never write under it; replaced only while the
+	 * publisher is stopped. */
+	struct sb_config *pub_cfg;
 	struct udev_watch *uw;
 	int sfd;
 	int tfd;
@@ -462,6 +467,9 @@ static void on_worker_notify(struct port *p)
 	schedule_restart(p, now);
 }
 
+static int start_publisher(struct sup *s);
+static void stop_publisher(struct sup *s);
+
 static void reload(struct sup *s)
 {
 	const char *path = s->o->config_path;
@@ -480,8 +488,16 @@ static void reload(struct sup *s)
 		return;
 	}
 	log_info("SIGHUP: reloaded %s", path ? path : "built-in defaults");
+	bool pub_changed = !s->pub_cfg ||
+			   memcmp(&next->publish, &s->pub_cfg->publish, sizeof(next->publish)) != 0 ||
+			   memcmp(&next->charge, &s->pub_cfg->charge, sizeof(next->charge)) != 0;
 	*s->cfg = *next;
 	free(next);
+	if (pub_changed) {
+		log_info("SIGHUP: publish/charge settings changed, restarting the publisher");
+		stop_publisher(s);
+		start_publisher(s);
+	}
 	int level = s->cfg->daemon.log_level + s->o->verbose;
 	log_set_level(s->o->quiet ? SB_LOG_ERROR
 				  : (enum sb_log_level)(level > SB_LOG_DEBUG ? SB_LOG_DEBUG : level));
@@ -499,14 +515,34 @@ static void reload(struct sup *s)
 	sync_static_ports(s);
 }
 
-/* The publisher lands with publish/; until then batteries live only in the store. */
-static void start_publisher(struct sup *s)
+static int start_publisher(struct sup *s)
 {
-	s->pub = NULL;
+	if (!s->pub_cfg) {
+		s->pub_cfg = malloc(sizeof(*s->pub_cfg));
+		if (!s->pub_cfg)
+			return -ENOMEM;
+	}
+	*s->pub_cfg = *s->cfg;
+	struct publish_params pp;
+	memset(&pp, 0, sizeof(pp));
+	pp.bus_address = s->o->bus_address;
+	pp.cfg = &s->pub_cfg->publish;
+	pp.charge = &s->pub_cfg->charge;
+	copy_str(pp.state_dir, sizeof(pp.state_dir), s->state_dir);
+	int r = publish_start(&pp, s->store, &s->pub);
+	if (r < 0) {
+		s->pub = NULL;
+		log_error("cannot start the publisher: %s", strerror(-r));
+	}
+	return r;
 }
 
 static void stop_publisher(struct sup *s)
 {
+	if (!s->pub)
+		return;
+	publish_stop(s->pub); /* removes every service from the bus, joins */
+	publish_free(s->pub);
 	s->pub = NULL;
 }
 
@@ -550,7 +586,8 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 		log_error("store: %s", strerror(-r));
 		goto out;
 	}
-	start_publisher(s);
+	if (start_publisher(s) < 0)
+		goto out;
 	if (!o->no_udev) {
 		r = udev_watch_new(&s->uw);
 		if (r < 0)
@@ -613,6 +650,7 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 out:
 	stop_all(s);
 	stop_publisher(s);
+	free(s->pub_cfg);
 	udev_watch_free(s->uw);
 	store_free(s->store);
 	if (s->sfd >= 0)
