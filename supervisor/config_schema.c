@@ -33,6 +33,9 @@ static const struct cfg_section sections[] = {
 	{.name = "serial", .doc = "Serial ports: detection, polling, RS485 addresses (see docs/WORKER.md).",
 	 .keys = worker_cfg_keys, .offset = offsetof(struct sb_config, serial),
 	 .validate = worker_config_validate},
+	{.name = "charge", .doc = "Charge control: voltage and current limits, comms-loss policy (see docs/CHARGE.md).",
+	 .keys = charge_cfg_keys, .offset = offsetof(struct sb_config, charge),
+	 .validate = charge_config_validate},
 	{NULL},
 };
 

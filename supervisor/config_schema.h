@@ -8,6 +8,7 @@
 #ifndef SB_CONFIG_SCHEMA_H
 #define SB_CONFIG_SCHEMA_H
 
+#include "charge/charge.h"
 #include "common/config.h"
 #include "supervisor/daemon_config.h"
 #include "udev/udev.h"
@@ -17,6 +18,7 @@ struct sb_config {
 	struct daemon_config daemon;
 	struct udev_config udev;
 	struct worker_config serial;
+	struct charge_config charge;
 };
 
 extern const struct cfg_schema sb_config_schema;
