@@ -6,6 +6,7 @@
 
 static const struct tool_cmd cmds[] = {
 	/* one line per subcommand */
+	{"decode", "decode captured BMS frames to JSON", cmd_decode},
 	{NULL, NULL, NULL},
 };
 

@@ -10,5 +10,6 @@ struct tool_cmd {
 };
 
 /* Subcommands, each in tools/cmd_<name>.c: one declaration here, one line in main.c. */
+int cmd_decode(int argc, char **argv);
 
 #endif
