@@ -80,6 +80,8 @@ void wt_snapshot(struct bms_snapshot *s)
 	s->current_ma = -5230;
 	s->soc_cpct = 7300;
 	s->capacity_full_mah = 280000;
+	s->capacity_design_mah = 280000;
+	s->valid |= BMS_V_CAP_DESIGN;
 	s->capacity_remain_mah = 204400;
 	s->cycles = 42;
 	s->temp_count = 2;
@@ -87,6 +89,11 @@ void wt_snapshot(struct bms_snapshot *s)
 	s->temp_dc[1] = 223;
 	s->charge_fet = true;
 	s->discharge_fet = true;
+	s->valid |= BMS_V_MODEL | BMS_V_SERIAL | BMS_V_SW_VERSION | BMS_V_HW_VERSION;
+	snprintf(s->model, sizeof(s->model), "SB-TEST-16S");
+	snprintf(s->serial, sizeof(s->serial), "SBT0001");
+	snprintf(s->sw_version, sizeof(s->sw_version), "1.2.3");
+	snprintf(s->hw_version, sizeof(s->hw_version), "1.0");
 }
 
 const char *wt_tool(void)
@@ -249,10 +256,20 @@ static void *resp_main(void *arg)
 			continue;
 		unsigned na = r->naddresses ? r->naddresses : 1;
 		for (unsigned i = 0; i < na; i++) {
+			if (atomic_load(&r->silent_mask) & (1u << i))
+				continue;
 			uint8_t addr = r->naddresses ? r->addresses[i] : 0;
 			int len = r->drv->sim_respond(&r->snap, addr, in, (size_t)n, out,
 						      sizeof(out));
-			if (len > 0 && write(r->master, out, (size_t)len) < 0)
+			if (len <= 0)
+				continue;
+			seed = seed * 1103515245u + 12345u;
+			if ((seed >> 16) % 100 < atomic_load(&r->corrupt_pct)) {
+				seed = seed * 1103515245u + 12345u;
+				out[(seed >> 16) % (unsigned)len] ^= 0x5a;
+			}
+			atomic_fetch_add(&r->replies, 1);
+			if (write(r->master, out, (size_t)len) < 0)
 				break;
 		}
 	}

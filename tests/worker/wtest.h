@@ -55,6 +55,9 @@ struct wt_resp {
 	uint8_t addresses[8];
 	unsigned naddresses;
 	atomic_bool silent;      /* answer nothing */
+	atomic_uint silent_mask; /* bit i: addresses[i] answers nothing */
+	atomic_uint corrupt_pct; /* flip one byte in this share of replies */
+	atomic_uint replies;     /* replies sent */
 	atomic_bool garbage;     /* chatter random bytes and VE.Direct-like text instead */
 	atomic_uint requests;    /* requests seen */
 	uint8_t log[8192];       /* every byte received (first 8 KiB) */
