@@ -49,6 +49,10 @@
  *   its effect. Bit 13 (charge timeout, some firmware) is not mapped.
  * - There is no serial number outside factory mode (EEPROM 0x16), so the
  *   production date "YYYY-MM-DD" is the serial; the 0x05 string is the model.
+ * - Framing: the checksum leaves the register byte unprotected, so
+ *   frame_find only accepts the replies 0x03/0x04/0x05/0xAA and checks the
+ *   shape of their data (see jbd_shape_ok). Write replies are not accepted
+ *   (the driver sends no writes).
  * - The newer-firmware tail (humidity, alarm bits, full-charge capacity,
  *   remaining capacity, balance current): only the full-charge capacity has
  *   a snapshot field; the alarm bits' meaning is not documented, so they are
@@ -67,6 +71,7 @@
 #define JBD_REG_INFO 0x03
 #define JBD_REG_CELLS 0x04
 #define JBD_REG_MODEL 0x05
+#define JBD_REG_ERRORS 0xAA /* error counters: not polled, but a known reply */
 #define JBD_OVERHEAD 7     /* DD reg status n ... chk chk 77 */
 #define JBD_MODEL_EVERY 64 /* cycles between 0x05 attempts while it is missing */
 #define JBD_KELVIN_DC 2731 /* 0 degC in 0.1 K */
@@ -141,6 +146,35 @@ static int jbd_build_request(void *state, enum bms_request kind, unsigned step, 
 	return n;
 }
 
+/*
+ * The checksum does not cover the register byte, so a corrupted register
+ * would pass it. Accept only the replies we know, each with the shape its
+ * data must have: then one flipped register bit (0x04 <-> 0x05) is caught
+ * too, as an odd cell list or a binary "model string".
+ */
+static bool jbd_shape_ok(const uint8_t *p)
+{
+	uint8_t reg = p[1], n = p[3];
+	const uint8_t *d = p + 4;
+	if (p[2] == 0x80)
+		return reg == JBD_REG_INFO || reg == JBD_REG_CELLS || reg == JBD_REG_MODEL ||
+		       reg == JBD_REG_ERRORS;
+	switch (reg) {
+	case JBD_REG_INFO:
+		return n >= 23 && 23u + 2u * d[22] <= n;
+	case JBD_REG_CELLS:
+	case JBD_REG_ERRORS:
+		return n >= 2 && n % 2 == 0;
+	case JBD_REG_MODEL:
+		for (unsigned i = 0; i < n; i++)
+			if (d[i] != 0 && (d[i] < 0x20 || d[i] > 0x7E))
+				return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Is buf[0..len) exactly one reply frame with a good checksum? */
 static bool jbd_frame_ok(const uint8_t *p, size_t len)
 {
@@ -149,7 +183,7 @@ static bool jbd_frame_ok(const uint8_t *p, size_t len)
 	if (p[len - 1] != JBD_END)
 		return false;
 	uint16_t want = (uint16_t)((p[len - 3] << 8) | p[len - 2]);
-	return jbd_sum(p + 2, len - 5) == want;
+	return jbd_sum(p + 2, len - 5) == want && jbd_shape_ok(p);
 }
 
 /*

@@ -19,6 +19,8 @@ const struct dc_family dc_families[] = {
 	/* one line per driver: registry name, vectors.json family */
 	{"jk", "jk_serial_4e57"},
 	{"jkpb", "jk_pb_rs485"},
+	{"jbd", "jbd"},
+	{"daly", "daly"},
 	{NULL, NULL},
 };
 
@@ -309,6 +311,31 @@ static int parse_as_some_step(const struct bms_driver *drv, uint8_t address, con
 	return best;
 }
 
+/*
+ * Added for the JBD/Daly tests: a captured reply to a request the driver
+ * deliberately never sends (JBD 0xAA error counters, Daly 0x91 cell range)
+ * is allowed when the mapper skips every one of its keys (the snapshot has
+ * no field for them). Such a frame must still be found by frame_find; it is
+ * not counted as checked.
+ */
+static bool dc_unrequested(const struct bms_driver *drv, const struct vec *v,
+			   const uint8_t *buf, size_t len, dc_map_fn map)
+{
+	struct bms_snapshot empty;
+	memset(&empty, 0, sizeof(empty));
+	if (!map || v->nexpect == 0)
+		return false;
+	for (unsigned k = 0; k < v->nexpect; k++) {
+		struct dc_value got;
+		memset(&got, 0, sizeof(got));
+		if (map(v->expect[k].key, &empty, buf, len, &got) != DC_SKIP)
+			return false;
+	}
+	size_t start = 0, flen = 0;
+	return drv->frame_find(buf, len, &start, &flen) == BMS_FIND_VALID && start == 0 &&
+	       flen == len;
+}
+
 unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint8_t address,
 			  dc_map_fn map)
 {
@@ -326,7 +353,8 @@ unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint
 		struct bms_snapshot snap;
 		int r = parse_as_some_step(drv, address, buf, (size_t)n, &snap);
 		if (r < 0) {
-			dc_fail("%s: no request step accepts this frame (parse %d)", what, r);
+			if (!dc_unrequested(drv, v, buf, (size_t)n, map))
+				dc_fail("%s: no request step accepts this frame (parse %d)", what, r);
 			continue;
 		}
 		/* the same frame after garbage decodes the same */

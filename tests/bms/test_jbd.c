@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/* JBD 0xDD driver: captured vectors, frame_find conformance, requests, simulator round trip. */
+#include <errno.h>
+#include <string.h>
+
+#include "bms/bms.h"
+#include "bms/bytes.h"
+#include "tests/bms/driver_checks.h"
+#include "tests/support/cunit_main.h"
+
+extern const struct bms_driver bms_jbd;
+
+/* protection bit -> alarm, as the JBD document numbers the bits */
+static const uint8_t prot_alarm[] = {
+	BMS_ALARM_HIGH_CELL_VOLTAGE,       BMS_ALARM_LOW_CELL_VOLTAGE,
+	BMS_ALARM_HIGH_VOLTAGE,            BMS_ALARM_LOW_VOLTAGE,
+	BMS_ALARM_HIGH_CHARGE_TEMPERATURE, BMS_ALARM_LOW_CHARGE_TEMPERATURE,
+	BMS_ALARM_HIGH_TEMPERATURE,        BMS_ALARM_LOW_TEMPERATURE,
+	BMS_ALARM_HIGH_CHARGE_CURRENT,     BMS_ALARM_HIGH_DISCHARGE_CURRENT,
+	BMS_ALARM_HIGH_CURRENT,            BMS_ALARM_INTERNAL_FAILURE,
+};
+
+static enum dc_map num(struct dc_value *ret, double v)
+{
+	ret->kind = VEC_NUM;
+	ret->num = v;
+	return DC_MAPPED;
+}
+
+static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
+			   size_t len, struct dc_value *ret)
+{
+	/* register 0xAA (error counters) is never requested: no snapshot field */
+	if (len > 1 && frame[1] == 0xAA)
+		return DC_SKIP;
+	if (!strcmp(key, "capacity_nominal_ah"))
+		return (s->valid & BMS_V_CAP_DESIGN) ? num(ret, s->capacity_design_mah / 1000.0)
+						     : DC_UNKNOWN;
+	if (!strcmp(key, "production_date")) {
+		ret->kind = VEC_STR;
+		snprintf(ret->str, sizeof(ret->str), "%s",
+			 (s->valid & BMS_V_SERIAL) ? s->serial : "(no serial)");
+		return DC_MAPPED;
+	}
+	if (!strcmp(key, "hw_model")) {
+		ret->kind = VEC_STR;
+		snprintf(ret->str, sizeof(ret->str), "%s",
+			 (s->valid & BMS_V_MODEL) ? s->model : "(no model)");
+		return DC_MAPPED;
+	}
+	if (!strcmp(key, "fet_bits"))
+		return (s->valid & BMS_V_FETS)
+			       ? num(ret, (s->charge_fet ? 1 : 0) + (s->discharge_fet ? 2 : 0))
+			       : DC_UNKNOWN;
+	if (!strcmp(key, "balance_bits_low"))
+		return (s->valid & BMS_V_BALANCING) ? num(ret, s->balancing & 0xFFFF) : DC_UNKNOWN;
+	if (!strcmp(key, "protection_bits")) {
+		if (!(s->valid & BMS_V_ALARMS))
+			return DC_UNKNOWN;
+		unsigned bits = 0;
+		for (unsigned b = 0; b < sizeof(prot_alarm); b++)
+			if (s->alarm[prot_alarm[b]] == 2)
+				bits |= 1u << b;
+		return num(ret, bits);
+	}
+	if (!strcmp(key, "ntc_count"))
+		return (s->valid & BMS_V_TEMPS)
+			       ? num(ret, s->temp_count + ((s->valid & BMS_V_MOSFET_TEMP) ? 1 : 0))
+			       : DC_UNKNOWN;
+	if (!strcmp(key, "temperatures_c")) {
+		/* the vectors list the NTCs in wire order: MOSFET first when there is one */
+		if (!(s->valid & BMS_V_TEMPS))
+			return DC_UNKNOWN;
+		ret->kind = VEC_ARRAY;
+		ret->n = 0;
+		if (s->valid & BMS_V_MOSFET_TEMP)
+			ret->arr[ret->n++] = s->mosfet_temp_dc / 10.0;
+		for (unsigned i = 0; i < s->temp_count; i++)
+			ret->arr[ret->n++] = s->temp_dc[i] / 10.0;
+		return DC_MAPPED;
+	}
+	if (!strcmp(key, "delta_v")) {
+		struct bms_cell_stats cs;
+		bms_cell_stats(s, &cs);
+		return (s->valid & BMS_V_CELLS) ? num(ret, (cs.max_mv - cs.min_mv) / 1000.0)
+						: DC_UNKNOWN;
+	}
+	/*
+	 * 0x03's cell count is the configured string count; the driver takes the
+	 * count from the 0x04 list (tested below), so this key has no field.
+	 */
+	if (!strcmp(key, "cell_count") && len > 1 && frame[1] == 0x03)
+		return DC_SKIP;
+	/* newer-firmware tail fields without a snapshot field */
+	static const char *const skip[] = {"humidity_pct", "alarm_bits", "balance_current_ma",
+					   "capacity_remaining2_ah"};
+	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (!strcmp(key, skip[i]))
+			return DC_SKIP;
+	return DC_UNKNOWN;
+}
+
+static void test_vectors(void)
+{
+	/* 8 responses, of which 0xAA is not requested */
+	CU_ASSERT(dc_check_vectors(&bms_jbd, "jbd", 0, jbd_map) == 7);
+}
+
+static void test_frames(void)
+{
+	CU_ASSERT(dc_check_family_frames(&bms_jbd, "jbd") == 8);
+}
+
+static void test_requests(void)
+{
+	/* 0x03, 0x04, 0x05 are ours; 0xAA (error counters) is not polled */
+	CU_ASSERT(dc_check_requests(&bms_jbd, "jbd", 0) == 3);
+}
+
+static struct bms_snapshot sample_state(void)
+{
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	s.voltage_mv = 53120;
+	s.current_ma = -12340;
+	s.soc_cpct = 8700;
+	s.capacity_remain_mah = 87000;
+	s.capacity_full_mah = 98000;
+	s.capacity_design_mah = 100000;
+	s.cycles = 42;
+	s.cell_count = 16;
+	for (unsigned i = 0; i < 16; i++)
+		s.cell_mv[i] = (uint16_t)(3300 + i);
+	s.balancing = (1u << 0) | (1u << 15); /* cells 1 and 16 */
+	s.temp_count = 2;
+	s.temp_dc[0] = 250;
+	s.temp_dc[1] = -70;
+	s.mosfet_temp_dc = 310;
+	s.charge_fet = true;
+	s.discharge_fet = false;
+	s.alarm[BMS_ALARM_HIGH_CELL_VOLTAGE] = 2;
+	s.alarm[BMS_ALARM_HIGH_CURRENT] = 2;
+	strcpy(s.sw_version, "2.3");
+	strcpy(s.serial, "2022-08-20");
+	strcpy(s.model, "JBD-SP04S034-L4S-200A-B-U");
+	s.valid = BMS_V_MOSFET_TEMP | BMS_V_CAP_DESIGN | BMS_V_SERIAL | BMS_V_ALARMS;
+	return s;
+}
+
+static void test_sim_roundtrip(void)
+{
+	struct bms_snapshot s = sample_state();
+	dc_check_sim_roundtrip(&bms_jbd, 0, &s,
+			       BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN |
+				       BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES |
+				       BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_FETS |
+				       BMS_V_BALANCING | BMS_V_ALARMS | BMS_V_SERIAL |
+				       BMS_V_SW_VERSION | BMS_V_MODEL);
+	/* one NTC is a battery sensor, not the MOSFET; 32 cells use the high balance word */
+	s.valid &= ~(uint32_t)BMS_V_MOSFET_TEMP;
+	s.temp_count = 1;
+	s.cell_count = 32;
+	for (unsigned i = 0; i < 32; i++)
+		s.cell_mv[i] = (uint16_t)(3200 + 3 * i);
+	s.balancing = 1u << 31;
+	s.current_ma = 150000;
+	dc_check_sim_roundtrip(&bms_jbd, 0, &s, BMS_V_TEMPS | BMS_V_BALANCING);
+}
+
+/* Build a reply frame for register reg from data (test-side framing). */
+static size_t frame_of(uint8_t reg, uint8_t status, const uint8_t *data, size_t n, uint8_t *out)
+{
+	out[0] = 0xDD;
+	out[1] = reg;
+	out[2] = status;
+	out[3] = (uint8_t)n;
+	memcpy(out + 4, data, n);
+	put_u16be(out + 4 + n, (uint16_t)(0x10000u - bms_sum16(out + 2, n + 2)));
+	out[6 + n] = 0x77;
+	return n + 7;
+}
+
+static int parse_step(unsigned step, const uint8_t *f, size_t n, struct bms_snapshot *s)
+{
+	uint8_t st[256], req[16];
+	CU_ASSERT_FATAL(bms_jbd.state_size <= sizeof(st));
+	memset(st, 0, sizeof(st));
+	bms_jbd.init(st, 0);
+	int r = 0;
+	for (unsigned k = 0; k <= step && r >= 0; k++)
+		r = bms_jbd.build_request(st, BMS_REQ_POLL, k, req, sizeof(req));
+	CU_ASSERT_FATAL(r > 0);
+	return bms_jbd.parse(st, f, n, s);
+}
+
+/* Balance bits: bytes 12-13 are cells 1-16 with bit 0 = cell 1 (JBD document). */
+static void test_balance_order(void)
+{
+	uint8_t d[23], f[64];
+	memset(d, 0, sizeof(d));
+	d[12] = 0x00;
+	d[13] = 0x05; /* cells 1 and 3 */
+	d[14] = 0x80;
+	d[15] = 0x00; /* cell 32 */
+	size_t n = frame_of(0x03, 0, d, sizeof(d), f);
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(parse_step(0, f, n, &s) == 0);
+	CU_ASSERT(s.balancing == ((1u << 0) | (1u << 2) | (1u << 31)));
+	CU_ASSERT(s.valid & BMS_V_BALANCING);
+	/* no NTC, no tail: zero sensors, full = nominal */
+	CU_ASSERT(s.temp_count == 0 && !(s.valid & BMS_V_MOSFET_TEMP));
+}
+
+/* Every protection bit maps to its alarm at level 2, nothing else is raised. */
+static void test_protection_bits(void)
+{
+	uint8_t d[23], f[64];
+	for (unsigned b = 0; b < 16; b++) {
+		memset(d, 0, sizeof(d));
+		put_u16be(d + 16, (uint16_t)(1u << b));
+		size_t n = frame_of(0x03, 0, d, sizeof(d), f);
+		struct bms_snapshot s;
+		memset(&s, 0, sizeof(s));
+		CU_ASSERT_FATAL(parse_step(0, f, n, &s) == 0);
+		unsigned raised = 0;
+		for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
+			if (s.alarm[a])
+				raised++;
+		if (b < sizeof(prot_alarm)) {
+			CU_ASSERT(s.alarm[prot_alarm[b]] == 2);
+			CU_ASSERT(raised == 1);
+		} else {
+			CU_ASSERT(raised == 0); /* software lock, charge timeout, reserved */
+		}
+	}
+}
+
+/* Replies that do not fit: status 0x80, wrong register, bad lengths. */
+static void test_rejects(void)
+{
+	uint8_t d[96], f[128];
+	size_t start, flen;
+	struct bms_snapshot s;
+	memset(d, 0, sizeof(d));
+	memset(&s, 0, sizeof(s));
+	size_t n = frame_of(0x03, 0x80, d, 0, f);
+	CU_ASSERT(parse_step(0, f, n, &s) == -EPROTO); /* the BMS refused */
+	n = frame_of(0x04, 0, d, 8, f);
+	CU_ASSERT(parse_step(0, f, n, &s) == -EPROTO); /* answers another step */
+	CU_ASSERT(parse_step(1, f, n, &s) == 0);
+	n = frame_of(0x04, 0, d, 7, f);
+	/* frames whose data cannot be that register's are no frames at all */
+	CU_ASSERT(parse_step(1, f, n, &s) == -EBADMSG); /* odd length */
+	n = frame_of(0x04, 0, d, 2 * BMS_MAX_CELLS + 2, f);
+	CU_ASSERT(parse_step(1, f, n, &s) == -EPROTO); /* more cells than we hold */
+	n = frame_of(0x03, 0, d, 22, f);
+	CU_ASSERT(parse_step(0, f, n, &s) == -EBADMSG); /* too short for basic info */
+	d[22] = 3;                                     /* 3 NTCs announced, 2 sent */
+	n = frame_of(0x03, 0, d, 27, f);
+	CU_ASSERT(parse_step(0, f, n, &s) == -EBADMSG);
+	n = frame_of(0x05, 0, (const uint8_t *)"JBD\x01", 4, f);
+	CU_ASSERT(parse_step(2, f, n, &s) == -EBADMSG); /* a binary model string */
+	n = frame_of(0x05, 0, (const uint8_t *)"JBD-A", 5, f);
+	CU_ASSERT(parse_step(2, f, n, &s) == 0);
+	CU_ASSERT_STRING_EQUAL(s.model, "JBD-A");
+	n = frame_of(0xE1, 0, d, 0, f); /* a write reply: we send no writes */
+	CU_ASSERT(bms_jbd.frame_find(f, n, &start, &flen) == BMS_FIND_INVALID);
+	f[5] ^= 1; /* checksum */
+	CU_ASSERT(bms_jbd.parse(NULL, f, n, &s) == -EBADMSG);
+	/* our own request (an echoing adapter) is never a reply */
+	uint8_t req[16];
+	CU_ASSERT(parse_step(0, f, 0, &s) == -EBADMSG);
+	uint8_t st[256];
+	bms_jbd.init(st, 0);
+	int rn = bms_jbd.build_request(st, BMS_REQ_PROBE, 0, req, sizeof(req));
+	CU_ASSERT_FATAL(rn == 7);
+	CU_ASSERT(bms_jbd.frame_find(req, 7, &start, &flen) == BMS_FIND_INVALID);
+}
+
+/* 0x05 is asked on the first cycle, then only every 64th while missing; finish keeps it. */
+static void test_model_schedule(void)
+{
+	uint8_t st[256], req[16], rep[300];
+	struct bms_snapshot want, s;
+	memset(&want, 0, sizeof(want));
+	strcpy(want.model, "JBD-SP25S003");
+	bms_jbd.init(st, 0);
+	unsigned model_cycles = 0;
+	for (unsigned cycle = 1; cycle <= 130; cycle++) {
+		memset(&s, 0, sizeof(s));
+		unsigned step;
+		bool asked = false;
+		for (step = 0;; step++) {
+			int n = bms_jbd.build_request(st, BMS_REQ_POLL, step, req, sizeof(req));
+			if (step == 0) /* a retry of step 0 is not a new cycle */
+				CU_ASSERT(bms_jbd.build_request(st, BMS_REQ_POLL, 0, req,
+								sizeof(req)) == 7);
+			if (n == 0)
+				break;
+			if (req[2] != 0x05)
+				continue;
+			asked = true;
+			/* silent the first time (a clone without 0x05), answers at cycle 64 */
+			if (cycle == 64) {
+				int m = bms_jbd.sim_respond(&want, 0, req, (size_t)n, rep, sizeof(rep));
+				CU_ASSERT(dc_feed(&bms_jbd, st, rep, (size_t)m, &s) == 0);
+			}
+		}
+		if (asked)
+			model_cycles++;
+		CU_ASSERT(asked == (cycle == 1 || cycle == 64));
+		bms_jbd.finish(st, &s);
+		CU_ASSERT(!!(s.valid & BMS_V_MODEL) == (cycle >= 64));
+		if (cycle >= 64)
+			CU_ASSERT_STRING_EQUAL(s.model, "JBD-SP25S003");
+	}
+	CU_ASSERT(model_cycles == 2);
+}
+
+int sb_register_tests(void)
+{
+	static const struct sb_test tests[] = {
+		{"vectors", test_vectors},
+		{"frames", test_frames},
+		{"requests", test_requests},
+		{"sim_roundtrip", test_sim_roundtrip},
+		{"balance_order", test_balance_order},
+		{"protection_bits", test_protection_bits},
+		{"rejects", test_rejects},
+		{"model_schedule", test_model_schedule},
+		{NULL, NULL},
+	};
+	return sb_add_suite("jbd", tests);
+}
