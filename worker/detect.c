@@ -123,8 +123,11 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 
 	uint16_t *learned = learned_slot(l, drv, kind, step);
 	size_t want = learned ? *learned : 0;
+	unsigned tmo = drv->response_timeout_ms;
+	if (l->timeout_cap_ms && l->timeout_cap_ms < tmo)
+		tmo = l->timeout_cap_ms;
 	/* The request is still on the wire when write() returns on a real UART. */
-	uint64_t soft = t0 + wire_req + drv->response_timeout_ms;
+	uint64_t soft = t0 + wire_req + tmo;
 	uint64_t hard = soft + worker_port_wire_ms(p, drv->max_frame) + QUIET_MS;
 	size_t len = 0, got = 0, consumed = 0;
 	uint64_t last_rx = 0;
@@ -200,12 +203,13 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				if (learned)
 					*learned = (uint16_t)(consumed > UINT16_MAX ? 0 : consumed);
 				l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
+				l->timeout_cap_ms = 0; /* it answers: full timeouts from now on */
 				return 0;
 			}
 			if (pr == 1) {
 				/* more frames of the same reply follow */
 				uint64_t now = time_mono_ms();
-				soft = now + drv->response_timeout_ms;
+				soft = now + tmo;
 				hard = soft + worker_port_wire_ms(p, drv->max_frame) + QUIET_MS;
 				continue;
 			}
@@ -492,7 +496,7 @@ static int build_candidates(const struct worker_detect_opts *o, struct cand_list
 
 /* Probe (when the driver has a probe cycle) and one full poll cycle, then judge. */
 static int try_candidate(struct worker_link *l, const struct cand *c, unsigned retries,
-			 struct bms_snapshot *snap)
+			 bool quick, struct bms_snapshot *snap)
 {
 	const struct bms_driver *drv = c->drv;
 	int r = worker_port_set_line(&l->port, c->baud, drv->framing);
@@ -506,9 +510,13 @@ static int try_candidate(struct worker_link *l, const struct cand *c, unsigned r
 	}
 	memset(snap, 0, sizeof(*snap));
 	struct worker_counters cnt = {0};
+	/* Quick: an unknown candidate's probe waits a short while; once something
+	 * answered, the rest of the cycle gets the driver's own timeouts. */
+	l->timeout_cap_ms = quick ? WORKER_QUICK_TIMEOUT_MS : 0;
 	r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_PROBE, retries, snap, &cnt);
 	if (r == 0)
 		r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_POLL, retries, snap, &cnt);
+	l->timeout_cap_ms = 0;
 	if (r < 0) {
 		log_debug("detect %s@%u addr 0x%02x: %s (%llu bad, %llu timeouts)", drv->name,
 			  c->baud, c->address, strerror(-r), (unsigned long long)cnt.frames_bad,
@@ -550,7 +558,7 @@ int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 			break;
 		}
 		const struct cand *c = &cl->v[i];
-		int tr = try_candidate(l, c, c->sure ? o->retries : 0, snap);
+		int tr = try_candidate(l, c, c->sure ? o->retries : 0, o->quick && !c->sure, snap);
 		if (tr == -ECANCELED || tr == -ENODEV) {
 			r = tr;
 			goto out;
@@ -581,7 +589,7 @@ int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 				if (a == res->address || res->naddresses >= WORKER_MAX_ADDRS)
 					continue;
 				c.address = (uint8_t)a;
-				int tr = try_candidate(l, &c, 0, snap);
+				int tr = try_candidate(l, &c, 0, o->quick, snap);
 				if (tr == -ECANCELED || tr == -ENODEV) {
 					r = tr;
 					goto out;

@@ -32,6 +32,7 @@ struct worker_link {
 	void *scratch_state; /* detection's driver state, max state_size of the registry */
 	size_t state_cap;
 	uint64_t next_tx_ms; /* inter-frame gap: earliest time of the next request */
+	unsigned timeout_cap_ms; /* 0, or a cap on the drivers' response timeouts */
 	/* Reply length per (kind, step) seen last time, for VMIN batching. */
 	const struct bms_driver *learned_drv;
 	uint16_t learned[2][WORKER_MAX_STEPS];
@@ -66,7 +67,12 @@ struct worker_detect_opts {
 	const char *identity;       /* adapter identity (the state file's key) */
 	unsigned retries;           /* for pinned and remembered candidates */
 	unsigned round_max_ms;      /* bound on one round; 0 = 10 s */
+	bool quick;                 /* cap unknown candidates' first answer at
+				     * WORKER_QUICK_TIMEOUT_MS (a fast first round) */
 };
+
+/* A BMS that answers at all answers its probe within this (plus wire time). */
+#define WORKER_QUICK_TIMEOUT_MS 150u
 
 struct worker_detect_result {
 	const struct bms_driver *drv;

@@ -180,6 +180,8 @@ static int detect_until_found(struct worker *w)
 		cap = 1000;
 	for (unsigned round = 1;; round++) {
 		struct worker_detect_result res;
+		/* odd rounds fast (short first-answer wait), even rounds thorough */
+		o.quick = round % 2 == 1;
 		int r = worker_detect(w->link, &o, &res);
 		if (r == 0) {
 			log_info("%s: %s at %u baud%s, %u batter%s, detected in %" PRIu64

@@ -43,7 +43,7 @@ static void test_each_family_no_hints(void)
 		}
 		struct worker_link *l;
 		CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
-		struct worker_detect_opts o = {.retries = 2};
+		struct worker_detect_opts o = {.retries = 2, .quick = true};
 		struct worker_detect_result res;
 		int rc = worker_detect(l, &o, &res);
 		CU_ASSERT(rc == 0);
@@ -78,7 +78,7 @@ static void test_simulator_families_and_wrong_baud(void)
 		}
 		struct worker_link *l;
 		CU_ASSERT_FATAL(worker_link_open(s.link, -1, &l) == 0);
-		struct worker_detect_opts o = {.retries = 2};
+		struct worker_detect_opts o = {.retries = 2, .quick = true};
 		struct worker_detect_result res;
 		CU_ASSERT(worker_detect(l, &o, &res) == 0 && res.drv == drv &&
 			  res.baud == drv->bauds[0]);
@@ -105,7 +105,7 @@ static void test_silent_port_rejected(void)
 	CU_ASSERT_FATAL(wt_resp_start(&r, NULL) == 0);
 	struct worker_link *l;
 	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
-	struct worker_detect_opts o = {.retries = 2};
+	struct worker_detect_opts o = {.retries = 2, .quick = true};
 	struct worker_detect_result res;
 	CU_ASSERT(worker_detect(l, &o, &res) == -EHOSTUNREACH);
 	/* every registered non-opt-in driver asked at least once */
@@ -122,7 +122,7 @@ static void test_chatter_rejected(void)
 	atomic_store(&r.garbage, true);
 	struct worker_link *l;
 	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
-	struct worker_detect_opts o = {.retries = 2};
+	struct worker_detect_opts o = {.retries = 2, .quick = true};
 	struct worker_detect_result res;
 	for (int round = 0; round < 3; round++)
 		CU_ASSERT(worker_detect(l, &o, &res) == -EHOSTUNREACH);
