@@ -6,6 +6,7 @@
 
 static const struct tool_cmd cmds[] = {
 	/* one line per subcommand */
+	{"plan", "run the charge algorithm over a scenario CSV", cmd_plan},
 	{"decode", "decode captured BMS frames to JSON", cmd_decode},
 	{NULL, NULL, NULL},
 };
