@@ -8,6 +8,8 @@ static const struct tool_cmd cmds[] = {
 	/* one line per subcommand */
 	{"plan", "run the charge algorithm over a scenario CSV", cmd_plan},
 	{"decode", "decode captured BMS frames to JSON", cmd_decode},
+	{"probe", "detect which BMS answers on a serial port", cmd_probe},
+	{"simulate", "emulate a BMS on a pseudo-terminal", cmd_simulate},
 	{NULL, NULL, NULL},
 };
 

@@ -12,5 +12,7 @@ struct tool_cmd {
 /* Subcommands, each in tools/cmd_<name>.c: one declaration here, one line in main.c. */
 int cmd_plan(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 #endif
