@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/sbtime.h"
+#include "tools/snapshot_json.h"
 
 int wt_pty(char *slave, size_t len)
 {
@@ -139,6 +140,15 @@ int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
 	if (!mkdtemp(s->dir))
 		return -errno;
 	snprintf(s->link, sizeof(s->link), "%s/tty", s->dir);
+	/* the state the tests compare against: wt_snapshot() */
+	snprintf(s->state, sizeof(s->state), "%s/state.json", s->dir);
+	FILE *f = fopen(s->state, "we");
+	if (!f)
+		return -errno;
+	struct bms_snapshot snap;
+	wt_snapshot(&snap);
+	snapshot_json_write(f, &snap);
+	fclose(f);
 	const char *argv[32];
 	unsigned n = 0;
 	argv[n++] = tool;
@@ -147,6 +157,8 @@ int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
 	argv[n++] = bms;
 	argv[n++] = "--link";
 	argv[n++] = s->link;
+	argv[n++] = "--state";
+	argv[n++] = s->state;
 	for (; extra && *extra && n < 30; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
