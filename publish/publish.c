@@ -358,8 +358,8 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 		if (!b->res.connected ||
 		    now - b->gone_since_ms >= (uint64_t)p->cfg->gone_remove_after_s * 1000u) {
 			log_info("publish: %s gone, removing its service", b->key);
-			batt_remove(p, b);
 			store_release(p->st, slot);
+			batt_remove(p, b);
 			return;
 		}
 	} else {

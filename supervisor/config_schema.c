@@ -36,6 +36,8 @@ static const struct cfg_section sections[] = {
 	{.name = "charge", .doc = "Charge control: voltage and current limits, comms-loss policy (see docs/CHARGE.md).",
 	 .keys = charge_cfg_keys, .offset = offsetof(struct sb_config, charge),
 	 .validate = charge_config_validate},
+	{.name = "publish", .doc = "D-Bus publishing and bank aggregation (see docs/DBUS.md).",
+	 .keys = publish_cfg_keys, .offset = offsetof(struct sb_config, publish)},
 	{NULL},
 };
 

@@ -10,6 +10,7 @@
 
 #include "charge/charge.h"
 #include "common/config.h"
+#include "publish/publish_config.h"
 #include "supervisor/daemon_config.h"
 #include "udev/udev.h"
 #include "worker/worker.h"
@@ -19,6 +20,7 @@ struct sb_config {
 	struct udev_config udev;
 	struct worker_config serial;
 	struct charge_config charge;
+	struct publish_config publish;
 };
 
 extern const struct cfg_schema sb_config_schema;

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+#include "bus_fixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int tb_bus_start(struct tb_bus *b)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->dir, sizeof(b->dir), "/tmp/sb-bus-XXXXXX");
+	if (!mkdtemp(b->dir))
+		return -errno;
+	char conf[256];
+	snprintf(conf, sizeof(conf), "%s/bus.conf", b->dir);
+	FILE *f = fopen(conf, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+		   " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+		   "<busconfig><type>session</type><listen>unix:dir=%s</listen>\n"
+		   "<auth>EXTERNAL</auth>\n"
+		   "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+		   "<allow eavesdrop=\"true\"/><allow own=\"*\"/><allow user=\"*\"/></policy>\n"
+		   "</busconfig>\n",
+		b->dir);
+	fclose(f);
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(pfd[1], 3); /* dup2 clears CLOEXEC on the copy */
+		char cf[300];
+		snprintf(cf, sizeof(cf), "--config-file=%s", conf);
+		execlp("dbus-daemon", "dbus-daemon", cf, "--print-address=3", "--nofork", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	b->daemon = pid;
+	size_t n = 0;
+	while (n + 1 < sizeof(b->address)) {
+		ssize_t r = read(pfd[0], b->address + n, sizeof(b->address) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(b->address, '\n', n))
+			break;
+	}
+	close(pfd[0]);
+	b->address[n] = 0;
+	char *nl = strchr(b->address, '\n');
+	if (nl)
+		*nl = 0;
+	return b->address[0] ? 0 : -EIO;
+}
+
+int tb_settings_start(struct tb_bus *b)
+{
+	DBusConnection *c = tb_connect(b->address);
+	if (!c)
+		return -EIO;
+	tb_add_match(c, "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',"
+			"arg0='com.victronenergy.settings'");
+	const char *bin = getenv("SB_BINARY_DIR");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/tests/publish/sb_fake_settings", bin ? bin : ".");
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(path, path, b->address, (char *)NULL);
+		_exit(127);
+	}
+	b->settings = pid;
+	DBusMessage *m = tb_wait_signal(c, "NameOwnerChanged", NULL, NULL, 10000);
+	tb_disconnect(c);
+	if (!m)
+		return -ETIMEDOUT;
+	dbus_message_unref(m);
+	return 0;
+}
+
+static void reap(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+void tb_settings_stop(struct tb_bus *b)
+{
+	reap(&b->settings);
+}
+
+void tb_bus_stop(struct tb_bus *b)
+{
+	reap(&b->settings);
+	reap(&b->daemon);
+	char p[300];
+	snprintf(p, sizeof(p), "%s/bus.conf", b->dir);
+	unlink(p);
+	/* the socket file of unix:dir= is removed by the daemon or left: clean it */
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", b->dir);
+}
+
+DBusConnection *tb_connect(const char *address)
+{
+	DBusError err;
+	dbus_error_init(&err);
+	DBusConnection *c = dbus_connection_open_private(address, &err);
+	if (c && !dbus_bus_register(c, &err)) {
+		dbus_connection_close(c);
+		dbus_connection_unref(c);
+		c = NULL;
+	}
+	if (c)
+		dbus_connection_set_exit_on_disconnect(c, FALSE);
+	dbus_error_free(&err);
+	return c;
+}
+
+void tb_disconnect(DBusConnection *c)
+{
+	if (!c)
+		return;
+	dbus_connection_close(c);
+	dbus_connection_unref(c);
+}
+
+void tb_add_match(DBusConnection *c, const char *rule)
+{
+	DBusError err;
+	dbus_error_init(&err);
+	dbus_bus_add_match(c, rule, &err); /* blocking: the rule is active on return */
+	dbus_error_free(&err);
+}
+
+DBusMessage *tb_method(const char *dest, const char *path, const char *member)
+{
+	return dbus_message_new_method_call(dest, path, "com.victronenergy.BusItem", member);
+}
+
+DBusMessage *tb_call(DBusConnection *c, DBusMessage *msg, char *errbuf, size_t errlen)
+{
+	DBusError err;
+	dbus_error_init(&err);
+	DBusMessage *r = dbus_connection_send_with_reply_and_block(c, msg, 10000, &err);
+	dbus_message_unref(msg);
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen, "%s", r ? "" : (err.name ? err.name : "?"));
+	dbus_error_free(&err);
+	return r;
+}
+
+DBusMessage *tb_wait_signal(DBusConnection *c, const char *member, const char *path,
+			    const char *sender, int timeout_ms)
+{
+	/* a failure deadline, not a timing assertion: success returns as soon as it arrives */
+	int waited = 0;
+	for (;;) {
+		DBusMessage *m;
+		while ((m = dbus_connection_pop_message(c))) {
+			if (dbus_message_get_type(m) == DBUS_MESSAGE_TYPE_SIGNAL &&
+			    (!member || strcmp(dbus_message_get_member(m), member) == 0) &&
+			    (!path || strcmp(dbus_message_get_path(m), path) == 0) &&
+			    (!sender || strcmp(dbus_message_get_sender(m), sender) == 0))
+				return m;
+			dbus_message_unref(m);
+		}
+		if (waited >= timeout_ms || !dbus_connection_read_write(c, 100))
+			return NULL;
+		waited += 100;
+	}
+}
+
+void tb_val_from_variant(DBusMessageIter *var, struct tb_val *ret)
+{
+	DBusMessageIter v;
+	memset(ret, 0, sizeof(*ret));
+	dbus_message_iter_recurse(var, &v);
+	switch (dbus_message_iter_get_arg_type(&v)) {
+	case DBUS_TYPE_INT32:
+		ret->type = 'i';
+		dbus_message_iter_get_basic(&v, &ret->i);
+		break;
+	case DBUS_TYPE_DOUBLE:
+		ret->type = 'd';
+		dbus_message_iter_get_basic(&v, &ret->d);
+		break;
+	case DBUS_TYPE_STRING: {
+		const char *s;
+		ret->type = 's';
+		dbus_message_iter_get_basic(&v, &s);
+		snprintf(ret->s, sizeof(ret->s), "%s", s);
+		break;
+	}
+	case DBUS_TYPE_ARRAY: {
+		DBusMessageIter a;
+		dbus_message_iter_recurse(&v, &a);
+		ret->type = dbus_message_iter_get_element_type(&v) == DBUS_TYPE_INT32 &&
+					    dbus_message_iter_get_arg_type(&a) == DBUS_TYPE_INVALID
+				    ? 'x'
+				    : '?';
+		break;
+	}
+	default:
+		ret->type = '?';
+	}
+}
+
+static bool items_iter(DBusMessage *m, DBusMessageIter *arr)
+{
+	if (!dbus_message_has_signature(m, "a{sa{sv}}"))
+		return false;
+	DBusMessageIter it;
+	dbus_message_iter_init(m, &it);
+	dbus_message_iter_recurse(&it, arr);
+	return true;
+}
+
+int tb_items_count(DBusMessage *m)
+{
+	DBusMessageIter arr;
+	if (!items_iter(m, &arr))
+		return -1;
+	int n = 0;
+	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
+		n++;
+		dbus_message_iter_next(&arr);
+	}
+	return n;
+}
+
+int tb_items_get(DBusMessage *m, const char *path, struct tb_val *ret)
+{
+	DBusMessageIter arr;
+	if (!items_iter(m, &arr))
+		return -1;
+	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
+		DBusMessageIter e, d;
+		const char *key;
+		dbus_message_iter_recurse(&arr, &e);
+		dbus_message_iter_get_basic(&e, &key);
+		if (strcmp(key, path) == 0) {
+			dbus_message_iter_next(&e);
+			dbus_message_iter_recurse(&e, &d);
+			memset(ret, 0, sizeof(*ret));
+			ret->type = '-';
+			int keys = 0;
+			while (dbus_message_iter_get_arg_type(&d) == DBUS_TYPE_DICT_ENTRY) {
+				DBusMessageIter de, var;
+				const char *k;
+				dbus_message_iter_recurse(&d, &de);
+				dbus_message_iter_get_basic(&de, &k);
+				dbus_message_iter_next(&de);
+				var = de;
+				if (strcmp(k, "Value") == 0) {
+					char text[256];
+					memcpy(text, ret->text, sizeof(text));
+					tb_val_from_variant(&var, ret);
+					memcpy(ret->text, text, sizeof(text));
+				} else if (strcmp(k, "Text") == 0) {
+					struct tb_val t;
+					tb_val_from_variant(&var, &t);
+					snprintf(ret->text, sizeof(ret->text), "%s", t.type == 's' ? t.s : "?");
+				}
+				keys++;
+				dbus_message_iter_next(&d);
+			}
+			return keys == 2 ? 0 : -2; /* exactly Value and Text */
+		}
+		dbus_message_iter_next(&arr);
+	}
+	return -1;
+}
+
+int tb_get_value(DBusConnection *c, const char *dest, const char *path, struct tb_val *ret)
+{
+	DBusMessage *r = tb_call(c, tb_method(dest, path, "GetValue"), NULL, 0);
+	if (!r)
+		return -1;
+	DBusMessageIter it;
+	int rc = -1;
+	if (dbus_message_iter_init(r, &it) && dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_VARIANT) {
+		tb_val_from_variant(&it, ret);
+		rc = 0;
+	}
+	dbus_message_unref(r);
+	return rc;
+}
+
+int tb_get_text(DBusConnection *c, const char *dest, const char *path, char *buf, size_t len)
+{
+	DBusMessage *r = tb_call(c, tb_method(dest, path, "GetText"), NULL, 0);
+	if (!r)
+		return -1;
+	const char *s = NULL;
+	int rc = dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &s, DBUS_TYPE_INVALID) ? 0 : -1;
+	if (rc == 0)
+		snprintf(buf, len, "%s", s);
+	dbus_message_unref(r);
+	return rc;
+}
+
+int tb_set_value(DBusConnection *c, const char *dest, const char *path, const struct tb_val *v)
+{
+	DBusMessage *m = tb_method(dest, path, "SetValue");
+	DBusMessageIter it, var, arr;
+	dbus_message_iter_init_append(m, &it);
+	if (v->type == 'x') {
+		dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "i", &arr);
+		dbus_message_iter_close_container(&it, &arr);
+	} else {
+		char sig[2] = {v->type, 0};
+		dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, sig, &var);
+		if (v->type == 'i')
+			dbus_message_iter_append_basic(&var, DBUS_TYPE_INT32, &v->i);
+		else if (v->type == 'd')
+			dbus_message_iter_append_basic(&var, DBUS_TYPE_DOUBLE, &v->d);
+		else {
+			const char *s = v->s;
+			dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &s);
+		}
+		dbus_message_iter_close_container(&it, &var);
+	}
+	DBusMessage *r = tb_call(c, m, NULL, 0);
+	if (!r)
+		return -1000;
+	dbus_int32_t rc = -1000;
+	if (!dbus_message_get_args(r, NULL, DBUS_TYPE_INT32, &rc, DBUS_TYPE_INVALID))
+		rc = -1000;
+	dbus_message_unref(r);
+	return rc;
+}

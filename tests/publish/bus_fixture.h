@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Test fixture: a private dbus-daemon, the settings stand-in and a libdbus client. */
+#ifndef SB_TEST_BUS_FIXTURE_H
+#define SB_TEST_BUS_FIXTURE_H
+
+#include <dbus/dbus.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct tb_bus {
+	pid_t daemon, settings;
+	char dir[128];
+	char address[512];
+};
+
+int tb_bus_start(struct tb_bus *b);
+/* Start the settings stand-in and wait until it owns its name. */
+int tb_settings_start(struct tb_bus *b);
+void tb_settings_stop(struct tb_bus *b);
+void tb_bus_stop(struct tb_bus *b);
+
+DBusConnection *tb_connect(const char *address);
+void tb_disconnect(DBusConnection *c);
+void tb_add_match(DBusConnection *c, const char *rule);
+
+/* Send msg (consumed) and wait for the reply; NULL on error with the error name in err. */
+DBusMessage *tb_call(DBusConnection *c, DBusMessage *msg, char *err, size_t errlen);
+DBusMessage *tb_method(const char *dest, const char *path, const char *member);
+
+/* Pop messages until a signal member (and path, sender; NULL = any) arrives; NULL on timeout. */
+DBusMessage *tb_wait_signal(DBusConnection *c, const char *member, const char *path,
+			    const char *sender, int timeout_ms);
+
+struct tb_val {
+	char type; /* 'i', 'd', 's', 'x' = invalid (empty ai), '?' other */
+	int32_t i;
+	double d;
+	char s[256];
+	char text[256];
+};
+
+/* From a variant iterator. */
+void tb_val_from_variant(DBusMessageIter *var, struct tb_val *ret);
+/* An entry of a{sa{sv}} (GetItems reply or ItemsChanged): 0 or -1 when absent. */
+int tb_items_get(DBusMessage *m, const char *path, struct tb_val *ret);
+int tb_items_count(DBusMessage *m);
+/* GetValue of a leaf via the bus. */
+int tb_get_value(DBusConnection *c, const char *dest, const char *path, struct tb_val *ret);
+int tb_get_text(DBusConnection *c, const char *dest, const char *path, char *buf, size_t len);
+/* SetValue with a variant of type 'i','d','s' or bare empty ai ('x'); returns the int reply or -1000 on error. */
+int tb_set_value(DBusConnection *c, const char *dest, const char *path, const struct tb_val *v);
+
+#endif

@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The publisher against a real dbus-daemon (private bus started here), with
+ * the settings stand-in and a libdbus client. Snapshots are committed into
+ * the store directly; time is a fake clock the test advances, so nothing
+ * depends on wall-clock timing (waits have a failure deadline only).
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus_fixture.h"
+#include "charge/charge.h"
+#include "common/store.h"
+#include "publish/publish.h"
+#include "publish/publish_config.h"
+#include "tests/support/cunit_main.h"
+
+#define SVC_A "com.victronenergy.battery.ttyUSB0"
+#define SVC_B "com.victronenergy.battery.ttyUSB1"
+#define SVC_AGG "com.victronenergy.battery.aggregate"
+#define KEY_A "usb-FTDI_A1-if00"
+#define KEY_B "usb-FTDI_B2-if00"
+#define WAIT_MS 15000
+
+static _Atomic uint64_t fake_now = 1000000;
+static uint64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return atomic_load(&fake_now);
+}
+
+static struct tb_bus bus;
+static struct store *st;
+static struct publish *pub;
+static struct publish_config pcfg;
+static struct charge_config ccfg;
+static DBusConnection *cli;
+static int slot_a, slot_b;
+static char state_dir[64];
+
+static int load_defaults(void)
+{
+	const struct cfg_section secs[] = {
+		{.name = "publish", .keys = publish_cfg_keys, .offset = 0}, {NULL}};
+	const struct cfg_schema sch = {.sections = secs};
+	const struct cfg_section csecs[] = {
+		{.name = "charge", .keys = charge_cfg_keys, .offset = 0}, {NULL}};
+	const struct cfg_schema csch = {.sections = csecs};
+	struct cfg_error err;
+	if (cfg_defaults(&sch, &pcfg, &err) < 0 || cfg_defaults(&csch, &ccfg, &err) < 0)
+		return -1;
+	pcfg.interval_ms = 100; /* ticks only re-evaluate; the fake clock decides ages */
+	return 0;
+}
+
+static struct bms_snapshot mk_snap(int32_t mv, uint16_t soc_cpct, int32_t cap_mah)
+{
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	s.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
+		  BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_FETS |
+		  BMS_V_ALARMS | BMS_V_SERIAL | BMS_V_SW_VERSION | BMS_V_BALANCER | BMS_V_BALANCING;
+	s.voltage_mv = mv;
+	s.current_ma = 12500;
+	s.soc_cpct = soc_cpct;
+	s.capacity_full_mah = cap_mah;
+	s.capacity_remain_mah = cap_mah / 10000 * soc_cpct;
+	s.cycles = 42;
+	s.cell_count = 16;
+	for (int k = 0; k < 16; k++)
+		s.cell_mv[k] = 3300;
+	s.cell_mv[6] = 3320; /* C7 is the highest */
+	s.cell_mv[2] = 3290; /* C3 the lowest */
+	s.temp_count = 2;
+	s.temp_dc[0] = 250;
+	s.temp_dc[1] = 260;
+	s.mosfet_temp_dc = 300;
+	s.charge_fet = s.discharge_fet = true;
+	s.balancer_enabled = true;
+	snprintf(s.serial, sizeof(s.serial), "SN123");
+	snprintf(s.sw_version, sizeof(s.sw_version), "11.XW");
+	return s;
+}
+
+static void commit(int slot, const char *tty, const struct bms_snapshot *s)
+{
+	struct store_info info;
+	memset(&info, 0, sizeof(info));
+	snprintf(info.tty, sizeof(info.tty), "%s", tty);
+	snprintf(info.protocol, sizeof(info.protocol), "jk");
+	info.poll_interval_ms = 1000;
+	info.cycles_ok = 7;
+	CU_ASSERT(store_commit(st, slot, s, &info, atomic_load(&fake_now)) == 0);
+}
+
+static int start_publisher(void)
+{
+	struct publish_params prm;
+	memset(&prm, 0, sizeof(prm));
+	prm.bus_address = bus.address;
+	prm.cfg = &pcfg;
+	prm.charge = &ccfg;
+	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir);
+	prm.clock_ms = fake_clock;
+	return publish_start(&prm, st, &pub);
+}
+
+/* Wait for NameOwnerChanged(name, _, new) with a non-empty new owner (want_owner) or empty. */
+static bool wait_owner(const char *name, bool want_owner, char *ret_owner, size_t len)
+{
+	for (;;) {
+		DBusMessage *m = tb_wait_signal(cli, "NameOwnerChanged", NULL, NULL, WAIT_MS);
+		if (!m)
+			return false;
+		const char *n, *o, *nw;
+		bool match = dbus_message_get_args(m, NULL, DBUS_TYPE_STRING, &n, DBUS_TYPE_STRING, &o,
+						   DBUS_TYPE_STRING, &nw, DBUS_TYPE_INVALID) &&
+			     strcmp(n, name) == 0 && (nw[0] != 0) == want_owner;
+		if (match && ret_owner)
+			snprintf(ret_owner, len, "%s", nw);
+		dbus_message_unref(m);
+		if (match)
+			return true;
+	}
+}
+
+static int suite_init_common(int bank_mode)
+{
+	snprintf(state_dir, sizeof(state_dir), "/tmp/sb-pubstate-XXXXXX");
+	if (!mkdtemp(state_dir) || load_defaults() < 0 || tb_bus_start(&bus) < 0 ||
+	    tb_settings_start(&bus) < 0 || store_new(4, &st) < 0)
+		return -1;
+	pcfg.bank_mode = bank_mode;
+	if (bank_mode == PUBLISH_BANK_ON) {
+		pcfg.bank_packs.n = 2;
+		snprintf(pcfg.bank_packs.v[0], CFG_STR, KEY_A);
+		snprintf(pcfg.bank_packs.v[1], CFG_STR, KEY_B);
+	}
+	cli = tb_connect(bus.address);
+	if (!cli)
+		return -1;
+	tb_add_match(cli, "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'");
+	return start_publisher();
+}
+
+static int suite_clean(void)
+{
+	publish_free(pub);
+	pub = NULL;
+	tb_disconnect(cli);
+	store_free(st);
+	tb_bus_stop(&bus);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- suite 1: one pack ---- */
+
+static int init_single(void)
+{
+	return suite_init_common(PUBLISH_BANK_OFF);
+}
+
+static void test_registration_order_and_items(void)
+{
+	CU_ASSERT_FATAL(store_open(st, KEY_A, &slot_a) == 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	commit(slot_a, "ttyUSB0", &s);
+	CU_ASSERT_FATAL(wait_owner(SVC_A, true, NULL, 0));
+	/* a consumer scanning at NameOwnerChanged finds /DeviceInstance already there */
+	struct tb_val v;
+	CU_ASSERT_FATAL(tb_get_value(cli, SVC_A, "/DeviceInstance", &v) == 0);
+	CU_ASSERT(v.type == 'i');
+	CU_ASSERT(v.i == 512); /* claimed through the settings stand-in */
+
+	DBusMessage *items = tb_call(cli, tb_method(SVC_A, "/", "GetItems"), NULL, 0);
+	CU_ASSERT_FATAL(items != NULL);
+	CU_ASSERT(tb_items_count(items) > 80);
+	CU_ASSERT(tb_items_get(items, "/Dc/0/Voltage", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 53.22) < 1e-9 && strcmp(v.text, "53.22V") == 0);
+	CU_ASSERT(tb_items_get(items, "/Dc/0/Current", &v) == 0 && v.type == 'd' &&
+		  strcmp(v.text, "12.5A") == 0);
+	CU_ASSERT(tb_items_get(items, "/Soc", &v) == 0 && v.type == 'd' && v.d == 85 &&
+		  strcmp(v.text, "85%") == 0);
+	CU_ASSERT(tb_items_get(items, "/ProductId", &v) == 0 && v.type == 'i' && v.i == 0xBA77 &&
+		  strcmp(v.text, "0xBA77") == 0);
+	CU_ASSERT(tb_items_get(items, "/Mgmt/Connection", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "Serial ttyUSB0") == 0);
+	CU_ASSERT(tb_items_get(items, "/ProductName", &v) == 0 && v.type == 's' && v.s[0]);
+	CU_ASSERT(tb_items_get(items, "/Connected", &v) == 0 && v.type == 'i' && v.i == 1);
+	CU_ASSERT(tb_items_get(items, "/System/MaxVoltageCellId", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "C7") == 0);
+	CU_ASSERT(tb_items_get(items, "/System/MinCellVoltage", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 3.29) < 1e-9 && strcmp(v.text, "3.290V") == 0);
+	CU_ASSERT(tb_items_get(items, "/Voltages/Cell16", &v) == 0 && v.type == 'd');
+	CU_ASSERT(tb_items_get(items, "/Voltages/Cell17", &v) == -1);
+	CU_ASSERT(tb_items_get(items, "/Alarms/LowVoltage", &v) == 0 && v.type == 'i' && v.i == 0);
+	CU_ASSERT(tb_items_get(items, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'd');
+	CU_ASSERT(tb_items_get(items, "/Info/MaxChargeCurrent", &v) == 0 && v.type == 'd');
+	CU_ASSERT(tb_items_get(items, "/Io/AllowToCharge", &v) == 0 && v.type == 'i');
+	/* invalid: empty int32 array, Text "---" */
+	CU_ASSERT(tb_items_get(items, "/Soh", &v) == 0 && v.type == 'x' && strcmp(v.text, "---") == 0);
+	CU_ASSERT(tb_items_get(items, "/HardwareVersion", &v) == 0 && v.type == 'x');
+	/* every entry: exactly Value and Text, Text never empty */
+	DBusMessageIter it, arr;
+	dbus_message_iter_init(items, &it);
+	dbus_message_iter_recurse(&it, &arr);
+	int bad = 0;
+	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
+		DBusMessageIter e;
+		const char *key;
+		dbus_message_iter_recurse(&arr, &e);
+		dbus_message_iter_get_basic(&e, &key);
+		if (key[0] != '/' || tb_items_get(items, key, &v) != 0 || !v.text[0] ||
+		    strchr("idsx", v.type) == NULL)
+			bad++;
+		dbus_message_iter_next(&arr);
+	}
+	CU_ASSERT(bad == 0);
+	dbus_message_unref(items);
+}
+
+static bool reply_has_key(DBusMessage *r, const char *key, struct tb_val *ret, char *text)
+{
+	DBusMessageIter it, var, arr;
+	if (!dbus_message_iter_init(r, &it) || dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_VARIANT)
+		return false;
+	dbus_message_iter_recurse(&it, &var);
+	if (dbus_message_iter_get_arg_type(&var) != DBUS_TYPE_ARRAY)
+		return false;
+	dbus_message_iter_recurse(&var, &arr);
+	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
+		DBusMessageIter e;
+		const char *k;
+		dbus_message_iter_recurse(&arr, &e);
+		dbus_message_iter_get_basic(&e, &k);
+		if (k[0] == '/')
+			return false; /* node keys are relative */
+		if (strcmp(k, key) == 0) {
+			dbus_message_iter_next(&e);
+			if (text) {
+				const char *s;
+				if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
+					return false;
+				dbus_message_iter_get_basic(&e, &s);
+				strcpy(text, s);
+			} else {
+				tb_val_from_variant(&e, ret);
+			}
+			return true;
+		}
+		dbus_message_iter_next(&arr);
+	}
+	return false;
+}
+
+static void test_get_value_text_nodes(void)
+{
+	char text[256];
+	CU_ASSERT(tb_get_text(cli, SVC_A, "/Dc/0/Voltage", text, sizeof(text)) == 0 &&
+		  strcmp(text, "53.22V") == 0);
+	CU_ASSERT(tb_get_text(cli, SVC_A, "/Soh", text, sizeof(text)) == 0 && strcmp(text, "---") == 0);
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/Soh", &v) == 0 && v.type == 'x');
+
+	DBusMessage *r = tb_call(cli, tb_method(SVC_A, "/Dc/0", "GetValue"), NULL, 0);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT(reply_has_key(r, "Voltage", &v, NULL) && v.type == 'd' && fabs(v.d - 53.22) < 1e-9);
+	dbus_message_unref(r);
+	r = tb_call(cli, tb_method(SVC_A, "/", "GetValue"), NULL, 0);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT(reply_has_key(r, "Mgmt/ProcessName", &v, NULL) && v.type == 's');
+	CU_ASSERT(reply_has_key(r, "Dc/0/Voltage", &v, NULL));
+	dbus_message_unref(r);
+	r = tb_call(cli, tb_method(SVC_A, "/Dc", "GetText"), NULL, 0);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT(reply_has_key(r, "0/Voltage", NULL, text) && strcmp(text, "53.22V") == 0);
+	dbus_message_unref(r);
+
+	r = tb_call(cli, dbus_message_new_method_call(SVC_A, "/Dc", "org.freedesktop.DBus.Introspectable",
+						      "Introspect"), NULL, 0);
+	CU_ASSERT_FATAL(r != NULL);
+	const char *xml = NULL;
+	CU_ASSERT(dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID));
+	CU_ASSERT(xml && strstr(xml, "<node name=\"0\"/>") && strstr(xml, "GetValue"));
+	dbus_message_unref(r);
+	r = tb_call(cli, dbus_message_new_method_call(SVC_A, "/", "org.freedesktop.DBus.Introspectable",
+						      "Introspect"), NULL, 0);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT(dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID));
+	CU_ASSERT(xml && strstr(xml, "<node name=\"Dc\"/>") && strstr(xml, "GetItems"));
+	dbus_message_unref(r);
+}
+
+static void test_set_value_rules(void)
+{
+	struct tb_val v, w;
+	memset(&w, 0, sizeof(w));
+	w.type = 'd';
+	w.d = 1.0;
+	CU_ASSERT(tb_set_value(cli, SVC_A, "/Dc/0/Voltage", &w) != 0); /* read-only */
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/Dc/0/Voltage", &v) == 0 && fabs(v.d - 53.22) < 1e-9);
+	w.type = 'i';
+	w.i = 5;
+	CU_ASSERT(tb_set_value(cli, SVC_A, "/CustomName", &w) != 0); /* wrong type */
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/CustomName", &v) == 0 && v.type == 's' && v.s[0] == 0);
+	w.i = 9;
+	CU_ASSERT(tb_set_value(cli, SVC_A, "/History/Clear", &w) != 0); /* out of range */
+	w.type = 'd';
+	w.d = 1.5;
+	CU_ASSERT(tb_set_value(cli, SVC_A, "/History/Clear", &w) != 0); /* not an integer */
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/History/Clear", &v) == 0 && v.type == 'i' && v.i == 0);
+	w.type = 'd';
+	w.d = 1.0; /* a double holding an integer is coerced */
+	CU_ASSERT(tb_set_value(cli, SVC_A, "/History/Clear", &w) == 0);
+	w.type = 'x'; /* bare empty ai: invalidate */
+	CU_ASSERT(tb_set_value(cli, SVC_A, "/CustomName", &w) == 0);
+	CU_ASSERT(tb_set_value(cli, SVC_A, "/Soc", &w) != 0);
+}
+
+static void test_custom_name_persists(void)
+{
+	char owner[128];
+	DBusMessage *r = dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+						      "org.freedesktop.DBus", "GetNameOwner");
+	const char *n = SVC_A;
+	dbus_message_append_args(r, DBUS_TYPE_STRING, &n, DBUS_TYPE_INVALID);
+	r = tb_call(cli, r, NULL, 0);
+	CU_ASSERT_FATAL(r != NULL);
+	const char *o;
+	CU_ASSERT_FATAL(dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID));
+	snprintf(owner, sizeof(owner), "%s", o);
+	dbus_message_unref(r);
+	char rule[256];
+	snprintf(rule, sizeof(rule), "type='signal',sender='%s',member='ItemsChanged'", owner);
+	tb_add_match(cli, rule);
+	tb_add_match(cli, "type='signal',sender='com.victronenergy.settings',member='PropertiesChanged'");
+
+	struct tb_val w, v;
+	memset(&w, 0, sizeof(w));
+	w.type = 's';
+	snprintf(w.s, sizeof(w.s), "House bank");
+	CU_ASSERT(tb_set_value(cli, SVC_A, "/CustomName", &w) == 0);
+	/* both signals, in whatever order they arrive: ours and the settings' */
+	bool got_items = false, got_setting = false;
+	for (int k = 0; k < 20 && !(got_items && got_setting); k++) {
+		DBusMessage *sig = tb_wait_signal(cli, got_items ? "PropertiesChanged" : got_setting ? "ItemsChanged" : NULL, NULL, NULL, WAIT_MS);
+		CU_ASSERT_FATAL(sig != NULL);
+		const char *mem = dbus_message_get_member(sig);
+		if (strcmp(mem, "ItemsChanged") == 0 && strcmp(dbus_message_get_sender(sig), owner) == 0) {
+			CU_ASSERT(tb_items_get(sig, "/CustomName", &v) == 0 &&
+				  strcmp(v.s, "House bank") == 0 && strcmp(v.text, "House bank") == 0);
+			got_items = true;
+		} else if (strcmp(mem, "PropertiesChanged") == 0 &&
+			   strcmp(dbus_message_get_path(sig),
+				  "/Settings/Devices/serialbattery_usb_FTDI_A1_if00/CustomName") == 0) {
+			got_setting = true; /* stored in settings, which signal the change */
+		}
+		dbus_message_unref(sig);
+	}
+	CU_ASSERT_FATAL(got_items && got_setting);
+
+	/* restart: the name comes back from settings */
+	publish_free(pub);
+	pub = NULL;
+	CU_ASSERT_FATAL(wait_owner(SVC_A, false, NULL, 0));
+	CU_ASSERT_FATAL(start_publisher() == 0);
+	CU_ASSERT_FATAL(wait_owner(SVC_A, true, NULL, 0));
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/CustomName", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "House bank") == 0);
+}
+
+static void expect_error(DBusMessage *m, const char *name)
+{
+	char err[256];
+	DBusMessage *r = tb_call(cli, m, err, sizeof(err));
+	CU_ASSERT(r == NULL);
+	if (r)
+		dbus_message_unref(r);
+	else if (name)
+		CU_ASSERT_STRING_EQUAL(err, name);
+}
+
+static void test_malformed_calls(void)
+{
+	DBusMessage *m = tb_method(SVC_A, "/Soc", "GetValue");
+	dbus_int32_t x = 1;
+	dbus_message_append_args(m, DBUS_TYPE_INT32, &x, DBUS_TYPE_INVALID);
+	expect_error(m, DBUS_ERROR_INVALID_ARGS);
+	expect_error(tb_method(SVC_A, "/Soc", "Frobnicate"), DBUS_ERROR_UNKNOWN_METHOD);
+	expect_error(tb_method(SVC_A, "/No/Such/Path", "GetValue"),
+		     "org.freedesktop.DBus.Error.UnknownObject");
+	expect_error(tb_method(SVC_A, "/Socx", "GetText"), "org.freedesktop.DBus.Error.UnknownObject");
+	expect_error(tb_method(SVC_A, "/CustomName", "SetValue"), DBUS_ERROR_INVALID_ARGS);
+	m = tb_method(SVC_A, "/CustomName", "SetValue");
+	const char *s = "bare";
+	dbus_message_append_args(m, DBUS_TYPE_STRING, &s, DBUS_TYPE_INVALID);
+	expect_error(m, DBUS_ERROR_INVALID_ARGS);
+	expect_error(tb_method(SVC_A, "/Soc", "GetItems"), DBUS_ERROR_UNKNOWN_METHOD);
+	expect_error(dbus_message_new_method_call(SVC_A, "/Soc", "org.example.Nope", "GetValue"),
+		     DBUS_ERROR_UNKNOWN_METHOD);
+	/* still alive and answering */
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/Connected", &v) == 0 && v.i == 1);
+}
+
+static void test_items_changed_exact(void)
+{
+	char rule[256], owner[128];
+	DBusMessage *r = dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+						      "org.freedesktop.DBus", "GetNameOwner");
+	const char *n = SVC_A, *o;
+	dbus_message_append_args(r, DBUS_TYPE_STRING, &n, DBUS_TYPE_INVALID);
+	r = tb_call(cli, r, NULL, 0);
+	CU_ASSERT_FATAL(r && dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID));
+	snprintf(owner, sizeof(owner), "%s", o);
+	dbus_message_unref(r);
+	snprintf(rule, sizeof(rule), "type='signal',sender='%s',member='ItemsChanged'", owner);
+	tb_add_match(cli, rule);
+
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	for (int round = 0; round < 3; round++) {
+		/* an unchanged cycle must send nothing ... */
+		commit(slot_a, "ttyUSB0", &s);
+		/* ... so the next signal is the one for this single change */
+		s.valid |= BMS_V_SOH;
+		s.soh_cpct = (uint16_t)(9500 - round * 100);
+		commit(slot_a, "ttyUSB0", &s);
+		DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, WAIT_MS);
+		CU_ASSERT_FATAL(sig != NULL);
+		struct tb_val v;
+		CU_ASSERT(tb_items_count(sig) == 1);
+		CU_ASSERT(tb_items_get(sig, "/Soh", &v) == 0 && v.type == 'd' &&
+			  v.d == (9500 - round * 100) / 100.0);
+		dbus_message_unref(sig);
+	}
+}
+
+static void test_gone_removes_service(void)
+{
+	CU_ASSERT(store_close(st, slot_a) == 0);
+	/* the comms-loss policy runs on the fake clock: past lost_after the service goes */
+	atomic_fetch_add(&fake_now, (uint64_t)(ccfg.lost_after * 1000) + 1000);
+	CU_ASSERT_FATAL(wait_owner(SVC_A, false, NULL, 0));
+	struct store_record rec;
+	CU_ASSERT(store_read(st, slot_a, &rec) == 0 && rec.state == STORE_EMPTY);
+}
+
+/* ---- suite 2: a bank of two packs ---- */
+
+static int init_bank(void)
+{
+	return suite_init_common(PUBLISH_BANK_ON);
+}
+
+static char agg_owner[128];
+
+/* Wait for an aggregate ItemsChanged carrying /Dc/0/Voltage == volts (the sync point of a step). */
+static bool wait_agg_voltage(double volts)
+{
+	for (int k = 0; k < 200; k++) {
+		DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", agg_owner, WAIT_MS);
+		if (!sig)
+			return false;
+		struct tb_val v;
+		bool ok = tb_items_get(sig, "/Dc/0/Voltage", &v) == 0 && v.type == 'd' &&
+			  fabs(v.d - volts) < 1e-6;
+		dbus_message_unref(sig);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+static double agg_value(const char *path, char *type)
+{
+	struct tb_val v;
+	if (tb_get_value(cli, SVC_AGG, path, &v) < 0) {
+		*type = '!';
+		return NAN;
+	}
+	*type = v.type;
+	return v.type == 'd' ? v.d : v.type == 'i' ? (double)v.i : (double)NAN;
+}
+
+static int vstep;
+
+/*
+ * Advance the fake clock 1 s at a time, both packs committing (A's voltage
+ * changes each step so every tick's aggregate is recognisable), until the
+ * bank CCL reaches target; reports whether a value strictly between the
+ * first one and the target was seen (a ramp, not a jump).
+ */
+static double bank_steps(struct bms_snapshot *a, struct bms_snapshot *b, double target,
+			 bool *ret_between)
+{
+	char t;
+	double first = NAN, ccl = NAN;
+	for (int k = 0; k < 600; k++) {
+		atomic_fetch_add(&fake_now, 1000);
+		vstep++;
+		a->voltage_mv = 50000 + 20 * vstep;
+		commit(slot_a, "ttyUSB0", a);
+		commit(slot_b, "ttyUSB1", b);
+		if (!wait_agg_voltage((a->voltage_mv + b->voltage_mv) / 2000.0))
+			return NAN;
+		ccl = agg_value("/Info/MaxChargeCurrent", &t);
+		if (isnan(first))
+			first = ccl;
+		if (ret_between && ccl > first + 1e-6 && ccl < target - 1e-6)
+			*ret_between = true;
+		if (fabs(ccl - target) < 1e-6)
+			break;
+	}
+	return ccl;
+}
+
+static void test_bank(void)
+{
+	char t;
+	CU_ASSERT_FATAL(store_open(st, KEY_A, &slot_a) == 0);
+	CU_ASSERT_FATAL(store_open(st, KEY_B, &slot_b) == 0);
+	struct bms_snapshot a = mk_snap(50000, 5000, 100000);
+	struct bms_snapshot b = mk_snap(52000, 7000, 300000);
+	commit(slot_a, "ttyUSB0", &a);
+	CU_ASSERT_FATAL(wait_owner(SVC_AGG, true, agg_owner, sizeof(agg_owner)));
+	char rule[256];
+	snprintf(rule, sizeof(rule), "type='signal',sender='%s',member='ItemsChanged'", agg_owner);
+	tb_add_match(cli, rule);
+	/* start-up: one of two packs known, no limits and no SOC yet */
+	agg_value("/Info/MaxChargeCurrent", &t);
+	CU_ASSERT(t == 'x');
+	agg_value("/Soc", &t);
+	CU_ASSERT(t == 'x');
+
+	commit(slot_b, "ttyUSB1", &b);
+	CU_ASSERT_FATAL(wait_agg_voltage(51.0));
+	agg_value("/Info/MaxChargeCurrent", &t);
+	CU_ASSERT(t == 'd'); /* both packs reported: limits published */
+	/* charge control starts from 0 A and ramps up: run until the bank is at full current */
+	double ccl_both = bank_steps(&a, &b, 2 * ccfg.max_charge_current, NULL);
+	CU_ASSERT_FATAL(fabs(ccl_both - 2 * ccfg.max_charge_current) < 1e-6);
+	CU_ASSERT(fabs(agg_value("/Soc", &t) - 65.0) < 1e-6); /* (50*100 + 70*300) / 400 */
+	CU_ASSERT(fabs(agg_value("/InstalledCapacity", &t) - 400.0) < 1e-6);
+	CU_ASSERT(fabs(agg_value("/Dc/0/Current", &t) - 25.0) < 1e-6);
+	CU_ASSERT(agg_value("/System/NrOfModulesOnline", &t) == 2);
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/System/MaxVoltageCellId", &v) == 0 && v.type == 's' &&
+		  (strcmp(v.s, "1:C7") == 0 || strcmp(v.s, "2:C7") == 0));
+	/* only the aggregate is a BMS */
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/Info/MaxChargeCurrent", &v) == 0 && v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, SVC_B, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, SVC_B, "/Dc/0/Voltage", &v) == 0 && v.type == 'd');
+
+	/* pack B goes silent past stale_after: the bank keeps A's share */
+	atomic_fetch_add(&fake_now, (uint64_t)(ccfg.stale_after * 1000) + 5000);
+	a.voltage_mv = 49990;
+	commit(slot_a, "ttyUSB0", &a);
+	CU_ASSERT_FATAL(wait_agg_voltage(49.99));
+	double ccl_one = agg_value("/Info/MaxChargeCurrent", &t);
+	CU_ASSERT(t == 'd' && fabs(ccl_one - ccfg.max_charge_current) < 1e-6);
+	CU_ASSERT(fabs(agg_value("/Soc", &t) - 50.0) < 1e-6);
+	CU_ASSERT(fabs(agg_value("/InstalledCapacity", &t) - 100.0) < 1e-6);
+	CU_ASSERT(agg_value("/System/NrOfModulesOnline", &t) == 1);
+	CU_ASSERT(agg_value("/System/NrOfModulesOffline", &t) == 1);
+	CU_ASSERT(agg_value("/Alarms/BmsCable", &t) >= 1);
+	CU_ASSERT(agg_value("/Connected", &t) == 1);
+
+	/* B returns: limits recover through the ramp, never in one jump */
+	bool seen_between = false;
+	double ccl = bank_steps(&a, &b, ccl_both, &seen_between);
+	CU_ASSERT(fabs(ccl - ccl_both) < 1e-6);
+	CU_ASSERT(seen_between);
+	CU_ASSERT(agg_value("/System/NrOfModulesOnline", &t) == 2);
+	CU_ASSERT(fabs(agg_value("/Soc", &t) - 65.0) < 1e-6);
+}
+
+int sb_register_tests(void)
+{
+	static const struct sb_test single[] = {
+		{"registration order and GetItems", test_registration_order_and_items},
+		{"GetValue/GetText on leaves and nodes", test_get_value_text_nodes},
+		{"SetValue rules", test_set_value_rules},
+		{"malformed calls", test_malformed_calls},
+		{"ItemsChanged carries exactly the changes", test_items_changed_exact},
+		{"CustomName persists across restart", test_custom_name_persists},
+		{"GONE slot: service removed, slot released", test_gone_removes_service},
+		{NULL, NULL},
+	};
+	static const struct sb_test bank[] = {
+		{"aggregate: pack silent and back", test_bank},
+		{NULL, NULL},
+	};
+	CU_pSuite s1 = CU_add_suite("publish single", init_single, suite_clean);
+	CU_pSuite s2 = CU_add_suite("publish bank", init_bank, suite_clean);
+	if (!s1 || !s2)
+		return -1;
+	for (const struct sb_test *t = single; t->name; t++)
+		if (!CU_add_test(s1, t->name, t->fn))
+			return -1;
+	for (const struct sb_test *t = bank; t->name; t++)
+		if (!CU_add_test(s2, t->name, t->fn))
+			return -1;
+	return 0;
+}
