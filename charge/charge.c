@@ -58,7 +58,7 @@ static uint64_t since(uint64_t now, uint64_t then)
  * validate yields 0: in doubt, no current.
  */
 static double table_lookup(const struct cfg_dlist *x, const struct cfg_dlist *y, double in,
-			   int interp, bool next)
+                           int interp, bool next)
 {
 	unsigned n = x->n;
 	if (n == 0 || y->n != n)
@@ -141,7 +141,7 @@ struct limiter_cfg {
  * limit is held below its target by this recovery logic (reason gets " *").
  */
 static bool limiter_step(struct charge_limiter *l, const struct limiter_cfg *c, double target,
-			 uint64_t now)
+                         uint64_t now)
 {
 	if (target <= l->value_a) {
 		l->value_a = target;
@@ -166,9 +166,9 @@ static bool limiter_step(struct charge_limiter *l, const struct limiter_cfg *c, 
 		l->ramp_start_ms = l->hold_start_ms + (uint64_t)hold_ms;
 		l->ramp_base_a = l->value_a;
 	}
-	double v = c->rate <= 0 ? target
-				: l->ramp_base_a +
-					  c->rate * (double)since(now, l->ramp_start_ms) / 1000.0;
+	double v = c->rate <= 0
+	               ? target
+	               : l->ramp_base_a + c->rate * (double)since(now, l->ramp_start_ms) / 1000.0;
 	if (v >= target) {
 		l->value_a = target;
 		l->ramping = false;
@@ -192,7 +192,7 @@ struct cells {
 };
 
 static bool read_cells(const struct charge_config *cfg, const struct bms_snapshot *s,
-		       struct cells *c)
+                       struct cells *c)
 {
 	memset(c, 0, sizeof(*c));
 	if (!(s->valid & BMS_V_CELLS) || s->cell_count == 0)
@@ -215,8 +215,7 @@ static bool read_cells(const struct charge_config *cfg, const struct bms_snapsho
 
 /* Sum of min(Vi, cap) over the valid cells: what the pack may be charged to
  * without pushing the high cells further (the "penalty sum"). */
-static int64_t clipped_sum(const struct bms_snapshot *s, unsigned count, int64_t cap,
-			   int64_t limit)
+static int64_t clipped_sum(const struct bms_snapshot *s, unsigned count, int64_t cap, int64_t limit)
 {
 	int64_t sum = 0;
 	for (unsigned i = 0; i < count; i++) {
@@ -238,8 +237,8 @@ static void append(char *buf, size_t len, const char *s)
 }
 
 static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
-		     const struct cells *c, struct charge_state *st, uint64_t now,
-		     char *mode, size_t mode_len)
+                     const struct cells *c, struct charge_state *st, uint64_t now, char *mode,
+                     size_t mode_len)
 {
 	int64_t cells = c->count;
 	int64_t limit = to_mv(cfg->max_cell_voltage) * IMPLAUSIBLE_FACTOR;
@@ -261,13 +260,12 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 		st->soc_reset_requested = false;
 	} else if (!st->soc_reset_requested) {
 		double due = cfg->soc_reset_after_days * MS_PER_DAY;
-		if (!st->soc_reset_known ||
-		    (double)((int64_t)now - st->soc_reset_last_ms) > due)
+		if (!st->soc_reset_known || (double)((int64_t)now - st->soc_reset_last_ms) > due)
 			st->soc_reset_requested = true;
 	}
 
-	int64_t vmax_cell = to_mv(st->soc_reset_requested ? cfg->soc_reset_cell_voltage
-							  : cfg->max_cell_voltage);
+	int64_t vmax_cell =
+	    to_mv(st->soc_reset_requested ? cfg->soc_reset_cell_voltage : cfg->max_cell_voltage);
 	int64_t max_mv = vmax_cell * cells;
 	int64_t min_mv = to_mv(cfg->min_cell_voltage) * cells;
 	int64_t float_mv = to_mv(cfg->float_cell_voltage) * cells;
@@ -282,9 +280,9 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			st->absorption_running = true;
 			st->absorption_start_ms = now;
 		} else if (st->float_mode &&
-			   ((cfg->bulk_soc > 0 && soc_ok && soc < cfg->bulk_soc) ||
-			    (cfg->bulk_cell_diff > 0 && diff >= to_mv(cfg->bulk_cell_diff)) ||
-			    st->soc_reset_requested)) {
+		           ((cfg->bulk_soc > 0 && soc_ok && soc < cfg->bulk_soc) ||
+		            (cfg->bulk_cell_diff > 0 && diff >= to_mv(cfg->bulk_cell_diff)) ||
+		            st->soc_reset_requested)) {
 			st->float_mode = false;
 		}
 	} else {
@@ -340,9 +338,9 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 				tag = " (Cell OVP)";
 			} else {
 				double v = cfg->cvl_recovery_rate <= 0
-						   ? cv
-						   : st->ovp_ramp_base_v +
-							     cfg->cvl_recovery_rate * (s - hold) / 1000.0;
+				               ? cv
+				               : st->ovp_ramp_base_v +
+				                     cfg->cvl_recovery_rate * (s - hold) / 1000.0;
 				/* Unlike the Python driver, never overshoot the proposal. */
 				st->cvl_v = fmin(v, cv);
 				if (st->cvl_v >= max_v) {
@@ -354,7 +352,8 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			}
 		}
 		st->phase = st->absorption_running ? CHARGE_PHASE_ABSORPTION : CHARGE_PHASE_BULK;
-		snprintf(mode, mode_len, "%s%s", st->absorption_running ? "Absorption" : "Bulk", tag);
+		snprintf(mode, mode_len, "%s%s", st->absorption_running ? "Absorption" : "Bulk",
+		         tag);
 		if (st->soc_reset_requested)
 			append(mode, mode_len, " & SoC Reset");
 		if ((snap->valid & BMS_V_BALANCING) && snap->balancing)
@@ -372,15 +371,16 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			st->cvl_set = true;
 			st->phase = CHARGE_PHASE_FLOAT;
 		} else if (st->phase != CHARGE_PHASE_FLOAT &&
-			   st->phase != CHARGE_PHASE_FLOAT_TRANSITION) {
+		           st->phase != CHARGE_PHASE_FLOAT_TRANSITION) {
 			st->phase = CHARGE_PHASE_FLOAT_TRANSITION;
 			st->transition_start_ms = now;
 			st->transition_start_v = st->cvl_v;
 		} else if (st->phase == CHARGE_PHASE_FLOAT_TRANSITION) {
 			double drop = cfg->float_ramp_rate <= 0
-					      ? INFINITY
-					      : cfg->float_ramp_rate *
-							(double)since(now, st->transition_start_ms) / 1000.0;
+			                  ? INFINITY
+			                  : cfg->float_ramp_rate *
+			                        (double)since(now, st->transition_start_ms) /
+			                        1000.0;
 			double v = st->transition_start_v - drop;
 			if (v <= float_v) {
 				st->cvl_v = float_v;
@@ -392,7 +392,7 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			st->cvl_v = float_v;
 		}
 		snprintf(mode, mode_len, "%s",
-			 st->phase == CHARGE_PHASE_FLOAT ? "Float" : "Float Transition");
+		         st->phase == CHARGE_PHASE_FLOAT ? "Float" : "Float Transition");
 	}
 }
 
@@ -405,8 +405,9 @@ void charge_state_init(struct charge_state *st)
 
 static void mode_suffix(const struct charge_config *cfg, char *mode, size_t len)
 {
-	append(mode, len, cfg->interpolation == CHARGE_INTERP_STEP ? MODE_SEP "Step Mode"
-								     : MODE_SEP "Linear Mode");
+	append(mode, len,
+	       cfg->interpolation == CHARGE_INTERP_STEP ? MODE_SEP "Step Mode"
+	                                                : MODE_SEP "Linear Mode");
 }
 
 static const char *phase_name(const struct charge_state *st)
@@ -427,7 +428,7 @@ static const char *phase_name(const struct charge_state *st)
 
 /* No usable data: nothing may flow, and the state machine stands still. */
 static void blocked(const struct charge_config *cfg, const struct bms_snapshot *snap,
-		    struct charge_state *st, bool lost, const char *why, struct charge_result *out)
+                    struct charge_state *st, bool lost, const char *why, struct charge_result *out)
 {
 	limiter_zero(&st->ccl);
 	limiter_zero(&st->dcl);
@@ -439,7 +440,7 @@ static void blocked(const struct charge_config *cfg, const struct bms_snapshot *
 	out->allow_charge = out->allow_discharge = false;
 	if (snap && (snap->valid & BMS_V_CELLS))
 		out->battery_low_voltage_v =
-			(double)(to_mv(cfg->min_cell_voltage) * snap->cell_count) / 1000.0;
+		    (double)(to_mv(cfg->min_cell_voltage) * snap->cell_count) / 1000.0;
 	snprintf(out->mode, sizeof(out->mode), "%s", phase_name(st));
 	mode_suffix(cfg, out->mode, sizeof(out->mode));
 	snprintf(out->charge_limitation, sizeof(out->charge_limitation), "%s", why);
@@ -447,8 +448,8 @@ static void blocked(const struct charge_config *cfg, const struct bms_snapshot *
 }
 
 void charge_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
-		 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
-		 struct charge_result *out)
+                 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
+                 struct charge_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	st->last_now_ms = now_ms;
@@ -512,18 +513,26 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 	unsigned cbase = cc.n;
 	double mc = cfg->max_charge_current;
 	if (cfg->ccl_cell_voltage_enable)
-		cand_add(&cc, mc * table_lookup(&cfg->ccl_cell_voltages, &cfg->ccl_cell_voltage_fractions, maxc, ip, false),
-			 "Cell Voltage");
+		cand_add(&cc,
+		         mc * table_lookup(&cfg->ccl_cell_voltages,
+		                           &cfg->ccl_cell_voltage_fractions, maxc, ip, false),
+		         "Cell Voltage");
 	if (cfg->ccl_temperature_enable && have_t)
 		cand_add(&cc,
-			 mc * fmin(table_lookup(&cfg->ccl_temperatures, &cfg->ccl_temperature_fractions, tmax, ip, false),
-				   table_lookup(&cfg->ccl_temperatures, &cfg->ccl_temperature_fractions, tmin, ip, false)),
-			 "Temp");
+		         mc * fmin(table_lookup(&cfg->ccl_temperatures,
+		                                &cfg->ccl_temperature_fractions, tmax, ip, false),
+		                   table_lookup(&cfg->ccl_temperatures,
+		                                &cfg->ccl_temperature_fractions, tmin, ip, false)),
+		         "Temp");
 	if (cfg->ccl_mosfet_temperature_enable && have_mos)
-		cand_add(&cc, mc * table_lookup(&cfg->ccl_mosfet_temperatures, &cfg->ccl_mosfet_temperature_fractions, tmos, ip, false),
-			 "MOSFET Temp");
+		cand_add(&cc,
+		         mc * table_lookup(&cfg->ccl_mosfet_temperatures,
+		                           &cfg->ccl_mosfet_temperature_fractions, tmos, ip, false),
+		         "MOSFET Temp");
 	if (cfg->ccl_soc_enable && have_soc)
-		cand_add(&cc, mc * table_lookup(&cfg->ccl_socs, &cfg->ccl_soc_fractions, soc, ip, true), "SoC");
+		cand_add(&cc,
+		         mc * table_lookup(&cfg->ccl_socs, &cfg->ccl_soc_fractions, soc, ip, true),
+		         "SoC");
 	if (have_fets && !snap->charge_fet)
 		cand_add(&cc, 0.0, "BMS");
 
@@ -536,28 +545,38 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 	unsigned dbase = dc.n;
 	double md = cfg->max_discharge_current;
 	if (cfg->dcl_cell_voltage_enable)
-		cand_add(&dc, md * table_lookup(&cfg->dcl_cell_voltages, &cfg->dcl_cell_voltage_fractions, minc, ip, true),
-			 "Cell Voltage");
+		cand_add(&dc,
+		         md * table_lookup(&cfg->dcl_cell_voltages,
+		                           &cfg->dcl_cell_voltage_fractions, minc, ip, true),
+		         "Cell Voltage");
 	if (cfg->dcl_temperature_enable && have_t)
 		cand_add(&dc,
-			 md * fmin(table_lookup(&cfg->dcl_temperatures, &cfg->dcl_temperature_fractions, tmax, ip, true),
-				   table_lookup(&cfg->dcl_temperatures, &cfg->dcl_temperature_fractions, tmin, ip, true)),
-			 "Temp");
+		         md * fmin(table_lookup(&cfg->dcl_temperatures,
+		                                &cfg->dcl_temperature_fractions, tmax, ip, true),
+		                   table_lookup(&cfg->dcl_temperatures,
+		                                &cfg->dcl_temperature_fractions, tmin, ip, true)),
+		         "Temp");
 	if (cfg->dcl_mosfet_temperature_enable && have_mos)
-		cand_add(&dc, md * table_lookup(&cfg->dcl_mosfet_temperatures, &cfg->dcl_mosfet_temperature_fractions, tmos, ip, false),
-			 "MOSFET Temp");
+		cand_add(&dc,
+		         md * table_lookup(&cfg->dcl_mosfet_temperatures,
+		                           &cfg->dcl_mosfet_temperature_fractions, tmos, ip, false),
+		         "MOSFET Temp");
 	if (cfg->dcl_soc_enable && have_soc)
-		cand_add(&dc, md * table_lookup(&cfg->dcl_socs, &cfg->dcl_soc_fractions, soc, ip, true), "SoC");
+		cand_add(&dc,
+		         md * table_lookup(&cfg->dcl_socs, &cfg->dcl_soc_fractions, soc, ip, true),
+		         "SoC");
 	if (have_fets && !snap->discharge_fet)
 		cand_add(&dc, 0.0, "BMS");
 
-	double ccl_t = cand_min(&cc, cbase, out->charge_limitation, sizeof(out->charge_limitation) - 2);
-	double dcl_t = cand_min(&dc, dbase, out->discharge_limitation, sizeof(out->discharge_limitation) - 2);
+	double ccl_t =
+	    cand_min(&cc, cbase, out->charge_limitation, sizeof(out->charge_limitation) - 2);
+	double dcl_t =
+	    cand_min(&dc, dbase, out->discharge_limitation, sizeof(out->discharge_limitation) - 2);
 
 	const struct limiter_cfg lc = {cfg->max_charge_current, cfg->ccl_recovery_threshold,
-				       cfg->ccl_recovery_hold, cfg->ccl_recovery_rate};
+	                               cfg->ccl_recovery_hold, cfg->ccl_recovery_rate};
 	const struct limiter_cfg ld = {cfg->max_discharge_current, cfg->dcl_recovery_threshold,
-				       cfg->dcl_recovery_hold, cfg->dcl_recovery_rate};
+	                               cfg->dcl_recovery_hold, cfg->dcl_recovery_rate};
 	if (limiter_step(&st->ccl, &lc, ccl_t, now_ms))
 		append(out->charge_limitation, sizeof(out->charge_limitation), " *");
 	if (limiter_step(&st->dcl, &ld, dcl_t, now_ms))
@@ -585,10 +604,11 @@ int charge_state_format(const struct charge_state *st, char *buf, size_t len)
 		int64_t d = (int64_t)st->last_now_ms - st->soc_reset_last_ms;
 		snprintf(age, sizeof(age), "%" PRId64, d > 0 ? d / (int64_t)MS_PER_HOUR : 0);
 	}
-	int n = snprintf(buf, len,
-			 "# serialbattery charge state\nversion=1\nfloat=%d\nsoc_reset_requested=%d\n"
-			 "soc_reset_age_h=%s\n",
-			 st->float_mode ? 1 : 0, st->soc_reset_requested ? 1 : 0, age);
+	int n =
+	    snprintf(buf, len,
+	             "# serialbattery charge state\nversion=1\nfloat=%d\nsoc_reset_requested=%d\n"
+	             "soc_reset_age_h=%s\n",
+	             st->float_mode ? 1 : 0, st->soc_reset_requested ? 1 : 0, age);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
@@ -646,7 +666,8 @@ int charge_state_parse(struct charge_state *st, const char *text, uint64_t now_m
 				if (errno || *end || end == v || h < 0 || h > 24LL * 366 * 100)
 					goto bad;
 				t.soc_reset_known = true;
-				t.soc_reset_last_ms = (int64_t)now_ms - (int64_t)h * (int64_t)MS_PER_HOUR;
+				t.soc_reset_last_ms =
+				    (int64_t)now_ms - (int64_t)h * (int64_t)MS_PER_HOUR;
 			}
 		}
 		/* Unknown keys: written by a newer version, ignored. */

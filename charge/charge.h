@@ -109,12 +109,12 @@ enum charge_phase {
 
 /* One current limit (CCL or DCL) with its recovery hold and ramp. */
 struct charge_limiter {
-	double value_a;       /* the limit in force, A */
-	bool holding;         /* target above value: waiting out the hold */
+	double value_a; /* the limit in force, A */
+	bool holding;   /* target above value: waiting out the hold */
 	uint64_t hold_start_ms;
 	bool ramping;
 	uint64_t ramp_start_ms;
-	double ramp_base_a;   /* value when the ramp started */
+	double ramp_base_a; /* value when the ramp started */
 };
 
 /*
@@ -124,20 +124,21 @@ struct charge_limiter {
  */
 struct charge_state {
 	/* persisted by charge_state_format/parse */
-	bool float_mode;          /* the Python driver's !allow_max_voltage */
-	bool soc_reset_requested; /* a periodic full charge is due */
-	bool soc_reset_known;     /* soc_reset_last_ms is meaningful */
-	int64_t soc_reset_last_ms; /* when the last full charge completed (may be < 0 after a restart) */
+	bool float_mode;           /* the Python driver's !allow_max_voltage */
+	bool soc_reset_requested;  /* a periodic full charge is due */
+	bool soc_reset_known;      /* soc_reset_last_ms is meaningful */
+	int64_t soc_reset_last_ms; /* when the last full charge completed (may be < 0 after a
+	                              restart) */
 
 	/* not persisted */
-	bool have_data;  /* a snapshot has been seen */
+	bool have_data; /* a snapshot has been seen */
 	uint64_t last_now_ms;
 	enum charge_phase phase;
 	bool absorption_running;
 	uint64_t absorption_start_ms;
-	bool cvl_set;      /* cvl_v is meaningful */
-	double cvl_v;      /* CVL before voltage_drop */
-	bool ovp_limited;  /* the cell OVP controller holds CVL below max */
+	bool cvl_set;     /* cvl_v is meaningful */
+	double cvl_v;     /* CVL before voltage_drop */
+	bool ovp_limited; /* the cell OVP controller holds CVL below max */
 	uint64_t ovp_limit_ms;
 	double ovp_ramp_base_v;
 	uint64_t transition_start_ms;
@@ -146,17 +147,17 @@ struct charge_state {
 };
 
 struct charge_result {
-	bool cvl_valid;     /* false: publish /Info/MaxChargeVoltage invalid (comms lost) */
-	double cvl_v;       /* charge voltage limit, V (VOLTAGE_DROP included) */
-	double ccl_a;       /* charge current limit, A, >= 0 */
-	double dcl_a;       /* discharge current limit, A, >= 0 */
+	bool cvl_valid; /* false: publish /Info/MaxChargeVoltage invalid (comms lost) */
+	double cvl_v;   /* charge voltage limit, V (VOLTAGE_DROP included) */
+	double ccl_a;   /* charge current limit, A, >= 0 */
+	double dcl_a;   /* discharge current limit, A, >= 0 */
 	bool allow_charge;
 	bool allow_discharge;
 	double battery_low_voltage_v;
-	int bms_cable_alarm; /* /Alarms/BmsCable: 0, 1, 2 */
-	bool connected;      /* /Connected */
-	bool stale;          /* data older than stale_after */
-	char mode[96];       /* /Info/ChargeMode */
+	int bms_cable_alarm;            /* /Alarms/BmsCable: 0, 1, 2 */
+	bool connected;                 /* /Connected */
+	bool stale;                     /* data older than stale_after */
+	char mode[96];                  /* /Info/ChargeMode */
 	char charge_limitation[128];    /* /Info/ChargeLimitation */
 	char discharge_limitation[128]; /* /Info/DischargeLimitation */
 };
@@ -169,8 +170,8 @@ void charge_state_init(struct charge_state *st);
  * now_ms: monotonic ms (never decreasing between calls).
  */
 void charge_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
-		 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
-		 struct charge_result *out);
+                 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
+                 struct charge_result *out);
 
 /*
  * Persist the state that must survive a restart (the float/bulk state and

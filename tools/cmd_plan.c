@@ -105,7 +105,8 @@ static int parse_header(char *line, struct col *cols, unsigned *ncols)
 		char tail;
 		if (strcmp(name, "t") == 0)
 			c.kind = COL_T, have_t = true;
-		else if (sscanf(name, "cell%u%c", &idx, &tail) == 1 && idx >= 1 && idx <= BMS_MAX_CELLS)
+		else if (sscanf(name, "cell%u%c", &idx, &tail) == 1 && idx >= 1 &&
+		         idx <= BMS_MAX_CELLS)
 			c.kind = COL_CELL, c.index = idx - 1;
 		else if (strcmp(name, "cells") == 0)
 			c.kind = COL_CELLS;
@@ -121,7 +122,8 @@ static int parse_header(char *line, struct col *cols, unsigned *ncols)
 			c.kind = COL_SOC;
 		else if (strcmp(name, "temp") == 0)
 			c.kind = COL_TEMP, c.index = 0;
-		else if (sscanf(name, "temp%u%c", &idx, &tail) == 1 && idx >= 1 && idx <= BMS_MAX_TEMPS)
+		else if (sscanf(name, "temp%u%c", &idx, &tail) == 1 && idx >= 1 &&
+		         idx <= BMS_MAX_TEMPS)
 			c.kind = COL_TEMP, c.index = idx - 1;
 		else if (strcmp(name, "mosfet") == 0)
 			c.kind = COL_MOSFET;
@@ -156,7 +158,7 @@ static int16_t deci(double v)
 /* One data row into a snapshot; returns 0, or -EINVAL naming nothing (the caller
  * reports the line). */
 static int parse_row(char *line, const struct col *cols, unsigned ncols, double *ret_t,
-		     bool *ret_online, struct bms_snapshot *s)
+                     bool *ret_online, struct bms_snapshot *s)
 {
 	double v[MAX_COLS];
 	bool set[MAX_COLS] = {false};
@@ -265,7 +267,10 @@ static int parse_row(char *line, const struct col *cols, unsigned ncols, double 
 		ncells = agg_cells;
 		double rest = (vsum - vmin - vmax) / (double)(agg_cells - 2);
 		for (unsigned i = 0; i < agg_cells; i++)
-			s->cell_mv[i] = (uint16_t)lround((i == 0 ? vmin : i == 1 ? vmax : rest) * 1000.0);
+			s->cell_mv[i] = (uint16_t)lround((i == 0   ? vmin
+			                                  : i == 1 ? vmax
+			                                           : rest) *
+			                                 1000.0);
 	}
 	if (ncells) {
 		s->cell_count = (uint8_t)ncells;
@@ -302,8 +307,8 @@ static void put_field(FILE *out, const char *s)
 /* ---- SVG ---------------------------------------------------------------- */
 
 struct panel {
-	double y0, h;   /* pixel top and height */
-	double lo, hi;  /* value range */
+	double y0, h;  /* pixel top and height */
+	double lo, hi; /* value range */
 };
 
 #define SVG_W 900.0
@@ -321,8 +326,9 @@ static double py(const struct panel *p, double v)
 	return p->y0 + p->h - f * p->h;
 }
 
-static void svg_line(FILE *f, const struct point *pts, size_t n, size_t field, const struct panel *p,
-		     double t0, double t1, const char *color, bool only_valid_cvl)
+static void svg_line(FILE *f, const struct point *pts, size_t n, size_t field,
+                     const struct panel *p, double t0, double t1, const char *color,
+                     bool only_valid_cvl)
 {
 	bool open = false;
 	for (size_t i = 0; i < n; i++) {
@@ -335,7 +341,10 @@ static void svg_line(FILE *f, const struct point *pts, size_t n, size_t field, c
 		double v;
 		memcpy(&v, (const char *)&pts[i] + field, sizeof(v));
 		if (!open)
-			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
+			fprintf(
+			    f,
+			    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+			    color);
 		open = true;
 		fprintf(f, "%.1f,%.1f ", px(pts[i].t, t0, t1), py(p, v));
 	}
@@ -345,17 +354,23 @@ static void svg_line(FILE *f, const struct point *pts, size_t n, size_t field, c
 
 static void svg_axes(FILE *f, const struct panel *p, const char *unit, double t0, double t1)
 {
-	fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#888\"/>\n",
-		SVG_L, p->y0, SVG_W - SVG_L - SVG_R, p->h);
+	fprintf(f,
+	        "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+	        "stroke=\"#888\"/>\n",
+	        SVG_L, p->y0, SVG_W - SVG_L - SVG_R, p->h);
 	for (int i = 0; i <= 4; i++) {
 		double v = p->lo + (p->hi - p->lo) * i / 4.0;
-		fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.3g %s</text>\n",
-			SVG_L - 4, py(p, v) + 3, v, unit);
+		fprintf(f,
+		        "<text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.3g "
+		        "%s</text>\n",
+		        SVG_L - 4, py(p, v) + 3, v, unit);
 	}
 	for (int i = 0; i <= 6; i++) {
 		double t = t0 + (t1 - t0) * i / 6.0;
-		fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%.0f s</text>\n",
-			px(t, t0, t1), p->y0 + p->h + 12, t);
+		fprintf(f,
+		        "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%.0f "
+		        "s</text>\n",
+		        px(t, t0, t1), p->y0 + p->h + 12, t);
 	}
 }
 
@@ -380,10 +395,12 @@ static int write_svg(const char *path, const struct point *pts, size_t n, const 
 	pv.lo -= 0.01;
 	pv.hi += 0.01;
 	pa.hi *= 1.05;
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"580\" "
-		   "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-		SVG_W);
+	fprintf(f,
+	        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"580\" "
+	        "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
+	        "fill=\"white\"/>\n",
+	        SVG_W);
 	fputs("<text x=\"60\" y=\"20\" font-size=\"14\">", f);
 	for (const char *s = title; *s; s++) {
 		if (*s == '<')
@@ -416,21 +433,31 @@ static int write_svg(const char *path, const struct point *pts, size_t n, const 
 int cmd_plan(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"scenario", required_argument, NULL, 's'},
-		{"out", required_argument, NULL, 'o'},    {"plot", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"scenario", required_argument, NULL, 's'},
+	    {"out", required_argument, NULL, 'o'},    {"plot", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *scenario = NULL, *outpath = NULL, *plot = NULL;
 	int o;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "c:s:o:p:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'c': config = optarg; break;
-		case 's': scenario = optarg; break;
-		case 'o': outpath = optarg; break;
-		case 'p': plot = optarg; break;
-		case 'h': return usage(stdout);
-		default: return usage(stderr);
+		case 'c':
+			config = optarg;
+			break;
+		case 's':
+			scenario = optarg;
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		case 'p':
+			plot = optarg;
+			break;
+		case 'h':
+			return usage(stdout);
+		default:
+			return usage(stderr);
 		}
 	}
 	if (!scenario || optind != argc)
@@ -475,7 +502,8 @@ int cmd_plan(int argc, char **argv)
 	double last_t = 0, snap_t = 0;
 	char line[4096];
 	unsigned lineno = 0;
-	fputs("t,cvl,ccl,dcl,allow_charge,allow_discharge,mode,charge_limitation,discharge_limitation\n",
+	fputs("t,cvl,ccl,dcl,allow_charge,allow_discharge,mode,charge_limitation,discharge_"
+	      "limitation\n",
 	      out);
 	while (fgets(line, sizeof(line), in)) {
 		lineno++;
@@ -485,7 +513,8 @@ int cmd_plan(int argc, char **argv)
 			continue;
 		if (!header) {
 			if (parse_header(l, cols, &ncols) < 0) {
-				fprintf(stderr, "plan: %s:%u: header needs a t column\n", scenario, lineno);
+				fprintf(stderr, "plan: %s:%u: header needs a t column\n", scenario,
+				        lineno);
 				goto out;
 			}
 			header = true;
@@ -511,7 +540,8 @@ int cmd_plan(int argc, char **argv)
 		fprintf(out, "%g,", t);
 		if (r.cvl_valid)
 			fprintf(out, "%.3f", r.cvl_v);
-		fprintf(out, ",%.3f,%.3f,%d,%d,", r.ccl_a, r.dcl_a, r.allow_charge, r.allow_discharge);
+		fprintf(out, ",%.3f,%.3f,%d,%d,", r.ccl_a, r.dcl_a, r.allow_charge,
+		        r.allow_discharge);
 		put_field(out, r.mode);
 		fputc(',', out);
 		put_field(out, r.charge_limitation);
