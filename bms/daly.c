@@ -177,20 +177,17 @@ static int daly_build_request(void *state, enum bms_request kind, unsigned step,
 	st->at_step0 = kind == BMS_REQ_POLL && step == 0;
 	st->expect = cmd;
 	st->next_frame = 1;
+	unsigned need = 1;
 	if (cmd == CMD_CELLS)
-		st->frames_need = (st->have_counts && !st->all16)
-					  ? (uint8_t)((st->cells + DALY_CELLS_PER_FRAME - 1) /
-						      DALY_CELLS_PER_FRAME)
-					  : 0;
+		need = (st->have_counts && !st->all16)
+			       ? (st->cells + DALY_CELLS_PER_FRAME - 1u) / DALY_CELLS_PER_FRAME
+			       : 0;
 	else if (cmd == CMD_TEMPS)
 		/* a board without sensors still sends one (0xFF-filled) frame */
-		st->frames_need = st->have_counts ? (uint8_t)(st->temps
-							      ? (st->temps + DALY_TEMPS_PER_FRAME - 1) /
-									DALY_TEMPS_PER_FRAME
-							      : 1)
-						  : 0;
-	else
-		st->frames_need = 1;
+		need = !st->have_counts ? 0
+		       : st->temps      ? (st->temps + DALY_TEMPS_PER_FRAME - 1u) / DALY_TEMPS_PER_FRAME
+					: 1;
+	st->frames_need = (uint8_t)need;
 
 	uint8_t pad[8];
 	memset(pad, DALY_PAD, sizeof(pad));
