@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fuzz entry point shared by the libFuzzer harness and the replay test:
+ * arbitrary bytes go through a driver's frame_find (checking the bounds it
+ * reports), every VALID frame through parse as the answer to each step of a
+ * poll and a probe cycle, and the whole input through sim_respond as a
+ * request. The first input byte selects the driver (modulo the registry
+ * size), so a newly registered driver is fuzzed without touching this file;
+ * SB_FUZZ_DRIVER=<name> pins one driver (the first byte is then ignored).
+ */
+#include "fuzz_drivers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FZ_MAX_STEPS 8
+
+static void fz_check(bool ok, const char *drv, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "fuzz: %s: %s\n", drv, what);
+		abort();
+	}
+}
+
+/* The worker's loop: find, drop garbage, parse; bounds checked at each turn. */
+static void fz_frames(const struct bms_driver *drv, void *st, const uint8_t *data, size_t size,
+		      struct bms_snapshot *snap)
+{
+	size_t pos = 0;
+	while (pos < size) {
+		size_t start = (size_t)-1, flen = (size_t)-1;
+		enum bms_find f = drv->frame_find(data + pos, size - pos, &start, &flen);
+		if (f == BMS_FIND_INVALID)
+			return;
+		fz_check(start <= size - pos, drv->name, "start beyond the data");
+		if (f == BMS_FIND_NEED_MORE) {
+			/* drop the garbage before the candidate, then skip one byte of it */
+			pos += start + 1;
+			continue;
+		}
+		fz_check(f == BMS_FIND_VALID, drv->name, "unknown frame_find result");
+		fz_check(flen > 0 && flen <= size - pos - start, drv->name, "frame past the end");
+		fz_check(flen <= drv->max_frame, drv->name, "frame larger than max_frame");
+		/* an exact-size copy: a parse that reads past the frame trips ASan */
+		uint8_t *frame = malloc(flen);
+		fz_check(frame != NULL, drv->name, "malloc");
+		memcpy(frame, data + pos + start, flen);
+		int r = drv->parse(st, frame, flen, snap);
+		free(frame);
+		fz_check(r >= -4095 && r <= 1, drv->name, "parse result out of range");
+		fz_check(snap->cell_count <= BMS_MAX_CELLS, drv->name, "cell_count > BMS_MAX_CELLS");
+		fz_check(snap->temp_count <= BMS_MAX_TEMPS, drv->name, "temp_count > BMS_MAX_TEMPS");
+		fz_check(memchr(snap->serial, 0, sizeof(snap->serial)) != NULL, drv->name,
+			 "serial not terminated");
+		pos += start + flen;
+	}
+}
+
+void sb_fuzz_driver(const struct bms_driver *drv, const uint8_t *data, size_t size)
+{
+	static const enum bms_request kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
+	uint8_t req[1024];
+	uint8_t addr = drv->addresses ? drv->addresses[0] : 0;
+	void *st = calloc(1, drv->state_size ? drv->state_size : 1);
+	fz_check(st != NULL, drv->name, "calloc");
+	for (size_t k = 0; k < 2; k++) {
+		memset(st, 0, drv->state_size ? drv->state_size : 1);
+		if (drv->init && drv->init(st, addr) < 0)
+			break;
+		for (unsigned step = 0; step < FZ_MAX_STEPS; step++) {
+			int n = drv->build_request(st, kinds[k], step, req, sizeof(req));
+			if (n <= 0)
+				break;
+			fz_check((size_t)n <= sizeof(req), drv->name, "request longer than its buffer");
+			struct bms_snapshot snap;
+			memset(&snap, 0, sizeof(snap));
+			fz_frames(drv, st, data, size, &snap);
+			if (drv->finish)
+				drv->finish(st, &snap);
+		}
+	}
+	free(st);
+
+	/* the simulator's request parsing */
+	if (drv->sim_respond) {
+		static uint8_t out[16384];
+		struct bms_snapshot s;
+		memset(&s, 0, sizeof(s));
+		s.cell_count = (uint8_t)(size ? data[0] % (BMS_MAX_CELLS + 1) : 4);
+		s.temp_count = 2;
+		int m = drv->sim_respond(&s, addr, data, size, out, sizeof(out));
+		fz_check(m <= (int)sizeof(out), drv->name, "sim_respond past its buffer");
+	}
+}
+
+int sb_fuzz_one(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	const struct bms_driver *drv = NULL;
+	const char *pin = getenv("SB_FUZZ_DRIVER");
+	if (pin && *pin)
+		drv = bms_driver_find(pin);
+	if (!drv)
+		drv = bms_drivers[data[0] % bms_driver_count()];
+	sb_fuzz_driver(drv, data + 1, size - 1);
+	return 0;
+}
