@@ -387,7 +387,7 @@ static void pb_sim_status(const struct bms_snapshot *s, uint8_t *f)
 		max_idx = (uint8_t)__builtin_ctz(s->balancing);
 		min_idx = (uint8_t)(31 - __builtin_clz(s->balancing));
 	}
-	put_u16le(f + 74, cs.count ? (uint16_t)(cs.sum_mv / cs.count) : 0);
+	put_u16le(f + 74, (uint16_t)(cs.count ? cs.sum_mv / cs.count : 0));
 	put_u16le(f + 76, (uint16_t)(cs.max_mv - cs.min_mv));
 	f[78] = max_idx;
 	f[79] = min_idx;
