@@ -24,7 +24,8 @@
  *   the ACK: parse of the data frame (of the type this step asked for)
  *   decodes it and returns 1 ("more frames for this step"); parse of the ACK
  *   returns 0 only when its address and trigger register are those of our
- *   request, else -EPROTO. A cycle whose step ended in an error must be
+ *   request, else -EPROTO; either way the data frame is then forgotten, so
+ *   another unit's data can never be completed by our own ACK. A cycle whose step ended in an error must be
  *   discarded by the caller (the data frame was already decoded into its
  *   scratch snapshot). A data frame of another type, or an ACK without a data
  *   frame before it, is -EPROTO.
@@ -335,10 +336,11 @@ static int jkpb_parse(void *state, const uint8_t *frame, size_t len, struct bms_
 	struct jkpb_state *st = state;
 	if (len == PB_ACK) {
 		uint16_t reg = (uint16_t)((frame[2] << 8) | frame[3]);
-		if (!st->have_data || frame[0] != st->address || reg != st->trigger)
-			return -EPROTO;
+		bool ours = st->have_data && frame[0] == st->address && reg == st->trigger;
+		/* either way the data frame before it is settled: another unit's data must
+		 * not be completed by our own ACK arriving later without data */
 		st->have_data = false;
-		return 0;
+		return ours ? 0 : -EPROTO;
 	}
 	if (len != PB_FRAME || frame[4] != st->want_type || st->want_type == 0)
 		return -EPROTO;

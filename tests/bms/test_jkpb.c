@@ -177,6 +177,32 @@ static void test_ack_matching(void)
 	n = sim_reply(4, 4, buf, sizeof(buf), false);
 	buf[301 + 7] ^= 0x5a;
 	CU_ASSERT(exchange(4, buf, (size_t)n, &snap) == 1);
+	/* unit 5's data and ACK, then a lone ACK of unit 4: unit 5's data is not taken
+	 * for unit 4's (the worker skips the refused frame and keeps reading) */
+	uint8_t mix[1024];
+	int m5 = sim_reply(5, 5, mix, sizeof(mix), false);
+	CU_ASSERT_FATAL(m5 == 310);
+	n = sim_reply(4, 4, buf, sizeof(buf), false);
+	memcpy(mix + m5, buf + 300, 10); /* 00 + ACK(4) + 00 */
+	{
+		struct {
+			uint8_t raw[64];
+		} st;
+		uint8_t req[16];
+		memset(&st, 0, sizeof(st));
+		CU_ASSERT_FATAL(bms_jkpb.init(&st, 4) == 0);
+		CU_ASSERT_FATAL(bms_jkpb.build_request(&st, BMS_REQ_POLL, 0, req, sizeof(req)) == 11);
+		size_t pos = 0, start, len;
+		int last = -1;
+		while (pos < (size_t)m5 + 10 &&
+		       bms_jkpb.frame_find(mix + pos, (size_t)m5 + 10 - pos, &start, &len) ==
+			       BMS_FIND_VALID) {
+			last = bms_jkpb.parse(&st, mix + pos + start, len, &snap);
+			CU_ASSERT(last != 0);
+			pos += start + len;
+		}
+		CU_ASSERT(last == -EPROTO);
+	}
 	/* an ACK with no data frame before it */
 	n = sim_reply(4, 4, buf, sizeof(buf), false);
 	CU_ASSERT(exchange(4, buf + 300, (size_t)n - 300, &snap) == -EPROTO);
