@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CPU time per poll cycle and resident memory of one worker, against a
+ * simulator link: worker_bench LINK BMS CYCLES. Prints one line of figures.
+ * Built and run by bench/worker_bench.sh (not a test: figures, no verdict).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/sbtime.h"
+#include "common/store.h"
+#include "worker/detect.h"
+#include "worker/worker.h"
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static double thread_cpu_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		fprintf(stderr, "usage: worker_bench LINK BMS CYCLES\n");
+		return 2;
+	}
+	const struct bms_driver *drv = bms_driver_find(argv[2]);
+	unsigned cycles = (unsigned)atoi(argv[3]);
+	struct worker_link *l;
+	if (!drv || worker_link_open(argv[1], -1, &l) < 0)
+		return 1;
+	struct worker_detect_opts o = {.bms = argv[2], .retries = 2};
+	struct worker_detect_result res;
+	if (worker_detect(l, &o, &res) < 0)
+		return 1;
+	void *state = calloc(1, l->state_cap);
+	if (drv->init)
+		drv->init(state, res.address);
+	struct bms_snapshot snap = res.snap;
+	struct worker_counters c = {0};
+	unsigned ok = 0;
+	double cpu = 0;
+	for (unsigned i = 0; i < cycles; i++) {
+		double t0 = thread_cpu_us();
+		if (worker_cycle(l, drv, state, BMS_REQ_POLL, 2, &snap, &c) == 0)
+			ok++;
+		cpu += thread_cpu_us() - t0;
+	}
+	unsigned steps = 0;
+	for (unsigned s = 0; drv->build_request(state, BMS_REQ_POLL, s, l->req, l->req_cap) > 0; s++)
+		steps++;
+	worker_link_close(l);
+	free(state);
+
+	/* resident memory of one whole worker thread, online */
+	struct store *st;
+	store_new(4, &st);
+	long before = rss_kb();
+	struct worker_params p = {.notify_fd = -1};
+	snprintf(p.path, sizeof(p.path), "%s", argv[1]);
+	snprintf(p.identity, sizeof(p.identity), "bench");
+	p.serial.retries = 2;
+	p.serial.detect_backoff_max = 60;
+	p.serial.detect_round_max = 10;
+	p.port.bms[0] = '\0';
+	snprintf(p.port.bms, sizeof(p.port.bms), "%s", argv[2]);
+	struct worker *w;
+	worker_start(&p, st, &w);
+	uint64_t end = time_mono_ms() + 20000;
+	struct store_record r = {0};
+	while (time_mono_ms() < end) {
+		if (store_read(st, 0, &r) == 0 && r.info.cycles_ok >= 3)
+			break;
+		struct timespec ts = {0, 20000000};
+		nanosleep(&ts, NULL);
+	}
+	long after = rss_kb();
+	worker_free(w);
+	store_free(st);
+	printf("%s: %u/%u cycles ok, %u steps/cycle, CPU %.1f us/cycle (%.1f us/step), "
+	       "worker RSS +%ld KiB\n",
+	       drv->name, ok, cycles, steps, cpu / cycles, cpu / cycles / (steps ? steps : 1),
+	       after - before);
+	return 0;
+}
