@@ -31,6 +31,14 @@ if [ "${CI:-}" = "true" ]; then
     echo "== fuzz smoke (ASan+UBSan)"
     scripts/fuzz.sh "${SB_FUZZ_SECONDS:-30}"
   fi
+  # --- armhf cross build (packaging, issue 6) ---------------------------------
+  # Release build against the bullseye sysroot, GLIBC <= 2.31 check, unit tests
+  # under qemu-user, tarball in out/. About 1-2 min (sysroot and compilers are
+  # fetched once per machine). SB_CI_CROSS=0 skips it.
+  if [ "${SB_CI_CROSS:-1}" = "1" ]; then
+    echo "== armhf cross build, GLIBC check, unit tests under qemu-user"
+    scripts/cross.sh armhf --test --jobs "$jobs"
+  fi
 fi
 
 echo "== build: all tests"
