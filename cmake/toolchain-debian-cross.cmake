@@ -24,7 +24,9 @@ if(SB_CROSS_ARCH STREQUAL "armhf")
   set(SB_QEMU qemu-arm)
   # Debian's armhf baseline (ARMv7-A, VFPv3-D16, Thumb-2) runs on every 32-bit GX
   # device (Cortex-A7/A8/A9): stated explicitly so a different default cannot creep in.
-  set(SB_CROSS_CFLAGS "-march=armv7-a+fp -mfpu=vfpv3-d16 -mfloat-abi=hard -mthumb")
+  # 64-bit off_t/ino_t: readdir() and stat() of big inode numbers (and qemu-user on
+  # a 64-bit host, where 32-bit getdents fails with EOVERFLOW otherwise).
+  set(SB_CROSS_CFLAGS "-march=armv7-a+fp -mfpu=vfpv3-d16 -mfloat-abi=hard -mthumb -D_FILE_OFFSET_BITS=64")
 elseif(SB_CROSS_ARCH STREQUAL "arm64")
   set(SB_CROSS_TRIPLE aarch64-linux-gnu)
   set(CMAKE_SYSTEM_PROCESSOR aarch64)

@@ -154,6 +154,10 @@ echo "cross.sh: sysroot $sysroot (glibc ${glibc_in_sysroot:-?})" >&2
 builddir=$repo/build-cross-$arch
 tests=OFF
 [ "$run_tests" -eq 1 ] && tests=ON
+# The toolchain file only seeds the cache: start afresh when it changed.
+if [ "$builddir/CMakeCache.txt" -ot cmake/toolchain-debian-cross.cmake ]; then
+  rm -f "$builddir/CMakeCache.txt"
+fi
 cmake -S . -B "$builddir" \
   -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/toolchain-debian-cross.cmake" \
   -DSB_CROSS_ARCH="$arch" -DSB_SYSROOT="$sysroot" \

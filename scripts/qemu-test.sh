@@ -16,10 +16,11 @@
 #   - tests whose command is a host script (e.g. tests/common/cli_config.sh):
 #     they exec the ARM binaries directly, which only works when the kernel has
 #     a binfmt_misc entry for qemu; with one registered they are run too.
-#   - tests that start ARM helper programs of their own next to a host dbus-daemon
-#     (test_publish runs tests/publish's sb_fake_settings as a child process):
-#     without binfmt_misc the kernel cannot exec the ARM child, so they are listed
-#     in SB_QEMU_EXCLUDE below until they carry the "noqemu" label themselves.
+#   - tests that start ARM programs of the project as child processes:
+#     test_publish (sb_fake_settings next to a host dbus-daemon), test_cli and
+#     test_worker_thread (the serialbattery CLI and its BMS simulator). Without
+#     binfmt_misc the kernel cannot exec an ARM child, so they are listed in
+#     SB_QEMU_EXCLUDE below until they carry the "noqemu" label themselves.
 # Everything else (the pure protocol, charge, config and store suites) runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,7 @@ for t in d.get("tests", []):
         print(t["name"])
 ')
 # Tests that exec ARM children (see above); space-separated names.
-read -r -a needs_binfmt <<<"${SB_QEMU_EXCLUDE-test_publish}"
+read -r -a needs_binfmt <<<"${SB_QEMU_EXCLUDE-test_publish test_cli test_worker_thread}"
 skip=()
 if [ "$have_binfmt" -eq 0 ]; then
   skip=("${host_tests[@]}" "${needs_binfmt[@]}")
