@@ -219,7 +219,7 @@ static int open_link(const char *path, speed_t speed)
 
 /*
  * One poll cycle over the link. Returns 0 when every step completed, else
- * -ETIMEDOUT (silence: the worker's response timeout, here a generous 1 s) or
+ * -ETIMEDOUT (silence: nothing within quiet_ms; generous where a reply is due) or
  * the parse error. quiet_ms bounds how long silence is awaited.
  */
 static int cycle(int fd, const struct bms_driver *drv, uint8_t addr, struct bms_snapshot *snap,
@@ -295,7 +295,7 @@ static void test_simulate_roundtrip(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	struct bms_snapshot got;
 	memset(&got, 0, sizeof(got));
-	CU_ASSERT(cycle(fd, drv, 3, &got, 1000) == 0);
+	CU_ASSERT(cycle(fd, drv, 3, &got, 5000) == 0);
 	const struct bms_snapshot *w = &want[0].snap;
 	CU_ASSERT(got.voltage_mv == w->voltage_mv);
 	CU_ASSERT(got.current_ma == w->current_ma);
@@ -320,7 +320,7 @@ static void test_simulate_roundtrip(void)
 	kill(sp.pid, SIGUSR1);
 	CU_ASSERT(cycle(fd, drv, 3, &got, 300) == -ETIMEDOUT);
 	kill(sp.pid, SIGUSR1);
-	CU_ASSERT(cycle(fd, drv, 3, &got, 1000) == 0);
+	CU_ASSERT(cycle(fd, drv, 3, &got, 5000) == 0);
 
 	/* wrong baud: the device cannot hear us */
 	close(fd);
@@ -346,7 +346,7 @@ static void test_simulate_bus(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	struct bms_snapshot got;
 	memset(&got, 0, sizeof(got));
-	CU_ASSERT(cycle(fd, drv, 1, &got, 1000) == 0);
+	CU_ASSERT(cycle(fd, drv, 1, &got, 5000) == 0);
 	CU_ASSERT(got.cell_count == 16); /* the default state */
 	CU_ASSERT(cycle(fd, drv, 2, &got, 300) == -ETIMEDOUT);
 	close(fd);
@@ -356,7 +356,7 @@ static void test_simulate_bus(void)
 	CU_ASSERT_FATAL(sim_start(&sp, extra2) == 0);
 	fd = open_link(sp.link, B115200);
 	memset(&got, 0, sizeof(got));
-	CU_ASSERT(cycle(fd, bms_driver_find("jk"), 0, &got, 1000) == 0);
+	CU_ASSERT(cycle(fd, bms_driver_find("jk"), 0, &got, 5000) == 0);
 	CU_ASSERT(got.voltage_mv == 53120 && got.cell_count == 16);
 	close(fd);
 	CU_ASSERT(sim_stop(&sp) == 0);
