@@ -188,6 +188,10 @@ DESTDIR="$stage/destdir" cmake --install "$builddir" --strip --prefix /usr >/dev
 scripts/package-venus.sh --out "$stage/$name" --destdir "$stage/destdir" --arch "$arch" --version "$version" \
   --daemon "$stage/destdir/usr/bin/serialbatteryd" --cli "$stage/destdir/usr/bin/serialbattery"
 scripts/check-binary.sh --quiet "$stage/$name/bin/serialbatteryd" "$stage/$name/bin/serialbattery"
+if [ "$run_tests" -eq 1 ]; then
+  echo "== install.sh / uninstall.sh against fake roots with the $arch binaries"
+  tests/packaging/test_install.sh "$stage/$name/bin/serialbatteryd" "$stage/$name/bin/serialbattery"
+fi
 mkdir -p out
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}" \
   -C "$stage" -czf "out/$name.tar.gz" "$name"
