@@ -13,6 +13,7 @@
 #   /service/serialbattery -> /data/serialbattery/service   (by boot.sh)
 #   /run/udev/rules.d/{89-serialbattery-local,90-serialbattery}.rules  (by boot.sh)
 # Idempotent: running it twice leaves the same files.
+# Uses only what BusyBox offers too (no GNU-only options): Venus OS may have either.
 set -euo pipefail
 
 ROOT=${ROOT:-}
@@ -124,7 +125,7 @@ hook() {
     }' "$tmp.body" >"$tmp"
   rm -f "$tmp.body"
   # Keep an existing file's mode; it has to be executable to run at boot.
-  if [ -e "$f" ]; then chmod --reference="$f" "$tmp"; else chmod 0755 "$tmp"; fi
+  if [ -e "$f" ]; then chmod "$(stat -c %a "$f")" "$tmp"; else chmod 0755 "$tmp"; fi
   [ -x "$tmp" ] || chmod u+x,go+rx "$tmp"
   mv -f "$tmp" "$f"
 }

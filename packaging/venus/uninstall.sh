@@ -47,7 +47,7 @@ for r in 89-serialbattery-local.rules 90-serialbattery.rules; do
     removed_rules=1
   fi
 done
-[ -d "$ROOT/run/udev/rules.d" ] && rmdir --ignore-fail-on-non-empty "$ROOT/run/udev/rules.d"
+rmdir "$ROOT/run/udev/rules.d" 2>/dev/null || true   # only when empty
 if [ "$removed_rules" -eq 1 ] && live udevadm; then
   udevadm control --reload-rules || true
   udevadm trigger --action=change --subsystem-match=tty --property-match=ID_BUS=usb || true
@@ -64,7 +64,7 @@ if [ -f "$ROOT$rc" ] && grep -qxF "$begin" "$ROOT$rc"; then
     rm -f "$tmp" "$ROOT$rc"
     log "removed $rc (only the serialbattery hook was in it)"
   else
-    chmod --reference="$ROOT$rc" "$tmp"
+    chmod "$(stat -c %a "$ROOT$rc")" "$tmp"
     mv -f "$tmp" "$ROOT$rc"
     log "removed the serialbattery block from $rc"
   fi
@@ -86,7 +86,7 @@ if [ "$purge" -eq 1 ]; then
   done
   # Parents install.sh may have made; only when empty (other drivers use them too).
   for d in /data/etc /data/var/lib /data/var; do
-    [ -d "$ROOT$d" ] && rmdir --ignore-fail-on-non-empty "$ROOT$d"
+    rmdir "$ROOT$d" 2>/dev/null || true   # only when empty
   done
 else
   [ -e "$ROOT$etc" ] && log "kept $etc (config, local.rules) and $state; --purge removes them"
