@@ -49,8 +49,8 @@ done
 [ -n "$arch" ] || { usage >&2; die "name an architecture: armhf or arm64"; }
 
 case $arch in
-  armhf) triple=arm-linux-gnueabihf; qemu=qemu-arm ;;
-  arm64) triple=aarch64-linux-gnu; qemu=qemu-aarch64 ;;
+  armhf) triple=arm-linux-gnueabihf; qemu="qemu-arm" ;;
+  arm64) triple=aarch64-linux-gnu; qemu="qemu-aarch64" ;;
 esac
 
 # ---- host packages -------------------------------------------------------------

@@ -28,8 +28,8 @@ die() { echo "qemu-test.sh: $*" >&2; exit 1; }
 
 arch=${1:-}
 case $arch in
-  armhf) qemu=qemu-arm; binfmt=qemu-arm ;;
-  arm64) qemu=qemu-aarch64; binfmt=qemu-aarch64 ;;
+  armhf) qemu="qemu-arm"; binfmt="qemu-arm" ;;
+  arm64) qemu="qemu-aarch64"; binfmt="qemu-aarch64" ;;
   *) die "usage: $0 armhf|arm64 [BUILD_DIR [SYSROOT]]" ;;
 esac
 builddir=${2:-build-cross-$arch}

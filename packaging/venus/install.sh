@@ -131,6 +131,7 @@ hook() {
 }
 hook
 
-ROOT="$ROOT" "$ROOT$app/boot.sh"
+export ROOT
+"$ROOT$app/boot.sh"
 log "installed serialbattery $(sed -n 's/^version=//p' "$src/VERSION") ($pkg_arch) in $app"
 log "config: $etc/serialbattery.conf; logs: /var/log/serialbattery/current"
