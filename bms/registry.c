@@ -13,6 +13,7 @@ extern const struct bms_driver bms_jk;
 extern const struct bms_driver bms_jkpb;
 extern const struct bms_driver bms_jbd;
 extern const struct bms_driver bms_daly;
+extern const struct bms_driver bms_jbdup16s;
 
 const struct bms_driver *const bms_drivers[] = {
 	/* one line per driver, in detection order */
@@ -20,6 +21,7 @@ const struct bms_driver *const bms_drivers[] = {
 	&bms_jkpb,
 	&bms_jbd,
 	&bms_daly,
+	&bms_jbdup16s,
 	NULL,
 };
 

@@ -21,6 +21,7 @@ const struct dc_family dc_families[] = {
 	{"jkpb", "jk_pb_rs485"},
 	{"jbd", "jbd"},
 	{"daly", "daly"},
+	{"jbdup16s", "jbd_up16s"},
 	{NULL, NULL},
 };
 

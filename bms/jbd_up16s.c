@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JBD UP16S series / pack firmware, Modbus-like function 0x78 over RS485
+ * (docs/PROTOCOLS.md "JBD UP16S"; reference: protocols.md section 3b).
+ *
+ * Link: 9600 8N1, RS485, addressed: packs 1..16 on one bus, 1 is the master.
+ * The driver's address is the pack address; default 1.
+ *
+ * Frame layout (header fields big-endian, the CRC little-endian):
+ *   request  addr 78 start(2) end(2) 00 00 crc(2)          (10 bytes)
+ *   reply    addr 78 start(2) end(2) len(2) data[len] crc(2) (len + 10 bytes)
+ * start/end are the register range asked for (byte addresses: the status
+ * block 0x1000..0x10A0 answers with 158 bytes for 16 cells); the reply
+ * repeats them.
+ * Checksum: CRC-16/Modbus (init 0xFFFF, poly 0xA001) over everything before
+ * it, sent low byte first.
+ *
+ * Sample (UP16S020, pack 1, 16 cells):
+ *   request  01 78 10 00 10 A0 00 00 7F B2
+ *   reply    01 78 10 00 10 A0 00 9E 14 C5 00 00 00 04 93 E0 17 CF 17 CF
+ *            27 10 27 10 02 C6 02 D6 ... (158 data bytes) 6A 2E
+ *            -> 53.17 V, 0 A (raw 300000), 60.95 %, 60.95 of 100 Ah, MOSFET
+ *               21.0 degC, 12 cycles, 16 cells 3.317..3.331 V, 4 sensors
+ *               20.4..21.2 degC, CCL/DCL 200 A, firmware 0x0C04, serial
+ *               "JBD48100000"
+ *
+ * Status block (data offsets, all u16 BE unless noted): 0 pack voltage 10 mV,
+ * 2 unknown, 4 current u32 = 300000 + 10 mA units, 8 SOC 0.01 %, 10 remaining
+ * 10 mAh, 12 full 10 mAh, 14 rated 10 mAh, 16 MOSFET temp, 18 ambient temp
+ * (both (raw - 500) in 0.1 degC), 20 operation status, 22 SOH %, 24 fault
+ * bits u32, 28 alarm bits u32, 32 MOSFET bits, 34 connection bits, 36 cycles,
+ * 38..47 max/min cell number and mV and the average, 48..57 max/min sensor
+ * and temperature and the average, 58 max charge voltage 0.1 V, 60 charge
+ * current limit 0.1 A, 62 min discharge voltage 0.1 V, 64 discharge current
+ * limit 0.1 A, 66 cell count n, n x cell mV, sensor count m, m x temperature,
+ * then unknown u16, balancing u16 (cell 1 = bit 0), firmware u16, 30 bytes
+ * ASCII pack serial, and a tail nobody decodes.
+ *
+ * Poll cycle: the status block 0x1000..0x10A0, then product information
+ * 0x2810..0x283C (firmware major.minor.patch, model) only while we do not
+ * have it: on the first cycle after init and every 64th cycle after. Why not
+ * every cycle: it never changes, and only the unit on the port (or any unit
+ * via the BT/UART port) answers it, so a pack reached through the master
+ * stays silent and each attempt costs a timeout. The product facts live in
+ * the driver state and finish() puts them back each cycle. The probe is the
+ * status block alone: every unit answers it for any address on the bus.
+ *
+ * Decisions where sources conflict or are silent:
+ * - MOSFET bits: bit 0 = DISCHARGE, bit 1 = charge. The fact sheet's table
+ *   says bit 0 charge, bit 1 discharge, but both implementations that talk to
+ *   real units (dbus-serialbattery lltjbd_up16s, tested on UP16S015, and
+ *   syssi's ESPHome jbd_bms_up_pack, which also writes the bits) use bit 0 =
+ *   discharge, and the sample (0x0003) cannot tell. The implementations win.
+ * - Fault bits (u32 at 24, "protect" in ESPHome) are active protections:
+ *   level 2. Alarm bits (u32 at 28) are warnings: level 1. Mapped:
+ *     fault 0/1 cell over/under voltage -> High/LowCellVoltage; 2/3 pack
+ *     over/under voltage -> High/LowVoltage; 4,5 charge over-current 1/2 ->
+ *     HighChargeCurrent; 6,7 discharge over-current 1/2 ->
+ *     HighDischargeCurrent; 8/9 charge over/under temperature ->
+ *     High/LowChargeTemperature; 10/11 discharge over/under temperature and
+ *     13/14 ambient over/under temperature -> High/LowTemperature; 12 MOSFET
+ *     over-temperature -> HighInternalTemperature; 15 cell voltage difference
+ *     -> CellImbalance; 17 SOC too low -> LowSoc; 18 short circuit ->
+ *     HighCurrent (as the jbd driver); 19 cell sense line offline, 20
+ *     temperature sensor lost, 21/22 charge/discharge MOSFET fault, 23
+ *     current-limiter fault, 24 aerosol (fire suppressant) triggered, 26 AFE
+ *     communication -> InternalFailure.
+ *     alarm 0..3 as fault 0..3; 4 -> HighChargeCurrent; 5 ->
+ *     HighDischargeCurrent; 6/7 -> High/LowChargeTemperature; 8/9 and 11/12
+ *     (ambient) -> High/LowTemperature; 10 -> HighInternalTemperature; 13 ->
+ *     CellImbalance; 15 -> LowSoc; 16 EEPROM fault -> InternalFailure.
+ *   Not mapped: temperature difference (fault 16, alarm 14; Victron has no
+ *   such alarm, dbus-serialbattery shows it as CellImbalance, which is a
+ *   voltage alarm), full-charge protection (fault 25, alarm 18: the normal
+ *   end of a charge), RTC abnormal (alarm 17: no effect on the battery), and
+ *   everything above (fault 27 "reverse" is named by one source only).
+ * - Fields without a snapshot field are read past: ambient temperature,
+ *   operation status (the current's sign says the same), connection bits,
+ *   the max/min/average cell and sensor statistics (recomputed from the
+ *   lists), the max charge and min discharge voltages (no voltage limit in
+ *   the snapshot). Rated capacity is the design capacity.
+ * - The 30 bytes after the firmware word: the fact sheet and
+ *   dbus-serialbattery call them the pack serial, ESPHome the device model.
+ *   The sample holds "JBD48100000", which is no model name: serial.
+ * - Firmware word: 0x0C04 -> "12.4" (high byte . low byte); a value below
+ *   0x100 is a plain number (dbus-serialbattery: a master forwarding a slave
+ *   sends it that way); 0 means not sent. Product information, when read,
+ *   replaces it with major.minor.patch.
+ * - The CCL/DCL of the master are the bank's aggregated limits, those of a
+ *   slave its own; the driver reports what the addressed unit sends.
+ * - Framing: frame_find accepts function 0x78 and 0x45 (the master's pack
+ *   poll, same framing) so a whole foreign frame is skipped at once; parse
+ *   takes only 0x78 with the address, start and end we asked for. A reply
+ *   needs at least one data byte, so an echo of our own request (len 0) is
+ *   never a frame.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bms.h"
+#include "bytes.h"
+
+#define UP_READ 0x78
+#define UP_PACK_POLL 0x45   /* master -> slave poll on the inter-pack bus */
+#define UP_HDR 8            /* addr fn start end len */
+#define UP_OVERHEAD 10      /* header + CRC */
+#define UP_MAX_DATA 0x200   /* the status block is 158 bytes at 16 cells */
+#define UP_ADDR_MAX 16
+#define UP_STATUS 0x1000
+#define UP_STATUS_END 0x10A0
+#define UP_PRODUCT 0x2810
+#define UP_PRODUCT_END 0x283C
+#define UP_PRODUCT_LEN 44   /* 6 x u16, model[16], project code[16] */
+#define UP_STATUS_FIXED 68  /* bytes up to and including the cell count */
+#define UP_SERIAL_LEN 30
+#define UP_TAIL_LEN 12      /* undecoded bytes after the serial (sample) */
+#define UP_CURRENT_ZERO 300000
+#define UP_CURRENT_SPAN 300000 /* +-3000 A in 10 mA */
+#define UP_TEMP_ZERO 500       /* raw - 500 = 0.1 degC */
+#define UP_PRODUCT_EVERY 64    /* cycles between product attempts while missing */
+
+struct up_state {
+	uint8_t addr;      /* 1..16 */
+	unsigned cycle;    /* poll cycles started since init */
+	bool at_step0;     /* last request built was poll step 0 (a retry is no new cycle) */
+	uint16_t expect;   /* start register of the current step */
+	bool have_product;
+	char model[BMS_STR_LEN];
+	char sw_version[BMS_STR_LEN];
+};
+
+/* Fault word -> alarm (level 2), alarm word -> alarm (level 1): see the header. */
+struct up_bit {
+	uint8_t bit, alarm;
+};
+static const struct up_bit fault_map[] = {
+	{0, BMS_ALARM_HIGH_CELL_VOLTAGE},
+	{1, BMS_ALARM_LOW_CELL_VOLTAGE},
+	{2, BMS_ALARM_HIGH_VOLTAGE},
+	{3, BMS_ALARM_LOW_VOLTAGE},
+	{4, BMS_ALARM_HIGH_CHARGE_CURRENT},
+	{5, BMS_ALARM_HIGH_CHARGE_CURRENT},
+	{6, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
+	{7, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
+	{8, BMS_ALARM_HIGH_CHARGE_TEMPERATURE},
+	{9, BMS_ALARM_LOW_CHARGE_TEMPERATURE},
+	{10, BMS_ALARM_HIGH_TEMPERATURE},
+	{11, BMS_ALARM_LOW_TEMPERATURE},
+	{12, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
+	{13, BMS_ALARM_HIGH_TEMPERATURE},
+	{14, BMS_ALARM_LOW_TEMPERATURE},
+	{15, BMS_ALARM_CELL_IMBALANCE},
+	{17, BMS_ALARM_LOW_SOC},
+	{18, BMS_ALARM_HIGH_CURRENT},
+	{19, BMS_ALARM_INTERNAL_FAILURE},
+	{20, BMS_ALARM_INTERNAL_FAILURE},
+	{21, BMS_ALARM_INTERNAL_FAILURE},
+	{22, BMS_ALARM_INTERNAL_FAILURE},
+	{23, BMS_ALARM_INTERNAL_FAILURE},
+	{24, BMS_ALARM_INTERNAL_FAILURE},
+	{26, BMS_ALARM_INTERNAL_FAILURE},
+};
+static const struct up_bit warn_map[] = {
+	{0, BMS_ALARM_HIGH_CELL_VOLTAGE},
+	{1, BMS_ALARM_LOW_CELL_VOLTAGE},
+	{2, BMS_ALARM_HIGH_VOLTAGE},
+	{3, BMS_ALARM_LOW_VOLTAGE},
+	{4, BMS_ALARM_HIGH_CHARGE_CURRENT},
+	{5, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
+	{6, BMS_ALARM_HIGH_CHARGE_TEMPERATURE},
+	{7, BMS_ALARM_LOW_CHARGE_TEMPERATURE},
+	{8, BMS_ALARM_HIGH_TEMPERATURE},
+	{9, BMS_ALARM_LOW_TEMPERATURE},
+	{10, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
+	{11, BMS_ALARM_HIGH_TEMPERATURE},
+	{12, BMS_ALARM_LOW_TEMPERATURE},
+	{13, BMS_ALARM_CELL_IMBALANCE},
+	{15, BMS_ALARM_LOW_SOC},
+	{16, BMS_ALARM_INTERNAL_FAILURE},
+};
+#define NBITS(m) (sizeof(m) / sizeof((m)[0]))
+
+static int up_init(void *state, uint8_t address)
+{
+	struct up_state *st = state;
+	if (address > UP_ADDR_MAX)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->addr = address ? address : 1;
+	return 0;
+}
+
+static uint16_t crc_of(const uint8_t *p, size_t len)
+{
+	return bms_crc16_modbus(p, len);
+}
+
+static bool crc_ok(const uint8_t *p, size_t len)
+{
+	return crc_of(p, len - 2) == (uint16_t)(p[len - 2] | (p[len - 1] << 8));
+}
+
+/* Header + data + CRC into out; data may be NULL when n == 0. */
+static int put_frame(uint8_t addr, uint16_t start, uint16_t end, const uint8_t *data, size_t n,
+		     uint8_t *out, size_t cap)
+{
+	if (n > UP_MAX_DATA)
+		return -EINVAL;
+	if (cap < n + UP_OVERHEAD)
+		return -ENOSPC;
+	out[0] = addr;
+	out[1] = UP_READ;
+	put_u16be(out + 2, start);
+	put_u16be(out + 4, end);
+	put_u16be(out + 6, (uint16_t)n);
+	if (n)
+		memcpy(out + UP_HDR, data, n);
+	put_u16le(out + UP_HDR + n, crc_of(out, UP_HDR + n));
+	return (int)(n + UP_OVERHEAD);
+}
+
+static int up_build_request(void *state, enum bms_request kind, unsigned step, uint8_t *out,
+			    size_t cap)
+{
+	struct up_state *st = state;
+	uint16_t start, end;
+
+	if (kind == BMS_REQ_PROBE) {
+		if (step > 0)
+			return 0;
+		start = UP_STATUS;
+		end = UP_STATUS_END;
+	} else if (kind == BMS_REQ_POLL) {
+		if (step == 0) {
+			start = UP_STATUS;
+			end = UP_STATUS_END;
+			/* the worker rebuilds a step to retry it: count a cycle once */
+			if (!st->at_step0)
+				st->cycle++;
+		} else if (step == 1 && !st->have_product &&
+			   (st->cycle == 1 || st->cycle % UP_PRODUCT_EVERY == 0)) {
+			start = UP_PRODUCT;
+			end = UP_PRODUCT_END;
+		} else {
+			/* the end of a cycle: the next step 0 starts a new one */
+			st->at_step0 = false;
+			return 0;
+		}
+	} else {
+		return -EINVAL;
+	}
+	int n = put_frame(st->addr, start, end, NULL, 0, out, cap);
+	if (n > 0) {
+		st->expect = start;
+		st->at_step0 = kind == BMS_REQ_POLL && step == 0;
+	}
+	return n;
+}
+
+/*
+ * Can a reply start at p (avail bytes known)? Checks what is there of the
+ * header: an address in range, a known function, end above start and a
+ * length of 1..UP_MAX_DATA. The narrow checks keep a header look-alike in
+ * garbage from holding up the search with a bogus length.
+ */
+static bool head_ok(const uint8_t *p, size_t avail)
+{
+	if (p[0] == 0 || p[0] > UP_ADDR_MAX)
+		return false;
+	if (avail >= 2 && p[1] != UP_READ && p[1] != UP_PACK_POLL)
+		return false;
+	if (avail >= 6 && ((p[4] << 8) | p[5]) <= ((p[2] << 8) | p[3]))
+		return false;
+	if (avail >= 8) {
+		unsigned n = (unsigned)((p[6] << 8) | p[7]);
+		if (n == 0 || n > UP_MAX_DATA)
+			return false;
+	}
+	return true;
+}
+
+/* Is p[0..len) exactly one reply frame with a good CRC? */
+static bool frame_ok(const uint8_t *p, size_t len)
+{
+	if (len < UP_OVERHEAD + 1 || !head_ok(p, len))
+		return false;
+	if (len != (size_t)((p[6] << 8) | p[7]) + UP_OVERHEAD)
+		return false;
+	return crc_ok(p, len);
+}
+
+static enum bms_find up_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
+				   size_t *ret_len)
+{
+	/*
+	 * Scan every candidate: a complete valid one wins even after an
+	 * incomplete earlier one (a look-alike with a long length must not stall
+	 * the real frame behind it).
+	 */
+	bool partial = false;
+	size_t partial_at = 0;
+	for (size_t i = 0; i < len; i++) {
+		size_t avail = len - i;
+		if (!head_ok(buf + i, avail))
+			continue;
+		if (avail < UP_HDR ||
+		    avail < (size_t)((buf[i + 6] << 8) | buf[i + 7]) + UP_OVERHEAD) {
+			if (!partial) {
+				partial = true;
+				partial_at = i;
+			}
+			continue;
+		}
+		size_t flen = (size_t)((buf[i + 6] << 8) | buf[i + 7]) + UP_OVERHEAD;
+		if (frame_ok(buf + i, flen)) {
+			*ret_start = i;
+			*ret_len = flen;
+			return BMS_FIND_VALID;
+		}
+	}
+	if (partial) {
+		*ret_start = partial_at;
+		return BMS_FIND_NEED_MORE;
+	}
+	return BMS_FIND_INVALID;
+}
+
+static void raise_to(struct bms_snapshot *s, uint8_t alarm, uint8_t level)
+{
+	if (s->alarm[alarm] < level)
+		s->alarm[alarm] = level;
+}
+
+static void set_alarms(uint32_t faults, uint32_t warns, struct bms_snapshot *s)
+{
+	memset(s->alarm, 0, sizeof(s->alarm));
+	for (size_t i = 0; i < NBITS(fault_map); i++)
+		if (faults & (1u << fault_map[i].bit))
+			raise_to(s, fault_map[i].alarm, 2);
+	for (size_t i = 0; i < NBITS(warn_map); i++)
+		if (warns & (1u << warn_map[i].bit))
+			raise_to(s, warn_map[i].alarm, 1);
+	s->valid |= BMS_V_ALARMS;
+}
+
+static void fw_string(uint16_t fw, char *out, size_t cap)
+{
+	if (fw >= 0x100)
+		snprintf(out, cap, "%u.%u", (unsigned)(fw >> 8), fw & 0xFFu);
+	else
+		snprintf(out, cap, "%u", (unsigned)fw);
+}
+
+static int parse_status(const uint8_t *d, size_t n, struct bms_snapshot *s)
+{
+	struct breader r = br_init(d, n);
+	if (n < UP_STATUS_FIXED)
+		return -EPROTO;
+
+	uint16_t volt = br_u16be(&r);
+	br_skip(&r, 2); /* unknown */
+	uint32_t cur = br_u32be(&r);
+	uint16_t soc = br_u16be(&r);
+	uint16_t remain = br_u16be(&r);
+	uint16_t full = br_u16be(&r);
+	uint16_t rated = br_u16be(&r);
+	uint16_t mos_t = br_u16be(&r);
+	br_skip(&r, 2 + 2); /* ambient temperature, operation status */
+	uint16_t soh = br_u16be(&r);
+	uint32_t faults = br_u32be(&r);
+	uint32_t warns = br_u32be(&r);
+	uint16_t fets = br_u16be(&r);
+	br_skip(&r, 2); /* connection bits */
+	uint16_t cycles = br_u16be(&r);
+	br_skip(&r, 20); /* cell and sensor statistics (38..57) */
+	br_skip(&r, 2);  /* max charge voltage */
+	uint16_t ccl = br_u16be(&r);
+	br_skip(&r, 2); /* min discharge voltage */
+	uint16_t dcl = br_u16be(&r);
+	uint16_t ncell = br_u16be(&r);
+	if (ncell == 0 || ncell > BMS_MAX_CELLS)
+		return -EPROTO;
+	uint16_t cells[BMS_MAX_CELLS];
+	for (unsigned i = 0; i < ncell; i++)
+		cells[i] = br_u16be(&r);
+	uint16_t ntemp = br_u16be(&r);
+	if (r.err || ntemp > br_left(&r) / 2)
+		return -EPROTO;
+	int16_t temps[BMS_MAX_TEMPS];
+	for (unsigned i = 0; i < ntemp; i++) {
+		uint16_t t = br_u16be(&r);
+		if (i < BMS_MAX_TEMPS)
+			temps[i] = (int16_t)((int)t - UP_TEMP_ZERO);
+	}
+	/* the tail: a master forwarding a slave may cut it short */
+	uint16_t bal = 0, fw = 0;
+	bool have_tail = br_left(&r) >= 6;
+	char serial[BMS_STR_LEN] = "";
+	if (have_tail) {
+		br_skip(&r, 2); /* unknown */
+		bal = br_u16be(&r);
+		fw = br_u16be(&r);
+		if (br_left(&r) >= UP_SERIAL_LEN)
+			br_str(&r, UP_SERIAL_LEN, serial, sizeof(serial));
+	}
+	if (r.err)
+		return -EPROTO;
+	if (soc > 10000 || soh > 100 || cur > UP_CURRENT_ZERO + UP_CURRENT_SPAN)
+		return -EPROTO;
+
+	s->voltage_mv = (int32_t)volt * 10;
+	s->current_ma = ((int32_t)cur - UP_CURRENT_ZERO) * 10;
+	s->soc_cpct = soc;
+	s->soh_cpct = (uint16_t)(soh * 100u);
+	s->capacity_remain_mah = (int32_t)remain * 10;
+	s->capacity_full_mah = (int32_t)full * 10;
+	s->capacity_design_mah = (int32_t)rated * 10;
+	s->mosfet_temp_dc = (int16_t)((int)mos_t - UP_TEMP_ZERO);
+	s->discharge_fet = fets & 1;
+	s->charge_fet = (fets >> 1) & 1;
+	s->cycles = cycles;
+	s->max_charge_ma = (int32_t)ccl * 100;
+	s->max_discharge_ma = (int32_t)dcl * 100;
+	s->cell_count = (uint8_t)ncell;
+	memcpy(s->cell_mv, cells, ncell * sizeof(cells[0]));
+	s->temp_count = (uint8_t)(ntemp > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : ntemp);
+	memcpy(s->temp_dc, temps, s->temp_count * sizeof(temps[0]));
+	s->valid |= BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN |
+		    BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_MOSFET_TEMP | BMS_V_FETS |
+		    BMS_V_CYCLES | BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_CELLS |
+		    BMS_V_TEMPS;
+	set_alarms(faults, warns, s);
+	if (have_tail) {
+		s->balancing = bal;
+		s->valid |= BMS_V_BALANCING;
+		if (fw != 0) {
+			fw_string(fw, s->sw_version, sizeof(s->sw_version));
+			s->valid |= BMS_V_SW_VERSION;
+		}
+		if (serial[0]) {
+			snprintf(s->serial, sizeof(s->serial), "%s", serial);
+			s->valid |= BMS_V_SERIAL;
+		}
+	}
+	return 0;
+}
+
+static void put_product(const struct up_state *st, struct bms_snapshot *s)
+{
+	if (!st->have_product)
+		return;
+	snprintf(s->sw_version, sizeof(s->sw_version), "%s", st->sw_version);
+	s->valid |= BMS_V_SW_VERSION;
+	if (st->model[0]) {
+		snprintf(s->model, sizeof(s->model), "%s", st->model);
+		s->valid |= BMS_V_MODEL;
+	}
+}
+
+static int parse_product(struct up_state *st, const uint8_t *d, size_t n,
+			 struct bms_snapshot *s)
+{
+	struct breader r = br_init(d, n);
+	if (n < UP_PRODUCT_LEN)
+		return -EPROTO;
+	br_skip(&r, 4); /* model id?, hardware revision? (names are guesses) */
+	unsigned major = br_u16be(&r);
+	unsigned minor = br_u16be(&r);
+	unsigned patch = br_u16be(&r);
+	br_skip(&r, 2);
+	char model[BMS_STR_LEN];
+	br_str(&r, 16, model, sizeof(model));
+	if (r.err)
+		return -EPROTO;
+	snprintf(st->sw_version, sizeof(st->sw_version), "%u.%u.%u", major, minor, patch);
+	snprintf(st->model, sizeof(st->model), "%s", model);
+	st->have_product = true;
+	put_product(st, s);
+	return 0;
+}
+
+static int up_parse(void *state, const uint8_t *frame, size_t len, struct bms_snapshot *snap)
+{
+	struct up_state *st = state;
+	if (!frame_ok(frame, len))
+		return -EBADMSG;
+	if (frame[0] != st->addr)
+		return -EPROTO; /* another pack */
+	if (frame[1] != UP_READ)
+		return -EPROTO;
+	uint16_t start = (uint16_t)((frame[2] << 8) | frame[3]);
+	uint16_t end = (uint16_t)((frame[4] << 8) | frame[5]);
+	if (start != st->expect)
+		return -EPROTO; /* answers another step */
+	const uint8_t *d = frame + UP_HDR;
+	size_t n = len - UP_OVERHEAD;
+
+	switch (start) {
+	case UP_STATUS:
+		if (end != UP_STATUS_END)
+			return -EPROTO;
+		return parse_status(d, n, snap);
+	case UP_PRODUCT:
+		if (end != UP_PRODUCT_END)
+			return -EPROTO;
+		return parse_product(st, d, n, snap);
+	default:
+		return -EPROTO;
+	}
+}
+
+static void up_finish(void *state, struct bms_snapshot *snap)
+{
+	put_product(state, snap);
+}
+
+/* ---- simulator ---- */
+
+static uint16_t to_u16(int64_t v)
+{
+	return v < 0 ? 0 : v > 0xFFFF ? 0xFFFF : (uint16_t)v;
+}
+
+/* Each raised alarm sets the first bit that carries it at its level. */
+static void sim_alarm_bits(const struct bms_snapshot *s, uint32_t *faults, uint32_t *warns)
+{
+	*faults = *warns = 0;
+	if (!(s->valid & BMS_V_ALARMS))
+		return;
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
+		const struct up_bit *map = s->alarm[a] >= 2 ? fault_map : warn_map;
+		size_t n = s->alarm[a] >= 2 ? NBITS(fault_map) : NBITS(warn_map);
+		uint32_t *word = s->alarm[a] >= 2 ? faults : warns;
+		if (s->alarm[a] == 0)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (map[i].alarm == a) {
+				*word |= 1u << map[i].bit;
+				break;
+			}
+	}
+}
+
+static uint16_t sim_fw_word(const char *v)
+{
+	unsigned hi, lo;
+	if (sscanf(v, "%u.%u", &hi, &lo) == 2)
+		return (uint16_t)(((hi & 0xFF) << 8) | (lo & 0xFF));
+	if (sscanf(v, "%u", &hi) == 1)
+		return (uint16_t)(hi & 0xFF);
+	return 0;
+}
+
+static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, size_t cap)
+{
+	uint8_t d[UP_STATUS_FIXED + 2 * BMS_MAX_CELLS + 2 + 2 * BMS_MAX_TEMPS + 6 + UP_SERIAL_LEN +
+		  UP_TAIL_LEN];
+	memset(d, 0, sizeof(d));
+	unsigned cells = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
+	unsigned temps = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
+	int64_t cur = UP_CURRENT_ZERO + (int64_t)s->current_ma / 10;
+	int32_t rated = (s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah : s->capacity_full_mah;
+	int16_t mos = (s->valid & BMS_V_MOSFET_TEMP) ? s->mosfet_temp_dc : 250;
+	uint32_t faults, warns;
+	struct bms_cell_stats cs;
+	bms_cell_stats(s, &cs);
+
+	put_u16be(d + 0, to_u16(s->voltage_mv / 10));
+	put_u32be(d + 4, (uint32_t)(cur < 0 ? 0 : cur));
+	put_u16be(d + 8, s->soc_cpct > 10000 ? (uint16_t)10000 : s->soc_cpct);
+	put_u16be(d + 10, to_u16(s->capacity_remain_mah / 10));
+	put_u16be(d + 12, to_u16(s->capacity_full_mah / 10));
+	put_u16be(d + 14, to_u16(rated / 10));
+	put_u16be(d + 16, to_u16(mos + UP_TEMP_ZERO));
+	put_u16be(d + 18, to_u16(mos + UP_TEMP_ZERO)); /* ambient: no snapshot field */
+	put_u16be(d + 20, s->current_ma > 0 ? 1 : s->current_ma < 0 ? 2 : 0);
+	put_u16be(d + 22, (s->valid & BMS_V_SOH) ? (uint16_t)(s->soh_cpct / 100) : 100);
+	sim_alarm_bits(s, &faults, &warns);
+	put_u32be(d + 24, faults);
+	put_u32be(d + 28, warns);
+	put_u16be(d + 32, (uint16_t)((s->discharge_fet ? 1 : 0) | (s->charge_fet ? 2 : 0)));
+	put_u16be(d + 36, to_u16(s->cycles));
+	put_u16be(d + 38, (uint16_t)(cs.max_idx + 1));
+	put_u16be(d + 40, cs.max_mv);
+	put_u16be(d + 42, (uint16_t)(cs.min_idx + 1));
+	put_u16be(d + 44, cs.min_mv);
+	put_u16be(d + 46, cs.count ? (uint16_t)(cs.sum_mv / cs.count) : 0);
+	put_u16be(d + 60, to_u16(s->max_charge_ma / 100));
+	put_u16be(d + 64, to_u16(s->max_discharge_ma / 100));
+	put_u16be(d + 66, (uint16_t)cells);
+	size_t o = UP_STATUS_FIXED;
+	for (unsigned i = 0; i < cells; i++, o += 2)
+		put_u16be(d + o, s->cell_mv[i]);
+	put_u16be(d + o, (uint16_t)temps);
+	o += 2;
+	for (unsigned i = 0; i < temps; i++, o += 2)
+		put_u16be(d + o, to_u16(s->temp_dc[i] + UP_TEMP_ZERO));
+	o += 2; /* unknown */
+	put_u16be(d + o, (uint16_t)s->balancing);
+	o += 2;
+	put_u16be(d + o, (s->valid & BMS_V_SW_VERSION) ? sim_fw_word(s->sw_version) : 0);
+	o += 2;
+	if (s->valid & BMS_V_SERIAL)
+		memcpy(d + o, s->serial, strnlen(s->serial, UP_SERIAL_LEN));
+	o += UP_SERIAL_LEN + UP_TAIL_LEN;
+	return put_frame(addr, UP_STATUS, UP_STATUS_END, d, o, out, cap);
+}
+
+static int sim_product(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, size_t cap)
+{
+	uint8_t d[UP_PRODUCT_LEN];
+	unsigned v[3] = {0, 0, 0};
+	memset(d, 0, sizeof(d));
+	if (sscanf(s->sw_version, "%u.%u.%u", &v[0], &v[1], &v[2]) < 1)
+		v[0] = 0;
+	for (unsigned i = 0; i < 3; i++)
+		put_u16be(d + 4 + 2 * i, (uint16_t)v[i]);
+	memcpy(d + 12, s->model, strnlen(s->model, 16));
+	return put_frame(addr, UP_PRODUCT, UP_PRODUCT_END, d, sizeof(d), out, cap);
+}
+
+static int up_sim_respond(const struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
+			  size_t req_len, uint8_t *out, size_t cap)
+{
+	uint8_t addr = address ? address : 1;
+	/* only a well-formed read for this pack is answered */
+	if (req_len != UP_OVERHEAD || req[0] != addr || req[1] != UP_READ || req[6] != 0 ||
+	    req[7] != 0 || !crc_ok(req, req_len))
+		return 0;
+	switch ((req[2] << 8) | req[3]) {
+	case UP_STATUS:
+		return sim_status(snap, addr, out, cap);
+	case UP_PRODUCT:
+		return sim_product(snap, addr, out, cap);
+	default:
+		return 0;
+	}
+}
+
+static const uint32_t up_bauds[] = {9600, 0};
+static const uint8_t up_addresses[] = {1, 0};
+
+const struct bms_driver bms_jbdup16s = {
+	.name = "jbdup16s",
+	.description = "JBD UP16S series / pack firmware, RS485 function 0x78 (Modbus CRC)",
+	.spec = "JBD UP16S pack protocol, status 0x1000, product 0x2810; protocols.md section 3b",
+	.bauds = up_bauds,
+	.framing = BMS_8N1,
+	.addresses = up_addresses, /* 1 is the master */
+	.address_min = 1,
+	.address_max = UP_ADDR_MAX,
+	/* replies take 0.3-0.6 s (dbus-serialbattery's measurements) */
+	.response_timeout_ms = 1000,
+	.inter_frame_gap_ms = 20,
+	.poll_interval_ms = 2000,
+	.max_frame = UP_MAX_DATA + UP_OVERHEAD,
+	.flags = BMS_F_ADDRESSED,
+	.state_size = sizeof(struct up_state),
+	.init = up_init,
+	.build_request = up_build_request,
+	.frame_find = up_frame_find,
+	.parse = up_parse,
+	.finish = up_finish,
+	.sim_respond = up_sim_respond,
+};

@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: MIT */
+/* JBD UP16S (function 0x78) driver: vectors, frame_find conformance, requests, simulator. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bms/bms.h"
+#include "bms/bytes.h"
+#include "tests/bms/driver_checks.h"
+#include "tests/support/cunit_main.h"
+
+extern const struct bms_driver bms_jbdup16s;
+#define DRV (&bms_jbdup16s)
+#define FAMILY "jbd_up16s"
+
+static enum dc_map num(struct dc_value *ret, double v)
+{
+	ret->kind = VEC_NUM;
+	ret->num = v;
+	return DC_MAPPED;
+}
+
+static enum dc_map up_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
+			  size_t len, struct dc_value *ret)
+{
+	(void)frame;
+	(void)len;
+	/* the snapshot has no ambient sensor field (see the driver's header) */
+	if (!strcmp(key, "ambient_temp_c"))
+		return DC_SKIP;
+	if (!strcmp(key, "mosfet_bits"))
+		return (s->valid & BMS_V_FETS)
+			       ? num(ret, (s->discharge_fet ? 1 : 0) + (s->charge_fet ? 2 : 0))
+			       : DC_UNKNOWN;
+	if (!strcmp(key, "avg_cell_v")) {
+		if (!(s->valid & BMS_V_CELLS))
+			return DC_UNKNOWN;
+		struct bms_cell_stats cs;
+		bms_cell_stats(s, &cs);
+		return num(ret, cs.count ? cs.sum_mv / 1000.0 / cs.count : 0);
+	}
+	return DC_UNKNOWN;
+}
+
+static void test_vectors(void)
+{
+	CU_ASSERT(dc_check_vectors(DRV, FAMILY, 1, up_map) == 1);
+}
+
+static void test_frames(void)
+{
+	CU_ASSERT(dc_check_family_frames(DRV, FAMILY) == 1);
+}
+
+static void test_requests(void)
+{
+	CU_ASSERT(dc_check_requests(DRV, FAMILY, 1) == 1);
+}
+
+/* The captured status frame. */
+static size_t vector_frame(uint8_t *buf, size_t cap)
+{
+	size_t n;
+	const struct vec *v = dc_vectors(&n);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].family, FAMILY) && !strcmp(v[i].direction, "response")) {
+			int len = vec_hex(v[i].hex, buf, cap);
+			CU_ASSERT_FATAL(len > 0);
+			return (size_t)len;
+		}
+	CU_FAIL_FATAL("no jbd_up16s response vector");
+	return 0;
+}
+
+struct ctx {
+	uint8_t st[256];
+	uint8_t req[64];
+	int req_len;
+};
+
+/* State for address, with requests built up to step of a poll cycle. */
+static void ctx_at(struct ctx *c, uint8_t address, unsigned step)
+{
+	CU_ASSERT_FATAL(DRV->state_size <= sizeof(c->st));
+	memset(c, 0, sizeof(*c));
+	CU_ASSERT_FATAL(DRV->init(c->st, address) == 0);
+	for (unsigned k = 0; k <= step; k++)
+		c->req_len = DRV->build_request(c->st, BMS_REQ_POLL, k, c->req, sizeof(c->req));
+	CU_ASSERT_FATAL(c->req_len > 0);
+}
+
+/* What the vectors do not list: the tail, limits, rated capacity, SOH. */
+static void test_vector_extras(void)
+{
+	uint8_t f[512];
+	size_t n = vector_frame(f, sizeof(f));
+	struct ctx c;
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	ctx_at(&c, 1, 0);
+	CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+	CU_ASSERT(s.valid & BMS_V_SERIAL);
+	CU_ASSERT_STRING_EQUAL(s.serial, "JBD48100000");
+	CU_ASSERT(s.valid & BMS_V_SW_VERSION);
+	CU_ASSERT_STRING_EQUAL(s.sw_version, "12.4");
+	CU_ASSERT(s.capacity_design_mah == 100000);
+	CU_ASSERT(s.soh_cpct == 10000);
+	CU_ASSERT(s.max_charge_ma == 200000 && (s.valid & BMS_V_MAX_CHARGE_I));
+	CU_ASSERT(s.max_discharge_ma == 200000 && (s.valid & BMS_V_MAX_DISCHARGE_I));
+	CU_ASSERT(s.balancing == 0 && (s.valid & BMS_V_BALANCING));
+	CU_ASSERT(s.mosfet_temp_dc == 210);
+	CU_ASSERT(s.valid & BMS_V_ALARMS);
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
+		CU_ASSERT(s.alarm[a] == 0);
+}
+
+static struct bms_snapshot sample_state(void)
+{
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	s.voltage_mv = 53120;
+	s.current_ma = -12340;
+	s.soc_cpct = 8712;
+	s.soh_cpct = 9700;
+	s.capacity_remain_mah = 87120;
+	s.capacity_full_mah = 98000;
+	s.capacity_design_mah = 100000;
+	s.cycles = 42;
+	s.cell_count = 16;
+	for (unsigned i = 0; i < 16; i++)
+		s.cell_mv[i] = (uint16_t)(3300 + i);
+	s.balancing = (1u << 0) | (1u << 15); /* cells 1 and 16 */
+	s.temp_count = 4;
+	s.temp_dc[0] = 250;
+	s.temp_dc[1] = -70;
+	s.temp_dc[2] = 0;
+	s.temp_dc[3] = 412;
+	s.mosfet_temp_dc = 310;
+	s.charge_fet = true;
+	s.discharge_fet = false;
+	s.max_charge_ma = 100000;
+	s.max_discharge_ma = 150000;
+	s.alarm[BMS_ALARM_HIGH_CELL_VOLTAGE] = 2;
+	s.alarm[BMS_ALARM_HIGH_CURRENT] = 2;
+	s.alarm[BMS_ALARM_LOW_SOC] = 1;
+	strcpy(s.sw_version, "12.1.7");
+	strcpy(s.serial, "UP16S015-2403-0042");
+	strcpy(s.model, "UP16S015");
+	s.valid = BMS_V_MOSFET_TEMP | BMS_V_CAP_DESIGN | BMS_V_SERIAL | BMS_V_ALARMS | BMS_V_SOH |
+		  BMS_V_SW_VERSION | BMS_V_MODEL;
+	return s;
+}
+
+#define MUST_VALID                                                                            \
+	(BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN |          \
+	 BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |       \
+	 BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_ALARMS | BMS_V_SERIAL |     \
+	 BMS_V_SW_VERSION | BMS_V_MODEL | BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I)
+
+static void test_sim_roundtrip(void)
+{
+	struct bms_snapshot s = sample_state();
+	dc_check_sim_roundtrip(DRV, 1, &s, MUST_VALID);
+	dc_check_sim_roundtrip(DRV, 16, &s, MUST_VALID);
+	/* charging, the other FET, 32 cells, no sensors, other alarm levels */
+	s.current_ma = 150000;
+	s.charge_fet = false;
+	s.discharge_fet = true;
+	s.cell_count = 32;
+	for (unsigned i = 0; i < 32; i++)
+		s.cell_mv[i] = (uint16_t)(3200 + 3 * i);
+	s.temp_count = 0;
+	memset(s.alarm, 0, sizeof(s.alarm));
+	s.alarm[BMS_ALARM_INTERNAL_FAILURE] = 2;
+	s.alarm[BMS_ALARM_HIGH_INTERNAL_TEMPERATURE] = 1;
+	s.alarm[BMS_ALARM_CELL_IMBALANCE] = 1;
+	dc_check_sim_roundtrip(DRV, 7, &s, MUST_VALID);
+}
+
+/* Build a status reply from the vector's data with edits, fixing length and CRC. */
+static size_t reframe(uint8_t *f, size_t n_data)
+{
+	put_u16be(f + 6, (uint16_t)n_data);
+	put_u16le(f + 8 + n_data, bms_crc16_modbus(f, 8 + n_data));
+	return n_data + 10;
+}
+
+/* MOSFET bits: bit 0 = discharge, bit 1 = charge (dbus-serialbattery and ESPHome). */
+static void test_fet_bits(void)
+{
+	uint8_t f[512];
+	size_t n = vector_frame(f, sizeof(f));
+	for (unsigned bits = 0; bits < 4; bits++) {
+		put_u16be(f + 8 + 32, (uint16_t)bits);
+		n = reframe(f, n - 10);
+		struct ctx c;
+		struct bms_snapshot s;
+		memset(&s, 0, sizeof(s));
+		ctx_at(&c, 1, 0);
+		CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+		CU_ASSERT(s.discharge_fet == ((bits & 1) != 0));
+		CU_ASSERT(s.charge_fet == ((bits & 2) != 0));
+	}
+}
+
+/* Every fault and alarm bit: its documented alarm at level 2 / 1, or nothing. */
+static void test_alarm_bits(void)
+{
+	static const int8_t fault_alarm[32] = {
+		BMS_ALARM_HIGH_CELL_VOLTAGE,
+		BMS_ALARM_LOW_CELL_VOLTAGE,
+		BMS_ALARM_HIGH_VOLTAGE,
+		BMS_ALARM_LOW_VOLTAGE,
+		BMS_ALARM_HIGH_CHARGE_CURRENT,
+		BMS_ALARM_HIGH_CHARGE_CURRENT,
+		BMS_ALARM_HIGH_DISCHARGE_CURRENT,
+		BMS_ALARM_HIGH_DISCHARGE_CURRENT,
+		BMS_ALARM_HIGH_CHARGE_TEMPERATURE,
+		BMS_ALARM_LOW_CHARGE_TEMPERATURE,
+		BMS_ALARM_HIGH_TEMPERATURE,
+		BMS_ALARM_LOW_TEMPERATURE,
+		BMS_ALARM_HIGH_INTERNAL_TEMPERATURE,
+		BMS_ALARM_HIGH_TEMPERATURE,
+		BMS_ALARM_LOW_TEMPERATURE,
+		BMS_ALARM_CELL_IMBALANCE,
+		-1, /* temperature difference */
+		BMS_ALARM_LOW_SOC,
+		BMS_ALARM_HIGH_CURRENT,
+		BMS_ALARM_INTERNAL_FAILURE,
+		BMS_ALARM_INTERNAL_FAILURE,
+		BMS_ALARM_INTERNAL_FAILURE,
+		BMS_ALARM_INTERNAL_FAILURE,
+		BMS_ALARM_INTERNAL_FAILURE,
+		BMS_ALARM_INTERNAL_FAILURE,
+		-1, /* full-charge protection */
+		BMS_ALARM_INTERNAL_FAILURE,
+		-1, -1, -1, -1, -1,
+	};
+	static const int8_t warn_alarm[32] = {
+		BMS_ALARM_HIGH_CELL_VOLTAGE,
+		BMS_ALARM_LOW_CELL_VOLTAGE,
+		BMS_ALARM_HIGH_VOLTAGE,
+		BMS_ALARM_LOW_VOLTAGE,
+		BMS_ALARM_HIGH_CHARGE_CURRENT,
+		BMS_ALARM_HIGH_DISCHARGE_CURRENT,
+		BMS_ALARM_HIGH_CHARGE_TEMPERATURE,
+		BMS_ALARM_LOW_CHARGE_TEMPERATURE,
+		BMS_ALARM_HIGH_TEMPERATURE,
+		BMS_ALARM_LOW_TEMPERATURE,
+		BMS_ALARM_HIGH_INTERNAL_TEMPERATURE,
+		BMS_ALARM_HIGH_TEMPERATURE,
+		BMS_ALARM_LOW_TEMPERATURE,
+		BMS_ALARM_CELL_IMBALANCE,
+		-1, /* temperature difference */
+		BMS_ALARM_LOW_SOC,
+		BMS_ALARM_INTERNAL_FAILURE,
+		-1, /* RTC */
+		-1, /* full-charge protection */
+		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	};
+	uint8_t f[512];
+	size_t n = vector_frame(f, sizeof(f));
+	for (unsigned word = 0; word < 2; word++) {
+		const int8_t *map = word ? warn_alarm : fault_alarm;
+		uint8_t level = word ? 1 : 2;
+		for (unsigned b = 0; b < 32; b++) {
+			put_u32be(f + 8 + 24, word ? 0 : 1u << b);
+			put_u32be(f + 8 + 28, word ? 1u << b : 0);
+			n = reframe(f, n - 10);
+			struct ctx c;
+			struct bms_snapshot s;
+			memset(&s, 0, sizeof(s));
+			s.alarm[BMS_ALARM_FUSE_BLOWN] = 2; /* stale: parse clears the set */
+			ctx_at(&c, 1, 0);
+			CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+			unsigned raised = 0;
+			for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
+				if (s.alarm[a])
+					raised++;
+			if (map[b] >= 0) {
+				CU_ASSERT(s.alarm[map[b]] == level);
+				CU_ASSERT(raised == 1);
+			} else {
+				CU_ASSERT(raised == 0);
+			}
+		}
+	}
+	/* a fault outranks a warning for the same alarm */
+	put_u32be(f + 8 + 24, 1u << 0);
+	put_u32be(f + 8 + 28, 1u << 0);
+	n = reframe(f, n - 10);
+	struct ctx c;
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	ctx_at(&c, 1, 0);
+	CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+	CU_ASSERT(s.alarm[BMS_ALARM_HIGH_CELL_VOLTAGE] == 2);
+}
+
+/* Replies that are not ours or do not fit. */
+static void test_rejects(void)
+{
+	uint8_t f[512], g[512];
+	size_t n = vector_frame(f, sizeof(f));
+	size_t start, flen;
+	struct ctx c;
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+
+	/* another pack's reply (address 2) while we asked pack 1, and the other way */
+	memcpy(g, f, n);
+	g[0] = 2;
+	reframe(g, n - 10);
+	ctx_at(&c, 1, 0);
+	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EPROTO);
+	ctx_at(&c, 2, 0);
+	CU_ASSERT(DRV->parse(c.st, g, n, &s) == 0);
+	CU_ASSERT(DRV->parse(c.st, f, n, &s) == -EPROTO);
+
+	/* the status reply does not answer the product step */
+	ctx_at(&c, 1, 1);
+	CU_ASSERT(c.req[2] == 0x28 && c.req[3] == 0x10);
+	CU_ASSERT(DRV->parse(c.st, f, n, &s) == -EPROTO);
+
+	/* function 0x45 is framed (skipped whole) but never parsed; others are no frame */
+	memcpy(g, f, n);
+	g[1] = 0x45;
+	reframe(g, n - 10);
+	CU_ASSERT(DRV->frame_find(g, n, &start, &flen) == BMS_FIND_VALID);
+	ctx_at(&c, 1, 0);
+	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EPROTO);
+	g[1] = 0x79;
+	reframe(g, n - 10);
+	CU_ASSERT(DRV->frame_find(g, n, &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EBADMSG);
+
+	/* another end register */
+	memcpy(g, f, n);
+	g[5] = 0x9F;
+	reframe(g, n - 10);
+	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EPROTO);
+
+	/* bad CRC */
+	memcpy(g, f, n);
+	g[n - 1] ^= 0x01;
+	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EBADMSG);
+	CU_ASSERT(DRV->frame_find(g, n, &start, &flen) != BMS_FIND_VALID);
+
+	/* our own request echoed by the adapter is no reply */
+	CU_ASSERT(c.req_len == 10);
+	CU_ASSERT(DRV->frame_find(c.req, 10, &start, &flen) == BMS_FIND_INVALID);
+	/* ... and an echo in front of the reply is skipped */
+	memcpy(g, c.req, 10);
+	memcpy(g + 10, f, n);
+	CU_ASSERT(DRV->frame_find(g, n + 10, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(start == 10 && flen == n);
+	CU_ASSERT(dc_feed(DRV, c.st, g, n + 10, &s) == 0);
+
+	/* a header look-alike with a huge length does not stall the real frame */
+	uint8_t junk[] = {0x01, 0x78, 0x10, 0x00, 0x10, 0xA0, 0x01, 0xF0};
+	memcpy(g, junk, sizeof(junk));
+	memcpy(g + sizeof(junk), f, n);
+	CU_ASSERT(DRV->frame_find(g, n + sizeof(junk), &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(start == sizeof(junk) && flen == n);
+	/* ... but when the real frame is still partial, wait at the look-alike */
+	CU_ASSERT(DRV->frame_find(g, sizeof(junk) + n - 1, &start, &flen) == BMS_FIND_NEED_MORE);
+	CU_ASSERT(start == 0);
+
+	/* too short for the fixed part, cells announced but not sent, too many cells */
+	memcpy(g, f, n);
+	size_t m = reframe(g, 60);
+	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	memcpy(g, f, n);
+	put_u16be(g + 8 + 66, 80);
+	m = reframe(g, n - 10);
+	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	put_u16be(g + 8 + 66, 0);
+	m = reframe(g, n - 10);
+	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	/* temperatures announced beyond the data */
+	memcpy(g, f, n);
+	put_u16be(g + 8 + 100, 40);
+	m = reframe(g, n - 10);
+	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	/* impossible SOC, current beyond +3000 A */
+	memcpy(g, f, n);
+	put_u16be(g + 8 + 8, 10001);
+	m = reframe(g, n - 10);
+	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	memcpy(g, f, n);
+	put_u32be(g + 8 + 4, 600001);
+	m = reframe(g, n - 10);
+	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+
+	/* a slave forwarded without the tail: the lists still decode, no serial/version */
+	memcpy(g, f, n);
+	m = reframe(g, 110);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(DRV->parse(c.st, g, m, &s) == 0);
+	CU_ASSERT(s.cell_count == 16 && s.temp_count == 4);
+	CU_ASSERT(!(s.valid & (BMS_V_SERIAL | BMS_V_SW_VERSION | BMS_V_BALANCING)));
+
+	/* init refuses addresses beyond the bus; 0 means the default, 1 */
+	uint8_t st[256];
+	CU_ASSERT(DRV->init(st, 17) == -EINVAL);
+	CU_ASSERT(DRV->init(st, 0) == 0);
+	uint8_t req[16];
+	CU_ASSERT(DRV->build_request(st, BMS_REQ_PROBE, 0, req, sizeof(req)) == 10);
+	CU_ASSERT(req[0] == 1);
+	CU_ASSERT(DRV->build_request(st, BMS_REQ_PROBE, 1, req, sizeof(req)) == 0);
+	CU_ASSERT(DRV->build_request(st, BMS_REQ_PROBE, 0, req, 9) == -ENOSPC);
+}
+
+/* Balancing: bit 0 = cell 1. */
+static void test_balance_order(void)
+{
+	uint8_t f[512];
+	size_t n = vector_frame(f, sizeof(f));
+	put_u16be(f + 8 + 112, 0x8005); /* cells 1, 3 and 16 */
+	n = reframe(f, n - 10);
+	struct ctx c;
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	ctx_at(&c, 1, 0);
+	CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+	CU_ASSERT(s.balancing == ((1u << 0) | (1u << 2) | (1u << 15)));
+}
+
+/* 0x2810 is asked on the first cycle, then every 64th while missing; finish keeps it. */
+static void test_product_schedule(void)
+{
+	uint8_t st[256], req[16], rep[600];
+	struct bms_snapshot want = sample_state(), s;
+	CU_ASSERT_FATAL(DRV->init(st, 3) == 0);
+	unsigned asked_cycles = 0;
+	for (unsigned cycle = 1; cycle <= 130; cycle++) {
+		memset(&s, 0, sizeof(s));
+		bool asked = false;
+		for (unsigned step = 0;; step++) {
+			int n = DRV->build_request(st, BMS_REQ_POLL, step, req, sizeof(req));
+			if (step == 0) /* a retry of step 0 starts no new cycle */
+				CU_ASSERT(DRV->build_request(st, BMS_REQ_POLL, 0, req, sizeof(req)) ==
+					  10);
+			if (n == 0)
+				break;
+			CU_ASSERT_FATAL(n == 10);
+			int m = DRV->sim_respond(&want, 3, req, (size_t)n, rep, sizeof(rep));
+			CU_ASSERT_FATAL(m > 0);
+			if (req[2] != 0x28) {
+				CU_ASSERT(dc_feed(DRV, st, rep, (size_t)m, &s) == 0);
+				continue;
+			}
+			asked = true;
+			/* silent the first time (a pack behind the master), answers at cycle 64 */
+			if (cycle == 64)
+				CU_ASSERT(dc_feed(DRV, st, rep, (size_t)m, &s) == 0);
+		}
+		if (asked)
+			asked_cycles++;
+		CU_ASSERT(asked == (cycle == 1 || cycle == 64));
+		DRV->finish(st, &s);
+		CU_ASSERT(!!(s.valid & BMS_V_MODEL) == (cycle >= 64));
+		if (cycle >= 64) {
+			CU_ASSERT_STRING_EQUAL(s.model, "UP16S015");
+			CU_ASSERT_STRING_EQUAL(s.sw_version, "12.1.7");
+		} else {
+			CU_ASSERT_STRING_EQUAL(s.sw_version, "12.1"); /* the status word */
+		}
+	}
+	CU_ASSERT(asked_cycles == 2);
+}
+
+/* The simulator answers only well-formed reads for its own address. */
+static void test_sim_silence(void)
+{
+	struct bms_snapshot want = sample_state();
+	uint8_t st[256], req[16], rep[600];
+	CU_ASSERT_FATAL(DRV->init(st, 5) == 0);
+	int n = DRV->build_request(st, BMS_REQ_PROBE, 0, req, sizeof(req));
+	CU_ASSERT_FATAL(n == 10);
+	CU_ASSERT(DRV->sim_respond(&want, 5, req, 10, rep, sizeof(rep)) > 0);
+	CU_ASSERT(DRV->sim_respond(&want, 4, req, 10, rep, sizeof(rep)) == 0);
+	CU_ASSERT(DRV->sim_respond(&want, 5, req, 9, rep, sizeof(rep)) == 0);
+	CU_ASSERT(DRV->sim_respond(&want, 5, req, 10, rep, 20) == -ENOSPC);
+	req[9] ^= 1;
+	CU_ASSERT(DRV->sim_respond(&want, 5, req, 10, rep, sizeof(rep)) == 0);
+	req[9] ^= 1;
+	put_u16be(req + 2, 0x1C00); /* a block the simulator does not know */
+	put_u16le(req + 8, bms_crc16_modbus(req, 8));
+	CU_ASSERT(DRV->sim_respond(&want, 5, req, 10, rep, sizeof(rep)) == 0);
+}
+
+int sb_register_tests(void)
+{
+	static const struct sb_test tests[] = {
+		{"vectors", test_vectors},
+		{"frames", test_frames},
+		{"requests", test_requests},
+		{"vector_extras", test_vector_extras},
+		{"sim_roundtrip", test_sim_roundtrip},
+		{"fet_bits", test_fet_bits},
+		{"alarm_bits", test_alarm_bits},
+		{"rejects", test_rejects},
+		{"balance_order", test_balance_order},
+		{"product_schedule", test_product_schedule},
+		{"sim_silence", test_sim_silence},
+		{NULL, NULL},
+	};
+	return sb_add_suite("jbdup16s", tests);
+}
