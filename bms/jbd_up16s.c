@@ -585,7 +585,7 @@ static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, 
 	put_u16be(d + 40, cs.max_mv);
 	put_u16be(d + 42, (uint16_t)(cs.min_idx + 1));
 	put_u16be(d + 44, cs.min_mv);
-	put_u16be(d + 46, cs.count ? (uint16_t)(cs.sum_mv / cs.count) : 0);
+	put_u16be(d + 46, (uint16_t)(cs.count ? cs.sum_mv / cs.count : 0));
 	put_u16be(d + 60, to_u16(s->max_charge_ma / 100));
 	put_u16be(d + 64, to_u16(s->max_discharge_ma / 100));
 	put_u16be(d + 66, (uint16_t)cells);
