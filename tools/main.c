@@ -10,6 +10,7 @@ static const struct tool_cmd cmds[] = {
 	{"decode", "decode captured BMS frames to JSON", cmd_decode},
 	{"probe", "detect which BMS answers on a serial port", cmd_probe},
 	{"simulate", "emulate a BMS on a pseudo-terminal", cmd_simulate},
+	{"status", "list the battery services on D-Bus with key values", cmd_status},
 	{NULL, NULL, NULL},
 };
 

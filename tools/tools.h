@@ -14,5 +14,6 @@ int cmd_plan(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+#include "publish/status.h"
+
+#include <dbus/dbus.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFIX "com.victronenergy.battery."
+#define CALL_TIMEOUT_MS 3000
+
+static double num(DBusMessageIter *var)
+{
+	DBusMessageIter v;
+	dbus_message_iter_recurse(var, &v);
+	DBusBasicValue b;
+	switch (dbus_message_iter_get_arg_type(&v)) {
+	case DBUS_TYPE_DOUBLE:
+		dbus_message_iter_get_basic(&v, &b);
+		return b.dbl;
+	case DBUS_TYPE_INT32:
+		dbus_message_iter_get_basic(&v, &b);
+		return b.i32;
+	default:
+		return NAN;
+	}
+}
+
+static void str(DBusMessageIter *var, char *out, size_t len)
+{
+	DBusMessageIter v;
+	dbus_message_iter_recurse(var, &v);
+	if (dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_STRING) {
+		const char *s;
+		dbus_message_iter_get_basic(&v, &s);
+		snprintf(out, len, "%s", s);
+	}
+}
+
+static void take(struct publish_status *s, const char *path, DBusMessageIter *value)
+{
+	static const struct {
+		const char *path;
+		size_t off;
+	} nums[] = {
+		{"/Dc/0/Voltage", offsetof(struct publish_status, voltage)},
+		{"/Dc/0/Current", offsetof(struct publish_status, current)},
+		{"/Dc/0/Power", offsetof(struct publish_status, power)},
+		{"/Soc", offsetof(struct publish_status, soc)},
+		{"/Info/MaxChargeVoltage", offsetof(struct publish_status, cvl)},
+		{"/Info/MaxChargeCurrent", offsetof(struct publish_status, ccl)},
+		{"/Info/MaxDischargeCurrent", offsetof(struct publish_status, dcl)},
+		{"/System/MinCellVoltage", offsetof(struct publish_status, min_cell)},
+		{"/System/MaxCellVoltage", offsetof(struct publish_status, max_cell)},
+	};
+	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++)
+		if (strcmp(path, nums[k].path) == 0) {
+			*(double *)((char *)s + nums[k].off) = num(value);
+			return;
+		}
+	if (strcmp(path, "/DeviceInstance") == 0) {
+		double d = num(value);
+		s->instance = isnan(d) ? -1 : (int)d;
+	} else if (strcmp(path, "/Connected") == 0) {
+		double d = num(value);
+		s->connected = isnan(d) ? -1 : (int)d;
+	} else if (strcmp(path, "/ProductName") == 0) {
+		str(value, s->product, sizeof(s->product));
+	} else if (strcmp(path, "/CustomName") == 0) {
+		str(value, s->custom_name, sizeof(s->custom_name));
+	} else if (strcmp(path, "/System/MinVoltageCellId") == 0) {
+		str(value, s->min_cell_id, sizeof(s->min_cell_id));
+	} else if (strcmp(path, "/System/MaxVoltageCellId") == 0) {
+		str(value, s->max_cell_id, sizeof(s->max_cell_id));
+	}
+}
+
+static int read_service(DBusConnection *c, const char *name, struct publish_status *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->service, sizeof(s->service), "%s", name);
+	s->instance = s->connected = -1;
+	s->voltage = s->current = s->power = s->soc = s->cvl = s->ccl = s->dcl = NAN;
+	s->min_cell = s->max_cell = NAN;
+	DBusMessage *m = dbus_message_new_method_call(name, "/", "com.victronenergy.BusItem", "GetItems");
+	if (!m)
+		return -ENOMEM;
+	DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, NULL);
+	dbus_message_unref(m);
+	if (!r)
+		return -EIO;
+	if (!dbus_message_has_signature(r, "a{sa{sv}}")) {
+		dbus_message_unref(r);
+		return -EPROTO;
+	}
+	DBusMessageIter it, arr;
+	dbus_message_iter_init(r, &it);
+	dbus_message_iter_recurse(&it, &arr);
+	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
+		DBusMessageIter e, d;
+		const char *path;
+		dbus_message_iter_recurse(&arr, &e);
+		dbus_message_iter_get_basic(&e, &path);
+		dbus_message_iter_next(&e);
+		dbus_message_iter_recurse(&e, &d);
+		while (dbus_message_iter_get_arg_type(&d) == DBUS_TYPE_DICT_ENTRY) {
+			DBusMessageIter de;
+			const char *k;
+			dbus_message_iter_recurse(&d, &de);
+			dbus_message_iter_get_basic(&de, &k);
+			dbus_message_iter_next(&de);
+			if (strcmp(k, "Value") == 0)
+				take(s, path, &de);
+			dbus_message_iter_next(&d);
+		}
+		dbus_message_iter_next(&arr);
+	}
+	dbus_message_unref(r);
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int publish_status_list(const char *address, struct publish_status *out, size_t cap)
+{
+	DBusError err;
+	dbus_error_init(&err);
+	DBusConnection *c;
+	if (address) {
+		c = dbus_connection_open_private(address, &err);
+		if (c && !dbus_bus_register(c, &err)) {
+			dbus_connection_close(c);
+			dbus_connection_unref(c);
+			c = NULL;
+		}
+	} else {
+		c = dbus_bus_get_private(DBUS_BUS_SYSTEM, &err);
+	}
+	dbus_error_free(&err);
+	if (!c)
+		return -ECONNREFUSED;
+	dbus_connection_set_exit_on_disconnect(c, FALSE);
+	int found = 0;
+	DBusMessage *m = dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+						      "org.freedesktop.DBus", "ListNames");
+	DBusMessage *r = m ? dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, NULL)
+			   : NULL;
+	if (m)
+		dbus_message_unref(m);
+	char **names = NULL;
+	int n = 0;
+	if (!r || !dbus_message_get_args(r, NULL, DBUS_TYPE_ARRAY, DBUS_TYPE_STRING, &names, &n,
+					 DBUS_TYPE_INVALID)) {
+		found = -EIO;
+		goto out;
+	}
+	qsort(names, (size_t)n, sizeof(*names), cmp_name);
+	for (int k = 0; k < n; k++) {
+		if (strncmp(names[k], PREFIX, strlen(PREFIX)) != 0)
+			continue;
+		if ((size_t)found < cap && read_service(c, names[k], &out[found]) < 0)
+			continue;
+		found++;
+	}
+	dbus_free_string_array(names);
+out:
+	if (r)
+		dbus_message_unref(r);
+	dbus_connection_close(c);
+	dbus_connection_unref(c);
+	return found;
+}
