@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct kind_props {
@@ -22,44 +23,53 @@ int mock_plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *
 	      struct mock_adapter *ret)
 {
 	const struct kind_props *k = &kinds[kind];
-	char usbname[32], ifname[48], serial[160], path[128], devname[64];
-	snprintf(usbname, sizeof(usbname), "1-%d", socket);
-	snprintf(ifname, sizeof(ifname), "1-%d:1.0", socket);
+	/*
+	 * umockdev keeps some state of removed devices (bus links, the pty of a
+	 * device name), so every plug gets a fresh sysfs name and callers use a
+	 * fresh tty name; the socket only shows in ID_PATH, which is what
+	 * identity and rules look at.
+	 */
+	static int plugs;
+	plugs++;
+	char usb[128], serial[160], path[128];
+	snprintf(usb, sizeof(usb), "/devices/pci0000:00/0000:00:14.0/usb1/1-%d", plugs);
 	if (k->serial_short)
 		snprintf(serial, sizeof(serial), "%s_%s_%s", k->vendor, k->model, k->serial_short);
 	else
 		snprintf(serial, sizeof(serial), "%s_%s", k->vendor, k->model);
 	snprintf(path, sizeof(path), "pci-0000:00:14.0-usb-0:%d:1.0", socket);
-	snprintf(devname, sizeof(devname), "/dev/%s", tty);
-
-	gchar *usb = umockdev_testbed_add_device(
-		tb, "usb", usbname, NULL, "idVendor", k->vid, "idProduct", k->pid, NULL,
-		"DEVTYPE", "usb_device", "ID_VENDOR_ID", k->vid, "ID_MODEL_ID", k->pid, NULL);
-	if (!usb)
-		return -EIO;
-	gchar *intf = umockdev_testbed_add_device(tb, "usb", ifname, usb, "bInterfaceNumber", "00",
-						   NULL, "DEVTYPE", "usb_interface", NULL);
-	if (!intf) {
-		g_free(usb);
-		return -EIO;
-	}
-	gchar *t = umockdev_testbed_add_device(
-		tb, "tty", tty, intf, NULL, "DEVNAME", devname, "ID_BUS", "usb", "ID_VENDOR_ID",
-		k->vid, "ID_MODEL_ID", k->pid, "ID_VENDOR", k->vendor, "ID_MODEL", k->model,
-		"ID_SERIAL", serial, "ID_USB_INTERFACE_NUM", "00", "ID_PATH", path,
-		k->serial_short ? "ID_SERIAL_SHORT" : NULL, k->serial_short, NULL);
-	g_free(intf);
-	if (!t) {
-		g_free(usb);
+	int minor = atoi(tty + strcspn(tty, "0123456789"));
+	char rec[4096];
+	/* umockdev's record format, device first, then its parents; N: makes a pty-backed node */
+	int n = snprintf(
+		rec, sizeof(rec),
+		"P: %s/1-%d:1.0/%s/tty/%s\nN: %s\nE: DEVNAME=/dev/%s\nE: SUBSYSTEM=tty\n"
+		"E: ID_BUS=usb\nE: ID_VENDOR_ID=%s\nE: ID_MODEL_ID=%s\nE: ID_VENDOR=%s\n"
+		"E: ID_MODEL=%s\nE: ID_SERIAL=%s\n%s%s%sE: ID_USB_INTERFACE_NUM=00\n"
+		"E: ID_PATH=%s\n%s%s%sA: dev=188:%d\n\n"
+		"P: %s/1-%d:1.0\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\n"
+		"A: bInterfaceNumber=00\n\n"
+		"P: %s\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nA: idVendor=%s\n"
+		"A: idProduct=%s\n\n",
+		usb, plugs, tty, tty, tty, tty, k->vid, k->pid, k->vendor, k->model, serial,
+		k->serial_short ? "E: ID_SERIAL_SHORT=" : "", k->serial_short ? k->serial_short : "",
+		k->serial_short ? "\n" : "", path, k->ve_service ? "E: VE_SERVICE=" : "",
+		k->ve_service ? k->ve_service : "", k->ve_service ? "\n" : "", minor, usb, plugs,
+		usb, k->vid, k->pid);
+	if (n < 0 || (size_t)n >= sizeof(rec))
+		return -ENAMETOOLONG;
+	GError *err = NULL;
+	if (!umockdev_testbed_add_from_string(tb, rec, &err)) {
+		fprintf(stderr, "umockdev: %s\n", err ? err->message : "?");
+		g_clear_error(&err);
 		return -EIO;
 	}
 	memset(ret, 0, sizeof(*ret));
-	snprintf(ret->usb_syspath, sizeof(ret->usb_syspath), "%s", usb);
-	snprintf(ret->tty_syspath, sizeof(ret->tty_syspath), "%s", t);
-	snprintf(ret->devname, sizeof(ret->devname), "%s", devname);
-	g_free(usb);
-	g_free(t);
-	/* umockdev_testbed_add_device() has already sent the "add" uevent */
+	snprintf(ret->usb_syspath, sizeof(ret->usb_syspath), "/sys%s", usb);
+	snprintf(ret->tty_syspath, sizeof(ret->tty_syspath), "/sys%s/1-%d:1.0/%s/tty/%s", usb,
+		 plugs, tty, tty);
+	snprintf(ret->devname, sizeof(ret->devname), "/dev/%s", tty);
+	/* adding a device has already sent its "add" uevent */
 	return 0;
 }
 
