@@ -251,6 +251,28 @@ static void batt_fill(struct publish *p, struct batt *b)
 	publish_paths_fill(b->tree, &b->rec, &b->res, &b->hist, !aggregate_owns_info(p, b));
 }
 
+/*
+ * Without a settings service nobody hands out instances, and two batteries
+ * with the same DeviceInstance would confuse systemcalc and VRM: take the
+ * lowest free number at or above the preferred one, as localsettings would.
+ */
+static void instance_make_unique(struct publish *p, struct publish_service *self)
+{
+	if (self->have_settings)
+		return;
+	for (int32_t n = self->instance;; n++) {
+		bool taken = p->agg.svc && p->agg.svc != self && p->agg.svc->instance == n;
+		for (unsigned i = 0; i < p->nslots && !taken; i++) {
+			const struct batt *o = &p->batts[i];
+			taken = o->used && o->svc && o->svc != self && o->svc->instance == n;
+		}
+		if (!taken) {
+			self->instance = n;
+			return;
+		}
+	}
+}
+
 /* Connect, claim the instance, export, then request the name (in that order). */
 static int batt_register(struct publish *p, struct batt *b)
 {
@@ -259,6 +281,7 @@ static int batt_register(struct publish *p, struct batt *b)
 		if (r < 0)
 			return r;
 		publish_service_claim(b->svc, b->sid, (int32_t)p->cfg->device_instance);
+		instance_make_unique(p, b->svc);
 		r = publish_service_export(b->svc, b->tree);
 		if (r < 0) {
 			publish_service_close(b->svc);
@@ -395,6 +418,7 @@ static int agg_create(struct publish *p)
 	}
 	publish_paths_fixed(a->tree, "SerialBattery bank", "Serial aggregate");
 	publish_service_claim(a->svc, "aggregate", (int32_t)p->cfg->aggregate_instance);
+	instance_make_unique(p, a->svc);
 	return 0;
 }
 

@@ -19,7 +19,8 @@ const struct cfg_key publish_cfg_keys[] = {
 	{.path = "device_instance", .type = CFG_INT, .offset = OFF(device_instance), .min = 0,
 	 .max = 999, .def = "512",
 	 .doc = "Preferred VRM device instance claimed through com.victronenergy.settings "
-		"(battery:<n>); used as is when no settings service is on the bus."},
+		"(battery:<n>); without a settings service the lowest number from it that no "
+		"other of our services uses."},
 	{.path = "product_name", .type = CFG_STRING, .offset = OFF(product_name),
 	 .def = "\"SerialBattery\"",
 	 .doc = "/ProductName prefix; the protocol is appended, e.g. \"SerialBattery (jk)\"."},

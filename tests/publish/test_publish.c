@@ -128,11 +128,11 @@ static bool wait_owner(const char *name, bool want_owner, char *ret_owner, size_
 	}
 }
 
-static int suite_init_common(int bank_mode)
+static int suite_init_bus(int bank_mode, bool with_settings)
 {
 	snprintf(state_dir, sizeof(state_dir), "/tmp/sb-pubstate-XXXXXX");
 	if (!mkdtemp(state_dir) || load_defaults() < 0 || tb_bus_start(&bus) < 0 ||
-	    tb_settings_start(&bus) < 0 || store_new(4, &st) < 0)
+	    (with_settings && tb_settings_start(&bus) < 0) || store_new(4, &st) < 0)
 		return -1;
 	pcfg.bank_mode = bank_mode;
 	if (bank_mode == PUBLISH_BANK_ON) {
@@ -145,6 +145,11 @@ static int suite_init_common(int bank_mode)
 		return -1;
 	tb_add_match(cli, "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'");
 	return start_publisher();
+}
+
+static int suite_init_common(int bank_mode)
+{
+	return suite_init_bus(bank_mode, true);
 }
 
 static int suite_clean(void)
@@ -580,6 +585,35 @@ static void test_bank(void)
 	CU_ASSERT(fabs(agg_value("/Soc", &t) - 65.0) < 1e-6);
 }
 
+/* ---- suite 3: no settings service on the bus ---- */
+
+static int init_no_settings(void)
+{
+	return suite_init_bus(PUBLISH_BANK_AUTO, false);
+}
+
+/* Nobody hands out instances: each of our services still gets its own. */
+static void test_unique_instances_without_settings(void)
+{
+	CU_ASSERT_FATAL(store_open(st, KEY_A, &slot_a) == 0);
+	CU_ASSERT_FATAL(store_open(st, KEY_B, &slot_b) == 0);
+	struct bms_snapshot a = mk_snap(50000, 5000, 100000);
+	struct bms_snapshot b = mk_snap(52000, 7000, 300000);
+	commit(slot_a, "ttyUSB0", &a);
+	CU_ASSERT_FATAL(wait_owner(SVC_A, true, NULL, 0));
+	commit(slot_b, "ttyUSB1", &b);
+	CU_ASSERT_FATAL(wait_owner(SVC_B, true, NULL, 0));
+	CU_ASSERT_FATAL(wait_owner(SVC_AGG, true, NULL, 0));
+	struct tb_val va, vb, vg;
+	CU_ASSERT_FATAL(tb_get_value(cli, SVC_A, "/DeviceInstance", &va) == 0 && va.type == 'i');
+	CU_ASSERT_FATAL(tb_get_value(cli, SVC_B, "/DeviceInstance", &vb) == 0 && vb.type == 'i');
+	CU_ASSERT_FATAL(tb_get_value(cli, SVC_AGG, "/DeviceInstance", &vg) == 0 && vg.type == 'i');
+	CU_ASSERT(va.i == pcfg.device_instance); /* the first keeps the preferred number */
+	CU_ASSERT(vb.i != va.i);
+	CU_ASSERT(vb.i >= pcfg.device_instance);
+	CU_ASSERT(vg.i != va.i && vg.i != vb.i);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -598,7 +632,10 @@ int sb_register_tests(void)
 	};
 	CU_pSuite s1 = CU_add_suite("publish single", init_single, suite_clean);
 	CU_pSuite s2 = CU_add_suite("publish bank", init_bank, suite_clean);
-	if (!s1 || !s2)
+	CU_pSuite s3 = CU_add_suite("publish without settings", init_no_settings, suite_clean);
+	if (!s1 || !s2 || !s3)
+		return -1;
+	if (!CU_add_test(s3, "unique instances", test_unique_instances_without_settings))
 		return -1;
 	for (const struct sb_test *t = single; t->name; t++)
 		if (!CU_add_test(s1, t->name, t->fn))
