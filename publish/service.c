@@ -254,7 +254,7 @@ int publish_service_claim(struct publish_service *s, const char *sid, int32_t de
 		dbus_connection_send_with_reply_and_block(s->conn, m, SETTINGS_TIMEOUT_MS, &err);
 	dbus_message_unref(m);
 	if (!reply) {
-		log_info("publish: no settings service (%s): instance %d from config",
+		log_info("publish: no settings service (%s): instance from %d, unique among ours",
 			 err.name ? err.name : "?", (int)default_instance);
 		dbus_error_free(&err);
 		s->have_settings = false;
