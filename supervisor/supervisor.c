@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -159,15 +160,24 @@ static void build_serial(const struct supervisor_options *o, const struct sb_con
 	}
 }
 
-static bool same_node(const char *config_path, const char *devname)
+/*
+ * True when both paths name the same file: by-id / by-path links and udev's
+ * DEVNAME resolve to one inode. Compared with stat(), not realpath(): it
+ * follows every link the same way, costs one syscall per path, and does not
+ * depend on the string a resolver builds (umockdev's realpath() wrapper, for
+ * one, corrupts the stack when a tty node resolves to /dev/pts/N outside its
+ * testbed; see docs/SUPERVISOR.md).
+ */
+static bool same_node(const char *a, const char *b)
 {
-	if (!config_path[0] || !devname[0])
+	if (!a[0] || !b[0])
 		return false;
-	if (strcmp(config_path, devname) == 0)
+	if (strcmp(a, b) == 0)
 		return true;
-	/* by-id / by-path links name the same node as udev's DEVNAME */
-	char real[PATH_MAX];
-	return realpath(config_path, real) && strcmp(real, devname) == 0;
+	struct stat sa, sb;
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* The serial.ports entry for this port: by path first, then by udev match. */
