@@ -321,8 +321,11 @@ static int run(struct worker *w)
 static void *thread_main(void *arg)
 {
 	struct worker *w = arg;
+	/* 15 characters at most: "sb-worker:" leaves 5, so the "tty" every
+	 * serial node starts with goes (ttyUSB0 -> USB0, ttyACM1 -> ACM1). */
 	char name[16];
-	snprintf(name, sizeof(name), "sb-worker:%.5s", w->tty); /* 15 chars max */
+	const char *t = strncmp(w->tty, "tty", 3) == 0 && w->tty[3] ? w->tty + 3 : w->tty;
+	snprintf(name, sizeof(name), "sb-worker:%.5s", t);
 	pthread_setname_np(pthread_self(), name);
 	int r = run(w);
 	if (r == -ECANCELED)

@@ -53,7 +53,7 @@ struct worker_params {
 
 struct worker;
 
-/* Start the thread "sb-worker:<tty>". */
+/* Start the thread "sb-worker:<tty without \"tty\">" (ttyUSB0 -> "sb-worker:USB0"). */
 int worker_start(const struct worker_params *p, struct store *st, struct worker **ret);
 /* Wake the thread and join it (returns at once if already ended). Idempotent. */
 void worker_stop(struct worker *w);
