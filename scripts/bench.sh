@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole daemon's figures against the resource budget (a benchmark, not a test):
+# 1, 4 and 16 simulated batteries at a 1 s poll for SECONDS (default 60) each:
+# CPU per battery, peak resident memory, D-Bus messages per second, latency from
+# the last reply byte to the ItemsChanged carrying it, start-to-service time;
+# then detection time per protocol (bench/worker_bench.sh).
+#   scripts/bench.sh [SECONDS] [BMS]     (BMS: the protocol played, default jbd)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+bms=${2:-jbd}
+source scripts/deps.sh
+sb_install_deps
+cmake -S . -B build >/dev/null
+cmake --build build -j"$(nproc)" --target serialbatteryd serialbattery sb_bms >/dev/null
+
+SB_BIN=$PWD/build
+SB_DIR=$(mktemp -d /tmp/sb-bench.XXXXXX)
+source scripts/demo/lib.sh
+trap 'sb_demo_stop; rm -rf "$SB_DIR"' EXIT
+cc -O2 -std=c11 -D_GNU_SOURCE -I. bench/e2e_bench.c build/bms/libsb_bms.a \
+  $(pkg-config --cflags --libs dbus-1) -o "$SB_DIR/e2e_bench"
+sb_start_bus
+
+echo "budget: < 3 MiB RSS for 1 battery, < 8 MiB for 16; < 0.006 % of a core per battery"
+echo "        (~60 us per poll cycle); 1 D-Bus message per battery per cycle;"
+echo "        start-to-service < 0.9 s; latency < 5 ms at the 99th percentile"
+for n in 1 4 16; do
+  echo
+  echo "== $n battery(ies), $bms, 1 s poll, $secs s"
+  mkdir -p "$SB_DIR/run$n"
+  "$SB_DIR/e2e_bench" "$SB_BIN/supervisor/serialbatteryd" "$SB_BUS_ADDRESS" "$SB_DIR/run$n" \
+    "$bms" "$n" "$secs" 1
+done
+echo
+echo "== detection time per protocol (no hints)"
+BUILD_DIR=build bench/worker_bench.sh 10
