@@ -2,6 +2,7 @@
 #include "tests/udev/mockdev.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,8 @@ static const struct kind_props kinds[] = {
 	[MOCK_VEDIRECT] = {"0403", "6015", "VictronEnergy_BV", "VE_Direct_cable", "VE5GZN4D", NULL},
 };
 
-int mock_plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *tty,
-	      struct mock_adapter *ret)
+static int plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *tty,
+		bool pty_node, struct mock_adapter *ret)
 {
 	const struct kind_props *k = &kinds[kind];
 	/*
@@ -43,7 +44,7 @@ int mock_plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *
 	/* umockdev's record format, device first, then its parents; N: makes a pty-backed node */
 	int n = snprintf(
 		rec, sizeof(rec),
-		"P: %s/1-%d:1.0/%s/tty/%s\nN: %s\nE: DEVNAME=/dev/%s\nE: SUBSYSTEM=tty\n"
+		"P: %s/1-%d:1.0/%s/tty/%s\n%s%s%sE: DEVNAME=/dev/%s\nE: SUBSYSTEM=tty\n"
 		"E: ID_BUS=usb\nE: ID_VENDOR_ID=%s\nE: ID_MODEL_ID=%s\nE: ID_VENDOR=%s\n"
 		"E: ID_MODEL=%s\nE: ID_SERIAL=%s\n%s%s%sE: ID_USB_INTERFACE_NUM=00\n"
 		"E: ID_PATH=%s\n%s%s%sA: dev=188:%d\n\n"
@@ -51,7 +52,8 @@ int mock_plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *
 		"A: bInterfaceNumber=00\n\n"
 		"P: %s\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nA: idVendor=%s\n"
 		"A: idProduct=%s\n\n",
-		usb, plugs, tty, tty, tty, tty, k->vid, k->pid, k->vendor, k->model, serial,
+		usb, plugs, tty, tty, pty_node ? "N: " : "", pty_node ? tty : "",
+		pty_node ? "\n" : "", tty, k->vid, k->pid, k->vendor, k->model, serial,
 		k->serial_short ? "E: ID_SERIAL_SHORT=" : "", k->serial_short ? k->serial_short : "",
 		k->serial_short ? "\n" : "", path, k->ve_service ? "E: VE_SERVICE=" : "",
 		k->ve_service ? k->ve_service : "", k->ve_service ? "\n" : "", minor, usb, plugs,
@@ -71,6 +73,18 @@ int mock_plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *
 	snprintf(ret->devname, sizeof(ret->devname), "/dev/%s", tty);
 	/* adding a device has already sent its "add" uevent */
 	return 0;
+}
+
+int mock_plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *tty,
+	      struct mock_adapter *ret)
+{
+	return plug(tb, kind, socket, tty, true, ret);
+}
+
+int mock_plug_linked(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *tty,
+		     struct mock_adapter *ret)
+{
+	return plug(tb, kind, socket, tty, false, ret);
 }
 
 void mock_unplug(UMockdevTestbed *tb, struct mock_adapter *a)

@@ -26,6 +26,14 @@ struct mock_adapter {
 /* Plug kind into USB socket `socket` (1..9) as tty (e.g. "ttyUSB0"), announcing it with "add". */
 int mock_plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *tty,
 	      struct mock_adapter *ret);
+/*
+ * The same, without a node of umockdev's making: the caller has already put
+ * $UMOCKDEV_DIR/dev/<tty> in place as a symlink to a pty slave (e.g.
+ * `serialbattery simulate --link $UMOCKDEV_DIR/dev/ttyUSB0`); umockdev shows
+ * such a link as a character device, so the adapter talks to a simulated BMS.
+ */
+int mock_plug_linked(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char *tty,
+		     struct mock_adapter *ret);
 /* Announce "remove" and delete the devices. */
 void mock_unplug(UMockdevTestbed *tb, struct mock_adapter *a);
 
