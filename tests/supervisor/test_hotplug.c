@@ -474,8 +474,7 @@ static void test_plug_unplug_replug(void)
 	CU_ASSERT(count_in_log("ttyUSB7: released") == 0);
 	CU_ASSERT(thread_named("sb-worker:USB7") == tid7b);
 
-	/* SIGTERM while polling: clean and prompt */
-	CU_ASSERT(wait_log_count("ttyUSB7: jbd at 9600 baud (remembered)", 2, 1000));
+	/* SIGTERM while polling (ttyUSB7 detected its pack above): clean and prompt */
 	CU_ASSERT(stop_daemon() == 0);
 	CU_ASSERT(count_in_log("stopped") == 1);
 	mock_unplug(tb, &ch340);
