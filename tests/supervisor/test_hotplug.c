@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -345,6 +346,15 @@ static int device_instance(const char *service, unsigned ms)
 	return inst;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path); /* best effort: a leftover temp file is no failure */
+	return 0;
+}
+
 static void teardown(void)
 {
 	if (bus.daemon) {
@@ -355,6 +365,8 @@ static void teardown(void)
 	free(mock_env);
 	if (tb)
 		g_object_unref(tb);
+	if (dir[0])
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int setup(void)
