@@ -55,6 +55,7 @@ struct batt {
 	bool in_bank;
 	int bank_index; /* 1-based: position in bank_packs, or slot + 1 */
 	bool reported;  /* has committed a snapshot since the publisher started */
+	uint64_t next_tick_ms; /* re-evaluate (ages, ramps) by then even without new data */
 };
 
 struct aggregate {
@@ -79,6 +80,8 @@ struct publish {
 	struct batt *batts;
 	struct aggregate agg;
 	uint64_t start_ms;
+	uint64_t agg_next_ms; /* next aggregate update while active */
+	unsigned agg_members; /* bank members at the last aggregate check */
 
 	int wake_fd, timer_fd;
 	pthread_t thread;
@@ -372,6 +375,7 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	}
 	b->rec = rec;
 	b->seen_seq = rec.seq;
+	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms;
 	batt_compute(p, b, now);
 
 	if (rec.state == STORE_GONE) {
@@ -692,13 +696,41 @@ static void agg_update(struct publish *p, uint64_t now)
 
 /* ---- the loop ---- */
 
-static void cycle(struct publish *p, bool tick)
+/*
+ * One pass over the slots. A battery is re-evaluated when its data changed or
+ * when its own deadline (one publish interval after it was last evaluated)
+ * passed, so a battery that reports every poll never costs an extra wake-up;
+ * a silent one is still re-evaluated every interval, which is what moves it
+ * through the comms-loss policy. The one-shot timer is armed for the earliest
+ * deadline, never later than one interval from now.
+ */
+static void cycle(struct publish *p, bool timer)
 {
 	uint64_t now = now_ms(p);
+	uint64_t interval = (uint64_t)p->cfg->interval_ms;
+	for (unsigned s = 0; s < p->nslots; s++) {
+		struct batt *b = &p->batts[s];
+		bool due = b->used ? now >= b->next_tick_ms : timer;
+		slot_update(p, (int)s, due, now);
+	}
+	/* an inactive bank needs a look only when its membership changed */
+	unsigned members = 0;
 	for (unsigned s = 0; s < p->nslots; s++)
-		slot_update(p, (int)s, tick, now);
-	if (tick)
+		members += p->batts[s].used && p->batts[s].in_bank;
+	if (p->agg.active ? timer || now >= p->agg_next_ms : members != p->agg_members) {
 		agg_update(p, now);
+		p->agg_next_ms = now + interval;
+		p->agg_members = members;
+	}
+	uint64_t next = p->agg.active ? p->agg_next_ms : UINT64_MAX;
+	for (unsigned s = 0; s < p->nslots; s++)
+		if (p->batts[s].used && p->batts[s].next_tick_ms < next)
+			next = p->batts[s].next_tick_ms;
+	uint64_t wait = next > now ? next - now : 1;
+	if (wait > interval)
+		wait = interval;
+	struct itimerspec its = {.it_value = time_ms_to_timespec(wait)};
+	timerfd_settime(p->timer_fd, 0, &its, NULL);
 }
 
 /* After dispatching: flush what handlers changed and re-register after an instance change. */

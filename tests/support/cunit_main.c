@@ -39,10 +39,25 @@ int main(int argc, char **argv)
 		CU_basic_run_tests();
 	}
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	/* a suite whose set-up failed skipped its tests: that is a failure, not a pass */
+	unsigned suites_failed = CU_get_number_of_suites_failed();
 	unsigned run = CU_get_number_of_tests_run();
+	unsigned registered = 0;
+	if (argc <= 1)
+		for (CU_pSuite s = CU_get_registry()->pSuite; s; s = s->pNext)
+			registered += s->uiNumberOfTests;
 	CU_cleanup_registry();
 	if (run == 0) {
 		fprintf(stderr, "no test ran\n");
+		return 1;
+	}
+	if (suites_failed) {
+		fprintf(stderr, "%u suite(s) failed to initialise: their tests did not run\n",
+			suites_failed);
+		return 1;
+	}
+	if (argc <= 1 && run < registered) {
+		fprintf(stderr, "only %u of %u tests ran\n", run, registered);
 		return 1;
 	}
 	return failed ? 1 : 0;
