@@ -375,7 +375,8 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	}
 	b->rec = rec;
 	b->seen_seq = rec.seq;
-	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms;
+	/* half an interval of slack: the next poll's data, not the timer, should wake us */
+	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms * 3u / 2u;
 	batt_compute(p, b, now);
 
 	if (rec.state == STORE_GONE) {
@@ -702,7 +703,7 @@ static void agg_update(struct publish *p, uint64_t now)
  * passed, so a battery that reports every poll never costs an extra wake-up;
  * a silent one is still re-evaluated every interval, which is what moves it
  * through the comms-loss policy. The one-shot timer is armed for the earliest
- * deadline, never later than one interval from now.
+ * deadline, never later than one and a half intervals from now.
  */
 static void cycle(struct publish *p, bool timer)
 {
@@ -727,8 +728,8 @@ static void cycle(struct publish *p, bool timer)
 		if (p->batts[s].used && p->batts[s].next_tick_ms < next)
 			next = p->batts[s].next_tick_ms;
 	uint64_t wait = next > now ? next - now : 1;
-	if (wait > interval)
-		wait = interval;
+	if (wait > interval * 3u / 2u)
+		wait = interval * 3u / 2u;
 	struct itimerspec its = {.it_value = time_ms_to_timespec(wait)};
 	timerfd_settime(p->timer_fd, 0, &its, NULL);
 }
