@@ -36,11 +36,7 @@ static void test_each_family_no_hints(void)
 			continue;
 		}
 		struct wt_resp r;
-		CU_ASSERT_FATAL(wt_resp_start(&r, drv) == 0);
-		if (drv->flags & BMS_F_ADDRESSED) {
-			r.addresses[0] = drv->addresses ? drv->addresses[0] : drv->address_min;
-			r.naddresses = 1;
-		}
+		CU_ASSERT_FATAL(wt_resp_start(&r, drv) == 0); /* answers at the default address */
 		struct worker_link *l;
 		CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
 		struct worker_detect_opts o = {.retries = 2, .quick = true};

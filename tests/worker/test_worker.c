@@ -107,6 +107,7 @@ static void test_online_and_stop(void)
 	CU_ASSERT_FATAL(worker_start(&p, st, &w) == 0);
 	struct slot_wait sw = {.st = st, .key = "usb-test-online", .min_cycles = 3};
 	CU_ASSERT(wt_wait(online_with_cycles, &sw, LONG_WAIT));
+	CU_ASSERT(wt_count_threads() == thr0 + 1); /* the worker, named: the count sees it */
 	CU_ASSERT(expected_values(&sw.rec.snap));
 	CU_ASSERT_STRING_EQUAL(sw.rec.info.protocol, "jbd");
 	CU_ASSERT_STRING_EQUAL(sw.rec.info.tty, "tty");

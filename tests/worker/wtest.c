@@ -52,17 +52,31 @@ int wt_count_fds(void)
 	return n - 1; /* the DIR's own fd */
 }
 
+/*
+ * Our threads, by name: every thread the daemon makes is named "sb-...".
+ * Counting all of /proc/self/task would also count a sanitizer's own
+ * background thread, which TSan starts at a moment of its choosing.
+ */
 int wt_count_threads(void)
 {
-	FILE *f = fopen("/proc/self/status", "re");
-	if (!f)
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
 		return -1;
-	char line[256];
-	int n = -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[300], comm[32] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "sb-", 3) == 0)
+			n++;
+		fclose(f);
+	}
+	closedir(d);
 	return n;
 }
 
@@ -292,6 +306,11 @@ int wt_resp_start(struct wt_resp *r, const struct bms_driver *drv)
 {
 	memset(r, 0, sizeof(*r));
 	r->drv = drv;
+	/* set before the thread starts: it reads them without a lock */
+	if (drv && (drv->flags & BMS_F_ADDRESSED)) {
+		r->addresses[0] = drv->addresses ? drv->addresses[0] : drv->address_min;
+		r->naddresses = 1;
+	}
 	wt_snapshot(&r->snap);
 	r->master = wt_pty(r->slave, sizeof(r->slave));
 	if (r->master < 0)
