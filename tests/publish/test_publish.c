@@ -128,7 +128,19 @@ static bool wait_owner(const char *name, bool want_owner, char *ret_owner, size_
 	}
 }
 
+static int suite_clean(void);
+static int suite_init_bus_steps(int bank_mode, bool with_settings);
+
+/* CUnit does not call a suite's clean function when its init fails: undo here. */
 static int suite_init_bus(int bank_mode, bool with_settings)
+{
+	int r = suite_init_bus_steps(bank_mode, with_settings);
+	if (r < 0)
+		suite_clean();
+	return r;
+}
+
+static int suite_init_bus_steps(int bank_mode, bool with_settings)
 {
 	snprintf(state_dir, sizeof(state_dir), "/tmp/sb-pubstate-XXXXXX");
 	if (!mkdtemp(state_dir) || load_defaults() < 0 || tb_bus_start(&bus) < 0 ||
@@ -156,8 +168,11 @@ static int suite_clean(void)
 {
 	publish_free(pub);
 	pub = NULL;
-	tb_disconnect(cli);
+	if (cli)
+		tb_disconnect(cli);
+	cli = NULL;
 	store_free(st);
+	st = NULL;
 	tb_bus_stop(&bus);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
