@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bms.h"
+
 struct breader {
 	const uint8_t *p;
 	size_t len;
@@ -129,6 +131,19 @@ static inline void put_u32le(uint8_t *p, uint32_t v)
 	put_u16le(p, (uint16_t)v);
 	put_u16le(p + 2, (uint16_t)(v >> 16));
 }
+
+/*
+ * The candidate scan every framed protocol needs (bms/scan.c). check() looks
+ * at a possible frame start p with avail bytes after it and returns 1 for a
+ * whole valid frame (its length in *ret_len), 0 for a frame that may start
+ * here but is not complete yet, -1 for no frame here. The earliest whole
+ * frame wins even after an incomplete earlier candidate, so a header
+ * look-alike in garbage with a long length cannot stall a real frame behind
+ * it; else NEED_MORE at the earliest candidate; else INVALID.
+ */
+typedef int (*bms_check_fn)(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len);
+enum bms_find bms_scan_frames(const uint8_t *buf, size_t len, bms_check_fn check, const void *ctx,
+			      size_t *ret_start, size_t *ret_len);
 
 /* Checksums (bms/checksum.c), each over p[0..len). */
 uint16_t bms_crc16_modbus(const uint8_t *p, size_t len); /* init 0xFFFF, poly 0xA001 */

@@ -201,27 +201,24 @@ static bool daly_frame_ok(const uint8_t *p, size_t len)
 	       bms_sum8(p, 12) == p[12];
 }
 
+/* bms_check_fn: the UART sends junk at times, so any A5 with length byte 08 is a candidate. */
+static int daly_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	(void)ctx;
+	if (p[0] != DALY_START || (avail >= 4 && p[3] != DALY_DLEN))
+		return -1;
+	if (avail < DALY_LEN)
+		return 0;
+	if (!daly_frame_ok(p, DALY_LEN))
+		return -1;
+	*ret_len = DALY_LEN;
+	return 1;
+}
+
 static enum bms_find daly_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
 				     size_t *ret_len)
 {
-	/* the UART sends junk at times: resync on every A5 with length byte 08 */
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] != DALY_START)
-			continue;
-		size_t avail = len - i;
-		if (avail >= 4 && buf[i + 3] != DALY_DLEN)
-			continue;
-		if (avail < DALY_LEN) {
-			*ret_start = i;
-			return BMS_FIND_NEED_MORE;
-		}
-		if (daly_frame_ok(buf + i, DALY_LEN)) {
-			*ret_start = i;
-			*ret_len = DALY_LEN;
-			return BMS_FIND_VALID;
-		}
-	}
-	return BMS_FIND_INVALID;
+	return bms_scan_frames(buf, len, daly_check_at, NULL, ret_start, ret_len);
 }
 
 /* Level-1 / level-2 bit pairs of 0x98: {byte, first bit, alarm}. */

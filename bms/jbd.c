@@ -202,39 +202,25 @@ static bool jbd_head_ok(const uint8_t *p, size_t avail)
 	return true;
 }
 
+/* bms_check_fn: a reply of the shape jbd_head_ok() accepts, whole and checksummed. */
+static int jbd_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	(void)ctx;
+	if (!jbd_head_ok(p, avail))
+		return -1;
+	if (avail < 4 || avail < (size_t)p[3] + JBD_OVERHEAD)
+		return 0;
+	size_t flen = (size_t)p[3] + JBD_OVERHEAD;
+	if (!jbd_frame_ok(p, flen))
+		return -1;
+	*ret_len = flen;
+	return 1;
+}
+
 static enum bms_find jbd_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
 				    size_t *ret_len)
 {
-	/*
-	 * Scan every candidate: a complete, valid one wins even after an
-	 * incomplete earlier one (a header look-alike in garbage with a long
-	 * length must not stall a real frame behind it).
-	 */
-	bool partial = false;
-	size_t partial_at = 0;
-	for (size_t i = 0; i < len; i++) {
-		size_t avail = len - i;
-		if (!jbd_head_ok(buf + i, avail))
-			continue;
-		if (avail < 4 || avail < (size_t)buf[i + 3] + JBD_OVERHEAD) {
-			if (!partial) {
-				partial = true;
-				partial_at = i;
-			}
-			continue;
-		}
-		size_t flen = (size_t)buf[i + 3] + JBD_OVERHEAD;
-		if (jbd_frame_ok(buf + i, flen)) {
-			*ret_start = i;
-			*ret_len = flen;
-			return BMS_FIND_VALID;
-		}
-	}
-	if (partial) {
-		*ret_start = partial_at;
-		return BMS_FIND_NEED_MORE;
-	}
-	return BMS_FIND_INVALID;
+	return bms_scan_frames(buf, len, jbd_check_at, NULL, ret_start, ret_len);
 }
 
 static void set_alarms(uint16_t prot, struct bms_snapshot *s)

@@ -290,40 +290,25 @@ static bool frame_ok(const uint8_t *p, size_t len)
 	return crc_ok(p, len);
 }
 
+/* bms_check_fn: a 0x78 reply, whole and with a good CRC. */
+static int up_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	(void)ctx;
+	if (!head_ok(p, avail))
+		return -1;
+	if (avail < UP_HDR || avail < (size_t)((p[6] << 8) | p[7]) + UP_OVERHEAD)
+		return 0;
+	size_t flen = (size_t)((p[6] << 8) | p[7]) + UP_OVERHEAD;
+	if (!frame_ok(p, flen))
+		return -1;
+	*ret_len = flen;
+	return 1;
+}
+
 static enum bms_find up_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
 				   size_t *ret_len)
 {
-	/*
-	 * Scan every candidate: a complete valid one wins even after an
-	 * incomplete earlier one (a look-alike with a long length must not stall
-	 * the real frame behind it).
-	 */
-	bool partial = false;
-	size_t partial_at = 0;
-	for (size_t i = 0; i < len; i++) {
-		size_t avail = len - i;
-		if (!head_ok(buf + i, avail))
-			continue;
-		if (avail < UP_HDR ||
-		    avail < (size_t)((buf[i + 6] << 8) | buf[i + 7]) + UP_OVERHEAD) {
-			if (!partial) {
-				partial = true;
-				partial_at = i;
-			}
-			continue;
-		}
-		size_t flen = (size_t)((buf[i + 6] << 8) | buf[i + 7]) + UP_OVERHEAD;
-		if (frame_ok(buf + i, flen)) {
-			*ret_start = i;
-			*ret_len = flen;
-			return BMS_FIND_VALID;
-		}
-	}
-	if (partial) {
-		*ret_start = partial_at;
-		return BMS_FIND_NEED_MORE;
-	}
-	return BMS_FIND_INVALID;
+	return bms_scan_frames(buf, len, up_check_at, NULL, ret_start, ret_len);
 }
 
 static void raise_to(struct bms_snapshot *s, uint8_t alarm, uint8_t level)

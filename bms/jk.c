@@ -77,9 +77,10 @@ static int jk_init(void *state, uint8_t address)
 	return 0;
 }
 
-/* 1: a whole valid frame of *ret_len at p; 0: need more; -1: not a frame here. */
-static int jk_check_at(const uint8_t *p, size_t avail, bool want_request, size_t *ret_len)
+/* bms_check_fn; ctx points to a bool: look for a request (true) or a reply. */
+static int jk_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
 {
+	bool want_request = *(const bool *)ctx;
 	if (p[0] != JK_HDR0)
 		return -1;
 	if (avail < 2)
@@ -104,27 +105,10 @@ static int jk_check_at(const uint8_t *p, size_t avail, bool want_request, size_t
 	return 1;
 }
 
-/* Earliest whole frame; else NEED_MORE at the earliest partial candidate. */
 static enum bms_find jk_find(const uint8_t *buf, size_t len, bool want_request, size_t *ret_start,
 			     size_t *ret_len)
 {
-	size_t partial = len;
-	for (size_t i = 0; i < len; i++) {
-		size_t flen;
-		int r = jk_check_at(buf + i, len - i, want_request, &flen);
-		if (r == 1) {
-			*ret_start = i;
-			*ret_len = flen;
-			return BMS_FIND_VALID;
-		}
-		if (r == 0 && partial == len)
-			partial = i;
-	}
-	if (partial < len) {
-		*ret_start = partial;
-		return BMS_FIND_NEED_MORE;
-	}
-	return BMS_FIND_INVALID;
+	return bms_scan_frames(buf, len, jk_check_at, &want_request, ret_start, ret_len);
 }
 
 static enum bms_find jk_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,

@@ -93,9 +93,10 @@ static uint8_t pb_type_of(uint16_t trigger)
 
 static const uint8_t pb_hdr[] = {0x55, 0xAA, 0xEB, 0x90};
 
-/* 1: whole valid frame (*ret_len); 0: a partial candidate; -1: none here. */
-static int pb_check_at(const uint8_t *p, size_t avail, size_t *ret_len)
+/* bms_check_fn: the 300-byte data frame or the Modbus ACK that follows it. */
+static int pb_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
 {
+	(void)ctx;
 	if (p[0] == 0x55) {
 		for (size_t i = 1; i < sizeof(pb_hdr); i++) {
 			if (i >= avail)
@@ -131,23 +132,7 @@ static int pb_check_at(const uint8_t *p, size_t avail, size_t *ret_len)
 static enum bms_find jkpb_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
 				     size_t *ret_len)
 {
-	size_t partial = len;
-	for (size_t i = 0; i < len; i++) {
-		size_t flen;
-		int r = pb_check_at(buf + i, len - i, &flen);
-		if (r == 1) {
-			*ret_start = i;
-			*ret_len = flen;
-			return BMS_FIND_VALID;
-		}
-		if (r == 0 && partial == len)
-			partial = i;
-	}
-	if (partial < len) {
-		*ret_start = partial;
-		return BMS_FIND_NEED_MORE;
-	}
-	return BMS_FIND_INVALID;
+	return bms_scan_frames(buf, len, pb_check_at, NULL, ret_start, ret_len);
 }
 
 static int pb_request(uint8_t *out, size_t cap, uint8_t addr, uint16_t trigger)
