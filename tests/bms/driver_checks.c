@@ -117,6 +117,14 @@ static enum dc_map missing(struct dc_value *ret)
 	return DC_MAPPED;
 }
 
+bool dc_key_in(const char *key, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(key, *list) == 0)
+			return true;
+	return false;
+}
+
 enum dc_map dc_map_common(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			  size_t len, struct dc_value *ret)
 {

@@ -31,6 +31,7 @@
 #ifndef SB_TESTS_DRIVER_CHECKS_H
 #define SB_TESTS_DRIVER_CHECKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,10 @@ typedef enum dc_map (*dc_map_fn)(const char *key, const struct bms_snapshot *sna
 /* The keys every family shares; see driver_checks.c for the list. */
 enum dc_map dc_map_common(const char *key, const struct bms_snapshot *snap,
 			  const uint8_t *frame, size_t len, struct dc_value *ret);
+
+/* True when key is in list (NULL-terminated): a mapper's "protocol details the
+ * snapshot does not carry" are answered with DC_SKIP through this. */
+bool dc_key_in(const char *key, const char *const *list);
 
 /* driver name -> vectors.json family (one line per driver in driver_checks.c). */
 struct dc_family {

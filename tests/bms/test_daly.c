@@ -139,10 +139,9 @@ static enum dc_map daly_map(const char *key, const struct bms_snapshot *s, const
 		return DC_SKIP;
 	/* protocol details without a snapshot field */
 	static const char *const skip[] = {"gather_voltage_v", "state", "bms_life", "charger",
-					   "load", "frames"};
-	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-		if (!strcmp(key, skip[i]))
-			return DC_SKIP;
+					   "load", "frames", NULL};
+	if (dc_key_in(key, skip))
+		return DC_SKIP;
 	if (s == &full)
 		return dc_map_common(key, s, frame, len, ret);
 	return DC_UNKNOWN;

@@ -93,10 +93,9 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 		return DC_SKIP;
 	/* newer-firmware tail fields without a snapshot field */
 	static const char *const skip[] = {"humidity_pct", "alarm_bits", "balance_current_ma",
-					   "capacity_remaining2_ah"};
-	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-		if (!strcmp(key, skip[i]))
-			return DC_SKIP;
+					   "capacity_remaining2_ah", NULL};
+	if (dc_key_in(key, skip))
+		return DC_SKIP;
 	return DC_UNKNOWN;
 }
 

@@ -27,10 +27,10 @@ static enum dc_map jk_map(const char *key, const struct bms_snapshot *s, const u
 	}
 	/* raw protocol details the snapshot carries in decoded form */
 	static const char *const skip[] = {"alarm_bits", "status_bits", "battery_type",
-					   "protocol_version", "runtime_min", "cycle_capacity_ah"};
-	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-		if (!strcmp(key, skip[i]))
-			return DC_SKIP;
+					   "protocol_version", "runtime_min", "cycle_capacity_ah",
+					   NULL};
+	if (dc_key_in(key, skip))
+		return DC_SKIP;
 	return DC_UNKNOWN;
 }
 

@@ -24,10 +24,10 @@ static enum dc_map pb_map(const char *key, const struct bms_snapshot *s, const u
 		strcpy(ret->str, (s->valid & BMS_V_MODEL) ? s->model : "(no model)");
 		return DC_MAPPED;
 	}
-	static const char *const skip[] = {"heating", "runtime_s", "uptime_s", "power_on_count"};
-	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-		if (!strcmp(key, skip[i]))
-			return DC_SKIP;
+	static const char *const skip[] = {"heating", "runtime_s", "uptime_s", "power_on_count",
+					   NULL};
+	if (dc_key_in(key, skip))
+		return DC_SKIP;
 	return DC_UNKNOWN;
 }
 
