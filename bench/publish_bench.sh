@@ -7,21 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-pub}
 secs=${2:-20}
+source scripts/deps.sh
+sb_install_deps
 cmake --build "$build" --target sb_publish -j2 >/dev/null
-work=$(mktemp -d /tmp/sb-pubbench-XXXXXX)
-trap 'kill $daemon 2>/dev/null || true; rm -rf "$work"' EXIT
+SB_BIN=$PWD/$build
+SB_DIR=$(mktemp -d /tmp/sb-pubbench-XXXXXX)
+work=$SB_DIR
+# shellcheck source=../scripts/demo/lib.sh
+source scripts/demo/lib.sh
+trap 'sb_demo_stop; rm -rf "$SB_DIR"' EXIT
 cc -O2 -std=c11 -D_GNU_SOURCE -DSB_VERSION='"bench"' -I. bench/publish_bench.c \
   "$build"/publish/libsb_publish.a "$build"/charge/libsb_charge.a "$build"/bms/libsb_bms.a \
   "$build"/common/libsb_common.a $(pkg-config --cflags --libs dbus-1 libconfig) -lm -lpthread \
   -o "$work/publish_bench"
-cat > "$work/bus.conf" <<CONF
-<busconfig><type>session</type><listen>unix:dir=$work</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
-<allow own="*"/><allow user="*"/></policy></busconfig>
-CONF
-mapfile -t out < <(dbus-daemon --config-file="$work/bus.conf" --fork --print-address=1 --print-pid=1)
-addr=${out[0]}
-daemon=${out[1]}
+sb_start_bus
+addr=$SB_BUS_ADDRESS
 
 run() { # batteries bank
   local n=$1 bank=$2 log="$work/mon.$1.$2"
@@ -39,8 +39,8 @@ run() { # batteries bank
   rss=$(sed -n 's/.*rss_kb=\([0-9]*\).*/\1/p' <<<"$res")
   hwm=$(sed -n 's/.*hwm_kb=\([0-9]*\).*/\1/p' <<<"$res")
   printf '| %2d | %-9s | %6d | %5d | %8.2f | %8.2f | %6s | %7s | %7s |\n' "$n" \
-    "${bank:-(none)}" "$items" "$props" "$(echo "scale=2; $items / $secs" | bc)" \
-    "$(echo "scale=2; $items / $secs / $n" | bc)" "$cpu" "$rss" "$hwm"
+    "${bank:-(none)}" "$items" "$props" "$(awk "BEGIN {print $items / $secs}")" \
+    "$(awk "BEGIN {print $items / $secs / $n}")" "$cpu" "$rss" "$hwm"
 }
 echo "publisher benchmark: ${secs}s per run, 1 s poll, values change every poll"
 echo "| batteries | aggregate | ItemsChanged | PropertiesChanged | msgs/s | msgs/s/battery | CPU % | RSS kB | peak kB |"

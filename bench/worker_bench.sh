@@ -8,17 +8,15 @@ cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-worker}
 n=${1:-10}
 tool=$build/tools/serialbattery
-tmp=$(mktemp -d /tmp/sbw-bench-XXXXXX)
-trap 'kill $sim 2>/dev/null || true; rm -rf "$tmp"' EXIT
-sim=
-start_sim() { # bms [args...]
-  rm -f "$tmp/tty"
-  "$tool" simulate --bms "$@" --link "$tmp/tty" >"$tmp/sim.out" 2>/dev/null &
-  sim=$!
-  for _ in $(seq 200); do grep -q ready "$tmp/sim.out" 2>/dev/null && return 0; sleep 0.05; done
-  echo "simulator did not start" >&2; exit 1
-}
-stop_sim() { kill "$sim" 2>/dev/null || true; wait "$sim" 2>/dev/null || true; }
+SB_BIN=$PWD/$build
+SB_DIR=$(mktemp -d /tmp/sbw-bench-XXXXXX)
+tmp=$SB_DIR
+# shellcheck source=../scripts/demo/lib.sh
+source scripts/demo/lib.sh
+trap 'sb_demo_stop; rm -rf "$SB_DIR"' EXIT
+# one simulator at a time, its link at $tmp/tty
+start_sim() { sb_start_sim tty "$@"; }
+stop_sim() { sb_demo_stop; rm -f "$tmp/tty" "$tmp/sim-tty.out"; }
 
 gcc -O2 -std=gnu11 -D_GNU_SOURCE -I. bench/worker_bench.c \
   "$build"/worker/libsb_worker.a "$build"/bms/libsb_bms.a "$build"/common/libsb_common.a \
