@@ -20,6 +20,7 @@
 #include "bms/bms.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
+#include "tests/support/simproc.h"
 #include "tools/snapshot_json.h"
 
 static char bin[4096];
@@ -154,7 +155,7 @@ static void test_decode_bad(void)
 /* ---- simulate through a pty ---- */
 
 struct simproc {
-	pid_t pid;
+	struct sb_simproc proc;
 	char link[300];
 };
 
@@ -170,37 +171,12 @@ static int sim_start(struct simproc *sp, char *const extra[])
 	for (int i = 0; extra[i] && n < 30; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
-	int po[2];
-	if (pipe2(po, O_CLOEXEC))
-		return -1;
-	sp->pid = fork();
-	if (sp->pid == 0) {
-		dup2(po[1], 1);
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(po[1]);
-	/* wait for "<link> ready": no timing, just the line */
-	char line[512];
-	size_t k = 0;
-	while (k + 1 < sizeof(line)) {
-		ssize_t r = read(po[0], line + k, 1);
-		if (r <= 0)
-			break;
-		if (line[k++] == '\n')
-			break;
-	}
-	line[k] = '\0';
-	close(po[0]);
-	return strstr(line, "ready") ? 0 : -1;
+	return sb_simproc_start(&sp->proc, argv, NULL);
 }
 
 static int sim_stop(struct simproc *sp)
 {
-	int st;
-	kill(sp->pid, SIGTERM);
-	waitpid(sp->pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return sb_simproc_stop(&sp->proc);
 }
 
 static int open_link(const char *path, speed_t speed)
@@ -317,9 +293,9 @@ static void test_simulate_roundtrip(void)
 	CU_ASSERT(cycle(fd, drv, 4, &got, 300) == -ETIMEDOUT);
 
 	/* SIGUSR1 toggles silence */
-	kill(sp.pid, SIGUSR1);
+	kill(sp.proc.pid, SIGUSR1);
 	CU_ASSERT(cycle(fd, drv, 3, &got, 300) == -ETIMEDOUT);
-	kill(sp.pid, SIGUSR1);
+	kill(sp.proc.pid, SIGUSR1);
 	CU_ASSERT(cycle(fd, drv, 3, &got, 5000) == 0);
 
 	/* wrong baud: the device cannot hear us */

@@ -29,6 +29,7 @@
 
 #include "common/sbtime.h"
 #include "tests/support/cunit_main.h"
+#include "tests/support/simproc.h"
 #include "tests/publish/bus_fixture.h"
 #include "tests/udev/mockdev.h"
 
@@ -273,7 +274,7 @@ static char **env_copy(bool keep_mock)
 }
 
 struct sim {
-	pid_t pid;
+	struct sb_simproc proc;
 	char link[256];
 };
 
@@ -285,45 +286,12 @@ static int sim_start(const char *bms, const char *tty, struct sim *ret)
 	snprintf(exe, sizeof(exe), "%s/tools/serialbattery", bin ? bin : ".");
 	snprintf(ret->link, sizeof(ret->link), "%s/dev/%s", getenv("UMOCKDEV_DIR"), tty);
 	char *argv[] = {exe, "simulate", "--bms", (char *)bms, "--link", ret->link, NULL};
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	int r = posix_spawn(&ret->pid, exe, &fa, NULL, argv, plain_env);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (r) {
-		close(pfd[0]);
-		return -r;
-	}
-	/* "PATH ready" once the link exists; EOF means it died */
-	char buf[512];
-	size_t len = 0;
-	struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-	while (len + 1 < sizeof(buf) && poll(&p, 1, 10000) > 0) {
-		ssize_t n = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (strstr(buf, " ready\n"))
-			break;
-	}
-	close(pfd[0]);
-	buf[len] = '\0';
-	return strstr(buf, " ready\n") ? 0 : -EIO;
+	return sb_simproc_start(&ret->proc, argv, plain_env);
 }
 
 static void sim_stop(struct sim *s)
 {
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	s->pid = 0;
+	sb_simproc_stop(&s->proc);
 }
 
 /* /DeviceInstance of a battery service, waiting for it to appear; -1 when it does not. */

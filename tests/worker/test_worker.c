@@ -178,13 +178,13 @@ static void test_silence_stale_recover(void)
 	struct slot_wait sw = {.st = st, .key = "usb-test-silence", .min_cycles = 2};
 	CU_ASSERT_FATAL(wt_wait(online_with_cycles, &sw, LONG_WAIT));
 	/* the simulator stops answering: the slot goes stale, the worker stays */
-	kill(sim.pid, SIGUSR1);
+	kill(sim.proc.pid, SIGUSR1);
 	CU_ASSERT(wt_wait(stale_now, &sw, LONG_WAIT));
 	uint64_t cycles = sw.rec.info.cycles_ok;
 	CU_ASSERT(wt_wait(timeouts_counted, &sw, LONG_WAIT));
 	CU_ASSERT(!worker_finished(w));
 	/* and answers again: fresh commits, not stale, same worker */
-	kill(sim.pid, SIGUSR1);
+	kill(sim.proc.pid, SIGUSR1);
 	sw.min_cycles = cycles + 2;
 	CU_ASSERT(wt_wait(online_with_cycles, &sw, LONG_WAIT));
 	CU_ASSERT(!store_record_stale(&sw.rec, time_mono_ms(), 800) ||

@@ -176,44 +176,7 @@ int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
 	for (; extra && *extra && n < 30; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		execv(tool, (char *const *)argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	s->pid = pid;
-	/* wait for "ready" (generous: a loaded CI machine) */
-	char buf[256];
-	size_t len = 0;
-	uint64_t end = time_mono_ms() + 20000;
-	int r = -ETIMEDOUT;
-	while (time_mono_ms() < end) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		if (poll(&p, 1, time_poll_timeout(end)) <= 0)
-			continue;
-		ssize_t k = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
-		if (k <= 0) {
-			r = -EPIPE;
-			break;
-		}
-		len += (size_t)k;
-		buf[len] = '\0';
-		if (strstr(buf, "ready")) {
-			r = 0;
-			break;
-		}
-	}
-	close(pfd[0]); /* the simulator's later stdout writes get EPIPE/SIGPIPE-free? it must cope */
+	int r = sb_simproc_start(&s->proc, (char *const *)argv, NULL);
 	if (r < 0)
 		wt_sim_stop(s);
 	return r;
@@ -221,11 +184,7 @@ int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
 
 void wt_sim_stop(struct wt_sim *s)
 {
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
+	sb_simproc_stop(&s->proc);
 	if (s->link[0])
 		unlink(s->link);
 	if (s->state[0])

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "bms/bms.h"
+#include "tests/support/simproc.h"
 
 /* Open a pty master; slave path in slave (>= 64 bytes). Returns master fd or -errno. */
 int wt_pty(char *slave, size_t len);
@@ -34,7 +35,7 @@ const char *wt_tool(void);
 bool wt_have_simulator(void);
 
 struct wt_sim {
-	pid_t pid;
+	struct sb_simproc proc;
 	char link[256];
 	char state[256];
 	char dir[128];
