@@ -104,6 +104,13 @@ struct bms_snapshot {
 
 	uint8_t alarm[BMS_ALARM_COUNT]; /* 0 ok, 1 warning, 2 alarm */
 
+	/*
+	 * Bit n: cell n+1 read outside the chemistry's physical range this cycle
+	 * (a broken sense wire, 0 V, 0xFFFF). Set by the per-cycle plausibility
+	 * check, never by a driver; such a cell's cell_mv[] is not a measurement.
+	 */
+	uint32_t cell_implausible;
+
 	int32_t max_charge_ma;    /* the BMS's own limit */
 	int32_t max_discharge_ma; /* the BMS's own limit, positive */
 
