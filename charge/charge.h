@@ -97,7 +97,7 @@ struct charge_config {
 };
 
 extern const struct cfg_key charge_cfg_keys[];
-int charge_config_validate(const void *section, char *err, size_t errlen);
+int charge_config_validate(const void *section, struct cfg_invalid *err);
 
 /* CVL phase. */
 enum charge_phase {

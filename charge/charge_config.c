@@ -189,26 +189,25 @@ const struct cfg_key charge_cfg_keys[] = {
     {NULL},
 };
 
-static int fail(char *err, size_t errlen, const char *key, const char *msg)
+static int fail(struct cfg_invalid *err, const char *key, const char *msg)
 {
-	snprintf(err, errlen, "%s: %s", key, msg);
-	return -EINVAL;
+	return cfg_invalid(err, key, "%s", msg);
 }
 
 /* Breakpoints strictly monotonic (either way), y the same length, y contains 1.0
  * (else the configured maximum could never be reached, as the Python driver checks). */
 static int check_table(const struct cfg_dlist *x, const struct cfg_dlist *y, const char *xkey,
-                       const char *ykey, char *err, size_t errlen)
+                       const char *ykey, struct cfg_invalid *err)
 {
 	if (x->n == 0)
-		return fail(err, errlen, xkey, "must not be empty");
+		return fail(err, xkey, "must not be empty");
 	if (x->n != y->n)
-		return fail(err, errlen, ykey, "must have as many values as the breakpoints");
+		return fail(err, ykey, "must have as many values as the breakpoints");
 	if (x->n >= 2) {
 		bool up = x->v[1] > x->v[0];
 		for (unsigned i = 1; i < x->n; i++)
 			if (up ? !(x->v[i] > x->v[i - 1]) : !(x->v[i] < x->v[i - 1]))
-				return fail(err, errlen, xkey,
+				return fail(err, xkey,
 				            "breakpoints must be strictly ascending or strictly "
 				            "descending");
 	}
@@ -217,7 +216,7 @@ static int check_table(const struct cfg_dlist *x, const struct cfg_dlist *y, con
 		if (y->v[i] >= 1.0)
 			has_one = true;
 	if (!has_one)
-		return fail(err, errlen, ykey,
+		return fail(err, ykey,
 		            "must contain 1.0 (else the maximum is never allowed)");
 	return 0;
 }
@@ -233,23 +232,23 @@ static double highest(const struct cfg_dlist *x)
 	return fmax(x->v[0], x->v[x->n - 1]);
 }
 
-int charge_config_validate(const void *section, char *err, size_t errlen)
+int charge_config_validate(const void *section, struct cfg_invalid *err)
 {
 	const struct charge_config *c = section;
 	int r;
 
 	if (c->min_cell_voltage >= c->max_cell_voltage)
-		return fail(err, errlen, "min_cell_voltage", "must be below max_cell_voltage");
+		return fail(err, "min_cell_voltage", "must be below max_cell_voltage");
 	if (c->float_cell_voltage > c->max_cell_voltage)
-		return fail(err, errlen, "float_cell_voltage", "must not exceed max_cell_voltage");
+		return fail(err, "float_cell_voltage", "must not exceed max_cell_voltage");
 	if (c->float_cell_voltage < c->min_cell_voltage)
-		return fail(err, errlen, "float_cell_voltage",
+		return fail(err, "float_cell_voltage",
 		            "must not be below min_cell_voltage");
 	if (c->soc_reset_cell_voltage < c->max_cell_voltage)
-		return fail(err, errlen, "soc_reset_cell_voltage",
+		return fail(err, "soc_reset_cell_voltage",
 		            "must not be below max_cell_voltage");
 	if (c->lost_after < c->stale_after)
-		return fail(err, errlen, "lost_after", "must not be below stale_after");
+		return fail(err, "lost_after", "must not be below stale_after");
 
 	const struct {
 		const struct cfg_dlist *x, *y;
@@ -271,7 +270,7 @@ int charge_config_validate(const void *section, char *err, size_t errlen)
 	    {&c->dcl_socs, &c->dcl_soc_fractions, "dcl_socs", "dcl_soc_fractions"},
 	};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		r = check_table(tables[i].x, tables[i].y, tables[i].xk, tables[i].yk, err, errlen);
+		r = check_table(tables[i].x, tables[i].y, tables[i].xk, tables[i].yk, err);
 		if (r)
 			return r;
 	}
@@ -283,11 +282,11 @@ int charge_config_validate(const void *section, char *err, size_t errlen)
 		                       *y = &c->ccl_cell_voltage_fractions;
 		for (unsigned i = 0; i < x->n; i++)
 			if (y->v[i] <= 0 && x->v[i] < c->max_cell_voltage)
-				return fail(err, errlen, "ccl_cell_voltages",
+				return fail(err, "ccl_cell_voltages",
 				            "reaches 0 A below max_cell_voltage: float would never "
 				            "be reached");
 		if (!(y_at_highest(x, y) < 1.0) || highest(x) < c->max_cell_voltage)
-			return fail(err, errlen, "ccl_cell_voltages",
+			return fail(err, "ccl_cell_voltages",
 			            "must reduce the current at max_cell_voltage and above");
 	}
 	if (c->dcl_cell_voltage_enable) {
@@ -295,7 +294,7 @@ int charge_config_validate(const void *section, char *err, size_t errlen)
 		                       *y = &c->dcl_cell_voltage_fractions;
 		for (unsigned i = 0; i < x->n; i++)
 			if (y->v[i] <= 0 && x->v[i] > c->min_cell_voltage)
-				return fail(err, errlen, "dcl_cell_voltages",
+				return fail(err, "dcl_cell_voltages",
 				            "reaches 0 A above min_cell_voltage");
 	}
 	return 0;

@@ -64,14 +64,25 @@ struct cfg_key {
 	size_t count_offset; /* unsigned count, offsetof() in the section struct */
 };
 
+/* What a section's validate callback found wrong. */
+struct cfg_invalid {
+	char key[128]; /* relative to the section, as in the file: "lost_after", "ports[1].bms" */
+	char msg[256]; /* the reason, without the key */
+};
+
+/* Fill ret with key and the formatted reason; returns -EINVAL (for `return cfg_invalid(...)`). */
+int cfg_invalid(struct cfg_invalid *ret, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 struct cfg_section {
 	const char *name; /* top-level group name in the file, e.g. "charge" */
 	const char *doc;
 	const struct cfg_key *keys; /* terminated by {NULL} */
 	size_t offset;              /* offsetof() the section struct in the root struct */
-	/* Optional cross-key validation after loading; on error writes a message
-	 * naming the key(s) to err and returns negative. */
-	int (*validate)(const void *section, char *err, size_t errlen);
+	/* Optional cross-key validation after loading; on error fills ret (see
+	 * cfg_invalid()) and returns negative. The loader turns ret->key into
+	 * "section.key" and the line where the file sets it. */
+	int (*validate)(const void *section, struct cfg_invalid *ret);
 };
 
 struct cfg_schema {
@@ -91,16 +102,21 @@ int cfg_defaults(const struct cfg_schema *schema, void *root, struct cfg_error *
 
 /*
  * Defaults, then the file. On error returns -EINVAL (bad value, range, type,
- * parse error) or -ENOENT/-errno (cannot read) and fills err; root is then
- * unspecified: load into a scratch struct and copy on success.
- * Unknown keys are reported through warn(ctx, file, line, key) and ignored.
+ * unknown key, failed cross-key check, parse error) or -ENOENT/-errno (cannot
+ * read) and fills err with the first error; root is then unspecified: load
+ * into a scratch struct and copy on success.
+ *
+ * Every error names the file and the line of the key it is about. A key the
+ * schema does not know is an error ("unknown, did you mean 'x'?" when a known
+ * key of the same section is a near miss): a misspelt key must never leave
+ * its default silently in force. Integers are read as 64 bits whether or not
+ * they carry libconfig's L suffix, so 4294967297 is out of range, never 1.
  */
-typedef void (*cfg_warn_fn)(void *ctx, const char *file, int line, const char *key);
 int cfg_load_file(const struct cfg_schema *schema, void *root, const char *path,
-		  cfg_warn_fn warn, void *ctx, struct cfg_error *err);
-/* Same, from text (tests, --check-config on stdin). name is used in messages. */
+		  struct cfg_error *err);
+/* Same, from text (tests). name is used in messages. */
 int cfg_load_string(const struct cfg_schema *schema, void *root, const char *text,
-		    const char *name, cfg_warn_fn warn, void *ctx, struct cfg_error *err);
+		    const char *name, struct cfg_error *err);
 
 /* "file:line: key: msg" into buf. */
 void cfg_error_format(const struct cfg_error *err, char *buf, size_t len);

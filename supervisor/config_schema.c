@@ -5,8 +5,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "common/log.h"
-
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 
 const struct cfg_key daemon_cfg_keys[] = {
@@ -43,18 +41,12 @@ static const struct cfg_section sections[] = {
 
 const struct cfg_schema sb_config_schema = {.sections = sections};
 
-static void warn_unknown(void *ctx, const char *file, int line, const char *key)
-{
-	(void)ctx;
-	log_warn("%s:%d: unknown key '%s' ignored", file, line, key);
-}
-
 int sb_config_load(const char *path, struct sb_config *ret, struct cfg_error *err)
 {
 	struct sb_config *tmp = calloc(1, sizeof(*tmp));
 	if (!tmp)
 		return -ENOMEM;
-	int r = path ? cfg_load_file(&sb_config_schema, tmp, path, warn_unknown, NULL, err)
+	int r = path ? cfg_load_file(&sb_config_schema, tmp, path, err)
 		     : cfg_defaults(&sb_config_schema, tmp, err);
 	if (r == 0)
 		*ret = *tmp;

@@ -26,8 +26,8 @@ struct sb_config {
 extern const struct cfg_schema sb_config_schema;
 
 /*
- * Load path into *ret (defaults when path is NULL). Unknown keys are logged
- * as warnings. On error, err says file, line and key; *ret is untouched.
+ * Load path into *ret (defaults when path is NULL). On error (an unknown key
+ * too), err says file, line and key; *ret is untouched.
  */
 int sb_config_load(const char *path, struct sb_config *ret, struct cfg_error *err);
 

@@ -27,7 +27,7 @@ struct udev_config {
 	struct cfg_slist exclude; /* rules: never claim */
 };
 extern const struct cfg_key udev_cfg_keys[];
-int udev_config_validate(const void *section, char *err, size_t errlen);
+int udev_config_validate(const void *section, struct cfg_invalid *err);
 
 /*
  * The udev properties of one tty device that matter to us. NULL or "" means

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The `udev` config section: which serial adapters the daemon claims. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,24 +23,25 @@ const struct cfg_key udev_cfg_keys[] = {
 	{NULL},
 };
 
-static int check_list(const struct cfg_slist *l, const char *key, char *err, size_t errlen)
+static int check_list(const struct cfg_slist *l, const char *key, struct cfg_invalid *err)
 {
 	for (unsigned i = 0; i < l->n; i++) {
 		if (udev_rule_check(l->v[i]) < 0) {
-			snprintf(err, errlen,
-				 "%s: rule \"%s\" is not vendor:product, serial=, path=, vendor=, "
-				 "model= or /dev/...",
-				 key, l->v[i]);
-			return -1;
+			char ekey[32];
+			snprintf(ekey, sizeof(ekey), "%s[%u]", key, i);
+			return cfg_invalid(err, ekey,
+					   "rule \"%s\" is not vendor:product, serial=, path=, "
+					   "vendor=, model= or /dev/...",
+					   l->v[i]);
 		}
 	}
 	return 0;
 }
 
-int udev_config_validate(const void *section, char *err, size_t errlen)
+int udev_config_validate(const void *section, struct cfg_invalid *err)
 {
 	const struct udev_config *c = section;
-	if (check_list(&c->include, "include", err, errlen) < 0)
-		return -1;
-	return check_list(&c->exclude, "exclude", err, errlen);
+	if (check_list(&c->include, "include", err) < 0)
+		return -EINVAL;
+	return check_list(&c->exclude, "exclude", err);
 }

@@ -39,7 +39,7 @@ struct worker_config {
 };
 extern const struct cfg_key worker_cfg_keys[];
 /* Cross-key checks of the section: every ports[].bms names a known driver. */
-int worker_config_validate(const void *section, char *err, size_t errlen);
+int worker_config_validate(const void *section, struct cfg_invalid *err);
 
 struct worker_params {
 	char path[256];     /* device node to open */

@@ -59,14 +59,15 @@ const struct cfg_key worker_cfg_keys[] = {
 	{NULL},
 };
 
-int worker_config_validate(const void *section, char *err, size_t errlen)
+int worker_config_validate(const void *section, struct cfg_invalid *err)
 {
 	const struct worker_config *c = section;
 	for (unsigned i = 0; i < c->nports; i++) {
 		const char *name = c->ports[i].bms;
 		if (name[0] && !bms_driver_find(name)) {
-			snprintf(err, errlen, "ports[%u].bms: unknown driver '%s'", i, name);
-			return -EINVAL;
+			char key[32];
+			snprintf(key, sizeof(key), "ports[%u].bms", i);
+			return cfg_invalid(err, key, "unknown driver '%s'", name);
 		}
 	}
 	return 0;

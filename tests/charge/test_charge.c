@@ -75,8 +75,8 @@ static struct charge_result once(const struct charge_config *c, const struct bms
 static void test_defaults(void)
 {
 	struct charge_config c = defaults();
-	char err[256] = "";
-	CU_ASSERT_EQUAL(charge_config_validate(&c, err, sizeof(err)), 0);
+	struct cfg_invalid err;
+	CU_ASSERT_EQUAL(charge_config_validate(&c, &err), 0);
 	CU_ASSERT_DOUBLE_EQUAL(c.max_charge_current, 50.0, EPS);
 	CU_ASSERT_DOUBLE_EQUAL(c.max_discharge_current, 60.0, EPS);
 	CU_ASSERT_DOUBLE_EQUAL(c.max_cell_voltage, 3.45, EPS);
@@ -91,20 +91,20 @@ static void test_defaults(void)
 static void test_validate(void)
 {
 	struct charge_config c;
-	char err[256];
-#define BAD(key, stmt)                                                                             \
+	struct cfg_invalid err;
+#define BAD(name, stmt)                                                                            \
 	do {                                                                                       \
 		c = defaults();                                                                    \
 		stmt;                                                                              \
-		err[0] = '\0';                                                                     \
-		CU_ASSERT(charge_config_validate(&c, err, sizeof(err)) < 0);                       \
-		CU_ASSERT(strncmp(err, key ": ", strlen(key ": ")) == 0);                          \
+		err.key[0] = '\0';                                                                 \
+		CU_ASSERT(charge_config_validate(&c, &err) < 0);                                   \
+		CU_ASSERT_STRING_EQUAL(err.key, name);                                             \
 	} while (0)
 #define GOOD(stmt)                                                                                 \
 	do {                                                                                       \
 		c = defaults();                                                                    \
 		stmt;                                                                              \
-		CU_ASSERT(charge_config_validate(&c, err, sizeof(err)) == 0);                      \
+		CU_ASSERT(charge_config_validate(&c, &err) == 0);                                  \
 	} while (0)
 	BAD("float_cell_voltage", c.float_cell_voltage = 3.46);
 	GOOD(c.float_cell_voltage = 3.45);

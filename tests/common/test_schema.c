@@ -4,9 +4,11 @@
  * config and docs/CONFIG.md are exactly what the table generates, so the
  * three can never drift apart. Regenerate with scripts/gen-config-docs.sh.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "supervisor/config_schema.h"
 #include "tests/support/cunit_main.h"
@@ -102,12 +104,97 @@ static void test_config_md_generated(void)
 	free(gen);
 }
 
+/* Load text as the file path through the daemon's loader; returns its result. */
+static int load_file(const char *text, struct cfg_error *e, char *path, size_t pathlen)
+{
+	snprintf(path, pathlen, "/tmp/sb-test-schema-XXXXXX");
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	struct sb_config *c = calloc(1, sizeof(*c));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	int r = sb_config_load(path, c, e);
+	free(c);
+	unlink(path);
+	return r;
+}
+
+static void expect(const char *text, int line, const char *key, const char *msg)
+{
+	char path[64];
+	struct cfg_error e;
+	int r = load_file(text, &e, path, sizeof(path));
+	CU_ASSERT(r == -EINVAL);
+	if (r != -EINVAL)
+		return;
+	CU_ASSERT_STRING_EQUAL(e.file, path);
+	CU_ASSERT_EQUAL(e.line, line);
+	CU_ASSERT_STRING_EQUAL(e.key, key);
+	if (!strstr(e.msg, msg))
+		fprintf(stderr, "\n'%s' lacks '%s'\n", e.msg, msg);
+	CU_ASSERT(strstr(e.msg, msg) != NULL);
+}
+
+/* The issue's case: a misspelt current limit must not leave the 50 A default
+ * in force. */
+static void test_misspelt_key_refused(void)
+{
+	expect("charge = {\n  max_cell_voltage = 3.45;\n  max_charge_curent = 10.0;\n};\n", 3,
+	       "charge.max_charge_curent", "unknown, did you mean 'max_charge_current'?");
+	expect("daemon = {\n  log_levle = \"debug\";\n};\n", 2, "daemon.log_levle",
+	       "unknown, did you mean 'log_level'?");
+	expect("serial = {\n  ports = ( { path = \"/dev/ttyUSB0\";\n    adresses = [1, 2]; } );\n};\n",
+	       3, "serial.ports[0].adresses", "unknown, did you mean 'addresses'?");
+	expect("chrage = {\n  max_charge_current = 10.0;\n};\n", 1, "chrage",
+	       "unknown, did you mean 'charge'?");
+}
+
+static void test_integers_not_wrapped(void)
+{
+	/* 4294967297 reads as 1 and 4294967306 as 10 through libconfig's 32 bits */
+	expect("daemon = {\n  max_batteries = 4294967297;\n};\n", 2, "daemon.max_batteries",
+	       "value 4294967297 out of range [1, 64]");
+	expect("serial = {\n  redetect_after = 4294967306;\n};\n", 2, "serial.redetect_after",
+	       "value 4294967306 out of range");
+	expect("serial = {\n  retries = 99999999999;\n};\n", 2, "serial.retries",
+	       "value 99999999999 out of range [0, 10]");
+	expect("serial = {\n  ports = ( { path = \"/dev/ttyUSB0\";\n    addresses = [1,\n      "
+	       "4294967298]; } );\n};\n",
+	       4, "serial.ports[0].addresses[1]", "value 4294967298 out of range [0, 255]");
+	expect("serial = {\n  ports = ( { path = \"/dev/ttyUSB0\";\n    baud = 99999999999999999999; "
+	       "} );\n};\n",
+	       3, "serial.ports[0].baud", "does not fit in 64 bits");
+	expect("charge = {\n  ccl_socs = [0, 50,\n    4294967396];\n};\n", 3, "charge.ccl_socs[2]",
+	       "out of range");
+}
+
+/* Cross-key checks of the modules name the line of the key they are about. */
+static void test_cross_key_lines(void)
+{
+	expect("charge = {\n  stale_after = 20.0;\n  lost_after = 15.0;\n};\n", 3,
+	       "charge.lost_after", "must not be below stale_after");
+	expect("charge = {\n  ccl_socs = [0.0, 50.0, 100.0];\n  ccl_soc_fractions = [0.5, 1.0];\n};\n",
+	       3, "charge.ccl_soc_fractions", "must have as many values as the breakpoints");
+	expect("serial = {\n  ports = (\n    { path = \"/dev/ttyUSB0\"; },\n    { path = \"/dev/ttyUSB1\";\n"
+	       "      bms = \"nosuch\"; }\n  );\n};\n",
+	       5, "serial.ports[1].bms", "unknown driver 'nosuch'");
+	expect("udev = {\n  exclude = [\"1a86:7523\",\n    \"bogus\"];\n};\n", 3, "udev.exclude[1]",
+	       "rule \"bogus\"");
+	/* the key the check names keeps its default: the section's line, said so */
+	expect("\ncharge = {\n  stale_after = 100.0;\n};\n", 2, "charge.lost_after",
+	       "must not be below stale_after (lost_after is not set here: its default applies)");
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
 		{"defaults_valid", test_defaults_valid},
 		{"example_config_generated", test_example_config_generated},
 		{"config_md_generated", test_config_md_generated},
+		{"misspelt_key_refused", test_misspelt_key_refused},
+		{"integers_not_wrapped", test_integers_not_wrapped},
+		{"cross_key_errors_name_the_line", test_cross_key_lines},
 		{NULL, NULL},
 	};
 	return sb_add_suite("schema", tests);

@@ -430,6 +430,17 @@ static void test_plug_unplug_replug(void)
 	CU_ASSERT(proc_threads(daemon_pid) == base + 2);
 	CU_ASSERT(count_in_log("settings changed") == 0);
 
+	/* SIGHUP with a misspelt key: refused the same way, the default never runs */
+	write_conf("daemon = { log_level = \"info\"; };\nudev = { claim_ubs = false; };\n");
+	kill(daemon_pid, SIGHUP);
+	snprintf(want, sizeof(want),
+		 "keeping the running config: %s:2: udev.claim_ubs: unknown, did you mean "
+		 "'claim_usb'?",
+		 confpath);
+	CU_ASSERT(wait_log_count(want, 1, 10000));
+	CU_ASSERT(proc_threads(daemon_pid) == base + 2);
+	CU_ASSERT(count_in_log("settings changed") == 0);
+
 	/* SIGHUP changing the FTDI's port settings: only its worker restarts */
 	int tid7 = thread_named("sb-worker:USB7");
 	write_conf("daemon = { log_level = \"info\"; };\n"
