@@ -2,8 +2,13 @@
 #include "config_schema.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -59,5 +64,121 @@ int sb_config_load(const char *path, struct sb_config *ret, struct cfg_error *er
 	if (r == 0)
 		*ret = *tmp;
 	free(tmp);
+	return r;
+}
+
+bool sb_config_publisher_equal(const struct sb_config *a, const struct sb_config *b)
+{
+	return cfg_keys_equal(publish_cfg_keys, &a->publish, &b->publish) &&
+	       cfg_keys_equal(charge_cfg_keys, &a->charge, &b->charge);
+}
+
+/* What the child sends back: plain data, read in one piece. */
+#define CHILD_WARN_MAX 8
+struct child_reply {
+	int32_t status;
+	uint32_t nwarn; /* unknown keys seen (only the first CHILD_WARN_MAX are kept) */
+	char warn[CHILD_WARN_MAX][400];
+	struct cfg_error err;
+	struct sb_config cfg;
+};
+
+/* The child must not log: another thread may hold the log's locks at fork(). */
+static void collect_unknown(void *ctx, const char *file, int line, const char *key)
+{
+	struct child_reply *m = ctx;
+	if (m->nwarn < CHILD_WARN_MAX)
+		snprintf(m->warn[m->nwarn], sizeof(m->warn[0]), "%s:%d: unknown key '%s' ignored",
+			 file, line, key);
+	m->nwarn++;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static size_t read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+static int child_failed(struct cfg_error *err, const char *path, const char *what, int e)
+{
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", path ? path : "(defaults)");
+	snprintf(err->msg, sizeof(err->msg), "cannot check the file: %s%s%s", what,
+		 e ? ": " : "", e ? strerror(e) : "");
+	return -EIO;
+}
+
+int sb_config_load_isolated(const char *path, struct sb_config *ret, struct cfg_error *err)
+{
+	struct child_reply *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		int e = errno;
+		free(m);
+		return child_failed(err, path, "pipe", e);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		free(m);
+		return child_failed(err, path, "fork", e);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		m->status = path ? cfg_load_file(&sb_config_schema, &m->cfg, path, collect_unknown, m,
+						 &m->err)
+				 : cfg_defaults(&sb_config_schema, &m->cfg, &m->err);
+		/* _exit: no atexit handlers, no flushing of the parent's stdio buffers */
+		_exit(write_all(fds[1], m, sizeof(*m)) == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	size_t got = read_all(fds[0], m, sizeof(*m));
+	close(fds[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	int r;
+	if (got != sizeof(*m) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		r = child_failed(err, path, "the checking process failed", 0);
+	} else {
+		for (uint32_t i = 0; i < m->nwarn && i < CHILD_WARN_MAX; i++)
+			log_warn("%s", m->warn[i]);
+		if (m->nwarn > CHILD_WARN_MAX)
+			log_warn("... and %u more unknown keys", m->nwarn - CHILD_WARN_MAX);
+		r = m->status;
+		if (r == 0)
+			*ret = m->cfg;
+		else
+			*err = m->err;
+	}
+	free(m);
 	return r;
 }
