@@ -1002,3 +1002,71 @@ size_t cfg_key_count(const struct cfg_schema *schema)
 		n += count_keys(sec->keys);
 	return n;
 }
+
+bool cfg_keys_equal(const struct cfg_key *keys, const void *a, const void *b)
+{
+	const char *pa = a, *pb = b;
+	for (const struct cfg_key *k = keys; k->path; k++) {
+		const void *x = pa + k->offset, *y = pb + k->offset;
+		switch (k->type) {
+		case CFG_BOOL:
+			if (*(const bool *)x != *(const bool *)y)
+				return false;
+			break;
+		case CFG_INT:
+			if (*(const int64_t *)x != *(const int64_t *)y)
+				return false;
+			break;
+		case CFG_DOUBLE:
+			if (*(const double *)x != *(const double *)y)
+				return false;
+			break;
+		case CFG_STRING:
+			if (strncmp(x, y, CFG_STR) != 0)
+				return false;
+			break;
+		case CFG_ENUM:
+			if (*(const int *)x != *(const int *)y)
+				return false;
+			break;
+		case CFG_DOUBLE_LIST: {
+			const struct cfg_dlist *l = x, *m = y;
+			if (l->n != m->n)
+				return false;
+			for (unsigned i = 0; i < l->n && i < CFG_LIST_MAX; i++)
+				if (l->v[i] != m->v[i])
+					return false;
+			break;
+		}
+		case CFG_INT_LIST: {
+			const struct cfg_ilist *l = x, *m = y;
+			if (l->n != m->n)
+				return false;
+			for (unsigned i = 0; i < l->n && i < CFG_LIST_MAX; i++)
+				if (l->v[i] != m->v[i])
+					return false;
+			break;
+		}
+		case CFG_STRING_LIST: {
+			const struct cfg_slist *l = x, *m = y;
+			if (l->n != m->n)
+				return false;
+			for (unsigned i = 0; i < l->n && i < CFG_SLIST_MAX; i++)
+				if (strncmp(l->v[i], m->v[i], CFG_STR) != 0)
+					return false;
+			break;
+		}
+		case CFG_GROUP_LIST: {
+			unsigned n = *(const unsigned *)(pa + k->count_offset);
+			if (n != *(const unsigned *)(pb + k->count_offset))
+				return false;
+			for (unsigned i = 0; i < n && i < k->max_count; i++)
+				if (!cfg_keys_equal(k->sub, (const char *)x + i * k->elem_size,
+						    (const char *)y + i * k->elem_size))
+					return false;
+			break;
+		}
+		}
+	}
+	return true;
+}

@@ -126,6 +126,14 @@ void cfg_dump(const struct cfg_schema *schema, const void *root, FILE *out, bool
 /* Markdown reference of every key (docs/CONFIG.md body). */
 void cfg_markdown(const struct cfg_schema *schema, FILE *out);
 
+/*
+ * True when every key of keys[] has the same value in a and b (two structs of
+ * the section the table describes). Compares values, never padding: a struct
+ * copy may leave padding bytes different, so memcmp() would see changes that
+ * are not there.
+ */
+bool cfg_keys_equal(const struct cfg_key *keys, const void *a, const void *b);
+
 /* Number of keys in the schema (group-list elements count once per sub-key). */
 size_t cfg_key_count(const struct cfg_schema *schema);
 

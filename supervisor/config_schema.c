@@ -2,8 +2,13 @@
 #include "config_schema.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 
@@ -51,5 +56,104 @@ int sb_config_load(const char *path, struct sb_config *ret, struct cfg_error *er
 	if (r == 0)
 		*ret = *tmp;
 	free(tmp);
+	return r;
+}
+
+bool sb_config_publisher_equal(const struct sb_config *a, const struct sb_config *b)
+{
+	return cfg_keys_equal(publish_cfg_keys, &a->publish, &b->publish) &&
+	       cfg_keys_equal(charge_cfg_keys, &a->charge, &b->charge);
+}
+
+/* What the child sends back: plain data, read in one piece. */
+struct child_reply {
+	int32_t status;
+	struct cfg_error err;
+	struct sb_config cfg;
+};
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static size_t read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+static int child_failed(struct cfg_error *err, const char *path, const char *what, int e)
+{
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", path ? path : "(defaults)");
+	snprintf(err->msg, sizeof(err->msg), "cannot check the file: %s%s%s", what,
+		 e ? ": " : "", e ? strerror(e) : "");
+	return -EIO;
+}
+
+int sb_config_load_isolated(const char *path, struct sb_config *ret, struct cfg_error *err)
+{
+	struct child_reply *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		int e = errno;
+		free(m);
+		return child_failed(err, path, "pipe", e);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		free(m);
+		return child_failed(err, path, "fork", e);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		/* no logging here: another thread may hold the log's locks at fork() */
+		m->status = path ? cfg_load_file(&sb_config_schema, &m->cfg, path, &m->err)
+				 : cfg_defaults(&sb_config_schema, &m->cfg, &m->err);
+		/* _exit: no atexit handlers, no flushing of the parent's stdio buffers */
+		_exit(write_all(fds[1], m, sizeof(*m)) == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	size_t got = read_all(fds[0], m, sizeof(*m));
+	close(fds[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	int r;
+	if (got != sizeof(*m) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		r = child_failed(err, path, "the checking process failed", 0);
+	} else {
+		r = m->status;
+		if (r == 0)
+			*ret = m->cfg;
+		else
+			*err = m->err;
+	}
+	free(m);
 	return r;
 }

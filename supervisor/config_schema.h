@@ -31,4 +31,15 @@ extern const struct cfg_schema sb_config_schema;
  */
 int sb_config_load(const char *path, struct sb_config *ret, struct cfg_error *err);
 
+/*
+ * The same, parsed in a short-lived child process (for SIGHUP): whatever the
+ * parser allocates, leaks or chokes on stays in the child, so no file can
+ * grow or crash the running daemon. Returns as sb_config_load(), or -EIO
+ * (err set) when the child could not run or died.
+ */
+int sb_config_load_isolated(const char *path, struct sb_config *ret, struct cfg_error *err);
+
+/* True when the sections the publisher reads (publish, charge) are equal in a and b. */
+bool sb_config_publisher_equal(const struct sb_config *a, const struct sb_config *b);
+
 #endif

@@ -84,6 +84,7 @@ struct sup {
 	 * publisher is stopped. */
 	struct sb_config *pub_cfg;
 	struct udev_watch *uw;
+	bool restart_workers; /* during a reload: the section-wide serial settings changed */
 	int sfd;
 	int tfd;
 	struct port ports[SUP_MAX_PORTS];
@@ -345,8 +346,8 @@ static void apply_port(struct sup *s, struct port *p)
 	char id[128];
 	effective_config(s, p, &pc);
 	compute_identity(s, p, id, sizeof(id));
-	bool changed = memcmp(&pc, &p->pc, sizeof(pc)) != 0 || strcmp(id, p->identity) != 0;
-	if (!changed && (p->w || p->restart_at_ms))
+	bool changed = !worker_port_config_equal(&pc, &p->pc) || strcmp(id, p->identity) != 0;
+	if (!changed && !s->restart_workers && (p->w || p->restart_at_ms))
 		return;
 	if (p->w)
 		log_info("%s: settings changed, restarting its worker", p->tty);
@@ -489,7 +490,7 @@ static void reload(struct sup *s)
 		return;
 	}
 	struct cfg_error err;
-	int r = sb_config_load(path, next, &err);
+	int r = sb_config_load_isolated(path, next, &err);
 	if (r < 0) {
 		char msg[800];
 		cfg_error_format(&err, msg, sizeof(msg));
@@ -498,9 +499,7 @@ static void reload(struct sup *s)
 		return;
 	}
 	log_info("SIGHUP: reloaded %s", path ? path : "built-in defaults");
-	bool pub_changed = !s->pub_cfg ||
-			   memcmp(&next->publish, &s->pub_cfg->publish, sizeof(next->publish)) != 0 ||
-			   memcmp(&next->charge, &s->pub_cfg->charge, sizeof(next->charge)) != 0;
+	bool pub_changed = !s->pub_cfg || !sb_config_publisher_equal(next, s->pub_cfg);
 	*s->cfg = *next;
 	free(next);
 	if (pub_changed) {
@@ -511,7 +510,11 @@ static void reload(struct sup *s)
 	int level = s->cfg->daemon.log_level + s->o->verbose;
 	log_set_level(s->o->quiet ? SB_LOG_ERROR
 				  : (enum sb_log_level)(level > SB_LOG_DEBUG ? SB_LOG_DEBUG : level));
+	struct worker_config before = s->serial;
 	build_serial(s->o, s->cfg, &s->serial);
+	s->restart_workers = !worker_section_equal(&before, &s->serial);
+	if (s->restart_workers)
+		log_info("SIGHUP: serial settings changed, restarting every worker");
 	/* Re-run every udev device through the same handler: new rules claim, drop or restart. */
 	for (int i = 0; i < SUP_MAX_PORTS; i++)
 		s->ports[i].seen = false;
@@ -523,6 +526,7 @@ static void reload(struct sup *s)
 			remove_port(p, "device no longer present");
 	}
 	sync_static_ports(s);
+	s->restart_workers = false;
 }
 
 static int start_publisher(struct sup *s)

@@ -40,6 +40,11 @@ struct worker_config {
 extern const struct cfg_key worker_cfg_keys[];
 /* Cross-key checks of the section: every ports[].bms names a known driver. */
 int worker_config_validate(const void *section, struct cfg_invalid *err);
+/* The section-wide settings (everything but the port list) are the same. */
+bool worker_section_equal(const struct worker_config *a, const struct worker_config *b);
+/* Same settings for one port (value by value, never padding). */
+bool worker_port_config_equal(const struct worker_port_config *a,
+			      const struct worker_port_config *b);
 
 struct worker_params {
 	char path[256];     /* device node to open */

@@ -72,3 +72,18 @@ int worker_config_validate(const void *section, struct cfg_invalid *err)
 	}
 	return 0;
 }
+
+bool worker_port_config_equal(const struct worker_port_config *a,
+			      const struct worker_port_config *b)
+{
+	return cfg_keys_equal(port_keys, a, b);
+}
+
+bool worker_section_equal(const struct worker_config *a, const struct worker_config *b)
+{
+	/* the port list is compared port by port by the supervisor */
+	for (const struct cfg_key *k = worker_cfg_keys; k->path; k++)
+		if (k->type != CFG_GROUP_LIST && !cfg_keys_equal((const struct cfg_key[]){*k, {NULL}}, a, b))
+			return false;
+	return true;
+}

@@ -3,6 +3,7 @@
 
 busget.py ADDR names                          battery services on the bus
 busget.py ADDR value SERVICE PATH             one value ('invalid' for an empty ai)
+busget.py ADDR owner SERVICE                  the unique connection name that owns SERVICE
 busget.py ADDR wait SERVICE PATH OP X SECS    until value OP X holds (OP: == != < <= > >=
                                               approx, invalid, valid, exists); exit 1 on timeout
 """
@@ -55,6 +56,9 @@ def main():
         for n in sorted(bus.list_names()):
             if str(n).startswith('com.victronenergy.battery.'):
                 print(n)
+        return 0
+    if cmd == 'owner':
+        print(bus.get_name_owner(sys.argv[3]))
         return 0
     if cmd == 'value':
         v = get(bus, sys.argv[3], sys.argv[4])
