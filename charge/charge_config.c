@@ -188,7 +188,8 @@ const struct cfg_key charge_cfg_keys[] = {
       "this battery as BMS. At least stale_after."),
     D("discharge_hold_fraction", discharge_hold_fraction, 0, 1, "0.5",
       "While cell data are missing (after stale_after, or a cell read implausible), the DCL is "
-      "this fraction of the last DCL computed from good cells; 0 = DCL 0 at once."),
+      "this fraction of the last DCL computed from good cells; 0 = DCL 0 whenever they are "
+      "missing."),
     D("discharge_hold_min_cell", discharge_hold_min_cell, 1.0, 5.0, "3.225",
       "Safe window, low end, V (BLOCK_ON_DISCONNECT_VOLTAGE_MIN): the DCL is held only while the "
       "last good lowest cell was above this."),
