@@ -639,9 +639,9 @@ static void missing(const struct charge_config *cfg, const struct bms_snapshot *
                     const struct targets *tg, struct charge_result *out)
 {
 	limiter_cut(&st->ccl);
-	/* The DCL limiter keeps its state: when the cells return it goes on from
-	 * the last good value, at once, never from 0. */
-	/* The absorption timer must see the cells again to be trusted. */
+	/* The DCL limiter is left as it was: when the cells return it goes on
+	 * from its value before they went missing, at once, never from 0. The
+	 * absorption timer must see the cells again to be trusted. */
 	st->absorption_running = false;
 	fill_cvl(cfg, st, lost, out);
 	out->ccl_a = 0.0;
@@ -710,7 +710,7 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 			st->cvl_set = true;
 			st->phase = st->float_mode ? CHARGE_PHASE_FLOAT : CHARGE_PHASE_BULK;
 		}
-		char why[96] = "No Cell Data";
+		char why[128] = "No Cell Data";
 		if (c.bad)
 			name_cells(c.bad, why, sizeof(why));
 		missing(cfg, snap, st, since(now_ms, st->good_ms), false, why, &tg, out);

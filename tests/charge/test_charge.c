@@ -185,11 +185,11 @@ static void test_dcl_cell_voltage(void)
 {
 	static const struct cell_case cases[] = {
 	    /* step: at a breakpoint the lower of the two steps that meet there */
-	    {3.300, 60, 60}, {3.190, 60, 60}, {3.189, 59.5, 60}, {3.145, 37.5, 60},
-	    {3.101, 15.5, 60}, {3.100, 15, 15}, {3.099, 14.88, 15}, {3.050, 9, 15},
-	    {3.001, 3.12, 15}, {3.000, 3, 3}, {2.999, 2.973, 3}, {2.901, 0.327, 3},
+	    {3.300, 60, 60},   {3.190, 60, 60},     {3.189, 59.5, 60},  {3.145, 37.5, 60},
+	    {3.101, 15.5, 60}, {3.100, 15, 15},     {3.099, 14.88, 15}, {3.050, 9, 15},
+	    {3.001, 3.12, 15}, {3.000, 3, 3},       {2.999, 2.973, 3},  {2.901, 0.327, 3},
 	    {2.900, 0.3, 0.3}, {2.899, 0.297, 0.3}, {2.850, 0.15, 0.3}, {2.801, 0.003, 0.3},
-	    {2.800, 0, 0}, {2.799, 0, 0}, {2.500, 0, 0},
+	    {2.800, 0, 0},     {2.799, 0, 0},       {2.500, 0, 0},
 	};
 	struct charge_config c = defaults();
 	c.dcl_temperature_enable = c.dcl_mosfet_temperature_enable = false;
@@ -221,15 +221,15 @@ static void test_temperature(void)
 {
 	static const struct temp_case cases[] = {
 	    {250, 250, 50, 50, 60, 60},
-	    {-1, 250, 0, 0, 7.5 * 1.98, 15}, /* -0.1 degC: no charge */
-	    {0, 250, 0, 0, 15, 15},          /* 0 degC exactly: still no charge */
-	    {10, 250, 6.25, 0, 18, 30},      /* 1 degC */
-	    {20, 250, 12.5, 0, 21, 30},      /* 2 degC: step, the lower of 0 and 12.5 */
+	    {-1, 250, 0, 0, 7.5 * 1.98, 15},   /* -0.1 degC: no charge */
+	    {0, 250, 0, 0, 15, 15},            /* 0 degC exactly: still no charge */
+	    {10, 250, 6.25, 0, 18, 30},        /* 1 degC */
+	    {20, 250, 12.5, 0, 21, 30},        /* 2 degC: step, the lower of 0 and 12.5 */
 	    {21, 250, 12.916, 12.5, 21.3, 30}, /* 2.1 degC */
-	    {-100, 250, 0, 0, 0, 0},         /* -10 degC: 0, as just below it */
-	    {-99, 250, 0, 0, 0.15, 15},      /* -9.9 degC */
-	    {100, 250, 50, 25, 60, 60},      /* 10 degC: CCL step, the lower of 25 and 50 */
-	    {400, 250, 50, 50, 60, 30},      /* 40 degC: DCL step, the lower of 60 and 30 */
+	    {-100, 250, 0, 0, 0, 0},           /* -10 degC: 0, as just below it */
+	    {-99, 250, 0, 0, 0.15, 15},        /* -9.9 degC */
+	    {100, 250, 50, 25, 60, 60},        /* 10 degC: CCL step, the lower of 25 and 50 */
+	    {400, 250, 50, 50, 60, 30},        /* 40 degC: DCL step, the lower of 60 and 30 */
 	    {-200, -200, 0, 0, 0, 0},
 	    {250, 475, 18.75, 25, 22.5, 15}, /* 47.5 degC */
 	    {250, 550, 0, 0, 0, 0},          /* 55 degC */
@@ -861,7 +861,8 @@ static void test_comms_loss_window(void)
 		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, last, EPS);
 		charge_step(&c, &s, S(10), &st, S(110), &r);
 		if (fabs(r.dcl_a - (cases[i].held ? last / 2 : 0)) > 1e-3)
-			fprintf(stderr, "\nwindow case %zu: dcl %.3f last %.3f\n", i, r.dcl_a, last);
+			fprintf(stderr, "\nwindow case %zu: dcl %.3f last %.3f\n", i, r.dcl_a,
+			        last);
 		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, cases[i].held ? last / 2 : 0, 1e-3);
 		CU_ASSERT_EQUAL(r.allow_discharge, cases[i].held);
 		CU_ASSERT_EQUAL(r.ccl_a, 0);
@@ -1181,8 +1182,8 @@ static void test_properties(void)
 				      r.bms_cable_alarm == 2;
 			if (age >= 10000 || bad_cell)
 				ok &= r.ccl_a == 0 && !r.allow_charge &&
-				      r.dcl_a <= c.discharge_hold_fraction * c.max_discharge_current +
-				                     EPS;
+				      r.dcl_a <=
+				          c.discharge_hold_fraction * c.max_discharge_current + EPS;
 			if (age < 10000 && bad_cell)
 				ok &= !r.stale && r.bms_cable_alarm == 0 && r.connected;
 			ok &= r.allow_discharge == (r.dcl_a > 0 && s.discharge_fet);
