@@ -689,7 +689,12 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 	bool stale = (double)data_age_ms >= s_to_ms(cfg->stale_after);
 	bool lost = (double)data_age_ms >= s_to_ms(cfg->lost_after);
 	if (stale || lost) {
-		missing(cfg, snap, st, since(now_ms, st->good_ms), lost, "No BMS Data", &tg, out);
+		/* Missing at least as long as the snapshot is old, longer when its
+		 * own cells were already bad. */
+		uint64_t missing_ms = since(now_ms, st->good_ms);
+		if (missing_ms < data_age_ms)
+			missing_ms = data_age_ms;
+		missing(cfg, snap, st, missing_ms, lost, "No BMS Data", &tg, out);
 		out->stale = true;
 		out->connected = !lost;
 		out->bms_cable_alarm = 2;

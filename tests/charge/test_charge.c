@@ -1107,6 +1107,10 @@ static void test_properties(void)
 		uint64_t now = next() % 1000000;
 		unsigned n = 1 + (unsigned)(next() % 24);
 		struct bms_snapshot s = pack(n, 3.3);
+		/* an independent model of the discharge hold: the last DCL from good
+		 * cells and whether those cells were inside 3.225..3.375 V */
+		bool have_good = false, good_in_window = false;
+		double good_dcl = 0;
 		for (int step = 0; step < 200; step++) {
 			now += next() % 20000;
 			double centre = uni(2.6, 3.7);
@@ -1186,6 +1190,23 @@ static void test_properties(void)
 				          c.discharge_hold_fraction * c.max_discharge_current + EPS;
 			if (age < 10000 && bad_cell)
 				ok &= !r.stale && r.bms_cable_alarm == 0 && r.connected;
+			if (age >= 10000 || bad_cell) {
+				if (!have_good)
+					ok &= r.dcl_a == 0;
+				else
+					ok &= r.dcl_a <= c.discharge_hold_fraction * good_dcl + EPS;
+				if (age >= 10000 && !good_in_window)
+					ok &= r.dcl_a == 0;
+			} else {
+				have_good = true;
+				good_dcl = r.dcl_a;
+				unsigned lo = 65535, hi = 0;
+				for (unsigned i = 0; i < n; i++) {
+					lo = s.cell_mv[i] < lo ? s.cell_mv[i] : lo;
+					hi = s.cell_mv[i] > hi ? s.cell_mv[i] : hi;
+				}
+				good_in_window = lo > 3225 && hi < 3375;
+			}
 			ok &= r.allow_discharge == (r.dcl_a > 0 && s.discharge_fet);
 			if (age >= 60000)
 				ok &= !r.cvl_valid && !r.connected;
