@@ -25,7 +25,9 @@
  * a load took over, the cells are no longer being topped. */
 #define ABSORPTION_CANCEL_MV 500
 
-/* Cells reading above this many times the max cell voltage are sensor junk. */
+/* A cell reading above this many times the max cell voltage (or 0) is not a
+ * measurement even when no plausibility check flagged it (the plan tool and
+ * tests feed snapshots straight in): it is treated like a flagged cell. */
 #define IMPLAUSIBLE_FACTOR 2
 
 /* The separator the Python driver puts before the interpolation mode (U+2502). */
@@ -49,13 +51,20 @@ static uint64_t since(uint64_t now, uint64_t then)
 
 /* ---- piecewise tables ------------------------------------------------- */
 
+/* Inputs are whole mV, 0.1 degC or 0.01 %: far coarser than this, so an
+ * input this close to a breakpoint is that breakpoint (3100 mV / 1000 and the
+ * config's 3.1 may differ in the last bit). */
+#define BREAKPOINT_EPS 1e-6
+
 /*
  * Table lookup, the list read in ascending order whatever its direction.
- * Outside the breakpoints the end values hold. Step mode: with k the first
- * breakpoint strictly above the input, `next` returns y[k] (the value of the
- * breakpoint above), otherwise y[k-1] (the breakpoint at or below): which one
- * is used differs per limit, as in the Python driver. A table that does not
- * validate yields 0: in doubt, no current.
+ * Outside the breakpoints the end values hold. Step mode: between breakpoints
+ * k-1 and k, `next` gives y[k] (the value of the breakpoint above), otherwise
+ * y[k-1] (the breakpoint below): which one differs per limit, as in the Python
+ * driver. Exactly at a breakpoint the step output jumps, and there the lower
+ * of the two values that meet is taken: a limit at a breakpoint never exceeds
+ * the limit just beside it (-10.0 degC on the DCL table gives 0 A, as just
+ * below it). A table that does not validate yields 0: in doubt, no current.
  */
 static double table_lookup(const struct cfg_dlist *x, const struct cfg_dlist *y, double in,
                            int interp, bool next)
@@ -66,6 +75,12 @@ static double table_lookup(const struct cfg_dlist *x, const struct cfg_dlist *y,
 	bool desc = n >= 2 && x->v[0] > x->v[n - 1];
 #define XI(i) (x->v[desc ? n - 1 - (i) : (i)])
 #define YI(i) (y->v[desc ? n - 1 - (i) : (i)])
+/* Step value on the open interval below breakpoint j (j = n: above the last). */
+#define STEP_BELOW(j) ((j) == 0 ? YI(0) : (j) == n ? YI(n - 1) : next ? YI(j) : YI((j)-1))
+	if (interp == CHARGE_INTERP_STEP)
+		for (unsigned i = 0; i < n; i++)
+			if (fabs(in - XI(i)) <= BREAKPOINT_EPS)
+				return fmin(STEP_BELOW(i), STEP_BELOW(i + 1));
 	if (in < XI(0))
 		return YI(0);
 	if (in >= XI(n - 1))
@@ -75,9 +90,10 @@ static double table_lookup(const struct cfg_dlist *x, const struct cfg_dlist *y,
 		k++;
 	/* now XI(k-1) <= in < XI(k) */
 	if (interp == CHARGE_INTERP_STEP)
-		return next ? YI(k) : YI(k - 1);
+		return STEP_BELOW(k);
 	double x0 = XI(k - 1), x1 = XI(k), y0 = YI(k - 1), y1 = YI(k);
 	return y0 + (y1 - y0) * (in - x0) / (x1 - x0);
+#undef STEP_BELOW
 #undef XI
 #undef YI
 }
@@ -137,13 +153,16 @@ struct limiter_cfg {
 
 /*
  * Reductions apply at once; increases wait out a hold and then ramp; from 0
- * the target must first exceed the recovery threshold. Returns true while the
- * limit is held below its target by this recovery logic (reason gets " *").
+ * the target must first exceed the recovery threshold. The first limit after
+ * start is taken as it is: there is no reduction to recover from, and a 0
+ * would switch an inverting system off. Returns true while the limit is held
+ * below its target by this recovery logic (reason gets " *").
  */
 static bool limiter_step(struct charge_limiter *l, const struct limiter_cfg *c, double target,
                          uint64_t now)
 {
-	if (target <= l->value_a) {
+	if (!l->set || target <= l->value_a) {
+		l->set = true;
 		l->value_a = target;
 		l->holding = l->ramping = false;
 		return false;
@@ -178,9 +197,13 @@ static bool limiter_step(struct charge_limiter *l, const struct limiter_cfg *c, 
 	return true;
 }
 
-static void limiter_zero(struct charge_limiter *l)
+/* A reduction to 0 for missing data: what comes after it is a recovery (hold
+ * and ramp), unless nothing had been computed yet. */
+static void limiter_cut(struct charge_limiter *l)
 {
+	bool set = l->set;
 	memset(l, 0, sizeof(*l));
+	l->set = set;
 }
 
 /* ---- cells ------------------------------------------------------------ */
@@ -188,9 +211,19 @@ static void limiter_zero(struct charge_limiter *l)
 struct cells {
 	unsigned count; /* as reported by the BMS: the number of cells in series */
 	unsigned valid; /* plausible readings */
+	uint32_t bad;   /* bit n: cell n+1 is not a measurement */
 	int64_t min_mv, max_mv, sum_mv;
 };
 
+static bool cell_bad(const struct charge_config *cfg, const struct bms_snapshot *s, unsigned i)
+{
+	if (i < 32 && (s->cell_implausible >> i) & 1u)
+		return true;
+	int64_t v = s->cell_mv[i];
+	return v <= 0 || v > to_mv(cfg->max_cell_voltage) * IMPLAUSIBLE_FACTOR;
+}
+
+/* True when every cell is a measurement: only then may the cells steer. */
 static bool read_cells(const struct charge_config *cfg, const struct bms_snapshot *s,
                        struct cells *c)
 {
@@ -198,11 +231,12 @@ static bool read_cells(const struct charge_config *cfg, const struct bms_snapsho
 	if (!(s->valid & BMS_V_CELLS) || s->cell_count == 0)
 		return false;
 	c->count = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
-	int64_t limit = to_mv(cfg->max_cell_voltage) * IMPLAUSIBLE_FACTOR;
 	for (unsigned i = 0; i < c->count; i++) {
 		int64_t v = s->cell_mv[i];
-		if (v <= 0 || v > limit)
+		if (cell_bad(cfg, s, i)) {
+			c->bad |= 1u << i;
 			continue;
+		}
 		if (c->valid == 0 || v < c->min_mv)
 			c->min_mv = v;
 		if (c->valid == 0 || v > c->max_mv)
@@ -210,18 +244,17 @@ static bool read_cells(const struct charge_config *cfg, const struct bms_snapsho
 		c->sum_mv += v;
 		c->valid++;
 	}
-	return c->valid > 0;
+	return c->valid == c->count;
 }
 
-/* Sum of min(Vi, cap) over the valid cells: what the pack may be charged to
- * without pushing the high cells further (the "penalty sum"). */
-static int64_t clipped_sum(const struct bms_snapshot *s, unsigned count, int64_t cap, int64_t limit)
+/* Sum of min(Vi, cap) over the cells (all good: see read_cells): what the
+ * pack may be charged to without pushing the high cells further (the
+ * "penalty sum"). */
+static int64_t clipped_sum(const struct bms_snapshot *s, unsigned count, int64_t cap)
 {
 	int64_t sum = 0;
 	for (unsigned i = 0; i < count; i++) {
 		int64_t v = s->cell_mv[i];
-		if (v <= 0 || v > limit)
-			continue;
 		sum += v < cap ? v : cap;
 	}
 	return sum;
@@ -241,7 +274,6 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
                      size_t mode_len)
 {
 	int64_t cells = c->count;
-	int64_t limit = to_mv(cfg->max_cell_voltage) * IMPLAUSIBLE_FACTOR;
 
 	if (!cfg->cvl_control) {
 		st->soc_reset_requested = false;
@@ -251,6 +283,8 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 		st->ovp_limited = false;
 		st->cvl_v = (double)(to_mv(cfg->max_cell_voltage) * cells) / 1000.0;
 		st->cvl_set = true;
+		st->absorb_v = st->cvl_v;
+		st->absorb_set = true;
 		snprintf(mode, mode_len, "Keep always max voltage");
 		return;
 	}
@@ -300,16 +334,21 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 	double max_v = (double)max_mv / 1000.0;
 	double float_v = (double)float_mv / 1000.0;
 
+	double cv = max_v;
+	if (cfg->cvl_controller == CHARGE_CVL_CTRL_PENALTY && c->max_mv > vmax_cell) {
+		int64_t p = clipped_sum(snap, c->count, vmax_cell);
+		if (p < min_mv)
+			p = min_mv;
+		if (p > max_mv)
+			p = max_mv;
+		cv = (double)p / 1000.0;
+	}
+	/* What a bank needs from a pack in float: the voltage it would ask for
+	 * if the bank went back to bulk (never above its OVP proposal). */
+	st->absorb_v = cv;
+	st->absorb_set = true;
+
 	if (!st->float_mode) {
-		double cv = max_v;
-		if (cfg->cvl_controller == CHARGE_CVL_CTRL_PENALTY && c->max_mv > vmax_cell) {
-			int64_t p = clipped_sum(snap, c->count, vmax_cell, limit);
-			if (p < min_mv)
-				p = min_mv;
-			if (p > max_mv)
-				p = max_mv;
-			cv = (double)p / 1000.0;
-		}
 		const char *tag = "";
 		if (!st->cvl_set || cv <= st->cvl_v) {
 			/* Reductions (and the first value) apply at once. */
@@ -351,6 +390,7 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 				}
 			}
 		}
+		st->absorb_v = st->cvl_v;
 		st->phase = st->absorption_running ? CHARGE_PHASE_ABSORPTION : CHARGE_PHASE_BULK;
 		snprintf(mode, mode_len, "%s%s", st->absorption_running ? "Absorption" : "Bulk",
 		         tag);
@@ -396,6 +436,111 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 	}
 }
 
+/* ---- targets ------------------------------------------------------------ */
+
+struct targets {
+	double ccl_a, dcl_a;
+	bool have_fets;
+};
+
+/*
+ * The CCL and DCL targets from one snapshot and their reasons. c: the cells,
+ * or NULL when they are not all measurements: then the cell tables cannot be
+ * evaluated and only the other candidates count (the caller decides what
+ * missing cells mean for each direction).
+ */
+static void targets(const struct charge_config *cfg, const struct bms_snapshot *snap,
+                    const struct cells *c, struct targets *tg, struct charge_result *out)
+{
+	bool have_t = (snap->valid & BMS_V_TEMPS) && snap->temp_count > 0;
+	double tmin = 0, tmax = 0;
+	if (have_t) {
+		unsigned n = snap->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : snap->temp_count;
+		tmin = tmax = snap->temp_dc[0] / 10.0;
+		for (unsigned i = 1; i < n; i++) {
+			tmin = fmin(tmin, snap->temp_dc[i] / 10.0);
+			tmax = fmax(tmax, snap->temp_dc[i] / 10.0);
+		}
+	}
+	bool have_mos = (snap->valid & BMS_V_MOSFET_TEMP) != 0;
+	double tmos = snap->mosfet_temp_dc / 10.0;
+	bool have_soc = (snap->valid & BMS_V_SOC) != 0;
+	double soc = snap->soc_cpct / 100.0;
+	tg->have_fets = (snap->valid & BMS_V_FETS) != 0;
+	int ip = cfg->interpolation;
+
+	/* CCL candidates. */
+	struct candidates cc = {0};
+	cand_add(&cc, cfg->max_charge_current, "Max Battery Charge Current");
+	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_CHARGE_I) &&
+	    snap->max_charge_ma / 1000.0 < cfg->max_charge_current)
+		cand_add(&cc, snap->max_charge_ma / 1000.0, "BMS Settings");
+	unsigned cbase = cc.n;
+	double mc = cfg->max_charge_current;
+	if (cfg->ccl_cell_voltage_enable && c)
+		cand_add(&cc,
+		         mc * table_lookup(&cfg->ccl_cell_voltages,
+		                           &cfg->ccl_cell_voltage_fractions,
+		                           (double)c->max_mv / 1000.0, ip, false),
+		         "Cell Voltage");
+	if (cfg->ccl_temperature_enable && have_t)
+		cand_add(&cc,
+		         mc * fmin(table_lookup(&cfg->ccl_temperatures,
+		                                &cfg->ccl_temperature_fractions, tmax, ip, false),
+		                   table_lookup(&cfg->ccl_temperatures,
+		                                &cfg->ccl_temperature_fractions, tmin, ip, false)),
+		         "Temp");
+	if (cfg->ccl_mosfet_temperature_enable && have_mos)
+		cand_add(&cc,
+		         mc * table_lookup(&cfg->ccl_mosfet_temperatures,
+		                           &cfg->ccl_mosfet_temperature_fractions, tmos, ip, false),
+		         "MOSFET Temp");
+	if (cfg->ccl_soc_enable && have_soc)
+		cand_add(&cc,
+		         mc * table_lookup(&cfg->ccl_socs, &cfg->ccl_soc_fractions, soc, ip, true),
+		         "SoC");
+	if (tg->have_fets && !snap->charge_fet)
+		cand_add(&cc, 0.0, "BMS");
+
+	/* DCL candidates, symmetric. */
+	struct candidates dc = {0};
+	cand_add(&dc, cfg->max_discharge_current, "Max Battery Discharge Current");
+	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_DISCHARGE_I) &&
+	    snap->max_discharge_ma / 1000.0 < cfg->max_discharge_current)
+		cand_add(&dc, snap->max_discharge_ma / 1000.0, "BMS Settings");
+	unsigned dbase = dc.n;
+	double md = cfg->max_discharge_current;
+	if (cfg->dcl_cell_voltage_enable && c)
+		cand_add(&dc,
+		         md * table_lookup(&cfg->dcl_cell_voltages,
+		                           &cfg->dcl_cell_voltage_fractions,
+		                           (double)c->min_mv / 1000.0, ip, true),
+		         "Cell Voltage");
+	if (cfg->dcl_temperature_enable && have_t)
+		cand_add(&dc,
+		         md * fmin(table_lookup(&cfg->dcl_temperatures,
+		                                &cfg->dcl_temperature_fractions, tmax, ip, true),
+		                   table_lookup(&cfg->dcl_temperatures,
+		                                &cfg->dcl_temperature_fractions, tmin, ip, true)),
+		         "Temp");
+	if (cfg->dcl_mosfet_temperature_enable && have_mos)
+		cand_add(&dc,
+		         md * table_lookup(&cfg->dcl_mosfet_temperatures,
+		                           &cfg->dcl_mosfet_temperature_fractions, tmos, ip, false),
+		         "MOSFET Temp");
+	if (cfg->dcl_soc_enable && have_soc)
+		cand_add(&dc,
+		         md * table_lookup(&cfg->dcl_socs, &cfg->dcl_soc_fractions, soc, ip, true),
+		         "SoC");
+	if (tg->have_fets && !snap->discharge_fet)
+		cand_add(&dc, 0.0, "BMS");
+
+	tg->ccl_a =
+	    cand_min(&cc, cbase, out->charge_limitation, sizeof(out->charge_limitation) - 2);
+	tg->dcl_a =
+	    cand_min(&dc, dbase, out->discharge_limitation, sizeof(out->discharge_limitation) - 2);
+}
+
 /* ---- the cycle --------------------------------------------------------- */
 
 void charge_state_init(struct charge_state *st)
@@ -426,25 +571,99 @@ static const char *phase_name(const struct charge_state *st)
 	}
 }
 
-/* No usable data: nothing may flow, and the state machine stands still. */
-static void blocked(const struct charge_config *cfg, const struct bms_snapshot *snap,
-                    struct charge_state *st, bool lost, const char *why, struct charge_result *out)
+static void fill_cvl(const struct charge_config *cfg, const struct charge_state *st, bool lost,
+                     struct charge_result *out)
 {
-	limiter_zero(&st->ccl);
-	limiter_zero(&st->dcl);
-	/* The absorption timer must see the cells again to be trusted. */
-	st->absorption_running = false;
 	out->cvl_valid = st->cvl_set && !lost;
 	out->cvl_v = st->cvl_set ? st->cvl_v + cfg->voltage_drop : 0.0;
-	out->ccl_a = out->dcl_a = 0.0;
-	out->allow_charge = out->allow_discharge = false;
+	out->cvl_absorb_v = (st->absorb_set ? st->absorb_v : st->cvl_v) + cfg->voltage_drop;
+	out->float_mode = st->float_mode;
+}
+
+/*
+ * The DCL while the cell data are missing (age_ms: since the last good cells
+ * were taken). Missing cell data alone must not switch an inverting system
+ * off, but nobody knows where the cells go: the DCL is a fraction of the last
+ * one computed from good cells, while those cells were in the safe window and
+ * for at most discharge_grace. Outside the window it lasts until stale_after
+ * (for a comms loss: not at all, the data only count as missing from then).
+ */
+static double dcl_hold(const struct charge_config *cfg, const struct charge_state *st,
+                       uint64_t age_ms, const char **why)
+{
+	double age = (double)age_ms;
+	if (!st->good_known) {
+		*why = "";
+		return 0.0;
+	}
+	if (age >= s_to_ms(cfg->discharge_grace)) {
+		*why = ", hold time over";
+		return 0.0;
+	}
+	if (!st->good_in_window && age >= s_to_ms(cfg->stale_after)) {
+		*why = ", cells outside hold window";
+		return 0.0;
+	}
+	*why = ", held";
+	return floor(cfg->discharge_hold_fraction * st->good_dcl_a * 1000.0 + 1e-6) / 1000.0;
+}
+
+/* "Cell 3" or "Cells 3, 5": the cells that are not measurements. */
+static void name_cells(uint32_t bad, char *buf, size_t len)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < 32; i++)
+		n += (bad >> i) & 1u;
+	snprintf(buf, len, "%s", n > 1 ? "Cells" : "Cell");
+	const char *sep = " ";
+	for (unsigned i = 0; i < 32; i++) {
+		if (!((bad >> i) & 1u))
+			continue;
+		char num[16];
+		snprintf(num, sizeof(num), "%s%u", sep, i + 1);
+		append(buf, len, num);
+		sep = ", ";
+	}
+	append(buf, len, " Implausible");
+}
+
+/*
+ * Cell data missing: no fresh snapshot (stale), no cell voltages, or a cell
+ * that is not a measurement. Charging stops at once (CCL 0, from which it
+ * recovers through hold and ramp); the DCL follows dcl_hold(), at most what
+ * the last snapshot's other candidates allow (tg, NULL without a snapshot);
+ * the CVL stands still.
+ */
+static void missing(const struct charge_config *cfg, const struct bms_snapshot *snap,
+                    struct charge_state *st, uint64_t age_ms, bool lost, const char *why,
+                    const struct targets *tg, struct charge_result *out)
+{
+	limiter_cut(&st->ccl);
+	/* The DCL limiter is left as it was: when the cells return it goes on
+	 * from its value before they went missing, at once, never from 0. The
+	 * absorption timer must see the cells again to be trusted. */
+	st->absorption_running = false;
+	fill_cvl(cfg, st, lost, out);
+	out->ccl_a = 0.0;
+	out->allow_charge = false;
+	const char *held;
+	double d = dcl_hold(cfg, st, age_ms, &held);
+	bool fets_off = tg && tg->have_fets && !snap->discharge_fet;
+	if (tg && tg->dcl_a < d) {
+		/* a fresh candidate is lower still: it is the reason */
+		d = tg->dcl_a;
+	} else {
+		snprintf(out->discharge_limitation, sizeof(out->discharge_limitation), "%s%s", why,
+		         held);
+	}
+	out->dcl_a = d;
+	out->allow_discharge = d > 0 && !fets_off;
 	if (snap && (snap->valid & BMS_V_CELLS))
 		out->battery_low_voltage_v =
 		    (double)(to_mv(cfg->min_cell_voltage) * snap->cell_count) / 1000.0;
 	snprintf(out->mode, sizeof(out->mode), "%s", phase_name(st));
 	mode_suffix(cfg, out->mode, sizeof(out->mode));
 	snprintf(out->charge_limitation, sizeof(out->charge_limitation), "%s", why);
-	snprintf(out->discharge_limitation, sizeof(out->discharge_limitation), "%s", why);
 }
 
 void charge_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
@@ -455,138 +674,79 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 	st->last_now_ms = now_ms;
 
 	if (!snap || data_age_ms == UINT64_MAX) {
-		blocked(cfg, NULL, st, true, "No BMS Data", out);
+		missing(cfg, NULL, st, UINT64_MAX, true, "No BMS Data", NULL, out);
 		out->stale = true;
 		return;
 	}
 
+	/* The fresh candidates (FETs, temperatures, ...) of the last snapshot
+	 * bound the DCL even while its cells are missing or it is stale. */
+	struct cells c;
+	bool cells_ok = read_cells(cfg, snap, &c);
+	struct targets tg;
+	targets(cfg, snap, cells_ok ? &c : NULL, &tg, out);
+
 	bool stale = (double)data_age_ms >= s_to_ms(cfg->stale_after);
 	bool lost = (double)data_age_ms >= s_to_ms(cfg->lost_after);
 	if (stale || lost) {
-		blocked(cfg, snap, st, lost, "No BMS Data", out);
+		/* Missing at least as long as the snapshot is old, longer when its
+		 * own cells were already bad. */
+		uint64_t missing_ms = since(now_ms, st->good_ms);
+		if (missing_ms < data_age_ms)
+			missing_ms = data_age_ms;
+		missing(cfg, snap, st, missing_ms, lost, "No BMS Data", &tg, out);
 		out->stale = true;
 		out->connected = !lost;
 		out->bms_cable_alarm = 2;
 		return;
 	}
 	out->connected = true;
-
-	struct cells c;
-	if (!read_cells(cfg, snap, &c)) {
-		/* Without cell voltages neither the CVL nor the cell tables can be
-		 * computed: in doubt, no current. */
-		blocked(cfg, snap, st, false, "No Cell Data", out);
-		return;
-	}
 	st->have_data = true;
 
-	cvl_step(cfg, snap, &c, st, now_ms, out->mode, sizeof(out->mode));
-	out->cvl_valid = true;
-	out->cvl_v = st->cvl_v + cfg->voltage_drop;
-	out->battery_low_voltage_v = (double)(to_mv(cfg->min_cell_voltage) * c.count) / 1000.0;
-
-	/* Inputs of the current tables. */
-	bool have_t = (snap->valid & BMS_V_TEMPS) && snap->temp_count > 0;
-	double tmin = 0, tmax = 0;
-	if (have_t) {
-		unsigned n = snap->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : snap->temp_count;
-		tmin = tmax = snap->temp_dc[0] / 10.0;
-		for (unsigned i = 1; i < n; i++) {
-			tmin = fmin(tmin, snap->temp_dc[i] / 10.0);
-			tmax = fmax(tmax, snap->temp_dc[i] / 10.0);
+	if (!cells_ok) {
+		/* Without all cell voltages neither the CVL nor the cell tables can
+		 * be computed. The CVL keeps its last value; a pack that never had
+		 * one gets the configured target, from no cell at all. */
+		if (!st->cvl_set && (snap->valid & BMS_V_CELLS) && c.count > 0) {
+			st->cvl_v = (double)(to_mv(st->float_mode ? cfg->float_cell_voltage
+			                                          : cfg->max_cell_voltage) *
+			                     c.count) /
+			            1000.0;
+			st->cvl_set = true;
+			st->phase = st->float_mode ? CHARGE_PHASE_FLOAT : CHARGE_PHASE_BULK;
 		}
+		char why[128] = "No Cell Data";
+		if (c.bad)
+			name_cells(c.bad, why, sizeof(why));
+		missing(cfg, snap, st, since(now_ms, st->good_ms), false, why, &tg, out);
+		return;
 	}
-	bool have_mos = (snap->valid & BMS_V_MOSFET_TEMP) != 0;
-	double tmos = snap->mosfet_temp_dc / 10.0;
-	bool have_soc = (snap->valid & BMS_V_SOC) != 0;
-	double soc = snap->soc_cpct / 100.0;
-	bool have_fets = (snap->valid & BMS_V_FETS) != 0;
-	double maxc = (double)c.max_mv / 1000.0, minc = (double)c.min_mv / 1000.0;
-	int ip = cfg->interpolation;
 
-	/* CCL candidates. */
-	struct candidates cc = {0};
-	cand_add(&cc, cfg->max_charge_current, "Max Battery Charge Current");
-	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_CHARGE_I) &&
-	    snap->max_charge_ma / 1000.0 < cfg->max_charge_current)
-		cand_add(&cc, snap->max_charge_ma / 1000.0, "BMS Settings");
-	unsigned cbase = cc.n;
-	double mc = cfg->max_charge_current;
-	if (cfg->ccl_cell_voltage_enable)
-		cand_add(&cc,
-		         mc * table_lookup(&cfg->ccl_cell_voltages,
-		                           &cfg->ccl_cell_voltage_fractions, maxc, ip, false),
-		         "Cell Voltage");
-	if (cfg->ccl_temperature_enable && have_t)
-		cand_add(&cc,
-		         mc * fmin(table_lookup(&cfg->ccl_temperatures,
-		                                &cfg->ccl_temperature_fractions, tmax, ip, false),
-		                   table_lookup(&cfg->ccl_temperatures,
-		                                &cfg->ccl_temperature_fractions, tmin, ip, false)),
-		         "Temp");
-	if (cfg->ccl_mosfet_temperature_enable && have_mos)
-		cand_add(&cc,
-		         mc * table_lookup(&cfg->ccl_mosfet_temperatures,
-		                           &cfg->ccl_mosfet_temperature_fractions, tmos, ip, false),
-		         "MOSFET Temp");
-	if (cfg->ccl_soc_enable && have_soc)
-		cand_add(&cc,
-		         mc * table_lookup(&cfg->ccl_socs, &cfg->ccl_soc_fractions, soc, ip, true),
-		         "SoC");
-	if (have_fets && !snap->charge_fet)
-		cand_add(&cc, 0.0, "BMS");
-
-	/* DCL candidates, symmetric. */
-	struct candidates dc = {0};
-	cand_add(&dc, cfg->max_discharge_current, "Max Battery Discharge Current");
-	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_DISCHARGE_I) &&
-	    snap->max_discharge_ma / 1000.0 < cfg->max_discharge_current)
-		cand_add(&dc, snap->max_discharge_ma / 1000.0, "BMS Settings");
-	unsigned dbase = dc.n;
-	double md = cfg->max_discharge_current;
-	if (cfg->dcl_cell_voltage_enable)
-		cand_add(&dc,
-		         md * table_lookup(&cfg->dcl_cell_voltages,
-		                           &cfg->dcl_cell_voltage_fractions, minc, ip, true),
-		         "Cell Voltage");
-	if (cfg->dcl_temperature_enable && have_t)
-		cand_add(&dc,
-		         md * fmin(table_lookup(&cfg->dcl_temperatures,
-		                                &cfg->dcl_temperature_fractions, tmax, ip, true),
-		                   table_lookup(&cfg->dcl_temperatures,
-		                                &cfg->dcl_temperature_fractions, tmin, ip, true)),
-		         "Temp");
-	if (cfg->dcl_mosfet_temperature_enable && have_mos)
-		cand_add(&dc,
-		         md * table_lookup(&cfg->dcl_mosfet_temperatures,
-		                           &cfg->dcl_mosfet_temperature_fractions, tmos, ip, false),
-		         "MOSFET Temp");
-	if (cfg->dcl_soc_enable && have_soc)
-		cand_add(&dc,
-		         md * table_lookup(&cfg->dcl_socs, &cfg->dcl_soc_fractions, soc, ip, true),
-		         "SoC");
-	if (have_fets && !snap->discharge_fet)
-		cand_add(&dc, 0.0, "BMS");
-
-	double ccl_t =
-	    cand_min(&cc, cbase, out->charge_limitation, sizeof(out->charge_limitation) - 2);
-	double dcl_t =
-	    cand_min(&dc, dbase, out->discharge_limitation, sizeof(out->discharge_limitation) - 2);
+	cvl_step(cfg, snap, &c, st, now_ms, out->mode, sizeof(out->mode));
+	fill_cvl(cfg, st, false, out);
+	out->battery_low_voltage_v = (double)(to_mv(cfg->min_cell_voltage) * c.count) / 1000.0;
 
 	const struct limiter_cfg lc = {cfg->max_charge_current, cfg->ccl_recovery_threshold,
 	                               cfg->ccl_recovery_hold, cfg->ccl_recovery_rate};
 	const struct limiter_cfg ld = {cfg->max_discharge_current, cfg->dcl_recovery_threshold,
 	                               cfg->dcl_recovery_hold, cfg->dcl_recovery_rate};
-	if (limiter_step(&st->ccl, &lc, ccl_t, now_ms))
+	if (limiter_step(&st->ccl, &lc, tg.ccl_a, now_ms))
 		append(out->charge_limitation, sizeof(out->charge_limitation), " *");
-	if (limiter_step(&st->dcl, &ld, dcl_t, now_ms))
+	if (limiter_step(&st->dcl, &ld, tg.dcl_a, now_ms))
 		append(out->discharge_limitation, sizeof(out->discharge_limitation), " *");
 
 	out->ccl_a = st->ccl.value_a;
 	out->dcl_a = st->dcl.value_a;
-	out->allow_charge = out->ccl_a > 0 && (!have_fets || snap->charge_fet);
-	out->allow_discharge = out->dcl_a > 0 && (!have_fets || snap->discharge_fet);
+	out->allow_charge = out->ccl_a > 0 && (!tg.have_fets || snap->charge_fet);
+	out->allow_discharge = out->dcl_a > 0 && (!tg.have_fets || snap->discharge_fet);
 	mode_suffix(cfg, out->mode, sizeof(out->mode));
+
+	/* What the discharge hold starts from if the cells go missing next. */
+	st->good_known = true;
+	st->good_ms = now_ms - (data_age_ms < now_ms ? data_age_ms : now_ms);
+	st->good_dcl_a = st->dcl.value_a;
+	st->good_in_window = c.min_mv > to_mv(cfg->discharge_hold_min_cell) &&
+	                     c.max_mv < to_mv(cfg->discharge_hold_max_cell);
 }
 
 /* ---- persistence -------------------------------------------------------- */

@@ -92,8 +92,14 @@ struct charge_config {
 	double dcl_recovery_rate;
 
 	/* comms-loss policy, s (read by worker and publisher too) */
-	double stale_after; /* CCL = DCL = 0, allow = 0, BmsCable alarm */
+	double stale_after; /* CCL = 0, DCL to its hold rule, BmsCable alarm */
 	double lost_after;  /* /Connected 0, CVL invalid */
+
+	/* discharge while cell data are missing (comms loss or an implausible cell) */
+	double discharge_hold_fraction; /* DCL = this x the last DCL from good cells */
+	double discharge_hold_min_cell; /* V: safe window, lowest last good cell above it */
+	double discharge_hold_max_cell; /* V: highest last good cell below it */
+	double discharge_grace;         /* s after the last good cells: then DCL 0 */
 };
 
 extern const struct cfg_key charge_cfg_keys[];
@@ -109,6 +115,7 @@ enum charge_phase {
 
 /* One current limit (CCL or DCL) with its recovery hold and ramp. */
 struct charge_limiter {
+	bool set;       /* a limit has been computed since start: rises hold and ramp */
 	double value_a; /* the limit in force, A */
 	bool holding;   /* target above value: waiting out the hold */
 	uint64_t hold_start_ms;
@@ -143,7 +150,15 @@ struct charge_state {
 	double ovp_ramp_base_v;
 	uint64_t transition_start_ms;
 	double transition_start_v;
+	bool absorb_set;  /* absorb_v is meaningful */
+	double absorb_v;  /* CVL outside float (incl. OVP control), before voltage_drop */
 	struct charge_limiter ccl, dcl;
+
+	/* the last cycle with good cells, for the discharge hold while they are missing */
+	bool good_known;
+	uint64_t good_ms;    /* when that snapshot was taken */
+	double good_dcl_a;   /* the DCL in force after it */
+	bool good_in_window; /* its cells were inside the discharge hold window */
 };
 
 struct charge_result {
@@ -157,6 +172,8 @@ struct charge_result {
 	int bms_cable_alarm;            /* /Alarms/BmsCable: 0, 1, 2 */
 	bool connected;                 /* /Connected */
 	bool stale;                     /* data older than stale_after */
+	bool float_mode;   /* pack is in float or float transition */
+	double cvl_absorb_v; /* CVL this pack would ask outside float (bulk/absorption incl. cell OVP control and voltage_drop); valid with cvl_valid */
 	char mode[96];                  /* /Info/ChargeMode */
 	char charge_limitation[128];    /* /Info/ChargeLimitation */
 	char discharge_limitation[128]; /* /Info/DischargeLimitation */

@@ -181,11 +181,24 @@ const struct cfg_key charge_cfg_keys[] = {
     D("dcl_recovery_rate", dcl_recovery_rate, 0, 10000, "5.0",
       "After the hold the DCL rises at this rate, A/s (DCL_RECOVERY_RATE_A_PER_SEC); 0 = at once."),
     D("stale_after", stale_after, 1, 3600, "10.0",
-      "Without new BMS data for this long, s: CCL = DCL = 0, charge and discharge not allowed, "
-      "BmsCable alarm."),
+      "Without new BMS data for this long, s: CCL 0 and charge not allowed, the DCL follows the "
+      "discharge hold (discharge_hold_*), BmsCable alarm."),
     D("lost_after", lost_after, 1, 86400, "60.0",
-      "Without new BMS data for this long, s: /Connected 0 and CVL invalid, so DVCC stops the "
-      "chargers. At least stale_after."),
+      "Without new BMS data for this long, s: /Connected 0 and CVL invalid, so systemcalc drops "
+      "this battery as BMS. At least stale_after."),
+    D("discharge_hold_fraction", discharge_hold_fraction, 0, 1, "0.5",
+      "While cell data are missing (after stale_after, or a cell read implausible), the DCL is "
+      "this fraction of the last DCL computed from good cells; 0 = DCL 0 whenever they are "
+      "missing."),
+    D("discharge_hold_min_cell", discharge_hold_min_cell, 1.0, 5.0, "3.225",
+      "Safe window, low end, V (BLOCK_ON_DISCONNECT_VOLTAGE_MIN): the DCL is held only while the "
+      "last good lowest cell was above this."),
+    D("discharge_hold_max_cell", discharge_hold_max_cell, 1.0, 5.0, "3.375",
+      "Safe window, high end, V (BLOCK_ON_DISCONNECT_VOLTAGE_MAX): the DCL is held only while the "
+      "last good highest cell was below this; outside the window DCL 0 at stale_after."),
+    D("discharge_grace", discharge_grace, 0, 86400, "1800.0",
+      "Longest DCL hold, s after the last good cells (BLOCK_ON_DISCONNECT_TIMEOUT_MINUTES x 60); "
+      "then DCL 0. 0 = DCL 0 at stale_after."),
     {NULL},
 };
 
@@ -249,6 +262,8 @@ int charge_config_validate(const void *section, struct cfg_invalid *err)
 		            "must not be below max_cell_voltage");
 	if (c->lost_after < c->stale_after)
 		return fail(err, "lost_after", "must not be below stale_after");
+	if (c->discharge_hold_min_cell >= c->discharge_hold_max_cell)
+		return fail(err, "discharge_hold_min_cell", "must be below discharge_hold_max_cell");
 
 	const struct {
 		const struct cfg_dlist *x, *y;

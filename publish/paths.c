@@ -216,15 +216,44 @@ static void set_s(struct publish_tree *t, const char *path, bool valid, const ch
 		publish_tree_set_invalid(t, path);
 }
 
+/*
+ * A limit to the 0.01 that is published, rounded down: a published limit
+ * never exceeds what the rules computed (51.825 V goes out as 51.82 V). The
+ * epsilon keeps a value that is a whole 0.01 in decimal but not in binary
+ * where it is (55.2 x 100 = 5519.999...: 55.2, not 55.19).
+ */
+static double limit_down(double v)
+{
+	return floor(v * 100.0 + 1e-6) / 100.0;
+}
+
 void publish_paths_limits(struct publish_tree *t, const struct charge_result *res, bool valid)
 {
-	set_d(t, "/Info/MaxChargeVoltage", valid && res->cvl_valid, round(res->cvl_v * 100) / 100);
-	set_d(t, "/Info/MaxChargeCurrent", valid, round(res->ccl_a * 100) / 100);
-	set_d(t, "/Info/MaxDischargeCurrent", valid, round(res->dcl_a * 100) / 100);
+	set_d(t, "/Info/MaxChargeVoltage", valid && res->cvl_valid, limit_down(res->cvl_v));
+	set_d(t, "/Info/MaxChargeCurrent", valid, limit_down(res->ccl_a));
+	set_d(t, "/Info/MaxDischargeCurrent", valid, limit_down(res->dcl_a));
 	set_d(t, "/Info/BatteryLowVoltage", valid, round(res->battery_low_voltage_v * 100) / 100);
 	set_s(t, "/Info/ChargeMode", valid, res->mode);
 	set_s(t, "/Info/ChargeLimitation", valid, res->charge_limitation);
 	set_s(t, "/Info/DischargeLimitation", valid, res->discharge_limitation);
+}
+
+/*
+ * Behaviour 5.7: running (9) while either direction is allowed, standby (14)
+ * when the rules stop both. Since charge/ gives the first snapshot's limits
+ * at once and holds the DCL through a short comms loss, a pack is running
+ * from its first snapshot and stays so through a cable glitch; standby means
+ * the rules computed 0 both ways (or there are no data at all).
+ */
+static int32_t publish_paths_state(const struct charge_result *res)
+{
+	return res->allow_charge || res->allow_discharge ? 9 : 14;
+}
+
+/* /Mode follows /State: 3 on while running, 4 off in standby (5.7). */
+static int32_t publish_paths_mode(const struct charge_result *res)
+{
+	return publish_paths_state(res) == 9 ? 3 : 4;
 }
 
 /* Mean, min and max of the temperature sensors. */
@@ -268,10 +297,8 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	      (v & BMS_V_HW_VERSION) ? s->hw_version : s->model);
 	set_s(t, "/Serial", v & BMS_V_SERIAL, s->serial);
 	publish_tree_set_int(t, "/Connected", res->connected ? 1 : 0);
-	bool any_allowed = res->allow_charge || res->allow_discharge;
-	/* behaviour 5.7: running while either direction is allowed, else standby/off */
-	publish_tree_set_int(t, "/State", any_allowed ? 9 : 14);
-	publish_tree_set_int(t, "/Mode", any_allowed ? 3 : 4);
+	publish_tree_set_int(t, "/State", publish_paths_state(res));
+	publish_tree_set_int(t, "/Mode", publish_paths_mode(res));
 
 	/* like dbus-serialbattery: once stale, the live measurements are withdrawn */
 	set_d(t, "/Dc/0/Voltage", online && (v & BMS_V_VOLTAGE), s->voltage_mv / 1000.0);

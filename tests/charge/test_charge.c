@@ -84,6 +84,10 @@ static void test_defaults(void)
 	CU_ASSERT_DOUBLE_EQUAL(c.min_cell_voltage, 2.9, EPS);
 	CU_ASSERT_DOUBLE_EQUAL(c.stale_after, 10.0, EPS);
 	CU_ASSERT_DOUBLE_EQUAL(c.lost_after, 60.0, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(c.discharge_hold_fraction, 0.5, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(c.discharge_hold_min_cell, 3.225, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(c.discharge_hold_max_cell, 3.375, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(c.discharge_grace, 1800.0, EPS);
 	CU_ASSERT_EQUAL(c.ccl_temperatures.n, 8);
 	CU_ASSERT_EQUAL(c.interpolation, CHARGE_INTERP_LINEAR);
 }
@@ -114,6 +118,8 @@ static void test_validate(void)
 	GOOD(c.soc_reset_cell_voltage = 3.45);
 	BAD("lost_after", c.lost_after = 9.9);
 	GOOD(c.lost_after = 10.0);
+	BAD("discharge_hold_min_cell", c.discharge_hold_min_cell = 3.375);
+	GOOD(c.discharge_hold_min_cell = 3.374);
 	BAD("ccl_temperature_fractions", c.ccl_temperature_fractions.n = 7);
 	BAD("ccl_temperatures", c.ccl_temperatures.v[3] = 1.0);
 	BAD("ccl_temperatures", c.ccl_temperatures.v[4] = 10.0);
@@ -178,9 +184,12 @@ static void test_ccl_cell_voltage(void)
 static void test_dcl_cell_voltage(void)
 {
 	static const struct cell_case cases[] = {
-	    {3.300, 60, 60}, {3.190, 60, 60}, {3.145, 37.5, 60}, {3.100, 15, 60},
-	    {3.050, 9, 15},  {3.000, 3, 15},  {2.900, 0.3, 3},   {2.850, 0.15, 0.3},
-	    {2.800, 0, 0.3}, {2.799, 0, 0},   {2.500, 0, 0},
+	    /* step: at a breakpoint the lower of the two steps that meet there */
+	    {3.300, 60, 60},   {3.190, 60, 60},     {3.189, 59.5, 60},  {3.145, 37.5, 60},
+	    {3.101, 15.5, 60}, {3.100, 15, 15},     {3.099, 14.88, 15}, {3.050, 9, 15},
+	    {3.001, 3.12, 15}, {3.000, 3, 3},       {2.999, 2.973, 3},  {2.901, 0.327, 3},
+	    {2.900, 0.3, 0.3}, {2.899, 0.297, 0.3}, {2.850, 0.15, 0.3}, {2.801, 0.003, 0.3},
+	    {2.800, 0, 0},     {2.799, 0, 0},       {2.500, 0, 0},
 	};
 	struct charge_config c = defaults();
 	c.dcl_temperature_enable = c.dcl_mosfet_temperature_enable = false;
@@ -212,11 +221,15 @@ static void test_temperature(void)
 {
 	static const struct temp_case cases[] = {
 	    {250, 250, 50, 50, 60, 60},
-	    {-1, 250, 0, 0, 7.5 * 1.98, 15}, /* -0.1 degC: no charge */
-	    {0, 250, 0, 0, 15, 30},          /* 0 degC exactly: still no charge */
-	    {10, 250, 6.25, 0, 18, 30},      /* 1 degC */
-	    {20, 250, 12.5, 12.5, 21, 30},   /* 2 degC */
-	    {-100, 250, 0, 0, 0, 15},        /* -10 degC */
+	    {-1, 250, 0, 0, 7.5 * 1.98, 15},   /* -0.1 degC: no charge */
+	    {0, 250, 0, 0, 15, 15},            /* 0 degC exactly: still no charge */
+	    {10, 250, 6.25, 0, 18, 30},        /* 1 degC */
+	    {20, 250, 12.5, 0, 21, 30},        /* 2 degC: step, the lower of 0 and 12.5 */
+	    {21, 250, 12.916, 12.5, 21.3, 30}, /* 2.1 degC */
+	    {-100, 250, 0, 0, 0, 0},           /* -10 degC: 0, as just below it */
+	    {-99, 250, 0, 0, 0.15, 15},        /* -9.9 degC */
+	    {100, 250, 50, 25, 60, 60},        /* 10 degC: CCL step, the lower of 25 and 50 */
+	    {400, 250, 50, 50, 60, 30},        /* 40 degC: DCL step, the lower of 60 and 30 */
 	    {-200, -200, 0, 0, 0, 0},
 	    {250, 475, 18.75, 25, 22.5, 15}, /* 47.5 degC */
 	    {250, 550, 0, 0, 0, 0},          /* 55 degC */
@@ -286,7 +299,8 @@ static void test_mosfet_soc_bms(void)
 		double ccl_lin, ccl_step, dcl_lin, dcl_step;
 	} socs[] = {{9900, 5, 5, 60, 60},   {9800, 5, 5, 60, 60},   {9200, 19, 10, 60, 60},
 	            {9000, 25, 10, 60, 60}, {8500, 50, 25, 60, 60}, {5000, 50, 50, 60, 60},
-	            {1750, 50, 50, 45, 60}, {1000, 50, 50, 12, 30}, {400, 50, 50, 6, 6}};
+	            {1750, 50, 50, 45, 60}, {1000, 50, 50, 12, 12}, {1001, 50, 50, 12.036, 30},
+	            {500, 50, 50, 6, 6},    {400, 50, 50, 6, 6}};
 	for (size_t i = 0; i < sizeof(socs) / sizeof(socs[0]); i++) {
 		s.soc_cpct = socs[i].soc;
 		c.interpolation = CHARGE_INTERP_LINEAR;
@@ -352,13 +366,23 @@ static void test_recovery(void)
 	struct charge_result r;
 	charge_state_init(&st);
 	struct bms_snapshot s = pack(16, 3.3);
-	/* fresh start: 0, hold 30 s, then 5 A/s */
+	/* start-up: the first snapshot's limits at once, nothing to recover from */
+	charge_step(&c, &s, 0, &st, S(0), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
+	CU_ASSERT(r.allow_charge && r.allow_discharge);
+	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Max Battery Charge Current");
+	/* a reduction to 0 while running: the rise holds 30 s, then 5 A/s */
+	s.cell_mv[0] = 3500;
+	charge_step(&c, &s, 0, &st, S(1), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 0, EPS);
+	s.cell_mv[0] = 3300;
 	static const struct {
 		double t, ccl;
 		bool star;
-	} seq[] = {{0, 0, true},       {10, 0, true},   {29.999, 0, true},
-	           {30, 0, true},      {31, 5, true},   {35.5, 27.5, true},
-	           {39.9, 49.5, true}, {40, 50, false}, {100, 50, false}};
+	} seq[] = {{2, 0, true},       {10, 0, true},   {31.999, 0, true},
+	           {32, 0, true},      {33, 5, true},   {37.5, 27.5, true},
+	           {41.9, 49.5, true}, {42, 50, false}, {100, 50, false}};
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		charge_step(&c, &s, 0, &st, S(seq[i].t), &r);
 		if (fabs(r.ccl_a - seq[i].ccl) > 1e-6)
@@ -368,7 +392,7 @@ static void test_recovery(void)
 		CU_ASSERT_EQUAL(strstr(r.charge_limitation, " *") != NULL, seq[i].star);
 		CU_ASSERT_EQUAL(r.allow_charge, seq[i].ccl > 0);
 	}
-	/* DCL ramps with its own settings: 60 A at 30 + 12 s */
+	/* the DCL was never reduced */
 	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
 
 	/* reduction at once, no lag */
@@ -417,10 +441,14 @@ static void test_recovery(void)
 	c.ccl_recovery_rate = 0;
 	charge_state_init(&st);
 	s = pack(16, 3.3);
+	s.cell_mv[3] = 3500;
 	charge_step(&c, &s, 0, &st, S(0), &r);
-	charge_step(&c, &s, 0, &st, S(29), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 0, EPS); /* computed 0: the first value, at once */
+	s.cell_mv[3] = 3300;
+	charge_step(&c, &s, 0, &st, S(1), &r);
+	charge_step(&c, &s, 0, &st, S(30.999), &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 0, EPS);
-	charge_step(&c, &s, 0, &st, S(30), &r);
+	charge_step(&c, &s, 0, &st, S(31), &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
 }
 
@@ -628,9 +656,9 @@ static void test_soc_reset(void)
 	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 58.4, EPS);
 }
 
-/* ---- comms loss ------------------------------------------------------ */
+/* ---- start-up and comms loss ------------------------------------------ */
 
-static void test_comms_loss(void)
+static void test_startup(void)
 {
 	struct charge_config c = defaults();
 	struct charge_state st;
@@ -647,7 +675,60 @@ static void test_comms_loss(void)
 	CU_ASSERT_FALSE(r.allow_discharge);
 	CU_ASSERT_FALSE(r.connected);
 
-	/* data: ramps up to full in 30 + 10 s */
+	/* the first snapshot: the limits the rules give, at once (no hold, no ramp) */
+	charge_step(&c, &s, S(0.2), &st, S(0.5), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
+	CU_ASSERT(r.allow_charge && r.allow_discharge && r.connected && r.cvl_valid);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 55.2, EPS);
+	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Max Battery Charge Current");
+	CU_ASSERT_STRING_EQUAL(r.discharge_limitation, "Max Battery Discharge Current");
+
+	/* a first snapshot with a reduced target: that target, at once */
+	charge_state_init(&st);
+	s.temp_dc[0] = 475; /* 47.5 degC: CCL 18.75 A, DCL 22.5 A */
+	charge_step(&c, &s, 0, &st, S(3), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 18.75, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 22.5, EPS);
+	/* ... and the increase after that reduction holds and ramps */
+	s.temp_dc[0] = 250;
+	charge_step(&c, &s, 0, &st, S(4), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 18.75, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 22.5, EPS);
+	charge_step(&c, &s, 0, &st, S(35), &r); /* 1 s of ramp at 5 A/s */
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 23.75, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 27.5, EPS);
+
+	/* a first snapshot without cell voltages: CCL 0 and DCL 0 (nothing to
+	 * hold yet); the first one with cells then gives its limits at once */
+	charge_state_init(&st);
+	struct bms_snapshot nc = pack(16, 3.3);
+	nc.valid &= ~(uint32_t)BMS_V_CELLS;
+	charge_step(&c, &nc, 0, &st, S(0), &r);
+	CU_ASSERT_EQUAL(r.ccl_a, 0);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_FALSE(r.cvl_valid);
+	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "No Cell Data");
+	s = pack(16, 3.3);
+	charge_step(&c, &s, 0, &st, S(1), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
+
+	/* a snapshot that arrives already stale never lets current through */
+	charge_state_init(&st);
+	charge_step(&c, &s, S(15), &st, S(1000), &r);
+	CU_ASSERT_EQUAL(r.ccl_a, 0);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_FALSE(r.cvl_valid);
+}
+
+static void test_comms_loss(void)
+{
+	struct charge_config c = defaults();
+	struct charge_state st;
+	struct charge_result r;
+	charge_state_init(&st);
+	struct bms_snapshot s = pack(16, 3.30);
 	for (int t = 1; t <= 60; t++)
 		charge_step(&c, &s, 0, &st, S((double)t), &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
@@ -657,58 +738,262 @@ static void test_comms_loss(void)
 	/* the snapshot taken at t = 60 s ages */
 	charge_step(&c, &s, S(9.999), &st, S(69.999), &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
 	CU_ASSERT_FALSE(r.stale);
+	/* stale: charging stops, discharge held at half the last DCL */
 	charge_step(&c, &s, S(10), &st, S(70), &r);
 	CU_ASSERT(r.stale);
 	CU_ASSERT_EQUAL(r.ccl_a, 0);
-	CU_ASSERT_EQUAL(r.dcl_a, 0);
 	CU_ASSERT_FALSE(r.allow_charge);
-	CU_ASSERT_FALSE(r.allow_discharge);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	CU_ASSERT_TRUE(r.allow_discharge);
 	CU_ASSERT_EQUAL(r.bms_cable_alarm, 2);
 	CU_ASSERT(r.connected);
 	CU_ASSERT(r.cvl_valid);
 	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 55.2, EPS);
+	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "No BMS Data");
+	CU_ASSERT_STRING_EQUAL(r.discharge_limitation, "No BMS Data, held");
+	/* 15 s of silence: DCL still non-zero, CCL 0 */
+	charge_step(&c, &s, S(15), &st, S(75), &r);
+	CU_ASSERT_EQUAL(r.ccl_a, 0);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
 	charge_step(&c, &s, S(59.999), &st, S(119.999), &r);
 	CU_ASSERT(r.connected);
 	CU_ASSERT(r.cvl_valid);
+	/* lost: /Connected 0 and CVL invalid as before; the DCL hold goes on */
 	charge_step(&c, &s, S(60), &st, S(120), &r);
 	CU_ASSERT_FALSE(r.connected);
 	CU_ASSERT_FALSE(r.cvl_valid);
 	CU_ASSERT_EQUAL(r.ccl_a, 0);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
 	CU_ASSERT_EQUAL(r.bms_cable_alarm, 2);
+	/* the grace ends 1800 s after the last good cells: then DCL 0 */
+	charge_step(&c, &s, S(1799.999), &st, S(1859.999), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	CU_ASSERT_TRUE(r.allow_discharge);
+	charge_step(&c, &s, S(1800), &st, S(1860), &r);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_FALSE(r.allow_discharge);
+	CU_ASSERT_STRING_EQUAL(r.discharge_limitation, "No BMS Data, hold time over");
 
-	/* data returns at 200 s: hold 30 s at 0, then 5 A/s, never a jump */
-	charge_step(&c, &s, 0, &st, S(200), &r);
+	/* data again at 2000 s: DCL at once, CCL through hold (30 s at 0) and ramp */
+	charge_step(&c, &s, 0, &st, S(2000), &r);
 	CU_ASSERT(r.connected);
 	CU_ASSERT(r.cvl_valid);
 	CU_ASSERT_FALSE(r.stale);
 	CU_ASSERT_EQUAL(r.bms_cable_alarm, 0);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
+	CU_ASSERT_TRUE(r.allow_discharge);
 	CU_ASSERT_EQUAL(r.ccl_a, 0);
-	CU_ASSERT_EQUAL(r.dcl_a, 0);
 	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Max Battery Charge Current *");
-	charge_step(&c, &s, 0, &st, S(229.999), &r);
+	charge_step(&c, &s, 0, &st, S(2029.999), &r);
 	CU_ASSERT_EQUAL(r.ccl_a, 0);
-	charge_step(&c, &s, 0, &st, S(232), &r);
+	charge_step(&c, &s, 0, &st, S(2032), &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 10, EPS);
-	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 10, EPS);
-	charge_step(&c, &s, 0, &st, S(240), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
+	charge_step(&c, &s, 0, &st, S(2040), &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
 
-	/* a snapshot that arrives already stale never lets current through */
-	charge_state_init(&st);
-	charge_step(&c, &s, S(15), &st, S(1000), &r);
+	/* a short drop-out (15 s): the same, DCL back at once */
+	charge_step(&c, &s, S(15), &st, S(2055), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	charge_step(&c, &s, 0, &st, S(2056), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
 	CU_ASSERT_EQUAL(r.ccl_a, 0);
-	CU_ASSERT_FALSE(r.cvl_valid);
 
-	/* no cell voltages: in doubt, nothing */
-	struct bms_snapshot nc = pack(16, 3.3);
-	nc.valid &= ~(uint32_t)BMS_V_CELLS;
+	/* the hold is a fraction of the last DCL in force, not of the maximum */
 	charge_state_init(&st);
-	st.ccl.value_a = 50;
-	charge_step(&c, &nc, 0, &st, S(0), &r);
+	s.temp_dc[1] = 475; /* DCL 22.5 A */
+	charge_step(&c, &s, 0, &st, S(0), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 22.5, EPS);
+	charge_step(&c, &s, S(10), &st, S(10), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 11.25, EPS);
+	s.temp_dc[1] = 250;
+
+	/* configurable: fraction 0 or grace 0 = DCL 0 at stale_after, as before */
+	struct charge_config c0 = c;
+	c0.discharge_hold_fraction = 0;
+	charge_state_init(&st);
+	charge_step(&c0, &s, 0, &st, S(0), &r);
+	charge_step(&c0, &s, S(10), &st, S(10), &r);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_FALSE(r.allow_discharge);
+	c0 = c;
+	c0.discharge_grace = 0;
+	charge_state_init(&st);
+	charge_step(&c0, &s, 0, &st, S(0), &r);
+	charge_step(&c0, &s, S(10), &st, S(10), &r);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	c0 = c;
+	c0.discharge_hold_fraction = 0.8;
+	c0.discharge_grace = 60;
+	charge_state_init(&st);
+	charge_step(&c0, &s, 0, &st, S(0), &r);
+	charge_step(&c0, &s, S(59.999), &st, S(59.999), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 48, EPS);
+	charge_step(&c0, &s, S(60), &st, S(60), &r);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+}
+
+/* The safe window: strictly inside 3.225..3.375 V, as the Python driver. */
+static void test_comms_loss_window(void)
+{
+	struct charge_config c = defaults();
+	static const struct {
+		uint16_t lo, hi; /* lowest and highest cell, mV */
+		bool held;
+	} cases[] = {
+	    {3226, 3374, true},  {3225, 3300, false}, {3300, 3375, false},
+	    {3100, 3300, false}, {3300, 3400, false}, {3226, 3226, true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct charge_state st;
+		struct charge_result r;
+		charge_state_init(&st);
+		struct bms_snapshot s = pack(16, 3.30);
+		s.cell_mv[2] = cases[i].lo;
+		s.cell_mv[9] = cases[i].hi;
+		charge_step(&c, &s, 0, &st, S(100), &r);
+		double last = r.dcl_a;
+		CU_ASSERT(last > 0);
+		/* before stale_after: normal control, whatever the window */
+		charge_step(&c, &s, S(9.999), &st, S(109.999), &r);
+		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, last, EPS);
+		charge_step(&c, &s, S(10), &st, S(110), &r);
+		if (fabs(r.dcl_a - (cases[i].held ? last / 2 : 0)) > 1e-3)
+			fprintf(stderr, "\nwindow case %zu: dcl %.3f last %.3f\n", i, r.dcl_a,
+			        last);
+		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, cases[i].held ? last / 2 : 0, 1e-3);
+		CU_ASSERT_EQUAL(r.allow_discharge, cases[i].held);
+		CU_ASSERT_EQUAL(r.ccl_a, 0);
+		if (!cases[i].held)
+			CU_ASSERT_STRING_EQUAL(r.discharge_limitation,
+			                       "No BMS Data, cells outside hold window");
+	}
+}
+
+/* A cell read outside the physical range (flagged by the plausibility
+ * check) is not a measurement: CCL 0, the DCL as for missing data, and the
+ * CVL is never computed from it. */
+static void test_flagged_cell(void)
+{
+	struct charge_config c = defaults();
+	struct charge_state st;
+	struct charge_result r;
+	charge_state_init(&st);
+	struct bms_snapshot s = pack(16, 3.30);
+	charge_step(&c, &s, 0, &st, S(0), &r);
+	charge_step(&c, &s, 0, &st, S(1), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
+
+	/* cell 5 flagged at 3.600 V: unflagged it would pull the CVL down (OVP) */
+	s.cell_mv[4] = 3600;
+	s.cell_implausible = 1u << 4;
+	charge_step(&c, &s, 0, &st, S(2), &r);
+	CU_ASSERT_EQUAL(r.ccl_a, 0);
+	CU_ASSERT_FALSE(r.allow_charge);
+	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Cell 5 Implausible");
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	CU_ASSERT_TRUE(r.allow_discharge);
+	CU_ASSERT_STRING_EQUAL(r.discharge_limitation, "Cell 5 Implausible, held");
+	CU_ASSERT(r.cvl_valid);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 55.2, EPS);
+	CU_ASSERT_EQUAL(r.bms_cable_alarm, 0);
+	CU_ASSERT(r.connected && !r.stale);
+	/* flagged at 0.5 V: unflagged the DCL table would give 0 */
+	s.cell_mv[4] = 500;
+	s.cell_mv[6] = 7000;
+	s.cell_implausible = (1u << 4) | (1u << 6);
+	charge_step(&c, &s, 0, &st, S(3), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Cells 5, 7 Implausible");
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 55.2, EPS);
+	/* the other candidates still count: discharge FET off -> 0 */
+	s.discharge_fet = false;
+	charge_step(&c, &s, 0, &st, S(4), &r);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_FALSE(r.allow_discharge);
+	CU_ASSERT_STRING_EQUAL(r.discharge_limitation, "BMS");
+	s.discharge_fet = true;
+	/* the grace counts from the last good cells (t = 1) */
+	s.cell_mv[6] = 3300;
+	s.cell_implausible = 1u << 4;
+	charge_step(&c, &s, 0, &st, S(1800.999), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	charge_step(&c, &s, 0, &st, S(1801), &r);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_STRING_EQUAL(r.discharge_limitation, "Cell 5 Implausible, hold time over");
+	/* the cell reads right again: DCL at once, CCL through hold and ramp */
+	s.cell_mv[4] = 3300;
+	s.cell_implausible = 0;
+	charge_step(&c, &s, 0, &st, S(1900), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
+	CU_ASSERT_EQUAL(r.ccl_a, 0);
+	charge_step(&c, &s, 0, &st, S(1931), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 5, EPS);
+
+	/* last good cells outside the window: the DCL lasts stale_after, then 0 */
+	charge_state_init(&st);
+	s = pack(16, 3.40);
+	charge_step(&c, &s, 0, &st, S(0), &r);
+	double last = r.dcl_a;
+	s.cell_implausible = 1u << 0;
+	charge_step(&c, &s, 0, &st, S(9.999), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, last / 2, 1e-3);
+	charge_step(&c, &s, 0, &st, S(10), &r);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+
+	/* a first snapshot with a flagged cell: CCL 0, no DCL to hold; the CVL
+	 * is the configured target, from no cell */
+	charge_state_init(&st);
+	s = pack(16, 3.30);
+	s.cell_mv[15] = 3650;
+	s.cell_implausible = 1u << 15;
+	charge_step(&c, &s, 0, &st, S(0), &r);
 	CU_ASSERT_EQUAL(r.ccl_a, 0);
 	CU_ASSERT_EQUAL(r.dcl_a, 0);
-	CU_ASSERT_FALSE(r.cvl_valid);
+	CU_ASSERT(r.cvl_valid);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 55.2, EPS);
+	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Cell 16 Implausible");
+
+	/* an unflagged reading of 0 V is not a measurement either, and is named */
+	charge_state_init(&st);
+	s = pack(16, 3.30);
+	charge_step(&c, &s, 0, &st, S(0), &r);
+	s.cell_mv[8] = 0;
+	charge_step(&c, &s, 0, &st, S(1), &r);
+	CU_ASSERT_EQUAL(r.ccl_a, 0);
+	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Cell 9 Implausible");
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+}
+
+/* What a bank needs from a pack: float state and its absorption CVL. */
+static void test_bank_fields(void)
+{
+	struct charge_config c = defaults();
+	c.voltage_drop = 0.1;
+	struct charge_state st;
+	struct charge_result r;
+	charge_state_init(&st);
+	struct bms_snapshot s = pack(16, 3.40);
+	charge_step(&c, &s, 0, &st, S(0), &r);
+	CU_ASSERT_FALSE(r.float_mode);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_absorb_v, 55.3, EPS);
+	s.cell_mv[3] = 3500; /* OVP: 15 x 3.40 + 3.45 */
+	charge_step(&c, &s, 0, &st, S(1), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 54.55, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_absorb_v, 54.55, EPS);
+	/* in float the CVL falls, the absorption CVL stays what bulk would ask */
+	st.float_mode = true;
+	s = pack(16, 3.36);
+	s.soc_cpct = 9900;
+	charge_step(&c, &s, 0, &st, S(2), &r);
+	CU_ASSERT_TRUE(r.float_mode);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_absorb_v, 55.3, EPS);
+	charge_step(&c, &s, 0, &st, S(3000), &r);
+	CU_ASSERT_TRUE(r.float_mode);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 54.1, EPS);
+	CU_ASSERT_DOUBLE_EQUAL(r.cvl_absorb_v, 55.3, EPS);
 }
 
 /* ---- persistence ----------------------------------------------------- */
@@ -822,13 +1107,28 @@ static void test_properties(void)
 		uint64_t now = next() % 1000000;
 		unsigned n = 1 + (unsigned)(next() % 24);
 		struct bms_snapshot s = pack(n, 3.3);
+		/* an independent model of the discharge hold: the last DCL from good
+		 * cells and whether those cells were inside 3.225..3.375 V */
+		bool have_good = false, good_in_window = false;
+		double good_dcl = 0;
 		for (int step = 0; step < 200; step++) {
 			now += next() % 20000;
 			double centre = uni(2.6, 3.7);
 			for (unsigned i = 0; i < n; i++)
 				s.cell_mv[i] = (uint16_t)lround(1000 * (centre + uni(-0.05, 0.05)));
-			if (next() % 50 == 0)
+			s.cell_implausible = 0;
+			bool bad_cell = false;
+			if (next() % 50 == 0) {
 				s.cell_mv[next() % n] = 0; /* a missing reading */
+				bad_cell = true;
+			}
+			if (next() % 30 == 0) {
+				/* flagged by the plausibility check, any reading */
+				unsigned k = (unsigned)(next() % n);
+				s.cell_mv[k] = (uint16_t)(next() % 65536);
+				s.cell_implausible |= 1u << k;
+				bad_cell = true;
+			}
 			s.temp_count = (uint8_t)(next() % 4);
 			s.valid = BMS_V_CELLS | BMS_V_SOC | BMS_V_FETS | BMS_V_MOSFET_TEMP;
 			if (s.temp_count)
@@ -879,8 +1179,35 @@ static void test_properties(void)
 				ok &= r.ccl_a == 0 && !r.allow_charge;
 			if (!s.discharge_fet)
 				ok &= r.dcl_a == 0 && !r.allow_discharge;
+			/* missing data: no charge at once; discharge at most the hold
+			 * fraction of the largest DCL there is, and allowed iff > 0 */
 			if (age >= 10000)
-				ok &= r.ccl_a == 0 && r.dcl_a == 0 && !r.allow_charge && r.stale;
+				ok &= r.ccl_a == 0 && !r.allow_charge && r.stale &&
+				      r.bms_cable_alarm == 2;
+			if (age >= 10000 || bad_cell)
+				ok &= r.ccl_a == 0 && !r.allow_charge &&
+				      r.dcl_a <=
+				          c.discharge_hold_fraction * c.max_discharge_current + EPS;
+			if (age < 10000 && bad_cell)
+				ok &= !r.stale && r.bms_cable_alarm == 0 && r.connected;
+			if (age >= 10000 || bad_cell) {
+				if (!have_good)
+					ok &= r.dcl_a == 0;
+				else
+					ok &= r.dcl_a <= c.discharge_hold_fraction * good_dcl + EPS;
+				if (age >= 10000 && !good_in_window)
+					ok &= r.dcl_a == 0;
+			} else {
+				have_good = true;
+				good_dcl = r.dcl_a;
+				unsigned lo = 65535, hi = 0;
+				for (unsigned i = 0; i < n; i++) {
+					lo = s.cell_mv[i] < lo ? s.cell_mv[i] : lo;
+					hi = s.cell_mv[i] > hi ? s.cell_mv[i] : hi;
+				}
+				good_in_window = lo > 3225 && hi < 3375;
+			}
+			ok &= r.allow_discharge == (r.dcl_a > 0 && s.discharge_fet);
 			if (age >= 60000)
 				ok &= !r.cvl_valid && !r.connected;
 			if (r.cvl_valid) {
@@ -916,7 +1243,11 @@ int sb_register_tests(void)
 	    {"cvl phases", test_cvl_phases},
 	    {"cvl cell ovp", test_cvl_ovp},
 	    {"soc reset", test_soc_reset},
+	    {"start-up", test_startup},
 	    {"comms loss", test_comms_loss},
+	    {"comms loss window", test_comms_loss_window},
+	    {"flagged cell", test_flagged_cell},
+	    {"bank fields", test_bank_fields},
 	    {"restart in float", test_restart_in_float},
 	    {"properties", test_properties},
 	    {NULL, NULL},
