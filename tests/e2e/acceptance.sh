@@ -86,7 +86,7 @@ stage "JBD goes silent"
 kill -USR1 "$(sb_sim_pid jbd)"
 expect "JBD cable alarm" $JBD /Alarms/BmsCable == 2 8
 expect "JBD may not charge" $JBD /Io/AllowToCharge == 0 2
-expect "JBD may not discharge" $JBD /Io/AllowToDischarge == 0 2
+expect "JBD discharge held (cells in the safe window)" $JBD /Io/AllowToDischarge == 1 2
 expect "JBD offline" $JBD /System/NrOfModulesOffline == 1 2
 expect "bank DCL = JK PB's 60 A" $AGG /Info/MaxDischargeCurrent == 60 3
 expect "bank CCL = 0" $AGG /Info/MaxChargeCurrent == 0 3
