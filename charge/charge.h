@@ -157,6 +157,8 @@ struct charge_result {
 	int bms_cable_alarm;            /* /Alarms/BmsCable: 0, 1, 2 */
 	bool connected;                 /* /Connected */
 	bool stale;                     /* data older than stale_after */
+	bool float_mode;   /* pack is in float or float transition */
+	double cvl_absorb_v; /* CVL this pack would ask outside float (bulk/absorption incl. cell OVP control and voltage_drop); valid with cvl_valid */
 	char mode[96];                  /* /Info/ChargeMode */
 	char charge_limitation[128];    /* /Info/ChargeLimitation */
 	char discharge_limitation[128]; /* /Info/DischargeLimitation */
