@@ -232,8 +232,9 @@ static void bank_place(struct publish *p, struct batt *b)
 	if (b->member >= 0)
 		b->bank_index = b->member + 1;
 	else
-		log_warn("publish: %s: more than %d bank packs, left out of the bank", b->key,
-			 BANK_MAX_PACKS);
+		log_warn("publish: %s: no bank position free (at most %d packs, or its named "
+			 "position is taken), left out of the bank",
+			 b->key, BANK_MAX_PACKS);
 }
 
 /* Named packs hold their positions from the start: one that never reports is listed offline. */
