@@ -324,6 +324,7 @@ static void start_worker(struct sup *s, struct port *p)
 	int r = worker_start(&wp, s->store, &p->w);
 	if (r < 0) {
 		p->w = NULL;
+		store_port_mark(s->store, p->devname, STORE_PORT_FAILED); /* a bank need not wait */
 		log_error("%s: cannot start worker: %s", p->tty, strerror(-r));
 		schedule_restart(p, p->started_ms);
 		return;
