@@ -43,11 +43,11 @@ struct bank_config {
 /* One member's input for one step. */
 struct bank_pack_in {
 	enum bank_link link;
-	bool have_res;              /* res holds the pack's last charge_step() result */
+	bool have_res; /* res holds the pack's last charge_step() result */
 	struct charge_result res;
-	bool current_valid;         /* current_a measured (online packs only) */
-	double current_a;           /* A, + = charging */
-	bool fets_valid;            /* charge_fet/discharge_fet known */
+	bool current_valid; /* current_a measured (online packs only) */
+	double current_a;   /* A, + = charging */
+	bool fets_valid;    /* charge_fet/discharge_fet known */
 	bool charge_fet, discharge_fet;
 	char label[BANK_LABEL_LEN]; /* how texts name it, e.g. "2 (ttyUSB1)" */
 };
@@ -61,10 +61,10 @@ struct bank_share {
 
 /* What the bank remembers of a member between steps. */
 struct bank_member {
-	bool held;            /* the values below were seen while the pack was online */
-	double cvl_v;         /* its last CVL; never raised while it is not online */
-	double cvl_absorb_v;  /* its last CVL outside float; never raised while not online */
-	bool float_mode;      /* float state when last online */
+	bool held;                  /* the values below were seen while the pack was online */
+	double cvl_v;               /* its last CVL; never raised while it is not online */
+	double cvl_absorb_v;        /* its last CVL outside float; never raised while not online */
+	bool float_mode;            /* float state when last online */
 	struct bank_share share[2]; /* [0] charging, [1] discharging */
 };
 
@@ -75,12 +75,12 @@ struct bank_state {
 struct bank_result {
 	bool limits_valid; /* at least one member is in parallel with a charge result */
 	bool cvl_valid;
-	double cvl_v;      /* V, rounded down to 10 mV */
-	double ccl_a;      /* A, rounded down to 10 mA */
+	double cvl_v; /* V, rounded down to 10 mV */
+	double ccl_a; /* A, rounded down to 10 mA */
 	double dcl_a;
 	double battery_low_voltage_v;
 	bool allow_charge, allow_discharge;
-	bool float_mode;   /* every member is in float */
+	bool float_mode;     /* every member is in float */
 	bool shares_used[2]; /* the limit came from measured shares (else n x min) */
 	unsigned members, online, stale, offline;
 	unsigned blocking_charge, blocking_discharge;
@@ -98,6 +98,6 @@ void bank_forget(struct bank_state *st, unsigned i);
 
 /* One step over members 0..n-1 (n <= BANK_MAX_PACKS). */
 void bank_step(const struct bank_config *cfg, const struct bank_pack_in *in, unsigned n,
-	       struct bank_state *st, uint64_t now_ms, struct bank_result *out);
+               struct bank_state *st, uint64_t now_ms, struct bank_result *out);
 
 #endif

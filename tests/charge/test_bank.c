@@ -160,7 +160,7 @@ static void test_stale_pack(void)
 	in[1].current_valid = false;
 	in[1].res.stale = true;
 	in[1].res.ccl_a = 0;
-	in[1].res.dcl_a = 50; /* held at a fraction by the charge rules */
+	in[1].res.dcl_a = 50;   /* held at a fraction by the charge rules */
 	in[1].res.cvl_v = 55.2; /* whatever it says now: never higher than its last */
 	bank_step(&cfg, in, 2, &st, 12000, &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 0.0, EPS);
