@@ -7,8 +7,8 @@
  * computes CVL, CCL, DCL, allow flags, the charge mode text and limitation
  * reasons for one battery from its last good snapshot, and applies the
  * comms-loss safety policy from the age of that snapshot. The publisher calls
- * it once per battery per cycle; for a bank it aggregates the results
- * (CVL = min, CCL/DCL = sum of the packs' limits).
+ * it once per battery per cycle; for a bank charge/bank.h combines the
+ * results (limits from each pack's measured share of the bank current).
  *
  * The config struct and the control state are defined below by the charge
  * module; the signature of charge_step() and struct charge_result are the

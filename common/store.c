@@ -19,6 +19,11 @@ struct store {
 	int efd;
 	pthread_mutex_t open_lock; /* serialises slot claiming */
 	struct slot *slots;
+	struct {
+		char path[256];
+		enum store_port_state state;
+	} ports[STORE_MAX_PORTS];
+	unsigned nports;
 };
 
 int store_new(unsigned nslots, struct store **ret)
@@ -227,6 +232,71 @@ bool store_record_stale(const struct store_record *r, uint64_t now_ms, uint64_t 
 	if (r->updated_ms == 0)
 		return false;
 	return now_ms >= r->updated_ms && now_ms - r->updated_ms >= stale_after_ms;
+}
+
+static int port_find(const struct store *st, const char *path)
+{
+	for (unsigned i = 0; i < st->nports; i++)
+		if (strcmp(st->ports[i].path, path) == 0)
+			return (int)i;
+	return -1;
+}
+
+int store_port_register(struct store *st, const char *path)
+{
+	if (!path || strlen(path) >= sizeof(st->ports[0].path))
+		return -EINVAL;
+	int r = 0;
+	pthread_mutex_lock(&st->open_lock);
+	if (port_find(st, path) < 0) {
+		if (st->nports < STORE_MAX_PORTS) {
+			unsigned i = st->nports++;
+			memcpy(st->ports[i].path, path, strlen(path) + 1);
+			st->ports[i].state = STORE_PORT_PENDING;
+		} else {
+			r = -ENOSPC;
+		}
+	}
+	pthread_mutex_unlock(&st->open_lock);
+	return r;
+}
+
+void store_port_mark(struct store *st, const char *path, enum store_port_state state)
+{
+	bool changed = false;
+	pthread_mutex_lock(&st->open_lock);
+	int i = port_find(st, path);
+	if (i >= 0 && st->ports[i].state == STORE_PORT_PENDING && state != STORE_PORT_PENDING) {
+		st->ports[i].state = state;
+		changed = true;
+	}
+	pthread_mutex_unlock(&st->open_lock);
+	if (changed)
+		wake(st);
+}
+
+void store_port_remove(struct store *st, const char *path)
+{
+	pthread_mutex_lock(&st->open_lock);
+	int i = port_find(st, path);
+	if (i >= 0) {
+		st->ports[i] = st->ports[st->nports - 1];
+		st->nports--;
+	}
+	pthread_mutex_unlock(&st->open_lock);
+	if (i >= 0)
+		wake(st);
+}
+
+void store_port_count(struct store *st, unsigned *ret_total, unsigned *ret_pending)
+{
+	unsigned pending = 0;
+	pthread_mutex_lock(&st->open_lock);
+	for (unsigned i = 0; i < st->nports; i++)
+		pending += st->ports[i].state == STORE_PORT_PENDING;
+	*ret_total = st->nports;
+	pthread_mutex_unlock(&st->open_lock);
+	*ret_pending = pending;
 }
 
 int store_fd(const struct store *st) { return st->efd; }

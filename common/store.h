@@ -71,6 +71,28 @@ int store_read(struct store *st, int slot, struct store_record *ret);
 /* True when a record that was ONLINE has had no good cycle for stale_after_ms. */
 bool store_record_stale(const struct store_record *r, uint64_t now_ms, uint64_t stale_after_ms);
 
+/*
+ * The ports known at start-up, so the publisher can tell when a bank of "all"
+ * packs is complete: the supervisor registers each port (PENDING) before it
+ * starts its worker; the worker marks it after its first detection round.
+ * A port leaves the registry when the supervisor releases it.
+ */
+#define STORE_MAX_PORTS 32
+
+enum store_port_state {
+	STORE_PORT_PENDING = 0,  /* first detection round not finished */
+	STORE_PORT_DETECTED = 1, /* a BMS answered; its first snapshot is committed */
+	STORE_PORT_FAILED = 2,   /* the first round found nothing (or the port failed) */
+};
+
+/* Add path as PENDING (a known path keeps its state). -ENOSPC when full. */
+int store_port_register(struct store *st, const char *path);
+/* Leave PENDING (no effect on a port already marked or not registered); wakes the reader. */
+void store_port_mark(struct store *st, const char *path, enum store_port_state state);
+void store_port_remove(struct store *st, const char *path);
+/* Registered ports and how many of them are still PENDING. */
+void store_port_count(struct store *st, unsigned *ret_total, unsigned *ret_pending);
+
 /* eventfd that becomes readable after any commit/update/close; store_drain() resets it. */
 int store_fd(const struct store *st);
 void store_drain(struct store *st);

@@ -90,6 +90,7 @@ static const struct path_def pack_paths[] = {
 static const struct path_def aggregate_paths[] = {
 	{"/System/NrOfBatteries", 'i', NULL},
 	{"/System/BatteriesParallel", 'i', NULL},
+	{"/Bank/Offline", 's', NULL},
 	{NULL, 0, NULL},
 };
 
@@ -160,6 +161,8 @@ int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
 		r = publish_tree_add_writable(t, "/CustomName", 's', 0, 0);
 	if (r == 0 && !aggregate)
 		r = publish_tree_add_writable(t, "/History/Clear", 'i', 0, 7);
+	if (r == 0 && aggregate)
+		r = publish_tree_add_writable(t, "/Bank/Forget", 's', 0, 0);
 	if (r == 0)
 		publish_tree_seal(t);
 	return r;
@@ -176,6 +179,9 @@ void publish_paths_fixed(struct publish_tree *t, const char *product_name, const
 	struct publish_item *clr = publish_tree_find(t, "/History/Clear");
 	if (clr)
 		publish_item_set_int(clr, 0);
+	struct publish_item *forget = publish_tree_find(t, "/Bank/Forget");
+	if (forget)
+		publish_item_set_string(forget, "");
 }
 
 bool publish_snap_power(const struct bms_snapshot *s, double *ret_w)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "charge/bank.h"
 #include "charge/charge.h"
 #include "common/log.h"
 #include "common/sbtime.h"
@@ -53,9 +55,26 @@ struct batt {
 	uint64_t gone_since_ms; /* 0 = not gone */
 	char charge_text[CHARGE_TEXT_LEN];
 	bool in_bank;
-	int bank_index; /* 1-based: position in bank_packs, or slot + 1 */
+	int member;     /* position among the bank's members, -1 = none (yet) */
+	int bank_index; /* 1-based: member + 1 */
+	bool info_hidden; /* the last fill left /Info to the bank */
 	bool reported;  /* has committed a snapshot since the publisher started */
 	uint64_t next_tick_ms; /* re-evaluate (ages, ramps) by then even without new data */
+};
+
+/*
+ * A bank member outlives its pack's service: a pack that went offline stays
+ * listed (and keeps holding the bank CVL) until it returns or the owner
+ * forgets it through /Bank/Forget.
+ */
+struct bank_slot {
+	bool used;
+	bool reported;           /* a pack has reported into this position */
+	char key[STORE_KEY_LEN]; /* "" = a named position nobody has filled yet */
+	char tty[32];
+	char name[CFG_STR];      /* the bank_packs entry, "" with "all" */
+	bool have_res;
+	struct charge_result last; /* the pack's last charge result */
 };
 
 struct aggregate {
@@ -63,6 +82,9 @@ struct aggregate {
 	struct publish_service *svc;
 	struct publish_tree *tree;
 	struct publish *pub;
+	struct bank_slot members[BANK_MAX_PACKS];
+	struct bank_state bst;
+	struct bank_result res;
 };
 
 struct publish {
@@ -81,7 +103,10 @@ struct publish {
 	struct aggregate agg;
 	uint64_t start_ms;
 	uint64_t agg_next_ms; /* next aggregate update while active */
-	unsigned agg_members; /* bank members at the last aggregate check */
+	unsigned start_ports; /* ports registered by the supervisor when we started */
+	bool complete;        /* the bank knows every pack it waits for (or timed out) */
+	unsigned detecting;   /* slots still detecting, counted by this cycle */
+	bool bank_touched;    /* a member was evaluated this cycle */
 
 	int wake_fd, timer_fd;
 	pthread_t thread;
@@ -152,24 +177,78 @@ static bool bank_all(const struct publish_config *c)
 	return c->bank_packs.n == 0 || (c->bank_packs.n == 1 && strcmp(c->bank_packs.v[0], "all") == 0);
 }
 
+/* The member position of a pack: its own, a named one waiting for it, or a free one. */
+static int member_attach(struct publish *p, struct batt *b, int named)
+{
+	struct bank_slot *m = p->agg.members;
+	for (int i = 0; i < BANK_MAX_PACKS; i++)
+		if (m[i].used && m[i].key[0] && strcmp(m[i].key, b->key) == 0)
+			return i;
+	int i = named;
+	if (i < 0)
+		for (int k = 0; k < BANK_MAX_PACKS && i < 0; k++)
+			if (!m[k].used)
+				i = k;
+	if (i < 0 || i >= BANK_MAX_PACKS || (m[i].used && m[i].key[0]))
+		return -1;
+	if (!m[i].used) {
+		memset(&m[i], 0, sizeof(m[i]));
+		bank_forget(&p->agg.bst, (unsigned)i);
+		if (named >= 0)
+			snprintf(m[i].name, sizeof(m[i].name), "%s", p->cfg->bank_packs.v[named]);
+	}
+	m[i].used = true;
+	snprintf(m[i].key, sizeof(m[i].key), "%s", b->key);
+	snprintf(m[i].tty, sizeof(m[i].tty), "%s", b->tty);
+	return i;
+}
+
+static int bank_named_position(const struct publish *p, const struct batt *b)
+{
+	const struct publish_config *c = p->cfg;
+	for (unsigned k = 0; k < c->bank_packs.n && k < BANK_MAX_PACKS; k++)
+		if (strcmp(c->bank_packs.v[k], b->key) == 0 || strcmp(c->bank_packs.v[k], b->tty) == 0 ||
+		    strcmp(c->bank_packs.v[k], b->sid) == 0)
+			return (int)k;
+	return -1;
+}
+
 static void bank_place(struct publish *p, struct batt *b)
 {
 	const struct publish_config *c = p->cfg;
 	b->in_bank = false;
+	b->member = -1;
 	b->bank_index = b->slot + 1;
 	if (c->bank_mode == PUBLISH_BANK_OFF)
 		return;
-	if (bank_all(c)) {
-		b->in_bank = true;
-		return;
-	}
-	for (unsigned k = 0; k < c->bank_packs.n; k++)
-		if (strcmp(c->bank_packs.v[k], b->key) == 0 || strcmp(c->bank_packs.v[k], b->tty) == 0 ||
-		    strcmp(c->bank_packs.v[k], b->sid) == 0) {
-			b->in_bank = true;
-			b->bank_index = (int)k + 1;
+	int named = -1;
+	if (!bank_all(c)) {
+		named = bank_named_position(p, b);
+		if (named < 0)
 			return;
-		}
+	}
+	b->in_bank = true;
+	b->member = member_attach(p, b, named);
+	if (b->member >= 0)
+		b->bank_index = b->member + 1;
+	else
+		log_warn("publish: %s: no bank position free (at most %d packs, or its named "
+			 "position is taken), left out of the bank",
+			 b->key, BANK_MAX_PACKS);
+}
+
+/* Named packs hold their positions from the start: one that never reports is listed offline. */
+static void bank_init_members(struct publish *p)
+{
+	const struct publish_config *c = p->cfg;
+	bank_state_init(&p->agg.bst);
+	if (c->bank_mode == PUBLISH_BANK_OFF || bank_all(c))
+		return;
+	for (unsigned k = 0; k < c->bank_packs.n && k < BANK_MAX_PACKS; k++) {
+		struct bank_slot *m = &p->agg.members[k];
+		m->used = true;
+		snprintf(m->name, sizeof(m->name), "%s", c->bank_packs.v[k]);
+	}
 }
 
 /* ---- writes from the bus ---- */
@@ -204,13 +283,72 @@ static int pack_on_write(void *ctx, struct publish_tree *t, struct publish_item 
 	return 1;
 }
 
+static void agg_fill(struct publish *p, uint64_t now);
+
+/* The pack at member i, if it has a service. */
+static struct batt *member_batt(struct publish *p, int i)
+{
+	for (unsigned s = 0; s < p->nslots; s++)
+		if (p->batts[s].used && p->batts[s].in_bank && p->batts[s].member == i)
+			return &p->batts[s];
+	return NULL;
+}
+
+/*
+ * /Bank/Forget: the owner removes offline packs from the bank. The value
+ * names one (its number in the bank, identity, tty or bank_packs entry) or
+ * is "offline" for all of them. A pack that is online or stale is refused:
+ * it is still wired in parallel and its limits count.
+ */
+static int bank_forget_write(struct publish *p, const char *what)
+{
+	int n = 0;
+	bool all = strcmp(what, "offline") == 0;
+	char *end;
+	long num = strtol(what, &end, 10);
+	bool is_num = what[0] && !*end;
+	for (int i = 0; i < BANK_MAX_PACKS; i++) {
+		struct bank_slot *m = &p->agg.members[i];
+		if (!m->used)
+			continue;
+		char sid[STORE_KEY_LEN];
+		publish_sanitize(m->key, sid, sizeof(sid));
+		bool match = all || (is_num && num == i + 1) ||
+			     (!is_num && what[0] &&
+			      ((m->key[0] && (strcmp(what, m->key) == 0 || strcmp(what, sid) == 0)) ||
+			       (m->tty[0] && strcmp(what, m->tty) == 0) ||
+			       (m->name[0] && strcmp(what, m->name) == 0)));
+		if (!match)
+			continue;
+		struct batt *b = member_batt(p, i);
+		if (b && b->have_res && b->res.connected)
+			continue; /* not offline */
+		if (b)
+			b->member = -1; /* re-joins when it reports again */
+		log_info("publish: bank pack %d (%s) forgotten by the owner", i + 1,
+			 m->key[0] ? m->key : m->name);
+		memset(m, 0, sizeof(*m));
+		bank_forget(&p->agg.bst, (unsigned)i);
+		n++;
+	}
+	return n;
+}
+
 static int agg_on_write(void *ctx, struct publish_tree *t, struct publish_item *it,
 			const struct publish_item *value)
 {
 	struct aggregate *a = ctx;
-	(void)t;
 	if (strcmp(it->path, "/CustomName") == 0)
 		return write_custom_name(a->svc, it, value);
+	if (strcmp(it->path, "/Bank/Forget") == 0) {
+		if (!value->valid || bank_forget_write(a->pub, value->s) == 0)
+			return 2;
+		/* the path is a command: it reads "" again, the counts change at once */
+		publish_item_set_string(it, "");
+		agg_fill(a->pub, now_ms(a->pub));
+		(void)t;
+		return 0;
+	}
 	return 1;
 }
 
@@ -235,9 +373,15 @@ static void batt_remove(struct publish *p, struct batt *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/*
+ * A bank pack never shows /Info: systemcalc sorts a service that has ever
+ * shown /Info/MaxChargeVoltage first, so a pack that showed it before the
+ * bank was complete would be selected, then lost. Until the bank knows its
+ * packs it is undecided whether there is a bank at all, so /Info waits.
+ */
 static bool aggregate_owns_info(const struct publish *p, const struct batt *b)
 {
-	return p->agg.active && b->in_bank;
+	return b->in_bank && p->cfg->bank_mode != PUBLISH_BANK_OFF && (p->agg.active || !p->complete);
 }
 
 static void batt_compute(struct publish *p, struct batt *b, uint64_t now)
@@ -251,7 +395,10 @@ static void batt_compute(struct publish *p, struct batt *b, uint64_t now)
 
 static void batt_fill(struct publish *p, struct batt *b)
 {
-	publish_paths_fill(b->tree, &b->rec, &b->res, &b->hist, !aggregate_owns_info(p, b));
+	b->info_hidden = aggregate_owns_info(p, b);
+	publish_paths_fill(b->tree, &b->rec, &b->res, &b->hist, !b->info_hidden);
+	if (b->in_bank)
+		p->bank_touched = true;
 }
 
 /*
@@ -427,49 +574,100 @@ static int agg_create(struct publish *p)
 	return 0;
 }
 
-/* "a, b" into out, truncated to fit */
-static void join_reasons(char *out, size_t len, const char *a, const char *b)
+/* The bank's inputs: every member, with its pack's live result or what it left behind. */
+static unsigned bank_inputs(struct publish *p, struct bank_pack_in *in)
 {
-	size_t n = 0;
-	out[0] = 0;
-	for (const char *src = a; n + 1 < len && *src; src++)
-		out[n++] = *src;
-	if (b[0] && n && n + 3 < len) {
-		out[n++] = ',';
-		out[n++] = ' ';
+	for (unsigned s = 0; s < p->nslots; s++) {
+		struct batt *b = &p->batts[s];
+		/* a forgotten pack re-joins once it reports again */
+		if (b->used && b->in_bank && b->member < 0 && pack_online(b)) {
+			b->member = member_attach(p, b, bank_named_position(p, b));
+			if (b->member >= 0)
+				b->bank_index = b->member + 1;
+		}
 	}
-	for (const char *src = b; n + 1 < len && *src; src++)
-		out[n++] = *src;
-	out[n] = 0;
+	unsigned n = 0;
+	for (int i = 0; i < BANK_MAX_PACKS; i++) {
+		struct bank_slot *m = &p->agg.members[i];
+		struct bank_pack_in *x = &in[i];
+		memset(x, 0, sizeof(*x));
+		if (!m->used)
+			continue;
+		n = (unsigned)i + 1;
+		struct batt *b = member_batt(p, i);
+		snprintf(x->label, sizeof(x->label), "%d (%s)", i + 1,
+			 m->tty[0] ? m->tty : m->name[0] ? m->name : "?");
+		x->link = BANK_OFFLINE;
+		if (b && b->have_res) {
+			m->last = b->res;
+			m->have_res = true;
+			m->reported = m->reported || b->reported;
+			snprintf(m->tty, sizeof(m->tty), "%s", b->tty);
+			const struct bms_snapshot *sn = &b->rec.snap;
+			/* in parallel until the comms-loss policy declares it lost */
+			x->link = !b->res.connected ? BANK_OFFLINE
+				  : pack_online(b)  ? BANK_ONLINE
+						    : BANK_STALE;
+			x->current_valid = x->link == BANK_ONLINE && (sn->valid & BMS_V_CURRENT);
+			x->current_a = sn->current_ma / 1000.0;
+			x->fets_valid = (sn->valid & BMS_V_FETS) != 0;
+			x->charge_fet = sn->charge_fet;
+			x->discharge_fet = sn->discharge_fet;
+		}
+		x->have_res = m->have_res;
+		x->res = m->last;
+	}
+	return n;
+}
+
+/* Start-up: the bank publishes no limits or SOC until it knows every pack it waits for. */
+static bool bank_complete(struct publish *p, uint64_t now, bool ports_done)
+{
+	const struct publish_config *c = p->cfg;
+	if (p->complete || now - p->start_ms >= (uint64_t)c->bank_startup_timeout_s * 1000u)
+		return true;
+	if (bank_all(c))
+		/* every port known at start has its pack committed or found nothing */
+		return ports_done && p->detecting == 0;
+	for (int i = 0; i < BANK_MAX_PACKS; i++) {
+		const struct bank_slot *m = &p->agg.members[i];
+		if (m->used && m->name[0]) {
+			const struct batt *b = member_batt(p, i);
+			if (!m->reported && !(b && b->reported))
+				return false;
+		}
+	}
+	return true;
 }
 
 static void agg_fill(struct publish *p, uint64_t now)
 {
 	struct aggregate *a = &p->agg;
 	struct publish_tree *t = a->tree;
-	const struct publish_config *c = p->cfg;
 
-	unsigned members = 0, online = 0, nv = 0, blocking_c = 0, blocking_d = 0, cells = 0;
+	struct bank_pack_in in[BANK_MAX_PACKS];
+	unsigned nin = bank_inputs(p, in);
+	/* an incomplete bank would measure a split without the packs still to come */
+	struct bank_config bc = {.share_current = p->complete ? p->cfg->bank_share_current : INFINITY,
+				 .share_fall_time = (double)p->cfg->bank_share_fall_time_s};
+	bank_step(&bc, in, nin, &a->bst, now, &a->res);
+	const struct bank_result *br = &a->res;
+
+	unsigned nv = 0, cells = 0;
 	double vsum = 0, isum = 0, psum = 0, socw = 0, capw = 0, socsum = 0, remain = 0, full = 0;
 	unsigned nsoc = 0;
 	bool have_i = false, have_p = false, have_remain = false, have_full = false;
-	double cvl = INFINITY, ccl = 0, dcl = 0, blv = 0;
-	bool cvl_valid = false, any_res = false;
-	int cable = 0;
 	uint8_t alarms[BMS_ALARM_COUNT];
 	bool have_alarms = false;
 	memset(alarms, 0, sizeof(alarms));
 	double cmin = INFINITY, cmax = -INFINITY, tmin = INFINITY, tmax = -INFINITY, tsum = 0;
 	unsigned nt = 0;
 	char cmin_id[24] = "", cmax_id[24] = "", tmin_id[24] = "", tmax_id[24] = "";
-	const struct batt *limiting = NULL;
-	char offline_txt[128] = "";
 
 	for (unsigned s = 0; s < p->nslots; s++) {
 		const struct batt *b = &p->batts[s];
-		if (!b->used || !b->in_bank || !b->have_res)
+		if (!b->used || !b->in_bank || b->member < 0 || !b->have_res)
 			continue;
-		members++;
 		const struct bms_snapshot *sn = &b->rec.snap;
 		if (sn->valid & BMS_V_ALARMS) {
 			have_alarms = true;
@@ -477,21 +675,8 @@ static void agg_fill(struct publish *p, uint64_t now)
 				if (sn->alarm[k] > alarms[k])
 					alarms[k] = sn->alarm[k];
 		}
-		if (b->res.bms_cable_alarm > cable)
-			cable = b->res.bms_cable_alarm;
-		if (!pack_online(b)) {
-			/* an offline pack contributes 0 to the limits and shows as a cable alarm */
-			if (cable < 1)
-				cable = 1;
-			size_t l = strlen(offline_txt);
-			snprintf(offline_txt + l, sizeof(offline_txt) - l, "%sPack %d offline",
-				 l ? ", " : "", b->bank_index);
-			blocking_c++;
-			blocking_d++;
-			continue;
-		}
-		online++;
-		any_res = true;
+		if (!pack_online(b))
+			continue; /* measurements only from packs with fresh data */
 		if (sn->valid & BMS_V_VOLTAGE) {
 			vsum += sn->voltage_mv / 1000.0;
 			nv++;
@@ -547,51 +732,23 @@ static void agg_fill(struct publish *p, uint64_t now)
 					snprintf(tmax_id, sizeof(tmax_id), "%d:T%u", b->bank_index, k + 1);
 				}
 			}
-		if (b->res.cvl_valid && b->res.cvl_v < cvl) {
-			cvl = b->res.cvl_v;
-			cvl_valid = true;
-		}
-		if (!limiting || b->res.ccl_a < limiting->res.ccl_a)
-			limiting = b;
-		ccl += b->res.ccl_a;
-		dcl += b->res.dcl_a;
-		if (b->res.battery_low_voltage_v > blv)
-			blv = b->res.battery_low_voltage_v;
-		blocking_c += !b->res.allow_charge;
-		blocking_d += !b->res.allow_discharge;
 	}
 
-	/* start-up: never a half-known bank's SOC or limits */
-	bool ready = now - p->start_ms >= (uint64_t)c->bank_startup_timeout_s * 1000u;
-	if (!ready && !bank_all(c)) {
-		ready = true;
-		for (unsigned k = 0; k < c->bank_packs.n; k++) {
-			bool found = false;
-			for (unsigned s = 0; s < p->nslots && !found; s++) {
-				const struct batt *b = &p->batts[s];
-				found = b->used && b->in_bank && b->reported && b->bank_index == (int)k + 1;
-			}
-			ready = ready && found;
-		}
-	}
-
-	publish_tree_set_int(t, "/Connected", online ? 1 : 0);
-	bool ok = online > 0;
+	bool ready = p->complete;
+	publish_tree_set_int(t, "/Connected", br->online + br->stale ? 1 : 0);
 	struct charge_result r;
 	memset(&r, 0, sizeof(r));
-	r.cvl_valid = cvl_valid;
-	r.cvl_v = cvl_valid ? cvl : 0;
-	r.ccl_a = ccl;
-	r.dcl_a = dcl;
-	r.battery_low_voltage_v = blv;
-	if (limiting)
-		snprintf(r.mode, sizeof(r.mode), "%s", limiting->res.mode);
-	join_reasons(r.charge_limitation, sizeof(r.charge_limitation), offline_txt,
-		     limiting ? limiting->res.charge_limitation : "");
-	join_reasons(r.discharge_limitation, sizeof(r.discharge_limitation), offline_txt,
-		     limiting ? limiting->res.discharge_limitation : "");
-	publish_paths_limits(t, &r, ready && any_res);
-	bool allow_c = ready && ok && ccl > 0, allow_d = ready && ok && dcl > 0;
+	r.cvl_valid = br->cvl_valid;
+	r.cvl_v = br->cvl_v;
+	r.ccl_a = br->ccl_a;
+	r.dcl_a = br->dcl_a;
+	r.battery_low_voltage_v = br->battery_low_voltage_v;
+	snprintf(r.mode, sizeof(r.mode), "%s", br->mode);
+	snprintf(r.charge_limitation, sizeof(r.charge_limitation), "%s", br->charge_limitation);
+	snprintf(r.discharge_limitation, sizeof(r.discharge_limitation), "%s",
+		 br->discharge_limitation);
+	publish_paths_limits(t, &r, ready && br->limits_valid);
+	bool allow_c = ready && br->allow_charge, allow_d = ready && br->allow_discharge;
 	publish_tree_set_int(t, "/Io/AllowToCharge", allow_c);
 	publish_tree_set_int(t, "/Io/AllowToDischarge", allow_d);
 	publish_tree_set_invalid(t, "/Io/AllowToBalance");
@@ -632,6 +789,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 	SETD("/System/MaxCellTemperature", nt > 0, tmax);
 	SETS("/System/MinTemperatureCellId", nt > 0, tmin_id);
 	SETS("/System/MaxTemperatureCellId", nt > 0, tmax_id);
+	SETS("/Bank/Offline", br->offline_text[0], br->offline_text);
 	publish_tree_set_invalid(t, "/System/MOSTemperature");
 #undef SETD
 #undef SETS
@@ -639,12 +797,14 @@ static void agg_fill(struct publish *p, uint64_t now)
 		publish_tree_set_int(t, "/System/NrOfCellsPerBattery", (int32_t)cells);
 	else
 		publish_tree_set_invalid(t, "/System/NrOfCellsPerBattery");
-	publish_tree_set_int(t, "/System/NrOfModulesOnline", (int32_t)online);
-	publish_tree_set_int(t, "/System/NrOfModulesOffline", (int32_t)(members - online));
-	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", (int32_t)blocking_c);
-	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge", (int32_t)blocking_d);
-	publish_tree_set_int(t, "/System/NrOfBatteries", (int32_t)members);
-	publish_tree_set_int(t, "/System/BatteriesParallel", (int32_t)members);
+	publish_tree_set_int(t, "/System/NrOfModulesOnline", (int32_t)br->online);
+	/* a stale pack is offline here as on its own service, though its limits still count */
+	publish_tree_set_int(t, "/System/NrOfModulesOffline", (int32_t)(br->members - br->online));
+	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", (int32_t)br->blocking_charge);
+	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge",
+			     (int32_t)br->blocking_discharge);
+	publish_tree_set_int(t, "/System/NrOfBatteries", (int32_t)br->members);
+	publish_tree_set_int(t, "/System/BatteriesParallel", (int32_t)br->members);
 	for (int k = 0; k < BMS_ALARM_COUNT; k++) {
 		char path[PUBLISH_PATH_LEN];
 		snprintf(path, sizeof(path), "/Alarms/%s", bms_alarm_name((enum bms_alarm)k));
@@ -653,35 +813,39 @@ static void agg_fill(struct publish *p, uint64_t now)
 		else
 			publish_tree_set_invalid(t, path);
 	}
-	publish_tree_set_int(t, "/Alarms/BmsCable", cable);
+	publish_tree_set_int(t, "/Alarms/BmsCable", br->bms_cable_alarm);
+}
+
+/* Bank packs expected now: those known, or the named list, or the ports known at start. */
+static unsigned bank_expected(const struct publish *p)
+{
+	unsigned members = 0;
+	for (unsigned s = 0; s < p->nslots; s++)
+		members += p->batts[s].used && p->batts[s].in_bank;
+	unsigned listed = 0;
+	for (int i = 0; i < BANK_MAX_PACKS; i++)
+		listed += p->agg.members[i].used;
+	unsigned e = members > listed ? members : listed;
+	if (bank_all(p->cfg) && p->start_ports > e)
+		e = p->start_ports;
+	return e;
 }
 
 static void agg_update(struct publish *p, uint64_t now)
 {
 	struct aggregate *a = &p->agg;
 	const struct publish_config *c = p->cfg;
-	unsigned members = 0;
-	for (unsigned s = 0; s < p->nslots; s++)
-		members += p->batts[s].used && p->batts[s].in_bank;
 	if (!a->active) {
 		/* sticky once active: Venus must not see the BMS switch back and forth */
-		bool want = (c->bank_mode == PUBLISH_BANK_ON && members >= 1) ||
-			    (c->bank_mode == PUBLISH_BANK_AUTO && members >= 2);
+		unsigned expected = bank_expected(p);
+		bool want = (c->bank_mode == PUBLISH_BANK_ON && expected >= 1) ||
+			    (c->bank_mode == PUBLISH_BANK_AUTO && expected >= 2);
 		if (!want)
 			return;
 		if (!a->tree && agg_create(p) < 0)
 			return;
 		a->active = true;
-		log_info("publish: bank of %u packs: publishing %s", members, AGG_NAME);
-		/* the packs hand /Info over to the aggregate */
-		for (unsigned s = 0; s < p->nslots; s++) {
-			struct batt *b = &p->batts[s];
-			if (b->used && b->in_bank && b->tree) {
-				batt_fill(p, b);
-				if (b->svc && b->svc->owned)
-					publish_tree_flush(b->tree, b->svc->conn, c->properties_changed);
-			}
-		}
+		log_info("publish: bank of %u packs: publishing %s", expected, AGG_NAME);
 		agg_fill(p, now);
 		publish_service_export(a->svc, a->tree);
 		agg_fill(p, now); /* export wrote DeviceInstance/CustomName */
@@ -693,6 +857,19 @@ static void agg_update(struct publish *p, uint64_t now)
 		publish_service_request_name(a->svc, AGG_NAME);
 	else
 		publish_tree_flush(a->tree, a->svc->conn, c->properties_changed);
+}
+
+/* A pack whose /Info ownership changed (bank decided or formed) is refilled at once. */
+static void handover_info(struct publish *p)
+{
+	for (unsigned s = 0; s < p->nslots; s++) {
+		struct batt *b = &p->batts[s];
+		if (!b->used || !b->tree || b->info_hidden == aggregate_owns_info(p, b))
+			continue;
+		batt_fill(p, b);
+		if (b->svc && b->svc->owned)
+			publish_tree_flush(b->tree, b->svc->conn, p->cfg->properties_changed);
+	}
 }
 
 /* ---- the loop ---- */
@@ -709,20 +886,39 @@ static void cycle(struct publish *p, bool timer)
 {
 	uint64_t now = now_ms(p);
 	uint64_t interval = (uint64_t)p->cfg->interval_ms;
+	bool was_complete = p->complete;
+	bool ports_done = true;
+	if (!p->complete) {
+		/* the registry before the slots: a port marked detected has its pack committed */
+		unsigned total, pending;
+		store_port_count(p->st, &total, &pending);
+		ports_done = pending == 0;
+		p->detecting = 0;
+		for (unsigned s = 0; s < p->nslots; s++) {
+			struct store_record rec;
+			if (store_read(p->st, (int)s, &rec) == 0 && rec.state == STORE_DETECTING)
+				p->detecting++;
+		}
+		p->complete = bank_complete(p, now, ports_done);
+	}
+	p->bank_touched = false;
 	for (unsigned s = 0; s < p->nslots; s++) {
 		struct batt *b = &p->batts[s];
 		bool due = b->used ? now >= b->next_tick_ms : timer;
 		slot_update(p, (int)s, due, now);
 	}
-	/* an inactive bank needs a look only when its membership changed */
-	unsigned members = 0;
-	for (unsigned s = 0; s < p->nslots; s++)
-		members += p->batts[s].used && p->batts[s].in_bank;
-	if (p->agg.active ? timer || now >= p->agg_next_ms : members != p->agg_members) {
+	if (!p->complete)
+		p->complete = bank_complete(p, now, ports_done); /* named packs that reported now */
+	if (p->complete && !was_complete)
+		log_info("publish: bank start-up complete after %" PRIu64 " ms", now - p->start_ms);
+	/* a member's reduction reaches the bank in the cycle that brought it, never on the timer */
+	if (!p->agg.active || p->bank_touched || timer || now >= p->agg_next_ms ||
+	    p->complete != was_complete) {
 		agg_update(p, now);
-		p->agg_next_ms = now + interval;
-		p->agg_members = members;
+		if (p->agg.active && (timer || now >= p->agg_next_ms))
+			p->agg_next_ms = now + interval;
 	}
+	handover_info(p);
 	uint64_t next = p->agg.active ? p->agg_next_ms : UINT64_MAX;
 	for (unsigned s = 0; s < p->nslots; s++)
 		if (p->batts[s].used && p->batts[s].next_tick_ms < next)
@@ -904,6 +1100,10 @@ int publish_start(const struct publish_params *prm, struct store *st, struct pub
 	p->clock_ms = prm->clock_ms;
 	p->clock_ctx = prm->clock_ctx;
 	p->start_ms = now_ms(p);
+	unsigned pending;
+	store_port_count(st, &p->start_ports, &pending);
+	p->agg.pub = p;
+	bank_init_members(p);
 
 	/* libdbus is used from this thread only, but the daemon's other threads may link it */
 	dbus_threads_init_default();

@@ -37,11 +37,21 @@ const struct cfg_key publish_cfg_keys[] = {
 		"[\"all\"] = every battery."},
 	{.path = "bank_startup_timeout_s", .type = CFG_INT, .offset = OFF(bank_startup_timeout_s),
 	 .min = 0, .max = 3600, .def = "30",
-	 .doc = "The aggregate publishes no limits or SOC until every listed pack has reported "
-		"once, or this long (s) after start (with \"all\": always this long)."},
+	 .doc = "Upper bound (s) of the bank's start-up: it publishes no limits or SOC until every "
+		"listed pack has reported once (with \"all\": until every port known at start has "
+		"a detected pack or found nothing), or this long after start."},
 	{.path = "aggregate_instance", .type = CFG_INT, .offset = OFF(aggregate_instance),
 	 .min = 0, .max = 999, .def = "511",
 	 .doc = "Preferred VRM device instance of the aggregate service (lower than the packs' "
 		"so systemcalc's automatic battery monitor choice picks the bank)."},
+	{.path = "bank_share_current", .type = CFG_DOUBLE, .offset = OFF(bank_share_current),
+	 .min = 0.1, .max = 1000, .def = "5.0",
+	 .doc = "Bank current (A) above which each pack's share of it (pack current / bank "
+		"current) is measured; the bank CCL/DCL is the largest current at which no pack "
+		"exceeds its own limit at its share. Below it the split is too noisy to use."},
+	{.path = "bank_share_fall_time_s", .type = CFG_INT, .offset = OFF(bank_share_fall_time_s),
+	 .min = 0, .max = 86400, .def = "120",
+	 .doc = "Time constant (s) of a pack's measured share when it falls; a share that rises "
+		"is taken at once, so the estimate errs towards the pack that takes more."},
 	{NULL},
 };

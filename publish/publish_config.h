@@ -24,6 +24,8 @@ struct publish_config {
 	struct cfg_slist bank_packs; /* identities or ttys; empty or "all" = every pack */
 	int64_t bank_startup_timeout_s;
 	int64_t aggregate_instance;
+	double bank_share_current;      /* A: |bank current| above which pack shares are measured */
+	int64_t bank_share_fall_time_s; /* a falling share decays with this time constant */
 };
 
 extern const struct cfg_key publish_cfg_keys[];

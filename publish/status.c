@@ -126,7 +126,7 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int publish_status_list(const char *address, struct publish_status *out, size_t cap)
+static DBusConnection *connect_bus(const char *address)
 {
 	DBusError err;
 	dbus_error_init(&err);
@@ -142,9 +142,54 @@ int publish_status_list(const char *address, struct publish_status *out, size_t 
 		c = dbus_bus_get_private(DBUS_BUS_SYSTEM, &err);
 	}
 	dbus_error_free(&err);
+	if (c)
+		dbus_connection_set_exit_on_disconnect(c, FALSE);
+	return c;
+}
+
+int publish_bank_forget(const char *address, const char *what)
+{
+	DBusConnection *c = connect_bus(address);
 	if (!c)
 		return -ECONNREFUSED;
-	dbus_connection_set_exit_on_disconnect(c, FALSE);
+	int r = -EIO;
+	DBusMessage *m = dbus_message_new_method_call("com.victronenergy.battery.aggregate",
+						      "/Bank/Forget", "com.victronenergy.BusItem",
+						      "SetValue");
+	DBusMessage *reply = NULL;
+	if (m) {
+		DBusMessageIter it, v;
+		dbus_message_iter_init_append(m, &it);
+		dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, "s", &v);
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &what);
+		dbus_message_iter_close_container(&it, &v);
+		DBusError err;
+		dbus_error_init(&err);
+		reply = dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, &err);
+		if (!reply)
+			r = dbus_error_has_name(&err, DBUS_ERROR_SERVICE_UNKNOWN) ||
+					    dbus_error_has_name(&err, DBUS_ERROR_NAME_HAS_NO_OWNER)
+				    ? -ESRCH
+				    : -EIO;
+		dbus_error_free(&err);
+	}
+	int32_t code;
+	if (reply && dbus_message_get_args(reply, NULL, DBUS_TYPE_INT32, &code, DBUS_TYPE_INVALID))
+		r = code == 0 ? 0 : -ENOENT;
+	if (reply)
+		dbus_message_unref(reply);
+	if (m)
+		dbus_message_unref(m);
+	dbus_connection_close(c);
+	dbus_connection_unref(c);
+	return r;
+}
+
+int publish_status_list(const char *address, struct publish_status *out, size_t cap)
+{
+	DBusConnection *c = connect_bus(address);
+	if (!c)
+		return -ECONNREFUSED;
 	int found = 0;
 	DBusMessage *m = dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
 						      "org.freedesktop.DBus", "ListNames");

@@ -26,4 +26,12 @@ struct publish_status {
  */
 int publish_status_list(const char *address, struct publish_status *out, size_t cap);
 
+/*
+ * Remove offline packs from the bank: SetValue on the aggregate's
+ * /Bank/Forget (what: a pack number, identity, tty or "offline" for all).
+ * 0 done, -ENOENT refused (no offline pack by that name), -ESRCH no bank
+ * service, other negative errno when the bus cannot be reached.
+ */
+int publish_bank_forget(const char *address, const char *what);
+
 #endif

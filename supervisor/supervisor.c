@@ -318,9 +318,14 @@ static void start_worker(struct sup *s, struct port *p)
 	wp.notify_fd = p->notify_fd;
 	p->restart_at_ms = 0;
 	p->started_ms = time_mono_ms();
+	/* before the worker runs, so its first detection round is always counted */
+	if (store_port_register(s->store, p->devname) < 0)
+		log_warn("%s: port registry full: a bank of all packs may wait for its timeout",
+			 p->tty);
 	int r = worker_start(&wp, s->store, &p->w);
 	if (r < 0) {
 		p->w = NULL;
+		store_port_mark(s->store, p->devname, STORE_PORT_FAILED); /* a bank need not wait */
 		log_error("%s: cannot start worker: %s", p->tty, strerror(-r));
 		schedule_restart(p, p->started_ms);
 		return;
@@ -329,10 +334,11 @@ static void start_worker(struct sup *s, struct port *p)
 		 p->pc.bms[0] ? ", bms " : "", p->pc.bms);
 }
 
-static void remove_port(struct port *p, const char *why)
+static void remove_port(struct sup *s, struct port *p, const char *why)
 {
 	log_info("%s: released (%s)", p->tty, why);
 	stop_worker(p);
+	store_port_remove(s->store, p->devname);
 	if (p->notify_fd >= 0)
 		close(p->notify_fd);
 	memset(p, 0, sizeof(*p));
@@ -365,7 +371,7 @@ static void on_udev(void *ctx, enum udev_action action, const struct udev_props 
 	struct port *p = find_port(s, u->devname);
 	if (action == UDEV_REMOVE) {
 		if (p && p->from_udev)
-			remove_port(p, "device removed");
+			remove_port(s, p, "device removed");
 		return;
 	}
 	const char *why = "";
@@ -376,7 +382,7 @@ static void on_udev(void *ctx, enum udev_action action, const struct udev_props 
 	}
 	if (v == UDEV_IGNORE) {
 		if (p) {
-			remove_port(p, why);
+			remove_port(s, p, why);
 		} else if (u->id_bus && strcmp(u->id_bus, "usb") == 0) {
 			log_info("%s: not claimed: %s", base_of(u->devname), why);
 		} else {
@@ -408,7 +414,7 @@ static void sync_static_ports(struct sup *s)
 			    strcmp(s->serial.ports[k].path, p->devname) == 0)
 				listed = true;
 		if (!listed)
-			remove_port(p, "no longer configured");
+			remove_port(s, p, "no longer configured");
 	}
 	for (unsigned k = 0; k < s->serial.nports; k++) {
 		const char *path = s->serial.ports[k].path;
@@ -523,7 +529,7 @@ static void reload(struct sup *s)
 	for (int i = 0; i < SUP_MAX_PORTS; i++) {
 		struct port *p = &s->ports[i];
 		if (p->used && p->from_udev && !p->seen)
-			remove_port(p, "device no longer present");
+			remove_port(s, p, "device no longer present");
 	}
 	sync_static_ports(s);
 	s->restart_workers = false;
@@ -564,7 +570,7 @@ static void stop_all(struct sup *s)
 {
 	for (int i = 0; i < SUP_MAX_PORTS; i++)
 		if (s->ports[i].used)
-			remove_port(&s->ports[i], "stopping");
+			remove_port(s, &s->ports[i], "stopping");
 }
 
 int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
@@ -600,8 +606,6 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 		log_error("store: %s", strerror(-r));
 		goto out;
 	}
-	if (start_publisher(s) < 0)
-		goto out;
 	if (!o->no_udev) {
 		r = udev_watch_new(&s->uw);
 		if (r < 0)
@@ -610,6 +614,9 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 			udev_watch_enumerate(s->uw, on_udev, s);
 	}
 	sync_static_ports(s);
+	/* after the ports at start are registered: a bank of "all" packs waits for them */
+	if (start_publisher(s) < 0)
+		goto out;
 	log_info("serialbatteryd %s running (config %s)", SB_VERSION,
 		 o->config_path ? o->config_path : "built-in defaults");
 

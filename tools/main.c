@@ -11,6 +11,7 @@ static const struct tool_cmd cmds[] = {
 	{"probe", "detect which BMS answers on a serial port", cmd_probe},
 	{"simulate", "emulate a BMS on a pseudo-terminal", cmd_simulate},
 	{"status", "list the battery services on D-Bus with key values", cmd_status},
+	{"forget", "remove an offline pack from the bank", cmd_forget},
 	{NULL, NULL, NULL},
 };
 

@@ -190,10 +190,13 @@ static int detect_until_found(struct worker *w)
 				 res.remembered ? " (remembered)" : "", res.naddresses,
 				 res.naddresses == 1 ? "y" : "ies", res.elapsed_ms, round);
 			adopt(w, &res);
+			/* after the commit: a bank counting ports finds this pack in the store */
+			store_port_mark(w->st, w->p.path, STORE_PORT_DETECTED);
 			return 0;
 		}
 		if (r == -ECANCELED || r == -ENODEV)
 			return r;
+		store_port_mark(w->st, w->p.path, STORE_PORT_FAILED);
 		if (r == -ENOENT && o.bms && o.bms[0]) {
 			log_error("%s: unknown bms '%s'", w->tty, o.bms);
 			return -EINVAL;
@@ -328,6 +331,8 @@ static void *thread_main(void *arg)
 	snprintf(name, sizeof(name), "sb-worker:%.5s", t);
 	pthread_setname_np(pthread_self(), name);
 	int r = run(w);
+	if (r < 0 && r != -ECANCELED)
+		store_port_mark(w->st, w->p.path, STORE_PORT_FAILED); /* e.g. cannot open */
 	if (r == -ECANCELED)
 		r = 0;
 	else if (r == -ENODEV)

@@ -222,6 +222,36 @@ static void test_concurrent_open(void)
 	store_free(st);
 }
 
+/* The start-up port registry: pending until marked once, marking wakes the reader. */
+static void test_port_registry(void)
+{
+	struct store *st;
+	CU_ASSERT_FATAL(store_new(2, &st) == 0);
+	unsigned total, pending;
+	store_port_count(st, &total, &pending);
+	CU_ASSERT(total == 0 && pending == 0);
+	CU_ASSERT(store_port_register(st, "/dev/ttyUSB0") == 0);
+	CU_ASSERT(store_port_register(st, "/dev/ttyUSB1") == 0);
+	CU_ASSERT(store_port_register(st, "/dev/ttyUSB0") == 0); /* known: unchanged */
+	store_port_count(st, &total, &pending);
+	CU_ASSERT(total == 2 && pending == 2);
+	store_drain(st);
+	store_port_mark(st, "/dev/ttyUSB0", STORE_PORT_DETECTED);
+	struct pollfd pfd = {.fd = store_fd(st), .events = POLLIN};
+	CU_ASSERT(poll(&pfd, 1, 0) == 1);
+	store_port_mark(st, "/dev/ttyUSB1", STORE_PORT_FAILED);
+	store_port_mark(st, "/dev/ttyUSB0", STORE_PORT_FAILED); /* marked once only */
+	store_port_count(st, &total, &pending);
+	CU_ASSERT(total == 2 && pending == 0);
+	CU_ASSERT(store_port_register(st, "/dev/ttyUSB2") == 0);
+	store_port_count(st, &total, &pending);
+	CU_ASSERT(total == 3 && pending == 1);
+	store_port_remove(st, "/dev/ttyUSB2");
+	store_port_count(st, &total, &pending);
+	CU_ASSERT(total == 2 && pending == 0);
+	store_free(st);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -229,6 +259,7 @@ int sb_register_tests(void)
 		{"eventfd_wakes", test_eventfd_wakes},
 		{"no_torn_snapshot", test_no_torn_snapshot},
 		{"concurrent_open", test_concurrent_open},
+		{"port_registry", test_port_registry},
 		{NULL, NULL},
 	};
 	return sb_add_suite("store", tests);

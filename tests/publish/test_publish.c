@@ -577,13 +577,15 @@ static void test_bank(void)
 	CU_ASSERT(tb_get_value(cli, SVC_B, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'x');
 	CU_ASSERT(tb_get_value(cli, SVC_B, "/Dc/0/Voltage", &v) == 0 && v.type == 'd');
 
-	/* pack B goes silent past stale_after: the bank keeps A's share */
+	/* pack B goes silent past stale_after: still wired in parallel, its own CCL is 0 by
+	 * the comms-loss rule, so the bank's is 0 (issue 12: never A's full current) */
 	atomic_fetch_add(&fake_now, (uint64_t)(ccfg.stale_after * 1000) + 5000);
 	a.voltage_mv = 49990;
 	commit(slot_a, "ttyUSB0", &a);
 	CU_ASSERT_FATAL(wait_agg_voltage(49.99));
 	double ccl_one = agg_value("/Info/MaxChargeCurrent", &t);
-	CU_ASSERT(t == 'd' && fabs(ccl_one - ccfg.max_charge_current) < 1e-6);
+	CU_ASSERT(t == 'd' && fabs(ccl_one) < 1e-6);
+	CU_ASSERT(agg_value("/Io/AllowToCharge", &t) == 0);
 	CU_ASSERT(fabs(agg_value("/Soc", &t) - 50.0) < 1e-6);
 	CU_ASSERT(fabs(agg_value("/InstalledCapacity", &t) - 100.0) < 1e-6);
 	CU_ASSERT(agg_value("/System/NrOfModulesOnline", &t) == 1);
@@ -598,6 +600,72 @@ static void test_bank(void)
 	CU_ASSERT(seen_between);
 	CU_ASSERT(agg_value("/System/NrOfModulesOnline", &t) == 2);
 	CU_ASSERT(fabs(agg_value("/Soc", &t) - 65.0) < 1e-6);
+}
+
+/* ---- suite 4: a named bank whose second pack never reports ---- */
+
+static int init_bank_missing(void)
+{
+	return suite_init_common(PUBLISH_BANK_ON);
+}
+
+/* Poll the aggregate until path holds value (numbers) or text (strings); false after WAIT_MS. */
+static bool agg_until(const char *path, double value, const char *text)
+{
+	for (int k = 0; k < WAIT_MS / 10; k++) {
+		struct tb_val v;
+		if (tb_get_value(cli, SVC_AGG, path, &v) == 0) {
+			if (text && v.type == 's' && strcmp(v.s, text) == 0)
+				return true;
+			if (!text && ((v.type == 'd' && fabs(v.d - value) < 1e-6) ||
+				      (v.type == 'i' && v.i == (int32_t)value)))
+				return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_bank_missing_pack(void)
+{
+	/* the bank claims the BMS role before any pack exists */
+	CU_ASSERT_FATAL(wait_owner(SVC_AGG, true, NULL, 0));
+	CU_ASSERT_FATAL(store_open(st, KEY_A, &slot_a) == 0);
+	struct bms_snapshot a = mk_snap(50000, 5000, 100000);
+	commit(slot_a, "ttyUSB0", &a);
+	CU_ASSERT_FATAL(wait_owner(SVC_A, true, NULL, 0));
+	struct tb_val v;
+	/* pack B has not reported: no limits anywhere, and none on the pack */
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'x');
+
+	/* past the start-up timeout: the bank publishes, pack B is listed offline, not left out */
+	atomic_fetch_add(&fake_now, (uint64_t)pcfg.bank_startup_timeout_s * 1000u + 1000u);
+	commit(slot_a, "ttyUSB0", &a);
+	char want[128];
+	snprintf(want, sizeof(want), "Pack 2 (%s) offline", KEY_B);
+	CU_ASSERT(agg_until("/Bank/Offline", 0, want));
+	CU_ASSERT(agg_until("/System/NrOfBatteries", 2, NULL));
+	CU_ASSERT(agg_until("/System/NrOfModulesOffline", 1, NULL));
+	CU_ASSERT(agg_until("/Alarms/BmsCable", 1, NULL));
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'd');
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'x');
+
+	/* the owner forgets it; an online pack cannot be forgotten */
+	struct tb_val w;
+	memset(&w, 0, sizeof(w));
+	w.type = 's';
+	snprintf(w.s, sizeof(w.s), "1");
+	CU_ASSERT(tb_set_value(cli, SVC_AGG, "/Bank/Forget", &w) != 0);
+	snprintf(w.s, sizeof(w.s), "nonesuch");
+	CU_ASSERT(tb_set_value(cli, SVC_AGG, "/Bank/Forget", &w) != 0);
+	snprintf(w.s, sizeof(w.s), "2");
+	CU_ASSERT(tb_set_value(cli, SVC_AGG, "/Bank/Forget", &w) == 0);
+	CU_ASSERT(agg_until("/System/NrOfBatteries", 1, NULL));
+	CU_ASSERT(agg_until("/System/NrOfModulesOffline", 0, NULL));
+	CU_ASSERT(agg_until("/Alarms/BmsCable", 0, NULL));
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/Bank/Offline", &v) == 0 && v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/Bank/Forget", &v) == 0 && v.type == 's' && !v.s[0]);
 }
 
 /* ---- suite 3: no settings service on the bus ---- */
@@ -651,6 +719,9 @@ int sb_register_tests(void)
 	if (!s1 || !s2 || !s3)
 		return -1;
 	if (!CU_add_test(s3, "unique instances", test_unique_instances_without_settings))
+		return -1;
+	CU_pSuite s4 = CU_add_suite("publish bank, a pack missing", init_bank_missing, suite_clean);
+	if (!s4 || !CU_add_test(s4, "listed offline until forgotten", test_bank_missing_pack))
 		return -1;
 	for (const struct sb_test *t = single; t->name; t++)
 		if (!CU_add_test(s1, t->name, t->fn))
