@@ -72,13 +72,14 @@ expect "packs are not BMSes in bank mode" $PB /Info/MaxChargeVoltage invalid x 2
 
 stage "limits before the high cell"
 expect "bank CVL = 16 x 3.45" $AGG /Info/MaxChargeVoltage == 55.2 "$(left 19)"
-expect "bank CCL = 2 x 50 A" $AGG /Info/MaxChargeCurrent == 100 "$(left 19)"
+# JK PB takes 10 of the bank's 15 A: at 75 A it would take its own 50 A (share rule)
+expect "bank CCL = 50 A / JK PB's 2/3 share" $AGG /Info/MaxChargeCurrent == 75 "$(left 19)"
 expect "bank DCL = 2 x 60 A" $AGG /Info/MaxDischargeCurrent == 120 "$(left 19)"
 fatal_unless_ok "the bank never reached its normal limits before the high cell"
 
 stage "JK PB cell 5 runs high (3.52 V)"
 expect "bank CVL by penalty sum = 15 x 3.35 + 3.45" $AGG /Info/MaxChargeVoltage == 53.7 "$(left 35)"
-expect "bank CCL = JBD's 50 A only" $AGG /Info/MaxChargeCurrent == 50 5
+expect "bank CCL = 0: JK PB (CCL 0) is in parallel" $AGG /Info/MaxChargeCurrent == 0 5
 expect "JK PB blocks charging" $PB /Io/AllowToCharge == 0 5
 expect "bank names the cell" $AGG /System/MaxVoltageCellId == 1:C5 5
 
