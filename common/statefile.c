@@ -94,6 +94,16 @@ static int open_parent(const char *dir, const char *rel, bool create, char *ret_
 	int n = snprintf(copy, sizeof(copy), "%s", rel);
 	if (n < 0 || (size_t)n >= sizeof(copy))
 		return -ENAMETOOLONG;
+	/* every component checked before anything is created */
+	for (const char *c = rel;; c++) {
+		const char *e = strchr(c, '/');
+		size_t l = e ? (size_t)(e - c) : strlen(c);
+		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return -EINVAL;
+		if (!e)
+			break;
+		c = e;
+	}
 	int fd;
 	int r = open_dir(-1, dir, create, &fd);
 	if (r < 0)
