@@ -28,6 +28,7 @@
 #include "charge/charge.h"
 #include "common/log.h"
 #include "common/sbtime.h"
+#include "common/statefile.h"
 #include "publish/busitem.h"
 #include "publish/paths.h"
 #include "publish/publish_config.h"
@@ -94,6 +95,7 @@ struct publish {
 	const struct publish_config *cfg;
 	const struct charge_config *ccfg;
 	char state_dir[CFG_STR];
+	bool state_failing; /* charge state saves fail: logged once */
 	uint64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
 
@@ -120,54 +122,52 @@ static uint64_t now_ms(const struct publish *p)
 
 /* ---- charge state persistence ---- */
 
-static void state_path(const struct publish *p, const struct batt *b, char *buf, size_t len)
+static void state_name(const struct batt *b, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/charge_%s.state", p->state_dir, b->sid);
+	snprintf(buf, len, "charge_%s.state", b->sid);
 }
 
 static void state_load(struct publish *p, struct batt *b, uint64_t now)
 {
 	if (!p->state_dir[0])
 		return;
-	char path[512];
-	state_path(p, b, path, sizeof(path));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char name[STORE_KEY_LEN + 16], text[CHARGE_TEXT_LEN];
+	state_name(b, name, sizeof(name));
+	int r = statefile_read(p->state_dir, name, text, sizeof(text), NULL);
+	if (r == -ENOENT)
 		return;
-	char text[CHARGE_TEXT_LEN];
-	ssize_t n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	text[n] = 0;
-	if (charge_state_parse(&b->cst, text, now) == 0)
+	if (r == 0 && charge_state_parse(&b->cst, text, now) == 0)
 		snprintf(b->charge_text, sizeof(b->charge_text), "%s", text);
 	else
-		log_warn("publish: ignoring unreadable charge state %s", path);
+		log_warn("publish: ignoring charge state %s/%s: %s", p->state_dir, name,
+			 r < 0 ? strerror(-r) : "unreadable");
 }
 
+/*
+ * A failed save is retried on the next change of the same battery (its text
+ * stays unsaved), so a full or refused directory would log every cycle: log
+ * when saving starts failing and when it works again, once for all batteries.
+ */
 static void state_save(struct publish *p, struct batt *b)
 {
 	char text[CHARGE_TEXT_LEN];
 	if (!p->state_dir[0] || charge_state_format(&b->cst, text, sizeof(text)) < 0 ||
 	    strcmp(text, b->charge_text) == 0)
 		return;
-	char path[512], tmp[520];
-	state_path(p, b, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_warn("publish: cannot write %s: %s", tmp, strerror(errno));
-		return;
-	}
-	size_t len = strlen(text);
-	bool ok = write(fd, text, len) == (ssize_t)len;
-	ok = close(fd) == 0 && ok;
-	/* rename: a crash leaves the old state or the new one, never half of it */
-	if (ok && rename(tmp, path) == 0)
+	char name[STORE_KEY_LEN + 16];
+	state_name(b, name, sizeof(name));
+	int r = statefile_write(p->state_dir, name, text, strlen(text));
+	if (r == 0)
 		snprintf(b->charge_text, sizeof(b->charge_text), "%s", text);
-	else
-		log_warn("publish: cannot write %s", path);
+	if (r < 0 && !p->state_failing) {
+		p->state_failing = true;
+		log_warn("publish: cannot save charge state in %s: %s (logged once until it works "
+			 "again)",
+			 p->state_dir, strerror(-r));
+	} else if (r == 0 && p->state_failing) {
+		p->state_failing = false;
+		log_info("publish: saving charge state in %s works again", p->state_dir);
+	}
 }
 
 /* ---- bank membership ---- */

@@ -20,7 +20,9 @@ const struct cfg_key daemon_cfg_keys[] = {
 	 .def = "false", .doc = "Log to syslog instead of stderr (services under systemd use stderr)."},
 	{.path = "state_dir", .type = CFG_STRING, .offset = offsetof(struct daemon_config, state_dir),
 	 .def = "\"/var/lib/serialbattery\"",
-	 .doc = "Directory for small state files (remembered protocols, charge state)."},
+	 .doc = "Directory for small state files (remembered protocols, charge state); created "
+		"(0755) when missing. It must be the daemon user's own and not writable by group "
+		"or others, or the daemon refuses to start (exit status 2)."},
 	{.path = "max_batteries", .type = CFG_INT,
 	 .offset = offsetof(struct daemon_config, max_batteries), .min = 1, .max = 64, .def = "16",
 	 .doc = "Number of battery slots (ports x addresses) the daemon can serve."},

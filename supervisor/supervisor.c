@@ -30,6 +30,7 @@
 #include "bms/bms.h"
 #include "common/log.h"
 #include "common/sbtime.h"
+#include "common/statefile.h"
 #include "common/store.h"
 #include "publish/publish.h"
 #include "udev/udev.h"
@@ -487,6 +488,47 @@ static void on_worker_notify(struct port *p)
 static int start_publisher(struct sup *s);
 static void stop_publisher(struct sup *s);
 
+/*
+ * The state directory (remembered protocols, charge state) is created when
+ * missing. One another user can write to, or that is not ours, could feed us
+ * a protocol or a charge state, or swap a file for a symlink: it is refused
+ * (true). One that cannot be created or written (read-only, missing parent)
+ * only costs the saved state: warned about, then the writers log once.
+ * Each read and write checks the directory again (common/statefile.c).
+ */
+static bool state_dir_refused(const struct sup *s, bool at_start)
+{
+	if (!s->state_dir[0])
+		return false;
+	int r = statefile_dir_prepare(s->state_dir);
+	if (r == 0)
+		return false;
+	struct stat st;
+	char why[200];
+	bool refused = stat(s->state_dir, &st) == 0;
+	if (refused && !S_ISDIR(st.st_mode))
+		snprintf(why, sizeof(why), "not a directory");
+	else if (refused && st.st_uid != geteuid())
+		snprintf(why, sizeof(why), "owned by uid %u, not by the daemon's uid %u",
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+	else if (refused && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		snprintf(why, sizeof(why), "writable by group or others (mode %04o; chmod go-w)",
+			 (unsigned)(st.st_mode & 07777));
+	else
+		refused = false;
+	if (refused && at_start)
+		log_error("state directory %s refused: %s", s->state_dir, why);
+	else if (refused)
+		log_warn("SIGHUP: state directory %s refused: %s; protocols and charge state "
+			 "are neither read nor saved until it is fixed",
+			 s->state_dir, why);
+	else
+		log_warn("%sstate directory %s unusable: %s; protocols and charge state are not "
+			 "saved",
+			 at_start ? "" : "SIGHUP: ", s->state_dir, strerror(-r));
+	return refused;
+}
+
 static void reload(struct sup *s)
 {
 	const char *path = s->o->config_path;
@@ -513,6 +555,7 @@ static void reload(struct sup *s)
 		stop_publisher(s);
 		start_publisher(s);
 	}
+	state_dir_refused(s, false);
 	int level = s->cfg->daemon.log_level + s->o->verbose;
 	log_set_level(s->o->quiet ? SB_LOG_ERROR
 				  : (enum sb_log_level)(level > SB_LOG_DEBUG ? SB_LOG_DEBUG : level));
@@ -599,6 +642,10 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->sfd < 0 || s->tfd < 0) {
 		log_error("signalfd/timerfd: %s", strerror(errno));
+		goto out;
+	}
+	if (state_dir_refused(s, true)) {
+		status = 2; /* like a config error: a restart would only repeat it */
 		goto out;
 	}
 	int r = store_new((unsigned)cfg->daemon.max_batteries, &s->store);

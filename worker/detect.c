@@ -2,6 +2,7 @@
 #include "detect.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/statefile.h"
 #include "common/sbtime.h"
 
 #define REQ_CAP 512
@@ -304,7 +306,8 @@ bool worker_plausible(const struct bms_snapshot *s, const char **ret_why)
 
 /* ---- remembered protocol ------------------------------------------------ */
 
-static int remember_path(const char *state_dir, const char *identity, char *buf, size_t len)
+/* "detect/<identity>", unsafe characters replaced: relative to the state dir. */
+static int remember_rel(const char *state_dir, const char *identity, char *buf, size_t len)
 {
 	if (!state_dir || !state_dir[0] || !identity || !identity[0])
 		return -EINVAL;
@@ -318,7 +321,7 @@ static int remember_path(const char *state_dir, const char *identity, char *buf,
 		name[i] = ok ? ch : '_';
 	}
 	name[i] = '\0';
-	int n = snprintf(buf, len, "%s/detect/%s", state_dir, name);
+	int n = snprintf(buf, len, "detect/%s", name);
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
@@ -326,19 +329,14 @@ int worker_remember_load(const char *state_dir, const char *identity,
 			 const struct bms_driver **ret_drv, uint32_t *ret_baud,
 			 uint8_t *ret_address)
 {
-	char path[512];
-	int r = remember_path(state_dir, identity, path, sizeof(path));
+	char rel[200];
+	int r = remember_rel(state_dir, identity, rel, sizeof(rel));
 	if (r < 0)
 		return r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	char text[96];
-	ssize_t n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	text[n] = '\0';
+	r = statefile_read(state_dir, rel, text, sizeof(text), NULL);
+	if (r < 0)
+		return r == -EFBIG ? -EINVAL : r;
 	char name[32];
 	unsigned baud, addr;
 	if (sscanf(text, "%31s %u %u", name, &baud, &addr) != 3 || addr > 255)
@@ -362,33 +360,31 @@ int worker_remember_save(const char *state_dir, const char *identity,
 	if (worker_remember_load(state_dir, identity, &old, &ob, &oa) == 0 && old == drv &&
 	    ob == baud && oa == address)
 		return 0;
-	char path[512], dir[512], tmp[528];
-	int r = remember_path(state_dir, identity, path, sizeof(path));
+	char rel[200];
+	int r = remember_rel(state_dir, identity, rel, sizeof(rel));
 	if (r < 0)
 		return r;
-	snprintf(dir, sizeof(dir), "%s/detect", state_dir);
-	if (mkdir(state_dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
 	char text[96];
 	int n = snprintf(text, sizeof(text), "%s %u %u\n", drv->name, baud, address);
-	r = 0;
-	if (write(fd, text, (size_t)n) != n)
-		r = -EIO;
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return statefile_write(state_dir, rel, text, (size_t)n);
+}
+
+/*
+ * Every worker remembers into the same directory: a full or refused state
+ * directory is one episode for the whole process, logged when it starts and
+ * when it ends, not once per port and detection.
+ */
+static atomic_bool remember_failing;
+
+static void remember(const struct worker_detect_opts *o, const struct worker_detect_result *res)
+{
+	int s = worker_remember_save(o->state_dir, o->identity, res->drv, res->baud, res->address);
+	if (s < 0 && !atomic_exchange(&remember_failing, true))
+		log_warn("detect: cannot remember protocols under %s: %s (logged once until it "
+			 "works again)",
+			 o->state_dir, strerror(-s));
+	else if (s == 0 && atomic_exchange(&remember_failing, false))
+		log_info("detect: remembering protocols under %s works again", o->state_dir);
 }
 
 /* ---- detection ------------------------------------------------------------ */
@@ -600,13 +596,8 @@ int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 		}
 	}
 	res->elapsed_ms = time_mono_ms() - t0;
-	if (!pinned && o->state_dir) {
-		int s = worker_remember_save(o->state_dir, o->identity, res->drv, res->baud,
-					     res->address);
-		if (s < 0)
-			log_debug("detect: cannot remember the protocol under %s: %s",
-				  o->state_dir, strerror(-s));
-	}
+	if (!pinned && o->state_dir)
+		remember(o, res);
 	*ret = *res;
 out:
 	free(cl);

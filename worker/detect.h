@@ -95,7 +95,11 @@ struct worker_detect_result {
 int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 		  struct worker_detect_result *ret);
 
-/* <state_dir>/detect/<sanitised identity>: "driver baud address". */
+/*
+ * <state_dir>/detect/<sanitised identity>: "driver baud address", read and
+ * written through common/statefile (no symlink followed, the directory must
+ * be ours and not writable by others). 0 or a negative errno.
+ */
 int worker_remember_load(const char *state_dir, const char *identity,
 			 const struct bms_driver **ret_drv, uint32_t *ret_baud,
 			 uint8_t *ret_address);
