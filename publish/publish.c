@@ -595,7 +595,8 @@ static unsigned bank_inputs(struct publish *p, struct bank_pack_in *in)
 			continue;
 		n = (unsigned)i + 1;
 		struct batt *b = member_batt(p, i);
-		snprintf(x->label, sizeof(x->label), "%d (%s)", i + 1,
+		/* a long bank_packs entry is cut: the label only has to tell packs apart */
+		snprintf(x->label, sizeof(x->label), "%d (%.*s)", i + 1, BANK_LABEL_LEN - 8,
 			 m->tty[0] ? m->tty : m->name[0] ? m->name : "?");
 		x->link = BANK_OFFLINE;
 		if (b && b->have_res) {
