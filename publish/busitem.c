@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/sbtime.h"
+
+/* An episode of a full queue ends after this long without a drop (one log line each way). */
+#define DROP_QUIET_MS 10000u
 
 #define BUSITEM_IFACE "com.victronenergy.BusItem"
 #define INTROSPECT_IFACE "org.freedesktop.DBus.Introspectable"
@@ -18,8 +22,10 @@ struct publish_tree {
 	bool sealed;
 	publish_write_fn on_write;
 	void *ctx;
+	uint64_t requests; /* method calls handled */
 	uint64_t dropped;  /* replies not queued (outgoing cap) */
 	uint64_t dropped_logged; /* dropped at the last log line */
+	uint64_t last_drop_ms;   /* monotonic */
 	bool dropping;     /* in an episode of a full outgoing queue */
 };
 
@@ -207,23 +213,32 @@ uint64_t publish_tree_dropped(const struct publish_tree *t)
 	return t->dropped;
 }
 
+uint64_t publish_tree_requests(const struct publish_tree *t)
+{
+	return t->requests;
+}
+
 /*
- * Whether the outgoing queue has room. The bus daemon stops reading from us
- * while it holds our replies for a client that does not read them, and
- * libdbus's queue has no limit of its own: this is the limit. One log line
- * when an episode starts, one when it ends.
+ * Whether the outgoing queue has room. The bus daemon reads from us only as
+ * fast as it can hand our messages on, and holds them for a client that does
+ * not read them; libdbus's queue has no limit of its own: this is the limit.
+ * One log line when an episode starts, one when it has been quiet for
+ * DROP_QUIET_MS.
  */
 static bool queue_room(struct publish_tree *t, DBusConnection *conn)
 {
 	bool room = dbus_connection_get_outgoing_size(conn) < PUBLISH_OUTGOING_CAP;
-	if (!room && !t->dropping) {
+	uint64_t now = time_mono_ms();
+	if (!room) {
+		if (!t->dropping)
+			log_warn("publish: outgoing D-Bus queue over %d bytes (a client does not read "
+				 "its replies): dropping replies",
+				 PUBLISH_OUTGOING_CAP);
 		t->dropping = true;
-		log_warn("publish: outgoing D-Bus queue over %d bytes (a client does not read its "
-			 "replies): dropping replies",
-			 PUBLISH_OUTGOING_CAP);
-	} else if (room && t->dropping) {
+		t->last_drop_ms = now;
+	} else if (t->dropping && now - t->last_drop_ms >= DROP_QUIET_MS) {
 		t->dropping = false;
-		log_info("publish: outgoing D-Bus queue drained; %llu replies were dropped",
+		log_info("publish: outgoing D-Bus queue has room again; %llu replies were dropped",
 			 (unsigned long long)(t->dropped - t->dropped_logged));
 		t->dropped_logged = t->dropped;
 	}
@@ -639,6 +654,7 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 	struct publish_tree *t = tree;
 	if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL)
 		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	t->requests++;
 	const char *path = dbus_message_get_path(msg);
 	const char *iface = dbus_message_get_interface(msg);
 	const char *member = dbus_message_get_member(msg);

@@ -75,8 +75,9 @@ void publish_tree_mark_changed(struct publish_tree *t);
  * marked changed: a client that never reads cannot grow our memory.
  */
 #define PUBLISH_OUTGOING_CAP (1024 * 1024)
-/* Replies dropped by the cap since the tree was made. */
+/* Replies dropped by the cap, and method calls handled, since the tree was made. */
 uint64_t publish_tree_dropped(const struct publish_tree *t);
+uint64_t publish_tree_requests(const struct publish_tree *t);
 
 /*
  * Send one ItemsChanged on "/" with the changed items (nothing when none

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,8 @@ struct publish {
 	int wake_fd, timer_fd;
 	pthread_t thread;
 	bool running;
+	/* publish_get_stats(): written by the thread after every wake-up */
+	_Atomic uint64_t st_requests, st_dropped, st_ignored, st_reconnects;
 };
 
 static uint64_t now_ms(const struct publish *p)
@@ -321,8 +324,10 @@ static uint64_t svc_upkeep(struct publish *p, struct publish_service *svc, const
 			svc_backoff(svc, rt);
 			return svc->retry_at_ms;
 		}
-		if (retrying || svc->resend)
+		if (retrying || svc->resend) {
 			log_info("publish: %s: connected to the bus again", svc_label(svc));
+			atomic_fetch_add(&p->st_reconnects, 1);
+		}
 		if (svc->sid[0]) {
 			publish_service_claim(svc, svc->sid, svc->default_instance);
 			instance_make_unique(p, svc);
@@ -825,6 +830,37 @@ static void drop_disconnected(struct publish *p, struct publish_service *svc)
 	svc_backoff(svc, time_mono_ms());
 }
 
+static void stats_add(const struct publish_service *svc, const struct publish_tree *t,
+		      struct publish_stats *st)
+{
+	if (t) {
+		st->requests += publish_tree_requests(t);
+		st->dropped_replies += publish_tree_dropped(t);
+	}
+	if (svc)
+		st->ignored_signals += svc->ignored_signals;
+}
+
+static void stats_update(struct publish *p)
+{
+	struct publish_stats st = {0};
+	for (unsigned s = 0; s < p->nslots; s++)
+		if (p->batts[s].used)
+			stats_add(p->batts[s].svc, p->batts[s].tree, &st);
+	stats_add(p->agg.svc, p->agg.tree, &st);
+	atomic_store(&p->st_requests, st.requests);
+	atomic_store(&p->st_dropped, st.dropped_replies);
+	atomic_store(&p->st_ignored, st.ignored_signals);
+}
+
+void publish_get_stats(const struct publish *p, struct publish_stats *ret)
+{
+	ret->requests = atomic_load(&p->st_requests);
+	ret->dropped_replies = atomic_load(&p->st_dropped);
+	ret->ignored_signals = atomic_load(&p->st_ignored);
+	ret->reconnects = atomic_load(&p->st_reconnects);
+}
+
 /* Every service's upkeep; returns the poll timeout in ms (-1: none due). */
 static int bus_upkeep(struct publish *p)
 {
@@ -849,6 +885,7 @@ static int bus_upkeep(struct publish *p)
 		if (due < next)
 			next = due;
 	}
+	stats_update(p);
 	if (next == UINT64_MAX)
 		return -1;
 	rt = time_mono_ms();
