@@ -128,12 +128,8 @@ int publish_service_open(const char *address, struct publish_service **ret)
 	int r = publish_service_new(address, &s);
 	if (r < 0)
 		return r;
-	r = publish_service_connect(s);
-	if (r < 0) {
-		log_error("publish: cannot connect to D-Bus %s", address ? address : "(system)");
-		free(s);
-		return r;
-	}
+	/* no bus now: the publisher's upkeep connects it with backoff */
+	publish_service_connect(s);
 	*ret = s;
 	return 0;
 }

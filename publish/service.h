@@ -52,7 +52,7 @@ int publish_service_new(const char *address, struct publish_service **ret);
 int publish_service_connect(struct publish_service *s);
 /* The connection is gone: forget it and the name; tree, name and identity stay. */
 void publish_service_lost(struct publish_service *s);
-/* new + connect (logs an error when the bus cannot be reached). */
+/* new + connect; without a bus the service is returned unconnected (0 or -ENOMEM). */
 int publish_service_open(const char *address, struct publish_service **ret);
 /* Release the name, close the connection, free the tree. Accepts NULL. */
 void publish_service_close(struct publish_service *s);
