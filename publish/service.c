@@ -14,6 +14,8 @@
 #define BUSITEM_IFACE "com.victronenergy.BusItem"
 /* AddSettings is answered at once by localsettings; a missing service fails at once too. */
 #define SETTINGS_TIMEOUT_MS 5000
+/* Unhandled incoming bytes libdbus may hold per connection (requests are ~200 bytes). */
+#define INCOMING_CAP (256 * 1024)
 
 void publish_sanitize(const char *in, char *out, size_t len)
 {
@@ -96,10 +98,10 @@ int publish_service_connect(struct publish_service *s)
 	}
 	dbus_connection_set_exit_on_disconnect(c, FALSE);
 	/*
-	 * Requests are read only as fast as they are answered: a client that
+	 * Requests are read only as fast as they are handled: a client that
 	 * floods us waits in the bus daemon, not in our memory.
 	 */
-	dbus_connection_set_max_received_size(c, PUBLISH_OUTGOING_CAP);
+	dbus_connection_set_max_received_size(c, INCOMING_CAP);
 	if (!dbus_connection_add_filter(c, service_filter, s, NULL)) {
 		dbus_connection_close(c);
 		dbus_connection_unref(c);

@@ -636,6 +636,19 @@ static void test_unique_instances_without_settings(void)
 
 /* ---- suite 4: a bus that goes away, a name held by another, hostile clients ---- */
 
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * ASan keeps freed memory in a quarantine (256 MB by default) before reusing
+ * it, so an RSS bound would measure ASan rather than us: keep it small here.
+ * ASAN_OPTIONS still overrides it.
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "quarantine_size_mb=1";
+}
+#endif
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -1005,7 +1018,8 @@ static void test_unread_replies_bounded(void)
 	       (unsigned long long)(s1.dropped_replies - s0.dropped_replies), bus_base,
 	       bus_peak - bus_base, bus_after - bus_base);
 	CU_ASSERT(peak - base < 8 * 1024);
-	CU_ASSERT(after - base < 4 * 1024);
+	/* near the baseline: without a cap the growth stays (glibc keeps it); ASan's caches ~3 MB */
+	CU_ASSERT(after - base < 6 * 1024);
 }
 
 int sb_register_tests(void)
