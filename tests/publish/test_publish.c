@@ -649,6 +649,17 @@ const char *__asan_default_options(void)
 }
 #endif
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SB_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(SB_TSAN)
+#define RSS_MEASURABLE 0
+#else
+#define RSS_MEASURABLE 1
+#endif
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -1017,9 +1028,13 @@ static void test_unread_replies_bounded(void)
 	       base, peak - base, after - base,
 	       (unsigned long long)(s1.dropped_replies - s0.dropped_replies), bus_base,
 	       bus_peak - bus_base, bus_after - bus_base);
+#if RSS_MEASURABLE
 	CU_ASSERT(peak - base < 8 * 1024);
 	/* near the baseline: without a cap the growth stays (glibc keeps it); ASan's caches ~3 MB */
 	CU_ASSERT(after - base < 6 * 1024);
+#else
+	printf("(RSS not bounded under TSan: its shadow memory is most of it) ");
+#endif
 }
 
 int sb_register_tests(void)
