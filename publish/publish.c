@@ -7,7 +7,10 @@
  *
  * A pack's values are sent as soon as its worker commits (one ItemsChanged
  * per commit); the timer re-evaluates ages for the comms-loss policy and
- * refreshes the aggregate once per interval.
+ * refreshes the aggregate once per interval. After every wake-up bus_upkeep()
+ * keeps each service on the bus (registration, reconnect with backoff, a
+ * taken name retried), on the real clock and with poll()'s timeout as its
+ * timer, so neither the data clock nor a stream of readings delays it.
  */
 #include "publish/publish.h"
 
