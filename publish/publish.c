@@ -352,11 +352,9 @@ static uint64_t svc_upkeep(struct publish *p, struct publish_service *svc, const
 		if (publish_service_request_name(svc, want_name) < 0)
 			svc->retry_at_ms = rt + NAME_RETRY_MS;
 	}
-	if (svc->owned && svc->tree) {
-		if (svc->resend) {
-			publish_tree_mark_changed(svc->tree);
-			svc->resend = false;
-		}
+	if (svc->owned && svc->tree && svc->resend) {
+		publish_tree_mark_changed(svc->tree);
+		svc->resend = false;
 		publish_tree_flush(svc->tree, svc->conn, p->cfg->properties_changed);
 	}
 	return want_name && !svc->owned ? svc->retry_at_ms : UINT64_MAX;
@@ -864,6 +862,12 @@ void publish_get_stats(const struct publish *p, struct publish_stats *ret)
 	ret->reconnects = atomic_load(&p->st_reconnects);
 }
 
+/* On the bus with its name and nothing pending. */
+static bool svc_settled(const struct publish_service *svc)
+{
+	return svc->conn && svc->owned && !svc->resend && !svc->reclaim && !svc->settings_back;
+}
+
 /* Every service's upkeep; returns the poll timeout in ms (-1: none due). */
 static int bus_upkeep(struct publish *p)
 {
@@ -875,6 +879,8 @@ static int bus_upkeep(struct publish *p)
 		uint64_t due;
 		if (!b->svc) {
 			due = batt_register(p, b) == -ENOMEM ? rt + NAME_RETRY_MS : UINT64_MAX;
+		} else if (svc_settled(b->svc)) {
+			continue; /* the common case, on every wake-up: nothing to format or ask */
 		} else {
 			char name[PUBLISH_NAME_LEN];
 			pack_service_name(b, name, sizeof(name));
