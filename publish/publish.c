@@ -924,9 +924,16 @@ static void *thread_main(void *arg)
 			if (!svc || !svc->conn)
 				continue;
 			/* messages read during a blocking call are queued, not readable on the fd */
+			bool alive = true;
 			if (dbus_connection_get_dispatch_status(svc->conn) == DBUS_DISPATCH_DATA_REMAINS) {
-				publish_service_dispatch(svc);
+				alive = publish_service_dispatch(svc);
 				timeout = 0; /* handlers may have set work for bus_upkeep */
+			}
+			/* a loss seen inside a blocking call leaves no fd to poll: act on it here */
+			if (!alive || !dbus_connection_get_is_connected(svc->conn)) {
+				drop_disconnected(p, svc);
+				timeout = 0;
+				continue;
 			}
 			owners[n] = svc;
 			fds[n++] = (struct pollfd){.fd = publish_service_fd(svc),
