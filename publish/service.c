@@ -294,10 +294,15 @@ static DBusHandlerResult service_filter(DBusConnection *conn, DBusMessage *msg, 
 		owner_changed(s, msg);
 	else if (from_bus && dbus_message_is_signal(msg, DBUS_INTERFACE_DBUS, "NameLost")) {
 		const char *name;
+		/*
+		 * Also the late echo of our own release before a re-request: asking
+		 * again costs one call, answered "already owner" without a signal.
+		 */
 		if (dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID) &&
 		    s->owned && strcmp(name, s->name) == 0) {
-			log_warn("publish: lost the name %s; requesting it again", s->name);
+			log_debug("publish: NameLost %s; requesting it again", s->name);
 			s->owned = false;
+			s->name_free = true;
 		}
 	}
 	/* other handlers on this connection may want the signal too */
@@ -464,16 +469,18 @@ int publish_service_request_name(struct publish_service *s, const char *name)
 		watch_name(s->conn, s->name);
 		s->name_watched = true;
 	}
-	/* nothing before the name is visible: consumers see the tree whole at NameOwnerChanged */
-	if (s->tree)
-		publish_tree_clear_changes(s->tree);
 	DBusError err;
 	dbus_error_init(&err);
 	int r = dbus_bus_request_name(s->conn, name, DBUS_NAME_FLAG_DO_NOT_QUEUE, &err);
 	if (r == DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER || r == DBUS_REQUEST_NAME_REPLY_ALREADY_OWNER) {
 		s->owned = true;
 		s->name_taken_logged = false;
-		log_info("publish: registered %s (instance %d)", name, (int)s->instance);
+		if (r == DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER) {
+			/* consumers read the tree whole at NameOwnerChanged: nothing to signal */
+			if (s->tree)
+				publish_tree_clear_changes(s->tree);
+			log_info("publish: registered %s (instance %d)", name, (int)s->instance);
+		}
 		return 0;
 	}
 	if (r < 0) {

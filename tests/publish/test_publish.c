@@ -1037,6 +1037,28 @@ static void test_unread_replies_bounded(void)
 #endif
 }
 
+/*
+ * The settings service appears after our services registered (a bus restart
+ * where localsettings comes back later): the claim is made again, and its
+ * stored instance wins over the one we chose ourselves.
+ */
+static void test_settings_appear_later(void)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/settings.txt", bus.dir);
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fprintf(f, "s\t%s/ClassAndVrmInstance\tbattery:520\n", SETTINGS_A);
+	CU_ASSERT_FATAL(fclose(f) == 0);
+	struct tb_val v;
+	CU_ASSERT_FATAL(tb_get_value(cli, SVC_A, "/DeviceInstance", &v) == 0 && v.i != 520);
+	CU_ASSERT_FATAL(tb_settings_start(&bus) == 0);
+	bool moved = false;
+	for (uint64_t end = mono_ms() + WAIT_MS; !moved && mono_ms() < end; sleep_ms(20))
+		moved = tb_get_value(cli, SVC_A, "/DeviceInstance", &v) == 0 && v.i == 520;
+	CU_ASSERT(moved);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1064,7 +1086,8 @@ int sb_register_tests(void)
 	    !CU_add_test(s4, "forged settings signals change nothing", test_forged_settings_signals) ||
 	    !CU_add_test(s4, "20000 unread GetItems: memory bounded", test_unread_replies_bounded))
 		return -1;
-	if (!CU_add_test(s3, "unique instances", test_unique_instances_without_settings))
+	if (!CU_add_test(s3, "unique instances", test_unique_instances_without_settings) ||
+	    !CU_add_test(s3, "settings appearing later are claimed", test_settings_appear_later))
 		return -1;
 	for (const struct sb_test *t = single; t->name; t++)
 		if (!CU_add_test(s1, t->name, t->fn))
