@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "common/sbtime.h"
+
+/* An episode of a full queue ends after this long without a drop (one log line each way). */
+#define DROP_QUIET_MS 10000u
+
 #define BUSITEM_IFACE "com.victronenergy.BusItem"
 #define INTROSPECT_IFACE "org.freedesktop.DBus.Introspectable"
 
@@ -16,6 +22,11 @@ struct publish_tree {
 	bool sealed;
 	publish_write_fn on_write;
 	void *ctx;
+	uint64_t requests; /* method calls handled */
+	uint64_t dropped;  /* replies not queued (outgoing cap) */
+	uint64_t dropped_logged; /* dropped at the last log line */
+	uint64_t last_drop_ms;   /* monotonic */
+	bool dropping;     /* in an episode of a full outgoing queue */
 };
 
 int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret)
@@ -191,6 +202,49 @@ void publish_tree_clear_changes(struct publish_tree *t)
 		t->items[k].changed = false;
 }
 
+void publish_tree_mark_changed(struct publish_tree *t)
+{
+	for (size_t k = 0; k < t->n; k++)
+		t->items[k].changed = true;
+}
+
+uint64_t publish_tree_dropped(const struct publish_tree *t)
+{
+	return t->dropped;
+}
+
+uint64_t publish_tree_requests(const struct publish_tree *t)
+{
+	return t->requests;
+}
+
+/*
+ * Whether the outgoing queue has room. The bus daemon reads from us only as
+ * fast as it can hand our messages on, and holds them for a client that does
+ * not read them; libdbus's queue has no limit of its own: this is the limit.
+ * One log line when an episode starts, one when it has been quiet for
+ * DROP_QUIET_MS.
+ */
+static bool queue_room(struct publish_tree *t, DBusConnection *conn)
+{
+	bool room = dbus_connection_get_outgoing_size(conn) < PUBLISH_OUTGOING_CAP;
+	uint64_t now = time_mono_ms();
+	if (!room) {
+		if (!t->dropping)
+			log_warn("publish: outgoing D-Bus queue over %d bytes (a client does not read "
+				 "its replies): dropping replies",
+				 PUBLISH_OUTGOING_CAP);
+		t->dropping = true;
+		t->last_drop_ms = now;
+	} else if (t->dropping && now - t->last_drop_ms >= DROP_QUIET_MS) {
+		t->dropping = false;
+		log_info("publish: outgoing D-Bus queue has room again; %llu replies were dropped",
+			 (unsigned long long)(t->dropped - t->dropped_logged));
+		t->dropped_logged = t->dropped;
+	}
+	return room;
+}
+
 void publish_item_text(const struct publish_item *it, char *buf, size_t len)
 {
 	if (!it->valid) {
@@ -300,6 +354,8 @@ int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_pa
 		nchanged += t->items[k].changed;
 	if (nchanged == 0)
 		return 0;
+	if (!queue_room(t, conn))
+		return -EAGAIN; /* the items stay changed: the next flush sends them */
 	int sent = 0;
 	DBusMessage *m = dbus_message_new_signal("/", BUSITEM_IFACE, "ItemsChanged");
 	if (!m)
@@ -352,22 +408,33 @@ static bool is_node(const struct publish_tree *t, const char *path, size_t *ret_
 	return false;
 }
 
-static DBusHandlerResult reply_error(DBusConnection *conn, DBusMessage *msg, const char *name,
-				     const char *text)
+/* Queue a reply unless the outgoing queue is full (then it is counted and dropped). */
+static void queue_reply(struct publish_tree *t, DBusConnection *conn, DBusMessage *r)
 {
+	if (queue_room(t, conn))
+		dbus_connection_send(conn, r, NULL);
+	else
+		t->dropped++;
+}
+
+static DBusHandlerResult reply_error(struct publish_tree *t, DBusConnection *conn,
+				     DBusMessage *msg, const char *name, const char *text)
+{
+	if (dbus_message_get_no_reply(msg))
+		return DBUS_HANDLER_RESULT_HANDLED;
 	DBusMessage *r = dbus_message_new_error(msg, name, text);
 	if (r) {
-		dbus_connection_send(conn, r, NULL);
+		queue_reply(t, conn, r);
 		dbus_message_unref(r);
 	}
 	return DBUS_HANDLER_RESULT_HANDLED;
 }
 
-static DBusHandlerResult send_reply(DBusConnection *conn, DBusMessage *r)
+static DBusHandlerResult send_reply(struct publish_tree *t, DBusConnection *conn, DBusMessage *r)
 {
 	if (!r)
 		return DBUS_HANDLER_RESULT_NEED_MEMORY;
-	dbus_connection_send(conn, r, NULL);
+	queue_reply(t, conn, r);
 	dbus_message_unref(r);
 	return DBUS_HANDLER_RESULT_HANDLED;
 }
@@ -587,33 +654,34 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 	struct publish_tree *t = tree;
 	if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL)
 		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	t->requests++;
 	const char *path = dbus_message_get_path(msg);
 	const char *iface = dbus_message_get_interface(msg);
 	const char *member = dbus_message_get_member(msg);
 	if (!path || !member)
-		return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "no path or member");
+		return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "no path or member");
 
 	struct publish_item *leaf = publish_tree_find(t, path);
 	size_t first = 0;
 	bool node = !leaf && is_node(t, path, &first);
 	if (!leaf && !node)
-		return reply_error(conn, msg, "org.freedesktop.DBus.Error.UnknownObject", path);
+		return reply_error(t, conn, msg, "org.freedesktop.DBus.Error.UnknownObject", path);
 
 	bool no_args = dbus_message_has_signature(msg, "");
 	if (strcmp(member, "Introspect") == 0 && (!iface || strcmp(iface, INTROSPECT_IFACE) == 0)) {
 		if (!no_args)
-			return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments");
-		return send_reply(conn, introspect(msg, t, path, leaf, first));
+			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments");
+		return send_reply(t, conn, introspect(msg, t, path, leaf, first));
 	}
 	if (iface && strcmp(iface, BUSITEM_IFACE) != 0)
-		return reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, member);
+		return reply_error(t, conn, msg, DBUS_ERROR_UNKNOWN_METHOD, member);
 
 	if (strcmp(member, "GetValue") == 0 || strcmp(member, "GetText") == 0) {
 		bool text = member[3] == 'T';
 		if (!no_args)
-			return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "takes no arguments");
+			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "takes no arguments");
 		if (node)
-			return send_reply(conn, node_values(msg, t, path, first, text));
+			return send_reply(t, conn, node_values(msg, t, path, first, text));
 		DBusMessage *r = dbus_message_new_method_return(msg);
 		if (!r)
 			return DBUS_HANDLER_RESULT_NEED_MEMORY;
@@ -632,11 +700,11 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 			dbus_message_unref(r);
 			return DBUS_HANDLER_RESULT_NEED_MEMORY;
 		}
-		return send_reply(conn, r);
+		return send_reply(t, conn, r);
 	}
 	if (strcmp(member, "GetItems") == 0 && strcmp(path, "/") == 0) {
 		if (!no_args)
-			return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "takes no arguments");
+			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "takes no arguments");
 		DBusMessage *r = dbus_message_new_method_return(msg);
 		if (!r)
 			return DBUS_HANDLER_RESULT_NEED_MEMORY;
@@ -646,12 +714,12 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 			dbus_message_unref(r);
 			return DBUS_HANDLER_RESULT_NEED_MEMORY;
 		}
-		return send_reply(conn, r);
+		return send_reply(t, conn, r);
 	}
 	if (strcmp(member, "SetValue") == 0 && leaf) {
 		if (!dbus_message_has_signature(msg, "v") && !dbus_message_has_signature(msg, "ai"))
-			return reply_error(conn, msg, DBUS_ERROR_INVALID_ARGS, "SetValue takes one variant");
-		return send_reply(conn, set_value(msg, t, leaf));
+			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "SetValue takes one variant");
+		return send_reply(t, conn, set_value(msg, t, leaf));
 	}
-	return reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, member);
+	return reply_error(t, conn, msg, DBUS_ERROR_UNKNOWN_METHOD, member);
 }

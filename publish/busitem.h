@@ -66,11 +66,24 @@ void publish_item_set_invalid(struct publish_item *it);
 
 /* Forget pending changes (what the bus has not seen yet needs no signal). */
 void publish_tree_clear_changes(struct publish_tree *t);
+/* Mark every item changed: the next flush sends them all (a new bus knows none of them). */
+void publish_tree_mark_changed(struct publish_tree *t);
+
+/*
+ * Cap of a connection's outgoing queue (bytes). Past it, replies are dropped
+ * (counted, logged once per episode) and flushes wait with the items still
+ * marked changed: a client that never reads cannot grow our memory.
+ */
+#define PUBLISH_OUTGOING_CAP (1024 * 1024)
+/* Replies dropped by the cap, and method calls handled, since the tree was made. */
+uint64_t publish_tree_dropped(const struct publish_tree *t);
+uint64_t publish_tree_requests(const struct publish_tree *t);
 
 /*
  * Send one ItemsChanged on "/" with the changed items (nothing when none
  * changed), plus one PropertiesChanged per changed item when per_path. Returns
- * the number of signals queued or a negative errno.
+ * the number of signals queued, -EAGAIN when the outgoing queue is over the
+ * cap (nothing sent, items stay changed) or a negative errno.
  */
 int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path);
 

@@ -7,7 +7,10 @@
  *
  * A pack's values are sent as soon as its worker commits (one ItemsChanged
  * per commit); the timer re-evaluates ages for the comms-loss policy and
- * refreshes the aggregate once per interval.
+ * refreshes the aggregate once per interval. After every wake-up bus_upkeep()
+ * keeps each service on the bus (registration, reconnect with backoff, a
+ * taken name retried), on the real clock and with poll()'s timeout as its
+ * timer, so neither the data clock nor a stream of readings delays it.
  */
 #include "publish/publish.h"
 
@@ -17,6 +20,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +117,8 @@ struct publish {
 	int wake_fd, timer_fd;
 	pthread_t thread;
 	bool running;
+	/* publish_get_stats(): written by the thread after every wake-up */
+	_Atomic uint64_t st_requests, st_dropped, st_ignored, st_reconnects;
 };
 
 static uint64_t now_ms(const struct publish *p)
@@ -423,25 +429,99 @@ static void instance_make_unique(struct publish *p, struct publish_service *self
 	}
 }
 
-/* Connect, claim the instance, export, then request the name (in that order). */
+/* ---- bus upkeep ---- */
+
+/*
+ * Bus timing runs on the real monotonic clock, not on the data clock
+ * (p->clock_ms): a restarted bus daemon does not wait for the next reading.
+ */
+#define RECONNECT_FIRST_MS 100u
+#define RECONNECT_CAP_MS 2000u
+#define NAME_RETRY_MS 1000u
+
+static const char *svc_label(const struct publish_service *svc)
+{
+	return svc->name[0] ? svc->name : svc->sid;
+}
+
+static void svc_backoff(struct publish_service *svc, uint64_t rt)
+{
+	uint32_t b = svc->backoff_ms ? svc->backoff_ms * 2u : RECONNECT_FIRST_MS;
+	svc->backoff_ms = b > RECONNECT_CAP_MS ? RECONNECT_CAP_MS : b;
+	svc->retry_at_ms = rt + svc->backoff_ms;
+}
+
+/*
+ * Keep one service on the bus, run after every wake-up of the loop: make a
+ * connection when there is none (claim the instance, export, then request the
+ * name, in that order), claim again when the settings service appears, ask
+ * for a wanted name we do not hold (at once when the bus says it was
+ * released, else every NAME_RETRY_MS) and, once the name is ours on a new
+ * connection, send every value. want_name NULL: hold no name (an aggregate
+ * not yet active). Returns when to come back (monotonic ms, UINT64_MAX: not
+ * before something happens).
+ */
+static uint64_t svc_upkeep(struct publish *p, struct publish_service *svc, const char *want_name,
+			   uint64_t rt)
+{
+	if (!svc->conn) {
+		if (rt < svc->retry_at_ms)
+			return svc->retry_at_ms;
+		bool retrying = svc->backoff_ms != 0;
+		if (publish_service_connect(svc) < 0) {
+			if (!retrying)
+				log_warn("publish: %s: cannot reach the bus; retrying", svc_label(svc));
+			svc_backoff(svc, rt);
+			return svc->retry_at_ms;
+		}
+		if (retrying || svc->resend) {
+			log_info("publish: %s: connected to the bus again", svc_label(svc));
+			atomic_fetch_add(&p->st_reconnects, 1);
+		}
+		if (svc->sid[0]) {
+			publish_service_claim(svc, svc->sid, svc->default_instance);
+			instance_make_unique(p, svc);
+		}
+		if (svc->tree)
+			publish_service_export(svc, svc->tree);
+		svc->retry_at_ms = rt;
+	} else if (svc->settings_back) {
+		/* the settings service came (back): its instance and name win over our fallback */
+		publish_service_claim(svc, svc->sid, svc->default_instance);
+		instance_make_unique(p, svc);
+	}
+	if (svc->reclaim) {
+		svc->reclaim = false;
+		publish_service_release_name(svc);
+		svc->retry_at_ms = rt;
+	}
+	if (want_name && !svc->owned && (svc->name_free || rt >= svc->retry_at_ms)) {
+		if (publish_service_request_name(svc, want_name) < 0)
+			svc->retry_at_ms = rt + NAME_RETRY_MS;
+	}
+	if (svc->owned && svc->tree && svc->resend) {
+		publish_tree_mark_changed(svc->tree);
+		svc->resend = false;
+		publish_tree_flush(svc->tree, svc->conn, p->cfg->properties_changed);
+	}
+	return want_name && !svc->owned ? svc->retry_at_ms : UINT64_MAX;
+}
+
+/* Create the service and bring it onto the bus (every path has its value by now). */
 static int batt_register(struct publish *p, struct batt *b)
 {
 	if (!b->svc) {
-		int r = publish_service_open(p->bus_address, &b->svc);
+		int r = publish_service_new(p->bus_address, &b->svc);
 		if (r < 0)
 			return r;
+		/* no connection yet: this records the identity, the claim runs on connecting */
 		publish_service_claim(b->svc, b->sid, (int32_t)p->cfg->device_instance);
-		instance_make_unique(p, b->svc);
-		r = publish_service_export(b->svc, b->tree);
-		if (r < 0) {
-			publish_service_close(b->svc);
-			b->svc = NULL;
-			return r;
-		}
+		publish_service_export(b->svc, b->tree);
 	}
 	char name[PUBLISH_NAME_LEN];
 	pack_service_name(b, name, sizeof(name));
-	return publish_service_request_name(b->svc, name);
+	svc_upkeep(p, b->svc, name, time_mono_ms());
+	return b->svc->owned ? 0 : b->svc->conn ? -EEXIST : -ENOTCONN;
 }
 
 static int batt_create(struct publish *p, int slot, const struct store_record *rec, uint64_t now)
@@ -485,10 +565,11 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	batt_fill(p, b);
 	/* every path exists and has its value before the name is requested */
 	r = batt_register(p, b);
-	if (r < 0 && r != -EEXIST && !b->svc) {
-		log_warn("publish: %s: cannot register yet (%s); retrying", b->key, strerror(-r));
+	if (r == -ENOMEM) {
+		batt_remove(p, b);
+		return r;
 	}
-	return 0;
+	return 0; /* not on the bus yet: bus_upkeep retries */
 }
 
 /* Process one slot; tick: also when its seq did not change (ages). */
@@ -541,8 +622,7 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 		b->gone_since_ms = 0;
 	}
 	batt_fill(p, b);
-	if ((!b->svc || !b->svc->owned) && tick)
-		batt_register(p, b);
+	/* registration and its retries: bus_upkeep, after every wake-up */
 	if (b->svc && b->svc->owned)
 		publish_tree_flush(b->tree, b->svc->conn, p->cfg->properties_changed);
 }
@@ -931,25 +1011,91 @@ static void cycle(struct publish *p, bool timer)
 	timerfd_settime(p->timer_fd, 0, &its, NULL);
 }
 
-/* After dispatching: flush what handlers changed and re-register after an instance change. */
-static void after_dispatch(struct publish *p, struct publish_service *svc, struct publish_tree *t,
-			   const char *name)
+/* After dispatching: flush what handlers changed (an instance change is bus_upkeep's). */
+static void after_dispatch(struct publish *p, struct publish_service *svc, struct publish_tree *t)
 {
-	if (svc->reclaim) {
-		svc->reclaim = false;
-		publish_service_release_name(svc);
-		publish_service_request_name(svc, name);
-	}
-	if (svc->owned)
+	if (svc->owned && !svc->reclaim)
 		publish_tree_flush(t, svc->conn, p->cfg->properties_changed);
 }
 
-static void drop_disconnected(struct publish *p, struct batt *b)
+/* The bus went away (daemon restarted, or it dropped us): reconnect with backoff. */
+static void drop_disconnected(struct publish *p, struct publish_service *svc)
 {
-	log_warn("publish: lost the bus connection of %s; reconnecting", b->key);
-	publish_service_close(b->svc);
-	b->svc = NULL;
 	(void)p;
+	log_warn("publish: lost the bus connection of %s; reconnecting", svc_label(svc));
+	publish_service_lost(svc);
+	svc->backoff_ms = 0;
+	svc_backoff(svc, time_mono_ms());
+}
+
+static void stats_add(const struct publish_service *svc, const struct publish_tree *t,
+		      struct publish_stats *st)
+{
+	if (t) {
+		st->requests += publish_tree_requests(t);
+		st->dropped_replies += publish_tree_dropped(t);
+	}
+	if (svc)
+		st->ignored_signals += svc->ignored_signals;
+}
+
+static void stats_update(struct publish *p)
+{
+	struct publish_stats st = {0};
+	for (unsigned s = 0; s < p->nslots; s++)
+		if (p->batts[s].used)
+			stats_add(p->batts[s].svc, p->batts[s].tree, &st);
+	stats_add(p->agg.svc, p->agg.tree, &st);
+	atomic_store(&p->st_requests, st.requests);
+	atomic_store(&p->st_dropped, st.dropped_replies);
+	atomic_store(&p->st_ignored, st.ignored_signals);
+}
+
+void publish_get_stats(const struct publish *p, struct publish_stats *ret)
+{
+	ret->requests = atomic_load(&p->st_requests);
+	ret->dropped_replies = atomic_load(&p->st_dropped);
+	ret->ignored_signals = atomic_load(&p->st_ignored);
+	ret->reconnects = atomic_load(&p->st_reconnects);
+}
+
+/* On the bus with its name and nothing pending. */
+static bool svc_settled(const struct publish_service *svc)
+{
+	return svc->conn && svc->owned && !svc->resend && !svc->reclaim && !svc->settings_back;
+}
+
+/* Every service's upkeep; returns the poll timeout in ms (-1: none due). */
+static int bus_upkeep(struct publish *p)
+{
+	uint64_t rt = time_mono_ms(), next = UINT64_MAX;
+	for (unsigned s = 0; s < p->nslots; s++) {
+		struct batt *b = &p->batts[s];
+		if (!b->used)
+			continue;
+		uint64_t due;
+		if (!b->svc) {
+			due = batt_register(p, b) == -ENOMEM ? rt + NAME_RETRY_MS : UINT64_MAX;
+		} else if (svc_settled(b->svc)) {
+			continue; /* the common case, on every wake-up: nothing to format or ask */
+		} else {
+			char name[PUBLISH_NAME_LEN];
+			pack_service_name(b, name, sizeof(name));
+			due = svc_upkeep(p, b->svc, name, rt);
+		}
+		if (due < next)
+			next = due;
+	}
+	if (p->agg.svc) {
+		uint64_t due = svc_upkeep(p, p->agg.svc, p->agg.active ? AGG_NAME : NULL, rt);
+		if (due < next)
+			next = due;
+	}
+	stats_update(p);
+	if (next == UINT64_MAX)
+		return -1;
+	rt = time_mono_ms();
+	return next > rt ? (int)(next - rt < 60000 ? next - rt : 60000) : 0;
 }
 
 static void *thread_main(void *arg)
@@ -964,6 +1110,7 @@ static void *thread_main(void *arg)
 	}
 	cycle(p, true);
 	for (;;) {
+		int timeout = bus_upkeep(p);
 		size_t n = 0;
 		fds[n++] = (struct pollfd){.fd = p->wake_fd, .events = POLLIN};
 		fds[n++] = (struct pollfd){.fd = store_fd(p->st), .events = POLLIN};
@@ -971,16 +1118,25 @@ static void *thread_main(void *arg)
 		for (unsigned s = 0; s <= p->nslots; s++) {
 			struct publish_service *svc =
 				s < p->nslots ? p->batts[s].svc : p->agg.svc;
-			if (!svc)
+			if (!svc || !svc->conn)
 				continue;
 			/* messages read during a blocking call are queued, not readable on the fd */
-			if (dbus_connection_get_dispatch_status(svc->conn) == DBUS_DISPATCH_DATA_REMAINS)
-				publish_service_dispatch(svc);
+			bool alive = true;
+			if (dbus_connection_get_dispatch_status(svc->conn) == DBUS_DISPATCH_DATA_REMAINS) {
+				alive = publish_service_dispatch(svc);
+				timeout = 0; /* handlers may have set work for bus_upkeep */
+			}
+			/* a loss seen inside a blocking call leaves no fd to poll: act on it here */
+			if (!alive || !dbus_connection_get_is_connected(svc->conn)) {
+				drop_disconnected(p, svc);
+				timeout = 0;
+				continue;
+			}
 			owners[n] = svc;
 			fds[n++] = (struct pollfd){.fd = publish_service_fd(svc),
 						   .events = (short)(POLLIN | (publish_service_wants_write(svc) ? POLLOUT : 0))};
 		}
-		if (poll(fds, (nfds_t)n, -1) < 0) {
+		if (poll(fds, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("publish: poll: %s", strerror(errno));
@@ -1008,14 +1164,11 @@ static void *thread_main(void *arg)
 					b = &p->batts[s];
 			if (!b && svc != p->agg.svc)
 				continue;
-			bool alive = publish_service_dispatch(svc);
-			if (b && !alive) {
-				drop_disconnected(p, b);
+			if (!publish_service_dispatch(svc)) {
+				drop_disconnected(p, svc);
 				continue;
 			}
-			if (!alive)
-				continue;
-			after_dispatch(p, svc, b ? b->tree : p->agg.tree, svc->name);
+			after_dispatch(p, svc, b ? b->tree : p->agg.tree);
 		}
 	}
 out:

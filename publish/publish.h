@@ -34,4 +34,13 @@ int publish_start(const struct publish_params *p, struct store *st, struct publi
 void publish_stop(struct publish *p);
 void publish_free(struct publish *p); /* accepts NULL */
 
+/* Counters of the services on the bus now (any thread may read them). */
+struct publish_stats {
+	uint64_t requests;        /* method calls handled (answered or dropped) */
+	uint64_t dropped_replies; /* replies dropped: the outgoing queue was full */
+	uint64_t ignored_signals; /* settings signals not sent by the settings owner */
+	uint64_t reconnects;      /* bus connections made again after a loss (since start) */
+};
+void publish_get_stats(const struct publish *p, struct publish_stats *ret);
+
 #endif

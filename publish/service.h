@@ -21,19 +21,38 @@
 #define PUBLISH_NAME_LEN 160
 
 struct publish_service {
-	DBusConnection *conn;
-	struct publish_tree *tree;
-	char name[PUBLISH_NAME_LEN];     /* com.victronenergy.battery.<x> */
+	DBusConnection *conn;            /* NULL while the bus is away */
+	const char *address;             /* NULL: system bus; owned by the publisher */
+	struct publish_tree *tree;       /* exported again on every connection */
+	char name[PUBLISH_NAME_LEN];     /* com.victronenergy.battery.<x>, "" until first requested */
 	char settings[PUBLISH_NAME_LEN]; /* /Settings/Devices/serialbattery_<id> */
+	char sid[PUBLISH_NAME_LEN];      /* <id> of the last claim, "" before it */
+	int32_t default_instance;
 	int32_t instance;                /* DeviceInstance */
 	bool have_settings;              /* settings service answered AddSettings */
 	bool owned;                      /* bus name acquired */
 	bool reclaim;                    /* instance changed: drop and re-request the name */
 	bool name_taken_logged;
+	bool name_watched;               /* NameOwnerChanged of name subscribed on this connection */
+	bool settings_watched;           /* settings PropertiesChanged subscribed on this connection */
+	bool name_free;                  /* the bus says name has no owner now: request it */
+	bool settings_back;              /* settings appeared while we had none: claim again */
+	bool resend;                     /* new connection: send every value once the name is ours */
+	/* unique name of com.victronenergy.settings, "" when none: the only accepted settings sender */
+	char settings_owner[PUBLISH_NAME_LEN];
+	uint64_t ignored_signals;        /* settings signals from any other sender */
+	uint64_t retry_at_ms;            /* next reconnect or name request (monotonic) */
+	uint32_t backoff_ms;             /* reconnect backoff, 0 while connected */
 	char custom_name[PUBLISH_STR_LEN];
 };
 
-/* Open a private connection (NULL address: system bus). */
+/* A service without a connection (publish_service_connect makes one). */
+int publish_service_new(const char *address, struct publish_service **ret);
+/* Open a private connection (NULL address: system bus) and track the settings owner. */
+int publish_service_connect(struct publish_service *s);
+/* The connection is gone: forget it and the name; tree, name and identity stay. */
+void publish_service_lost(struct publish_service *s);
+/* new + connect; without a bus the service is returned unconnected (0 or -ENOMEM). */
 int publish_service_open(const char *address, struct publish_service **ret);
 /* Release the name, close the connection, free the tree. Accepts NULL. */
 void publish_service_close(struct publish_service *s);
@@ -42,14 +61,15 @@ void publish_service_close(struct publish_service *s);
  * Claim ClassAndVrmInstance and CustomName under
  * /Settings/Devices/serialbattery_<sid>: fills instance and custom_name
  * (fallback: default_instance, "" when no settings service answers) and
- * subscribes to their PropertiesChanged.
+ * subscribes to their PropertiesChanged (accepted only from the current
+ * owner of com.victronenergy.settings).
  */
 int publish_service_claim(struct publish_service *s, const char *sid, int32_t default_instance);
 
 /* Export tree on every path (the tree must be complete and sealed). */
 int publish_service_export(struct publish_service *s, struct publish_tree *tree);
 
-/* Request name with DO_NOT_QUEUE: 0 owned, -EEXIST taken, other negative errno. */
+/* Request name with DO_NOT_QUEUE: 0 owned, -EEXIST taken, -ENOTCONN, other negative errno. */
 int publish_service_request_name(struct publish_service *s, const char *name);
 void publish_service_release_name(struct publish_service *s);
 

@@ -10,26 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int tb_bus_start(struct tb_bus *b)
+/* Start dbus-daemon on the fixture's config; fills address (without the guid). */
+static int spawn_daemon(struct tb_bus *b)
 {
-	memset(b, 0, sizeof(*b));
-	snprintf(b->dir, sizeof(b->dir), "/tmp/sb-bus-XXXXXX");
-	if (!mkdtemp(b->dir))
-		return -errno;
 	char conf[256];
 	snprintf(conf, sizeof(conf), "%s/bus.conf", b->dir);
-	FILE *f = fopen(conf, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-		   " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-		   "<busconfig><type>session</type><listen>unix:dir=%s</listen>\n"
-		   "<auth>EXTERNAL</auth>\n"
-		   "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
-		   "<allow eavesdrop=\"true\"/><allow own=\"*\"/><allow user=\"*\"/></policy>\n"
-		   "</busconfig>\n",
-		b->dir);
-	fclose(f);
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
@@ -45,21 +30,59 @@ int tb_bus_start(struct tb_bus *b)
 	}
 	close(pfd[1]);
 	b->daemon = pid;
+	char addr[sizeof(b->address)];
 	size_t n = 0;
-	while (n + 1 < sizeof(b->address)) {
-		ssize_t r = read(pfd[0], b->address + n, sizeof(b->address) - 1 - n);
+	while (n + 1 < sizeof(addr)) {
+		ssize_t r = read(pfd[0], addr + n, sizeof(addr) - 1 - n);
 		if (r <= 0)
 			break;
 		n += (size_t)r;
-		if (memchr(b->address, '\n', n))
+		if (memchr(addr, '\n', n))
 			break;
 	}
 	close(pfd[0]);
-	b->address[n] = 0;
-	char *nl = strchr(b->address, '\n');
-	if (nl)
-		*nl = 0;
-	return b->address[0] ? 0 : -EIO;
+	addr[n] = 0;
+	/*
+	 * A restarted daemon has a new guid, and libdbus refuses a server whose
+	 * guid differs from the address's: hand out the address without it, as
+	 * the system bus's well-known address is.
+	 */
+	addr[strcspn(addr, ",\n")] = 0;
+	if (!addr[0])
+		return -EIO;
+	snprintf(b->address, sizeof(b->address), "%s", addr);
+	return 0;
+}
+
+int tb_bus_start(struct tb_bus *b)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->dir, sizeof(b->dir), "/tmp/sb-bus-XXXXXX");
+	if (!mkdtemp(b->dir))
+		return -errno;
+	char conf[256];
+	snprintf(conf, sizeof(conf), "%s/bus.conf", b->dir);
+	FILE *f = fopen(conf, "w");
+	if (!f)
+		return -errno;
+	/*
+	 * A fixed socket path (restart keeps the address). The limits are the
+	 * stock session bus's: generous enough that a client which never reads
+	 * makes the daemon hold our replies, which is what the memory test needs.
+	 */
+	fprintf(f, "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+		   " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+		   "<busconfig><type>session</type><listen>unix:path=%s/bus</listen>\n"
+		   "<auth>EXTERNAL</auth>\n"
+		   "<limit name=\"max_incoming_bytes\">1000000000</limit>\n"
+		   "<limit name=\"max_outgoing_bytes\">1000000000</limit>\n"
+		   "<limit name=\"max_replies_per_connection\">50000</limit>\n"
+		   "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+		   "<allow eavesdrop=\"true\"/><allow own=\"*\"/><allow user=\"*\"/></policy>\n"
+		   "</busconfig>\n",
+		b->dir);
+	fclose(f);
+	return spawn_daemon(b);
 }
 
 int tb_settings_start(struct tb_bus *b)
@@ -70,11 +93,13 @@ int tb_settings_start(struct tb_bus *b)
 	tb_add_match(c, "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',"
 			"arg0='com.victronenergy.settings'");
 	const char *bin = getenv("SB_BINARY_DIR");
-	char path[512];
+	char path[512], state[200];
 	snprintf(path, sizeof(path), "%s/tests/publish/sb_fake_settings", bin ? bin : ".");
+	/* the settings survive a restart of the stand-in (or of the bus), as localsettings' do */
+	snprintf(state, sizeof(state), "%s/settings.txt", b->dir);
 	pid_t pid = fork();
 	if (pid == 0) {
-		execl(path, path, b->address, (char *)NULL);
+		execl(path, path, b->address, state, (char *)NULL);
 		_exit(127);
 	}
 	b->settings = pid;
@@ -98,6 +123,38 @@ static void reap(pid_t *pid)
 void tb_settings_stop(struct tb_bus *b)
 {
 	reap(&b->settings);
+}
+
+int tb_bus_restart(struct tb_bus *b)
+{
+	bool settings = b->settings > 0;
+	reap(&b->settings);
+	reap(&b->daemon);
+	int r = spawn_daemon(b);
+	if (r == 0 && settings)
+		r = tb_settings_start(b);
+	return r;
+}
+
+pid_t tb_spawn(const char *const argv[], int *ret_stdout)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	*ret_stdout = pfd[0];
+	return pid;
+}
+
+void tb_reap(pid_t pid)
+{
+	reap(&pid);
 }
 
 void tb_bus_stop(struct tb_bus *b)

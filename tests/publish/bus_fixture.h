@@ -19,6 +19,17 @@ int tb_bus_start(struct tb_bus *b);
 int tb_settings_start(struct tb_bus *b);
 void tb_settings_stop(struct tb_bus *b);
 void tb_bus_stop(struct tb_bus *b);
+/*
+ * Kill the daemon (and the settings stand-in, whose connection dies with it)
+ * and start a new one at the same address, then the stand-in again with its
+ * saved settings.
+ */
+int tb_bus_restart(struct tb_bus *b);
+
+/* Start argv[0] with its stdout on a pipe (*ret_stdout); -1 on error. */
+pid_t tb_spawn(const char *const argv[], int *ret_stdout);
+/* SIGTERM and wait. */
+void tb_reap(pid_t pid);
 
 DBusConnection *tb_connect(const char *address);
 void tb_disconnect(DBusConnection *c);

@@ -4,9 +4,10 @@
  * which Debian does not package: AddSettings (relative paths, type from the
  * default, ClassAndVrmInstance bumped to the next free instance of its class),
  * GetValue/GetText/SetValue on settings and a PropertiesChanged {Value, Text}
- * on every change, as victron-dbus.md section 3 describes. In memory only:
- * it lives across publisher restarts within one test.
- *   usage: sb_fake_settings BUS_ADDRESS
+ * on every change, as victron-dbus.md section 3 describes. With a STATE_FILE
+ * the settings are saved on every change and loaded at start, so they
+ * survive a restart of the stand-in or of the bus, as localsettings' do.
+ *   usage: sb_fake_settings BUS_ADDRESS [STATE_FILE]
  */
 #include <dbus/dbus.h>
 #include <stdbool.h>
@@ -26,6 +27,58 @@ struct setting {
 
 static struct setting settings[MAX_SETTINGS];
 static int nsettings;
+static const char *state_file;
+
+/* One line per setting: type, tab, path, tab, value (no tabs or newlines in values). */
+static void save(void)
+{
+	if (!state_file)
+		return;
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", state_file);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	for (int k = 0; k < nsettings; k++) {
+		const struct setting *s = &settings[k];
+		if (s->type == 's')
+			fprintf(f, "s\t%s\t%s\n", s->path, s->s);
+		else if (s->type == 'i')
+			fprintf(f, "i\t%s\t%d\n", s->path, (int)s->i);
+		else
+			fprintf(f, "d\t%s\t%.17g\n", s->path, s->d);
+	}
+	if (fclose(f) == 0)
+		rename(tmp, state_file);
+}
+
+static void load(void)
+{
+	FILE *f = state_file ? fopen(state_file, "r") : NULL;
+	if (!f)
+		return;
+	char line[600];
+	while (nsettings < MAX_SETTINGS && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *path = strchr(line, '\t');
+		char *val = path ? strchr(path + 1, '\t') : NULL;
+		if (!val)
+			continue;
+		*path++ = 0;
+		*val++ = 0;
+		struct setting *s = &settings[nsettings++];
+		memset(s, 0, sizeof(*s));
+		s->type = line[0];
+		snprintf(s->path, sizeof(s->path), "%s", path);
+		if (s->type == 's')
+			snprintf(s->s, sizeof(s->s), "%s", val);
+		else if (s->type == 'i')
+			s->i = (int32_t)strtol(val, NULL, 10);
+		else
+			s->d = strtod(val, NULL);
+	}
+	fclose(f);
+}
 
 static struct setting *find(const char *path)
 {
@@ -214,6 +267,7 @@ static DBusMessage *add_settings(DBusMessage *msg)
 		dbus_message_iter_next(&arr);
 	}
 	dbus_message_iter_close_container(&out, &oarr);
+	save();
 	return r;
 }
 
@@ -238,8 +292,10 @@ static DBusMessage *set_value(DBusConnection *c, DBusMessage *msg, struct settin
 			dbus_message_iter_get_basic(&v, &s->d);
 			rc = 0;
 		}
-		if (rc == 0 && memcmp(&old, s, sizeof(old)) != 0)
+		if (rc == 0 && memcmp(&old, s, sizeof(old)) != 0) {
+			save();
 			signal_change(c, s);
+		}
 	}
 	DBusMessage *r = dbus_message_new_method_return(msg);
 	dbus_message_append_args(r, DBUS_TYPE_INT32, &rc, DBUS_TYPE_INVALID);
@@ -283,10 +339,12 @@ static DBusHandlerResult handler(DBusConnection *c, DBusMessage *msg, void *ctx)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: sb_fake_settings BUS_ADDRESS\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: sb_fake_settings BUS_ADDRESS [STATE_FILE]\n");
 		return 2;
 	}
+	state_file = argc == 3 ? argv[2] : NULL;
+	load();
 	DBusError err;
 	dbus_error_init(&err);
 	DBusConnection *c = dbus_connection_open_private(argv[1], &err);
