@@ -175,8 +175,8 @@ static bool commit_checked(struct worker *w, struct battery *b, const struct bms
 		char list[100];
 		cells_text(bad, list, sizeof(list));
 		if (bad)
-			log_warn("%s: %s addr 0x%02x: cell(s) %s outside the %s range: alarmed, "
-				 "not charged",
+			log_warn("%s: %s addr 0x%02x: cell(s) %s outside the %s range: flagged and "
+				 "alarmed",
 				 w->tty, w->drv->name, b->address, list,
 				 bms_chemistry_name(lim.chemistry));
 		else
