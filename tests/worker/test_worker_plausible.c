@@ -3,8 +3,8 @@
  * The worker's plausibility gate against the real simulator (JBD) on a pty,
  * with timed state files: the pack starts plausible, then at T_BAD seconds
  * reports something no battery can (SOC 250 %, a 0 V pack, -273 degC, 32
- * cells instead of 16, 300 A with 50 A configured). Such cycles never reach the store, the
- * implausible counter rises and the slot goes stale. A single cell outside
+ * cells instead of 16, 300 A with 50 A configured). Such cycles never reach
+ * the store, the implausible counter rises and the slot goes stale. A single cell outside
  * the physical range is committed with its mask bit and alarm; a field the
  * BMS stops sending loses its valid bit. Nothing asserts on speed: every
  * wait has a generous deadline.
