@@ -67,18 +67,18 @@ struct bms_plausible_limits {
 /* Why a whole cycle is implausible; BMS_PLAUSIBLE (0) when it is not. */
 enum bms_implausible {
 	BMS_PLAUSIBLE = 0,
-	BMS_IMPL_NO_VOLTAGE,    /* neither cells nor pack voltage */
-	BMS_IMPL_CELL_COUNT,    /* outside 1..32 */
+	BMS_IMPL_NO_VOLTAGE,         /* neither cells nor pack voltage */
+	BMS_IMPL_CELL_COUNT,         /* outside 1..32 */
 	BMS_IMPL_CELL_COUNT_CHANGED, /* differs from the registered count */
-	BMS_IMPL_CELLS,         /* too many cells outside the physical range */
-	BMS_IMPL_PACK_VOLTAGE,  /* pack voltage <= 0 or above 150 V */
-	BMS_IMPL_CELL_SUM,      /* pack voltage far from the sum of the cells */
-	BMS_IMPL_TEMPERATURE,   /* a battery sensor outside -40..+100 degC */
+	BMS_IMPL_CELLS,              /* too many cells outside the physical range */
+	BMS_IMPL_PACK_VOLTAGE,       /* pack voltage <= 0 or above 150 V */
+	BMS_IMPL_CELL_SUM,           /* pack voltage far from the sum of the cells */
+	BMS_IMPL_TEMPERATURE,        /* a battery sensor outside -40..+100 degC */
 	BMS_IMPL_MOSFET_TEMPERATURE,
-	BMS_IMPL_SOC,           /* above 100 % */
-	BMS_IMPL_SOH,           /* above 100 % */
-	BMS_IMPL_CURRENT,       /* beyond the multiple of the configured maximum */
-	BMS_IMPL_CAPACITY,      /* a capacity negative or above 5000 Ah */
+	BMS_IMPL_SOC,      /* above 100 % */
+	BMS_IMPL_SOH,      /* above 100 % */
+	BMS_IMPL_CURRENT,  /* beyond the multiple of the configured maximum */
+	BMS_IMPL_CAPACITY, /* a capacity negative or above 5000 Ah */
 	BMS_IMPL_COUNT
 };
 
@@ -94,8 +94,8 @@ int32_t bms_plausible_current_max_ma(int32_t configured_ma);
  * outside the chemistry's range (only meaningful when the cycle is plausible).
  */
 enum bms_implausible bms_plausible_check(const struct bms_snapshot *s,
-					 const struct bms_plausible_limits *lim,
-					 uint32_t *ret_bad_cells);
+                                         const struct bms_plausible_limits *lim,
+                                         uint32_t *ret_bad_cells);
 
 /*
  * Record the bad cells of a plausible cycle in s: cell_implausible = mask,
@@ -103,6 +103,6 @@ enum bms_implausible bms_plausible_check(const struct bms_snapshot *s,
  * (BMS_V_ALARMS set; the BMS's own alarms are kept, never lowered).
  */
 void bms_plausible_mark(struct bms_snapshot *s, const struct bms_plausible_limits *lim,
-			uint32_t bad_cells);
+                        uint32_t bad_cells);
 
 #endif
