@@ -209,12 +209,13 @@ extern const struct bms_driver *const bms_drivers[];
 const struct bms_driver *bms_driver_find(const char *name);
 size_t bms_driver_count(void);
 
-/* Cell statistics over the valid cells (0 when none). */
+/* Cell statistics over the valid cells (0 when none); cells flagged in
+ * cell_implausible are left out, like cells reading 0. */
 struct bms_cell_stats {
 	uint16_t min_mv, max_mv;
 	uint8_t min_idx, max_idx; /* 0-based */
 	uint32_t sum_mv;
-	uint8_t count; /* cells with a non-zero voltage */
+	uint8_t count; /* cells with a non-zero, plausible voltage */
 };
 void bms_cell_stats(const struct bms_snapshot *s, struct bms_cell_stats *ret);
 

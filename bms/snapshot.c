@@ -33,7 +33,8 @@ void bms_cell_stats(const struct bms_snapshot *s, struct bms_cell_stats *ret)
 		unsigned n = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
 		for (unsigned i = 0; i < n; i++) {
 			uint16_t v = s->cell_mv[i];
-			if (v == 0)
+			/* 0 = not reported; a flagged cell's reading is no measurement */
+			if (v == 0 || (s->cell_implausible & (1u << i)))
 				continue;
 			if (st.count == 0 || v < st.min_mv) {
 				st.min_mv = v;

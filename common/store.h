@@ -37,6 +37,7 @@ struct store_info {
 	uint64_t cycles_ok;      /* good poll cycles */
 	uint64_t frames_bad;     /* frames dropped for checksum/length/parse errors */
 	uint64_t timeouts;       /* requests that got no answer in time */
+	uint64_t implausible;    /* whole cycles dropped as implausible (bms/plausible.h) */
 };
 
 struct store_record {
@@ -58,7 +59,8 @@ int store_open(struct store *st, const char *key, int *ret_slot);
 /* A good cycle: copy snapshot and info in whole, state ONLINE, stamp now_ms. */
 int store_commit(struct store *st, int slot, const struct bms_snapshot *snap,
 		 const struct store_info *info, uint64_t now_ms);
-/* Counters/identity changed without a good cycle (timeouts, bad frames, re-detection). */
+/* Counters/identity changed without a good cycle (timeouts, bad frames, implausible
+ * cycles, re-detection). */
 int store_update_info(struct store *st, int slot, const struct store_info *info);
 /* The worker ended. */
 int store_close(struct store *st, int slot);

@@ -84,6 +84,7 @@ static const struct path_def pack_paths[] = {
 	{"/Link/ChecksumErrors", 'i', NULL},
 	{"/Link/Timeouts", 'i', NULL},
 	{"/Link/PollCycles", 'i', NULL},
+	{"/Link/ImplausibleCycles", 'i', NULL},
 	{NULL, 0, NULL},
 };
 
@@ -359,7 +360,9 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 		struct publish_item *it = publish_tree_find(t, p);
 		if (!it)
 			break;
-		bool ok = (v & BMS_V_CELLS) && c < s->cell_count;
+		/* a cell read outside the physical range is no measurement */
+		bool ok = (v & BMS_V_CELLS) && c < s->cell_count &&
+			  !(s->cell_implausible & (1u << c));
 		if (ok)
 			publish_item_set_double(it, s->cell_mv[c] / 1000.0);
 		else
@@ -379,6 +382,8 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	publish_tree_set_int(t, "/Link/ChecksumErrors", (int32_t)(rec->info.frames_bad & 0x7fffffff));
 	publish_tree_set_int(t, "/Link/Timeouts", (int32_t)(rec->info.timeouts & 0x7fffffff));
 	publish_tree_set_int(t, "/Link/PollCycles", (int32_t)(rec->info.cycles_ok & 0x7fffffff));
+	publish_tree_set_int(t, "/Link/ImplausibleCycles",
+			     (int32_t)(rec->info.implausible & 0x7fffffff));
 	publish_history_fill(t, h, s);
 }
 

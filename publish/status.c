@@ -54,6 +54,7 @@ static void take(struct publish_status *s, const char *path, DBusMessageIter *va
 		{"/Info/MaxDischargeCurrent", offsetof(struct publish_status, dcl)},
 		{"/System/MinCellVoltage", offsetof(struct publish_status, min_cell)},
 		{"/System/MaxCellVoltage", offsetof(struct publish_status, max_cell)},
+		{"/Link/ImplausibleCycles", offsetof(struct publish_status, implausible)},
 	};
 	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++)
 		if (strcmp(path, nums[k].path) == 0) {
@@ -83,7 +84,7 @@ static int read_service(DBusConnection *c, const char *name, struct publish_stat
 	snprintf(s->service, sizeof(s->service), "%s", name);
 	s->instance = s->connected = -1;
 	s->voltage = s->current = s->power = s->soc = s->cvl = s->ccl = s->dcl = NAN;
-	s->min_cell = s->max_cell = NAN;
+	s->min_cell = s->max_cell = s->implausible = NAN;
 	DBusMessage *m = dbus_message_new_method_call(name, "/", "com.victronenergy.BusItem", "GetItems");
 	if (!m)
 		return -ENOMEM;

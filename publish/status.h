@@ -16,6 +16,7 @@ struct publish_status {
 	int connected; /* -1 when invalid */
 	/* NAN when invalid */
 	double voltage, current, power, soc, cvl, ccl, dcl, min_cell, max_cell;
+	double implausible; /* /Link/ImplausibleCycles: cycles dropped as implausible */
 	char min_cell_id[16], max_cell_id[16];
 };
 

@@ -70,7 +70,12 @@ static void print_json(const struct publish_status *s, int n)
 		json_num(stdout, "ccl", b->ccl, true);
 		json_num(stdout, "dcl", b->dcl, true);
 		json_num(stdout, "min_cell", b->min_cell, true);
-		json_num(stdout, "max_cell", b->max_cell, false);
+		json_num(stdout, "max_cell", b->max_cell, true);
+		/* a counter: whole digits, never %g's exponent */
+		if (isnan(b->implausible))
+			printf("\"implausible_cycles\": null");
+		else
+			printf("\"implausible_cycles\": %.0f", b->implausible);
 		printf("}");
 	}
 	printf("%s]\n", n ? "\n" : "");
@@ -78,12 +83,14 @@ static void print_json(const struct publish_status *s, int n)
 
 static void print_table(const struct publish_status *s, int n)
 {
-	printf("%-36s %4s %3s %8s %8s %6s %7s %7s %7s %13s %13s\n", "service", "inst", "con",
-	       "voltage", "current", "soc", "cvl", "ccl", "dcl", "min cell", "max cell");
+	printf("%-36s %4s %3s %8s %8s %6s %7s %7s %7s %13s %13s %11s\n", "service", "inst", "con",
+	       "voltage", "current", "soc", "cvl", "ccl", "dcl", "min cell", "max cell",
+	       "implausible");
 	for (int k = 0; k < n; k++) {
 		const struct publish_status *b = &s[k];
 		const char *name = b->service + strlen("com.victronenergy.battery.");
-		char v[16], i[16], soc[16], cvl[16], ccl[16], dcl[16], mn[16], mx[16], mnc[32], mxc[32];
+		char v[16], i[16], soc[16], cvl[16], ccl[16], dcl[16], mn[16], mx[16], mnc[32], mxc[32],
+			bad[24];
 		fmt(v, sizeof(v), b->voltage, "%.2fV");
 		fmt(i, sizeof(i), b->current, "%.1fA");
 		fmt(soc, sizeof(soc), b->soc, "%.0f%%");
@@ -92,10 +99,11 @@ static void print_table(const struct publish_status *s, int n)
 		fmt(dcl, sizeof(dcl), b->dcl, "%.1fA");
 		fmt(mn, sizeof(mn), b->min_cell, "%.3fV");
 		fmt(mx, sizeof(mx), b->max_cell, "%.3fV");
+		fmt(bad, sizeof(bad), b->implausible, "%.0f");
 		snprintf(mnc, sizeof(mnc), "%s %s", mn, b->min_cell_id);
 		snprintf(mxc, sizeof(mxc), "%s %s", mx, b->max_cell_id);
-		printf("%-36s %4d %3s %8s %8s %6s %7s %7s %7s %13s %13s\n", name, b->instance,
-		       b->connected == 1 ? "yes" : "no", v, i, soc, cvl, ccl, dcl, mnc, mxc);
+		printf("%-36s %4d %3s %8s %8s %6s %7s %7s %7s %13s %13s %11s\n", name, b->instance,
+		       b->connected == 1 ? "yes" : "no", v, i, soc, cvl, ccl, dcl, mnc, mxc, bad);
 	}
 	if (n == 0)
 		printf("(no battery services on the bus)\n");
@@ -105,7 +113,8 @@ static void usage(FILE *out)
 {
 	fputs("usage: serialbattery status [--bus-address ADDR] [--watch] [--json]\n"
 	      "  List the com.victronenergy.battery.* services with voltage, current, SOC,\n"
-	      "  CVL/CCL/DCL, min/max cell and connection state, read through GetItems.\n"
+	      "  CVL/CCL/DCL, min/max cell, connection state and the poll cycles dropped as\n"
+	      "  implausible (/Link/ImplausibleCycles), read through GetItems.\n"
 	      "  --bus-address ADDR  a private bus (default: the system bus)\n"
 	      "  --watch             redraw every second until Ctrl-C\n"
 	      "  --json              machine-readable output\n",

@@ -415,10 +415,12 @@ static int32_t milli(double v)
 	return m > INT32_MAX ? INT32_MAX : m < INT32_MIN ? INT32_MIN : (int32_t)m;
 }
 
+/* Not clamped to 100 %: a state file may play a BMS that reports SOC 250 %
+ * (the plausibility tests); the protocol's field width clamps it further. */
 static uint16_t hundredths(double v)
 {
 	double m = rnd(v * 100.0);
-	return m < 0 ? 0 : m > 10000 ? 10000 : (uint16_t)m;
+	return m < 0 ? 0 : m > UINT16_MAX ? UINT16_MAX : (uint16_t)m;
 }
 
 static int16_t tenths(double v)

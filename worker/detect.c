@@ -260,50 +260,6 @@ int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *stat
 	return 0;
 }
 
-bool worker_plausible(const struct bms_snapshot *s, const char **ret_why)
-{
-	const char *why = NULL;
-	struct bms_cell_stats cs;
-	bms_cell_stats(s, &cs);
-	if (!(s->valid & (BMS_V_CELLS | BMS_V_VOLTAGE)))
-		why = "neither cells nor pack voltage";
-	else if ((s->valid & BMS_V_CELLS) && (s->cell_count < 1 || s->cell_count > BMS_MAX_CELLS))
-		why = "cell count outside 1-32";
-	else if ((s->valid & BMS_V_CELLS) && cs.count == 0)
-		why = "no cell voltage";
-	else if ((s->valid & BMS_V_CELLS) && (cs.min_mv < 1500 || cs.max_mv > 4500))
-		why = "cell voltage outside 1.5-4.5 V";
-	else if ((s->valid & BMS_V_VOLTAGE) && (s->voltage_mv <= 0 || s->voltage_mv > 150000))
-		why = "pack voltage outside 0-150 V";
-	else if ((s->valid & BMS_V_CURRENT) && (s->current_ma > 1000000 || s->current_ma < -1000000))
-		why = "current beyond 1000 A";
-	else if ((s->valid & BMS_V_CAP_FULL) &&
-		 (s->capacity_full_mah < 0 || s->capacity_full_mah > 5000000))
-		why = "capacity beyond 5000 Ah";
-	else if ((s->valid & BMS_V_CAP_DESIGN) &&
-		 (s->capacity_design_mah < 0 || s->capacity_design_mah > 5000000))
-		why = "design capacity beyond 5000 Ah";
-	else if ((s->valid & BMS_V_CAP_REMAIN) &&
-		 (s->capacity_remain_mah < 0 || s->capacity_remain_mah > 5000000))
-		why = "remaining capacity beyond 5000 Ah";
-	else if ((s->valid & BMS_V_SOC) && s->soc_cpct > 10000)
-		why = "SOC above 100 %";
-	else if ((s->valid & BMS_V_CELLS) && (s->valid & BMS_V_VOLTAGE) &&
-		 cs.count == s->cell_count) {
-		/* Pack and cell sum are measured at different points and resolutions
-		 * (Daly: 0.1 V): allow 10 % or 2 V, whichever is larger. */
-		int64_t d = (int64_t)s->voltage_mv - (int64_t)cs.sum_mv;
-		int64_t tol = (int64_t)cs.sum_mv / 10;
-		if (tol < 2000)
-			tol = 2000;
-		if (d > tol || d < -tol)
-			why = "pack voltage differs from the cell sum";
-	}
-	if (why && ret_why)
-		*ret_why = why;
-	return why == NULL;
-}
-
 /* ---- remembered protocol ------------------------------------------------ */
 
 /* "detect/<identity>", unsafe characters replaced: relative to the state dir. */
@@ -492,7 +448,8 @@ static int build_candidates(const struct worker_detect_opts *o, struct cand_list
 
 /* Probe (when the driver has a probe cycle) and one full poll cycle, then judge. */
 static int try_candidate(struct worker_link *l, const struct cand *c, unsigned retries,
-			 bool quick, struct bms_snapshot *snap)
+			 bool quick, const struct bms_plausible_limits *o_limits,
+			 struct bms_snapshot *snap)
 {
 	const struct bms_driver *drv = c->drv;
 	int r = worker_port_set_line(&l->port, c->baud, drv->framing);
@@ -519,12 +476,20 @@ static int try_candidate(struct worker_link *l, const struct cand *c, unsigned r
 			  (unsigned long long)cnt.timeouts);
 		return r;
 	}
-	const char *why = NULL;
-	if (!worker_plausible(snap, &why)) {
+	/* The same check as every poll cycle (bms/plausible.c), before any
+	 * cell count is registered. */
+	struct bms_plausible_limits lim = {0};
+	if (o_limits)
+		lim = *o_limits;
+	lim.cell_count = 0;
+	uint32_t bad = 0;
+	enum bms_implausible why = bms_plausible_check(snap, &lim, &bad);
+	if (why != BMS_PLAUSIBLE) {
 		log_debug("detect %s@%u addr 0x%02x: implausible: %s", drv->name, c->baud,
-			  c->address, why);
+			  c->address, bms_implausible_text(why));
 		return -EPROTO;
 	}
+	bms_plausible_mark(snap, &lim, bad);
 	log_debug("detect %s@%u addr 0x%02x: match", drv->name, c->baud, c->address);
 	return 0;
 }
@@ -554,7 +519,8 @@ int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 			break;
 		}
 		const struct cand *c = &cl->v[i];
-		int tr = try_candidate(l, c, c->sure ? o->retries : 0, o->quick && !c->sure, snap);
+		int tr = try_candidate(l, c, c->sure ? o->retries : 0, o->quick && !c->sure,
+					   o->limits, snap);
 		if (tr == -ECANCELED || tr == -ENODEV) {
 			r = tr;
 			goto out;
@@ -585,7 +551,7 @@ int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 				if (a == res->address || res->naddresses >= WORKER_MAX_ADDRS)
 					continue;
 				c.address = (uint8_t)a;
-				int tr = try_candidate(l, &c, 0, o->quick, snap);
+				int tr = try_candidate(l, &c, 0, o->quick, o->limits, snap);
 				if (tr == -ECANCELED || tr == -ENODEV) {
 					r = tr;
 					goto out;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Driving bms/ drivers over a worker_port: one request/response cycle
- * (worker_cycle), autodetection (worker_detect), the plausibility check and
- * the remembered protocol per adapter. Shared by the worker thread and by
+ * (worker_cycle), autodetection (worker_detect; plausibility is bms/plausible.h)
+ * and the remembered protocol per adapter. Shared by the worker thread and by
  * `serialbattery probe`, so both detect exactly the same way.
  */
 #ifndef SB_WORKER_DETECT_H
@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "bms/bms.h"
+#include "bms/plausible.h"
 #include "worker/serial.h"
 
 #define WORKER_MAX_STEPS 16 /* steps per cycle whose reply length is learned */
@@ -54,9 +55,6 @@ int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *stat
 		 enum bms_request kind, unsigned retries, struct bms_snapshot *snap,
 		 struct worker_counters *c);
 
-/* A snapshot a real battery could have sent. On false, *ret_why says why. */
-bool worker_plausible(const struct bms_snapshot *s, const char **ret_why);
-
 struct worker_detect_opts {
 	const char *bms;            /* pin a driver by name; NULL or "" = autodetect */
 	uint32_t baud;              /* with bms: this baud only; 0 = the driver's list */
@@ -69,6 +67,9 @@ struct worker_detect_opts {
 	unsigned round_max_ms;      /* bound on one round; 0 = 10 s */
 	bool quick;                 /* cap unknown candidates' first answer at
 				     * WORKER_QUICK_TIMEOUT_MS (a fast first round) */
+	/* chemistry and configured currents for the plausibility check; its
+	 * cell_count is ignored (nothing is registered yet). NULL = LFP, none. */
+	const struct bms_plausible_limits *limits;
 };
 
 /* A BMS that answers at all answers its probe within this (plus wire time). */

@@ -6,7 +6,8 @@
  *                 | match
  *                 v
  *   open a store slot per address -> poll all addresses each interval
- *        every good cycle commits one whole snapshot; a failed one commits nothing
+ *        every good, plausible cycle commits one whole snapshot; a failed or
+ *        implausible one commits nothing (only the counters)
  *        all addresses failing `redetect_after` cycles in a row -> one detect round
  *        (a different protocol that answers now replaces the old one)
  *
@@ -19,12 +20,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "bms/plausible.h"
 #include "common/sbtime.h"
 #include "worker/detect.h"
 
@@ -39,7 +42,10 @@ struct battery {
 	unsigned fails; /* consecutive failed cycles */
 	struct worker_counters cnt;
 	struct store_info info;
-	struct bms_snapshot last;    /* last committed: fields a cycle does not carry stay */
+	uint8_t cells;       /* cell count fixed at registration (first commit); 0 = not yet */
+	bool implausible;    /* in an episode of implausible cycles (logged at start and end) */
+	uint32_t bad_cells;  /* cells out of range in the last commit (logged on change) */
+	struct bms_snapshot last;    /* last committed */
 	struct bms_snapshot scratch; /* the cycle in progress */
 };
 
@@ -49,6 +55,7 @@ struct worker {
 	int wake_fd;
 	struct store *st;
 	struct worker_params p;
+	struct bms_plausible_limits lim; /* chemistry and currents; cell_count per battery */
 	atomic_bool finished;
 	atomic_int status;
 
@@ -91,6 +98,99 @@ static int64_t interval_for(const struct worker *w, const struct bms_driver *drv
 	return drv->poll_interval_ms ? drv->poll_interval_ms : 1000;
 }
 
+/*
+ * Each poll cycle starts from an empty snapshot, so a field the BMS stops
+ * sending loses its valid bit instead of going out again with a fresh
+ * timestamp. Only what a driver reads on a slower schedule than the cycle is
+ * carried from the last committed one: the identity strings and the design
+ * capacity (JBD's 0x05 model, JBD UP16S's product block and Daly's 0x50 rated
+ * capacity are read on the first cycle and then only every 64th while
+ * missing). Those drivers re-fill them from their state in finish() too; this
+ * keeps a driver that does not from flapping them. Measurements, alarms and
+ * the BMS's own current limits are read every cycle by every driver (jk: one
+ * "read all"; jkpb: status, settings and about; jbd: 0x03 and 0x04; daly:
+ * every data command) and are never carried.
+ */
+static void carry_slow_fields(struct bms_snapshot *s, const struct bms_snapshot *last)
+{
+	static const struct {
+		uint32_t bit;
+		size_t off;
+	} strs[] = {
+		{BMS_V_SERIAL, offsetof(struct bms_snapshot, serial)},
+		{BMS_V_MODEL, offsetof(struct bms_snapshot, model)},
+		{BMS_V_HW_VERSION, offsetof(struct bms_snapshot, hw_version)},
+		{BMS_V_SW_VERSION, offsetof(struct bms_snapshot, sw_version)},
+	};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!(s->valid & strs[i].bit) && (last->valid & strs[i].bit)) {
+			memcpy((char *)s + strs[i].off, (const char *)last + strs[i].off,
+			       BMS_STR_LEN);
+			s->valid |= strs[i].bit;
+		}
+	if (!(s->valid & BMS_V_CAP_DESIGN) && (last->valid & BMS_V_CAP_DESIGN)) {
+		s->capacity_design_mah = last->capacity_design_mah;
+		s->valid |= BMS_V_CAP_DESIGN;
+	}
+}
+
+static void cells_text(uint32_t mask, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < BMS_MAX_CELLS && n + 4 < len; i++)
+		if (mask & (1u << i))
+			n += (size_t)snprintf(buf + n, len - n, "%s%u", n ? "," : "", i + 1);
+}
+
+/*
+ * The one gate to the store: a cycle (or a detection result) is committed
+ * only when plausible for this battery (bms/plausible.h). An implausible one
+ * is counted and commits nothing, so persisting garbage ends in the same
+ * comms-loss policy as silence. Logged once per episode, not per cycle.
+ * Returns true when committed.
+ */
+static bool commit_checked(struct worker *w, struct battery *b, const struct bms_snapshot *snap)
+{
+	struct bms_plausible_limits lim = w->lim;
+	lim.cell_count = b->cells;
+	uint32_t bad = 0;
+	enum bms_implausible why = bms_plausible_check(snap, &lim, &bad);
+	if (why != BMS_PLAUSIBLE) {
+		b->info.implausible++;
+		if (!b->implausible)
+			log_warn("%s: %s addr 0x%02x: implausible data, not published: %s", w->tty,
+				 w->drv->name, b->address, bms_implausible_text(why));
+		b->implausible = true;
+		store_update_info(w->st, b->slot, &b->info);
+		return false;
+	}
+	if (b->implausible)
+		log_info("%s: %s addr 0x%02x: plausible again (%" PRIu64 " cycles dropped so far)",
+			 w->tty, w->drv->name, b->address, b->info.implausible);
+	b->implausible = false;
+	b->last = *snap;
+	bms_plausible_mark(&b->last, &lim, bad);
+	if (bad != b->bad_cells) {
+		char list[100];
+		cells_text(bad, list, sizeof(list));
+		if (bad)
+			log_warn("%s: %s addr 0x%02x: cell(s) %s outside the %s range: flagged and "
+				 "alarmed",
+				 w->tty, w->drv->name, b->address, list,
+				 bms_chemistry_name(lim.chemistry));
+		else
+			log_info("%s: %s addr 0x%02x: every cell in range again", w->tty,
+				 w->drv->name, b->address);
+		b->bad_cells = bad;
+	}
+	if (!b->cells && (b->last.valid & BMS_V_CELLS))
+		b->cells = b->last.cell_count; /* registration: fixed from now on */
+	b->info.cycles_ok++;
+	store_commit(w->st, b->slot, &b->last, &b->info, time_mono_ms());
+	return true;
+}
+
 /* Take over a detection result: slots for every address, the first snapshot committed. */
 static void adopt(struct worker *w, const struct worker_detect_result *res)
 {
@@ -110,12 +210,14 @@ static void adopt(struct worker *w, const struct worker_detect_result *res)
 		char key[STORE_KEY_LEN];
 		battery_key(w, res->drv, addr, key, sizeof(key));
 		int slot = -1;
+		uint8_t cells = 0;
 		for (unsigned k = 0; k < nold; k++) {
 			char okey[STORE_KEY_LEN];
 			battery_key(w, old_drv, old[k].address, okey, sizeof(okey));
 			if (old[k].slot >= 0 && strcmp(okey, key) == 0) {
 				slot = old[k].slot;
 				old[k].slot = -1;
+				cells = old[k].cells; /* registration outlives a re-detection */
 			}
 		}
 		if (slot < 0) {
@@ -128,6 +230,7 @@ static void adopt(struct worker *w, const struct worker_detect_result *res)
 		memset(b, 0, sizeof(*b));
 		b->address = addr;
 		b->slot = slot;
+		b->cells = cells;
 		b->state = w->states + (size_t)w->nbat * w->state_size;
 		memset(b->state, 0, w->state_size);
 		if (res->drv->init)
@@ -137,9 +240,7 @@ static void adopt(struct worker *w, const struct worker_detect_result *res)
 		b->info.address = addr;
 		b->info.poll_interval_ms = (uint32_t)w->interval_ms;
 		if (addr == res->address) {
-			b->last = res->snap;
-			b->info.cycles_ok = 1;
-			store_commit(w->st, slot, &b->last, &b->info, time_mono_ms());
+			commit_checked(w, b, &res->snap);
 		} else {
 			store_update_info(w->st, slot, &b->info);
 		}
@@ -167,6 +268,7 @@ static void fill_opts(const struct worker *w, struct worker_detect_opts *o, uint
 	o->identity = w->p.identity;
 	o->retries = (unsigned)w->p.serial.retries;
 	o->round_max_ms = (unsigned)(w->p.serial.detect_round_max * 1000.0);
+	o->limits = &w->lim;
 }
 
 /* Detection rounds until a match (0), a stop (-ECANCELED) or the port goes (-ENODEV). */
@@ -221,7 +323,7 @@ static int poll_battery(struct worker *w, struct battery *b)
 	int r = worker_port_set_line(&w->link->port, w->baud, drv->framing);
 	if (r < 0)
 		return r;
-	b->scratch = b->last;
+	memset(&b->scratch, 0, sizeof(b->scratch)); /* see carry_slow_fields() */
 	unsigned retries = b->fails >= FAILING_AFTER ? 0 : (unsigned)w->p.serial.retries;
 	uint64_t bad0 = b->cnt.frames_bad, to0 = b->cnt.timeouts;
 	r = worker_cycle(w->link, drv, b->state, BMS_REQ_POLL, retries, &b->scratch, &b->cnt);
@@ -230,13 +332,14 @@ static int poll_battery(struct worker *w, struct battery *b)
 	b->info.frames_bad = b->cnt.frames_bad;
 	b->info.timeouts = b->cnt.timeouts;
 	if (r == 0) {
-		b->last = b->scratch;
-		b->info.cycles_ok++;
 		if (b->fails >= FAILING_AFTER)
 			log_info("%s: %s addr 0x%02x answers again", w->tty, drv->name,
 				 b->address);
+		/* It answers its protocol: an implausible cycle is no reason to
+		 * re-detect (that could register another cell count). */
 		b->fails = 0;
-		store_commit(w->st, b->slot, &b->last, &b->info, time_mono_ms());
+		carry_slow_fields(&b->scratch, &b->last);
+		commit_checked(w, b, &b->scratch);
 		return 0;
 	}
 	b->fails++;
@@ -363,6 +466,11 @@ int worker_start(const struct worker_params *p, struct store *st, struct worker 
 		return -ENOMEM;
 	w->p = *p;
 	w->st = st;
+	w->lim.chemistry = (unsigned)p->serial.chemistry < BMS_CHEM_COUNT
+				   ? (enum bms_chemistry)p->serial.chemistry
+				   : BMS_CHEM_LFP;
+	w->lim.max_charge_ma = p->max_charge_ma;
+	w->lim.max_discharge_ma = p->max_discharge_ma;
 	if (!w->p.identity[0])
 		snprintf(w->p.identity, sizeof(w->p.identity), "%.127s", p->path);
 	const char *base = strrchr(p->path, '/');

@@ -36,6 +36,7 @@ struct worker_config {
 	double detect_backoff_max; /* seconds between full detection rounds, cap */
 	double detect_round_max;   /* seconds one detection round may take */
 	int64_t redetect_after;    /* failed cycles (all addresses) before a detection round; 0 = never */
+	int chemistry;             /* enum bms_chemistry: the cells' physical range */
 };
 extern const struct cfg_key worker_cfg_keys[];
 /* Cross-key checks of the section: every ports[].bms names a known driver. */
@@ -53,6 +54,10 @@ struct worker_params {
 	struct worker_config serial;    /* section-wide settings */
 	char state_dir[CFG_STR];        /* remembered protocols live here */
 	uint64_t stale_after_ms;
+	/* charge.max_charge_current / max_discharge_current in mA (0 = none): a
+	 * current far beyond them is implausible (bms/plausible.h) */
+	int32_t max_charge_ma;
+	int32_t max_discharge_ma;
 	int notify_fd; /* eventfd written once when the thread ends by itself; -1 = none */
 };
 

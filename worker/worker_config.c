@@ -6,6 +6,13 @@
 
 #include "worker.h"
 
+#include "bms/plausible.h"
+
+/* In the order of enum bms_chemistry. */
+static const char *const chemistries[] = {"lfp", "nmc", "lto", NULL};
+_Static_assert(sizeof(chemistries) / sizeof(chemistries[0]) == BMS_CHEM_COUNT + 1,
+	       "one name per enum bms_chemistry");
+
 static const struct cfg_key port_keys[] = {
 	{.path = "path", .type = CFG_STRING, .offset = offsetof(struct worker_port_config, path),
 	 .doc = "Device node this entry applies to (/dev/ttyUSB0, /dev/serial/by-id/...), or empty."},
@@ -56,6 +63,12 @@ const struct cfg_key worker_cfg_keys[] = {
 	 .def = "10",
 	 .doc = "Consecutive failed poll cycles (of every battery on the port) after which a "
 		"detection round checks whether another protocol answers now; 0 = never."},
+	{.path = "chemistry", .type = CFG_ENUM,
+	 .offset = offsetof(struct worker_config, chemistry), .def = "\"lfp\"",
+	 .choices = chemistries,
+	 .doc = "Cell chemistry of every pack: lfp, nmc or lto. Sets the physical cell voltage "
+		"range (lfp 1.5-4.5 V, nmc 1.5-4.8 V, lto 1.0-3.2 V); a cell read outside it is "
+		"flagged and alarmed, a cycle with more such cells is dropped."},
 	{NULL},
 };
 

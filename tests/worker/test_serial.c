@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The port layer on real pseudo-terminals, the plausibility check, the state file. */
+/* The port layer on real pseudo-terminals and the state file (plausibility: tests/bms/test_plausible.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -147,52 +147,6 @@ static void test_wire_time(void)
 	CU_ASSERT(worker_wire_ms(0, BMS_8N1, 96) == 0);
 }
 
-static void test_plausible(void)
-{
-	struct bms_snapshot s;
-	const char *why = NULL;
-	wt_snapshot(&s);
-	CU_ASSERT(worker_plausible(&s, &why));
-
-	wt_snapshot(&s);
-	s.cell_mv[3] = 5200;
-	CU_ASSERT(!worker_plausible(&s, &why));
-	CU_ASSERT_PTR_NOT_NULL(why);
-
-	wt_snapshot(&s);
-	s.cell_mv[0] = 900;
-	CU_ASSERT(!worker_plausible(&s, &why));
-
-	wt_snapshot(&s);
-	s.cell_count = 0;
-	CU_ASSERT(!worker_plausible(&s, &why));
-
-	wt_snapshot(&s);
-	s.current_ma = 1500000;
-	CU_ASSERT(!worker_plausible(&s, &why));
-
-	wt_snapshot(&s);
-	s.capacity_full_mah = 6000000;
-	CU_ASSERT(!worker_plausible(&s, &why));
-
-	wt_snapshot(&s);
-	s.voltage_mv = 26400; /* 16 cells of 3.3 V cannot make 26.4 V */
-	CU_ASSERT(!worker_plausible(&s, &why));
-
-	wt_snapshot(&s);
-	s.soc_cpct = 12000;
-	CU_ASSERT(!worker_plausible(&s, &why));
-
-	memset(&s, 0, sizeof(s)); /* a parse that filled nothing */
-	CU_ASSERT(!worker_plausible(&s, &why));
-
-	/* pack voltage alone (no cells) is enough when in range */
-	memset(&s, 0, sizeof(s));
-	s.valid = BMS_V_VOLTAGE;
-	s.voltage_mv = 53100;
-	CU_ASSERT(worker_plausible(&s, NULL));
-}
-
 static void test_remember(void)
 {
 	if (!bms_drivers[0]) {
@@ -242,7 +196,6 @@ int sb_register_tests(void)
 		{"vmin_batching", test_vmin_batching},
 		{"timeout_wake_hangup", test_timeout_wake_hangup},
 		{"wire_time", test_wire_time},
-		{"plausible", test_plausible},
 		{"remember", test_remember},
 		{NULL, NULL},
 	};

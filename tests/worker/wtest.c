@@ -144,7 +144,9 @@ bool wt_wait(bool (*cond)(void *arg), void *arg, unsigned timeout_ms)
 	}
 }
 
-int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
+/* json NULL: the state is wt_snapshot(). */
+static int sim_start(struct wt_sim *s, const char *bms, const char *json,
+		     const char *const *extra)
 {
 	memset(s, 0, sizeof(*s));
 	const char *tool = wt_tool();
@@ -154,14 +156,18 @@ int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
 	if (!mkdtemp(s->dir))
 		return -errno;
 	snprintf(s->link, sizeof(s->link), "%s/tty", s->dir);
-	/* the state the tests compare against: wt_snapshot() */
 	snprintf(s->state, sizeof(s->state), "%s/state.json", s->dir);
 	FILE *f = fopen(s->state, "we");
 	if (!f)
 		return -errno;
-	struct bms_snapshot snap;
-	wt_snapshot(&snap);
-	snapshot_json_write(f, &snap);
+	if (json) {
+		fputs(json, f);
+	} else {
+		/* the state the tests compare against: wt_snapshot() */
+		struct bms_snapshot snap;
+		wt_snapshot(&snap);
+		snapshot_json_write(f, &snap);
+	}
 	fclose(f);
 	const char *argv[32];
 	unsigned n = 0;
@@ -180,6 +186,17 @@ int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
 	if (r < 0)
 		wt_sim_stop(s);
 	return r;
+}
+
+int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
+{
+	return sim_start(s, bms, NULL, extra);
+}
+
+int wt_sim_start_json(struct wt_sim *s, const char *bms, const char *json,
+		      const char *const *extra)
+{
+	return sim_start(s, bms, json, extra);
 }
 
 void wt_sim_stop(struct wt_sim *s)

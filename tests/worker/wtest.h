@@ -45,6 +45,9 @@ struct wt_sim {
  * EXTRA...` (state written from wt_snapshot) and wait for "ready". 0 or -errno.
  */
 int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra);
+/* The same with the state file's text given (timed states: docs/SIMULATOR.md). */
+int wt_sim_start_json(struct wt_sim *s, const char *bms, const char *json,
+		      const char *const *extra);
 void wt_sim_stop(struct wt_sim *s); /* kill, reap, remove files */
 
 /* In-process responder on a pty master. */
