@@ -6,35 +6,9 @@
 # when one pack goes silent, recovery, and a clean SIGTERM with names released.
 # usage: acceptance.sh BUILD_DIR
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
-SB_BIN=$(cd "${1:?build dir}" && pwd)
-SB_DIR=$(mktemp -d /tmp/sb-acceptance.XXXXXX)
-# shellcheck source=../../scripts/demo/lib.sh
-source "$src/scripts/demo/lib.sh"
-trap 'sb_demo_stop; rm -rf "$SB_DIR"' EXIT
-
-# Debian's python3, where python3-dbus is installed (a pyenv python may come first in PATH)
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-failures=0
-checks=0
-get() { "$PY" "$here/busget.py" "$SB_BUS_ADDRESS" value "$@"; }
-# expect DESCRIPTION SERVICE PATH OP VALUE SECONDS
-expect() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  local out
-  if out=$("$PY" "$here/busget.py" "$SB_BUS_ADDRESS" wait "$@"); then
-    echo "ok    $what ($2 = $out)"
-  else
-    echo "FAIL  $what: $out"
-    failures=$((failures + 1))
-  fi
-}
-stage_failures=0
-stage() { echo "== $*"; stage_failures=$failures; }
-fatal_unless_ok() { [ "$failures" -eq "$stage_failures" ] || { echo "cannot go on: $*"; tail -30 "$SB_DIR/daemon.log"; exit 1; }; }
+# shellcheck source=tests/e2e/lib.sh source-path=SCRIPTDIR/../..
+source "$(dirname "$0")/lib.sh"
+e2e_init acceptance "${1:-}"
 
 PB=com.victronenergy.battery.jkpb__0x01
 JBD=com.victronenergy.battery.jbd
@@ -42,11 +16,10 @@ AGG=com.victronenergy.battery.aggregate
 
 sb_start_bus
 sb_start_sim jkpb jkpb --state "$here/pack-jkpb.json"
-t0=$(date +%s.%N) # the simulators' clock starts now: the JK PB cell 5 runs high at t = 20 s
+e2e_clock_start # the simulators' clock starts now: the JK PB cell 5 runs high at t = 20 s
 sb_start_sim jbd jbd --state "$here/pack-jbd.json"
 sb_render_conf "$here/acceptance.conf.in" "$SB_DIR/acceptance.conf"
 sb_start_daemon "$SB_DIR/acceptance.conf"
-left() { "$PY" -c "import time,sys; print(max(0.5, $1 - (time.time() - $t0)))"; }
 
 stage "detection and services"
 expect "JK PB detected, service up" $PB /DeviceInstance valid x 10
@@ -104,21 +77,14 @@ expect "bank DCL back to 120 A" $AGG /Info/MaxDischargeCurrent == 120 10
 expect "bank all online" $AGG /System/NrOfModulesOffline == 0 3
 
 stage "SIGTERM"
-checks=$((checks + 1))
 ts=$(date +%s%N)
 kill -TERM "$SB_DAEMON_PID"
 rc=0
 wait "$SB_DAEMON_PID" || rc=$?
 te=$(date +%s%N)
 ms=$(((te - ts) / 1000000))
-if [ "$rc" -eq 0 ]; then echo "ok    clean exit in $ms ms"; else echo "FAIL  exit status $rc"; failures=$((failures + 1)); fi
-checks=$((checks + 1))
+if [ "$rc" -eq 0 ]; then ok "clean exit in $ms ms"; else fail "exit status $rc"; fi
 left_names=$("$PY" "$here/busget.py" "$SB_BUS_ADDRESS" names)
-if [ -z "$left_names" ]; then echo "ok    every name released"; else echo "FAIL  names left: $left_names"; failures=$((failures + 1)); fi
+if [ -z "$left_names" ]; then ok "every name released"; else fail "names left: $left_names"; fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "--- daemon log (tail)"
-  tail -40 "$SB_DIR/daemon.log"
-fi
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+e2e_finish

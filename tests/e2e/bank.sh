@@ -12,31 +12,10 @@
 # it is covered by tests/charge/test_bank.c (float only when all float).
 # usage: bank.sh BUILD_DIR
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
-SB_BIN=$(cd "${1:?build dir}" && pwd)
-SB_DIR=$(mktemp -d /tmp/sb-bank.XXXXXX)
-# shellcheck source=../../scripts/demo/lib.sh
-source "$src/scripts/demo/lib.sh"
-trap 'sb_demo_stop; rm -rf "$SB_DIR"' EXIT
+# shellcheck source=tests/e2e/lib.sh source-path=SCRIPTDIR/../..
+source "$(dirname "$0")/lib.sh"
+e2e_init bank "${1:-}"
 
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-failures=0
-checks=0
-get() { "$PY" "$here/busget.py" "$SB_BUS_ADDRESS" value "$@"; }
-ok() { checks=$((checks + 1)); echo "ok    $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL  $*"; }
-# expect DESCRIPTION SERVICE PATH OP VALUE SECONDS
-expect() {
-  local what=$1; shift
-  local out
-  if out=$("$PY" "$here/busget.py" "$SB_BUS_ADDRESS" wait "$@"); then
-    ok "$what ($2 = $out)"
-  else
-    fail "$what: $out"
-  fi
-}
 # logcheck DESCRIPTION PYTHON: PYTHON sees ev (the watcher's events) and prints "ok ..." or the failure
 logcheck() {
   local what=$1 code=$2 out
@@ -54,7 +33,6 @@ $code
     *) fail "$what: $out" ;;
   esac
 }
-stage() { echo "== $*"; }
 
 A=com.victronenergy.battery.packa
 B=com.victronenergy.battery.packb
@@ -65,11 +43,10 @@ sb_start_bus
 SB_PIDS+=($!)
 for _ in $(seq 100); do grep -q ready "$SB_DIR/watch.log" 2>/dev/null && break; sleep 0.05; done
 sb_start_sim packa jbd --state "$here/bank-a.json"
-t0=$(date +%s.%N) # pack B's cell 5 runs high at t = 12 s of the simulators' clock
+e2e_clock_start # pack B's cell 5 runs high at t = 12 s of the simulators' clock
 sb_start_sim packb jbd --state "$here/bank-b.json"
 sb_render_conf "$here/bank.conf.in" "$SB_DIR/bank.conf"
 sb_start_daemon "$SB_DIR/bank.conf"
-left() { "$PY" -c "import time; print(max(0.5, $1 - (time.time() - $t0)))"; }
 
 stage "start-up"
 expect "pack A service up" $A /DeviceInstance valid x 10
@@ -156,9 +133,4 @@ logcheck "the bank CCL never above 50 / 0.6" "
 c = [v for t, v in vals(AGG, '/Info/MaxChargeCurrent') if v is not None]
 print('ok max %.2f A' % max(c) if c and max(c) <= 83.33 + 1e-6 else 'values %s' % c[-5:])"
 
-if [ "$failures" -ne 0 ]; then
-  echo "--- daemon log (tail)"
-  tail -40 "$SB_DIR/daemon.log"
-fi
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+e2e_finish

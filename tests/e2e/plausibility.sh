@@ -9,39 +9,12 @@
 # move the CVL. The single bad cell is committed: alarmed, left out of min/max.
 # usage: plausibility.sh BUILD_DIR
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
-SB_BIN=$(cd "${1:?build dir}" && pwd)
-SB_DIR=$(mktemp -d /tmp/sb-plausibility.XXXXXX)
-# shellcheck source=../../scripts/demo/lib.sh
-source "$src/scripts/demo/lib.sh"
+# shellcheck source=tests/e2e/lib.sh source-path=SCRIPTDIR/../..
+source "$(dirname "$0")/lib.sh"
+e2e_init plausibility "${1:-}"
 watch_pid=
 stop_watch() { [ -z "$watch_pid" ] || { kill -TERM "$watch_pid" 2>/dev/null; wait "$watch_pid" || true; }; watch_pid=; }
-trap 'stop_watch; sb_demo_stop; rm -rf "$SB_DIR"' EXIT
-
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-failures=0
-checks=0
-get() { "$PY" "$here/busget.py" "$SB_BUS_ADDRESS" value "$@"; }
-# expect DESCRIPTION SERVICE PATH OP VALUE SECONDS
-expect() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  local out
-  if out=$("$PY" "$here/busget.py" "$SB_BUS_ADDRESS" wait "$@"); then
-    echo "ok    $what ($2 = $out)"
-  else
-    echo "FAIL  $what: $out"
-    failures=$((failures + 1))
-  fi
-}
-check() { # check DESCRIPTION COMMAND...: a shell condition
-  local what=$1; shift
-  checks=$((checks + 1))
-  if "$@"; then echo "ok    $what"; else echo "FAIL  $what"; failures=$((failures + 1)); fi
-}
-stage() { echo "== $*"; }
+e2e_on_exit stop_watch
 
 T_BAD=10 # seconds after the simulators start; the daemon detects all five in ~2 s
 C4="3.3, 3.3, 3.3, 3.3"
@@ -64,8 +37,7 @@ state count "\"cell_voltages_v\": [$C4, $C4, $C4, $C4, $C4, $C4, $C4, $C4], \"vo
 B=com.victronenergy.battery
 sb_start_bus
 for n in soc zero cold cell count; do sb_start_sim "$n" jbd --state "$SB_DIR/$n.json"; done
-t0=$(date +%s.%N)
-left() { "$PY" -c "import time; print(max(0.5, $1 - (time.time() - $t0)))"; }
+e2e_clock_start
 mkdir -p "$SB_DIR/state"
 sb_render_conf "$here/plausibility.conf.in" "$SB_DIR/plausibility.conf"
 sb_start_daemon "$SB_DIR/plausibility.conf"
@@ -83,9 +55,7 @@ for n in soc zero cold cell count; do
 done
 expect "count: CVL 16 x 3.45 V" $B.count /Info/MaxChargeVoltage == 55.2 "$(left $T_BAD)"
 expect "soc: allowed to charge" $B.soc /Io/AllowToCharge == 1 "$(left $T_BAD)"
-if [ "$failures" -ne 0 ]; then
-  echo "cannot go on: the packs never came up plausible"; tail -30 "$SB_DIR/daemon.log"; exit 1
-fi
+fatal_unless_ok "the packs never came up plausible"
 
 stage "implausible from t = $T_BAD s: comms loss after stale_after (3 s)"
 settle=$(( T_BAD + 3 + 8 ))
@@ -123,9 +93,4 @@ check "the watcher read the bus all along ($rounds rounds)" test "$rounds" -ge 5
 check "no implausible value on D-Bus" test ! -s "$SB_DIR/violations"
 [ ! -s "$SB_DIR/violations" ] || head -20 "$SB_DIR/violations"
 
-if [ "$failures" -ne 0 ]; then
-  echo "--- daemon log (tail)"
-  tail -40 "$SB_DIR/daemon.log"
-fi
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+e2e_finish

@@ -5,22 +5,9 @@
 # publisher keeps its thread, its bus connections and its counters.
 # usage: reload.sh BUILD_DIR
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
-SB_BIN=$(cd "${1:?build dir}" && pwd)
-SB_DIR=$(mktemp -d /tmp/sb-reload.XXXXXX)
-# shellcheck source=../../scripts/demo/lib.sh
-source "$src/scripts/demo/lib.sh"
-trap 'sb_demo_stop; rm -rf "$SB_DIR"' EXIT
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-failures=0
-checks=0
-check() { # DESCRIPTION COMMAND...
-  local what=$1; shift
-  checks=$((checks + 1))
-  if "$@"; then echo "ok    $what"; else echo "FAIL  $what"; failures=$((failures + 1)); fi
-}
+# shellcheck source=tests/e2e/lib.sh source-path=SCRIPTDIR/../..
+source "$(dirname "$0")/lib.sh"
+e2e_init reload "${1:-}"
 bus() { "$PY" "$here/busget.py" "$SB_BUS_ADDRESS" "$@"; }
 bus_wait() { bus wait "$@" >/dev/null; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SB_DAEMON_PID/status"; }
@@ -114,5 +101,4 @@ kill -HUP "$SB_DAEMON_PID"
 check "the new low-voltage limit is published" bus_wait $JBD /Info/BatteryLowVoltage == 48 5
 check "the log says the publisher restarted" grep -q 'restarting the publisher' "$SB_DIR/daemon.log"
 
-echo "$checks checks, $failures failed"
-[ "$failures" -eq 0 ] || { tail -30 "$SB_DIR/daemon.log"; exit 1; }
+e2e_finish
