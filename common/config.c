@@ -1030,21 +1030,16 @@ bool cfg_keys_equal(const struct cfg_key *keys, const void *a, const void *b)
 				return false;
 			break;
 		case CFG_DOUBLE_LIST: {
+			/* only the first n entries are settings; -0.0 vs 0.0 counting as a change is harmless */
 			const struct cfg_dlist *l = x, *m = y;
-			if (l->n != m->n)
+			if (l->n != m->n || memcmp(l->v, m->v, sizeof(l->v[0]) * l->n) != 0)
 				return false;
-			for (unsigned i = 0; i < l->n && i < CFG_LIST_MAX; i++)
-				if (l->v[i] != m->v[i])
-					return false;
 			break;
 		}
 		case CFG_INT_LIST: {
 			const struct cfg_ilist *l = x, *m = y;
-			if (l->n != m->n)
+			if (l->n != m->n || memcmp(l->v, m->v, sizeof(l->v[0]) * l->n) != 0)
 				return false;
-			for (unsigned i = 0; i < l->n && i < CFG_LIST_MAX; i++)
-				if (l->v[i] != m->v[i])
-					return false;
 			break;
 		}
 		case CFG_STRING_LIST: {

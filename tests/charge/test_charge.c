@@ -11,29 +11,11 @@
 #include <string.h>
 
 #include "charge/charge.h"
+#include "tests/charge/charge_fixture.h"
 #include "tests/support/cunit_main.h"
 
 #define S(x) ((uint64_t)((x)*1000.0)) /* seconds -> ms */
 #define EPS 1e-6
-
-struct root {
-	struct charge_config charge;
-};
-static const struct cfg_section sections[] = {
-    {.name = "charge", .keys = charge_cfg_keys, .offset = 0, .validate = charge_config_validate},
-    {NULL},
-};
-static const struct cfg_schema schema = {.sections = sections};
-
-static struct charge_config defaults(void)
-{
-	struct root r;
-	struct cfg_error e;
-	memset(&r, 0, sizeof(r));
-	int rc = cfg_defaults(&schema, &r, &e);
-	CU_ASSERT_FATAL(rc == 0);
-	return r.charge;
-}
 
 /* n cells at v volts, 25 degC, SOC 50 %, FETs on. */
 static struct bms_snapshot pack(unsigned n, double v)
@@ -74,7 +56,7 @@ static struct charge_result once(const struct charge_config *c, const struct bms
 
 static void test_defaults(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct cfg_invalid err;
 	CU_ASSERT_EQUAL(charge_config_validate(&c, &err), 0);
 	CU_ASSERT_DOUBLE_EQUAL(c.max_charge_current, 50.0, EPS);
@@ -98,7 +80,7 @@ static void test_validate(void)
 	struct cfg_invalid err;
 #define BAD(name, stmt)                                                                            \
 	do {                                                                                       \
-		c = defaults();                                                                    \
+		c = charge_test_defaults();                                                                    \
 		stmt;                                                                              \
 		err.key[0] = '\0';                                                                 \
 		CU_ASSERT(charge_config_validate(&c, &err) < 0);                                   \
@@ -106,7 +88,7 @@ static void test_validate(void)
 	} while (0)
 #define GOOD(stmt)                                                                                 \
 	do {                                                                                       \
-		c = defaults();                                                                    \
+		c = charge_test_defaults();                                                                    \
 		stmt;                                                                              \
 		CU_ASSERT(charge_config_validate(&c, &err) == 0);                                  \
 	} while (0)
@@ -157,7 +139,7 @@ static void test_ccl_cell_voltage(void)
 	    {3.450, 0.25, 0.25}, {3.475, 0.125, 0.25}, {3.499, 0.005, 0.25}, {3.500, 0, 0},
 	    {3.700, 0, 0},
 	};
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	c.ccl_temperature_enable = c.ccl_mosfet_temperature_enable = false;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bms_snapshot s = pack(16, 3.3);
@@ -191,7 +173,7 @@ static void test_dcl_cell_voltage(void)
 	    {2.900, 0.3, 0.3}, {2.899, 0.297, 0.3}, {2.850, 0.15, 0.3}, {2.801, 0.003, 0.3},
 	    {2.800, 0, 0},     {2.799, 0, 0},       {2.500, 0, 0},
 	};
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	c.dcl_temperature_enable = c.dcl_mosfet_temperature_enable = false;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bms_snapshot s = pack(8, 3.3);
@@ -235,7 +217,7 @@ static void test_temperature(void)
 	    {250, 550, 0, 0, 0, 0},          /* 55 degC */
 	    {250, 700, 0, 0, 0, 0},
 	};
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	c.ccl_cell_voltage_enable = c.dcl_cell_voltage_enable = false;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bms_snapshot s = pack(4, 3.3);
@@ -267,7 +249,7 @@ static void test_temperature(void)
 
 static void test_mosfet_soc_bms(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct bms_snapshot s = pack(4, 3.3);
 	static const struct {
 		int16_t t;
@@ -314,7 +296,7 @@ static void test_mosfet_soc_bms(void)
 		CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, socs[i].ccl_step, 1e-3);
 		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, socs[i].dcl_step, 1e-3);
 	}
-	c = defaults();
+	c = charge_test_defaults();
 	s = pack(4, 3.3);
 
 	/* the BMS's own limits, only when lower */
@@ -361,7 +343,7 @@ static void test_mosfet_soc_bms(void)
 
 static void test_recovery(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct charge_state st;
 	struct charge_result r;
 	charge_state_init(&st);
@@ -462,7 +444,7 @@ static void set_all(struct bms_snapshot *s, double v)
 
 static void test_cvl_phases(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	c.cvl_controller = CHARGE_CVL_CTRL_OFF;
 	struct charge_state st;
 	struct charge_result r;
@@ -572,7 +554,7 @@ static void test_cvl_phases(void)
 
 static void test_cvl_ovp(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct charge_state st;
 	struct charge_result r;
 	charge_state_init(&st);
@@ -625,7 +607,7 @@ static void test_cvl_ovp(void)
 
 static void test_soc_reset(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	c.soc_reset_after_days = 1;
 	struct charge_state st;
 	struct charge_result r;
@@ -660,7 +642,7 @@ static void test_soc_reset(void)
 
 static void test_startup(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct charge_state st;
 	struct charge_result r;
 	charge_state_init(&st);
@@ -724,7 +706,7 @@ static void test_startup(void)
 
 static void test_comms_loss(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct charge_state st;
 	struct charge_result r;
 	charge_state_init(&st);
@@ -838,7 +820,7 @@ static void test_comms_loss(void)
 /* The safe window: strictly inside 3.225..3.375 V, as the Python driver. */
 static void test_comms_loss_window(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	static const struct {
 		uint16_t lo, hi; /* lowest and highest cell, mV */
 		bool held;
@@ -877,7 +859,7 @@ static void test_comms_loss_window(void)
  * CVL is never computed from it. */
 static void test_flagged_cell(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct charge_state st;
 	struct charge_result r;
 	charge_state_init(&st);
@@ -970,7 +952,7 @@ static void test_flagged_cell(void)
 /* What a bank needs from a pack: float state and its absorption CVL. */
 static void test_bank_fields(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	c.voltage_drop = 0.1;
 	struct charge_state st;
 	struct charge_result r;
@@ -1000,7 +982,7 @@ static void test_bank_fields(void)
 
 static void test_restart_in_float(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct charge_state st;
 	struct charge_result r;
 	charge_state_init(&st);
@@ -1091,7 +1073,7 @@ static void test_properties(void)
 	static const double cx[] = {3.375, 3.4, 3.425, 3.45, 3.5}, cy[] = {1, 0.25, 0.05, 0.005, 0};
 	static const double tx[] = {0, 2, 5, 10, 40, 45, 50, 55},
 	                    ty[] = {0, .25, .5, 1, 1, .5, .25, 0};
-	struct charge_config base = defaults();
+	struct charge_config base = charge_test_defaults();
 	unsigned failures = 0;
 	for (int run = 0; run < 400; run++) {
 		struct charge_config c = base;

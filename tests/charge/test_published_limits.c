@@ -11,27 +11,10 @@
 
 #include "charge/charge.h"
 #include "publish/paths.h"
+#include "tests/charge/charge_fixture.h"
 #include "tests/support/cunit_main.h"
 
 #define S(x) ((uint64_t)((x)*1000.0)) /* seconds -> ms */
-
-struct root {
-	struct charge_config charge;
-};
-static const struct cfg_section sections[] = {
-    {.name = "charge", .keys = charge_cfg_keys, .offset = 0, .validate = charge_config_validate},
-    {NULL},
-};
-static const struct cfg_schema schema = {.sections = sections};
-
-static struct charge_config defaults(void)
-{
-	struct root r;
-	struct cfg_error e;
-	memset(&r, 0, sizeof(r));
-	CU_ASSERT_FATAL(cfg_defaults(&schema, &r, &e) == 0);
-	return r.charge;
-}
 
 static struct publish_tree *tree(void)
 {
@@ -111,7 +94,7 @@ static void fill(struct publish_tree *t, const struct bms_snapshot *s,
 
 static void test_state_mode(void)
 {
-	struct charge_config c = defaults();
+	struct charge_config c = charge_test_defaults();
 	struct charge_state st;
 	struct charge_result r;
 	charge_state_init(&st);

@@ -90,11 +90,5 @@ int sb_register_tests(void)
 		{"directory_in_the_way", test_directory_in_the_way},
 		{NULL, NULL},
 	};
-	CU_pSuite s = CU_add_suite("statefile", suite_init, suite_clean);
-	if (!s)
-		return -1;
-	for (const struct sb_test *t = tests; t->name; t++)
-		if (!CU_add_test(s, t->name, t->fn))
-			return -1;
-	return 0;
+	return sb_add_suite_fixture("statefile", suite_init, suite_clean, tests);
 }

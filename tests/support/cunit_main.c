@@ -7,7 +7,13 @@
 
 int sb_add_suite(const char *name, const struct sb_test *tests)
 {
-	CU_pSuite s = CU_add_suite(name, NULL, NULL);
+	return sb_add_suite_fixture(name, NULL, NULL, tests);
+}
+
+int sb_add_suite_fixture(const char *name, CU_InitializeFunc init, CU_CleanupFunc clean,
+			 const struct sb_test *tests)
+{
+	CU_pSuite s = CU_add_suite(name, init, clean);
 	if (!s)
 		return -1;
 	for (const struct sb_test *t = tests; t->name; t++)

@@ -14,5 +14,8 @@ struct sb_test {
 	CU_TestFunc fn;
 };
 int sb_add_suite(const char *name, const struct sb_test *tests);
+/* The same with CUnit's suite set-up and clean-up functions (either may be NULL). */
+int sb_add_suite_fixture(const char *name, CU_InitializeFunc init, CU_CleanupFunc clean,
+			 const struct sb_test *tests);
 
 #endif

@@ -246,11 +246,5 @@ int sb_register_tests(void)
 		{"full_and_read_only", test_full_and_read_only},
 		{NULL, NULL},
 	};
-	CU_pSuite s = CU_add_suite("worker_remember", suite_init, suite_clean);
-	if (!s)
-		return -1;
-	for (const struct sb_test *t = tests; t->name; t++)
-		if (!CU_add_test(s, t->name, t->fn))
-			return -1;
-	return 0;
+	return sb_add_suite_fixture("worker_remember", suite_init, suite_clean, tests);
 }

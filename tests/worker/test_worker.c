@@ -44,37 +44,24 @@ struct slot_wait {
 	struct store_record rec;
 };
 
-static int find_slot(struct store *st, const char *key, struct store_record *ret)
-{
-	for (unsigned i = 0; i < store_slot_count(st); i++) {
-		struct store_record r;
-		if (store_read(st, (int)i, &r) == 0 && r.state != STORE_EMPTY &&
-		    strcmp(r.info.key, key) == 0) {
-			*ret = r;
-			return (int)i;
-		}
-	}
-	return -1;
-}
-
 static bool online_with_cycles(void *arg)
 {
 	struct slot_wait *w = arg;
-	w->slot = find_slot(w->st, w->key, &w->rec);
+	w->slot = wt_find_slot(w->st, w->key, &w->rec);
 	return w->slot >= 0 && w->rec.state == STORE_ONLINE && w->rec.info.cycles_ok >= w->min_cycles;
 }
 
 static bool stale_now(void *arg)
 {
 	struct slot_wait *w = arg;
-	w->slot = find_slot(w->st, w->key, &w->rec);
+	w->slot = wt_find_slot(w->st, w->key, &w->rec);
 	return w->slot >= 0 && store_record_stale(&w->rec, time_mono_ms(), 800);
 }
 
 static bool timeouts_counted(void *arg)
 {
 	struct slot_wait *w = arg;
-	w->slot = find_slot(w->st, w->key, &w->rec);
+	w->slot = wt_find_slot(w->st, w->key, &w->rec);
 	return w->slot >= 0 && w->rec.info.timeouts > 0;
 }
 

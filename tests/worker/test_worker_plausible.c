@@ -56,19 +56,6 @@ static void params_for(struct worker_params *p, const char *path, const char *id
 	p->notify_fd = -1;
 }
 
-static int find_slot(struct store *st, const char *key, struct store_record *ret)
-{
-	for (unsigned i = 0; i < store_slot_count(st); i++) {
-		struct store_record r;
-		if (store_read(st, (int)i, &r) == 0 && r.state != STORE_EMPTY &&
-		    strcmp(r.info.key, key) == 0) {
-			*ret = r;
-			return (int)i;
-		}
-	}
-	return -1;
-}
-
 struct slot_wait {
 	struct store *st;
 	const char *key;
@@ -79,7 +66,7 @@ struct slot_wait {
 static bool online(void *arg)
 {
 	struct slot_wait *w = arg;
-	w->slot = find_slot(w->st, w->key, &w->rec);
+	w->slot = wt_find_slot(w->st, w->key, &w->rec);
 	return w->slot >= 0 && w->rec.state == STORE_ONLINE;
 }
 
@@ -197,7 +184,7 @@ static void test_implausible_never_committed(void)
 static bool masked_commit(void *arg)
 {
 	struct slot_wait *w = arg;
-	w->slot = find_slot(w->st, w->key, &w->rec);
+	w->slot = wt_find_slot(w->st, w->key, &w->rec);
 	return w->slot >= 0 && w->rec.snap.cell_implausible != 0;
 }
 
@@ -240,7 +227,7 @@ static void test_bad_cell_committed_with_mask(void)
 static bool one_sensor(void *arg)
 {
 	struct slot_wait *w = arg;
-	w->slot = find_slot(w->st, w->key, &w->rec);
+	w->slot = wt_find_slot(w->st, w->key, &w->rec);
 	return w->slot >= 0 && (w->rec.snap.valid & BMS_V_TEMPS) && w->rec.snap.temp_count == 1;
 }
 

@@ -324,3 +324,16 @@ void wt_resp_stop(struct wt_resp *r)
 	close(r->master);
 	r->running = false;
 }
+
+int wt_find_slot(struct store *st, const char *key, struct store_record *ret)
+{
+	for (unsigned i = 0; i < store_slot_count(st); i++) {
+		struct store_record r;
+		if (store_read(st, (int)i, &r) == 0 && r.state != STORE_EMPTY &&
+		    strcmp(r.info.key, key) == 0) {
+			*ret = r;
+			return (int)i;
+		}
+	}
+	return -1;
+}

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "bms/bms.h"
+#include "common/store.h"
 #include "tests/support/simproc.h"
 
 /* Open a pty master; slave path in slave (>= 64 bytes). Returns master fd or -errno. */
@@ -28,6 +29,9 @@ int wt_count_threads(void);
 
 /* A plausible 16S LiFePO4 snapshot. */
 void wt_snapshot(struct bms_snapshot *s);
+
+/* The slot holding the battery with identity key (not EMPTY), copied to *ret; -1 when none. */
+int wt_find_slot(struct store *st, const char *key, struct store_record *ret);
 
 /* Path of the serialbattery tool, NULL when SB_BINARY_DIR is unset. */
 const char *wt_tool(void);
