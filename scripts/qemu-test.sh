@@ -57,7 +57,7 @@ for t in d.get("tests", []):
         print(t["name"])
 ')
 # Tests that exec ARM children (see above); space-separated names.
-read -r -a needs_binfmt <<<"${SB_QEMU_EXCLUDE-test_publish test_cli test_worker_thread}"
+read -r -a needs_binfmt <<<"${SB_QEMU_EXCLUDE-test_publish test_cli test_worker_thread test_worker_plausible}"
 skip=()
 if [ "$have_binfmt" -eq 0 ]; then
   skip=("${host_tests[@]}" "${needs_binfmt[@]}")
