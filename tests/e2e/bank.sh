@@ -39,7 +39,7 @@ B=com.victronenergy.battery.packb
 AGG=com.victronenergy.battery.aggregate
 
 sb_start_bus
-"$PY" "$here/bankwatch.py" "$SB_BUS_ADDRESS" "$SB_DIR/watch.log" 2> "$SB_DIR/watch.err" &
+"$PY" "$here/signalwatch.py" "$SB_BUS_ADDRESS" "$SB_DIR/watch.log" 2> "$SB_DIR/watch.err" &
 SB_PIDS+=($!)
 for _ in $(seq 100); do grep -q ready "$SB_DIR/watch.log" 2>/dev/null && break; sleep 0.05; done
 sb_start_sim packa jbd --state "$here/bank-a.json"

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Record what a Venus client sees of the battery services (bank test helper).
+"""Record what a Venus client sees of the battery services (e2e test helper).
 
-bankwatch.py ADDR LOG: until SIGTERM, writes one JSON line per event to LOG:
+signalwatch.py ADDR LOG: until SIGTERM, writes one JSON line per event to LOG:
   {"t": monotonic s, "ev": "owner", "name": service, "owner": unique name or ""}
   {"t": ..., "ev": "items", "name": service, "items": {path: value or null}}
 ItemsChanged of every battery service is recorded, and GetItems when a
 battery name appears (a value set before the name was requested is in no
-signal). Only the paths the bank test asks about are kept.
+signal). Only the paths the end-to-end tests ask about are kept.
 """
 import json
 import signal
@@ -19,7 +19,8 @@ from gi.repository import GLib
 
 PREFIX = 'com.victronenergy.battery.'
 KEEP = ('/Info/MaxChargeVoltage', '/Info/MaxChargeCurrent', '/Info/MaxDischargeCurrent',
-        '/Io/AllowToCharge', '/System/NrOfModulesOffline', '/Alarms/BmsCable', '/Connected')
+        '/Io/AllowToCharge', '/Io/AllowToDischarge', '/System/NrOfModulesOffline',
+        '/Alarms/BmsCable', '/Connected', '/State', '/Mode')
 
 
 def plain(v):
