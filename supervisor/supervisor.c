@@ -551,6 +551,10 @@ static void reload(struct sup *s)
 	}
 	log_info("SIGHUP: reloaded %s", path ? path : "built-in defaults");
 	bool pub_changed = !s->pub_cfg || !sb_config_publisher_equal(next, s->pub_cfg);
+	/* the workers' plausibility check bounds the current by these */
+	bool maxima_changed =
+		next->charge.max_charge_current != s->cfg->charge.max_charge_current ||
+		next->charge.max_discharge_current != s->cfg->charge.max_discharge_current;
 	*s->cfg = *next;
 	free(next);
 	if (pub_changed) {
@@ -564,9 +568,9 @@ static void reload(struct sup *s)
 				  : (enum sb_log_level)(level > SB_LOG_DEBUG ? SB_LOG_DEBUG : level));
 	struct worker_config before = s->serial;
 	build_serial(s->o, s->cfg, &s->serial);
-	s->restart_workers = !worker_section_equal(&before, &s->serial);
+	s->restart_workers = !worker_section_equal(&before, &s->serial) || maxima_changed;
 	if (s->restart_workers)
-		log_info("SIGHUP: serial settings changed, restarting every worker");
+		log_info("SIGHUP: serial settings or current maxima changed, restarting every worker");
 	/* Re-run every udev device through the same handler: new rules claim, drop or restart. */
 	for (int i = 0; i < SUP_MAX_PORTS; i++)
 		s->ports[i].seen = false;

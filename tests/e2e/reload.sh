@@ -93,12 +93,16 @@ e1=$(bus value $JBD /History/ChargedEnergy)
 check "the publisher's energy counter kept counting ($e0 -> $e1 kWh)" \
   "$PY" -c "import sys; sys.exit(0 if float('$e1') >= float('$e0') > 0 else 1)"
 
-echo "== a reload that changes a charge setting restarts the publisher"
+echo "== a reload that changes charge settings restarts the publisher (and, for a current maximum, the worker)"
 cat >> "$SB_DIR/sb.conf" <<CONF
-charge = { min_cell_voltage = 3.0; };
+charge = { min_cell_voltage = 3.0; max_discharge_current = 80.0; };
 CONF
 kill -HUP "$SB_DAEMON_PID"
 check "the new low-voltage limit is published" bus_wait $JBD /Info/BatteryLowVoltage == 48 5
 check "the log says the publisher restarted" grep -q 'restarting the publisher' "$SB_DIR/daemon.log"
+# the workers bound the current they accept by the configured maxima
+check "a changed current maximum restarts the worker" \
+  grep -q 'current maxima changed, restarting every worker' "$SB_DIR/daemon.log"
+check "the pack is back" bus_wait $JBD /Dc/0/Voltage == 53.6 10
 
 e2e_finish
