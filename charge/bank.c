@@ -109,7 +109,9 @@ static void measure_shares(const struct bank_config *cfg, const struct bank_pack
 		if (!connected(&in[i]))
 			continue;
 		double m = in[i].current_a / total;
-		m = m < 0 ? 0 : m > 1 ? 1 : m;
+		/* above 1 when the others give current back (circulation): that
+		 * pack then takes more than the bank, so its share must say so */
+		m = m < 0 ? 0 : m;
 		struct bank_share *s = &st->m[i].share[d];
 		if (!s->known || m >= s->value) {
 			s->value = m;
@@ -121,6 +123,12 @@ static void measure_shares(const struct bank_config *cfg, const struct bank_pack
 		s->known = true;
 		s->at_ms = now;
 	}
+}
+
+/* Only an online pack's FET state is news: a silent one may have switched since. */
+static bool fet_known_off(const struct bank_pack_in *p, int d)
+{
+	return p->link == BANK_ONLINE && p->fets_valid && !(d == 0 ? p->charge_fet : p->discharge_fet);
 }
 
 /* One direction's limit (d 0 = charge, 1 = discharge); *ret_lim the member
@@ -137,7 +145,7 @@ static double current_limit(const struct bank_pack_in *in, unsigned n, const str
 		if (!connected(p))
 			continue;
 		/* a FET known to be off carries no current: that pack cannot be overloaded */
-		if (p->fets_valid && !(d == 0 ? p->charge_fet : p->discharge_fet))
+		if (fet_known_off(p, d))
 			continue;
 		double l = d == 0 ? p->res.ccl_a : p->res.dcl_a;
 		if (!(l > 0))
@@ -164,7 +172,7 @@ static double current_limit(const struct bank_pack_in *in, unsigned n, const str
 		for (unsigned i = 0; i < n; i++) {
 			const struct bank_pack_in *p = &in[i];
 			if (!connected(p) ||
-			    (p->fets_valid && !(d == 0 ? p->charge_fet : p->discharge_fet)))
+			    fet_known_off(p, d))
 				continue;
 			double l = d == 0 ? p->res.ccl_a : p->res.dcl_a;
 			double s = st->m[i].share[d].value * scale;

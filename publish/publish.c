@@ -92,6 +92,12 @@ struct aggregate {
 	struct bank_result res;
 };
 
+struct kept_state {
+	bool used;
+	char key[STORE_KEY_LEN];
+	struct charge_state cst;
+};
+
 struct publish {
 	char *bus_address;
 	struct publish_config *own_cfg;
@@ -106,6 +112,10 @@ struct publish {
 	struct store *st;
 	unsigned nslots;
 	struct batt *batts;
+	/* Charge state of packs whose service was removed (gone, lost, moved to
+	 * another tty), by key: a returning pack goes on from it, so a CCL cut
+	 * for missing data comes back through its hold and ramp, not at once. */
+	struct kept_state *kept;
 	struct aggregate agg;
 	uint64_t start_ms;
 	uint64_t agg_next_ms; /* next aggregate update while active */
@@ -140,7 +150,8 @@ static void state_load(struct publish *p, struct batt *b, uint64_t now)
 	char name[STORE_KEY_LEN + 16], text[CHARGE_TEXT_LEN];
 	state_name(b, name, sizeof(name));
 	int r = statefile_read(p->state_dir, name, text, sizeof(text), NULL);
-	if (r == -ENOENT)
+	/* a refused or missing directory is the supervisor's one warning, not one per pack */
+	if (r == -ENOENT || r == -EPERM || r == -EACCES || r == -ENOTDIR || r == -EROFS)
 		return;
 	if (r == 0 && charge_state_parse(&b->cst, text, now) == 0)
 		snprintf(b->charge_text, sizeof(b->charge_text), "%s", text);
@@ -375,8 +386,34 @@ static void batt_remove(struct publish *p, struct batt *b)
 	if (b->svc)
 		publish_service_close(b->svc);
 	publish_tree_free(b->tree);
-	(void)p;
+	if (b->have_res) {
+		/* one entry per key; a full cache drops the oldest entry (slot 0) */
+		struct kept_state *k = NULL;
+		for (unsigned i = 0; i < p->nslots && !k; i++)
+			if (p->kept[i].used && strcmp(p->kept[i].key, b->key) == 0)
+				k = &p->kept[i];
+		for (unsigned i = 0; i < p->nslots && !k; i++)
+			if (!p->kept[i].used)
+				k = &p->kept[i];
+		if (!k)
+			k = &p->kept[0];
+		k->used = true;
+		snprintf(k->key, sizeof(k->key), "%s", b->key);
+		k->cst = b->cst;
+	}
 	memset(b, 0, sizeof(*b));
+}
+
+/* The charge state a returning pack left behind, if any (taken out of the cache). */
+static bool kept_take(struct publish *p, const char *key, struct charge_state *ret)
+{
+	for (unsigned i = 0; i < p->nslots; i++)
+		if (p->kept[i].used && strcmp(p->kept[i].key, key) == 0) {
+			*ret = p->kept[i].cst;
+			p->kept[i].used = false;
+			return true;
+		}
+	return false;
 }
 
 /*
@@ -508,7 +545,8 @@ static uint64_t svc_upkeep(struct publish *p, struct publish_service *svc, const
 }
 
 /* Create the service and bring it onto the bus (every path has its value by now). */
-static int batt_register(struct publish *p, struct batt *b)
+/* ret_due (may be NULL): when the service wants its next upkeep, as svc_upkeep() says. */
+static int batt_register(struct publish *p, struct batt *b, uint64_t *ret_due)
 {
 	if (!b->svc) {
 		int r = publish_service_new(p->bus_address, &b->svc);
@@ -520,7 +558,9 @@ static int batt_register(struct publish *p, struct batt *b)
 	}
 	char name[PUBLISH_NAME_LEN];
 	pack_service_name(b, name, sizeof(name));
-	svc_upkeep(p, b->svc, name, time_mono_ms());
+	uint64_t due = svc_upkeep(p, b->svc, name, time_mono_ms());
+	if (ret_due)
+		*ret_due = due;
 	return b->svc->owned ? 0 : b->svc->conn ? -EEXIST : -ENOTCONN;
 }
 
@@ -537,8 +577,10 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	snprintf(b->tty, sizeof(b->tty), "%s", rec->info.tty);
 	b->address = rec->info.address;
 	bank_place(p, b);
-	charge_state_init(&b->cst);
-	state_load(p, b, now);
+	if (!kept_take(p, b->key, &b->cst)) {
+		charge_state_init(&b->cst);
+		state_load(p, b, now);
+	}
 
 	int r = publish_tree_new(pack_on_write, b, &b->tree);
 	unsigned ncells = (rec->snap.valid & BMS_V_CELLS) ? rec->snap.cell_count : 0;
@@ -564,7 +606,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	batt_compute(p, b, now);
 	batt_fill(p, b);
 	/* every path exists and has its value before the name is requested */
-	r = batt_register(p, b);
+	r = batt_register(p, b, NULL);
 	if (r == -ENOMEM) {
 		batt_remove(p, b);
 		return r;
@@ -691,7 +733,8 @@ static unsigned bank_inputs(struct publish *p, struct bank_pack_in *in)
 						    : BANK_STALE;
 			x->current_valid = x->link == BANK_ONLINE && (sn->valid & BMS_V_CURRENT);
 			x->current_a = sn->current_ma / 1000.0;
-			x->fets_valid = (sn->valid & BMS_V_FETS) != 0;
+			/* a silent pack's last FET state is no news: it may have switched since */
+			x->fets_valid = x->link == BANK_ONLINE && (sn->valid & BMS_V_FETS) != 0;
 			x->charge_fet = sn->charge_fet;
 			x->discharge_fet = sn->discharge_fet;
 		}
@@ -829,12 +872,20 @@ static void agg_fill(struct publish *p, uint64_t now)
 	snprintf(r.discharge_limitation, sizeof(r.discharge_limitation), "%s",
 		 br->discharge_limitation);
 	publish_paths_limits(t, &r, ready && br->limits_valid);
-	bool allow_c = ready && br->allow_charge, allow_d = ready && br->allow_discharge;
-	publish_tree_set_int(t, "/Io/AllowToCharge", allow_c);
-	publish_tree_set_int(t, "/Io/AllowToDischarge", allow_d);
 	publish_tree_set_invalid(t, "/Io/AllowToBalance");
-	publish_tree_set_int(t, "/State", allow_c || allow_d ? 9 : 14);
-	publish_tree_set_int(t, "/Mode", allow_c || allow_d ? 3 : 4);
+	if (ready) {
+		bool allow_c = br->allow_charge, allow_d = br->allow_discharge;
+		publish_tree_set_int(t, "/Io/AllowToCharge", allow_c);
+		publish_tree_set_int(t, "/Io/AllowToDischarge", allow_d);
+		publish_tree_set_int(t, "/State", allow_c || allow_d ? 9 : 14);
+		publish_tree_set_int(t, "/Mode", allow_c || allow_d ? 3 : 4);
+	} else {
+		/* a bank not yet complete has computed nothing: no 0 and no standby */
+		publish_tree_set_invalid(t, "/Io/AllowToCharge");
+		publish_tree_set_invalid(t, "/Io/AllowToDischarge");
+		publish_tree_set_invalid(t, "/State");
+		publish_tree_set_invalid(t, "/Mode");
+	}
 
 #define SETD(path, cond, val)                                                             \
 	do {                                                                              \
@@ -1075,7 +1126,10 @@ static int bus_upkeep(struct publish *p)
 			continue;
 		uint64_t due;
 		if (!b->svc) {
-			due = batt_register(p, b) == -ENOMEM ? rt + NAME_RETRY_MS : UINT64_MAX;
+			/* a first connect or name request that failed keeps its own retry time */
+			due = UINT64_MAX;
+			if (batt_register(p, b, &due) == -ENOMEM)
+				due = rt + NAME_RETRY_MS;
 		} else if (svc_settled(b->svc)) {
 			continue; /* the common case, on every wake-up: nothing to format or ask */
 		} else {
@@ -1214,6 +1268,7 @@ void publish_free(struct publish *p)
 	if (p->timer_fd >= 0)
 		close(p->timer_fd);
 	free(p->batts);
+	free(p->kept);
 	free(p->own_cfg);
 	free(p->own_charge);
 	free(p->bus_address);
@@ -1230,7 +1285,8 @@ int publish_start(const struct publish_params *prm, struct store *st, struct pub
 	p->st = st;
 	p->nslots = store_slot_count(st);
 	p->batts = calloc(p->nslots, sizeof(*p->batts));
-	if (!p->batts || (prm->bus_address && !(p->bus_address = strdup(prm->bus_address)))) {
+	p->kept = calloc(p->nslots, sizeof(*p->kept));
+	if (!p->batts || !p->kept || (prm->bus_address && !(p->bus_address = strdup(prm->bus_address)))) {
 		r = -ENOMEM;
 		goto fail;
 	}

@@ -324,6 +324,47 @@ static void test_nothing_connected(void)
 	CU_ASSERT_STRING_EQUAL(r.offline_text, "Pack 1 (ttyUSB0) offline");
 }
 
+/* A pack that goes silent with its charge FET last seen off: the FET may be on
+ * again by now, so its CCL 0 (missing data) takes the bank's to 0. */
+static void test_stale_fet_not_trusted(void)
+{
+	struct bank_state st;
+	bank_state_init(&st);
+	struct bank_pack_in in[2] = {pack(55.2, 50, 100, 30), pack(55.2, 50, 100, 20)};
+	struct bank_result r;
+	bank_step(&cfg, in, 2, &st, 1000, &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 83.33, EPS);
+	in[1].link = BANK_STALE;
+	in[1].current_valid = false;
+	in[1].res.stale = true;
+	in[1].res.ccl_a = 0;
+	in[1].charge_fet = false; /* its last word, now stale */
+	bank_step(&cfg, in, 2, &st, 12000, &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 0.0, EPS);
+	CU_ASSERT_FALSE(r.allow_charge);
+	/* the same pack online with its FET off carries nothing: not the bank's limit */
+	in[1].link = BANK_ONLINE;
+	in[1].res.stale = false;
+	in[1].current_valid = true;
+	in[1].current_a = 0;
+	bank_step(&cfg, in, 2, &st, 13000, &r);
+	CU_ASSERT_TRUE(r.ccl_a > 0);
+}
+
+/* Current circulating between packs: pack 1 takes 60 A of a 50 A bank
+ * current; at the bank's CCL it must stay within its own 50 A. */
+static void test_circulating_share(void)
+{
+	struct bank_state st;
+	bank_state_init(&st);
+	struct bank_pack_in in[2] = {pack(55.2, 50, 100, 60), pack(55.2, 50, 100, -10)};
+	struct bank_result r;
+	bank_step(&cfg, in, 2, &st, 1000, &r);
+	CU_ASSERT_TRUE(r.shares_used[0]);
+	CU_ASSERT_TRUE(r.ccl_a * 60.0 / 50.0 <= 50.0 + 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 41.66, EPS); /* 50 / 1.2, rounded down */
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -337,6 +378,8 @@ int sb_register_tests(void)
 	    {"offline listed until forgotten", test_offline_listed},
 	    {"share smoothing", test_share_smoothing},
 	    {"nothing connected", test_nothing_connected},
+	    {"stale fet not trusted", test_stale_fet_not_trusted},
+	    {"circulating share", test_circulating_share},
 	    {NULL, NULL},
 	};
 	return sb_add_suite("bank", tests);
