@@ -596,7 +596,8 @@ static double dcl_hold(const struct charge_config *cfg, const struct charge_stat
 		*why = "";
 		return 0.0;
 	}
-	if (age >= s_to_ms(cfg->discharge_grace)) {
+	/* grace 0 means "0 at stale_after", as for cells outside the window */
+	if (age >= s_to_ms(fmax(cfg->discharge_grace, cfg->stale_after))) {
 		*why = ", hold time over";
 		return 0.0;
 	}
@@ -718,6 +719,16 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 		char why[128] = "No Cell Data";
 		if (c.bad)
 			name_cells(c.bad, why, sizeof(why));
+		if (!st->good_known) {
+			/* Bad cells from the first snapshot on: no good cells to hold
+			 * from, so the hold starts from what the rest of this snapshot
+			 * allows, outside the window (0 at stale_after): a broken sense
+			 * wire must not switch an inverting system off at once. */
+			st->good_known = true;
+			st->good_ms = now_ms - (data_age_ms < now_ms ? data_age_ms : now_ms);
+			st->good_dcl_a = tg.dcl_a;
+			st->good_in_window = false;
+		}
 		missing(cfg, snap, st, since(now_ms, st->good_ms), false, why, &tg, out);
 		return;
 	}

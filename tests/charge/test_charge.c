@@ -681,18 +681,27 @@ static void test_startup(void)
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 23.75, EPS);
 	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 27.5, EPS);
 
-	/* a first snapshot without cell voltages: CCL 0 and DCL 0 (nothing to
-	 * hold yet); the first one with cells then gives its limits at once */
+	/* a first snapshot without cell voltages: CCL 0; the DCL is the hold
+	 * fraction of what the rest of the snapshot allows, as outside the
+	 * window (missing data alone never switches an inverter off at once),
+	 * 0 from stale_after on; the first one with cells then gives its
+	 * limits at once */
 	charge_state_init(&st);
 	struct bms_snapshot nc = pack(16, 3.3);
 	nc.valid &= ~(uint32_t)BMS_V_CELLS;
 	charge_step(&c, &nc, 0, &st, S(0), &r);
 	CU_ASSERT_EQUAL(r.ccl_a, 0);
-	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	CU_ASSERT_TRUE(r.allow_discharge);
 	CU_ASSERT_FALSE(r.cvl_valid);
 	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "No Cell Data");
+	charge_step(&c, &nc, 0, &st, S(9.9), &r);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	charge_step(&c, &nc, 0, &st, S(10), &r);
+	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_FALSE(r.allow_discharge);
 	s = pack(16, 3.3);
-	charge_step(&c, &s, 0, &st, S(1), &r);
+	charge_step(&c, &s, 0, &st, S(11), &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, 50, EPS);
 	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
 
@@ -925,15 +934,37 @@ static void test_flagged_cell(void)
 	charge_step(&c, &s, 0, &st, S(10), &r);
 	CU_ASSERT_EQUAL(r.dcl_a, 0);
 
-	/* a first snapshot with a flagged cell: CCL 0, no DCL to hold; the CVL
-	 * is the configured target, from no cell */
+	/* discharge_grace 0 means DCL 0 at stale_after: a flagged cell after good
+	 * ones still holds the DCL until then, never 0 at once */
+	{
+		struct charge_config g = c;
+		g.discharge_grace = 0;
+		struct charge_state gs;
+		charge_state_init(&gs);
+		struct bms_snapshot gp = pack(16, 3.30);
+		charge_step(&g, &gp, 0, &gs, S(0), &r);
+		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 60, EPS);
+		gp.cell_implausible = 1u << 3;
+		charge_step(&g, &gp, 0, &gs, S(1), &r);
+		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+		charge_step(&g, &gp, 0, &gs, S(10), &r);
+		CU_ASSERT_EQUAL(r.dcl_a, 0);
+	}
+
+	/* a first snapshot with a flagged cell: CCL 0; the DCL held from what
+	 * the rest of the snapshot allows until stale_after, as outside the
+	 * window; the CVL is the configured target, from no cell */
 	charge_state_init(&st);
 	s = pack(16, 3.30);
 	s.cell_mv[15] = 3650;
 	s.cell_implausible = 1u << 15;
 	charge_step(&c, &s, 0, &st, S(0), &r);
 	CU_ASSERT_EQUAL(r.ccl_a, 0);
-	CU_ASSERT_EQUAL(r.dcl_a, 0);
+	CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, 30, EPS);
+	struct charge_result r10;
+	struct charge_state st10 = st;
+	charge_step(&c, &s, 0, &st10, S(10), &r10);
+	CU_ASSERT_EQUAL(r10.dcl_a, 0);
 	CU_ASSERT(r.cvl_valid);
 	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 55.2, EPS);
 	CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Cell 16 Implausible");
@@ -1173,12 +1204,20 @@ static void test_properties(void)
 			if (age < 10000 && bad_cell)
 				ok &= !r.stale && r.bms_cable_alarm == 0 && r.connected;
 			if (age >= 10000 || bad_cell) {
-				if (!have_good)
+				if (!have_good && age >= 10000)
 					ok &= r.dcl_a == 0;
-				else
+				else if (have_good)
 					ok &= r.dcl_a <= c.discharge_hold_fraction * good_dcl + EPS;
 				if (age >= 10000 && !good_in_window)
 					ok &= r.dcl_a == 0;
+				if (!have_good && age < 10000) {
+					/* bad cells before any good ones: held from the rest
+					 * of the snapshot (at most the maximum), as outside
+					 * the window */
+					have_good = true;
+					good_in_window = false;
+					good_dcl = c.max_discharge_current;
+				}
 			} else {
 				have_good = true;
 				good_dcl = r.dcl_a;
