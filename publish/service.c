@@ -484,7 +484,12 @@ int publish_service_request_name(struct publish_service *s, const char *name)
 		return 0;
 	}
 	if (r < 0) {
-		log_error("publish: RequestName %s: %s", name, err.message ? err.message : "?");
+		/* retried every second: say it once (a refused name is a policy
+		 * problem that lasts), "registered" says when it is over */
+		if (!s->name_taken_logged)
+			log_error("publish: RequestName %s: %s; retrying", name,
+				  err.message ? err.message : "?");
+		s->name_taken_logged = true;
 		dbus_error_free(&err);
 		return -EIO;
 	}

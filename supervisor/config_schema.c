@@ -3,12 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "common/sbtime.h"
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 
@@ -22,7 +26,7 @@ const struct cfg_key daemon_cfg_keys[] = {
 	 .def = "\"/var/lib/serialbattery\"",
 	 .doc = "Directory for small state files (remembered protocols, charge state); created "
 		"(0755) when missing. It must be the daemon user's own and not writable by group "
-		"or others, or the daemon refuses to start (exit status 2)."},
+		"or others, or the daemon refuses to start (exit status 2). Read at start only."},
 	{.path = "max_batteries", .type = CFG_INT,
 	 .offset = offsetof(struct daemon_config, max_batteries), .min = 1, .max = 64, .def = "16",
 	 .doc = "Number of battery slots (ports x addresses) the daemon can serve."},
@@ -89,11 +93,30 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static size_t read_all(int fd, void *buf, size_t len)
+/*
+ * Read len bytes, giving up at deadline_ms (monotonic): a child stuck on a
+ * FIFO given as the config file, or on a lock some other thread held at
+ * fork(), must not keep the supervisor from its signals. Returns the bytes read.
+ */
+static size_t read_all(int fd, void *buf, size_t len, uint64_t deadline_ms, bool *ret_timeout)
 {
 	char *p = buf;
 	size_t got = 0;
+	*ret_timeout = false;
 	while (got < len) {
+		uint64_t now = time_mono_ms();
+		if (now >= deadline_ms) {
+			*ret_timeout = true;
+			break;
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int pr = poll(&pfd, 1, (int)(deadline_ms - now));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			break;
+		if (pr == 0)
+			continue; /* the deadline check above ends it */
 		ssize_t n = read(fd, p + got, len - got);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -113,7 +136,8 @@ static int child_failed(struct cfg_error *err, const char *path, const char *wha
 	return -EIO;
 }
 
-int sb_config_load_isolated(const char *path, struct sb_config *ret, struct cfg_error *err)
+int sb_config_load_isolated(const char *path, unsigned timeout_ms, struct sb_config *ret,
+			    struct cfg_error *err)
 {
 	struct child_reply *m = calloc(1, sizeof(*m));
 	if (!m)
@@ -141,13 +165,18 @@ int sb_config_load_isolated(const char *path, struct sb_config *ret, struct cfg_
 		_exit(write_all(fds[1], m, sizeof(*m)) == 0 ? 0 : 1);
 	}
 	close(fds[1]);
-	size_t got = read_all(fds[0], m, sizeof(*m));
+	bool timeout;
+	size_t got = read_all(fds[0], m, sizeof(*m), time_mono_ms() + timeout_ms, &timeout);
 	close(fds[0]);
+	if (timeout)
+		kill(pid, SIGKILL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	int r;
-	if (got != sizeof(*m) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (timeout) {
+		r = child_failed(err, path, "no answer in time (a FIFO, a hung file system?)", 0);
+	} else if (got != sizeof(*m) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		r = child_failed(err, path, "the checking process failed", 0);
 	} else {
 		r = m->status;

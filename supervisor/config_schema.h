@@ -34,10 +34,12 @@ int sb_config_load(const char *path, struct sb_config *ret, struct cfg_error *er
 /*
  * The same, parsed in a short-lived child process (for SIGHUP): whatever the
  * parser allocates, leaks or chokes on stays in the child, so no file can
- * grow or crash the running daemon. Returns as sb_config_load(), or -EIO
- * (err set) when the child could not run or died.
+ * grow or crash the running daemon. A child that has not answered within
+ * timeout_ms is killed. Returns as sb_config_load(), or -EIO (err set) when
+ * the child could not run, died or timed out.
  */
-int sb_config_load_isolated(const char *path, struct sb_config *ret, struct cfg_error *err);
+int sb_config_load_isolated(const char *path, unsigned timeout_ms, struct sb_config *ret,
+			    struct cfg_error *err);
 
 /* True when the sections the publisher reads (publish, charge) are equal in a and b. */
 bool sb_config_publisher_equal(const struct sb_config *a, const struct sb_config *b);

@@ -541,7 +541,8 @@ static void reload(struct sup *s)
 		return;
 	}
 	struct cfg_error err;
-	int r = sb_config_load_isolated(path, next, &err);
+	/* a 1 MB file takes ~0.4 s; past 10 s something hangs (a FIFO, a dead mount) */
+	int r = sb_config_load_isolated(path, 10000, next, &err);
 	if (r < 0) {
 		char msg[800];
 		cfg_error_format(&err, msg, sizeof(msg));
@@ -562,6 +563,9 @@ static void reload(struct sup *s)
 		stop_publisher(s);
 		start_publisher(s);
 	}
+	if (!s->o->state_dir && strcmp(s->cfg->daemon.state_dir, s->state_dir) != 0)
+		log_warn("SIGHUP: daemon.state_dir changes only at the next start (still %s)",
+			 s->state_dir);
 	state_dir_refused(s, false);
 	int level = s->cfg->daemon.log_level + s->o->verbose;
 	log_set_level(s->o->quiet ? SB_LOG_ERROR

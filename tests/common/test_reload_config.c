@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/sbtime.h"
 
 #include "supervisor/config_schema.h"
 #include "tests/support/cunit_main.h"
@@ -88,7 +92,7 @@ static void test_isolated_same_as_in_process(void)
 	struct sb_config *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	struct cfg_error err;
 	CU_ASSERT_EQUAL(sb_config_load(path, a, &err), 0);
-	CU_ASSERT_EQUAL(sb_config_load_isolated(path, b, &err), 0);
+	CU_ASSERT_EQUAL(sb_config_load_isolated(path, 5000, b, &err), 0);
 	CU_ASSERT(sb_config_publisher_equal(a, b));
 	CU_ASSERT(worker_section_equal(&a->serial, &b->serial));
 	CU_ASSERT_EQUAL(b->serial.nports, 1);
@@ -106,7 +110,7 @@ static void test_isolated_error_names_file_and_line(void)
 	struct sb_config *c = calloc(1, sizeof(*c));
 	c->charge.max_charge_current = 1.0;
 	struct cfg_error err;
-	CU_ASSERT(sb_config_load_isolated(path, c, &err) < 0);
+	CU_ASSERT(sb_config_load_isolated(path, 5000, c, &err) < 0);
 	CU_ASSERT_STRING_EQUAL(err.file, path);
 	CU_ASSERT_EQUAL(err.line, 3);
 	CU_ASSERT(strstr(err.key, "max_cell_voltage") != NULL);
@@ -115,9 +119,30 @@ static void test_isolated_error_names_file_and_line(void)
 	unlink(path);
 	free(path);
 
-	CU_ASSERT(sb_config_load_isolated("/nonexistent/sb.conf", c, &err) < 0);
+	CU_ASSERT(sb_config_load_isolated("/nonexistent/sb.conf", 5000, c, &err) < 0);
 	CU_ASSERT_STRING_EQUAL(err.file, "/nonexistent/sb.conf");
 	free(c);
+}
+
+/* A FIFO with no writer as the config file: the child blocks in open(); the
+ * reload gives up at its deadline instead of hanging the supervisor. */
+static void test_isolated_times_out(void)
+{
+	char dir[] = "/tmp/sb-reload-fifo.XXXXXX";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/sb.conf", dir);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+	struct sb_config *c = calloc(1, sizeof(*c));
+	struct cfg_error err;
+	uint64_t t0 = time_mono_ms();
+	CU_ASSERT_EQUAL(sb_config_load_isolated(path, 300, c, &err), -EIO);
+	uint64_t took = time_mono_ms() - t0;
+	CU_ASSERT(took >= 300 && took < 5000);
+	CU_ASSERT(strstr(err.msg, "no answer in time") != NULL);
+	free(c);
+	unlink(path);
+	rmdir(dir);
 }
 
 int sb_register_tests(void)
@@ -127,6 +152,7 @@ int sb_register_tests(void)
 		{"equal_sees_changes", test_equal_sees_changes},
 		{"isolated_same_as_in_process", test_isolated_same_as_in_process},
 		{"isolated_error_names_file_and_line", test_isolated_error_names_file_and_line},
+		{"isolated_times_out", test_isolated_times_out},
 		{NULL, NULL},
 	};
 	return sb_add_suite("reload_config", tests);
