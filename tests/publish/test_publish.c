@@ -475,6 +475,47 @@ static void test_gone_removes_service(void)
 	CU_ASSERT(store_read(st, slot_a, &rec) == 0 && rec.state == STORE_EMPTY);
 }
 
+/*
+ * The pack comes back after its service was removed (lost, re-plugged): it goes
+ * on from the charge state it left, so its CCL, cut to 0 while its data were
+ * missing, comes back through the recovery hold, while its DCL is full at once.
+ */
+static void test_returning_pack_keeps_charge_state(void)
+{
+	/* a key of its own: the earlier tests' pack A left a charge state behind */
+	int slot_c;
+	CU_ASSERT_FATAL(store_open(st, KEY_C, &slot_c) == 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	commit(slot_c, "ttyUSB2", &s);
+	CU_ASSERT_FATAL(wait_owner(SVC_C, true, NULL, 0));
+	struct tb_val v;
+	bool ok = false;
+	for (int k = 0; k < 100 && !ok; k++) {
+		ok = tb_get_value(cli, SVC_C, "/Info/MaxDischargeCurrent", &v) == 0 && v.type == 'd' &&
+		     v.d > 0;
+		if (!ok)
+			usleep(20000);
+	}
+	CU_ASSERT_FATAL(ok);
+	double dcl_full = v.d;
+	CU_ASSERT(tb_get_value(cli, SVC_C, "/Info/MaxChargeCurrent", &v) == 0 && v.type == 'd' &&
+		  v.d > 0);
+	CU_ASSERT(store_close(st, slot_c) == 0);
+	atomic_fetch_add(&fake_now, (uint64_t)(ccfg.lost_after * 1000) + 1000);
+	CU_ASSERT_FATAL(wait_owner(SVC_C, false, NULL, 0));
+
+	CU_ASSERT_FATAL(store_open(st, KEY_C, &slot_c) == 0);
+	commit(slot_c, "ttyUSB2", &s);
+	CU_ASSERT_FATAL(wait_owner(SVC_C, true, NULL, 0));
+	CU_ASSERT(tb_get_value(cli, SVC_C, "/Info/MaxChargeCurrent", &v) == 0 && v.type == 'd' &&
+		  v.d == 0);
+	CU_ASSERT(tb_get_value(cli, SVC_C, "/Info/MaxDischargeCurrent", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - dcl_full) < 1e-6);
+	CU_ASSERT(store_close(st, slot_c) == 0);
+	atomic_fetch_add(&fake_now, (uint64_t)(ccfg.lost_after * 1000) + 1000);
+	CU_ASSERT_FATAL(wait_owner(SVC_C, false, NULL, 0));
+}
+
 /* ---- suite 2: a bank of two packs ---- */
 
 static int init_bank(void)
@@ -1137,6 +1178,7 @@ int sb_register_tests(void)
 		{"ItemsChanged carries exactly the changes", test_items_changed_exact},
 		{"CustomName persists across restart", test_custom_name_persists},
 		{"GONE slot: service removed, slot released", test_gone_removes_service},
+		{"a returning pack keeps its charge state", test_returning_pack_keeps_charge_state},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {
