@@ -22,20 +22,6 @@
 
 #define LONG_WAIT 30000u
 
-static void params_for(struct worker_params *p, const char *path, const char *identity)
-{
-	memset(p, 0, sizeof(*p));
-	snprintf(p->path, sizeof(p->path), "%s", path);
-	snprintf(p->identity, sizeof(p->identity), "%s", identity);
-	p->serial.retries = 2;
-	p->serial.detect_backoff_max = 2;
-	p->serial.detect_round_max = 10;
-	p->serial.redetect_after = 10;
-	p->port.poll_interval = 0.1;
-	p->stale_after_ms = 800;
-	p->notify_fd = -1;
-}
-
 struct slot_wait {
 	struct store *st;
 	const char *key;
@@ -89,7 +75,7 @@ static void test_online_and_stop(void)
 	struct store *st;
 	CU_ASSERT_FATAL(store_new(4, &st) == 0);
 	struct worker_params p;
-	params_for(&p, sim.link, "usb-test-online");
+	wt_worker_params(&p, sim.link, "usb-test-online");
 	struct worker *w;
 	CU_ASSERT_FATAL(worker_start(&p, st, &w) == 0);
 	struct slot_wait sw = {.st = st, .key = "usb-test-online", .min_cycles = 3};
@@ -119,7 +105,7 @@ static void test_corrupt_never_published(void)
 	struct store *st;
 	CU_ASSERT_FATAL(store_new(4, &st) == 0);
 	struct worker_params p;
-	params_for(&p, sim.link, "usb-test-corrupt");
+	wt_worker_params(&p, sim.link, "usb-test-corrupt");
 	p.port.poll_interval = 0.05;
 	struct worker *w;
 	CU_ASSERT_FATAL(worker_start(&p, st, &w) == 0);
@@ -159,7 +145,7 @@ static void test_silence_stale_recover(void)
 	struct store *st;
 	CU_ASSERT_FATAL(store_new(4, &st) == 0);
 	struct worker_params p;
-	params_for(&p, sim.link, "usb-test-silence");
+	wt_worker_params(&p, sim.link, "usb-test-silence");
 	struct worker *w;
 	CU_ASSERT_FATAL(worker_start(&p, st, &w) == 0);
 	struct slot_wait sw = {.st = st, .key = "usb-test-silence", .min_cycles = 2};
@@ -191,7 +177,7 @@ static void test_unplug(void)
 	CU_ASSERT_FATAL(store_new(4, &st) == 0);
 	int notify = eventfd(0, EFD_CLOEXEC);
 	struct worker_params p;
-	params_for(&p, sim.link, "usb-test-unplug");
+	wt_worker_params(&p, sim.link, "usb-test-unplug");
 	p.notify_fd = notify;
 	struct worker *w;
 	CU_ASSERT_FATAL(worker_start(&p, st, &w) == 0);
@@ -224,7 +210,7 @@ static void test_two_packs_one_silent(void)
 	struct store *st;
 	CU_ASSERT_FATAL(store_new(4, &st) == 0);
 	struct worker_params p;
-	params_for(&p, sim.link, "usb-test-bus");
+	wt_worker_params(&p, sim.link, "usb-test-bus");
 	p.port.addresses.n = 2;
 	p.port.addresses.v[0] = 1;
 	p.port.addresses.v[1] = 2;

@@ -40,20 +40,12 @@ static void state_json(char *buf, size_t len, const char *later)
 	         T_BAD, later);
 }
 
+/* The shared test parameters, with the current maxima the plausibility check bounds by. */
 static void params_for(struct worker_params *p, const char *path, const char *identity)
 {
-	memset(p, 0, sizeof(*p));
-	snprintf(p->path, sizeof(p->path), "%s", path);
-	snprintf(p->identity, sizeof(p->identity), "%s", identity);
-	p->serial.retries = 2;
-	p->serial.detect_backoff_max = 2;
-	p->serial.detect_round_max = 10;
-	p->serial.redetect_after = 10;
-	p->port.poll_interval = 0.1;
-	p->stale_after_ms = STALE_MS;
+	wt_worker_params(p, path, identity);
 	p->max_charge_ma = 50000;
 	p->max_discharge_ma = 50000;
-	p->notify_fd = -1;
 }
 
 struct slot_wait {

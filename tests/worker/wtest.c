@@ -337,3 +337,18 @@ int wt_find_slot(struct store *st, const char *key, struct store_record *ret)
 	}
 	return -1;
 }
+
+/* Fast detection and a 0.1 s poll: what the worker tests run with. */
+void wt_worker_params(struct worker_params *p, const char *path, const char *identity)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	snprintf(p->identity, sizeof(p->identity), "%s", identity);
+	p->serial.retries = 2;
+	p->serial.detect_backoff_max = 2;
+	p->serial.detect_round_max = 10;
+	p->serial.redetect_after = 10;
+	p->port.poll_interval = 0.1;
+	p->stale_after_ms = 800;
+	p->notify_fd = -1;
+}

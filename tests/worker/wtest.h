@@ -16,6 +16,7 @@
 
 #include "bms/bms.h"
 #include "common/store.h"
+#include "worker/worker.h"
 #include "tests/support/simproc.h"
 
 /* Open a pty master; slave path in slave (>= 64 bytes). Returns master fd or -errno. */
@@ -29,6 +30,9 @@ int wt_count_threads(void);
 
 /* A plausible 16S LiFePO4 snapshot. */
 void wt_snapshot(struct bms_snapshot *s);
+
+/* Worker parameters for a test port: retries 2, quick detection, 0.1 s poll, stale at 800 ms. */
+void wt_worker_params(struct worker_params *p, const char *path, const char *identity);
 
 /* The slot holding the battery with identity key (not EMPTY), copied to *ret; -1 when none. */
 int wt_find_slot(struct store *st, const char *key, struct store_record *ret);
