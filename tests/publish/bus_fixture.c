@@ -299,6 +299,23 @@ int tb_items_count(DBusMessage *m)
 	return n;
 }
 
+int tb_items_each(DBusMessage *m, int (*fn)(const char *key, void *ctx), void *ctx)
+{
+	DBusMessageIter arr;
+	if (!items_iter(m, &arr))
+		return -1;
+	int sum = 0;
+	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
+		DBusMessageIter e;
+		const char *key;
+		dbus_message_iter_recurse(&arr, &e);
+		dbus_message_iter_get_basic(&e, &key);
+		sum += fn(key, ctx);
+		dbus_message_iter_next(&arr);
+	}
+	return sum;
+}
+
 int tb_items_get(DBusMessage *m, const char *path, struct tb_val *ret)
 {
 	DBusMessageIter arr;

@@ -56,6 +56,9 @@ void tb_val_from_variant(DBusMessageIter *var, struct tb_val *ret);
 /* An entry of a{sa{sv}} (GetItems reply or ItemsChanged): 0 or -1 when absent. */
 int tb_items_get(DBusMessage *m, const char *path, struct tb_val *ret);
 int tb_items_count(DBusMessage *m);
+/* fn(key, ctx) for every path of a GetItems reply or ItemsChanged; the sum of
+ * what fn returned (-1 when m is not such a message). */
+int tb_items_each(DBusMessage *m, int (*fn)(const char *key, void *ctx), void *ctx);
 /* GetValue of a leaf via the bus. */
 int tb_get_value(DBusConnection *c, const char *dest, const char *path, struct tb_val *ret);
 int tb_get_text(DBusConnection *c, const char *dest, const char *path, char *buf, size_t len);

@@ -190,6 +190,14 @@ static int init_single(void)
 	return suite_init_common(PUBLISH_BANK_OFF);
 }
 
+/* 1 when the GetItems entry key (of the reply ctx) lacks a typed Value or a Text. */
+static int item_malformed(const char *key, void *ctx)
+{
+	struct tb_val v;
+	return key[0] != '/' || tb_items_get(ctx, key, &v) != 0 || !v.text[0] ||
+	       strchr("idsx", v.type) == NULL;
+}
+
 static void test_registration_order_and_items(void)
 {
 	CU_ASSERT_FATAL(store_open(st, KEY_A, &slot_a) == 0);
@@ -231,21 +239,7 @@ static void test_registration_order_and_items(void)
 	CU_ASSERT(tb_items_get(items, "/Soh", &v) == 0 && v.type == 'x' && strcmp(v.text, "---") == 0);
 	CU_ASSERT(tb_items_get(items, "/HardwareVersion", &v) == 0 && v.type == 'x');
 	/* every entry: exactly Value and Text, Text never empty */
-	DBusMessageIter it, arr;
-	dbus_message_iter_init(items, &it);
-	dbus_message_iter_recurse(&it, &arr);
-	int bad = 0;
-	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
-		DBusMessageIter e;
-		const char *key;
-		dbus_message_iter_recurse(&arr, &e);
-		dbus_message_iter_get_basic(&e, &key);
-		if (key[0] != '/' || tb_items_get(items, key, &v) != 0 || !v.text[0] ||
-		    strchr("idsx", v.type) == NULL)
-			bad++;
-		dbus_message_iter_next(&arr);
-	}
-	CU_ASSERT(bad == 0);
+	CU_ASSERT(tb_items_each(items, item_malformed, items) == 0);
 	dbus_message_unref(items);
 }
 
@@ -859,31 +853,31 @@ static bool owner_of(DBusConnection *c, const char *name, char *out, size_t len)
 }
 
 /* Every entry of want in got with the same type, value and text (one path may differ: alt). */
+struct items_pair {
+	DBusMessage *want, *got;
+	const char *alt_path; /* this path must read alt_value in got, whatever want says */
+	int alt_value;
+};
+
+/* 1 when key differs between the two replies (value, type or text). */
+static int item_differs(const char *key, void *ctx)
+{
+	const struct items_pair *p = ctx;
+	struct tb_val w, g;
+	if (tb_items_get(p->want, key, &w) != 0 || tb_items_get(p->got, key, &g) != 0)
+		return 1;
+	if (p->alt_path && strcmp(key, p->alt_path) == 0)
+		return g.type != 'i' || g.i != p->alt_value;
+	return w.type != g.type || w.i != g.i || memcmp(&w.d, &g.d, sizeof(w.d)) != 0 ||
+	       strcmp(w.s, g.s) != 0 || strcmp(w.text, g.text) != 0;
+}
+
 static int items_differ(DBusMessage *want, DBusMessage *got, const char *alt_path, int alt_value)
 {
-	DBusMessageIter it, arr;
 	if (!want || !got || tb_items_count(want) != tb_items_count(got))
 		return -1;
-	dbus_message_iter_init(want, &it);
-	dbus_message_iter_recurse(&it, &arr);
-	int bad = 0;
-	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
-		DBusMessageIter e;
-		const char *key;
-		dbus_message_iter_recurse(&arr, &e);
-		dbus_message_iter_get_basic(&e, &key);
-		struct tb_val w, g;
-		if (tb_items_get(want, key, &w) != 0 || tb_items_get(got, key, &g) != 0) {
-			bad++;
-		} else if (alt_path && strcmp(key, alt_path) == 0) {
-			bad += g.type != 'i' || g.i != alt_value;
-		} else {
-			bad += w.type != g.type || w.i != g.i || memcmp(&w.d, &g.d, sizeof(w.d)) != 0 ||
-			       strcmp(w.s, g.s) != 0 || strcmp(w.text, g.text) != 0;
-		}
-		dbus_message_iter_next(&arr);
-	}
-	return bad;
+	struct items_pair p = {want, got, alt_path, alt_value};
+	return tb_items_each(want, item_differs, &p);
 }
 
 static void reconnect_client(void)
