@@ -530,6 +530,13 @@ static void test_soak(void)
 		int nth = reused ? i / 2 + 1 : 1;
 		snprintf(want, sizeof(want), "%s: jk at 115200 baud", tty);
 		CU_ASSERT_FATAL(wait_log_count(want, nth, 20000));
+		if (i == cycles - 1) {
+			/* the last pack is on the bus before it goes, so its removal
+			 * below is the publisher's "gone" path, not a race with it */
+			char svc[96];
+			snprintf(svc, sizeof(svc), "com.victronenergy.battery.%s", tty);
+			CU_ASSERT(device_instance(svc, 20000) >= 0);
+		}
 		mock_unplug(tb, &a);
 		CU_ASSERT_FATAL(wait_threads(threads0, 10000));
 		sim_stop(&s);
@@ -537,7 +544,9 @@ static void test_soak(void)
 		CU_ASSERT_FATAL(count_in_log(want) == nth);
 	}
 	uint64_t took = time_mono_ms() - t0;
-	/* the publisher drops a gone battery's service (and its connection) on its own thread */
+	/* the publisher drops a gone battery's service (and its connection) on its
+	 * own thread, gone_remove_after_s later: wait for it, then count fds */
+	CU_ASSERT(wait_log_count("gone, removing its service", 1, 20000));
 	CU_ASSERT(wait_fds(fds0, 20000));
 	int threads1 = proc_threads(daemon_pid), fds1 = proc_fds(daemon_pid);
 	fprintf(stderr, "\n  soak %d cycles in %llu ms: threads %d -> %d, fds %d -> %d\n", cycles,
