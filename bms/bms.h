@@ -139,6 +139,20 @@ enum bms_flags {
 	BMS_F_ADDRESSED = 1u << 3, /* several units on one bus, by address */
 };
 
+/*
+ * Writes a BMS may support (struct bms_driver lists its own). value: FETs and
+ * balancer 0 off / 1 on; SOC in 0.01 %. Shared by the driver interface, the
+ * store's command mailbox (publisher -> worker) and the CLI.
+ */
+enum bms_command {
+	BMS_CMD_NONE = 0,
+	BMS_CMD_CHARGE_FET = 1,
+	BMS_CMD_DISCHARGE_FET = 2,
+	BMS_CMD_BALANCER = 3,
+	BMS_CMD_SOC = 4,
+	BMS_CMD_COUNT
+};
+
 /* Request kinds a worker may ask for besides the poll cycle. */
 enum bms_request {
 	BMS_REQ_PROBE = 0, /* the cheapest request that identifies the BMS */
