@@ -12,7 +12,19 @@
 struct slot {
 	pthread_mutex_t lock;
 	struct store_record rec;
+	/* the mailbox; rec.cmd is its public face */
+	struct store_command waiting; /* seq 0 = none */
+	uint32_t running;             /* seq of the command on the wire, 0 = none */
+	uint32_t next_seq;
+	int listen_fd; /* the worker's eventfd, -1 = none (borrowed) */
 };
+
+static void mailbox_reset(struct slot *s)
+{
+	memset(&s->waiting, 0, sizeof(s->waiting));
+	s->running = 0;
+	s->listen_fd = -1;
+}
 
 struct store {
 	unsigned n;
@@ -47,8 +59,10 @@ int store_new(unsigned nslots, struct store **ret)
 	}
 	st->n = nslots;
 	pthread_mutex_init(&st->open_lock, NULL);
-	for (unsigned i = 0; i < nslots; i++)
+	for (unsigned i = 0; i < nslots; i++) {
 		pthread_mutex_init(&st->slots[i].lock, NULL);
+		mailbox_reset(&st->slots[i]);
+	}
 	*ret = st;
 	return 0;
 }
@@ -118,6 +132,7 @@ int store_open(struct store *st, const char *key, int *ret_slot)
 		memset(&s->rec, 0, sizeof(s->rec));
 		s->rec.seq = seq + 1;
 		s->rec.state = STORE_DETECTING;
+		mailbox_reset(s);
 		memcpy(s->rec.info.key, key, strlen(key) + 1);
 		pthread_mutex_unlock(&s->lock);
 		*ret_slot = empty;
@@ -189,6 +204,10 @@ int store_close(struct store *st, int slot)
 	} else {
 		s->rec.state = STORE_GONE;
 		s->rec.seq++;
+		/* nobody will run what waits: say so rather than leave it pending */
+		if (s->rec.cmd.status == STORE_CMD_PENDING || s->rec.cmd.status == STORE_CMD_RUNNING)
+			s->rec.cmd.status = STORE_CMD_CANCELED;
+		mailbox_reset(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (r == 0)
@@ -210,6 +229,7 @@ int store_release(struct store *st, int slot)
 		uint64_t seq = s->rec.seq;
 		memset(&s->rec, 0, sizeof(s->rec));
 		s->rec.seq = seq + 1;
+		mailbox_reset(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	pthread_mutex_unlock(&st->open_lock);
@@ -224,6 +244,114 @@ int store_read(struct store *st, int slot, struct store_record *ret)
 	pthread_mutex_lock(&s->lock);
 	*ret = s->rec;
 	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+const char *store_cmd_status_name(enum store_cmd_status s)
+{
+	switch (s) {
+	case STORE_CMD_NONE: return "none";
+	case STORE_CMD_PENDING: return "pending";
+	case STORE_CMD_RUNNING: return "running";
+	case STORE_CMD_OK: return "ok";
+	case STORE_CMD_REFUSED: return "refused";
+	case STORE_CMD_TIMEOUT: return "timed out";
+	case STORE_CMD_CANCELED: return "canceled";
+	}
+	return "?";
+}
+
+static void poke(int fd)
+{
+	if (fd < 0)
+		return;
+	uint64_t one = 1;
+	/* EAGAIN only near counter overflow: the worker is awake anyway. */
+	ssize_t w = write(fd, &one, sizeof(one));
+	(void)w;
+}
+
+int store_command_post(struct store *st, int slot, enum bms_command command, int32_t value,
+		       uint32_t *ret_seq)
+{
+	struct slot *s = get(st, slot);
+	if (!s || command <= BMS_CMD_NONE || command >= BMS_CMD_COUNT)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	if (s->rec.state != STORE_DETECTING && s->rec.state != STORE_ONLINE) {
+		pthread_mutex_unlock(&s->lock);
+		return -ESTALE;
+	}
+	uint32_t seq = ++s->next_seq;
+	if (seq == 0) /* 0 means "none": skip it on wrap */
+		seq = ++s->next_seq;
+	s->waiting = (struct store_command){.command = command, .value = value, .seq = seq};
+	s->rec.cmd = (struct store_cmd_state){.cmd = s->waiting, .status = STORE_CMD_PENDING};
+	s->rec.seq++;
+	/* written under the lock: store_close() cannot unregister the fd (and the
+	 * worker close it) between reading and writing it */
+	poke(s->listen_fd);
+	pthread_mutex_unlock(&s->lock);
+	*ret_seq = seq;
+	return 0;
+}
+
+int store_command_listen(struct store *st, int slot, int fd)
+{
+	struct slot *s = get(st, slot);
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->listen_fd = fd;
+	bool waiting = s->waiting.seq != 0;
+	pthread_mutex_unlock(&s->lock);
+	if (waiting) /* posted before the worker listened: do not lose it */
+		poke(fd);
+	return 0;
+}
+
+int store_command_take(struct store *st, int slot, struct store_command *ret)
+{
+	struct slot *s = get(st, slot);
+	if (!s)
+		return -EINVAL;
+	int r = 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->waiting.seq != 0) {
+		*ret = s->waiting;
+		s->running = s->waiting.seq;
+		memset(&s->waiting, 0, sizeof(s->waiting));
+		if (s->rec.cmd.cmd.seq == s->running) {
+			s->rec.cmd.status = STORE_CMD_RUNNING;
+			s->rec.seq++;
+		}
+		r = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (r)
+		wake(st);
+	return r;
+}
+
+int store_command_done(struct store *st, int slot, uint32_t seq, enum store_cmd_status status)
+{
+	struct slot *s = get(st, slot);
+	if (!s || status < STORE_CMD_OK || status > STORE_CMD_CANCELED)
+		return -EINVAL;
+	bool changed = false;
+	pthread_mutex_lock(&s->lock);
+	if (seq != 0 && s->running == seq) {
+		s->running = 0;
+		/* a newer command posted meanwhile is what the record shows */
+		if (s->rec.cmd.cmd.seq == seq) {
+			s->rec.cmd.status = status;
+			s->rec.seq++;
+			changed = true;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (changed)
+		wake(st);
 	return 0;
 }
 

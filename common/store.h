@@ -40,12 +40,45 @@ struct store_info {
 	uint64_t implausible;    /* whole cycles dropped as implausible (bms/plausible.h) */
 };
 
+/*
+ * The command mailbox: the one channel back from the publisher to a worker
+ * (BMS writes: FETs, balancer, SOC). One slot holds at most one command
+ * waiting and one running; posting while one waits replaces it (the newest
+ * wish wins, like a switch), so a burst of toggles costs one write. The worker
+ * takes it between poll cycles and reports the outcome, which every reader of
+ * the record sees with its sequence number.
+ */
+enum store_cmd_status {
+	STORE_CMD_NONE = 0,      /* nothing posted yet */
+	STORE_CMD_PENDING = 1,   /* posted, not yet taken by the worker */
+	STORE_CMD_RUNNING = 2,   /* taken; the request is on the wire */
+	STORE_CMD_OK = 3,        /* the BMS acknowledged it */
+	STORE_CMD_REFUSED = 4,   /* the BMS said no, or the driver has no such command */
+	STORE_CMD_TIMEOUT = 5,   /* no usable answer after the retries */
+	STORE_CMD_CANCELED = 6,  /* replaced before it ran, or the battery went away */
+};
+
+struct store_command {
+	enum bms_command command;
+	int32_t value;
+	uint32_t seq; /* 1, 2, ... per slot; 0 = none */
+};
+
+/* The latest command of a slot and what became of it. */
+struct store_cmd_state {
+	struct store_command cmd;
+	enum store_cmd_status status;
+};
+
+const char *store_cmd_status_name(enum store_cmd_status s);
+
 struct store_record {
 	enum store_state state;
 	uint64_t seq;        /* bumped by every commit/update/close; 0 = never written */
 	uint64_t updated_ms; /* monotonic ms of the last good cycle, 0 = never */
 	struct store_info info;
 	struct bms_snapshot snap; /* the last good snapshot (valid == 0 before the first) */
+	struct store_cmd_state cmd; /* the latest command posted to this battery */
 };
 
 struct store;
@@ -69,6 +102,26 @@ int store_release(struct store *st, int slot);
 
 /* Copy a slot out whole. */
 int store_read(struct store *st, int slot, struct store_record *ret);
+
+/*
+ * Publisher side: post a command for the battery in slot. Only a live battery
+ * (DETECTING or ONLINE) takes commands: -ESTALE otherwise, -EINVAL for an
+ * unknown command. A command still waiting is replaced (its status becomes
+ * CANCELED only if nothing replaces it; the new one reports instead). Wakes
+ * the worker through its listen fd. *ret_seq identifies the command.
+ */
+int store_command_post(struct store *st, int slot, enum bms_command command, int32_t value,
+		       uint32_t *ret_seq);
+
+/*
+ * Worker side. listen: fd (an eventfd the worker polls; borrowed, -1 to stop)
+ * is written whenever a command is posted to slot. take: 1 and *ret filled
+ * when a command waits (it becomes RUNNING), 0 when none. done: the outcome of
+ * command seq (ignored unless it is the running one); wakes the publisher.
+ */
+int store_command_listen(struct store *st, int slot, int fd);
+int store_command_take(struct store *st, int slot, struct store_command *ret);
+int store_command_done(struct store *st, int slot, uint32_t seq, enum store_cmd_status status);
 
 /* True when a record that was ONLINE has had no good cycle for stale_after_ms. */
 bool store_record_stale(const struct store_record *r, uint64_t now_ms, uint64_t stale_after_ms);

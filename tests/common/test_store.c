@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "common/store.h"
 #include "tests/support/cunit_main.h"
@@ -252,6 +254,169 @@ static void test_port_registry(void)
 	store_free(st);
 }
 
+static bool readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) == 1;
+}
+
+static void drain_fd(int fd)
+{
+	uint64_t v;
+	ssize_t r = read(fd, &v, sizeof(v));
+	(void)r;
+}
+
+/* The mailbox: post wakes the worker, take/done report back, newest wins. */
+static void test_command_mailbox(void)
+{
+	struct store *st;
+	CU_ASSERT_FATAL(store_new(2, &st) == 0);
+	int wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CU_ASSERT_FATAL(wfd >= 0);
+	int a;
+	uint32_t seq;
+	CU_ASSERT(store_command_post(st, 0, BMS_CMD_CHARGE_FET, 0, &seq) == -ESTALE); /* empty slot */
+	CU_ASSERT_FATAL(store_open(st, "usb-A", &a) == 0);
+	CU_ASSERT(store_command_post(st, a, BMS_CMD_NONE, 0, &seq) == -EINVAL);
+	CU_ASSERT(store_command_post(st, a, BMS_CMD_COUNT, 0, &seq) == -EINVAL);
+	CU_ASSERT(store_command_listen(st, a, wfd) == 0);
+
+	struct store_command c;
+	CU_ASSERT(store_command_take(st, a, &c) == 0); /* nothing waits */
+
+	/* a post wakes the worker and shows PENDING to readers, with a new record seq */
+	struct store_record r;
+	store_read(st, a, &r);
+	uint64_t rseq = r.seq;
+	uint32_t s1;
+	CU_ASSERT(store_command_post(st, a, BMS_CMD_DISCHARGE_FET, 0, &s1) == 0);
+	CU_ASSERT(s1 != 0);
+	CU_ASSERT(readable(wfd));
+	drain_fd(wfd);
+	store_read(st, a, &r);
+	CU_ASSERT(r.seq > rseq);
+	CU_ASSERT(r.cmd.status == STORE_CMD_PENDING);
+	CU_ASSERT(r.cmd.cmd.seq == s1);
+	CU_ASSERT(r.cmd.cmd.command == BMS_CMD_DISCHARGE_FET);
+
+	/* a second post before the take replaces it: the newest wish wins */
+	uint32_t s2;
+	CU_ASSERT(store_command_post(st, a, BMS_CMD_DISCHARGE_FET, 1, &s2) == 0);
+	CU_ASSERT(s2 != s1);
+	CU_ASSERT(store_command_take(st, a, &c) == 1);
+	CU_ASSERT(c.seq == s2 && c.value == 1 && c.command == BMS_CMD_DISCHARGE_FET);
+	CU_ASSERT(store_command_take(st, a, &c) == 0); /* taken once */
+	store_read(st, a, &r);
+	CU_ASSERT(r.cmd.status == STORE_CMD_RUNNING);
+
+	/* the outcome reaches the publisher: its eventfd wakes, the record says OK */
+	store_drain(st);
+	CU_ASSERT(store_command_done(st, a, s1, STORE_CMD_OK) == 0); /* not the running one */
+	store_read(st, a, &r);
+	CU_ASSERT(r.cmd.status == STORE_CMD_RUNNING);
+	CU_ASSERT(store_command_done(st, a, s2, STORE_CMD_PENDING) == -EINVAL); /* not an outcome */
+	CU_ASSERT(store_command_done(st, a, s2, STORE_CMD_REFUSED) == 0);
+	CU_ASSERT(readable(store_fd(st)));
+	store_read(st, a, &r);
+	CU_ASSERT(r.cmd.status == STORE_CMD_REFUSED);
+	CU_ASSERT(r.cmd.cmd.seq == s2);
+
+	/* posted while one runs: the running one's outcome does not mask the new one */
+	uint32_t s3, s4;
+	CU_ASSERT(store_command_post(st, a, BMS_CMD_CHARGE_FET, 0, &s3) == 0);
+	CU_ASSERT(store_command_take(st, a, &c) == 1 && c.seq == s3);
+	CU_ASSERT(store_command_post(st, a, BMS_CMD_BALANCER, 1, &s4) == 0);
+	CU_ASSERT(store_command_done(st, a, s3, STORE_CMD_OK) == 0);
+	store_read(st, a, &r);
+	CU_ASSERT(r.cmd.status == STORE_CMD_PENDING && r.cmd.cmd.seq == s4);
+	CU_ASSERT(store_command_take(st, a, &c) == 1 && c.seq == s4 && c.command == BMS_CMD_BALANCER);
+
+	/* the battery goes away: what runs is canceled, posts are refused, no wake-up
+	 * reaches the fd the worker is about to close */
+	drain_fd(wfd);
+	CU_ASSERT(store_close(st, a) == 0);
+	store_read(st, a, &r);
+	CU_ASSERT(r.cmd.status == STORE_CMD_CANCELED);
+	CU_ASSERT(store_command_post(st, a, BMS_CMD_CHARGE_FET, 1, &seq) == -ESTALE);
+	CU_ASSERT(!readable(wfd));
+
+	/* taken back after a replug: a command posted before the worker listens is not lost */
+	int a2;
+	CU_ASSERT(store_open(st, "usb-A", &a2) == 0 && a2 == a);
+	uint32_t s5;
+	CU_ASSERT(store_command_post(st, a, BMS_CMD_SOC, 5000, &s5) == 0);
+	CU_ASSERT(s5 > s4);
+	CU_ASSERT(!readable(wfd)); /* nobody listens yet */
+	CU_ASSERT(store_command_listen(st, a, wfd) == 0);
+	CU_ASSERT(readable(wfd));
+	CU_ASSERT(store_command_take(st, a, &c) == 1 && c.seq == s5 && c.value == 5000);
+	CU_ASSERT(store_command_done(st, a, s5, STORE_CMD_TIMEOUT) == 0);
+	store_read(st, a, &r);
+	CU_ASSERT(r.cmd.status == STORE_CMD_TIMEOUT);
+	CU_ASSERT_STRING_EQUAL(store_cmd_status_name(r.cmd.status), "timed out");
+
+	close(wfd);
+	store_free(st);
+}
+
+struct mbox_worker {
+	struct store *st;
+	int slot;
+	int wfd;
+	int handled;
+};
+
+/* A worker thread that sleeps on its eventfd and answers every command. */
+static void *mbox_worker_run(void *arg)
+{
+	struct mbox_worker *w = arg;
+	while (w->handled < 100) {
+		struct pollfd p = {.fd = w->wfd, .events = POLLIN};
+		if (poll(&p, 1, 5000) != 1)
+			break; /* a lost wake-up: the test below sees handled < 100 */
+		drain_fd(w->wfd);
+		struct store_command c;
+		while (store_command_take(w->st, w->slot, &c) == 1) {
+			store_command_done(w->st, w->slot, c.seq,
+					   c.value % 2 ? STORE_CMD_OK : STORE_CMD_REFUSED);
+			w->handled++;
+		}
+	}
+	return NULL;
+}
+
+/* Across threads: no command posted after the previous one finished is lost. */
+static void test_command_threads(void)
+{
+	struct store *st;
+	CU_ASSERT_FATAL(store_new(1, &st) == 0);
+	struct mbox_worker w = {.st = st, .wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+	CU_ASSERT_FATAL(store_open(st, "usb-T", &w.slot) == 0);
+	CU_ASSERT_FATAL(store_command_listen(st, w.slot, w.wfd) == 0);
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, mbox_worker_run, &w) == 0);
+	for (int i = 0; i < 100; i++) {
+		uint32_t seq;
+		CU_ASSERT_FATAL(store_command_post(st, w.slot, BMS_CMD_CHARGE_FET, i, &seq) == 0);
+		struct store_record r;
+		for (;;) { /* wait for the outcome through the publisher's eventfd */
+			store_read(st, w.slot, &r);
+			if (r.cmd.cmd.seq == seq && r.cmd.status >= STORE_CMD_OK)
+				break;
+			struct pollfd p = {.fd = store_fd(st), .events = POLLIN};
+			if (poll(&p, 1, 5000) != 1)
+				break;
+			store_drain(st);
+		}
+		CU_ASSERT(r.cmd.status == (i % 2 ? STORE_CMD_OK : STORE_CMD_REFUSED));
+	}
+	pthread_join(t, NULL);
+	CU_ASSERT(w.handled == 100);
+	close(w.wfd);
+	store_free(st);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -260,6 +425,8 @@ int sb_register_tests(void)
 		{"no_torn_snapshot", test_no_torn_snapshot},
 		{"concurrent_open", test_concurrent_open},
 		{"port_registry", test_port_registry},
+		{"command_mailbox", test_command_mailbox},
+		{"command_threads", test_command_threads},
 		{NULL, NULL},
 	};
 	return sb_add_suite("store", tests);
