@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -26,16 +25,7 @@ void log_init(enum sb_log_level level, bool use_syslog, const char *ident)
 }
 
 void log_set_level(enum sb_log_level level) { atomic_store(&g_level, (int)level); }
-enum sb_log_level log_get_level(void) { return (enum sb_log_level)atomic_load(&g_level); }
 bool log_enabled(enum sb_log_level level) { return (int)level <= atomic_load(&g_level); }
-
-int log_level_parse(const char *s)
-{
-	for (int i = 0; i < 4; i++)
-		if (strcasecmp(s, level_names[i]) == 0)
-			return i;
-	return -EINVAL;
-}
 
 void log_msg(enum sb_log_level level, const char *fmt, ...)
 {

@@ -19,10 +19,7 @@ enum sb_log_level {
 /* level: messages above it are dropped; syslog: send to syslog(3) instead of stderr. */
 void log_init(enum sb_log_level level, bool syslog, const char *ident);
 void log_set_level(enum sb_log_level level);
-enum sb_log_level log_get_level(void);
 bool log_enabled(enum sb_log_level level);
-/* "error", "warn", "info", "debug" -> level; -EINVAL if unknown. */
-int log_level_parse(const char *s);
 
 void log_msg(enum sb_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -94,11 +94,6 @@ void publish_tree_seal(struct publish_tree *t)
 	t->sealed = true;
 }
 
-size_t publish_tree_count(const struct publish_tree *t)
-{
-	return t->n;
-}
-
 struct publish_item *publish_tree_find(struct publish_tree *t, const char *path)
 {
 	size_t lo = 0, hi = t->n;

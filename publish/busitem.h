@@ -50,7 +50,6 @@ int publish_tree_add(struct publish_tree *t, const char *path, char type, const 
 int publish_tree_add_writable(struct publish_tree *t, const char *path, char type, double min,
 			      double max);
 void publish_tree_seal(struct publish_tree *t);
-size_t publish_tree_count(const struct publish_tree *t);
 
 struct publish_item *publish_tree_find(struct publish_tree *t, const char *path);
 
