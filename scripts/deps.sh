@@ -8,7 +8,7 @@ SB_DEB_PACKAGES=(
   libdbus-1-dev libudev-dev libconfig-dev libcunit1-dev
   dbus-daemon python3-dbus
   umockdev libumockdev-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format-14
   udev
 )
 
