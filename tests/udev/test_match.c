@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "supervisor/config_schema.h"
+#include "config/schema.h"
 #include "tests/support/cunit_main.h"
 #include "udev/udev.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "config_schema.h"
+#include "config/schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
