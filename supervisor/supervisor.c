@@ -368,6 +368,15 @@ static void apply_port(struct sup *s, struct port *p)
 	start_worker(s, p);
 }
 
+/* serial.ports as the matcher's plain pins (strings borrowed from *w). */
+static size_t config_pins(const struct worker_config *w, struct udev_pin *out)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < w->nports && i < WORKER_MAX_PORTS; i++)
+		out[n++] = (struct udev_pin){.path = w->ports[i].path, .match = w->ports[i].match};
+	return n;
+}
+
 /* One handler for enumerated devices and hotplug events. */
 static void on_udev(void *ctx, enum udev_action action, const struct udev_props *u)
 {
@@ -379,7 +388,9 @@ static void on_udev(void *ctx, enum udev_action action, const struct udev_props 
 		return;
 	}
 	const char *why = "";
-	enum udev_verdict v = udev_port_match(u, &s->cfg->udev, &s->serial, &why);
+	struct udev_pin pins[WORKER_MAX_PORTS];
+	size_t npins = config_pins(&s->serial, pins);
+	enum udev_verdict v = udev_port_match(u, &s->cfg->udev, pins, npins, &why);
 	if (p && !p->from_udev) {
 		p->seen = true;
 		return; /* a static port that udev also knows: keep it static */

@@ -136,12 +136,11 @@ static bool ve_service_foreign(const char *s)
 	return true;
 }
 
-static bool pinned_by_config(const struct udev_props *p, const struct worker_config *serial)
+static bool pinned_by_config(const struct udev_props *p, const struct udev_pin *pins,
+			     size_t npins)
 {
-	if (!serial)
-		return false;
-	for (unsigned i = 0; i < serial->nports && i < WORKER_MAX_PORTS; i++) {
-		const struct worker_port_config *pc = &serial->ports[i];
+	for (size_t i = 0; pins && i < npins; i++) {
+		const struct udev_pin *pc = &pins[i];
 		if (!empty(pc->path) && !empty(p->devname) && strcmp(pc->path, p->devname) == 0)
 			return true;
 		if (!empty(pc->match) && ((!empty(p->serial) && strcmp(pc->match, p->serial) == 0) ||
@@ -152,11 +151,11 @@ static bool pinned_by_config(const struct udev_props *p, const struct worker_con
 }
 
 enum udev_verdict udev_port_match(const struct udev_props *p, const struct udev_config *cfg,
-				  const struct worker_config *serial, const char **ret_reason)
+				  const struct udev_pin *pins, size_t npins, const char **ret_reason)
 {
 	const char *why;
 	enum udev_verdict v;
-	if (pinned_by_config(p, serial)) {
+	if (pinned_by_config(p, pins, npins)) {
 		why = "listed in serial.ports";
 		v = UDEV_CLAIM;
 	} else if (cfg && any_rule(&cfg->exclude, p)) {

@@ -18,7 +18,6 @@
 #include <stddef.h>
 
 #include "common/config.h"
-#include "worker/worker.h"
 
 /* The `udev` config section. */
 struct udev_config {
@@ -54,10 +53,20 @@ enum udev_verdict {
 };
 
 /*
- * Decide whether we own this port. serial may be NULL; its ports[] entries
- * (path equal to DEVNAME, or match equal to ID_SERIAL / ID_PATH) claim the
- * port whatever else says. *ret_reason (when not NULL) gets a static
- * sentence for the log. Order, first hit wins:
+ * A port the config names explicitly (one serial.ports entry), as plain
+ * strings: the matcher needs nothing else of the worker's settings, which
+ * the supervisor keeps. NULL or "" means not given. Strings are borrowed.
+ */
+struct udev_pin {
+	const char *path;  /* device node, compared with DEVNAME */
+	const char *match; /* compared with ID_SERIAL and ID_PATH */
+};
+
+/*
+ * Decide whether we own this port. pins (npins entries, may be NULL when 0)
+ * claim the port whatever else says when one's path equals DEVNAME or its
+ * match equals ID_SERIAL / ID_PATH. *ret_reason (when not NULL) gets a
+ * static sentence for the log. Order, first hit wins:
  *   1. listed in serial.ports                     -> claim
  *   2. udev.exclude rule                          -> ignore
  *   3. SERIALBATTERY=ignore / claim (udev rule)   -> ignore / claim
@@ -68,7 +77,7 @@ enum udev_verdict {
  *   8. otherwise                                  -> ignore
  */
 enum udev_verdict udev_port_match(const struct udev_props *p, const struct udev_config *cfg,
-				  const struct worker_config *serial, const char **ret_reason);
+				  const struct udev_pin *pins, size_t npins, const char **ret_reason);
 
 /* True when rule (see udev_config_validate for the forms) matches p. */
 bool udev_rule_match(const char *rule, const struct udev_props *p);

@@ -47,7 +47,7 @@ static struct udev_config defaults(void)
 
 static enum udev_verdict match(const struct udev_props *p, const struct udev_config *c)
 {
-	return udev_port_match(p, c, NULL, NULL);
+	return udev_port_match(p, c, NULL, 0, NULL);
 }
 
 static void add_rule(struct cfg_slist *l, const char *rule)
@@ -68,7 +68,7 @@ static void test_defaults(void)
 	CU_ASSERT(match(&mk3, &c) == UDEV_IGNORE);
 	CU_ASSERT(match(&ttys0, &c) == UDEV_IGNORE); /* built-in UARTs only when configured */
 	const char *why = NULL;
-	CU_ASSERT(udev_port_match(&vedirect, &c, NULL, &why) == UDEV_IGNORE);
+	CU_ASSERT(udev_port_match(&vedirect, &c, NULL, 0, &why) == UDEV_IGNORE);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(why);
 	CU_ASSERT(strstr(why, "Victron") != NULL);
 }
@@ -185,17 +185,17 @@ static void test_config_pins(void)
 {
 	struct udev_config c = defaults();
 	c.claim_usb = false;
-	struct worker_config serial;
-	memset(&serial, 0, sizeof(serial));
-	serial.nports = 3;
-	snprintf(serial.ports[0].path, CFG_STR, "/dev/ttyS0");
-	snprintf(serial.ports[1].match, CFG_STR, "%s", ch340.path);
-	snprintf(serial.ports[2].match, CFG_STR, "%s", mk3.serial);
-	CU_ASSERT(udev_port_match(&ttys0, &c, &serial, NULL) == UDEV_CLAIM);
-	CU_ASSERT(udev_port_match(&ch340, &c, &serial, NULL) == UDEV_CLAIM);
+	const struct udev_pin pins[] = {
+		{.path = "/dev/ttyS0"},
+		{.match = ch340.path},
+		{.match = mk3.serial},
+	};
+	size_t n = sizeof(pins) / sizeof(pins[0]);
+	CU_ASSERT(udev_port_match(&ttys0, &c, pins, n, NULL) == UDEV_CLAIM);
+	CU_ASSERT(udev_port_match(&ch340, &c, pins, n, NULL) == UDEV_CLAIM);
 	/* an explicit entry is the user's decision, even for a Victron interface */
-	CU_ASSERT(udev_port_match(&mk3, &c, &serial, NULL) == UDEV_CLAIM);
-	CU_ASSERT(udev_port_match(&ftdi, &c, &serial, NULL) == UDEV_IGNORE);
+	CU_ASSERT(udev_port_match(&mk3, &c, pins, n, NULL) == UDEV_CLAIM);
+	CU_ASSERT(udev_port_match(&ftdi, &c, pins, n, NULL) == UDEV_IGNORE);
 }
 
 static void test_config_file(void)

@@ -35,7 +35,7 @@ static void record(void *ctx, enum udev_action a, const struct udev_props *p)
 	snprintf(s->vid[s->n], 8, "%s", p->vendor_id ? p->vendor_id : "");
 	snprintf(s->model[s->n], 64, "%s", p->model ? p->model : "");
 	struct udev_config c = {.claim_usb = true};
-	s->claim[s->n] = udev_port_match(p, &c, NULL, NULL) == UDEV_CLAIM;
+	s->claim[s->n] = udev_port_match(p, &c, NULL, 0, NULL) == UDEV_CLAIM;
 	s->n++;
 }
 
