@@ -14,12 +14,12 @@
 #include "common/config.h"
 #include "publish/publish_config.h"
 #include "config/daemon_config.h"
-#include "udev/udev.h"
+#include "hotplug/hotplug.h"
 #include "worker/worker.h"
 
 struct sb_config {
 	struct daemon_config daemon;
-	struct udev_config udev;
+	struct hotplug_config udev;
 	struct worker_config serial;
 	struct charge_config charge;
 	struct publish_config publish;
