@@ -69,13 +69,13 @@ bool bms_modbus_crc_ok(const uint8_t *frame, size_t len);
  * limits) / -ENOBUFS.
  */
 int bms_modbus_read_request(uint8_t addr, uint8_t fn, uint16_t start, uint16_t count, uint8_t *out,
-			    size_t cap); /* fn 0x01..0x04 */
+                            size_t cap); /* fn 0x01..0x04 */
 int bms_modbus_write_single(uint8_t addr, uint16_t reg, uint16_t value, uint8_t *out, size_t cap);
 int bms_modbus_write_multiple(uint8_t addr, uint16_t start, const uint16_t *values, uint16_t count,
-			      uint8_t *out, size_t cap);
+                              uint8_t *out, size_t cap);
 /* Any function, vendor ones too (JBD UP16S 0x78): addr fn pdu[0..n) crc. */
 int bms_modbus_frame(uint8_t addr, uint8_t fn, const uint8_t *pdu, size_t n, uint8_t *out,
-		     size_t cap);
+                     size_t cap);
 
 /*
  * A vendor function's frame shape, for the frame check: a frame of `fn` is
@@ -108,7 +108,7 @@ struct bms_modbus_spec {
 int bms_modbus_check(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len);
 /* The candidate scan (bms_scan_frames) with bms_modbus_check: a driver's frame_find in one line. */
 enum bms_find bms_modbus_find(const struct bms_modbus_spec *spec, const uint8_t *buf, size_t len,
-			      size_t *ret_start, size_t *ret_len);
+                              size_t *ret_start, size_t *ret_len);
 
 /* What a request asked: decoded from our own request bytes, or built by hand. */
 struct bms_modbus_req {
@@ -130,7 +130,7 @@ int bms_modbus_parse_request(const uint8_t *frame, size_t len, struct bms_modbus
  * ret_exception may be NULL.
  */
 int bms_modbus_reply(const struct bms_modbus_req *req, const uint8_t *frame, size_t len,
-		     const uint8_t **ret_data, size_t *ret_n, uint8_t *ret_exception);
+                     const uint8_t **ret_data, size_t *ret_n, uint8_t *ret_exception);
 
 /*
  * Register maps: a Modbus family is mostly a table of these. Each entry reads
@@ -144,21 +144,21 @@ int bms_modbus_reply(const struct bms_modbus_req *req, const uint8_t *frame, siz
  * array filled with count > 1, BMS_MODBUS_ARRAY(member).
  */
 enum bms_modbus_type {
-	BMS_MODBUS_U16,     /* one register, big-endian (the standard) */
+	BMS_MODBUS_U16, /* one register, big-endian (the standard) */
 	BMS_MODBUS_S16,
-	BMS_MODBUS_U16_LE,  /* one register, bytes swapped (Heltec) */
+	BMS_MODBUS_U16_LE, /* one register, bytes swapped (Heltec) */
 	BMS_MODBUS_S16_LE,
-	BMS_MODBUS_U8_HI,   /* the high byte of a register */
+	BMS_MODBUS_U8_HI, /* the high byte of a register */
 	BMS_MODBUS_U8_LO,
 	BMS_MODBUS_S8_HI,
 	BMS_MODBUS_S8_LO,
-	BMS_MODBUS_U32,     /* two registers, high word first (Renogy) */
+	BMS_MODBUS_U32, /* two registers, high word first (Renogy) */
 	BMS_MODBUS_S32,
-	BMS_MODBUS_U32_WS,  /* two registers, low word first (Seplos v3 EIA) */
+	BMS_MODBUS_U32_WS, /* two registers, low word first (Seplos v3 EIA) */
 	BMS_MODBUS_S32_WS,
-	BMS_MODBUS_U32_LE,  /* four bytes little-endian (Heltec) */
+	BMS_MODBUS_U32_LE, /* four bytes little-endian (Heltec) */
 	BMS_MODBUS_S32_LE,
-	BMS_MODBUS_ASCII,   /* count registers of text into a char array */
+	BMS_MODBUS_ASCII, /* count registers of text into a char array */
 };
 
 /* The C type of the snapshot field an entry writes. */
@@ -173,33 +173,33 @@ enum bms_modbus_ftype {
 	BMS_MODBUS_F_CHARS,
 };
 
-#define BMS_MODBUS_FTYPE_OF(x)                                                                    \
+#define BMS_MODBUS_FTYPE_OF(x)                                                                     \
 	_Generic((x), bool: BMS_MODBUS_F_BOOL, uint8_t: BMS_MODBUS_F_U8,                          \
 		 uint16_t: BMS_MODBUS_F_U16, uint32_t: BMS_MODBUS_F_U32,                          \
 		 int16_t: BMS_MODBUS_F_S16, int32_t: BMS_MODBUS_F_S32, int64_t: BMS_MODBUS_F_S64, \
 		 char *: BMS_MODBUS_F_CHARS)
 /* A scalar field, or a char array for BMS_MODBUS_ASCII. */
-#define BMS_MODBUS_FIELD(m)                                                                       \
-	.field = offsetof(struct bms_snapshot, m),                                                \
-	.field_size = sizeof(((struct bms_snapshot *)0)->m),                                      \
+#define BMS_MODBUS_FIELD(m)                                                                        \
+	.field = offsetof(struct bms_snapshot, m),                                                 \
+	.field_size = sizeof(((struct bms_snapshot *)0)->m),                                       \
 	.ftype = BMS_MODBUS_FTYPE_OF(((struct bms_snapshot *)0)->m)
 /* An array field filled element by element (count > 1): cell_mv, temp_dc. */
-#define BMS_MODBUS_ARRAY(m)                                                                       \
-	.field = offsetof(struct bms_snapshot, m),                                                \
-	.field_size = sizeof(((struct bms_snapshot *)0)->m),                                      \
+#define BMS_MODBUS_ARRAY(m)                                                                        \
+	.field = offsetof(struct bms_snapshot, m),                                                 \
+	.field_size = sizeof(((struct bms_snapshot *)0)->m),                                       \
 	.ftype = BMS_MODBUS_FTYPE_OF(((struct bms_snapshot *)0)->m[0])
 
 struct bms_modbus_reg {
-	uint16_t reg;  /* first register */
+	uint16_t reg;   /* first register */
 	uint16_t count; /* values (ASCII: registers); 0 counts as 1 */
 	enum bms_modbus_type type;
 	uint32_t mask;  /* 0: a number; else a flag, see above */
 	int32_t offset; /* added to raw before scaling (0.1 K -> 0.1 degC: -2731) */
 	int32_t mul, div;
-	size_t field;   /* offsetof(struct bms_snapshot, ...) */
-	size_t field_size; /* sizeof the whole member */
+	size_t field;                /* offsetof(struct bms_snapshot, ...) */
+	size_t field_size;           /* sizeof the whole member */
 	enum bms_modbus_ftype ftype; /* element type */
-	uint32_t valid; /* enum bms_valid bits set when written */
+	uint32_t valid;              /* enum bms_valid bits set when written */
 };
 
 /*
@@ -211,6 +211,6 @@ struct bms_modbus_reg {
  * fit) or -EINVAL (a malformed entry: array past its field, odd data length).
  */
 int bms_modbus_map_apply(const struct bms_modbus_reg *map, size_t n, uint16_t start,
-			 const uint8_t *data, size_t len, struct bms_snapshot *snap);
+                         const uint8_t *data, size_t len, struct bms_snapshot *snap);
 
 #endif

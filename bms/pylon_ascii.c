@@ -10,16 +10,17 @@
 
 static const char hexdig[] = "0123456789ABCDEF";
 
-/* Value of one hex character, -1 for anything else. Lower case is accepted:
- * the checksum covers the characters as sent, so it stays exact. */
+/*
+ * Value of one hex character, -1 for anything else. Upper case only, as the
+ * protocol sends it: a lower-case letter in CHKSUM would read as the same
+ * number, so a flipped case bit there would pass unnoticed.
+ */
 static int hexval(uint8_t c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
 	return -1;
 }
 
@@ -52,7 +53,7 @@ static void put_hex(uint8_t *out, unsigned v, size_t digits)
 }
 
 int bms_pylon_request(uint8_t ver, uint8_t adr, uint8_t cid1, uint8_t cid2, const uint8_t *info,
-		      size_t info_len, uint8_t *out, size_t cap)
+                      size_t info_len, uint8_t *out, size_t cap)
 {
 	if ((info_len > 0 && !info) || info_len > BMS_PYLON_MAX_LENID / 2)
 		return -EINVAL;
@@ -107,19 +108,18 @@ int bms_pylon_check(const void *ctx, const uint8_t *p, size_t avail, size_t *ret
 }
 
 enum bms_find bms_pylon_find(const struct bms_pylon_spec *spec, const uint8_t *buf, size_t len,
-			     size_t *ret_start, size_t *ret_len)
+                             size_t *ret_start, size_t *ret_len)
 {
 	return bms_scan_frames(buf, len, bms_pylon_check, spec, ret_start, ret_len);
 }
 
-int bms_pylon_decode(const uint8_t *frame, size_t len, struct bms_pylon_frame *ret)
+int bms_pylon_decode(const struct bms_pylon_spec *spec, const uint8_t *frame, size_t len,
+                     struct bms_pylon_frame *ret)
 {
 	if (!frame || !ret)
 		return -EINVAL;
 	size_t flen = 0;
-	/* any SOI: the caller's frame_find already chose it */
-	struct bms_pylon_spec spec = {.soi = len > 0 ? frame[0] : BMS_PYLON_SOI};
-	if (bms_pylon_check(&spec, frame, len, &flen) != 1 || flen != len)
+	if (bms_pylon_check(spec, frame, len, &flen) != 1 || flen != len)
 		return -EBADMSG;
 	ret->ver = (uint8_t)hexnum(frame + 1, 2);
 	ret->adr = (uint8_t)hexnum(frame + 3, 2);
@@ -148,11 +148,11 @@ int bms_pylon_info(const struct bms_pylon_frame *f, uint8_t *out, size_t cap)
 	return (int)n;
 }
 
-int bms_pylon_reply(uint8_t ver, uint8_t adr, const uint8_t *frame, size_t len, uint8_t *info,
-		    size_t cap, uint8_t *ret_rtn)
+int bms_pylon_reply(const struct bms_pylon_spec *spec, uint8_t ver, uint8_t adr,
+                    const uint8_t *frame, size_t len, uint8_t *info, size_t cap, uint8_t *ret_rtn)
 {
 	struct bms_pylon_frame f;
-	int rc = bms_pylon_decode(frame, len, &f);
+	int rc = bms_pylon_decode(spec, frame, len, &f);
 	if (rc < 0)
 		return rc;
 	if (f.ver != ver || f.adr != adr)
