@@ -270,14 +270,11 @@ static unsigned type_regs(enum bms_modbus_type t)
 	}
 }
 
+/* The raw value at b, which holds exactly type_regs(t) registers. */
 static int64_t read_raw(enum bms_modbus_type t, const uint8_t *b)
 {
 	uint16_t be0 = (uint16_t)((b[0] << 8) | b[1]);
 	uint16_t le0 = (uint16_t)(b[0] | (b[1] << 8));
-	uint32_t hi_lo = ((uint32_t)be0 << 16) | (uint32_t)((b[2] << 8) | b[3]);
-	uint32_t lo_hi = ((uint32_t)((b[2] << 8) | b[3]) << 16) | be0;
-	uint32_t le = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) |
-	              ((uint32_t)b[3] << 24);
 	switch (t) {
 	case BMS_MODBUS_U16:
 		return be0;
@@ -295,22 +292,29 @@ static int64_t read_raw(enum bms_modbus_type t, const uint8_t *b)
 		return (int8_t)b[0];
 	case BMS_MODBUS_S8_LO:
 		return (int8_t)b[1];
-	case BMS_MODBUS_U32:
-		return hi_lo;
-	case BMS_MODBUS_S32:
-		return (int32_t)hi_lo;
-	case BMS_MODBUS_U32_WS:
-		return lo_hi;
-	case BMS_MODBUS_S32_WS:
-		return (int32_t)lo_hi;
-	case BMS_MODBUS_U32_LE:
-		return le;
-	case BMS_MODBUS_S32_LE:
-		return (int32_t)le;
 	case BMS_MODBUS_ASCII:
+		return 0;
+	default:
 		break;
 	}
-	return 0;
+	/* two registers: only now may b[2] and b[3] be read */
+	uint16_t be1 = (uint16_t)((b[2] << 8) | b[3]);
+	switch (t) {
+	case BMS_MODBUS_U32:
+		return ((uint32_t)be0 << 16) | be1;
+	case BMS_MODBUS_S32:
+		return (int32_t)(((uint32_t)be0 << 16) | be1);
+	case BMS_MODBUS_U32_WS:
+		return ((uint32_t)be1 << 16) | be0;
+	case BMS_MODBUS_S32_WS:
+		return (int32_t)(((uint32_t)be1 << 16) | be0);
+	case BMS_MODBUS_U32_LE:
+		return (uint32_t)le0 | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+	case BMS_MODBUS_S32_LE:
+		return (int32_t)((uint32_t)le0 | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24));
+	default:
+		return 0;
+	}
 }
 
 static size_t ftype_size(enum bms_modbus_ftype f)
