@@ -116,6 +116,8 @@ static const struct bms_modbus_shape *vendor_shape(const struct bms_modbus_spec 
 static long frame_length(const struct bms_modbus_spec *spec, const uint8_t *p, size_t avail)
 {
 	bool req = spec && spec->requests;
+	if (spec && spec->match_addr && (p[0] < spec->addr_min || p[0] > spec->addr_max))
+		return -1;
 	if (avail < 2)
 		return 0;
 	uint8_t fn = p[1];
@@ -139,6 +141,8 @@ static long frame_length(const struct bms_modbus_spec *spec, const uint8_t *p, s
 		long n = p[v->len_off];
 		if (v->len_size == 2)
 			n = (n << 8) | p[v->len_off + 1];
+		if (n < v->len_min || (v->len_max && n > v->len_max))
+			return -1;
 		return (long)end + n + 2;
 	}
 	if (!is_standard(fn))

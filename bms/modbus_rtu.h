@@ -81,14 +81,18 @@ int bms_modbus_frame(uint8_t addr, uint8_t fn, const uint8_t *pdu, size_t n, uin
  * A vendor function's frame shape, for the frame check: a frame of `fn` is
  * `fixed` bytes long (CRC included) when fixed is not 0; else it carries a
  * big-endian length of len_size (1 or 2) bytes at len_off counting the
- * data bytes after it: total = len_off + len_size + length + 2.
- * JBD UP16S 0x78 reply: {0x78, 0, 6, 2}.
+ * data bytes after it: total = len_off + len_size + length + 2, with length
+ * in [len_min, len_max] (len_max 0: no limit).
+ * JBD UP16S 0x78 reply: {.fn = 0x78, .len_off = 6, .len_size = 2,
+ * .len_min = 1, .len_max = 512}; len_min 1 keeps an echo of the 10-byte
+ * request (length 0, good CRC) from passing as a reply.
  */
 struct bms_modbus_shape {
 	uint8_t fn;
 	uint8_t fixed;
 	uint8_t len_off;
 	uint8_t len_size;
+	uint16_t len_min, len_max;
 };
 
 /* What the frame check accepts besides the standard functions. */
@@ -96,6 +100,9 @@ struct bms_modbus_spec {
 	bool requests; /* judge frames as requests (simulator, passive listener), else replies */
 	const struct bms_modbus_shape *vendor; /* extra functions, may be NULL */
 	size_t nvendor;
+	/* only frames from addresses addr_min..addr_max: a foreign unit's frame is garbage */
+	bool match_addr;
+	uint8_t addr_min, addr_max;
 };
 
 /*

@@ -23,7 +23,8 @@
 
 /* JBD UP16S's vendor function 0x78: a 10-byte request, a reply with a BE16
  * data length at offset 6. */
-static const struct bms_modbus_shape up_reply_shape[] = {{.fn = 0x78, .len_off = 6, .len_size = 2}};
+static const struct bms_modbus_shape up_reply_shape[] = {
+    {.fn = 0x78, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = 512}};
 static const struct bms_modbus_shape up_request_shape[] = {{.fn = 0x78, .fixed = 10}};
 
 static const struct bms_modbus_spec spec_reply = {
@@ -215,6 +216,50 @@ static void test_vendor_needs_shape(void)
 		size_t n = frame_of(v, buf, sizeof(buf)), len;
 		CU_ASSERT_EQUAL(bms_modbus_check(NULL, buf, n, &len), -1);
 	}
+}
+
+/* A vendor shape's length bounds and the address filter: the UP16S request
+ * echoed by an adapter (length 0, good CRC) is no reply, and a unit outside
+ * the addresses asked for is garbage. */
+static void test_vendor_bounds_and_address(void)
+{
+	uint8_t rq[16], rp[300];
+	const struct pvec *q = NULL, *r = NULL;
+	for (size_t i = 0; i < NV; i++) {
+		if (pvec_is(&modbus_rtu_vectors[i], "jbd_up16s", "request"))
+			q = &modbus_rtu_vectors[i];
+		if (pvec_is(&modbus_rtu_vectors[i], "jbd_up16s", "response"))
+			r = &modbus_rtu_vectors[i];
+	}
+	CU_ASSERT_FATAL(q && r);
+	size_t qn = frame_of(q, rq, sizeof(rq)), rn = frame_of(r, rp, sizeof(rp)), len = 0;
+	struct bms_modbus_shape loose = up_reply_shape[0];
+	loose.len_min = 0;
+	struct bms_modbus_spec s = {.vendor = &loose, .nvendor = 1};
+	CU_ASSERT_EQUAL(bms_modbus_check(&s, rq, qn, &len), 1); /* what len_min is for */
+	CU_ASSERT_EQUAL(bms_modbus_check(&spec_reply, rq, qn, &len), -1);
+	CU_ASSERT_EQUAL(bms_modbus_check(&spec_reply, rp, rn, &len), 1);
+	struct bms_modbus_shape tight = up_reply_shape[0];
+	tight.len_max = 157; /* the capture carries 158 data bytes */
+	s.vendor = &tight;
+	CU_ASSERT_EQUAL(bms_modbus_check(&s, rp, rn, &len), -1);
+	tight.len_max = 158;
+	CU_ASSERT_EQUAL(bms_modbus_check(&s, rp, rn, &len), 1);
+
+	/* UP16S packs are 1..16: a Seplos v3 frame from pack 0 is garbage there */
+	struct bms_modbus_spec packs = {.match_addr = true, .addr_min = 1, .addr_max = 16};
+	size_t seen0 = 0, seen1 = 0;
+	for (size_t i = 0; i < NV; i++) {
+		const struct pvec *v = &modbus_rtu_vectors[i];
+		if (!pvec_is(v, "seplos_v3", "response"))
+			continue;
+		size_t n = frame_of(v, rp, sizeof(rp));
+		int want = rp[0] == 0 ? -1 : 1;
+		CU_ASSERT_EQUAL(bms_modbus_check(&packs, rp, n, &len), want);
+		CU_ASSERT_EQUAL(bms_modbus_check(&packs, rp, 1, &len), want == 1 ? 0 : -1);
+		*(rp[0] == 0 ? &seen0 : &seen1) += 1;
+	}
+	CU_ASSERT(seen0 > 0 && seen1 > 0);
 }
 
 /* Every captured request rebuilt from the values its source states. */
@@ -717,6 +762,7 @@ int sb_register_tests(void)
 	    {"truncated", test_truncated},
 	    {"back_to_back", test_back_to_back},
 	    {"vendor_needs_shape", test_vendor_needs_shape},
+	    {"vendor_bounds_and_address", test_vendor_bounds_and_address},
 	    {"requests_byte_for_byte", test_requests_byte_for_byte},
 	    {"builder_limits", test_builder_limits},
 	    {"reply_matches_request", test_reply_matches_request},

@@ -26,7 +26,8 @@ static void fz_check(bool ok, const char *what)
 	}
 }
 
-static const struct bms_modbus_shape vendor_reply[] = {{.fn = 0x78, .len_off = 6, .len_size = 2}};
+static const struct bms_modbus_shape vendor_reply[] = {
+    {.fn = 0x78, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = 512}};
 static const struct bms_modbus_shape vendor_request[] = {{.fn = 0x78, .fixed = 10}};
 static const struct bms_modbus_spec spec_reply = {.vendor = vendor_reply, .nvendor = 1};
 static const struct bms_modbus_spec spec_request = {
