@@ -323,6 +323,10 @@ bool bms_step_due(const struct bms_driver *drv, unsigned step, const struct bms_
 /* Step `step` completed into snap: keep what a static step filled. */
 void bms_held_keep(const struct bms_driver *drv, unsigned step, struct bms_held *h,
 		   const struct bms_snapshot *snap);
+/* Keep the static fields a cycle outside h already read (a detection's first
+ * cycle): every static step whose fields snap holds counts as answered. */
+void bms_held_seed(const struct bms_driver *drv, struct bms_held *h,
+		   const struct bms_snapshot *snap);
 /* Carry the kept static fields into a cycle's snapshot (they win). */
 void bms_held_apply(const struct bms_held *h, struct bms_snapshot *snap);
 /* Copy the fields behind the valid bits `bits` from src to dst, and the bits. */

@@ -56,3 +56,13 @@ void bms_held_apply(const struct bms_held *h, struct bms_snapshot *snap)
 {
 	bms_snapshot_copy_fields(snap, &h->snap, h->valid);
 }
+
+void bms_held_seed(const struct bms_driver *drv, struct bms_held *h,
+		   const struct bms_snapshot *snap)
+{
+	for (unsigned i = 0; drv->steps && i < drv->nsteps && i < 32; i++) {
+		const struct bms_step *s = static_step(drv, i);
+		if (s && s->fills && (snap->valid & s->fills) == s->fills)
+			bms_held_keep(drv, i, h, snap);
+	}
+}
