@@ -323,7 +323,7 @@ static int parse_as_some_step(const struct bms_driver *drv, uint8_t address, con
  * Added for the JBD/Daly tests: a captured reply to a request the driver
  * deliberately never sends (JBD 0xAA error counters, Daly 0x91 cell range)
  * is allowed when the mapper skips every one of its keys (the snapshot has
- * no field for them). Such a frame must still be found by frame_find; it is
+ * no field for them). Such a frame must still be found by bms_frame_find; it is
  * not counted as checked.
  */
 static bool dc_unrequested(const struct bms_driver *drv, const struct vec *v,
@@ -393,7 +393,7 @@ unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint
 	return checked;
 }
 
-/* ---- frame_find conformance ---- */
+/* ---- frame check conformance ---- */
 
 static enum bms_find find_exact(const struct bms_driver *drv, const uint8_t *p, size_t len,
 				size_t *start, size_t *flen)
