@@ -273,7 +273,6 @@ static void test_static_step_carried(void)
 	const struct bms_driver *d = jbd();
 	struct wt_resp r;
 	CU_ASSERT_FATAL(wt_resp_start(&r, d) == 0);
-	strcpy(r.snap.model, "JBD-SP04S034");
 	struct worker_link *l;
 	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
 	CU_ASSERT_FATAL(worker_port_set_line(&l->port, 9600, BMS_8N1) == 0);
@@ -287,13 +286,13 @@ static void test_static_step_carried(void)
 	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
 	CU_ASSERT(held.cycle == 1);
 	CU_ASSERT(atomic_load(&r.requests) == 3); /* 0x03, 0x04, 0x05 */
-	CU_ASSERT((snap.valid & BMS_V_MODEL) && strcmp(snap.model, "JBD-SP04S034") == 0);
+	CU_ASSERT((snap.valid & BMS_V_MODEL) && strcmp(snap.model, "SB-TEST-16S") == 0);
 	for (unsigned k = 2; k <= 4; k++) {
 		unsigned req0 = atomic_load(&r.requests);
 		CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
 		CU_ASSERT(held.cycle == k);
 		CU_ASSERT(atomic_load(&r.requests) == req0 + 2); /* 0x05 no more */
-		CU_ASSERT((snap.valid & BMS_V_MODEL) && strcmp(snap.model, "JBD-SP04S034") == 0);
+		CU_ASSERT((snap.valid & BMS_V_MODEL) && strcmp(snap.model, "SB-TEST-16S") == 0);
 	}
 	/* a retry keeps the cycle number: one lost reply, the same cycle */
 	atomic_store(&r.corrupt_pct, 100);
