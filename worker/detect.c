@@ -236,27 +236,31 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 }
 
 /*
- * One step with its retries. The request is built once: a retry resends the
- * same bytes under the same descriptor (same cycle, attempt counted up).
+ * One step with its retries. Each attempt builds the request again under the
+ * same descriptor (same cycle, attempt counted up): the bytes must not change,
+ * and a driver resets its per-reply progress there (JK PB: a data frame of an
+ * earlier attempt is not completed by this attempt's ACK).
  * 0 when the step is done, 1 when the cycle has no such step, else an error.
  */
 static int run_step(struct worker_link *l, const struct bms_driver *drv, void *state,
 		    struct bms_request *req, unsigned retries, struct bms_snapshot *snap,
 		    struct worker_counters *c)
 {
-	req->attempt = 0;
-	int n = drv->build_request(state, req, l->req, l->req_cap);
-	if (n < 0)
-		return n;
-	if ((size_t)n > l->req_cap)
-		return -EOVERFLOW;
-	if (n == 0) {
+	int first = 0;
+	for (req->attempt = 0;; req->attempt++) {
+		int n = drv->build_request(state, req, l->req, l->req_cap);
+		if (n < 0)
+			return n;
+		if ((size_t)n > l->req_cap)
+			return -EOVERFLOW;
+		if (req->attempt == 0)
+			first = n;
+		else if (n != first)
+			return -EPROTO; /* a driver bug: a retry must resend the same request */
 		/* no request at step 0 from a passive driver: listen for its frames;
 		 * anywhere else the cycle is over */
-		if (req->step != 0 || !(drv->flags & BMS_F_PASSIVE))
+		if (n == 0 && (req->step != 0 || !(drv->flags & BMS_F_PASSIVE)))
 			return 1;
-	}
-	for (;; req->attempt++) {
 		int r = step_once(l, drv, state, req, (size_t)n, snap, c);
 		if (r == 0)
 			return 0;
