@@ -14,8 +14,9 @@
  *   req = {kind, .cycle = bms_held_next_cycle(held)}   (POLL)
  *   for (req.step = 0;; req.step++) {
  *       skip the step unless bms_step_due() (static data already held)
- *       n = drv->build_request(st, &req, out, cap); 0 ends the cycle
- *       for (req.attempt = 0; ...; req.attempt++) {   (same bytes each time)
+ *       for (req.attempt = 0; ...; req.attempt++) {   (a retry: the same bytes)
+ *           n = drv->build_request(st, &req, out, cap); 0 ends the cycle
+ *           (a BMS_F_PASSIVE driver's 0 at step 0: listen instead)
  *           write out; then until parse() returns 0:
  *               read bytes, bms_frame_find(drv) -> frame, drv->parse(st, &req, frame)
  *       }
