@@ -57,17 +57,6 @@
 #include "bytes.h"
 #include "jk_wire.h"
 
-struct jk_state {
-	unsigned cycle_steps; /* unused counter keeps the struct non-empty */
-};
-
-static int jk_init(void *state, uint8_t address)
-{
-	(void)address;
-	memset(state, 0, sizeof(struct jk_state));
-	return 0;
-}
-
 static int jk_frame_check(const uint8_t *buf, size_t len, size_t *ret_len)
 {
 	return jk_check_at(buf, len, false, ret_len);
@@ -279,8 +268,7 @@ const struct bms_driver bms_jk = {
 	.poll_interval_ms = 1000,
 	.max_frame = JK_MAX_FRAME,
 	.flags = 0,
-	.state_size = sizeof(struct jk_state),
-	.init = jk_init,
+	.state_size = 0, /* stateless: one request, every reply answers it */
 	.build_request = jk_build_request,
 	.frame_check = jk_frame_check,
 	.parse = jk_parse,

@@ -204,7 +204,7 @@ static int cycle(int fd, const struct bms_driver *drv, uint8_t addr, struct bms_
 	uint8_t st[256], req[256], buf[4096];
 	memset(st, 0, sizeof(st));
 	CU_ASSERT_FATAL(drv->state_size <= sizeof(st));
-	if (drv->init(st, addr) < 0)
+	if (drv->init && drv->init(st, addr) < 0)
 		return -EINVAL;
 	struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = 1};
 	for (rq.step = 0;; rq.step++) {
