@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Whole-daemon benchmark (not a test): plays N BMSes on pseudo-terminals with
- * the drivers' own sim_respond(), starts the real serialbatteryd against a
+ * the families' own simulators (bms/sim), starts the real serialbatteryd against a
  * private bus, and measures from one process, on one clock:
  *   - start-to-service: fork/exec of the daemon -> NameOwnerChanged of the
  *     first and of the last battery service;
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bms/bms.h"
+#include "bms/sim/sim.h"
 
 #define MAXB 32
 #define MAXS 100000
@@ -172,7 +173,7 @@ int main(int argc, char **argv)
 	const struct bms_driver *drv = bms_driver_find(argv[4]);
 	unsigned n = (unsigned)atoi(argv[5]);
 	double secs = atof(argv[6]), poll_s = atof(argv[7]);
-	if (!drv || !drv->sim_respond || n == 0 || n > MAXB) {
+	if (!drv || !bms_sim_find(drv->name) || n == 0 || n > MAXB) {
 		fprintf(stderr, "bad driver or count\n");
 		return 2;
 	}
@@ -256,9 +257,9 @@ int main(int argc, char **argv)
 			int len = 0;
 			/* skip what came before the request (other drivers' probes) */
 			for (size_t off = 0; off < b[i].len && len <= 0; off++)
-				len = drv->sim_respond(&b[i].snap,
-						       drv->addresses ? drv->addresses[0] : 0,
-						       b[i].buf + off, b[i].len - off, out, sizeof(out));
+				len = bms_sim_respond(drv, &b[i].snap,
+						      drv->addresses ? drv->addresses[0] : 0,
+						      b[i].buf + off, b[i].len - off, out, sizeof(out));
 			if (len > 0) {
 				ssize_t w = write(b[i].master, out, (size_t)len);
 				(void)w;

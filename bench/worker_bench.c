@@ -53,18 +53,29 @@ int main(int argc, char **argv)
 	if (drv->init)
 		drv->init(state, res.address);
 	struct bms_snapshot snap = res.snap;
+	struct bms_held held; /* as the worker keeps it per battery */
+	bms_held_reset(&held);
+	bms_held_seed(drv, &held, &res.snap);
 	struct worker_counters c = {0};
 	unsigned ok = 0;
 	double cpu = 0;
 	for (unsigned i = 0; i < cycles; i++) {
 		double t0 = thread_cpu_us();
-		if (worker_cycle(l, drv, state, BMS_REQ_POLL, 2, &snap, &c) == 0)
+		memset(&snap, 0, sizeof(snap));
+		if (worker_cycle(l, drv, state, BMS_REQ_POLL, 2, &held, &snap, &c) == 0)
 			ok++;
 		cpu += thread_cpu_us() - t0;
 	}
 	unsigned steps = 0;
-	for (unsigned s = 0; drv->build_request(state, BMS_REQ_POLL, s, l->req, l->req_cap) > 0; s++)
+	/* the requests of a steady-state cycle: static steps already held are skipped */
+	struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = held.cycle};
+	for (rq.step = 0;; rq.step++) {
+		if (!bms_step_due(drv, rq.step, &held))
+			continue;
+		if (drv->build_request(state, &rq, l->req, l->req_cap) <= 0)
+			break;
 		steps++;
+	}
 	worker_link_close(l);
 	free(state);
 

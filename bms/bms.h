@@ -8,13 +8,21 @@
  *   temperature 0.1 degC, SOC and SOH 0.01 %, power mW.
  *
  * A driver is one `const struct bms_driver` with pure functions only: no I/O,
- * no clock, no logging, no statics. worker/ owns the port and drives a cycle:
+ * no clock, no logging, no statics. worker/ owns the port and drives a cycle
+ * (worker_cycle; retries and cycle counting are the core's):
  *
- *   for (step = 0; (n = drv->build_request(st, step, req, cap)) > 0; step++) {
- *       write req; then until parse() returns 0:
- *           read bytes, drv->frame_find() -> VALID frame, drv->parse(st, frame)
+ *   req = {kind, .cycle = bms_held_next_cycle(held)}   (POLL)
+ *   for (req.step = 0;; req.step++) {
+ *       skip the step unless bms_step_due() (static data already held)
+ *       for (req.attempt = 0; ...; req.attempt++) {   (a retry: the same bytes)
+ *           n = drv->build_request(st, &req, out, cap); 0 ends the cycle
+ *           (a BMS_F_PASSIVE driver's 0 at step 0: listen instead)
+ *           write out; then until parse() returns 0:
+ *               read bytes, bms_frame_find(drv) -> frame, drv->parse(st, &req, frame)
+ *       }
+ *       bms_held_keep(): a static step's fields are kept by the core
  *   }
- *   drv->finish(st, &snap)   (optional) then commit the whole snapshot.
+ *   bms_held_apply(), drv->finish() (optional), then commit the whole snapshot.
  */
 #ifndef SB_BMS_H
 #define SB_BMS_H
@@ -120,7 +128,7 @@ struct bms_snapshot {
 	char sw_version[BMS_STR_LEN];
 };
 
-/* Result of frame_find(). */
+/* Result of the candidate scan (bms_frame_find). */
 enum bms_find {
 	BMS_FIND_INVALID = -1,  /* no frame can start in buf: discard all of it */
 	BMS_FIND_NEED_MORE = 0, /* a frame may start at *ret_start: read more */
@@ -133,9 +141,10 @@ enum bms_framing {
 };
 
 enum bms_flags {
-	BMS_F_PASSIVE = 1u << 0, /* talks unsolicited */
-	BMS_F_OPT_IN = 1u << 1,  /* risky probe: only tried when configured */
-	BMS_F_CAN_SET = 1u << 2, /* has write commands */
+	/* Talks unsolicited: the core never flushes its input, and a cycle whose
+	 * step 0 builds no request listens for frames until the response timeout. */
+	BMS_F_PASSIVE = 1u << 0,
+	BMS_F_OPT_IN = 1u << 1,    /* risky probe: only tried when configured */
 	BMS_F_ADDRESSED = 1u << 3, /* several units on one bus, by address */
 };
 
@@ -153,75 +162,177 @@ enum bms_command {
 	BMS_CMD_COUNT
 };
 
-/* Request kinds a worker may ask for besides the poll cycle. */
-enum bms_request {
+/* What a cycle is for. */
+enum bms_req_kind {
 	BMS_REQ_PROBE = 0, /* the cheapest request that identifies the BMS */
-	BMS_REQ_POLL = 1,  /* one step of the poll cycle */
+	BMS_REQ_POLL = 1,  /* the poll cycle */
+	BMS_REQ_SET = 2,   /* one write: command and value */
+};
+#define BMS_REQ_KINDS 3
+
+/*
+ * The request descriptor, passed to both build_request() and parse(): the
+ * driver learns from it what was asked, so it keeps no "what did I ask"
+ * state. Filled by the core (worker_cycle, worker_set, the CLI and tests).
+ */
+struct bms_request {
+	enum bms_req_kind kind;
+	unsigned step;     /* 0.. within the cycle */
+	uint32_t cycle;    /* POLL: cycles started since init, 1 = the first; a retry keeps it */
+	unsigned attempt;  /* 0 = first try of this step, n = the nth retry */
+	enum bms_command command; /* SET only */
+	int32_t value;            /* SET only (see enum bms_command) */
+};
+
+/* enum bms_step_flags: what the core must know about a poll step. */
+enum bms_step_flags {
+	/*
+	 * Static data (a model string, a rated capacity): asked on the first
+	 * cycle and then every `every` cycles while missing; once the step has
+	 * answered, never again. The core keeps the fields it filled (`fills`)
+	 * and carries them into every later cycle's snapshot, so a silent clone
+	 * costs one timeout in `every` cycles, not one per cycle.
+	 */
+	BMS_STEP_STATIC = 1u << 0,
+};
+
+struct bms_step {
+	unsigned flags;  /* enum bms_step_flags */
+	unsigned every;  /* BMS_STEP_STATIC: cycles between attempts while missing (0 = each) */
+	uint32_t fills;  /* BMS_STEP_STATIC: the enum bms_valid bits this step fills */
+};
+
+/* The links a family speaks (only serial is driven today). */
+enum bms_link_kind {
+	BMS_LINK_SERIAL = 0,
+	BMS_LINK_CAN = 1,
+	BMS_LINK_BLE = 2,
+};
+
+struct bms_link {
+	enum bms_link_kind kind;
+	struct {
+		const uint32_t *bauds; /* ordered, 0-terminated; first is the default */
+		enum bms_framing framing;
+	} serial;
+	struct {
+		uint32_t bitrate;     /* bit/s */
+		const uint32_t *ids;  /* frame ids it sends or answers, 0-terminated */
+	} can;
+	struct {
+		const char *service;  /* GATT service UUID */
+		const char *notify;   /* characteristic the BMS notifies on */
+		const char *write;    /* characteristic requests are written to */
+	} ble;
 };
 
 struct bms_driver {
-	const char *name;        /* config key: "jk", "jkpb", "jbd", "daly" */
+	const char *name;        /* config key: "jk", "jkpb", "jbd", "daly", "jbd_up16s" */
 	const char *description; /* one line for humans */
 	const char *spec;        /* the document or section followed */
 
-	const uint32_t *bauds;   /* ordered, 0-terminated; first is the default */
-	enum bms_framing framing;
+	const struct bms_link *links; /* the links it speaks, most used first */
+	size_t nlinks;
 	const uint8_t *addresses; /* default addresses to try, 0-terminated; NULL = unaddressed */
 	uint8_t address_min, address_max; /* valid range for scan (addressed drivers) */
 	unsigned response_timeout_ms;
 	unsigned inter_frame_gap_ms; /* silence to leave before the next request */
 	unsigned poll_interval_ms;   /* default poll period */
-	size_t max_frame;            /* largest frame frame_find() can return */
+	size_t max_frame;            /* largest frame frame_check() can accept */
 	unsigned flags;              /* enum bms_flags */
 	size_t state_size;           /* per-port private state, zeroed by the worker */
+	const struct bms_step *steps; /* the poll steps that need the core's care, by index */
+	size_t nsteps;                /* entries in steps (later steps are plain) */
+	const enum bms_command *commands; /* supported writes, 0-terminated; NULL = none */
 
 	/* Prepare private state for one battery at `address` (0 for unaddressed). */
 	int (*init)(void *state, uint8_t address);
 
 	/*
-	 * Build request `step` of a cycle of `kind` into out[0..cap). Returns the
-	 * request length, 0 when the cycle has no more steps, or a negative errno.
-	 * For BMS_REQ_PROBE the cycle is usually one step.
+	 * Build the request req->step of a cycle of req->kind into out[0..cap).
+	 * Returns the request length, 0 when the cycle has no more steps (for a
+	 * BMS_F_PASSIVE driver, 0 at step 0 = listen), or a negative errno
+	 * (-EOPNOTSUPP for a command it does not have, -EINVAL for a bad value).
+	 * Must be the same bytes for the same descriptor whatever req->attempt.
 	 */
-	int (*build_request)(void *state, enum bms_request kind, unsigned step, uint8_t *out,
-			     size_t cap);
+	int (*build_request)(void *state, const struct bms_request *req, uint8_t *out, size_t cap);
 
 	/*
-	 * Look for one whole, checksummed frame in buf[0..len). On VALID sets
-	 * *ret_start and *ret_len; on NEED_MORE sets *ret_start to where a frame may
-	 * begin (bytes before it are garbage); on INVALID the caller drops buf.
-	 * Must never read past len.
+	 * The frame check: is there a frame of this protocol starting at buf[0]?
+	 * 1 = a whole frame with a good checksum, its length in *ret_len; 0 = one
+	 * may start here but is not complete in len bytes; -1 = no frame here.
+	 * Must never read past len. The core runs the candidate scan with it
+	 * (bms_frame_find).
 	 */
-	enum bms_find (*frame_find)(const uint8_t *buf, size_t len, size_t *ret_start,
-				    size_t *ret_len);
+	int (*frame_check)(const uint8_t *buf, size_t len, size_t *ret_len);
 
 	/*
-	 * Decode one VALID frame answering the current step into snap, setting
-	 * valid bits for what it filled. Returns 0 when this step is complete,
-	 * 1 when more frames belong to the same step (multi-frame replies),
-	 * -EBADMSG/-EPROTO for a frame that does not fit (wrong command, address,
-	 * impossible values). Unchanged fields are left alone.
+	 * Decode one frame the check accepted, answering req, into snap,
+	 * setting valid bits for what it filled. Returns 0 when this step is
+	 * complete, 1 when more frames belong to the same step (multi-frame
+	 * replies), -EBADMSG/-EPROTO for a frame that does not fit (wrong
+	 * command, address, impossible values), -EPERM when the BMS answered a
+	 * SET with a refusal. Unchanged fields are left alone.
 	 */
-	int (*parse)(void *state, const uint8_t *frame, size_t len, struct bms_snapshot *snap);
+	int (*parse)(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		     struct bms_snapshot *snap);
 
 	/* Optional: derive fields at the end of a cycle (e.g. SOC from capacities). */
 	void (*finish)(void *state, struct bms_snapshot *snap);
-
-	/*
-	 * Optional, for the simulator and round-trip tests: answer request req as
-	 * the real device would, from snap, at `address`. Writes the reply
-	 * (possibly several frames) to out and returns its length, 0 when the
-	 * device would stay silent (not addressed to it, unknown command), or a
-	 * negative errno. Pure.
-	 */
-	int (*sim_respond)(const struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
-			   size_t req_len, uint8_t *out, size_t cap);
 };
 
 /* The registry: ordered NULL-terminated table, most used first (bms/registry.c). */
 extern const struct bms_driver *const bms_drivers[];
 const struct bms_driver *bms_driver_find(const char *name);
 size_t bms_driver_count(void);
+
+/* The first serial link of drv, or NULL when it speaks none. */
+const struct bms_link *bms_driver_serial(const struct bms_driver *drv);
+/* Its bauds (0-terminated, never NULL) and framing. */
+const uint32_t *bms_driver_bauds(const struct bms_driver *drv);
+enum bms_framing bms_driver_framing(const struct bms_driver *drv);
+/* Does drv list cmd? And any write at all (derived from the command list)? */
+bool bms_driver_supports(const struct bms_driver *drv, enum bms_command cmd);
+bool bms_driver_can_set(const struct bms_driver *drv);
+
+/*
+ * The candidate scan over drv->frame_check (bms/scan.c): the earliest whole
+ * frame wins even after an incomplete earlier candidate, so a header
+ * look-alike in garbage with a long length cannot stall a real frame behind
+ * it. VALID sets *ret_start and *ret_len; NEED_MORE sets *ret_start to where
+ * a frame may begin (bytes before it are garbage); INVALID: drop buf.
+ */
+enum bms_find bms_frame_find(const struct bms_driver *drv, const uint8_t *buf, size_t len,
+			     size_t *ret_start, size_t *ret_len);
+
+/*
+ * What the core keeps for one battery between poll cycles (bms/cycle.c):
+ * the cycle counter and the fields of the static steps that have answered.
+ * Zero it (bms_held_reset) whenever the driver state is initialised.
+ */
+struct bms_held {
+	uint32_t cycle;       /* poll cycles started; the current one while it runs */
+	uint32_t steps_done;  /* bit n: static step n has answered */
+	uint32_t valid;       /* valid bits of the fields kept in snap */
+	struct bms_snapshot snap;
+};
+void bms_held_reset(struct bms_held *h);
+/* Start a poll cycle: returns its number (1 = the first). Retries do not call it. */
+uint32_t bms_held_next_cycle(struct bms_held *h);
+/* Is poll step `step` to be asked in the current cycle? */
+bool bms_step_due(const struct bms_driver *drv, unsigned step, const struct bms_held *h);
+/* Step `step` completed into snap: keep what a static step filled. */
+void bms_held_keep(const struct bms_driver *drv, unsigned step, struct bms_held *h,
+		   const struct bms_snapshot *snap);
+/* Keep the static fields a cycle outside h already read (a detection's first
+ * cycle): every static step whose fields snap holds counts as answered. */
+void bms_held_seed(const struct bms_driver *drv, struct bms_held *h,
+		   const struct bms_snapshot *snap);
+/* Carry the kept static fields into a cycle's snapshot (they win). */
+void bms_held_apply(const struct bms_held *h, struct bms_snapshot *snap);
+/* Copy the fields behind the valid bits `bits` from src to dst, and the bits. */
+void bms_snapshot_copy_fields(struct bms_snapshot *dst, const struct bms_snapshot *src,
+			      uint32_t bits);
 
 /* Cell statistics over the valid cells (0 when none); cells flagged in
  * cell_implausible are left out, like cells reading 0. */

@@ -19,9 +19,10 @@
  * Poll cycle: 0x90 (voltage, current, SOC), 0x93 (FETs, remaining capacity),
  * 0x94 (cell and sensor counts, cycles), 0x95 (cells, multi-frame), 0x96
  * (temperatures, multi-frame), 0x97 (balancing), 0x98 (faults), then 0x50
- * (rated capacity) while we do not have it: on the first cycle after init
- * and every 64th cycle after, because not every firmware answers it and a
- * silent step costs the worker a failed cycle. 0x91/0x92 (max/min cell and
+ * (rated capacity), declared static data (BMS_STEP_STATIC): the core asks it
+ * on the first cycle after init and every 64th cycle after while it is
+ * missing, and carries it into later cycles, because not every firmware
+ * answers it and a silent step costs the worker a failed cycle. 0x91/0x92 (max/min cell and
  * temperature) are not polled: the same facts come from the full lists in
  * 0x95/0x96. The probe is 0x90 alone.
  *
@@ -69,51 +70,23 @@
 
 #include "bms.h"
 #include "bytes.h"
+#include "daly_wire.h"
 
-#define DALY_LEN 13
-#define DALY_START 0xA5
-#define DALY_DLEN 0x08
-#define DALY_HOST 0x40
-#define DALY_PAD 0xAA
-#define DALY_BOARDS 16
-#define DALY_MAX_FRAMES 16   /* 0x95: 48 cell positions, 3 per frame */
-#define DALY_CELLS_PER_FRAME 3
-#define DALY_TEMPS_PER_FRAME 7
-#define DALY_TEMP_OFFSET 40  /* degC + 40 */
-#define DALY_CURRENT_ZERO 30000
 #define DALY_OPT_EVERY 64    /* cycles between 0x50 attempts while it is missing */
 #define DALY_SIGN_VOTES 3    /* cycles of disagreement before the sign flips */
 #define DALY_SIGN_MIN 10     /* 1 A in 0.1 A: below it the direction is noise */
-
-enum {
-	CMD_RATED = 0x50,
-	CMD_SOC = 0x90,
-	CMD_CELL_RANGE = 0x91,
-	CMD_TEMP_RANGE = 0x92,
-	CMD_MOS = 0x93,
-	CMD_STATUS = 0x94,
-	CMD_CELLS = 0x95,
-	CMD_TEMPS = 0x96,
-	CMD_BALANCE = 0x97,
-	CMD_FAULTS = 0x98,
-};
 
 static const uint8_t poll_cmds[] = {CMD_SOC,   CMD_MOS,     CMD_STATUS, CMD_CELLS,
 				    CMD_TEMPS, CMD_BALANCE, CMD_FAULTS};
 
 struct daly_state {
 	uint8_t board;       /* 1..16 */
-	uint8_t expect;      /* command of the current step */
 	uint8_t next_frame;  /* multi-frame: the frame number that must come next */
 	uint8_t frames_need; /* multi-frame: frames in this reply (0 = until 16) */
 	uint8_t cells;       /* from 0x94; 0 = not known yet */
 	uint8_t temps;       /* from 0x94 */
 	bool have_counts;
 	bool all16;          /* this firmware sends all 16 cell frames */
-	bool at_step0;
-	unsigned cycle;
-	bool have_rated;
-	int32_t rated_mah;
 	/* current sign check */
 	int8_t sign;         /* +1: raw < 30000 is charging (default); -1 the other way */
 	uint8_t votes;       /* consecutive cycles contradicting the sign */
@@ -133,49 +106,32 @@ static int daly_init(void *state, uint8_t address)
 	return 0;
 }
 
-static void put_frame(uint8_t addr, uint8_t cmd, const uint8_t data[8], uint8_t *out)
+/* The command a request descriptor stands for; 0 = the cycle has no such step. */
+static uint8_t daly_cmd(const struct bms_request *req)
 {
-	out[0] = DALY_START;
-	out[1] = addr;
-	out[2] = cmd;
-	out[3] = DALY_DLEN;
-	memcpy(out + 4, data, 8);
-	out[12] = bms_sum8(out, 12);
+	if (req->kind == BMS_REQ_PROBE)
+		return req->step == 0 ? CMD_SOC : 0;
+	if (req->kind != BMS_REQ_POLL)
+		return 0;
+	if (req->step < sizeof(poll_cmds))
+		return poll_cmds[req->step];
+	return req->step == sizeof(poll_cmds) ? CMD_RATED : 0;
 }
 
-static int daly_build_request(void *state, enum bms_request kind, unsigned step, uint8_t *out,
+static int daly_build_request(void *state, const struct bms_request *req, uint8_t *out,
 			      size_t cap)
 {
 	struct daly_state *st = state;
-	uint8_t cmd;
-	const size_t npoll = sizeof(poll_cmds);
-
-	if (kind == BMS_REQ_PROBE) {
-		if (step > 0)
-			return 0;
-		cmd = CMD_SOC;
-	} else if (kind == BMS_REQ_POLL) {
-		if (step < npoll)
-			cmd = poll_cmds[step];
-		else if (step == npoll && !st->have_rated &&
-			 (st->cycle == 1 || st->cycle % DALY_OPT_EVERY == 0))
-			cmd = CMD_RATED;
-		else
-			return 0;
-	} else {
-		return -EINVAL;
-	}
+	if (req->kind == BMS_REQ_SET)
+		return -EOPNOTSUPP;
+	uint8_t cmd = daly_cmd(req);
+	if (cmd == 0)
+		return 0;
 	if (cap < DALY_LEN)
 		return -ENOSPC;
 
-	if (step == 0) {
-		/* a retry rebuilds step 0: it starts no new cycle */
-		if (kind == BMS_REQ_POLL && !st->at_step0)
-			st->cycle++;
+	if (req->step == 0)
 		st->cur_seen = false;
-	}
-	st->at_step0 = kind == BMS_REQ_POLL && step == 0;
-	st->expect = cmd;
 	st->next_frame = 1;
 	unsigned need = 1;
 	if (cmd == CMD_CELLS)
@@ -191,20 +147,13 @@ static int daly_build_request(void *state, enum bms_request kind, unsigned step,
 
 	uint8_t pad[8];
 	memset(pad, DALY_PAD, sizeof(pad));
-	put_frame((uint8_t)(DALY_HOST + st->board - 1), cmd, pad, out);
+	daly_put_frame((uint8_t)(DALY_HOST + st->board - 1), cmd, pad, out);
 	return DALY_LEN;
 }
 
-static bool daly_frame_ok(const uint8_t *p, size_t len)
+/* frame_check: the UART sends junk at times, so any A5 with length byte 08 is a candidate. */
+static int daly_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	return len == DALY_LEN && p[0] == DALY_START && p[3] == DALY_DLEN &&
-	       bms_sum8(p, 12) == p[12];
-}
-
-/* bms_check_fn: the UART sends junk at times, so any A5 with length byte 08 is a candidate. */
-static int daly_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
-{
-	(void)ctx;
 	if (p[0] != DALY_START || (avail >= 4 && p[3] != DALY_DLEN))
 		return -1;
 	if (avail < DALY_LEN)
@@ -214,56 +163,6 @@ static int daly_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t
 	*ret_len = DALY_LEN;
 	return 1;
 }
-
-static enum bms_find daly_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
-				     size_t *ret_len)
-{
-	return bms_scan_frames(buf, len, daly_check_at, NULL, ret_start, ret_len);
-}
-
-/* Level-1 / level-2 bit pairs of 0x98: {byte, first bit, alarm}. */
-static const struct {
-	uint8_t byte, bit, alarm;
-} fault_pairs[] = {
-	{0, 0, BMS_ALARM_HIGH_CELL_VOLTAGE},
-	{0, 2, BMS_ALARM_LOW_CELL_VOLTAGE},
-	{0, 4, BMS_ALARM_HIGH_VOLTAGE},
-	{0, 6, BMS_ALARM_LOW_VOLTAGE},
-	{1, 0, BMS_ALARM_HIGH_CHARGE_TEMPERATURE},
-	{1, 2, BMS_ALARM_LOW_CHARGE_TEMPERATURE},
-	{1, 4, BMS_ALARM_HIGH_TEMPERATURE},
-	{1, 6, BMS_ALARM_LOW_TEMPERATURE},
-	{2, 0, BMS_ALARM_HIGH_CHARGE_CURRENT},
-	{2, 2, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
-	{2, 6, BMS_ALARM_LOW_SOC},
-	{3, 0, BMS_ALARM_CELL_IMBALANCE},
-};
-
-/* Single bits of 0x98 that are alarms (level 2): {byte, bit, alarm}. */
-static const struct {
-	uint8_t byte, bit, alarm;
-} fault_bits[] = {
-	{4, 0, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
-	{4, 1, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
-	{4, 2, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 3, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 4, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 5, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 6, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 7, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 0, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 1, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 2, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 3, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 4, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 5, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 6, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 7, BMS_ALARM_INTERNAL_FAILURE},
-	{6, 0, BMS_ALARM_INTERNAL_FAILURE},
-	{6, 1, BMS_ALARM_INTERNAL_FAILURE},
-	{6, 2, BMS_ALARM_HIGH_CURRENT},
-	{6, 3, BMS_ALARM_LOW_CELL_VOLTAGE},
-};
 
 static void raise_to(struct bms_snapshot *s, uint8_t alarm, uint8_t level)
 {
@@ -364,7 +263,8 @@ static int parse_temps(struct daly_state *st, const uint8_t *d, struct bms_snaps
 	return 0;
 }
 
-static int daly_parse(void *state, const uint8_t *frame, size_t len, struct bms_snapshot *snap)
+static int daly_parse(void *state, const struct bms_request *req, const uint8_t *frame,
+			 size_t len, struct bms_snapshot *snap)
 {
 	struct daly_state *st = state;
 	if (!daly_frame_ok(frame, len))
@@ -372,7 +272,7 @@ static int daly_parse(void *state, const uint8_t *frame, size_t len, struct bms_
 	if (frame[1] != st->board)
 		return -EPROTO; /* another board, or a request echo */
 	const uint8_t *d = frame + 4;
-	if (frame[2] != st->expect) {
+	if (frame[2] != daly_cmd(req)) {
 		/* surplus zero-filled cell frames of 16-frame firmware */
 		if (frame[2] == CMD_CELLS && st->have_counts &&
 		    d[0] > (st->cells + DALY_CELLS_PER_FRAME - 1) / DALY_CELLS_PER_FRAME &&
@@ -440,9 +340,7 @@ static int daly_parse(void *state, const uint8_t *frame, size_t len, struct bms_
 		uint32_t rated = br_u32be(&r);
 		if (rated == 0 || rated > INT32_MAX)
 			return -EPROTO;
-		st->rated_mah = (int32_t)rated;
-		st->have_rated = true;
-		snap->capacity_design_mah = snap->capacity_full_mah = st->rated_mah;
+		snap->capacity_design_mah = snap->capacity_full_mah = (int32_t)rated;
 		snap->valid |= BMS_V_CAP_DESIGN | BMS_V_CAP_FULL;
 		return 0;
 	}
@@ -451,134 +349,22 @@ static int daly_parse(void *state, const uint8_t *frame, size_t len, struct bms_
 	}
 }
 
-static void daly_finish(void *state, struct bms_snapshot *snap)
-{
-	const struct daly_state *st = state;
-	if (st->have_rated) {
-		snap->capacity_design_mah = snap->capacity_full_mah = st->rated_mah;
-		snap->valid |= BMS_V_CAP_DESIGN | BMS_V_CAP_FULL;
-	}
-}
-
-/* ---- simulator ---- */
-
-static uint8_t temp_byte(int16_t dc)
-{
-	int v = dc / 10 + DALY_TEMP_OFFSET;
-	return (uint8_t)(v < 0 ? 0 : v > 0xFE ? 0xFE : v);
-}
-
-static void sim_faults(const struct bms_snapshot *s, uint8_t d[8])
-{
-	if (!(s->valid & BMS_V_ALARMS))
-		return;
-	for (size_t i = 0; i < sizeof(fault_pairs) / sizeof(fault_pairs[0]); i++) {
-		uint8_t lvl = s->alarm[fault_pairs[i].alarm];
-		if (lvl)
-			d[fault_pairs[i].byte] |= (uint8_t)((lvl >= 2 ? 2u : 1u) << fault_pairs[i].bit);
-	}
-	/* alarms with no level pair: the first bit that carries them */
-	static const uint8_t single[] = {BMS_ALARM_HIGH_INTERNAL_TEMPERATURE,
-					 BMS_ALARM_INTERNAL_FAILURE, BMS_ALARM_HIGH_CURRENT};
-	for (size_t a = 0; a < sizeof(single); a++) {
-		if (s->alarm[single[a]] < 2)
-			continue;
-		for (size_t i = 0; i < sizeof(fault_bits) / sizeof(fault_bits[0]); i++)
-			if (fault_bits[i].alarm == single[a]) {
-				d[fault_bits[i].byte] |= (uint8_t)(1u << fault_bits[i].bit);
-				break;
-			}
-	}
-}
-
-static int daly_sim_respond(const struct bms_snapshot *s, uint8_t address, const uint8_t *req,
-			    size_t req_len, uint8_t *out, size_t cap)
-{
-	uint8_t board = address ? address : 1;
-	/* any padding is fine; only this board's host address is answered */
-	if (!daly_frame_ok(req, req_len) || req[1] != DALY_HOST + board - 1)
-		return 0;
-	uint8_t d[8];
-	memset(d, 0, sizeof(d));
-	size_t frames = 1;
-	unsigned cells = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
-	unsigned temps = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
-	uint8_t cmd = req[2];
-
-	switch (cmd) {
-	case CMD_SOC: {
-		int32_t raw = DALY_CURRENT_ZERO - s->current_ma / 100;
-		put_u16be(d, (uint16_t)(s->voltage_mv / 100));
-		put_u16be(d + 4, (uint16_t)(raw < 0 ? 0 : raw > 0xFFFF ? 0xFFFF : raw));
-		put_u16be(d + 6, (uint16_t)(s->soc_cpct / 10));
-		break;
-	}
-	case CMD_MOS:
-		d[0] = s->current_ma > 0 ? 1 : s->current_ma < 0 ? 2 : 0;
-		d[1] = s->charge_fet;
-		d[2] = s->discharge_fet;
-		put_u32be(d + 4, (uint32_t)(s->capacity_remain_mah < 0 ? 0 : s->capacity_remain_mah));
-		break;
-	case CMD_STATUS:
-		d[0] = (uint8_t)cells;
-		d[1] = (uint8_t)temps;
-		d[2] = s->current_ma > 0;
-		d[3] = s->current_ma < 0;
-		put_u16be(d + 5, (uint16_t)(s->cycles > 0xFFFF ? 0xFFFF : s->cycles));
-		break;
-	case CMD_CELLS:
-		frames = (cells + DALY_CELLS_PER_FRAME - 1) / DALY_CELLS_PER_FRAME;
-		break;
-	case CMD_TEMPS:
-		frames = temps ? (temps + DALY_TEMPS_PER_FRAME - 1) / DALY_TEMPS_PER_FRAME : 1;
-		break;
-	case CMD_BALANCE:
-		put_u32le(d, s->balancing);
-		break;
-	case CMD_FAULTS:
-		sim_faults(s, d);
-		break;
-	case CMD_RATED:
-		put_u32be(d, (uint32_t)(s->capacity_design_mah < 0 ? 0 : s->capacity_design_mah));
-		put_u32be(d + 4, 3200); /* nominal cell voltage, mV (LFP) */
-		break;
-	default:
-		return 0;
-	}
-	if (frames * DALY_LEN > cap)
-		return -ENOSPC;
-	for (size_t k = 0; k < frames; k++) {
-		if (cmd == CMD_CELLS) {
-			memset(d, 0, sizeof(d));
-			d[0] = (uint8_t)(k + 1);
-			for (unsigned i = 0; i < DALY_CELLS_PER_FRAME; i++) {
-				unsigned c = (unsigned)k * DALY_CELLS_PER_FRAME + i;
-				if (c < cells)
-					put_u16be(d + 1 + 2 * i, s->cell_mv[c]);
-			}
-		} else if (cmd == CMD_TEMPS) {
-			memset(d, 0xFF, sizeof(d)); /* 0xFF = no sensor */
-			d[0] = (uint8_t)(k + 1);
-			for (unsigned i = 0; i < DALY_TEMPS_PER_FRAME; i++) {
-				unsigned t = (unsigned)k * DALY_TEMPS_PER_FRAME + i;
-				if (t < temps)
-					d[1 + i] = temp_byte(s->temp_dc[t]);
-			}
-		}
-		put_frame(board, cmd, d, out + k * DALY_LEN);
-	}
-	return (int)(frames * DALY_LEN);
-}
-
+/* The poll steps: 0x90 ... 0x98, then 0x50 rated capacity, static data. */
+static const struct bms_step daly_steps[] = {
+	[sizeof(poll_cmds)] = {BMS_STEP_STATIC, DALY_OPT_EVERY, BMS_V_CAP_DESIGN | BMS_V_CAP_FULL},
+};
 static const uint32_t daly_bauds[] = {9600, 0};
+static const struct bms_link daly_links[] = {
+	{.kind = BMS_LINK_SERIAL, .serial = {daly_bauds, BMS_8N1}},
+};
 static const uint8_t daly_addresses[] = {1, 0};
 
 const struct bms_driver bms_daly = {
 	.name = "daly",
 	.description = "Daly smart BMS, UART/RS485 A5 protocol (13-byte frames)",
 	.spec = "Daly UART/RS485 communication protocol; protocols.md section 4",
-	.bauds = daly_bauds,
-	.framing = BMS_8N1,
+	.links = daly_links,
+	.nlinks = sizeof(daly_links) / sizeof(daly_links[0]),
 	.addresses = daly_addresses, /* board numbers; host address 0x40 + n - 1 */
 	.address_min = 1,
 	.address_max = DALY_BOARDS,
@@ -589,10 +375,10 @@ const struct bms_driver bms_daly = {
 	.max_frame = DALY_LEN,
 	.flags = BMS_F_ADDRESSED,
 	.state_size = sizeof(struct daly_state),
+	.steps = daly_steps,
+	.nsteps = sizeof(daly_steps) / sizeof(daly_steps[0]),
 	.init = daly_init,
 	.build_request = daly_build_request,
-	.frame_find = daly_frame_find,
+	.frame_check = daly_frame_check,
 	.parse = daly_parse,
-	.finish = daly_finish,
-	.sim_respond = daly_sim_respond,
 };

@@ -20,14 +20,19 @@
  *            -> 15.60 V, 0 A, 4.98 of 5.00 Ah, 0 cycles, 2022-03-28, sw 8.0,
  *               100 %, both FETs on, 4 cells, 3 NTCs 22.4 / 22.3 / 21.7 degC
  *
- * Poll cycle: 0x03 basic info, 0x04 cell voltages, then 0x05 (model string)
- * only while we do not have it: on the first cycle after init and again every
- * 64th cycle. Why not every cycle: the string never changes, and some clones
+ * Poll cycle: 0x03 basic info, 0x04 cell voltages, then 0x05 (model string),
+ * declared static data (BMS_STEP_STATIC): the core asks it on the first
+ * cycle and again every 64th while it is missing, and carries it into every
+ * later cycle. Why not every cycle: the string never changes, and some clones
  * stay silent on 0x05, which would cost a timeout per cycle; a lost cycle in
- * 64 is the price of recovering from a noisy first attempt. The model is kept
- * in the driver state and re-filled by finish() every cycle so a worker that
- * starts each cycle with a fresh snapshot does not lose it. The probe is 0x03
- * alone: it is what identifies a JBD and gives the plausibility data.
+ * 64 is the price of recovering from a noisy first attempt. The probe is
+ * 0x03 alone: it is what identifies a JBD and gives the plausibility data.
+ *
+ * Writes: MOSFET control, register 0xE1 (protocols.md section 3, "Writes /
+ * control"): DD 5A E1 02 00 0X chk chk 77, bit0 set = charge FET off, bit1
+ * set = discharge FET off, 00 00 = both on; no factory mode is needed for
+ * it. The acknowledgement is DD E1 00 00 00 00 77; status 0x80 is a refusal
+ * (-EPERM). Commands: CHARGE_FET and DISCHARGE_FET, value 1 on / 0 off.
  *
  * Decisions where sources conflict or are silent:
  * - Temperatures: with more than one NTC the first one is the MOSFET/board
@@ -50,9 +55,9 @@
  * - There is no serial number outside factory mode (EEPROM 0x16), so the
  *   production date "YYYY-MM-DD" is the serial; the 0x05 string is the model.
  * - Framing: the checksum leaves the register byte unprotected, so
- *   frame_find only accepts the replies 0x03/0x04/0x05/0xAA and checks the
- *   shape of their data (see jbd_shape_ok). Write replies are not accepted
- *   (the driver sends no writes).
+ *   frame_check only accepts the replies 0x03/0x04/0x05/0xAA and the 0xE1
+ *   write acknowledgement, and checks the shape of their data (see
+ *   jbd_shape_ok). Other write replies are not accepted.
  * - The newer-firmware tail (humidity, alarm bits, full-charge capacity,
  *   remaining capacity, balance current): only the full-charge capacity has
  *   a snapshot field; the alarm bits' meaning is not documented, so they are
@@ -64,31 +69,20 @@
 
 #include "bms.h"
 #include "bytes.h"
-
-#define JBD_START 0xDD
-#define JBD_END 0x77
-#define JBD_READ 0xA5
-#define JBD_REG_INFO 0x03
-#define JBD_REG_CELLS 0x04
-#define JBD_REG_MODEL 0x05
-#define JBD_REG_ERRORS 0xAA /* error counters: not polled, but a known reply */
-#define JBD_OVERHEAD 7     /* DD reg status n ... chk chk 77 */
-#define JBD_MODEL_EVERY 64 /* cycles between 0x05 attempts while it is missing */
-#define JBD_KELVIN_DC 2731 /* 0 degC in 0.1 K */
+#include "jbd_wire.h"
 
 struct jbd_state {
-	unsigned cycle;    /* poll cycles started since init */
-	bool at_step0;     /* last request built was poll step 0 (a retry is no new cycle) */
-	uint8_t expect;    /* register the current step asked for */
-	bool have_model;
-	char model[BMS_STR_LEN];
+	/*
+	 * The MOSFET lock bits we last had acknowledged (bit0 charge off, bit1
+	 * discharge off). Register 0xE1 sets both at once and cannot be read
+	 * back, so a write of one FET repeats the other's last commanded state;
+	 * the FET bits of 0x03 are no substitute (a FET a protection opened
+	 * would be locked off for good). 0 after init: both allowed.
+	 */
+	uint8_t fet_lock;
 };
 
-/* Checksum over status/reg + n + data, as sent on the wire. */
-static uint16_t jbd_sum(const uint8_t *p, size_t len)
-{
-	return (uint16_t)(0x10000u - bms_sum16(p, len));
-}
+#define JBD_MODEL_EVERY 64 /* cycles between 0x05 attempts while it is missing */
 
 static int jbd_init(void *state, uint8_t address)
 {
@@ -98,52 +92,65 @@ static int jbd_init(void *state, uint8_t address)
 	return 0;
 }
 
-static int put_request(uint8_t reg, uint8_t *out, size_t cap)
+static int put_request(uint8_t rw, uint8_t reg, const uint8_t *data, uint8_t n, uint8_t *out,
+		       size_t cap)
 {
-	if (cap < JBD_OVERHEAD)
+	if (cap < (size_t)JBD_OVERHEAD + n)
 		return -ENOSPC;
 	out[0] = JBD_START;
-	out[1] = JBD_READ;
+	out[1] = rw;
 	out[2] = reg;
-	out[3] = 0;
-	put_u16be(out + 4, jbd_sum(out + 2, 2));
-	out[6] = JBD_END;
-	return JBD_OVERHEAD;
+	out[3] = n;
+	if (n)
+		memcpy(out + 4, data, n);
+	put_u16be(out + 4 + n, jbd_sum(out + 2, (size_t)n + 2));
+	out[6 + n] = JBD_END;
+	return JBD_OVERHEAD + n;
 }
 
-static int jbd_build_request(void *state, enum bms_request kind, unsigned step, uint8_t *out,
+/* The register a read step asks for; 0 = no such step. */
+static uint8_t jbd_read_reg(const struct bms_request *req)
+{
+	static const uint8_t poll[] = {JBD_REG_INFO, JBD_REG_CELLS, JBD_REG_MODEL};
+	if (req->kind == BMS_REQ_PROBE)
+		return req->step == 0 ? JBD_REG_INFO : 0;
+	if (req->kind == BMS_REQ_POLL && req->step < sizeof(poll))
+		return poll[req->step];
+	return 0;
+}
+
+/* The 0xE1 lock bits a SET asks for, or a negative errno. */
+static int jbd_lock_for(const struct jbd_state *st, const struct bms_request *req)
+{
+	uint8_t bit;
+	if (req->command == BMS_CMD_CHARGE_FET)
+		bit = 1;
+	else if (req->command == BMS_CMD_DISCHARGE_FET)
+		bit = 2;
+	else
+		return -EOPNOTSUPP;
+	if (req->value != 0 && req->value != 1)
+		return -EINVAL;
+	return req->value ? st->fet_lock & ~bit : st->fet_lock | bit;
+}
+
+static int jbd_build_request(void *state, const struct bms_request *req, uint8_t *out,
 			     size_t cap)
 {
 	struct jbd_state *st = state;
-	uint8_t reg;
-
-	if (kind == BMS_REQ_PROBE) {
-		if (step > 0)
+	if (req->kind == BMS_REQ_SET) {
+		if (req->step > 0)
 			return 0;
-		reg = JBD_REG_INFO;
-	} else if (kind == BMS_REQ_POLL) {
-		if (step == 0) {
-			reg = JBD_REG_INFO;
-			/* the worker rebuilds a step to retry it: count a cycle once */
-			if (!st->at_step0)
-				st->cycle++;
-		} else if (step == 1) {
-			reg = JBD_REG_CELLS;
-		} else if (step == 2 && !st->have_model &&
-			   (st->cycle == 1 || st->cycle % JBD_MODEL_EVERY == 0)) {
-			reg = JBD_REG_MODEL;
-		} else {
-			return 0;
-		}
-	} else {
-		return -EINVAL;
+		int lock = jbd_lock_for(st, req);
+		if (lock < 0)
+			return lock;
+		uint8_t d[2] = {0, (uint8_t)lock};
+		return put_request(JBD_WRITE, JBD_REG_MOSFET, d, sizeof(d), out, cap);
 	}
-	int n = put_request(reg, out, cap);
-	if (n > 0) {
-		st->expect = reg;
-		st->at_step0 = kind == BMS_REQ_POLL && step == 0;
-	}
-	return n;
+	uint8_t reg = jbd_read_reg(req);
+	if (reg == 0)
+		return 0;
+	return put_request(JBD_READ, reg, NULL, 0, out, cap);
 }
 
 /*
@@ -156,15 +163,17 @@ static bool jbd_shape_ok(const uint8_t *p)
 {
 	uint8_t reg = p[1], n = p[3];
 	const uint8_t *d = p + 4;
-	if (p[2] == 0x80)
+	if (p[2] == JBD_STATUS_ERR)
 		return reg == JBD_REG_INFO || reg == JBD_REG_CELLS || reg == JBD_REG_MODEL ||
-		       reg == JBD_REG_ERRORS;
+		       reg == JBD_REG_ERRORS || reg == JBD_REG_MOSFET;
 	switch (reg) {
 	case JBD_REG_INFO:
 		return n >= 23 && 23u + 2u * d[22] <= n;
 	case JBD_REG_CELLS:
 	case JBD_REG_ERRORS:
 		return n >= 2 && n % 2 == 0;
+	case JBD_REG_MOSFET:
+		return n == 0; /* a write acknowledgement carries no data */
 	case JBD_REG_MODEL:
 		for (unsigned i = 0; i < n; i++)
 			if (d[i] != 0 && (d[i] < 0x20 || d[i] > 0x7E))
@@ -202,10 +211,9 @@ static bool jbd_head_ok(const uint8_t *p, size_t avail)
 	return true;
 }
 
-/* bms_check_fn: a reply of the shape jbd_head_ok() accepts, whole and checksummed. */
-static int jbd_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
+/* frame_check: a reply of the shape jbd_head_ok() accepts, whole and checksummed. */
+static int jbd_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	(void)ctx;
 	if (!jbd_head_ok(p, avail))
 		return -1;
 	if (avail < 4 || avail < (size_t)p[3] + JBD_OVERHEAD)
@@ -215,12 +223,6 @@ static int jbd_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t 
 		return -1;
 	*ret_len = flen;
 	return 1;
-}
-
-static enum bms_find jbd_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
-				    size_t *ret_len)
-{
-	return bms_scan_frames(buf, len, jbd_check_at, NULL, ret_start, ret_len);
 }
 
 static void set_alarms(uint16_t prot, struct bms_snapshot *s)
@@ -333,14 +335,24 @@ static int parse_cells(const uint8_t *d, size_t n, struct bms_snapshot *s)
 	return 0;
 }
 
-static int jbd_parse(void *state, const uint8_t *frame, size_t len, struct bms_snapshot *snap)
+static int jbd_parse(void *state, const struct bms_request *req, const uint8_t *frame,
+		     size_t len, struct bms_snapshot *snap)
 {
 	struct jbd_state *st = state;
 	if (!jbd_frame_ok(frame, len))
 		return -EBADMSG;
-	if (frame[1] != st->expect)
+	if (req->kind == BMS_REQ_SET) {
+		int lock = jbd_lock_for(st, req);
+		if (frame[1] != JBD_REG_MOSFET || lock < 0)
+			return -EPROTO;
+		if (frame[2] != JBD_STATUS_OK)
+			return -EPERM; /* the BMS refused the write */
+		st->fet_lock = (uint8_t)lock;
+		return 0;
+	}
+	if (frame[1] != jbd_read_reg(req))
 		return -EPROTO;
-	if (frame[2] != 0x00)
+	if (frame[2] != JBD_STATUS_OK)
 		return -EPROTO; /* the BMS refused the read */
 	const uint8_t *d = frame + 4;
 	size_t n = frame[3];
@@ -352,11 +364,9 @@ static int jbd_parse(void *state, const uint8_t *frame, size_t len, struct bms_s
 		return parse_cells(d, n, snap);
 	case JBD_REG_MODEL: {
 		struct breader r = br_init(d, n);
-		br_str(&r, n, st->model, sizeof(st->model));
-		if (st->model[0] == '\0')
+		br_str(&r, n, snap->model, sizeof(snap->model));
+		if (snap->model[0] == '\0')
 			return -EPROTO;
-		st->have_model = true;
-		snprintf(snap->model, sizeof(snap->model), "%s", st->model);
 		snap->valid |= BMS_V_MODEL;
 		return 0;
 	}
@@ -365,144 +375,24 @@ static int jbd_parse(void *state, const uint8_t *frame, size_t len, struct bms_s
 	}
 }
 
-static void jbd_finish(void *state, struct bms_snapshot *snap)
-{
-	const struct jbd_state *st = state;
-	if (st->have_model) {
-		snprintf(snap->model, sizeof(snap->model), "%s", st->model);
-		snap->valid |= BMS_V_MODEL;
-	}
-}
-
-/* ---- simulator ---- */
-
-static int sim_frame(uint8_t reg, const uint8_t *data, size_t n, uint8_t *out, size_t cap)
-{
-	if (n > 255)
-		return -EINVAL;
-	if (cap < n + JBD_OVERHEAD)
-		return -ENOSPC;
-	out[0] = JBD_START;
-	out[1] = reg;
-	out[2] = 0;
-	out[3] = (uint8_t)n;
-	if (n)
-		memcpy(out + 4, data, n);
-	put_u16be(out + 4 + n, jbd_sum(out + 2, n + 2));
-	out[6 + n] = JBD_END;
-	return (int)(n + JBD_OVERHEAD);
-}
-
-static uint16_t to_u16(int64_t v)
-{
-	return v < 0 ? 0 : v > 0xFFFF ? 0xFFFF : (uint16_t)v;
-}
-
-static uint16_t sim_protection(const struct bms_snapshot *s)
-{
-	static const uint8_t bit_of[BMS_ALARM_COUNT] = {
-		[BMS_ALARM_HIGH_CELL_VOLTAGE] = 1 + 0,
-		[BMS_ALARM_LOW_CELL_VOLTAGE] = 1 + 1,
-		[BMS_ALARM_HIGH_VOLTAGE] = 1 + 2,
-		[BMS_ALARM_LOW_VOLTAGE] = 1 + 3,
-		[BMS_ALARM_HIGH_CHARGE_TEMPERATURE] = 1 + 4,
-		[BMS_ALARM_LOW_CHARGE_TEMPERATURE] = 1 + 5,
-		[BMS_ALARM_HIGH_TEMPERATURE] = 1 + 6,
-		[BMS_ALARM_LOW_TEMPERATURE] = 1 + 7,
-		[BMS_ALARM_HIGH_CHARGE_CURRENT] = 1 + 8,
-		[BMS_ALARM_HIGH_DISCHARGE_CURRENT] = 1 + 9,
-		[BMS_ALARM_HIGH_CURRENT] = 1 + 10,
-		[BMS_ALARM_INTERNAL_FAILURE] = 1 + 11,
-	};
-	uint16_t prot = 0;
-	if (!(s->valid & BMS_V_ALARMS))
-		return 0;
-	/* a protection is on or off: warnings (1) have no bit to show */
-	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
-		if (bit_of[a] && s->alarm[a] >= 2)
-			prot |= (uint16_t)(1u << (bit_of[a] - 1));
-	return prot;
-}
-
-static int sim_info(const struct bms_snapshot *s, uint8_t *out, size_t cap)
-{
-	uint8_t d[64];
-	memset(d, 0, sizeof(d));
-	put_u16be(d + 0, to_u16(s->voltage_mv / 10));
-	put_u16be(d + 2, (uint16_t)(int16_t)(s->current_ma / 10));
-	put_u16be(d + 4, to_u16(s->capacity_remain_mah / 10));
-	int32_t nominal = (s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah
-							 : s->capacity_full_mah;
-	put_u16be(d + 6, to_u16(nominal / 10));
-	put_u16be(d + 8, to_u16(s->cycles));
-	unsigned y, m, dd;
-	if ((s->valid & BMS_V_SERIAL) && sscanf(s->serial, "%4u-%2u-%2u", &y, &m, &dd) == 3 &&
-	    y >= 2000 && y < 2128)
-		put_u16be(d + 10, (uint16_t)(((y - 2000) << 9) | ((m & 0x0F) << 5) | (dd & 0x1F)));
-	put_u16be(d + 12, (uint16_t)(s->balancing & 0xFFFF));
-	put_u16be(d + 14, (uint16_t)(s->balancing >> 16));
-	put_u16be(d + 16, sim_protection(s));
-	unsigned hi = 0, lo = 0;
-	if (sscanf(s->sw_version, "%u.%u", &hi, &lo) == 2)
-		d[18] = (uint8_t)(((hi & 0x0F) << 4) | (lo & 0x0F));
-	d[19] = (uint8_t)(s->soc_cpct / 100);
-	d[20] = (uint8_t)((s->charge_fet ? 1 : 0) | (s->discharge_fet ? 2 : 0));
-	d[21] = s->cell_count;
-	size_t o = 23;
-	unsigned ntc = 0;
-	unsigned temps = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
-	if (s->valid & BMS_V_MOSFET_TEMP) {
-		put_u16be(d + o, (uint16_t)(s->mosfet_temp_dc + JBD_KELVIN_DC));
-		o += 2;
-		ntc++;
-	}
-	for (unsigned i = 0; i < temps; i++, ntc++, o += 2)
-		put_u16be(d + o, (uint16_t)(s->temp_dc[i] + JBD_KELVIN_DC));
-	d[22] = (uint8_t)ntc;
-	/* newer firmware's tail: humidity, alarm bits, full-charge capacity,
-	 * remaining capacity, balance current */
-	o += 3;
-	put_u16be(d + o, to_u16(s->capacity_full_mah / 10));
-	o += 2;
-	put_u16be(d + o, to_u16(s->capacity_remain_mah / 10));
-	o += 4;
-	return sim_frame(JBD_REG_INFO, d, o, out, cap);
-}
-
-static int jbd_sim_respond(const struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
-			   size_t req_len, uint8_t *out, size_t cap)
-{
-	(void)address;
-	/* the device answers only a well-formed read */
-	if (req_len != JBD_OVERHEAD || req[0] != JBD_START || req[1] != JBD_READ || req[3] != 0 ||
-	    req[6] != JBD_END || jbd_sum(req + 2, 2) != (uint16_t)((req[4] << 8) | req[5]))
-		return 0;
-	switch (req[2]) {
-	case JBD_REG_INFO:
-		return sim_info(snap, out, cap);
-	case JBD_REG_CELLS: {
-		uint8_t d[2 * BMS_MAX_CELLS];
-		unsigned n = snap->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : snap->cell_count;
-		for (unsigned i = 0; i < n; i++)
-			put_u16be(d + 2 * i, snap->cell_mv[i]);
-		return sim_frame(JBD_REG_CELLS, d, 2 * n, out, cap);
-	}
-	case JBD_REG_MODEL:
-		return sim_frame(JBD_REG_MODEL, (const uint8_t *)snap->model,
-				 strnlen(snap->model, sizeof(snap->model)), out, cap);
-	default:
-		return 0;
-	}
-}
-
+/* Poll steps 0x03, 0x04, 0x05: the model string is static data. */
+static const struct bms_step jbd_steps[] = {
+	{0, 0, 0},
+	{0, 0, 0},
+	{BMS_STEP_STATIC, JBD_MODEL_EVERY, BMS_V_MODEL},
+};
+static const enum bms_command jbd_commands[] = {BMS_CMD_CHARGE_FET, BMS_CMD_DISCHARGE_FET, 0};
 static const uint32_t jbd_bauds[] = {9600, 0};
+static const struct bms_link jbd_links[] = {
+	{.kind = BMS_LINK_SERIAL, .serial = {jbd_bauds, BMS_8N1}},
+};
 
 const struct bms_driver bms_jbd = {
 	.name = "jbd",
 	.description = "JBD / Xiaoxiang / Overkill Solar / LLT smart BMS (0xDD protocol)",
 	.spec = "JBD UART protocol, registers 0x03/0x04/0x05; protocols.md section 3",
-	.bauds = jbd_bauds,
-	.framing = BMS_8N1,
+	.links = jbd_links,
+	.nlinks = sizeof(jbd_links) / sizeof(jbd_links[0]),
 	.addresses = NULL, /* no address field: one BMS per port */
 	.response_timeout_ms = 500,
 	.inter_frame_gap_ms = 20,
@@ -510,10 +400,11 @@ const struct bms_driver bms_jbd = {
 	.max_frame = 255 + JBD_OVERHEAD,
 	.flags = 0,
 	.state_size = sizeof(struct jbd_state),
+	.steps = jbd_steps,
+	.nsteps = sizeof(jbd_steps) / sizeof(jbd_steps[0]),
+	.commands = jbd_commands,
 	.init = jbd_init,
 	.build_request = jbd_build_request,
-	.frame_find = jbd_frame_find,
+	.frame_check = jbd_frame_check,
 	.parse = jbd_parse,
-	.finish = jbd_finish,
-	.sim_respond = jbd_sim_respond,
 };

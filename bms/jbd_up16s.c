@@ -37,12 +37,13 @@
  * ASCII pack serial, and a tail nobody decodes.
  *
  * Poll cycle: the status block 0x1000..0x10A0, then product information
- * 0x2810..0x283C (firmware major.minor.patch, model) only while we do not
- * have it: on the first cycle after init and every 64th cycle after. Why not
- * every cycle: it never changes, and only the unit on the port (or any unit
- * via the BT/UART port) answers it, so a pack reached through the master
- * stays silent and each attempt costs a timeout. The product facts live in
- * the driver state and finish() puts them back each cycle. The probe is the
+ * 0x2810..0x283C (firmware major.minor.patch, model), declared static data
+ * (BMS_STEP_STATIC): the core asks it on the first cycle after init and
+ * every 64th cycle after while it is missing. Why not every cycle: it never
+ * changes, and only the unit on the port (or any unit via the BT/UART port)
+ * answers it, so a pack reached through the master stays silent and each
+ * attempt costs a timeout. The core keeps the product facts and puts them
+ * over the status block's firmware word each cycle. The probe is the
  * status block alone: every unit answers it for any address on the bus.
  *
  * Decisions where sources conflict or are silent:
@@ -88,7 +89,7 @@
  *   replaces it with major.minor.patch.
  * - The CCL/DCL of the master are the bank's aggregated limits, those of a
  *   slave its own; the driver reports what the addressed unit sends.
- * - Framing: frame_find accepts function 0x78 and 0x45 (the master's pack
+ * - Framing: frame_check accepts function 0x78 and 0x45 (the master's pack
  *   poll, same framing) so a whole foreign frame is skipped at once; parse
  *   takes only 0x78 with the address, start and end we asked for. A reply
  *   needs at least one data byte, so an echo of our own request (len 0) is
@@ -100,86 +101,13 @@
 
 #include "bms.h"
 #include "bytes.h"
+#include "jbd_up16s_wire.h"
 
-#define UP_READ 0x78
-#define UP_PACK_POLL 0x45   /* master -> slave poll on the inter-pack bus */
-#define UP_HDR 8            /* addr fn start end len */
-#define UP_OVERHEAD 10      /* header + CRC */
-#define UP_MAX_DATA 0x200   /* the status block is 158 bytes at 16 cells */
-#define UP_ADDR_MAX 16
-#define UP_STATUS 0x1000
-#define UP_STATUS_END 0x10A0
-#define UP_PRODUCT 0x2810
-#define UP_PRODUCT_END 0x283C
-#define UP_PRODUCT_LEN 44   /* 6 x u16, model[16], project code[16] */
-#define UP_STATUS_FIXED 68  /* bytes up to and including the cell count */
-#define UP_SERIAL_LEN 30
-#define UP_TAIL_LEN 12      /* undecoded bytes after the serial (sample) */
-#define UP_CURRENT_ZERO 300000
-#define UP_CURRENT_SPAN 300000 /* +-3000 A in 10 mA */
-#define UP_TEMP_ZERO 500       /* raw - 500 = 0.1 degC */
 #define UP_PRODUCT_EVERY 64    /* cycles between product attempts while missing */
 
 struct up_state {
 	uint8_t addr;      /* 1..16 */
-	unsigned cycle;    /* poll cycles started since init */
-	bool at_step0;     /* last request built was poll step 0 (a retry is no new cycle) */
-	uint16_t expect;   /* start register of the current step */
-	bool have_product;
-	char model[BMS_STR_LEN];
-	char sw_version[BMS_STR_LEN];
 };
-
-/* Fault word -> alarm (level 2), alarm word -> alarm (level 1): see the header. */
-struct up_bit {
-	uint8_t bit, alarm;
-};
-static const struct up_bit fault_map[] = {
-	{0, BMS_ALARM_HIGH_CELL_VOLTAGE},
-	{1, BMS_ALARM_LOW_CELL_VOLTAGE},
-	{2, BMS_ALARM_HIGH_VOLTAGE},
-	{3, BMS_ALARM_LOW_VOLTAGE},
-	{4, BMS_ALARM_HIGH_CHARGE_CURRENT},
-	{5, BMS_ALARM_HIGH_CHARGE_CURRENT},
-	{6, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
-	{7, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
-	{8, BMS_ALARM_HIGH_CHARGE_TEMPERATURE},
-	{9, BMS_ALARM_LOW_CHARGE_TEMPERATURE},
-	{10, BMS_ALARM_HIGH_TEMPERATURE},
-	{11, BMS_ALARM_LOW_TEMPERATURE},
-	{12, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
-	{13, BMS_ALARM_HIGH_TEMPERATURE},
-	{14, BMS_ALARM_LOW_TEMPERATURE},
-	{15, BMS_ALARM_CELL_IMBALANCE},
-	{17, BMS_ALARM_LOW_SOC},
-	{18, BMS_ALARM_HIGH_CURRENT},
-	{19, BMS_ALARM_INTERNAL_FAILURE},
-	{20, BMS_ALARM_INTERNAL_FAILURE},
-	{21, BMS_ALARM_INTERNAL_FAILURE},
-	{22, BMS_ALARM_INTERNAL_FAILURE},
-	{23, BMS_ALARM_INTERNAL_FAILURE},
-	{24, BMS_ALARM_INTERNAL_FAILURE},
-	{26, BMS_ALARM_INTERNAL_FAILURE},
-};
-static const struct up_bit warn_map[] = {
-	{0, BMS_ALARM_HIGH_CELL_VOLTAGE},
-	{1, BMS_ALARM_LOW_CELL_VOLTAGE},
-	{2, BMS_ALARM_HIGH_VOLTAGE},
-	{3, BMS_ALARM_LOW_VOLTAGE},
-	{4, BMS_ALARM_HIGH_CHARGE_CURRENT},
-	{5, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
-	{6, BMS_ALARM_HIGH_CHARGE_TEMPERATURE},
-	{7, BMS_ALARM_LOW_CHARGE_TEMPERATURE},
-	{8, BMS_ALARM_HIGH_TEMPERATURE},
-	{9, BMS_ALARM_LOW_TEMPERATURE},
-	{10, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
-	{11, BMS_ALARM_HIGH_TEMPERATURE},
-	{12, BMS_ALARM_LOW_TEMPERATURE},
-	{13, BMS_ALARM_CELL_IMBALANCE},
-	{15, BMS_ALARM_LOW_SOC},
-	{16, BMS_ALARM_INTERNAL_FAILURE},
-};
-#define NBITS(m) (sizeof(m) / sizeof((m)[0]))
 
 static int up_init(void *state, uint8_t address)
 {
@@ -191,71 +119,27 @@ static int up_init(void *state, uint8_t address)
 	return 0;
 }
 
-static uint16_t crc_of(const uint8_t *p, size_t len)
+/* The start register a request descriptor stands for; 0 = the cycle has no such step. */
+static uint16_t up_start(const struct bms_request *req)
 {
-	return bms_crc16_modbus(p, len);
+	if (req->kind == BMS_REQ_PROBE)
+		return req->step == 0 ? UP_STATUS : 0;
+	if (req->kind != BMS_REQ_POLL)
+		return 0;
+	return req->step == 0 ? UP_STATUS : req->step == 1 ? UP_PRODUCT : 0;
 }
 
-static bool crc_ok(const uint8_t *p, size_t len)
-{
-	return crc_of(p, len - 2) == (uint16_t)(p[len - 2] | (p[len - 1] << 8));
-}
-
-/* Header + data + CRC into out; data may be NULL when n == 0. */
-static int put_frame(uint8_t addr, uint16_t start, uint16_t end, const uint8_t *data, size_t n,
-		     uint8_t *out, size_t cap)
-{
-	if (n > UP_MAX_DATA)
-		return -EINVAL;
-	if (cap < n + UP_OVERHEAD)
-		return -ENOSPC;
-	out[0] = addr;
-	out[1] = UP_READ;
-	put_u16be(out + 2, start);
-	put_u16be(out + 4, end);
-	put_u16be(out + 6, (uint16_t)n);
-	if (n)
-		memcpy(out + UP_HDR, data, n);
-	put_u16le(out + UP_HDR + n, crc_of(out, UP_HDR + n));
-	return (int)(n + UP_OVERHEAD);
-}
-
-static int up_build_request(void *state, enum bms_request kind, unsigned step, uint8_t *out,
+static int up_build_request(void *state, const struct bms_request *req, uint8_t *out,
 			    size_t cap)
 {
 	struct up_state *st = state;
-	uint16_t start, end;
-
-	if (kind == BMS_REQ_PROBE) {
-		if (step > 0)
-			return 0;
-		start = UP_STATUS;
-		end = UP_STATUS_END;
-	} else if (kind == BMS_REQ_POLL) {
-		if (step == 0) {
-			start = UP_STATUS;
-			end = UP_STATUS_END;
-			/* the worker rebuilds a step to retry it: count a cycle once */
-			if (!st->at_step0)
-				st->cycle++;
-		} else if (step == 1 && !st->have_product &&
-			   (st->cycle == 1 || st->cycle % UP_PRODUCT_EVERY == 0)) {
-			start = UP_PRODUCT;
-			end = UP_PRODUCT_END;
-		} else {
-			/* the end of a cycle: the next step 0 starts a new one */
-			st->at_step0 = false;
-			return 0;
-		}
-	} else {
-		return -EINVAL;
-	}
-	int n = put_frame(st->addr, start, end, NULL, 0, out, cap);
-	if (n > 0) {
-		st->expect = start;
-		st->at_step0 = kind == BMS_REQ_POLL && step == 0;
-	}
-	return n;
+	if (req->kind == BMS_REQ_SET)
+		return -EOPNOTSUPP;
+	uint16_t start = up_start(req);
+	if (start == 0)
+		return 0;
+	uint16_t end = start == UP_STATUS ? UP_STATUS_END : UP_PRODUCT_END;
+	return up_put_frame(st->addr, start, end, NULL, 0, out, cap);
 }
 
 /*
@@ -290,10 +174,9 @@ static bool frame_ok(const uint8_t *p, size_t len)
 	return crc_ok(p, len);
 }
 
-/* bms_check_fn: a 0x78 reply, whole and with a good CRC. */
-static int up_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
+/* frame_check: a 0x78 reply, whole and with a good CRC. */
+static int up_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	(void)ctx;
 	if (!head_ok(p, avail))
 		return -1;
 	if (avail < UP_HDR || avail < (size_t)((p[6] << 8) | p[7]) + UP_OVERHEAD)
@@ -303,12 +186,6 @@ static int up_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *
 		return -1;
 	*ret_len = flen;
 	return 1;
-}
-
-static enum bms_find up_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
-				   size_t *ret_len)
-{
-	return bms_scan_frames(buf, len, up_check_at, NULL, ret_start, ret_len);
 }
 
 static void raise_to(struct bms_snapshot *s, uint8_t alarm, uint8_t level)
@@ -431,20 +308,7 @@ static int parse_status(const uint8_t *d, size_t n, struct bms_snapshot *s)
 	return 0;
 }
 
-static void put_product(const struct up_state *st, struct bms_snapshot *s)
-{
-	if (!st->have_product)
-		return;
-	snprintf(s->sw_version, sizeof(s->sw_version), "%s", st->sw_version);
-	s->valid |= BMS_V_SW_VERSION;
-	if (st->model[0]) {
-		snprintf(s->model, sizeof(s->model), "%s", st->model);
-		s->valid |= BMS_V_MODEL;
-	}
-}
-
-static int parse_product(struct up_state *st, const uint8_t *d, size_t n,
-			 struct bms_snapshot *s)
+static int parse_product(const uint8_t *d, size_t n, struct bms_snapshot *s)
 {
 	struct breader r = br_init(d, n);
 	if (n < UP_PRODUCT_LEN)
@@ -458,14 +322,17 @@ static int parse_product(struct up_state *st, const uint8_t *d, size_t n,
 	br_str(&r, 16, model, sizeof(model));
 	if (r.err)
 		return -EPROTO;
-	snprintf(st->sw_version, sizeof(st->sw_version), "%u.%u.%u", major, minor, patch);
-	snprintf(st->model, sizeof(st->model), "%s", model);
-	st->have_product = true;
-	put_product(st, s);
+	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u.%u", major, minor, patch);
+	s->valid |= BMS_V_SW_VERSION;
+	if (model[0]) {
+		snprintf(s->model, sizeof(s->model), "%s", model);
+		s->valid |= BMS_V_MODEL;
+	}
 	return 0;
 }
 
-static int up_parse(void *state, const uint8_t *frame, size_t len, struct bms_snapshot *snap)
+static int up_parse(void *state, const struct bms_request *req, const uint8_t *frame,
+			 size_t len, struct bms_snapshot *snap)
 {
 	struct up_state *st = state;
 	if (!frame_ok(frame, len))
@@ -476,7 +343,7 @@ static int up_parse(void *state, const uint8_t *frame, size_t len, struct bms_sn
 		return -EPROTO;
 	uint16_t start = (uint16_t)((frame[2] << 8) | frame[3]);
 	uint16_t end = (uint16_t)((frame[4] << 8) | frame[5]);
-	if (start != st->expect)
+	if (start != up_start(req))
 		return -EPROTO; /* answers another step */
 	const uint8_t *d = frame + UP_HDR;
 	size_t n = len - UP_OVERHEAD;
@@ -489,149 +356,29 @@ static int up_parse(void *state, const uint8_t *frame, size_t len, struct bms_sn
 	case UP_PRODUCT:
 		if (end != UP_PRODUCT_END)
 			return -EPROTO;
-		return parse_product(st, d, n, snap);
+		return parse_product(d, n, snap);
 	default:
 		return -EPROTO;
 	}
 }
 
-static void up_finish(void *state, struct bms_snapshot *snap)
-{
-	put_product(state, snap);
-}
-
-/* ---- simulator ---- */
-
-static uint16_t to_u16(int64_t v)
-{
-	return v < 0 ? 0 : v > 0xFFFF ? 0xFFFF : (uint16_t)v;
-}
-
-/* Each raised alarm sets the first bit that carries it at its level. */
-static void sim_alarm_bits(const struct bms_snapshot *s, uint32_t *faults, uint32_t *warns)
-{
-	*faults = *warns = 0;
-	if (!(s->valid & BMS_V_ALARMS))
-		return;
-	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
-		const struct up_bit *map = s->alarm[a] >= 2 ? fault_map : warn_map;
-		size_t n = s->alarm[a] >= 2 ? NBITS(fault_map) : NBITS(warn_map);
-		uint32_t *word = s->alarm[a] >= 2 ? faults : warns;
-		if (s->alarm[a] == 0)
-			continue;
-		for (size_t i = 0; i < n; i++)
-			if (map[i].alarm == a) {
-				*word |= 1u << map[i].bit;
-				break;
-			}
-	}
-}
-
-static uint16_t sim_fw_word(const char *v)
-{
-	unsigned hi, lo;
-	if (sscanf(v, "%u.%u", &hi, &lo) == 2)
-		return (uint16_t)(((hi & 0xFF) << 8) | (lo & 0xFF));
-	if (sscanf(v, "%u", &hi) == 1)
-		return (uint16_t)(hi & 0xFF);
-	return 0;
-}
-
-static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, size_t cap)
-{
-	uint8_t d[UP_STATUS_FIXED + 2 * BMS_MAX_CELLS + 2 + 2 * BMS_MAX_TEMPS + 6 + UP_SERIAL_LEN +
-		  UP_TAIL_LEN];
-	memset(d, 0, sizeof(d));
-	unsigned cells = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
-	unsigned temps = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
-	int64_t cur = UP_CURRENT_ZERO + (int64_t)s->current_ma / 10;
-	int32_t rated = (s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah : s->capacity_full_mah;
-	int16_t mos = (s->valid & BMS_V_MOSFET_TEMP) ? s->mosfet_temp_dc : 250;
-	uint32_t faults, warns;
-	struct bms_cell_stats cs;
-	bms_cell_stats(s, &cs);
-
-	put_u16be(d + 0, to_u16(s->voltage_mv / 10));
-	put_u32be(d + 4, (uint32_t)(cur < 0 ? 0 : cur));
-	put_u16be(d + 8, s->soc_cpct > 10000 ? (uint16_t)10000 : s->soc_cpct);
-	put_u16be(d + 10, to_u16(s->capacity_remain_mah / 10));
-	put_u16be(d + 12, to_u16(s->capacity_full_mah / 10));
-	put_u16be(d + 14, to_u16(rated / 10));
-	put_u16be(d + 16, to_u16(mos + UP_TEMP_ZERO));
-	put_u16be(d + 18, to_u16(mos + UP_TEMP_ZERO)); /* ambient: no snapshot field */
-	put_u16be(d + 20, s->current_ma > 0 ? 1 : s->current_ma < 0 ? 2 : 0);
-	put_u16be(d + 22, (s->valid & BMS_V_SOH) ? (uint16_t)(s->soh_cpct / 100) : 100);
-	sim_alarm_bits(s, &faults, &warns);
-	put_u32be(d + 24, faults);
-	put_u32be(d + 28, warns);
-	put_u16be(d + 32, (uint16_t)((s->discharge_fet ? 1 : 0) | (s->charge_fet ? 2 : 0)));
-	put_u16be(d + 36, to_u16(s->cycles));
-	put_u16be(d + 38, (uint16_t)(cs.max_idx + 1));
-	put_u16be(d + 40, cs.max_mv);
-	put_u16be(d + 42, (uint16_t)(cs.min_idx + 1));
-	put_u16be(d + 44, cs.min_mv);
-	put_u16be(d + 46, (uint16_t)(cs.count ? cs.sum_mv / cs.count : 0));
-	put_u16be(d + 60, to_u16(s->max_charge_ma / 100));
-	put_u16be(d + 64, to_u16(s->max_discharge_ma / 100));
-	put_u16be(d + 66, (uint16_t)cells);
-	size_t o = UP_STATUS_FIXED;
-	for (unsigned i = 0; i < cells; i++, o += 2)
-		put_u16be(d + o, s->cell_mv[i]);
-	put_u16be(d + o, (uint16_t)temps);
-	o += 2;
-	for (unsigned i = 0; i < temps; i++, o += 2)
-		put_u16be(d + o, to_u16(s->temp_dc[i] + UP_TEMP_ZERO));
-	o += 2; /* unknown */
-	put_u16be(d + o, (uint16_t)s->balancing);
-	o += 2;
-	put_u16be(d + o, (s->valid & BMS_V_SW_VERSION) ? sim_fw_word(s->sw_version) : 0);
-	o += 2;
-	if (s->valid & BMS_V_SERIAL)
-		memcpy(d + o, s->serial, strnlen(s->serial, UP_SERIAL_LEN));
-	o += UP_SERIAL_LEN + UP_TAIL_LEN;
-	return put_frame(addr, UP_STATUS, UP_STATUS_END, d, o, out, cap);
-}
-
-static int sim_product(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, size_t cap)
-{
-	uint8_t d[UP_PRODUCT_LEN];
-	unsigned v[3] = {0, 0, 0};
-	memset(d, 0, sizeof(d));
-	if (sscanf(s->sw_version, "%u.%u.%u", &v[0], &v[1], &v[2]) < 1)
-		v[0] = 0;
-	for (unsigned i = 0; i < 3; i++)
-		put_u16be(d + 4 + 2 * i, (uint16_t)v[i]);
-	memcpy(d + 12, s->model, strnlen(s->model, 16));
-	return put_frame(addr, UP_PRODUCT, UP_PRODUCT_END, d, sizeof(d), out, cap);
-}
-
-static int up_sim_respond(const struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
-			  size_t req_len, uint8_t *out, size_t cap)
-{
-	uint8_t addr = address ? address : 1;
-	/* only a well-formed read for this pack is answered */
-	if (req_len != UP_OVERHEAD || req[0] != addr || req[1] != UP_READ || req[6] != 0 ||
-	    req[7] != 0 || !crc_ok(req, req_len))
-		return 0;
-	switch ((req[2] << 8) | req[3]) {
-	case UP_STATUS:
-		return sim_status(snap, addr, out, cap);
-	case UP_PRODUCT:
-		return sim_product(snap, addr, out, cap);
-	default:
-		return 0;
-	}
-}
-
+/* Poll steps: the status block, then the product block, static data. */
+static const struct bms_step up_steps[] = {
+	{0, 0, 0},
+	{BMS_STEP_STATIC, UP_PRODUCT_EVERY, BMS_V_SW_VERSION | BMS_V_MODEL},
+};
 static const uint32_t up_bauds[] = {9600, 0};
+static const struct bms_link up_links[] = {
+	{.kind = BMS_LINK_SERIAL, .serial = {up_bauds, BMS_8N1}},
+};
 static const uint8_t up_addresses[] = {1, 0};
 
-const struct bms_driver bms_jbdup16s = {
-	.name = "jbdup16s",
+const struct bms_driver bms_jbd_up16s = {
+	.name = "jbd_up16s",
 	.description = "JBD UP16S series / pack firmware, RS485 function 0x78 (Modbus CRC)",
 	.spec = "JBD UP16S pack protocol, status 0x1000, product 0x2810; protocols.md section 3b",
-	.bauds = up_bauds,
-	.framing = BMS_8N1,
+	.links = up_links,
+	.nlinks = sizeof(up_links) / sizeof(up_links[0]),
 	.addresses = up_addresses, /* 1 is the master */
 	.address_min = 1,
 	.address_max = UP_ADDR_MAX,
@@ -642,10 +389,10 @@ const struct bms_driver bms_jbdup16s = {
 	.max_frame = UP_MAX_DATA + UP_OVERHEAD,
 	.flags = BMS_F_ADDRESSED,
 	.state_size = sizeof(struct up_state),
+	.steps = up_steps,
+	.nsteps = sizeof(up_steps) / sizeof(up_steps[0]),
 	.init = up_init,
 	.build_request = up_build_request,
-	.frame_find = up_frame_find,
+	.frame_check = up_frame_check,
 	.parse = up_parse,
-	.finish = up_finish,
-	.sim_respond = up_sim_respond,
 };

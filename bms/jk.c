@@ -24,7 +24,7 @@
  *   00 00 00 00 68 00 00 54 D1
  *
  * Decisions:
- * - frame_find returns only frames whose transport byte is not "request":
+ * - frame_check accepts only frames whose transport byte is not "request":
  *   an RS485 adapter that echoes our own request then sees it skipped as
  *   garbage instead of parsed as a (wrong) reply. The two bytes before the
  *   checksum must be zero, so every byte of the frame is covered.
@@ -55,99 +55,21 @@
 
 #include "bms.h"
 #include "bytes.h"
+#include "jk_wire.h"
 
-#define JK_HDR0 0x4E
-#define JK_HDR1 0x57
-#define JK_MIN_FRAME 20 /* header..transport (11), record (4), 68, 00 00, sum (2) */
-#define JK_MAX_FRAME 512
-#define JK_CMD_READ_ALL 0x06
-#define JK_SRC_BMS 0x00
-#define JK_SRC_PC 0x03
-#define JK_T_REQUEST 0x00
-#define JK_T_REPLY 0x01
-
-struct jk_state {
-	unsigned cycle_steps; /* unused counter keeps the struct non-empty */
-};
-
-static int jk_init(void *state, uint8_t address)
+static int jk_frame_check(const uint8_t *buf, size_t len, size_t *ret_len)
 {
-	(void)address;
-	memset(state, 0, sizeof(struct jk_state));
-	return 0;
+	return jk_check_at(buf, len, false, ret_len);
 }
 
-/* bms_check_fn; ctx points to a bool: look for a request (true) or a reply. */
-static int jk_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
-{
-	bool want_request = *(const bool *)ctx;
-	if (p[0] != JK_HDR0)
-		return -1;
-	if (avail < 2)
-		return 0;
-	if (p[1] != JK_HDR1)
-		return -1;
-	if (avail < 4)
-		return 0;
-	size_t total = (size_t)((p[2] << 8) | p[3]) + 2;
-	if (total < JK_MIN_FRAME || total > JK_MAX_FRAME)
-		return -1;
-	if (avail < total)
-		return 0;
-	if (p[total - 5] != 0x68 || p[total - 4] != 0 || p[total - 3] != 0)
-		return -1;
-	uint16_t sum = (uint16_t)((p[total - 2] << 8) | p[total - 1]);
-	if (bms_sum16(p, total - 4) != sum)
-		return -1;
-	if ((p[10] == JK_T_REQUEST) != want_request)
-		return -1;
-	*ret_len = total;
-	return 1;
-}
-
-static enum bms_find jk_find(const uint8_t *buf, size_t len, bool want_request, size_t *ret_start,
-			     size_t *ret_len)
-{
-	return bms_scan_frames(buf, len, jk_check_at, &want_request, ret_start, ret_len);
-}
-
-static enum bms_find jk_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
-				   size_t *ret_len)
-{
-	return jk_find(buf, len, false, ret_start, ret_len);
-}
-
-/* Fill a frame around data[0..n) at out; returns total length or -ENOBUFS. */
-static int jk_frame(uint8_t *out, size_t cap, uint8_t cmd, uint8_t src, uint8_t transport,
-		    const uint8_t *data, size_t n)
-{
-	size_t total = 11 + n + 9;
-	if (total > cap || total > JK_MAX_FRAME)
-		return -ENOBUFS;
-	out[0] = JK_HDR0;
-	out[1] = JK_HDR1;
-	put_u16be(out + 2, (uint16_t)(total - 2));
-	memset(out + 4, 0, 4);
-	out[8] = cmd;
-	out[9] = src;
-	out[10] = transport;
-	if (n)
-		memcpy(out + 11, data, n);
-	memset(out + 11 + n, 0, 4);
-	out[total - 5] = 0x68;
-	out[total - 4] = 0;
-	out[total - 3] = 0;
-	put_u16be(out + total - 2, bms_sum16(out, total - 4));
-	return (int)total;
-}
-
-static int jk_build_request(void *state, enum bms_request kind, unsigned step, uint8_t *out,
+static int jk_build_request(void *state, const struct bms_request *req, uint8_t *out,
 			    size_t cap)
 {
 	(void)state;
-	(void)kind;
+	if (req->kind == BMS_REQ_SET)
+		return -EOPNOTSUPP;
 	/* "read all" is both the probe and the whole poll cycle */
-	if (step > 0)
+	if (req->step > 0)
 		return 0;
 	static const uint8_t data[] = {0x00};
 	return jk_frame(out, cap, JK_CMD_READ_ALL, JK_SRC_PC, JK_T_REQUEST, data, sizeof(data));
@@ -189,31 +111,12 @@ static bool jk_temp(uint16_t raw, int16_t *ret_dc)
 	return true;
 }
 
-static const struct {
-	uint8_t bit;
-	enum bms_alarm alarm;
-	uint8_t level;
-} jk_alarm_map[] = {
-	{0, BMS_ALARM_LOW_SOC, 1},
-	{1, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, 2},
-	{2, BMS_ALARM_HIGH_VOLTAGE, 2},
-	{3, BMS_ALARM_LOW_VOLTAGE, 2},
-	{4, BMS_ALARM_HIGH_TEMPERATURE, 2},
-	{5, BMS_ALARM_HIGH_CHARGE_CURRENT, 2},
-	{6, BMS_ALARM_HIGH_DISCHARGE_CURRENT, 2},
-	{7, BMS_ALARM_CELL_IMBALANCE, 2},
-	{8, BMS_ALARM_HIGH_TEMPERATURE, 2}, /* battery box */
-	{9, BMS_ALARM_LOW_TEMPERATURE, 2},
-	{10, BMS_ALARM_HIGH_CELL_VOLTAGE, 2},
-	{11, BMS_ALARM_LOW_CELL_VOLTAGE, 2},
-	{12, BMS_ALARM_INTERNAL_FAILURE, 2}, /* "309_A" */
-	{13, BMS_ALARM_INTERNAL_FAILURE, 2}, /* "309_B" */
-};
-#define JK_NALARM (sizeof(jk_alarm_map) / sizeof(jk_alarm_map[0]))
 
-static int jk_parse(void *state, const uint8_t *frame, size_t len, struct bms_snapshot *snap)
+static int jk_parse(void *state, const struct bms_request *req, const uint8_t *frame,
+			 size_t len, struct bms_snapshot *snap)
 {
 	(void)state;
+	(void)req; /* one request, "read all": every reply answers it */
 	if (len < JK_MIN_FRAME || frame[8] != JK_CMD_READ_ALL || frame[10] == JK_T_REQUEST)
 		return -EPROTO;
 
@@ -348,122 +251,25 @@ static int jk_parse(void *state, const uint8_t *frame, size_t len, struct bms_sn
 	return 0;
 }
 
-/* ---- simulator ---- */
-
-static uint16_t jk_temp_raw(int16_t dc)
-{
-	int c = dc / 10;
-	if (c >= 0)
-		return (uint16_t)(c > 100 ? 100 : c);
-	return (uint16_t)(100 - (c < -40 ? -40 : c));
-}
-
-static size_t jk_put_str(uint8_t *p, const char *s, size_t n)
-{
-	size_t l = strlen(s);
-	memset(p, 0, n);
-	memcpy(p, s, l < n ? l : n);
-	return n;
-}
-
-static int jk_sim_respond(const struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
-			  size_t req_len, uint8_t *out, size_t cap)
-{
-	(void)address;
-	size_t start, flen;
-	if (jk_find(req, req_len, true, &start, &flen) != BMS_FIND_VALID ||
-	    req[start + 8] != JK_CMD_READ_ALL)
-		return 0; /* the BMS ignores what it does not understand */
-
-	uint8_t d[JK_MAX_FRAME];
-	size_t n = 0;
-	unsigned cells = snap->cell_count > 24 ? 24 : snap->cell_count;
-	d[n++] = 0x79;
-	d[n++] = (uint8_t)(cells * 3);
-	for (unsigned i = 0; i < cells; i++) {
-		d[n++] = (uint8_t)(i + 1);
-		put_u16be(d + n, snap->cell_mv[i]);
-		n += 2;
-	}
-	d[n++] = 0x80;
-	put_u16be(d + n, jk_temp_raw(snap->mosfet_temp_dc));
-	n += 2;
-	for (unsigned t = 0; t < 2; t++) {
-		d[n++] = (uint8_t)(0x81 + t);
-		put_u16be(d + n, jk_temp_raw(t < snap->temp_count ? snap->temp_dc[t] : 0));
-		n += 2;
-	}
-	d[n++] = 0x83;
-	put_u16be(d + n, (uint16_t)(snap->voltage_mv / 10));
-	n += 2;
-	int32_t ci = snap->current_ma / 10;
-	uint16_t mag = (uint16_t)((ci < 0 ? -ci : ci) > 0x7FFF ? 0x7FFF : (ci < 0 ? -ci : ci));
-	d[n++] = 0x84;
-	put_u16be(d + n, (uint16_t)(mag | (ci > 0 ? 0x8000u : 0)));
-	n += 2;
-	d[n++] = 0x85;
-	d[n++] = (uint8_t)(snap->soc_cpct / 100);
-	d[n++] = 0x86;
-	d[n++] = 2;
-	d[n++] = 0x87;
-	put_u16be(d + n, (uint16_t)snap->cycles);
-	n += 2;
-	d[n++] = 0x8A;
-	put_u16be(d + n, (uint16_t)cells);
-	n += 2;
-	uint16_t alarms = 0;
-	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
-		if (!snap->alarm[a])
-			continue;
-		for (size_t k = 0; k < JK_NALARM; k++)
-			if (jk_alarm_map[k].alarm == a && jk_alarm_map[k].level == snap->alarm[a]) {
-				alarms = (uint16_t)(alarms | (1u << jk_alarm_map[k].bit));
-				break;
-			}
-	}
-	d[n++] = 0x8B;
-	put_u16be(d + n, alarms);
-	n += 2;
-	d[n++] = 0x8C;
-	put_u16be(d + n, (uint16_t)((snap->charge_fet ? 1u : 0) | (snap->discharge_fet ? 2u : 0) |
-				    (snap->balancer_enabled ? 4u : 0)));
-	n += 2;
-	d[n++] = 0x97;
-	put_u16be(d + n, (uint16_t)(snap->max_discharge_ma / 1000));
-	n += 2;
-	d[n++] = 0x99;
-	put_u16be(d + n, (uint16_t)(snap->max_charge_ma / 1000));
-	n += 2;
-	d[n++] = 0xAA;
-	put_u32be(d + n, (uint32_t)(snap->capacity_full_mah / 1000));
-	n += 4;
-	d[n++] = 0xB7;
-	n += jk_put_str(d + n, snap->sw_version, 15);
-	d[n++] = 0xBA;
-	n += jk_put_str(d + n, snap->serial, 24);
-	d[n++] = 0xC0;
-	d[n++] = 0x01;
-	return jk_frame(out, cap, JK_CMD_READ_ALL, JK_SRC_BMS, JK_T_REPLY, d, n);
-}
-
 static const uint32_t jk_bauds[] = {115200, 0};
+static const struct bms_link jk_links[] = {
+	{.kind = BMS_LINK_SERIAL, .serial = {jk_bauds, BMS_8N1}},
+};
 
 const struct bms_driver bms_jk = {
 	.name = "jk",
 	.description = "JK BMS (JK-B1A/B2A/BD6A) 0x4E57 protocol on the GPS/UART port",
 	.spec = "protocols.md section 1 (JK serial 0x4E57)",
-	.bauds = jk_bauds,
-	.framing = BMS_8N1,
+	.links = jk_links,
+	.nlinks = sizeof(jk_links) / sizeof(jk_links[0]),
 	.addresses = NULL, /* one BMS per port */
 	.response_timeout_ms = 500,
 	.inter_frame_gap_ms = 50,
 	.poll_interval_ms = 1000,
 	.max_frame = JK_MAX_FRAME,
 	.flags = 0,
-	.state_size = sizeof(struct jk_state),
-	.init = jk_init,
+	.state_size = 0, /* stateless: one request, every reply answers it */
 	.build_request = jk_build_request,
-	.frame_find = jk_frame_find,
+	.frame_check = jk_frame_check,
 	.parse = jk_parse,
-	.sim_respond = jk_sim_respond,
 };

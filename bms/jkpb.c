@@ -16,7 +16,7 @@
  * Frame checksum: byte 299 = sum of bytes 0..298 & 0xFF. ACK: Modbus CRC.
  *
  * Decisions:
- * - frame_find returns two kinds of frames: the 300-byte data frame and the
+ * - frame_check accepts two kinds of frames: the 300-byte data frame and the
  *   8-byte ACK (addr 10 16 xx 00 01 CRC with a valid CRC). The stray 00
  *   bytes and an adapter's echo of our 11-byte request (whose bytes 6..7
  *   are not a valid CRC of bytes 0..5) are garbage and skipped.
@@ -53,19 +53,11 @@
 
 #include "bms.h"
 #include "bytes.h"
-
-#define PB_FRAME 300
-#define PB_ACK 8
-#define PB_REQ 11
-#define PB_TRIG_ABOUT 0x161C
-#define PB_TRIG_SETTINGS 0x161E
-#define PB_TRIG_STATUS 0x1620
+#include "jkpb_wire.h"
 
 struct jkpb_state {
 	uint8_t address;
-	uint16_t trigger;   /* register of the request in flight */
-	uint8_t want_type;  /* frame type it triggers */
-	bool have_data;     /* the data frame arrived, the ACK is due */
+	bool have_data; /* this step's data frame arrived, the ACK is due */
 };
 
 static int jkpb_init(void *state, uint8_t address)
@@ -78,25 +70,9 @@ static int jkpb_init(void *state, uint8_t address)
 	return 0;
 }
 
-static uint8_t pb_type_of(uint16_t trigger)
+/* frame_check: the 300-byte data frame or the Modbus ACK that follows it. */
+static int jkpb_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	switch (trigger) {
-	case PB_TRIG_STATUS:
-		return 0x02;
-	case PB_TRIG_SETTINGS:
-		return 0x01;
-	case PB_TRIG_ABOUT:
-		return 0x03;
-	}
-	return 0;
-}
-
-static const uint8_t pb_hdr[] = {0x55, 0xAA, 0xEB, 0x90};
-
-/* bms_check_fn: the 300-byte data frame or the Modbus ACK that follows it. */
-static int pb_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
-{
-	(void)ctx;
 	if (p[0] == 0x55) {
 		for (size_t i = 1; i < sizeof(pb_hdr); i++) {
 			if (i >= avail)
@@ -129,12 +105,6 @@ static int pb_check_at(const void *ctx, const uint8_t *p, size_t avail, size_t *
 	return 1;
 }
 
-static enum bms_find jkpb_frame_find(const uint8_t *buf, size_t len, size_t *ret_start,
-				     size_t *ret_len)
-{
-	return bms_scan_frames(buf, len, pb_check_at, NULL, ret_start, ret_len);
-}
-
 static int pb_request(uint8_t *out, size_t cap, uint8_t addr, uint16_t trigger)
 {
 	if (cap < PB_REQ)
@@ -149,62 +119,31 @@ static int pb_request(uint8_t *out, size_t cap, uint8_t addr, uint16_t trigger)
 	return PB_REQ;
 }
 
-static int jkpb_build_request(void *state, enum bms_request kind, unsigned step, uint8_t *out,
+/* The trigger register a request descriptor stands for; 0 = the cycle has no such step. */
+static uint16_t pb_trigger(const struct bms_request *req)
+{
+	static const uint16_t poll[] = {PB_TRIG_STATUS, PB_TRIG_SETTINGS, PB_TRIG_ABOUT};
+	if (req->kind == BMS_REQ_PROBE)
+		return req->step == 0 ? PB_TRIG_ABOUT : 0;
+	if (req->kind == BMS_REQ_POLL && req->step < sizeof(poll) / sizeof(poll[0]))
+		return poll[req->step];
+	return 0;
+}
+
+static int jkpb_build_request(void *state, const struct bms_request *req, uint8_t *out,
 			      size_t cap)
 {
 	struct jkpb_state *st = state;
-	static const uint16_t poll[] = {PB_TRIG_STATUS, PB_TRIG_SETTINGS, PB_TRIG_ABOUT};
-	uint16_t trig;
-	if (kind == BMS_REQ_PROBE) {
-		if (step > 0)
-			return 0;
-		trig = PB_TRIG_ABOUT;
-	} else {
-		if (step >= sizeof(poll) / sizeof(poll[0]))
-			return 0;
-		trig = poll[step];
-	}
+	if (req->kind == BMS_REQ_SET)
+		return -EOPNOTSUPP;
+	uint16_t trig = pb_trigger(req);
+	if (trig == 0)
+		return 0;
 	int n = pb_request(out, cap, st->address, trig);
-	if (n > 0) {
-		st->trigger = trig;
-		st->want_type = pb_type_of(trig);
+	if (n > 0)
 		st->have_data = false;
-	}
 	return n;
 }
-
-static const struct {
-	uint8_t bit;
-	enum bms_alarm alarm;
-	uint8_t level;
-} pb_alarm_map[] = {
-	{0, BMS_ALARM_INTERNAL_FAILURE, 1}, /* wire resistance */
-	{1, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, 2},
-	{2, BMS_ALARM_INTERNAL_FAILURE, 2}, /* cell quantity */
-	{3, BMS_ALARM_INTERNAL_FAILURE, 2}, /* current sensor */
-	{4, BMS_ALARM_HIGH_CELL_VOLTAGE, 2},
-	{5, BMS_ALARM_HIGH_VOLTAGE, 2},
-	{6, BMS_ALARM_HIGH_CHARGE_CURRENT, 2},
-	{7, BMS_ALARM_HIGH_CURRENT, 2}, /* charge short circuit */
-	{8, BMS_ALARM_HIGH_CHARGE_TEMPERATURE, 2},
-	{9, BMS_ALARM_LOW_CHARGE_TEMPERATURE, 2},
-	{10, BMS_ALARM_INTERNAL_FAILURE, 2}, /* CPU aux communication */
-	{11, BMS_ALARM_LOW_CELL_VOLTAGE, 2},
-	{12, BMS_ALARM_LOW_VOLTAGE, 2},
-	{13, BMS_ALARM_HIGH_DISCHARGE_CURRENT, 2},
-	{14, BMS_ALARM_HIGH_CURRENT, 2}, /* discharge short circuit */
-	{15, BMS_ALARM_HIGH_TEMPERATURE, 2}, /* discharge over-temperature */
-	{16, BMS_ALARM_INTERNAL_FAILURE, 2}, /* charge MOSFET fault */
-	{17, BMS_ALARM_INTERNAL_FAILURE, 2}, /* discharge MOSFET fault */
-	{20, BMS_ALARM_INTERNAL_FAILURE, 2}, /* discharge-on failed */
-	{21, BMS_ALARM_HIGH_TEMPERATURE, 1}, /* battery over-temperature alarm */
-	{22, BMS_ALARM_INTERNAL_FAILURE, 2}, /* temperature sensor anomaly */
-	/* 18 GPS disconnected, 19 password, 23 PLC module: not battery alarms */
-};
-#define PB_NALARM (sizeof(pb_alarm_map) / sizeof(pb_alarm_map[0]))
-
-/* Offsets of T1..T4 in the status frame (see the decision above). */
-static const uint16_t pb_temp_off[] = {162, 164, 256, 258};
 
 static int pb_parse_status(const uint8_t *f, struct bms_snapshot *s)
 {
@@ -316,18 +255,21 @@ static int pb_parse_about(const uint8_t *f, struct bms_snapshot *s)
 	return 0;
 }
 
-static int jkpb_parse(void *state, const uint8_t *frame, size_t len, struct bms_snapshot *snap)
+static int jkpb_parse(void *state, const struct bms_request *req, const uint8_t *frame,
+			 size_t len, struct bms_snapshot *snap)
 {
 	struct jkpb_state *st = state;
 	if (len == PB_ACK) {
 		uint16_t reg = (uint16_t)((frame[2] << 8) | frame[3]);
-		bool ours = st->have_data && frame[0] == st->address && reg == st->trigger;
+		uint16_t trig = pb_trigger(req);
+		bool ours = st->have_data && frame[0] == st->address && trig != 0 && reg == trig;
 		/* either way the data frame before it is settled: another unit's data must
 		 * not be completed by our own ACK arriving later without data */
 		st->have_data = false;
 		return ours ? 0 : -EPROTO;
 	}
-	if (len != PB_FRAME || frame[4] != st->want_type || st->want_type == 0)
+	uint8_t want_type = pb_type_of(pb_trigger(req));
+	if (len != PB_FRAME || frame[4] != want_type || want_type == 0)
 		return -EPROTO;
 	struct bms_snapshot s = *snap;
 	int r;
@@ -349,128 +291,18 @@ static int jkpb_parse(void *state, const uint8_t *frame, size_t len, struct bms_
 	return 1; /* the ACK names the sender */
 }
 
-/* ---- simulator ---- */
-
-static void pb_put_str(uint8_t *p, const char *s, size_t n)
-{
-	size_t l = strlen(s);
-	memcpy(p, s, l < n ? l : n);
-}
-
-static void pb_sim_status(const struct bms_snapshot *s, uint8_t *f)
-{
-	unsigned cells = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
-	uint32_t mask = 0;
-	for (unsigned i = 0; i < cells; i++) {
-		put_u16le(f + 6 + 2 * i, s->cell_mv[i]);
-		mask |= 1u << i;
-	}
-	put_u32le(f + 70, mask);
-	struct bms_cell_stats cs;
-	bms_cell_stats(s, &cs);
-	uint8_t max_idx = cs.max_idx, min_idx = cs.min_idx;
-	if (s->balancing) {
-		/* the balancing pair: lowest and highest marked cell */
-		max_idx = (uint8_t)__builtin_ctz(s->balancing);
-		min_idx = (uint8_t)(31 - __builtin_clz(s->balancing));
-	}
-	put_u16le(f + 74, (uint16_t)(cs.count ? cs.sum_mv / cs.count : 0));
-	put_u16le(f + 76, (uint16_t)(cs.max_mv - cs.min_mv));
-	f[78] = max_idx;
-	f[79] = min_idx;
-	put_u16le(f + 144, (uint16_t)s->mosfet_temp_dc);
-	put_u16le(f + 254, (uint16_t)s->mosfet_temp_dc);
-	put_u32le(f + 150, (uint32_t)s->voltage_mv);
-	int64_t p = s->power_mw < 0 ? -s->power_mw : s->power_mw;
-	put_u32le(f + 154, (uint32_t)p);
-	put_u32le(f + 158, (uint32_t)s->current_ma);
-	uint8_t present = 1; /* MOSFET sensor */
-	for (unsigned t = 0; t < s->temp_count && t < 4; t++) {
-		put_u16le(f + pb_temp_off[t], (uint16_t)s->temp_dc[t]);
-		present = (uint8_t)(present | (1u << (t + 1)));
-	}
-	f[214] = present;
-	uint32_t alarms = 0;
-	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
-		if (!s->alarm[a])
-			continue;
-		for (size_t k = 0; k < PB_NALARM; k++)
-			if (pb_alarm_map[k].alarm == a && pb_alarm_map[k].level == s->alarm[a]) {
-				alarms |= 1u << pb_alarm_map[k].bit;
-				break;
-			}
-	}
-	put_u32le(f + 166, alarms);
-	f[172] = s->balancing ? 1 : 0;
-	f[173] = (uint8_t)(s->soc_cpct / 100);
-	put_u32le(f + 174, (uint32_t)s->capacity_remain_mah);
-	put_u32le(f + 178, (uint32_t)s->capacity_full_mah);
-	put_u32le(f + 182, s->cycles);
-	f[190] = (uint8_t)(s->soh_cpct / 100);
-	f[198] = s->charge_fet;
-	f[199] = s->discharge_fet;
-	f[201] = s->balancing ? 1 : 0;
-}
-
-static void pb_sim_settings(const struct bms_snapshot *s, uint8_t *f)
-{
-	put_u32le(f + 50, (uint32_t)s->max_charge_ma);
-	put_u32le(f + 62, (uint32_t)s->max_discharge_ma);
-	put_u32le(f + 114, s->cell_count);
-	put_u32le(f + 118, 1);
-	put_u32le(f + 122, 1);
-	put_u32le(f + 126, s->balancer_enabled ? 1 : 0);
-	put_u32le(f + 130, (uint32_t)s->capacity_design_mah);
-}
-
-static void pb_sim_about(const struct bms_snapshot *s, uint8_t *f)
-{
-	pb_put_str(f + 6, s->model, 16);
-	pb_put_str(f + 22, s->hw_version, 8);
-	pb_put_str(f + 30, s->sw_version, 8);
-	pb_put_str(f + 46, s->serial, 16);
-}
-
-static int jkpb_sim_respond(const struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
-			    size_t req_len, uint8_t *out, size_t cap)
-{
-	/* only an intact trigger write to our own address gets an answer */
-	if (req_len != PB_REQ || req[0] != address || req[1] != 0x10 || req[4] != 0 ||
-	    req[5] != 1 || req[6] != 2 || bms_crc16_modbus(req, 9) != (uint16_t)(req[9] | (req[10] << 8)))
-		return 0;
-	uint16_t trig = (uint16_t)((req[2] << 8) | req[3]);
-	uint8_t type = pb_type_of(trig);
-	if (type == 0)
-		return 0;
-	size_t total = PB_FRAME + 1 + PB_ACK + 1;
-	if (cap < total)
-		return -ENOBUFS;
-	uint8_t *f = out;
-	memset(f, 0, total);
-	memcpy(f, pb_hdr, sizeof(pb_hdr));
-	f[4] = type;
-	if (type == 0x02)
-		pb_sim_status(snap, f);
-	else if (type == 0x01)
-		pb_sim_settings(snap, f);
-	else
-		pb_sim_about(snap, f);
-	f[PB_FRAME - 1] = bms_sum8(f, PB_FRAME - 1);
-	uint8_t *ack = out + PB_FRAME + 1;
-	memcpy(ack, req, 6);
-	put_u16le(ack + 6, bms_crc16_modbus(ack, 6));
-	return (int)total;
-}
-
 static const uint32_t jkpb_bauds[] = {115200, 0};
+static const struct bms_link jkpb_links[] = {
+	{.kind = BMS_LINK_SERIAL, .serial = {jkpb_bauds, BMS_8N1}},
+};
 static const uint8_t jkpb_addresses[] = {1, 0};
 
 const struct bms_driver bms_jkpb = {
 	.name = "jkpb",
 	.description = "JK PB series (JK-PB2A16S15P/20P) RS485 bus-master protocol, 0x55AA frames",
 	.spec = "protocols.md section 2a (JK PB RS485)",
-	.bauds = jkpb_bauds,
-	.framing = BMS_8N1,
+	.links = jkpb_links,
+	.nlinks = sizeof(jkpb_links) / sizeof(jkpb_links[0]),
 	.addresses = jkpb_addresses,
 	.address_min = 1,
 	.address_max = 15,
@@ -482,7 +314,6 @@ const struct bms_driver bms_jkpb = {
 	.state_size = sizeof(struct jkpb_state),
 	.init = jkpb_init,
 	.build_request = jkpb_build_request,
-	.frame_find = jkpb_frame_find,
+	.frame_check = jkpb_frame_check,
 	.parse = jkpb_parse,
-	.sim_respond = jkpb_sim_respond,
 };

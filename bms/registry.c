@@ -13,7 +13,7 @@ extern const struct bms_driver bms_jk;
 extern const struct bms_driver bms_jkpb;
 extern const struct bms_driver bms_jbd;
 extern const struct bms_driver bms_daly;
-extern const struct bms_driver bms_jbdup16s;
+extern const struct bms_driver bms_jbd_up16s;
 
 const struct bms_driver *const bms_drivers[] = {
 	/* one line per driver, in detection order */
@@ -21,12 +21,25 @@ const struct bms_driver *const bms_drivers[] = {
 	&bms_jkpb,
 	&bms_jbd,
 	&bms_daly,
-	&bms_jbdup16s,
+	&bms_jbd_up16s,
 	NULL,
+};
+
+/*
+ * Names a driver had before, still accepted in configs and remembered-protocol
+ * files written by older versions: "jbdup16s" is jbd_up16s.
+ */
+static const struct {
+	const char *old, *name;
+} aliases[] = {
+	{"jbdup16s", "jbd_up16s"},
 };
 
 const struct bms_driver *bms_driver_find(const char *name)
 {
+	for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
+		if (strcmp(name, aliases[k].old) == 0)
+			name = aliases[k].name;
 	for (size_t i = 0; bms_drivers[i]; i++)
 		if (strcmp(bms_drivers[i]->name, name) == 0)
 			return bms_drivers[i];
@@ -39,4 +52,38 @@ size_t bms_driver_count(void)
 	while (bms_drivers[n])
 		n++;
 	return n;
+}
+
+const struct bms_link *bms_driver_serial(const struct bms_driver *drv)
+{
+	for (size_t i = 0; i < drv->nlinks; i++)
+		if (drv->links[i].kind == BMS_LINK_SERIAL)
+			return &drv->links[i];
+	return NULL;
+}
+
+const uint32_t *bms_driver_bauds(const struct bms_driver *drv)
+{
+	static const uint32_t none[] = {0};
+	const struct bms_link *l = bms_driver_serial(drv);
+	return l && l->serial.bauds ? l->serial.bauds : none;
+}
+
+enum bms_framing bms_driver_framing(const struct bms_driver *drv)
+{
+	const struct bms_link *l = bms_driver_serial(drv);
+	return l ? l->serial.framing : BMS_8N1;
+}
+
+bool bms_driver_supports(const struct bms_driver *drv, enum bms_command cmd)
+{
+	for (const enum bms_command *c = drv->commands; c && *c; c++)
+		if (*c == cmd)
+			return cmd != BMS_CMD_NONE;
+	return false;
+}
+
+bool bms_driver_can_set(const struct bms_driver *drv)
+{
+	return drv->commands && drv->commands[0] != BMS_CMD_NONE;
 }

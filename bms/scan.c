@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The frame candidate scan shared by the drivers (see bms_scan_frames() in bytes.h). */
+/* The frame candidate scan the core runs over a driver's frame_check (bytes.h, bms.h). */
 #include "bytes.h"
 
 enum bms_find bms_scan_frames(const uint8_t *buf, size_t len, bms_check_fn check, const void *ctx,
@@ -22,4 +22,16 @@ enum bms_find bms_scan_frames(const uint8_t *buf, size_t len, bms_check_fn check
 		return BMS_FIND_NEED_MORE;
 	}
 	return BMS_FIND_INVALID;
+}
+
+static int drv_check(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	const struct bms_driver *drv = ctx;
+	return drv->frame_check(p, avail, ret_len);
+}
+
+enum bms_find bms_frame_find(const struct bms_driver *drv, const uint8_t *buf, size_t len,
+			     size_t *ret_start, size_t *ret_len)
+{
+	return bms_scan_frames(buf, len, drv_check, drv, ret_start, ret_len);
 }

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers over struct bms_snapshot shared by every layer. */
+#include <stddef.h>
+#include <string.h>
+
 #include "bms.h"
 
 static const char *const alarm_names[BMS_ALARM_COUNT] = {
@@ -49,4 +52,50 @@ void bms_cell_stats(const struct bms_snapshot *s, struct bms_cell_stats *ret)
 		}
 	}
 	*ret = st;
+}
+
+/* Where each valid bit's fields live: one or two ranges of the struct. */
+#define F(m) offsetof(struct bms_snapshot, m), sizeof(((struct bms_snapshot *)0)->m)
+static const struct {
+	uint32_t bit;
+	size_t off, len, off2, len2;
+} field_of[] = {
+	{BMS_V_VOLTAGE, F(voltage_mv), 0, 0},
+	{BMS_V_CURRENT, F(current_ma), 0, 0},
+	{BMS_V_SOC, F(soc_cpct), 0, 0},
+	{BMS_V_SOH, F(soh_cpct), 0, 0},
+	{BMS_V_CAP_REMAIN, F(capacity_remain_mah), 0, 0},
+	{BMS_V_CAP_FULL, F(capacity_full_mah), 0, 0},
+	{BMS_V_CYCLES, F(cycles), 0, 0},
+	{BMS_V_CELLS, F(cell_count), F(cell_mv)},
+	{BMS_V_TEMPS, F(temp_count), F(temp_dc)},
+	{BMS_V_MOSFET_TEMP, F(mosfet_temp_dc), 0, 0},
+	{BMS_V_FETS, F(charge_fet), F(discharge_fet)},
+	{BMS_V_BALANCING, F(balancing), 0, 0},
+	{BMS_V_BALANCER, F(balancer_enabled), 0, 0},
+	{BMS_V_ALARMS, F(alarm), 0, 0},
+	{BMS_V_SERIAL, F(serial), 0, 0},
+	{BMS_V_HW_VERSION, F(hw_version), 0, 0},
+	{BMS_V_SW_VERSION, F(sw_version), 0, 0},
+	{BMS_V_MAX_CHARGE_I, F(max_charge_ma), 0, 0},
+	{BMS_V_MAX_DISCHARGE_I, F(max_discharge_ma), 0, 0},
+	{BMS_V_POWER, F(power_mw), 0, 0},
+	{BMS_V_MODEL, F(model), 0, 0},
+	{BMS_V_CAP_DESIGN, F(capacity_design_mah), 0, 0},
+};
+#undef F
+
+void bms_snapshot_copy_fields(struct bms_snapshot *dst, const struct bms_snapshot *src,
+			      uint32_t bits)
+{
+	for (size_t i = 0; i < sizeof(field_of) / sizeof(field_of[0]); i++) {
+		if (!(bits & field_of[i].bit))
+			continue;
+		memcpy((char *)dst + field_of[i].off, (const char *)src + field_of[i].off,
+		       field_of[i].len);
+		if (field_of[i].len2)
+			memcpy((char *)dst + field_of[i].off2, (const char *)src + field_of[i].off2,
+			       field_of[i].len2);
+		dst->valid |= field_of[i].bit;
+	}
 }

@@ -12,13 +12,13 @@ bms=${2:-jbd}
 source scripts/deps.sh
 sb_install_deps
 cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc)" --target serialbatteryd serialbattery sb_bms >/dev/null
+cmake --build build -j"$(nproc)" --target serialbatteryd serialbattery sb_bms sb_bms_sim >/dev/null
 
 SB_BIN=$PWD/build
 SB_DIR=$(mktemp -d /tmp/sb-bench.XXXXXX)
 source scripts/demo/lib.sh
 trap 'sb_demo_stop; rm -rf "$SB_DIR"' EXIT
-cc -O2 -std=c11 -D_GNU_SOURCE -I. bench/e2e_bench.c build/bms/libsb_bms.a \
+cc -O2 -std=c11 -D_GNU_SOURCE -I. bench/e2e_bench.c build/bms/sim/libsb_bms_sim.a build/bms/libsb_bms.a \
   $(pkg-config --cflags --libs dbus-1) -o "$SB_DIR/e2e_bench"
 sb_start_bus
 

@@ -2,9 +2,10 @@
 /*
  * serialbattery decode --bms NAME --hex HEX [--hex HEX ...] | --file F
  *
- * Runs captured frames through the driver's frame_find + parse, exactly as
- * the worker does, and prints the merged snapshot as JSON: the way a user
- * turns a frame from a bug report into values. A frame that does not decode
+ * Runs captured frames through the core's candidate scan over the driver's
+ * frame_check (bms_frame_find) + parse, exactly as the worker does, and
+ * prints the merged snapshot as JSON: the way a user turns a frame from a
+ * bug report into values. A frame that does not decode
  * prints one line naming why and the command exits 1.
  *
  * The reason is computed from the driver's own functions, so a new driver
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/sim/sim.h"
 #include "tools.h"
 #include "tools/snapshot_json.h"
 
@@ -81,7 +83,7 @@ static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *ret_n)
 static bool looks_like_reply(const struct bms_driver *drv, uint8_t address, const uint8_t *buf,
 			     size_t len)
 {
-	static const enum bms_request kinds[] = {BMS_REQ_PROBE, BMS_REQ_POLL};
+	static const enum bms_req_kind kinds[] = {BMS_REQ_PROBE, BMS_REQ_POLL};
 	struct bms_snapshot zero;
 	uint8_t req[512], rep[DEC_MAX];
 	memset(&zero, 0, sizeof(zero));
@@ -95,17 +97,16 @@ static bool looks_like_reply(const struct bms_driver *drv, uint8_t address, cons
 			return true; /* cannot tell: do not claim a header problem */
 		}
 		for (unsigned step = 0; step < DEC_MAX_STEPS && !like; step++) {
-			int n = drv->build_request(st, kinds[k], step, req, sizeof(req));
+			struct bms_request rq = {.kind = kinds[k], .step = step, .cycle = 1};
+			int n = drv->build_request(st, &rq, req, sizeof(req));
 			if (n <= 0)
 				break;
-			int m = drv->sim_respond ? drv->sim_respond(&zero, address, req, (size_t)n,
-								    rep, sizeof(rep))
-						 : -ENOSYS;
+			int m = bms_sim_respond(drv, &zero, address, req, (size_t)n, rep, sizeof(rep));
 			if (m < 0)
 				like = true;
 			/* the first frame of the reply, skipping stray leading bytes */
 			size_t start, flen;
-			if (m > 0 && drv->frame_find(rep, (size_t)m, &start, &flen) == BMS_FIND_VALID) {
+			if (m > 0 && bms_frame_find(drv, rep, (size_t)m, &start, &flen) == BMS_FIND_VALID) {
 				size_t h = flen < 2 ? flen : 2;
 				if (len >= h && memcmp(buf, rep + start, h) == 0)
 					like = true;
@@ -130,43 +131,50 @@ static const char *find_reason(const struct bms_driver *drv, uint8_t address, co
 }
 
 /*
- * Parse all frames of one input as the answer to one request step: the first
- * step (poll, then probe) whose parse accepts the first frame wins, and the
- * following frames (multi-frame replies, the JK PB ACK) go to the same state.
+ * Which request does a frame answer? The driver declares its requests (the
+ * poll steps, until build_request returns 0, then the probe), and parse takes
+ * the request descriptor and checks the frame against it (register, command,
+ * start address echoed by the reply). So the step is found from the frame by
+ * offering it once to each declared request, each with a freshly initialised
+ * state: no earlier step is replayed to put the driver in the right mood (the
+ * drivers keep no "what did I ask" state any more). Every static step is due
+ * in cycle 1. The first request whose parse accepts the first frame wins;
+ * the following frames (multi-frame replies, the JK PB ACK) go to the same
+ * request and state.
  */
 static int decode_one(const struct bms_driver *drv, uint8_t address, const uint8_t *buf,
 		      size_t len, struct bms_snapshot *snap, const char **ret_reason)
 {
-	static const enum bms_request kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
+	static const enum bms_req_kind kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
 	size_t start, flen;
-	enum bms_find f = drv->frame_find(buf, len, &start, &flen);
+	enum bms_find f = bms_frame_find(drv, buf, len, &start, &flen);
 	if (f != BMS_FIND_VALID) {
 		*ret_reason = find_reason(drv, address, buf, len, f);
 		return -EBADMSG;
 	}
 	uint8_t req[512];
 	int last = -EPROTO;
+	void *st = calloc(1, drv->state_size ? drv->state_size : 1);
+	if (!st)
+		return -ENOMEM;
 	for (size_t k = 0; k < 2; k++) {
 		for (unsigned step = 0; step < DEC_MAX_STEPS; step++) {
-			void *st = calloc(1, drv->state_size ? drv->state_size : 1);
-			if (!st)
-				return -ENOMEM;
+			struct bms_request rq = {.kind = kinds[k], .step = step, .cycle = 1};
+			memset(st, 0, drv->state_size ? drv->state_size : 1);
 			int n = drv->init ? drv->init(st, address) : 0;
-			for (unsigned s = 0; n >= 0 && s <= step; s++)
-				n = drv->build_request(st, kinds[k], s, req, sizeof(req));
-			if (n <= 0) {
-				free(st);
+			if (n >= 0)
+				n = drv->build_request(st, &rq, req, sizeof(req));
+			if (n <= 0)
 				break;
-			}
 			struct bms_snapshot tmp = *snap;
 			size_t pos = 0;
 			int r = -EPROTO;
 			bool any = false;
 			while (pos < len) {
-				f = drv->frame_find(buf + pos, len - pos, &start, &flen);
+				f = bms_frame_find(drv, buf + pos, len - pos, &start, &flen);
 				if (f != BMS_FIND_VALID)
 					break;
-				r = drv->parse(st, buf + pos + start, flen, &tmp);
+				r = drv->parse(st, &rq, buf + pos + start, flen, &tmp);
 				if (r < 0)
 					break;
 				any = true;
@@ -176,14 +184,15 @@ static int decode_one(const struct bms_driver *drv, uint8_t address, const uint8
 			}
 			if (any && r >= 0 && drv->finish)
 				drv->finish(st, &tmp);
-			free(st);
 			if (any && r >= 0) {
+				free(st);
 				*snap = tmp;
 				return 0;
 			}
 			last = r;
 		}
 	}
+	free(st);
 	*ret_reason = last == -EBADMSG ? "checksum: parse rejected the frame"
 				       : "command/address: the frame does not answer any request of "
 					 "this driver at this address (or holds impossible values)";

@@ -2,7 +2,7 @@
 /*
  * serialbattery simulate: emulate one BMS, or several on one bus, on a
  * pseudo-terminal, answering requests exactly as the device does through
- * the driver's sim_respond. Docs: docs/SIMULATOR.md.
+ * the family's simulator (bms/sim/). Docs: docs/SIMULATOR.md.
  *
  * Why a pty and not a mock: the worker opens the link like any tty (termios,
  * baud, VMIN/VTIME), so the whole serial path is exercised. On Linux
@@ -13,6 +13,8 @@
  * A request is what arrived in one burst: bytes are collected until the line
  * is quiet for SIM_GAP_MS. The reply is computed from the state in force at
  * that moment (timed states), possibly corrupted, then written in one go.
+ * A write the simulator implements (JBD MOSFET control) changes the unit's
+ * live copy of that state, until the next timed state takes over.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #include "bms/bms.h"
+#include "bms/sim/sim.h"
 #include "common/sbtime.h"
 #include "tools.h"
 #include "tools/snapshot_json.h"
@@ -43,10 +46,13 @@ struct sim_unit {
 	double silent_after_s; /* < 0: never */
 	struct snapshot_timed *states;
 	size_t nstates;
+	const struct bms_snapshot *src; /* the timed state live was copied from */
+	struct bms_snapshot live;       /* what the device answers from (writes land here) */
 };
 
 struct sim {
 	const struct bms_driver *drv;
+	const struct bms_sim *sim;
 	struct sim_unit units[SIM_MAX_UNITS];
 	size_t nunits;
 	unsigned baud;
@@ -272,11 +278,17 @@ static void handle_request(struct sim *s, int master, const uint8_t *req, size_t
 			continue;
 		const struct bms_snapshot *st = snapshot_json_at(u->states, u->nstates,
 								 now - s->start_ms);
+		if (!st)
+			continue;
+		if (st != u->src) {
+			u->src = st;
+			u->live = *st;
+		}
 		/* leading garbage (an echo, noise) must not hide the request */
 		int m = 0;
 		for (size_t off = 0; off < n && m == 0; off++)
-			m = s->drv->sim_respond(st, u->address, req + off, n - off, reply + rlen,
-						sizeof(reply) - rlen);
+			m = s->sim->respond(&u->live, u->address, req + off, n - off, reply + rlen,
+					    sizeof(reply) - rlen);
 		if (m > 0)
 			rlen += (size_t)m;
 	}
@@ -499,12 +511,13 @@ int cmd_simulate(int argc, char **argv)
 		fprintf(stderr, "simulate: unknown BMS '%s'\n", name);
 		return 2;
 	}
-	if (!s.drv->sim_respond) {
+	s.sim = bms_sim_find(s.drv->name);
+	if (!s.sim) {
 		fprintf(stderr, "simulate: the %s driver has no simulator\n", name);
 		return 2;
 	}
 	if (s.baud == 0)
-		s.baud = s.drv->bauds[0];
+		s.baud = bms_driver_bauds(s.drv)[0];
 	if (!baud_to_speed(s.baud)) {
 		fprintf(stderr, "simulate: unsupported baud %u\n", s.baud);
 		return 2;

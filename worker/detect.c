@@ -78,13 +78,13 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 static uint16_t *learned_slot(struct worker_link *l, const struct bms_driver *drv,
-			      enum bms_request kind, unsigned step)
+			      enum bms_req_kind kind, unsigned step)
 {
 	if (l->learned_drv != drv) {
 		memset(l->learned, 0, sizeof(l->learned));
 		l->learned_drv = drv;
 	}
-	if (step >= WORKER_MAX_STEPS || (unsigned)kind > 1)
+	if (step >= WORKER_MAX_STEPS || (unsigned)kind >= BMS_REQ_KINDS)
 		return NULL;
 	return &l->learned[kind][step];
 }
@@ -97,33 +97,38 @@ static uint8_t vmin_for(size_t want, size_t have)
 	return (uint8_t)(n > 255 ? 255 : n);
 }
 
-/* One request and its reply. */
+/* One request and its reply; reqlen 0 (a passive driver): listen only. */
 static int step_once(struct worker_link *l, const struct bms_driver *drv, void *state,
-		     enum bms_request kind, unsigned step, size_t reqlen,
-		     struct bms_snapshot *snap, struct worker_counters *c)
+		     const struct bms_request *req, size_t reqlen, struct bms_snapshot *snap,
+		     struct worker_counters *c)
 {
 	struct worker_port *p = &l->port;
 	int r;
-	if (l->next_tx_ms > time_mono_ms()) {
+	if (reqlen && l->next_tx_ms > time_mono_ms()) {
 		r = worker_port_idle(p, l->next_tx_ms);
 		if (r < 0)
 			return r;
 	}
-	/* A late reply to an earlier request must not be taken for this one. */
-	r = worker_port_flush_input(p);
-	if (r < 0)
-		return r;
+	/* A late reply to an earlier request must not be taken for this one. A
+	 * passive BMS talks unsolicited: what it sent is the data, keep it. */
+	if (!(drv->flags & BMS_F_PASSIVE)) {
+		r = worker_port_flush_input(p);
+		if (r < 0)
+			return r;
+	}
 	uint64_t t0 = time_mono_ms();
 	unsigned wire_req = worker_port_wire_ms(p, reqlen);
-	r = worker_port_write(p, l->req, reqlen, t0 + wire_req + 1000u);
-	if (r == -ETIMEDOUT) {
-		c->timeouts++;
-		return r;
+	if (reqlen) {
+		r = worker_port_write(p, l->req, reqlen, t0 + wire_req + 1000u);
+		if (r == -ETIMEDOUT) {
+			c->timeouts++;
+			return r;
+		}
+		if (r < 0)
+			return r;
 	}
-	if (r < 0)
-		return r;
 
-	uint16_t *learned = learned_slot(l, drv, kind, step);
+	uint16_t *learned = learned_slot(l, drv, req->kind, req->step);
 	size_t want = learned ? *learned : 0;
 	unsigned tmo = drv->response_timeout_ms;
 	if (l->timeout_cap_ms && l->timeout_cap_ms < tmo)
@@ -172,7 +177,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 
 		for (;;) {
 			size_t start = 0, flen = 0;
-			enum bms_find f = drv->frame_find(l->rx, len, &start, &flen);
+			enum bms_find f = bms_frame_find(drv, l->rx, len, &start, &flen);
 			if (f == BMS_FIND_INVALID) {
 				consumed += len;
 				len = 0;
@@ -196,7 +201,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				len = 0;
 				break;
 			}
-			int pr = drv->parse(state, l->rx + start, flen, snap);
+			int pr = drv->parse(state, req, l->rx + start, flen, snap);
 			size_t used = start + flen;
 			memmove(l->rx, l->rx + used, len - used);
 			len -= used;
@@ -215,6 +220,11 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				hard = soft + worker_port_wire_ms(p, drv->max_frame) + QUIET_MS;
 				continue;
 			}
+			if (pr == -EPERM) {
+				/* the BMS answered and refused (a write): no retry helps */
+				l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
+				return -EPERM;
+			}
 			/* checksummed but not ours (other address, other command): drop it */
 			c->frames_bad++;
 			bad = true;
@@ -225,39 +235,98 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 	}
 }
 
-int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *state,
-		 enum bms_request kind, unsigned retries, struct bms_snapshot *snap,
-		 struct worker_counters *c)
+/*
+ * One step with its retries. Each attempt builds the request again under the
+ * same descriptor (same cycle, attempt counted up): the bytes must not change,
+ * and a driver resets its per-reply progress there (JK PB: a data frame of an
+ * earlier attempt is not completed by this attempt's ACK).
+ * 0 when the step is done, 1 when the cycle has no such step, else an error.
+ */
+static int run_step(struct worker_link *l, const struct bms_driver *drv, void *state,
+		    struct bms_request *req, unsigned retries, struct bms_snapshot *snap,
+		    struct worker_counters *c)
 {
-	unsigned step;
-	for (step = 0;; step++) {
-		int n = drv->build_request(state, kind, step, l->req, l->req_cap);
+	int first = 0;
+	for (req->attempt = 0;; req->attempt++) {
+		int n = drv->build_request(state, req, l->req, l->req_cap);
 		if (n < 0)
 			return n;
-		if (n == 0)
-			break;
 		if ((size_t)n > l->req_cap)
 			return -EOVERFLOW;
-		int r;
-		for (unsigned attempt = 0;; attempt++) {
-			r = step_once(l, drv, state, kind, step, (size_t)n, snap, c);
-			if (r == 0)
-				break;
-			if (r != -ETIMEDOUT && r != -EBADMSG)
-				return r;
-			if (attempt >= retries)
-				return r;
-			/* The driver may keep per-request state: build the same request again. */
-			int m = drv->build_request(state, kind, step, l->req, l->req_cap);
-			if (m != n)
-				return m < 0 ? m : -EPROTO;
-		}
+		if (req->attempt == 0)
+			first = n;
+		else if (n != first)
+			return -EPROTO; /* a driver bug: a retry must resend the same request */
+		/* no request at step 0 from a passive driver: listen for its frames;
+		 * anywhere else the cycle is over */
+		if (n == 0 && (req->step != 0 || !(drv->flags & BMS_F_PASSIVE)))
+			return 1;
+		int r = step_once(l, drv, state, req, (size_t)n, snap, c);
+		if (r == 0)
+			return 0;
+		if (r != -ETIMEDOUT && r != -EBADMSG)
+			return r;
+		if (req->attempt >= retries)
+			return r;
 	}
-	if (step == 0 && kind == BMS_REQ_POLL)
+}
+
+int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *state,
+		 enum bms_req_kind kind, unsigned retries, struct bms_held *held,
+		 struct bms_snapshot *snap, struct worker_counters *c)
+{
+	if (kind != BMS_REQ_PROBE && kind != BMS_REQ_POLL)
+		return -EINVAL; /* a SET goes through worker_set */
+	struct bms_held first; /* no history: a first cycle */
+	if (!held) {
+		bms_held_reset(&first);
+		held = &first;
+	}
+	struct bms_request req = {.kind = kind};
+	if (kind == BMS_REQ_POLL)
+		req.cycle = bms_held_next_cycle(held);
+	unsigned done = 0;
+	for (req.step = 0;; req.step++) {
+		if (kind == BMS_REQ_POLL && !bms_step_due(drv, req.step, held))
+			continue; /* static data already held, or not this cycle */
+		int r = run_step(l, drv, state, &req, retries, snap, c);
+		if (r == 1)
+			break;
+		if (r < 0)
+			return r;
+		done++;
+		if (kind == BMS_REQ_POLL)
+			bms_held_keep(drv, req.step, held, snap);
+	}
+	if (done == 0 && kind == BMS_REQ_POLL)
 		return -EPROTO; /* a poll cycle without a request cannot prove anything */
+	if (kind == BMS_REQ_POLL)
+		bms_held_apply(held, snap);
 	if (drv->finish)
 		drv->finish(state, snap);
 	return 0;
+}
+
+int worker_set(struct worker_link *l, const struct bms_driver *drv, void *state,
+	       enum bms_command command, int32_t value, unsigned retries,
+	       struct worker_counters *c)
+{
+	/* refused before the port is touched: nothing goes out for it */
+	if (!bms_driver_supports(drv, command))
+		return -EOPNOTSUPP;
+	struct bms_request req = {.kind = BMS_REQ_SET, .command = command, .value = value};
+	struct bms_snapshot ack; /* a write's reply fills no snapshot */
+	unsigned done = 0;
+	for (req.step = 0;; req.step++) {
+		memset(&ack, 0, sizeof(ack));
+		int r = run_step(l, drv, state, &req, retries, &ack, c);
+		if (r == 1)
+			break;
+		if (r < 0)
+			return r;
+		done++;
+	}
+	return done ? 0 : -EPROTO;
 }
 
 /* ---- remembered protocol ------------------------------------------------ */
@@ -371,7 +440,7 @@ static void cand_add(struct cand_list *cl, const struct bms_driver *drv, uint32_
 
 static bool drv_has_baud(const struct bms_driver *drv, uint32_t baud)
 {
-	for (const uint32_t *b = drv->bauds; b && *b; b++)
+	for (const uint32_t *b = bms_driver_bauds(drv); *b; b++)
 		if (*b == baud)
 			return true;
 	return false;
@@ -410,7 +479,7 @@ static int build_candidates(const struct worker_detect_opts *o, struct cand_list
 		if (o->baud) {
 			cand_add_addresses(cl, drv, o->baud, o, true);
 		} else {
-			for (const uint32_t *b = drv->bauds; b && *b; b++)
+			for (const uint32_t *b = bms_driver_bauds(drv); *b; b++)
 				cand_add_addresses(cl, drv, *b, o, true);
 		}
 		return 0;
@@ -429,7 +498,7 @@ static int build_candidates(const struct worker_detect_opts *o, struct cand_list
 	for (size_t i = 0; bms_drivers[i]; i++) {
 		if (bms_drivers[i]->flags & BMS_F_OPT_IN)
 			continue;
-		for (const uint32_t *b = bms_drivers[i]->bauds; b && *b; b++) {
+		for (const uint32_t *b = bms_driver_bauds(bms_drivers[i]); *b; b++) {
 			bool seen = false;
 			for (unsigned j = 0; j < nb; j++)
 				seen |= bauds[j] == *b;
@@ -452,7 +521,7 @@ static int try_candidate(struct worker_link *l, const struct cand *c, unsigned r
 			 struct bms_snapshot *snap)
 {
 	const struct bms_driver *drv = c->drv;
-	int r = worker_port_set_line(&l->port, c->baud, drv->framing);
+	int r = worker_port_set_line(&l->port, c->baud, bms_driver_framing(drv));
 	if (r < 0)
 		return r;
 	memset(l->scratch_state, 0, l->state_cap);
@@ -466,9 +535,9 @@ static int try_candidate(struct worker_link *l, const struct cand *c, unsigned r
 	/* Quick: an unknown candidate's probe waits a short while; once something
 	 * answered, the rest of the cycle gets the driver's own timeouts. */
 	l->timeout_cap_ms = quick ? WORKER_QUICK_TIMEOUT_MS : 0;
-	r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_PROBE, retries, snap, &cnt);
+	r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_PROBE, retries, NULL, snap, &cnt);
 	if (r == 0)
-		r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_POLL, retries, snap, &cnt);
+		r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_POLL, retries, NULL, snap, &cnt);
 	l->timeout_cap_ms = 0;
 	if (r < 0) {
 		log_debug("detect %s@%u addr 0x%02x: %s (%llu bad, %llu timeouts)", drv->name,

@@ -36,7 +36,7 @@ struct worker_link {
 	unsigned timeout_cap_ms; /* 0, or a cap on the drivers' response timeouts */
 	/* Reply length per (kind, step) seen last time, for VMIN batching. */
 	const struct bms_driver *learned_drv;
-	uint16_t learned[2][WORKER_MAX_STEPS];
+	uint16_t learned[BMS_REQ_KINDS][WORKER_MAX_STEPS];
 };
 
 int worker_link_open(const char *path, int wake_fd, struct worker_link **ret);
@@ -46,14 +46,31 @@ void worker_link_close(struct worker_link *l); /* accepts NULL */
 size_t worker_state_size_max(void);
 
 /*
- * Run one whole cycle of `kind` for drv (state already initialised) into
- * snap. Each step is retried up to `retries` times after a timeout or a bad
- * frame. 0 on success; -ETIMEDOUT, -EBADMSG (bytes but no usable frame),
+ * Run one whole cycle of `kind` (PROBE or POLL) for drv (state already
+ * initialised) into snap. The core numbers the poll cycles and retries: each
+ * step is retried up to `retries` times after a timeout or a bad frame, with
+ * the same request bytes and cycle number. held (NULL = a first cycle with no
+ * history) is the battery's bms_held: static steps (BMS_STEP_STATIC) are
+ * skipped once answered and their fields carried into snap. A BMS_F_PASSIVE
+ * driver that builds no request at step 0 is listened to until its response
+ * timeout; a poll cycle with no request from any other driver is -EPROTO.
+ * 0 on success; -ETIMEDOUT, -EBADMSG (bytes but no usable frame),
  * -ECANCELED, -ENODEV, or the driver's error. Counters are added to c.
  */
 int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *state,
-		 enum bms_request kind, unsigned retries, struct bms_snapshot *snap,
-		 struct worker_counters *c);
+		 enum bms_req_kind kind, unsigned retries, struct bms_held *held,
+		 struct bms_snapshot *snap, struct worker_counters *c);
+
+/*
+ * One write (a BMS_REQ_SET cycle): command and value, retried like a poll
+ * step. 0 when the BMS acknowledged it; -EOPNOTSUPP, without touching the
+ * port, when drv does not list the command; -EPERM when the BMS refused it;
+ * -ETIMEDOUT when it never answered; -EINVAL for a value the command cannot
+ * take; -ECANCELED, -ENODEV.
+ */
+int worker_set(struct worker_link *l, const struct bms_driver *drv, void *state,
+	       enum bms_command command, int32_t value, unsigned retries,
+	       struct worker_counters *c);
 
 struct worker_detect_opts {
 	const char *bms;            /* pin a driver by name; NULL or "" = autodetect */

@@ -45,6 +45,7 @@ struct battery {
 	uint8_t cells;       /* cell count fixed at registration (first commit); 0 = not yet */
 	bool implausible;    /* in an episode of implausible cycles (logged at start and end) */
 	uint32_t bad_cells;  /* cells out of range in the last commit (logged on change) */
+	struct bms_held held;        /* cycle count and static fields (bms.h) */
 	struct bms_snapshot last;    /* last committed */
 	struct bms_snapshot scratch; /* the cycle in progress */
 };
@@ -101,38 +102,12 @@ static int64_t interval_for(const struct worker *w, const struct bms_driver *drv
 /*
  * Each poll cycle starts from an empty snapshot, so a field the BMS stops
  * sending loses its valid bit instead of going out again with a fresh
- * timestamp. Only what a driver reads on a slower schedule than the cycle is
- * carried from the last committed one: the identity strings and the design
- * capacity (JBD's 0x05 model, JBD UP16S's product block and Daly's 0x50 rated
- * capacity are read on the first cycle and then only every 64th while
- * missing). Those drivers re-fill them from their state in finish() too; this
- * keeps a driver that does not from flapping them. Measurements, alarms and
- * the BMS's own current limits are read every cycle by every driver (jk: one
- * "read all"; jkpb: status, settings and about; jbd: 0x03 and 0x04; daly:
- * every data command) and are never carried.
+ * timestamp. Only what a driver declares static data (BMS_STEP_STATIC: JBD's
+ * 0x05 model, JBD UP16S's product block, Daly's 0x50 rated capacity) is
+ * carried, by worker_cycle from the battery's bms_held. Measurements, alarms
+ * and the BMS's own current limits are read every cycle by every driver and
+ * are never carried.
  */
-static void carry_slow_fields(struct bms_snapshot *s, const struct bms_snapshot *last)
-{
-	static const struct {
-		uint32_t bit;
-		size_t off;
-	} strs[] = {
-		{BMS_V_SERIAL, offsetof(struct bms_snapshot, serial)},
-		{BMS_V_MODEL, offsetof(struct bms_snapshot, model)},
-		{BMS_V_HW_VERSION, offsetof(struct bms_snapshot, hw_version)},
-		{BMS_V_SW_VERSION, offsetof(struct bms_snapshot, sw_version)},
-	};
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		if (!(s->valid & strs[i].bit) && (last->valid & strs[i].bit)) {
-			memcpy((char *)s + strs[i].off, (const char *)last + strs[i].off,
-			       BMS_STR_LEN);
-			s->valid |= strs[i].bit;
-		}
-	if (!(s->valid & BMS_V_CAP_DESIGN) && (last->valid & BMS_V_CAP_DESIGN)) {
-		s->capacity_design_mah = last->capacity_design_mah;
-		s->valid |= BMS_V_CAP_DESIGN;
-	}
-}
 
 static void cells_text(uint32_t mask, char *buf, size_t len)
 {
@@ -240,6 +215,8 @@ static void adopt(struct worker *w, const struct worker_detect_result *res)
 		b->info.address = addr;
 		b->info.poll_interval_ms = (uint32_t)w->interval_ms;
 		if (addr == res->address) {
+			/* the detection's cycle read the static data already */
+			bms_held_seed(res->drv, &b->held, &res->snap);
 			commit_checked(w, b, &res->snap);
 		} else {
 			store_update_info(w->st, slot, &b->info);
@@ -320,13 +297,14 @@ static int detect_until_found(struct worker *w)
 static int poll_battery(struct worker *w, struct battery *b)
 {
 	const struct bms_driver *drv = w->drv;
-	int r = worker_port_set_line(&w->link->port, w->baud, drv->framing);
+	int r = worker_port_set_line(&w->link->port, w->baud, bms_driver_framing(drv));
 	if (r < 0)
 		return r;
-	memset(&b->scratch, 0, sizeof(b->scratch)); /* see carry_slow_fields() */
+	memset(&b->scratch, 0, sizeof(b->scratch)); /* see "Each poll cycle" above */
 	unsigned retries = b->fails >= FAILING_AFTER ? 0 : (unsigned)w->p.serial.retries;
 	uint64_t bad0 = b->cnt.frames_bad, to0 = b->cnt.timeouts;
-	r = worker_cycle(w->link, drv, b->state, BMS_REQ_POLL, retries, &b->scratch, &b->cnt);
+	r = worker_cycle(w->link, drv, b->state, BMS_REQ_POLL, retries, &b->held, &b->scratch,
+			 &b->cnt);
 	if (r == -ECANCELED || r == -ENODEV)
 		return r;
 	b->info.frames_bad = b->cnt.frames_bad;
@@ -338,7 +316,6 @@ static int poll_battery(struct worker *w, struct battery *b)
 		/* It answers its protocol: an implausible cycle is no reason to
 		 * re-detect (that could register another cell count). */
 		b->fails = 0;
-		carry_slow_fields(&b->scratch, &b->last);
 		commit_checked(w, b, &b->scratch);
 		return 0;
 	}

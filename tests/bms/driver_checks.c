@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bms/sim/sim.h"
+
 #include "tests/bms/vectors.inc"
 
 #define DC_BUF 8192
@@ -21,7 +23,7 @@ const struct dc_family dc_families[] = {
 	{"jkpb", "jk_pb_rs485"},
 	{"jbd", "jbd"},
 	{"daly", "daly"},
-	{"jbdup16s", "jbd_up16s"},
+	{"jbd_up16s", "jbd_up16s"},
 	{NULL, NULL},
 };
 
@@ -60,22 +62,22 @@ static void *state_new(const struct bms_driver *drv, uint8_t address)
 	return st;
 }
 
-int dc_feed(const struct bms_driver *drv, void *st, const uint8_t *buf, size_t len,
-	    struct bms_snapshot *snap)
+int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *req,
+	    const uint8_t *buf, size_t len, struct bms_snapshot *snap)
 {
 	size_t pos = 0;
 	int last = -ENODATA;
 	while (pos < len) {
 		size_t start = 0, flen = 0;
-		enum bms_find f = drv->frame_find(buf + pos, len - pos, &start, &flen);
+		enum bms_find f = bms_frame_find(drv, buf + pos, len - pos, &start, &flen);
 		if (f != BMS_FIND_VALID)
 			break;
 		if (start + flen > len - pos || flen == 0) {
-			dc_fail("%s: frame_find returned [%zu,+%zu) beyond %zu bytes", drv->name,
+			dc_fail("%s: bms_frame_find returned [%zu,+%zu) beyond %zu bytes", drv->name,
 				start, flen, len - pos);
 			return -EIO;
 		}
-		int r = drv->parse(st, buf + pos + start, flen, snap);
+		int r = drv->parse(st, req, buf + pos + start, flen, snap);
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -290,25 +292,22 @@ static void compare(const char *what, const struct vec_expect *e, const struct d
 static int parse_as_some_step(const struct bms_driver *drv, uint8_t address, const uint8_t *buf,
 			      size_t len, struct bms_snapshot *snap)
 {
-	static const enum bms_request kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
+	static const enum bms_req_kind kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
 	uint8_t req[DC_BUF];
 	int best = -ENODATA;
 	for (size_t k = 0; k < 2; k++) {
 		for (unsigned step = 0; step < DC_MAX_STEPS; step++) {
+			/* the descriptor says which request: no earlier step is replayed */
+			struct bms_request rq = {.kind = kinds[k], .step = step, .cycle = 1};
 			void *st = state_new(drv, address);
-			int n = 0;
-			for (unsigned s = 0; s <= step; s++) {
-				n = drv->build_request(st, kinds[k], s, req, sizeof(req));
-				if (n <= 0)
-					break;
-			}
+			int n = drv->build_request(st, &rq, req, sizeof(req));
 			if (n <= 0) {
 				free(st);
 				break;
 			}
 			struct bms_snapshot tmp;
 			memset(&tmp, 0, sizeof(tmp));
-			int r = dc_feed(drv, st, buf, len, &tmp);
+			int r = dc_feed(drv, st, &rq, buf, len, &tmp);
 			free(st);
 			if (r >= 0) {
 				*snap = tmp;
@@ -324,7 +323,7 @@ static int parse_as_some_step(const struct bms_driver *drv, uint8_t address, con
  * Added for the JBD/Daly tests: a captured reply to a request the driver
  * deliberately never sends (JBD 0xAA error counters, Daly 0x91 cell range)
  * is allowed when the mapper skips every one of its keys (the snapshot has
- * no field for them). Such a frame must still be found by frame_find; it is
+ * no field for them). Such a frame must still be found by bms_frame_find; it is
  * not counted as checked.
  */
 static bool dc_unrequested(const struct bms_driver *drv, const struct vec *v,
@@ -341,7 +340,7 @@ static bool dc_unrequested(const struct bms_driver *drv, const struct vec *v,
 			return false;
 	}
 	size_t start = 0, flen = 0;
-	return drv->frame_find(buf, len, &start, &flen) == BMS_FIND_VALID && start == 0 &&
+	return bms_frame_find(drv, buf, len, &start, &flen) == BMS_FIND_VALID && start == 0 &&
 	       flen == len;
 }
 
@@ -394,7 +393,7 @@ unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint
 	return checked;
 }
 
-/* ---- frame_find conformance ---- */
+/* ---- frame check conformance ---- */
 
 static enum bms_find find_exact(const struct bms_driver *drv, const uint8_t *p, size_t len,
 				size_t *start, size_t *flen)
@@ -406,7 +405,7 @@ static enum bms_find find_exact(const struct bms_driver *drv, const uint8_t *p, 
 		memcpy(copy, p, len);
 	*start = (size_t)-1;
 	*flen = (size_t)-1;
-	enum bms_find f = drv->frame_find(copy, len, start, flen);
+	enum bms_find f = bms_frame_find(drv, copy, len, start, flen);
 	free(copy);
 	return f;
 }
@@ -528,7 +527,7 @@ unsigned dc_check_family_frames(const struct bms_driver *drv, const char *family
 
 unsigned dc_check_requests(const struct bms_driver *drv, const char *family, uint8_t address)
 {
-	static const enum bms_request kinds[] = {BMS_REQ_PROBE, BMS_REQ_POLL};
+	static const enum bms_req_kind kinds[] = {BMS_REQ_PROBE, BMS_REQ_POLL};
 	unsigned matched = 0;
 	uint8_t want[DC_BUF], req[DC_BUF];
 	for (size_t i = 0; i < VECTOR_COUNT; i++) {
@@ -540,7 +539,8 @@ unsigned dc_check_requests(const struct bms_driver *drv, const char *family, uin
 		for (size_t k = 0; k < 2 && !found; k++) {
 			void *st = state_new(drv, address);
 			for (unsigned step = 0; step < DC_MAX_STEPS; step++) {
-				int n = drv->build_request(st, kinds[k], step, req, sizeof(req));
+				struct bms_request rq = {.kind = kinds[k], .step = step, .cycle = 1};
+				int n = drv->build_request(st, &rq, req, sizeof(req));
 				if (n <= 0)
 					break;
 				if (n == wn && memcmp(req, want, (size_t)n) == 0) {
@@ -612,24 +612,34 @@ static void compare_snap(const char *name, const struct bms_snapshot *got,
 #undef STREQ
 }
 
-/* Run one request/reply exchange of `kind` through the simulator. */
-static int sim_cycle(const struct bms_driver *drv, enum bms_request kind, uint8_t req_addr,
+/* Run one cycle of `kind` through the simulator, as the core runs it (the
+ * first poll cycle: every static step is due). */
+static int sim_cycle(const struct bms_driver *drv, enum bms_req_kind kind, uint8_t req_addr,
 		     uint8_t sim_addr, const struct bms_snapshot *state, struct bms_snapshot *snap,
 		     unsigned *ret_steps)
 {
 	uint8_t req[DC_BUF], reply[DC_BUF];
 	void *st = state_new(drv, req_addr);
+	struct bms_snapshot dev = *state;
+	struct bms_held held;
+	bms_held_reset(&held);
+	struct bms_request rq = {.kind = kind};
+	if (kind == BMS_REQ_POLL)
+		rq.cycle = bms_held_next_cycle(&held);
 	int r = 0;
 	unsigned step;
 	for (step = 0; step < DC_MAX_STEPS; step++) {
-		int n = drv->build_request(st, kind, step, req, sizeof(req));
+		rq.step = step;
+		if (kind == BMS_REQ_POLL && !bms_step_due(drv, step, &held))
+			continue;
+		int n = drv->build_request(st, &rq, req, sizeof(req));
 		if (n < 0) {
 			r = n;
 			break;
 		}
 		if (n == 0)
 			break;
-		int m = drv->sim_respond(state, sim_addr, req, (size_t)n, reply, sizeof(reply));
+		int m = bms_sim_respond(drv, &dev, sim_addr, req, (size_t)n, reply, sizeof(reply));
 		if (m < 0) {
 			r = m;
 			break;
@@ -638,10 +648,14 @@ static int sim_cycle(const struct bms_driver *drv, enum bms_request kind, uint8_
 			r = -ETIMEDOUT; /* the device stayed silent */
 			break;
 		}
-		r = dc_feed(drv, st, reply, (size_t)m, snap);
+		r = dc_feed(drv, st, &rq, reply, (size_t)m, snap);
 		if (r != 0)
 			break;
+		if (kind == BMS_REQ_POLL)
+			bms_held_keep(drv, step, &held, snap);
 	}
+	if (r == 0 && kind == BMS_REQ_POLL)
+		bms_held_apply(&held, snap);
 	if (r == 0 && drv->finish)
 		drv->finish(st, snap);
 	free(st);
@@ -653,7 +667,7 @@ static int sim_cycle(const struct bms_driver *drv, enum bms_request kind, uint8_
 void dc_check_sim_roundtrip(const struct bms_driver *drv, uint8_t address,
 			    const struct bms_snapshot *state, uint32_t must_valid)
 {
-	CU_ASSERT_FATAL(drv->sim_respond != NULL);
+	CU_ASSERT_FATAL(bms_sim_find(drv->name) != NULL);
 	struct bms_snapshot snap;
 	unsigned steps = 0;
 
@@ -685,15 +699,18 @@ void dc_check_sim_roundtrip(const struct bms_driver *drv, uint8_t address,
 		uint8_t req[DC_BUF], oreq[DC_BUF], reply[DC_BUF];
 		void *st = state_new(drv, address);
 		void *ost = state_new(drv, other);
-		int n = drv->build_request(st, BMS_REQ_POLL, 0, req, sizeof(req));
-		int on = drv->build_request(ost, BMS_REQ_POLL, 0, oreq, sizeof(oreq));
+		struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = 1};
+		struct bms_snapshot dev = *state;
+		int n = drv->build_request(st, &rq, req, sizeof(req));
+		int on = drv->build_request(ost, &rq, oreq, sizeof(oreq));
 		CU_ASSERT(n > 0 && on > 0);
-		int m = on > 0 ? drv->sim_respond(state, other, oreq, (size_t)on, reply, sizeof(reply))
+		int m = on > 0 ? bms_sim_respond(drv, &dev, other, oreq, (size_t)on, reply,
+						 sizeof(reply))
 			       : 0;
 		CU_ASSERT(m > 0);
 		if (m > 0) {
 			memset(&snap, 0, sizeof(snap));
-			r = dc_feed(drv, st, reply, (size_t)m, &snap);
+			r = dc_feed(drv, st, &rq, reply, (size_t)m, &snap);
 			if (r == 0)
 				dc_fail("%s: a reply from address %u completed a request to %u",
 					drv->name, other, address);

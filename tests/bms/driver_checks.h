@@ -20,13 +20,14 @@
  *        CU_ASSERT(dc_check_requests(drv, "family", address) == N);
  *        dc_check_sim_roundtrip(drv, address, &state, must_have_valid_bits);
  *   4. One sb_add_test line in tests/bms/CMakeLists.txt:
- *        sb_add_test(test_x SOURCES test_x.c driver_checks.c LIBS sb_bms)
+ *        sb_add_test(test_x SOURCES test_x.c driver_checks.c LIBS sb_bms_sim)
  *
- * How a response vector is parsed: the harness inits the state for address,
- * then for each step of a BMS_REQ_POLL cycle (and then BMS_REQ_PROBE) calls
- * build_request and offers the frame to parse; the first step for which
- * parse returns 0 or 1 (not -EPROTO) is the step this frame answers. So parse
- * must reject a frame that answers a different request with -EPROTO.
+ * How a response vector is parsed: for each step of a BMS_REQ_POLL cycle
+ * (and then BMS_REQ_PROBE) the harness inits a fresh state for address,
+ * builds that request and offers the frame to parse with its descriptor; the
+ * first step for which parse returns 0 or 1 (not -EPROTO) is the step this
+ * frame answers. So parse must reject a frame that answers a different
+ * request with -EPROTO.
  */
 #ifndef SB_TESTS_DRIVER_CHECKS_H
 #define SB_TESTS_DRIVER_CHECKS_H
@@ -79,7 +80,7 @@ const char *dc_family_of(const char *driver);
 const struct vec *dc_vectors(size_t *ret_count);
 
 /*
- * Walk every response vector of family through frame_find + parse (the frame
+ * Walk every response vector of family through bms_frame_find + parse (the frame
  * alone and inside garbage) and compare each expected key within 0.001.
  * Returns the number of vectors checked (assert it is > 0).
  */
@@ -87,7 +88,8 @@ unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint
 			  dc_map_fn map);
 
 /*
- * frame_find conformance for one valid captured reply frame:
+ * Frame check conformance (bms_frame_find over drv->frame_check) for one
+ * valid captured reply frame:
  * whole -> VALID (0, len); leading garbage (random, header look-alikes, a
  * truncated copy of the frame) -> VALID at the garbage length; every single
  * byte flipped -> never VALID as (0, len); truncated at every length 0..len-1
@@ -107,8 +109,9 @@ unsigned dc_check_family_frames(const struct bms_driver *drv, const char *family
 unsigned dc_check_requests(const struct bms_driver *drv, const char *family, uint8_t address);
 
 /*
- * Run a probe and a whole poll cycle against drv->sim_respond(state, address):
- * request -> reply bytes -> frame_find -> parse, then assert that every field
+ * Run a probe and a whole poll cycle against the family's simulator
+ * (bms/sim, at address, answering from a copy of state): request -> reply
+ * bytes -> bms_frame_find -> parse, then assert that every field
  * whose valid bit the driver set equals state (the test picks values the
  * protocol can represent exactly) and that all bits of must_valid were set.
  * For addressed drivers also asserts the simulator stays silent when a request
@@ -119,11 +122,11 @@ void dc_check_sim_roundtrip(const struct bms_driver *drv, uint8_t address,
 			    const struct bms_snapshot *state, uint32_t must_valid);
 
 /*
- * Feed reply bytes to the driver as the worker would (frame_find, drop
- * garbage, parse until a parse returns 0). Returns 0 when the step completed,
+ * Feed reply bytes to the driver as the worker would (bms_frame_find, drop
+ * garbage, parse against req until a parse returns 0). Returns 0 when the step completed,
  * a negative errno from parse, or -ENODATA when the bytes ran out first.
  */
-int dc_feed(const struct bms_driver *drv, void *st, const uint8_t *buf, size_t len,
-	    struct bms_snapshot *snap);
+int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *req,
+	    const uint8_t *buf, size_t len, struct bms_snapshot *snap);
 
 #endif

@@ -4,7 +4,7 @@
  * captured frame prints its values as JSON, a bad frame exits 1 with a
  * reason; simulate answers through a real pseudo-terminal exactly what the
  * state file says, stays silent when not addressed, at the wrong baud, after
- * SIGUSR1, and never lets a corrupted reply through frame_find + parse.
+ * SIGUSR1, and never lets a corrupted reply through the frame check + parse.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,10 +204,11 @@ static int cycle(int fd, const struct bms_driver *drv, uint8_t addr, struct bms_
 	uint8_t st[256], req[256], buf[4096];
 	memset(st, 0, sizeof(st));
 	CU_ASSERT_FATAL(drv->state_size <= sizeof(st));
-	if (drv->init(st, addr) < 0)
+	if (drv->init && drv->init(st, addr) < 0)
 		return -EINVAL;
-	for (unsigned step = 0;; step++) {
-		int n = drv->build_request(st, BMS_REQ_POLL, step, req, sizeof(req));
+	struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = 1};
+	for (rq.step = 0;; rq.step++) {
+		int n = drv->build_request(st, &rq, req, sizeof(req));
 		if (n <= 0)
 			return n;
 		tcflush(fd, TCIFLUSH);
@@ -223,7 +224,7 @@ static int cycle(int fd, const struct bms_driver *drv, uint8_t addr, struct bms_
 			if (k <= 0)
 				break;
 			have += (size_t)k;
-			r = dc_feed(drv, st, buf, have, snap);
+			r = dc_feed(drv, st, &rq, buf, have, snap);
 			if (r == 0 || (r < 0 && r != -ENODATA) || have == sizeof(buf))
 				break;
 			r = -ETIMEDOUT;

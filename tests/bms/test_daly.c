@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Daly A5 driver: captured vectors (each 13-byte frame of the concatenated
- * captures run through), frame_find conformance per frame, requests,
+ * captures run through), frame check conformance per frame, requests,
  * simulator round trip, multi-frame cell and temperature lists, fault
  * levels, the current sign check.
  */
@@ -11,6 +11,7 @@
 
 #include "bms/bms.h"
 #include "bms/bytes.h"
+#include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
 
@@ -20,33 +21,36 @@ extern const struct bms_driver bms_daly;
 
 struct st_buf {
 	_Alignas(16) uint8_t b[512];
+	struct bms_request rq; /* the request of the current step */
 };
 
 static void fresh(struct st_buf *st, uint8_t board)
 {
 	CU_ASSERT_FATAL(bms_daly.state_size <= sizeof(st->b));
 	memset(st->b, 0, sizeof(st->b));
+	memset(&st->rq, 0, sizeof(st->rq));
 	CU_ASSERT_FATAL(bms_daly.init(st->b, board) == 0);
 }
 
 /*
  * Start the poll step that asks for cmd; 0 when there is one. The step is
  * looked up on a copy of the state, so only that step's request is built on
- * the real one (building step 0 again would start a new cycle).
+ * the real one; its descriptor is kept for parse.
  */
 static int start_step(struct st_buf *st, uint8_t cmd)
 {
 	uint8_t req[FRAME];
 	struct st_buf probe = *st;
 	for (unsigned k = 0; k < 16; k++) {
-		int n = bms_daly.build_request(probe.b, BMS_REQ_POLL, k, req, sizeof(req));
+		struct bms_request rq = {.kind = BMS_REQ_POLL, .step = k, .cycle = 1};
+		int n = bms_daly.build_request(probe.b, &rq, req, sizeof(req));
 		if (n <= 0)
 			return -ENOENT;
-		if (req[2] == cmd)
-			return bms_daly.build_request(st->b, BMS_REQ_POLL, k, req, sizeof(req)) ==
-					       FRAME
-				       ? 0
-				       : -EIO;
+		if (req[2] == cmd) {
+			st->rq = rq;
+			return bms_daly.build_request(st->b, &rq, req, sizeof(req)) == FRAME ? 0
+											   : -EIO;
+		}
 	}
 	return -ENOENT;
 }
@@ -70,7 +74,7 @@ static int decode_all(const uint8_t *buf, size_t len, struct bms_snapshot *s)
 				continue;
 			cur = f[2];
 		}
-		last = bms_daly.parse(st.b, f, FRAME, s);
+		last = bms_daly.parse(st.b, &st.rq, f, FRAME, s);
 		if (last < 0)
 			return last;
 	}
@@ -153,7 +157,7 @@ static void test_vectors(void)
 	CU_ASSERT(dc_check_vectors(&bms_daly, "daly", 1, daly_map) == 6);
 }
 
-/* frame_find conformance for every 13-byte frame of every capture. */
+/* frame check conformance for every 13-byte frame of every capture. */
 static void test_frames(void)
 {
 	size_t nvec, frames = 0;
@@ -179,16 +183,17 @@ static void test_requests(void)
 	CU_ASSERT_FATAL(vec_hex("a540900800000000000000007d", zero, sizeof(zero)) == FRAME);
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
-	CU_ASSERT(bms_daly.sim_respond(&s, 1, zero, FRAME, rep, sizeof(rep)) == FRAME);
+	CU_ASSERT(bms_sim_respond(&bms_daly, &s, 1, zero, FRAME, rep, sizeof(rep)) == FRAME);
 	/* board 3 is asked at 0x42 and answers as 0x03 */
 	struct st_buf st;
 	uint8_t req[FRAME];
 	fresh(&st, 3);
-	CU_ASSERT(bms_daly.build_request(st.b, BMS_REQ_PROBE, 0, req, sizeof(req)) == FRAME);
+	struct bms_request probe = {.kind = BMS_REQ_PROBE};
+	CU_ASSERT(bms_daly.build_request(st.b, &probe, req, sizeof(req)) == FRAME);
 	CU_ASSERT(req[1] == 0x42 && req[2] == 0x90 && req[12] == bms_sum8(req, 12));
-	CU_ASSERT(bms_daly.sim_respond(&s, 3, req, FRAME, rep, sizeof(rep)) == FRAME);
+	CU_ASSERT(bms_sim_respond(&bms_daly, &s, 3, req, FRAME, rep, sizeof(rep)) == FRAME);
 	CU_ASSERT(rep[1] == 0x03);
-	CU_ASSERT(bms_daly.sim_respond(&s, 1, req, FRAME, rep, sizeof(rep)) == 0);
+	CU_ASSERT(bms_sim_respond(&bms_daly, &s, 1, req, FRAME, rep, sizeof(rep)) == 0);
 	CU_ASSERT(bms_daly.init(st.b, 17) == -EINVAL);
 }
 
@@ -272,18 +277,18 @@ static void test_cell_frames(void)
 	/* 0x94: 7 cells, 2 sensors; cycles from bytes 5-6 (0x0102), not byte 7 */
 	CU_ASSERT_FATAL(start_step(&st, 0x94) == 0);
 	status_frame(7, 2, f);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == 0);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == 0);
 	CU_ASSERT(s.cycles == 0x0102);
 
 	/* 7 cells = 3 frames, in order */
 	CU_ASSERT_FATAL(start_step(&st, 0x95) == 0);
 	cell_frame(1, 3301, 3302, 3303, f);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == 1);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == 1);
 	cell_frame(2, 3304, 3305, 3306, f);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == 1);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == 1);
 	CU_ASSERT(!(s.valid & BMS_V_CELLS)); /* nothing committed before the last frame */
 	cell_frame(3, 3307, 0, 0, f);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == 0);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == 0);
 	CU_ASSERT(s.cell_count == 7 && s.cell_mv[0] == 3301 && s.cell_mv[6] == 3307);
 
 	/* out of order, missing and repeated frame numbers reject the reply */
@@ -291,11 +296,11 @@ static void test_cell_frames(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CU_ASSERT_FATAL(start_step(&st, 0x95) == 0);
 		cell_frame(bad[i][0], 3300, 3300, 3300, f);
-		int r = bms_daly.parse(st.b, f, FRAME, &s);
+		int r = bms_daly.parse(st.b, &st.rq, f, FRAME, &s);
 		if (bad[i][1]) {
 			CU_ASSERT(r == 1);
 			cell_frame(bad[i][1], 3300, 3300, 3300, f);
-			r = bms_daly.parse(st.b, f, FRAME, &s);
+			r = bms_daly.parse(st.b, &st.rq, f, FRAME, &s);
 		}
 		CU_ASSERT(r == -EPROTO);
 	}
@@ -304,17 +309,17 @@ static void test_cell_frames(void)
 	CU_ASSERT_FATAL(start_step(&st, 0x95) == 0);
 	for (uint8_t k = 1; k <= 3; k++) {
 		cell_frame(k, 3310, 3310, 3310, f);
-		CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == (k < 3 ? 1 : 0));
+		CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == (k < 3 ? 1 : 0));
 	}
 	CU_ASSERT_FATAL(start_step(&st, 0x96) == 0);
 	cell_frame(4, 0, 0, 0, f);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == -EPROTO);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == -EPROTO);
 	/* next time the cell step waits for all 16 */
 	CU_ASSERT_FATAL(start_step(&st, 0x95) == 0);
 	memset(&s, 0, sizeof(s));
 	for (uint8_t k = 1; k <= 16; k++) {
 		cell_frame(k, k <= 3 ? 3320 : 0, k <= 2 ? 3321 : 0, k <= 2 ? 3322 : 0, f);
-		CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == (k < 16 ? 1 : 0));
+		CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == (k < 16 ? 1 : 0));
 	}
 	CU_ASSERT(s.cell_count == 7 && s.cell_mv[6] == 3320);
 
@@ -322,7 +327,7 @@ static void test_cell_frames(void)
 	CU_ASSERT_FATAL(start_step(&st, 0x96) == 0);
 	uint8_t d[8] = {1, 0, 65, 0, 0, 0xFF, 0xFF, 0xFF};
 	frame_of(0x96, d, f);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == 0);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == 0);
 	CU_ASSERT(s.temp_count == 2 && s.temp_dc[0] == -400 && s.temp_dc[1] == 250);
 }
 
@@ -343,7 +348,7 @@ static void test_cell_frames_unknown_count(void)
 		memset(&s, 0, sizeof(s));
 		CU_ASSERT_FATAL(start_step(&st, 0x95) == 0);
 		for (int k = 0; k < 16; k++)
-			CU_ASSERT(bms_daly.parse(st.b, buf + k * FRAME, FRAME, &s) == (k < 15 ? 1 : 0));
+			CU_ASSERT(bms_daly.parse(st.b, &st.rq, buf + k * FRAME, FRAME, &s) == (k < 15 ? 1 : 0));
 		CU_ASSERT(s.cell_count == 16 && s.cell_mv[15] == 3324);
 		/* the same capture with frame 9 missing is refused */
 		fresh(&st, 1);
@@ -351,7 +356,7 @@ static void test_cell_frames_unknown_count(void)
 		int r = 0;
 		for (int k = 0; k < 16 && r >= 0; k++)
 			if (k != 8)
-				r = bms_daly.parse(st.b, buf + k * FRAME, FRAME, &s);
+				r = bms_daly.parse(st.b, &st.rq, buf + k * FRAME, FRAME, &s);
 		CU_ASSERT(r == -EPROTO);
 		return;
 	}
@@ -369,7 +374,7 @@ static void test_faults(void)
 	uint8_t d[8] = {0x01 | 0x08, 0x20, 0x40, 0x00, 0x01, 0x00, 0x04, 0x77};
 	frame_of(0x98, d, f);
 	CU_ASSERT_FATAL(start_step(&st, 0x98) == 0);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == 0);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == 0);
 	CU_ASSERT(s.alarm[BMS_ALARM_HIGH_CELL_VOLTAGE] == 1);
 	CU_ASSERT(s.alarm[BMS_ALARM_LOW_CELL_VOLTAGE] == 2);
 	CU_ASSERT(s.alarm[BMS_ALARM_HIGH_TEMPERATURE] == 2);
@@ -383,7 +388,7 @@ static void test_faults(void)
 	uint8_t b[8] = {0x05, 0x00, 0x80, 0, 0, 0, 0, 0};
 	frame_of(0x97, b, f);
 	CU_ASSERT_FATAL(start_step(&st, 0x97) == 0);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == 0);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == 0);
 	CU_ASSERT(s.balancing == ((1u << 0) | (1u << 2) | (1u << 23)));
 }
 
@@ -397,11 +402,11 @@ static int32_t cycle_current(struct st_buf *st, uint16_t raw, uint8_t dir)
 	put_u16be(a + 4, raw);
 	CU_ASSERT_FATAL(start_step(st, 0x90) == 0);
 	frame_of(0x90, a, f);
-	CU_ASSERT(bms_daly.parse(st->b, f, FRAME, &s) == 0);
+	CU_ASSERT(bms_daly.parse(st->b, &st->rq, f, FRAME, &s) == 0);
 	uint8_t b[8] = {dir, 1, 1, 0, 0, 0, 0x10, 0x00};
 	CU_ASSERT_FATAL(start_step(st, 0x93) == 0);
 	frame_of(0x93, b, f);
-	CU_ASSERT(bms_daly.parse(st->b, f, FRAME, &s) == 0);
+	CU_ASSERT(bms_daly.parse(st->b, &st->rq, f, FRAME, &s) == 0);
 	return s.current_ma;
 }
 
@@ -435,47 +440,55 @@ static void test_address(void)
 	uint8_t req[FRAME], f[FRAME];
 	fresh(&st, 2);
 	memset(&s, 0, sizeof(s));
-	CU_ASSERT(bms_daly.build_request(st.b, BMS_REQ_POLL, 0, req, sizeof(req)) == FRAME);
+	st.rq = (struct bms_request){.kind = BMS_REQ_POLL, .cycle = 1};
+	CU_ASSERT(bms_daly.build_request(st.b, &st.rq, req, sizeof(req)) == FRAME);
 	CU_ASSERT(req[1] == 0x41);
-	CU_ASSERT(bms_daly.parse(st.b, req, FRAME, &s) == -EPROTO); /* echo */
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, req, FRAME, &s) == -EPROTO); /* echo */
 	uint8_t d[8] = {0x02, 0x12, 0, 0, 0x75, 0x30, 0x02, 0x00};
 	frame_of(0x90, d, f); /* from board 1 */
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == -EPROTO);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == -EPROTO);
 	f[1] = 0x02;
 	f[12] = bms_sum8(f, 12);
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == 0);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == 0);
 	CU_ASSERT(s.voltage_mv == 53000 && s.current_ma == 0 && s.soc_cpct == 5120);
 	f[12] ^= 1;
-	CU_ASSERT(bms_daly.parse(st.b, f, FRAME, &s) == -EBADMSG);
+	CU_ASSERT(bms_daly.parse(st.b, &st.rq, f, FRAME, &s) == -EBADMSG);
 }
 
-/* 0x50 rated capacity: first cycle, then every 64th while missing; kept by finish. */
+/* 0x50 rated capacity: first cycle, then every 64th while missing; kept by the core. */
 static void test_rated_schedule(void)
 {
 	struct st_buf st;
 	uint8_t req[FRAME], rep[FRAME];
 	struct bms_snapshot want;
+	struct bms_held held;
 	memset(&want, 0, sizeof(want));
 	want.capacity_design_mah = 280000;
 	fresh(&st, 1);
+	bms_held_reset(&held);
 	for (unsigned cycle = 1; cycle <= 130; cycle++) {
 		struct bms_snapshot s;
 		memset(&s, 0, sizeof(s));
 		bool asked = false;
-		for (unsigned step = 0;; step++) {
-			int n = bms_daly.build_request(st.b, BMS_REQ_POLL, step, req, sizeof(req));
+		struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = bms_held_next_cycle(&held)};
+		for (rq.step = 0;; rq.step++) {
+			if (!bms_step_due(&bms_daly, rq.step, &held))
+				continue;
+			int n = bms_daly.build_request(st.b, &rq, req, sizeof(req));
 			if (n == 0)
 				break;
 			if (req[2] != 0x50)
 				continue;
 			asked = true;
 			if (cycle == 64) {
-				CU_ASSERT(bms_daly.sim_respond(&want, 1, req, FRAME, rep, FRAME) == FRAME);
-				CU_ASSERT(dc_feed(&bms_daly, st.b, rep, FRAME, &s) == 0);
+				CU_ASSERT(bms_sim_respond(&bms_daly, &want, 1, req, FRAME, rep, FRAME) ==
+					  FRAME);
+				CU_ASSERT(dc_feed(&bms_daly, st.b, &rq, rep, FRAME, &s) == 0);
+				bms_held_keep(&bms_daly, rq.step, &held, &s);
 			}
 		}
 		CU_ASSERT(asked == (cycle == 1 || cycle == 64));
-		bms_daly.finish(st.b, &s);
+		bms_held_apply(&held, &s);
 		CU_ASSERT(!!(s.valid & BMS_V_CAP_DESIGN) == (cycle >= 64));
 		if (cycle >= 64)
 			CU_ASSERT(s.capacity_design_mah == 280000 && s.capacity_full_mah == 280000);

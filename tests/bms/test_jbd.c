@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* JBD 0xDD driver: captured vectors, frame_find conformance, requests, simulator round trip. */
+/* JBD 0xDD driver: captured vectors, frame check conformance, requests, simulator round trip,
+ * the 0xE1 MOSFET write. */
 #include <errno.h>
 #include <string.h>
 
 #include "bms/bms.h"
 #include "bms/bytes.h"
+#include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
 
@@ -185,11 +187,10 @@ static int parse_step(unsigned step, const uint8_t *f, size_t n, struct bms_snap
 	CU_ASSERT_FATAL(bms_jbd.state_size <= sizeof(st));
 	memset(st, 0, sizeof(st));
 	bms_jbd.init(st, 0);
-	int r = 0;
-	for (unsigned k = 0; k <= step && r >= 0; k++)
-		r = bms_jbd.build_request(st, BMS_REQ_POLL, k, req, sizeof(req));
+	struct bms_request rq = {.kind = BMS_REQ_POLL, .step = step, .cycle = 1};
+	int r = bms_jbd.build_request(st, &rq, req, sizeof(req));
 	CU_ASSERT_FATAL(r > 0);
-	return bms_jbd.parse(st, f, n, s);
+	return bms_jbd.parse(st, &rq, f, n, s);
 }
 
 /* Balance bits: bytes 12-13 are cells 1-16 with bit 0 = cell 1 (JBD document). */
@@ -263,38 +264,58 @@ static void test_rejects(void)
 	n = frame_of(0x05, 0, (const uint8_t *)"JBD-A", 5, f);
 	CU_ASSERT(parse_step(2, f, n, &s) == 0);
 	CU_ASSERT_STRING_EQUAL(s.model, "JBD-A");
-	n = frame_of(0xE1, 0, d, 0, f); /* a write reply: we send no writes */
-	CU_ASSERT(bms_jbd.frame_find(f, n, &start, &flen) == BMS_FIND_INVALID);
+	n = frame_of(0xE1, 0, d, 0, f); /* the MOSFET write's ack: a frame, but no read's answer */
+	CU_ASSERT(bms_frame_find(&bms_jbd, f, n, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(parse_step(0, f, n, &s) == -EPROTO);
+	n = frame_of(0xE2, 0, d, 0, f); /* other write replies: we send no such writes */
+	CU_ASSERT(bms_frame_find(&bms_jbd, f, n, &start, &flen) == BMS_FIND_INVALID);
+	n = frame_of(0xE1, 0, d, 0, f);
 	f[5] ^= 1; /* checksum */
-	CU_ASSERT(bms_jbd.parse(NULL, f, n, &s) == -EBADMSG);
+	struct bms_request rq0 = {.kind = BMS_REQ_POLL, .cycle = 1};
+	CU_ASSERT(bms_jbd.parse(NULL, &rq0, f, n, &s) == -EBADMSG);
 	/* our own request (an echoing adapter) is never a reply */
 	uint8_t req[16];
 	CU_ASSERT(parse_step(0, f, 0, &s) == -EBADMSG);
 	uint8_t st[256];
 	bms_jbd.init(st, 0);
-	int rn = bms_jbd.build_request(st, BMS_REQ_PROBE, 0, req, sizeof(req));
+	struct bms_request probe = {.kind = BMS_REQ_PROBE};
+	int rn = bms_jbd.build_request(st, &probe, req, sizeof(req));
 	CU_ASSERT_FATAL(rn == 7);
-	CU_ASSERT(bms_jbd.frame_find(req, 7, &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(bms_frame_find(&bms_jbd, req, 7, &start, &flen) == BMS_FIND_INVALID);
 }
 
-/* 0x05 is asked on the first cycle, then only every 64th while missing; finish keeps it. */
+/*
+ * 0x05 is asked on the first cycle, then only every 64th while missing; the
+ * core keeps it. The schedule is the driver's declared static step applied
+ * by the core (bms_step_due / bms_held_*, as worker_cycle runs it).
+ */
 static void test_model_schedule(void)
 {
-	uint8_t st[256], req[16], rep[300];
+	uint8_t st[256], req[16], req2[16], rep[300];
 	struct bms_snapshot want, s;
+	struct bms_held held;
 	memset(&want, 0, sizeof(want));
 	strcpy(want.model, "JBD-SP25S003");
 	bms_jbd.init(st, 0);
+	bms_held_reset(&held);
 	unsigned model_cycles = 0;
 	for (unsigned cycle = 1; cycle <= 130; cycle++) {
 		memset(&s, 0, sizeof(s));
-		unsigned step;
+		struct bms_request rq = {.kind = BMS_REQ_POLL};
+		rq.cycle = bms_held_next_cycle(&held);
+		CU_ASSERT(rq.cycle == cycle);
 		bool asked = false;
-		for (step = 0;; step++) {
-			int n = bms_jbd.build_request(st, BMS_REQ_POLL, step, req, sizeof(req));
-			if (step == 0) /* a retry of step 0 is not a new cycle */
-				CU_ASSERT(bms_jbd.build_request(st, BMS_REQ_POLL, 0, req,
-								sizeof(req)) == 7);
+		for (rq.step = 0;; rq.step++) {
+			if (!bms_step_due(&bms_jbd, rq.step, &held))
+				continue;
+			rq.attempt = 0;
+			int n = bms_jbd.build_request(st, &rq, req, sizeof(req));
+			if (rq.step == 0) { /* a retry of step 0 is the same request, not a new cycle */
+				rq.attempt = 1;
+				CU_ASSERT(bms_jbd.build_request(st, &rq, req2, sizeof(req2)) == 7);
+				CU_ASSERT(memcmp(req, req2, 7) == 0);
+				rq.attempt = 0;
+			}
 			if (n == 0)
 				break;
 			if (req[2] != 0x05)
@@ -302,19 +323,116 @@ static void test_model_schedule(void)
 			asked = true;
 			/* silent the first time (a clone without 0x05), answers at cycle 64 */
 			if (cycle == 64) {
-				int m = bms_jbd.sim_respond(&want, 0, req, (size_t)n, rep, sizeof(rep));
-				CU_ASSERT(dc_feed(&bms_jbd, st, rep, (size_t)m, &s) == 0);
+				int m = bms_sim_respond(&bms_jbd, &want, 0, req, (size_t)n, rep,
+							sizeof(rep));
+				CU_ASSERT(dc_feed(&bms_jbd, st, &rq, rep, (size_t)m, &s) == 0);
+				bms_held_keep(&bms_jbd, rq.step, &held, &s);
 			}
 		}
 		if (asked)
 			model_cycles++;
 		CU_ASSERT(asked == (cycle == 1 || cycle == 64));
-		bms_jbd.finish(st, &s);
+		bms_held_apply(&held, &s);
 		CU_ASSERT(!!(s.valid & BMS_V_MODEL) == (cycle >= 64));
 		if (cycle >= 64)
 			CU_ASSERT_STRING_EQUAL(s.model, "JBD-SP25S003");
 	}
 	CU_ASSERT(model_cycles == 2);
+}
+
+/* Build the SET request for command/value; returns its length. */
+static int set_request(void *st, enum bms_command cmd, int32_t value, uint8_t *req, size_t cap)
+{
+	struct bms_request rq = {.kind = BMS_REQ_SET, .command = cmd, .value = value};
+	return bms_jbd.build_request(st, &rq, req, cap);
+}
+
+/*
+ * The MOSFET write (register 0xE1, protocols.md section 3): the request
+ * bytes, the other FET's last commanded state repeated, the ack accepted and
+ * a refusal reported as -EPERM, unsupported commands and values refused.
+ */
+static void test_mosfet_write(void)
+{
+	uint8_t st[256], req[32], f[32];
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	bms_jbd.init(st, 0);
+	CU_ASSERT(bms_driver_can_set(&bms_jbd));
+	CU_ASSERT(bms_driver_supports(&bms_jbd, BMS_CMD_CHARGE_FET));
+	CU_ASSERT(bms_driver_supports(&bms_jbd, BMS_CMD_DISCHARGE_FET));
+	CU_ASSERT(!bms_driver_supports(&bms_jbd, BMS_CMD_SOC));
+
+	/* charge FET off: DD 5A E1 02 00 01 FF 1C 77 */
+	static const uint8_t charge_off[] = {0xDD, 0x5A, 0xE1, 0x02, 0x00, 0x01, 0xFF, 0x1C, 0x77};
+	CU_ASSERT_FATAL(set_request(st, BMS_CMD_CHARGE_FET, 0, req, sizeof(req)) == 9);
+	CU_ASSERT(memcmp(req, charge_off, sizeof(charge_off)) == 0);
+	/* a retry builds the same bytes */
+	struct bms_request rq = {.kind = BMS_REQ_SET, .command = BMS_CMD_CHARGE_FET, .value = 0,
+				 .attempt = 1};
+	uint8_t again[32];
+	CU_ASSERT(bms_jbd.build_request(st, &rq, again, sizeof(again)) == 9);
+	CU_ASSERT(memcmp(again, charge_off, sizeof(charge_off)) == 0);
+	rq.step = 1;
+	CU_ASSERT(bms_jbd.build_request(st, &rq, again, sizeof(again)) == 0); /* one step */
+
+	/* the ack DD E1 00 00 00 00 77 completes the step */
+	uint8_t none[1] = {0};
+	size_t n = frame_of(0xE1, 0x00, none, 0, f);
+	rq.step = 0;
+	CU_ASSERT(bms_jbd.parse(st, &rq, f, n, &s) == 0);
+	CU_ASSERT(s.valid == 0); /* an ack fills nothing */
+	/* a read's reply does not answer a write */
+	uint8_t d[8] = {0};
+	size_t cn = frame_of(0x04, 0, d, 8, f + 16);
+	CU_ASSERT(bms_jbd.parse(st, &rq, f + 16, cn, &s) == -EPROTO);
+
+	/* discharge off next: the charge FET stays locked off -> 00 03 */
+	CU_ASSERT_FATAL(set_request(st, BMS_CMD_DISCHARGE_FET, 0, req, sizeof(req)) == 9);
+	CU_ASSERT(req[4] == 0x00 && req[5] == 0x03);
+	/* refused (status 0x80): -EPERM, and nothing is taken as commanded */
+	n = frame_of(0xE1, 0x80, none, 0, f);
+	rq.command = BMS_CMD_DISCHARGE_FET;
+	CU_ASSERT(bms_jbd.parse(st, &rq, f, n, &s) == -EPERM);
+	CU_ASSERT_FATAL(set_request(st, BMS_CMD_CHARGE_FET, 1, req, sizeof(req)) == 9);
+	CU_ASSERT(req[5] == 0x00); /* the refused discharge lock never took */
+
+	/* unsupported command, impossible value */
+	CU_ASSERT(set_request(st, BMS_CMD_SOC, 5000, req, sizeof(req)) == -EOPNOTSUPP);
+	CU_ASSERT(set_request(st, BMS_CMD_BALANCER, 1, req, sizeof(req)) == -EOPNOTSUPP);
+	CU_ASSERT(set_request(st, BMS_CMD_CHARGE_FET, 2, req, sizeof(req)) == -EINVAL);
+	CU_ASSERT(set_request(st, BMS_CMD_CHARGE_FET, 0, req, 8) == -ENOSPC);
+}
+
+/* The simulator implements 0xE1: the FET state changes and shows in the next 0x03. */
+static void test_sim_mosfet_write(void)
+{
+	uint8_t st[256], req[32], rep[300];
+	struct bms_snapshot dev = sample_state(), s;
+	dev.charge_fet = dev.discharge_fet = true;
+	dev.valid |= BMS_V_FETS;
+	bms_jbd.init(st, 0);
+
+	struct bms_request set = {.kind = BMS_REQ_SET, .command = BMS_CMD_DISCHARGE_FET};
+	int n = bms_jbd.build_request(st, &set, req, sizeof(req));
+	CU_ASSERT_FATAL(n == 9);
+	int m = bms_sim_respond(&bms_jbd, &dev, 0, req, (size_t)n, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m == 7);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(dc_feed(&bms_jbd, st, &set, rep, (size_t)m, &s) == 0);
+	CU_ASSERT(dev.charge_fet && !dev.discharge_fet);
+
+	struct bms_request poll = {.kind = BMS_REQ_POLL, .cycle = 1};
+	n = bms_jbd.build_request(st, &poll, req, sizeof(req));
+	m = bms_sim_respond(&bms_jbd, &dev, 0, req, (size_t)n, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m > 0);
+	CU_ASSERT(dc_feed(&bms_jbd, st, &poll, rep, (size_t)m, &s) == 0);
+	CU_ASSERT((s.valid & BMS_V_FETS) && s.charge_fet && !s.discharge_fet);
+
+	/* a write the device does not take (0xE2 outside factory mode): refused */
+	static const uint8_t e2[] = {0xDD, 0x5A, 0xE2, 0x02, 0x00, 0x01, 0xFF, 0x1B, 0x77};
+	m = bms_sim_respond(&bms_jbd, &dev, 0, e2, sizeof(e2), rep, sizeof(rep));
+	CU_ASSERT(m == 7 && rep[1] == 0xE2 && rep[2] == 0x80);
 }
 
 int sb_register_tests(void)
@@ -328,6 +446,8 @@ int sb_register_tests(void)
 		{"protection_bits", test_protection_bits},
 		{"rejects", test_rejects},
 		{"model_schedule", test_model_schedule},
+		{"mosfet_write", test_mosfet_write},
+		{"sim_mosfet_write", test_sim_mosfet_write},
 		{NULL, NULL},
 	};
 	return sb_add_suite("jbd", tests);

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* JK 0x4E57 driver: captured vectors, frame_find conformance, simulator round trip. */
+/* JK 0x4E57 driver: captured vectors, frame check conformance, simulator round trip. */
 #include <errno.h>
 #include <string.h>
 
 #include "bms/bms.h"
 #include "bms/bytes.h"
+#include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
 
 extern const struct bms_driver bms_jk;
+
+static const struct bms_request poll0 = {.kind = BMS_REQ_POLL, .cycle = 1};
 
 static enum dc_map jk_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			  size_t len, struct dc_value *ret)
@@ -97,18 +100,18 @@ static void test_echo(void)
 {
 	uint8_t req[64], buf[1024];
 	struct bms_snapshot s = sample_state(), got;
-	int n = bms_jk.build_request(NULL, BMS_REQ_POLL, 0, req, sizeof(req));
+	int n = bms_jk.build_request(NULL, &poll0, req, sizeof(req));
 	CU_ASSERT_FATAL(n == 21);
 	memcpy(buf, req, (size_t)n);
-	int m = bms_jk.sim_respond(&s, 0, req, (size_t)n, buf + n, sizeof(buf) - (size_t)n);
+	int m = bms_sim_respond(&bms_jk, &s, 0, req, (size_t)n, buf + n, sizeof(buf) - (size_t)n);
 	CU_ASSERT_FATAL(m > 0);
 	size_t start, flen;
-	CU_ASSERT(bms_jk.frame_find(buf, (size_t)(n + m), &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(bms_frame_find(&bms_jk, buf, (size_t)(n + m), &start, &flen) == BMS_FIND_VALID);
 	CU_ASSERT(start == (size_t)n && flen == (size_t)m);
 	/* the echo alone is not a reply */
-	CU_ASSERT(bms_jk.frame_find(req, (size_t)n, &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(bms_frame_find(&bms_jk, req, (size_t)n, &start, &flen) == BMS_FIND_INVALID);
 	memset(&got, 0, sizeof(got));
-	CU_ASSERT(dc_feed(&bms_jk, NULL, buf, (size_t)(n + m), &got) == 0);
+	CU_ASSERT(dc_feed(&bms_jk, NULL, &poll0, buf, (size_t)(n + m), &got) == 0);
 	CU_ASSERT(got.voltage_mv == 53120);
 }
 
@@ -117,8 +120,8 @@ static void test_temperature_coding(void)
 {
 	struct bms_snapshot s = sample_state(), got;
 	uint8_t req[64], rep[1024];
-	int n = bms_jk.build_request(NULL, BMS_REQ_POLL, 0, req, sizeof(req));
-	int m = bms_jk.sim_respond(&s, 0, req, (size_t)n, rep, sizeof(rep));
+	int n = bms_jk.build_request(NULL, &poll0, req, sizeof(req));
+	int m = bms_sim_respond(&bms_jk, &s, 0, req, (size_t)n, rep, sizeof(rep));
 	CU_ASSERT_FATAL(m > 0);
 	/* find tag 0x81 after the cell block and set raw values by hand */
 	size_t t81 = 11 + 2 + rep[12] + 3;
@@ -132,7 +135,7 @@ static void test_temperature_coding(void)
 		put_u16be(rep + t81 + 1, cases[i].raw);
 		put_u16be(rep + m - 2, bms_sum16(rep, (size_t)m - 4));
 		memset(&got, 0, sizeof(got));
-		int r = bms_jk.parse(NULL, rep, (size_t)m, &got);
+		int r = bms_jk.parse(NULL, &poll0, rep, (size_t)m, &got);
 		if (cases[i].ok) {
 			CU_ASSERT(r == 0);
 			CU_ASSERT(got.temp_dc[0] == cases[i].dc);

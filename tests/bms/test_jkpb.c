@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* JK PB RS485 driver: vectors, frame_find conformance, ACK matching, echo, simulator. */
+/* JK PB RS485 driver: vectors, frame check conformance, ACK matching, echo, simulator. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bms/bms.h"
 #include "bms/bytes.h"
+#include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
 
 extern const struct bms_driver bms_jkpb;
+
+static const struct bms_request poll0 = {.kind = BMS_REQ_POLL, .cycle = 1};
 
 static enum dc_map pb_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			  size_t len, struct dc_value *ret)
@@ -112,9 +115,9 @@ static int exchange(uint8_t addr, const uint8_t *reply, size_t n, struct bms_sna
 	CU_ASSERT_FATAL(bms_jkpb.state_size <= sizeof(st));
 	memset(&st, 0, sizeof(st));
 	CU_ASSERT_FATAL(bms_jkpb.init(&st, addr) == 0);
-	CU_ASSERT_FATAL(bms_jkpb.build_request(&st, BMS_REQ_POLL, 0, req, sizeof(req)) == 11);
+	CU_ASSERT_FATAL(bms_jkpb.build_request(&st, &poll0, req, sizeof(req)) == 11);
 	memset(snap, 0, sizeof(*snap));
-	return dc_feed(&bms_jkpb, &st, reply, n, snap);
+	return dc_feed(&bms_jkpb, &st, &poll0, reply, n, snap);
 }
 
 static int sim_reply(uint8_t req_addr, uint8_t sim_addr, uint8_t *out, size_t cap, bool echo)
@@ -126,13 +129,13 @@ static int sim_reply(uint8_t req_addr, uint8_t sim_addr, uint8_t *out, size_t ca
 	struct bms_snapshot s = sample_state();
 	memset(&st, 0, sizeof(st));
 	CU_ASSERT_FATAL(bms_jkpb.init(&st, req_addr) == 0);
-	int n = bms_jkpb.build_request(&st, BMS_REQ_POLL, 0, req, sizeof(req));
+	int n = bms_jkpb.build_request(&st, &poll0, req, sizeof(req));
 	size_t off = 0;
 	if (echo) {
 		memcpy(out, req, (size_t)n);
 		off = (size_t)n;
 	}
-	int m = bms_jkpb.sim_respond(&s, sim_addr, req, (size_t)n, out + off, cap - off);
+	int m = bms_sim_respond(&bms_jkpb, &s, sim_addr, req, (size_t)n, out + off, cap - off);
 	return m <= 0 ? m : (int)off + m;
 }
 
@@ -149,14 +152,14 @@ static void test_echo_and_ack(void)
 
 	/* the echo alone: garbage, never a frame */
 	size_t start, len;
-	CU_ASSERT(bms_jkpb.frame_find(buf, 11, &start, &len) == BMS_FIND_INVALID);
+	CU_ASSERT(bms_frame_find(&bms_jkpb, buf, 11, &start, &len) == BMS_FIND_INVALID);
 	/* data frame, then the trailing 00 + ACK + 00: ACK found after the stray byte */
-	CU_ASSERT(bms_jkpb.frame_find(buf + 11, 310, &start, &len) == BMS_FIND_VALID);
+	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 11, 310, &start, &len) == BMS_FIND_VALID);
 	CU_ASSERT(start == 0 && len == 300);
-	CU_ASSERT(bms_jkpb.frame_find(buf + 311, 10, &start, &len) == BMS_FIND_VALID);
+	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 311, 10, &start, &len) == BMS_FIND_VALID);
 	CU_ASSERT(start == 1 && len == 8);
 	/* the ACK cut short: NEED_MORE where it starts */
-	CU_ASSERT(bms_jkpb.frame_find(buf + 311, 5, &start, &len) == BMS_FIND_NEED_MORE);
+	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 311, 5, &start, &len) == BMS_FIND_NEED_MORE);
 	CU_ASSERT(start == 1);
 	/* without the ACK the step is not complete: the sender is unknown */
 	CU_ASSERT(exchange(3, buf + 11, 300, &snap) == 1);
@@ -191,13 +194,13 @@ static void test_ack_matching(void)
 		uint8_t req[16];
 		memset(&st, 0, sizeof(st));
 		CU_ASSERT_FATAL(bms_jkpb.init(&st, 4) == 0);
-		CU_ASSERT_FATAL(bms_jkpb.build_request(&st, BMS_REQ_POLL, 0, req, sizeof(req)) == 11);
+		CU_ASSERT_FATAL(bms_jkpb.build_request(&st, &poll0, req, sizeof(req)) == 11);
 		size_t pos = 0, start, len;
 		int last = -1;
 		while (pos < (size_t)m5 + 10 &&
-		       bms_jkpb.frame_find(mix + pos, (size_t)m5 + 10 - pos, &start, &len) ==
+		       bms_frame_find(&bms_jkpb, mix + pos, (size_t)m5 + 10 - pos, &start, &len) ==
 			       BMS_FIND_VALID) {
-			last = bms_jkpb.parse(&st, mix + pos + start, len, &snap);
+			last = bms_jkpb.parse(&st, &poll0, mix + pos + start, len, &snap);
 			CU_ASSERT(last != 0);
 			pos += start + len;
 		}

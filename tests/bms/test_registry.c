@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bms/bms.h"
+#include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
 
@@ -38,16 +39,35 @@ static void test_entries(void)
 			fail(n, "no description");
 		if (!d->spec || !*d->spec)
 			fail(n, "no spec");
-		if (!d->frame_find)
-			fail(n, "no frame_find");
+		if (!d->frame_check)
+			fail(n, "no frame_check");
 		if (!d->parse)
 			fail(n, "no parse");
 		if (!d->build_request)
 			fail(n, "no build_request");
-		if (!d->sim_respond)
-			fail(n, "no sim_respond (the simulator and round-trip tests need it)");
-		if (!d->bauds || d->bauds[0] == 0)
-			fail(n, "no baud list");
+		if (!bms_sim_find(n))
+			fail(n, "no simulator in bms/sim (the simulator and round-trip tests need it)");
+		if (!d->links || d->nlinks == 0)
+			fail(n, "no link list");
+		for (size_t k = 0; k < d->nlinks; k++) {
+			const struct bms_link *l = &d->links[k];
+			if (l->kind == BMS_LINK_SERIAL && (!l->serial.bauds || !l->serial.bauds[0]))
+				fail(n, "a serial link without a baud list");
+			if (l->kind == BMS_LINK_CAN && l->can.bitrate == 0)
+				fail(n, "a CAN link without a bitrate");
+			if (l->kind == BMS_LINK_BLE && (!l->ble.service || !l->ble.notify))
+				fail(n, "a BLE link without service and notify characteristic");
+		}
+		if (!bms_driver_serial(d))
+			fail(n, "no serial link (the only transport driven today)");
+		if (d->nsteps > 32 || (d->nsteps && !d->steps))
+			fail(n, "steps: more than 32, or a count without the table");
+		for (size_t k = 0; k < d->nsteps; k++)
+			if ((d->steps[k].flags & BMS_STEP_STATIC) && d->steps[k].fills == 0)
+				fail(n, "a static step that fills no field");
+		for (const enum bms_command *c = d->commands; c && *c; c++)
+			if (*c >= BMS_CMD_COUNT)
+				fail(n, "an unknown command in its list");
 		if (d->max_frame == 0)
 			fail(n, "max_frame is 0");
 		if (d->state_size && !d->init)
@@ -113,12 +133,63 @@ static void test_build_request_bounds(void)
 		if (d->init)
 			CU_ASSERT(d->init(st, addr) == 0);
 		uint8_t tiny[1];
-		int r = d->build_request(st, BMS_REQ_PROBE, 0, tiny, 0);
+		struct bms_request probe = {.kind = BMS_REQ_PROBE};
+		int r = d->build_request(st, &probe, tiny, 0);
 		if (r > 0)
 			fail(d->name, "build_request wrote into a 0-byte buffer");
 		(void)tiny;
 		free(st);
 	}
+}
+
+/* A driver for the link list alone: CAN and BLE must be expressible. */
+static const uint32_t t_bauds[] = {19200, 9600, 0};
+static const uint32_t t_ids[] = {0x351, 0x355, 0x356, 0};
+static const struct bms_link t_links[] = {
+	{.kind = BMS_LINK_BLE,
+	 .ble = {"0000ff00-0000-1000-8000-00805f9b34fb", "0000ff01-0000-1000-8000-00805f9b34fb",
+		 "0000ff02-0000-1000-8000-00805f9b34fb"}},
+	{.kind = BMS_LINK_CAN, .can = {500000, t_ids}},
+	{.kind = BMS_LINK_SERIAL, .serial = {t_bauds, BMS_8E1}},
+};
+static const enum bms_command t_commands[] = {BMS_CMD_BALANCER, BMS_CMD_SOC, 0};
+
+static void test_links_and_commands(void)
+{
+	struct bms_driver d = {.name = "t", .links = t_links, .nlinks = 3};
+	CU_ASSERT(bms_driver_serial(&d) == &t_links[2]);
+	CU_ASSERT(bms_driver_bauds(&d)[0] == 19200 && bms_driver_bauds(&d)[2] == 0);
+	CU_ASSERT(bms_driver_framing(&d) == BMS_8E1);
+	CU_ASSERT(t_links[1].can.bitrate == 500000 && t_links[1].can.ids[2] == 0x356);
+	CU_ASSERT(strcmp(t_links[0].ble.write, "0000ff02-0000-1000-8000-00805f9b34fb") == 0);
+	/* no serial link: no bauds, never NULL */
+	d.nlinks = 2;
+	CU_ASSERT(bms_driver_serial(&d) == NULL);
+	CU_ASSERT(bms_driver_bauds(&d)[0] == 0);
+	/* "can set" is derived from the command list */
+	CU_ASSERT(!bms_driver_can_set(&d));
+	CU_ASSERT(!bms_driver_supports(&d, BMS_CMD_SOC));
+	d.commands = t_commands;
+	CU_ASSERT(bms_driver_can_set(&d));
+	CU_ASSERT(bms_driver_supports(&d, BMS_CMD_SOC));
+	CU_ASSERT(bms_driver_supports(&d, BMS_CMD_BALANCER));
+	CU_ASSERT(!bms_driver_supports(&d, BMS_CMD_CHARGE_FET));
+	CU_ASSERT(!bms_driver_supports(&d, BMS_CMD_NONE));
+}
+
+/* One name per protocol; the old config value of the UP16S driver still works. */
+static void test_names(void)
+{
+	const struct bms_driver *up = bms_driver_find("jbd_up16s");
+	CU_ASSERT_FATAL(up != NULL);
+	CU_ASSERT_STRING_EQUAL(up->name, "jbd_up16s");
+	CU_ASSERT(bms_driver_find("jbdup16s") == up);
+	CU_ASSERT(bms_sim_find("jbd_up16s") != NULL);
+	CU_ASSERT(bms_driver_find("jbd_up16") == NULL);
+	/* only JBD writes today */
+	for (size_t i = 0; bms_drivers[i]; i++)
+		CU_ASSERT(bms_driver_can_set(bms_drivers[i]) ==
+			  (strcmp(bms_drivers[i]->name, "jbd") == 0));
 }
 
 int sb_register_tests(void)
@@ -128,6 +199,8 @@ int sb_register_tests(void)
 		{"entries", test_entries},
 		{"vectors_and_tests", test_vectors_and_tests},
 		{"build_request_bounds", test_build_request_bounds},
+		{"links_and_commands", test_links_and_commands},
+		{"names", test_names},
 		{NULL, NULL},
 	};
 	return sb_add_suite("registry", tests);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fuzz entry point shared by the libFuzzer harness and the replay test:
- * arbitrary bytes go through a driver's frame_find (checking the bounds it
- * reports), every VALID frame through parse as the answer to each step of a
- * poll and a probe cycle, and the whole input through sim_respond as a
- * request. The first input byte selects the driver (modulo the registry
+ * arbitrary bytes go through the core's candidate scan over the driver's
+ * frame_check (checking the bounds it reports), every VALID frame through
+ * parse as the answer to each step of a poll and a probe cycle and to each
+ * write the driver lists, and the whole input through the family's simulator
+ * (bms/sim) as a request. The first input byte selects the driver (modulo the registry
  * size), so a newly registered driver is fuzzed without touching this file;
  * SB_FUZZ_DRIVER=<name> pins one driver (the first byte is then ignored).
  */
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bms/sim/sim.h"
 
 #define FZ_MAX_STEPS 8
 
@@ -25,13 +28,13 @@ static void fz_check(bool ok, const char *drv, const char *what)
 }
 
 /* The worker's loop: find, drop garbage, parse; bounds checked at each turn. */
-static void fz_frames(const struct bms_driver *drv, void *st, const uint8_t *data, size_t size,
-		      struct bms_snapshot *snap)
+static void fz_frames(const struct bms_driver *drv, void *st, const struct bms_request *req,
+		      const uint8_t *data, size_t size, struct bms_snapshot *snap)
 {
 	size_t pos = 0;
 	while (pos < size) {
 		size_t start = (size_t)-1, flen = (size_t)-1;
-		enum bms_find f = drv->frame_find(data + pos, size - pos, &start, &flen);
+		enum bms_find f = bms_frame_find(drv, data + pos, size - pos, &start, &flen);
 		if (f == BMS_FIND_INVALID)
 			return;
 		fz_check(start <= size - pos, drv->name, "start beyond the data");
@@ -40,14 +43,14 @@ static void fz_frames(const struct bms_driver *drv, void *st, const uint8_t *dat
 			pos += start + 1;
 			continue;
 		}
-		fz_check(f == BMS_FIND_VALID, drv->name, "unknown frame_find result");
+		fz_check(f == BMS_FIND_VALID, drv->name, "unknown bms_frame_find result");
 		fz_check(flen > 0 && flen <= size - pos - start, drv->name, "frame past the end");
 		fz_check(flen <= drv->max_frame, drv->name, "frame larger than max_frame");
 		/* an exact-size copy: a parse that reads past the frame trips ASan */
 		uint8_t *frame = malloc(flen);
 		fz_check(frame != NULL, drv->name, "malloc");
 		memcpy(frame, data + pos + start, flen);
-		int r = drv->parse(st, frame, flen, snap);
+		int r = drv->parse(st, req, frame, flen, snap);
 		free(frame);
 		fz_check(r >= -4095 && r <= 1, drv->name, "parse result out of range");
 		fz_check(snap->cell_count <= BMS_MAX_CELLS, drv->name, "cell_count > BMS_MAX_CELLS");
@@ -60,38 +63,51 @@ static void fz_frames(const struct bms_driver *drv, void *st, const uint8_t *dat
 
 void sb_fuzz_driver(const struct bms_driver *drv, const uint8_t *data, size_t size)
 {
-	static const enum bms_request kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
+	static const enum bms_req_kind kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE, BMS_REQ_SET};
 	uint8_t req[1024];
 	uint8_t addr = drv->addresses ? drv->addresses[0] : 0;
 	void *st = calloc(1, drv->state_size ? drv->state_size : 1);
 	fz_check(st != NULL, drv->name, "calloc");
-	for (size_t k = 0; k < 2; k++) {
-		memset(st, 0, drv->state_size ? drv->state_size : 1);
-		if (drv->init && drv->init(st, addr) < 0)
-			break;
-		for (unsigned step = 0; step < FZ_MAX_STEPS; step++) {
-			int n = drv->build_request(st, kinds[k], step, req, sizeof(req));
-			if (n <= 0)
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		/* a write per listed command (value from the data), one poll, one probe */
+		const enum bms_command *cmds = drv->commands;
+		for (size_t c = 0; kinds[k] != BMS_REQ_SET || (cmds && cmds[c]); c++) {
+			memset(st, 0, drv->state_size ? drv->state_size : 1);
+			if (drv->init && drv->init(st, addr) < 0)
 				break;
-			fz_check((size_t)n <= sizeof(req), drv->name, "request longer than its buffer");
-			struct bms_snapshot snap;
-			memset(&snap, 0, sizeof(snap));
-			fz_frames(drv, st, data, size, &snap);
-			if (drv->finish)
-				drv->finish(st, &snap);
+			struct bms_request rq = {.kind = kinds[k], .cycle = 1};
+			if (kinds[k] == BMS_REQ_SET) {
+				rq.command = cmds[c];
+				rq.value = size ? data[0] & 1 : 0;
+			}
+			for (rq.step = 0; rq.step < FZ_MAX_STEPS; rq.step++) {
+				int n = drv->build_request(st, &rq, req, sizeof(req));
+				if (n <= 0)
+					break;
+				fz_check((size_t)n <= sizeof(req), drv->name,
+					 "request longer than its buffer");
+				struct bms_snapshot snap;
+				memset(&snap, 0, sizeof(snap));
+				fz_frames(drv, st, &rq, data, size, &snap);
+				if (drv->finish)
+					drv->finish(st, &snap);
+			}
+			if (kinds[k] != BMS_REQ_SET)
+				break;
 		}
 	}
 	free(st);
 
 	/* the simulator's request parsing */
-	if (drv->sim_respond) {
+	const struct bms_sim *sim = bms_sim_find(drv->name);
+	if (sim) {
 		static uint8_t out[16384];
 		struct bms_snapshot s;
 		memset(&s, 0, sizeof(s));
 		s.cell_count = (uint8_t)(size ? data[0] % (BMS_MAX_CELLS + 1) : 4);
 		s.temp_count = 2;
-		int m = drv->sim_respond(&s, addr, data, size, out, sizeof(out));
-		fz_check(m <= (int)sizeof(out), drv->name, "sim_respond past its buffer");
+		int m = sim->respond(&s, addr, data, size, out, sizeof(out));
+		fz_check(m <= (int)sizeof(out), drv->name, "simulator past its buffer");
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bms/sim/sim.h"
 #include "tests/support/cunit_main.h"
 #include "tests/worker/wtest.h"
 #include "worker/detect.h"
@@ -26,12 +27,12 @@ static void check_cells(const struct bms_snapshot *got)
 		CU_ASSERT(got->cell_mv[i] == want.cell_mv[i]);
 }
 
-/* Every family answering through its own sim_respond on a pty: found with no hints. */
+/* Every family answering through its own simulator on a pty: found with no hints. */
 static void test_each_family_no_hints(void)
 {
 	for (const char *const *f = families; *f; f++) {
 		const struct bms_driver *drv = bms_driver_find(*f);
-		if (!drv || !drv->sim_respond) {
+		if (!drv || !bms_sim_find(drv->name)) {
 			printf("\n    (%s not registered yet: skipped) ", *f);
 			continue;
 		}
@@ -45,7 +46,7 @@ static void test_each_family_no_hints(void)
 		CU_ASSERT(rc == 0);
 		if (rc == 0) {
 			CU_ASSERT(res.drv == drv);
-			CU_ASSERT(res.baud == drv->bauds[0]);
+			CU_ASSERT(res.baud == bms_driver_bauds(drv)[0]);
 			CU_ASSERT(res.naddresses == 1);
 			check_cells(&res.snap);
 			printf("\n    %s: %u candidates, %llu ms ", drv->name, res.attempts,
@@ -77,12 +78,12 @@ static void test_simulator_families_and_wrong_baud(void)
 		struct worker_detect_opts o = {.retries = 2, .quick = true};
 		struct worker_detect_result res;
 		CU_ASSERT(worker_detect(l, &o, &res) == 0 && res.drv == drv &&
-			  res.baud == drv->bauds[0]);
+			  res.baud == bms_driver_bauds(drv)[0]);
 		worker_link_close(l);
 		wt_sim_stop(&s);
 
 		/* a line speed no candidate of this family uses: nothing may match */
-		const char *wrong = drv->bauds[0] == 115200 ? "4800" : "57600";
+		const char *wrong = bms_driver_bauds(drv)[0] == 115200 ? "4800" : "57600";
 		const char *extra[] = {"--baud", wrong, NULL};
 		if (wt_sim_start(&s, drv->name, extra) != 0) {
 			CU_FAIL("simulator did not start");
@@ -140,8 +141,9 @@ static bool only_requests_of(const struct bms_driver *drv, const uint8_t *log, s
 			if (drv->init)
 				drv->init(st, naddrs ? addrs[a] : 0);
 			for (unsigned step = 0; n < 64; step++) {
-				int k = drv->build_request(st, (enum bms_request)kind, step,
-							   reqs[n], sizeof(reqs[n]));
+				struct bms_request rq = {.kind = (enum bms_req_kind)kind,
+							 .step = step, .cycle = 1};
+				int k = drv->build_request(st, &rq, reqs[n], sizeof(reqs[n]));
 				if (k <= 0)
 					break;
 				lens[n++] = (size_t)k;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bms/sim/sim.h"
 #include "common/sbtime.h"
 #include "tools/snapshot_json.h"
 
@@ -254,15 +255,15 @@ static void *resp_main(void *arg)
 		memcpy(r->log + at, in, c);
 		atomic_store(&r->log_len, at + c);
 		atomic_fetch_add(&r->requests, 1);
-		if (!r->drv || atomic_load(&r->silent) || !r->drv->sim_respond)
+		if (!r->drv || atomic_load(&r->silent) || !bms_sim_find(r->drv->name))
 			continue;
 		unsigned na = r->naddresses ? r->naddresses : 1;
 		for (unsigned i = 0; i < na; i++) {
 			if (atomic_load(&r->silent_mask) & (1u << i))
 				continue;
 			uint8_t addr = r->naddresses ? r->addresses[i] : 0;
-			int len = r->drv->sim_respond(&r->snap, addr, in, (size_t)n, out,
-						      sizeof(out));
+			int len = bms_sim_respond(r->drv, &r->snap, addr, in, (size_t)n, out,
+						  sizeof(out));
 			if (len <= 0)
 				continue;
 			seed = seed * 1103515245u + 12345u;

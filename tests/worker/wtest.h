@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Test helpers for the worker: pseudo-terminal pairs, the real simulator
- * process (serialbattery simulate), an in-process responder built on a real
- * driver's sim_respond() for scenarios the simulator has no switch for
+ * process (serialbattery simulate), an in-process responder built on a
+ * family's simulator (bms/sim) for scenarios the simulator has no switch for
  * (answer again after silence), open fd counting.
  */
 #ifndef SB_TESTS_WTEST_H

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* JBD UP16S (function 0x78) driver: vectors, frame_find conformance, requests, simulator. */
+/* JBD UP16S (function 0x78) driver: vectors, frame check conformance, requests, simulator. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bms/bms.h"
 #include "bms/bytes.h"
+#include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
 
-extern const struct bms_driver bms_jbdup16s;
-#define DRV (&bms_jbdup16s)
+extern const struct bms_driver bms_jbd_up16s;
+#define DRV (&bms_jbd_up16s)
 #define FAMILY "jbd_up16s"
 
 static enum dc_map num(struct dc_value *ret, double v)
@@ -76,16 +77,17 @@ struct ctx {
 	uint8_t st[256];
 	uint8_t req[64];
 	int req_len;
+	struct bms_request rq; /* the step's descriptor, for parse */
 };
 
-/* State for address, with requests built up to step of a poll cycle. */
+/* State for address, with the request of poll step `step` built. */
 static void ctx_at(struct ctx *c, uint8_t address, unsigned step)
 {
 	CU_ASSERT_FATAL(DRV->state_size <= sizeof(c->st));
 	memset(c, 0, sizeof(*c));
 	CU_ASSERT_FATAL(DRV->init(c->st, address) == 0);
-	for (unsigned k = 0; k <= step; k++)
-		c->req_len = DRV->build_request(c->st, BMS_REQ_POLL, k, c->req, sizeof(c->req));
+	c->rq = (struct bms_request){.kind = BMS_REQ_POLL, .step = step, .cycle = 1};
+	c->req_len = DRV->build_request(c->st, &c->rq, c->req, sizeof(c->req));
 	CU_ASSERT_FATAL(c->req_len > 0);
 }
 
@@ -98,7 +100,7 @@ static void test_vector_extras(void)
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
 	ctx_at(&c, 1, 0);
-	CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+	CU_ASSERT_FATAL(DRV->parse(c.st, &c.rq, f, n, &s) == 0);
 	CU_ASSERT(s.valid & BMS_V_SERIAL);
 	CU_ASSERT_STRING_EQUAL(s.serial, "JBD48100000");
 	CU_ASSERT(s.valid & BMS_V_SW_VERSION);
@@ -197,7 +199,7 @@ static void test_fet_bits(void)
 		struct bms_snapshot s;
 		memset(&s, 0, sizeof(s));
 		ctx_at(&c, 1, 0);
-		CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+		CU_ASSERT_FATAL(DRV->parse(c.st, &c.rq, f, n, &s) == 0);
 		CU_ASSERT(s.discharge_fet == ((bits & 1) != 0));
 		CU_ASSERT(s.charge_fet == ((bits & 2) != 0));
 	}
@@ -272,7 +274,7 @@ static void test_alarm_bits(void)
 			memset(&s, 0, sizeof(s));
 			s.alarm[BMS_ALARM_FUSE_BLOWN] = 2; /* stale: parse clears the set */
 			ctx_at(&c, 1, 0);
-			CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+			CU_ASSERT_FATAL(DRV->parse(c.st, &c.rq, f, n, &s) == 0);
 			unsigned raised = 0;
 			for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
 				if (s.alarm[a])
@@ -293,7 +295,7 @@ static void test_alarm_bits(void)
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
 	ctx_at(&c, 1, 0);
-	CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+	CU_ASSERT_FATAL(DRV->parse(c.st, &c.rq, f, n, &s) == 0);
 	CU_ASSERT(s.alarm[BMS_ALARM_HIGH_CELL_VOLTAGE] == 2);
 }
 
@@ -312,91 +314,91 @@ static void test_rejects(void)
 	g[0] = 2;
 	reframe(g, n - 10);
 	ctx_at(&c, 1, 0);
-	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EPROTO);
 	ctx_at(&c, 2, 0);
-	CU_ASSERT(DRV->parse(c.st, g, n, &s) == 0);
-	CU_ASSERT(DRV->parse(c.st, f, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == 0);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == -EPROTO);
 
 	/* the status reply does not answer the product step */
 	ctx_at(&c, 1, 1);
 	CU_ASSERT(c.req[2] == 0x28 && c.req[3] == 0x10);
-	CU_ASSERT(DRV->parse(c.st, f, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == -EPROTO);
 
 	/* function 0x45 is framed (skipped whole) but never parsed; others are no frame */
 	memcpy(g, f, n);
 	g[1] = 0x45;
 	reframe(g, n - 10);
-	CU_ASSERT(DRV->frame_find(g, n, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(bms_frame_find(DRV, g, n, &start, &flen) == BMS_FIND_VALID);
 	ctx_at(&c, 1, 0);
-	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EPROTO);
 	g[1] = 0x79;
 	reframe(g, n - 10);
-	CU_ASSERT(DRV->frame_find(g, n, &start, &flen) == BMS_FIND_INVALID);
-	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EBADMSG);
+	CU_ASSERT(bms_frame_find(DRV, g, n, &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EBADMSG);
 
 	/* another end register */
 	memcpy(g, f, n);
 	g[5] = 0x9F;
 	reframe(g, n - 10);
-	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EPROTO);
 
 	/* bad CRC */
 	memcpy(g, f, n);
 	g[n - 1] ^= 0x01;
-	CU_ASSERT(DRV->parse(c.st, g, n, &s) == -EBADMSG);
-	CU_ASSERT(DRV->frame_find(g, n, &start, &flen) != BMS_FIND_VALID);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EBADMSG);
+	CU_ASSERT(bms_frame_find(DRV, g, n, &start, &flen) != BMS_FIND_VALID);
 
 	/* our own request echoed by the adapter is no reply */
 	CU_ASSERT(c.req_len == 10);
-	CU_ASSERT(DRV->frame_find(c.req, 10, &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(bms_frame_find(DRV, c.req, 10, &start, &flen) == BMS_FIND_INVALID);
 	/* ... and an echo in front of the reply is skipped */
 	memcpy(g, c.req, 10);
 	memcpy(g + 10, f, n);
-	CU_ASSERT(DRV->frame_find(g, n + 10, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(bms_frame_find(DRV, g, n + 10, &start, &flen) == BMS_FIND_VALID);
 	CU_ASSERT(start == 10 && flen == n);
-	CU_ASSERT(dc_feed(DRV, c.st, g, n + 10, &s) == 0);
+	CU_ASSERT(dc_feed(DRV, c.st, &c.rq, g, n + 10, &s) == 0);
 
 	/* a header look-alike with a huge length does not stall the real frame */
 	uint8_t junk[] = {0x01, 0x78, 0x10, 0x00, 0x10, 0xA0, 0x01, 0xF0};
 	memcpy(g, junk, sizeof(junk));
 	memcpy(g + sizeof(junk), f, n);
-	CU_ASSERT(DRV->frame_find(g, n + sizeof(junk), &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(bms_frame_find(DRV, g, n + sizeof(junk), &start, &flen) == BMS_FIND_VALID);
 	CU_ASSERT(start == sizeof(junk) && flen == n);
 	/* ... but when the real frame is still partial, wait at the look-alike */
-	CU_ASSERT(DRV->frame_find(g, sizeof(junk) + n - 1, &start, &flen) == BMS_FIND_NEED_MORE);
+	CU_ASSERT(bms_frame_find(DRV, g, sizeof(junk) + n - 1, &start, &flen) == BMS_FIND_NEED_MORE);
 	CU_ASSERT(start == 0);
 
 	/* too short for the fixed part, cells announced but not sent, too many cells */
 	memcpy(g, f, n);
 	size_t m = reframe(g, 60);
-	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
 	memcpy(g, f, n);
 	put_u16be(g + 8 + 66, 80);
 	m = reframe(g, n - 10);
-	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
 	put_u16be(g + 8 + 66, 0);
 	m = reframe(g, n - 10);
-	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
 	/* temperatures announced beyond the data */
 	memcpy(g, f, n);
 	put_u16be(g + 8 + 100, 40);
 	m = reframe(g, n - 10);
-	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
 	/* impossible SOC, current beyond +3000 A */
 	memcpy(g, f, n);
 	put_u16be(g + 8 + 8, 10001);
 	m = reframe(g, n - 10);
-	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
 	memcpy(g, f, n);
 	put_u32be(g + 8 + 4, 600001);
 	m = reframe(g, n - 10);
-	CU_ASSERT(DRV->parse(c.st, g, m, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
 
 	/* a slave forwarded without the tail: the lists still decode, no serial/version */
 	memcpy(g, f, n);
 	m = reframe(g, 110);
 	memset(&s, 0, sizeof(s));
-	CU_ASSERT(DRV->parse(c.st, g, m, &s) == 0);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == 0);
 	CU_ASSERT(s.cell_count == 16 && s.temp_count == 4);
 	CU_ASSERT(!(s.valid & (BMS_V_SERIAL | BMS_V_SW_VERSION | BMS_V_BALANCING)));
 
@@ -405,10 +407,13 @@ static void test_rejects(void)
 	CU_ASSERT(DRV->init(st, 17) == -EINVAL);
 	CU_ASSERT(DRV->init(st, 0) == 0);
 	uint8_t req[16];
-	CU_ASSERT(DRV->build_request(st, BMS_REQ_PROBE, 0, req, sizeof(req)) == 10);
+	struct bms_request probe = {.kind = BMS_REQ_PROBE};
+	CU_ASSERT(DRV->build_request(st, &probe, req, sizeof(req)) == 10);
 	CU_ASSERT(req[0] == 1);
-	CU_ASSERT(DRV->build_request(st, BMS_REQ_PROBE, 1, req, sizeof(req)) == 0);
-	CU_ASSERT(DRV->build_request(st, BMS_REQ_PROBE, 0, req, 9) == -ENOSPC);
+	probe.step = 1;
+	CU_ASSERT(DRV->build_request(st, &probe, req, sizeof(req)) == 0);
+	probe.step = 0;
+	CU_ASSERT(DRV->build_request(st, &probe, req, 9) == -ENOSPC);
 }
 
 /* Balancing: bit 0 = cell 1. */
@@ -422,43 +427,54 @@ static void test_balance_order(void)
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
 	ctx_at(&c, 1, 0);
-	CU_ASSERT_FATAL(DRV->parse(c.st, f, n, &s) == 0);
+	CU_ASSERT_FATAL(DRV->parse(c.st, &c.rq, f, n, &s) == 0);
 	CU_ASSERT(s.balancing == ((1u << 0) | (1u << 2) | (1u << 15)));
 }
 
-/* 0x2810 is asked on the first cycle, then every 64th while missing; finish keeps it. */
+/* 0x2810 is asked on the first cycle, then every 64th while missing; the core keeps it. */
 static void test_product_schedule(void)
 {
-	uint8_t st[256], req[16], rep[600];
+	uint8_t st[256], req[16], req2[16], rep[600];
 	struct bms_snapshot want = sample_state(), s;
+	struct bms_held held;
 	CU_ASSERT_FATAL(DRV->init(st, 3) == 0);
+	bms_held_reset(&held);
 	unsigned asked_cycles = 0;
 	for (unsigned cycle = 1; cycle <= 130; cycle++) {
 		memset(&s, 0, sizeof(s));
 		bool asked = false;
-		for (unsigned step = 0;; step++) {
-			int n = DRV->build_request(st, BMS_REQ_POLL, step, req, sizeof(req));
-			if (step == 0) /* a retry of step 0 starts no new cycle */
-				CU_ASSERT(DRV->build_request(st, BMS_REQ_POLL, 0, req, sizeof(req)) ==
-					  10);
+		struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = bms_held_next_cycle(&held)};
+		for (rq.step = 0;; rq.step++) {
+			if (!bms_step_due(DRV, rq.step, &held))
+				continue;
+			rq.attempt = 0;
+			int n = DRV->build_request(st, &rq, req, sizeof(req));
+			if (rq.step == 0) { /* a retry of step 0 is the same request, no new cycle */
+				rq.attempt = 1;
+				CU_ASSERT(DRV->build_request(st, &rq, req2, sizeof(req2)) == 10);
+				CU_ASSERT(memcmp(req, req2, 10) == 0);
+				rq.attempt = 0;
+			}
 			if (n == 0)
 				break;
 			CU_ASSERT_FATAL(n == 10);
-			int m = DRV->sim_respond(&want, 3, req, (size_t)n, rep, sizeof(rep));
+			int m = bms_sim_respond(DRV, &want, 3, req, (size_t)n, rep, sizeof(rep));
 			CU_ASSERT_FATAL(m > 0);
 			if (req[2] != 0x28) {
-				CU_ASSERT(dc_feed(DRV, st, rep, (size_t)m, &s) == 0);
+				CU_ASSERT(dc_feed(DRV, st, &rq, rep, (size_t)m, &s) == 0);
 				continue;
 			}
 			asked = true;
 			/* silent the first time (a pack behind the master), answers at cycle 64 */
-			if (cycle == 64)
-				CU_ASSERT(dc_feed(DRV, st, rep, (size_t)m, &s) == 0);
+			if (cycle == 64) {
+				CU_ASSERT(dc_feed(DRV, st, &rq, rep, (size_t)m, &s) == 0);
+				bms_held_keep(DRV, rq.step, &held, &s);
+			}
 		}
 		if (asked)
 			asked_cycles++;
 		CU_ASSERT(asked == (cycle == 1 || cycle == 64));
-		DRV->finish(st, &s);
+		bms_held_apply(&held, &s);
 		CU_ASSERT(!!(s.valid & BMS_V_MODEL) == (cycle >= 64));
 		if (cycle >= 64) {
 			CU_ASSERT_STRING_EQUAL(s.model, "UP16S015");
@@ -476,18 +492,19 @@ static void test_sim_silence(void)
 	struct bms_snapshot want = sample_state();
 	uint8_t st[256], req[16], rep[600];
 	CU_ASSERT_FATAL(DRV->init(st, 5) == 0);
-	int n = DRV->build_request(st, BMS_REQ_PROBE, 0, req, sizeof(req));
+	struct bms_request probe = {.kind = BMS_REQ_PROBE};
+	int n = DRV->build_request(st, &probe, req, sizeof(req));
 	CU_ASSERT_FATAL(n == 10);
-	CU_ASSERT(DRV->sim_respond(&want, 5, req, 10, rep, sizeof(rep)) > 0);
-	CU_ASSERT(DRV->sim_respond(&want, 4, req, 10, rep, sizeof(rep)) == 0);
-	CU_ASSERT(DRV->sim_respond(&want, 5, req, 9, rep, sizeof(rep)) == 0);
-	CU_ASSERT(DRV->sim_respond(&want, 5, req, 10, rep, 20) == -ENOSPC);
+	CU_ASSERT(bms_sim_respond(DRV, &want, 5, req, 10, rep, sizeof(rep)) > 0);
+	CU_ASSERT(bms_sim_respond(DRV, &want, 4, req, 10, rep, sizeof(rep)) == 0);
+	CU_ASSERT(bms_sim_respond(DRV, &want, 5, req, 9, rep, sizeof(rep)) == 0);
+	CU_ASSERT(bms_sim_respond(DRV, &want, 5, req, 10, rep, 20) == -ENOSPC);
 	req[9] ^= 1;
-	CU_ASSERT(DRV->sim_respond(&want, 5, req, 10, rep, sizeof(rep)) == 0);
+	CU_ASSERT(bms_sim_respond(DRV, &want, 5, req, 10, rep, sizeof(rep)) == 0);
 	req[9] ^= 1;
 	put_u16be(req + 2, 0x1C00); /* a block the simulator does not know */
 	put_u16le(req + 8, bms_crc16_modbus(req, 8));
-	CU_ASSERT(DRV->sim_respond(&want, 5, req, 10, rep, sizeof(rep)) == 0);
+	CU_ASSERT(bms_sim_respond(DRV, &want, 5, req, 10, rep, sizeof(rep)) == 0);
 }
 
 int sb_register_tests(void)
@@ -506,5 +523,5 @@ int sb_register_tests(void)
 		{"sim_silence", test_sim_silence},
 		{NULL, NULL},
 	};
-	return sb_add_suite("jbdup16s", tests);
+	return sb_add_suite("jbd_up16s", tests);
 }

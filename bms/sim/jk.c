@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* JK 0x4E57 device simulator: answers "read all" from a snapshot (bms/sim/sim.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "bms/jk_wire.h"
+#include "sim.h"
+
+/* bms_check_fn over jk_check_at: the device looks for a request. */
+static int jk_sim_check(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	(void)ctx;
+	return jk_check_at(p, avail, true, ret_len);
+}
+
+static uint16_t jk_temp_raw(int16_t dc)
+{
+	int c = dc / 10;
+	if (c >= 0)
+		return (uint16_t)(c > 100 ? 100 : c);
+	return (uint16_t)(100 - (c < -40 ? -40 : c));
+}
+
+static size_t jk_put_str(uint8_t *p, const char *s, size_t n)
+{
+	size_t l = strlen(s);
+	memset(p, 0, n);
+	memcpy(p, s, l < n ? l : n);
+	return n;
+}
+
+static int jk_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
+			  size_t req_len, uint8_t *out, size_t cap)
+{
+	(void)address;
+	size_t start, flen;
+	if (bms_scan_frames(req, req_len, jk_sim_check, NULL, &start, &flen) != BMS_FIND_VALID ||
+	    req[start + 8] != JK_CMD_READ_ALL)
+		return 0; /* the BMS ignores what it does not understand */
+
+	uint8_t d[JK_MAX_FRAME];
+	size_t n = 0;
+	unsigned cells = snap->cell_count > 24 ? 24 : snap->cell_count;
+	d[n++] = 0x79;
+	d[n++] = (uint8_t)(cells * 3);
+	for (unsigned i = 0; i < cells; i++) {
+		d[n++] = (uint8_t)(i + 1);
+		put_u16be(d + n, snap->cell_mv[i]);
+		n += 2;
+	}
+	d[n++] = 0x80;
+	put_u16be(d + n, jk_temp_raw(snap->mosfet_temp_dc));
+	n += 2;
+	for (unsigned t = 0; t < 2; t++) {
+		d[n++] = (uint8_t)(0x81 + t);
+		put_u16be(d + n, jk_temp_raw(t < snap->temp_count ? snap->temp_dc[t] : 0));
+		n += 2;
+	}
+	d[n++] = 0x83;
+	put_u16be(d + n, (uint16_t)(snap->voltage_mv / 10));
+	n += 2;
+	int32_t ci = snap->current_ma / 10;
+	uint16_t mag = (uint16_t)((ci < 0 ? -ci : ci) > 0x7FFF ? 0x7FFF : (ci < 0 ? -ci : ci));
+	d[n++] = 0x84;
+	put_u16be(d + n, (uint16_t)(mag | (ci > 0 ? 0x8000u : 0)));
+	n += 2;
+	d[n++] = 0x85;
+	d[n++] = (uint8_t)(snap->soc_cpct / 100);
+	d[n++] = 0x86;
+	d[n++] = 2;
+	d[n++] = 0x87;
+	put_u16be(d + n, (uint16_t)snap->cycles);
+	n += 2;
+	d[n++] = 0x8A;
+	put_u16be(d + n, (uint16_t)cells);
+	n += 2;
+	uint16_t alarms = 0;
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
+		if (!snap->alarm[a])
+			continue;
+		for (size_t k = 0; k < JK_NALARM; k++)
+			if (jk_alarm_map[k].alarm == a && jk_alarm_map[k].level == snap->alarm[a]) {
+				alarms = (uint16_t)(alarms | (1u << jk_alarm_map[k].bit));
+				break;
+			}
+	}
+	d[n++] = 0x8B;
+	put_u16be(d + n, alarms);
+	n += 2;
+	d[n++] = 0x8C;
+	put_u16be(d + n, (uint16_t)((snap->charge_fet ? 1u : 0) | (snap->discharge_fet ? 2u : 0) |
+				    (snap->balancer_enabled ? 4u : 0)));
+	n += 2;
+	d[n++] = 0x97;
+	put_u16be(d + n, (uint16_t)(snap->max_discharge_ma / 1000));
+	n += 2;
+	d[n++] = 0x99;
+	put_u16be(d + n, (uint16_t)(snap->max_charge_ma / 1000));
+	n += 2;
+	d[n++] = 0xAA;
+	put_u32be(d + n, (uint32_t)(snap->capacity_full_mah / 1000));
+	n += 4;
+	d[n++] = 0xB7;
+	n += jk_put_str(d + n, snap->sw_version, 15);
+	d[n++] = 0xBA;
+	n += jk_put_str(d + n, snap->serial, 24);
+	d[n++] = 0xC0;
+	d[n++] = 0x01;
+	return jk_frame(out, cap, JK_CMD_READ_ALL, JK_SRC_BMS, JK_T_REPLY, d, n);
+}
+
+const struct bms_sim bms_sim_jk = {"jk", jk_sim_respond};
