@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers over struct bms_snapshot shared by every layer. */
 #include "bms.h"
+#include "stats.h"
 
 static const char *const alarm_names[BMS_ALARM_COUNT] = {
 	[BMS_ALARM_LOW_VOLTAGE] = "LowVoltage",
@@ -26,27 +27,18 @@ const char *bms_alarm_name(enum bms_alarm a)
 	return (unsigned)a < BMS_ALARM_COUNT ? alarm_names[a] : "?";
 }
 
+/* The drivers' simulators still ask through the old name: the same rule as
+ * bms_stats_compute(), so there is one definition of which cells count. */
 void bms_cell_stats(const struct bms_snapshot *s, struct bms_cell_stats *ret)
 {
-	struct bms_cell_stats st = {0};
-	if (s->valid & BMS_V_CELLS) {
-		unsigned n = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
-		for (unsigned i = 0; i < n; i++) {
-			uint16_t v = s->cell_mv[i];
-			/* 0 = not reported; a flagged cell's reading is no measurement */
-			if (v == 0 || (s->cell_implausible & (1u << i)))
-				continue;
-			if (st.count == 0 || v < st.min_mv) {
-				st.min_mv = v;
-				st.min_idx = (uint8_t)i;
-			}
-			if (st.count == 0 || v > st.max_mv) {
-				st.max_mv = v;
-				st.max_idx = (uint8_t)i;
-			}
-			st.sum_mv += v;
-			st.count++;
-		}
-	}
-	*ret = st;
+	struct bms_stats st;
+	bms_stats_compute(s, &st);
+	*ret = (struct bms_cell_stats){
+	    .min_mv = st.cell_min_mv,
+	    .max_mv = st.cell_max_mv,
+	    .min_idx = st.cell_min_idx,
+	    .max_idx = st.cell_max_idx,
+	    .sum_mv = st.cell_sum_mv,
+	    .count = st.cell_count,
+	};
 }
