@@ -85,6 +85,31 @@ static void test_roundtrip(void)
 	CU_ASSERT(memcmp(&st[0].snap, &s, sizeof(s)) == 0);
 }
 
+/*
+ * Cell readings the writer can write come back as written, up to the
+ * field's range (65.535 V); beyond it they saturate. Before the table, a
+ * reading above 65 V was read as 65.535 V, so 65.2 V did not survive a round
+ * trip.
+ */
+static void test_cells_whole_range(void)
+{
+	static const char text[] = "{\"cell_voltages_v\": [65.2, 65.535, 70, -1, 0.0015]}";
+	struct bms_json_state st[1];
+	size_t n = 0;
+	CU_ASSERT_FATAL(bms_json_read(text, strlen(text), st, 1, &n, NULL, 0) == 0);
+	const struct bms_snapshot *s = &st[0].snap;
+	CU_ASSERT_EQUAL(s->cell_count, 5);
+	CU_ASSERT_EQUAL(s->cell_mv[0], 65200);
+	CU_ASSERT_EQUAL(s->cell_mv[1], 65535);
+	CU_ASSERT_EQUAL(s->cell_mv[2], 65535);
+	CU_ASSERT_EQUAL(s->cell_mv[3], 0);
+	CU_ASSERT_EQUAL(s->cell_mv[4], 2);
+	char buf[512];
+	CU_ASSERT_FATAL(bms_json_format(s, buf, sizeof(buf)) == 0);
+	CU_ASSERT_STRING_EQUAL(buf, "{\"cell_count\": 5, \"cell_voltages_v\": [65.2, 65.535, 65.535, 0, "
+				    "0.002]}");
+}
+
 static void test_states(void)
 {
 	static const char text[] =
@@ -143,6 +168,7 @@ int sb_register_tests(void)
 	static const struct sb_test tests[] = {
 		{"keys", test_keys},
 		{"roundtrip", test_roundtrip},
+		{"cells over the whole range", test_cells_whole_range},
 		{"states", test_states},
 		{"bad", test_bad},
 		{NULL, NULL},
