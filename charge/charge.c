@@ -288,7 +288,7 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 	int64_t diff = c->max_mv - c->min_mv;
 	int64_t float_diff = to_mv(cfg->float_cell_diff);
 	bool soc_ok = (snap->valid & BMS_V_SOC) != 0;
-	double soc = snap->soc_cpct / 100.0;
+	double soc = bms_cpct_to_pct(snap->soc_cpct);
 
 	/* Phase switching (absorption timer, back to bulk). */
 	if (!st->absorption_running) {
@@ -439,9 +439,9 @@ static void targets(const struct charge_config *cfg, const struct bms_snapshot *
 	double tmin = have_t ? bms_dc_to_c(sts->temp_min_dc) : 0;
 	double tmax = have_t ? bms_dc_to_c(sts->temp_max_dc) : 0;
 	bool have_mos = (snap->valid & BMS_V_MOSFET_TEMP) != 0;
-	double tmos = snap->mosfet_temp_dc / 10.0;
+	double tmos = bms_dc_to_c(snap->mosfet_temp_dc);
 	bool have_soc = (snap->valid & BMS_V_SOC) != 0;
-	double soc = snap->soc_cpct / 100.0;
+	double soc = bms_cpct_to_pct(snap->soc_cpct);
 	tg->have_fets = (snap->valid & BMS_V_FETS) != 0;
 	int ip = cfg->interpolation;
 
@@ -449,15 +449,15 @@ static void targets(const struct charge_config *cfg, const struct bms_snapshot *
 	struct candidates cc = {0};
 	cand_add(&cc, cfg->max_charge_current, "Max Battery Charge Current");
 	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_CHARGE_I) &&
-	    snap->max_charge_ma / 1000.0 < cfg->max_charge_current)
-		cand_add(&cc, snap->max_charge_ma / 1000.0, "BMS Settings");
+	    bms_ma_to_a(snap->max_charge_ma) < cfg->max_charge_current)
+		cand_add(&cc, bms_ma_to_a(snap->max_charge_ma), "BMS Settings");
 	unsigned cbase = cc.n;
 	double mc = cfg->max_charge_current;
 	if (cfg->ccl_cell_voltage_enable && c)
 		cand_add(&cc,
 		         mc * table_lookup(&cfg->ccl_cell_voltages,
 		                           &cfg->ccl_cell_voltage_fractions,
-		                           (double)c->max_mv / 1000.0, ip, false),
+		                           bms_mv_to_v(c->max_mv), ip, false),
 		         "Cell Voltage");
 	if (cfg->ccl_temperature_enable && have_t)
 		cand_add(&cc,
@@ -482,15 +482,15 @@ static void targets(const struct charge_config *cfg, const struct bms_snapshot *
 	struct candidates dc = {0};
 	cand_add(&dc, cfg->max_discharge_current, "Max Battery Discharge Current");
 	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_DISCHARGE_I) &&
-	    snap->max_discharge_ma / 1000.0 < cfg->max_discharge_current)
-		cand_add(&dc, snap->max_discharge_ma / 1000.0, "BMS Settings");
+	    bms_ma_to_a(snap->max_discharge_ma) < cfg->max_discharge_current)
+		cand_add(&dc, bms_ma_to_a(snap->max_discharge_ma), "BMS Settings");
 	unsigned dbase = dc.n;
 	double md = cfg->max_discharge_current;
 	if (cfg->dcl_cell_voltage_enable && c)
 		cand_add(&dc,
 		         md * table_lookup(&cfg->dcl_cell_voltages,
 		                           &cfg->dcl_cell_voltage_fractions,
-		                           (double)c->min_mv / 1000.0, ip, true),
+		                           bms_mv_to_v(c->min_mv), ip, true),
 		         "Cell Voltage");
 	if (cfg->dcl_temperature_enable && have_t)
 		cand_add(&dc,

@@ -522,8 +522,8 @@ int cmd_plan(int argc, char **argv)
 			p->vmin = 10;
 			p->vmax = 0;
 			for (unsigned i = 0; i < n; i++) {
-				p->vmin = fmin(p->vmin, last.cell_mv[i] / 1000.0);
-				p->vmax = fmax(p->vmax, last.cell_mv[i] / 1000.0);
+				p->vmin = fmin(p->vmin, bms_mv_to_v(last.cell_mv[i]));
+				p->vmax = fmax(p->vmax, bms_mv_to_v(last.cell_mv[i]));
 			}
 			if (n == 0)
 				p->vmin = p->vmax = 0;
