@@ -102,13 +102,13 @@ enum bms_field_id {
 };
 
 struct bms_field {
-	const char *key;  /* JSON key (and vectors.json key) */
-	const char *csv;  /* plan CSV column (arrays: the prefix of cell1.., temp1..); NULL = none */
-	uint32_t valid;   /* enum bms_valid bit */
-	size_t offset;    /* offsetof(struct bms_snapshot, ...) */
+	const char *key; /* JSON key (and vectors.json key) */
+	const char *csv; /* plan CSV column (arrays: the prefix of cell1.., temp1..); NULL = none */
+	uint32_t valid;  /* enum bms_valid bit */
+	size_t offset;   /* offsetof(struct bms_snapshot, ...) */
 	enum bms_field_type type;
-	unsigned scale;   /* raw units per SI unit; JSON decimals = log10(scale) */
-	const char *unit; /* SI unit of the JSON value, "" for counts and flags */
+	unsigned scale;       /* raw units per SI unit; JSON decimals = log10(scale) */
+	const char *unit;     /* SI unit of the JSON value, "" for counts and flags */
 	const char *raw_unit; /* unit in the snapshot */
 	/* Counts (cell_count): the highest value a reader accepts; 0 = the type's range. */
 	unsigned max;

@@ -27,12 +27,12 @@ struct bms_stats {
 	uint8_t cells_reported; /* min(cell_count, BMS_MAX_CELLS) with BMS_V_CELLS, else 0 */
 	uint8_t cell_count;     /* cells that count (see above) */
 	uint32_t cell_excluded; /* bit n: cell n+1 is reported but does not count */
-	uint16_t cell_min_mv, cell_max_mv; /* valid when cell_count > 0 */
+	uint16_t cell_min_mv, cell_max_mv;  /* valid when cell_count > 0 */
 	uint8_t cell_min_idx, cell_max_idx; /* 0-based; the first on a tie */
 	uint32_t cell_sum_mv;
 
-	uint8_t temp_count; /* battery sensors (BMS_V_TEMPS), not the MOSFET */
-	int16_t temp_min_dc, temp_max_dc; /* 0.1 degC, valid when temp_count > 0 */
+	uint8_t temp_count;                 /* battery sensors (BMS_V_TEMPS), not the MOSFET */
+	int16_t temp_min_dc, temp_max_dc;   /* 0.1 degC, valid when temp_count > 0 */
 	uint8_t temp_min_idx, temp_max_idx; /* 0-based; the first on a tie */
 	int32_t temp_sum_dc;
 };

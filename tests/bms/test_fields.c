@@ -25,7 +25,8 @@ static void test_table_covers_snapshot(void)
 		CU_ASSERT_PTR_EQUAL(bms_field_by_key(f->key), f);
 		for (unsigned j = 0; j < i; j++) {
 			CU_ASSERT(strcmp(bms_fields[j].key, f->key) != 0);
-			CU_ASSERT(!f->csv || !bms_fields[j].csv || strcmp(bms_fields[j].csv, f->csv) != 0);
+			CU_ASSERT(!f->csv || !bms_fields[j].csv ||
+			          strcmp(bms_fields[j].csv, f->csv) != 0);
 			/* two fields share an offset never (the FETs share a bit, not a place) */
 			CU_ASSERT(bms_fields[j].offset != f->offset);
 		}
@@ -64,8 +65,8 @@ static void test_set_get_members(void)
 	CU_ASSERT(s.discharge_fet && !s.charge_fet);
 	CU_ASSERT_EQUAL(s.max_discharge_ma, 100000);
 	CU_ASSERT_EQUAL(s.valid, BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_POWER | BMS_V_SOC |
-				     BMS_V_MOSFET_TEMP | BMS_V_CYCLES | BMS_V_FETS |
-				     BMS_V_MAX_DISCHARGE_I);
+	                             BMS_V_MOSFET_TEMP | BMS_V_CYCLES | BMS_V_FETS |
+	                             BMS_V_MAX_DISCHARGE_I);
 	CU_ASSERT_DOUBLE_EQUAL(bms_field_get(&bms_fields[BMS_FIELD_VOLTAGE], &s), 53.22, 1e-12);
 	CU_ASSERT_DOUBLE_EQUAL(bms_field_get(&bms_fields[BMS_FIELD_MOSFET_TEMP], &s), -4.3, 1e-12);
 	/* a count beyond its arrays is refused, nothing set */
@@ -105,10 +106,10 @@ static void test_conversions(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-		{"the table covers the snapshot once", test_table_covers_snapshot},
-		{"set and get reach their members", test_set_get_members},
-		{"conversions", test_conversions},
-		{NULL, NULL},
+	    {"the table covers the snapshot once", test_table_covers_snapshot},
+	    {"set and get reach their members", test_set_get_members},
+	    {"conversions", test_conversions},
+	    {NULL, NULL},
 	};
 	return sb_add_suite("fields", tests);
 }
