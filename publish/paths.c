@@ -382,7 +382,7 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 }
 
 void publish_history_update(struct publish_history *h, const struct bms_snapshot *s,
-			    uint64_t snap_ms, uint32_t poll_interval_ms)
+			    const struct bms_stats *cs, uint64_t snap_ms, uint32_t poll_interval_ms)
 {
 	if (s->valid & BMS_V_VOLTAGE) {
 		double vv = bms_mv_to_v(s->voltage_mv);
@@ -392,13 +392,11 @@ void publish_history_update(struct publish_history *h, const struct bms_snapshot
 			h->max_v = vv;
 		h->have_v = true;
 	}
-	struct bms_stats cs;
-	bms_stats_compute(s, &cs);
-	if (cs.cell_count) {
-		if (!h->have_cell || bms_mv_to_v(cs.cell_min_mv) < h->min_cell)
-			h->min_cell = bms_mv_to_v(cs.cell_min_mv);
-		if (!h->have_cell || bms_mv_to_v(cs.cell_max_mv) > h->max_cell)
-			h->max_cell = bms_mv_to_v(cs.cell_max_mv);
+	if (cs->cell_count) {
+		if (!h->have_cell || bms_mv_to_v(cs->cell_min_mv) < h->min_cell)
+			h->min_cell = bms_mv_to_v(cs->cell_min_mv);
+		if (!h->have_cell || bms_mv_to_v(cs->cell_max_mv) > h->max_cell)
+			h->max_cell = bms_mv_to_v(cs->cell_max_mv);
 		h->have_cell = true;
 	}
 	double w;

@@ -602,9 +602,10 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		snprintf(conn, sizeof(conn), "Serial %s", b->tty);
 	publish_paths_fixed(b->tree, pname, conn);
 	b->seen_seq = rec->seq;
-	publish_history_update(&b->hist, &rec->snap, rec->updated_ms, rec->info.poll_interval_ms);
 	b->reported = true;
 	batt_compute(p, b, now);
+	publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec->updated_ms,
+			       rec->info.poll_interval_ms);
 	batt_fill(p, b);
 	/* every path exists and has its value before the name is requested */
 	r = batt_register(p, b, NULL);
@@ -640,15 +641,17 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	bool fresh = rec.seq != b->seen_seq;
 	if (!fresh && !tick)
 		return;
-	if (fresh && rec.updated_ms && rec.updated_ms != b->rec.updated_ms) {
-		publish_history_update(&b->hist, &rec.snap, rec.updated_ms, rec.info.poll_interval_ms);
+	bool new_data = fresh && rec.updated_ms && rec.updated_ms != b->rec.updated_ms;
+	if (new_data)
 		b->reported = true;
-	}
 	b->rec = rec;
 	b->seen_seq = rec.seq;
 	/* half an interval of slack: the next poll's data, not the timer, should wake us */
 	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms * 3u / 2u;
 	batt_compute(p, b, now);
+	if (new_data) /* after the limits: the history sees the cells they came from */
+		publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec.updated_ms,
+				       rec.info.poll_interval_ms);
 
 	if (rec.state == STORE_GONE) {
 		if (!b->gone_since_ms)
