@@ -27,7 +27,6 @@ int snapshot_json_load(const char *path, struct bms_json_state *states, size_t c
  */
 #define snapshot_timed bms_json_state
 #define SNAPSHOT_JSON_MAX_STATES BMS_JSON_MAX_STATES
-#define snapshot_json_format bms_json_format
 #define snapshot_json_read bms_json_read
 #define snapshot_json_at bms_json_at
 
