@@ -334,14 +334,5 @@ void bms_held_apply(const struct bms_held *h, struct bms_snapshot *snap);
 void bms_snapshot_copy_fields(struct bms_snapshot *dst, const struct bms_snapshot *src,
 			      uint32_t bits);
 
-/* Cell statistics over the valid cells (0 when none); cells flagged in
- * cell_implausible are left out, like cells reading 0. */
-struct bms_cell_stats {
-	uint16_t min_mv, max_mv;
-	uint8_t min_idx, max_idx; /* 0-based */
-	uint32_t sum_mv;
-	uint8_t count; /* cells with a non-zero, plausible voltage */
-};
-void bms_cell_stats(const struct bms_snapshot *s, struct bms_cell_stats *ret);
 
 #endif

@@ -18,17 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bms/fields.h"
+
 #define MS_PER_HOUR 3600000ull
 #define MS_PER_DAY 86400000.0
 
 /* Absorption is cancelled when the pack falls this far below the target:
  * a load took over, the cells are no longer being topped. */
 #define ABSORPTION_CANCEL_MV 500
-
-/* A cell reading above this many times the max cell voltage (or 0) is not a
- * measurement even when no plausibility check flagged it (the plan tool and
- * tests feed snapshots straight in): it is treated like a flagged cell. */
-#define IMPLAUSIBLE_FACTOR 2
 
 /* The separator the Python driver puts before the interpolation mode (U+2502). */
 #define MODE_SEP " \xe2\x94\x82 "
@@ -215,36 +212,21 @@ struct cells {
 	int64_t min_mv, max_mv, sum_mv;
 };
 
-static bool cell_bad(const struct charge_config *cfg, const struct bms_snapshot *s, unsigned i)
-{
-	if (i < 32 && (s->cell_implausible >> i) & 1u)
-		return true;
-	int64_t v = s->cell_mv[i];
-	return v <= 0 || v > to_mv(cfg->max_cell_voltage) * IMPLAUSIBLE_FACTOR;
-}
-
-/* True when every cell is a measurement: only then may the cells steer. */
-static bool read_cells(const struct charge_config *cfg, const struct bms_snapshot *s,
-                       struct cells *c)
+/*
+ * True when every cell is a measurement: only then may the cells steer.
+ * Which cells count is bms_stats_compute()'s rule, the same that publish/
+ * shows, so the limits never come from a cell the bus does not show.
+ */
+static bool read_cells(const struct bms_stats *stats, struct cells *c)
 {
 	memset(c, 0, sizeof(*c));
-	if (!(s->valid & BMS_V_CELLS) || s->cell_count == 0)
-		return false;
-	c->count = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
-	for (unsigned i = 0; i < c->count; i++) {
-		int64_t v = s->cell_mv[i];
-		if (cell_bad(cfg, s, i)) {
-			c->bad |= 1u << i;
-			continue;
-		}
-		if (c->valid == 0 || v < c->min_mv)
-			c->min_mv = v;
-		if (c->valid == 0 || v > c->max_mv)
-			c->max_mv = v;
-		c->sum_mv += v;
-		c->valid++;
-	}
-	return c->valid == c->count;
+	c->count = stats->cells_reported;
+	c->valid = stats->cell_count;
+	c->bad = stats->cell_excluded;
+	c->min_mv = stats->cell_min_mv;
+	c->max_mv = stats->cell_max_mv;
+	c->sum_mv = stats->cell_sum_mv;
+	return c->count > 0 && c->valid == c->count;
 }
 
 /* Sum of min(Vi, cap) over the cells (all good: see read_cells): what the
@@ -306,7 +288,7 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 	int64_t diff = c->max_mv - c->min_mv;
 	int64_t float_diff = to_mv(cfg->float_cell_diff);
 	bool soc_ok = (snap->valid & BMS_V_SOC) != 0;
-	double soc = snap->soc_cpct / 100.0;
+	double soc = bms_cpct_to_pct(snap->soc_cpct);
 
 	/* Phase switching (absorption timer, back to bulk). */
 	if (!st->absorption_running) {
@@ -452,20 +434,14 @@ struct targets {
 static void targets(const struct charge_config *cfg, const struct bms_snapshot *snap,
                     const struct cells *c, struct targets *tg, struct charge_result *out)
 {
-	bool have_t = (snap->valid & BMS_V_TEMPS) && snap->temp_count > 0;
-	double tmin = 0, tmax = 0;
-	if (have_t) {
-		unsigned n = snap->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : snap->temp_count;
-		tmin = tmax = snap->temp_dc[0] / 10.0;
-		for (unsigned i = 1; i < n; i++) {
-			tmin = fmin(tmin, snap->temp_dc[i] / 10.0);
-			tmax = fmax(tmax, snap->temp_dc[i] / 10.0);
-		}
-	}
+	const struct bms_stats *sts = &out->stats;
+	bool have_t = sts->temp_count > 0;
+	double tmin = have_t ? bms_dc_to_c(sts->temp_min_dc) : 0;
+	double tmax = have_t ? bms_dc_to_c(sts->temp_max_dc) : 0;
 	bool have_mos = (snap->valid & BMS_V_MOSFET_TEMP) != 0;
-	double tmos = snap->mosfet_temp_dc / 10.0;
+	double tmos = bms_dc_to_c(snap->mosfet_temp_dc);
 	bool have_soc = (snap->valid & BMS_V_SOC) != 0;
-	double soc = snap->soc_cpct / 100.0;
+	double soc = bms_cpct_to_pct(snap->soc_cpct);
 	tg->have_fets = (snap->valid & BMS_V_FETS) != 0;
 	int ip = cfg->interpolation;
 
@@ -473,15 +449,15 @@ static void targets(const struct charge_config *cfg, const struct bms_snapshot *
 	struct candidates cc = {0};
 	cand_add(&cc, cfg->max_charge_current, "Max Battery Charge Current");
 	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_CHARGE_I) &&
-	    snap->max_charge_ma / 1000.0 < cfg->max_charge_current)
-		cand_add(&cc, snap->max_charge_ma / 1000.0, "BMS Settings");
+	    bms_ma_to_a(snap->max_charge_ma) < cfg->max_charge_current)
+		cand_add(&cc, bms_ma_to_a(snap->max_charge_ma), "BMS Settings");
 	unsigned cbase = cc.n;
 	double mc = cfg->max_charge_current;
 	if (cfg->ccl_cell_voltage_enable && c)
 		cand_add(&cc,
 		         mc * table_lookup(&cfg->ccl_cell_voltages,
 		                           &cfg->ccl_cell_voltage_fractions,
-		                           (double)c->max_mv / 1000.0, ip, false),
+		                           bms_mv_to_v(c->max_mv), ip, false),
 		         "Cell Voltage");
 	if (cfg->ccl_temperature_enable && have_t)
 		cand_add(&cc,
@@ -506,15 +482,15 @@ static void targets(const struct charge_config *cfg, const struct bms_snapshot *
 	struct candidates dc = {0};
 	cand_add(&dc, cfg->max_discharge_current, "Max Battery Discharge Current");
 	if (cfg->use_bms_current_limits && (snap->valid & BMS_V_MAX_DISCHARGE_I) &&
-	    snap->max_discharge_ma / 1000.0 < cfg->max_discharge_current)
-		cand_add(&dc, snap->max_discharge_ma / 1000.0, "BMS Settings");
+	    bms_ma_to_a(snap->max_discharge_ma) < cfg->max_discharge_current)
+		cand_add(&dc, bms_ma_to_a(snap->max_discharge_ma), "BMS Settings");
 	unsigned dbase = dc.n;
 	double md = cfg->max_discharge_current;
 	if (cfg->dcl_cell_voltage_enable && c)
 		cand_add(&dc,
 		         md * table_lookup(&cfg->dcl_cell_voltages,
 		                           &cfg->dcl_cell_voltage_fractions,
-		                           (double)c->min_mv / 1000.0, ip, true),
+		                           bms_mv_to_v(c->min_mv), ip, true),
 		         "Cell Voltage");
 	if (cfg->dcl_temperature_enable && have_t)
 		cand_add(&dc,
@@ -682,8 +658,9 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 
 	/* The fresh candidates (FETs, temperatures, ...) of the last snapshot
 	 * bound the DCL even while its cells are missing or it is stale. */
+	bms_stats_compute(snap, &out->stats);
 	struct cells c;
-	bool cells_ok = read_cells(cfg, snap, &c);
+	bool cells_ok = read_cells(&out->stats, &c);
 	struct targets tg;
 	targets(cfg, snap, cells_ok ? &c : NULL, &tg, out);
 

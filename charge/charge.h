@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "bms/bms.h"
+#include "bms/stats.h"
 #include "common/config.h"
 
 /* How the current tables are read between breakpoints (CHARGE_MODE). */
@@ -177,6 +178,10 @@ struct charge_result {
 	char mode[96];                  /* /Info/ChargeMode */
 	char charge_limitation[128];    /* /Info/ChargeLimitation */
 	char discharge_limitation[128]; /* /Info/DischargeLimitation */
+	/* The statistics of snap the limits were computed from (all zero without
+	 * a snapshot): publish/ shows these, so /System/MaxCellVoltage is the
+	 * cell the CCL came from. */
+	struct bms_stats stats;
 };
 
 void charge_state_init(struct charge_state *st);

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bms/fields.h"
+#include "bms/stats.h"
+
 struct path_def {
 	const char *path;
 	char type;
@@ -188,7 +191,7 @@ void publish_paths_fixed(struct publish_tree *t, const char *product_name, const
 bool publish_snap_power(const struct bms_snapshot *s, double *ret_w)
 {
 	if (s->valid & BMS_V_POWER) {
-		*ret_w = (double)s->power_mw / 1000.0;
+		*ret_w = bms_mw_to_w(s->power_mw);
 		return true;
 	}
 	if ((s->valid & (BMS_V_VOLTAGE | BMS_V_CURRENT)) == (BMS_V_VOLTAGE | BMS_V_CURRENT)) {
@@ -263,32 +266,24 @@ static int32_t publish_paths_mode(const struct charge_result *res)
 	return publish_paths_state(res) == 9 ? 3 : 4;
 }
 
-/* Mean, min and max of the temperature sensors. */
-static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s, bool ok)
+/* Mean, min and max of the temperature sensors (st: the charge result's statistics). */
+static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s,
+		       const struct bms_stats *st, bool ok)
 {
-	bool have = ok && (s->valid & BMS_V_TEMPS) && s->temp_count > 0;
-	int lo = 0, hi = 0;
-	double sum = 0;
-	unsigned n = have ? s->temp_count : 0;
-	if (n > BMS_MAX_TEMPS)
-		n = BMS_MAX_TEMPS;
-	for (unsigned k = 0; k < n; k++) {
-		sum += s->temp_dc[k];
-		if (s->temp_dc[k] < s->temp_dc[lo])
-			lo = (int)k;
-		if (s->temp_dc[k] > s->temp_dc[hi])
-			hi = (int)k;
-	}
+	bool have = ok && st->temp_count > 0;
+	unsigned n = have ? st->temp_count : 0;
 	char id[16];
-	set_d(t, "/Dc/0/Temperature", have, round(sum / (n ? n : 1)) / 10.0);
-	set_d(t, "/System/MinCellTemperature", have, s->temp_dc[lo] / 10.0);
-	set_d(t, "/System/MaxCellTemperature", have, s->temp_dc[hi] / 10.0);
-	path_num(id, sizeof(id), "T", (unsigned)lo + 1);
+	/* the mean rounded to 0.1 degC in raw units, then converted */
+	set_d(t, "/Dc/0/Temperature", have,
+	      bms_dc_to_c((int64_t)round((double)st->temp_sum_dc / (n ? n : 1))));
+	set_d(t, "/System/MinCellTemperature", have, bms_dc_to_c(st->temp_min_dc));
+	set_d(t, "/System/MaxCellTemperature", have, bms_dc_to_c(st->temp_max_dc));
+	path_num(id, sizeof(id), "T", (unsigned)st->temp_min_idx + 1);
 	set_s(t, "/System/MinTemperatureCellId", have, id);
-	path_num(id, sizeof(id), "T", (unsigned)hi + 1);
+	path_num(id, sizeof(id), "T", (unsigned)st->temp_max_idx + 1);
 	set_s(t, "/System/MaxTemperatureCellId", have, id);
 	set_d(t, "/System/MOSTemperature", ok && (s->valid & BMS_V_MOSFET_TEMP),
-	      s->mosfet_temp_dc / 10.0);
+	      bms_dc_to_c(s->mosfet_temp_dc));
 }
 
 void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
@@ -308,23 +303,23 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	publish_tree_set_int(t, "/Mode", publish_paths_mode(res));
 
 	/* like dbus-serialbattery: once stale, the live measurements are withdrawn */
-	set_d(t, "/Dc/0/Voltage", online && (v & BMS_V_VOLTAGE), s->voltage_mv / 1000.0);
-	set_d(t, "/Dc/0/Current", online && (v & BMS_V_CURRENT), s->current_ma / 1000.0);
+	set_d(t, "/Dc/0/Voltage", online && (v & BMS_V_VOLTAGE), bms_mv_to_v(s->voltage_mv));
+	set_d(t, "/Dc/0/Current", online && (v & BMS_V_CURRENT), bms_ma_to_a(s->current_ma));
 	double pw = 0;
 	bool have_p = online && publish_snap_power(s, &pw);
 	set_d(t, "/Dc/0/Power", have_p, pw);
-	fill_temps(t, s, true);
+	fill_temps(t, s, &res->stats, true);
 
-	set_d(t, "/Soc", v & BMS_V_SOC, s->soc_cpct / 100.0);
-	set_d(t, "/Soh", v & BMS_V_SOH, s->soh_cpct / 100.0);
-	set_d(t, "/Capacity", v & BMS_V_CAP_REMAIN, s->capacity_remain_mah / 1000.0);
+	set_d(t, "/Soc", v & BMS_V_SOC, bms_cpct_to_pct(s->soc_cpct));
+	set_d(t, "/Soh", v & BMS_V_SOH, bms_cpct_to_pct(s->soh_cpct));
+	set_d(t, "/Capacity", v & BMS_V_CAP_REMAIN, bms_mah_to_ah(s->capacity_remain_mah));
 	int32_t installed = (v & BMS_V_CAP_FULL) ? s->capacity_full_mah : s->capacity_design_mah;
 	bool have_inst = v & (BMS_V_CAP_FULL | BMS_V_CAP_DESIGN);
-	set_d(t, "/InstalledCapacity", have_inst, installed / 1000.0);
+	set_d(t, "/InstalledCapacity", have_inst, bms_mah_to_ah(installed));
 	bool have_cons = have_inst && (v & BMS_V_CAP_REMAIN);
 	/* Victron monitors publish consumed Ah as a negative number */
 	set_d(t, "/ConsumedAmphours", have_cons,
-	      -((double)(installed - s->capacity_remain_mah) / 1000.0));
+	      -bms_mah_to_ah((int64_t)installed - s->capacity_remain_mah));
 	bool discharging = online && (v & BMS_V_CURRENT) && s->current_ma < 0 &&
 			   (v & BMS_V_CAP_REMAIN);
 	double ttg = discharging ? (double)s->capacity_remain_mah / (double)-s->current_ma * 3600.0
@@ -337,34 +332,33 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	set_i(t, "/Io/AllowToBalance", v & BMS_V_BALANCER, s->balancer_enabled ? 1 : 0);
 	set_i(t, "/Balancing", v & BMS_V_BALANCING, s->balancing ? 1 : 0);
 
-	struct bms_cell_stats cs;
-	bms_cell_stats(s, &cs);
-	bool cells = (v & BMS_V_CELLS) && cs.count > 0;
+	/* the cells charge/ computed the limits from: the same cells on the bus */
+	const struct bms_stats *cs = &res->stats;
+	bool cells = cs->cell_count > 0;
 	char id[16];
-	set_d(t, "/System/MinCellVoltage", cells, cs.min_mv / 1000.0);
-	set_d(t, "/System/MaxCellVoltage", cells, cs.max_mv / 1000.0);
-	path_num(id, sizeof(id), "C", cs.min_idx + 1u);
+	set_d(t, "/System/MinCellVoltage", cells, bms_mv_to_v(cs->cell_min_mv));
+	set_d(t, "/System/MaxCellVoltage", cells, bms_mv_to_v(cs->cell_max_mv));
+	path_num(id, sizeof(id), "C", cs->cell_min_idx + 1u);
 	set_s(t, "/System/MinVoltageCellId", cells, id);
-	path_num(id, sizeof(id), "C", cs.max_idx + 1u);
+	path_num(id, sizeof(id), "C", cs->cell_max_idx + 1u);
 	set_s(t, "/System/MaxVoltageCellId", cells, id);
 	set_i(t, "/System/NrOfCellsPerBattery", v & BMS_V_CELLS, s->cell_count);
 	publish_tree_set_int(t, "/System/NrOfModulesOnline", online ? 1 : 0);
 	publish_tree_set_int(t, "/System/NrOfModulesOffline", online ? 0 : 1);
 	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", res->allow_charge ? 0 : 1);
 	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge", res->allow_discharge ? 0 : 1);
-	set_d(t, "/Voltages/Sum", cells, cs.sum_mv / 1000.0);
-	set_d(t, "/Voltages/Diff", cells, (cs.max_mv - cs.min_mv) / 1000.0);
+	set_d(t, "/Voltages/Sum", cells, bms_mv_to_v(cs->cell_sum_mv));
+	set_d(t, "/Voltages/Diff", cells, bms_mv_to_v(cs->cell_max_mv - cs->cell_min_mv));
 	for (unsigned c = 0; c < BMS_MAX_CELLS; c++) {
 		char p[PUBLISH_PATH_LEN];
 		path_num(p, sizeof(p), "/Voltages/Cell", c + 1);
 		struct publish_item *it = publish_tree_find(t, p);
 		if (!it)
 			break;
-		/* a cell read outside the physical range is no measurement */
-		bool ok = (v & BMS_V_CELLS) && c < s->cell_count &&
-			  !(s->cell_implausible & (1u << c));
+		/* a cell that does not count for the statistics is no measurement */
+		bool ok = bms_stats_cell_counts(s, c);
 		if (ok)
-			publish_item_set_double(it, s->cell_mv[c] / 1000.0);
+			publish_item_set_double(it, bms_mv_to_v(s->cell_mv[c]));
 		else
 			publish_item_set_invalid(it);
 		path_num(p, sizeof(p), "/Balances/Cell", c + 1);
@@ -388,23 +382,21 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 }
 
 void publish_history_update(struct publish_history *h, const struct bms_snapshot *s,
-			    uint64_t snap_ms, uint32_t poll_interval_ms)
+			    const struct bms_stats *cs, uint64_t snap_ms, uint32_t poll_interval_ms)
 {
 	if (s->valid & BMS_V_VOLTAGE) {
-		double vv = s->voltage_mv / 1000.0;
+		double vv = bms_mv_to_v(s->voltage_mv);
 		if (!h->have_v || vv < h->min_v)
 			h->min_v = vv;
 		if (!h->have_v || vv > h->max_v)
 			h->max_v = vv;
 		h->have_v = true;
 	}
-	struct bms_cell_stats cs;
-	bms_cell_stats(s, &cs);
-	if ((s->valid & BMS_V_CELLS) && cs.count) {
-		if (!h->have_cell || cs.min_mv / 1000.0 < h->min_cell)
-			h->min_cell = cs.min_mv / 1000.0;
-		if (!h->have_cell || cs.max_mv / 1000.0 > h->max_cell)
-			h->max_cell = cs.max_mv / 1000.0;
+	if (cs->cell_count) {
+		if (!h->have_cell || bms_mv_to_v(cs->cell_min_mv) < h->min_cell)
+			h->min_cell = bms_mv_to_v(cs->cell_min_mv);
+		if (!h->have_cell || bms_mv_to_v(cs->cell_max_mv) > h->max_cell)
+			h->max_cell = bms_mv_to_v(cs->cell_max_mv);
 		h->have_cell = true;
 	}
 	double w;

@@ -28,6 +28,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "bms/fields.h"
 #include "charge/bank.h"
 #include "charge/charge.h"
 #include "common/log.h"
@@ -601,9 +602,10 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		snprintf(conn, sizeof(conn), "Serial %s", b->tty);
 	publish_paths_fixed(b->tree, pname, conn);
 	b->seen_seq = rec->seq;
-	publish_history_update(&b->hist, &rec->snap, rec->updated_ms, rec->info.poll_interval_ms);
 	b->reported = true;
 	batt_compute(p, b, now);
+	publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec->updated_ms,
+			       rec->info.poll_interval_ms);
 	batt_fill(p, b);
 	/* every path exists and has its value before the name is requested */
 	r = batt_register(p, b, NULL);
@@ -639,15 +641,17 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	bool fresh = rec.seq != b->seen_seq;
 	if (!fresh && !tick)
 		return;
-	if (fresh && rec.updated_ms && rec.updated_ms != b->rec.updated_ms) {
-		publish_history_update(&b->hist, &rec.snap, rec.updated_ms, rec.info.poll_interval_ms);
+	bool new_data = fresh && rec.updated_ms && rec.updated_ms != b->rec.updated_ms;
+	if (new_data)
 		b->reported = true;
-	}
 	b->rec = rec;
 	b->seen_seq = rec.seq;
 	/* half an interval of slack: the next poll's data, not the timer, should wake us */
 	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms * 3u / 2u;
 	batt_compute(p, b, now);
+	if (new_data) /* after the limits: the history sees the cells they came from */
+		publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec.updated_ms,
+				       rec.info.poll_interval_ms);
 
 	if (rec.state == STORE_GONE) {
 		if (!b->gone_since_ms)
@@ -732,7 +736,7 @@ static unsigned bank_inputs(struct publish *p, struct bank_pack_in *in)
 				  : pack_online(b)  ? BANK_ONLINE
 						    : BANK_STALE;
 			x->current_valid = x->link == BANK_ONLINE && (sn->valid & BMS_V_CURRENT);
-			x->current_a = sn->current_ma / 1000.0;
+			x->current_a = bms_ma_to_a(sn->current_ma);
 			/* a silent pack's last FET state is no news: it may have switched since */
 			x->fets_valid = x->link == BANK_ONLINE && (sn->valid & BMS_V_FETS) != 0;
 			x->charge_fet = sn->charge_fet;
@@ -802,11 +806,11 @@ static void agg_fill(struct publish *p, uint64_t now)
 		if (!pack_online(b))
 			continue; /* measurements only from packs with fresh data */
 		if (sn->valid & BMS_V_VOLTAGE) {
-			vsum += sn->voltage_mv / 1000.0;
+			vsum += bms_mv_to_v(sn->voltage_mv);
 			nv++;
 		}
 		if (sn->valid & BMS_V_CURRENT) {
-			isum += sn->current_ma / 1000.0;
+			isum += bms_ma_to_a(sn->current_ma);
 			have_i = true;
 		}
 		double w;
@@ -814,37 +818,39 @@ static void agg_fill(struct publish *p, uint64_t now)
 			psum += w;
 			have_p = true;
 		}
-		double capf = (sn->valid & BMS_V_CAP_FULL) ? sn->capacity_full_mah / 1000.0 : 0;
+		double capf = (sn->valid & BMS_V_CAP_FULL) ? bms_mah_to_ah(sn->capacity_full_mah) : 0;
 		if (sn->valid & BMS_V_SOC) {
-			socsum += sn->soc_cpct / 100.0;
+			socsum += bms_cpct_to_pct(sn->soc_cpct);
 			nsoc++;
-			socw += sn->soc_cpct / 100.0 * capf;
+			socw += bms_cpct_to_pct(sn->soc_cpct) * capf;
 			capw += capf;
 		}
 		if (sn->valid & BMS_V_CAP_REMAIN) {
-			remain += sn->capacity_remain_mah / 1000.0;
+			remain += bms_mah_to_ah(sn->capacity_remain_mah);
 			have_remain = true;
 		}
 		if (sn->valid & BMS_V_CAP_FULL) {
 			full += capf;
 			have_full = true;
 		}
-		struct bms_cell_stats cs;
-		bms_cell_stats(sn, &cs);
-		if ((sn->valid & BMS_V_CELLS) && cs.count) {
-			if (cs.min_mv / 1000.0 < cmin) {
-				cmin = cs.min_mv / 1000.0;
-				snprintf(cmin_id, sizeof(cmin_id), "%d:C%d", b->bank_index, cs.min_idx + 1);
+		/* the cells the pack's limits came from (its charge result) */
+		const struct bms_stats *cs = &b->res.stats;
+		if (cs->cell_count) {
+			if (bms_mv_to_v(cs->cell_min_mv) < cmin) {
+				cmin = bms_mv_to_v(cs->cell_min_mv);
+				snprintf(cmin_id, sizeof(cmin_id), "%d:C%d", b->bank_index,
+					 cs->cell_min_idx + 1);
 			}
-			if (cs.max_mv / 1000.0 > cmax) {
-				cmax = cs.max_mv / 1000.0;
-				snprintf(cmax_id, sizeof(cmax_id), "%d:C%d", b->bank_index, cs.max_idx + 1);
+			if (bms_mv_to_v(cs->cell_max_mv) > cmax) {
+				cmax = bms_mv_to_v(cs->cell_max_mv);
+				snprintf(cmax_id, sizeof(cmax_id), "%d:C%d", b->bank_index,
+					 cs->cell_max_idx + 1);
 			}
 			cells = sn->cell_count;
 		}
 		if ((sn->valid & BMS_V_TEMPS))
 			for (unsigned k = 0; k < sn->temp_count && k < BMS_MAX_TEMPS; k++) {
-				double tv = sn->temp_dc[k] / 10.0;
+				double tv = bms_dc_to_c(sn->temp_dc[k]);
 				tsum += tv;
 				nt++;
 				if (tv < tmin) {

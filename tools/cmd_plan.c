@@ -6,7 +6,9 @@
  * experiment with a config (and a regression test: tests/charge/expected/).
  *
  * Scenario CSV: a header row naming the columns, then one row per step;
- * '#' lines are comments. Columns (any order, unknown ones ignored):
+ * '#' lines are comments. The snapshot columns are the `csv` names of the
+ * field table (bms/fields.c), in its SI units; the rest are the plan's own.
+ * Columns (any order, unknown ones ignored):
  *   t                 seconds (monotonic, not decreasing)            required
  *   cell1..cellN      cell voltages, V
  *   cells,min,max,sum instead of cellN: count, lowest, highest, sum (V)
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bms/fields.h"
 #include "charge/charge.h"
 #include "config/schema.h"
 #include "tools.h"
@@ -35,27 +38,44 @@
 enum col_kind {
 	COL_IGNORE,
 	COL_T,
-	COL_CELL,
+	COL_FIELD, /* a scalar of the field table */
+	COL_ELEM,  /* element `index` of an array of the field table: cellN, tempN */
 	COL_CELLS,
 	COL_MIN,
 	COL_MAX,
 	COL_SUM,
-	COL_CURRENT,
-	COL_SOC,
-	COL_TEMP,
-	COL_MOSFET,
-	COL_CFET,
-	COL_DFET,
 	COL_BAL,
-	COL_BMS_CCL,
-	COL_BMS_DCL,
 	COL_ONLINE,
 };
 
 struct col {
 	enum col_kind kind;
-	unsigned index; /* cellN / tempN, 0-based */
+	const struct bms_field *f; /* COL_FIELD, COL_ELEM */
+	unsigned index;            /* COL_ELEM: 0-based */
 };
+
+/* "cell3" -> the cells field and 2; "temp" alone is temp1. false when name is no element. */
+static bool elem_column(const char *name, const struct bms_field **ret_f, unsigned *ret_index)
+{
+	for (unsigned i = 0; i < BMS_FIELD_COUNT; i++) {
+		const struct bms_field *f = &bms_fields[i];
+		unsigned cap = bms_field_cap(f), idx;
+		size_t pl = f->csv ? strlen(f->csv) : 0;
+		char tail;
+		if (!cap || !pl || strncmp(name, f->csv, pl) != 0)
+			continue;
+		if (f->type == BMS_FT_TEMPS && name[pl] == '\0') {
+			idx = 1;
+		} else if (sscanf(name + pl, "%u%c", &idx, &tail) != 1 || idx < 1 || idx > cap ||
+			   name[pl] < '0' || name[pl] > '9') {
+			continue;
+		}
+		*ret_f = f;
+		*ret_index = idx - 1;
+		return true;
+	}
+	return false;
+}
 
 /* One output row kept for the plot. */
 struct point {
@@ -100,14 +120,13 @@ static int parse_header(char *line, struct col *cols, unsigned *ncols)
 		if (n >= MAX_COLS)
 			return -E2BIG;
 		char *name = trim(tok);
-		struct col c = {COL_IGNORE, 0};
-		unsigned idx;
-		char tail;
+		struct col c = {COL_IGNORE, NULL, 0};
 		if (strcmp(name, "t") == 0)
 			c.kind = COL_T, have_t = true;
-		else if (sscanf(name, "cell%u%c", &idx, &tail) == 1 && idx >= 1 &&
-		         idx <= BMS_MAX_CELLS)
-			c.kind = COL_CELL, c.index = idx - 1;
+		else if ((c.f = bms_field_by_csv(name)) != NULL)
+			c.kind = COL_FIELD;
+		else if (elem_column(name, &c.f, &c.index))
+			c.kind = COL_ELEM;
 		else if (strcmp(name, "cells") == 0)
 			c.kind = COL_CELLS;
 		else if (strcmp(name, "min") == 0)
@@ -116,43 +135,14 @@ static int parse_header(char *line, struct col *cols, unsigned *ncols)
 			c.kind = COL_MAX;
 		else if (strcmp(name, "sum") == 0)
 			c.kind = COL_SUM;
-		else if (strcmp(name, "current") == 0)
-			c.kind = COL_CURRENT;
-		else if (strcmp(name, "soc") == 0)
-			c.kind = COL_SOC;
-		else if (strcmp(name, "temp") == 0)
-			c.kind = COL_TEMP, c.index = 0;
-		else if (sscanf(name, "temp%u%c", &idx, &tail) == 1 && idx >= 1 &&
-		         idx <= BMS_MAX_TEMPS)
-			c.kind = COL_TEMP, c.index = idx - 1;
-		else if (strcmp(name, "mosfet") == 0)
-			c.kind = COL_MOSFET;
-		else if (strcmp(name, "charge_fet") == 0)
-			c.kind = COL_CFET;
-		else if (strcmp(name, "discharge_fet") == 0)
-			c.kind = COL_DFET;
 		else if (strcmp(name, "balancing") == 0)
 			c.kind = COL_BAL;
-		else if (strcmp(name, "bms_max_charge") == 0)
-			c.kind = COL_BMS_CCL;
-		else if (strcmp(name, "bms_max_discharge") == 0)
-			c.kind = COL_BMS_DCL;
 		else if (strcmp(name, "online") == 0)
 			c.kind = COL_ONLINE;
 		cols[n++] = c;
 	}
 	*ncols = n;
 	return have_t ? 0 : -EINVAL;
-}
-
-static int32_t milli(double v)
-{
-	return (int32_t)lround(v * 1000.0);
-}
-
-static int16_t deci(double v)
-{
-	return (int16_t)lround(v * 10.0);
 }
 
 /* One data row into a snapshot; returns 0, or -EINVAL naming nothing (the caller
@@ -201,10 +191,19 @@ static int parse_row(char *line, const struct col *cols, unsigned ncols, double 
 			*ret_t = x;
 			have_t = true;
 			break;
-		case COL_CELL:
-			s->cell_mv[cols[i].index] = (uint16_t)(x <= 0 ? 0 : lround(x * 1000.0));
-			if (cols[i].index + 1 > ncells)
-				ncells = cols[i].index + 1;
+		case COL_FIELD:
+			if (cols[i].f == &bms_fields[BMS_FIELD_SOC])
+				x = fmin(fmax(x, 0), 100); /* the plan feeds charge/ only: a real SOC */
+			bms_field_set(cols[i].f, s, x);
+			break;
+		case COL_ELEM:
+			bms_field_set_elem(cols[i].f, s, cols[i].index, x);
+			if (cols[i].f->type == BMS_FT_CELLS) {
+				if (cols[i].index + 1 > ncells)
+					ncells = cols[i].index + 1;
+			} else if (cols[i].index + 1 > ntemps) {
+				ntemps = cols[i].index + 1;
+			}
 			break;
 		case COL_CELLS:
 			agg_cells = x < 1 ? 0 : x > BMS_MAX_CELLS ? BMS_MAX_CELLS : (unsigned)x;
@@ -218,40 +217,9 @@ static int parse_row(char *line, const struct col *cols, unsigned ncols, double 
 		case COL_SUM:
 			vsum = x, have_sum = true;
 			break;
-		case COL_CURRENT:
-			s->current_ma = milli(x);
-			s->valid |= BMS_V_CURRENT;
-			break;
-		case COL_SOC:
-			s->soc_cpct = (uint16_t)lround(fmin(fmax(x, 0), 100) * 100.0);
-			s->valid |= BMS_V_SOC;
-			break;
-		case COL_TEMP:
-			s->temp_dc[cols[i].index] = deci(x);
-			if (cols[i].index + 1 > ntemps)
-				ntemps = cols[i].index + 1;
-			break;
-		case COL_MOSFET:
-			s->mosfet_temp_dc = deci(x);
-			s->valid |= BMS_V_MOSFET_TEMP;
-			break;
-		case COL_CFET:
-			s->charge_fet = x != 0;
-			break;
-		case COL_DFET:
-			s->discharge_fet = x != 0;
-			break;
 		case COL_BAL:
 			s->balancing = x != 0 ? 1u : 0u;
 			s->valid |= BMS_V_BALANCING;
-			break;
-		case COL_BMS_CCL:
-			s->max_charge_ma = milli(x);
-			s->valid |= BMS_V_MAX_CHARGE_I;
-			break;
-		case COL_BMS_DCL:
-			s->max_discharge_ma = milli(x);
-			s->valid |= BMS_V_MAX_DISCHARGE_I;
 			break;
 		case COL_ONLINE:
 			*ret_online = x != 0;
@@ -267,10 +235,8 @@ static int parse_row(char *line, const struct col *cols, unsigned ncols, double 
 		ncells = agg_cells;
 		double rest = (vsum - vmin - vmax) / (double)(agg_cells - 2);
 		for (unsigned i = 0; i < agg_cells; i++)
-			s->cell_mv[i] = (uint16_t)lround((i == 0   ? vmin
-			                                  : i == 1 ? vmax
-			                                           : rest) *
-			                                 1000.0);
+			bms_field_set_elem(&bms_fields[BMS_FIELD_CELLS], s, i,
+			                   i == 0 ? vmin : i == 1 ? vmax : rest);
 	}
 	if (ncells) {
 		s->cell_count = (uint8_t)ncells;
@@ -556,8 +522,8 @@ int cmd_plan(int argc, char **argv)
 			p->vmin = 10;
 			p->vmax = 0;
 			for (unsigned i = 0; i < n; i++) {
-				p->vmin = fmin(p->vmin, last.cell_mv[i] / 1000.0);
-				p->vmax = fmax(p->vmax, last.cell_mv[i] / 1000.0);
+				p->vmin = fmin(p->vmin, bms_mv_to_v(last.cell_mv[i]));
+				p->vmax = fmax(p->vmax, bms_mv_to_v(last.cell_mv[i]));
 			}
 			if (n == 0)
 				p->vmin = p->vmax = 0;

@@ -44,7 +44,7 @@ struct sim_unit {
 	uint8_t address;
 	const char *state_file;
 	double silent_after_s; /* < 0: never */
-	struct snapshot_timed *states;
+	struct bms_json_state *states;
 	size_t nstates;
 	const struct bms_snapshot *src; /* the timed state live was copied from */
 	struct bms_snapshot live;       /* what the device answers from (writes land here) */
@@ -203,7 +203,7 @@ out:
 
 static int load_states(struct sim_unit *u, const char *file)
 {
-	u->states = calloc(SNAPSHOT_JSON_MAX_STATES, sizeof(*u->states));
+	u->states = calloc(BMS_JSON_MAX_STATES, sizeof(*u->states));
 	if (!u->states)
 		return -ENOMEM;
 	if (!file) {
@@ -212,7 +212,7 @@ static int load_states(struct sim_unit *u, const char *file)
 		return 0;
 	}
 	char err[256] = "";
-	int r = snapshot_json_load(file, u->states, SNAPSHOT_JSON_MAX_STATES, &u->nstates, err,
+	int r = snapshot_json_load(file, u->states, BMS_JSON_MAX_STATES, &u->nstates, err,
 				   sizeof(err));
 	if (r < 0)
 		fprintf(stderr, "simulate: %s: %s\n", file, err[0] ? err : strerror(-r));
@@ -276,7 +276,7 @@ static void handle_request(struct sim *s, int master, const uint8_t *req, size_t
 		struct sim_unit *u = &s->units[i];
 		if (unit_silent(s, u, now))
 			continue;
-		const struct bms_snapshot *st = snapshot_json_at(u->states, u->nstates,
+		const struct bms_snapshot *st = bms_json_at(u->states, u->nstates,
 								 now - s->start_ms);
 		if (!st)
 			continue;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bms/jbd_up16s_wire.h"
+#include "bms/stats.h"
 #include "sim.h"
 
 static uint16_t to_u16(int64_t v)
@@ -53,8 +54,8 @@ static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, 
 	int32_t rated = (s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah : s->capacity_full_mah;
 	int16_t mos = (s->valid & BMS_V_MOSFET_TEMP) ? s->mosfet_temp_dc : 250;
 	uint32_t faults, warns;
-	struct bms_cell_stats cs;
-	bms_cell_stats(s, &cs);
+	struct bms_stats cs;
+	bms_stats_compute(s, &cs);
 
 	put_u16be(d + 0, to_u16(s->voltage_mv / 10));
 	put_u32be(d + 4, (uint32_t)(cur < 0 ? 0 : cur));
@@ -71,11 +72,11 @@ static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, 
 	put_u32be(d + 28, warns);
 	put_u16be(d + 32, (uint16_t)((s->discharge_fet ? 1 : 0) | (s->charge_fet ? 2 : 0)));
 	put_u16be(d + 36, to_u16(s->cycles));
-	put_u16be(d + 38, (uint16_t)(cs.max_idx + 1));
-	put_u16be(d + 40, cs.max_mv);
-	put_u16be(d + 42, (uint16_t)(cs.min_idx + 1));
-	put_u16be(d + 44, cs.min_mv);
-	put_u16be(d + 46, (uint16_t)(cs.count ? cs.sum_mv / cs.count : 0));
+	put_u16be(d + 38, (uint16_t)(cs.cell_max_idx + 1));
+	put_u16be(d + 40, cs.cell_max_mv);
+	put_u16be(d + 42, (uint16_t)(cs.cell_min_idx + 1));
+	put_u16be(d + 44, cs.cell_min_mv);
+	put_u16be(d + 46, (uint16_t)(cs.cell_count ? cs.cell_sum_mv / cs.cell_count : 0));
 	put_u16be(d + 60, to_u16(s->max_charge_ma / 100));
 	put_u16be(d + 64, to_u16(s->max_discharge_ma / 100));
 	put_u16be(d + 66, (uint16_t)cells);

@@ -5,6 +5,7 @@
 
 #include "bms/bytes.h"
 #include "bms/jkpb_wire.h"
+#include "bms/stats.h"
 #include "sim.h"
 
 static void pb_put_str(uint8_t *p, const char *s, size_t n)
@@ -22,16 +23,16 @@ static void pb_sim_status(const struct bms_snapshot *s, uint8_t *f)
 		mask |= 1u << i;
 	}
 	put_u32le(f + 70, mask);
-	struct bms_cell_stats cs;
-	bms_cell_stats(s, &cs);
-	uint8_t max_idx = cs.max_idx, min_idx = cs.min_idx;
+	struct bms_stats cs;
+	bms_stats_compute(s, &cs);
+	uint8_t max_idx = cs.cell_max_idx, min_idx = cs.cell_min_idx;
 	if (s->balancing) {
 		/* the balancing pair: lowest and highest marked cell */
 		max_idx = (uint8_t)__builtin_ctz(s->balancing);
 		min_idx = (uint8_t)(31 - __builtin_clz(s->balancing));
 	}
-	put_u16le(f + 74, (uint16_t)(cs.count ? cs.sum_mv / cs.count : 0));
-	put_u16le(f + 76, (uint16_t)(cs.max_mv - cs.min_mv));
+	put_u16le(f + 74, (uint16_t)(cs.cell_count ? cs.cell_sum_mv / cs.cell_count : 0));
+	put_u16le(f + 76, (uint16_t)(cs.cell_max_mv - cs.cell_min_mv));
 	f[78] = max_idx;
 	f[79] = min_idx;
 	put_u16le(f + 144, (uint16_t)s->mosfet_temp_dc);

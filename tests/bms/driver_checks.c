@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bms/fields.h"
+#include "bms/stats.h"
 #include "bms/sim/sim.h"
 
 #include "tests/bms/vectors.inc"
@@ -127,132 +129,70 @@ bool dc_key_in(const char *key, const char *const *list)
 	return false;
 }
 
+/* A field of the table as the vectors give it (their keys are the JSON keys). */
+static enum dc_map map_field(const struct bms_field *f, const struct bms_snapshot *s,
+			     struct dc_value *ret)
+{
+	if (!(s->valid & f->valid))
+		return missing(ret);
+	switch (f->type) {
+	case BMS_FT_BOOL:
+		return boolean(ret, bms_field_get(f, s) != 0);
+	case BMS_FT_STR:
+		return str(ret, (const char *)s + f->offset);
+	case BMS_FT_CELLS:
+	case BMS_FT_TEMPS:
+		ret->kind = VEC_ARRAY;
+		ret->n = bms_field_len(f, s);
+		for (unsigned i = 0; i < ret->n; i++)
+			ret->arr[i] = bms_field_elem(f, s, i);
+		return DC_MAPPED;
+	case BMS_FT_BITS:
+	case BMS_FT_ALARMS:
+		return DC_UNKNOWN; /* no vector carries them in this form */
+	default:
+		return num(ret, bms_field_get(f, s));
+	}
+}
+
 enum dc_map dc_map_common(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			  size_t len, struct dc_value *ret)
 {
 	(void)frame;
 	(void)len;
+	const struct bms_field *f = bms_field_by_key(key);
+	if (f)
+		return map_field(f, s, ret);
+	/* derived keys of the vectors: the statistics and single sensors */
 	uint32_t v = s->valid;
-#define NEED(bit)                      \
-	do {                           \
-		if (!(v & (bit)))      \
-			return missing(ret); \
-	} while (0)
-	if (!strcmp(key, "voltage_v")) {
-		NEED(BMS_V_VOLTAGE);
-		return num(ret, s->voltage_mv / 1000.0);
-	}
-	if (!strcmp(key, "current_a")) {
-		NEED(BMS_V_CURRENT);
-		return num(ret, s->current_ma / 1000.0);
-	}
-	if (!strcmp(key, "power_w")) {
-		NEED(BMS_V_POWER);
-		return num(ret, (double)s->power_mw / 1000.0);
-	}
-	if (!strcmp(key, "soc_pct")) {
-		NEED(BMS_V_SOC);
-		return num(ret, s->soc_cpct / 100.0);
-	}
-	if (!strcmp(key, "soh_pct")) {
-		NEED(BMS_V_SOH);
-		return num(ret, s->soh_cpct / 100.0);
-	}
-	if (!strcmp(key, "capacity_remaining_ah")) {
-		NEED(BMS_V_CAP_REMAIN);
-		return num(ret, s->capacity_remain_mah / 1000.0);
-	}
-	if (!strcmp(key, "capacity_full_ah")) {
-		NEED(BMS_V_CAP_FULL);
-		return num(ret, s->capacity_full_mah / 1000.0);
-	}
-	if (!strcmp(key, "capacity_design_ah")) {
-		NEED(BMS_V_CAP_DESIGN);
-		return num(ret, s->capacity_design_mah / 1000.0);
-	}
-	if (!strcmp(key, "cycles")) {
-		NEED(BMS_V_CYCLES);
-		return num(ret, s->cycles);
-	}
-	if (!strcmp(key, "cell_count")) {
-		NEED(BMS_V_CELLS);
-		return num(ret, s->cell_count);
-	}
-	if (!strcmp(key, "cell_voltages_v")) {
-		NEED(BMS_V_CELLS);
-		ret->kind = VEC_ARRAY;
-		ret->n = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
-		for (unsigned i = 0; i < ret->n; i++)
-			ret->arr[i] = s->cell_mv[i] / 1000.0;
-		return DC_MAPPED;
-	}
 	if (!strcmp(key, "min_cell_v") || !strcmp(key, "max_cell_v") ||
 	    !strcmp(key, "min_cell_no") || !strcmp(key, "max_cell_no")) {
-		NEED(BMS_V_CELLS);
-		struct bms_cell_stats cs;
-		bms_cell_stats(s, &cs);
+		if (!(v & BMS_V_CELLS))
+			return missing(ret);
+		struct bms_stats cs;
+		bms_stats_compute(s, &cs);
 		if (!strcmp(key, "min_cell_v"))
-			return num(ret, cs.min_mv / 1000.0);
+			return num(ret, bms_mv_to_v(cs.cell_min_mv));
 		if (!strcmp(key, "max_cell_v"))
-			return num(ret, cs.max_mv / 1000.0);
+			return num(ret, bms_mv_to_v(cs.cell_max_mv));
 		if (!strcmp(key, "min_cell_no"))
-			return num(ret, cs.min_idx + 1);
-		return num(ret, cs.max_idx + 1);
-	}
-	if (!strcmp(key, "temperatures_c")) {
-		NEED(BMS_V_TEMPS);
-		ret->kind = VEC_ARRAY;
-		ret->n = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
-		for (unsigned i = 0; i < ret->n; i++)
-			ret->arr[i] = s->temp_dc[i] / 10.0;
-		return DC_MAPPED;
+			return num(ret, cs.cell_min_idx + 1);
+		return num(ret, cs.cell_max_idx + 1);
 	}
 	if (!strcmp(key, "temp_sensor_count")) {
-		NEED(BMS_V_TEMPS);
+		if (!(v & BMS_V_TEMPS))
+			return missing(ret);
 		return num(ret, s->temp_count);
 	}
 	unsigned tn;
 	char tail[8];
 	if (sscanf(key, "temp%u_%7s", &tn, tail) == 2 && !strcmp(tail, "c") && tn >= 1 &&
 	    tn <= BMS_MAX_TEMPS) {
-		NEED(BMS_V_TEMPS);
-		if (tn > s->temp_count)
+		const struct bms_field *t = &bms_fields[BMS_FIELD_TEMPS];
+		if (!(v & t->valid) || tn > s->temp_count)
 			return missing(ret);
-		return num(ret, s->temp_dc[tn - 1] / 10.0);
+		return num(ret, bms_field_elem(t, s, tn - 1));
 	}
-	if (!strcmp(key, "mosfet_temp_c")) {
-		NEED(BMS_V_MOSFET_TEMP);
-		return num(ret, s->mosfet_temp_dc / 10.0);
-	}
-	if (!strcmp(key, "charge_fet")) {
-		NEED(BMS_V_FETS);
-		return boolean(ret, s->charge_fet);
-	}
-	if (!strcmp(key, "discharge_fet")) {
-		NEED(BMS_V_FETS);
-		return boolean(ret, s->discharge_fet);
-	}
-	if (!strcmp(key, "balancer_enabled")) {
-		NEED(BMS_V_BALANCER);
-		return boolean(ret, s->balancer_enabled);
-	}
-	if (!strcmp(key, "serial")) {
-		NEED(BMS_V_SERIAL);
-		return str(ret, s->serial);
-	}
-	if (!strcmp(key, "model")) {
-		NEED(BMS_V_MODEL);
-		return str(ret, s->model);
-	}
-	if (!strcmp(key, "hw_version")) {
-		NEED(BMS_V_HW_VERSION);
-		return str(ret, s->hw_version);
-	}
-	if (!strcmp(key, "sw_version")) {
-		NEED(BMS_V_SW_VERSION);
-		return str(ret, s->sw_version);
-	}
-#undef NEED
 	return DC_UNKNOWN;
 }
 

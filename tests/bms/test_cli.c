@@ -94,10 +94,10 @@ static void test_decode(void)
 			(char *)vector_hex("jk_serial_4e57", 0), NULL};
 	CU_ASSERT_FATAL(argv[5] != NULL);
 	CU_ASSERT(run(argv, out, sizeof(out), err, sizeof(err)) == 0);
-	struct snapshot_timed st[1];
+	struct bms_json_state st[1];
 	size_t n;
 	char why[200] = "";
-	CU_ASSERT_FATAL(snapshot_json_read(out, strlen(out), st, 1, &n, why, sizeof(why)) == 0);
+	CU_ASSERT_FATAL(bms_json_read(out, strlen(out), st, 1, &n, why, sizeof(why)) == 0);
 	CU_ASSERT(st[0].snap.voltage_mv == 53590);
 	CU_ASSERT(st[0].snap.current_ma == 2080);
 	CU_ASSERT(st[0].snap.cell_count == 14 && st[0].snap.cell_mv[8] == 3811);
@@ -260,7 +260,7 @@ static void test_simulate_roundtrip(void)
 	char state[300];
 	snprintf(state, sizeof(state), "%s/state.json", tmpdir);
 	write_file(state, state_json);
-	struct snapshot_timed want[4];
+	struct bms_json_state want[4];
 	size_t nw;
 	CU_ASSERT_FATAL(snapshot_json_load(state, want, 4, &nw, NULL, 0) == 0);
 

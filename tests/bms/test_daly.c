@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/stats.h"
 #include "bms/bytes.h"
 #include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
@@ -116,9 +117,9 @@ static enum dc_map daly_map(const char *key, const struct bms_snapshot *s, const
 		return DC_MAPPED;
 	}
 	if (!strcmp(key, "cell_delta_mv")) {
-		struct bms_cell_stats cs;
-		bms_cell_stats(s, &cs);
-		return (s->valid & BMS_V_CELLS) ? num(ret, cs.max_mv - cs.min_mv) : DC_UNKNOWN;
+		struct bms_stats cs;
+		bms_stats_compute(s, &cs);
+		return (s->valid & BMS_V_CELLS) ? num(ret, cs.cell_max_mv - cs.cell_min_mv) : DC_UNKNOWN;
 	}
 	if (!strcmp(key, "fault")) {
 		unsigned any = 0;

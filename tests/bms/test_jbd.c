@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/stats.h"
 #include "bms/bytes.h"
 #include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
@@ -82,9 +83,9 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 		return DC_MAPPED;
 	}
 	if (!strcmp(key, "delta_v")) {
-		struct bms_cell_stats cs;
-		bms_cell_stats(s, &cs);
-		return (s->valid & BMS_V_CELLS) ? num(ret, (cs.max_mv - cs.min_mv) / 1000.0)
+		struct bms_stats cs;
+		bms_stats_compute(s, &cs);
+		return (s->valid & BMS_V_CELLS) ? num(ret, (cs.cell_max_mv - cs.cell_min_mv) / 1000.0)
 						: DC_UNKNOWN;
 	}
 	/*

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/stats.h"
 #include "bms/bytes.h"
 #include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
@@ -36,9 +37,9 @@ static enum dc_map up_map(const char *key, const struct bms_snapshot *s, const u
 	if (!strcmp(key, "avg_cell_v")) {
 		if (!(s->valid & BMS_V_CELLS))
 			return DC_UNKNOWN;
-		struct bms_cell_stats cs;
-		bms_cell_stats(s, &cs);
-		return num(ret, cs.count ? cs.sum_mv / 1000.0 / cs.count : 0);
+		struct bms_stats cs;
+		bms_stats_compute(s, &cs);
+		return num(ret, cs.cell_count ? cs.cell_sum_mv / 1000.0 / cs.cell_count : 0);
 	}
 	return DC_UNKNOWN;
 }

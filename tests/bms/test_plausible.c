@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bms/plausible.h"
+#include "bms/stats.h"
 #include "tests/support/cunit_main.h"
 
 static const struct bms_plausible_limits lfp = {.chemistry = BMS_CHEM_LFP};
@@ -223,12 +224,12 @@ static void test_mark(void)
 	CU_ASSERT_EQUAL(s.alarm[BMS_ALARM_HIGH_CELL_VOLTAGE], 2);
 	CU_ASSERT_EQUAL(s.alarm[BMS_ALARM_LOW_SOC], 0);
 	/* min/max/sum for D-Bus skip the flagged cells */
-	struct bms_cell_stats cs;
-	bms_cell_stats(&s, &cs);
-	CU_ASSERT_EQUAL(cs.count, 14);
-	CU_ASSERT_EQUAL(cs.min_mv, 3300);
-	CU_ASSERT_EQUAL(cs.max_mv, 3300);
-	CU_ASSERT_EQUAL(cs.sum_mv, 14u * 3300u);
+	struct bms_stats cs;
+	bms_stats_compute(&s, &cs);
+	CU_ASSERT_EQUAL(cs.cell_count, 14);
+	CU_ASSERT_EQUAL(cs.cell_min_mv, 3300);
+	CU_ASSERT_EQUAL(cs.cell_max_mv, 3300);
+	CU_ASSERT_EQUAL(cs.cell_sum_mv, 14u * 3300u);
 	/* a BMS alarm of its own is kept, a warning raised to alarm, nothing lowered */
 	pack(&s, 16);
 	s.valid |= BMS_V_ALARMS;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* tools/snapshot_json: writer keys, reader round trip, timed states, bad input. */
+/* bms/snapshot_json: writer keys, reader round trip, timed states, bad input. */
 #include <errno.h>
 #include <string.h>
 
 #include "tests/support/cunit_main.h"
-#include "tools/snapshot_json.h"
+#include "bms/snapshot_json.h"
 
 static struct bms_snapshot full(void)
 {
@@ -51,7 +51,7 @@ static void test_keys(void)
 {
 	struct bms_snapshot s = full();
 	char buf[8192];
-	CU_ASSERT_FATAL(snapshot_json_format(&s, buf, sizeof(buf)) == 0);
+	CU_ASSERT_FATAL(bms_json_format(&s, buf, sizeof(buf)) == 0);
 	static const char *const want[] = {
 		"\"voltage_v\": 53.224", "\"current_a\": -31.881", "\"power_w\": -1696.834",
 		"\"soc_pct\": 25.5", "\"soh_pct\": 99", "\"capacity_remaining_ah\": 49.286",
@@ -67,22 +67,47 @@ static void test_keys(void)
 		}
 	/* nothing without its valid bit */
 	s.valid = BMS_V_VOLTAGE;
-	CU_ASSERT(snapshot_json_format(&s, buf, sizeof(buf)) == 0);
+	CU_ASSERT(bms_json_format(&s, buf, sizeof(buf)) == 0);
 	CU_ASSERT_STRING_EQUAL(buf, "{\"voltage_v\": 53.224}");
-	CU_ASSERT(snapshot_json_format(&s, buf, 5) == -ENOSPC);
+	CU_ASSERT(bms_json_format(&s, buf, 5) == -ENOSPC);
 }
 
 static void test_roundtrip(void)
 {
 	struct bms_snapshot s = full();
 	char buf[8192], err[200];
-	struct snapshot_timed st[4];
+	struct bms_json_state st[4];
 	size_t n = 0;
-	CU_ASSERT_FATAL(snapshot_json_format(&s, buf, sizeof(buf)) == 0);
-	CU_ASSERT_FATAL(snapshot_json_read(buf, strlen(buf), st, 4, &n, err, sizeof(err)) == 0);
+	CU_ASSERT_FATAL(bms_json_format(&s, buf, sizeof(buf)) == 0);
+	CU_ASSERT_FATAL(bms_json_read(buf, strlen(buf), st, 4, &n, err, sizeof(err)) == 0);
 	CU_ASSERT(n == 1);
 	CU_ASSERT(st[0].t_ms == 0);
 	CU_ASSERT(memcmp(&st[0].snap, &s, sizeof(s)) == 0);
+}
+
+/*
+ * Cell readings the writer can write come back as written, up to the
+ * field's range (65.535 V); beyond it they saturate. Before the table, a
+ * reading above 65 V was read as 65.535 V, so 65.2 V did not survive a round
+ * trip.
+ */
+static void test_cells_whole_range(void)
+{
+	static const char text[] = "{\"cell_voltages_v\": [65.2, 65.535, 70, -1, 0.0015]}";
+	struct bms_json_state st[1];
+	size_t n = 0;
+	CU_ASSERT_FATAL(bms_json_read(text, strlen(text), st, 1, &n, NULL, 0) == 0);
+	const struct bms_snapshot *s = &st[0].snap;
+	CU_ASSERT_EQUAL(s->cell_count, 5);
+	CU_ASSERT_EQUAL(s->cell_mv[0], 65200);
+	CU_ASSERT_EQUAL(s->cell_mv[1], 65535);
+	CU_ASSERT_EQUAL(s->cell_mv[2], 65535);
+	CU_ASSERT_EQUAL(s->cell_mv[3], 0);
+	CU_ASSERT_EQUAL(s->cell_mv[4], 2);
+	char buf[512];
+	CU_ASSERT_FATAL(bms_json_format(s, buf, sizeof(buf)) == 0);
+	CU_ASSERT_STRING_EQUAL(buf, "{\"cell_count\": 5, \"cell_voltages_v\": [65.2, 65.535, 65.535, 0, "
+				    "0.002]}");
 }
 
 static void test_states(void)
@@ -91,22 +116,22 @@ static void test_states(void)
 		"{ \"voltage_v\": 52.0, \"soc_pct\": 50, \"cell_voltages_v\": [3.25, 3.25],\n"
 		"  \"states\": [ {\"t\": 0}, {\"t\": 30, \"soc_pct\": 60, \"current_a\": 10},\n"
 		"               {\"t\": 60.5, \"voltage_v\": 53} ] }";
-	struct snapshot_timed st[8];
+	struct bms_json_state st[8];
 	size_t n = 0;
 	char err[200] = "";
-	int r = snapshot_json_read(text, strlen(text), st, 8, &n, err, sizeof(err));
+	int r = bms_json_read(text, strlen(text), st, 8, &n, err, sizeof(err));
 	if (r)
 		fprintf(stderr, "\n  %s\n", err);
 	CU_ASSERT_FATAL(r == 0);
 	CU_ASSERT_FATAL(n == 3);
 	CU_ASSERT(st[1].t_ms == 30000 && st[2].t_ms == 60500);
-	const struct bms_snapshot *a = snapshot_json_at(st, n, 29999);
+	const struct bms_snapshot *a = bms_json_at(st, n, 29999);
 	CU_ASSERT(a->soc_cpct == 5000 && !(a->valid & BMS_V_CURRENT));
-	a = snapshot_json_at(st, n, 30000);
+	a = bms_json_at(st, n, 30000);
 	CU_ASSERT(a->soc_cpct == 6000 && a->current_ma == 10000 && a->voltage_mv == 52000);
-	a = snapshot_json_at(st, n, 1000000);
+	a = bms_json_at(st, n, 1000000);
 	CU_ASSERT(a->voltage_mv == 53000 && a->soc_cpct == 6000 && a->cell_count == 2);
-	CU_ASSERT(snapshot_json_read(text, strlen(text), st, 2, &n, err, sizeof(err)) == -E2BIG);
+	CU_ASSERT(bms_json_read(text, strlen(text), st, 2, &n, err, sizeof(err)) == -E2BIG);
 }
 
 static void test_bad(void)
@@ -121,12 +146,12 @@ static void test_bad(void)
 		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
 		"{\"states\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 	};
-	struct snapshot_timed st[2];
+	struct bms_json_state st[2];
 	size_t n;
 	char err[200];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		int r = snapshot_json_read(bad[i], strlen(bad[i]), st, 2, &n, err, sizeof(err));
+		int r = bms_json_read(bad[i], strlen(bad[i]), st, 2, &n, err, sizeof(err));
 		if (r == 0)
 			fprintf(stderr, "\n  accepted: %s\n", bad[i]);
 		CU_ASSERT(r < 0);
@@ -134,7 +159,7 @@ static void test_bad(void)
 	}
 	/* the text need not be NUL-terminated: a prefix is read as a prefix */
 	static const char good[] = "{\"voltage_v\": 12}{garbage";
-	CU_ASSERT(snapshot_json_read(good, 17, st, 2, &n, NULL, 0) == 0);
+	CU_ASSERT(bms_json_read(good, 17, st, 2, &n, NULL, 0) == 0);
 	CU_ASSERT(st[0].snap.voltage_mv == 12000);
 }
 
@@ -143,6 +168,7 @@ int sb_register_tests(void)
 	static const struct sb_test tests[] = {
 		{"keys", test_keys},
 		{"roundtrip", test_roundtrip},
+		{"cells over the whole range", test_cells_whole_range},
 		{"states", test_states},
 		{"bad", test_bad},
 		{NULL, NULL},

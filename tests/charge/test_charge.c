@@ -863,6 +863,48 @@ static void test_comms_loss_window(void)
 	}
 }
 
+/*
+ * One definition of which cells count (bms_stats_compute()): a cell the
+ * publisher leaves out of /System/MaxCellVoltage is one the limits do not
+ * come from, and the other way round. Before, charge/ counted cells up to
+ * 2 x max_cell_voltage while the statistics on the bus counted any non-zero
+ * reading: an unflagged 4.9 V (or 7 V) cell steered one and not the other.
+ */
+static void test_cells_agree_with_bus(void)
+{
+	struct charge_config c = charge_test_defaults();
+	static const uint16_t odd[] = {4900, 7000};
+	for (unsigned k = 0; k < 2; k++) {
+		struct bms_snapshot s = pack(16, 3.30);
+		s.cell_mv[6] = 3320;
+		s.cell_mv[2] = odd[k]; /* no plausibility check ran (plan, tests) */
+		struct charge_result r = once(&c, &s);
+		struct bms_stats bus;
+		bms_stats_compute(&s, &bus);
+		/* the publisher shows r.stats: the same cells as its own view */
+		CU_ASSERT(r.stats.cell_count == bus.cell_count &&
+		          r.stats.cell_excluded == bus.cell_excluded &&
+		          r.stats.cell_max_mv == bus.cell_max_mv &&
+		          r.stats.cell_max_idx == bus.cell_max_idx &&
+		          r.stats.cell_min_mv == bus.cell_min_mv &&
+		          r.stats.cell_sum_mv == bus.cell_sum_mv);
+		CU_ASSERT_EQUAL(r.stats.cell_max_mv, 3320);
+		CU_ASSERT_EQUAL(r.stats.cell_max_idx, 6);
+		CU_ASSERT_EQUAL(r.stats.cell_excluded, 1u << 2);
+		/* the cell the bus does not show is missing data for the limits */
+		CU_ASSERT_EQUAL(r.ccl_a, 0);
+		CU_ASSERT_STRING_EQUAL(r.charge_limitation, "Cell 3 Implausible");
+	}
+	/* every cell counts: the statistics the limits came from are all of them */
+	struct bms_snapshot s = pack(16, 3.30);
+	s.cell_mv[6] = 3320;
+	struct charge_result r = once(&c, &s);
+	CU_ASSERT_EQUAL(r.stats.cell_count, 16);
+	CU_ASSERT_EQUAL(r.stats.cell_max_mv, 3320);
+	CU_ASSERT_EQUAL(r.stats.cell_sum_mv, 15 * 3300 + 3320);
+	CU_ASSERT(r.ccl_a > 0);
+}
+
 /* A cell read outside the physical range (flagged by the plausibility
  * check) is not a measurement: CCL 0, the DCL as for missing data, and the
  * CVL is never computed from it. */
@@ -1268,6 +1310,7 @@ int sb_register_tests(void)
 	    {"comms loss", test_comms_loss},
 	    {"comms loss window", test_comms_loss_window},
 	    {"flagged cell", test_flagged_cell},
+	    {"cells agree with the bus", test_cells_agree_with_bus},
 	    {"bank fields", test_bank_fields},
 	    {"restart in float", test_restart_in_float},
 	    {"properties", test_properties},

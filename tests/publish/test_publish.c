@@ -1162,6 +1162,38 @@ static void test_settings_appear_later(void)
 	CU_ASSERT(moved);
 }
 
+/*
+ * The cells on the bus are the cells the limits came from: a pack whose
+ * cell 3 reads 4.9 V with no plausibility check behind it (no chemistry
+ * reads that) shows neither that cell nor a maximum from it, and its CCL
+ * names the same cell as missing. Before, /System/MaxCellVoltage said 4.9 V
+ * while charge/ steered by it as a measurement.
+ */
+static void test_max_cell_is_the_charge_cell(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB3";
+	int slot;
+	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_D4-if00", &slot) == 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	s.cell_mv[2] = 4900;
+	commit(slot, "ttyUSB3", &s);
+	CU_ASSERT_FATAL(wait_owner(svc, true, NULL, 0));
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, svc, "/System/MaxCellVoltage", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 3.32) < 1e-9);
+	CU_ASSERT(tb_get_value(cli, svc, "/System/MaxVoltageCellId", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "C7") == 0);
+	CU_ASSERT(tb_get_value(cli, svc, "/System/MinCellVoltage", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 3.30) < 1e-9);
+	CU_ASSERT(tb_get_value(cli, svc, "/Voltages/Cell3", &v) == 0 && v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, svc, "/Voltages/Sum", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - (14 * 3.300 + 3.320)) < 1e-9);
+	CU_ASSERT(tb_get_value(cli, svc, "/Info/ChargeLimitation", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "Cell 3 Implausible") == 0);
+	CU_ASSERT(tb_get_value(cli, svc, "/Info/MaxChargeCurrent", &v) == 0 && v.type == 'd' &&
+		  v.d == 0);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1173,6 +1205,8 @@ int sb_register_tests(void)
 		{"CustomName persists across restart", test_custom_name_persists},
 		{"GONE slot: service removed, slot released", test_gone_removes_service},
 		{"a returning pack keeps its charge state", test_returning_pack_keeps_charge_state},
+		{"/System/MaxCellVoltage is the cell the CCL came from",
+		 test_max_cell_is_the_charge_cell},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {

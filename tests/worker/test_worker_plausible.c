@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bms/stats.h"
 #include "common/sbtime.h"
 #include "tests/support/cunit_main.h"
 #include "tests/worker/wtest.h"
@@ -198,11 +199,11 @@ static void test_bad_cell_committed_with_mask(void)
 	CU_ASSERT_EQUAL(s->cell_count, 16);
 	CU_ASSERT_EQUAL(r.sw.rec.info.implausible, 0);
 	/* min/max for D-Bus come from the other 14 cells */
-	struct bms_cell_stats cs;
-	bms_cell_stats(s, &cs);
-	CU_ASSERT_EQUAL(cs.count, 14);
-	CU_ASSERT_EQUAL(cs.min_mv, 3300);
-	CU_ASSERT_EQUAL(cs.max_mv, 3300);
+	struct bms_stats cs;
+	bms_stats_compute(s, &cs);
+	CU_ASSERT_EQUAL(cs.cell_count, 14);
+	CU_ASSERT_EQUAL(cs.cell_min_mv, 3300);
+	CU_ASSERT_EQUAL(cs.cell_max_mv, 3300);
 	/* and the cycles keep coming: the slot does not go stale */
 	uint64_t ok0 = r.sw.rec.info.cycles_ok;
 	uint64_t end = time_mono_ms() + LONG_WAIT;

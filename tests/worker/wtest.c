@@ -18,7 +18,7 @@
 
 #include "bms/sim/sim.h"
 #include "common/sbtime.h"
-#include "tools/snapshot_json.h"
+#include "bms/snapshot_json.h"
 
 int wt_pty(char *slave, size_t len)
 {
@@ -167,7 +167,9 @@ static int sim_start(struct wt_sim *s, const char *bms, const char *json,
 		/* the state the tests compare against: wt_snapshot() */
 		struct bms_snapshot snap;
 		wt_snapshot(&snap);
-		snapshot_json_write(f, &snap);
+		char text[BMS_JSON_LINE_MAX];
+		if (bms_json_format(&snap, text, sizeof(text)) == 0)
+			fputs(text, f);
 	}
 	fclose(f);
 	const char *argv[32];
