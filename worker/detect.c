@@ -138,7 +138,8 @@ static int try_candidate(struct worker_link *l, const struct cand *c, unsigned r
 			 struct bms_snapshot *snap)
 {
 	const struct bms_driver *drv = c->drv;
-	int r = worker_port_set_line(&l->port, c->baud, drv->framing);
+	struct worker_line line = {.baud = c->baud, .framing = drv->framing};
+	int r = worker_transport_configure(l->t, &line);
 	if (r < 0)
 		return r;
 	memset(l->scratch_state, 0, l->state_cap);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/sbtime.h"
+#include "worker/serial.h"
 
 #define REQ_CAP 512
 /* Bytes keep a reply alive this long after the last one (USB adapters deliver
@@ -31,12 +32,12 @@ static size_t frame_size_max(void)
 	return m;
 }
 
-int worker_link_open(const char *path, int wake_fd, struct worker_link **ret)
+int worker_link_open_ops(const struct worker_transport_ops *ops, const char *path, int wake_fd,
+			 struct worker_link **ret)
 {
 	struct worker_link *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->port.fd = -1;
 	/* Room for a whole frame behind a frame's worth of echo or noise. */
 	l->rx_cap = 2 * frame_size_max() + 256;
 	l->req_cap = REQ_CAP;
@@ -47,7 +48,7 @@ int worker_link_open(const char *path, int wake_fd, struct worker_link **ret)
 	int r = -ENOMEM;
 	if (!l->rx || !l->req || !l->scratch_state)
 		goto fail;
-	r = worker_port_open(path, wake_fd, &l->port);
+	r = worker_transport_open(ops, path, wake_fd, &l->t);
 	if (r < 0)
 		goto fail;
 	*ret = l;
@@ -57,11 +58,16 @@ fail:
 	return r;
 }
 
+int worker_link_open(const char *path, int wake_fd, struct worker_link **ret)
+{
+	return worker_link_open_ops(&worker_serial_ops, path, wake_fd, ret);
+}
+
 void worker_link_close(struct worker_link *l)
 {
 	if (!l)
 		return;
-	worker_port_close(&l->port);
+	worker_transport_close(l->t);
 	free(l->rx);
 	free(l->req);
 	free(l->scratch_state);
@@ -71,45 +77,27 @@ void worker_link_close(struct worker_link *l)
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-static uint16_t *learned_slot(struct worker_link *l, const struct bms_driver *drv,
-			      enum bms_request kind, unsigned step)
-{
-	if (l->learned_drv != drv) {
-		memset(l->learned, 0, sizeof(l->learned));
-		l->learned_drv = drv;
-	}
-	if (step >= WORKER_MAX_STEPS || (unsigned)kind > 1)
-		return NULL;
-	return &l->learned[kind][step];
-}
-
-static uint8_t vmin_for(size_t want, size_t have)
-{
-	if (want <= have)
-		return 1;
-	size_t n = want - have;
-	return (uint8_t)(n > 255 ? 255 : n);
-}
-
 /* One request and its reply. */
 static int step_once(struct worker_link *l, const struct bms_driver *drv, void *state,
 		     enum bms_request kind, unsigned step, size_t reqlen,
 		     struct bms_snapshot *snap, struct worker_counters *c)
 {
-	struct worker_port *p = &l->port;
+	struct worker_transport *t = l->t;
 	int r;
+	(void)kind; /* the transport learns reply lengths per request, not per step */
+	(void)step;
 	if (l->next_tx_ms > time_mono_ms()) {
-		r = worker_port_idle(p, l->next_tx_ms);
+		r = worker_transport_idle(t, l->next_tx_ms);
 		if (r < 0)
 			return r;
 	}
 	/* A late reply to an earlier request must not be taken for this one. */
-	r = worker_port_flush_input(p);
+	r = worker_transport_flush(t);
 	if (r < 0)
 		return r;
 	uint64_t t0 = time_mono_ms();
-	unsigned wire_req = worker_port_wire_ms(p, reqlen);
-	r = worker_port_write(p, l->req, reqlen, t0 + wire_req + 1000u);
+	unsigned wire_req = worker_transport_wire_ms(t, reqlen);
+	r = worker_transport_write(t, l->req, reqlen, t0 + wire_req + 1000u);
 	if (r == -ETIMEDOUT) {
 		c->timeouts++;
 		return r;
@@ -117,37 +105,21 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 	if (r < 0)
 		return r;
 
-	uint16_t *learned = learned_slot(l, drv, kind, step);
-	size_t want = learned ? *learned : 0;
 	unsigned tmo = drv->response_timeout_ms;
 	if (l->timeout_cap_ms && l->timeout_cap_ms < tmo)
 		tmo = l->timeout_cap_ms;
 	/* The request is still on the wire when write() returns on a real UART. */
 	uint64_t soft = t0 + wire_req + tmo;
-	uint64_t hard = soft + worker_port_wire_ms(p, drv->max_frame) + QUIET_MS;
+	uint64_t hard = soft + worker_transport_wire_ms(t, drv->max_frame) + QUIET_MS;
 	size_t len = 0, got = 0, consumed = 0;
 	uint64_t last_rx = 0;
 	bool bad = false;
 
-	r = worker_port_set_vmin(p, vmin_for(want, 0));
-	if (r < 0)
-		return r;
 	for (;;) {
 		uint64_t dl = soft;
-		if (got > 0 && p->vmin == 1)
+		if (got > 0)
 			dl = min_u64(hard, max_u64(soft, last_rx + QUIET_MS));
-		r = worker_port_read(p, l->rx + len, l->rx_cap - len, dl);
-		if (r == -ETIMEDOUT && p->vmin > 1) {
-			/* The learned length was too long this time: take what came. */
-			if (learned)
-				*learned = 0;
-			int s = worker_port_set_vmin(p, 1);
-			if (s < 0)
-				return s;
-			r = worker_port_read_now(p, l->rx + len, l->rx_cap - len);
-			if (r == 0)
-				r = -ETIMEDOUT;
-		}
+		r = worker_transport_read(t, l->rx + len, l->rx_cap - len, dl);
 		if (r == -ETIMEDOUT) {
 			l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
 			if (got == 0) {
@@ -196,8 +168,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 			len -= used;
 			consumed += used;
 			if (pr == 0) {
-				if (learned)
-					*learned = (uint16_t)(consumed > UINT16_MAX ? 0 : consumed);
+				worker_transport_reply_done(t, consumed);
 				l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
 				l->timeout_cap_ms = 0; /* it answers: full timeouts from now on */
 				return 0;
@@ -206,16 +177,13 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				/* more frames of the same reply follow */
 				uint64_t now = time_mono_ms();
 				soft = now + tmo;
-				hard = soft + worker_port_wire_ms(p, drv->max_frame) + QUIET_MS;
+				hard = soft + worker_transport_wire_ms(t, drv->max_frame) + QUIET_MS;
 				continue;
 			}
 			/* checksummed but not ours (other address, other command): drop it */
 			c->frames_bad++;
 			bad = true;
 		}
-		r = worker_port_set_vmin(p, vmin_for(want, consumed + len));
-		if (r < 0)
-			return r;
 	}
 }
 

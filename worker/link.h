@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The request/reply engine: one link (a port with every buffer a cycle
+ * The request/reply engine: one link (a transport with every buffer a cycle
  * needs) and one whole request/response cycle of a bms/ driver over it
- * (worker_cycle). Shared by the worker thread, detection and
- * `serialbattery probe`, so all of them talk to a BMS exactly the same way.
+ * (worker_cycle). It reaches the device only through the transport's ops
+ * (worker/transport.h), so serial, CAN and Bluetooth share it. Shared by the
+ * worker thread, detection and `serialbattery probe`, so all of them talk
+ * to a BMS exactly the same way.
  */
 #ifndef SB_WORKER_LINK_H
 #define SB_WORKER_LINK_H
@@ -12,18 +14,16 @@
 #include <stdint.h>
 
 #include "bms/bms.h"
-#include "worker/serial.h"
-
-#define WORKER_MAX_STEPS 16 /* steps per cycle whose reply length is learned */
+#include "worker/transport.h"
 
 struct worker_counters {
 	uint64_t frames_bad; /* bytes that made no valid frame, or frames parse refused */
 	uint64_t timeouts;   /* requests with no byte of answer in time */
 };
 
-/* One port with every buffer a cycle needs, allocated once (no allocation in the poll path). */
+/* A transport with every buffer a cycle needs, allocated once: no allocation in the poll path. */
 struct worker_link {
-	struct worker_port port;
+	struct worker_transport *t;
 	uint8_t *rx;
 	size_t rx_cap;
 	uint8_t *req;
@@ -32,11 +32,12 @@ struct worker_link {
 	size_t state_cap;
 	uint64_t next_tx_ms; /* inter-frame gap: earliest time of the next request */
 	unsigned timeout_cap_ms; /* 0, or a cap on the drivers' response timeouts */
-	/* Reply length per (kind, step) seen last time, for VMIN batching. */
-	const struct bms_driver *learned_drv;
-	uint16_t learned[2][WORKER_MAX_STEPS];
 };
 
+/* Open path with the transport ops (wake_fd borrowed, -1 = none). */
+int worker_link_open_ops(const struct worker_transport_ops *ops, const char *path, int wake_fd,
+			 struct worker_link **ret);
+/* The same over a serial port (worker_serial_ops). */
 int worker_link_open(const char *path, int wake_fd, struct worker_link **ret);
 void worker_link_close(struct worker_link *l); /* accepts NULL */
 
