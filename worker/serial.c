@@ -194,11 +194,6 @@ int worker_port_idle(struct worker_port *p, uint64_t deadline_ms)
 	return r < 0 ? r : 0;
 }
 
-unsigned worker_port_wire_ms(const struct worker_port *p, size_t n)
-{
-	return worker_wire_ms(p->baud, p->framing, n);
-}
-
 /* ---- the serial backend of worker/transport.h ------------------------------ */
 
 /*

@@ -64,7 +64,4 @@ int worker_port_read_now(struct worker_port *p, uint8_t *buf, size_t cap);
  */
 int worker_port_idle(struct worker_port *p, uint64_t deadline_ms);
 
-/* Milliseconds the line needs to carry n bytes at the current speed (rounded up). */
-unsigned worker_port_wire_ms(const struct worker_port *p, size_t n);
-
 #endif
