@@ -197,14 +197,14 @@ int worker_port_idle(struct worker_port *p, uint64_t deadline_ms)
 /* ---- the serial backend of worker/transport.h ------------------------------ */
 
 /*
- * Requests whose reply length is remembered. A cycle has a handful of
- * distinct requests per address; a slot lost to another request only costs
- * one exchange read byte by byte.
+ * Requests whose reply length is remembered: every step of every address of
+ * a full RS485 bus (16 addresses of up to 16 steps). Beyond that the oldest
+ * goes, which only costs one exchange read as it comes.
  */
-#define LEARN_SLOTS 32
+#define LEARN_SLOTS 256
 
 struct learned {
-	uint32_t key; /* hash of the request bytes; 0 = free */
+	uint32_t key; /* hash of the request bytes */
 	uint16_t len; /* bytes up to the end of its reply last time; 0 = unknown */
 };
 
@@ -214,7 +214,8 @@ struct serial_transport {
 	struct learned *cur; /* the request in flight, NULL before the first write */
 	size_t want;         /* its learned reply length (0 = unknown) */
 	size_t got;          /* bytes read since its write */
-	unsigned next_slot;  /* round-robin replacement */
+	unsigned nused;      /* learned[0..nused) hold requests */
+	unsigned next_slot;  /* once all are used: round-robin replacement */
 	struct learned learned[LEARN_SLOTS];
 };
 
@@ -229,17 +230,21 @@ static uint32_t request_key(const uint8_t *buf, size_t len)
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ buf[i]) * 16777619u;
-	h ^= (uint32_t)len;
-	return h ? h : 1;
+	return h ^ (uint32_t)len;
 }
 
 static struct learned *learned_for(struct serial_transport *s, uint32_t key)
 {
-	for (unsigned i = 0; i < LEARN_SLOTS; i++)
+	for (unsigned i = 0; i < s->nused; i++)
 		if (s->learned[i].key == key)
 			return &s->learned[i];
-	struct learned *l = &s->learned[s->next_slot];
-	s->next_slot = (s->next_slot + 1) % LEARN_SLOTS;
+	struct learned *l;
+	if (s->nused < LEARN_SLOTS) {
+		l = &s->learned[s->nused++];
+	} else {
+		l = &s->learned[s->next_slot];
+		s->next_slot = (s->next_slot + 1) % LEARN_SLOTS;
+	}
 	*l = (struct learned){.key = key};
 	return l;
 }
