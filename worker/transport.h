@@ -42,7 +42,11 @@ struct worker_transport_ops {
 	void (*close)(struct worker_transport *t);
 	/* Apply line settings: -EINVAL for settings the device cannot take. */
 	int (*configure)(struct worker_transport *t, const struct worker_line *line);
-	/* Write all of one request before deadline_ms: 0 or a negative errno. */
+	/*
+	 * Write all of one request before deadline_ms: 0 or a negative errno.
+	 * Every exchange starts here; len 0 starts one with nothing to send
+	 * (listening to a device that talks unsolicited).
+	 */
 	int (*write)(struct worker_transport *t, const uint8_t *buf, size_t len,
 		     uint64_t deadline_ms);
 	/*
