@@ -2,9 +2,10 @@
 /*
  * The supervisor main loop and its port table.
  *
- * A port is a device node we own: claimed from udev (enumerated at start or
- * plugged later: the same handler for both), or static (--port, or a
- * serial.ports[].path that udev does not know, such as a simulator's pty).
+ * A port is a device we own, of one source kind (enum port_source): a tty
+ * claimed from udev (enumerated at start or plugged later: the same handler
+ * for both), or a configured path (--port, or a serial.ports[].path that udev
+ * does not know, such as a simulator's pty).
  * Each port has at most one worker and one notify eventfd the worker writes
  * when it ends by itself; the port then waits for a restart deadline on the
  * shared timerfd (capped exponential backoff) unless udev reports it gone.
@@ -34,6 +35,7 @@
 #include "common/store.h"
 #include "publish/publish.h"
 #include "hotplug/hotplug.h"
+#include "worker/serial.h"
 
 #define SUP_MAX_PORTS 32
 #define BACKOFF_CAP_MS 60000u
@@ -57,9 +59,27 @@ enum {
 	PR_COUNT,
 };
 
+/*
+ * Where a port comes from. The kind picks the transport its worker speaks;
+ * a socketcan interface (netlink) and a Bluetooth device (BlueZ) join as
+ * further kinds with their own transport ops (worker/transport.h).
+ */
+enum port_source {
+	PORT_UDEV_TTY,   /* a tty udev reported and hotplug_port_match() claimed */
+	PORT_CONFIGURED, /* --port, or a serial.ports[].path udev does not report */
+};
+
+static const struct {
+	const char *name; /* for the log */
+	const struct worker_transport_ops *transport;
+} port_sources[] = {
+	[PORT_UDEV_TTY] = {"udev tty", &worker_serial_ops},
+	[PORT_CONFIGURED] = {"configured path", &worker_serial_ops},
+};
+
 struct port {
 	bool used;
-	bool from_udev;
+	enum port_source source;
 	bool seen; /* marked during a re-enumeration */
 	char devname[256];
 	char tty[64];
@@ -235,7 +255,7 @@ static void store_props(struct port *p, const struct hotplug_props *u)
 static void compute_identity(const struct sup *s, const struct port *p, char *out, size_t len)
 {
 	struct hotplug_props u = props_view(p);
-	if (!p->from_udev || hotplug_identity(&u, out, len) < 0) {
+	if (p->source != PORT_UDEV_TTY || hotplug_identity(&u, out, len) < 0) {
 		copy_str(out, len, p->devname);
 		return;
 	}
@@ -263,7 +283,7 @@ static struct port *find_port(struct sup *s, const char *devname)
 	return NULL;
 }
 
-static struct port *new_port(struct sup *s, const char *devname, bool from_udev)
+static struct port *new_port(struct sup *s, const char *devname, enum port_source source)
 {
 	for (int i = 0; i < SUP_MAX_PORTS; i++) {
 		struct port *p = &s->ports[i];
@@ -276,7 +296,7 @@ static struct port *new_port(struct sup *s, const char *devname, bool from_udev)
 			return NULL;
 		}
 		p->used = true;
-		p->from_udev = from_udev;
+		p->source = source;
 		copy_str(p->devname, sizeof(p->devname), devname);
 		copy_str(p->tty, sizeof(p->tty), base_of(devname));
 		return p;
@@ -320,6 +340,7 @@ static void start_worker(struct sup *s, struct port *p)
 	wp.max_charge_ma = (int32_t)(s->cfg->charge.max_charge_current * 1000.0);
 	wp.max_discharge_ma = (int32_t)(s->cfg->charge.max_discharge_current * 1000.0);
 	wp.notify_fd = p->notify_fd;
+	wp.transport = port_sources[p->source].transport;
 	p->restart_at_ms = 0;
 	p->started_ms = time_mono_ms();
 	/* before the worker runs, so its first detection round is always counted */
@@ -334,8 +355,8 @@ static void start_worker(struct sup *s, struct port *p)
 		schedule_restart(p, p->started_ms);
 		return;
 	}
-	log_info("%s: worker started (identity %s%s%s)", p->tty, p->identity,
-		 p->pc.bms[0] ? ", bms " : "", p->pc.bms);
+	log_info("%s: worker started (identity %s%s%s), source: %s", p->tty, p->identity,
+		 p->pc.bms[0] ? ", bms " : "", p->pc.bms, port_sources[p->source].name);
 }
 
 static void remove_port(struct sup *s, struct port *p, const char *why)
@@ -384,7 +405,7 @@ static void on_udev(void *ctx, enum hotplug_action action, const struct hotplug_
 	struct sup *s = ctx;
 	struct port *p = find_port(s, u->devname);
 	if (action == HOTPLUG_REMOVE) {
-		if (p && p->from_udev)
+		if (p && p->source == PORT_UDEV_TTY)
 			remove_port(s, p, "device removed");
 		return;
 	}
@@ -392,7 +413,7 @@ static void on_udev(void *ctx, enum hotplug_action action, const struct hotplug_
 	struct hotplug_pin pins[WORKER_MAX_PORTS];
 	size_t npins = config_pins(&s->serial, pins);
 	enum hotplug_verdict v = hotplug_port_match(u, &s->cfg->udev, pins, npins, &why);
-	if (p && !p->from_udev) {
+	if (p && p->source != PORT_UDEV_TTY) {
 		p->seen = true;
 		return; /* a static port that udev also knows: keep it static */
 	}
@@ -407,7 +428,7 @@ static void on_udev(void *ctx, enum hotplug_action action, const struct hotplug_
 		return;
 	}
 	if (!p) {
-		p = new_port(s, u->devname, true);
+		p = new_port(s, u->devname, PORT_UDEV_TTY);
 		if (!p)
 			return;
 		log_info("%s: claimed: %s", p->tty, why);
@@ -422,7 +443,7 @@ static void sync_static_ports(struct sup *s)
 {
 	for (int i = 0; i < SUP_MAX_PORTS; i++) {
 		struct port *p = &s->ports[i];
-		if (!p->used || p->from_udev)
+		if (!p->used || p->source != PORT_CONFIGURED)
 			continue;
 		bool listed = false;
 		for (unsigned k = 0; k < s->serial.nports; k++)
@@ -438,12 +459,12 @@ static void sync_static_ports(struct sup *s)
 			continue;
 		struct port *p = find_port(s, path);
 		if (!p) {
-			p = new_port(s, path, false);
+			p = new_port(s, path, PORT_CONFIGURED);
 			if (!p)
 				continue;
 			log_info("%s: claimed: configured port %s", p->tty, path);
 		}
-		if (!p->from_udev)
+		if (p->source == PORT_CONFIGURED)
 			apply_port(s, p);
 	}
 }
@@ -594,7 +615,7 @@ static void reload(struct sup *s)
 		hotplug_watch_enumerate(s->uw, on_udev, s);
 	for (int i = 0; i < SUP_MAX_PORTS; i++) {
 		struct port *p = &s->ports[i];
-		if (p->used && p->from_udev && !p->seen)
+		if (p->used && p->source == PORT_UDEV_TTY && !p->seen)
 			remove_port(s, p, "device no longer present");
 	}
 	sync_static_ports(s);

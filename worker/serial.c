@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -129,31 +130,7 @@ int worker_port_flush_input(struct worker_port *p)
 /* poll() the port for `events` plus the wake fd. 1 = port ready, 0 = deadline. */
 static int wait_port(struct worker_port *p, short events, uint64_t deadline_ms)
 {
-	struct pollfd fds[2] = {
-		{.fd = p->fd, .events = events},
-		{.fd = p->wake_fd, .events = POLLIN},
-	};
-	nfds_t n = p->wake_fd >= 0 ? 2 : 1;
-	for (;;) {
-		int r = poll(fds, n, time_poll_timeout(deadline_ms));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 2 && (fds[1].revents & POLLIN))
-			return -ECANCELED;
-		if (fds[0].revents & POLLNVAL)
-			return -EBADF;
-		/* HUP before IN: a pty whose master closed reports both, and its
-		 * buffered bytes are of no use to a worker that is ending anyway. */
-		if (fds[0].revents & (POLLHUP | POLLERR))
-			return -ENODEV;
-		if (fds[0].revents & events)
-			return 1;
-		if (r == 0)
-			return 0;
-	}
+	return worker_wait_fd(p->fd, p->wake_fd, events, deadline_ms);
 }
 
 int worker_port_write(struct worker_port *p, const uint8_t *buf, size_t len,
@@ -217,15 +194,164 @@ int worker_port_idle(struct worker_port *p, uint64_t deadline_ms)
 	return r < 0 ? r : 0;
 }
 
-unsigned worker_wire_ms(uint32_t baud, enum bms_framing framing, size_t n)
+/* ---- the serial backend of worker/transport.h ------------------------------ */
+
+/*
+ * Requests whose reply length is remembered: every step of every address of
+ * a full RS485 bus (16 addresses of up to 16 steps). Beyond that the oldest
+ * goes, which only costs one exchange read as it comes.
+ */
+#define LEARN_SLOTS 256
+
+struct learned {
+	uint32_t key; /* hash of the request bytes */
+	uint16_t len; /* bytes up to the end of its reply last time; 0 = unknown */
+};
+
+struct serial_transport {
+	struct worker_transport t; /* first: the handle the engine holds */
+	struct worker_port port;
+	struct learned *cur; /* the request in flight, NULL before the first write */
+	size_t want;         /* its learned reply length (0 = unknown) */
+	size_t got;          /* bytes read since its write */
+	unsigned nused;      /* learned[0..nused) hold requests */
+	unsigned next_slot;  /* once all are used: round-robin replacement */
+	struct learned learned[LEARN_SLOTS];
+};
+
+static struct serial_transport *serial_of(struct worker_transport *t)
 {
-	if (baud == 0)
-		return 0;
-	uint64_t bits = (uint64_t)n * (framing == BMS_8E1 ? 11u : 10u) * 1000u;
-	return (unsigned)((bits + baud - 1) / baud);
+	return (struct serial_transport *)t;
 }
 
-unsigned worker_port_wire_ms(const struct worker_port *p, size_t n)
+/* FNV-1a: the same request gets the same reply length, whatever driver sent it. */
+static uint32_t request_key(const uint8_t *buf, size_t len)
 {
-	return worker_wire_ms(p->baud, p->framing, n);
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ buf[i]) * 16777619u;
+	return h ^ (uint32_t)len;
 }
+
+static struct learned *learned_for(struct serial_transport *s, uint32_t key)
+{
+	for (unsigned i = 0; i < s->nused; i++)
+		if (s->learned[i].key == key)
+			return &s->learned[i];
+	struct learned *l;
+	if (s->nused < LEARN_SLOTS) {
+		l = &s->learned[s->nused++];
+	} else {
+		l = &s->learned[s->next_slot];
+		s->next_slot = (s->next_slot + 1) % LEARN_SLOTS;
+	}
+	*l = (struct learned){.key = key};
+	return l;
+}
+
+static uint8_t vmin_for(size_t want, size_t have)
+{
+	if (want <= have)
+		return 1;
+	size_t n = want - have;
+	return (uint8_t)(n > 255 ? 255 : n);
+}
+
+static int serial_open(const char *path, int wake_fd, struct worker_transport **ret)
+{
+	struct serial_transport *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	int r = worker_port_open(path, wake_fd, &s->port);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	s->t.ops = &worker_serial_ops;
+	s->t.wake_fd = wake_fd;
+	*ret = &s->t;
+	return 0;
+}
+
+static void serial_close(struct worker_transport *t)
+{
+	if (!t)
+		return;
+	struct serial_transport *s = serial_of(t);
+	worker_port_close(&s->port);
+	free(s);
+}
+
+static int serial_configure(struct worker_transport *t, const struct worker_line *line)
+{
+	return worker_port_set_line(&serial_of(t)->port, line->baud, line->framing);
+}
+
+static int serial_write(struct worker_transport *t, const uint8_t *buf, size_t len,
+			uint64_t deadline_ms)
+{
+	struct serial_transport *s = serial_of(t);
+	s->cur = learned_for(s, request_key(buf, len));
+	s->want = s->cur->len;
+	s->got = 0;
+	return worker_port_write(&s->port, buf, len, deadline_ms);
+}
+
+/*
+ * Batch reads: VMIN is set so that poll() wakes once when the rest of the
+ * learned reply is there, not per byte. Set lazily before each read, so a
+ * run of equal replies costs no tcsetattr() at all.
+ */
+static int serial_read(struct worker_transport *t, uint8_t *buf, size_t cap, uint64_t deadline_ms)
+{
+	struct serial_transport *s = serial_of(t);
+	struct worker_port *p = &s->port;
+	int r = worker_port_set_vmin(p, vmin_for(s->want, s->got));
+	if (r < 0)
+		return r;
+	r = worker_port_read(p, buf, cap, deadline_ms);
+	if (r == -ETIMEDOUT && p->vmin > 1) {
+		/* The learned length was too long this time: take what came. */
+		if (s->cur)
+			s->cur->len = 0;
+		s->want = 0;
+		int e = worker_port_set_vmin(p, 1);
+		if (e < 0)
+			return e;
+		r = worker_port_read_now(p, buf, cap);
+		if (r == 0)
+			r = -ETIMEDOUT;
+	}
+	if (r > 0)
+		s->got += (size_t)r;
+	return r;
+}
+
+static int serial_flush(struct worker_transport *t)
+{
+	return worker_port_flush_input(&serial_of(t)->port);
+}
+
+static int serial_fd(const struct worker_transport *t)
+{
+	return ((const struct serial_transport *)t)->port.fd;
+}
+
+static void serial_reply_done(struct worker_transport *t, size_t used)
+{
+	struct serial_transport *s = serial_of(t);
+	if (s->cur)
+		s->cur->len = (uint16_t)(used > UINT16_MAX ? 0 : used);
+}
+
+const struct worker_transport_ops worker_serial_ops = {
+	.name = "serial",
+	.open = serial_open,
+	.close = serial_close,
+	.configure = serial_configure,
+	.write = serial_write,
+	.read = serial_read,
+	.flush = serial_flush,
+	.fd = serial_fd,
+	.reply_done = serial_reply_done,
+};

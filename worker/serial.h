@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The serial port of one worker: raw termios at a standard baud and framing,
+ * The serial backend of worker/transport.h (worker_serial_ops), and under it
+ * the serial port of one worker: raw termios at a standard baud and framing,
  * writes and reads bounded by a monotonic deadline, and one poll() that also
  * watches a wake eventfd so the supervisor can stop the worker at once.
  *
@@ -17,6 +18,10 @@
 #include <termios.h>
 
 #include "bms/bms.h"
+#include "worker/transport.h"
+
+/* The transport: a port below, reads batched by the reply length learned per request. */
+extern const struct worker_transport_ops worker_serial_ops;
 
 struct worker_port {
 	int fd;
@@ -58,11 +63,5 @@ int worker_port_read_now(struct worker_port *p, uint8_t *buf, size_t cap);
  * -ENODEV when the port hangs up meanwhile. Input does not end the wait.
  */
 int worker_port_idle(struct worker_port *p, uint64_t deadline_ms);
-
-/* Milliseconds the line needs to carry n bytes at the current speed (rounded up). */
-unsigned worker_port_wire_ms(const struct worker_port *p, size_t n);
-
-/* Same without a port: for reports and benchmarks. */
-unsigned worker_wire_ms(uint32_t baud, enum bms_framing framing, size_t n);
 
 #endif

@@ -30,6 +30,7 @@
 #include "bms/plausible.h"
 #include "common/sbtime.h"
 #include "worker/detect.h"
+#include "worker/serial.h"
 
 /* A pack failing this many cycles in a row gets one attempt per cycle, not
  * retries: a silent unit on a shared bus must not slow its neighbours much. */
@@ -286,7 +287,7 @@ static int detect_until_found(struct worker *w)
 		else
 			log_debug("%s: detection round %u: nothing (%s)", w->tty, round,
 				  strerror(-r));
-		r = worker_port_idle(&w->link->port, time_mono_ms() + backoff);
+		r = worker_transport_idle(w->link->t, time_mono_ms() + backoff);
 		if (r < 0)
 			return r;
 		backoff = backoff * 2 > cap ? cap : backoff * 2;
@@ -297,7 +298,8 @@ static int detect_until_found(struct worker *w)
 static int poll_battery(struct worker *w, struct battery *b)
 {
 	const struct bms_driver *drv = w->drv;
-	int r = worker_port_set_line(&w->link->port, w->baud, bms_driver_framing(drv));
+	struct worker_line line = {.baud = w->baud, .framing = bms_driver_framing(drv)};
+	int r = worker_transport_configure(w->link->t, &line);
 	if (r < 0)
 		return r;
 	memset(&b->scratch, 0, sizeof(b->scratch)); /* see "Each poll cycle" above */
@@ -349,7 +351,8 @@ static int try_redetect(struct worker *w)
 
 static int run(struct worker *w)
 {
-	int r = worker_link_open(w->p.path, w->wake_fd, &w->link);
+	const struct worker_transport_ops *ops = w->p.transport ? w->p.transport : &worker_serial_ops;
+	int r = worker_link_open_ops(ops, w->p.path, w->wake_fd, &w->link);
 	if (r < 0) {
 		log_error("%s: cannot open %s: %s", w->tty, w->p.path, strerror(-r));
 		return r;
@@ -366,7 +369,7 @@ static int run(struct worker *w)
 	uint64_t next_redetect = 0;
 	uint64_t next = time_mono_ms() + w->interval_ms;
 	for (;;) {
-		r = worker_port_idle(&w->link->port, next);
+		r = worker_transport_idle(w->link->t, next);
 		if (r < 0)
 			return r;
 		bool all_failing = w->nbat > 0;

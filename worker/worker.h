@@ -47,6 +47,8 @@ bool worker_section_equal(const struct worker_config *a, const struct worker_con
 bool worker_port_config_equal(const struct worker_port_config *a,
 			      const struct worker_port_config *b);
 
+struct worker_transport_ops;
+
 struct worker_params {
 	char path[256];     /* device node to open */
 	char identity[128]; /* adapter identity: udev ID_SERIAL, else ID_PATH, else path */
@@ -59,6 +61,8 @@ struct worker_params {
 	int32_t max_charge_ma;
 	int32_t max_discharge_ma;
 	int notify_fd; /* eventfd written once when the thread ends by itself; -1 = none */
+	/* how path is reached (worker/transport.h); NULL = a serial port */
+	const struct worker_transport_ops *transport;
 };
 
 struct worker;

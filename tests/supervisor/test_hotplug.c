@@ -492,6 +492,38 @@ static void test_sigterm_detecting(void)
 	mock_unplug(tb, &a);
 }
 
+/* The port table's source kinds: a tty from udev and a configured path, each named in the log. */
+static void test_source_kinds(void)
+{
+	CU_ASSERT_FATAL(setup() == 0);
+	struct sim jbd;
+	/* a simulator's link that udev never reports: reached by its configured path */
+	CU_ASSERT_FATAL(sim_start("jbd", "bms9", &jbd) == 0);
+	char conf[600];
+	snprintf(conf, sizeof(conf),
+		 "daemon = { log_level = \"info\"; };\n"
+		 "serial = { ports = ( { path = \"%s\"; bms = \"jbd\"; } ); };\n",
+		 jbd.link);
+	write_conf(conf);
+	struct mock_adapter a;
+	CU_ASSERT_FATAL(mock_plug(tb, MOCK_CP2102, 7, "ttyUSB41", &a) == 0);
+	CU_ASSERT_FATAL(start_daemon() == 0);
+	char want[400];
+	snprintf(want, sizeof(want), "bms9: claimed: configured port %s", jbd.link);
+	CU_ASSERT(wait_log_count(want, 1, 10000));
+	snprintf(want, sizeof(want),
+		 "bms9: worker started (identity %s, bms jbd), source: configured path", jbd.link);
+	CU_ASSERT(wait_log_count(want, 1, 10000));
+	CU_ASSERT(wait_log_count("bms9: jbd at 9600 baud", 1, 20000));
+	CU_ASSERT(wait_log_count("ttyUSB41: worker started (identity ", 1, 10000));
+	CU_ASSERT(wait_log_count("), source: udev tty", 1, 10000));
+	CU_ASSERT(count_in_log("ttyUSB41: worker started") == 1);
+	CU_ASSERT(count_in_log("source: ") == 2);
+	CU_ASSERT(stop_daemon() == 0);
+	mock_unplug(tb, &a);
+	sim_stop(&jbd);
+}
+
 static void test_soak(void)
 {
 	const char *env = getenv("SB_SOAK_CYCLES");
@@ -566,6 +598,7 @@ int sb_register_tests(void)
 		{"plug, detect, unplug, replug, Victron cable, SIGHUP, SIGTERM polling",
 		 test_plug_unplug_replug},
 		{"SIGTERM during detection", test_sigterm_detecting},
+		{"source kinds: udev tty and configured path", test_source_kinds},
 		{"soak: plug/detect/unplug cycles, no fd or thread leak", test_soak},
 		{NULL, NULL},
 	};

@@ -100,6 +100,69 @@ static void test_vmin_batching(void)
 	close(m);
 }
 
+/* One request through the serial transport, answered with n bytes of reply on the master. */
+static int exchange(struct worker_transport *t, int m, const uint8_t *req, size_t n,
+		    uint64_t wait_ms, uint8_t *ret_vmin)
+{
+	static const uint8_t reply[] = "0123456789";
+	uint8_t buf[64];
+	if (worker_transport_write(t, req, 4, time_mono_ms() + 5000) < 0)
+		return -EIO;
+	size_t k = 0;
+	while (k < 4) {
+		ssize_t r = read(m, buf, 4 - k); /* the request, drained */
+		if (r <= 0)
+			return -EIO;
+		k += (size_t)r;
+	}
+	if (write(m, reply, n) != (ssize_t)n)
+		return -EIO;
+	int r = worker_transport_read(t, buf, sizeof(buf), time_mono_ms() + wait_ms);
+	struct termios tio;
+	if (tcgetattr(t->ops->fd(t), &tio) < 0)
+		return -errno;
+	*ret_vmin = tio.c_cc[VMIN];
+	return r;
+}
+
+/* The serial backend learns each request's reply length and batches the next read by it. */
+static void test_transport_learns_reply_length(void)
+{
+	char slave[64];
+	int m = wt_pty(slave, sizeof(slave));
+	CU_ASSERT_FATAL(m >= 0);
+	struct worker_transport *t;
+	CU_ASSERT_FATAL(worker_transport_open(&worker_serial_ops, slave, -1, &t) == 0);
+	struct worker_line line = {.baud = 115200, .framing = BMS_8N1};
+	CU_ASSERT(worker_transport_configure(t, &line) == 0);
+	CU_ASSERT(worker_transport_wire_ms(t, 1152) == 100);
+	const uint8_t a[4] = {0xdd, 0xa5, 0x03, 0x77}, b[4] = {0xdd, 0xa5, 0x04, 0x77};
+	uint8_t vmin = 0;
+
+	/* nothing known: bytes are taken as they come */
+	CU_ASSERT(exchange(t, m, a, 10, 5000, &vmin) == 10);
+	CU_ASSERT(vmin == 1);
+	worker_transport_reply_done(t, 10);
+	/* the same request again: poll() wakes once, for the whole reply */
+	CU_ASSERT(exchange(t, m, a, 10, 5000, &vmin) == 10);
+	CU_ASSERT(vmin == 10);
+	worker_transport_reply_done(t, 10);
+	/* another request has its own length, and does not erase the first */
+	CU_ASSERT(exchange(t, m, b, 3, 5000, &vmin) == 3);
+	CU_ASSERT(vmin == 1);
+	worker_transport_reply_done(t, 3);
+	CU_ASSERT(exchange(t, m, a, 10, 5000, &vmin) == 10);
+	CU_ASSERT(vmin == 10);
+	worker_transport_reply_done(t, 10);
+	/* a shorter reply than learned: taken at the deadline, and the length forgotten */
+	CU_ASSERT(exchange(t, m, a, 4, 100, &vmin) == 4);
+	CU_ASSERT(vmin == 1);
+	CU_ASSERT(exchange(t, m, a, 4, 5000, &vmin) == 4);
+	CU_ASSERT(vmin == 1);
+	worker_transport_close(t);
+	close(m);
+}
+
 static void test_timeout_wake_hangup(void)
 {
 	int fds0 = wt_count_fds();
@@ -194,6 +257,7 @@ int sb_register_tests(void)
 	static const struct sb_test tests[] = {
 		{"open_raw_and_framing", test_open_raw_and_framing},
 		{"vmin_batching", test_vmin_batching},
+		{"transport_learns_reply_length", test_transport_learns_reply_length},
 		{"timeout_wake_hangup", test_timeout_wake_hangup},
 		{"wire_time", test_wire_time},
 		{"remember", test_remember},

@@ -249,6 +249,8 @@ static void *resp_main(void *arg)
 		if (!(p[0].revents & POLLIN))
 			continue;
 		ssize_t n = read(r->master, in, sizeof(in));
+		if (n == 0 && r->hold < 0)
+			break; /* a stream whose peer closed: nothing more will come */
 		if (n <= 0)
 			continue; /* EIO while no slave is open */
 		size_t at = atomic_load(&r->log_len);
@@ -281,16 +283,38 @@ static void *resp_main(void *arg)
 	return NULL;
 }
 
-int wt_resp_start(struct wt_resp *r, const struct bms_driver *drv)
+/* Set before the thread starts: it reads them without a lock. */
+static void resp_init(struct wt_resp *r, const struct bms_driver *drv)
 {
 	memset(r, 0, sizeof(*r));
 	r->drv = drv;
-	/* set before the thread starts: it reads them without a lock */
 	if (drv && (drv->flags & BMS_F_ADDRESSED)) {
 		r->addresses[0] = drv->addresses ? drv->addresses[0] : drv->address_min;
 		r->naddresses = 1;
 	}
 	wt_snapshot(&r->snap);
+}
+
+int wt_resp_start_fd(struct wt_resp *r, const struct bms_driver *drv, int fd)
+{
+	resp_init(r, drv);
+	r->master = fd;
+	r->hold = -1;
+	r->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (r->stop_fd < 0)
+		return -errno;
+	int e = pthread_create(&r->thread, NULL, resp_main, r);
+	if (e) {
+		close(r->stop_fd);
+		return -e;
+	}
+	r->running = true;
+	return 0;
+}
+
+int wt_resp_start(struct wt_resp *r, const struct bms_driver *drv)
+{
+	resp_init(r, drv);
 	r->master = wt_pty(r->slave, sizeof(r->slave));
 	if (r->master < 0)
 		return r->master;
@@ -323,7 +347,8 @@ void wt_resp_stop(struct wt_resp *r)
 		return;
 	pthread_join(r->thread, NULL);
 	close(r->stop_fd);
-	close(r->hold);
+	if (r->hold >= 0)
+		close(r->hold);
 	close(r->master);
 	r->running = false;
 }

@@ -75,12 +75,14 @@ struct wt_resp {
 	uint8_t log[8192];       /* every byte received (first 8 KiB) */
 	atomic_size_t log_len;
 	int stop_fd;
-	int hold; /* a slave fd kept open */
+	int hold; /* a slave fd kept open; -1 on a stream */
 	pthread_t thread;
 	bool running;
 };
 /* drv NULL = a pure listener/chatterer. */
 int wt_resp_start(struct wt_resp *r, const struct bms_driver *drv);
+/* The same on a connected stream fd instead of a pty (taken over, closed by stop; slave ""). */
+int wt_resp_start_fd(struct wt_resp *r, const struct bms_driver *drv, int fd);
 void wt_resp_stop(struct wt_resp *r); /* joins, closes the master: the worker sees a hangup */
 
 /* Wait up to timeout_ms for cond(arg) to become true. */

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+#include "transport.h"
+
+#include <errno.h>
+#include <poll.h>
+
+#include "common/sbtime.h"
+
+int worker_transport_open(const struct worker_transport_ops *ops, const char *path, int wake_fd,
+			  struct worker_transport **ret)
+{
+	if (!ops || !path)
+		return -EINVAL;
+	return ops->open(path, wake_fd, ret);
+}
+
+void worker_transport_close(struct worker_transport *t)
+{
+	if (t)
+		t->ops->close(t);
+}
+
+int worker_transport_configure(struct worker_transport *t, const struct worker_line *line)
+{
+	if (t->configured && t->line.baud == line->baud && t->line.framing == line->framing)
+		return 0;
+	int r = t->ops->configure(t, line);
+	if (r < 0)
+		return r;
+	t->line = *line;
+	t->configured = true;
+	return 0;
+}
+
+int worker_wait_fd(int fd, int wake_fd, short events, uint64_t deadline_ms)
+{
+	struct pollfd fds[2] = {
+		{.fd = fd, .events = events},
+		{.fd = wake_fd, .events = POLLIN},
+	};
+	nfds_t n = wake_fd >= 0 ? 2 : 1;
+	for (;;) {
+		int r = poll(fds, n, time_poll_timeout(deadline_ms));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 2 && (fds[1].revents & POLLIN))
+			return -ECANCELED;
+		if (fds[0].revents & POLLNVAL)
+			return -EBADF;
+		/* HUP before IN: a pty whose master closed reports both, and its
+		 * buffered bytes are of no use to a worker that is ending anyway. */
+		if (fds[0].revents & (POLLHUP | POLLERR))
+			return -ENODEV;
+		if (fds[0].revents & events)
+			return 1;
+		if (r == 0)
+			return 0;
+	}
+}
+
+int worker_transport_idle(struct worker_transport *t, uint64_t deadline_ms)
+{
+	/* events = 0: POLLHUP/POLLERR are always reported, input is not. */
+	int r = worker_wait_fd(t->ops->fd(t), t->wake_fd, 0, deadline_ms);
+	return r < 0 ? r : 0;
+}
+
+unsigned worker_wire_ms(uint32_t baud, enum bms_framing framing, size_t n)
+{
+	if (baud == 0)
+		return 0;
+	uint64_t bits = (uint64_t)n * (framing == BMS_8E1 ? 11u : 10u) * 1000u;
+	return (unsigned)((bits + baud - 1) / baud);
+}
+
+unsigned worker_transport_wire_ms(const struct worker_transport *t, size_t n)
+{
+	return t->configured ? worker_wire_ms(t->line.baud, t->line.framing, n) : 0;
+}
