@@ -3,8 +3,8 @@
  * Table-driven configuration over libconfig.
  *
  * Every module owns a section: a C struct plus a const table of keys
- * {path, type, offset, min, max, default, doc}. supervisor/ lists the sections
- * of the daemon in one schema (supervisor/config_schema.c). The same tables
+ * {path, type, offset, min, max, default, doc}. config/ lists the sections
+ * of the configuration file in one schema (config/schema.c). The same tables
  * drive loading, range checks, defaults, `--dump-config` and docs/CONFIG.md.
  *
  * Defaults are written as libconfig text ("3.45", "true", "\"jk\"",

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "supervisor/config_schema.h"
+#include "config/schema.h"
 #include "supervisor/supervisor.h"
 
 static void usage(FILE *out)

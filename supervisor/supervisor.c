@@ -33,7 +33,7 @@
 #include "common/statefile.h"
 #include "common/store.h"
 #include "publish/publish.h"
-#include "udev/udev.h"
+#include "hotplug/hotplug.h"
 
 #define SUP_MAX_PORTS 32
 #define BACKOFF_CAP_MS 60000u
@@ -84,7 +84,7 @@ struct sup {
 	 * thread, so a reload must never write under it; replaced only while the
 	 * publisher is stopped. */
 	struct sb_config *pub_cfg;
-	struct udev_watch *uw;
+	struct hotplug_watch *uw;
 	bool restart_workers; /* during a reload: the section-wide serial settings changed */
 	int sfd;
 	int tfd;
@@ -202,10 +202,10 @@ static void effective_config(const struct sup *s, const struct port *p,
 	copy_str(ret->path, sizeof(ret->path), p->devname);
 }
 
-static struct udev_props props_view(const struct port *p)
+static struct hotplug_props props_view(const struct port *p)
 {
 	const char(*v)[CFG_STR] = p->props;
-	struct udev_props u = {
+	struct hotplug_props u = {
 		.devname = v[PR_DEVNAME], .id_bus = v[PR_BUS], .vendor_id = v[PR_VID],
 		.model_id = v[PR_PID], .vendor = v[PR_VENDOR], .model = v[PR_MODEL],
 		.serial = v[PR_SERIAL], .serial_short = v[PR_SERIAL_SHORT], .iface_num = v[PR_IFACE],
@@ -214,7 +214,7 @@ static struct udev_props props_view(const struct port *p)
 	return u;
 }
 
-static void store_props(struct port *p, const struct udev_props *u)
+static void store_props(struct port *p, const struct hotplug_props *u)
 {
 	const char *src[PR_COUNT] = {
 		[PR_DEVNAME] = u->devname, [PR_BUS] = u->id_bus, [PR_VID] = u->vendor_id,
@@ -234,8 +234,8 @@ static void store_props(struct port *p, const struct udev_props *u)
  */
 static void compute_identity(const struct sup *s, const struct port *p, char *out, size_t len)
 {
-	struct udev_props u = props_view(p);
-	if (!p->from_udev || udev_identity(&u, out, len) < 0) {
+	struct hotplug_props u = props_view(p);
+	if (!p->from_udev || hotplug_identity(&u, out, len) < 0) {
 		copy_str(out, len, p->devname);
 		return;
 	}
@@ -243,7 +243,7 @@ static void compute_identity(const struct sup *s, const struct port *p, char *ou
 		const struct port *o = &s->ports[i];
 		if (o != p && o->used && strcmp(o->identity, out) == 0) {
 			char alt[128];
-			if (udev_identity_by_path(&u, alt, sizeof(alt)) == 0) {
+			if (hotplug_identity_by_path(&u, alt, sizeof(alt)) == 0) {
 				log_warn("%s: identity %s already used by %s; using %s", p->devname, out,
 					 o->devname, alt);
 				copy_str(out, len, alt);
@@ -368,23 +368,35 @@ static void apply_port(struct sup *s, struct port *p)
 	start_worker(s, p);
 }
 
+/* serial.ports as the matcher's plain pins (strings borrowed from *w). */
+static size_t config_pins(const struct worker_config *w, struct hotplug_pin *out)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < w->nports && i < WORKER_MAX_PORTS; i++)
+		out[n++] = (struct hotplug_pin){.path = w->ports[i].path,
+						.match = w->ports[i].match};
+	return n;
+}
+
 /* One handler for enumerated devices and hotplug events. */
-static void on_udev(void *ctx, enum udev_action action, const struct udev_props *u)
+static void on_udev(void *ctx, enum hotplug_action action, const struct hotplug_props *u)
 {
 	struct sup *s = ctx;
 	struct port *p = find_port(s, u->devname);
-	if (action == UDEV_REMOVE) {
+	if (action == HOTPLUG_REMOVE) {
 		if (p && p->from_udev)
 			remove_port(s, p, "device removed");
 		return;
 	}
 	const char *why = "";
-	enum udev_verdict v = udev_port_match(u, &s->cfg->udev, &s->serial, &why);
+	struct hotplug_pin pins[WORKER_MAX_PORTS];
+	size_t npins = config_pins(&s->serial, pins);
+	enum hotplug_verdict v = hotplug_port_match(u, &s->cfg->udev, pins, npins, &why);
 	if (p && !p->from_udev) {
 		p->seen = true;
 		return; /* a static port that udev also knows: keep it static */
 	}
-	if (v == UDEV_IGNORE) {
+	if (v == HOTPLUG_IGNORE) {
 		if (p) {
 			remove_port(s, p, why);
 		} else if (u->id_bus && strcmp(u->id_bus, "usb") == 0) {
@@ -579,7 +591,7 @@ static void reload(struct sup *s)
 	for (int i = 0; i < SUP_MAX_PORTS; i++)
 		s->ports[i].seen = false;
 	if (s->uw)
-		udev_watch_enumerate(s->uw, on_udev, s);
+		hotplug_watch_enumerate(s->uw, on_udev, s);
 	for (int i = 0; i < SUP_MAX_PORTS; i++) {
 		struct port *p = &s->ports[i];
 		if (p->used && p->from_udev && !p->seen)
@@ -665,11 +677,11 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 		goto out;
 	}
 	if (!o->no_udev) {
-		r = udev_watch_new(&s->uw);
+		r = hotplug_watch_new(&s->uw);
 		if (r < 0)
 			log_warn("udev unavailable (%s): only configured ports are used", strerror(-r));
 		else
-			udev_watch_enumerate(s->uw, on_udev, s);
+			hotplug_watch_enumerate(s->uw, on_udev, s);
 	}
 	sync_static_ports(s);
 	/* after the ports at start are registered: a bank of "all" packs waits for them */
@@ -686,7 +698,8 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 		owner[n++] = NULL;
 		pfd[n] = (struct pollfd){.fd = s->tfd, .events = POLLIN};
 		owner[n++] = NULL;
-		pfd[n] = (struct pollfd){.fd = s->uw ? udev_watch_fd(s->uw) : -1, .events = POLLIN};
+		pfd[n] = (struct pollfd){.fd = s->uw ? hotplug_watch_fd(s->uw) : -1,
+					 .events = POLLIN};
 		owner[n++] = NULL;
 		for (int i = 0; i < SUP_MAX_PORTS; i++) {
 			if (!s->ports[i].used)
@@ -717,7 +730,7 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 			continue; /* the port table may have changed under pfd */
 		}
 		if (pfd[2].revents & POLLIN)
-			udev_watch_dispatch(s->uw, on_udev, s);
+			hotplug_watch_dispatch(s->uw, on_udev, s);
 		for (nfds_t i = 3; i < n; i++)
 			if ((pfd[i].revents & POLLIN) && owner[i]->used &&
 			    owner[i]->notify_fd == pfd[i].fd)
@@ -730,7 +743,7 @@ out:
 	stop_all(s);
 	stop_publisher(s);
 	free(s->pub_cfg);
-	udev_watch_free(s->uw);
+	hotplug_watch_free(s->uw);
 	store_free(s->store);
 	if (s->sfd >= 0)
 		close(s->sfd);

@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "supervisor/config_schema.h"
+#include "config/schema.h"
 #include "worker/worker.h"
 
 /* A port claimed on the command line: --port PATH[:BMS]. */

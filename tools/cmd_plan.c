@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "charge/charge.h"
-#include "supervisor/config_schema.h"
+#include "config/schema.h"
 #include "tools.h"
 
 #define MAX_COLS 64

@@ -31,7 +31,7 @@
 #include "tests/support/cunit_main.h"
 #include "tests/support/simproc.h"
 #include "tests/publish/bus_fixture.h"
-#include "tests/udev/mockdev.h"
+#include "tests/hotplug/mockdev.h"
 
 extern char **environ;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "config_schema.h"
+#include "config/schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +37,8 @@ static const struct cfg_section sections[] = {
 	{.name = "daemon", .doc = "Process-wide settings.", .keys = daemon_cfg_keys,
 	 .offset = offsetof(struct sb_config, daemon)},
 	{.name = "udev", .doc = "Which serial adapters the daemon claims (see docs/SUPERVISOR.md).",
-	 .keys = udev_cfg_keys, .offset = offsetof(struct sb_config, udev),
-	 .validate = udev_config_validate},
+	 .keys = hotplug_cfg_keys, .offset = offsetof(struct sb_config, udev),
+	 .validate = hotplug_config_validate},
 	{.name = "serial", .doc = "Serial ports: detection, polling, RS485 addresses (see docs/WORKER.md).",
 	 .keys = worker_cfg_keys, .offset = offsetof(struct sb_config, serial),
 	 .validate = worker_config_validate},

@@ -13,7 +13,7 @@
 
 #include "common/sbtime.h"
 
-#include "supervisor/config_schema.h"
+#include "config/schema.h"
 #include "tests/support/cunit_main.h"
 
 static const char *const conf_text =

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "tests/udev/mockdev.h"
+#include "tests/hotplug/mockdev.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * udev_port_match() and udev_identity() against property tables shaped like
+ * hotplug_port_match() and hotplug_identity() against property tables shaped like
  * what udev reports for real adapters (ID_* from udev's usb_id builtin).
  */
 #include <errno.h>
@@ -8,36 +8,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "supervisor/config_schema.h"
+#include "config/schema.h"
 #include "tests/support/cunit_main.h"
-#include "udev/udev.h"
+#include "hotplug/hotplug.h"
 
-static const struct udev_props ch340 = {
+static const struct hotplug_props ch340 = {
 	.devname = "/dev/ttyUSB0", .id_bus = "usb", .vendor_id = "1a86", .model_id = "7523",
 	.vendor = "1a86", .model = "USB_Serial", .serial = "1a86_USB_Serial",
 	.iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.2:1.0"};
-static const struct udev_props ftdi = {
+static const struct hotplug_props ftdi = {
 	.devname = "/dev/ttyUSB1", .id_bus = "usb", .vendor_id = "0403", .model_id = "6001",
 	.vendor = "FTDI", .model = "FT232R_USB_UART", .serial = "FTDI_FT232R_USB_UART_A10K1234",
 	.serial_short = "A10K1234", .iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.3:1.0"};
-static const struct udev_props cp2102 = {
+static const struct hotplug_props cp2102 = {
 	.devname = "/dev/ttyUSB2", .id_bus = "usb", .vendor_id = "10c4", .model_id = "ea60",
 	.vendor = "Silicon_Labs", .model = "CP2102_USB_to_UART_Bridge_Controller",
 	.serial = "Silicon_Labs_CP2102_USB_to_UART_Bridge_Controller_0001", .serial_short = "0001",
 	.iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.4:1.0"};
-static const struct udev_props vedirect = {
+static const struct hotplug_props vedirect = {
 	.devname = "/dev/ttyUSB3", .id_bus = "usb", .vendor_id = "0403", .model_id = "6015",
 	.vendor = "VictronEnergy_BV", .model = "VE_Direct_cable",
 	.serial = "VictronEnergy_BV_VE_Direct_cable_VE5GZN4D", .serial_short = "VE5GZN4D",
 	.iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.1:1.0"};
-static const struct udev_props mk3 = {
+static const struct hotplug_props mk3 = {
 	.devname = "/dev/ttyUSB4", .id_bus = "usb", .vendor_id = "0403", .model_id = "6001",
 	.vendor = "VictronEnergy", .model = "MK3-USB_Interface",
 	.serial = "VictronEnergy_MK3-USB_Interface_HQ2132VK4JK", .serial_short = "HQ2132VK4JK",
 	.iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.5:1.0"};
-static const struct udev_props ttys0 = {.devname = "/dev/ttyS0", .path = "platform-serial8250"};
+static const struct hotplug_props ttys0 = {.devname = "/dev/ttyS0", .path = "platform-serial8250"};
 
-static struct udev_config defaults(void)
+static struct hotplug_config defaults(void)
 {
 	struct sb_config c;
 	struct cfg_error e;
@@ -45,9 +45,9 @@ static struct udev_config defaults(void)
 	return c.udev;
 }
 
-static enum udev_verdict match(const struct udev_props *p, const struct udev_config *c)
+static enum hotplug_verdict match(const struct hotplug_props *p, const struct hotplug_config *c)
 {
-	return udev_port_match(p, c, NULL, NULL);
+	return hotplug_port_match(p, c, NULL, 0, NULL);
 }
 
 static void add_rule(struct cfg_slist *l, const char *rule)
@@ -58,55 +58,57 @@ static void add_rule(struct cfg_slist *l, const char *rule)
 
 static void test_defaults(void)
 {
-	struct udev_config c = defaults();
+	struct hotplug_config c = defaults();
 	CU_ASSERT(c.claim_usb);
 	CU_ASSERT(c.include.n == 0 && c.exclude.n == 0);
-	CU_ASSERT(match(&ch340, &c) == UDEV_CLAIM);
-	CU_ASSERT(match(&ftdi, &c) == UDEV_CLAIM);
-	CU_ASSERT(match(&cp2102, &c) == UDEV_CLAIM);
-	CU_ASSERT(match(&vedirect, &c) == UDEV_IGNORE);
-	CU_ASSERT(match(&mk3, &c) == UDEV_IGNORE);
-	CU_ASSERT(match(&ttys0, &c) == UDEV_IGNORE); /* built-in UARTs only when configured */
+	CU_ASSERT(match(&ch340, &c) == HOTPLUG_CLAIM);
+	CU_ASSERT(match(&ftdi, &c) == HOTPLUG_CLAIM);
+	CU_ASSERT(match(&cp2102, &c) == HOTPLUG_CLAIM);
+	CU_ASSERT(match(&vedirect, &c) == HOTPLUG_IGNORE);
+	CU_ASSERT(match(&mk3, &c) == HOTPLUG_IGNORE);
+	CU_ASSERT(match(&ttys0, &c) == HOTPLUG_IGNORE); /* built-in UARTs only when configured */
 	const char *why = NULL;
-	CU_ASSERT(udev_port_match(&vedirect, &c, NULL, &why) == UDEV_IGNORE);
+	CU_ASSERT(hotplug_port_match(&vedirect, &c, NULL, 0, &why) == HOTPLUG_IGNORE);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(why);
 	CU_ASSERT(strstr(why, "Victron") != NULL);
 }
 
 static void test_victron_never_by_rules(void)
 {
-	struct udev_config c = defaults();
+	struct hotplug_config c = defaults();
 	add_rule(&c.include, "0403:*");
 	add_rule(&c.include, "vendor=Victron*");
-	CU_ASSERT(match(&vedirect, &c) == UDEV_IGNORE);
-	CU_ASSERT(match(&mk3, &c) == UDEV_IGNORE);
-	CU_ASSERT(match(&ftdi, &c) == UDEV_CLAIM);
+	CU_ASSERT(match(&vedirect, &c) == HOTPLUG_IGNORE);
+	CU_ASSERT(match(&mk3, &c) == HOTPLUG_IGNORE);
+	CU_ASSERT(match(&ftdi, &c) == HOTPLUG_CLAIM);
 	/* a re-branded model string is still recognised */
-	struct udev_props p = ftdi;
+	struct hotplug_props p = ftdi;
 	p.vendor = "FTDI";
 	p.model = "VE_Direct_cable";
-	CU_ASSERT(udev_is_victron(&p));
-	CU_ASSERT(match(&p, &c) == UDEV_IGNORE);
-	CU_ASSERT(!udev_is_victron(&ch340));
+	CU_ASSERT(hotplug_is_victron(&p));
+	CU_ASSERT(match(&p, &c) == HOTPLUG_IGNORE);
+	CU_ASSERT(!hotplug_is_victron(&ch340));
 }
 
 static void test_ve_service(void)
 {
-	struct udev_config c = defaults();
+	struct hotplug_config c = defaults();
 	static const struct {
 		const char *svc;
-		enum udev_verdict want;
+		enum hotplug_verdict want;
 	} rows[] = {
-		{"", UDEV_CLAIM},        {"default", UDEV_CLAIM}, {"rs485", UDEV_CLAIM},
-		{"sbattery", UDEV_CLAIM}, {"ignore", UDEV_IGNORE}, {"vedirect", UDEV_IGNORE},
-		{"mkx", UDEV_IGNORE},     {"gps", UDEV_IGNORE},    {"cgwacs", UDEV_IGNORE},
+		{"", HOTPLUG_CLAIM},          {"default", HOTPLUG_CLAIM},
+		{"rs485", HOTPLUG_CLAIM},     {"sbattery", HOTPLUG_CLAIM},
+		{"ignore", HOTPLUG_IGNORE},   {"vedirect", HOTPLUG_IGNORE},
+		{"mkx", HOTPLUG_IGNORE},      {"gps", HOTPLUG_IGNORE},
+		{"cgwacs", HOTPLUG_IGNORE},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct udev_props p = ch340;
+		struct hotplug_props p = ch340;
 		p.ve_service = rows[i].svc;
 		CU_ASSERT(match(&p, &c) == rows[i].want);
 		/* include rules do not take a port from another service either */
-		struct udev_config inc = c;
+		struct hotplug_config inc = c;
 		add_rule(&inc.include, "1a86:7523");
 		CU_ASSERT(match(&p, &inc) == rows[i].want);
 	}
@@ -114,88 +116,88 @@ static void test_ve_service(void)
 
 static void test_sb_property(void)
 {
-	struct udev_config c = defaults();
+	struct hotplug_config c = defaults();
 	/* our udev rule: serial-starter told to ignore, we told to claim */
-	struct udev_props p = ch340;
+	struct hotplug_props p = ch340;
 	p.ve_service = "ignore";
 	p.sb_claim = "claim";
-	CU_ASSERT(match(&p, &c) == UDEV_CLAIM);
+	CU_ASSERT(match(&p, &c) == HOTPLUG_CLAIM);
 	p = ch340;
 	p.sb_claim = "ignore";
-	CU_ASSERT(match(&p, &c) == UDEV_IGNORE);
+	CU_ASSERT(match(&p, &c) == HOTPLUG_IGNORE);
 	/* exclude still wins over the property */
 	p = ch340;
 	p.sb_claim = "claim";
 	add_rule(&c.exclude, "1a86:7523");
-	CU_ASSERT(match(&p, &c) == UDEV_IGNORE);
+	CU_ASSERT(match(&p, &c) == HOTPLUG_IGNORE);
 }
 
 static void test_include_exclude(void)
 {
-	struct udev_config c = defaults();
+	struct hotplug_config c = defaults();
 	c.claim_usb = false;
-	CU_ASSERT(match(&ch340, &c) == UDEV_IGNORE);
-	CU_ASSERT(match(&ftdi, &c) == UDEV_IGNORE);
+	CU_ASSERT(match(&ch340, &c) == HOTPLUG_IGNORE);
+	CU_ASSERT(match(&ftdi, &c) == HOTPLUG_IGNORE);
 	add_rule(&c.include, "1A86:7523"); /* hex in any case */
 	add_rule(&c.include, "serial=FTDI_*");
-	CU_ASSERT(match(&ch340, &c) == UDEV_CLAIM);
-	CU_ASSERT(match(&ftdi, &c) == UDEV_CLAIM);
-	CU_ASSERT(match(&cp2102, &c) == UDEV_IGNORE);
+	CU_ASSERT(match(&ch340, &c) == HOTPLUG_CLAIM);
+	CU_ASSERT(match(&ftdi, &c) == HOTPLUG_CLAIM);
+	CU_ASSERT(match(&cp2102, &c) == HOTPLUG_IGNORE);
 
 	c = defaults();
 	add_rule(&c.exclude, "10c4:*");
 	add_rule(&c.exclude, "path=*usb-0:1.3:*");
-	CU_ASSERT(match(&cp2102, &c) == UDEV_IGNORE);
-	CU_ASSERT(match(&ftdi, &c) == UDEV_IGNORE);
-	CU_ASSERT(match(&ch340, &c) == UDEV_CLAIM);
+	CU_ASSERT(match(&cp2102, &c) == HOTPLUG_IGNORE);
+	CU_ASSERT(match(&ftdi, &c) == HOTPLUG_IGNORE);
+	CU_ASSERT(match(&ch340, &c) == HOTPLUG_CLAIM);
 	/* exclude wins over include */
 	add_rule(&c.include, "10c4:ea60");
-	CU_ASSERT(match(&cp2102, &c) == UDEV_IGNORE);
+	CU_ASSERT(match(&cp2102, &c) == HOTPLUG_IGNORE);
 }
 
 static void test_globs(void)
 {
-	CU_ASSERT(udev_rule_match("/dev/ttyUSB*", &ch340));
-	CU_ASSERT(udev_rule_match("/dev/ttyUSB[01]", &ftdi));
-	CU_ASSERT(!udev_rule_match("/dev/ttyUSB[01]", &cp2102));
-	CU_ASSERT(!udev_rule_match("/dev/ttyACM*", &ch340));
-	CU_ASSERT(udev_rule_match("model=cp210?_*", &cp2102)); /* any case */
-	CU_ASSERT(udev_rule_match("vendor=ftdi", &ftdi));
-	CU_ASSERT(udev_rule_match("serial=*A10K1234", &ftdi));
-	CU_ASSERT(!udev_rule_match("serial=*A10K1234", &ch340));
-	CU_ASSERT(udev_rule_match("path=platform-*-usb-0:1.2:1.0", &ch340));
-	CU_ASSERT(!udev_rule_match("0403:6001", &ch340));
-	CU_ASSERT(udev_rule_match("0403:6001", &ftdi));
+	CU_ASSERT(hotplug_rule_match("/dev/ttyUSB*", &ch340));
+	CU_ASSERT(hotplug_rule_match("/dev/ttyUSB[01]", &ftdi));
+	CU_ASSERT(!hotplug_rule_match("/dev/ttyUSB[01]", &cp2102));
+	CU_ASSERT(!hotplug_rule_match("/dev/ttyACM*", &ch340));
+	CU_ASSERT(hotplug_rule_match("model=cp210?_*", &cp2102)); /* any case */
+	CU_ASSERT(hotplug_rule_match("vendor=ftdi", &ftdi));
+	CU_ASSERT(hotplug_rule_match("serial=*A10K1234", &ftdi));
+	CU_ASSERT(!hotplug_rule_match("serial=*A10K1234", &ch340));
+	CU_ASSERT(hotplug_rule_match("path=platform-*-usb-0:1.2:1.0", &ch340));
+	CU_ASSERT(!hotplug_rule_match("0403:6001", &ch340));
+	CU_ASSERT(hotplug_rule_match("0403:6001", &ftdi));
 	/* rules on absent properties never match */
-	CU_ASSERT(!udev_rule_match("serial=*", &ttys0));
-	CU_ASSERT(!udev_rule_match("1a86:*", &ttys0));
+	CU_ASSERT(!hotplug_rule_match("serial=*", &ttys0));
+	CU_ASSERT(!hotplug_rule_match("1a86:*", &ttys0));
 
-	CU_ASSERT(udev_rule_check("1a86:7523") == 0);
-	CU_ASSERT(udev_rule_check("1a86:*") == 0);
-	CU_ASSERT(udev_rule_check("/dev/ttyUSB*") == 0);
-	CU_ASSERT(udev_rule_check("serial=x") == 0);
-	CU_ASSERT(udev_rule_check("1a86") == -EINVAL);
-	CU_ASSERT(udev_rule_check("1a86:75") == -EINVAL);
-	CU_ASSERT(udev_rule_check("serial=") == -EINVAL);
-	CU_ASSERT(udev_rule_check("ttyUSB0") == -EINVAL);
-	CU_ASSERT(udev_rule_check("") == -EINVAL);
+	CU_ASSERT(hotplug_rule_check("1a86:7523") == 0);
+	CU_ASSERT(hotplug_rule_check("1a86:*") == 0);
+	CU_ASSERT(hotplug_rule_check("/dev/ttyUSB*") == 0);
+	CU_ASSERT(hotplug_rule_check("serial=x") == 0);
+	CU_ASSERT(hotplug_rule_check("1a86") == -EINVAL);
+	CU_ASSERT(hotplug_rule_check("1a86:75") == -EINVAL);
+	CU_ASSERT(hotplug_rule_check("serial=") == -EINVAL);
+	CU_ASSERT(hotplug_rule_check("ttyUSB0") == -EINVAL);
+	CU_ASSERT(hotplug_rule_check("") == -EINVAL);
 }
 
 static void test_config_pins(void)
 {
-	struct udev_config c = defaults();
+	struct hotplug_config c = defaults();
 	c.claim_usb = false;
-	struct worker_config serial;
-	memset(&serial, 0, sizeof(serial));
-	serial.nports = 3;
-	snprintf(serial.ports[0].path, CFG_STR, "/dev/ttyS0");
-	snprintf(serial.ports[1].match, CFG_STR, "%s", ch340.path);
-	snprintf(serial.ports[2].match, CFG_STR, "%s", mk3.serial);
-	CU_ASSERT(udev_port_match(&ttys0, &c, &serial, NULL) == UDEV_CLAIM);
-	CU_ASSERT(udev_port_match(&ch340, &c, &serial, NULL) == UDEV_CLAIM);
+	const struct hotplug_pin pins[] = {
+		{.path = "/dev/ttyS0"},
+		{.match = ch340.path},
+		{.match = mk3.serial},
+	};
+	size_t n = sizeof(pins) / sizeof(pins[0]);
+	CU_ASSERT(hotplug_port_match(&ttys0, &c, pins, n, NULL) == HOTPLUG_CLAIM);
+	CU_ASSERT(hotplug_port_match(&ch340, &c, pins, n, NULL) == HOTPLUG_CLAIM);
 	/* an explicit entry is the user's decision, even for a Victron interface */
-	CU_ASSERT(udev_port_match(&mk3, &c, &serial, NULL) == UDEV_CLAIM);
-	CU_ASSERT(udev_port_match(&ftdi, &c, &serial, NULL) == UDEV_IGNORE);
+	CU_ASSERT(hotplug_port_match(&mk3, &c, pins, n, NULL) == HOTPLUG_CLAIM);
+	CU_ASSERT(hotplug_port_match(&ftdi, &c, pins, n, NULL) == HOTPLUG_IGNORE);
 }
 
 static void test_config_file(void)
@@ -219,28 +221,28 @@ static void test_config_file(void)
 static void test_identity(void)
 {
 	char id[128];
-	CU_ASSERT(udev_identity(&ftdi, id, sizeof(id)) == 0);
+	CU_ASSERT(hotplug_identity(&ftdi, id, sizeof(id)) == 0);
 	CU_ASSERT_STRING_EQUAL(id, "FTDI_FT232R_USB_UART_A10K1234");
 	/* CH340 has no serial number: its ID_SERIAL is the same for every CH340 */
-	CU_ASSERT(udev_identity(&ch340, id, sizeof(id)) == 0);
+	CU_ASSERT(hotplug_identity(&ch340, id, sizeof(id)) == 0);
 	CU_ASSERT_STRING_EQUAL(id, "path-platform-xhci-hcd.0-usb-0:1.2:1.0");
 	/* the same adapter on another ttyUSB number keeps its name */
-	struct udev_props moved = ftdi;
+	struct hotplug_props moved = ftdi;
 	moved.devname = "/dev/ttyUSB7";
 	char id2[128];
-	CU_ASSERT(udev_identity(&moved, id2, sizeof(id2)) == 0);
+	CU_ASSERT(hotplug_identity(&moved, id2, sizeof(id2)) == 0);
 	CU_ASSERT_STRING_EQUAL(id2, "FTDI_FT232R_USB_UART_A10K1234");
 	/* second port of a dual adapter */
-	struct udev_props port1 = ftdi;
+	struct hotplug_props port1 = ftdi;
 	port1.iface_num = "01";
-	CU_ASSERT(udev_identity(&port1, id, sizeof(id)) == 0);
+	CU_ASSERT(hotplug_identity(&port1, id, sizeof(id)) == 0);
 	CU_ASSERT_STRING_EQUAL(id, "FTDI_FT232R_USB_UART_A10K1234-if01");
 	/* nothing but a node */
-	struct udev_props bare = {.devname = "/dev/ttyS3"};
-	CU_ASSERT(udev_identity(&bare, id, sizeof(id)) == 0);
+	struct hotplug_props bare = {.devname = "/dev/ttyS3"};
+	CU_ASSERT(hotplug_identity(&bare, id, sizeof(id)) == 0);
 	CU_ASSERT_STRING_EQUAL(id, "ttyS3");
-	CU_ASSERT(udev_identity(&ftdi, id, 8) == -ENAMETOOLONG);
-	CU_ASSERT(udev_identity_by_path(&ftdi, id, sizeof(id)) == 0);
+	CU_ASSERT(hotplug_identity(&ftdi, id, 8) == -ENAMETOOLONG);
+	CU_ASSERT(hotplug_identity_by_path(&ftdi, id, sizeof(id)) == 0);
 	CU_ASSERT_STRING_EQUAL(id, "path-platform-xhci-hcd.0-usb-0:1.3:1.0");
 }
 

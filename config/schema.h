@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's whole configuration: one struct with a member per section,
- * one schema listing the sections. A module adds its section by defining
- * struct <mod>_config + <mod>_cfg_keys[] in its own folder, one member here
- * and one line in config_schema.c.
+ * The whole configuration file of both programs: one struct with a member
+ * per section, one schema listing the sections. serialbatteryd runs from it;
+ * the CLI reads the same file (serialbattery plan --config), so the schema
+ * sits below both and neither program's code is linked into the other. A
+ * module adds its section by defining struct <mod>_config + <mod>_cfg_keys[]
+ * in its own folder, one member here and one line in config/schema.c.
  */
 #ifndef SB_CONFIG_SCHEMA_H
 #define SB_CONFIG_SCHEMA_H
@@ -11,13 +13,13 @@
 #include "charge/charge.h"
 #include "common/config.h"
 #include "publish/publish_config.h"
-#include "supervisor/daemon_config.h"
-#include "udev/udev.h"
+#include "config/daemon_config.h"
+#include "hotplug/hotplug.h"
 #include "worker/worker.h"
 
 struct sb_config {
 	struct daemon_config daemon;
-	struct udev_config udev;
+	struct hotplug_config udev;
 	struct worker_config serial;
 	struct charge_config charge;
 	struct publish_config publish;

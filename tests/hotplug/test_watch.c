@@ -9,14 +9,14 @@
 
 #include "common/sbtime.h"
 #include "tests/support/cunit_main.h"
-#include "tests/udev/mockdev.h"
-#include "udev/udev.h"
+#include "tests/hotplug/mockdev.h"
+#include "hotplug/hotplug.h"
 
 #define MAX_EV 16
 
 struct seen {
 	int n;
-	enum udev_action action[MAX_EV];
+	enum hotplug_action action[MAX_EV];
 	char devname[MAX_EV][64];
 	char serial[MAX_EV][160];
 	char vid[MAX_EV][8];
@@ -24,7 +24,7 @@ struct seen {
 	bool claim[MAX_EV];
 };
 
-static void record(void *ctx, enum udev_action a, const struct udev_props *p)
+static void record(void *ctx, enum hotplug_action a, const struct hotplug_props *p)
 {
 	struct seen *s = ctx;
 	if (s->n >= MAX_EV || strncmp(p->devname, "/dev/ttyUSB", 11) != 0)
@@ -34,19 +34,19 @@ static void record(void *ctx, enum udev_action a, const struct udev_props *p)
 	snprintf(s->serial[s->n], 160, "%s", p->serial ? p->serial : "");
 	snprintf(s->vid[s->n], 8, "%s", p->vendor_id ? p->vendor_id : "");
 	snprintf(s->model[s->n], 64, "%s", p->model ? p->model : "");
-	struct udev_config c = {.claim_usb = true};
-	s->claim[s->n] = udev_port_match(p, &c, NULL, NULL) == UDEV_CLAIM;
+	struct hotplug_config c = {.claim_usb = true};
+	s->claim[s->n] = hotplug_port_match(p, &c, NULL, 0, NULL) == HOTPLUG_CLAIM;
 	s->n++;
 }
 
 /* Dispatch monitor events until want events are recorded or 10 s pass. */
-static void pump(struct udev_watch *w, struct seen *s, int want)
+static void pump(struct hotplug_watch *w, struct seen *s, int want)
 {
 	uint64_t deadline = time_mono_ms() + 10000;
 	while (s->n < want && time_mono_ms() < deadline) {
-		struct pollfd p = {.fd = udev_watch_fd(w), .events = POLLIN};
+		struct pollfd p = {.fd = hotplug_watch_fd(w), .events = POLLIN};
 		if (poll(&p, 1, time_poll_timeout(deadline)) > 0)
-			udev_watch_dispatch(w, record, s);
+			hotplug_watch_dispatch(w, record, s);
 	}
 }
 
@@ -58,13 +58,13 @@ static void test_enumerate_and_monitor(void)
 	CU_ASSERT_FATAL(mock_plug(tb, MOCK_CH340, 1, "ttyUSB0", &ch340) == 0);
 	CU_ASSERT_FATAL(mock_plug(tb, MOCK_VEDIRECT, 2, "ttyUSB1", &ved) == 0);
 
-	struct udev_watch *w;
-	CU_ASSERT_FATAL(udev_watch_new(&w) == 0);
+	struct hotplug_watch *w;
+	CU_ASSERT_FATAL(hotplug_watch_new(&w) == 0);
 	struct seen s = {0};
-	CU_ASSERT(udev_watch_enumerate(w, record, &s) == 0);
+	CU_ASSERT(hotplug_watch_enumerate(w, record, &s) == 0);
 	CU_ASSERT_FATAL(s.n == 2);
 	int i0 = strcmp(s.devname[0], "/dev/ttyUSB0") == 0 ? 0 : 1;
-	CU_ASSERT(s.action[i0] == UDEV_ADD && s.action[1 - i0] == UDEV_ADD);
+	CU_ASSERT(s.action[i0] == HOTPLUG_ADD && s.action[1 - i0] == HOTPLUG_ADD);
 	CU_ASSERT_STRING_EQUAL(s.devname[i0], "/dev/ttyUSB0");
 	CU_ASSERT_STRING_EQUAL(s.vid[i0], "1a86");
 	CU_ASSERT_STRING_EQUAL(s.serial[i0], "1a86_USB_Serial");
@@ -78,7 +78,7 @@ static void test_enumerate_and_monitor(void)
 	CU_ASSERT_FATAL(mock_plug(tb, MOCK_FTDI, 3, "ttyUSB2", &ftdi) == 0);
 	pump(w, &s, 1);
 	CU_ASSERT_FATAL(s.n == 1);
-	CU_ASSERT(s.action[0] == UDEV_ADD);
+	CU_ASSERT(s.action[0] == HOTPLUG_ADD);
 	CU_ASSERT_STRING_EQUAL(s.devname[0], "/dev/ttyUSB2");
 	CU_ASSERT_STRING_EQUAL(s.serial[0], "FTDI_FT232R_USB_UART_A10K1234");
 	CU_ASSERT(s.claim[0]);
@@ -86,17 +86,17 @@ static void test_enumerate_and_monitor(void)
 	mock_unplug(tb, &ch340);
 	pump(w, &s, 2);
 	CU_ASSERT_FATAL(s.n == 2);
-	CU_ASSERT(s.action[1] == UDEV_REMOVE);
+	CU_ASSERT(s.action[1] == HOTPLUG_REMOVE);
 	CU_ASSERT_STRING_EQUAL(s.devname[1], "/dev/ttyUSB0");
 
 	/* after the unplug, enumeration no longer reports it */
 	memset(&s, 0, sizeof(s));
-	CU_ASSERT(udev_watch_enumerate(w, record, &s) == 0);
+	CU_ASSERT(hotplug_watch_enumerate(w, record, &s) == 0);
 	CU_ASSERT(s.n == 2);
 	for (int i = 0; i < s.n; i++)
 		CU_ASSERT(strcmp(s.devname[i], "/dev/ttyUSB0") != 0);
 
-	udev_watch_free(w);
+	hotplug_watch_free(w);
 	mock_unplug(tb, &ved);
 	mock_unplug(tb, &ftdi);
 	g_object_unref(tb);
@@ -108,5 +108,5 @@ int sb_register_tests(void)
 		{"enumerate, then add/remove through one handler", test_enumerate_and_monitor},
 		{NULL, NULL},
 	};
-	return sb_add_suite("udev_watch", tests);
+	return sb_add_suite("hotplug_watch", tests);
 }

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "udev/udev.h"
+#include "hotplug/hotplug.h"
 
 static bool empty(const char *s)
 {
@@ -49,7 +49,7 @@ static const char *after_prefix(const char *rule, const char *prefix)
 	return strncmp(rule, prefix, n) == 0 ? rule + n : NULL;
 }
 
-int udev_rule_check(const char *rule)
+int hotplug_rule_check(const char *rule)
 {
 	if (empty(rule))
 		return -EINVAL;
@@ -66,7 +66,7 @@ int udev_rule_check(const char *rule)
 	return -EINVAL;
 }
 
-bool udev_rule_match(const char *rule, const struct udev_props *p)
+bool hotplug_rule_match(const char *rule, const struct hotplug_props *p)
 {
 	const char *v;
 	if (empty(rule))
@@ -91,10 +91,10 @@ bool udev_rule_match(const char *rule, const struct udev_props *p)
 	return false;
 }
 
-static bool any_rule(const struct cfg_slist *l, const struct udev_props *p)
+static bool any_rule(const struct cfg_slist *l, const struct hotplug_props *p)
 {
 	for (unsigned i = 0; i < l->n; i++)
-		if (udev_rule_match(l->v[i], p))
+		if (hotplug_rule_match(l->v[i], p))
 			return true;
 	return false;
 }
@@ -106,7 +106,7 @@ static bool any_rule(const struct cfg_slist *l, const struct udev_props *p)
  * The vendor string alone catches the rest of the family (VE.Can USB,
  * later revisions); the model globs catch resellers' re-branded strings.
  */
-bool udev_is_victron(const struct udev_props *p)
+bool hotplug_is_victron(const struct hotplug_props *p)
 {
 	static const char *const models[] = {"VE_Direct*", "VE.Direct*", "MK2*USB*", "MK3*USB*",
 					     "VE_Bus*", "VE_Can*", NULL};
@@ -136,12 +136,11 @@ static bool ve_service_foreign(const char *s)
 	return true;
 }
 
-static bool pinned_by_config(const struct udev_props *p, const struct worker_config *serial)
+static bool pinned_by_config(const struct hotplug_props *p, const struct hotplug_pin *pins,
+			     size_t npins)
 {
-	if (!serial)
-		return false;
-	for (unsigned i = 0; i < serial->nports && i < WORKER_MAX_PORTS; i++) {
-		const struct worker_port_config *pc = &serial->ports[i];
+	for (size_t i = 0; pins && i < npins; i++) {
+		const struct hotplug_pin *pc = &pins[i];
 		if (!empty(pc->path) && !empty(p->devname) && strcmp(pc->path, p->devname) == 0)
 			return true;
 		if (!empty(pc->match) && ((!empty(p->serial) && strcmp(pc->match, p->serial) == 0) ||
@@ -151,39 +150,41 @@ static bool pinned_by_config(const struct udev_props *p, const struct worker_con
 	return false;
 }
 
-enum udev_verdict udev_port_match(const struct udev_props *p, const struct udev_config *cfg,
-				  const struct worker_config *serial, const char **ret_reason)
+enum hotplug_verdict hotplug_port_match(const struct hotplug_props *p,
+					const struct hotplug_config *cfg,
+					const struct hotplug_pin *pins, size_t npins,
+					const char **ret_reason)
 {
 	const char *why;
-	enum udev_verdict v;
-	if (pinned_by_config(p, serial)) {
+	enum hotplug_verdict v;
+	if (pinned_by_config(p, pins, npins)) {
 		why = "listed in serial.ports";
-		v = UDEV_CLAIM;
+		v = HOTPLUG_CLAIM;
 	} else if (cfg && any_rule(&cfg->exclude, p)) {
 		why = "matches a udev.exclude rule";
-		v = UDEV_IGNORE;
+		v = HOTPLUG_IGNORE;
 	} else if (!empty(p->sb_claim) && strcmp(p->sb_claim, "ignore") == 0) {
 		why = "udev property SERIALBATTERY=ignore";
-		v = UDEV_IGNORE;
+		v = HOTPLUG_IGNORE;
 	} else if (!empty(p->sb_claim) && strcmp(p->sb_claim, "claim") == 0) {
 		why = "udev property SERIALBATTERY=claim";
-		v = UDEV_CLAIM;
-	} else if (udev_is_victron(p)) {
+		v = HOTPLUG_CLAIM;
+	} else if (hotplug_is_victron(p)) {
 		why = "a Victron interface (VE.Direct/MK3), left to Venus OS";
-		v = UDEV_IGNORE;
+		v = HOTPLUG_IGNORE;
 	} else if (ve_service_foreign(p->ve_service)) {
 		why = "VE_SERVICE assigns it to another service";
-		v = UDEV_IGNORE;
+		v = HOTPLUG_IGNORE;
 	} else if (cfg && any_rule(&cfg->include, p)) {
 		why = "matches a udev.include rule";
-		v = UDEV_CLAIM;
+		v = HOTPLUG_CLAIM;
 	} else if ((!cfg || cfg->claim_usb) && !empty(p->id_bus) && strcmp(p->id_bus, "usb") == 0) {
 		why = "a USB serial adapter";
-		v = UDEV_CLAIM;
+		v = HOTPLUG_CLAIM;
 	} else {
 		why = cfg && !cfg->claim_usb ? "claim_usb is off and no include rule matches"
 					     : "not a USB serial adapter";
-		v = UDEV_IGNORE;
+		v = HOTPLUG_IGNORE;
 	}
 	if (ret_reason)
 		*ret_reason = why;
@@ -201,7 +202,7 @@ static int put(size_t len, int n)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int udev_identity_by_path(const struct udev_props *p, char *buf, size_t len)
+int hotplug_identity_by_path(const struct hotplug_props *p, char *buf, size_t len)
 {
 	if (!empty(p->path))
 		return put(len, snprintf(buf, len, "path-%s", p->path));
@@ -210,7 +211,7 @@ int udev_identity_by_path(const struct udev_props *p, char *buf, size_t len)
 	return -ENOENT;
 }
 
-int udev_identity(const struct udev_props *p, char *buf, size_t len)
+int hotplug_identity(const struct hotplug_props *p, char *buf, size_t len)
 {
 	if (!empty(p->serial) && !empty(p->serial_short)) {
 		/* The interface number tells the ports of an FT4232/CP2105 apart. */
@@ -218,5 +219,5 @@ int udev_identity(const struct udev_props *p, char *buf, size_t len)
 			return put(len, snprintf(buf, len, "%s-if%s", p->serial, p->iface_num));
 		return put(len, snprintf(buf, len, "%s", p->serial));
 	}
-	return udev_identity_by_path(p, buf, len);
+	return hotplug_identity_by_path(p, buf, len);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "supervisor/config_schema.h"
+#include "config/schema.h"
 #include "tests/support/cunit_main.h"
 
 static char *slurp(const char *path)

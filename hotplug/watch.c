@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The libudev half of discovery. Existing devices and hotplug events are
- * turned into the same struct udev_props and reported through the same
+ * turned into the same struct hotplug_props and reported through the same
  * callback, so "present at start" and "plugged in later" cannot behave
  * differently. The monitor is created before enumerating: a device plugged
  * between the two is then reported twice (enumerated and as an event) rather
@@ -14,17 +14,17 @@
 
 #include <libudev.h>
 
-#include "udev/udev.h"
+#include "hotplug/hotplug.h"
 
-struct udev_watch {
+struct hotplug_watch {
 	struct udev *udev;
 	struct udev_monitor *mon;
 };
 
-int udev_watch_new(struct udev_watch **ret)
+int hotplug_watch_new(struct hotplug_watch **ret)
 {
 	int r = -ENOMEM;
-	struct udev_watch *w = calloc(1, sizeof(*w));
+	struct hotplug_watch *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->udev = udev_new();
@@ -45,11 +45,11 @@ int udev_watch_new(struct udev_watch **ret)
 	*ret = w;
 	return 0;
 fail:
-	udev_watch_free(w);
+	hotplug_watch_free(w);
 	return r < 0 ? r : -EIO;
 }
 
-void udev_watch_free(struct udev_watch *w)
+void hotplug_watch_free(struct hotplug_watch *w)
 {
 	if (!w)
 		return;
@@ -58,7 +58,7 @@ void udev_watch_free(struct udev_watch *w)
 	free(w);
 }
 
-int udev_watch_fd(const struct udev_watch *w)
+int hotplug_watch_fd(const struct hotplug_watch *w)
 {
 	return udev_monitor_get_fd(w->mon);
 }
@@ -69,7 +69,7 @@ static const char *prop(struct udev_device *d, const char *key)
 }
 
 /* Fill p from d; strings stay owned by d (and its parents) for the callback's duration. */
-static bool read_props(struct udev_device *d, struct udev_props *p)
+static bool read_props(struct udev_device *d, struct hotplug_props *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->devname = prop(d, "DEVNAME");
@@ -115,7 +115,7 @@ static bool read_props(struct udev_device *d, struct udev_props *p)
 	return true;
 }
 
-int udev_watch_enumerate(struct udev_watch *w, udev_event_fn fn, void *ctx)
+int hotplug_watch_enumerate(struct hotplug_watch *w, hotplug_event_fn fn, void *ctx)
 {
 	struct udev_enumerate *e = udev_enumerate_new(w->udev);
 	if (!e)
@@ -132,9 +132,9 @@ int udev_watch_enumerate(struct udev_watch *w, udev_event_fn fn, void *ctx)
 			udev_device_new_from_syspath(w->udev, udev_list_entry_get_name(it));
 		if (!d)
 			continue; /* removed while we walked the list: its remove event follows */
-		struct udev_props p;
+		struct hotplug_props p;
 		if (read_props(d, &p))
-			fn(ctx, UDEV_ADD, &p);
+			fn(ctx, HOTPLUG_ADD, &p);
 		udev_device_unref(d);
 	}
 	r = 0;
@@ -143,18 +143,18 @@ out:
 	return r;
 }
 
-int udev_watch_dispatch(struct udev_watch *w, udev_event_fn fn, void *ctx)
+int hotplug_watch_dispatch(struct hotplug_watch *w, hotplug_event_fn fn, void *ctx)
 {
 	struct udev_device *d;
 	/* The monitor socket is non-blocking: receive until it is empty. */
 	while ((d = udev_monitor_receive_device(w->mon))) {
 		const char *action = udev_device_get_action(d);
-		enum udev_action a = 0;
+		enum hotplug_action a = 0;
 		if (action && strcmp(action, "add") == 0)
-			a = UDEV_ADD;
+			a = HOTPLUG_ADD;
 		else if (action && strcmp(action, "remove") == 0)
-			a = UDEV_REMOVE;
-		struct udev_props p;
+			a = HOTPLUG_REMOVE;
+		struct hotplug_props p;
 		if (a && read_props(d, &p))
 			fn(ctx, a, &p);
 		udev_device_unref(d);

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The captured frames of the shared protocol modules (Modbus RTU, the '~'
+ * ASCII frame) with the values their sources state: vectors/<module>.inc,
+ * generated at build time from tests/vectors/<protocol>.json by gen_protocol_vectors.py.
+ */
+#ifndef SB_TEST_PROTOCOL_VECTORS_H
+#define SB_TEST_PROTOCOL_VECTORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct pvec_expect {
+	const char *key;   /* NULL ends the list */
+	double num;        /* numbers and booleans (0/1) */
+	const char *str;   /* text values, else NULL */
+	const double *arr; /* number lists, else NULL */
+	unsigned n;
+};
+
+struct pvec {
+	const char *family;    /* "seplos_v3", "renogy", "pace", ... */
+	const char *direction; /* "request" / "response" */
+	const char *hex;
+	const struct pvec_expect *expect;
+};
+
+/* Decode hex into out (cap bytes); returns the byte count or -1. */
+static inline int pvec_bytes(const struct pvec *v, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+	for (const char *p = v->hex; p[0] && p[1]; p += 2) {
+		int b = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = p[k];
+			int d = (c >= '0' && c <= '9')   ? c - '0'
+			        : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+			        : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+			                                 : -1;
+			if (d < 0)
+				return -1;
+			b = b * 16 + d;
+		}
+		if (n >= cap)
+			return -1;
+		out[n++] = (uint8_t)b;
+	}
+	return (int)n;
+}
+
+/* The expectation for key, or NULL. */
+static inline const struct pvec_expect *pvec_get(const struct pvec *v, const char *key)
+{
+	for (const struct pvec_expect *e = v->expect; e->key; e++)
+		if (!strcmp(e->key, key))
+			return e;
+	return NULL;
+}
+
+static inline int pvec_is(const struct pvec *v, const char *family, const char *direction)
+{
+	return !strcmp(v->family, family) && (!direction || !strcmp(v->direction, direction));
+}
+
+#endif
