@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harness (clang, ASan+UBSan) in build-fuzz and fuzzes
 # every registered BMS driver for SECONDS each (default 30), starting from the
-# seed corpus in tests/fuzz/corpus/<driver>/. New inputs go to
+# seeds generated from tests/vectors/<driver>.json (and tests/fuzz/regressions/).
+# New inputs go to
 # build-fuzz/corpus/<driver>/ (the tree's corpus is not modified); a crash
 # leaves build-fuzz/crash-* and fails the script. Prints executions per
 # second and total executions per driver.
@@ -16,7 +17,7 @@ sb_install_deps
 
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSB_FUZZ=ON -DSB_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_drivers >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_drivers sb_vectors >/dev/null
 bin=build-fuzz/tests/fuzz/fuzz_drivers
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
@@ -25,11 +26,13 @@ status=0
 for drv in $(SB_FUZZ_LIST=1 "$bin"); do
   work=build-fuzz/corpus/$drv
   mkdir -p "$work"
-  seeds=tests/fuzz/corpus/$drv
+  seeds=build-fuzz/tests/fuzz/corpus/$drv
   [ -d "$seeds" ] || seeds=
+  regs=tests/fuzz/regressions/$drv
+  [ -d "$regs" ] || regs=
   log=build-fuzz/fuzz-$drv.log
   if SB_FUZZ_DRIVER=$drv "$bin" -max_total_time="$seconds" -max_len=4096 \
-      -print_final_stats=1 -artifact_prefix=build-fuzz/ "$work" $seeds >"$log" 2>&1; then
+      -print_final_stats=1 -artifact_prefix=build-fuzz/ "$work" $seeds $regs >"$log" 2>&1; then
     result=ok
   else
     result=FAILED

@@ -2,8 +2,7 @@
 /*
  * The captured frames of the shared protocol modules (Modbus RTU, the '~'
  * ASCII frame) with the values their sources state: vectors/<module>.inc,
- * generated from the shared vectors.json by gen_protocol_vectors.py and
- * committed, so the tests need nothing outside the tree.
+ * generated at build time from tests/vectors/<protocol>.json by gen_protocol_vectors.py.
  */
 #ifndef SB_TEST_PROTOCOL_VECTORS_H
 #define SB_TEST_PROTOCOL_VECTORS_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The 82 captured BMS frames with their decoded values, as a C table
- * (gpsd test_packet style). vectors.inc is generated from the shared
- * vectors.json by gen_vectors.py and committed.
+ * (gpsd test_packet style). vectors.inc is generated at build time from
+ * tests/vectors/<protocol>.json by gen_vectors.py (one file per protocol).
  */
 #ifndef SB_TEST_VECTORS_H
 #define SB_TEST_VECTORS_H
@@ -22,6 +22,7 @@ struct vec_expect {
 };
 
 struct vec {
+	const char *protocol;  /* the file tests/vectors/<protocol>.json: a registry name */
 	const char *family;    /* "jk_serial_4e57", "jk_pb_rs485", "jbd", "jbd_up16s", "daly", ... */
 	const char *direction; /* "request" / "response" */
 	const char *hex;

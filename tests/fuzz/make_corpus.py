@@ -1,50 +1,65 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Writes the seed corpus tests/fuzz/corpus/<driver>/ from the captured vectors.
+"""Writes the fuzz seed corpus OUTDIR/<protocol>/ from tests/vectors/<protocol>.json.
 
-The driver -> vectors family mapping is read from dc_families[] in
-tests/bms/driver_checks.c and the frames from tests/bms/vectors.inc, so a new
-driver gets seeds by re-running this script. Byte 0 of each file is the
-driver selector of the fuzz entry point (ignored when the driver is pinned,
-as fuzz.sh and the replay test do)."""
+Run by CMake at build time (the corpus is not committed): a new protocol's
+vectors file is all it takes to get seeds. Byte 0 of each file is the driver
+selector of the fuzz entry point (ignored when the driver is pinned, as
+fuzz.sh and the replay test do).
+
+usage: make_corpus.py OUTDIR tests/vectors/*.json
+"""
+import json
 import os
-import re
 import sys
 
-root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-checks = open(os.path.join(root, 'tests/bms/driver_checks.c')).read()
-families = re.findall(r'\{"(\w+)", "(\w+)"\}', checks)
-inc = open(os.path.join(root, 'tests/bms/vectors.inc')).read()
-vectors = re.findall(r'^\t\{"(\w+)", "(request|response)", "([0-9a-f]*)"', inc, re.M)
 
-out_root = os.path.join(root, 'tests/fuzz/corpus')
-for driver, family in families:
-    d = os.path.join(out_root, driver)
-    os.makedirs(d, exist_ok=True)
-    stream = b''
-    n = 0
-    for fam, direction, hexs in vectors:
-        if fam != family:
-            continue
-        frame = bytes.fromhex(hexs)
-        with open(os.path.join(d, '%s-%02d' % (direction, n)), 'wb') as f:
-            f.write(b'\0' + frame)
-        stream += frame
-        n += 1
-    if stream:
-        # everything back to back with noise between: resynchronisation paths
-        with open(os.path.join(d, 'stream'), 'wb') as f:
-            f.write(b'\0' + b'\x00\xff' + stream.replace(stream[:2], b'\x55' + stream[:2], 1))
-    if family == 'jk_pb_rs485':
-        # the PB reply as on the bus: frame, 00, the Modbus ACK, 00
-        req = [bytes.fromhex(h) for f, dr, h in vectors if f == family and dr == 'request'][0]
-        rsp = [bytes.fromhex(h) for f, dr, h in vectors if f == family and dr == 'response'][0]
-        ack = req[:6]
-        crc = 0xFFFF
-        for b in ack:
-            crc ^= b
-            for _ in range(8):
-                crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        with open(os.path.join(d, 'reply-with-ack'), 'wb') as f:
-            f.write(b'\0' + req + rsp + b'\0' + ack + bytes([crc & 0xFF, crc >> 8]) + b'\0')
-    print('%s: %d vectors' % (driver, n), file=sys.stderr)
+def crc16_modbus(data):
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def write(path, data):
+    # rewrite only on change, so an unchanged corpus keeps its timestamps
+    try:
+        with open(path, 'rb') as f:
+            if f.read() == data:
+                return
+    except OSError:
+        pass
+    with open(path, 'wb') as f:
+        f.write(data)
+
+
+def main():
+    out_root, files = sys.argv[1], sorted(sys.argv[2:])
+    for path in files:
+        proto = os.path.splitext(os.path.basename(path))[0]
+        vectors = json.load(open(path))
+        d = os.path.join(out_root, proto)
+        os.makedirs(d, exist_ok=True)
+        stream = b''
+        for n, v in enumerate(vectors):
+            frame = bytes.fromhex(v['hex'])
+            write(os.path.join(d, '%s-%02d' % (v['direction'], n)), b'\0' + frame)
+            stream += frame
+        if stream:
+            # everything back to back with noise between: resynchronisation paths
+            write(os.path.join(d, 'stream'),
+                  b'\0' + b'\x00\xff' + stream.replace(stream[:2], b'\x55' + stream[:2], 1))
+        if proto == 'jkpb':
+            # the PB reply as on the bus: frame, 00, the Modbus ACK, 00
+            req = [bytes.fromhex(v['hex']) for v in vectors if v['direction'] == 'request'][0]
+            rsp = [bytes.fromhex(v['hex']) for v in vectors if v['direction'] == 'response'][0]
+            ack = req[:6]
+            crc = crc16_modbus(ack)
+            write(os.path.join(d, 'reply-with-ack'),
+                  b'\0' + req + rsp + b'\0' + ack + bytes([crc & 0xFF, crc >> 8]) + b'\0')
+
+
+if __name__ == '__main__':
+    main()
