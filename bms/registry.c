@@ -8,22 +8,24 @@
 
 #include "bms.h"
 
-/* extern declarations: one line per driver */
-extern const struct bms_driver bms_jk;
-extern const struct bms_driver bms_jkpb;
-extern const struct bms_driver bms_jbd;
-extern const struct bms_driver bms_daly;
-extern const struct bms_driver bms_jbd_up16s;
+/*
+ * The drivers, in detection order: one line each. A line names the driver's
+ * symbol bms_<name>, defined in bms/<name>.c (CMake builds every .c in bms/).
+ */
+#define BMS_DRIVER_LIST(X)                                                                         \
+	X(jk)                                                                                      \
+	X(jkpb)                                                                                    \
+	X(jbd)                                                                                     \
+	X(daly)                                                                                    \
+	X(jbd_up16s)
 
-const struct bms_driver *const bms_drivers[] = {
-	/* one line per driver, in detection order */
-	&bms_jk,
-	&bms_jkpb,
-	&bms_jbd,
-	&bms_daly,
-	&bms_jbd_up16s,
-	NULL,
-};
+#define DECLARE(n) extern const struct bms_driver bms_##n;
+BMS_DRIVER_LIST(DECLARE)
+#undef DECLARE
+
+#define ENTRY(n) &bms_##n,
+const struct bms_driver *const bms_drivers[] = {BMS_DRIVER_LIST(ENTRY) NULL};
+#undef ENTRY
 
 /*
  * Names a driver had before, still accepted in configs and remembered-protocol

@@ -1,24 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* The simulators, keyed by driver name: one line per family. */
+/* The simulators, keyed by driver name. */
 #include <errno.h>
 #include <string.h>
 
 #include "sim.h"
 
-extern const struct bms_sim bms_sim_jk;
-extern const struct bms_sim bms_sim_jkpb;
-extern const struct bms_sim bms_sim_jbd;
-extern const struct bms_sim bms_sim_daly;
-extern const struct bms_sim bms_sim_jbd_up16s;
+/*
+ * Optional, one line each: a family with a simulator in bms/sim/<name>.c
+ * (symbol bms_sim_<name>) can be played by `serialbattery simulate` and the
+ * round-trip tests. CMake builds every .c in bms/sim/.
+ */
+#define BMS_SIM_LIST(X)                                                                            \
+	X(jk)                                                                                      \
+	X(jkpb)                                                                                    \
+	X(jbd)                                                                                     \
+	X(daly)                                                                                    \
+	X(jbd_up16s)
 
-const struct bms_sim *const bms_sims[] = {
-	&bms_sim_jk,
-	&bms_sim_jkpb,
-	&bms_sim_jbd,
-	&bms_sim_daly,
-	&bms_sim_jbd_up16s,
-	NULL,
-};
+#define DECLARE(n) extern const struct bms_sim bms_sim_##n;
+BMS_SIM_LIST(DECLARE)
+#undef DECLARE
+
+#define ENTRY(n) &bms_sim_##n,
+const struct bms_sim *const bms_sims[] = {BMS_SIM_LIST(ENTRY) NULL};
+#undef ENTRY
 
 const struct bms_sim *bms_sim_find(const char *name)
 {

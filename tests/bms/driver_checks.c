@@ -19,22 +19,12 @@
 #define DC_BUF 8192
 #define DC_MAX_STEPS 32
 
-const struct dc_family dc_families[] = {
-	/* one line per driver: registry name, vectors.json family */
-	{"jk", "jk_serial_4e57"},
-	{"jkpb", "jk_pb_rs485"},
-	{"jbd", "jbd"},
-	{"daly", "daly"},
-	{"jbd_up16s", "jbd_up16s"},
-	{NULL, NULL},
-};
-
-const char *dc_family_of(const char *driver)
+unsigned dc_count(const struct bms_driver *drv, const char *direction)
 {
-	for (const struct dc_family *f = dc_families; f->driver; f++)
-		if (strcmp(f->driver, driver) == 0)
-			return f->family;
-	return NULL;
+	unsigned n = 0;
+	for (size_t i = 0; i < VECTOR_COUNT; i++)
+		n += !strcmp(vectors[i].protocol, drv->name) && !strcmp(vectors[i].direction, direction);
+	return n;
 }
 
 const struct vec *dc_vectors(size_t *ret_count)
@@ -263,8 +253,8 @@ static int parse_as_some_step(const struct bms_driver *drv, uint8_t address, con
  * Added for the JBD/Daly tests: a captured reply to a request the driver
  * deliberately never sends (JBD 0xAA error counters, Daly 0x91 cell range)
  * is allowed when the mapper skips every one of its keys (the snapshot has
- * no field for them). Such a frame must still be found by bms_frame_find; it is
- * not counted as checked.
+ * no field for them). Such a frame must still be found by bms_frame_find; it
+ * counts as checked (every response of the protocol is accounted for).
  */
 static bool dc_unrequested(const struct bms_driver *drv, const struct vec *v,
 			   const uint8_t *buf, size_t len, dc_map_fn map)
@@ -284,25 +274,26 @@ static bool dc_unrequested(const struct bms_driver *drv, const struct vec *v,
 	       flen == len;
 }
 
-unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint8_t address,
-			  dc_map_fn map)
+unsigned dc_check_vectors(const struct bms_driver *drv, uint8_t address, dc_map_fn map)
 {
 	unsigned checked = 0;
 	uint8_t buf[DC_BUF], garbled[DC_BUF];
 	for (size_t i = 0; i < VECTOR_COUNT; i++) {
 		const struct vec *v = &vectors[i];
-		if (strcmp(v->family, family) || strcmp(v->direction, "response"))
+		if (strcmp(v->protocol, drv->name) || strcmp(v->direction, "response"))
 			continue;
 		int n = vec_hex(v->hex, buf, sizeof(buf));
 		CU_ASSERT_FATAL(n > 0);
 		char what[96];
-		snprintf(what, sizeof(what), "%s vector %zu", family, i);
+		snprintf(what, sizeof(what), "%s vector %zu (%s)", drv->name, i, v->family);
 
 		struct bms_snapshot snap;
 		int r = parse_as_some_step(drv, address, buf, (size_t)n, &snap);
 		if (r < 0) {
 			if (!dc_unrequested(drv, v, buf, (size_t)n, map))
 				dc_fail("%s: no request step accepts this frame (parse %d)", what, r);
+			else
+				checked++; /* a frame we never ask for, known as such */
 			continue;
 		}
 		/* the same frame after garbage decodes the same */
@@ -450,12 +441,12 @@ void dc_check_frame(const struct bms_driver *drv, const uint8_t *frame, size_t l
 	free(buf);
 }
 
-unsigned dc_check_family_frames(const struct bms_driver *drv, const char *family)
+unsigned dc_check_family_frames(const struct bms_driver *drv)
 {
 	unsigned n = 0;
 	uint8_t buf[DC_BUF];
 	for (size_t i = 0; i < VECTOR_COUNT; i++) {
-		if (strcmp(vectors[i].family, family) || strcmp(vectors[i].direction, "response"))
+		if (strcmp(vectors[i].protocol, drv->name) || strcmp(vectors[i].direction, "response"))
 			continue;
 		int len = vec_hex(vectors[i].hex, buf, sizeof(buf));
 		CU_ASSERT_FATAL(len > 0);
@@ -465,13 +456,13 @@ unsigned dc_check_family_frames(const struct bms_driver *drv, const char *family
 	return n;
 }
 
-unsigned dc_check_requests(const struct bms_driver *drv, const char *family, uint8_t address)
+unsigned dc_check_requests(const struct bms_driver *drv, uint8_t address)
 {
 	static const enum bms_req_kind kinds[] = {BMS_REQ_PROBE, BMS_REQ_POLL};
 	unsigned matched = 0;
 	uint8_t want[DC_BUF], req[DC_BUF];
 	for (size_t i = 0; i < VECTOR_COUNT; i++) {
-		if (strcmp(vectors[i].family, family) || strcmp(vectors[i].direction, "request"))
+		if (strcmp(vectors[i].protocol, drv->name) || strcmp(vectors[i].direction, "request"))
 			continue;
 		int wn = vec_hex(vectors[i].hex, want, sizeof(want));
 		CU_ASSERT_FATAL(wn > 0);
@@ -658,4 +649,43 @@ void dc_check_sim_roundtrip(const struct bms_driver *drv, uint8_t address,
 		free(st);
 		free(ost);
 	}
+}
+
+unsigned dc_check_protocol(const struct bms_driver *drv, uint8_t address)
+{
+	unsigned decoded = 0, responses = 0;
+	uint8_t buf[DC_BUF];
+	for (size_t i = 0; i < VECTOR_COUNT; i++) {
+		const struct vec *v = &vectors[i];
+		if (strcmp(v->protocol, drv->name) || strcmp(v->direction, "response"))
+			continue;
+		responses++;
+		int n = vec_hex(v->hex, buf, sizeof(buf));
+		CU_ASSERT_FATAL(n > 0);
+		/* the capture is one or more whole frames, back to back, nothing else */
+		size_t off = 0, start = 0, flen = 0, frames = 0;
+		while (off < (size_t)n) {
+			if (bms_frame_find(drv, buf + off, (size_t)n - off, &start, &flen) !=
+				    BMS_FIND_VALID ||
+			    start != 0) {
+				dc_fail("%s vector %zu: bytes %zu.. are not a whole frame", drv->name, i,
+					off);
+				break;
+			}
+			if (flen > drv->max_frame)
+				dc_fail("%s vector %zu: a %zu-byte frame exceeds max_frame %zu",
+					drv->name, i, flen, drv->max_frame);
+			off += flen;
+			frames++;
+		}
+		/* a single-frame reply gets the whole conformance treatment */
+		if (frames == 1 && off == (size_t)n)
+			dc_check_frame(drv, buf, (size_t)n);
+		struct bms_snapshot snap;
+		if (parse_as_some_step(drv, address, buf, (size_t)n, &snap) >= 0)
+			decoded++;
+	}
+	if (responses > 0 && decoded == 0)
+		dc_fail("%s: no captured reply answers any request it builds", drv->name);
+	return responses;
 }

@@ -4,22 +4,22 @@
  * of gpsd's test_packet): any driver test calls these with its driver and its
  * captured frames; each function makes CUnit assertions itself.
  *
- * How a driver test uses it (tests/bms/test_jk.c is a complete example):
+ * test_registry runs the generic part (dc_check_protocol) for every registered
+ * driver against tests/vectors/<driver name>.json, so a new protocol is
+ * tested against every frame of its family with no test file of its own. A driver test adds what only it
+ * knows (tests/bms/test_jk.c is a complete example):
  *
- *   1. Add one line for the driver to dc_families[] in driver_checks.c
- *      (driver name -> vectors.json family); test_registry fails without it.
- *   2. Write a key mapper: for each expected key of the family's vectors,
+ *   1. Write a key mapper: for each expected key of the family's vectors,
  *      return DC_MAPPED with the decoded value, DC_SKIP for keys the snapshot
  *      deliberately does not carry (protocol details such as "frame_source"),
  *      or DC_UNKNOWN to fall through to dc_map_common() (voltage_v, current_a,
  *      cell_voltages_v, temp1_c, ...). A key nobody maps fails the test, so a
  *      new vector key cannot be silently ignored.
- *   3. In the tests call:
- *        dc_check_vectors(drv, "family", address, my_map);   every response vector
- *        dc_check_family_frames(drv, "family");              find/garbage/corrupt/truncate/b2b
- *        CU_ASSERT(dc_check_requests(drv, "family", address) == N);
+ *   2. In the tests call:
+ *        CU_ASSERT(dc_check_vectors(drv, address, my_map) == dc_count(drv, "response"));
+ *        CU_ASSERT(dc_check_requests(drv, address) == N);
  *        dc_check_sim_roundtrip(drv, address, &state, must_have_valid_bits);
- *   4. One sb_add_test line in tests/bms/CMakeLists.txt:
+ *   3. One sb_add_test line in tests/bms/CMakeLists.txt:
  *        sb_add_test(test_x SOURCES test_x.c driver_checks.c LIBS sb_bms_sim)
  *
  * How a response vector is parsed: for each step of a BMS_REQ_POLL cycle
@@ -68,24 +68,20 @@ enum dc_map dc_map_common(const char *key, const struct bms_snapshot *snap,
  * snapshot does not carry" are answered with DC_SKIP through this. */
 bool dc_key_in(const char *key, const char *const *list);
 
-/* driver name -> vectors.json family (one line per driver in driver_checks.c). */
-struct dc_family {
-	const char *driver;
-	const char *family;
-};
-extern const struct dc_family dc_families[];
-const char *dc_family_of(const char *driver);
+/* Vectors of drv's protocol (tests/vectors/<drv->name>.json) in direction
+ * "request" or "response". */
+unsigned dc_count(const struct bms_driver *drv, const char *direction);
 
 /* All captured vectors (vectors.inc lives in driver_checks.c only). */
 const struct vec *dc_vectors(size_t *ret_count);
 
 /*
- * Walk every response vector of family through bms_frame_find + parse (the frame
- * alone and inside garbage) and compare each expected key within 0.001.
- * Returns the number of vectors checked (assert it is > 0).
+ * Walk every response vector of drv's protocol through bms_frame_find + parse
+ * (the frame alone and inside garbage) and compare each expected key within
+ * 0.001. Returns the number of vectors checked (assert it equals
+ * dc_count(drv, "response")).
  */
-unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint8_t address,
-			  dc_map_fn map);
+unsigned dc_check_vectors(const struct bms_driver *drv, uint8_t address, dc_map_fn map);
 
 /*
  * Frame check conformance (bms_frame_find over drv->frame_check) for one
@@ -98,15 +94,23 @@ unsigned dc_check_vectors(const struct bms_driver *drv, const char *family, uint
  */
 void dc_check_frame(const struct bms_driver *drv, const uint8_t *frame, size_t len);
 
-/* dc_check_frame for every response vector of family; returns how many. */
-unsigned dc_check_family_frames(const struct bms_driver *drv, const char *family);
+/*
+ * The generic part the registry test runs for every driver: each captured
+ * reply of its protocol is whole frames back to back (single-frame replies
+ * also through dc_check_frame), and at least one answers a request the driver
+ * builds for address. Returns the number of replies (0 = no vectors).
+ */
+unsigned dc_check_protocol(const struct bms_driver *drv, uint8_t address);
+
+/* dc_check_frame for every response vector of drv's protocol; returns how many. */
+unsigned dc_check_family_frames(const struct bms_driver *drv);
 
 /*
- * Compare every request vector of family with the requests the driver builds
+ * Compare every request vector of drv's protocol with the requests the driver builds
  * (BMS_REQ_PROBE and every BMS_REQ_POLL step, state init'ed for address).
  * Returns how many request vectors matched a built request exactly.
  */
-unsigned dc_check_requests(const struct bms_driver *drv, const char *family, uint8_t address);
+unsigned dc_check_requests(const struct bms_driver *drv, uint8_t address);
 
 /*
  * Run a probe and a whole poll cycle against the family's simulator

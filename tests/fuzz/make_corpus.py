@@ -11,6 +11,7 @@ usage: make_corpus.py OUTDIR tests/vectors/*.json
 """
 import json
 import os
+import shutil
 import sys
 
 
@@ -37,6 +38,11 @@ def write(path, data):
 
 def main():
     out_root, files = sys.argv[1], sorted(sys.argv[2:])
+    protos = {os.path.splitext(os.path.basename(p))[0] for p in files}
+    if os.path.isdir(out_root):  # a vectors file removed takes its seeds along
+        for d in os.listdir(out_root):
+            if d not in protos and os.path.isdir(os.path.join(out_root, d)):
+                shutil.rmtree(os.path.join(out_root, d))
     for path in files:
         proto = os.path.splitext(os.path.basename(path))[0]
         vectors = json.load(open(path))
