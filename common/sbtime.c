@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-uint64_t time_mono_ns(void)
+static uint64_t time_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);

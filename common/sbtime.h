@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <time.h>
 
-uint64_t time_mono_ns(void);
 uint64_t time_mono_us(void);
 uint64_t time_mono_ms(void);
 /* Milliseconds from now until deadline_ms (0 when passed), clamped to INT32_MAX: a poll() timeout. */

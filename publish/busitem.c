@@ -240,7 +240,8 @@ static bool queue_room(struct publish_tree *t, DBusConnection *conn)
 	return room;
 }
 
-void publish_item_text(const struct publish_item *it, char *buf, size_t len)
+/* Text of an item, as GetText answers it (never empty). */
+static void publish_item_text(const struct publish_item *it, char *buf, size_t len)
 {
 	if (!it->valid) {
 		snprintf(buf, len, "---");

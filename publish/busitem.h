@@ -89,7 +89,5 @@ int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_pa
 /* The object-path fallback handler on "/" for this tree. */
 DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, void *tree);
 
-/* Text of an item, as GetText answers it (never empty). */
-void publish_item_text(const struct publish_item *it, char *buf, size_t len);
 
 #endif
