@@ -50,6 +50,9 @@ OWNED_ALSO = {"tests", "bench"}
 # program -> libraries its link closure must not contain
 LINK_RULES = {
     "serialbattery": ({"sb_supervisor"}, "the CLI does not link the daemon's supervisor"),
+    # --gc-sections would drop unused simulator code anyway; the rule is that the
+    # daemon never links it (CLI, tests and benches only)
+    "serialbatteryd": ({"sb_bms_sim"}, "the daemon does not link the device simulators"),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
