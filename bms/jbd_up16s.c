@@ -210,30 +210,25 @@ static void fw_string(uint16_t fw, char *out, size_t cap)
  * voltage limits (29, 31) have no snapshot field.
  */
 static const struct bms_modbus_reg up_status_map[] = {
-	{.reg = 0, .type = BMS_MODBUS_U16, .mul = 10, BMS_MODBUS_FIELD(voltage_mv),
-	 .valid = BMS_V_VOLTAGE},
-	{.reg = 2, .type = BMS_MODBUS_U32, .offset = -UP_CURRENT_ZERO, .mul = 10,
-	 BMS_MODBUS_FIELD(current_ma), .valid = BMS_V_CURRENT},
-	{.reg = 4, .type = BMS_MODBUS_U16, BMS_MODBUS_FIELD(soc_cpct), .valid = BMS_V_SOC},
-	{.reg = 5, .type = BMS_MODBUS_U16, .mul = 10, BMS_MODBUS_FIELD(capacity_remain_mah),
-	 .valid = BMS_V_CAP_REMAIN},
-	{.reg = 6, .type = BMS_MODBUS_U16, .mul = 10, BMS_MODBUS_FIELD(capacity_full_mah),
-	 .valid = BMS_V_CAP_FULL},
-	{.reg = 7, .type = BMS_MODBUS_U16, .mul = 10, BMS_MODBUS_FIELD(capacity_design_mah),
-	 .valid = BMS_V_CAP_DESIGN},
-	{.reg = 8, .type = BMS_MODBUS_U16, .offset = -UP_TEMP_ZERO,
-	 BMS_MODBUS_FIELD(mosfet_temp_dc), .valid = BMS_V_MOSFET_TEMP},
-	{.reg = 11, .type = BMS_MODBUS_U16, .mul = 100, BMS_MODBUS_FIELD(soh_cpct),
-	 .valid = BMS_V_SOH},
-	{.reg = 16, .type = BMS_MODBUS_U16, .mask = 1u << 0, BMS_MODBUS_FIELD(discharge_fet),
-	 .valid = BMS_V_FETS},
-	{.reg = 16, .type = BMS_MODBUS_U16, .mask = 1u << 1, BMS_MODBUS_FIELD(charge_fet),
-	 .valid = BMS_V_FETS},
-	{.reg = 18, .type = BMS_MODBUS_U16, BMS_MODBUS_FIELD(cycles), .valid = BMS_V_CYCLES},
-	{.reg = 30, .type = BMS_MODBUS_U16, .mul = 100, BMS_MODBUS_FIELD(max_charge_ma),
-	 .valid = BMS_V_MAX_CHARGE_I},
-	{.reg = 32, .type = BMS_MODBUS_U16, .mul = 100, BMS_MODBUS_FIELD(max_discharge_ma),
-	 .valid = BMS_V_MAX_DISCHARGE_I},
+	/* reg, count, type, mask, offset, mul, div, field, valid */
+	{0, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
+	{2, 1, BMS_MODBUS_U32, 0, -UP_CURRENT_ZERO, 10, 1, BMS_MODBUS_FIELD(current_ma),
+	 BMS_V_CURRENT},
+	{4, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
+	{5, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_remain_mah),
+	 BMS_V_CAP_REMAIN},
+	{6, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_full_mah), BMS_V_CAP_FULL},
+	{7, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_design_mah),
+	 BMS_V_CAP_DESIGN},
+	{8, 1, BMS_MODBUS_U16, 0, -UP_TEMP_ZERO, 1, 1, BMS_MODBUS_FIELD(mosfet_temp_dc),
+	 BMS_V_MOSFET_TEMP},
+	{11, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(soh_cpct), BMS_V_SOH},
+	{16, 1, BMS_MODBUS_U16, 1u << 0, 0, 1, 1, BMS_MODBUS_FIELD(discharge_fet), BMS_V_FETS},
+	{16, 1, BMS_MODBUS_U16, 1u << 1, 0, 1, 1, BMS_MODBUS_FIELD(charge_fet), BMS_V_FETS},
+	{18, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
+	{30, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(max_charge_ma), BMS_V_MAX_CHARGE_I},
+	{32, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(max_discharge_ma),
+	 BMS_V_MAX_DISCHARGE_I},
 };
 
 static int parse_status(const uint8_t *d, size_t n, struct bms_snapshot *s)
@@ -282,8 +277,8 @@ static int parse_status(const uint8_t *d, size_t n, struct bms_snapshot *s)
 	if (soc > 10000 || soh > 100 || cur > UP_CURRENT_ZERO + UP_CURRENT_SPAN)
 		return -EPROTO;
 	/* all or nothing: a MOSFET temperature beyond int16 refuses the frame unwritten */
-	if (bms_modbus_map_apply(up_status_map, sizeof(up_status_map) / sizeof(up_status_map[0]),
-				 0, d, UP_STATUS_FIXED, s) < 0)
+	if (bms_modbus_map_apply(up_status_map, sizeof(up_status_map) / sizeof(up_status_map[0]), 0,
+				 d, UP_STATUS_FIXED, s) < 0)
 		return -EPROTO;
 
 	s->cell_count = (uint8_t)ncell;
