@@ -476,6 +476,19 @@ static void test_modbus_replies(void)
 	CU_ASSERT(bms_frame_find(DRV, g + m, n, &start, &flen) == BMS_FIND_VALID);
 	CU_ASSERT(start == 0 && flen == n);
 
+	/* a MOSFET temperature beyond the field (raw 0xFFFF, -50.1 degC after a wrap
+	 * before) refuses the whole frame through the map, writing nothing */
+	memcpy(g, f, n);
+	put_u16be(g + 8 + 16, 0xFFFF);
+	m = reframe(g, n - 10);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
+	CU_ASSERT(s.valid == 0 && s.voltage_mv == 0 && s.cell_count == 0);
+	put_u16be(g + 8 + 16, 500 + 32767); /* the largest that fits: 3276.7 degC */
+	reframe(g, n - 10);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == 0);
+	CU_ASSERT(s.mosfet_temp_dc == 32767);
+
 	/* standard Modbus (a read reply, a single-write echo) from pack 1: garbage here */
 	uint8_t rd[] = {0x01, 0x03, 0x02, 0x12, 0x34, 0, 0};
 	put_u16le(rd + 5, bms_crc16_modbus(rd, 5));
