@@ -101,13 +101,17 @@
  *   reply), which would make garbage wait for more bytes. parse matches the
  *   reply to the request with bms_modbus_reply (address and function; an
  *   exception 0xF8 from our pack is the pack refusing: -EREMOTEIO) and then
- *   takes only the start and end we asked for.
+ *   takes only the start and end we asked for. The check no longer wants
+ *   end above start (a shape has no rule across fields); that only pruned
+ *   header look-alikes early, and parse still wants the exact pair.
  * - The fixed part of the status block (data bytes 0..67) is a register map:
  *   start/end are byte addresses (0x1000..0x10A0 for 158 bytes), so
  *   register n of the map is data bytes 2n, 2n+1. The cell and sensor lists
  *   (counted, at shifting offsets), the alarm words and the tail stay hand
  *   code, and so do the range checks that refuse a frame before the map
- *   writes anything.
+ *   writes anything. A MOSFET temperature that does not fit its field (raw
+ *   above 33267) now refuses the frame; it used to wrap to a value below
+ *   -40 degC that the plausibility check refused anyway.
  */
 #include <errno.h>
 #include <stdio.h>

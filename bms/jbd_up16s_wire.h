@@ -17,9 +17,8 @@
 
 #define UP_READ 0x78
 #define UP_PACK_POLL 0x45   /* master -> slave poll on the inter-pack bus */
-#define UP_HDR 8            /* addr fn start end len */
-#define UP_PDU_HDR 6        /* start end len: the part of the header after addr fn */
-#define UP_OVERHEAD 10      /* header + CRC */
+#define UP_PDU_HDR 6        /* start end len: the header after addr fn */
+#define UP_OVERHEAD 10      /* addr fn, that header, CRC */
 #define UP_MAX_DATA 0x200   /* the status block is 158 bytes at 16 cells */
 #define UP_ADDR_MAX 16
 #define UP_STATUS 0x1000
