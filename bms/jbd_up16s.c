@@ -89,11 +89,29 @@
  *   replaces it with major.minor.patch.
  * - The CCL/DCL of the master are the bank's aggregated limits, those of a
  *   slave its own; the driver reports what the addressed unit sends.
- * - Framing: frame_check accepts function 0x78 and 0x45 (the master's pack
- *   poll, same framing) so a whole foreign frame is skipped at once; parse
- *   takes only 0x78 with the address, start and end we asked for. A reply
- *   needs at least one data byte, so an echo of our own request (len 0) is
- *   never a frame.
+ * - Framing is the Modbus module's (bms/modbus_rtu.h): the request is a
+ *   vendor frame, frame_check is bms_modbus_check with two vendor shapes,
+ *   0x78 and 0x45 (the master's pack poll, same framing, so a whole foreign
+ *   frame is skipped at once), each with a BE16 length at offset 6 of
+ *   1..UP_MAX_DATA, and the address filter 1..16. A reply needs at least one
+ *   data byte, so an echo of our own request (len 0) is never a frame. The
+ *   exception replies of both (fn | 0x80, 5 bytes) are frames too; the
+ *   standard functions are not (vendor_only): we never ask one, and their
+ *   short headers turn up inside status data ("04 02 c8": a 205-byte read
+ *   reply), which would make garbage wait for more bytes. parse matches the
+ *   reply to the request with bms_modbus_reply (address and function; an
+ *   exception 0xF8 from our pack is the pack refusing: -EREMOTEIO) and then
+ *   takes only the start and end we asked for. The check no longer wants
+ *   end above start (a shape has no rule across fields); that only pruned
+ *   header look-alikes early, and parse still wants the exact pair.
+ * - The fixed part of the status block (data bytes 0..67) is a register map:
+ *   start/end are byte addresses (0x1000..0x10A0 for 158 bytes), so
+ *   register n of the map is data bytes 2n, 2n+1. The cell and sensor lists
+ *   (counted, at shifting offsets), the alarm words and the tail stay hand
+ *   code, and so do the range checks that refuse a frame before the map
+ *   writes anything. A MOSFET temperature that does not fit its field (raw
+ *   above 33267) now refuses the frame; it used to wrap to a value below
+ *   -40 degC that the plausibility check refused anyway.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +120,7 @@
 #include "bms.h"
 #include "bytes.h"
 #include "jbd_up16s_wire.h"
+#include "modbus_rtu.h"
 
 #define UP_PRODUCT_EVERY 64    /* cycles between product attempts while missing */
 
@@ -139,53 +158,27 @@ static int up_build_request(void *state, const struct bms_request *req, uint8_t 
 	if (start == 0)
 		return 0;
 	uint16_t end = start == UP_STATUS ? UP_STATUS_END : UP_PRODUCT_END;
-	return up_put_frame(st->addr, start, end, NULL, 0, out, cap);
+	uint8_t pdu[UP_PDU_HDR];
+	return up_put_frame(st->addr, start, end, pdu, 0, out, cap);
 }
 
-/*
- * Can a reply start at p (avail bytes known)? Checks what is there of the
- * header: an address in range, a known function, end above start and a
- * length of 1..UP_MAX_DATA. The narrow checks keep a header look-alike in
- * garbage from holding up the search with a bogus length.
- */
-static bool head_ok(const uint8_t *p, size_t avail)
-{
-	if (p[0] == 0 || p[0] > UP_ADDR_MAX)
-		return false;
-	if (avail >= 2 && p[1] != UP_READ && p[1] != UP_PACK_POLL)
-		return false;
-	if (avail >= 6 && ((p[4] << 8) | p[5]) <= ((p[2] << 8) | p[3]))
-		return false;
-	if (avail >= 8) {
-		unsigned n = (unsigned)((p[6] << 8) | p[7]);
-		if (n == 0 || n > UP_MAX_DATA)
-			return false;
-	}
-	return true;
-}
+/* What the Modbus frame check accepts on a UP16S bus (see the header). */
+static const struct bms_modbus_shape up_shapes[] = {
+	{.fn = UP_READ, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = UP_MAX_DATA},
+	{.fn = UP_PACK_POLL, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = UP_MAX_DATA},
+};
+static const struct bms_modbus_spec up_spec = {
+	.vendor = up_shapes,
+	.nvendor = sizeof(up_shapes) / sizeof(up_shapes[0]),
+	.vendor_only = true,
+	.match_addr = true,
+	.addr_min = 1,
+	.addr_max = UP_ADDR_MAX,
+};
 
-/* Is p[0..len) exactly one reply frame with a good CRC? */
-static bool frame_ok(const uint8_t *p, size_t len)
-{
-	if (len < UP_OVERHEAD + 1 || !head_ok(p, len))
-		return false;
-	if (len != (size_t)((p[6] << 8) | p[7]) + UP_OVERHEAD)
-		return false;
-	return crc_ok(p, len);
-}
-
-/* frame_check: a 0x78 reply, whole and with a good CRC. */
 static int up_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	if (!head_ok(p, avail))
-		return -1;
-	if (avail < UP_HDR || avail < (size_t)((p[6] << 8) | p[7]) + UP_OVERHEAD)
-		return 0;
-	size_t flen = (size_t)((p[6] << 8) | p[7]) + UP_OVERHEAD;
-	if (!frame_ok(p, flen))
-		return -1;
-	*ret_len = flen;
-	return 1;
+	return bms_modbus_check(&up_spec, p, avail, ret_len);
 }
 
 static void raise_to(struct bms_snapshot *s, uint8_t alarm, uint8_t level)
@@ -214,32 +207,49 @@ static void fw_string(uint16_t fw, char *out, size_t cap)
 		snprintf(out, cap, "%u", (unsigned)fw);
 }
 
+/*
+ * The fixed part of the status block, register n = data bytes 2n, 2n+1
+ * (the block's addresses count bytes). Ambient temperature (9), operation
+ * status (10), connection bits (17), the statistics (19..28) and the
+ * voltage limits (29, 31) have no snapshot field.
+ */
+static const struct bms_modbus_reg up_status_map[] = {
+	/* reg, count, type, mask, offset, mul, div, field, valid */
+	{0, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
+	{2, 1, BMS_MODBUS_U32, 0, -UP_CURRENT_ZERO, 10, 1, BMS_MODBUS_FIELD(current_ma),
+	 BMS_V_CURRENT},
+	{4, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
+	{5, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_remain_mah),
+	 BMS_V_CAP_REMAIN},
+	{6, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_full_mah), BMS_V_CAP_FULL},
+	{7, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_design_mah),
+	 BMS_V_CAP_DESIGN},
+	{8, 1, BMS_MODBUS_U16, 0, -UP_TEMP_ZERO, 1, 1, BMS_MODBUS_FIELD(mosfet_temp_dc),
+	 BMS_V_MOSFET_TEMP},
+	{11, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(soh_cpct), BMS_V_SOH},
+	{16, 1, BMS_MODBUS_U16, 1u << 0, 0, 1, 1, BMS_MODBUS_FIELD(discharge_fet), BMS_V_FETS},
+	{16, 1, BMS_MODBUS_U16, 1u << 1, 0, 1, 1, BMS_MODBUS_FIELD(charge_fet), BMS_V_FETS},
+	{18, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
+	{30, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(max_charge_ma), BMS_V_MAX_CHARGE_I},
+	{32, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(max_discharge_ma),
+	 BMS_V_MAX_DISCHARGE_I},
+};
+
 static int parse_status(const uint8_t *d, size_t n, struct bms_snapshot *s)
 {
 	struct breader r = br_init(d, n);
 	if (n < UP_STATUS_FIXED)
 		return -EPROTO;
 
-	uint16_t volt = br_u16be(&r);
-	br_skip(&r, 2); /* unknown */
+	/* what the map cannot judge: values no pack sends refuse the frame */
+	br_seek(&r, 4);
 	uint32_t cur = br_u32be(&r);
 	uint16_t soc = br_u16be(&r);
-	uint16_t remain = br_u16be(&r);
-	uint16_t full = br_u16be(&r);
-	uint16_t rated = br_u16be(&r);
-	uint16_t mos_t = br_u16be(&r);
-	br_skip(&r, 2 + 2); /* ambient temperature, operation status */
+	br_seek(&r, 22);
 	uint16_t soh = br_u16be(&r);
 	uint32_t faults = br_u32be(&r);
 	uint32_t warns = br_u32be(&r);
-	uint16_t fets = br_u16be(&r);
-	br_skip(&r, 2); /* connection bits */
-	uint16_t cycles = br_u16be(&r);
-	br_skip(&r, 20); /* cell and sensor statistics (38..57) */
-	br_skip(&r, 2);  /* max charge voltage */
-	uint16_t ccl = br_u16be(&r);
-	br_skip(&r, 2); /* min discharge voltage */
-	uint16_t dcl = br_u16be(&r);
+	br_seek(&r, UP_STATUS_FIXED - 2);
 	uint16_t ncell = br_u16be(&r);
 	if (ncell == 0 || ncell > BMS_MAX_CELLS)
 		return -EPROTO;
@@ -270,28 +280,16 @@ static int parse_status(const uint8_t *d, size_t n, struct bms_snapshot *s)
 		return -EPROTO;
 	if (soc > 10000 || soh > 100 || cur > UP_CURRENT_ZERO + UP_CURRENT_SPAN)
 		return -EPROTO;
+	/* all or nothing: a MOSFET temperature beyond int16 refuses the frame unwritten */
+	if (bms_modbus_map_apply(up_status_map, sizeof(up_status_map) / sizeof(up_status_map[0]), 0,
+				 d, UP_STATUS_FIXED, s) < 0)
+		return -EPROTO;
 
-	s->voltage_mv = (int32_t)volt * 10;
-	s->current_ma = ((int32_t)cur - UP_CURRENT_ZERO) * 10;
-	s->soc_cpct = soc;
-	s->soh_cpct = (uint16_t)(soh * 100u);
-	s->capacity_remain_mah = (int32_t)remain * 10;
-	s->capacity_full_mah = (int32_t)full * 10;
-	s->capacity_design_mah = (int32_t)rated * 10;
-	s->mosfet_temp_dc = (int16_t)((int)mos_t - UP_TEMP_ZERO);
-	s->discharge_fet = fets & 1;
-	s->charge_fet = (fets >> 1) & 1;
-	s->cycles = cycles;
-	s->max_charge_ma = (int32_t)ccl * 100;
-	s->max_discharge_ma = (int32_t)dcl * 100;
 	s->cell_count = (uint8_t)ncell;
 	memcpy(s->cell_mv, cells, ncell * sizeof(cells[0]));
 	s->temp_count = (uint8_t)(ntemp > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : ntemp);
 	memcpy(s->temp_dc, temps, s->temp_count * sizeof(temps[0]));
-	s->valid |= BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN |
-		    BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_MOSFET_TEMP | BMS_V_FETS |
-		    BMS_V_CYCLES | BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_CELLS |
-		    BMS_V_TEMPS;
+	s->valid |= BMS_V_CELLS | BMS_V_TEMPS;
 	set_alarms(faults, warns, s);
 	if (have_tail) {
 		s->balancing = bal;
@@ -335,18 +333,23 @@ static int up_parse(void *state, const struct bms_request *req, const uint8_t *f
 			 size_t len, struct bms_snapshot *snap)
 {
 	struct up_state *st = state;
-	if (!frame_ok(frame, len))
+	size_t flen = 0;
+	if (bms_modbus_check(&up_spec, frame, len, &flen) != 1 || flen != len)
 		return -EBADMSG;
-	if (frame[0] != st->addr)
-		return -EPROTO; /* another pack */
-	if (frame[1] != UP_READ)
-		return -EPROTO;
-	uint16_t start = (uint16_t)((frame[2] << 8) | frame[3]);
-	uint16_t end = (uint16_t)((frame[4] << 8) | frame[5]);
+	/* another pack, 0x45, a standard function: -EPROTO; our pack refusing: -EREMOTEIO */
+	const struct bms_modbus_req asked = {.addr = st->addr, .fn = UP_READ};
+	const uint8_t *pdu;
+	size_t n;
+	int r = bms_modbus_reply(&asked, frame, len, &pdu, &n, NULL);
+	if (r < 0)
+		return r;
+	uint16_t start = (uint16_t)((pdu[0] << 8) | pdu[1]);
+	uint16_t end = (uint16_t)((pdu[2] << 8) | pdu[3]);
 	if (start != up_start(req))
 		return -EPROTO; /* answers another step */
-	const uint8_t *d = frame + UP_HDR;
-	size_t n = len - UP_OVERHEAD;
+	/* the check held the length field to the frame's size */
+	const uint8_t *d = pdu + UP_PDU_HDR;
+	n -= UP_PDU_HDR;
 
 	switch (start) {
 	case UP_STATUS:

@@ -7,16 +7,18 @@
 #ifndef SB_BMS_JBD_UP16S_WIRE_H
 #define SB_BMS_JBD_UP16S_WIRE_H
 
-#include <stdbool.h>
-#include <string.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "bms.h"
 #include "bytes.h"
+#include "modbus_rtu.h"
 
 #define UP_READ 0x78
 #define UP_PACK_POLL 0x45   /* master -> slave poll on the inter-pack bus */
-#define UP_HDR 8            /* addr fn start end len */
-#define UP_OVERHEAD 10      /* header + CRC */
+#define UP_PDU_HDR 6        /* start end len: the header after addr fn */
+#define UP_OVERHEAD 10      /* addr fn, that header, CRC */
 #define UP_MAX_DATA 0x200   /* the status block is 158 bytes at 16 cells */
 #define UP_ADDR_MAX 16
 #define UP_STATUS 0x1000
@@ -81,33 +83,22 @@ static const struct up_bit warn_map[] = {
 };
 #define NBITS(m) (sizeof(m) / sizeof((m)[0]))
 
-static inline uint16_t crc_of(const uint8_t *p, size_t len)
-{
-	return bms_crc16_modbus(p, len);
-}
-
-static inline bool crc_ok(const uint8_t *p, size_t len)
-{
-	return crc_of(p, len - 2) == (uint16_t)(p[len - 2] | (p[len - 1] << 8));
-}
-
-/* Header + data + CRC into out; data may be NULL when n == 0. */
-static inline int up_put_frame(uint8_t addr, uint16_t start, uint16_t end, const uint8_t *data, size_t n,
-		     uint8_t *out, size_t cap)
+/*
+ * A 0x78 frame through the Modbus module's vendor-frame builder (CRC
+ * included): pdu[0..UP_PDU_HDR) gets start, end and the data length, the
+ * data must already stand at pdu + UP_PDU_HDR (n bytes). -ENOSPC when out
+ * is too small, as every other driver and simulator says it.
+ */
+static inline int up_put_frame(uint8_t addr, uint16_t start, uint16_t end, uint8_t *pdu, size_t n,
+			       uint8_t *out, size_t cap)
 {
 	if (n > UP_MAX_DATA)
 		return -EINVAL;
-	if (cap < n + UP_OVERHEAD)
-		return -ENOSPC;
-	out[0] = addr;
-	out[1] = UP_READ;
-	put_u16be(out + 2, start);
-	put_u16be(out + 4, end);
-	put_u16be(out + 6, (uint16_t)n);
-	if (n)
-		memcpy(out + UP_HDR, data, n);
-	put_u16le(out + UP_HDR + n, crc_of(out, UP_HDR + n));
-	return (int)(n + UP_OVERHEAD);
+	put_u16be(pdu, start);
+	put_u16be(pdu + 2, end);
+	put_u16be(pdu + 4, (uint16_t)n);
+	int r = bms_modbus_frame(addr, UP_READ, pdu, UP_PDU_HDR + n, out, cap);
+	return r == -ENOBUFS ? -ENOSPC : r;
 }
 
 #endif

@@ -116,6 +116,7 @@ static const struct bms_modbus_shape *vendor_shape(const struct bms_modbus_spec 
 static long frame_length(const struct bms_modbus_spec *spec, const uint8_t *p, size_t avail)
 {
 	bool req = spec && spec->requests;
+	bool standard_ok = !(spec && spec->vendor_only);
 	if (spec && spec->match_addr && (p[0] < spec->addr_min || p[0] > spec->addr_max))
 		return -1;
 	if (avail < 2)
@@ -123,7 +124,7 @@ static long frame_length(const struct bms_modbus_spec *spec, const uint8_t *p, s
 	uint8_t fn = p[1];
 	if (fn & BMS_MODBUS_EXCEPTION) {
 		uint8_t base = (uint8_t)(fn & ~BMS_MODBUS_EXCEPTION);
-		if (req || !(is_standard(base) || vendor_shape(spec, base)))
+		if (req || !((standard_ok && is_standard(base)) || vendor_shape(spec, base)))
 			return -1;
 		return 5;
 	}
@@ -145,7 +146,7 @@ static long frame_length(const struct bms_modbus_spec *spec, const uint8_t *p, s
 			return -1;
 		return (long)end + n + 2;
 	}
-	if (!is_standard(fn))
+	if (!standard_ok || !is_standard(fn))
 		return -1;
 	if (is_read(fn) && !req) {
 		if (avail < 3)

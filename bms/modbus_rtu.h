@@ -100,6 +100,9 @@ struct bms_modbus_spec {
 	bool requests; /* judge frames as requests (simulator, passive listener), else replies */
 	const struct bms_modbus_shape *vendor; /* extra functions, may be NULL */
 	size_t nvendor;
+	/* only the vendor functions and their exceptions: a family that never asks a
+	 * standard one (JBD UP16S) would take "04 02 c8" in its data for a frame start */
+	bool vendor_only;
 	/* only frames from addresses addr_min..addr_max: a foreign unit's frame is garbage */
 	bool match_addr;
 	uint8_t addr_min, addr_max;

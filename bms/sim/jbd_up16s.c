@@ -45,9 +45,11 @@ static uint16_t sim_fw_word(const char *v)
 
 static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, size_t cap)
 {
-	uint8_t d[UP_STATUS_FIXED + 2 * BMS_MAX_CELLS + 2 + 2 * BMS_MAX_TEMPS + 6 + UP_SERIAL_LEN +
-		  UP_TAIL_LEN];
-	memset(d, 0, sizeof(d));
+	/* room for the start/end/length header (up_put_frame fills it), then the data */
+	uint8_t pdu[UP_PDU_HDR + UP_STATUS_FIXED + 2 * BMS_MAX_CELLS + 2 + 2 * BMS_MAX_TEMPS + 6 +
+		    UP_SERIAL_LEN + UP_TAIL_LEN];
+	uint8_t *d = pdu + UP_PDU_HDR;
+	memset(pdu, 0, sizeof(pdu));
 	unsigned cells = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
 	unsigned temps = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
 	int64_t cur = UP_CURRENT_ZERO + (int64_t)s->current_ma / 10;
@@ -95,20 +97,21 @@ static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, 
 	if (s->valid & BMS_V_SERIAL)
 		memcpy(d + o, s->serial, strnlen(s->serial, UP_SERIAL_LEN));
 	o += UP_SERIAL_LEN + UP_TAIL_LEN;
-	return up_put_frame(addr, UP_STATUS, UP_STATUS_END, d, o, out, cap);
+	return up_put_frame(addr, UP_STATUS, UP_STATUS_END, pdu, o, out, cap);
 }
 
 static int sim_product(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, size_t cap)
 {
-	uint8_t d[UP_PRODUCT_LEN];
+	uint8_t pdu[UP_PDU_HDR + UP_PRODUCT_LEN];
+	uint8_t *d = pdu + UP_PDU_HDR;
 	unsigned v[3] = {0, 0, 0};
-	memset(d, 0, sizeof(d));
+	memset(pdu, 0, sizeof(pdu));
 	if (sscanf(s->sw_version, "%u.%u.%u", &v[0], &v[1], &v[2]) < 1)
 		v[0] = 0;
 	for (unsigned i = 0; i < 3; i++)
 		put_u16be(d + 4 + 2 * i, (uint16_t)v[i]);
 	memcpy(d + 12, s->model, strnlen(s->model, 16));
-	return up_put_frame(addr, UP_PRODUCT, UP_PRODUCT_END, d, sizeof(d), out, cap);
+	return up_put_frame(addr, UP_PRODUCT, UP_PRODUCT_END, pdu, UP_PRODUCT_LEN, out, cap);
 }
 
 static int up_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
@@ -117,7 +120,7 @@ static int up_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 	uint8_t addr = address ? address : 1;
 	/* only a well-formed read for this pack is answered */
 	if (req_len != UP_OVERHEAD || req[0] != addr || req[1] != UP_READ || req[6] != 0 ||
-	    req[7] != 0 || !crc_ok(req, req_len))
+	    req[7] != 0 || !bms_modbus_crc_ok(req, req_len))
 		return 0;
 	switch ((req[2] << 8) | req[3]) {
 	case UP_STATUS:

@@ -413,6 +413,88 @@ static void test_rejects(void)
 	CU_ASSERT(DRV->build_request(st, &probe, req, 9) == -ENOSPC);
 }
 
+/* A 5-byte exception reply addr fn|0x80 code crc. */
+static size_t exception_frame(uint8_t *f, uint8_t addr, uint8_t fn, uint8_t code)
+{
+	f[0] = addr;
+	f[1] = fn;
+	f[2] = code;
+	put_u16le(f + 3, bms_crc16_modbus(f, 3));
+	return 5;
+}
+
+/*
+ * The Modbus module's frame check and reply matching: an exception reply is
+ * one whole frame (skipped at once, not scanned byte by byte), our pack's
+ * 0xF8 is a refusal, anyone else's exception is not ours, and a standard
+ * Modbus frame on this bus is garbage.
+ */
+static void test_modbus_replies(void)
+{
+	uint8_t f[512], g[600];
+	size_t n = vector_frame(f, sizeof(f));
+	size_t start, flen;
+	struct ctx c;
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	ctx_at(&c, 1, 0);
+
+	/* pack 1 refuses the read (exception 2, illegal address) */
+	size_t m = exception_frame(g, 1, 0xF8, 0x02);
+	CU_ASSERT(bms_frame_find(DRV, g, m, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(start == 0 && flen == 5);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EREMOTEIO);
+	/* ... pack 2's refusal, and an exception to the master's 0x45, are not ours */
+	m = exception_frame(g, 2, 0xF8, 0x02);
+	CU_ASSERT(bms_frame_find(DRV, g, m, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
+	m = exception_frame(g, 1, 0xC5, 0x01);
+	CU_ASSERT(bms_frame_find(DRV, g, m, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
+	/* ... a unit beyond the bus's 16, a bad CRC, a cut one: no frame */
+	m = exception_frame(g, 17, 0xF8, 0x02);
+	CU_ASSERT(bms_frame_find(DRV, g, m, &start, &flen) == BMS_FIND_INVALID);
+	m = exception_frame(g, 1, 0xF8, 0x02);
+	g[4] ^= 0x01;
+	CU_ASSERT(bms_frame_find(DRV, g, m, &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EBADMSG);
+	m = exception_frame(g, 1, 0xF8, 0x02);
+	CU_ASSERT(bms_frame_find(DRV, g, 4, &start, &flen) == BMS_FIND_NEED_MORE);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, 4, &s) == -EBADMSG);
+	/* nothing was written by any of these */
+	CU_ASSERT(s.valid == 0);
+
+	/* an exception in front of the reply is one frame; the reply follows whole */
+	m = exception_frame(g, 2, 0xF8, 0x02);
+	memcpy(g + m, f, n);
+	CU_ASSERT(bms_frame_find(DRV, g, m + n, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(start == 0 && flen == m);
+	CU_ASSERT(bms_frame_find(DRV, g + m, n, &start, &flen) == BMS_FIND_VALID);
+	CU_ASSERT(start == 0 && flen == n);
+
+	/* a MOSFET temperature beyond the field (raw 0xFFFF, -50.1 degC after a wrap
+	 * before) refuses the whole frame through the map, writing nothing */
+	memcpy(g, f, n);
+	put_u16be(g + 8 + 16, 0xFFFF);
+	m = reframe(g, n - 10);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
+	CU_ASSERT(s.valid == 0 && s.voltage_mv == 0 && s.cell_count == 0);
+	put_u16be(g + 8 + 16, 500 + 32767); /* the largest that fits: 3276.7 degC */
+	reframe(g, n - 10);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == 0);
+	CU_ASSERT(s.mosfet_temp_dc == 32767);
+
+	/* standard Modbus (a read reply, a single-write echo) from pack 1: garbage here */
+	uint8_t rd[] = {0x01, 0x03, 0x02, 0x12, 0x34, 0, 0};
+	put_u16le(rd + 5, bms_crc16_modbus(rd, 5));
+	CU_ASSERT(bms_frame_find(DRV, rd, sizeof(rd), &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, rd, sizeof(rd), &s) == -EBADMSG);
+	uint8_t wr[] = {0x01, 0x06, 0x00, 0xE1, 0x00, 0x02, 0, 0};
+	put_u16le(wr + 6, bms_crc16_modbus(wr, 6));
+	CU_ASSERT(bms_frame_find(DRV, wr, sizeof(wr), &start, &flen) == BMS_FIND_INVALID);
+}
+
 /* Balancing: bit 0 = cell 1. */
 static void test_balance_order(void)
 {
@@ -514,6 +596,7 @@ int sb_register_tests(void)
 		{"fet_bits", test_fet_bits},
 		{"alarm_bits", test_alarm_bits},
 		{"rejects", test_rejects},
+		{"modbus_replies", test_modbus_replies},
 		{"balance_order", test_balance_order},
 		{"product_schedule", test_product_schedule},
 		{"sim_silence", test_sim_silence},

@@ -268,6 +268,35 @@ static void test_vendor_bounds_and_address(void)
 	CU_ASSERT(seen0 > 0 && seen1 > 0);
 }
 
+/* vendor_only: a family that asks only its vendor functions frames nothing
+ * else, so a standard header inside its data cannot hold up the scan; the
+ * vendor function's exception stays a frame. */
+static void test_vendor_only(void)
+{
+	uint8_t buf[300], exc[5] = {0x01, 0xF8, 0x02};
+	struct bms_modbus_spec only = spec_reply;
+	only.vendor_only = true;
+	size_t len = 0, seen = 0;
+	for (size_t i = 0; i < NV; i++) {
+		const struct pvec *v = &modbus_rtu_vectors[i];
+		if (!strcmp(v->direction, "request"))
+			continue;
+		size_t n = frame_of(v, buf, sizeof(buf));
+		int want = pvec_is(v, "jbd_up16s", NULL) ? 1 : -1;
+		CU_ASSERT_EQUAL(bms_modbus_check(&spec_reply, buf, n, &len), 1);
+		CU_ASSERT_EQUAL(bms_modbus_check(&only, buf, n, &len), want);
+		seen += want == -1;
+	}
+	CU_ASSERT(seen > 0);
+	bms_modbus_put_crc(exc, 3);
+	CU_ASSERT_EQUAL(bms_modbus_check(&only, exc, sizeof(exc), &len), 1);
+	CU_ASSERT_EQUAL(len, 5);
+	exc[1] = 0x83; /* a standard function's exception */
+	bms_modbus_put_crc(exc, 3);
+	CU_ASSERT_EQUAL(bms_modbus_check(&spec_reply, exc, sizeof(exc), &len), 1);
+	CU_ASSERT_EQUAL(bms_modbus_check(&only, exc, sizeof(exc), &len), -1);
+}
+
 /* Every captured request rebuilt from the values its source states. */
 static void test_requests_byte_for_byte(void)
 {
@@ -769,6 +798,7 @@ int sb_register_tests(void)
 	    {"back_to_back", test_back_to_back},
 	    {"vendor_needs_shape", test_vendor_needs_shape},
 	    {"vendor_bounds_and_address", test_vendor_bounds_and_address},
+	    {"vendor_only", test_vendor_only},
 	    {"requests_byte_for_byte", test_requests_byte_for_byte},
 	    {"builder_limits", test_builder_limits},
 	    {"reply_matches_request", test_reply_matches_request},
