@@ -271,8 +271,10 @@ struct bms_driver {
 	 * setting valid bits for what it filled. Returns 0 when this step is
 	 * complete, 1 when more frames belong to the same step (multi-frame
 	 * replies), -EBADMSG/-EPROTO for a frame that does not fit (wrong
-	 * command, address, impossible values), -EPERM when the BMS answered a
-	 * SET with a refusal. Unchanged fields are left alone.
+	 * command, address, impossible values), -EREMOTEIO for the device's own
+	 * error reply to this request (a Modbus exception, a '~' RTN code; the
+	 * core treats it like a frame that does not fit), -EPERM when the BMS
+	 * answered a SET with a refusal. Unchanged fields are left alone.
 	 */
 	int (*parse)(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
 		     struct bms_snapshot *snap);
