@@ -197,9 +197,10 @@ enum bms_step_flags {
 };
 
 struct bms_step {
-	unsigned flags;  /* enum bms_step_flags */
-	unsigned every;  /* BMS_STEP_STATIC: cycles between attempts while missing (0 = each) */
-	uint32_t fills;  /* BMS_STEP_STATIC: the enum bms_valid bits this step fills */
+	unsigned flags;   /* enum bms_step_flags */
+	unsigned every;   /* BMS_STEP_STATIC: cycles between attempts while missing (0 = each) */
+	unsigned refresh; /* BMS_STEP_STATIC: cycles between re-reads once held (0 = never) */
+	uint32_t fills;   /* BMS_STEP_STATIC: the enum bms_valid bits this step fills */
 };
 
 /* The links a family speaks (only serial is driven today). */

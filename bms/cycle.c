@@ -35,8 +35,8 @@ bool bms_step_due(const struct bms_driver *drv, unsigned step, const struct bms_
 	const struct bms_step *s = static_step(drv, step);
 	if (!s)
 		return true;
-	if (h->steps_done & (1u << step))
-		return false;
+	if (h->steps_done & (1u << step)) /* held: only a refresh asks again */
+		return s->refresh > 0 && h->cycle % s->refresh == 0;
 	return h->cycle <= 1 || s->every <= 1 || h->cycle % s->every == 0;
 }
 

@@ -351,7 +351,7 @@ static int daly_parse(void *state, const struct bms_request *req, const uint8_t 
 
 /* The poll steps: 0x90 ... 0x98, then 0x50 rated capacity, static data. */
 static const struct bms_step daly_steps[] = {
-	[sizeof(poll_cmds)] = {BMS_STEP_STATIC, DALY_OPT_EVERY, BMS_V_CAP_DESIGN | BMS_V_CAP_FULL},
+	[sizeof(poll_cmds)] = {.flags = BMS_STEP_STATIC, .every = DALY_OPT_EVERY, .fills = BMS_V_CAP_DESIGN | BMS_V_CAP_FULL},
 };
 static const uint32_t daly_bauds[] = {9600, 0};
 static const struct bms_link daly_links[] = {

@@ -377,9 +377,9 @@ static int jbd_parse(void *state, const struct bms_request *req, const uint8_t *
 
 /* Poll steps 0x03, 0x04, 0x05: the model string is static data. */
 static const struct bms_step jbd_steps[] = {
-	{0, 0, 0},
-	{0, 0, 0},
-	{BMS_STEP_STATIC, JBD_MODEL_EVERY, BMS_V_MODEL},
+	{0},
+	{0},
+	{.flags = BMS_STEP_STATIC, .every = JBD_MODEL_EVERY, .fills = BMS_V_MODEL},
 };
 static const enum bms_command jbd_commands[] = {BMS_CMD_CHARGE_FET, BMS_CMD_DISCHARGE_FET, 0};
 static const uint32_t jbd_bauds[] = {9600, 0};

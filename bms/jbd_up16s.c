@@ -367,8 +367,8 @@ static int up_parse(void *state, const struct bms_request *req, const uint8_t *f
 
 /* Poll steps: the status block, then the product block, static data. */
 static const struct bms_step up_steps[] = {
-	{0, 0, 0},
-	{BMS_STEP_STATIC, UP_PRODUCT_EVERY, BMS_V_SW_VERSION | BMS_V_MODEL},
+	{0},
+	{.flags = BMS_STEP_STATIC, .every = UP_PRODUCT_EVERY, .fills = BMS_V_SW_VERSION | BMS_V_MODEL},
 };
 static const uint32_t up_bauds[] = {9600, 0};
 static const struct bms_link up_links[] = {
