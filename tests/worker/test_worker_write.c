@@ -278,8 +278,8 @@ static void test_writes_between_cycles(void)
 	CU_ASSERT_FATAL(run_start(&x, "usb-test-write-between", 0.05, 2));
 	for (int i = 0; i < 12; i++) {
 		uint32_t seq;
-		CU_ASSERT_FATAL(store_command_post(x.st, x.slot, BMS_CMD_DISCHARGE_FET, i % 2,
-						   &seq) == 0);
+		CU_ASSERT_FATAL(
+			store_command_post(x.st, x.slot, BMS_CMD_DISCHARGE_FET, i % 2, &seq) == 0);
 		CU_ASSERT_FATAL(wait_cmd(&x, seq, STORE_CMD_OK, NULL));
 		poll(NULL, 0, 7 * i % 50); /* land at different points of the interval */
 	}
@@ -317,13 +317,14 @@ static void test_writes_between_cycles(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"discharge FET off and on: running, ok, read back", test_fet_off_and_on},
-	    {"an unsupported command is refused off the wire",
-	     test_unsupported_refused_off_the_wire},
-	    {"a silent device: timed out, then polled again", test_silent_times_out_then_polls_again},
-	    {"a stop cancels what runs and what waits", test_stop_cancels},
-	    {"writes run between poll cycles", test_writes_between_cycles},
-	    {NULL, NULL},
+		{"discharge FET off and on: running, ok, read back", test_fet_off_and_on},
+		{"an unsupported command is refused off the wire",
+		 test_unsupported_refused_off_the_wire},
+		{"a silent device: timed out, then polled again",
+		 test_silent_times_out_then_polls_again},
+		{"a stop cancels what runs and what waits", test_stop_cancels},
+		{"writes run between poll cycles", test_writes_between_cycles},
+		{NULL, NULL},
 	};
 	return sb_add_suite("worker writes", tests);
 }
