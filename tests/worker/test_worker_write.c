@@ -267,6 +267,30 @@ static void test_stop_cancels(void)
 	run_stop(&x);
 }
 
+static bool ended(void *arg)
+{
+	return worker_finished(arg);
+}
+
+/* The adapter goes while a write waits for its answer: CANCELED, the worker ends -ENODEV. */
+static void test_unplug_cancels(void)
+{
+	struct run x;
+	CU_ASSERT_FATAL(run_start(&x, "usb-test-write-unplug", HOUR_S, 1000));
+	atomic_store(&x.r.silent, true);
+	uint32_t a;
+	CU_ASSERT_FATAL(store_command_post(x.st, x.slot, BMS_CMD_CHARGE_FET, 0, &a) == 0);
+	CU_ASSERT(wait_cmd(&x, a, STORE_CMD_RUNNING, NULL));
+	wt_resp_stop(&x.r); /* closes the pty master: a hangup */
+	CU_ASSERT(wt_wait(ended, x.w, LONG_WAIT));
+	CU_ASSERT(worker_exit_status(x.w) == -ENODEV);
+	struct store_record rec;
+	CU_ASSERT_FATAL(store_read(x.st, x.slot, &rec) == 0);
+	CU_ASSERT(rec.state == STORE_GONE);
+	CU_ASSERT(rec.cmd.cmd.seq == a && rec.cmd.status == STORE_CMD_CANCELED);
+	run_stop(&x);
+}
+
 /*
  * Writes land between poll cycles, never inside one: in the request stream,
  * a write never follows a 0x03 request (a JBD cycle always goes on with
@@ -323,6 +347,7 @@ int sb_register_tests(void)
 		{"a silent device: timed out, then polled again",
 		 test_silent_times_out_then_polls_again},
 		{"a stop cancels what runs and what waits", test_stop_cancels},
+		{"an unplug cancels the running write", test_unplug_cancels},
 		{"writes run between poll cycles", test_writes_between_cycles},
 		{NULL, NULL},
 	};
