@@ -267,6 +267,52 @@ static void test_stop_cancels(void)
 	run_stop(&x);
 }
 
+struct charge_wait {
+	struct store *st;
+	int slot;
+	bool charge;
+	struct store_record rec;
+};
+
+static bool charge_is(void *arg)
+{
+	struct charge_wait *f = arg;
+	return store_read(f->st, f->slot, &f->rec) == 0 && (f->rec.snap.valid & BMS_V_FETS) &&
+	       f->rec.snap.charge_fet == f->charge;
+}
+
+/* The same path against `serialbattery simulate`, the simulator process. */
+static void test_simulator_process(void)
+{
+	if (!wt_have_simulator())
+		return;
+	int fds0 = wt_count_fds();
+	struct wt_sim sim;
+	CU_ASSERT_FATAL(wt_sim_start(&sim, "jbd", NULL) == 0);
+	struct run x = {.key = "usb-test-write-sim"};
+	CU_ASSERT_FATAL(store_new(4, &x.st) == 0);
+	struct worker_params p;
+	wt_worker_params(&p, sim.link, x.key);
+	p.port.poll_interval = HOUR_S;
+	CU_ASSERT_FATAL(worker_start(&p, x.st, &x.w) == 0);
+	CU_ASSERT_FATAL(wt_wait(online, &x, LONG_WAIT));
+	uint32_t seq;
+	CU_ASSERT_FATAL(store_command_post(x.st, x.slot, BMS_CMD_CHARGE_FET, 0, &seq) == 0);
+	CU_ASSERT(wait_cmd(&x, seq, STORE_CMD_OK, NULL));
+	struct charge_wait f = {.st = x.st, .slot = x.slot, .charge = false};
+	CU_ASSERT(wt_wait(charge_is, &f, LONG_WAIT));
+	CU_ASSERT(f.rec.snap.discharge_fet);
+	CU_ASSERT_FATAL(store_command_post(x.st, x.slot, BMS_CMD_CHARGE_FET, 1, &seq) == 0);
+	CU_ASSERT(wait_cmd(&x, seq, STORE_CMD_OK, NULL));
+	f.charge = true;
+	CU_ASSERT(wt_wait(charge_is, &f, LONG_WAIT));
+	CU_ASSERT(f.rec.snap.discharge_fet);
+	worker_free(x.w);
+	wt_sim_stop(&sim);
+	store_free(x.st);
+	CU_ASSERT(wt_count_fds() == fds0);
+}
+
 static bool ended(void *arg)
 {
 	return worker_finished(arg);
@@ -347,6 +393,7 @@ int sb_register_tests(void)
 		{"a silent device: timed out, then polled again",
 		 test_silent_times_out_then_polls_again},
 		{"a stop cancels what runs and what waits", test_stop_cancels},
+		{"the simulator process: charge FET off and on", test_simulator_process},
 		{"an unplug cancels the running write", test_unplug_cancels},
 		{"writes run between poll cycles", test_writes_between_cycles},
 		{NULL, NULL},
