@@ -32,21 +32,26 @@ int worker_transport_configure(struct worker_transport *t, const struct worker_l
 	return 0;
 }
 
-int worker_wait_fd(int fd, int wake_fd, short events, uint64_t deadline_ms)
+/*
+ * poll() fd for events, wake_fd and extra_fd (each -1 = none: poll() skips a
+ * negative fd). The stop comes first, then a hangup, then extra_fd: a command
+ * never hides either of them. 2 = extra_fd readable.
+ */
+static int wait_fds(int fd, int wake_fd, int extra_fd, short events, uint64_t deadline_ms)
 {
-	struct pollfd fds[2] = {
+	struct pollfd fds[3] = {
 		{.fd = fd, .events = events},
 		{.fd = wake_fd, .events = POLLIN},
+		{.fd = extra_fd, .events = POLLIN},
 	};
-	nfds_t n = wake_fd >= 0 ? 2 : 1;
 	for (;;) {
-		int r = poll(fds, n, time_poll_timeout(deadline_ms));
+		int r = poll(fds, 3, time_poll_timeout(deadline_ms));
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (n == 2 && (fds[1].revents & POLLIN))
+		if (fds[1].revents & POLLIN)
 			return -ECANCELED;
 		if (fds[0].revents & POLLNVAL)
 			return -EBADF;
@@ -56,16 +61,32 @@ int worker_wait_fd(int fd, int wake_fd, short events, uint64_t deadline_ms)
 			return -ENODEV;
 		if (fds[0].revents & events)
 			return 1;
+		if (fds[2].revents & (POLLNVAL | POLLERR))
+			return -EBADF;
+		if (fds[2].revents & POLLIN)
+			return 2;
 		if (r == 0)
 			return 0;
 	}
 }
 
+int worker_wait_fd(int fd, int wake_fd, short events, uint64_t deadline_ms)
+{
+	return wait_fds(fd, wake_fd, -1, events, deadline_ms);
+}
+
 int worker_transport_idle(struct worker_transport *t, uint64_t deadline_ms)
 {
+	return worker_transport_idle_or(t, -1, deadline_ms);
+}
+
+int worker_transport_idle_or(struct worker_transport *t, int extra_fd, uint64_t deadline_ms)
+{
 	/* events = 0: POLLHUP/POLLERR are always reported, input is not. */
-	int r = worker_wait_fd(t->ops->fd(t), t->wake_fd, 0, deadline_ms);
-	return r < 0 ? r : 0;
+	int r = wait_fds(t->ops->fd(t), t->wake_fd, extra_fd, 0, deadline_ms);
+	if (r < 0)
+		return r;
+	return r == 2 ? 1 : 0;
 }
 
 unsigned worker_wire_ms(uint32_t baud, enum bms_framing framing, size_t n)

@@ -111,6 +111,14 @@ static inline void worker_transport_reply_done(struct worker_transport *t, size_
  */
 int worker_transport_idle(struct worker_transport *t, uint64_t deadline_ms);
 
+/*
+ * The same, also ending when extra_fd (-1 = none) is readable: 1 then, left
+ * readable for the caller to drain. For the worker's command eventfd, so a
+ * posted BMS write ends the wait between poll cycles. A stop or a hangup at
+ * the same moment wins over it.
+ */
+int worker_transport_idle_or(struct worker_transport *t, int extra_fd, uint64_t deadline_ms);
+
 /* Milliseconds the configured line needs to carry n bytes (0 without a line speed). */
 unsigned worker_transport_wire_ms(const struct worker_transport *t, size_t n);
 

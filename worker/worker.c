@@ -11,6 +11,11 @@
  *        all addresses failing `redetect_after` cycles in a row -> one detect round
  *        (a different protocol that answers now replaces the old one)
  *
+ * Writes: every slot the worker opens has the worker's command eventfd as its
+ * mailbox listener (common/store.h). The idle wait between cycles ends on it;
+ * waiting commands then run one after another, never inside a poll cycle, and
+ * a battery whose write took effect is polled again at once.
+ *
  * Stop: the supervisor writes the wake eventfd; every wait in here polls it.
  */
 #include "worker.h"
@@ -55,6 +60,7 @@ struct worker {
 	pthread_t thread;
 	bool joined;
 	int wake_fd;
+	int cmd_fd; /* eventfd the store writes when a command is posted; -1 = none yet */
 	struct store *st;
 	struct worker_params p;
 	struct bms_plausible_limits lim; /* chemistry and currents; cell_count per battery */
@@ -83,11 +89,18 @@ static void battery_key(const struct worker *w, const struct bms_driver *drv, ui
 		snprintf(buf, len, "%.*s", room, w->p.identity);
 }
 
+/* Stop listening before the close: the store never writes an fd we closed. */
+static void release_slot(struct worker *w, int slot)
+{
+	store_command_listen(w->st, slot, -1);
+	store_close(w->st, slot);
+}
+
 static void close_batteries(struct worker *w)
 {
 	for (unsigned i = 0; i < w->nbat; i++)
 		if (w->bat[i].slot >= 0) {
-			store_close(w->st, w->bat[i].slot);
+			release_slot(w, w->bat[i].slot);
 			w->bat[i].slot = -1;
 		}
 	w->nbat = 0;
@@ -203,6 +216,9 @@ static void adopt(struct worker *w, const struct worker_detect_result *res)
 				continue;
 			}
 		}
+		/* again for a kept slot: harmless, and a command posted during
+		 * the detection round pokes the fd anew */
+		store_command_listen(w->st, slot, w->cmd_fd);
 		memset(b, 0, sizeof(*b));
 		b->address = addr;
 		b->slot = slot;
@@ -226,7 +242,7 @@ static void adopt(struct worker *w, const struct worker_detect_result *res)
 	}
 	for (unsigned k = 0; k < nold; k++)
 		if (old[k].slot >= 0)
-			store_close(w->st, old[k].slot);
+			release_slot(w, old[k].slot);
 }
 
 static void fill_opts(const struct worker *w, struct worker_detect_opts *o, uint8_t *addrs)
@@ -330,6 +346,115 @@ static int poll_battery(struct worker *w, struct battery *b)
 	return 0;
 }
 
+/*
+ * What became of a write, for the one who posted it. A value the command
+ * cannot take is the driver saying no. An error not listed (a transport
+ * failure) left no usable answer, as a silent BMS does.
+ */
+static const char *command_name(enum bms_command c)
+{
+	switch (c) {
+	case BMS_CMD_CHARGE_FET:
+		return "charge FET";
+	case BMS_CMD_DISCHARGE_FET:
+		return "discharge FET";
+	case BMS_CMD_BALANCER:
+		return "balancer";
+	case BMS_CMD_SOC:
+		return "SOC";
+	default:
+		return "?";
+	}
+}
+
+static enum store_cmd_status command_outcome(int r)
+{
+	switch (r) {
+	case 0:
+		return STORE_CMD_OK;
+	case -EOPNOTSUPP:
+	case -EPERM:
+	case -EPROTO:
+	case -EREMOTEIO:
+	case -EINVAL:
+		return STORE_CMD_REFUSED;
+	case -ECANCELED:
+	case -ENODEV:
+		return STORE_CMD_CANCELED;
+	default:
+		return STORE_CMD_TIMEOUT;
+	}
+}
+
+/*
+ * Run the command waiting for b, if any, and report its outcome to the store.
+ * 1 when the BMS took it, 0 when none waited or it was not taken, -ECANCELED
+ * or -ENODEV to end the worker. Not a poll cycle: b->fails and cycles_ok stay
+ * as they are, whatever the write did; its timeouts and bad frames are link
+ * counters like any other.
+ */
+static int run_command(struct worker *w, struct battery *b)
+{
+	struct store_command c;
+	if (store_command_take(w->st, b->slot, &c) != 1)
+		return 0;
+	const struct bms_driver *drv = w->drv;
+	/* a stop or hangup that came meanwhile: nothing goes on the wire for it */
+	int r = worker_transport_idle(w->link->t, 0);
+	if (r == 0 && !bms_driver_supports(drv, c.command)) {
+		r = -EOPNOTSUPP; /* decided before the line is even configured */
+	} else if (r == 0) {
+		struct worker_line line = {.baud = w->baud, .framing = bms_driver_framing(drv)};
+		r = worker_transport_configure(w->link->t, &line);
+		if (r == 0) {
+			uint64_t bad0 = b->cnt.frames_bad, to0 = b->cnt.timeouts;
+			r = worker_set(w->link, drv, b->state, c.command, c.value,
+				       (unsigned)w->p.serial.retries, &b->cnt);
+			if (b->cnt.frames_bad != bad0 || b->cnt.timeouts != to0) {
+				b->info.frames_bad = b->cnt.frames_bad;
+				b->info.timeouts = b->cnt.timeouts;
+				store_update_info(w->st, b->slot, &b->info);
+			}
+		}
+	}
+	enum store_cmd_status st = command_outcome(r);
+	store_command_done(w->st, b->slot, c.seq, st);
+	if (st == STORE_CMD_OK)
+		log_info("%s: %s addr 0x%02x: %s %" PRId32 ": %s", w->tty, drv->name, b->address,
+			 command_name(c.command), c.value, store_cmd_status_name(st));
+	else if (st != STORE_CMD_CANCELED)
+		log_warn("%s: %s addr 0x%02x: %s %" PRId32 ": %s (%s)", w->tty, drv->name,
+			 b->address, command_name(c.command), c.value, store_cmd_status_name(st),
+			 strerror(-r));
+	if (r == -ECANCELED || r == -ENODEV)
+		return r;
+	return r == 0;
+}
+
+/*
+ * Between poll cycles: reset the command eventfd, then give every battery its
+ * waiting command. Reset first, so a post that lands after it wakes the next
+ * wait again. poll_now: read a battery back at once after a write it took,
+ * so the change shows without waiting for the rest of the interval.
+ */
+static int run_commands(struct worker *w, bool poll_now)
+{
+	uint64_t v;
+	if (read(w->cmd_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("%s: command fd: %s", w->tty, strerror(errno));
+	for (unsigned i = 0; i < w->nbat; i++) {
+		int r = run_command(w, &w->bat[i]);
+		if (r < 0)
+			return r;
+		if (r == 1 && poll_now) {
+			r = poll_battery(w, &w->bat[i]);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 /* Nothing on the port answers its protocol any more: does another one? */
 static int try_redetect(struct worker *w)
 {
@@ -352,6 +477,9 @@ static int try_redetect(struct worker *w)
 static int run(struct worker *w)
 {
 	const struct worker_transport_ops *ops = w->p.transport ? w->p.transport : &worker_serial_ops;
+	w->cmd_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->cmd_fd < 0)
+		return -errno;
 	int r = worker_link_open_ops(ops, w->p.path, w->wake_fd, &w->link);
 	if (r < 0) {
 		log_error("%s: cannot open %s: %s", w->tty, w->p.path, strerror(-r));
@@ -369,9 +497,23 @@ static int run(struct worker *w)
 	uint64_t next_redetect = 0;
 	uint64_t next = time_mono_ms() + w->interval_ms;
 	for (;;) {
-		r = worker_transport_idle(w->link->t, next);
+		r = worker_transport_idle_or(w->link->t, w->cmd_fd, next);
 		if (r < 0)
 			return r;
+		/* The command fd is readable whenever a command waits (every post
+		 * and every listen with one waiting write it), so a plain deadline
+		 * costs the cycle nothing. A command mid-interval runs at once and
+		 * its battery is read back; at the interval's start waiting ones
+		 * run before the cycle, which reads every battery anyway. Steady
+		 * posting cannot hold the cycle off: past the deadline it runs. */
+		if (r == 1) {
+			bool mid = time_mono_ms() < next;
+			r = run_commands(w, mid);
+			if (r < 0)
+				return r;
+			if (mid)
+				continue;
+		}
 		bool all_failing = w->nbat > 0;
 		for (unsigned i = 0; i < w->nbat; i++) {
 			r = poll_battery(w, &w->bat[i]);
@@ -423,6 +565,9 @@ static void *thread_main(void *arg)
 	else if (r < 0)
 		log_error("%s: worker ends: %s", w->tty, strerror(-r));
 	close_batteries(w);
+	if (w->cmd_fd >= 0)
+		close(w->cmd_fd); /* no slot listens to it any more */
+	w->cmd_fd = -1;
 	worker_link_close(w->link);
 	w->link = NULL;
 	free(w->states);
@@ -446,6 +591,7 @@ int worker_start(const struct worker_params *p, struct store *st, struct worker 
 		return -ENOMEM;
 	w->p = *p;
 	w->st = st;
+	w->cmd_fd = -1;
 	w->lim.chemistry = (unsigned)p->serial.chemistry < BMS_CHEM_COUNT
 				   ? (enum bms_chemistry)p->serial.chemistry
 				   : BMS_CHEM_LFP;

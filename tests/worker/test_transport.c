@@ -126,16 +126,29 @@ static void test_stream_hangup_and_stop(void)
 	struct bms_snapshot snap;
 	struct worker_counters c = {0};
 
-	/* a stop: every wait ends at once, however far its deadline */
+	/* a command eventfd ends the idle wait and is left readable for its
+	 * owner to drain; a stop at the same moment wins */
+	int cmd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CU_ASSERT_FATAL(cmd >= 0);
 	uint64_t one = 1;
+	CU_ASSERT(worker_transport_idle_or(b.l->t, cmd, time_mono_ms()) == 0);
+	CU_ASSERT(write(cmd, &one, sizeof(one)) == sizeof(one));
+	CU_ASSERT(worker_transport_idle_or(b.l->t, cmd, time_mono_ms() + 3600000) == 1);
+	CU_ASSERT(worker_transport_idle_or(b.l->t, cmd, time_mono_ms() + 3600000) == 1);
+	CU_ASSERT(worker_transport_idle(b.l->t, time_mono_ms()) == 0); /* not its business */
+
+	/* a stop: every wait ends at once, however far its deadline */
 	CU_ASSERT(write(wake, &one, sizeof(one)) == sizeof(one));
 	CU_ASSERT(worker_transport_idle(b.l->t, time_mono_ms() + 3600000) == -ECANCELED);
+	CU_ASSERT(worker_transport_idle_or(b.l->t, cmd, time_mono_ms() + 3600000) == -ECANCELED);
 	CU_ASSERT(worker_cycle(b.l, jbd, state, BMS_REQ_POLL, 2, NULL, &snap, &c) == -ECANCELED);
 	uint64_t v;
 	CU_ASSERT(read(wake, &v, sizeof(v)) == sizeof(v));
 
-	/* the far end closes: a hangup, not a timeout */
+	/* the far end closes: a hangup, not a timeout, and not hidden by a command */
 	wt_resp_stop(&b.r);
+	CU_ASSERT(worker_transport_idle_or(b.l->t, cmd, time_mono_ms() + 3600000) == -ENODEV);
+	close(cmd);
 	CU_ASSERT(worker_cycle(b.l, jbd, state, BMS_REQ_POLL, 2, NULL, &snap, &c) == -ENODEV);
 	CU_ASSERT(c.timeouts == 0);
 	worker_link_close(b.l);
