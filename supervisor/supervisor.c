@@ -335,7 +335,6 @@ static void start_worker(struct sup *s, struct port *p)
 	wp.port = p->pc;
 	wp.serial = s->serial;
 	copy_str(wp.state_dir, sizeof(wp.state_dir), s->state_dir);
-	wp.stale_after_ms = (uint64_t)(s->cfg->charge.stale_after * 1000.0);
 	/* the configured maxima bound a plausible current (bms/plausible.h) */
 	wp.max_charge_ma = (int32_t)(s->cfg->charge.max_charge_current * 1000.0);
 	wp.max_discharge_ma = (int32_t)(s->cfg->charge.max_discharge_current * 1000.0);

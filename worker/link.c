@@ -14,7 +14,8 @@
  * in bursts, every 1-16 ms); never beyond the hard cap of the attempt. */
 #define QUIET_MS 40u
 
-size_t worker_state_size_max(void)
+/* Largest state_size over the registry (at least 1). */
+static size_t worker_state_size_max(void)
 {
 	size_t m = 1;
 	for (size_t i = 0; bms_drivers[i]; i++)

@@ -41,9 +41,6 @@ int worker_link_open_ops(const struct worker_transport_ops *ops, const char *pat
 int worker_link_open(const char *path, int wake_fd, struct worker_link **ret);
 void worker_link_close(struct worker_link *l); /* accepts NULL */
 
-/* Largest state_size over the registry (at least 1). */
-size_t worker_state_size_max(void);
-
 /*
  * Run one whole cycle of `kind` (PROBE or POLL) for drv (state already
  * initialised) into snap. The core numbers the poll cycles and retries: each

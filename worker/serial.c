@@ -120,7 +120,8 @@ int worker_port_set_vmin(struct worker_port *p, uint8_t n)
 	return r;
 }
 
-int worker_port_flush_input(struct worker_port *p)
+/* Drop unread input (late replies, echo, noise). */
+static int worker_port_flush_input(struct worker_port *p)
 {
 	if (tcflush(p->fd, TCIFLUSH) < 0)
 		return errno == EIO ? -ENODEV : -errno;

@@ -42,9 +42,6 @@ int worker_port_set_line(struct worker_port *p, uint32_t baud, enum bms_framing 
 /* Batch reads: poll() reports input only once n (1..255) bytes wait. */
 int worker_port_set_vmin(struct worker_port *p, uint8_t n);
 
-/* Drop unread input (late replies, echo, noise). */
-int worker_port_flush_input(struct worker_port *p);
-
 /* Write all of buf before deadline_ms. */
 int worker_port_write(struct worker_port *p, const uint8_t *buf, size_t len,
 		      uint64_t deadline_ms);

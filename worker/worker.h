@@ -55,7 +55,6 @@ struct worker_params {
 	struct worker_port_config port; /* effective settings for this port */
 	struct worker_config serial;    /* section-wide settings */
 	char state_dir[CFG_STR];        /* remembered protocols live here */
-	uint64_t stale_after_ms;
 	/* charge.max_charge_current / max_discharge_current in mA (0 = none): a
 	 * current far beyond them is implausible (bms/plausible.h) */
 	int32_t max_charge_ma;

@@ -377,6 +377,5 @@ void wt_worker_params(struct worker_params *p, const char *path, const char *ide
 	p->serial.detect_round_max = 10;
 	p->serial.redetect_after = 10;
 	p->port.poll_interval = 0.1;
-	p->stale_after_ms = 800;
 	p->notify_fd = -1;
 }

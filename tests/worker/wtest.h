@@ -31,7 +31,7 @@ int wt_count_threads(void);
 /* A plausible 16S LiFePO4 snapshot. */
 void wt_snapshot(struct bms_snapshot *s);
 
-/* Worker parameters for a test port: retries 2, quick detection, 0.1 s poll, stale at 800 ms. */
+/* Worker parameters for a test port: retries 2, quick detection, 0.1 s poll. */
 void wt_worker_params(struct worker_params *p, const char *path, const char *identity);
 
 /* The slot holding the battery with identity key (not EMPTY), copied to *ret; -1 when none. */
