@@ -148,7 +148,8 @@ static long proc_status_kb(pid_t pid, const char *key)
 static bool has_current(DBusMessage *m)
 {
 	DBusMessageIter it, arr;
-	if (!dbus_message_iter_init(m, &it) || dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY)
+	if (!dbus_message_iter_init(m, &it) ||
+	    dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY)
 		return false;
 	dbus_message_iter_recurse(&it, &arr);
 	while (dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY) {
@@ -166,7 +167,8 @@ static bool has_current(DBusMessage *m)
 int main(int argc, char **argv)
 {
 	if (argc != 8) {
-		fprintf(stderr, "usage: e2e_bench DAEMON BUS_ADDRESS WORKDIR BMS N SECONDS POLL_S\n");
+		fprintf(stderr,
+			"usage: e2e_bench DAEMON BUS_ADDRESS WORKDIR BMS N SECONDS POLL_S\n");
 		return 2;
 	}
 	const char *daemon = argv[1], *addr = argv[2], *dir = argv[3];
@@ -203,8 +205,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bus: %s\n", err.message);
 		return 1;
 	}
-	dbus_bus_add_match(c, "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'",
-			   NULL);
+	dbus_bus_add_match(
+		c, "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'", NULL);
 	dbus_bus_add_match(c, "type='signal',interface='com.victronenergy.BusItem'", NULL);
 	dbus_connection_flush(c);
 	int dfd = -1;
@@ -218,7 +220,8 @@ int main(int argc, char **argv)
 		int lfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (lfd >= 0)
 			dup2(lfd, STDERR_FILENO);
-		execl(daemon, daemon, "-c", conf, "--no-udev", "--bus-address", addr, getenv("SB_BENCH_DEBUG") ? "-vv" : "-q", (char *)NULL);
+		execl(daemon, daemon, "-c", conf, "--no-udev", "--bus-address", addr,
+		      getenv("SB_BENCH_DEBUG") ? "-vv" : "-q", (char *)NULL);
 		_exit(127);
 	}
 
@@ -249,7 +252,8 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < n; i++) {
 			if (!(fds[i].revents & POLLIN))
 				continue;
-			ssize_t r = read(b[i].master, b[i].buf + b[i].len, sizeof(b[i].buf) - b[i].len);
+			ssize_t r =
+				read(b[i].master, b[i].buf + b[i].len, sizeof(b[i].buf) - b[i].len);
 			if (r <= 0)
 				continue;
 			b[i].len += (size_t)r;
@@ -257,9 +261,9 @@ int main(int argc, char **argv)
 			int len = 0;
 			/* skip what came before the request (other drivers' probes) */
 			for (size_t off = 0; off < b[i].len && len <= 0; off++)
-				len = bms_sim_respond(drv, &b[i].snap,
-						      drv->addresses ? drv->addresses[0] : 0,
-						      b[i].buf + off, b[i].len - off, out, sizeof(out));
+				len = bms_sim_respond(
+					drv, &b[i].snap, drv->addresses ? drv->addresses[0] : 0,
+					b[i].buf + off, b[i].len - off, out, sizeof(out));
 			if (len > 0) {
 				ssize_t w = write(b[i].master, out, (size_t)len);
 				(void)w;
@@ -276,28 +280,39 @@ int main(int argc, char **argv)
 			DBusMessage *m;
 			while ((m = dbus_connection_pop_message(c))) {
 				double t = now_s();
-				if (dbus_message_is_signal(m, "org.freedesktop.DBus", "NameOwnerChanged")) {
+				if (dbus_message_is_signal(m, "org.freedesktop.DBus",
+							   "NameOwnerChanged")) {
 					const char *name, *old, *nw;
 					if (dbus_message_get_args(m, NULL, DBUS_TYPE_STRING, &name,
-								  DBUS_TYPE_STRING, &old, DBUS_TYPE_STRING,
-								  &nw, DBUS_TYPE_INVALID) &&
-					    nw[0] && strncmp(name, "com.victronenergy.battery.", 26) == 0) {
+								  DBUS_TYPE_STRING, &old,
+								  DBUS_TYPE_STRING, &nw,
+								  DBUS_TYPE_INVALID) &&
+					    nw[0] &&
+					    strncmp(name, "com.victronenergy.battery.", 26) == 0) {
 						for (unsigned i = 0; i < n; i++) {
-							if (strncmp(name + 26, b[i].tty, strlen(b[i].tty)) == 0 &&
+							if (strncmp(name + 26, b[i].tty,
+								    strlen(b[i].tty)) == 0 &&
 							    !b[i].owner[0]) {
-								snprintf(b[i].owner, sizeof(b[i].owner), "%s", nw);
+								snprintf(b[i].owner,
+									 sizeof(b[i].owner), "%s",
+									 nw);
 								b[i].t_service = t;
 								if (++services == 1)
 									t_first = t;
 								if (services == n) {
 									t_all = t;
-									window_start = t + 2; /* let the first cycles settle */
+									window_start =
+										t +
+										2; /* let the first
+										      cycles settle
+										    */
 								}
 							}
 						}
 					}
 				} else if (dbus_message_get_type(m) == DBUS_MESSAGE_TYPE_SIGNAL &&
-					   strcmp(dbus_message_get_interface(m), "com.victronenergy.BusItem") == 0) {
+					   strcmp(dbus_message_get_interface(m),
+						  "com.victronenergy.BusItem") == 0) {
 					const char *snd = dbus_message_get_sender(m);
 					bool in_window = window_start > 0 && t >= window_start;
 					if (in_window && cpu0 < 0)
@@ -308,7 +323,9 @@ int main(int argc, char **argv)
 						if (strcmp(snd, b[i].owner) != 0)
 							continue;
 						if (in_window && b[i].pending &&
-						    dbus_message_is_signal(m, "com.victronenergy.BusItem", "ItemsChanged") &&
+						    dbus_message_is_signal(
+							    m, "com.victronenergy.BusItem",
+							    "ItemsChanged") &&
 						    has_current(m) && nlat < MAXS)
 							lat[nlat++] = t - b[i].last_write;
 						b[i].pending = false;
@@ -336,13 +353,14 @@ int main(int argc, char **argv)
 		       "%.1f us per battery-cycle, %.2f s per battery-hour\n",
 		       cpu, cpu / w * 100, cpu / w * 100 / n, cpu / (w / poll_s * n) * 1e6,
 		       cpu / n / (w / 3600.0));
-		printf("dbus messages        %.2f /s = %.2f per battery per cycle\n", (double)msgs / w,
-		       (double)msgs / w * poll_s / n);
+		printf("dbus messages        %.2f /s = %.2f per battery per cycle\n",
+		       (double)msgs / w, (double)msgs / w * poll_s / n);
 	}
 	printf("memory               peak RSS %ld KiB, RSS %ld KiB\n", hwm, rss);
 	if (nlat) {
 		qsort(lat, nlat, sizeof(lat[0]), cmp_double);
-		printf("latency              median %.3f ms, p99 %.3f ms, max %.3f ms (%zu samples)\n",
+		printf("latency              median %.3f ms, p99 %.3f ms, max %.3f ms (%zu "
+		       "samples)\n",
 		       lat[nlat / 2] * 1e3, lat[(size_t)((double)nlat * 0.99)] * 1e3,
 		       lat[nlat - 1] * 1e3, nlat);
 	}

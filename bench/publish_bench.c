@@ -100,7 +100,8 @@ int main(int argc, char **argv)
 			struct bms_snapshot s;
 			memset(&s, 0, sizeof(s));
 			s.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN |
-				  BMS_V_CAP_FULL | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS | BMS_V_ALARMS;
+				  BMS_V_CAP_FULL | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS |
+				  BMS_V_ALARMS;
 			s.current_ma = 10000 + tick * 37 + k;
 			s.soc_cpct = (uint16_t)(5000 + tick);
 			s.capacity_full_mah = 280000;
@@ -115,7 +116,8 @@ int main(int argc, char **argv)
 			s.temp_dc[0] = (int16_t)(250 + tick % 5);
 			s.temp_dc[1] = 255;
 			s.charge_fet = s.discharge_fet = true;
-			struct store_info info = {.poll_interval_ms = 1000, .cycles_ok = (uint64_t)tick};
+			struct store_info info = {.poll_interval_ms = 1000,
+						  .cycles_ok = (uint64_t)tick};
 			snprintf(info.tty, sizeof(info.tty), "ttyUSB%d", k);
 			snprintf(info.protocol, sizeof(info.protocol), "jk");
 			store_commit(st, slots[k], &s, &info, time_mono_ms());
@@ -126,9 +128,10 @@ int main(int argc, char **argv)
 	double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
 			      r0.ru_stime.tv_sec) +
 		     (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
-			      r0.ru_stime.tv_usec) / 1e6;
-	printf("batteries=%d seconds=%d cpu_s=%.3f cpu_pct=%.2f rss_kb=%ld hwm_kb=%ld\n", n, seconds,
-	       cpu, 100.0 * cpu / seconds, status_kb("VmRSS:"), status_kb("VmHWM:"));
+			      r0.ru_stime.tv_usec) /
+			     1e6;
+	printf("batteries=%d seconds=%d cpu_s=%.3f cpu_pct=%.2f rss_kb=%ld hwm_kb=%ld\n", n,
+	       seconds, cpu, 100.0 * cpu / seconds, status_kb("VmRSS:"), status_kb("VmHWM:"));
 	publish_free(pub);
 	store_free(st);
 	close(tfd);

@@ -44,12 +44,12 @@ enum bms_valid {
 	BMS_V_CAP_REMAIN = 1u << 4,
 	BMS_V_CAP_FULL = 1u << 5,
 	BMS_V_CYCLES = 1u << 6,
-	BMS_V_CELLS = 1u << 7,       /* cell_count and cell_mv[] */
-	BMS_V_TEMPS = 1u << 8,       /* temp_count and temp_dc[] */
+	BMS_V_CELLS = 1u << 7, /* cell_count and cell_mv[] */
+	BMS_V_TEMPS = 1u << 8, /* temp_count and temp_dc[] */
 	BMS_V_MOSFET_TEMP = 1u << 9,
-	BMS_V_FETS = 1u << 10,       /* charge_fet and discharge_fet */
-	BMS_V_BALANCING = 1u << 11,  /* balancing bit mask per cell */
-	BMS_V_BALANCER = 1u << 12,   /* balancer_enabled (the switch) */
+	BMS_V_FETS = 1u << 10,      /* charge_fet and discharge_fet */
+	BMS_V_BALANCING = 1u << 11, /* balancing bit mask per cell */
+	BMS_V_BALANCER = 1u << 12,  /* balancer_enabled (the switch) */
 	BMS_V_ALARMS = 1u << 13,
 	BMS_V_SERIAL = 1u << 14,
 	BMS_V_HW_VERSION = 1u << 15,
@@ -177,9 +177,9 @@ enum bms_req_kind {
  */
 struct bms_request {
 	enum bms_req_kind kind;
-	unsigned step;     /* 0.. within the cycle */
-	uint32_t cycle;    /* POLL: cycles started since init, 1 = the first; a retry keeps it */
-	unsigned attempt;  /* 0 = first try of this step, n = the nth retry */
+	unsigned step;    /* 0.. within the cycle */
+	uint32_t cycle;   /* POLL: cycles started since init, 1 = the first; a retry keeps it */
+	unsigned attempt; /* 0 = first try of this step, n = the nth retry */
 	enum bms_command command; /* SET only */
 	int32_t value;            /* SET only (see enum bms_command) */
 };
@@ -217,13 +217,13 @@ struct bms_link {
 		enum bms_framing framing;
 	} serial;
 	struct {
-		uint32_t bitrate;     /* bit/s */
-		const uint32_t *ids;  /* frame ids it sends or answers, 0-terminated */
+		uint32_t bitrate;    /* bit/s */
+		const uint32_t *ids; /* frame ids it sends or answers, 0-terminated */
 	} can;
 	struct {
-		const char *service;  /* GATT service UUID */
-		const char *notify;   /* characteristic the BMS notifies on */
-		const char *write;    /* characteristic requests are written to */
+		const char *service; /* GATT service UUID */
+		const char *notify;  /* characteristic the BMS notifies on */
+		const char *write;   /* characteristic requests are written to */
 	} ble;
 };
 
@@ -237,13 +237,13 @@ struct bms_driver {
 	const uint8_t *addresses; /* default addresses to try, 0-terminated; NULL = unaddressed */
 	uint8_t address_min, address_max; /* valid range for scan (addressed drivers) */
 	unsigned response_timeout_ms;
-	unsigned inter_frame_gap_ms; /* silence to leave before the next request */
-	unsigned poll_interval_ms;   /* default poll period */
-	size_t max_frame;            /* largest frame frame_check() can accept */
-	unsigned flags;              /* enum bms_flags */
-	size_t state_size;           /* per-port private state, zeroed by the worker */
-	const struct bms_step *steps; /* the poll steps that need the core's care, by index */
-	size_t nsteps;                /* entries in steps (later steps are plain) */
+	unsigned inter_frame_gap_ms;      /* silence to leave before the next request */
+	unsigned poll_interval_ms;        /* default poll period */
+	size_t max_frame;                 /* largest frame frame_check() can accept */
+	unsigned flags;                   /* enum bms_flags */
+	size_t state_size;                /* per-port private state, zeroed by the worker */
+	const struct bms_step *steps;     /* the poll steps that need the core's care, by index */
+	size_t nsteps;                    /* entries in steps (later steps are plain) */
 	const enum bms_command *commands; /* supported writes, 0-terminated; NULL = none */
 
 	/* Prepare private state for one battery at `address` (0 for unaddressed). */
@@ -314,9 +314,9 @@ enum bms_find bms_frame_find(const struct bms_driver *drv, const uint8_t *buf, s
  * Zero it (bms_held_reset) whenever the driver state is initialised.
  */
 struct bms_held {
-	uint32_t cycle;       /* poll cycles started; the current one while it runs */
-	uint32_t steps_done;  /* bit n: static step n has answered */
-	uint32_t valid;       /* valid bits of the fields kept in snap */
+	uint32_t cycle;      /* poll cycles started; the current one while it runs */
+	uint32_t steps_done; /* bit n: static step n has answered */
+	uint32_t valid;      /* valid bits of the fields kept in snap */
 	struct bms_snapshot snap;
 };
 void bms_held_reset(struct bms_held *h);
@@ -336,6 +336,5 @@ void bms_held_apply(const struct bms_held *h, struct bms_snapshot *snap);
 /* Copy the fields behind the valid bits `bits` from src to dst, and the bits. */
 void bms_snapshot_copy_fields(struct bms_snapshot *dst, const struct bms_snapshot *src,
 			      uint32_t bits);
-
 
 #endif

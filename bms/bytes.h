@@ -99,10 +99,22 @@ static inline uint32_t br_u32le(struct breader *r)
 	return ((uint32_t)b[3] << 24) | ((uint32_t)b[2] << 16) | ((uint32_t)b[1] << 8) | b[0];
 }
 
-static inline int16_t br_s16be(struct breader *r) { return (int16_t)br_u16be(r); }
-static inline int16_t br_s16le(struct breader *r) { return (int16_t)br_u16le(r); }
-static inline int32_t br_s32le(struct breader *r) { return (int32_t)br_u32le(r); }
-static inline int32_t br_s32be(struct breader *r) { return (int32_t)br_u32be(r); }
+static inline int16_t br_s16be(struct breader *r)
+{
+	return (int16_t)br_u16be(r);
+}
+static inline int16_t br_s16le(struct breader *r)
+{
+	return (int16_t)br_u16le(r);
+}
+static inline int32_t br_s32le(struct breader *r)
+{
+	return (int32_t)br_u32le(r);
+}
+static inline int32_t br_s32be(struct breader *r)
+{
+	return (int32_t)br_u32be(r);
+}
 
 /*
  * Copy n bytes as a string into out (cap bytes incl. NUL), stopping at the

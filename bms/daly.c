@@ -72,9 +72,9 @@
 #include "bytes.h"
 #include "daly_wire.h"
 
-#define DALY_OPT_EVERY 64    /* cycles between 0x50 attempts while it is missing */
-#define DALY_SIGN_VOTES 3    /* cycles of disagreement before the sign flips */
-#define DALY_SIGN_MIN 10     /* 1 A in 0.1 A: below it the direction is noise */
+#define DALY_OPT_EVERY 64 /* cycles between 0x50 attempts while it is missing */
+#define DALY_SIGN_VOTES 3 /* cycles of disagreement before the sign flips */
+#define DALY_SIGN_MIN 10  /* 1 A in 0.1 A: below it the direction is noise */
 
 static const uint8_t poll_cmds[] = {CMD_SOC,   CMD_MOS,     CMD_STATUS, CMD_CELLS,
 				    CMD_TEMPS, CMD_BALANCE, CMD_FAULTS};
@@ -86,12 +86,12 @@ struct daly_state {
 	uint8_t cells;       /* from 0x94; 0 = not known yet */
 	uint8_t temps;       /* from 0x94 */
 	bool have_counts;
-	bool all16;          /* this firmware sends all 16 cell frames */
+	bool all16; /* this firmware sends all 16 cell frames */
 	/* current sign check */
-	int8_t sign;         /* +1: raw < 30000 is charging (default); -1 the other way */
-	uint8_t votes;       /* consecutive cycles contradicting the sign */
-	bool cur_seen;       /* 0x90 parsed since the cycle started */
-	int32_t cur_raw;     /* raw - 30000 of this cycle, 0.1 A */
+	int8_t sign;     /* +1: raw < 30000 is charging (default); -1 the other way */
+	uint8_t votes;   /* consecutive cycles contradicting the sign */
+	bool cur_seen;   /* 0x90 parsed since the cycle started */
+	int32_t cur_raw; /* raw - 30000 of this cycle, 0.1 A */
 	uint16_t cell_buf[DALY_MAX_FRAMES * DALY_CELLS_PER_FRAME];
 };
 
@@ -118,8 +118,7 @@ static uint8_t daly_cmd(const struct bms_request *req)
 	return req->step == sizeof(poll_cmds) ? CMD_RATED : 0;
 }
 
-static int daly_build_request(void *state, const struct bms_request *req, uint8_t *out,
-			      size_t cap)
+static int daly_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct daly_state *st = state;
 	if (req->kind == BMS_REQ_SET)
@@ -141,8 +140,8 @@ static int daly_build_request(void *state, const struct bms_request *req, uint8_
 	else if (cmd == CMD_TEMPS)
 		/* a board without sensors still sends one (0xFF-filled) frame */
 		need = !st->have_counts ? 0
-		       : st->temps      ? (st->temps + DALY_TEMPS_PER_FRAME - 1u) / DALY_TEMPS_PER_FRAME
-					: 1;
+		       : st->temps ? (st->temps + DALY_TEMPS_PER_FRAME - 1u) / DALY_TEMPS_PER_FRAME
+				   : 1;
 	st->frames_need = (uint8_t)need;
 
 	uint8_t pad[8];
@@ -263,8 +262,8 @@ static int parse_temps(struct daly_state *st, const uint8_t *d, struct bms_snaps
 	return 0;
 }
 
-static int daly_parse(void *state, const struct bms_request *req, const uint8_t *frame,
-			 size_t len, struct bms_snapshot *snap)
+static int daly_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		      struct bms_snapshot *snap)
 {
 	struct daly_state *st = state;
 	if (!daly_frame_ok(frame, len))
@@ -351,7 +350,9 @@ static int daly_parse(void *state, const struct bms_request *req, const uint8_t 
 
 /* The poll steps: 0x90 ... 0x98, then 0x50 rated capacity, static data. */
 static const struct bms_step daly_steps[] = {
-	[sizeof(poll_cmds)] = {.flags = BMS_STEP_STATIC, .every = DALY_OPT_EVERY, .fills = BMS_V_CAP_DESIGN | BMS_V_CAP_FULL},
+	[sizeof(poll_cmds)] = {.flags = BMS_STEP_STATIC,
+			       .every = DALY_OPT_EVERY,
+			       .fills = BMS_V_CAP_DESIGN | BMS_V_CAP_FULL},
 };
 static const uint32_t daly_bauds[] = {9600, 0};
 static const struct bms_link daly_links[] = {

@@ -18,10 +18,10 @@
 #define DALY_HOST 0x40
 #define DALY_PAD 0xAA
 #define DALY_BOARDS 16
-#define DALY_MAX_FRAMES 16   /* 0x95: 48 cell positions, 3 per frame */
+#define DALY_MAX_FRAMES 16 /* 0x95: 48 cell positions, 3 per frame */
 #define DALY_CELLS_PER_FRAME 3
 #define DALY_TEMPS_PER_FRAME 7
-#define DALY_TEMP_OFFSET 40  /* degC + 40 */
+#define DALY_TEMP_OFFSET 40 /* degC + 40 */
 #define DALY_CURRENT_ZERO 30000
 enum {
 	CMD_RATED = 0x50,

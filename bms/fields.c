@@ -7,66 +7,69 @@
 
 #define F(id, k, c, bit, member, t, sc, u, ru)                                                     \
 	[id] = {.key = k,                                                                          \
-	        .csv = c,                                                                          \
-	        .valid = bit,                                                                      \
-	        .offset = offsetof(struct bms_snapshot, member),                                   \
-	        .type = t,                                                                         \
-	        .scale = sc,                                                                       \
-	        .unit = u,                                                                         \
-	        .raw_unit = ru}
+		.csv = c,                                                                          \
+		.valid = bit,                                                                      \
+		.offset = offsetof(struct bms_snapshot, member),                                   \
+		.type = t,                                                                         \
+		.scale = sc,                                                                       \
+		.unit = u,                                                                         \
+		.raw_unit = ru}
 
 /* In JSON key order: the writer emits them in this order (docs/SIMULATOR.md). */
 const struct bms_field bms_fields[BMS_FIELD_COUNT] = {
-    F(BMS_FIELD_VOLTAGE, "voltage_v", NULL, BMS_V_VOLTAGE, voltage_mv, BMS_FT_I32, BMS_SCALE_MILLI,
-      "V", "mV"),
-    F(BMS_FIELD_CURRENT, "current_a", "current", BMS_V_CURRENT, current_ma, BMS_FT_I32,
-      BMS_SCALE_MILLI, "A", "mA"),
-    F(BMS_FIELD_POWER, "power_w", NULL, BMS_V_POWER, power_mw, BMS_FT_I64, BMS_SCALE_MILLI, "W",
-      "mW"),
-    F(BMS_FIELD_SOC, "soc_pct", "soc", BMS_V_SOC, soc_cpct, BMS_FT_U16, BMS_SCALE_CENTI, "%",
-      "0.01 %"),
-    F(BMS_FIELD_SOH, "soh_pct", NULL, BMS_V_SOH, soh_cpct, BMS_FT_U16, BMS_SCALE_CENTI, "%",
-      "0.01 %"),
-    F(BMS_FIELD_CAP_REMAIN, "capacity_remaining_ah", NULL, BMS_V_CAP_REMAIN, capacity_remain_mah,
-      BMS_FT_I32, BMS_SCALE_MILLI, "Ah", "mAh"),
-    F(BMS_FIELD_CAP_FULL, "capacity_full_ah", NULL, BMS_V_CAP_FULL, capacity_full_mah, BMS_FT_I32,
-      BMS_SCALE_MILLI, "Ah", "mAh"),
-    F(BMS_FIELD_CAP_DESIGN, "capacity_design_ah", NULL, BMS_V_CAP_DESIGN, capacity_design_mah,
-      BMS_FT_I32, BMS_SCALE_MILLI, "Ah", "mAh"),
-    F(BMS_FIELD_CYCLES, "cycles", NULL, BMS_V_CYCLES, cycles, BMS_FT_U32, BMS_SCALE_ONE, "", ""),
-    [BMS_FIELD_CELL_COUNT] = {.key = "cell_count",
-                              .valid = BMS_V_CELLS,
-                              .offset = offsetof(struct bms_snapshot, cell_count),
-                              .type = BMS_FT_U8,
-                              .scale = BMS_SCALE_ONE,
-                              .unit = "",
-                              .raw_unit = "",
-                              .max = BMS_MAX_CELLS},
-    F(BMS_FIELD_CELLS, "cell_voltages_v", "cell", BMS_V_CELLS, cell_mv, BMS_FT_CELLS,
-      BMS_SCALE_MILLI, "V", "mV"),
-    F(BMS_FIELD_TEMPS, "temperatures_c", "temp", BMS_V_TEMPS, temp_dc, BMS_FT_TEMPS, BMS_SCALE_DECI,
-      "degC", "0.1 degC"),
-    F(BMS_FIELD_MOSFET_TEMP, "mosfet_temp_c", "mosfet", BMS_V_MOSFET_TEMP, mosfet_temp_dc,
-      BMS_FT_I16, BMS_SCALE_DECI, "degC", "0.1 degC"),
-    F(BMS_FIELD_CHARGE_FET, "charge_fet", "charge_fet", BMS_V_FETS, charge_fet, BMS_FT_BOOL,
-      BMS_SCALE_ONE, "", ""),
-    F(BMS_FIELD_DISCHARGE_FET, "discharge_fet", "discharge_fet", BMS_V_FETS, discharge_fet,
-      BMS_FT_BOOL, BMS_SCALE_ONE, "", ""),
-    F(BMS_FIELD_BALANCING, "balancing", NULL, BMS_V_BALANCING, balancing, BMS_FT_BITS,
-      BMS_SCALE_ONE, "", ""),
-    F(BMS_FIELD_BALANCER, "balancer_enabled", NULL, BMS_V_BALANCER, balancer_enabled, BMS_FT_BOOL,
-      BMS_SCALE_ONE, "", ""),
-    F(BMS_FIELD_ALARMS, "alarms", NULL, BMS_V_ALARMS, alarm, BMS_FT_ALARMS, BMS_SCALE_ONE, "", ""),
-    F(BMS_FIELD_MAX_CHARGE_I, "max_charge_current_a", "bms_max_charge", BMS_V_MAX_CHARGE_I,
-      max_charge_ma, BMS_FT_I32, BMS_SCALE_MILLI, "A", "mA"),
-    F(BMS_FIELD_MAX_DISCHARGE_I, "max_discharge_current_a", "bms_max_discharge",
-      BMS_V_MAX_DISCHARGE_I, max_discharge_ma, BMS_FT_I32, BMS_SCALE_MILLI, "A", "mA"),
-    F(BMS_FIELD_SERIAL, "serial", NULL, BMS_V_SERIAL, serial, BMS_FT_STR, BMS_SCALE_ONE, "", ""),
-    F(BMS_FIELD_MODEL, "model", NULL, BMS_V_MODEL, model, BMS_FT_STR, BMS_SCALE_ONE, "", ""),
-    F(BMS_FIELD_HW_VERSION, "hw_version", NULL, BMS_V_HW_VERSION, hw_version, BMS_FT_STR,
-      BMS_SCALE_ONE, "", ""),
-    F(BMS_FIELD_SW_VERSION, "sw_version", NULL, BMS_V_SW_VERSION, sw_version, BMS_FT_STR,
-      BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_VOLTAGE, "voltage_v", NULL, BMS_V_VOLTAGE, voltage_mv, BMS_FT_I32,
+	  BMS_SCALE_MILLI, "V", "mV"),
+	F(BMS_FIELD_CURRENT, "current_a", "current", BMS_V_CURRENT, current_ma, BMS_FT_I32,
+	  BMS_SCALE_MILLI, "A", "mA"),
+	F(BMS_FIELD_POWER, "power_w", NULL, BMS_V_POWER, power_mw, BMS_FT_I64, BMS_SCALE_MILLI, "W",
+	  "mW"),
+	F(BMS_FIELD_SOC, "soc_pct", "soc", BMS_V_SOC, soc_cpct, BMS_FT_U16, BMS_SCALE_CENTI, "%",
+	  "0.01 %"),
+	F(BMS_FIELD_SOH, "soh_pct", NULL, BMS_V_SOH, soh_cpct, BMS_FT_U16, BMS_SCALE_CENTI, "%",
+	  "0.01 %"),
+	F(BMS_FIELD_CAP_REMAIN, "capacity_remaining_ah", NULL, BMS_V_CAP_REMAIN,
+	  capacity_remain_mah, BMS_FT_I32, BMS_SCALE_MILLI, "Ah", "mAh"),
+	F(BMS_FIELD_CAP_FULL, "capacity_full_ah", NULL, BMS_V_CAP_FULL, capacity_full_mah,
+	  BMS_FT_I32, BMS_SCALE_MILLI, "Ah", "mAh"),
+	F(BMS_FIELD_CAP_DESIGN, "capacity_design_ah", NULL, BMS_V_CAP_DESIGN, capacity_design_mah,
+	  BMS_FT_I32, BMS_SCALE_MILLI, "Ah", "mAh"),
+	F(BMS_FIELD_CYCLES, "cycles", NULL, BMS_V_CYCLES, cycles, BMS_FT_U32, BMS_SCALE_ONE, "",
+	  ""),
+	[BMS_FIELD_CELL_COUNT] = {.key = "cell_count",
+				  .valid = BMS_V_CELLS,
+				  .offset = offsetof(struct bms_snapshot, cell_count),
+				  .type = BMS_FT_U8,
+				  .scale = BMS_SCALE_ONE,
+				  .unit = "",
+				  .raw_unit = "",
+				  .max = BMS_MAX_CELLS},
+	F(BMS_FIELD_CELLS, "cell_voltages_v", "cell", BMS_V_CELLS, cell_mv, BMS_FT_CELLS,
+	  BMS_SCALE_MILLI, "V", "mV"),
+	F(BMS_FIELD_TEMPS, "temperatures_c", "temp", BMS_V_TEMPS, temp_dc, BMS_FT_TEMPS,
+	  BMS_SCALE_DECI, "degC", "0.1 degC"),
+	F(BMS_FIELD_MOSFET_TEMP, "mosfet_temp_c", "mosfet", BMS_V_MOSFET_TEMP, mosfet_temp_dc,
+	  BMS_FT_I16, BMS_SCALE_DECI, "degC", "0.1 degC"),
+	F(BMS_FIELD_CHARGE_FET, "charge_fet", "charge_fet", BMS_V_FETS, charge_fet, BMS_FT_BOOL,
+	  BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_DISCHARGE_FET, "discharge_fet", "discharge_fet", BMS_V_FETS, discharge_fet,
+	  BMS_FT_BOOL, BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_BALANCING, "balancing", NULL, BMS_V_BALANCING, balancing, BMS_FT_BITS,
+	  BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_BALANCER, "balancer_enabled", NULL, BMS_V_BALANCER, balancer_enabled,
+	  BMS_FT_BOOL, BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_ALARMS, "alarms", NULL, BMS_V_ALARMS, alarm, BMS_FT_ALARMS, BMS_SCALE_ONE, "",
+	  ""),
+	F(BMS_FIELD_MAX_CHARGE_I, "max_charge_current_a", "bms_max_charge", BMS_V_MAX_CHARGE_I,
+	  max_charge_ma, BMS_FT_I32, BMS_SCALE_MILLI, "A", "mA"),
+	F(BMS_FIELD_MAX_DISCHARGE_I, "max_discharge_current_a", "bms_max_discharge",
+	  BMS_V_MAX_DISCHARGE_I, max_discharge_ma, BMS_FT_I32, BMS_SCALE_MILLI, "A", "mA"),
+	F(BMS_FIELD_SERIAL, "serial", NULL, BMS_V_SERIAL, serial, BMS_FT_STR, BMS_SCALE_ONE, "",
+	  ""),
+	F(BMS_FIELD_MODEL, "model", NULL, BMS_V_MODEL, model, BMS_FT_STR, BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_HW_VERSION, "hw_version", NULL, BMS_V_HW_VERSION, hw_version, BMS_FT_STR,
+	  BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_SW_VERSION, "sw_version", NULL, BMS_V_SW_VERSION, sw_version, BMS_FT_STR,
+	  BMS_SCALE_ONE, "", ""),
 };
 #undef F
 
@@ -154,14 +157,14 @@ unsigned bms_field_cap(const struct bms_field *f)
 {
 	return f->type == BMS_FT_CELLS   ? BMS_MAX_CELLS
 	       : f->type == BMS_FT_TEMPS ? BMS_MAX_TEMPS
-	                                 : 0;
+					 : 0;
 }
 
 unsigned bms_field_len(const struct bms_field *f, const struct bms_snapshot *s)
 {
 	unsigned n = f->type == BMS_FT_CELLS   ? s->cell_count
-	             : f->type == BMS_FT_TEMPS ? s->temp_count
-	                                       : 0;
+		     : f->type == BMS_FT_TEMPS ? s->temp_count
+					       : 0;
 	unsigned cap = bms_field_cap(f);
 	return n > cap ? cap : n;
 }
@@ -183,7 +186,7 @@ int bms_field_set_elem(const struct bms_field *f, struct bms_snapshot *s, unsign
 		((uint16_t *)at_mut(f, s))[i] = (uint16_t)bms_from_si(si, f->scale, 0, UINT16_MAX);
 	else
 		((int16_t *)at_mut(f, s))[i] =
-		    (int16_t)bms_from_si(si, f->scale, INT16_MIN, INT16_MAX);
+			(int16_t)bms_from_si(si, f->scale, INT16_MIN, INT16_MAX);
 	return 0;
 }
 

@@ -134,8 +134,7 @@ static int jbd_lock_for(const struct jbd_state *st, const struct bms_request *re
 	return req->value ? st->fet_lock & ~bit : st->fet_lock | bit;
 }
 
-static int jbd_build_request(void *state, const struct bms_request *req, uint8_t *out,
-			     size_t cap)
+static int jbd_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct jbd_state *st = state;
 	if (req->kind == BMS_REQ_SET) {
@@ -335,8 +334,8 @@ static int parse_cells(const uint8_t *d, size_t n, struct bms_snapshot *s)
 	return 0;
 }
 
-static int jbd_parse(void *state, const struct bms_request *req, const uint8_t *frame,
-		     size_t len, struct bms_snapshot *snap)
+static int jbd_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		     struct bms_snapshot *snap)
 {
 	struct jbd_state *st = state;
 	if (!jbd_frame_ok(frame, len))

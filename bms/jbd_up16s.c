@@ -122,10 +122,10 @@
 #include "jbd_up16s_wire.h"
 #include "modbus_rtu.h"
 
-#define UP_PRODUCT_EVERY 64    /* cycles between product attempts while missing */
+#define UP_PRODUCT_EVERY 64 /* cycles between product attempts while missing */
 
 struct up_state {
-	uint8_t addr;      /* 1..16 */
+	uint8_t addr; /* 1..16 */
 };
 
 static int up_init(void *state, uint8_t address)
@@ -148,8 +148,7 @@ static uint16_t up_start(const struct bms_request *req)
 	return req->step == 0 ? UP_STATUS : req->step == 1 ? UP_PRODUCT : 0;
 }
 
-static int up_build_request(void *state, const struct bms_request *req, uint8_t *out,
-			    size_t cap)
+static int up_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct up_state *st = state;
 	if (req->kind == BMS_REQ_SET)
@@ -329,8 +328,8 @@ static int parse_product(const uint8_t *d, size_t n, struct bms_snapshot *s)
 	return 0;
 }
 
-static int up_parse(void *state, const struct bms_request *req, const uint8_t *frame,
-			 size_t len, struct bms_snapshot *snap)
+static int up_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		    struct bms_snapshot *snap)
 {
 	struct up_state *st = state;
 	size_t flen = 0;
@@ -368,7 +367,9 @@ static int up_parse(void *state, const struct bms_request *req, const uint8_t *f
 /* Poll steps: the status block, then the product block, static data. */
 static const struct bms_step up_steps[] = {
 	{0},
-	{.flags = BMS_STEP_STATIC, .every = UP_PRODUCT_EVERY, .fills = BMS_V_SW_VERSION | BMS_V_MODEL},
+	{.flags = BMS_STEP_STATIC,
+	 .every = UP_PRODUCT_EVERY,
+	 .fills = BMS_V_SW_VERSION | BMS_V_MODEL},
 };
 static const uint32_t up_bauds[] = {9600, 0};
 static const struct bms_link up_links[] = {

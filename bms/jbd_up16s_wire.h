@@ -16,19 +16,19 @@
 #include "modbus_rtu.h"
 
 #define UP_READ 0x78
-#define UP_PACK_POLL 0x45   /* master -> slave poll on the inter-pack bus */
-#define UP_PDU_HDR 6        /* start end len: the header after addr fn */
-#define UP_OVERHEAD 10      /* addr fn, that header, CRC */
-#define UP_MAX_DATA 0x200   /* the status block is 158 bytes at 16 cells */
+#define UP_PACK_POLL 0x45 /* master -> slave poll on the inter-pack bus */
+#define UP_PDU_HDR 6      /* start end len: the header after addr fn */
+#define UP_OVERHEAD 10    /* addr fn, that header, CRC */
+#define UP_MAX_DATA 0x200 /* the status block is 158 bytes at 16 cells */
 #define UP_ADDR_MAX 16
 #define UP_STATUS 0x1000
 #define UP_STATUS_END 0x10A0
 #define UP_PRODUCT 0x2810
 #define UP_PRODUCT_END 0x283C
-#define UP_PRODUCT_LEN 44   /* 6 x u16, model[16], project code[16] */
-#define UP_STATUS_FIXED 68  /* bytes up to and including the cell count */
+#define UP_PRODUCT_LEN 44  /* 6 x u16, model[16], project code[16] */
+#define UP_STATUS_FIXED 68 /* bytes up to and including the cell count */
 #define UP_SERIAL_LEN 30
-#define UP_TAIL_LEN 12      /* undecoded bytes after the serial (sample) */
+#define UP_TAIL_LEN 12 /* undecoded bytes after the serial (sample) */
 #define UP_CURRENT_ZERO 300000
 #define UP_CURRENT_SPAN 300000 /* +-3000 A in 10 mA */
 #define UP_TEMP_ZERO 500       /* raw - 500 = 0.1 degC */

@@ -62,8 +62,7 @@ static int jk_frame_check(const uint8_t *buf, size_t len, size_t *ret_len)
 	return jk_check_at(buf, len, false, ret_len);
 }
 
-static int jk_build_request(void *state, const struct bms_request *req, uint8_t *out,
-			    size_t cap)
+static int jk_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	(void)state;
 	if (req->kind == BMS_REQ_SET)
@@ -111,9 +110,8 @@ static bool jk_temp(uint16_t raw, int16_t *ret_dc)
 	return true;
 }
 
-
-static int jk_parse(void *state, const struct bms_request *req, const uint8_t *frame,
-			 size_t len, struct bms_snapshot *snap)
+static int jk_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		    struct bms_snapshot *snap)
 {
 	(void)state;
 	(void)req; /* one request, "read all": every reply answers it */

@@ -52,7 +52,7 @@ static inline int jk_check_at(const uint8_t *p, size_t avail, bool want_request,
 
 /* Fill a frame around data[0..n) at out; returns total length or -ENOBUFS. */
 static inline int jk_frame(uint8_t *out, size_t cap, uint8_t cmd, uint8_t src, uint8_t transport,
-		    const uint8_t *data, size_t n)
+			   const uint8_t *data, size_t n)
 {
 	size_t total = 11 + n + 9;
 	if (total > cap || total > JK_MAX_FRAME)

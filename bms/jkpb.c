@@ -25,10 +25,9 @@
  *   decodes it and returns 1 ("more frames for this step"); parse of the ACK
  *   returns 0 only when its address and trigger register are those of our
  *   request, else -EPROTO; either way the data frame is then forgotten, so
- *   another unit's data can never be completed by our own ACK. A cycle whose step ended in an error must be
- *   discarded by the caller (the data frame was already decoded into its
- *   scratch snapshot). A data frame of another type, or an ACK without a data
- *   frame before it, is -EPROTO.
+ *   another unit's data can never be completed by our own ACK. A cycle whose step ended in an error
+ * must be discarded by the caller (the data frame was already decoded into its scratch snapshot). A
+ * data frame of another type, or an ACK without a data frame before it, is -EPROTO.
  * - T3/T4/T5 (status bytes 254/256/258): in both captures the s16 at 254
  *   equals the MOSFET temperature at 144 exactly (12.9/12.9 and 12.8/12.8),
  *   which supports the PB note and dbus-serialbattery (254 is a copy of the
@@ -130,8 +129,7 @@ static uint16_t pb_trigger(const struct bms_request *req)
 	return 0;
 }
 
-static int jkpb_build_request(void *state, const struct bms_request *req, uint8_t *out,
-			      size_t cap)
+static int jkpb_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct jkpb_state *st = state;
 	if (req->kind == BMS_REQ_SET)
@@ -215,8 +213,8 @@ static int pb_parse_status(const uint8_t *f, struct bms_snapshot *s)
 			s->alarm[pb_alarm_map[k].alarm] = pb_alarm_map[k].level;
 
 	s->valid |= BMS_V_CELLS | BMS_V_MOSFET_TEMP | BMS_V_VOLTAGE | BMS_V_POWER | BMS_V_CURRENT |
-		    BMS_V_ALARMS | BMS_V_BALANCING | BMS_V_SOC | BMS_V_CAP_REMAIN |
-		    BMS_V_CAP_FULL | BMS_V_CYCLES | BMS_V_SOH | BMS_V_FETS | BMS_V_TEMPS;
+		    BMS_V_ALARMS | BMS_V_BALANCING | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
+		    BMS_V_CYCLES | BMS_V_SOH | BMS_V_FETS | BMS_V_TEMPS;
 	return 0;
 }
 
@@ -255,8 +253,8 @@ static int pb_parse_about(const uint8_t *f, struct bms_snapshot *s)
 	return 0;
 }
 
-static int jkpb_parse(void *state, const struct bms_request *req, const uint8_t *frame,
-			 size_t len, struct bms_snapshot *snap)
+static int jkpb_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		      struct bms_snapshot *snap)
 {
 	struct jkpb_state *st = state;
 	if (len == PB_ACK) {

@@ -51,7 +51,7 @@ static const struct {
 	{11, BMS_ALARM_LOW_CELL_VOLTAGE, 2},
 	{12, BMS_ALARM_LOW_VOLTAGE, 2},
 	{13, BMS_ALARM_HIGH_DISCHARGE_CURRENT, 2},
-	{14, BMS_ALARM_HIGH_CURRENT, 2}, /* discharge short circuit */
+	{14, BMS_ALARM_HIGH_CURRENT, 2},     /* discharge short circuit */
 	{15, BMS_ALARM_HIGH_TEMPERATURE, 2}, /* discharge over-temperature */
 	{16, BMS_ALARM_INTERNAL_FAILURE, 2}, /* charge MOSFET fault */
 	{17, BMS_ALARM_INTERNAL_FAILURE, 2}, /* discharge MOSFET fault */

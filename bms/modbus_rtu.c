@@ -45,7 +45,7 @@ static size_t data_bytes(uint8_t fn, uint16_t count)
 }
 
 int bms_modbus_frame(uint8_t addr, uint8_t fn, const uint8_t *pdu, size_t n, uint8_t *out,
-                     size_t cap)
+		     size_t cap)
 {
 	if (n > 0 && !pdu)
 		return -EINVAL;
@@ -60,7 +60,7 @@ int bms_modbus_frame(uint8_t addr, uint8_t fn, const uint8_t *pdu, size_t n, uin
 }
 
 int bms_modbus_read_request(uint8_t addr, uint8_t fn, uint16_t start, uint16_t count, uint8_t *out,
-                            size_t cap)
+			    size_t cap)
 {
 	if (!is_read(fn) || count == 0 ||
 	    count > (is_bits(fn) ? BMS_MODBUS_MAX_READ_BITS : BMS_MODBUS_MAX_READ_REGS))
@@ -80,7 +80,7 @@ int bms_modbus_write_single(uint8_t addr, uint16_t reg, uint16_t value, uint8_t 
 }
 
 int bms_modbus_write_multiple(uint8_t addr, uint16_t start, const uint16_t *values, uint16_t count,
-                              uint8_t *out, size_t cap)
+			      uint8_t *out, size_t cap)
 {
 	if (!values || count == 0 || count > BMS_MODBUS_MAX_WRITE_REGS)
 		return -EINVAL;
@@ -182,7 +182,7 @@ int bms_modbus_check(const void *ctx, const uint8_t *p, size_t avail, size_t *re
 }
 
 enum bms_find bms_modbus_find(const struct bms_modbus_spec *spec, const uint8_t *buf, size_t len,
-                              size_t *ret_start, size_t *ret_len)
+			      size_t *ret_start, size_t *ret_len)
 {
 	return bms_scan_frames(buf, len, bms_modbus_check, spec, ret_start, ret_len);
 }
@@ -192,10 +192,10 @@ int bms_modbus_parse_request(const uint8_t *frame, size_t len, struct bms_modbus
 	if (!frame || len < 8 || !bms_modbus_crc_ok(frame, len))
 		return -EBADMSG;
 	struct bms_modbus_req r = {
-	    .addr = frame[0],
-	    .fn = frame[1],
-	    .start = (uint16_t)((frame[2] << 8) | frame[3]),
-	    .count = (uint16_t)((frame[4] << 8) | frame[5]),
+		.addr = frame[0],
+		.fn = frame[1],
+		.start = (uint16_t)((frame[2] << 8) | frame[3]),
+		.count = (uint16_t)((frame[4] << 8) | frame[5]),
 	};
 	if (!is_standard(r.fn))
 		return -EPROTO;
@@ -214,7 +214,7 @@ int bms_modbus_parse_request(const uint8_t *frame, size_t len, struct bms_modbus
 }
 
 int bms_modbus_reply(const struct bms_modbus_req *req, const uint8_t *frame, size_t len,
-                     const uint8_t **ret_data, size_t *ret_n, uint8_t *ret_exception)
+		     const uint8_t **ret_data, size_t *ret_n, uint8_t *ret_exception)
 {
 	if (!req || !frame || !ret_data || !ret_n)
 		return -EINVAL;
@@ -246,7 +246,7 @@ int bms_modbus_reply(const struct bms_modbus_req *req, const uint8_t *frame, siz
 		uint16_t a = (uint16_t)((frame[2] << 8) | frame[3]);
 		uint16_t b = (uint16_t)((frame[4] << 8) | frame[5]);
 		bool single =
-		    req->fn == BMS_MODBUS_WRITE_COIL || req->fn == BMS_MODBUS_WRITE_SINGLE;
+			req->fn == BMS_MODBUS_WRITE_COIL || req->fn == BMS_MODBUS_WRITE_SINGLE;
 		if (a != req->start || b != (single ? req->value : req->count))
 			return -EPROTO;
 	} else {
@@ -423,7 +423,7 @@ static int scale(const struct bms_modbus_reg *e, int64_t raw, int64_t *ret)
 
 /* Check one entry (write == false) or store it; the checks run in both passes. */
 static int apply_one(const struct bms_modbus_reg *e, uint16_t start, const uint8_t *data,
-                     size_t nregs, struct bms_snapshot *snap, bool write)
+		     size_t nregs, struct bms_snapshot *snap, bool write)
 {
 	bool text = e->type == BMS_MODBUS_ASCII;
 	size_t count = e->count ? e->count : 1;
@@ -460,7 +460,7 @@ static int apply_one(const struct bms_modbus_reg *e, uint16_t start, const uint8
 }
 
 int bms_modbus_map_apply(const struct bms_modbus_reg *map, size_t n, uint16_t start,
-                         const uint8_t *data, size_t len, struct bms_snapshot *snap)
+			 const uint8_t *data, size_t len, struct bms_snapshot *snap)
 {
 	if ((n > 0 && !map) || (len > 0 && !data) || !snap || (len & 1))
 		return -EINVAL;

@@ -69,13 +69,13 @@ bool bms_modbus_crc_ok(const uint8_t *frame, size_t len);
  * limits) / -ENOBUFS.
  */
 int bms_modbus_read_request(uint8_t addr, uint8_t fn, uint16_t start, uint16_t count, uint8_t *out,
-                            size_t cap); /* fn 0x01..0x04 */
+			    size_t cap); /* fn 0x01..0x04 */
 int bms_modbus_write_single(uint8_t addr, uint16_t reg, uint16_t value, uint8_t *out, size_t cap);
 int bms_modbus_write_multiple(uint8_t addr, uint16_t start, const uint16_t *values, uint16_t count,
-                              uint8_t *out, size_t cap);
+			      uint8_t *out, size_t cap);
 /* Any function, vendor ones too (JBD UP16S 0x78): addr fn pdu[0..n) crc. */
 int bms_modbus_frame(uint8_t addr, uint8_t fn, const uint8_t *pdu, size_t n, uint8_t *out,
-                     size_t cap);
+		     size_t cap);
 
 /*
  * A vendor function's frame shape, for the frame check: a frame of `fn` is
@@ -118,7 +118,7 @@ struct bms_modbus_spec {
 int bms_modbus_check(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len);
 /* The candidate scan (bms_scan_frames) with bms_modbus_check: a driver's frame_find in one line. */
 enum bms_find bms_modbus_find(const struct bms_modbus_spec *spec, const uint8_t *buf, size_t len,
-                              size_t *ret_start, size_t *ret_len);
+			      size_t *ret_start, size_t *ret_len);
 
 /* What a request asked: decoded from our own request bytes, or built by hand. */
 struct bms_modbus_req {
@@ -140,7 +140,7 @@ int bms_modbus_parse_request(const uint8_t *frame, size_t len, struct bms_modbus
  * ret_exception may be NULL.
  */
 int bms_modbus_reply(const struct bms_modbus_req *req, const uint8_t *frame, size_t len,
-                     const uint8_t **ret_data, size_t *ret_n, uint8_t *ret_exception);
+		     const uint8_t **ret_data, size_t *ret_n, uint8_t *ret_exception);
 
 /*
  * Register maps: a Modbus family is mostly a table of these. Each entry reads
@@ -221,6 +221,6 @@ struct bms_modbus_reg {
  * fit) or -EINVAL (a malformed entry: array past its field, odd data length).
  */
 int bms_modbus_map_apply(const struct bms_modbus_reg *map, size_t n, uint16_t start,
-                         const uint8_t *data, size_t len, struct bms_snapshot *snap);
+			 const uint8_t *data, size_t len, struct bms_snapshot *snap);
 
 #endif

@@ -6,9 +6,9 @@
 #include <string.h>
 
 static const char *const chem_names[BMS_CHEM_COUNT] = {
-    [BMS_CHEM_LFP] = "lfp",
-    [BMS_CHEM_NMC] = "nmc",
-    [BMS_CHEM_LTO] = "lto",
+	[BMS_CHEM_LFP] = "lfp",
+	[BMS_CHEM_NMC] = "nmc",
+	[BMS_CHEM_LTO] = "lto",
 };
 
 /*
@@ -20,25 +20,25 @@ static const char *const chem_names[BMS_CHEM_COUNT] = {
  * 4.8 V is in thermal runaway, not on a BMS wire. LTO: 1.5-2.8 V.
  */
 static const struct bms_cell_range chem_ranges[BMS_CHEM_COUNT] = {
-    [BMS_CHEM_LFP] = {1500, 4500},
-    [BMS_CHEM_NMC] = {1500, 4800},
-    [BMS_CHEM_LTO] = {1000, 3200},
+	[BMS_CHEM_LFP] = {1500, 4500},
+	[BMS_CHEM_NMC] = {1500, 4800},
+	[BMS_CHEM_LTO] = {1000, 3200},
 };
 
 static const char *const impl_text[BMS_IMPL_COUNT] = {
-    [BMS_PLAUSIBLE] = "plausible",
-    [BMS_IMPL_NO_VOLTAGE] = "neither cells nor pack voltage",
-    [BMS_IMPL_CELL_COUNT] = "cell count outside 1-32",
-    [BMS_IMPL_CELL_COUNT_CHANGED] = "cell count differs from the registered one",
-    [BMS_IMPL_CELLS] = "too many cells outside the physical range",
-    [BMS_IMPL_PACK_VOLTAGE] = "pack voltage outside 0-150 V",
-    [BMS_IMPL_CELL_SUM] = "pack voltage differs from the cell sum",
-    [BMS_IMPL_TEMPERATURE] = "temperature outside -40..+100 degC",
-    [BMS_IMPL_MOSFET_TEMPERATURE] = "MOSFET temperature outside -40..+100 degC",
-    [BMS_IMPL_SOC] = "SOC above 100 %",
-    [BMS_IMPL_SOH] = "SOH above 100 %",
-    [BMS_IMPL_CURRENT] = "current beyond the plausible maximum",
-    [BMS_IMPL_CAPACITY] = "capacity outside 0-5000 Ah",
+	[BMS_PLAUSIBLE] = "plausible",
+	[BMS_IMPL_NO_VOLTAGE] = "neither cells nor pack voltage",
+	[BMS_IMPL_CELL_COUNT] = "cell count outside 1-32",
+	[BMS_IMPL_CELL_COUNT_CHANGED] = "cell count differs from the registered one",
+	[BMS_IMPL_CELLS] = "too many cells outside the physical range",
+	[BMS_IMPL_PACK_VOLTAGE] = "pack voltage outside 0-150 V",
+	[BMS_IMPL_CELL_SUM] = "pack voltage differs from the cell sum",
+	[BMS_IMPL_TEMPERATURE] = "temperature outside -40..+100 degC",
+	[BMS_IMPL_MOSFET_TEMPERATURE] = "MOSFET temperature outside -40..+100 degC",
+	[BMS_IMPL_SOC] = "SOC above 100 %",
+	[BMS_IMPL_SOH] = "SOH above 100 %",
+	[BMS_IMPL_CURRENT] = "current beyond the plausible maximum",
+	[BMS_IMPL_CAPACITY] = "capacity outside 0-5000 Ah",
 };
 
 const char *bms_chemistry_name(enum bms_chemistry c)
@@ -88,7 +88,7 @@ static bool cap_ok(const struct bms_snapshot *s, uint32_t bit, int32_t mah)
 
 /* The cells: count, range, and the pack against their sum. */
 static enum bms_implausible check_cells(const struct bms_snapshot *s,
-                                        const struct bms_plausible_limits *lim, uint32_t *bad)
+					const struct bms_plausible_limits *lim, uint32_t *bad)
 {
 	if (s->cell_count < 1 || s->cell_count > BMS_MAX_CELLS)
 		return BMS_IMPL_CELL_COUNT;
@@ -130,8 +130,8 @@ static enum bms_implausible check_cells(const struct bms_snapshot *s,
 }
 
 enum bms_implausible bms_plausible_check(const struct bms_snapshot *s,
-                                         const struct bms_plausible_limits *lim,
-                                         uint32_t *ret_bad_cells)
+					 const struct bms_plausible_limits *lim,
+					 uint32_t *ret_bad_cells)
 {
 	static const struct bms_plausible_limits none = {0};
 	if (!lim)
@@ -142,7 +142,7 @@ enum bms_implausible bms_plausible_check(const struct bms_snapshot *s,
 	if (!(v & (BMS_V_CELLS | BMS_V_VOLTAGE)))
 		why = BMS_IMPL_NO_VOLTAGE;
 	else if ((v & BMS_V_VOLTAGE) &&
-	         (s->voltage_mv <= 0 || s->voltage_mv > BMS_PLAUSIBLE_PACK_MAX_MV))
+		 (s->voltage_mv <= 0 || s->voltage_mv > BMS_PLAUSIBLE_PACK_MAX_MV))
 		why = BMS_IMPL_PACK_VOLTAGE;
 	else if (v & BMS_V_CELLS)
 		why = check_cells(s, lim, &bad);
@@ -163,8 +163,8 @@ enum bms_implausible bms_plausible_check(const struct bms_snapshot *s,
 	     -(int64_t)s->current_ma > bms_plausible_current_max_ma(lim->max_discharge_ma)))
 		why = BMS_IMPL_CURRENT;
 	if (why == BMS_PLAUSIBLE && !(cap_ok(s, BMS_V_CAP_FULL, s->capacity_full_mah) &&
-	                              cap_ok(s, BMS_V_CAP_DESIGN, s->capacity_design_mah) &&
-	                              cap_ok(s, BMS_V_CAP_REMAIN, s->capacity_remain_mah)))
+				      cap_ok(s, BMS_V_CAP_DESIGN, s->capacity_design_mah) &&
+				      cap_ok(s, BMS_V_CAP_REMAIN, s->capacity_remain_mah)))
 		why = BMS_IMPL_CAPACITY;
 	if (ret_bad_cells)
 		*ret_bad_cells = why == BMS_PLAUSIBLE ? bad : 0;
@@ -172,7 +172,7 @@ enum bms_implausible bms_plausible_check(const struct bms_snapshot *s,
 }
 
 void bms_plausible_mark(struct bms_snapshot *s, const struct bms_plausible_limits *lim,
-                        uint32_t bad_cells)
+			uint32_t bad_cells)
 {
 	s->cell_implausible = bad_cells;
 	if (!bad_cells)
@@ -187,7 +187,7 @@ void bms_plausible_mark(struct bms_snapshot *s, const struct bms_plausible_limit
 		if (!(bad_cells & (1u << i)))
 			continue;
 		enum bms_alarm a = s->cell_mv[i] < range.min_mv ? BMS_ALARM_LOW_CELL_VOLTAGE
-		                                                : BMS_ALARM_HIGH_CELL_VOLTAGE;
+								: BMS_ALARM_HIGH_CELL_VOLTAGE;
 		s->alarm[a] = 2;
 	}
 }

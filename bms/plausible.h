@@ -94,8 +94,8 @@ int32_t bms_plausible_current_max_ma(int32_t configured_ma);
  * outside the chemistry's range (only meaningful when the cycle is plausible).
  */
 enum bms_implausible bms_plausible_check(const struct bms_snapshot *s,
-                                         const struct bms_plausible_limits *lim,
-                                         uint32_t *ret_bad_cells);
+					 const struct bms_plausible_limits *lim,
+					 uint32_t *ret_bad_cells);
 
 /*
  * Record the bad cells of a plausible cycle in s: cell_implausible = mask,
@@ -103,6 +103,6 @@ enum bms_implausible bms_plausible_check(const struct bms_snapshot *s,
  * (BMS_V_ALARMS set; the BMS's own alarms are kept, never lowered).
  */
 void bms_plausible_mark(struct bms_snapshot *s, const struct bms_plausible_limits *lim,
-                        uint32_t bad_cells);
+			uint32_t bad_cells);
 
 #endif

@@ -53,7 +53,7 @@ static void put_hex(uint8_t *out, unsigned v, size_t digits)
 }
 
 int bms_pylon_request(uint8_t ver, uint8_t adr, uint8_t cid1, uint8_t cid2, const uint8_t *info,
-                      size_t info_len, uint8_t *out, size_t cap)
+		      size_t info_len, uint8_t *out, size_t cap)
 {
 	if ((info_len > 0 && !info) || info_len > BMS_PYLON_MAX_LENID / 2)
 		return -EINVAL;
@@ -108,13 +108,13 @@ int bms_pylon_check(const void *ctx, const uint8_t *p, size_t avail, size_t *ret
 }
 
 enum bms_find bms_pylon_find(const struct bms_pylon_spec *spec, const uint8_t *buf, size_t len,
-                             size_t *ret_start, size_t *ret_len)
+			     size_t *ret_start, size_t *ret_len)
 {
 	return bms_scan_frames(buf, len, bms_pylon_check, spec, ret_start, ret_len);
 }
 
 int bms_pylon_decode(const struct bms_pylon_spec *spec, const uint8_t *frame, size_t len,
-                     struct bms_pylon_frame *ret)
+		     struct bms_pylon_frame *ret)
 {
 	if (!frame || !ret)
 		return -EINVAL;
@@ -149,7 +149,7 @@ int bms_pylon_info(const struct bms_pylon_frame *f, uint8_t *out, size_t cap)
 }
 
 int bms_pylon_reply(const struct bms_pylon_spec *spec, uint8_t ver, uint8_t adr,
-                    const uint8_t *frame, size_t len, uint8_t *info, size_t cap, uint8_t *ret_rtn)
+		    const uint8_t *frame, size_t len, uint8_t *info, size_t cap, uint8_t *ret_rtn)
 {
 	struct bms_pylon_frame f;
 	int rc = bms_pylon_decode(spec, frame, len, &f);

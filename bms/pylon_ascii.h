@@ -51,7 +51,7 @@ uint16_t bms_pylon_chksum(const uint8_t *p, size_t n);
  * the frame length or -EINVAL (INFO too long) / -ENOBUFS.
  */
 int bms_pylon_request(uint8_t ver, uint8_t adr, uint8_t cid1, uint8_t cid2, const uint8_t *info,
-                      size_t info_len, uint8_t *out, size_t cap);
+		      size_t info_len, uint8_t *out, size_t cap);
 
 /* Frame-check options; NULL means SOI '~'. KS48100 starts its frames with '>'. */
 struct bms_pylon_spec {
@@ -67,7 +67,7 @@ struct bms_pylon_spec {
 int bms_pylon_check(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len);
 /* The candidate scan with bms_pylon_check: a driver's frame_find in one line. */
 enum bms_find bms_pylon_find(const struct bms_pylon_spec *spec, const uint8_t *buf, size_t len,
-                             size_t *ret_start, size_t *ret_len);
+			     size_t *ret_start, size_t *ret_len);
 
 /* A decoded frame; info points into the frame (hex characters, not bytes). */
 struct bms_pylon_frame {
@@ -81,7 +81,7 @@ struct bms_pylon_frame {
  * spec, NULL for '~'): 0 or -EBADMSG.
  */
 int bms_pylon_decode(const struct bms_pylon_spec *spec, const uint8_t *frame, size_t len,
-                     struct bms_pylon_frame *ret);
+		     struct bms_pylon_frame *ret);
 
 /* INFO as bytes into out[0..cap): the byte count, or -EBADMSG / -ENOBUFS. */
 int bms_pylon_info(const struct bms_pylon_frame *f, uint8_t *out, size_t cap);
@@ -93,6 +93,6 @@ int bms_pylon_info(const struct bms_pylon_frame *f, uint8_t *out, size_t cap);
  * which may be NULL) or -ENOBUFS.
  */
 int bms_pylon_reply(const struct bms_pylon_spec *spec, uint8_t ver, uint8_t adr,
-                    const uint8_t *frame, size_t len, uint8_t *info, size_t cap, uint8_t *ret_rtn);
+		    const uint8_t *frame, size_t len, uint8_t *info, size_t cap, uint8_t *ret_rtn);
 
 #endif

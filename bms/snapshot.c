@@ -28,4 +28,3 @@ const char *bms_alarm_name(enum bms_alarm a)
 {
 	return (unsigned)a < BMS_ALARM_COUNT ? alarm_names[a] : "?";
 }
-

@@ -32,8 +32,8 @@ static void jw_printf(struct jw *w, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	size_t room = w->len < w->cap ? w->cap - w->len : 0;
-	int n =
-	    vsnprintf(w->buf + (w->len < w->cap ? w->len : w->cap - 1), room ? room : 1, fmt, ap);
+	int n = vsnprintf(w->buf + (w->len < w->cap ? w->len : w->cap - 1), room ? room : 1, fmt,
+			  ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= room)
 		w->overflow = true;
@@ -129,7 +129,7 @@ static void jw_field(struct jw *w, const struct bms_field *f, const struct bms_s
 		jw_printf(w, "{");
 		for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
 			jw_printf(w, "%s\"%s\": %u", a ? ", " : "",
-			          bms_alarm_name((enum bms_alarm)a), ((const uint8_t *)p)[a]);
+				  bms_alarm_name((enum bms_alarm)a), ((const uint8_t *)p)[a]);
 		jw_printf(w, "}");
 		break;
 	default: {
@@ -232,8 +232,8 @@ static int jp_string(struct jp *p, char *out, size_t cap)
 				if (p->len - p->pos < 4)
 					return jp_fail(p, "short \\u escape");
 				c = (char)strtol((char[]){p->s[p->pos], p->s[p->pos + 1],
-				                          p->s[p->pos + 2], p->s[p->pos + 3], 0},
-				                 NULL, 16);
+							  p->s[p->pos + 2], p->s[p->pos + 3], 0},
+						 NULL, 16);
 				if ((unsigned char)c >= 0x80 || c == 0)
 					c = '?';
 				p->pos += 4;
@@ -326,7 +326,7 @@ static int jp_skip(struct jp *p)
 		char tmp[2];
 		r = jp_string(p, tmp, sizeof(tmp));
 	} else if (jp_literal(p, "true") == 0 || jp_literal(p, "false") == 0 ||
-	           jp_literal(p, "null") == 0) {
+		   jp_literal(p, "null") == 0) {
 		r = 0;
 	} else {
 		double v;
@@ -532,7 +532,7 @@ static int jp_object(struct jp *p, struct bms_snapshot *s, uint64_t *t_ms, size_
 }
 
 int bms_json_read(const char *text, size_t len, struct bms_json_state *states, size_t cap,
-                  size_t *ret_n, char *err, size_t errcap)
+		  size_t *ret_n, char *err, size_t errcap)
 {
 	struct jp p = {text, len, 0, 0, err, errcap, false};
 	struct bms_snapshot base;
@@ -588,7 +588,7 @@ int bms_json_read(const char *text, size_t len, struct bms_json_state *states, s
 }
 
 const struct bms_snapshot *bms_json_at(const struct bms_json_state *states, size_t n,
-                                       uint64_t elapsed_ms)
+				       uint64_t elapsed_ms)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)

@@ -49,10 +49,10 @@ struct bms_json_state {
  * a one-line reason with the byte offset into err.
  */
 int bms_json_read(const char *text, size_t len, struct bms_json_state *states, size_t cap,
-                  size_t *ret_n, char *err, size_t errcap);
+		  size_t *ret_n, char *err, size_t errcap);
 
 /* The state in force at elapsed_ms: the last one whose t_ms <= elapsed_ms. */
 const struct bms_snapshot *bms_json_at(const struct bms_json_state *states, size_t n,
-                                       uint64_t elapsed_ms);
+				       uint64_t elapsed_ms);
 
 #endif

@@ -18,7 +18,7 @@ void bms_stats_compute(const struct bms_snapshot *s, struct bms_stats *ret)
 	memset(&st, 0, sizeof(st));
 	if (s->valid & BMS_V_CELLS)
 		st.cells_reported =
-		    (uint8_t)(s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count);
+			(uint8_t)(s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count);
 	for (unsigned i = 0; i < st.cells_reported; i++) {
 		if (!bms_stats_cell_counts(s, i)) {
 			st.cell_excluded |= 1u << i;
@@ -38,7 +38,7 @@ void bms_stats_compute(const struct bms_snapshot *s, struct bms_stats *ret)
 	}
 	if (s->valid & BMS_V_TEMPS)
 		st.temp_count =
-		    (uint8_t)(s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count);
+			(uint8_t)(s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count);
 	for (unsigned i = 0; i < st.temp_count; i++) {
 		int16_t t = s->temp_dc[i];
 		if (i == 0 || t < st.temp_min_dc) {

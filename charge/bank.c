@@ -67,7 +67,7 @@ static void remember(const struct bank_pack_in *p, struct bank_member *m)
 	if (!p->have_res || !p->res.cvl_valid)
 		return;
 	double absorb =
-	    p->res.float_mode && p->res.cvl_absorb_v > 0 ? p->res.cvl_absorb_v : p->res.cvl_v;
+		p->res.float_mode && p->res.cvl_absorb_v > 0 ? p->res.cvl_absorb_v : p->res.cvl_v;
 	if (p->link == BANK_ONLINE || !m->held) {
 		m->cvl_v = p->res.cvl_v;
 		m->cvl_absorb_v = absorb;
@@ -82,7 +82,7 @@ static void remember(const struct bank_pack_in *p, struct bank_member *m)
 }
 
 static void measure_shares(const struct bank_config *cfg, const struct bank_pack_in *in, unsigned n,
-                           struct bank_state *st, uint64_t now)
+			   struct bank_state *st, uint64_t now)
 {
 	double total = 0;
 	unsigned k = 0;
@@ -128,13 +128,14 @@ static void measure_shares(const struct bank_config *cfg, const struct bank_pack
 /* Only an online pack's FET state is news: a silent one may have switched since. */
 static bool fet_known_off(const struct bank_pack_in *p, int d)
 {
-	return p->link == BANK_ONLINE && p->fets_valid && !(d == 0 ? p->charge_fet : p->discharge_fet);
+	return p->link == BANK_ONLINE && p->fets_valid &&
+	       !(d == 0 ? p->charge_fet : p->discharge_fet);
 }
 
 /* One direction's limit (d 0 = charge, 1 = discharge); *ret_lim the member
  * that sets it (-1 none). */
 static double current_limit(const struct bank_pack_in *in, unsigned n, const struct bank_state *st,
-                            int d, bool *ret_shares, int *ret_lim)
+			    int d, bool *ret_shares, int *ret_lim)
 {
 	double sum = 0, min_l = INFINITY, ssum = 0;
 	unsigned np = 0;
@@ -171,8 +172,7 @@ static double current_limit(const struct bank_pack_in *in, unsigned n, const str
 		limit = INFINITY;
 		for (unsigned i = 0; i < n; i++) {
 			const struct bank_pack_in *p = &in[i];
-			if (!connected(p) ||
-			    fet_known_off(p, d))
+			if (!connected(p) || fet_known_off(p, d))
 				continue;
 			double l = d == 0 ? p->res.ccl_a : p->res.dcl_a;
 			double s = st->m[i].share[d].value * scale;
@@ -188,7 +188,7 @@ static double current_limit(const struct bank_pack_in *in, unsigned n, const str
 }
 
 void bank_step(const struct bank_config *cfg, const struct bank_pack_in *in, unsigned n,
-               struct bank_state *st, uint64_t now_ms, struct bank_result *out)
+	       struct bank_state *st, uint64_t now_ms, struct bank_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (n > BANK_MAX_PACKS)
@@ -260,7 +260,7 @@ void bank_step(const struct bank_config *cfg, const struct bank_pack_in *in, uns
 		out->blocking_charge += !p->res.allow_charge;
 		out->blocking_discharge += !p->res.allow_discharge;
 		int cable = p->res.bms_cable_alarm > 0 ? p->res.bms_cable_alarm
-		                                       : (p->link == BANK_STALE ? 1 : 0);
+						       : (p->link == BANK_STALE ? 1 : 0);
 		if (cable > out->bms_cable_alarm)
 			out->bms_cable_alarm = cable;
 	}
@@ -279,14 +279,14 @@ void bank_step(const struct bank_config *cfg, const struct bank_pack_in *in, uns
 	append(out->charge_limitation, sizeof(out->charge_limitation), ", ", out->offline_text);
 	if (by_c >= 0 && in[by_c].res.charge_limitation[0]) {
 		snprintf(t, sizeof(t), "Pack %s: %s", in[by_c].label,
-		         in[by_c].res.charge_limitation);
+			 in[by_c].res.charge_limitation);
 		append(out->charge_limitation, sizeof(out->charge_limitation), ", ", t);
 	}
 	append(out->discharge_limitation, sizeof(out->discharge_limitation), ", ",
 	       out->offline_text);
 	if (by_d >= 0 && in[by_d].res.discharge_limitation[0]) {
 		snprintf(t, sizeof(t), "Pack %s: %s", in[by_d].label,
-		         in[by_d].res.discharge_limitation);
+			 in[by_d].res.discharge_limitation);
 		append(out->discharge_limitation, sizeof(out->discharge_limitation), ", ", t);
 	}
 }

@@ -98,6 +98,6 @@ void bank_forget(struct bank_state *st, unsigned i);
 
 /* One step over members 0..n-1 (n <= BANK_MAX_PACKS). */
 void bank_step(const struct bank_config *cfg, const struct bank_pack_in *in, unsigned n,
-               struct bank_state *st, uint64_t now_ms, struct bank_result *out);
+	       struct bank_state *st, uint64_t now_ms, struct bank_result *out);
 
 #endif

@@ -64,7 +64,7 @@ static uint64_t since(uint64_t now, uint64_t then)
  * below it). A table that does not validate yields 0: in doubt, no current.
  */
 static double table_lookup(const struct cfg_dlist *x, const struct cfg_dlist *y, double in,
-                           int interp, bool next)
+			   int interp, bool next)
 {
 	unsigned n = x->n;
 	if (n == 0 || y->n != n)
@@ -156,7 +156,7 @@ struct limiter_cfg {
  * below its target by this recovery logic (reason gets " *").
  */
 static bool limiter_step(struct charge_limiter *l, const struct limiter_cfg *c, double target,
-                         uint64_t now)
+			 uint64_t now)
 {
 	if (!l->set || target <= l->value_a) {
 		l->set = true;
@@ -182,9 +182,9 @@ static bool limiter_step(struct charge_limiter *l, const struct limiter_cfg *c, 
 		l->ramp_start_ms = l->hold_start_ms + (uint64_t)hold_ms;
 		l->ramp_base_a = l->value_a;
 	}
-	double v = c->rate <= 0
-	               ? target
-	               : l->ramp_base_a + c->rate * (double)since(now, l->ramp_start_ms) / 1000.0;
+	double v = c->rate <= 0 ? target
+				: l->ramp_base_a +
+					  c->rate * (double)since(now, l->ramp_start_ms) / 1000.0;
 	if (v >= target) {
 		l->value_a = target;
 		l->ramping = false;
@@ -252,8 +252,8 @@ static void append(char *buf, size_t len, const char *s)
 }
 
 static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
-                     const struct cells *c, struct charge_state *st, uint64_t now, char *mode,
-                     size_t mode_len)
+		     const struct cells *c, struct charge_state *st, uint64_t now, char *mode,
+		     size_t mode_len)
 {
 	int64_t cells = c->count;
 
@@ -280,8 +280,8 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			st->soc_reset_requested = true;
 	}
 
-	int64_t vmax_cell =
-	    to_mv(st->soc_reset_requested ? cfg->soc_reset_cell_voltage : cfg->max_cell_voltage);
+	int64_t vmax_cell = to_mv(st->soc_reset_requested ? cfg->soc_reset_cell_voltage
+							  : cfg->max_cell_voltage);
 	int64_t max_mv = vmax_cell * cells;
 	int64_t min_mv = to_mv(cfg->min_cell_voltage) * cells;
 	int64_t float_mv = to_mv(cfg->float_cell_voltage) * cells;
@@ -296,9 +296,9 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			st->absorption_running = true;
 			st->absorption_start_ms = now;
 		} else if (st->float_mode &&
-		           ((cfg->bulk_soc > 0 && soc_ok && soc < cfg->bulk_soc) ||
-		            (cfg->bulk_cell_diff > 0 && diff >= to_mv(cfg->bulk_cell_diff)) ||
-		            st->soc_reset_requested)) {
+			   ((cfg->bulk_soc > 0 && soc_ok && soc < cfg->bulk_soc) ||
+			    (cfg->bulk_cell_diff > 0 && diff >= to_mv(cfg->bulk_cell_diff)) ||
+			    st->soc_reset_requested)) {
 			st->float_mode = false;
 		}
 	} else {
@@ -359,9 +359,10 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 				tag = " (Cell OVP)";
 			} else {
 				double v = cfg->cvl_recovery_rate <= 0
-				               ? cv
-				               : st->ovp_ramp_base_v +
-				                     cfg->cvl_recovery_rate * (s - hold) / 1000.0;
+						   ? cv
+						   : st->ovp_ramp_base_v + cfg->cvl_recovery_rate *
+										   (s - hold) /
+										   1000.0;
 				/* Unlike the Python driver, never overshoot the proposal. */
 				st->cvl_v = fmin(v, cv);
 				if (st->cvl_v >= max_v) {
@@ -375,7 +376,7 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 		st->absorb_v = st->cvl_v;
 		st->phase = st->absorption_running ? CHARGE_PHASE_ABSORPTION : CHARGE_PHASE_BULK;
 		snprintf(mode, mode_len, "%s%s", st->absorption_running ? "Absorption" : "Bulk",
-		         tag);
+			 tag);
 		if (st->soc_reset_requested)
 			append(mode, mode_len, " & SoC Reset");
 		if ((snap->valid & BMS_V_BALANCING) && snap->balancing)
@@ -393,16 +394,17 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			st->cvl_set = true;
 			st->phase = CHARGE_PHASE_FLOAT;
 		} else if (st->phase != CHARGE_PHASE_FLOAT &&
-		           st->phase != CHARGE_PHASE_FLOAT_TRANSITION) {
+			   st->phase != CHARGE_PHASE_FLOAT_TRANSITION) {
 			st->phase = CHARGE_PHASE_FLOAT_TRANSITION;
 			st->transition_start_ms = now;
 			st->transition_start_v = st->cvl_v;
 		} else if (st->phase == CHARGE_PHASE_FLOAT_TRANSITION) {
-			double drop = cfg->float_ramp_rate <= 0
-			                  ? INFINITY
-			                  : cfg->float_ramp_rate *
-			                        (double)since(now, st->transition_start_ms) /
-			                        1000.0;
+			double drop =
+				cfg->float_ramp_rate <= 0
+					? INFINITY
+					: cfg->float_ramp_rate *
+						  (double)since(now, st->transition_start_ms) /
+						  1000.0;
 			double v = st->transition_start_v - drop;
 			if (v <= float_v) {
 				st->cvl_v = float_v;
@@ -414,7 +416,7 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			st->cvl_v = float_v;
 		}
 		snprintf(mode, mode_len, "%s",
-		         st->phase == CHARGE_PHASE_FLOAT ? "Float" : "Float Transition");
+			 st->phase == CHARGE_PHASE_FLOAT ? "Float" : "Float Transition");
 	}
 }
 
@@ -432,7 +434,7 @@ struct targets {
  * missing cells mean for each direction).
  */
 static void targets(const struct charge_config *cfg, const struct bms_snapshot *snap,
-                    const struct cells *c, struct targets *tg, struct charge_result *out)
+		    const struct cells *c, struct targets *tg, struct charge_result *out)
 {
 	const struct bms_stats *sts = &out->stats;
 	bool have_t = sts->temp_count > 0;
@@ -455,26 +457,26 @@ static void targets(const struct charge_config *cfg, const struct bms_snapshot *
 	double mc = cfg->max_charge_current;
 	if (cfg->ccl_cell_voltage_enable && c)
 		cand_add(&cc,
-		         mc * table_lookup(&cfg->ccl_cell_voltages,
-		                           &cfg->ccl_cell_voltage_fractions,
-		                           bms_mv_to_v(c->max_mv), ip, false),
-		         "Cell Voltage");
+			 mc * table_lookup(&cfg->ccl_cell_voltages,
+					   &cfg->ccl_cell_voltage_fractions, bms_mv_to_v(c->max_mv),
+					   ip, false),
+			 "Cell Voltage");
 	if (cfg->ccl_temperature_enable && have_t)
 		cand_add(&cc,
-		         mc * fmin(table_lookup(&cfg->ccl_temperatures,
-		                                &cfg->ccl_temperature_fractions, tmax, ip, false),
-		                   table_lookup(&cfg->ccl_temperatures,
-		                                &cfg->ccl_temperature_fractions, tmin, ip, false)),
-		         "Temp");
+			 mc * fmin(table_lookup(&cfg->ccl_temperatures,
+						&cfg->ccl_temperature_fractions, tmax, ip, false),
+				   table_lookup(&cfg->ccl_temperatures,
+						&cfg->ccl_temperature_fractions, tmin, ip, false)),
+			 "Temp");
 	if (cfg->ccl_mosfet_temperature_enable && have_mos)
 		cand_add(&cc,
-		         mc * table_lookup(&cfg->ccl_mosfet_temperatures,
-		                           &cfg->ccl_mosfet_temperature_fractions, tmos, ip, false),
-		         "MOSFET Temp");
+			 mc * table_lookup(&cfg->ccl_mosfet_temperatures,
+					   &cfg->ccl_mosfet_temperature_fractions, tmos, ip, false),
+			 "MOSFET Temp");
 	if (cfg->ccl_soc_enable && have_soc)
 		cand_add(&cc,
-		         mc * table_lookup(&cfg->ccl_socs, &cfg->ccl_soc_fractions, soc, ip, true),
-		         "SoC");
+			 mc * table_lookup(&cfg->ccl_socs, &cfg->ccl_soc_fractions, soc, ip, true),
+			 "SoC");
 	if (tg->have_fets && !snap->charge_fet)
 		cand_add(&cc, 0.0, "BMS");
 
@@ -488,33 +490,33 @@ static void targets(const struct charge_config *cfg, const struct bms_snapshot *
 	double md = cfg->max_discharge_current;
 	if (cfg->dcl_cell_voltage_enable && c)
 		cand_add(&dc,
-		         md * table_lookup(&cfg->dcl_cell_voltages,
-		                           &cfg->dcl_cell_voltage_fractions,
-		                           bms_mv_to_v(c->min_mv), ip, true),
-		         "Cell Voltage");
+			 md * table_lookup(&cfg->dcl_cell_voltages,
+					   &cfg->dcl_cell_voltage_fractions, bms_mv_to_v(c->min_mv),
+					   ip, true),
+			 "Cell Voltage");
 	if (cfg->dcl_temperature_enable && have_t)
 		cand_add(&dc,
-		         md * fmin(table_lookup(&cfg->dcl_temperatures,
-		                                &cfg->dcl_temperature_fractions, tmax, ip, true),
-		                   table_lookup(&cfg->dcl_temperatures,
-		                                &cfg->dcl_temperature_fractions, tmin, ip, true)),
-		         "Temp");
+			 md * fmin(table_lookup(&cfg->dcl_temperatures,
+						&cfg->dcl_temperature_fractions, tmax, ip, true),
+				   table_lookup(&cfg->dcl_temperatures,
+						&cfg->dcl_temperature_fractions, tmin, ip, true)),
+			 "Temp");
 	if (cfg->dcl_mosfet_temperature_enable && have_mos)
 		cand_add(&dc,
-		         md * table_lookup(&cfg->dcl_mosfet_temperatures,
-		                           &cfg->dcl_mosfet_temperature_fractions, tmos, ip, false),
-		         "MOSFET Temp");
+			 md * table_lookup(&cfg->dcl_mosfet_temperatures,
+					   &cfg->dcl_mosfet_temperature_fractions, tmos, ip, false),
+			 "MOSFET Temp");
 	if (cfg->dcl_soc_enable && have_soc)
 		cand_add(&dc,
-		         md * table_lookup(&cfg->dcl_socs, &cfg->dcl_soc_fractions, soc, ip, true),
-		         "SoC");
+			 md * table_lookup(&cfg->dcl_socs, &cfg->dcl_soc_fractions, soc, ip, true),
+			 "SoC");
 	if (tg->have_fets && !snap->discharge_fet)
 		cand_add(&dc, 0.0, "BMS");
 
 	tg->ccl_a =
-	    cand_min(&cc, cbase, out->charge_limitation, sizeof(out->charge_limitation) - 2);
-	tg->dcl_a =
-	    cand_min(&dc, dbase, out->discharge_limitation, sizeof(out->discharge_limitation) - 2);
+		cand_min(&cc, cbase, out->charge_limitation, sizeof(out->charge_limitation) - 2);
+	tg->dcl_a = cand_min(&dc, dbase, out->discharge_limitation,
+			     sizeof(out->discharge_limitation) - 2);
 }
 
 /* ---- the cycle --------------------------------------------------------- */
@@ -528,7 +530,7 @@ static void mode_suffix(const struct charge_config *cfg, char *mode, size_t len)
 {
 	append(mode, len,
 	       cfg->interpolation == CHARGE_INTERP_STEP ? MODE_SEP "Step Mode"
-	                                                : MODE_SEP "Linear Mode");
+							: MODE_SEP "Linear Mode");
 }
 
 static const char *phase_name(const struct charge_state *st)
@@ -548,7 +550,7 @@ static const char *phase_name(const struct charge_state *st)
 }
 
 static void fill_cvl(const struct charge_config *cfg, const struct charge_state *st, bool lost,
-                     struct charge_result *out)
+		     struct charge_result *out)
 {
 	out->cvl_valid = st->cvl_set && !lost;
 	out->cvl_v = st->cvl_set ? st->cvl_v + cfg->voltage_drop : 0.0;
@@ -565,7 +567,7 @@ static void fill_cvl(const struct charge_config *cfg, const struct charge_state 
  * (for a comms loss: not at all, the data only count as missing from then).
  */
 static double dcl_hold(const struct charge_config *cfg, const struct charge_state *st,
-                       uint64_t age_ms, const char **why)
+		       uint64_t age_ms, const char **why)
 {
 	double age = (double)age_ms;
 	if (!st->good_known) {
@@ -612,8 +614,8 @@ static void name_cells(uint32_t bad, char *buf, size_t len)
  * the CVL stands still.
  */
 static void missing(const struct charge_config *cfg, const struct bms_snapshot *snap,
-                    struct charge_state *st, uint64_t age_ms, bool lost, const char *why,
-                    const struct targets *tg, struct charge_result *out)
+		    struct charge_state *st, uint64_t age_ms, bool lost, const char *why,
+		    const struct targets *tg, struct charge_result *out)
 {
 	limiter_cut(&st->ccl);
 	/* The DCL limiter is left as it was: when the cells return it goes on
@@ -631,21 +633,21 @@ static void missing(const struct charge_config *cfg, const struct bms_snapshot *
 		d = tg->dcl_a;
 	} else {
 		snprintf(out->discharge_limitation, sizeof(out->discharge_limitation), "%s%s", why,
-		         held);
+			 held);
 	}
 	out->dcl_a = d;
 	out->allow_discharge = d > 0 && !fets_off;
 	if (snap && (snap->valid & BMS_V_CELLS))
 		out->battery_low_voltage_v =
-		    (double)(to_mv(cfg->min_cell_voltage) * snap->cell_count) / 1000.0;
+			(double)(to_mv(cfg->min_cell_voltage) * snap->cell_count) / 1000.0;
 	snprintf(out->mode, sizeof(out->mode), "%s", phase_name(st));
 	mode_suffix(cfg, out->mode, sizeof(out->mode));
 	snprintf(out->charge_limitation, sizeof(out->charge_limitation), "%s", why);
 }
 
 void charge_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
-                 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
-                 struct charge_result *out)
+		 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
+		 struct charge_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	st->last_now_ms = now_ms;
@@ -687,9 +689,9 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 		 * one gets the configured target, from no cell at all. */
 		if (!st->cvl_set && (snap->valid & BMS_V_CELLS) && c.count > 0) {
 			st->cvl_v = (double)(to_mv(st->float_mode ? cfg->float_cell_voltage
-			                                          : cfg->max_cell_voltage) *
-			                     c.count) /
-			            1000.0;
+								  : cfg->max_cell_voltage) *
+					     c.count) /
+				    1000.0;
 			st->cvl_set = true;
 			st->phase = st->float_mode ? CHARGE_PHASE_FLOAT : CHARGE_PHASE_BULK;
 		}
@@ -715,9 +717,9 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 	out->battery_low_voltage_v = (double)(to_mv(cfg->min_cell_voltage) * c.count) / 1000.0;
 
 	const struct limiter_cfg lc = {cfg->max_charge_current, cfg->ccl_recovery_threshold,
-	                               cfg->ccl_recovery_hold, cfg->ccl_recovery_rate};
+				       cfg->ccl_recovery_hold, cfg->ccl_recovery_rate};
 	const struct limiter_cfg ld = {cfg->max_discharge_current, cfg->dcl_recovery_threshold,
-	                               cfg->dcl_recovery_hold, cfg->dcl_recovery_rate};
+				       cfg->dcl_recovery_hold, cfg->dcl_recovery_rate};
 	if (limiter_step(&st->ccl, &lc, tg.ccl_a, now_ms))
 		append(out->charge_limitation, sizeof(out->charge_limitation), " *");
 	if (limiter_step(&st->dcl, &ld, tg.dcl_a, now_ms))
@@ -734,7 +736,7 @@ void charge_step(const struct charge_config *cfg, const struct bms_snapshot *sna
 	st->good_ms = now_ms - (data_age_ms < now_ms ? data_age_ms : now_ms);
 	st->good_dcl_a = st->dcl.value_a;
 	st->good_in_window = c.min_mv > to_mv(cfg->discharge_hold_min_cell) &&
-	                     c.max_mv < to_mv(cfg->discharge_hold_max_cell);
+			     c.max_mv < to_mv(cfg->discharge_hold_max_cell);
 }
 
 /* ---- persistence -------------------------------------------------------- */
@@ -752,11 +754,11 @@ int charge_state_format(const struct charge_state *st, char *buf, size_t len)
 		int64_t d = (int64_t)st->last_now_ms - st->soc_reset_last_ms;
 		snprintf(age, sizeof(age), "%" PRId64, d > 0 ? d / (int64_t)MS_PER_HOUR : 0);
 	}
-	int n =
-	    snprintf(buf, len,
-	             "# serialbattery charge state\nversion=1\nfloat=%d\nsoc_reset_requested=%d\n"
-	             "soc_reset_age_h=%s\n",
-	             st->float_mode ? 1 : 0, st->soc_reset_requested ? 1 : 0, age);
+	int n = snprintf(
+		buf, len,
+		"# serialbattery charge state\nversion=1\nfloat=%d\nsoc_reset_requested=%d\n"
+		"soc_reset_age_h=%s\n",
+		st->float_mode ? 1 : 0, st->soc_reset_requested ? 1 : 0, age);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
@@ -815,7 +817,7 @@ int charge_state_parse(struct charge_state *st, const char *text, uint64_t now_m
 					goto bad;
 				t.soc_reset_known = true;
 				t.soc_reset_last_ms =
-				    (int64_t)now_ms - (int64_t)h * (int64_t)MS_PER_HOUR;
+					(int64_t)now_ms - (int64_t)h * (int64_t)MS_PER_HOUR;
 			}
 		}
 		/* Unknown keys: written by a newer version, ignored. */

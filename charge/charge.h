@@ -136,7 +136,7 @@ struct charge_state {
 	bool soc_reset_requested;  /* a periodic full charge is due */
 	bool soc_reset_known;      /* soc_reset_last_ms is meaningful */
 	int64_t soc_reset_last_ms; /* when the last full charge completed (may be < 0 after a
-	                              restart) */
+				      restart) */
 
 	/* not persisted */
 	bool have_data; /* a snapshot has been seen */
@@ -151,8 +151,8 @@ struct charge_state {
 	double ovp_ramp_base_v;
 	uint64_t transition_start_ms;
 	double transition_start_v;
-	bool absorb_set;  /* absorb_v is meaningful */
-	double absorb_v;  /* CVL outside float (incl. OVP control), before voltage_drop */
+	bool absorb_set; /* absorb_v is meaningful */
+	double absorb_v; /* CVL outside float (incl. OVP control), before voltage_drop */
 	struct charge_limiter ccl, dcl;
 
 	/* the last cycle with good cells, for the discharge hold while they are missing */
@@ -170,12 +170,13 @@ struct charge_result {
 	bool allow_charge;
 	bool allow_discharge;
 	double battery_low_voltage_v;
-	int bms_cable_alarm;            /* /Alarms/BmsCable: 0, 1, 2 */
-	bool connected;                 /* /Connected */
-	bool stale;                     /* data older than stale_after */
-	bool float_mode;   /* pack is in float or float transition */
-	double cvl_absorb_v; /* CVL this pack would ask outside float (bulk/absorption incl. cell OVP control and voltage_drop); valid with cvl_valid */
-	char mode[96];                  /* /Info/ChargeMode */
+	int bms_cable_alarm; /* /Alarms/BmsCable: 0, 1, 2 */
+	bool connected;      /* /Connected */
+	bool stale;          /* data older than stale_after */
+	bool float_mode;     /* pack is in float or float transition */
+	double cvl_absorb_v; /* CVL this pack would ask outside float (bulk/absorption incl. cell
+				OVP control and voltage_drop); valid with cvl_valid */
+	char mode[96];       /* /Info/ChargeMode */
 	char charge_limitation[128];    /* /Info/ChargeLimitation */
 	char discharge_limitation[128]; /* /Info/DischargeLimitation */
 	/* The statistics of snap the limits were computed from (all zero without
@@ -192,8 +193,8 @@ void charge_state_init(struct charge_state *st);
  * now_ms: monotonic ms (never decreasing between calls).
  */
 void charge_step(const struct charge_config *cfg, const struct bms_snapshot *snap,
-                 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
-                 struct charge_result *out);
+		 uint64_t data_age_ms, struct charge_state *st, uint64_t now_ms,
+		 struct charge_result *out);
 
 /*
  * Persist the state that must survive a restart (the float/bulk state and

@@ -31,175 +31,199 @@ static const char *const ctrl_choices[] = {"off", "penalty_sum", NULL};
 	}
 
 const struct cfg_key charge_cfg_keys[] = {
-    D("max_charge_current", max_charge_current, 0, 10000, "50.0",
-      "Maximum charge current of this battery, A (MAX_BATTERY_CHARGE_CURRENT); base of every CCL "
-      "fraction."),
-    D("max_discharge_current", max_discharge_current, 0, 10000, "60.0",
-      "Maximum discharge current of this battery, A (MAX_BATTERY_DISCHARGE_CURRENT); base of every "
-      "DCL fraction."),
-    B("use_bms_current_limits", use_bms_current_limits, "true",
-      "Also obey the charge/discharge current limits the BMS reports, when it reports them (reason "
-      "\"BMS Settings\")."),
-    D("min_cell_voltage", min_cell_voltage, 1.0, 5.0, "2.9",
-      "Lowest cell voltage, V; x cells = BatteryLowVoltage and the floor of the CVL."),
-    D("max_cell_voltage", max_cell_voltage, 1.0, 5.0, "3.45",
-      "Bulk/absorption cell voltage, V; x cells = the highest CVL."),
-    D("float_cell_voltage", float_cell_voltage, 1.0, 5.0, "3.375",
-      "Float cell voltage, V; x cells = the CVL in float. Between min_cell_voltage and "
-      "max_cell_voltage."),
-    D("voltage_drop", voltage_drop, 0, 5.0, "0.0",
-      "Added to the published CVL, V (VOLTAGE_DROP): the drop between charger and battery (cables, "
-      "shunt, fuse)."),
-    B("cvl_control", cvl_control, "true",
-      "Bulk/absorption/float switching and cell over-voltage control (CVCM_ENABLE); false keeps "
-      "CVL at max_cell_voltage x cells."),
-    {.path = "cvl_controller",
-     .type = CFG_ENUM,
-     .offset = OFF(cvl_controller),
-     .def = "\"penalty_sum\"",
-     .choices = ctrl_choices,
-     .doc = "Cell over-voltage control of the CVL in bulk/absorption: \"penalty_sum\" lowers CVL "
-            "to the sum of min(cell, max_cell_voltage) at once; \"off\" does not."},
-    D("absorption_time", absorption_time, 0, 86400, "900.0",
-      "Absorption time, s (SWITCH_TO_FLOAT_WAIT_FOR_SEC): how long the cells must stay at max with "
-      "a small spread before float."),
-    D("float_cell_diff", float_cell_diff, 0.001, 1.0, "0.01",
-      "Largest cell spread, V, that starts the absorption timer "
-      "(SWITCH_TO_FLOAT_CELL_VOLTAGE_DIFF)."),
-    D("float_cell_diff_margin", float_cell_diff_margin, 0, 1.0, "0.003",
-      "Extra spread, V, tolerated before the absorption timer restarts "
-      "(SWITCH_TO_FLOAT_CELL_VOLTAGE_DEVIATION)."),
-    D("bulk_soc", bulk_soc, 0, 100, "80.0",
-      "Float goes back to bulk when SOC falls below this, % (SWITCH_TO_BULK_SOC_THRESHOLD); 0 = "
-      "never on SOC."),
-    D("bulk_cell_diff", bulk_cell_diff, 0, 1.0, "0.08",
-      "Float goes back to bulk when the cell spread reaches this, V "
-      "(SWITCH_TO_BULK_CELL_VOLTAGE_DIFF); 0 = never on spread."),
-    D("float_ramp_rate", float_ramp_rate, 0, 1.0, "0.001",
-      "Rate at which the CVL falls from absorption to float, V/s of pack voltage; 0 = at once."),
-    D("cvl_recovery_hold", cvl_recovery_hold, 0, 3600, "60.0",
-      "After a cell over-voltage reduction of the CVL, hold it this long before it may rise, s "
-      "(CVL_RECOVERY_HOLD_SEC)."),
-    D("cvl_recovery_rate", cvl_recovery_rate, 0, 1.0, "0.001",
-      "Rate at which the CVL rises again after the hold, V/s (CVL_RECOVERY_RATE_V_PER_SEC); 0 = at "
-      "once."),
-    D("soc_reset_cell_voltage", soc_reset_cell_voltage, 1.0, 5.0, "3.65",
-      "Cell voltage of the periodic full charge that lets the BMS reset its SOC, V "
-      "(SOC_RESET_CELL_VOLTAGE); at least max_cell_voltage."),
-    D("soc_reset_after_days", soc_reset_after_days, 0, 365, "0.0",
-      "Days of daemon running time between periodic full charges (SOC_RESET_AFTER_DAYS); 0 = off."),
-    {.path = "interpolation",
-     .type = CFG_ENUM,
-     .offset = OFF(interpolation),
-     .def = "\"linear\"",
-     .choices = interp_choices,
-     .doc = "How current tables are read between breakpoints (CHARGE_MODE): \"linear\" "
-            "interpolates, \"step\" takes a breakpoint's value."},
-    B("ccl_cell_voltage_enable", ccl_cell_voltage_enable, "true",
-      "Limit the charge current by the highest cell voltage (CCCM_CV_ENABLE)."),
-    L("ccl_cell_voltages", ccl_cell_voltages, 0, 5.0, "[3.5, 3.45, 3.425, 3.4, 3.375]",
-      "Highest-cell voltage breakpoints, V (CELL_VOLTAGES_WHILE_CHARGING)."),
-    L("ccl_cell_voltage_fractions", ccl_cell_voltage_fractions, 0, 1,
-      "[0.0, 0.005, 0.05, 0.25, 1.0]",
-      "Charge current at each breakpoint, fraction of max_charge_current "
-      "(MAX_CHARGE_CURRENT_CV_FRACTION)."),
-    B("dcl_cell_voltage_enable", dcl_cell_voltage_enable, "true",
-      "Limit the discharge current by the lowest cell voltage (DCCM_CV_ENABLE)."),
-    L("dcl_cell_voltages", dcl_cell_voltages, 0, 5.0, "[2.8, 2.9, 3.0, 3.1, 3.19]",
-      "Lowest-cell voltage breakpoints, V (CELL_VOLTAGES_WHILE_DISCHARGING)."),
-    L("dcl_cell_voltage_fractions", dcl_cell_voltage_fractions, 0, 1,
-      "[0.0, 0.005, 0.05, 0.25, 1.0]",
-      "Discharge current at each breakpoint, fraction of max_discharge_current "
-      "(MAX_DISCHARGE_CURRENT_CV_FRACTION)."),
-    B("ccl_temperature_enable", ccl_temperature_enable, "true",
-      "Limit the charge current by the battery temperatures (CCCM_T_ENABLE); no sensor = no "
-      "limit."),
-    L("ccl_temperatures", ccl_temperatures, -50, 150,
-      "[0.0, 2.0, 5.0, 10.0, 40.0, 45.0, 50.0, 55.0]",
-      "Battery temperature breakpoints for charging, degC (TEMPERATURES_WHILE_CHARGING)."),
-    L("ccl_temperature_fractions", ccl_temperature_fractions, 0, 1,
-      "[0.0, 0.25, 0.5, 1.0, 1.0, 0.5, 0.25, 0.0]",
-      "Charge current at each breakpoint, fraction of max_charge_current "
-      "(MAX_CHARGE_CURRENT_T_FRACTION)."),
-    B("dcl_temperature_enable", dcl_temperature_enable, "true",
-      "Limit the discharge current by the battery temperatures (DCCM_T_ENABLE); no sensor = no "
-      "limit."),
-    L("dcl_temperatures", dcl_temperatures, -50, 150,
-      "[-10.0, 0.0, 5.0, 10.0, 40.0, 45.0, 50.0, 55.0]",
-      "Battery temperature breakpoints for discharging, degC (TEMPERATURES_WHILE_DISCHARGING)."),
-    L("dcl_temperature_fractions", dcl_temperature_fractions, 0, 1,
-      "[0.0, 0.25, 0.5, 1.0, 1.0, 0.5, 0.25, 0.0]",
-      "Discharge current at each breakpoint, fraction of max_discharge_current "
-      "(MAX_DISCHARGE_CURRENT_T_FRACTION)."),
-    B("ccl_mosfet_temperature_enable", ccl_mosfet_temperature_enable, "true",
-      "Limit the charge current by the BMS MOSFET temperature (CCCM_T_MOSFET_ENABLE); no sensor = "
-      "no limit."),
-    L("ccl_mosfet_temperatures", ccl_mosfet_temperatures, -50, 200, "[70.0, 80.0, 90.0]",
-      "MOSFET temperature breakpoints for charging, degC (MOSFET_TEMPERATURES_WHILE_CHARGING)."),
-    L("ccl_mosfet_temperature_fractions", ccl_mosfet_temperature_fractions, 0, 1,
-      "[1.0, 0.25, 0.0]",
-      "Charge current at each breakpoint, fraction of max_charge_current "
-      "(MAX_CHARGE_CURRENT_T_MOSFET_FRACTION)."),
-    B("dcl_mosfet_temperature_enable", dcl_mosfet_temperature_enable, "true",
-      "Limit the discharge current by the BMS MOSFET temperature (DCCM_T_MOSFET_ENABLE); no sensor "
-      "= no limit."),
-    L("dcl_mosfet_temperatures", dcl_mosfet_temperatures, -50, 200, "[70.0, 80.0, 90.0]",
-      "MOSFET temperature breakpoints for discharging, degC "
-      "(MOSFET_TEMPERATURES_WHILE_DISCHARGING)."),
-    L("dcl_mosfet_temperature_fractions", dcl_mosfet_temperature_fractions, 0, 1,
-      "[1.0, 0.25, 0.0]",
-      "Discharge current at each breakpoint, fraction of max_discharge_current "
-      "(MAX_DISCHARGE_CURRENT_T_MOSFET_FRACTION)."),
-    B("ccl_soc_enable", ccl_soc_enable, "false",
-      "Limit the charge current by SOC (CCCM_SOC_ENABLE)."),
-    L("ccl_socs", ccl_socs, 0, 100, "[98.0, 95.0, 90.0, 85.0]",
-      "SOC breakpoints for charging, % (SOC_WHILE_CHARGING)."),
-    L("ccl_soc_fractions", ccl_soc_fractions, 0, 1, "[0.1, 0.2, 0.5, 1.0]",
-      "Charge current at each breakpoint, fraction of max_charge_current "
-      "(MAX_CHARGE_CURRENT_SOC_FRACTION)."),
-    B("dcl_soc_enable", dcl_soc_enable, "false",
-      "Limit the discharge current by SOC (DCCM_SOC_ENABLE)."),
-    L("dcl_socs", dcl_socs, 0, 100, "[5.0, 10.0, 15.0, 20.0]",
-      "SOC breakpoints for discharging, % (SOC_WHILE_DISCHARGING)."),
-    L("dcl_soc_fractions", dcl_soc_fractions, 0, 1, "[0.1, 0.2, 0.5, 1.0]",
-      "Discharge current at each breakpoint, fraction of max_discharge_current "
-      "(MAX_DISCHARGE_CURRENT_SOC_FRACTION)."),
-    D("ccl_recovery_threshold", ccl_recovery_threshold, 0, 1, "0.015",
-      "A CCL at 0 stays 0 until its target exceeds this fraction of max_charge_current "
-      "(CHARGE_CURRENT_RECOVERY_THRESHOLD_PERCENT)."),
-    D("dcl_recovery_threshold", dcl_recovery_threshold, 0, 1, "0.015",
-      "A DCL at 0 stays 0 until its target exceeds this fraction of max_discharge_current "
-      "(DISCHARGE_CURRENT_RECOVERY_THRESHOLD_PERCENT)."),
-    D("ccl_recovery_hold", ccl_recovery_hold, 0, 3600, "30.0",
-      "Before the CCL rises again it holds this long, s (CCL_RECOVERY_HOLD_SEC); reductions apply "
-      "at once."),
-    D("dcl_recovery_hold", dcl_recovery_hold, 0, 3600, "30.0",
-      "Before the DCL rises again it holds this long, s (DCL_RECOVERY_HOLD_SEC); reductions apply "
-      "at once."),
-    D("ccl_recovery_rate", ccl_recovery_rate, 0, 10000, "5.0",
-      "After the hold the CCL rises at this rate, A/s (CCL_RECOVERY_RATE_A_PER_SEC); 0 = at once."),
-    D("dcl_recovery_rate", dcl_recovery_rate, 0, 10000, "5.0",
-      "After the hold the DCL rises at this rate, A/s (DCL_RECOVERY_RATE_A_PER_SEC); 0 = at once."),
-    D("stale_after", stale_after, 1, 3600, "10.0",
-      "Without new BMS data for this long, s: CCL 0 and charge not allowed, the DCL follows the "
-      "discharge hold (discharge_hold_*), BmsCable alarm."),
-    D("lost_after", lost_after, 1, 86400, "60.0",
-      "Without new BMS data for this long, s: /Connected 0 and CVL invalid, so systemcalc drops "
-      "this battery as BMS. At least stale_after."),
-    D("discharge_hold_fraction", discharge_hold_fraction, 0, 1, "0.5",
-      "While cell data are missing (after stale_after, or a cell read implausible), the DCL is "
-      "this fraction of the last DCL computed from good cells; 0 = DCL 0 whenever they are "
-      "missing."),
-    D("discharge_hold_min_cell", discharge_hold_min_cell, 1.0, 5.0, "3.225",
-      "Safe window, low end, V (BLOCK_ON_DISCONNECT_VOLTAGE_MIN): the DCL is held only while the "
-      "last good lowest cell was above this."),
-    D("discharge_hold_max_cell", discharge_hold_max_cell, 1.0, 5.0, "3.375",
-      "Safe window, high end, V (BLOCK_ON_DISCONNECT_VOLTAGE_MAX): the DCL is held only while the "
-      "last good highest cell was below this; outside the window DCL 0 at stale_after."),
-    D("discharge_grace", discharge_grace, 0, 86400, "1800.0",
-      "Longest DCL hold, s after the last good cells (BLOCK_ON_DISCONNECT_TIMEOUT_MINUTES x 60); "
-      "then DCL 0. 0 = DCL 0 at stale_after."),
-    {NULL},
+	D("max_charge_current", max_charge_current, 0, 10000, "50.0",
+	  "Maximum charge current of this battery, A (MAX_BATTERY_CHARGE_CURRENT); base of every "
+	  "CCL "
+	  "fraction."),
+	D("max_discharge_current", max_discharge_current, 0, 10000, "60.0",
+	  "Maximum discharge current of this battery, A (MAX_BATTERY_DISCHARGE_CURRENT); base of "
+	  "every "
+	  "DCL fraction."),
+	B("use_bms_current_limits", use_bms_current_limits, "true",
+	  "Also obey the charge/discharge current limits the BMS reports, when it reports them "
+	  "(reason "
+	  "\"BMS Settings\")."),
+	D("min_cell_voltage", min_cell_voltage, 1.0, 5.0, "2.9",
+	  "Lowest cell voltage, V; x cells = BatteryLowVoltage and the floor of the CVL."),
+	D("max_cell_voltage", max_cell_voltage, 1.0, 5.0, "3.45",
+	  "Bulk/absorption cell voltage, V; x cells = the highest CVL."),
+	D("float_cell_voltage", float_cell_voltage, 1.0, 5.0, "3.375",
+	  "Float cell voltage, V; x cells = the CVL in float. Between min_cell_voltage and "
+	  "max_cell_voltage."),
+	D("voltage_drop", voltage_drop, 0, 5.0, "0.0",
+	  "Added to the published CVL, V (VOLTAGE_DROP): the drop between charger and battery "
+	  "(cables, "
+	  "shunt, fuse)."),
+	B("cvl_control", cvl_control, "true",
+	  "Bulk/absorption/float switching and cell over-voltage control (CVCM_ENABLE); false "
+	  "keeps "
+	  "CVL at max_cell_voltage x cells."),
+	{.path = "cvl_controller",
+	 .type = CFG_ENUM,
+	 .offset = OFF(cvl_controller),
+	 .def = "\"penalty_sum\"",
+	 .choices = ctrl_choices,
+	 .doc = "Cell over-voltage control of the CVL in bulk/absorption: \"penalty_sum\" lowers "
+		"CVL "
+		"to the sum of min(cell, max_cell_voltage) at once; \"off\" does not."},
+	D("absorption_time", absorption_time, 0, 86400, "900.0",
+	  "Absorption time, s (SWITCH_TO_FLOAT_WAIT_FOR_SEC): how long the cells must stay at max "
+	  "with "
+	  "a small spread before float."),
+	D("float_cell_diff", float_cell_diff, 0.001, 1.0, "0.01",
+	  "Largest cell spread, V, that starts the absorption timer "
+	  "(SWITCH_TO_FLOAT_CELL_VOLTAGE_DIFF)."),
+	D("float_cell_diff_margin", float_cell_diff_margin, 0, 1.0, "0.003",
+	  "Extra spread, V, tolerated before the absorption timer restarts "
+	  "(SWITCH_TO_FLOAT_CELL_VOLTAGE_DEVIATION)."),
+	D("bulk_soc", bulk_soc, 0, 100, "80.0",
+	  "Float goes back to bulk when SOC falls below this, % (SWITCH_TO_BULK_SOC_THRESHOLD); 0 "
+	  "= "
+	  "never on SOC."),
+	D("bulk_cell_diff", bulk_cell_diff, 0, 1.0, "0.08",
+	  "Float goes back to bulk when the cell spread reaches this, V "
+	  "(SWITCH_TO_BULK_CELL_VOLTAGE_DIFF); 0 = never on spread."),
+	D("float_ramp_rate", float_ramp_rate, 0, 1.0, "0.001",
+	  "Rate at which the CVL falls from absorption to float, V/s of pack voltage; 0 = at "
+	  "once."),
+	D("cvl_recovery_hold", cvl_recovery_hold, 0, 3600, "60.0",
+	  "After a cell over-voltage reduction of the CVL, hold it this long before it may rise, s "
+	  "(CVL_RECOVERY_HOLD_SEC)."),
+	D("cvl_recovery_rate", cvl_recovery_rate, 0, 1.0, "0.001",
+	  "Rate at which the CVL rises again after the hold, V/s (CVL_RECOVERY_RATE_V_PER_SEC); 0 "
+	  "= at "
+	  "once."),
+	D("soc_reset_cell_voltage", soc_reset_cell_voltage, 1.0, 5.0, "3.65",
+	  "Cell voltage of the periodic full charge that lets the BMS reset its SOC, V "
+	  "(SOC_RESET_CELL_VOLTAGE); at least max_cell_voltage."),
+	D("soc_reset_after_days", soc_reset_after_days, 0, 365, "0.0",
+	  "Days of daemon running time between periodic full charges (SOC_RESET_AFTER_DAYS); 0 = "
+	  "off."),
+	{.path = "interpolation",
+	 .type = CFG_ENUM,
+	 .offset = OFF(interpolation),
+	 .def = "\"linear\"",
+	 .choices = interp_choices,
+	 .doc = "How current tables are read between breakpoints (CHARGE_MODE): \"linear\" "
+		"interpolates, \"step\" takes a breakpoint's value."},
+	B("ccl_cell_voltage_enable", ccl_cell_voltage_enable, "true",
+	  "Limit the charge current by the highest cell voltage (CCCM_CV_ENABLE)."),
+	L("ccl_cell_voltages", ccl_cell_voltages, 0, 5.0, "[3.5, 3.45, 3.425, 3.4, 3.375]",
+	  "Highest-cell voltage breakpoints, V (CELL_VOLTAGES_WHILE_CHARGING)."),
+	L("ccl_cell_voltage_fractions", ccl_cell_voltage_fractions, 0, 1,
+	  "[0.0, 0.005, 0.05, 0.25, 1.0]",
+	  "Charge current at each breakpoint, fraction of max_charge_current "
+	  "(MAX_CHARGE_CURRENT_CV_FRACTION)."),
+	B("dcl_cell_voltage_enable", dcl_cell_voltage_enable, "true",
+	  "Limit the discharge current by the lowest cell voltage (DCCM_CV_ENABLE)."),
+	L("dcl_cell_voltages", dcl_cell_voltages, 0, 5.0, "[2.8, 2.9, 3.0, 3.1, 3.19]",
+	  "Lowest-cell voltage breakpoints, V (CELL_VOLTAGES_WHILE_DISCHARGING)."),
+	L("dcl_cell_voltage_fractions", dcl_cell_voltage_fractions, 0, 1,
+	  "[0.0, 0.005, 0.05, 0.25, 1.0]",
+	  "Discharge current at each breakpoint, fraction of max_discharge_current "
+	  "(MAX_DISCHARGE_CURRENT_CV_FRACTION)."),
+	B("ccl_temperature_enable", ccl_temperature_enable, "true",
+	  "Limit the charge current by the battery temperatures (CCCM_T_ENABLE); no sensor = no "
+	  "limit."),
+	L("ccl_temperatures", ccl_temperatures, -50, 150,
+	  "[0.0, 2.0, 5.0, 10.0, 40.0, 45.0, 50.0, 55.0]",
+	  "Battery temperature breakpoints for charging, degC (TEMPERATURES_WHILE_CHARGING)."),
+	L("ccl_temperature_fractions", ccl_temperature_fractions, 0, 1,
+	  "[0.0, 0.25, 0.5, 1.0, 1.0, 0.5, 0.25, 0.0]",
+	  "Charge current at each breakpoint, fraction of max_charge_current "
+	  "(MAX_CHARGE_CURRENT_T_FRACTION)."),
+	B("dcl_temperature_enable", dcl_temperature_enable, "true",
+	  "Limit the discharge current by the battery temperatures (DCCM_T_ENABLE); no sensor = no "
+	  "limit."),
+	L("dcl_temperatures", dcl_temperatures, -50, 150,
+	  "[-10.0, 0.0, 5.0, 10.0, 40.0, 45.0, 50.0, 55.0]",
+	  "Battery temperature breakpoints for discharging, degC "
+	  "(TEMPERATURES_WHILE_DISCHARGING)."),
+	L("dcl_temperature_fractions", dcl_temperature_fractions, 0, 1,
+	  "[0.0, 0.25, 0.5, 1.0, 1.0, 0.5, 0.25, 0.0]",
+	  "Discharge current at each breakpoint, fraction of max_discharge_current "
+	  "(MAX_DISCHARGE_CURRENT_T_FRACTION)."),
+	B("ccl_mosfet_temperature_enable", ccl_mosfet_temperature_enable, "true",
+	  "Limit the charge current by the BMS MOSFET temperature (CCCM_T_MOSFET_ENABLE); no "
+	  "sensor = "
+	  "no limit."),
+	L("ccl_mosfet_temperatures", ccl_mosfet_temperatures, -50, 200, "[70.0, 80.0, 90.0]",
+	  "MOSFET temperature breakpoints for charging, degC "
+	  "(MOSFET_TEMPERATURES_WHILE_CHARGING)."),
+	L("ccl_mosfet_temperature_fractions", ccl_mosfet_temperature_fractions, 0, 1,
+	  "[1.0, 0.25, 0.0]",
+	  "Charge current at each breakpoint, fraction of max_charge_current "
+	  "(MAX_CHARGE_CURRENT_T_MOSFET_FRACTION)."),
+	B("dcl_mosfet_temperature_enable", dcl_mosfet_temperature_enable, "true",
+	  "Limit the discharge current by the BMS MOSFET temperature (DCCM_T_MOSFET_ENABLE); no "
+	  "sensor "
+	  "= no limit."),
+	L("dcl_mosfet_temperatures", dcl_mosfet_temperatures, -50, 200, "[70.0, 80.0, 90.0]",
+	  "MOSFET temperature breakpoints for discharging, degC "
+	  "(MOSFET_TEMPERATURES_WHILE_DISCHARGING)."),
+	L("dcl_mosfet_temperature_fractions", dcl_mosfet_temperature_fractions, 0, 1,
+	  "[1.0, 0.25, 0.0]",
+	  "Discharge current at each breakpoint, fraction of max_discharge_current "
+	  "(MAX_DISCHARGE_CURRENT_T_MOSFET_FRACTION)."),
+	B("ccl_soc_enable", ccl_soc_enable, "false",
+	  "Limit the charge current by SOC (CCCM_SOC_ENABLE)."),
+	L("ccl_socs", ccl_socs, 0, 100, "[98.0, 95.0, 90.0, 85.0]",
+	  "SOC breakpoints for charging, % (SOC_WHILE_CHARGING)."),
+	L("ccl_soc_fractions", ccl_soc_fractions, 0, 1, "[0.1, 0.2, 0.5, 1.0]",
+	  "Charge current at each breakpoint, fraction of max_charge_current "
+	  "(MAX_CHARGE_CURRENT_SOC_FRACTION)."),
+	B("dcl_soc_enable", dcl_soc_enable, "false",
+	  "Limit the discharge current by SOC (DCCM_SOC_ENABLE)."),
+	L("dcl_socs", dcl_socs, 0, 100, "[5.0, 10.0, 15.0, 20.0]",
+	  "SOC breakpoints for discharging, % (SOC_WHILE_DISCHARGING)."),
+	L("dcl_soc_fractions", dcl_soc_fractions, 0, 1, "[0.1, 0.2, 0.5, 1.0]",
+	  "Discharge current at each breakpoint, fraction of max_discharge_current "
+	  "(MAX_DISCHARGE_CURRENT_SOC_FRACTION)."),
+	D("ccl_recovery_threshold", ccl_recovery_threshold, 0, 1, "0.015",
+	  "A CCL at 0 stays 0 until its target exceeds this fraction of max_charge_current "
+	  "(CHARGE_CURRENT_RECOVERY_THRESHOLD_PERCENT)."),
+	D("dcl_recovery_threshold", dcl_recovery_threshold, 0, 1, "0.015",
+	  "A DCL at 0 stays 0 until its target exceeds this fraction of max_discharge_current "
+	  "(DISCHARGE_CURRENT_RECOVERY_THRESHOLD_PERCENT)."),
+	D("ccl_recovery_hold", ccl_recovery_hold, 0, 3600, "30.0",
+	  "Before the CCL rises again it holds this long, s (CCL_RECOVERY_HOLD_SEC); reductions "
+	  "apply "
+	  "at once."),
+	D("dcl_recovery_hold", dcl_recovery_hold, 0, 3600, "30.0",
+	  "Before the DCL rises again it holds this long, s (DCL_RECOVERY_HOLD_SEC); reductions "
+	  "apply "
+	  "at once."),
+	D("ccl_recovery_rate", ccl_recovery_rate, 0, 10000, "5.0",
+	  "After the hold the CCL rises at this rate, A/s (CCL_RECOVERY_RATE_A_PER_SEC); 0 = at "
+	  "once."),
+	D("dcl_recovery_rate", dcl_recovery_rate, 0, 10000, "5.0",
+	  "After the hold the DCL rises at this rate, A/s (DCL_RECOVERY_RATE_A_PER_SEC); 0 = at "
+	  "once."),
+	D("stale_after", stale_after, 1, 3600, "10.0",
+	  "Without new BMS data for this long, s: CCL 0 and charge not allowed, the DCL follows "
+	  "the "
+	  "discharge hold (discharge_hold_*), BmsCable alarm."),
+	D("lost_after", lost_after, 1, 86400, "60.0",
+	  "Without new BMS data for this long, s: /Connected 0 and CVL invalid, so systemcalc "
+	  "drops "
+	  "this battery as BMS. At least stale_after."),
+	D("discharge_hold_fraction", discharge_hold_fraction, 0, 1, "0.5",
+	  "While cell data are missing (after stale_after, or a cell read implausible), the DCL is "
+	  "this fraction of the last DCL computed from good cells; 0 = DCL 0 whenever they are "
+	  "missing."),
+	D("discharge_hold_min_cell", discharge_hold_min_cell, 1.0, 5.0, "3.225",
+	  "Safe window, low end, V (BLOCK_ON_DISCONNECT_VOLTAGE_MIN): the DCL is held only while "
+	  "the "
+	  "last good lowest cell was above this."),
+	D("discharge_hold_max_cell", discharge_hold_max_cell, 1.0, 5.0, "3.375",
+	  "Safe window, high end, V (BLOCK_ON_DISCONNECT_VOLTAGE_MAX): the DCL is held only while "
+	  "the "
+	  "last good highest cell was below this; outside the window DCL 0 at stale_after."),
+	D("discharge_grace", discharge_grace, 0, 86400, "1800.0",
+	  "Longest DCL hold, s after the last good cells (BLOCK_ON_DISCONNECT_TIMEOUT_MINUTES x "
+	  "60); "
+	  "then DCL 0. 0 = DCL 0 at stale_after."),
+	{NULL},
 };
 
 static int fail(struct cfg_invalid *err, const char *key, const char *msg)
@@ -210,7 +234,7 @@ static int fail(struct cfg_invalid *err, const char *key, const char *msg)
 /* Breakpoints strictly monotonic (either way), y the same length, y contains 1.0
  * (else the configured maximum could never be reached, as the Python driver checks). */
 static int check_table(const struct cfg_dlist *x, const struct cfg_dlist *y, const char *xkey,
-                       const char *ykey, struct cfg_invalid *err)
+		       const char *ykey, struct cfg_invalid *err)
 {
 	if (x->n == 0)
 		return fail(err, xkey, "must not be empty");
@@ -221,16 +245,15 @@ static int check_table(const struct cfg_dlist *x, const struct cfg_dlist *y, con
 		for (unsigned i = 1; i < x->n; i++)
 			if (up ? !(x->v[i] > x->v[i - 1]) : !(x->v[i] < x->v[i - 1]))
 				return fail(err, xkey,
-				            "breakpoints must be strictly ascending or strictly "
-				            "descending");
+					    "breakpoints must be strictly ascending or strictly "
+					    "descending");
 	}
 	bool has_one = false;
 	for (unsigned i = 0; i < y->n; i++)
 		if (y->v[i] >= 1.0)
 			has_one = true;
 	if (!has_one)
-		return fail(err, ykey,
-		            "must contain 1.0 (else the maximum is never allowed)");
+		return fail(err, ykey, "must contain 1.0 (else the maximum is never allowed)");
 	return 0;
 }
 
@@ -255,34 +278,33 @@ int charge_config_validate(const void *section, struct cfg_invalid *err)
 	if (c->float_cell_voltage > c->max_cell_voltage)
 		return fail(err, "float_cell_voltage", "must not exceed max_cell_voltage");
 	if (c->float_cell_voltage < c->min_cell_voltage)
-		return fail(err, "float_cell_voltage",
-		            "must not be below min_cell_voltage");
+		return fail(err, "float_cell_voltage", "must not be below min_cell_voltage");
 	if (c->soc_reset_cell_voltage < c->max_cell_voltage)
-		return fail(err, "soc_reset_cell_voltage",
-		            "must not be below max_cell_voltage");
+		return fail(err, "soc_reset_cell_voltage", "must not be below max_cell_voltage");
 	if (c->lost_after < c->stale_after)
 		return fail(err, "lost_after", "must not be below stale_after");
 	if (c->discharge_hold_min_cell >= c->discharge_hold_max_cell)
-		return fail(err, "discharge_hold_min_cell", "must be below discharge_hold_max_cell");
+		return fail(err, "discharge_hold_min_cell",
+			    "must be below discharge_hold_max_cell");
 
 	const struct {
 		const struct cfg_dlist *x, *y;
 		const char *xk, *yk;
 	} tables[] = {
-	    {&c->ccl_cell_voltages, &c->ccl_cell_voltage_fractions, "ccl_cell_voltages",
-	     "ccl_cell_voltage_fractions"},
-	    {&c->dcl_cell_voltages, &c->dcl_cell_voltage_fractions, "dcl_cell_voltages",
-	     "dcl_cell_voltage_fractions"},
-	    {&c->ccl_temperatures, &c->ccl_temperature_fractions, "ccl_temperatures",
-	     "ccl_temperature_fractions"},
-	    {&c->dcl_temperatures, &c->dcl_temperature_fractions, "dcl_temperatures",
-	     "dcl_temperature_fractions"},
-	    {&c->ccl_mosfet_temperatures, &c->ccl_mosfet_temperature_fractions,
-	     "ccl_mosfet_temperatures", "ccl_mosfet_temperature_fractions"},
-	    {&c->dcl_mosfet_temperatures, &c->dcl_mosfet_temperature_fractions,
-	     "dcl_mosfet_temperatures", "dcl_mosfet_temperature_fractions"},
-	    {&c->ccl_socs, &c->ccl_soc_fractions, "ccl_socs", "ccl_soc_fractions"},
-	    {&c->dcl_socs, &c->dcl_soc_fractions, "dcl_socs", "dcl_soc_fractions"},
+		{&c->ccl_cell_voltages, &c->ccl_cell_voltage_fractions, "ccl_cell_voltages",
+		 "ccl_cell_voltage_fractions"},
+		{&c->dcl_cell_voltages, &c->dcl_cell_voltage_fractions, "dcl_cell_voltages",
+		 "dcl_cell_voltage_fractions"},
+		{&c->ccl_temperatures, &c->ccl_temperature_fractions, "ccl_temperatures",
+		 "ccl_temperature_fractions"},
+		{&c->dcl_temperatures, &c->dcl_temperature_fractions, "dcl_temperatures",
+		 "dcl_temperature_fractions"},
+		{&c->ccl_mosfet_temperatures, &c->ccl_mosfet_temperature_fractions,
+		 "ccl_mosfet_temperatures", "ccl_mosfet_temperature_fractions"},
+		{&c->dcl_mosfet_temperatures, &c->dcl_mosfet_temperature_fractions,
+		 "dcl_mosfet_temperatures", "dcl_mosfet_temperature_fractions"},
+		{&c->ccl_socs, &c->ccl_soc_fractions, "ccl_socs", "ccl_soc_fractions"},
+		{&c->dcl_socs, &c->dcl_soc_fractions, "dcl_socs", "dcl_soc_fractions"},
 	};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		r = check_table(tables[i].x, tables[i].y, tables[i].xk, tables[i].yk, err);
@@ -294,23 +316,23 @@ int charge_config_validate(const void *section, struct cfg_invalid *err)
 	 * stop charging before the cells get there: float would never come. */
 	if (c->ccl_cell_voltage_enable) {
 		const struct cfg_dlist *x = &c->ccl_cell_voltages,
-		                       *y = &c->ccl_cell_voltage_fractions;
+				       *y = &c->ccl_cell_voltage_fractions;
 		for (unsigned i = 0; i < x->n; i++)
 			if (y->v[i] <= 0 && x->v[i] < c->max_cell_voltage)
 				return fail(err, "ccl_cell_voltages",
-				            "reaches 0 A below max_cell_voltage: float would never "
-				            "be reached");
+					    "reaches 0 A below max_cell_voltage: float would never "
+					    "be reached");
 		if (!(y_at_highest(x, y) < 1.0) || highest(x) < c->max_cell_voltage)
 			return fail(err, "ccl_cell_voltages",
-			            "must reduce the current at max_cell_voltage and above");
+				    "must reduce the current at max_cell_voltage and above");
 	}
 	if (c->dcl_cell_voltage_enable) {
 		const struct cfg_dlist *x = &c->dcl_cell_voltages,
-		                       *y = &c->dcl_cell_voltage_fractions;
+				       *y = &c->dcl_cell_voltage_fractions;
 		for (unsigned i = 0; i < x->n; i++)
 			if (y->v[i] <= 0 && x->v[i] > c->min_cell_voltage)
 				return fail(err, "dcl_cell_voltages",
-				            "reaches 0 A above min_cell_voltage");
+					    "reaches 0 A above min_cell_voltage");
 	}
 	return 0;
 }

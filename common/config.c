@@ -140,14 +140,14 @@ static int read_double(struct ctx *c, const config_setting_t *s, const char *key
 static int read_string(struct ctx *c, const config_setting_t *s, const char *key, char *out)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		set_err(c->err, c->file, line_of(s), key,
-			"expected a string, found %s", type_name(config_setting_type(s)));
+		set_err(c->err, c->file, line_of(s), key, "expected a string, found %s",
+			type_name(config_setting_type(s)));
 		return -EINVAL;
 	}
 	const char *v = config_setting_get_string(s);
 	if (strlen(v) >= CFG_STR) {
-		set_err(c->err, c->file, line_of(s), key,
-			"string longer than %d characters", CFG_STR - 1);
+		set_err(c->err, c->file, line_of(s), key, "string longer than %d characters",
+			CFG_STR - 1);
 		return -EINVAL;
 	}
 	memcpy(out, v, strlen(v) + 1);
@@ -197,10 +197,10 @@ static int read_key(struct ctx *c, const config_setting_t *s, const struct cfg_k
 		char all[256] = "";
 		for (int i = 0; k->choices[i]; i++) {
 			size_t l = strlen(all);
-			snprintf(all + l, sizeof(all) - l, "%s\"%s\"", i ? ", " : "", k->choices[i]);
+			snprintf(all + l, sizeof(all) - l, "%s\"%s\"", i ? ", " : "",
+				 k->choices[i]);
 		}
-		set_err(c->err, c->file, line_of(s), key,
-			"\"%s\" is not one of %s", tmp, all);
+		set_err(c->err, c->file, line_of(s), key, "\"%s\" is not one of %s", tmp, all);
 		return -EINVAL;
 	}
 	case CFG_DOUBLE_LIST:
@@ -215,8 +215,8 @@ static int read_key(struct ctx *c, const config_setting_t *s, const struct cfg_k
 		unsigned n = (unsigned)config_setting_length(s);
 		unsigned cap = k->type == CFG_STRING_LIST ? CFG_SLIST_MAX : CFG_LIST_MAX;
 		if (n > cap) {
-			set_err(c->err, c->file, line_of(s), key,
-				"%u elements, at most %u allowed", n, cap);
+			set_err(c->err, c->file, line_of(s), key, "%u elements, at most %u allowed",
+				n, cap);
 			return -EINVAL;
 		}
 		for (unsigned i = 0; i < n; i++) {
@@ -308,7 +308,8 @@ static int read_keys(struct ctx *c, const config_setting_t *group, const struct 
 		     const char *where, char *base)
 {
 	for (const struct cfg_key *k = keys; k->path; k++) {
-		const config_setting_t *s = config_setting_lookup((config_setting_t *)group, k->path);
+		const config_setting_t *s =
+			config_setting_lookup((config_setting_t *)group, k->path);
 		if (!s)
 			continue;
 		char key[160];
@@ -331,8 +332,8 @@ static int read_group_list(struct ctx *c, const config_setting_t *s, const struc
 	}
 	unsigned n = (unsigned)config_setting_length(s);
 	if (n > k->max_count) {
-		set_err(c->err, c->file, line_of(s), key,
-			"%u entries, at most %zu allowed", n, k->max_count);
+		set_err(c->err, c->file, line_of(s), key, "%u entries, at most %zu allowed", n,
+			k->max_count);
 		return -EINVAL;
 	}
 	char *arr = base + k->offset;
@@ -447,7 +448,8 @@ static int check_unknown(const config_setting_t *group, const struct cfg_key *ke
 		snprintf(full, sizeof(full), "%s%s%s", where, where[0] ? "." : "", rel);
 		const struct cfg_key *k = find_key(keys, rel);
 		if (k) {
-			if (k->type == CFG_GROUP_LIST && config_setting_type(s) == CONFIG_TYPE_LIST) {
+			if (k->type == CFG_GROUP_LIST &&
+			    config_setting_type(s) == CONFIG_TYPE_LIST) {
 				unsigned m = (unsigned)config_setting_length(s);
 				for (unsigned j = 0; j < m; j++) {
 					const config_setting_t *e = config_setting_get_elem(s, j);
@@ -492,8 +494,7 @@ static int check_unknown(const config_setting_t *group, const struct cfg_key *ke
 /* The setting a validate callback's key names ("ports[1].bms", "deep.nested")
  * under the section's group, or the closest enclosing one the file has;
  * *exact says which. */
-static const config_setting_t *resolve(const config_setting_t *group, const char *key,
-				       bool *exact)
+static const config_setting_t *resolve(const config_setting_t *group, const char *key, bool *exact)
 {
 	const config_setting_t *cur = group;
 	const char *p = key;
@@ -775,8 +776,8 @@ int cfg_load_file(const struct cfg_schema *schema, void *root, const char *path,
 	return r;
 }
 
-int cfg_load_string(const struct cfg_schema *schema, void *root, const char *text,
-		    const char *name, struct cfg_error *err)
+int cfg_load_string(const struct cfg_schema *schema, void *root, const char *text, const char *name,
+		    struct cfg_error *err)
 {
 	config_t cf;
 	config_init(&cf);
@@ -1030,7 +1031,8 @@ bool cfg_keys_equal(const struct cfg_key *keys, const void *a, const void *b)
 				return false;
 			break;
 		case CFG_DOUBLE_LIST: {
-			/* only the first n entries are settings; -0.0 vs 0.0 counting as a change is harmless */
+			/* only the first n entries are settings; -0.0 vs 0.0 counting as a change
+			 * is harmless */
 			const struct cfg_dlist *l = x, *m = y;
 			if (l->n != m->n || memcmp(l->v, m->v, sizeof(l->v[0]) * l->n) != 0)
 				return false;

@@ -115,8 +115,8 @@ int cfg_defaults(const struct cfg_schema *schema, void *root, struct cfg_error *
 int cfg_load_file(const struct cfg_schema *schema, void *root, const char *path,
 		  struct cfg_error *err);
 /* Same, from text (tests). name is used in messages. */
-int cfg_load_string(const struct cfg_schema *schema, void *root, const char *text,
-		    const char *name, struct cfg_error *err);
+int cfg_load_string(const struct cfg_schema *schema, void *root, const char *text, const char *name,
+		    struct cfg_error *err);
 
 /* "file:line: key: msg" into buf. */
 void cfg_error_format(const struct cfg_error *err, char *buf, size_t len);

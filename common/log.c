@@ -24,8 +24,14 @@ void log_init(enum sb_log_level level, bool use_syslog, const char *ident)
 		openlog(ident ? ident : "serialbattery", LOG_PID, LOG_DAEMON);
 }
 
-void log_set_level(enum sb_log_level level) { atomic_store(&g_level, (int)level); }
-bool log_enabled(enum sb_log_level level) { return (int)level <= atomic_load(&g_level); }
+void log_set_level(enum sb_log_level level)
+{
+	atomic_store(&g_level, (int)level);
+}
+bool log_enabled(enum sb_log_level level)
+{
+	return (int)level <= atomic_load(&g_level);
+}
 
 void log_msg(enum sb_log_level level, const char *fmt, ...)
 {
@@ -44,8 +50,8 @@ void log_msg(enum sb_log_level level, const char *fmt, ...)
 		uint64_t us = time_mono_us();
 		char line[1100];
 		int n = snprintf(line, sizeof(line), "[%6llu.%06llu] %-5s %s\n",
-				 (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000),
-				 level_names[level], msg);
+				 (unsigned long long)(us / 1000000),
+				 (unsigned long long)(us % 1000000), level_names[level], msg);
 		if (n > (int)sizeof(line) - 1)
 			n = (int)sizeof(line) - 1;
 		/* one write per line keeps lines whole across threads */

@@ -26,10 +26,10 @@ void log_msg(enum sb_log_level level, const char *fmt, ...) __attribute__((forma
 #define log_error(...) log_msg(SB_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(SB_LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(SB_LOG_INFO, __VA_ARGS__)
-#define log_debug(...)                                                                    \
-	do {                                                                              \
-		if (log_enabled(SB_LOG_DEBUG))                                            \
-			log_msg(SB_LOG_DEBUG, __VA_ARGS__);                               \
+#define log_debug(...)                                                                             \
+	do {                                                                                       \
+		if (log_enabled(SB_LOG_DEBUG))                                                     \
+			log_msg(SB_LOG_DEBUG, __VA_ARGS__);                                        \
 	} while (0)
 
 #endif

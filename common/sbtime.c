@@ -10,8 +10,14 @@ static uint64_t time_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t time_mono_us(void) { return time_mono_ns() / 1000u; }
-uint64_t time_mono_ms(void) { return time_mono_ns() / 1000000u; }
+uint64_t time_mono_us(void)
+{
+	return time_mono_ns() / 1000u;
+}
+uint64_t time_mono_ms(void)
+{
+	return time_mono_ns() / 1000000u;
+}
 
 int time_poll_timeout(uint64_t deadline_ms)
 {

@@ -79,7 +79,10 @@ void store_free(struct store *st)
 	free(st);
 }
 
-unsigned store_slot_count(const struct store *st) { return st->n; }
+unsigned store_slot_count(const struct store *st)
+{
+	return st->n;
+}
 
 static void wake(struct store *st)
 {
@@ -205,7 +208,8 @@ int store_close(struct store *st, int slot)
 		s->rec.state = STORE_GONE;
 		s->rec.seq++;
 		/* nobody will run what waits: say so rather than leave it pending */
-		if (s->rec.cmd.status == STORE_CMD_PENDING || s->rec.cmd.status == STORE_CMD_RUNNING)
+		if (s->rec.cmd.status == STORE_CMD_PENDING ||
+		    s->rec.cmd.status == STORE_CMD_RUNNING)
 			s->rec.cmd.status = STORE_CMD_CANCELED;
 		mailbox_reset(s);
 	}
@@ -250,13 +254,20 @@ int store_read(struct store *st, int slot, struct store_record *ret)
 const char *store_cmd_status_name(enum store_cmd_status s)
 {
 	switch (s) {
-	case STORE_CMD_NONE: return "none";
-	case STORE_CMD_PENDING: return "pending";
-	case STORE_CMD_RUNNING: return "running";
-	case STORE_CMD_OK: return "ok";
-	case STORE_CMD_REFUSED: return "refused";
-	case STORE_CMD_TIMEOUT: return "timed out";
-	case STORE_CMD_CANCELED: return "canceled";
+	case STORE_CMD_NONE:
+		return "none";
+	case STORE_CMD_PENDING:
+		return "pending";
+	case STORE_CMD_RUNNING:
+		return "running";
+	case STORE_CMD_OK:
+		return "ok";
+	case STORE_CMD_REFUSED:
+		return "refused";
+	case STORE_CMD_TIMEOUT:
+		return "timed out";
+	case STORE_CMD_CANCELED:
+		return "canceled";
 	}
 	return "?";
 }
@@ -427,7 +438,10 @@ void store_port_count(struct store *st, unsigned *ret_total, unsigned *ret_pendi
 	*ret_pending = pending;
 }
 
-int store_fd(const struct store *st) { return st->efd; }
+int store_fd(const struct store *st)
+{
+	return st->efd;
+}
 
 void store_drain(struct store *st)
 {

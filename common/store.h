@@ -34,10 +34,10 @@ struct store_info {
 	char protocol[16];       /* driver name, "" while detecting */
 	uint8_t address;         /* bus address, 0 when unaddressed */
 	uint32_t poll_interval_ms;
-	uint64_t cycles_ok;      /* good poll cycles */
-	uint64_t frames_bad;     /* frames dropped for checksum/length/parse errors */
-	uint64_t timeouts;       /* requests that got no answer in time */
-	uint64_t implausible;    /* whole cycles dropped as implausible (bms/plausible.h) */
+	uint64_t cycles_ok;   /* good poll cycles */
+	uint64_t frames_bad;  /* frames dropped for checksum/length/parse errors */
+	uint64_t timeouts;    /* requests that got no answer in time */
+	uint64_t implausible; /* whole cycles dropped as implausible (bms/plausible.h) */
 };
 
 /*
@@ -49,13 +49,13 @@ struct store_info {
  * the record sees with its sequence number.
  */
 enum store_cmd_status {
-	STORE_CMD_NONE = 0,      /* nothing posted yet */
-	STORE_CMD_PENDING = 1,   /* posted, not yet taken by the worker */
-	STORE_CMD_RUNNING = 2,   /* taken; the request is on the wire */
-	STORE_CMD_OK = 3,        /* the BMS acknowledged it */
-	STORE_CMD_REFUSED = 4,   /* the BMS said no, or the driver has no such command */
-	STORE_CMD_TIMEOUT = 5,   /* no usable answer after the retries */
-	STORE_CMD_CANCELED = 6,  /* replaced before it ran, or the battery went away */
+	STORE_CMD_NONE = 0,     /* nothing posted yet */
+	STORE_CMD_PENDING = 1,  /* posted, not yet taken by the worker */
+	STORE_CMD_RUNNING = 2,  /* taken; the request is on the wire */
+	STORE_CMD_OK = 3,       /* the BMS acknowledged it */
+	STORE_CMD_REFUSED = 4,  /* the BMS said no, or the driver has no such command */
+	STORE_CMD_TIMEOUT = 5,  /* no usable answer after the retries */
+	STORE_CMD_CANCELED = 6, /* replaced before it ran, or the battery went away */
 };
 
 struct store_command {
@@ -77,7 +77,7 @@ struct store_record {
 	uint64_t seq;        /* bumped by every commit/update/close; 0 = never written */
 	uint64_t updated_ms; /* monotonic ms of the last good cycle, 0 = never */
 	struct store_info info;
-	struct bms_snapshot snap; /* the last good snapshot (valid == 0 before the first) */
+	struct bms_snapshot snap;   /* the last good snapshot (valid == 0 before the first) */
 	struct store_cmd_state cmd; /* the latest command posted to this battery */
 };
 

@@ -8,7 +8,7 @@
 #include "common/config.h"
 
 struct daemon_config {
-	int log_level;  /* enum sb_log_level */
+	int log_level; /* enum sb_log_level */
 	bool syslog;
 	char state_dir[CFG_STR];
 	int64_t max_batteries;

@@ -7,18 +7,22 @@
 #include "hotplug/hotplug.h"
 
 const struct cfg_key hotplug_cfg_keys[] = {
-	{.path = "claim_usb", .type = CFG_BOOL,
-	 .offset = offsetof(struct hotplug_config, claim_usb), .def = "true",
+	{.path = "claim_usb",
+	 .type = CFG_BOOL,
+	 .offset = offsetof(struct hotplug_config, claim_usb),
+	 .def = "true",
 	 .doc = "Claim every USB serial adapter that no exclude rule, VE_SERVICE assignment or "
 		"Victron product string reserves for someone else. Off: only include rules, "
 		"serial.ports and the SERIALBATTERY=claim udev property claim ports."},
-	{.path = "include", .type = CFG_STRING_LIST,
+	{.path = "include",
+	 .type = CFG_STRING_LIST,
 	 .offset = offsetof(struct hotplug_config, include),
 	 .doc = "Rules for ports to claim even with claim_usb off: \"1a86:7523\" (USB "
 		"vendor:product, product may be *), \"serial=GLOB\" (ID_SERIAL), \"path=GLOB\" "
 		"(ID_PATH), \"vendor=GLOB\", \"model=GLOB\" (ID_VENDOR/ID_MODEL, any case) or a "
 		"device glob \"/dev/ttyUSB*\". Victron interfaces are never included."},
-	{.path = "exclude", .type = CFG_STRING_LIST,
+	{.path = "exclude",
+	 .type = CFG_STRING_LIST,
 	 .offset = offsetof(struct hotplug_config, exclude),
 	 .doc = "Rules (same forms as include) for ports never to claim; they win over include "
 		"and claim_usb, not over an explicit serial.ports entry."},

@@ -109,7 +109,7 @@ static bool any_rule(const struct cfg_slist *l, const struct hotplug_props *p)
 bool hotplug_is_victron(const struct hotplug_props *p)
 {
 	static const char *const models[] = {"VE_Direct*", "VE.Direct*", "MK2*USB*", "MK3*USB*",
-					     "VE_Bus*", "VE_Can*", NULL};
+					     "VE_Bus*",    "VE_Can*",    NULL};
 	if (glob_match("Victron*", p->vendor, true))
 		return true;
 	for (const char *const *m = models; *m; m++)
@@ -143,8 +143,9 @@ static bool pinned_by_config(const struct hotplug_props *p, const struct hotplug
 		const struct hotplug_pin *pc = &pins[i];
 		if (!empty(pc->path) && !empty(p->devname) && strcmp(pc->path, p->devname) == 0)
 			return true;
-		if (!empty(pc->match) && ((!empty(p->serial) && strcmp(pc->match, p->serial) == 0) ||
-					  (!empty(p->path) && strcmp(pc->match, p->path) == 0)))
+		if (!empty(pc->match) &&
+		    ((!empty(p->serial) && strcmp(pc->match, p->serial) == 0) ||
+		     (!empty(p->path) && strcmp(pc->match, p->path) == 0)))
 			return true;
 	}
 	return false;

@@ -22,11 +22,11 @@ struct publish_tree {
 	bool sealed;
 	publish_write_fn on_write;
 	void *ctx;
-	uint64_t requests; /* method calls handled */
-	uint64_t dropped;  /* replies not queued (outgoing cap) */
+	uint64_t requests;       /* method calls handled */
+	uint64_t dropped;        /* replies not queued (outgoing cap) */
 	uint64_t dropped_logged; /* dropped at the last log line */
 	uint64_t last_drop_ms;   /* monotonic */
-	bool dropping;     /* in an episode of a full outgoing queue */
+	bool dropping;           /* in an episode of a full outgoing queue */
 };
 
 int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret)
@@ -85,7 +85,8 @@ int publish_tree_add_writable(struct publish_tree *t, const char *path, char typ
 
 static int cmp_item(const void *a, const void *b)
 {
-	return strcmp(((const struct publish_item *)a)->path, ((const struct publish_item *)b)->path);
+	return strcmp(((const struct publish_item *)a)->path,
+		      ((const struct publish_item *)b)->path);
 }
 
 void publish_tree_seal(struct publish_tree *t)
@@ -226,7 +227,8 @@ static bool queue_room(struct publish_tree *t, DBusConnection *conn)
 	uint64_t now = time_mono_ms();
 	if (!room) {
 		if (!t->dropping)
-			log_warn("publish: outgoing D-Bus queue over %d bytes (a client does not read "
+			log_warn("publish: outgoing D-Bus queue over %d bytes (a client does not "
+				 "read "
 				 "its replies): dropping replies",
 				 PUBLISH_OUTGOING_CAP);
 		t->dropping = true;
@@ -413,8 +415,8 @@ static void queue_reply(struct publish_tree *t, DBusConnection *conn, DBusMessag
 		t->dropped++;
 }
 
-static DBusHandlerResult reply_error(struct publish_tree *t, DBusConnection *conn,
-				     DBusMessage *msg, const char *name, const char *text)
+static DBusHandlerResult reply_error(struct publish_tree *t, DBusConnection *conn, DBusMessage *msg,
+				     const char *name, const char *text)
 {
 	if (dbus_message_get_no_reply(msg))
 		return DBUS_HANDLER_RESULT_HANDLED;
@@ -451,7 +453,8 @@ static DBusMessage *node_values(DBusMessage *msg, const struct publish_tree *t, 
 						   &arr);
 	for (size_t k = first; ok && k < t->n; k++) {
 		const struct publish_item *item = &t->items[k];
-		if (plen > 1 && (strncmp(item->path, path, plen - 1) != 0 || item->path[plen - 1] != '/'))
+		if (plen > 1 &&
+		    (strncmp(item->path, path, plen - 1) != 0 || item->path[plen - 1] != '/'))
 			break;
 		const char *key = item->path + plen;
 		if (text) {
@@ -459,7 +462,8 @@ static DBusMessage *node_values(DBusMessage *msg, const struct publish_tree *t, 
 			publish_item_text(item, buf, sizeof(buf));
 			const char *s = buf;
 			DBusMessageIter e;
-			ok = dbus_message_iter_open_container(&arr, DBUS_TYPE_DICT_ENTRY, NULL, &e) &&
+			ok = dbus_message_iter_open_container(&arr, DBUS_TYPE_DICT_ENTRY, NULL,
+							      &e) &&
 			     dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) &&
 			     dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &s) &&
 			     dbus_message_iter_close_container(&arr, &e);
@@ -483,21 +487,21 @@ static DBusMessage *introspect(DBusMessage *msg, const struct publish_tree *t, c
 	char *xml = malloc(cap);
 	if (!xml)
 		return NULL;
-#define XML(...)                                                                          \
-	do {                                                                              \
-		int n_ = snprintf(xml + len, cap - len, __VA_ARGS__);                     \
-		while (n_ >= 0 && (size_t)n_ >= cap - len) {                              \
-			char *nx_ = realloc(xml, cap * 2);                                \
-			if (!nx_) {                                                       \
-				free(xml);                                                \
-				return NULL;                                              \
-			}                                                                 \
-			xml = nx_;                                                        \
-			cap *= 2;                                                         \
-			n_ = snprintf(xml + len, cap - len, __VA_ARGS__);                 \
-		}                                                                         \
-		if (n_ > 0)                                                               \
-			len += (size_t)n_;                                                \
+#define XML(...)                                                                                   \
+	do {                                                                                       \
+		int n_ = snprintf(xml + len, cap - len, __VA_ARGS__);                              \
+		while (n_ >= 0 && (size_t)n_ >= cap - len) {                                       \
+			char *nx_ = realloc(xml, cap * 2);                                         \
+			if (!nx_) {                                                                \
+				free(xml);                                                         \
+				return NULL;                                                       \
+			}                                                                          \
+			xml = nx_;                                                                 \
+			cap *= 2;                                                                  \
+			n_ = snprintf(xml + len, cap - len, __VA_ARGS__);                          \
+		}                                                                                  \
+		if (n_ > 0)                                                                        \
+			len += (size_t)n_;                                                         \
 	} while (0)
 	XML("<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
 	    " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node>\n"
@@ -514,7 +518,8 @@ static DBusMessage *introspect(DBusMessage *msg, const struct publish_tree *t, c
 		XML("  <method name=\"GetText\"><arg direction=\"out\" type=\"v\"/></method>\n");
 	}
 	if (strcmp(path, "/") == 0)
-		XML("  <method name=\"GetItems\"><arg direction=\"out\" type=\"a{sa{sv}}\"/></method>\n"
+		XML("  <method name=\"GetItems\"><arg direction=\"out\" "
+		    "type=\"a{sa{sv}}\"/></method>\n"
 		    "  <signal name=\"ItemsChanged\"><arg type=\"a{sa{sv}}\"/></signal>\n");
 	XML(" </interface>\n");
 	if (!leaf) {
@@ -599,13 +604,27 @@ static int parse_set_arg(DBusMessage *msg, const struct publish_item *target,
 		DBusBasicValue bv;
 		dbus_message_iter_get_basic(&v, &bv);
 		switch (at) {
-		case DBUS_TYPE_INT32: num = bv.i32; break;
-		case DBUS_TYPE_UINT32: num = bv.u32; break;
-		case DBUS_TYPE_INT16: num = bv.i16; break;
-		case DBUS_TYPE_UINT16: num = bv.u16; break;
-		case DBUS_TYPE_BYTE: num = bv.byt; break;
-		case DBUS_TYPE_INT64: num = (double)bv.i64; break;
-		default: num = (double)bv.u64; break;
+		case DBUS_TYPE_INT32:
+			num = bv.i32;
+			break;
+		case DBUS_TYPE_UINT32:
+			num = bv.u32;
+			break;
+		case DBUS_TYPE_INT16:
+			num = bv.i16;
+			break;
+		case DBUS_TYPE_UINT16:
+			num = bv.u16;
+			break;
+		case DBUS_TYPE_BYTE:
+			num = bv.byt;
+			break;
+		case DBUS_TYPE_INT64:
+			num = (double)bv.i64;
+			break;
+		default:
+			num = (double)bv.u64;
+			break;
 		}
 		break;
 	}
@@ -666,7 +685,8 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 	bool no_args = dbus_message_has_signature(msg, "");
 	if (strcmp(member, "Introspect") == 0 && (!iface || strcmp(iface, INTROSPECT_IFACE) == 0)) {
 		if (!no_args)
-			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "Introspect takes no arguments");
+			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS,
+					   "Introspect takes no arguments");
 		return send_reply(t, conn, introspect(msg, t, path, leaf, first));
 	}
 	if (iface && strcmp(iface, BUSITEM_IFACE) != 0)
@@ -675,7 +695,8 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 	if (strcmp(member, "GetValue") == 0 || strcmp(member, "GetText") == 0) {
 		bool text = member[3] == 'T';
 		if (!no_args)
-			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "takes no arguments");
+			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS,
+					   "takes no arguments");
 		if (node)
 			return send_reply(t, conn, node_values(msg, t, path, first, text));
 		DBusMessage *r = dbus_message_new_method_return(msg);
@@ -700,7 +721,8 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 	}
 	if (strcmp(member, "GetItems") == 0 && strcmp(path, "/") == 0) {
 		if (!no_args)
-			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "takes no arguments");
+			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS,
+					   "takes no arguments");
 		DBusMessage *r = dbus_message_new_method_return(msg);
 		if (!r)
 			return DBUS_HANDLER_RESULT_NEED_MEMORY;
@@ -714,7 +736,8 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 	}
 	if (strcmp(member, "SetValue") == 0 && leaf) {
 		if (!dbus_message_has_signature(msg, "v") && !dbus_message_has_signature(msg, "ai"))
-			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS, "SetValue takes one variant");
+			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS,
+					   "SetValue takes one variant");
 		return send_reply(t, conn, set_value(msg, t, leaf));
 	}
 	return reply_error(t, conn, msg, DBUS_ERROR_UNKNOWN_METHOD, member);

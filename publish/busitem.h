@@ -21,7 +21,7 @@ enum publish_type { PUBLISH_T_INT = 'i', PUBLISH_T_DOUBLE = 'd', PUBLISH_T_STRIN
 
 struct publish_item {
 	char path[PUBLISH_PATH_LEN];
-	char type;      /* enum publish_type */
+	char type; /* enum publish_type */
 	bool valid;
 	bool changed;
 	bool writable;
@@ -88,6 +88,5 @@ int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_pa
 
 /* The object-path fallback handler on "/" for this tree. */
 DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, void *tree);
-
 
 #endif

@@ -320,10 +320,10 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	/* Victron monitors publish consumed Ah as a negative number */
 	set_d(t, "/ConsumedAmphours", have_cons,
 	      -bms_mah_to_ah((int64_t)installed - s->capacity_remain_mah));
-	bool discharging = online && (v & BMS_V_CURRENT) && s->current_ma < 0 &&
-			   (v & BMS_V_CAP_REMAIN);
-	double ttg = discharging ? (double)s->capacity_remain_mah / (double)-s->current_ma * 3600.0
-				 : 0;
+	bool discharging =
+		online && (v & BMS_V_CURRENT) && s->current_ma < 0 && (v & BMS_V_CAP_REMAIN);
+	double ttg =
+		discharging ? (double)s->capacity_remain_mah / (double)-s->current_ma * 3600.0 : 0;
 	set_d(t, "/TimeToGo", discharging, round(fmin(ttg, 864000.0)));
 
 	publish_paths_limits(t, res, info_paths);
@@ -346,7 +346,8 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	publish_tree_set_int(t, "/System/NrOfModulesOnline", online ? 1 : 0);
 	publish_tree_set_int(t, "/System/NrOfModulesOffline", online ? 0 : 1);
 	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", res->allow_charge ? 0 : 1);
-	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge", res->allow_discharge ? 0 : 1);
+	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge",
+			     res->allow_discharge ? 0 : 1);
 	set_d(t, "/Voltages/Sum", cells, bms_mv_to_v(cs->cell_sum_mv));
 	set_d(t, "/Voltages/Diff", cells, bms_mv_to_v(cs->cell_max_mv - cs->cell_min_mv));
 	for (unsigned c = 0; c < BMS_MAX_CELLS; c++) {
@@ -372,8 +373,10 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	}
 	publish_tree_set_int(t, "/Alarms/BmsCable", res->bms_cable_alarm);
 
-	publish_tree_set_string(t, "/Link/Protocol", rec->info.protocol[0] ? rec->info.protocol : "-");
-	publish_tree_set_int(t, "/Link/ChecksumErrors", (int32_t)(rec->info.frames_bad & 0x7fffffff));
+	publish_tree_set_string(t, "/Link/Protocol",
+				rec->info.protocol[0] ? rec->info.protocol : "-");
+	publish_tree_set_int(t, "/Link/ChecksumErrors",
+			     (int32_t)(rec->info.frames_bad & 0x7fffffff));
 	publish_tree_set_int(t, "/Link/Timeouts", (int32_t)(rec->info.timeouts & 0x7fffffff));
 	publish_tree_set_int(t, "/Link/PollCycles", (int32_t)(rec->info.cycles_ok & 0x7fffffff));
 	publish_tree_set_int(t, "/Link/ImplausibleCycles",
@@ -416,12 +419,14 @@ void publish_history_update(struct publish_history *h, const struct bms_snapshot
 void publish_history_fill(struct publish_tree *t, const struct publish_history *h,
 			  const struct bms_snapshot *s)
 {
-	set_i(t, "/History/ChargeCycles", s->valid & BMS_V_CYCLES, (int32_t)(s->cycles & 0x7fffffff));
+	set_i(t, "/History/ChargeCycles", s->valid & BMS_V_CYCLES,
+	      (int32_t)(s->cycles & 0x7fffffff));
 	set_d(t, "/History/MinimumVoltage", h->have_v, h->min_v);
 	set_d(t, "/History/MaximumVoltage", h->have_v, h->max_v);
 	set_d(t, "/History/MinimumCellVoltage", h->have_cell, h->min_cell);
 	set_d(t, "/History/MaximumCellVoltage", h->have_cell, h->max_cell);
 	/* rounded to Wh so the path changes (and is sent) once per Wh, not every cycle */
 	publish_tree_set_double(t, "/History/ChargedEnergy", round(h->charged_kwh * 1000) / 1000);
-	publish_tree_set_double(t, "/History/DischargedEnergy", round(h->discharged_kwh * 1000) / 1000);
+	publish_tree_set_double(t, "/History/DischargedEnergy",
+				round(h->discharged_kwh * 1000) / 1000);
 }

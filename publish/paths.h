@@ -35,7 +35,8 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 /* Advance history with a new snapshot taken at snap_ms; st: its statistics
  * from the charge result (the cells the limits came from). */
 void publish_history_update(struct publish_history *h, const struct bms_snapshot *s,
-			    const struct bms_stats *st, uint64_t snap_ms, uint32_t poll_interval_ms);
+			    const struct bms_stats *st, uint64_t snap_ms,
+			    uint32_t poll_interval_ms);
 void publish_history_fill(struct publish_tree *t, const struct publish_history *h,
 			  const struct bms_snapshot *s);
 

@@ -61,10 +61,10 @@ struct batt {
 	uint64_t gone_since_ms; /* 0 = not gone */
 	char charge_text[CHARGE_TEXT_LEN];
 	bool in_bank;
-	int member;     /* position among the bank's members, -1 = none (yet) */
-	int bank_index; /* 1-based: member + 1 */
-	bool info_hidden; /* the last fill left /Info to the bank */
-	bool reported;  /* has committed a snapshot since the publisher started */
+	int member;            /* position among the bank's members, -1 = none (yet) */
+	int bank_index;        /* 1-based: member + 1 */
+	bool info_hidden;      /* the last fill left /Info to the bank */
+	bool reported;         /* has committed a snapshot since the publisher started */
 	uint64_t next_tick_ms; /* re-evaluate (ages, ramps) by then even without new data */
 };
 
@@ -78,7 +78,7 @@ struct bank_slot {
 	bool reported;           /* a pack has reported into this position */
 	char key[STORE_KEY_LEN]; /* "" = a named position nobody has filled yet */
 	char tty[32];
-	char name[CFG_STR];      /* the bank_packs entry, "" with "all" */
+	char name[CFG_STR]; /* the bank_packs entry, "" with "all" */
 	bool have_res;
 	struct charge_result last; /* the pack's last charge result */
 };
@@ -192,7 +192,8 @@ static void state_save(struct publish *p, struct batt *b)
 
 static bool bank_all(const struct publish_config *c)
 {
-	return c->bank_packs.n == 0 || (c->bank_packs.n == 1 && strcmp(c->bank_packs.v[0], "all") == 0);
+	return c->bank_packs.n == 0 ||
+	       (c->bank_packs.n == 1 && strcmp(c->bank_packs.v[0], "all") == 0);
 }
 
 /* The member position of a pack: its own, a named one waiting for it, or a free one. */
@@ -225,7 +226,8 @@ static int bank_named_position(const struct publish *p, const struct batt *b)
 {
 	const struct publish_config *c = p->cfg;
 	for (unsigned k = 0; k < c->bank_packs.n && k < BANK_MAX_PACKS; k++)
-		if (strcmp(c->bank_packs.v[k], b->key) == 0 || strcmp(c->bank_packs.v[k], b->tty) == 0 ||
+		if (strcmp(c->bank_packs.v[k], b->key) == 0 ||
+		    strcmp(c->bank_packs.v[k], b->tty) == 0 ||
 		    strcmp(c->bank_packs.v[k], b->sid) == 0)
 			return (int)k;
 	return -1;
@@ -331,11 +333,12 @@ static int bank_forget_write(struct publish *p, const char *what)
 			continue;
 		char sid[STORE_KEY_LEN];
 		publish_sanitize(m->key, sid, sizeof(sid));
-		bool match = all || (is_num && num == i + 1) ||
-			     (!is_num && what[0] &&
-			      ((m->key[0] && (strcmp(what, m->key) == 0 || strcmp(what, sid) == 0)) ||
-			       (m->tty[0] && strcmp(what, m->tty) == 0) ||
-			       (m->name[0] && strcmp(what, m->name) == 0)));
+		bool match =
+			all || (is_num && num == i + 1) ||
+			(!is_num && what[0] &&
+			 ((m->key[0] && (strcmp(what, m->key) == 0 || strcmp(what, sid) == 0)) ||
+			  (m->tty[0] && strcmp(what, m->tty) == 0) ||
+			  (m->name[0] && strcmp(what, m->name) == 0)));
 		if (!match)
 			continue;
 		struct batt *b = member_batt(p, i);
@@ -425,7 +428,8 @@ static bool kept_take(struct publish *p, const char *key, struct charge_state *r
  */
 static bool aggregate_owns_info(const struct publish *p, const struct batt *b)
 {
-	return b->in_bank && p->cfg->bank_mode != PUBLISH_BANK_OFF && (p->agg.active || !p->complete);
+	return b->in_bank && p->cfg->bank_mode != PUBLISH_BANK_OFF &&
+	       (p->agg.active || !p->complete);
 }
 
 static void batt_compute(struct publish *p, struct batt *b, uint64_t now)
@@ -508,7 +512,8 @@ static uint64_t svc_upkeep(struct publish *p, struct publish_service *svc, const
 		bool retrying = svc->backoff_ms != 0;
 		if (publish_service_connect(svc) < 0) {
 			if (!retrying)
-				log_warn("publish: %s: cannot reach the bus; retrying", svc_label(svc));
+				log_warn("publish: %s: cannot reach the bus; retrying",
+					 svc_label(svc));
 			svc_backoff(svc, rt);
 			return svc->retry_at_ms;
 		}
@@ -656,7 +661,8 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	if (rec.state == STORE_GONE) {
 		if (!b->gone_since_ms)
 			b->gone_since_ms = now;
-		/* comms-loss policy ran (stale then lost); remove once lost or after the grace time */
+		/* comms-loss policy ran (stale then lost); remove once lost or after the grace time
+		 */
 		if (!b->res.connected ||
 		    now - b->gone_since_ms >= (uint64_t)p->cfg->gone_remove_after_s * 1000u) {
 			log_info("publish: %s gone, removing its service", b->key);
@@ -723,7 +729,9 @@ static unsigned bank_inputs(struct publish *p, struct bank_pack_in *in)
 		struct batt *b = member_batt(p, i);
 		/* a long bank_packs entry is cut: the label only has to tell packs apart */
 		snprintf(x->label, sizeof(x->label), "%d (%.*s)", i + 1, BANK_LABEL_LEN - 8,
-			 m->tty[0] ? m->tty : m->name[0] ? m->name : "?");
+			 m->tty[0]    ? m->tty
+			 : m->name[0] ? m->name
+				      : "?");
 		x->link = BANK_OFFLINE;
 		if (b && b->have_res) {
 			m->last = b->res;
@@ -776,7 +784,8 @@ static void agg_fill(struct publish *p, uint64_t now)
 	struct bank_pack_in in[BANK_MAX_PACKS];
 	unsigned nin = bank_inputs(p, in);
 	/* an incomplete bank would measure a split without the packs still to come */
-	struct bank_config bc = {.share_current = p->complete ? p->cfg->bank_share_current : INFINITY,
+	struct bank_config bc = {.share_current =
+					 p->complete ? p->cfg->bank_share_current : INFINITY,
 				 .share_fall_time = (double)p->cfg->bank_share_fall_time_s};
 	bank_step(&bc, in, nin, &a->bst, now, &a->res);
 	const struct bank_result *br = &a->res;
@@ -818,7 +827,8 @@ static void agg_fill(struct publish *p, uint64_t now)
 			psum += w;
 			have_p = true;
 		}
-		double capf = (sn->valid & BMS_V_CAP_FULL) ? bms_mah_to_ah(sn->capacity_full_mah) : 0;
+		double capf =
+			(sn->valid & BMS_V_CAP_FULL) ? bms_mah_to_ah(sn->capacity_full_mah) : 0;
 		if (sn->valid & BMS_V_SOC) {
 			socsum += bms_cpct_to_pct(sn->soc_cpct);
 			nsoc++;
@@ -855,11 +865,13 @@ static void agg_fill(struct publish *p, uint64_t now)
 				nt++;
 				if (tv < tmin) {
 					tmin = tv;
-					snprintf(tmin_id, sizeof(tmin_id), "%d:T%u", b->bank_index, k + 1);
+					snprintf(tmin_id, sizeof(tmin_id), "%d:T%u", b->bank_index,
+						 k + 1);
 				}
 				if (tv > tmax) {
 					tmax = tv;
-					snprintf(tmax_id, sizeof(tmax_id), "%d:T%u", b->bank_index, k + 1);
+					snprintf(tmax_id, sizeof(tmax_id), "%d:T%u", b->bank_index,
+						 k + 1);
 				}
 			}
 	}
@@ -893,19 +905,19 @@ static void agg_fill(struct publish *p, uint64_t now)
 		publish_tree_set_invalid(t, "/Mode");
 	}
 
-#define SETD(path, cond, val)                                                             \
-	do {                                                                              \
-		if (cond)                                                                 \
-			publish_tree_set_double(t, path, val);                            \
-		else                                                                      \
-			publish_tree_set_invalid(t, path);                                \
+#define SETD(path, cond, val)                                                                      \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			publish_tree_set_double(t, path, val);                                     \
+		else                                                                               \
+			publish_tree_set_invalid(t, path);                                         \
 	} while (0)
-#define SETS(path, cond, val)                                                             \
-	do {                                                                              \
-		if (cond)                                                                 \
-			publish_tree_set_string(t, path, val);                            \
-		else                                                                      \
-			publish_tree_set_invalid(t, path);                                \
+#define SETS(path, cond, val)                                                                      \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			publish_tree_set_string(t, path, val);                                     \
+		else                                                                               \
+			publish_tree_set_invalid(t, path);                                         \
 	} while (0)
 	SETD("/Dc/0/Voltage", nv > 0, round(vsum / (nv ? nv : 1) * 1000) / 1000);
 	SETD("/Dc/0/Current", have_i, round(isum * 1000) / 1000);
@@ -1176,25 +1188,30 @@ static void *thread_main(void *arg)
 		fds[n++] = (struct pollfd){.fd = store_fd(p->st), .events = POLLIN};
 		fds[n++] = (struct pollfd){.fd = p->timer_fd, .events = POLLIN};
 		for (unsigned s = 0; s <= p->nslots; s++) {
-			struct publish_service *svc =
-				s < p->nslots ? p->batts[s].svc : p->agg.svc;
+			struct publish_service *svc = s < p->nslots ? p->batts[s].svc : p->agg.svc;
 			if (!svc || !svc->conn)
 				continue;
-			/* messages read during a blocking call are queued, not readable on the fd */
+			/* messages read during a blocking call are queued, not readable on the fd
+			 */
 			bool alive = true;
-			if (dbus_connection_get_dispatch_status(svc->conn) == DBUS_DISPATCH_DATA_REMAINS) {
+			if (dbus_connection_get_dispatch_status(svc->conn) ==
+			    DBUS_DISPATCH_DATA_REMAINS) {
 				alive = publish_service_dispatch(svc);
 				timeout = 0; /* handlers may have set work for bus_upkeep */
 			}
-			/* a loss seen inside a blocking call leaves no fd to poll: act on it here */
+			/* a loss seen inside a blocking call leaves no fd to poll: act on it here
+			 */
 			if (!alive || !dbus_connection_get_is_connected(svc->conn)) {
 				drop_disconnected(p, svc);
 				timeout = 0;
 				continue;
 			}
 			owners[n] = svc;
-			fds[n++] = (struct pollfd){.fd = publish_service_fd(svc),
-						   .events = (short)(POLLIN | (publish_service_wants_write(svc) ? POLLOUT : 0))};
+			fds[n++] = (struct pollfd){
+				.fd = publish_service_fd(svc),
+				.events =
+					(short)(POLLIN |
+						(publish_service_wants_write(svc) ? POLLOUT : 0))};
 		}
 		if (poll(fds, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
@@ -1292,7 +1309,8 @@ int publish_start(const struct publish_params *prm, struct store *st, struct pub
 	p->nslots = store_slot_count(st);
 	p->batts = calloc(p->nslots, sizeof(*p->batts));
 	p->kept = calloc(p->nslots, sizeof(*p->kept));
-	if (!p->batts || !p->kept || (prm->bus_address && !(p->bus_address = strdup(prm->bus_address)))) {
+	if (!p->batts || !p->kept ||
+	    (prm->bus_address && !(p->bus_address = strdup(prm->bus_address)))) {
 		r = -ENOMEM;
 		goto fail;
 	}

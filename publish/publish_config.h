@@ -15,12 +15,12 @@ enum publish_bank_mode {
 };
 
 struct publish_config {
-	int64_t interval_ms;      /* publish cycle (timer) */
-	bool properties_changed;  /* also send per-path PropertiesChanged */
-	int64_t device_instance;  /* preferred VRM instance / fallback without settings */
+	int64_t interval_ms;     /* publish cycle (timer) */
+	bool properties_changed; /* also send per-path PropertiesChanged */
+	int64_t device_instance; /* preferred VRM instance / fallback without settings */
 	char product_name[CFG_STR];
 	int64_t gone_remove_after_s;
-	int bank_mode;            /* enum publish_bank_mode */
+	int bank_mode;               /* enum publish_bank_mode */
 	struct cfg_slist bank_packs; /* identities or ttys; empty or "all" = every pack */
 	int64_t bank_startup_timeout_s;
 	int64_t aggregate_instance;

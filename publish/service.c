@@ -62,7 +62,8 @@ static void name_owner(DBusConnection *conn, const char *name, char *out, size_t
 	}
 	DBusError err;
 	dbus_error_init(&err);
-	DBusMessage *r = dbus_connection_send_with_reply_and_block(conn, m, SETTINGS_TIMEOUT_MS, &err);
+	DBusMessage *r =
+		dbus_connection_send_with_reply_and_block(conn, m, SETTINGS_TIMEOUT_MS, &err);
 	dbus_message_unref(m);
 	dbus_error_free(&err); /* NameHasNoOwner: "" */
 	const char *o;
@@ -218,7 +219,8 @@ static void apply_setting(struct publish_service *s, const char *rel, DBusMessag
 		if (parse_instance(str, &inst) == 0 && inst != s->instance) {
 			s->instance = inst;
 			if (s->tree) {
-				/* consumers cache the instance at scan time: re-register the name */
+				/* consumers cache the instance at scan time: re-register the name
+				 */
 				publish_tree_set_int(s->tree, "/DeviceInstance", inst);
 				s->reclaim = s->owned;
 			}
@@ -243,8 +245,10 @@ static void settings_signal(struct publish_service *s, DBusMessage *msg)
 	 */
 	if (!s->settings_owner[0] || !sender || strcmp(sender, s->settings_owner) != 0) {
 		if (s->ignored_signals++ == 0)
-			log_warn("publish: %s: ignoring settings signals not sent by %s (first from %s)",
-				 s->name[0] ? s->name : s->sid, SETTINGS_NAME, sender ? sender : "?");
+			log_warn("publish: %s: ignoring settings signals not sent by %s (first "
+				 "from %s)",
+				 s->name[0] ? s->name : s->sid, SETTINGS_NAME,
+				 sender ? sender : "?");
 		return;
 	}
 	DBusMessageIter it, arr;
@@ -368,7 +372,8 @@ static void parse_add_reply(struct publish_service *s, DBusMessage *reply, const
 		if (path && have_value && error == 0 && strlen(path) > pl)
 			apply_setting(s, path + pl, &value);
 		else if (error)
-			log_warn("publish: settings refused %s (error %d)", path ? path : "?", (int)error);
+			log_warn("publish: settings refused %s (error %d)", path ? path : "?",
+				 (int)error);
 		dbus_message_iter_next(&outer);
 	}
 }
@@ -378,7 +383,8 @@ int publish_service_claim(struct publish_service *s, const char *sid, int32_t de
 	if (strcmp(s->sid, sid) != 0) {
 		/* first claim; a later one (new connection) keeps what we know */
 		snprintf(s->sid, sizeof(s->sid), "%s", sid);
-		snprintf(s->settings, sizeof(s->settings), "/Settings/Devices/serialbattery_%s", sid);
+		snprintf(s->settings, sizeof(s->settings), "/Settings/Devices/serialbattery_%s",
+			 sid);
 		s->default_instance = default_instance;
 		s->instance = default_instance;
 		s->custom_name[0] = 0;
@@ -472,7 +478,8 @@ int publish_service_request_name(struct publish_service *s, const char *name)
 	DBusError err;
 	dbus_error_init(&err);
 	int r = dbus_bus_request_name(s->conn, name, DBUS_NAME_FLAG_DO_NOT_QUEUE, &err);
-	if (r == DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER || r == DBUS_REQUEST_NAME_REPLY_ALREADY_OWNER) {
+	if (r == DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER ||
+	    r == DBUS_REQUEST_NAME_REPLY_ALREADY_OWNER) {
 		s->owned = true;
 		s->name_taken_logged = false;
 		if (r == DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER) {
@@ -506,7 +513,8 @@ void publish_service_store_custom_name(struct publish_service *s, const char *v)
 		return;
 	char path[PUBLISH_NAME_LEN + 16];
 	snprintf(path, sizeof(path), "%s/CustomName", s->settings);
-	DBusMessage *m = dbus_message_new_method_call(SETTINGS_NAME, path, BUSITEM_IFACE, "SetValue");
+	DBusMessage *m =
+		dbus_message_new_method_call(SETTINGS_NAME, path, BUSITEM_IFACE, "SetValue");
 	if (!m)
 		return;
 	DBusMessageIter it, var;

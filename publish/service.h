@@ -21,28 +21,29 @@
 #define PUBLISH_NAME_LEN 160
 
 struct publish_service {
-	DBusConnection *conn;            /* NULL while the bus is away */
-	const char *address;             /* NULL: system bus; owned by the publisher */
-	struct publish_tree *tree;       /* exported again on every connection */
-	char name[PUBLISH_NAME_LEN];     /* com.victronenergy.battery.<x>, "" until first requested */
+	DBusConnection *conn;        /* NULL while the bus is away */
+	const char *address;         /* NULL: system bus; owned by the publisher */
+	struct publish_tree *tree;   /* exported again on every connection */
+	char name[PUBLISH_NAME_LEN]; /* com.victronenergy.battery.<x>, "" until first requested */
 	char settings[PUBLISH_NAME_LEN]; /* /Settings/Devices/serialbattery_<id> */
 	char sid[PUBLISH_NAME_LEN];      /* <id> of the last claim, "" before it */
 	int32_t default_instance;
-	int32_t instance;                /* DeviceInstance */
-	bool have_settings;              /* settings service answered AddSettings */
-	bool owned;                      /* bus name acquired */
-	bool reclaim;                    /* instance changed: drop and re-request the name */
+	int32_t instance;   /* DeviceInstance */
+	bool have_settings; /* settings service answered AddSettings */
+	bool owned;         /* bus name acquired */
+	bool reclaim;       /* instance changed: drop and re-request the name */
 	bool name_taken_logged;
-	bool name_watched;               /* NameOwnerChanged of name subscribed on this connection */
-	bool settings_watched;           /* settings PropertiesChanged subscribed on this connection */
-	bool name_free;                  /* the bus says name has no owner now: request it */
-	bool settings_back;              /* settings appeared while we had none: claim again */
-	bool resend;                     /* new connection: send every value once the name is ours */
-	/* unique name of com.victronenergy.settings, "" when none: the only accepted settings sender */
+	bool name_watched;     /* NameOwnerChanged of name subscribed on this connection */
+	bool settings_watched; /* settings PropertiesChanged subscribed on this connection */
+	bool name_free;        /* the bus says name has no owner now: request it */
+	bool settings_back;    /* settings appeared while we had none: claim again */
+	bool resend;           /* new connection: send every value once the name is ours */
+	/* unique name of com.victronenergy.settings, "" when none: the only accepted settings
+	 * sender */
 	char settings_owner[PUBLISH_NAME_LEN];
-	uint64_t ignored_signals;        /* settings signals from any other sender */
-	uint64_t retry_at_ms;            /* next reconnect or name request (monotonic) */
-	uint32_t backoff_ms;             /* reconnect backoff, 0 while connected */
+	uint64_t ignored_signals; /* settings signals from any other sender */
+	uint64_t retry_at_ms;     /* next reconnect or name request (monotonic) */
+	uint32_t backoff_ms;      /* reconnect backoff, 0 while connected */
 	char custom_name[PUBLISH_STR_LEN];
 };
 

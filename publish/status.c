@@ -85,7 +85,8 @@ static int read_service(DBusConnection *c, const char *name, struct publish_stat
 	s->instance = s->connected = -1;
 	s->voltage = s->current = s->power = s->soc = s->cvl = s->ccl = s->dcl = NAN;
 	s->min_cell = s->max_cell = s->implausible = NAN;
-	DBusMessage *m = dbus_message_new_method_call(name, "/", "com.victronenergy.BusItem", "GetItems");
+	DBusMessage *m =
+		dbus_message_new_method_call(name, "/", "com.victronenergy.BusItem", "GetItems");
 	if (!m)
 		return -ENOMEM;
 	DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, NULL);
@@ -154,9 +155,9 @@ int publish_bank_forget(const char *address, const char *what)
 	if (!c)
 		return -ECONNREFUSED;
 	int r = -EIO;
-	DBusMessage *m = dbus_message_new_method_call("com.victronenergy.battery.aggregate",
-						      "/Bank/Forget", "com.victronenergy.BusItem",
-						      "SetValue");
+	DBusMessage *m =
+		dbus_message_new_method_call("com.victronenergy.battery.aggregate", "/Bank/Forget",
+					     "com.victronenergy.BusItem", "SetValue");
 	DBusMessage *reply = NULL;
 	if (m) {
 		DBusMessageIter it, v;
@@ -192,10 +193,11 @@ int publish_status_list(const char *address, struct publish_status *out, size_t 
 	if (!c)
 		return -ECONNREFUSED;
 	int found = 0;
-	DBusMessage *m = dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
-						      "org.freedesktop.DBus", "ListNames");
-	DBusMessage *r = m ? dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, NULL)
-			   : NULL;
+	DBusMessage *m =
+		dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "ListNames");
+	DBusMessage *r =
+		m ? dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, NULL) : NULL;
 	if (m)
 		dbus_message_unref(m);
 	char **names = NULL;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds serialbattery and runs every test. With CI=true it also runs the suite
+# Checks the style (scripts/check-format.sh), builds serialbattery and runs
+# every test. With CI=true it also runs the suite
 # under ASan+UBSan, the thread tests under TSan and a short fuzz smoke, with
 # warnings as errors. The last line printed is CTest's summary of the main build.
 set -euo pipefail
@@ -7,6 +8,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=deps.sh
 source scripts/deps.sh
 sb_install_deps
+
+echo "== style: every C file as .clang-format formats it"
+scripts/check-format.sh
 
 jobs=$(nproc)
 werror=OFF

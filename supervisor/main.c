@@ -22,13 +22,15 @@ static void usage(FILE *out)
 {
 	fputs("usage: serialbatteryd [options]\n"
 	      "  -c, --config FILE        config file (default: built-in defaults)\n"
-	      "      --port PATH[:BMS]    claim PATH (a tty, a by-id link, a simulator pty) without\n"
+	      "      --port PATH[:BMS]    claim PATH (a tty, a by-id link, a simulator pty) "
+	      "without\n"
 	      "                           touching the config; BMS pins the protocol; repeatable\n"
 	      "      --no-udev            claim only configured and --port ports\n"
 	      "      --bus-address ADDR   D-Bus address to publish on (default: the system bus)\n"
 	      "      --state-dir DIR      override daemon.state_dir\n"
 	      "      --check-config FILE  validate FILE and exit (0 ok, 2 error)\n"
-	      "      --dump-config        print the effective config (with -c: that file) and exit\n"
+	      "      --dump-config        print the effective config (with -c: that file) and "
+	      "exit\n"
 	      "      --dump-config-doc    same, with every key documented (the example config)\n"
 	      "      --config-markdown    print the config reference as Markdown and exit\n"
 	      "  -v, --verbose            more logging (repeat for debug)\n"
@@ -108,7 +110,8 @@ int main(int argc, char **argv)
 			}
 			if (supervisor_parse_port(optarg, &so.ports[so.nports]) < 0) {
 				fprintf(stderr,
-					"serialbatteryd: --port %s: expected PATH or PATH:BMS with a "
+					"serialbatteryd: --port %s: expected PATH or PATH:BMS with "
+					"a "
 					"known BMS name\n",
 					optarg);
 				return 2;

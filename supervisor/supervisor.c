@@ -212,7 +212,8 @@ static void effective_config(const struct sup *s, const struct port *p,
 			hit = &s->serial.ports[i];
 	for (unsigned i = 0; i < s->serial.nports && !hit; i++) {
 		const char *m = s->serial.ports[i].match;
-		if (m[0] && (strcmp(m, p->props[PR_SERIAL]) == 0 || strcmp(m, p->props[PR_PATH]) == 0))
+		if (m[0] &&
+		    (strcmp(m, p->props[PR_SERIAL]) == 0 || strcmp(m, p->props[PR_PATH]) == 0))
 			hit = &s->serial.ports[i];
 	}
 	if (hit)
@@ -226,10 +227,18 @@ static struct hotplug_props props_view(const struct port *p)
 {
 	const char(*v)[CFG_STR] = p->props;
 	struct hotplug_props u = {
-		.devname = v[PR_DEVNAME], .id_bus = v[PR_BUS], .vendor_id = v[PR_VID],
-		.model_id = v[PR_PID], .vendor = v[PR_VENDOR], .model = v[PR_MODEL],
-		.serial = v[PR_SERIAL], .serial_short = v[PR_SERIAL_SHORT], .iface_num = v[PR_IFACE],
-		.path = v[PR_PATH], .ve_service = v[PR_VE_SERVICE], .sb_claim = v[PR_SB],
+		.devname = v[PR_DEVNAME],
+		.id_bus = v[PR_BUS],
+		.vendor_id = v[PR_VID],
+		.model_id = v[PR_PID],
+		.vendor = v[PR_VENDOR],
+		.model = v[PR_MODEL],
+		.serial = v[PR_SERIAL],
+		.serial_short = v[PR_SERIAL_SHORT],
+		.iface_num = v[PR_IFACE],
+		.path = v[PR_PATH],
+		.ve_service = v[PR_VE_SERVICE],
+		.sb_claim = v[PR_SB],
 	};
 	return u;
 }
@@ -237,11 +246,12 @@ static struct hotplug_props props_view(const struct port *p)
 static void store_props(struct port *p, const struct hotplug_props *u)
 {
 	const char *src[PR_COUNT] = {
-		[PR_DEVNAME] = u->devname, [PR_BUS] = u->id_bus, [PR_VID] = u->vendor_id,
-		[PR_PID] = u->model_id, [PR_VENDOR] = u->vendor, [PR_MODEL] = u->model,
-		[PR_SERIAL] = u->serial, [PR_SERIAL_SHORT] = u->serial_short,
-		[PR_IFACE] = u->iface_num, [PR_PATH] = u->path, [PR_VE_SERVICE] = u->ve_service,
-		[PR_SB] = u->sb_claim,
+		[PR_DEVNAME] = u->devname,       [PR_BUS] = u->id_bus,
+		[PR_VID] = u->vendor_id,         [PR_PID] = u->model_id,
+		[PR_VENDOR] = u->vendor,         [PR_MODEL] = u->model,
+		[PR_SERIAL] = u->serial,         [PR_SERIAL_SHORT] = u->serial_short,
+		[PR_IFACE] = u->iface_num,       [PR_PATH] = u->path,
+		[PR_VE_SERVICE] = u->ve_service, [PR_SB] = u->sb_claim,
 	};
 	for (int i = 0; i < PR_COUNT; i++)
 		copy_str(p->props[i], sizeof(p->props[i]), src[i]);
@@ -264,8 +274,8 @@ static void compute_identity(const struct sup *s, const struct port *p, char *ou
 		if (o != p && o->used && strcmp(o->identity, out) == 0) {
 			char alt[128];
 			if (hotplug_identity_by_path(&u, alt, sizeof(alt)) == 0) {
-				log_warn("%s: identity %s already used by %s; using %s", p->devname, out,
-					 o->devname, alt);
+				log_warn("%s: identity %s already used by %s; using %s", p->devname,
+					 out, o->devname, alt);
 				copy_str(out, len, alt);
 			}
 			return;
@@ -393,8 +403,8 @@ static size_t config_pins(const struct worker_config *w, struct hotplug_pin *out
 {
 	size_t n = 0;
 	for (unsigned i = 0; i < w->nports && i < WORKER_MAX_PORTS; i++)
-		out[n++] = (struct hotplug_pin){.path = w->ports[i].path,
-						.match = w->ports[i].match};
+		out[n++] =
+			(struct hotplug_pin){.path = w->ports[i].path, .match = w->ports[i].match};
 	return n;
 }
 
@@ -600,13 +610,15 @@ static void reload(struct sup *s)
 			 s->state_dir);
 	state_dir_refused(s, false);
 	int level = s->cfg->daemon.log_level + s->o->verbose;
-	log_set_level(s->o->quiet ? SB_LOG_ERROR
-				  : (enum sb_log_level)(level > SB_LOG_DEBUG ? SB_LOG_DEBUG : level));
+	log_set_level(s->o->quiet
+			      ? SB_LOG_ERROR
+			      : (enum sb_log_level)(level > SB_LOG_DEBUG ? SB_LOG_DEBUG : level));
 	struct worker_config before = s->serial;
 	build_serial(s->o, s->cfg, &s->serial);
 	s->restart_workers = !worker_section_equal(&before, &s->serial) || maxima_changed;
 	if (s->restart_workers)
-		log_info("SIGHUP: serial settings or current maxima changed, restarting every worker");
+		log_info("SIGHUP: serial settings or current maxima changed, restarting every "
+			 "worker");
 	/* Re-run every udev device through the same handler: new rules claim, drop or restart. */
 	for (int i = 0; i < SUP_MAX_PORTS; i++)
 		s->ports[i].seen = false;
@@ -670,7 +682,8 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 	s->sfd = s->tfd = -1;
 	for (int i = 0; i < SUP_MAX_PORTS; i++)
 		s->ports[i].notify_fd = -1;
-	copy_str(s->state_dir, sizeof(s->state_dir), o->state_dir ? o->state_dir : cfg->daemon.state_dir);
+	copy_str(s->state_dir, sizeof(s->state_dir),
+		 o->state_dir ? o->state_dir : cfg->daemon.state_dir);
 	build_serial(o, cfg, &s->serial);
 
 	/* Block before any thread exists so every thread inherits the mask. */
@@ -699,7 +712,8 @@ int supervisor_run(const struct supervisor_options *o, struct sb_config *cfg)
 	if (!o->no_udev) {
 		r = hotplug_watch_new(&s->uw);
 		if (r < 0)
-			log_warn("udev unavailable (%s): only configured ports are used", strerror(-r));
+			log_warn("udev unavailable (%s): only configured ports are used",
+				 strerror(-r));
 		else
 			hotplug_watch_enumerate(s->uw, on_udev, s);
 	}

@@ -58,7 +58,7 @@ static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *ret_n)
 			p++;
 			continue;
 		}
-		int d = (c >= '0' && c <= '9')	 ? c - '0'
+		int d = (c >= '0' && c <= '9')   ? c - '0'
 			: (c >= 'a' && c <= 'f') ? c - 'a' + 10
 			: (c >= 'A' && c <= 'F') ? c - 'A' + 10
 						 : -1;
@@ -101,12 +101,14 @@ static bool looks_like_reply(const struct bms_driver *drv, uint8_t address, cons
 			int n = drv->build_request(st, &rq, req, sizeof(req));
 			if (n <= 0)
 				break;
-			int m = bms_sim_respond(drv, &zero, address, req, (size_t)n, rep, sizeof(rep));
+			int m = bms_sim_respond(drv, &zero, address, req, (size_t)n, rep,
+						sizeof(rep));
 			if (m < 0)
 				like = true;
 			/* the first frame of the reply, skipping stray leading bytes */
 			size_t start, flen;
-			if (m > 0 && bms_frame_find(drv, rep, (size_t)m, &start, &flen) == BMS_FIND_VALID) {
+			if (m > 0 &&
+			    bms_frame_find(drv, rep, (size_t)m, &start, &flen) == BMS_FIND_VALID) {
 				size_t h = flen < 2 ? flen : 2;
 				if (len >= h && memcmp(buf, rep + start, h) == 0)
 					like = true;
@@ -142,8 +144,8 @@ static const char *find_reason(const struct bms_driver *drv, uint8_t address, co
  * the following frames (multi-frame replies, the JK PB ACK) go to the same
  * request and state.
  */
-static int decode_one(const struct bms_driver *drv, uint8_t address, const uint8_t *buf,
-		      size_t len, struct bms_snapshot *snap, const char **ret_reason)
+static int decode_one(const struct bms_driver *drv, uint8_t address, const uint8_t *buf, size_t len,
+		      struct bms_snapshot *snap, const char **ret_reason)
 {
 	static const enum bms_req_kind kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
 	size_t start, flen;
@@ -193,21 +195,23 @@ static int decode_one(const struct bms_driver *drv, uint8_t address, const uint8
 		}
 	}
 	free(st);
-	*ret_reason = last == -EBADMSG ? "checksum: parse rejected the frame"
-				       : "command/address: the frame does not answer any request of "
-					 "this driver at this address (or holds impossible values)";
+	*ret_reason = last == -EBADMSG
+			      ? "checksum: parse rejected the frame"
+			      : "command/address: the frame does not answer any request of "
+				"this driver at this address (or holds impossible values)";
 	return last;
 }
 
-static int decode_input(const struct bms_driver *drv, uint8_t address, const char *hex,
-			unsigned no, struct bms_snapshot *snap)
+static int decode_input(const struct bms_driver *drv, uint8_t address, const char *hex, unsigned no,
+			struct bms_snapshot *snap)
 {
 	static uint8_t buf[DEC_MAX];
 	size_t n;
 	int r = parse_hex(hex, buf, sizeof(buf), &n);
 	if (r < 0) {
 		fprintf(stderr, "decode: frame %u: %s\n", no,
-			r == -E2BIG ? "too long" : "not hex (odd digit count or a non-hex character)");
+			r == -E2BIG ? "too long"
+				    : "not hex (odd digit count or a non-hex character)");
 		return 1;
 	}
 	const char *reason = "unknown";
@@ -221,9 +225,9 @@ static int decode_input(const struct bms_driver *drv, uint8_t address, const cha
 int cmd_decode(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"bms", required_argument, NULL, 'b'},	{"hex", required_argument, NULL, 'x'},
+		{"bms", required_argument, NULL, 'b'},  {"hex", required_argument, NULL, 'x'},
 		{"file", required_argument, NULL, 'f'}, {"address", required_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},	{NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
 	};
 	const char *name = NULL, *file = NULL;
 	const char *hexes[64];

@@ -27,9 +27,9 @@ static void usage(FILE *out)
 int cmd_forget(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"bus-address", required_argument, NULL, 'a'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"bus-address", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *address = NULL;
 	int c;

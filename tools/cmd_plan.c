@@ -148,7 +148,7 @@ static int parse_header(char *line, struct col *cols, unsigned *ncols)
 /* One data row into a snapshot; returns 0, or -EINVAL naming nothing (the caller
  * reports the line). */
 static int parse_row(char *line, const struct col *cols, unsigned ncols, double *ret_t,
-                     bool *ret_online, struct bms_snapshot *s)
+		     bool *ret_online, struct bms_snapshot *s)
 {
 	double v[MAX_COLS];
 	bool set[MAX_COLS] = {false};
@@ -193,7 +193,8 @@ static int parse_row(char *line, const struct col *cols, unsigned ncols, double 
 			break;
 		case COL_FIELD:
 			if (cols[i].f == &bms_fields[BMS_FIELD_SOC])
-				x = fmin(fmax(x, 0), 100); /* the plan feeds charge/ only: a real SOC */
+				x = fmin(fmax(x, 0),
+					 100); /* the plan feeds charge/ only: a real SOC */
 			bms_field_set(cols[i].f, s, x);
 			break;
 		case COL_ELEM:
@@ -236,7 +237,9 @@ static int parse_row(char *line, const struct col *cols, unsigned ncols, double 
 		double rest = (vsum - vmin - vmax) / (double)(agg_cells - 2);
 		for (unsigned i = 0; i < agg_cells; i++)
 			bms_field_set_elem(&bms_fields[BMS_FIELD_CELLS], s, i,
-			                   i == 0 ? vmin : i == 1 ? vmax : rest);
+					   i == 0   ? vmin
+					   : i == 1 ? vmax
+						    : rest);
 	}
 	if (ncells) {
 		s->cell_count = (uint8_t)ncells;
@@ -293,8 +296,8 @@ static double py(const struct panel *p, double v)
 }
 
 static void svg_line(FILE *f, const struct point *pts, size_t n, size_t field,
-                     const struct panel *p, double t0, double t1, const char *color,
-                     bool only_valid_cvl)
+		     const struct panel *p, double t0, double t1, const char *color,
+		     bool only_valid_cvl)
 {
 	bool open = false;
 	for (size_t i = 0; i < n; i++) {
@@ -307,10 +310,10 @@ static void svg_line(FILE *f, const struct point *pts, size_t n, size_t field,
 		double v;
 		memcpy(&v, (const char *)&pts[i] + field, sizeof(v));
 		if (!open)
-			fprintf(
-			    f,
-			    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
-			    color);
+			fprintf(f,
+				"<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
+				"points=\"",
+				color);
 		open = true;
 		fprintf(f, "%.1f,%.1f ", px(pts[i].t, t0, t1), py(p, v));
 	}
@@ -321,22 +324,22 @@ static void svg_line(FILE *f, const struct point *pts, size_t n, size_t field,
 static void svg_axes(FILE *f, const struct panel *p, const char *unit, double t0, double t1)
 {
 	fprintf(f,
-	        "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-	        "stroke=\"#888\"/>\n",
-	        SVG_L, p->y0, SVG_W - SVG_L - SVG_R, p->h);
+		"<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+		"stroke=\"#888\"/>\n",
+		SVG_L, p->y0, SVG_W - SVG_L - SVG_R, p->h);
 	for (int i = 0; i <= 4; i++) {
 		double v = p->lo + (p->hi - p->lo) * i / 4.0;
 		fprintf(f,
-		        "<text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.3g "
-		        "%s</text>\n",
-		        SVG_L - 4, py(p, v) + 3, v, unit);
+			"<text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.3g "
+			"%s</text>\n",
+			SVG_L - 4, py(p, v) + 3, v, unit);
 	}
 	for (int i = 0; i <= 6; i++) {
 		double t = t0 + (t1 - t0) * i / 6.0;
 		fprintf(f,
-		        "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%.0f "
-		        "s</text>\n",
-		        px(t, t0, t1), p->y0 + p->h + 12, t);
+			"<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%.0f "
+			"s</text>\n",
+			px(t, t0, t1), p->y0 + p->h + 12, t);
 	}
 }
 
@@ -362,11 +365,11 @@ static int write_svg(const char *path, const struct point *pts, size_t n, const 
 	pv.hi += 0.01;
 	pa.hi *= 1.05;
 	fprintf(f,
-	        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"580\" "
-	        "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
-	        "fill=\"white\"/>\n",
-	        SVG_W);
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"580\" "
+		"font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
+		"fill=\"white\"/>\n",
+		SVG_W);
 	fputs("<text x=\"60\" y=\"20\" font-size=\"14\">", f);
 	for (const char *s = title; *s; s++) {
 		if (*s == '<')
@@ -399,9 +402,12 @@ static int write_svg(const char *path, const struct point *pts, size_t n, const 
 int cmd_plan(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"scenario", required_argument, NULL, 's'},
-	    {"out", required_argument, NULL, 'o'},    {"plot", required_argument, NULL, 'p'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},
+		{"scenario", required_argument, NULL, 's'},
+		{"out", required_argument, NULL, 'o'},
+		{"plot", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *scenario = NULL, *outpath = NULL, *plot = NULL;
 	int o;
@@ -480,7 +486,7 @@ int cmd_plan(int argc, char **argv)
 		if (!header) {
 			if (parse_header(l, cols, &ncols) < 0) {
 				fprintf(stderr, "plan: %s:%u: header needs a t column\n", scenario,
-				        lineno);
+					lineno);
 				goto out;
 			}
 			header = true;
@@ -507,7 +513,7 @@ int cmd_plan(int argc, char **argv)
 		if (r.cvl_valid)
 			fprintf(out, "%.3f", r.cvl_v);
 		fprintf(out, ",%.3f,%.3f,%d,%d,", r.ccl_a, r.dcl_a, r.allow_charge,
-		        r.allow_discharge);
+			r.allow_discharge);
 		put_field(out, r.mode);
 		fputc(',', out);
 		put_field(out, r.charge_limitation);

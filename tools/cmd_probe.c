@@ -49,10 +49,14 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 int cmd_probe(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"bms", required_argument, NULL, 'b'},   {"baud", required_argument, NULL, 'B'},
-		{"address", required_argument, NULL, 'a'}, {"scan", no_argument, NULL, 's'},
-		{"state-dir", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
-		{"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
+		{"bms", required_argument, NULL, 'b'},
+		{"baud", required_argument, NULL, 'B'},
+		{"address", required_argument, NULL, 'a'},
+		{"scan", no_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"json", no_argument, NULL, 'j'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct worker_detect_opts o = {.retries = 2, .quick = true};
@@ -156,8 +160,7 @@ int cmd_probe(int argc, char **argv)
 		for (unsigned i = 0; i < res.naddresses; i++)
 			printf("%s%u", i ? "," : "", res.addresses[i]);
 		printf("],\"remembered\":%s,\"candidates\":%u,\"time_ms\":%llu,\"snapshot\":",
-		       res.remembered ? "true" : "false", res.attempts,
-		       (unsigned long long)total);
+		       res.remembered ? "true" : "false", res.attempts, (unsigned long long)total);
 		snapshot_json_write(stdout, &res.snap);
 		fputs("}\n", stdout);
 	} else {

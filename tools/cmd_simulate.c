@@ -276,8 +276,8 @@ static void handle_request(struct sim *s, int master, const uint8_t *req, size_t
 		struct sim_unit *u = &s->units[i];
 		if (unit_silent(s, u, now))
 			continue;
-		const struct bms_snapshot *st = bms_json_at(u->states, u->nstates,
-								 now - s->start_ms);
+		const struct bms_snapshot *st =
+			bms_json_at(u->states, u->nstates, now - s->start_ms);
 		if (!st)
 			continue;
 		if (st != u->src) {

@@ -60,8 +60,10 @@ static void print_json(const struct publish_status *s, int n)
 		json_str(stdout, "custom_name", b->custom_name);
 		json_str(stdout, "min_cell_id", b->min_cell_id);
 		json_str(stdout, "max_cell_id", b->max_cell_id);
-		json_num(stdout, "instance", b->instance < 0 ? (double)NAN : (double)b->instance, true);
-		json_num(stdout, "connected", b->connected < 0 ? (double)NAN : (double)b->connected, true);
+		json_num(stdout, "instance", b->instance < 0 ? (double)NAN : (double)b->instance,
+			 true);
+		json_num(stdout, "connected", b->connected < 0 ? (double)NAN : (double)b->connected,
+			 true);
 		json_num(stdout, "voltage", b->voltage, true);
 		json_num(stdout, "current", b->current, true);
 		json_num(stdout, "power", b->power, true);
@@ -89,8 +91,8 @@ static void print_table(const struct publish_status *s, int n)
 	for (int k = 0; k < n; k++) {
 		const struct publish_status *b = &s[k];
 		const char *name = b->service + strlen("com.victronenergy.battery.");
-		char v[16], i[16], soc[16], cvl[16], ccl[16], dcl[16], mn[16], mx[16], mnc[32], mxc[32],
-			bad[24];
+		char v[16], i[16], soc[16], cvl[16], ccl[16], dcl[16], mn[16], mx[16], mnc[32],
+			mxc[32], bad[24];
 		fmt(v, sizeof(v), b->voltage, "%.2fV");
 		fmt(i, sizeof(i), b->current, "%.1fA");
 		fmt(soc, sizeof(soc), b->soc, "%.0f%%");
@@ -172,7 +174,8 @@ int cmd_status(int argc, char **argv)
 	for (;;) {
 		int n = publish_status_list(address, st, MAX_SERVICES);
 		if (n < 0) {
-			fprintf(stderr, "serialbattery status: cannot read the bus (%s)\n", strerror(-n));
+			fprintf(stderr, "serialbattery status: cannot read the bus (%s)\n",
+				strerror(-n));
 			rc = 1;
 			break;
 		}

@@ -18,7 +18,7 @@ int snapshot_json_write(FILE *f, const struct bms_snapshot *s)
 }
 
 int snapshot_json_load(const char *path, struct bms_json_state *states, size_t cap, size_t *ret_n,
-                       char *err, size_t errcap)
+		       char *err, size_t errcap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -47,7 +47,7 @@ int snapshot_json_load(const char *path, struct bms_json_state *states, size_t c
 			r = -EFBIG;
 			if (err && errcap)
 				snprintf(err, errcap, "%s: larger than %d bytes", path,
-				         BMS_JSON_MAX_TEXT);
+					 BMS_JSON_MAX_TEXT);
 			goto out;
 		}
 	}

@@ -18,6 +18,6 @@ int snapshot_json_write(FILE *f, const struct bms_snapshot *s);
 /* bms_json_read() of a whole file; -errno when it cannot be read, -EFBIG above
  * BMS_JSON_MAX_TEXT. */
 int snapshot_json_load(const char *path, struct bms_json_state *states, size_t cap, size_t *ret_n,
-                       char *err, size_t errcap);
+		       char *err, size_t errcap);
 
 #endif

@@ -64,8 +64,8 @@ static bool drv_has_baud(const struct bms_driver *drv, uint32_t baud)
 }
 
 /* Every address to try for drv at one baud. */
-static void cand_add_addresses(struct cand_list *cl, const struct bms_driver *drv,
-			       uint32_t baud, const struct worker_detect_opts *o, bool sure)
+static void cand_add_addresses(struct cand_list *cl, const struct bms_driver *drv, uint32_t baud,
+			       const struct worker_detect_opts *o, bool sure)
 {
 	if (!(drv->flags & BMS_F_ADDRESSED) || (!drv->addresses && !o->naddresses && !o->scan)) {
 		cand_add(cl, drv, baud, drv->addresses ? drv->addresses[0] : 0, sure);
@@ -133,9 +133,8 @@ static int build_candidates(const struct worker_detect_opts *o, struct cand_list
 }
 
 /* Probe (when the driver has a probe cycle) and one full poll cycle, then judge. */
-static int try_candidate(struct worker_link *l, const struct cand *c, unsigned retries,
-			 bool quick, const struct bms_plausible_limits *o_limits,
-			 struct bms_snapshot *snap)
+static int try_candidate(struct worker_link *l, const struct cand *c, unsigned retries, bool quick,
+			 const struct bms_plausible_limits *o_limits, struct bms_snapshot *snap)
 {
 	const struct bms_driver *drv = c->drv;
 	struct worker_line line = {.baud = c->baud, .framing = bms_driver_framing(drv)};
@@ -201,13 +200,12 @@ int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 	unsigned i;
 	for (i = 0; i < cl->n; i++) {
 		if (i > 0 && time_mono_ms() >= round_end) {
-			log_debug("detect: round time used up after %u of %u candidates", i,
-				  cl->n);
+			log_debug("detect: round time used up after %u of %u candidates", i, cl->n);
 			break;
 		}
 		const struct cand *c = &cl->v[i];
 		int tr = try_candidate(l, c, c->sure ? o->retries : 0, o->quick && !c->sure,
-					   o->limits, snap);
+				       o->limits, snap);
 		if (tr == -ECANCELED || tr == -ENODEV) {
 			r = tr;
 			goto out;

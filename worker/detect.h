@@ -19,17 +19,17 @@
 #define WORKER_MAX_ADDRS 16 /* batteries (bus addresses) per port */
 
 struct worker_detect_opts {
-	const char *bms;            /* pin a driver by name; NULL or "" = autodetect */
-	uint32_t baud;              /* with bms: this baud only; 0 = the driver's list */
-	const uint8_t *addresses;   /* configured bus addresses, or NULL */
+	const char *bms;          /* pin a driver by name; NULL or "" = autodetect */
+	uint32_t baud;            /* with bms: this baud only; 0 = the driver's list */
+	const uint8_t *addresses; /* configured bus addresses, or NULL */
 	unsigned naddresses;
-	bool scan;                  /* addressed drivers: try and collect the whole range */
-	const char *state_dir;      /* remembered protocols; NULL = do not remember */
-	const char *identity;       /* adapter identity (the state file's key) */
-	unsigned retries;           /* for pinned and remembered candidates */
-	unsigned round_max_ms;      /* bound on one round; 0 = 10 s */
-	bool quick;                 /* cap unknown candidates' first answer at
-				     * WORKER_QUICK_TIMEOUT_MS (a fast first round) */
+	bool scan;             /* addressed drivers: try and collect the whole range */
+	const char *state_dir; /* remembered protocols; NULL = do not remember */
+	const char *identity;  /* adapter identity (the state file's key) */
+	unsigned retries;      /* for pinned and remembered candidates */
+	unsigned round_max_ms; /* bound on one round; 0 = 10 s */
+	bool quick;            /* cap unknown candidates' first answer at
+				* WORKER_QUICK_TIMEOUT_MS (a fast first round) */
 	/* chemistry and configured currents for the plausibility check; its
 	 * cell_count is ignored (nothing is registered yet). NULL = LFP, none. */
 	const struct bms_plausible_limits *limits;
@@ -41,13 +41,13 @@ struct worker_detect_opts {
 struct worker_detect_result {
 	const struct bms_driver *drv;
 	uint32_t baud;
-	uint8_t address;                      /* the first that answered (0 = unaddressed) */
-	uint8_t addresses[WORKER_MAX_ADDRS];  /* every battery to poll */
+	uint8_t address;                     /* the first that answered (0 = unaddressed) */
+	uint8_t addresses[WORKER_MAX_ADDRS]; /* every battery to poll */
 	unsigned naddresses;
-	struct bms_snapshot snap;             /* the matching cycle's snapshot (of `address`) */
+	struct bms_snapshot snap; /* the matching cycle's snapshot (of `address`) */
 	uint64_t elapsed_ms;
-	unsigned attempts;                    /* candidates tried, the match included */
-	bool remembered;                      /* matched the remembered protocol */
+	unsigned attempts; /* candidates tried, the match included */
+	bool remembered;   /* matched the remembered protocol */
 };
 
 /*

@@ -75,8 +75,14 @@ void worker_link_close(struct worker_link *l)
 	free(l);
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
 
 /* One request and its reply; reqlen 0 (a passive driver): listen only. */
 static int step_once(struct worker_link *l, const struct bms_driver *drv, void *state,
@@ -180,7 +186,8 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				/* more frames of the same reply follow */
 				uint64_t now = time_mono_ms();
 				soft = now + tmo;
-				hard = soft + worker_transport_wire_ms(t, drv->max_frame) + QUIET_MS;
+				hard = soft + worker_transport_wire_ms(t, drv->max_frame) +
+				       QUIET_MS;
 				continue;
 			}
 			if (pr == -EPERM) {
@@ -238,7 +245,7 @@ int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *stat
 {
 	if (kind != BMS_REQ_PROBE && kind != BMS_REQ_POLL)
 		return -EINVAL; /* a SET goes through worker_set */
-	struct bms_held first; /* no history: a first cycle */
+	struct bms_held first;  /* no history: a first cycle */
 	if (!held) {
 		bms_held_reset(&first);
 		held = &first;
@@ -269,8 +276,7 @@ int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *stat
 }
 
 int worker_set(struct worker_link *l, const struct bms_driver *drv, void *state,
-	       enum bms_command command, int32_t value, unsigned retries,
-	       struct worker_counters *c)
+	       enum bms_command command, int32_t value, unsigned retries, struct worker_counters *c)
 {
 	/* refused before the port is touched: nothing goes out for it */
 	if (!bms_driver_supports(drv, command))

@@ -30,7 +30,7 @@ struct worker_link {
 	size_t req_cap;
 	void *scratch_state; /* detection's driver state, max state_size of the registry */
 	size_t state_cap;
-	uint64_t next_tx_ms; /* inter-frame gap: earliest time of the next request */
+	uint64_t next_tx_ms;     /* inter-frame gap: earliest time of the next request */
 	unsigned timeout_cap_ms; /* 0, or a cap on the drivers' response timeouts */
 };
 

@@ -51,8 +51,8 @@ int worker_remember_load(const char *state_dir, const char *identity,
 	return 0;
 }
 
-int worker_remember_save(const char *state_dir, const char *identity,
-			 const struct bms_driver *drv, uint32_t baud, uint8_t address)
+int worker_remember_save(const char *state_dir, const char *identity, const struct bms_driver *drv,
+			 uint32_t baud, uint8_t address)
 {
 	const struct bms_driver *old;
 	uint32_t ob;

@@ -17,7 +17,7 @@
 int worker_remember_load(const char *state_dir, const char *identity,
 			 const struct bms_driver **ret_drv, uint32_t *ret_baud,
 			 uint8_t *ret_address);
-int worker_remember_save(const char *state_dir, const char *identity,
-			 const struct bms_driver *drv, uint32_t baud, uint8_t address);
+int worker_remember_save(const char *state_dir, const char *identity, const struct bms_driver *drv,
+			 uint32_t baud, uint8_t address);
 
 #endif

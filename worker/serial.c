@@ -134,8 +134,7 @@ static int wait_port(struct worker_port *p, short events, uint64_t deadline_ms)
 	return worker_wait_fd(p->fd, p->wake_fd, events, deadline_ms);
 }
 
-int worker_port_write(struct worker_port *p, const uint8_t *buf, size_t len,
-		      uint64_t deadline_ms)
+int worker_port_write(struct worker_port *p, const uint8_t *buf, size_t len, uint64_t deadline_ms)
 {
 	size_t off = 0;
 	while (off < len) {

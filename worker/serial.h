@@ -25,8 +25,8 @@ extern const struct worker_transport_ops worker_serial_ops;
 
 struct worker_port {
 	int fd;
-	int wake_fd;        /* borrowed; -1 = none */
-	uint32_t baud;      /* current line speed, 0 before the first set_line */
+	int wake_fd;   /* borrowed; -1 = none */
+	uint32_t baud; /* current line speed, 0 before the first set_line */
 	enum bms_framing framing;
 	uint8_t vmin;       /* current VMIN (poll wakes when this many bytes wait) */
 	struct termios tio; /* last applied settings */
@@ -43,8 +43,7 @@ int worker_port_set_line(struct worker_port *p, uint32_t baud, enum bms_framing 
 int worker_port_set_vmin(struct worker_port *p, uint8_t n);
 
 /* Write all of buf before deadline_ms. */
-int worker_port_write(struct worker_port *p, const uint8_t *buf, size_t len,
-		      uint64_t deadline_ms);
+int worker_port_write(struct worker_port *p, const uint8_t *buf, size_t len, uint64_t deadline_ms);
 
 /*
  * Wait for input until deadline_ms, then read what is there into buf.

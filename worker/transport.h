@@ -82,8 +82,8 @@ void worker_transport_close(struct worker_transport *t); /* accepts NULL */
 /* configure() unless line is what the transport already has. */
 int worker_transport_configure(struct worker_transport *t, const struct worker_line *line);
 
-static inline int worker_transport_write(struct worker_transport *t, const uint8_t *buf,
-					 size_t len, uint64_t deadline_ms)
+static inline int worker_transport_write(struct worker_transport *t, const uint8_t *buf, size_t len,
+					 uint64_t deadline_ms)
 {
 	return t->ops->write(t, buf, len, deadline_ms);
 }

@@ -48,10 +48,10 @@ struct battery {
 	unsigned fails; /* consecutive failed cycles */
 	struct worker_counters cnt;
 	struct store_info info;
-	uint8_t cells;       /* cell count fixed at registration (first commit); 0 = not yet */
-	bool implausible;    /* in an episode of implausible cycles (logged at start and end) */
-	uint32_t bad_cells;  /* cells out of range in the last commit (logged on change) */
-	struct bms_held held;        /* cycle count and static fields (bms.h) */
+	uint8_t cells;        /* cell count fixed at registration (first commit); 0 = not yet */
+	bool implausible;     /* in an episode of implausible cycles (logged at start and end) */
+	uint32_t bad_cells;   /* cells out of range in the last commit (logged on change) */
+	struct bms_held held; /* cycle count and static fields (bms.h) */
 	struct bms_snapshot last;    /* last committed */
 	struct bms_snapshot scratch; /* the cycle in progress */
 };
@@ -212,7 +212,8 @@ static void adopt(struct worker *w, const struct worker_detect_result *res)
 		if (slot < 0) {
 			int r = store_open(w->st, key, &slot);
 			if (r < 0) {
-				log_error("%s: no battery slot for %s: %s", w->tty, key, strerror(-r));
+				log_error("%s: no battery slot for %s: %s", w->tty, key,
+					  strerror(-r));
 				continue;
 			}
 		}
@@ -329,8 +330,7 @@ static int poll_battery(struct worker *w, struct battery *b)
 	b->info.timeouts = b->cnt.timeouts;
 	if (r == 0) {
 		if (b->fails >= FAILING_AFTER)
-			log_info("%s: %s addr 0x%02x answers again", w->tty, drv->name,
-				 b->address);
+			log_info("%s: %s addr 0x%02x answers again", w->tty, drv->name, b->address);
 		/* It answers its protocol: an implausible cycle is no reason to
 		 * re-detect (that could register another cell count). */
 		b->fails = 0;
@@ -339,8 +339,8 @@ static int poll_battery(struct worker *w, struct battery *b)
 	}
 	b->fails++;
 	if (b->fails == FAILING_AFTER)
-		log_warn("%s: %s addr 0x%02x: %u cycles without an answer (%s)", w->tty,
-			 drv->name, b->address, b->fails, strerror(-r));
+		log_warn("%s: %s addr 0x%02x: %u cycles without an answer (%s)", w->tty, drv->name,
+			 b->address, b->fails, strerror(-r));
 	if (b->cnt.frames_bad != bad0 || b->cnt.timeouts != to0)
 		store_update_info(w->st, b->slot, &b->info);
 	return 0;
@@ -476,7 +476,8 @@ static int try_redetect(struct worker *w)
 
 static int run(struct worker *w)
 {
-	const struct worker_transport_ops *ops = w->p.transport ? w->p.transport : &worker_serial_ops;
+	const struct worker_transport_ops *ops =
+		w->p.transport ? w->p.transport : &worker_serial_ops;
 	w->cmd_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->cmd_fd < 0)
 		return -errno;

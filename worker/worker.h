@@ -19,10 +19,10 @@
 
 /* One entry of the config list serial.ports. */
 struct worker_port_config {
-	char path[CFG_STR];  /* device path (/dev/ttyUSB0, /dev/ttyS1, a pty link) or "" */
-	char match[CFG_STR]; /* udev ID_SERIAL or ID_PATH this entry applies to, or "" */
-	char bms[CFG_STR];   /* "" = autodetect; else a driver name: pin the protocol */
-	int64_t baud;        /* 0 = the driver's default(s) */
+	char path[CFG_STR];         /* device path (/dev/ttyUSB0, /dev/ttyS1, a pty link) or "" */
+	char match[CFG_STR];        /* udev ID_SERIAL or ID_PATH this entry applies to, or "" */
+	char bms[CFG_STR];          /* "" = autodetect; else a driver name: pin the protocol */
+	int64_t baud;               /* 0 = the driver's default(s) */
 	struct cfg_ilist addresses; /* RS485 addresses to poll; empty = driver default */
 	bool scan;                  /* discover addresses in the driver's range */
 	double poll_interval;       /* seconds; 0 = the driver's default */
@@ -35,8 +35,9 @@ struct worker_config {
 	int64_t retries;           /* request retries per step within one cycle */
 	double detect_backoff_max; /* seconds between full detection rounds, cap */
 	double detect_round_max;   /* seconds one detection round may take */
-	int64_t redetect_after;    /* failed cycles (all addresses) before a detection round; 0 = never */
-	int chemistry;             /* enum bms_chemistry: the cells' physical range */
+	int64_t redetect_after; /* failed cycles (all addresses) before a detection round; 0 = never
+				 */
+	int chemistry;          /* enum bms_chemistry: the cells' physical range */
 };
 extern const struct cfg_key worker_cfg_keys[];
 /* Cross-key checks of the section: every ports[].bms names a known driver. */

@@ -20,7 +20,8 @@ static void sim_faults(const struct bms_snapshot *s, uint8_t d[8])
 	for (size_t i = 0; i < sizeof(fault_pairs) / sizeof(fault_pairs[0]); i++) {
 		uint8_t lvl = s->alarm[fault_pairs[i].alarm];
 		if (lvl)
-			d[fault_pairs[i].byte] |= (uint8_t)((lvl >= 2 ? 2u : 1u) << fault_pairs[i].bit);
+			d[fault_pairs[i].byte] |=
+				(uint8_t)((lvl >= 2 ? 2u : 1u) << fault_pairs[i].bit);
 	}
 	/* alarms with no level pair: the first bit that carries them */
 	static const uint8_t single[] = {BMS_ALARM_HIGH_INTERNAL_TEMPERATURE,
@@ -62,7 +63,8 @@ static int daly_sim_respond(struct bms_snapshot *s, uint8_t address, const uint8
 		d[0] = s->current_ma > 0 ? 1 : s->current_ma < 0 ? 2 : 0;
 		d[1] = s->charge_fet;
 		d[2] = s->discharge_fet;
-		put_u32be(d + 4, (uint32_t)(s->capacity_remain_mah < 0 ? 0 : s->capacity_remain_mah));
+		put_u32be(d + 4,
+			  (uint32_t)(s->capacity_remain_mah < 0 ? 0 : s->capacity_remain_mah));
 		break;
 	case CMD_STATUS:
 		d[0] = (uint8_t)cells;

@@ -74,8 +74,8 @@ static int sim_info(const struct bms_snapshot *s, uint8_t *out, size_t cap)
 	put_u16be(d + 0, to_u16(s->voltage_mv / 10));
 	put_u16be(d + 2, (uint16_t)(int16_t)(s->current_ma / 10));
 	put_u16be(d + 4, to_u16(s->capacity_remain_mah / 10));
-	int32_t nominal = (s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah
-							 : s->capacity_full_mah;
+	int32_t nominal =
+		(s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah : s->capacity_full_mah;
 	put_u16be(d + 6, to_u16(nominal / 10));
 	put_u16be(d + 8, to_u16(s->cycles));
 	unsigned y, m, dd;

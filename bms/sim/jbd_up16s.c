@@ -53,7 +53,8 @@ static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, 
 	unsigned cells = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
 	unsigned temps = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
 	int64_t cur = UP_CURRENT_ZERO + (int64_t)s->current_ma / 10;
-	int32_t rated = (s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah : s->capacity_full_mah;
+	int32_t rated =
+		(s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah : s->capacity_full_mah;
 	int16_t mos = (s->valid & BMS_V_MOSFET_TEMP) ? s->mosfet_temp_dc : 250;
 	uint32_t faults, warns;
 	struct bms_stats cs;

@@ -93,7 +93,8 @@ static int jkpb_sim_respond(struct bms_snapshot *snap, uint8_t address, const ui
 {
 	/* only an intact trigger write to our own address gets an answer */
 	if (req_len != PB_REQ || req[0] != address || req[1] != 0x10 || req[4] != 0 ||
-	    req[5] != 1 || req[6] != 2 || bms_crc16_modbus(req, 9) != (uint16_t)(req[9] | (req[10] << 8)))
+	    req[5] != 1 || req[6] != 2 ||
+	    bms_crc16_modbus(req, 9) != (uint16_t)(req[9] | (req[10] << 8)))
 		return 0;
 	uint16_t trig = (uint16_t)((req[2] << 8) | req[3]);
 	uint8_t type = pb_type_of(trig);

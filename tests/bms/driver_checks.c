@@ -23,7 +23,8 @@ unsigned dc_count(const struct bms_driver *drv, const char *direction)
 {
 	unsigned n = 0;
 	for (size_t i = 0; i < VECTOR_COUNT; i++)
-		n += !strcmp(vectors[i].protocol, drv->name) && !strcmp(vectors[i].direction, direction);
+		n += !strcmp(vectors[i].protocol, drv->name) &&
+		     !strcmp(vectors[i].direction, direction);
 	return n;
 }
 
@@ -65,8 +66,8 @@ int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *re
 		if (f != BMS_FIND_VALID)
 			break;
 		if (start + flen > len - pos || flen == 0) {
-			dc_fail("%s: bms_frame_find returned [%zu,+%zu) beyond %zu bytes", drv->name,
-				start, flen, len - pos);
+			dc_fail("%s: bms_frame_find returned [%zu,+%zu) beyond %zu bytes",
+				drv->name, start, flen, len - pos);
 			return -EIO;
 		}
 		int r = drv->parse(st, req, buf + pos + start, flen, snap);
@@ -191,14 +192,16 @@ static void compare(const char *what, const struct vec_expect *e, const struct d
 	switch (e->kind) {
 	case VEC_NUM:
 	case VEC_BOOL:
-		if ((got->kind != VEC_NUM && got->kind != VEC_BOOL) || fabs(got->num - e->num) > 0.001)
+		if ((got->kind != VEC_NUM && got->kind != VEC_BOOL) ||
+		    fabs(got->num - e->num) > 0.001)
 			dc_fail("%s: %s = %.4f expected %.4f%s%s", what, e->key, got->num, e->num,
 				got->kind == VEC_OTHER ? " " : "",
 				got->kind == VEC_OTHER ? got->str : "");
 		break;
 	case VEC_STR:
 	case VEC_OTHER:
-		if ((got->kind != VEC_STR && got->kind != VEC_OTHER) || strcmp(got->str, e->str) != 0)
+		if ((got->kind != VEC_STR && got->kind != VEC_OTHER) ||
+		    strcmp(got->str, e->str) != 0)
 			dc_fail("%s: %s = \"%s\" expected \"%s\"", what, e->key, got->str, e->str);
 		break;
 	case VEC_ARRAY:
@@ -209,8 +212,8 @@ static void compare(const char *what, const struct vec_expect *e, const struct d
 		}
 		for (unsigned i = 0; i < e->n; i++)
 			if (fabs(got->arr[i] - e->arr[i]) > 0.001)
-				dc_fail("%s: %s[%u] = %.4f expected %.4f", what, e->key, i, got->arr[i],
-					e->arr[i]);
+				dc_fail("%s: %s[%u] = %.4f expected %.4f", what, e->key, i,
+					got->arr[i], e->arr[i]);
 		break;
 	}
 }
@@ -256,8 +259,8 @@ static int parse_as_some_step(const struct bms_driver *drv, uint8_t address, con
  * no field for them). Such a frame must still be found by bms_frame_find; it
  * counts as checked (every response of the protocol is accounted for).
  */
-static bool dc_unrequested(const struct bms_driver *drv, const struct vec *v,
-			   const uint8_t *buf, size_t len, dc_map_fn map)
+static bool dc_unrequested(const struct bms_driver *drv, const struct vec *v, const uint8_t *buf,
+			   size_t len, dc_map_fn map)
 {
 	struct bms_snapshot empty;
 	memset(&empty, 0, sizeof(empty));
@@ -291,7 +294,8 @@ unsigned dc_check_vectors(const struct bms_driver *drv, uint8_t address, dc_map_
 		int r = parse_as_some_step(drv, address, buf, (size_t)n, &snap);
 		if (r < 0) {
 			if (!dc_unrequested(drv, v, buf, (size_t)n, map))
-				dc_fail("%s: no request step accepts this frame (parse %d)", what, r);
+				dc_fail("%s: no request step accepts this frame (parse %d)", what,
+					r);
 			else
 				checked++; /* a frame we never ask for, known as such */
 			continue;
@@ -301,7 +305,8 @@ unsigned dc_check_vectors(const struct bms_driver *drv, uint8_t address, dc_map_
 		memcpy(garbled, junk, sizeof(junk));
 		memcpy(garbled + sizeof(junk), buf, (size_t)n);
 		struct bms_snapshot snap2;
-		int r2 = parse_as_some_step(drv, address, garbled, sizeof(junk) + (size_t)n, &snap2);
+		int r2 =
+			parse_as_some_step(drv, address, garbled, sizeof(junk) + (size_t)n, &snap2);
 		if (r2 != r || memcmp(&snap, &snap2, sizeof(snap)) != 0)
 			dc_fail("%s: decodes differently after leading garbage", what);
 
@@ -393,7 +398,8 @@ void dc_check_frame(const struct bms_driver *drv, const uint8_t *frame, size_t l
 		memcpy(buf + g, frame, len);
 		f = find_exact(drv, buf, g + len, &start, &flen);
 		if (f != BMS_FIND_VALID || start != g || flen != len)
-			dc_fail("%s: garbage pattern %u (%zu bytes) before a %zu-byte frame: find %d "
+			dc_fail("%s: garbage pattern %u (%zu bytes) before a %zu-byte frame: find "
+				"%d "
 				"start %zu len %zu",
 				drv->name, pat, g, len, f, start, flen);
 	}
@@ -406,7 +412,8 @@ void dc_check_frame(const struct bms_driver *drv, const uint8_t *frame, size_t l
 			buf[i] ^= flips[k];
 			f = find_exact(drv, buf, len, &start, &flen);
 			if (f == BMS_FIND_VALID && start == 0 && flen == len)
-				dc_fail("%s: byte %zu ^ 0x%02x still VALID", drv->name, i, flips[k]);
+				dc_fail("%s: byte %zu ^ 0x%02x still VALID", drv->name, i,
+					flips[k]);
 			if (f == BMS_FIND_VALID && start + flen > len)
 				dc_fail("%s: VALID past the end", drv->name);
 		}
@@ -418,8 +425,8 @@ void dc_check_frame(const struct bms_driver *drv, const uint8_t *frame, size_t l
 		if (f == BMS_FIND_VALID)
 			dc_fail("%s: truncated to %zu of %zu bytes is VALID", drv->name, l, len);
 		if (f == BMS_FIND_NEED_MORE && start > l)
-			dc_fail("%s: truncated to %zu: NEED_MORE start %zu beyond the data", drv->name,
-				l, start);
+			dc_fail("%s: truncated to %zu: NEED_MORE start %zu beyond the data",
+				drv->name, l, start);
 	}
 	/* the worker's NEED_MORE contract: a partial frame says "more" */
 	f = find_exact(drv, frame, len - 1, &start, &flen);
@@ -446,7 +453,8 @@ unsigned dc_check_family_frames(const struct bms_driver *drv)
 	unsigned n = 0;
 	uint8_t buf[DC_BUF];
 	for (size_t i = 0; i < VECTOR_COUNT; i++) {
-		if (strcmp(vectors[i].protocol, drv->name) || strcmp(vectors[i].direction, "response"))
+		if (strcmp(vectors[i].protocol, drv->name) ||
+		    strcmp(vectors[i].direction, "response"))
 			continue;
 		int len = vec_hex(vectors[i].hex, buf, sizeof(buf));
 		CU_ASSERT_FATAL(len > 0);
@@ -462,7 +470,8 @@ unsigned dc_check_requests(const struct bms_driver *drv, uint8_t address)
 	unsigned matched = 0;
 	uint8_t want[DC_BUF], req[DC_BUF];
 	for (size_t i = 0; i < VECTOR_COUNT; i++) {
-		if (strcmp(vectors[i].protocol, drv->name) || strcmp(vectors[i].direction, "request"))
+		if (strcmp(vectors[i].protocol, drv->name) ||
+		    strcmp(vectors[i].direction, "request"))
 			continue;
 		int wn = vec_hex(vectors[i].hex, want, sizeof(want));
 		CU_ASSERT_FATAL(wn > 0);
@@ -470,7 +479,8 @@ unsigned dc_check_requests(const struct bms_driver *drv, uint8_t address)
 		for (size_t k = 0; k < 2 && !found; k++) {
 			void *st = state_new(drv, address);
 			for (unsigned step = 0; step < DC_MAX_STEPS; step++) {
-				struct bms_request rq = {.kind = kinds[k], .step = step, .cycle = 1};
+				struct bms_request rq = {
+					.kind = kinds[k], .step = step, .cycle = 1};
 				int n = drv->build_request(st, &rq, req, sizeof(req));
 				if (n <= 0)
 					break;
@@ -484,7 +494,8 @@ unsigned dc_check_requests(const struct bms_driver *drv, uint8_t address)
 		if (found)
 			matched++;
 		else
-			fprintf(stderr, "\n    driver_checks: %s: request vector %zu (%s) not built\n",
+			fprintf(stderr,
+				"\n    driver_checks: %s: request vector %zu (%s) not built\n",
 				drv->name, i, vectors[i].hex);
 	}
 	return matched;
@@ -496,17 +507,17 @@ static void compare_snap(const char *name, const struct bms_snapshot *got,
 			 const struct bms_snapshot *want)
 {
 	uint32_t v = got->valid;
-#define EQ(bit, field)                                                                   \
-	do {                                                                             \
-		if ((v & (bit)) && got->field != want->field)                            \
-			dc_fail("%s: round trip " #field " = %lld, state has %lld", name, \
-				(long long)got->field, (long long)want->field);           \
+#define EQ(bit, field)                                                                             \
+	do {                                                                                       \
+		if ((v & (bit)) && got->field != want->field)                                      \
+			dc_fail("%s: round trip " #field " = %lld, state has %lld", name,          \
+				(long long)got->field, (long long)want->field);                    \
 	} while (0)
-#define STREQ(bit, field)                                                                 \
-	do {                                                                              \
-		if ((v & (bit)) && strcmp(got->field, want->field) != 0)                  \
-			dc_fail("%s: round trip " #field " = \"%s\", state has \"%s\"", name, \
-				got->field, want->field);                                  \
+#define STREQ(bit, field)                                                                          \
+	do {                                                                                       \
+		if ((v & (bit)) && strcmp(got->field, want->field) != 0)                           \
+			dc_fail("%s: round trip " #field " = \"%s\", state has \"%s\"", name,      \
+				got->field, want->field);                                          \
 	} while (0)
 	EQ(BMS_V_VOLTAGE, voltage_mv);
 	EQ(BMS_V_CURRENT, current_ma);
@@ -624,8 +635,8 @@ void dc_check_sim_roundtrip(const struct bms_driver *drv, uint8_t address,
 		memset(&snap, 0, sizeof(snap));
 		r = sim_cycle(drv, BMS_REQ_POLL, address, other, state, &snap, NULL);
 		if (r != -ETIMEDOUT)
-			dc_fail("%s: simulator at %u answered a request for %u (%d)", drv->name, other,
-				address, r);
+			dc_fail("%s: simulator at %u answered a request for %u (%d)", drv->name,
+				other, address, r);
 		/* a reply from another address is not taken for ours */
 		uint8_t req[DC_BUF], oreq[DC_BUF], reply[DC_BUF];
 		void *st = state_new(drv, address);
@@ -668,8 +679,8 @@ unsigned dc_check_protocol(const struct bms_driver *drv, uint8_t address)
 			if (bms_frame_find(drv, buf + off, (size_t)n - off, &start, &flen) !=
 				    BMS_FIND_VALID ||
 			    start != 0) {
-				dc_fail("%s vector %zu: bytes %zu.. are not a whole frame", drv->name, i,
-					off);
+				dc_fail("%s vector %zu: bytes %zu.. are not a whole frame",
+					drv->name, i, off);
 				break;
 			}
 			if (flen > drv->max_frame)

@@ -6,8 +6,8 @@
  *
  * test_registry runs the generic part (dc_check_protocol) for every registered
  * driver against tests/vectors/<driver name>.json, so a new protocol is
- * tested against every frame of its family with no test file of its own. A driver test adds what only it
- * knows (tests/bms/test_jk.c is a complete example):
+ * tested against every frame of its family with no test file of its own. A driver test adds what
+ * only it knows (tests/bms/test_jk.c is a complete example):
  *
  *   1. Write a key mapper: for each expected key of the family's vectors,
  *      return DC_MAPPED with the decoded value, DC_SKIP for keys the snapshot
@@ -61,8 +61,8 @@ typedef enum dc_map (*dc_map_fn)(const char *key, const struct bms_snapshot *sna
 				 const uint8_t *frame, size_t len, struct dc_value *ret);
 
 /* The keys every family shares; see driver_checks.c for the list. */
-enum dc_map dc_map_common(const char *key, const struct bms_snapshot *snap,
-			  const uint8_t *frame, size_t len, struct dc_value *ret);
+enum dc_map dc_map_common(const char *key, const struct bms_snapshot *snap, const uint8_t *frame,
+			  size_t len, struct dc_value *ret);
 
 /* True when key is in list (NULL-terminated): a mapper's "protocol details the
  * snapshot does not carry" are answered with DC_SKIP through this. */

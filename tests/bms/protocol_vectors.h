@@ -35,9 +35,9 @@ static inline int pvec_bytes(const struct pvec *v, uint8_t *out, size_t cap)
 		for (int k = 0; k < 2; k++) {
 			char c = p[k];
 			int d = (c >= '0' && c <= '9')   ? c - '0'
-			        : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-			        : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-			                                 : -1;
+				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
+				: (c >= 'A' && c <= 'F') ? c - 'A' + 10
+							 : -1;
 			if (d < 0)
 				return -1;
 			b = b * 16 + d;

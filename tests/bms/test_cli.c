@@ -82,7 +82,8 @@ static const char *vector_hex(const char *family, unsigned nth)
 	size_t n;
 	const struct vec *v = dc_vectors(&n);
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].family, family) && !strcmp(v[i].direction, "response") && nth-- == 0)
+		if (!strcmp(v[i].family, family) && !strcmp(v[i].direction, "response") &&
+		    nth-- == 0)
 			return v[i].hex;
 	return NULL;
 }
@@ -90,8 +91,9 @@ static const char *vector_hex(const char *family, unsigned nth)
 static void test_decode(void)
 {
 	char out[16384], err[4096];
-	char *argv[] = {bin, "decode", "--bms", "jk", "--hex",
-			(char *)vector_hex("jk_serial_4e57", 0), NULL};
+	char *argv[] = {bin,  "decode", "--bms",
+			"jk", "--hex",  (char *)vector_hex("jk_serial_4e57", 0),
+			NULL};
 	CU_ASSERT_FATAL(argv[5] != NULL);
 	CU_ASSERT(run(argv, out, sizeof(out), err, sizeof(err)) == 0);
 	struct bms_json_state st[1];
@@ -114,8 +116,9 @@ static void test_decode(void)
 		spaced[k++] = ' ';
 	}
 	spaced[k] = '\0';
-	char *argv2[] = {bin, "decode", "--bms", "jkpb", "--hex", spaced, "--hex",
-			 (char *)vector_hex("jk_pb_rs485", 2), NULL};
+	char *argv2[] = {bin,     "decode", "--bms", "jkpb",
+			 "--hex", spaced,   "--hex", (char *)vector_hex("jk_pb_rs485", 2),
+			 NULL};
 	CU_ASSERT(run(argv2, out, sizeof(out), err, sizeof(err)) == 0);
 	CU_ASSERT(strstr(out, "\"voltage_v\": 54.028") != NULL);
 	CU_ASSERT(strstr(out, "\"current_a\": -0.727") != NULL);
@@ -139,15 +142,18 @@ static void test_decode_bad(void)
 	CU_ASSERT(strstr(err, "truncated") != NULL);
 
 	/* a JK frame given to the JK PB driver */
-	char *argv2[] = {bin, "decode", "--bms", "jkpb", "--hex",
-			 (char *)vector_hex("jk_serial_4e57", 1), NULL};
+	char *argv2[] = {bin,    "decode", "--bms",
+			 "jkpb", "--hex",  (char *)vector_hex("jk_serial_4e57", 1),
+			 NULL};
 	CU_ASSERT(run(argv2, out, sizeof(out), err, sizeof(err)) == 1);
 	CU_ASSERT(strstr(err, "header") != NULL);
 
 	/* a valid ACK for another unit: no request of ours */
-	char *argv3[] = {bin, "decode", "--bms", "jkpb", "--address", "2", "--hex",
-			 (char *)vector_hex("jk_pb_rs485", 0), NULL};
-	CU_ASSERT(run(argv3, out, sizeof(out), err, sizeof(err)) == 0); /* no ACK: data alone is fine */
+	char *argv3[] = {bin,         "decode", "--bms", "jkpb",
+			 "--address", "2",      "--hex", (char *)vector_hex("jk_pb_rs485", 0),
+			 NULL};
+	CU_ASSERT(run(argv3, out, sizeof(out), err, sizeof(err)) ==
+		  0); /* no ACK: data alone is fine */
 	char *argv4[] = {bin, "decode", "--bms", "nosuch", "--hex", "00", NULL};
 	CU_ASSERT(run(argv4, out, sizeof(out), err, sizeof(err)) == 2);
 }
@@ -243,7 +249,8 @@ static const char state_json[] =
 	" \"temperatures_c\": [21.5, 22.5], \"mosfet_temp_c\": 30.1, \"charge_fet\": true,\n"
 	" \"discharge_fet\": true, \"balancing\": [], \"balancer_enabled\": true,\n"
 	" \"alarms\": {\"HighCellVoltage\": 2}, \"max_charge_current_a\": 100,\n"
-	" \"max_discharge_current_a\": 150, \"serial\": \"SIMPB01\", \"model\": \"JK-PB2A16S20P\",\n"
+	" \"max_discharge_current_a\": 150, \"serial\": \"SIMPB01\", \"model\": "
+	"\"JK-PB2A16S20P\",\n"
 	" \"hw_version\": \"19A\", \"sw_version\": \"19.27\",\n"
 	" \"states\": [{\"t\": 0}, {\"t\": 100000, \"soc_pct\": 10}]}\n";
 
@@ -313,7 +320,8 @@ static void test_simulate_bus(void)
 {
 	char state[300], spec2[400];
 	snprintf(state, sizeof(state), "%s/state2.json", tmpdir);
-	write_file(state, "{\"voltage_v\": 26.6, \"cell_voltages_v\": [3.3, 3.3, 3.3, 3.3, 3.3, 3.3, 3.3, 3.3]}");
+	write_file(state, "{\"voltage_v\": 26.6, \"cell_voltages_v\": [3.3, 3.3, 3.3, 3.3, 3.3, "
+			  "3.3, 3.3, 3.3]}");
 	snprintf(spec2, sizeof(spec2), "2,state=%s,silent-after=0", state);
 	struct simproc sp;
 	char *extra[] = {"--bms", "jkpb", "--address", "1", "--address", spec2, NULL};
@@ -345,7 +353,8 @@ static void test_simulate_corrupt(void)
 	static const char *const names[] = {"jk", "jkpb"};
 	for (size_t d = 0; d < 2; d++) {
 		struct simproc sp;
-		char *extra[] = {"--bms", (char *)names[d], "--corrupt-rate", "1", "--seed", "7", NULL};
+		char *extra[] = {"--bms", (char *)names[d], "--corrupt-rate", "1", "--seed", "7",
+				 NULL};
 		CU_ASSERT_FATAL(sim_start(&sp, extra) == 0);
 		const struct bms_driver *drv = bms_driver_find(names[d]);
 		int fd = open_link(sp.link, B115200);
@@ -363,8 +372,9 @@ static void test_simulate_corrupt(void)
 					CU_ASSERT(got.cell_mv[c] == 3315 + c % 3);
 			}
 		}
-		fprintf(stderr, "  [%s: %u of 15 corrupted cycles still whole: the flip hit a "
-				"byte outside any frame]\n",
+		fprintf(stderr,
+			"  [%s: %u of 15 corrupted cycles still whole: the flip hit a "
+			"byte outside any frame]\n",
 			names[d], ok);
 		close(fd);
 		CU_ASSERT(sim_stop(&sp) == 0);

@@ -6,7 +6,7 @@
 #include "tests/support/cunit_main.h"
 
 static const struct bms_step steps[] = {
-	{0},                                                           /* a plain step */
+	{0},                                                          /* a plain step */
 	{.flags = BMS_STEP_STATIC, .every = 4, .fills = BMS_V_MODEL}, /* never refreshed */
 	{.flags = BMS_STEP_STATIC, .every = 4, .refresh = 10, .fills = BMS_V_SERIAL},
 };

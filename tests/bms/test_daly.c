@@ -50,7 +50,7 @@ static int start_step(struct st_buf *st, uint8_t cmd)
 		if (req[2] == cmd) {
 			st->rq = rq;
 			return bms_daly.build_request(st->b, &rq, req, sizeof(req)) == FRAME ? 0
-											   : -EIO;
+											     : -EIO;
 		}
 	}
 	return -ENOENT;
@@ -113,13 +113,15 @@ static enum dc_map daly_map(const char *key, const struct bms_snapshot *s, const
 	if (!strcmp(key, "cells_17_to_48")) {
 		ret->kind = VEC_STR;
 		snprintf(ret->str, sizeof(ret->str), "%s",
-			 (s->valid & BMS_V_CELLS) && s->cell_count == 16 ? "all 0.0" : "(more cells)");
+			 (s->valid & BMS_V_CELLS) && s->cell_count == 16 ? "all 0.0"
+									 : "(more cells)");
 		return DC_MAPPED;
 	}
 	if (!strcmp(key, "cell_delta_mv")) {
 		struct bms_stats cs;
 		bms_stats_compute(s, &cs);
-		return (s->valid & BMS_V_CELLS) ? num(ret, cs.cell_max_mv - cs.cell_min_mv) : DC_UNKNOWN;
+		return (s->valid & BMS_V_CELLS) ? num(ret, cs.cell_max_mv - cs.cell_min_mv)
+						: DC_UNKNOWN;
 	}
 	if (!strcmp(key, "fault")) {
 		unsigned any = 0;
@@ -143,8 +145,8 @@ static enum dc_map daly_map(const char *key, const struct bms_snapshot *s, const
 	    (!strcmp(key, "cell_count") || !strcmp(key, "temp_sensor_count")))
 		return DC_SKIP;
 	/* protocol details without a snapshot field */
-	static const char *const skip[] = {"gather_voltage_v", "state", "bms_life", "charger",
-					   "load", "frames", NULL};
+	static const char *const skip[] = {
+		"gather_voltage_v", "state", "bms_life", "charger", "load", "frames", NULL};
 	if (dc_key_in(key, skip))
 		return DC_SKIP;
 	if (s == &full)
@@ -349,7 +351,8 @@ static void test_cell_frames_unknown_count(void)
 		memset(&s, 0, sizeof(s));
 		CU_ASSERT_FATAL(start_step(&st, 0x95) == 0);
 		for (int k = 0; k < 16; k++)
-			CU_ASSERT(bms_daly.parse(st.b, &st.rq, buf + k * FRAME, FRAME, &s) == (k < 15 ? 1 : 0));
+			CU_ASSERT(bms_daly.parse(st.b, &st.rq, buf + k * FRAME, FRAME, &s) ==
+				  (k < 15 ? 1 : 0));
 		CU_ASSERT(s.cell_count == 16 && s.cell_mv[15] == 3324);
 		/* the same capture with frame 9 missing is refused */
 		fresh(&st, 1);
@@ -424,7 +427,7 @@ static void test_current_sign(void)
 	/* a firmware counting the other way: charging with raw > 30000 */
 	CU_ASSERT(cycle_current(&st, 30200, 1) == -20000);
 	CU_ASSERT(cycle_current(&st, 30200, 1) == -20000);
-	CU_ASSERT(cycle_current(&st, 30200, 1) == 20000); /* third vote flips this cycle */
+	CU_ASSERT(cycle_current(&st, 30200, 1) == 20000);  /* third vote flips this cycle */
 	CU_ASSERT(cycle_current(&st, 29800, 2) == -20000); /* and stays flipped */
 	CU_ASSERT(cycle_current(&st, 30000, 0) == 0);
 	/* a single contradicting glitch does not flip it back */
@@ -482,8 +485,8 @@ static void test_rated_schedule(void)
 				continue;
 			asked = true;
 			if (cycle == 64) {
-				CU_ASSERT(bms_sim_respond(&bms_daly, &want, 1, req, FRAME, rep, FRAME) ==
-					  FRAME);
+				CU_ASSERT(bms_sim_respond(&bms_daly, &want, 1, req, FRAME, rep,
+							  FRAME) == FRAME);
 				CU_ASSERT(dc_feed(&bms_daly, st.b, &rq, rep, FRAME, &s) == 0);
 				bms_held_keep(&bms_daly, rq.step, &held, &s);
 			}

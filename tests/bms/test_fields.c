@@ -26,7 +26,7 @@ static void test_table_covers_snapshot(void)
 		for (unsigned j = 0; j < i; j++) {
 			CU_ASSERT(strcmp(bms_fields[j].key, f->key) != 0);
 			CU_ASSERT(!f->csv || !bms_fields[j].csv ||
-			          strcmp(bms_fields[j].csv, f->csv) != 0);
+				  strcmp(bms_fields[j].csv, f->csv) != 0);
 			/* two fields share an offset never (the FETs share a bit, not a place) */
 			CU_ASSERT(bms_fields[j].offset != f->offset);
 		}
@@ -65,8 +65,8 @@ static void test_set_get_members(void)
 	CU_ASSERT(s.discharge_fet && !s.charge_fet);
 	CU_ASSERT_EQUAL(s.max_discharge_ma, 100000);
 	CU_ASSERT_EQUAL(s.valid, BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_POWER | BMS_V_SOC |
-	                             BMS_V_MOSFET_TEMP | BMS_V_CYCLES | BMS_V_FETS |
-	                             BMS_V_MAX_DISCHARGE_I);
+					 BMS_V_MOSFET_TEMP | BMS_V_CYCLES | BMS_V_FETS |
+					 BMS_V_MAX_DISCHARGE_I);
 	CU_ASSERT_DOUBLE_EQUAL(bms_field_get(&bms_fields[BMS_FIELD_VOLTAGE], &s), 53.22, 1e-12);
 	CU_ASSERT_DOUBLE_EQUAL(bms_field_get(&bms_fields[BMS_FIELD_MOSFET_TEMP], &s), -4.3, 1e-12);
 	/* a count beyond its arrays is refused, nothing set */
@@ -159,11 +159,11 @@ static void test_copy_fields(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"the table covers the snapshot once", test_table_covers_snapshot},
-	    {"set and get reach their members", test_set_get_members},
-	    {"conversions", test_conversions},
-	    {"copy_fields walks the table", test_copy_fields},
-	    {NULL, NULL},
+		{"the table covers the snapshot once", test_table_covers_snapshot},
+		{"set and get reach their members", test_set_get_members},
+		{"conversions", test_conversions},
+		{"copy_fields walks the table", test_copy_fields},
+		{NULL, NULL},
 	};
 	return sb_add_suite("fields", tests);
 }

@@ -15,12 +15,18 @@ extern const struct bms_driver bms_jbd;
 
 /* protection bit -> alarm, as the JBD document numbers the bits */
 static const uint8_t prot_alarm[] = {
-	BMS_ALARM_HIGH_CELL_VOLTAGE,       BMS_ALARM_LOW_CELL_VOLTAGE,
-	BMS_ALARM_HIGH_VOLTAGE,            BMS_ALARM_LOW_VOLTAGE,
-	BMS_ALARM_HIGH_CHARGE_TEMPERATURE, BMS_ALARM_LOW_CHARGE_TEMPERATURE,
-	BMS_ALARM_HIGH_TEMPERATURE,        BMS_ALARM_LOW_TEMPERATURE,
-	BMS_ALARM_HIGH_CHARGE_CURRENT,     BMS_ALARM_HIGH_DISCHARGE_CURRENT,
-	BMS_ALARM_HIGH_CURRENT,            BMS_ALARM_INTERNAL_FAILURE,
+	BMS_ALARM_HIGH_CELL_VOLTAGE,
+	BMS_ALARM_LOW_CELL_VOLTAGE,
+	BMS_ALARM_HIGH_VOLTAGE,
+	BMS_ALARM_LOW_VOLTAGE,
+	BMS_ALARM_HIGH_CHARGE_TEMPERATURE,
+	BMS_ALARM_LOW_CHARGE_TEMPERATURE,
+	BMS_ALARM_HIGH_TEMPERATURE,
+	BMS_ALARM_LOW_TEMPERATURE,
+	BMS_ALARM_HIGH_CHARGE_CURRENT,
+	BMS_ALARM_HIGH_DISCHARGE_CURRENT,
+	BMS_ALARM_HIGH_CURRENT,
+	BMS_ALARM_INTERNAL_FAILURE,
 };
 
 static enum dc_map num(struct dc_value *ret, double v)
@@ -85,8 +91,9 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 	if (!strcmp(key, "delta_v")) {
 		struct bms_stats cs;
 		bms_stats_compute(s, &cs);
-		return (s->valid & BMS_V_CELLS) ? num(ret, (cs.cell_max_mv - cs.cell_min_mv) / 1000.0)
-						: DC_UNKNOWN;
+		return (s->valid & BMS_V_CELLS)
+			       ? num(ret, (cs.cell_max_mv - cs.cell_min_mv) / 1000.0)
+			       : DC_UNKNOWN;
 	}
 	/*
 	 * 0x03's cell count is the configured string count; the driver takes the
@@ -107,7 +114,6 @@ static void test_vectors(void)
 	/* 8 responses, of which 0xAA is not requested */
 	CU_ASSERT(dc_check_vectors(&bms_jbd, 0, jbd_map) == dc_count(&bms_jbd, "response"));
 }
-
 
 static void test_requests(void)
 {
@@ -253,7 +259,7 @@ static void test_rejects(void)
 	CU_ASSERT(parse_step(1, f, n, &s) == -EPROTO); /* more cells than we hold */
 	n = frame_of(0x03, 0, d, 22, f);
 	CU_ASSERT(parse_step(0, f, n, &s) == -EBADMSG); /* too short for basic info */
-	d[22] = 3;                                     /* 3 NTCs announced, 2 sent */
+	d[22] = 3;                                      /* 3 NTCs announced, 2 sent */
 	n = frame_of(0x03, 0, d, 27, f);
 	CU_ASSERT(parse_step(0, f, n, &s) == -EBADMSG);
 	n = frame_of(0x05, 0, (const uint8_t *)"JBD\x01", 4, f);
@@ -307,7 +313,8 @@ static void test_model_schedule(void)
 				continue;
 			rq.attempt = 0;
 			int n = bms_jbd.build_request(st, &rq, req, sizeof(req));
-			if (rq.step == 0) { /* a retry of step 0 is the same request, not a new cycle */
+			if (rq.step ==
+			    0) { /* a retry of step 0 is the same request, not a new cycle */
 				rq.attempt = 1;
 				CU_ASSERT(bms_jbd.build_request(st, &rq, req2, sizeof(req2)) == 7);
 				CU_ASSERT(memcmp(req, req2, 7) == 0);
@@ -365,8 +372,8 @@ static void test_mosfet_write(void)
 	CU_ASSERT_FATAL(set_request(st, BMS_CMD_CHARGE_FET, 0, req, sizeof(req)) == 9);
 	CU_ASSERT(memcmp(req, charge_off, sizeof(charge_off)) == 0);
 	/* a retry builds the same bytes */
-	struct bms_request rq = {.kind = BMS_REQ_SET, .command = BMS_CMD_CHARGE_FET, .value = 0,
-				 .attempt = 1};
+	struct bms_request rq = {
+		.kind = BMS_REQ_SET, .command = BMS_CMD_CHARGE_FET, .value = 0, .attempt = 1};
 	uint8_t again[32];
 	CU_ASSERT(bms_jbd.build_request(st, &rq, again, sizeof(again)) == 9);
 	CU_ASSERT(memcmp(again, charge_off, sizeof(charge_off)) == 0);

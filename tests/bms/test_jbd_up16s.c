@@ -49,7 +49,6 @@ static void test_vectors(void)
 	CU_ASSERT(dc_check_vectors(DRV, 1, up_map) == dc_count(DRV, "response"));
 }
 
-
 static void test_requests(void)
 {
 	CU_ASSERT(dc_check_requests(DRV, 1) == 1);
@@ -150,10 +149,10 @@ static struct bms_snapshot sample_state(void)
 	return s;
 }
 
-#define MUST_VALID                                                                            \
-	(BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN |          \
-	 BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |       \
-	 BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_ALARMS | BMS_V_SERIAL |     \
+#define MUST_VALID                                                                                 \
+	(BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN |                \
+	 BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |            \
+	 BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_ALARMS | BMS_V_SERIAL |          \
 	 BMS_V_SW_VERSION | BMS_V_MODEL | BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I)
 
 static void test_sim_roundtrip(void)
@@ -233,7 +232,11 @@ static void test_alarm_bits(void)
 		BMS_ALARM_INTERNAL_FAILURE,
 		-1, /* full-charge protection */
 		BMS_ALARM_INTERNAL_FAILURE,
-		-1, -1, -1, -1, -1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
 	};
 	static const int8_t warn_alarm[32] = {
 		BMS_ALARM_HIGH_CELL_VOLTAGE,
@@ -255,7 +258,19 @@ static void test_alarm_bits(void)
 		BMS_ALARM_INTERNAL_FAILURE,
 		-1, /* RTC */
 		-1, /* full-charge protection */
-		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
 	};
 	uint8_t f[512];
 	size_t n = vector_frame(f, sizeof(f));
@@ -362,7 +377,8 @@ static void test_rejects(void)
 	CU_ASSERT(bms_frame_find(DRV, g, n + sizeof(junk), &start, &flen) == BMS_FIND_VALID);
 	CU_ASSERT(start == sizeof(junk) && flen == n);
 	/* ... but when the real frame is still partial, wait at the look-alike */
-	CU_ASSERT(bms_frame_find(DRV, g, sizeof(junk) + n - 1, &start, &flen) == BMS_FIND_NEED_MORE);
+	CU_ASSERT(bms_frame_find(DRV, g, sizeof(junk) + n - 1, &start, &flen) ==
+		  BMS_FIND_NEED_MORE);
 	CU_ASSERT(start == 0);
 
 	/* too short for the fixed part, cells announced but not sent, too many cells */
@@ -528,7 +544,8 @@ static void test_product_schedule(void)
 				continue;
 			rq.attempt = 0;
 			int n = DRV->build_request(st, &rq, req, sizeof(req));
-			if (rq.step == 0) { /* a retry of step 0 is the same request, no new cycle */
+			if (rq.step ==
+			    0) { /* a retry of step 0 is the same request, no new cycle */
 				rq.attempt = 1;
 				CU_ASSERT(DRV->build_request(st, &rq, req2, sizeof(req2)) == 10);
 				CU_ASSERT(memcmp(req, req2, 10) == 0);

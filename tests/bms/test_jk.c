@@ -29,8 +29,12 @@ static enum dc_map jk_map(const char *key, const struct bms_snapshot *s, const u
 		return DC_MAPPED;
 	}
 	/* raw protocol details the snapshot carries in decoded form */
-	static const char *const skip[] = {"alarm_bits", "status_bits", "battery_type",
-					   "protocol_version", "runtime_min", "cycle_capacity_ah",
+	static const char *const skip[] = {"alarm_bits",
+					   "status_bits",
+					   "battery_type",
+					   "protocol_version",
+					   "runtime_min",
+					   "cycle_capacity_ah",
 					   NULL};
 	if (dc_key_in(key, skip))
 		return DC_SKIP;
@@ -41,7 +45,6 @@ static void test_vectors(void)
 {
 	CU_ASSERT(dc_check_vectors(&bms_jk, 0, jk_map) == dc_count(&bms_jk, "response"));
 }
-
 
 static void test_requests(void)
 {

@@ -39,7 +39,6 @@ static void test_vectors(void)
 	CU_ASSERT(dc_check_vectors(&bms_jkpb, 1, pb_map) == dc_count(&bms_jkpb, "response"));
 }
 
-
 static void test_requests(void)
 {
 	CU_ASSERT(dc_check_requests(&bms_jkpb, 1) == 3);
@@ -83,11 +82,11 @@ static struct bms_snapshot sample_state(void)
 	return s;
 }
 
-#define ALL_VALID                                                                              \
-	(BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_POWER | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN | \
-	 BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |         \
-	 BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_BALANCER | BMS_V_ALARMS |      \
-	 BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_SERIAL | BMS_V_MODEL |              \
+#define ALL_VALID                                                                                  \
+	(BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_POWER | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN |  \
+	 BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |            \
+	 BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_BALANCER | BMS_V_ALARMS |        \
+	 BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_SERIAL | BMS_V_MODEL |                 \
 	 BMS_V_HW_VERSION | BMS_V_SW_VERSION)
 
 static void test_sim_roundtrip(void)

@@ -24,17 +24,17 @@
 /* JBD UP16S's vendor function 0x78: a 10-byte request, a reply with a BE16
  * data length at offset 6. */
 static const struct bms_modbus_shape up_reply_shape[] = {
-    {.fn = 0x78, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = 512}};
+	{.fn = 0x78, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = 512}};
 static const struct bms_modbus_shape up_request_shape[] = {{.fn = 0x78, .fixed = 10}};
 
 static const struct bms_modbus_spec spec_reply = {
-    .vendor = up_reply_shape,
-    .nvendor = 1,
+	.vendor = up_reply_shape,
+	.nvendor = 1,
 };
 static const struct bms_modbus_spec spec_request = {
-    .requests = true,
-    .vendor = up_request_shape,
-    .nvendor = 1,
+	.requests = true,
+	.vendor = up_request_shape,
+	.nvendor = 1,
 };
 
 static const struct bms_modbus_spec *spec_for(const struct pvec *v)
@@ -64,7 +64,7 @@ static double num(const struct pvec *v, const char *key)
 static void test_families_covered(void)
 {
 	static const char *const fam[] = {"jk_pb_rs485", "jbd_up16s", "seplos_v3",
-	                                  "renogy",      "eg4_ll",    "pylontech_rt_modbus"};
+					  "renogy",      "eg4_ll",    "pylontech_rt_modbus"};
 	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
 		size_t n = 0;
 		for (size_t i = 0; i < NV; i++)
@@ -106,7 +106,7 @@ static void test_every_frame_valid(void)
 		int rc = bms_modbus_check(spec_for(v), buf + 3, n, &len);
 		if (rc != 1 || len != n)
 			fprintf(stderr, "\n    %s %s #%zu: check %d len %zu of %zu\n", v->family,
-			        v->direction, i, rc, len, n);
+				v->direction, i, rc, len, n);
 		CU_ASSERT_EQUAL(rc, 1);
 		CU_ASSERT_EQUAL(len, n);
 
@@ -117,7 +117,7 @@ static void test_every_frame_valid(void)
 		size_t start = 99;
 		len = 0;
 		CU_ASSERT_EQUAL(bms_modbus_find(spec_for(v), buf, n + 3, &start, &len),
-		                BMS_FIND_VALID);
+				BMS_FIND_VALID);
 		CU_ASSERT_EQUAL(start, 3);
 		CU_ASSERT_EQUAL(len, n);
 	}
@@ -137,7 +137,7 @@ static void test_corrupt_rejected(void)
 				int rc = bms_modbus_check(spec_for(v), buf, n, &len);
 				if (rc == 1)
 					fprintf(stderr, "\n    %s #%zu byte %zu bit %d accepted\n",
-					        v->family, i, k, bit);
+						v->family, i, k, bit);
 				CU_ASSERT(rc != 1);
 				buf[k] ^= (uint8_t)(1u << bit);
 			}
@@ -170,14 +170,14 @@ static void test_truncated(void)
 			CU_ASSERT_EQUAL(bms_modbus_check(spec_for(v), p, k, &len), 0);
 			size_t start = 99;
 			CU_ASSERT_EQUAL(bms_modbus_find(spec_for(v), p, k, &start, &len),
-			                BMS_FIND_NEED_MORE);
+					BMS_FIND_NEED_MORE);
 			CU_ASSERT_EQUAL(start, 0);
 			if (!strcmp(v->direction, "response") && k >= 5) {
 				struct bms_modbus_req req = {.addr = p[0], .fn = p[1]};
 				const uint8_t *data;
 				size_t dn;
 				CU_ASSERT_EQUAL(bms_modbus_reply(&req, p, k, &data, &dn, NULL),
-				                -EBADMSG);
+						-EBADMSG);
 			}
 			free(p);
 		}
@@ -202,7 +202,7 @@ static void test_back_to_back(void)
 	for (size_t f = 0; f < nf; f++) {
 		size_t start = 0, len = 0;
 		CU_ASSERT_EQUAL_FATAL(bms_modbus_find(NULL, stream + pos, at - pos, &start, &len),
-		                      BMS_FIND_VALID);
+				      BMS_FIND_VALID);
 		CU_ASSERT_EQUAL(pos + start, starts[f]);
 		CU_ASSERT_EQUAL(len, lens[f]);
 		pos += start + len;
@@ -314,7 +314,7 @@ static void test_requests_byte_for_byte(void)
 			uint16_t value = (uint16_t)num(v, "value");
 			CU_ASSERT_EQUAL(num(v, "register_count"), 1);
 			rc = bms_modbus_write_multiple(addr, (uint16_t)num(v, "register"), &value,
-			                               1, got, sizeof(got));
+						       1, got, sizeof(got));
 		} else if (fn == 0x78) {
 			uint8_t pdu[6] = {0};
 			put_u16be(pdu, (uint16_t)num(v, "start_register"));
@@ -323,12 +323,12 @@ static void test_requests_byte_for_byte(void)
 			rc = bms_modbus_frame(addr, fn, pdu, sizeof(pdu), got, sizeof(got));
 		} else if (fn == BMS_MODBUS_READ_COILS) {
 			rc = bms_modbus_read_request(addr, fn, (uint16_t)num(v, "start_coil"),
-			                             (uint16_t)num(v, "coil_count"), got,
-			                             sizeof(got));
+						     (uint16_t)num(v, "coil_count"), got,
+						     sizeof(got));
 		} else {
 			rc = bms_modbus_read_request(addr, fn, (uint16_t)num(v, "start_register"),
-			                             (uint16_t)num(v, "register_count"), got,
-			                             sizeof(got));
+						     (uint16_t)num(v, "register_count"), got,
+						     sizeof(got));
 		}
 		CU_ASSERT_EQUAL(rc, (int)n);
 		CU_ASSERT(rc > 0 && memcmp(got, want, n) == 0);
@@ -472,7 +472,7 @@ static void test_write_replies(void)
 
 /* The response of family that states key; its read data in *ret_data. */
 static const struct pvec *reply_with(const char *family, const char *key, uint8_t *buf, size_t cap,
-                                     const uint8_t **ret_data, size_t *ret_n)
+				     const uint8_t **ret_data, size_t *ret_n)
 {
 	for (size_t i = 0; i < NV; i++) {
 		const struct pvec *v = &modbus_rtu_vectors[i];
@@ -495,11 +495,12 @@ static long mround(double x)
 
 /* Renogy 5042..5048: signed 0.01 A, 0.1 V, u32 mAh (high word first). */
 static const struct bms_modbus_reg renogy_status[] = {
-    {5042, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(current_ma), BMS_V_CURRENT},
-    {5043, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
-    {5044, 1, BMS_MODBUS_U32, 0, 0, 1, 1, BMS_MODBUS_FIELD(capacity_remain_mah), BMS_V_CAP_REMAIN},
-    {5046, 1, BMS_MODBUS_U32, 0, 0, 1, 1, BMS_MODBUS_FIELD(capacity_full_mah), BMS_V_CAP_FULL},
-    {5048, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
+	{5042, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(current_ma), BMS_V_CURRENT},
+	{5043, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
+	{5044, 1, BMS_MODBUS_U32, 0, 0, 1, 1, BMS_MODBUS_FIELD(capacity_remain_mah),
+	 BMS_V_CAP_REMAIN},
+	{5046, 1, BMS_MODBUS_U32, 0, 0, 1, 1, BMS_MODBUS_FIELD(capacity_full_mah), BMS_V_CAP_FULL},
+	{5048, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
 };
 #define NMAP(m) (sizeof(m) / sizeof((m)[0]))
 
@@ -514,9 +515,9 @@ static void test_map_renogy(void)
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(renogy_status, NMAP(renogy_status), 5042, d, 14, &s),
-	                0);
+			0);
 	CU_ASSERT_EQUAL(s.valid, BMS_V_CURRENT | BMS_V_VOLTAGE | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
-	                             BMS_V_CYCLES);
+					 BMS_V_CYCLES);
 	CU_ASSERT_EQUAL(s.current_ma, mround(num(v, "current_a") * 1000));
 	CU_ASSERT_EQUAL(s.voltage_mv, mround(num(v, "voltage_v") * 1000));
 	CU_ASSERT_EQUAL(s.capacity_remain_mah, mround(num(v, "capacity_remaining_ah") * 1000));
@@ -525,9 +526,10 @@ static void test_map_renogy(void)
 
 	/* identity block 5104..5131: serial, model, software version as text */
 	static const struct bms_modbus_reg ident[] = {
-	    {5110, 8, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(serial), BMS_V_SERIAL},
-	    {5122, 8, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(model), BMS_V_MODEL},
-	    {5130, 2, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(sw_version), BMS_V_SW_VERSION},
+		{5110, 8, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(serial), BMS_V_SERIAL},
+		{5122, 8, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(model), BMS_V_MODEL},
+		{5130, 2, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(sw_version),
+		 BMS_V_SW_VERSION},
 	};
 	v = reply_with("renogy", "serial_number", buf, sizeof(buf), &d, &dn);
 	CU_ASSERT_FATAL(dn == 56);
@@ -539,8 +541,10 @@ static void test_map_renogy(void)
 
 	/* alarm/status words 5100..5107: FET flags from 5106's low byte */
 	static const struct bms_modbus_reg fets[] = {
-	    {5106, 1, BMS_MODBUS_U16, 0x0002, 0, 0, 0, BMS_MODBUS_FIELD(charge_fet), BMS_V_FETS},
-	    {5106, 1, BMS_MODBUS_U16, 0x0004, 0, 0, 0, BMS_MODBUS_FIELD(discharge_fet), BMS_V_FETS},
+		{5106, 1, BMS_MODBUS_U16, 0x0002, 0, 0, 0, BMS_MODBUS_FIELD(charge_fet),
+		 BMS_V_FETS},
+		{5106, 1, BMS_MODBUS_U16, 0x0004, 0, 0, 0, BMS_MODBUS_FIELD(discharge_fet),
+		 BMS_V_FETS},
 	};
 	v = reply_with("renogy", "charge_fet", buf, sizeof(buf), &d, &dn);
 	CU_ASSERT_FATAL(dn == 16);
@@ -555,25 +559,27 @@ static void test_map_renogy(void)
 static void test_map_seplos_v3(void)
 {
 	static const struct bms_modbus_reg pia[] = {
-	    {0x1000, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
-	    {0x1001, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(current_ma), BMS_V_CURRENT},
-	    {0x1002, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_remain_mah),
-	     BMS_V_CAP_REMAIN},
-	    {0x1003, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_full_mah),
-	     BMS_V_CAP_FULL},
-	    {0x1005, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
-	    {0x1006, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(soh_cpct), BMS_V_SOH},
-	    {0x1007, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
-	    {0x100F, 1, BMS_MODBUS_U16, 0, 0, 1000, 1, BMS_MODBUS_FIELD(max_discharge_ma),
-	     BMS_V_MAX_DISCHARGE_I},
-	    {0x1010, 1, BMS_MODBUS_U16, 0, 0, 1000, 1, BMS_MODBUS_FIELD(max_charge_ma),
-	     BMS_V_MAX_CHARGE_I},
+		{0x1000, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv),
+		 BMS_V_VOLTAGE},
+		{0x1001, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(current_ma),
+		 BMS_V_CURRENT},
+		{0x1002, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_remain_mah),
+		 BMS_V_CAP_REMAIN},
+		{0x1003, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_full_mah),
+		 BMS_V_CAP_FULL},
+		{0x1005, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
+		{0x1006, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(soh_cpct), BMS_V_SOH},
+		{0x1007, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
+		{0x100F, 1, BMS_MODBUS_U16, 0, 0, 1000, 1, BMS_MODBUS_FIELD(max_discharge_ma),
+		 BMS_V_MAX_DISCHARGE_I},
+		{0x1010, 1, BMS_MODBUS_U16, 0, 0, 1000, 1, BMS_MODBUS_FIELD(max_charge_ma),
+		 BMS_V_MAX_CHARGE_I},
 	};
 	static const struct bms_modbus_reg pib[] = {
-	    {0x1100, 16, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
-	    {0x1110, 4, BMS_MODBUS_U16, 0, -2731, 1, 1, BMS_MODBUS_ARRAY(temp_dc), BMS_V_TEMPS},
-	    {0x1119, 1, BMS_MODBUS_U16, 0, -2731, 1, 1, BMS_MODBUS_FIELD(mosfet_temp_dc),
-	     BMS_V_MOSFET_TEMP},
+		{0x1100, 16, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
+		{0x1110, 4, BMS_MODBUS_U16, 0, -2731, 1, 1, BMS_MODBUS_ARRAY(temp_dc), BMS_V_TEMPS},
+		{0x1119, 1, BMS_MODBUS_U16, 0, -2731, 1, 1, BMS_MODBUS_FIELD(mosfet_temp_dc),
+		 BMS_V_MOSFET_TEMP},
 	};
 	uint8_t buf[300];
 	struct bms_snapshot s;
@@ -613,14 +619,14 @@ static void test_map_seplos_v3(void)
 static void test_map_word_swapped(void)
 {
 	static const struct bms_modbus_reg eia[] = {
-	    {0x2000, 1, BMS_MODBUS_U32_WS, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv),
-	     BMS_V_VOLTAGE},
-	    {0x2002, 1, BMS_MODBUS_S32_WS, 0, 0, 100, 1, BMS_MODBUS_FIELD(current_ma),
-	     BMS_V_CURRENT},
-	    {0x2004, 1, BMS_MODBUS_U32_WS, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_remain_mah),
-	     BMS_V_CAP_REMAIN},
-	    {0x2006, 1, BMS_MODBUS_U32_WS, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_full_mah),
-	     BMS_V_CAP_FULL},
+		{0x2000, 1, BMS_MODBUS_U32_WS, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv),
+		 BMS_V_VOLTAGE},
+		{0x2002, 1, BMS_MODBUS_S32_WS, 0, 0, 100, 1, BMS_MODBUS_FIELD(current_ma),
+		 BMS_V_CURRENT},
+		{0x2004, 1, BMS_MODBUS_U32_WS, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_remain_mah),
+		 BMS_V_CAP_REMAIN},
+		{0x2006, 1, BMS_MODBUS_U32_WS, 0, 0, 10, 1, BMS_MODBUS_FIELD(capacity_full_mah),
+		 BMS_V_CAP_FULL},
 	};
 	uint8_t buf[300];
 	struct bms_snapshot s;
@@ -642,21 +648,21 @@ static void test_map_word_swapped(void)
 static void test_map_text_and_bytes(void)
 {
 	static const struct bms_modbus_reg via[] = {
-	    {0x170A, 10, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(model), BMS_V_MODEL},
-	    {0x1714, 1, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(sw_version),
-	     BMS_V_SW_VERSION},
-	    {0x1715, 15, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(serial), BMS_V_SERIAL},
+		{0x170A, 10, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(model), BMS_V_MODEL},
+		{0x1714, 1, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(sw_version),
+		 BMS_V_SW_VERSION},
+		{0x1715, 15, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(serial), BMS_V_SERIAL},
 	};
 	static const struct bms_modbus_reg eg4[] = {
-	    {0, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
-	    {2, 4, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
-	    {18, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(mosfet_temp_dc),
-	     BMS_V_MOSFET_TEMP},
-	    {23, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(soh_cpct), BMS_V_SOH},
-	    {24, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
-	    {29, 1, BMS_MODBUS_U32, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
-	    {33, 1, BMS_MODBUS_S8_HI, 0, 0, 10, 1, BMS_MODBUS_ARRAY(temp_dc), BMS_V_TEMPS},
-	    {36, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cell_count), BMS_V_CELLS},
+		{0, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
+		{2, 4, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
+		{18, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(mosfet_temp_dc),
+		 BMS_V_MOSFET_TEMP},
+		{23, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(soh_cpct), BMS_V_SOH},
+		{24, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
+		{29, 1, BMS_MODBUS_U32, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
+		{33, 1, BMS_MODBUS_S8_HI, 0, 0, 10, 1, BMS_MODBUS_ARRAY(temp_dc), BMS_V_TEMPS},
+		{36, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cell_count), BMS_V_CELLS},
 	};
 	uint8_t buf[300];
 	struct bms_snapshot s;
@@ -702,46 +708,48 @@ static void test_map_errors_leave_snapshot(void)
 
 	/* the last entry's second register (5049) is one past the reply */
 	static const struct bms_modbus_reg past_end[] = {
-	    {5043, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
-	    {5048, 1, BMS_MODBUS_U32, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
+		{5043, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(voltage_mv),
+		 BMS_V_VOLTAGE},
+		{5048, 1, BMS_MODBUS_U32, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
 	};
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(past_end, NMAP(past_end), 5042, d, 14, &s), -ERANGE);
 	CU_ASSERT(memcmp(&s, &before, sizeof(s)) == 0);
 	/* before the reply's first register */
 	static const struct bms_modbus_reg before_start[] = {
-	    {5041, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
+		{5041, 1, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
 	};
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(before_start, 1, 5042, d, 14, &s), -ERANGE);
 	/* an array that runs past the reply */
 	static const struct bms_modbus_reg long_array[] = {
-	    {5042, 8, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
+		{5042, 8, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
 	};
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(long_array, 1, 5042, d, 14, &s), -ERANGE);
 	/* the current (-86 raw) into an unsigned field */
 	static const struct bms_modbus_reg negative[] = {
-	    {5043, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
-	    {5042, 1, BMS_MODBUS_S16, 0, 0, 1, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
+		{5043, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(voltage_mv),
+		 BMS_V_VOLTAGE},
+		{5042, 1, BMS_MODBUS_S16, 0, 0, 1, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
 	};
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(negative, NMAP(negative), 5042, d, 14, &s),
-	                -EOVERFLOW);
+			-EOVERFLOW);
 	/* 13600 mV does not fit a byte */
 	static const struct bms_modbus_reg too_big[] = {
-	    {5043, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(cell_count), BMS_V_CELLS},
+		{5043, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(cell_count), BMS_V_CELLS},
 	};
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(too_big, 1, 5042, d, 14, &s), -EOVERFLOW);
 	/* an array entry longer than its field (33 cells) */
 	static const struct bms_modbus_reg overrun[] = {
-	    {0, 33, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
+		{0, 33, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
 	};
 	uint8_t zeros[66] = {0};
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(overrun, 1, 0, zeros, 66, &s), -EINVAL);
 	/* text into a number, a number into text */
 	static const struct bms_modbus_reg mixed[] = {
-	    {0, 2, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(cycles), 0},
+		{0, 2, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(cycles), 0},
 	};
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(mixed, 1, 0, zeros, 66, &s), -EINVAL);
 	static const struct bms_modbus_reg mixed2[] = {
-	    {0, 1, BMS_MODBUS_U16, 0, 0, 0, 0, BMS_MODBUS_FIELD(serial), 0},
+		{0, 1, BMS_MODBUS_U16, 0, 0, 0, 0, BMS_MODBUS_FIELD(serial), 0},
 	};
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(mixed2, 1, 0, zeros, 66, &s), -EINVAL);
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(renogy_status, 1, 5042, d, 13, &s), -EINVAL);
@@ -749,7 +757,7 @@ static void test_map_errors_leave_snapshot(void)
 
 	/* the same data with a good map does write */
 	CU_ASSERT_EQUAL(bms_modbus_map_apply(renogy_status, NMAP(renogy_status), 5042, d, 14, &s),
-	                0);
+			0);
 	CU_ASSERT(memcmp(&s, &before, sizeof(s)) != 0);
 }
 
@@ -763,15 +771,15 @@ static void test_map_scaling(void)
 	put_u16be(d + 4, 0x8001); /* bit 15 and bit 0 */
 	put_u16be(d + 6, 0x1234);
 	static const struct bms_modbus_reg m[] = {
-	    {0, 1, BMS_MODBUS_U16, 0, 0, 1, 3600, BMS_MODBUS_FIELD(capacity_full_mah), 0},
-	    {1, 1, BMS_MODBUS_S16, 0, 0, 1, 3600, BMS_MODBUS_FIELD(current_ma), 0},
-	    {2, 1, BMS_MODBUS_U16, 0x8000, 0, 2, 1, BMS_MODBUS_FIELD(alarm[BMS_ALARM_HIGH_VOLTAGE]),
-	     BMS_V_ALARMS},
-	    {2, 1, BMS_MODBUS_U16, 0x0002, 0, 2, 1, BMS_MODBUS_FIELD(alarm[BMS_ALARM_LOW_VOLTAGE]),
-	     BMS_V_ALARMS},
-	    {3, 1, BMS_MODBUS_U8_LO, 0, 0, 1, 1, BMS_MODBUS_FIELD(temp_count), 0},
-	    {3, 1, BMS_MODBUS_U16_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(soh_cpct), 0},
-	    {0, 1, BMS_MODBUS_U32_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), 0},
+		{0, 1, BMS_MODBUS_U16, 0, 0, 1, 3600, BMS_MODBUS_FIELD(capacity_full_mah), 0},
+		{1, 1, BMS_MODBUS_S16, 0, 0, 1, 3600, BMS_MODBUS_FIELD(current_ma), 0},
+		{2, 1, BMS_MODBUS_U16, 0x8000, 0, 2, 1,
+		 BMS_MODBUS_FIELD(alarm[BMS_ALARM_HIGH_VOLTAGE]), BMS_V_ALARMS},
+		{2, 1, BMS_MODBUS_U16, 0x0002, 0, 2, 1,
+		 BMS_MODBUS_FIELD(alarm[BMS_ALARM_LOW_VOLTAGE]), BMS_V_ALARMS},
+		{3, 1, BMS_MODBUS_U8_LO, 0, 0, 1, 1, BMS_MODBUS_FIELD(temp_count), 0},
+		{3, 1, BMS_MODBUS_U16_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(soh_cpct), 0},
+		{0, 1, BMS_MODBUS_U32_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), 0},
 	};
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
@@ -790,27 +798,27 @@ static void test_map_scaling(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"families_covered", test_families_covered},
-	    {"crc", test_crc},
-	    {"every_frame_valid", test_every_frame_valid},
-	    {"corrupt_rejected", test_corrupt_rejected},
-	    {"truncated", test_truncated},
-	    {"back_to_back", test_back_to_back},
-	    {"vendor_needs_shape", test_vendor_needs_shape},
-	    {"vendor_bounds_and_address", test_vendor_bounds_and_address},
-	    {"vendor_only", test_vendor_only},
-	    {"requests_byte_for_byte", test_requests_byte_for_byte},
-	    {"builder_limits", test_builder_limits},
-	    {"reply_matches_request", test_reply_matches_request},
-	    {"exception_reply", test_exception_reply},
-	    {"write_replies", test_write_replies},
-	    {"map_renogy", test_map_renogy},
-	    {"map_seplos_v3", test_map_seplos_v3},
-	    {"map_word_swapped", test_map_word_swapped},
-	    {"map_text_and_bytes", test_map_text_and_bytes},
-	    {"map_errors_leave_snapshot", test_map_errors_leave_snapshot},
-	    {"map_scaling", test_map_scaling},
-	    {NULL, NULL},
+		{"families_covered", test_families_covered},
+		{"crc", test_crc},
+		{"every_frame_valid", test_every_frame_valid},
+		{"corrupt_rejected", test_corrupt_rejected},
+		{"truncated", test_truncated},
+		{"back_to_back", test_back_to_back},
+		{"vendor_needs_shape", test_vendor_needs_shape},
+		{"vendor_bounds_and_address", test_vendor_bounds_and_address},
+		{"vendor_only", test_vendor_only},
+		{"requests_byte_for_byte", test_requests_byte_for_byte},
+		{"builder_limits", test_builder_limits},
+		{"reply_matches_request", test_reply_matches_request},
+		{"exception_reply", test_exception_reply},
+		{"write_replies", test_write_replies},
+		{"map_renogy", test_map_renogy},
+		{"map_seplos_v3", test_map_seplos_v3},
+		{"map_word_swapped", test_map_word_swapped},
+		{"map_text_and_bytes", test_map_text_and_bytes},
+		{"map_errors_leave_snapshot", test_map_errors_leave_snapshot},
+		{"map_scaling", test_map_scaling},
+		{NULL, NULL},
 	};
 	return sb_add_suite("modbus_rtu", tests);
 }

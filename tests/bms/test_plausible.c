@@ -14,8 +14,8 @@ static void pack(struct bms_snapshot *s, unsigned cells)
 {
 	memset(s, 0, sizeof(*s));
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN |
-	           BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CELLS | BMS_V_TEMPS |
-	           BMS_V_MOSFET_TEMP;
+		   BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CELLS | BMS_V_TEMPS |
+		   BMS_V_MOSFET_TEMP;
 	s->cell_count = (uint8_t)cells;
 	for (unsigned i = 0; i < cells; i++)
 		s->cell_mv[i] = 3300;
@@ -33,7 +33,7 @@ static void pack(struct bms_snapshot *s, unsigned cells)
 }
 
 static enum bms_implausible chk(const struct bms_snapshot *s, const struct bms_plausible_limits *l,
-                                uint32_t *bad)
+				uint32_t *bad)
 {
 	uint32_t dummy;
 	return bms_plausible_check(s, l, bad ? bad : &dummy);
@@ -128,9 +128,9 @@ static void test_chemistry_ranges(void)
 		const char *name;
 		uint16_t min, max;
 	} t[] = {
-	    {BMS_CHEM_LFP, "lfp", 1500, 4500},
-	    {BMS_CHEM_NMC, "nmc", 1500, 4800},
-	    {BMS_CHEM_LTO, "lto", 1000, 3200},
+		{BMS_CHEM_LFP, "lfp", 1500, 4500},
+		{BMS_CHEM_NMC, "nmc", 1500, 4800},
+		{BMS_CHEM_LTO, "lto", 1000, 3200},
 	};
 	for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
 		enum bms_chemistry c;
@@ -145,7 +145,7 @@ static void test_chemistry_ranges(void)
 		struct bms_snapshot s;
 		uint16_t mid = (uint16_t)((t[k].min + t[k].max) / 2);
 		const uint16_t probe[] = {t[k].min, t[k].max, (uint16_t)(t[k].min - 1),
-		                          (uint16_t)(t[k].max + 1)};
+					  (uint16_t)(t[k].max + 1)};
 		for (size_t p = 0; p < 4; p++) {
 			pack(&s, 16);
 			for (unsigned i = 0; i < 16; i++)
@@ -260,11 +260,11 @@ static void test_temperatures(void)
 		pack(&s, 16);
 		s.temp_dc[1] = t[k].dc;
 		CU_ASSERT_EQUAL(chk(&s, &lfp, NULL),
-		                t[k].ok ? BMS_PLAUSIBLE : BMS_IMPL_TEMPERATURE);
+				t[k].ok ? BMS_PLAUSIBLE : BMS_IMPL_TEMPERATURE);
 		pack(&s, 16);
 		s.mosfet_temp_dc = t[k].dc;
 		CU_ASSERT_EQUAL(chk(&s, &lfp, NULL),
-		                t[k].ok ? BMS_PLAUSIBLE : BMS_IMPL_MOSFET_TEMPERATURE);
+				t[k].ok ? BMS_PLAUSIBLE : BMS_IMPL_MOSFET_TEMPERATURE);
 		/* not valid: not looked at */
 		s.valid &= ~(uint32_t)BMS_V_MOSFET_TEMP;
 		CU_ASSERT_EQUAL(chk(&s, &lfp, NULL), BMS_PLAUSIBLE);
@@ -358,19 +358,19 @@ static void test_texts(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"ordinary", test_ordinary},
-	    {"pack voltage", test_pack_voltage},
-	    {"pack vs cell sum", test_cell_sum},
-	    {"cell count and registration", test_cell_count},
-	    {"chemistry ranges", test_chemistry_ranges},
-	    {"cells out of range", test_bad_cells},
-	    {"mark: mask, alarms, cell stats", test_mark},
-	    {"temperatures", test_temperatures},
-	    {"SOC and SOH", test_soc_soh},
-	    {"current", test_current},
-	    {"capacities", test_capacities},
-	    {"texts", test_texts},
-	    {NULL, NULL},
+		{"ordinary", test_ordinary},
+		{"pack voltage", test_pack_voltage},
+		{"pack vs cell sum", test_cell_sum},
+		{"cell count and registration", test_cell_count},
+		{"chemistry ranges", test_chemistry_ranges},
+		{"cells out of range", test_bad_cells},
+		{"mark: mask, alarms, cell stats", test_mark},
+		{"temperatures", test_temperatures},
+		{"SOC and SOH", test_soc_soh},
+		{"current", test_current},
+		{"capacities", test_capacities},
+		{"texts", test_texts},
+		{NULL, NULL},
 	};
 	return sb_add_suite("plausible", tests);
 }

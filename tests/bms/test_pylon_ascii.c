@@ -88,7 +88,7 @@ static void test_corrupt_rejected(void)
 				int rc = bms_pylon_check(NULL, buf, n, &len);
 				if (rc == 1)
 					fprintf(stderr, "\n    %s #%zu byte %zu bit %d accepted\n",
-					        v->family, i, k, bit);
+						v->family, i, k, bit);
 				CU_ASSERT(rc != 1);
 				struct bms_pylon_frame f;
 				CU_ASSERT_EQUAL(bms_pylon_decode(NULL, buf, n, &f), -EBADMSG);
@@ -100,8 +100,8 @@ static void test_corrupt_rejected(void)
 		buf[n - 2] = save == '0' ? '1' : '0';
 		uint8_t info[200];
 		CU_ASSERT_EQUAL(bms_pylon_reply(NULL, buf[2] == '5' ? 0x25 : 0x20, 0, buf, n, info,
-		                                sizeof(info), NULL),
-		                -EBADMSG);
+						sizeof(info), NULL),
+				-EBADMSG);
 		buf[n - 2] = save;
 	}
 }
@@ -119,7 +119,7 @@ static void test_truncated(void)
 			size_t len = 0, start = 99;
 			CU_ASSERT_EQUAL(bms_pylon_check(NULL, p, k, &len), 0);
 			CU_ASSERT_EQUAL(bms_pylon_find(NULL, p, k, &start, &len),
-			                BMS_FIND_NEED_MORE);
+					BMS_FIND_NEED_MORE);
 			CU_ASSERT_EQUAL(start, 0);
 			struct bms_pylon_frame f;
 			CU_ASSERT_EQUAL(bms_pylon_decode(NULL, p, k, &f), -EBADMSG);
@@ -142,7 +142,7 @@ static void test_back_to_back(void)
 	for (size_t i = 0; i < NV; i++) {
 		size_t start = 0, len = 0;
 		CU_ASSERT_EQUAL_FATAL(bms_pylon_find(NULL, stream + pos, at - pos, &start, &len),
-		                      BMS_FIND_VALID);
+				      BMS_FIND_VALID);
 		CU_ASSERT_EQUAL(pos + start, starts[i]);
 		CU_ASSERT_EQUAL(len, lens[i]);
 		pos += start + len;
@@ -181,7 +181,7 @@ static void test_requests_byte_for_byte(void)
 		CU_ASSERT_EQUAL(f.cid1, cid1);
 		CU_ASSERT_EQUAL(f.cid2, cid2);
 		int rc =
-		    bms_pylon_request(ver, adr, cid1, cid2, info, (size_t)ni, got, sizeof(got));
+			bms_pylon_request(ver, adr, cid1, cid2, info, (size_t)ni, got, sizeof(got));
 		CU_ASSERT_EQUAL(rc, (int)n);
 		CU_ASSERT(rc > 0 && memcmp(got, want, n) == 0);
 		/* the stated INFO, where the source states it */
@@ -197,7 +197,7 @@ static void test_builder_limits(void)
 {
 	static uint8_t info[2048], out[4200];
 	CU_ASSERT_EQUAL(bms_pylon_request(0x20, 0, 0x46, 0x42, info, 2048, out, sizeof(out)),
-	                -EINVAL);
+			-EINVAL);
 	int n = bms_pylon_request(0x20, 0, 0x46, 0x42, info, 2047, out, sizeof(out));
 	CU_ASSERT_EQUAL(n, 18 + 4094);
 	size_t len = 0;
@@ -240,7 +240,7 @@ static void test_replies_decode(void)
 			CU_ASSERT_EQUAL(info[2], cells->n);
 			for (unsigned c = 0; c < cells->n && 4 + 2 * c < (unsigned)ni; c++)
 				CU_ASSERT_EQUAL((info[3 + 2 * c] << 8) | info[4 + 2 * c],
-				                lround(cells->arr[c] * 1000));
+						lround(cells->arr[c] * 1000));
 			with_cells++;
 		}
 		/* text replies: the stated name is in the INFO bytes */
@@ -251,15 +251,15 @@ static void test_replies_decode(void)
 			CU_ASSERT(memmem(info, (size_t)ni, e->str, strlen(e->str)) != NULL);
 
 		CU_ASSERT_EQUAL(bms_pylon_reply(NULL, (uint8_t)(f.ver + 1), f.adr, buf, n, info,
-		                                sizeof(info), &rtn),
-		                -EPROTO);
+						sizeof(info), &rtn),
+				-EPROTO);
 		CU_ASSERT_EQUAL(bms_pylon_reply(NULL, f.ver, (uint8_t)(f.adr + 1), buf, n, info,
-		                                sizeof(info), &rtn),
-		                -EPROTO);
+						sizeof(info), &rtn),
+				-EPROTO);
 		if (ni > 0)
-			CU_ASSERT_EQUAL(
-			    bms_pylon_reply(NULL, f.ver, f.adr, buf, n, info, (size_t)ni - 1, &rtn),
-			    -ENOBUFS);
+			CU_ASSERT_EQUAL(bms_pylon_reply(NULL, f.ver, f.adr, buf, n, info,
+							(size_t)ni - 1, &rtn),
+					-ENOBUFS);
 		replies++;
 	}
 	CU_ASSERT(replies > 0);
@@ -272,18 +272,18 @@ static void test_return_code(void)
 	uint8_t frame[32], info[8];
 	static const uint8_t codes[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x90, 0x91};
 	for (size_t i = 0; i < sizeof(codes); i++) {
-		int n =
-		    bms_pylon_request(0x20, 0x00, 0x46, codes[i], NULL, 0, frame, sizeof(frame));
+		int n = bms_pylon_request(0x20, 0x00, 0x46, codes[i], NULL, 0, frame,
+					  sizeof(frame));
 		CU_ASSERT_FATAL(n == 18);
 		uint8_t rtn = 0;
 		CU_ASSERT_EQUAL(
-		    bms_pylon_reply(NULL, 0x20, 0x00, frame, 18, info, sizeof(info), &rtn),
-		    -EREMOTEIO);
+			bms_pylon_reply(NULL, 0x20, 0x00, frame, 18, info, sizeof(info), &rtn),
+			-EREMOTEIO);
 		CU_ASSERT_EQUAL(rtn, codes[i]);
 	}
 	/* the same as the captured OK reply to a protocol-version query */
 	CU_ASSERT_EQUAL(bms_pylon_request(0x20, 0x00, 0x46, 0x00, NULL, 0, frame, sizeof(frame)),
-	                18);
+			18);
 	CU_ASSERT_EQUAL(memcmp(frame, "~200046000000FDB4\r", 18), 0);
 	CU_ASSERT_EQUAL(bms_pylon_reply(NULL, 0x20, 0x00, frame, 18, info, sizeof(info), NULL), 0);
 }
@@ -314,18 +314,18 @@ static void test_rule_breakers(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"families_covered", test_families_covered},
-	    {"length_and_chksum", test_length_and_chksum},
-	    {"every_frame_valid", test_every_frame_valid},
-	    {"corrupt_rejected", test_corrupt_rejected},
-	    {"truncated", test_truncated},
-	    {"back_to_back", test_back_to_back},
-	    {"requests_byte_for_byte", test_requests_byte_for_byte},
-	    {"builder_limits", test_builder_limits},
-	    {"replies_decode", test_replies_decode},
-	    {"return_code", test_return_code},
-	    {"rule_breakers", test_rule_breakers},
-	    {NULL, NULL},
+		{"families_covered", test_families_covered},
+		{"length_and_chksum", test_length_and_chksum},
+		{"every_frame_valid", test_every_frame_valid},
+		{"corrupt_rejected", test_corrupt_rejected},
+		{"truncated", test_truncated},
+		{"back_to_back", test_back_to_back},
+		{"requests_byte_for_byte", test_requests_byte_for_byte},
+		{"builder_limits", test_builder_limits},
+		{"replies_decode", test_replies_decode},
+		{"return_code", test_return_code},
+		{"rule_breakers", test_rule_breakers},
+		{NULL, NULL},
 	};
 	return sb_add_suite("pylon_ascii", tests);
 }

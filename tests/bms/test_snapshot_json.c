@@ -52,14 +52,27 @@ static void test_keys(void)
 	struct bms_snapshot s = full();
 	char buf[8192];
 	CU_ASSERT_FATAL(bms_json_format(&s, buf, sizeof(buf)) == 0);
-	static const char *const want[] = {
-		"\"voltage_v\": 53.224", "\"current_a\": -31.881", "\"power_w\": -1696.834",
-		"\"soc_pct\": 25.5", "\"soh_pct\": 99", "\"capacity_remaining_ah\": 49.286",
-		"\"capacity_full_ah\": 200", "\"cycles\": 9", "\"cell_count\": 4",
-		"\"cell_voltages_v\": [3.333, 3.326, 3.3, 3.001]", "\"temperatures_c\": [13.4, -7.5]",
-		"\"mosfet_temp_c\": 12.9", "\"charge_fet\": true", "\"discharge_fet\": false",
-		"\"balancing\": [3]", "\"LowSoc\": 1", "\"FuseBlown\": 2", "\"serial\": \"SN\\\"1\\\\\"",
-		"\"hw_version\": \"19A\"", "\"sw_version\": \"19.27\"", "\"model\": \"JK-PB2A16S20P\""};
+	static const char *const want[] = {"\"voltage_v\": 53.224",
+					   "\"current_a\": -31.881",
+					   "\"power_w\": -1696.834",
+					   "\"soc_pct\": 25.5",
+					   "\"soh_pct\": 99",
+					   "\"capacity_remaining_ah\": 49.286",
+					   "\"capacity_full_ah\": 200",
+					   "\"cycles\": 9",
+					   "\"cell_count\": 4",
+					   "\"cell_voltages_v\": [3.333, 3.326, 3.3, 3.001]",
+					   "\"temperatures_c\": [13.4, -7.5]",
+					   "\"mosfet_temp_c\": 12.9",
+					   "\"charge_fet\": true",
+					   "\"discharge_fet\": false",
+					   "\"balancing\": [3]",
+					   "\"LowSoc\": 1",
+					   "\"FuseBlown\": 2",
+					   "\"serial\": \"SN\\\"1\\\\\"",
+					   "\"hw_version\": \"19A\"",
+					   "\"sw_version\": \"19.27\"",
+					   "\"model\": \"JK-PB2A16S20P\""};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(buf, want[i])) {
 			fprintf(stderr, "\n  missing %s in %s\n", want[i], buf);
@@ -106,8 +119,9 @@ static void test_cells_whole_range(void)
 	CU_ASSERT_EQUAL(s->cell_mv[4], 2);
 	char buf[512];
 	CU_ASSERT_FATAL(bms_json_format(s, buf, sizeof(buf)) == 0);
-	CU_ASSERT_STRING_EQUAL(buf, "{\"cell_count\": 5, \"cell_voltages_v\": [65.2, 65.535, 65.535, 0, "
-				    "0.002]}");
+	CU_ASSERT_STRING_EQUAL(buf,
+			       "{\"cell_count\": 5, \"cell_voltages_v\": [65.2, 65.535, 65.535, 0, "
+			       "0.002]}");
 }
 
 static void test_states(void)
@@ -137,14 +151,23 @@ static void test_states(void)
 static void test_bad(void)
 {
 	static const char *const bad[] = {
-		"", "{", "{\"voltage_v\": }", "{\"nope\": 1}", "{\"voltage_v\": 1} x",
-		"{\"alarms\": {\"Bogus\": 1}}", "{\"alarms\": {\"LowSoc\": 3}}",
-		"{\"states\": [{\"soc_pct\": 1}]}", "{\"states\": [{\"t\": 5}, {\"t\": 5}]}",
-		"{\"cell_voltages_v\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,"
+		"",
+		"{",
+		"{\"voltage_v\": }",
+		"{\"nope\": 1}",
+		"{\"voltage_v\": 1} x",
+		"{\"alarms\": {\"Bogus\": 1}}",
+		"{\"alarms\": {\"LowSoc\": 3}}",
+		"{\"states\": [{\"soc_pct\": 1}]}",
+		"{\"states\": [{\"t\": 5}, {\"t\": 5}]}",
+		"{\"cell_voltages_v\": "
+		"[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,"
 		"24,25,26,27,28,29,30,31,32,33]}",
-		"{\"serial\": \"abc", "{\"balancing\": [0]}",
+		"{\"serial\": \"abc",
+		"{\"balancing\": [0]}",
 		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
-		"{\"states\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+		"{\"states\": "
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 	};
 	struct bms_json_state st[2];
 	size_t n;

@@ -116,10 +116,10 @@ static void test_temps(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"which cells count", test_cells_rule},
-	    {"ceiling = widest chemistry", test_ceiling_matches_chemistries},
-	    {"temperatures", test_temps},
-	    {NULL, NULL},
+		{"which cells count", test_cells_rule},
+		{"ceiling = widest chemistry", test_ceiling_matches_chemistries},
+		{"temperatures", test_temps},
+		{NULL, NULL},
 	};
 	return sb_add_suite("stats", tests);
 }

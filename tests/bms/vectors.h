@@ -15,15 +15,15 @@ enum vec_kind { VEC_NUM, VEC_BOOL, VEC_STR, VEC_ARRAY, VEC_OTHER };
 struct vec_expect {
 	const char *key;
 	enum vec_kind kind;
-	double num; /* VEC_NUM, VEC_BOOL (0/1) */
+	double num;      /* VEC_NUM, VEC_BOOL (0/1) */
 	const char *str; /* VEC_STR; VEC_OTHER: the JSON text */
 	const double *arr;
 	unsigned n;
 };
 
 struct vec {
-	const char *protocol;  /* the file tests/vectors/<protocol>.json: a registry name */
-	const char *family;    /* "jk_serial_4e57", "jk_pb_rs485", "jbd", "jbd_up16s", "daly", ... */
+	const char *protocol; /* the file tests/vectors/<protocol>.json: a registry name */
+	const char *family;   /* "jk_serial_4e57", "jk_pb_rs485", "jbd", "jbd_up16s", "daly", ... */
 	const char *direction; /* "request" / "response" */
 	const char *hex;
 	const char *expected_from;
@@ -40,9 +40,10 @@ static inline int vec_hex(const char *hex, uint8_t *out, size_t cap)
 		int v = 0;
 		for (int k = 0; k < 2; k++) {
 			char c = p[k];
-			int d = (c >= '0' && c <= '9') ? c - '0'
+			int d = (c >= '0' && c <= '9')   ? c - '0'
 				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
-				: (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+				: (c >= 'A' && c <= 'F') ? c - 'A' + 10
+							 : -1;
 			if (d < 0)
 				return -1;
 			v = v * 16 + d;

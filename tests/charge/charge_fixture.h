@@ -11,7 +11,9 @@
 static inline struct charge_config charge_test_defaults(void)
 {
 	static const struct cfg_section sections[] = {
-		{.name = "charge", .keys = charge_cfg_keys, .offset = 0,
+		{.name = "charge",
+		 .keys = charge_cfg_keys,
+		 .offset = 0,
 		 .validate = charge_config_validate},
 		{NULL},
 	};

@@ -368,19 +368,19 @@ static void test_circulating_share(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"60/40 split", test_split_60_40},
-	    {"fallback without shares", test_fallback_without_shares},
-	    {"never above sum", test_never_above_sum},
-	    {"pack ccl 0", test_pack_ccl_zero},
-	    {"stale pack", test_stale_pack},
-	    {"held cvl", test_held_cvl},
-	    {"float only when all float", test_float_all},
-	    {"offline listed until forgotten", test_offline_listed},
-	    {"share smoothing", test_share_smoothing},
-	    {"nothing connected", test_nothing_connected},
-	    {"stale fet not trusted", test_stale_fet_not_trusted},
-	    {"circulating share", test_circulating_share},
-	    {NULL, NULL},
+		{"60/40 split", test_split_60_40},
+		{"fallback without shares", test_fallback_without_shares},
+		{"never above sum", test_never_above_sum},
+		{"pack ccl 0", test_pack_ccl_zero},
+		{"stale pack", test_stale_pack},
+		{"held cvl", test_held_cvl},
+		{"float only when all float", test_float_all},
+		{"offline listed until forgotten", test_offline_listed},
+		{"share smoothing", test_share_smoothing},
+		{"nothing connected", test_nothing_connected},
+		{"stale fet not trusted", test_stale_fet_not_trusted},
+		{"circulating share", test_circulating_share},
+		{NULL, NULL},
 	};
 	return sb_add_suite("bank", tests);
 }

@@ -80,7 +80,7 @@ static void test_validate(void)
 	struct cfg_invalid err;
 #define BAD(name, stmt)                                                                            \
 	do {                                                                                       \
-		c = charge_test_defaults();                                                                    \
+		c = charge_test_defaults();                                                        \
 		stmt;                                                                              \
 		err.key[0] = '\0';                                                                 \
 		CU_ASSERT(charge_config_validate(&c, &err) < 0);                                   \
@@ -88,7 +88,7 @@ static void test_validate(void)
 	} while (0)
 #define GOOD(stmt)                                                                                 \
 	do {                                                                                       \
-		c = charge_test_defaults();                                                                    \
+		c = charge_test_defaults();                                                        \
 		stmt;                                                                              \
 		CU_ASSERT(charge_config_validate(&c, &err) == 0);                                  \
 	} while (0)
@@ -134,10 +134,10 @@ struct cell_case {
 static void test_ccl_cell_voltage(void)
 {
 	static const struct cell_case cases[] = {
-	    {3.300, 50, 50},     {3.375, 50, 50},      {3.388, 30.5, 50},    {3.399, 14, 50},
-	    {3.400, 12.5, 12.5}, {3.410, 8.5, 12.5},   {3.425, 2.5, 2.5},    {3.449, 0.34, 2.5},
-	    {3.450, 0.25, 0.25}, {3.475, 0.125, 0.25}, {3.499, 0.005, 0.25}, {3.500, 0, 0},
-	    {3.700, 0, 0},
+		{3.300, 50, 50},     {3.375, 50, 50},      {3.388, 30.5, 50},    {3.399, 14, 50},
+		{3.400, 12.5, 12.5}, {3.410, 8.5, 12.5},   {3.425, 2.5, 2.5},    {3.449, 0.34, 2.5},
+		{3.450, 0.25, 0.25}, {3.475, 0.125, 0.25}, {3.499, 0.005, 0.25}, {3.500, 0, 0},
+		{3.700, 0, 0},
 	};
 	struct charge_config c = charge_test_defaults();
 	c.ccl_temperature_enable = c.ccl_mosfet_temperature_enable = false;
@@ -148,16 +148,16 @@ static void test_ccl_cell_voltage(void)
 		struct charge_result r = once(&c, &s);
 		if (fabs(r.ccl_a - cases[i].linear) > 1e-3)
 			fprintf(stderr, "\nlinear %.3f V: %.4f A, want %.4f\n", cases[i].cell,
-			        r.ccl_a, cases[i].linear);
+				r.ccl_a, cases[i].linear);
 		CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, cases[i].linear, 1e-3);
 		CU_ASSERT_STRING_EQUAL(r.charge_limitation, cases[i].linear < 50
-		                                                ? "Cell Voltage"
-		                                                : "Max Battery Charge Current");
+								    ? "Cell Voltage"
+								    : "Max Battery Charge Current");
 		c.interpolation = CHARGE_INTERP_STEP;
 		r = once(&c, &s);
 		if (fabs(r.ccl_a - cases[i].step) > 1e-3)
 			fprintf(stderr, "\nstep %.3f V: %.4f A, want %.4f\n", cases[i].cell,
-			        r.ccl_a, cases[i].step);
+				r.ccl_a, cases[i].step);
 		CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, cases[i].step, 1e-3);
 		CU_ASSERT(strstr(r.mode, "Step Mode") != NULL);
 	}
@@ -166,12 +166,12 @@ static void test_ccl_cell_voltage(void)
 static void test_dcl_cell_voltage(void)
 {
 	static const struct cell_case cases[] = {
-	    /* step: at a breakpoint the lower of the two steps that meet there */
-	    {3.300, 60, 60},   {3.190, 60, 60},     {3.189, 59.5, 60},  {3.145, 37.5, 60},
-	    {3.101, 15.5, 60}, {3.100, 15, 15},     {3.099, 14.88, 15}, {3.050, 9, 15},
-	    {3.001, 3.12, 15}, {3.000, 3, 3},       {2.999, 2.973, 3},  {2.901, 0.327, 3},
-	    {2.900, 0.3, 0.3}, {2.899, 0.297, 0.3}, {2.850, 0.15, 0.3}, {2.801, 0.003, 0.3},
-	    {2.800, 0, 0},     {2.799, 0, 0},       {2.500, 0, 0},
+		/* step: at a breakpoint the lower of the two steps that meet there */
+		{3.300, 60, 60},   {3.190, 60, 60},     {3.189, 59.5, 60},  {3.145, 37.5, 60},
+		{3.101, 15.5, 60}, {3.100, 15, 15},     {3.099, 14.88, 15}, {3.050, 9, 15},
+		{3.001, 3.12, 15}, {3.000, 3, 3},       {2.999, 2.973, 3},  {2.901, 0.327, 3},
+		{2.900, 0.3, 0.3}, {2.899, 0.297, 0.3}, {2.850, 0.15, 0.3}, {2.801, 0.003, 0.3},
+		{2.800, 0, 0},     {2.799, 0, 0},       {2.500, 0, 0},
 	};
 	struct charge_config c = charge_test_defaults();
 	c.dcl_temperature_enable = c.dcl_mosfet_temperature_enable = false;
@@ -182,14 +182,14 @@ static void test_dcl_cell_voltage(void)
 		struct charge_result r = once(&c, &s);
 		if (fabs(r.dcl_a - cases[i].linear) > 1e-3)
 			fprintf(stderr, "\nlinear %.3f V: %.4f A, want %.4f\n", cases[i].cell,
-			        r.dcl_a, cases[i].linear);
+				r.dcl_a, cases[i].linear);
 		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, cases[i].linear, 1e-3);
 		CU_ASSERT_EQUAL(r.allow_discharge, cases[i].linear > 0);
 		c.interpolation = CHARGE_INTERP_STEP;
 		r = once(&c, &s);
 		if (fabs(r.dcl_a - cases[i].step) > 1e-3)
 			fprintf(stderr, "\nstep %.3f V: %.4f A, want %.4f\n", cases[i].cell,
-			        r.dcl_a, cases[i].step);
+				r.dcl_a, cases[i].step);
 		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, cases[i].step, 1e-3);
 	}
 }
@@ -202,20 +202,20 @@ struct temp_case {
 static void test_temperature(void)
 {
 	static const struct temp_case cases[] = {
-	    {250, 250, 50, 50, 60, 60},
-	    {-1, 250, 0, 0, 7.5 * 1.98, 15},   /* -0.1 degC: no charge */
-	    {0, 250, 0, 0, 15, 15},            /* 0 degC exactly: still no charge */
-	    {10, 250, 6.25, 0, 18, 30},        /* 1 degC */
-	    {20, 250, 12.5, 0, 21, 30},        /* 2 degC: step, the lower of 0 and 12.5 */
-	    {21, 250, 12.916, 12.5, 21.3, 30}, /* 2.1 degC */
-	    {-100, 250, 0, 0, 0, 0},           /* -10 degC: 0, as just below it */
-	    {-99, 250, 0, 0, 0.15, 15},        /* -9.9 degC */
-	    {100, 250, 50, 25, 60, 60},        /* 10 degC: CCL step, the lower of 25 and 50 */
-	    {400, 250, 50, 50, 60, 30},        /* 40 degC: DCL step, the lower of 60 and 30 */
-	    {-200, -200, 0, 0, 0, 0},
-	    {250, 475, 18.75, 25, 22.5, 15}, /* 47.5 degC */
-	    {250, 550, 0, 0, 0, 0},          /* 55 degC */
-	    {250, 700, 0, 0, 0, 0},
+		{250, 250, 50, 50, 60, 60},
+		{-1, 250, 0, 0, 7.5 * 1.98, 15},   /* -0.1 degC: no charge */
+		{0, 250, 0, 0, 15, 15},            /* 0 degC exactly: still no charge */
+		{10, 250, 6.25, 0, 18, 30},        /* 1 degC */
+		{20, 250, 12.5, 0, 21, 30},        /* 2 degC: step, the lower of 0 and 12.5 */
+		{21, 250, 12.916, 12.5, 21.3, 30}, /* 2.1 degC */
+		{-100, 250, 0, 0, 0, 0},           /* -10 degC: 0, as just below it */
+		{-99, 250, 0, 0, 0.15, 15},        /* -9.9 degC */
+		{100, 250, 50, 25, 60, 60},        /* 10 degC: CCL step, the lower of 25 and 50 */
+		{400, 250, 50, 50, 60, 30},        /* 40 degC: DCL step, the lower of 60 and 30 */
+		{-200, -200, 0, 0, 0, 0},
+		{250, 475, 18.75, 25, 22.5, 15}, /* 47.5 degC */
+		{250, 550, 0, 0, 0, 0},          /* 55 degC */
+		{250, 700, 0, 0, 0, 0},
 	};
 	struct charge_config c = charge_test_defaults();
 	c.ccl_cell_voltage_enable = c.dcl_cell_voltage_enable = false;
@@ -229,10 +229,10 @@ static void test_temperature(void)
 			double wc = m ? cases[i].ccl_step : cases[i].ccl_lin;
 			double wd = m ? cases[i].dcl_step : cases[i].dcl_lin;
 			if (fabs(r.ccl_a - wc) > 1e-3 || fabs(r.dcl_a - wd) > 1e-3)
-				fprintf(
-				    stderr,
-				    "\ncase %zu mode %d: ccl %.4f want %.4f, dcl %.4f want %.4f\n",
-				    i, m, r.ccl_a, wc, r.dcl_a, wd);
+				fprintf(stderr,
+					"\ncase %zu mode %d: ccl %.4f want %.4f, dcl %.4f want "
+					"%.4f\n",
+					i, m, r.ccl_a, wc, r.dcl_a, wd);
 			CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, wc, 1e-3);
 			CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, wd, 1e-3);
 			if (wc < 50)
@@ -255,7 +255,7 @@ static void test_mosfet_soc_bms(void)
 		int16_t t;
 		double lin, step;
 	} mos[] = {{300, 50, 50},     {700, 50, 50}, {750, 31.25, 50}, {800, 12.5, 12.5},
-	           {850, 6.25, 12.5}, {900, 0, 0},   {1200, 0, 0}};
+		   {850, 6.25, 12.5}, {900, 0, 0},   {1200, 0, 0}};
 	for (size_t i = 0; i < sizeof(mos) / sizeof(mos[0]); i++) {
 		s.mosfet_temp_dc = mos[i].t;
 		c.interpolation = CHARGE_INTERP_LINEAR;
@@ -280,9 +280,9 @@ static void test_mosfet_soc_bms(void)
 		uint16_t soc;
 		double ccl_lin, ccl_step, dcl_lin, dcl_step;
 	} socs[] = {{9900, 5, 5, 60, 60},   {9800, 5, 5, 60, 60},   {9200, 19, 10, 60, 60},
-	            {9000, 25, 10, 60, 60}, {8500, 50, 25, 60, 60}, {5000, 50, 50, 60, 60},
-	            {1750, 50, 50, 45, 60}, {1000, 50, 50, 12, 12}, {1001, 50, 50, 12.036, 30},
-	            {500, 50, 50, 6, 6},    {400, 50, 50, 6, 6}};
+		    {9000, 25, 10, 60, 60}, {8500, 50, 25, 60, 60}, {5000, 50, 50, 60, 60},
+		    {1750, 50, 50, 45, 60}, {1000, 50, 50, 12, 12}, {1001, 50, 50, 12.036, 30},
+		    {500, 50, 50, 6, 6},    {400, 50, 50, 6, 6}};
 	for (size_t i = 0; i < sizeof(socs) / sizeof(socs[0]); i++) {
 		s.soc_cpct = socs[i].soc;
 		c.interpolation = CHARGE_INTERP_LINEAR;
@@ -363,13 +363,13 @@ static void test_recovery(void)
 		double t, ccl;
 		bool star;
 	} seq[] = {{2, 0, true},       {10, 0, true},   {31.999, 0, true},
-	           {32, 0, true},      {33, 5, true},   {37.5, 27.5, true},
-	           {41.9, 49.5, true}, {42, 50, false}, {100, 50, false}};
+		   {32, 0, true},      {33, 5, true},   {37.5, 27.5, true},
+		   {41.9, 49.5, true}, {42, 50, false}, {100, 50, false}};
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		charge_step(&c, &s, 0, &st, S(seq[i].t), &r);
 		if (fabs(r.ccl_a - seq[i].ccl) > 1e-6)
 			fprintf(stderr, "\nt=%.3f ccl %.4f want %.4f\n", seq[i].t, r.ccl_a,
-			        seq[i].ccl);
+				seq[i].ccl);
 		CU_ASSERT_DOUBLE_EQUAL(r.ccl_a, seq[i].ccl, 1e-6);
 		CU_ASSERT_EQUAL(strstr(r.charge_limitation, " *") != NULL, seq[i].star);
 		CU_ASSERT_EQUAL(r.allow_charge, seq[i].ccl > 0);
@@ -834,8 +834,8 @@ static void test_comms_loss_window(void)
 		uint16_t lo, hi; /* lowest and highest cell, mV */
 		bool held;
 	} cases[] = {
-	    {3226, 3374, true},  {3225, 3300, false}, {3300, 3375, false},
-	    {3100, 3300, false}, {3300, 3400, false}, {3226, 3226, true},
+		{3226, 3374, true},  {3225, 3300, false}, {3300, 3375, false},
+		{3100, 3300, false}, {3300, 3400, false}, {3226, 3226, true},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct charge_state st;
@@ -853,13 +853,13 @@ static void test_comms_loss_window(void)
 		charge_step(&c, &s, S(10), &st, S(110), &r);
 		if (fabs(r.dcl_a - (cases[i].held ? last / 2 : 0)) > 1e-3)
 			fprintf(stderr, "\nwindow case %zu: dcl %.3f last %.3f\n", i, r.dcl_a,
-			        last);
+				last);
 		CU_ASSERT_DOUBLE_EQUAL(r.dcl_a, cases[i].held ? last / 2 : 0, 1e-3);
 		CU_ASSERT_EQUAL(r.allow_discharge, cases[i].held);
 		CU_ASSERT_EQUAL(r.ccl_a, 0);
 		if (!cases[i].held)
 			CU_ASSERT_STRING_EQUAL(r.discharge_limitation,
-			                       "No BMS Data, cells outside hold window");
+					       "No BMS Data, cells outside hold window");
 	}
 }
 
@@ -883,11 +883,11 @@ static void test_cells_agree_with_bus(void)
 		bms_stats_compute(&s, &bus);
 		/* the publisher shows r.stats: the same cells as its own view */
 		CU_ASSERT(r.stats.cell_count == bus.cell_count &&
-		          r.stats.cell_excluded == bus.cell_excluded &&
-		          r.stats.cell_max_mv == bus.cell_max_mv &&
-		          r.stats.cell_max_idx == bus.cell_max_idx &&
-		          r.stats.cell_min_mv == bus.cell_min_mv &&
-		          r.stats.cell_sum_mv == bus.cell_sum_mv);
+			  r.stats.cell_excluded == bus.cell_excluded &&
+			  r.stats.cell_max_mv == bus.cell_max_mv &&
+			  r.stats.cell_max_idx == bus.cell_max_idx &&
+			  r.stats.cell_min_mv == bus.cell_min_mv &&
+			  r.stats.cell_sum_mv == bus.cell_sum_mv);
 		CU_ASSERT_EQUAL(r.stats.cell_max_mv, 3320);
 		CU_ASSERT_EQUAL(r.stats.cell_max_idx, 6);
 		CU_ASSERT_EQUAL(r.stats.cell_excluded, 1u << 2);
@@ -1100,11 +1100,11 @@ static void test_restart_in_float(void)
 
 	/* junk is rejected and leaves a clean (bulk) state */
 	static const char *const bad[] = {"",
-	                                  "float=1\n",
-	                                  "version=2\nfloat=1\n",
-	                                  "version=1\nfloat=yes\n",
-	                                  "version=1\nsoc_reset_age_h=-1\n",
-	                                  "version=1\nnonsense\n"};
+					  "float=1\n",
+					  "version=2\nfloat=1\n",
+					  "version=1\nfloat=yes\n",
+					  "version=1\nsoc_reset_age_h=-1\n",
+					  "version=1\nnonsense\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		st2.float_mode = true;
 		CU_ASSERT_EQUAL(charge_state_parse(&st2, bad[i], S(1)), -EINVAL);
@@ -1145,7 +1145,7 @@ static void test_properties(void)
 {
 	static const double cx[] = {3.375, 3.4, 3.425, 3.45, 3.5}, cy[] = {1, 0.25, 0.05, 0.005, 0};
 	static const double tx[] = {0, 2, 5, 10, 40, 45, 50, 55},
-	                    ty[] = {0, .25, .5, 1, 1, .5, .25, 0};
+			    ty[] = {0, .25, .5, 1, 1, .5, .25, 0};
 	struct charge_config base = charge_test_defaults();
 	unsigned failures = 0;
 	for (int run = 0; run < 400; run++) {
@@ -1204,8 +1204,8 @@ static void test_properties(void)
 			charge_step(&c, &s, age, &st, now, &r);
 
 			unsigned ok = 1;
-			ok &=
-			    r.ccl_a >= 0 && r.dcl_a >= 0 && isfinite(r.ccl_a) && isfinite(r.dcl_a);
+			ok &= r.ccl_a >= 0 && r.dcl_a >= 0 && isfinite(r.ccl_a) &&
+			      isfinite(r.dcl_a);
 			ok &= r.ccl_a <= c.max_charge_current + EPS;
 			ok &= r.dcl_a <= c.max_discharge_current + EPS;
 			if (bms_lim)
@@ -1242,7 +1242,8 @@ static void test_properties(void)
 			if (age >= 10000 || bad_cell)
 				ok &= r.ccl_a == 0 && !r.allow_charge &&
 				      r.dcl_a <=
-				          c.discharge_hold_fraction * c.max_discharge_current + EPS;
+					      c.discharge_hold_fraction * c.max_discharge_current +
+						      EPS;
 			if (age < 10000 && bad_cell)
 				ok &= !r.stale && r.bms_cable_alarm == 0 && r.connected;
 			if (age >= 10000 || bad_cell) {
@@ -1275,18 +1276,18 @@ static void test_properties(void)
 				ok &= !r.cvl_valid && !r.connected;
 			if (r.cvl_valid) {
 				double vmax = (c.soc_reset_after_days > 0 ? c.soc_reset_cell_voltage
-				                                          : c.max_cell_voltage) *
-				              n;
+									  : c.max_cell_voltage) *
+					      n;
 				ok &= r.cvl_v <= vmax + 1e-9;
 				ok &= r.cvl_v >= c.min_cell_voltage * n - 1e-9 ||
 				      r.cvl_v >= c.float_cell_voltage * n - 1e-9;
 			}
 			if (!ok && failures++ < 5)
 				fprintf(stderr,
-				        "\nrun %d step %d: ccl %.4f dcl %.4f cvl %.4f maxc %.3f "
-				        "tmin %.1f age %llu\n",
-				        run, step, r.ccl_a, r.dcl_a, r.cvl_v, maxc, tmin,
-				        (unsigned long long)age);
+					"\nrun %d step %d: ccl %.4f dcl %.4f cvl %.4f maxc %.3f "
+					"tmin %.1f age %llu\n",
+					run, step, r.ccl_a, r.dcl_a, r.cvl_v, maxc, tmin,
+					(unsigned long long)age);
 			CU_ASSERT(ok);
 		}
 	}
@@ -1296,25 +1297,25 @@ static void test_properties(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"defaults", test_defaults},
-	    {"validate", test_validate},
-	    {"ccl by cell voltage", test_ccl_cell_voltage},
-	    {"dcl by cell voltage", test_dcl_cell_voltage},
-	    {"temperature", test_temperature},
-	    {"mosfet, soc, bms", test_mosfet_soc_bms},
-	    {"recovery", test_recovery},
-	    {"cvl phases", test_cvl_phases},
-	    {"cvl cell ovp", test_cvl_ovp},
-	    {"soc reset", test_soc_reset},
-	    {"start-up", test_startup},
-	    {"comms loss", test_comms_loss},
-	    {"comms loss window", test_comms_loss_window},
-	    {"flagged cell", test_flagged_cell},
-	    {"cells agree with the bus", test_cells_agree_with_bus},
-	    {"bank fields", test_bank_fields},
-	    {"restart in float", test_restart_in_float},
-	    {"properties", test_properties},
-	    {NULL, NULL},
+		{"defaults", test_defaults},
+		{"validate", test_validate},
+		{"ccl by cell voltage", test_ccl_cell_voltage},
+		{"dcl by cell voltage", test_dcl_cell_voltage},
+		{"temperature", test_temperature},
+		{"mosfet, soc, bms", test_mosfet_soc_bms},
+		{"recovery", test_recovery},
+		{"cvl phases", test_cvl_phases},
+		{"cvl cell ovp", test_cvl_ovp},
+		{"soc reset", test_soc_reset},
+		{"start-up", test_startup},
+		{"comms loss", test_comms_loss},
+		{"comms loss window", test_comms_loss_window},
+		{"flagged cell", test_flagged_cell},
+		{"cells agree with the bus", test_cells_agree_with_bus},
+		{"bank fields", test_bank_fields},
+		{"restart in float", test_restart_in_float},
+		{"properties", test_properties},
+		{NULL, NULL},
 	};
 	return sb_add_suite("charge", tests);
 }

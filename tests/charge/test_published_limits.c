@@ -46,8 +46,8 @@ static void test_round_down(void)
 	static const struct {
 		double in, out;
 	} cases[] = {
-	    {51.825, 51.82}, {12.355, 12.35}, {55.2, 55.2}, {54.55, 54.55},     {0.009, 0.0},
-	    {60.0, 60.0},    {49.999, 49.99}, {0.01, 0.01}, {53.999999, 53.99},
+		{51.825, 51.82}, {12.355, 12.35}, {55.2, 55.2}, {54.55, 54.55},     {0.009, 0.0},
+		{60.0, 60.0},    {49.999, 49.99}, {0.01, 0.01}, {53.999999, 53.99},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct charge_result r;
@@ -58,7 +58,7 @@ static void test_round_down(void)
 		double v = get_d(t, "/Info/MaxChargeVoltage");
 		if (v != cases[i].out)
 			fprintf(stderr, "\n%.6f published as %.17g, want %.2f\n", cases[i].in, v,
-			        cases[i].out);
+				cases[i].out);
 		CU_ASSERT(v == cases[i].out);
 		CU_ASSERT(get_d(t, "/Info/MaxChargeCurrent") == cases[i].out);
 		CU_ASSERT(get_d(t, "/Info/MaxDischargeCurrent") == cases[i].out);
@@ -82,7 +82,7 @@ static void test_round_down(void)
 }
 
 static void fill(struct publish_tree *t, const struct bms_snapshot *s,
-                 const struct charge_result *r)
+		 const struct charge_result *r)
 {
 	struct store_record rec;
 	memset(&rec, 0, sizeof(rec));
@@ -142,9 +142,9 @@ static void test_state_mode(void)
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
-	    {"limits rounded down", test_round_down},
-	    {"state and mode", test_state_mode},
-	    {NULL, NULL},
+		{"limits rounded down", test_round_down},
+		{"state and mode", test_state_mode},
+		{NULL, NULL},
 	};
 	return sb_add_suite("published limits", tests);
 }

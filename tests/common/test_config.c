@@ -38,35 +38,86 @@ static const char *const modes[] = {"off", "on", "auto", NULL};
 
 static const struct cfg_key port_keys[] = {
 	{.path = "path", .type = CFG_STRING, .offset = offsetof(struct port, path), .doc = "port"},
-	{.path = "baud", .type = CFG_INT, .offset = offsetof(struct port, baud), .min = 1200,
-	 .max = 115200, .def = "9600", .doc = "baud"},
+	{.path = "baud",
+	 .type = CFG_INT,
+	 .offset = offsetof(struct port, baud),
+	 .min = 1200,
+	 .max = 115200,
+	 .def = "9600",
+	 .doc = "baud"},
 	{NULL},
 };
 
 static const struct cfg_key keys[] = {
-	{.path = "flag", .type = CFG_BOOL, .offset = offsetof(struct sec, flag), .def = "true",
+	{.path = "flag",
+	 .type = CFG_BOOL,
+	 .offset = offsetof(struct sec, flag),
+	 .def = "true",
 	 .doc = "a flag"},
-	{.path = "count", .type = CFG_INT, .offset = offsetof(struct sec, count), .min = 0,
-	 .max = 10, .def = "3", .doc = "a count"},
-	{.path = "volts", .type = CFG_DOUBLE, .offset = offsetof(struct sec, volts), .min = 2.0,
-	 .max = 4.0, .def = "3.45", .doc = "volts"},
-	{.path = "name", .type = CFG_STRING, .offset = offsetof(struct sec, name),
-	 .def = "\"x\"", .doc = "name"},
-	{.path = "mode", .type = CFG_ENUM, .offset = offsetof(struct sec, mode), .def = "\"auto\"",
-	 .choices = modes, .doc = "mode"},
-	{.path = "table", .type = CFG_DOUBLE_LIST, .offset = offsetof(struct sec, table),
-	 .min = 0, .max = 1, .def = "[0.0, 0.5, 1.0]", .doc = "table"},
-	{.path = "addrs", .type = CFG_INT_LIST, .offset = offsetof(struct sec, addrs), .min = 1,
-	 .max = 15, .doc = "addresses"},
-	{.path = "names", .type = CFG_STRING_LIST, .offset = offsetof(struct sec, names),
+	{.path = "count",
+	 .type = CFG_INT,
+	 .offset = offsetof(struct sec, count),
+	 .min = 0,
+	 .max = 10,
+	 .def = "3",
+	 .doc = "a count"},
+	{.path = "volts",
+	 .type = CFG_DOUBLE,
+	 .offset = offsetof(struct sec, volts),
+	 .min = 2.0,
+	 .max = 4.0,
+	 .def = "3.45",
+	 .doc = "volts"},
+	{.path = "name",
+	 .type = CFG_STRING,
+	 .offset = offsetof(struct sec, name),
+	 .def = "\"x\"",
+	 .doc = "name"},
+	{.path = "mode",
+	 .type = CFG_ENUM,
+	 .offset = offsetof(struct sec, mode),
+	 .def = "\"auto\"",
+	 .choices = modes,
+	 .doc = "mode"},
+	{.path = "table",
+	 .type = CFG_DOUBLE_LIST,
+	 .offset = offsetof(struct sec, table),
+	 .min = 0,
+	 .max = 1,
+	 .def = "[0.0, 0.5, 1.0]",
+	 .doc = "table"},
+	{.path = "addrs",
+	 .type = CFG_INT_LIST,
+	 .offset = offsetof(struct sec, addrs),
+	 .min = 1,
+	 .max = 15,
+	 .doc = "addresses"},
+	{.path = "names",
+	 .type = CFG_STRING_LIST,
+	 .offset = offsetof(struct sec, names),
 	 .doc = "names"},
-	{.path = "deep.nested", .type = CFG_DOUBLE, .offset = offsetof(struct sec, nested),
-	 .min = -1, .max = 1, .def = "0.5", .doc = "nested"},
-	{.path = "big", .type = CFG_INT, .offset = offsetof(struct sec, big), .min = 0,
-	 .max = 1e12, .def = "0", .doc = "beyond 32 bits"},
-	{.path = "ports", .type = CFG_GROUP_LIST, .offset = offsetof(struct sec, ports),
-	 .sub = port_keys, .elem_size = sizeof(struct port), .max_count = 4,
-	 .count_offset = offsetof(struct sec, nports), .doc = "ports"},
+	{.path = "deep.nested",
+	 .type = CFG_DOUBLE,
+	 .offset = offsetof(struct sec, nested),
+	 .min = -1,
+	 .max = 1,
+	 .def = "0.5",
+	 .doc = "nested"},
+	{.path = "big",
+	 .type = CFG_INT,
+	 .offset = offsetof(struct sec, big),
+	 .min = 0,
+	 .max = 1e12,
+	 .def = "0",
+	 .doc = "beyond 32 bits"},
+	{.path = "ports",
+	 .type = CFG_GROUP_LIST,
+	 .offset = offsetof(struct sec, ports),
+	 .sub = port_keys,
+	 .elem_size = sizeof(struct port),
+	 .max_count = 4,
+	 .count_offset = offsetof(struct sec, nports),
+	 .doc = "ports"},
 	{NULL},
 };
 
@@ -95,7 +146,10 @@ static int validate(const void *p, struct cfg_invalid *ret)
 }
 
 static const struct cfg_section sections[] = {
-	{.name = "a", .doc = "section a", .keys = keys, .offset = offsetof(struct root, a),
+	{.name = "a",
+	 .doc = "section a",
+	 .keys = keys,
+	 .offset = offsetof(struct root, a),
 	 .validate = validate},
 	{NULL},
 };
@@ -129,10 +183,12 @@ static void test_values(void)
 {
 	struct root r;
 	struct cfg_error e;
-	const char *text = "a = { flag = false; count = 10; volts = 3; name = \"jk\"; mode = \"on\";\n"
-			   "  table = [0.25, 0.5, 1.0]; addrs = [1, 2, 15]; names = [\"x\", \"y\"];\n"
-			   "  deep = { nested = -0.5; };\n"
-			   "  ports = ( { path = \"/dev/ttyUSB0\"; }, { path = \"/dev/ttyS1\"; baud = 115200; } ); };";
+	const char *text =
+		"a = { flag = false; count = 10; volts = 3; name = \"jk\"; mode = \"on\";\n"
+		"  table = [0.25, 0.5, 1.0]; addrs = [1, 2, 15]; names = [\"x\", \"y\"];\n"
+		"  deep = { nested = -0.5; };\n"
+		"  ports = ( { path = \"/dev/ttyUSB0\"; }, { path = \"/dev/ttyS1\"; baud = 115200; "
+		"} ); };";
 	CU_ASSERT_FATAL(load(text, &r, &e) == 0);
 	CU_ASSERT(r.a.flag == false);
 	CU_ASSERT(r.a.count == 10);
@@ -196,8 +252,8 @@ static void test_unknown_keys(void)
 	expect_error("a = { count = 2;\n cuont = 1; };", 2, "a.cuont",
 		     "unknown, did you mean 'count'?");
 	expect_error("a = { count = 2;\n\n bogus = 1; };", 3, "a.bogus", "unknown");
-	expect_error("a = { ports = ( { path = \"p\";\n baudd = 3; } ); };", 2,
-		     "a.ports[0].baudd", "unknown, did you mean 'baud'?");
+	expect_error("a = { ports = ( { path = \"p\";\n baudd = 3; } ); };", 2, "a.ports[0].baudd",
+		     "unknown, did you mean 'baud'?");
 	expect_error("a = { deep = {\n nestde = 0.5; }; };", 2, "a.deep.nestde",
 		     "unknown, did you mean 'deep.nested'?");
 	expect_error("a = { deep = 1; };", 1, "a.deep", "expected a group");
@@ -363,9 +419,10 @@ static void test_dump_roundtrip(void)
 		fclose(f);
 		int rc = load(buf, &r2, &e);
 		if (rc)
-			fprintf(stderr, "\n%s\n-> %s:%d %s %s\n", buf, e.file, e.line, e.key, e.msg);
+			fprintf(stderr, "\n%s\n-> %s:%d %s %s\n", buf, e.file, e.line, e.key,
+				e.msg);
 		CU_ASSERT(rc == 0);
-			CU_ASSERT(r2.a.count == 9);
+		CU_ASSERT(r2.a.count == 9);
 		CU_ASSERT_STRING_EQUAL(r2.a.name, "q\"uote");
 		CU_ASSERT(r2.a.addrs.n == 2 && r2.a.addrs.v[1] == 4);
 		CU_ASSERT_DOUBLE_EQUAL(r2.a.nested, 0.125, 1e-12);

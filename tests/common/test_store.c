@@ -276,7 +276,8 @@ static void test_command_mailbox(void)
 	CU_ASSERT_FATAL(wfd >= 0);
 	int a;
 	uint32_t seq;
-	CU_ASSERT(store_command_post(st, 0, BMS_CMD_CHARGE_FET, 0, &seq) == -ESTALE); /* empty slot */
+	CU_ASSERT(store_command_post(st, 0, BMS_CMD_CHARGE_FET, 0, &seq) ==
+		  -ESTALE); /* empty slot */
 	CU_ASSERT_FATAL(store_open(st, "usb-A", &a) == 0);
 	CU_ASSERT(store_command_post(st, a, BMS_CMD_NONE, 0, &seq) == -EINVAL);
 	CU_ASSERT(store_command_post(st, a, BMS_CMD_COUNT, 0, &seq) == -EINVAL);
@@ -330,7 +331,8 @@ static void test_command_mailbox(void)
 	CU_ASSERT(store_command_done(st, a, s3, STORE_CMD_OK) == 0);
 	store_read(st, a, &r);
 	CU_ASSERT(r.cmd.status == STORE_CMD_PENDING && r.cmd.cmd.seq == s4);
-	CU_ASSERT(store_command_take(st, a, &c) == 1 && c.seq == s4 && c.command == BMS_CMD_BALANCER);
+	CU_ASSERT(store_command_take(st, a, &c) == 1 && c.seq == s4 &&
+		  c.command == BMS_CMD_BALANCER);
 
 	/* the battery goes away: what runs is canceled, posts are refused, no wake-up
 	 * reaches the fd the worker is about to close */

@@ -106,7 +106,8 @@ static void test_isolated_same_as_in_process(void)
 
 static void test_isolated_error_names_file_and_line(void)
 {
-	char *path = write_tmp("charge = {\n  max_charge_current = 80.0;\n  max_cell_voltage = 9.0;\n};\n");
+	char *path = write_tmp(
+		"charge = {\n  max_charge_current = 80.0;\n  max_cell_voltage = 9.0;\n};\n");
 	struct sb_config *c = calloc(1, sizeof(*c));
 	c->charge.max_charge_current = 1.0;
 	struct cfg_error err;

@@ -76,7 +76,8 @@ static void test_example_config_generated(void)
 	/* the file may start with a header comment; the generated text must follow it */
 	const char *body = strstr(file, gen);
 	if (!body)
-		fprintf(stderr, "\nserialbattery.conf is out of date: run scripts/gen-config-docs.sh\n");
+		fprintf(stderr,
+			"\nserialbattery.conf is out of date: run scripts/gen-config-docs.sh\n");
 	CU_ASSERT(body != NULL);
 	/* and it loads with the real loader */
 	CU_ASSERT(sb_config_load(path, c, &e) == 0);
@@ -97,7 +98,8 @@ static void test_config_md_generated(void)
 	char *file = slurp(path);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(file);
 	if (!strstr(file, gen))
-		fprintf(stderr, "\ndocs/CONFIG.md is out of date: run scripts/gen-config-docs.sh\n");
+		fprintf(stderr,
+			"\ndocs/CONFIG.md is out of date: run scripts/gen-config-docs.sh\n");
 	CU_ASSERT(strstr(file, gen) != NULL);
 	free(file);
 	free(path);
@@ -144,7 +146,8 @@ static void test_misspelt_key_refused(void)
 	       "charge.max_charge_curent", "unknown, did you mean 'max_charge_current'?");
 	expect("daemon = {\n  log_levle = \"debug\";\n};\n", 2, "daemon.log_levle",
 	       "unknown, did you mean 'log_level'?");
-	expect("serial = {\n  ports = ( { path = \"/dev/ttyUSB0\";\n    adresses = [1, 2]; } );\n};\n",
+	expect("serial = {\n  ports = ( { path = \"/dev/ttyUSB0\";\n    adresses = [1, 2]; } "
+	       ");\n};\n",
 	       3, "serial.ports[0].adresses", "unknown, did you mean 'addresses'?");
 	expect("chrage = {\n  max_charge_current = 10.0;\n};\n", 1, "chrage",
 	       "unknown, did you mean 'charge'?");
@@ -162,7 +165,8 @@ static void test_integers_not_wrapped(void)
 	expect("serial = {\n  ports = ( { path = \"/dev/ttyUSB0\";\n    addresses = [1,\n      "
 	       "4294967298]; } );\n};\n",
 	       4, "serial.ports[0].addresses[1]", "value 4294967298 out of range [0, 255]");
-	expect("serial = {\n  ports = ( { path = \"/dev/ttyUSB0\";\n    baud = 99999999999999999999; "
+	expect("serial = {\n  ports = ( { path = \"/dev/ttyUSB0\";\n    baud = "
+	       "99999999999999999999; "
 	       "} );\n};\n",
 	       3, "serial.ports[0].baud", "does not fit in 64 bits");
 	expect("charge = {\n  ccl_socs = [0, 50,\n    4294967396];\n};\n", 3, "charge.ccl_socs[2]",
@@ -174,9 +178,11 @@ static void test_cross_key_lines(void)
 {
 	expect("charge = {\n  stale_after = 20.0;\n  lost_after = 15.0;\n};\n", 3,
 	       "charge.lost_after", "must not be below stale_after");
-	expect("charge = {\n  ccl_socs = [0.0, 50.0, 100.0];\n  ccl_soc_fractions = [0.5, 1.0];\n};\n",
+	expect("charge = {\n  ccl_socs = [0.0, 50.0, 100.0];\n  ccl_soc_fractions = [0.5, "
+	       "1.0];\n};\n",
 	       3, "charge.ccl_soc_fractions", "must have as many values as the breakpoints");
-	expect("serial = {\n  ports = (\n    { path = \"/dev/ttyUSB0\"; },\n    { path = \"/dev/ttyUSB1\";\n"
+	expect("serial = {\n  ports = (\n    { path = \"/dev/ttyUSB0\"; },\n    { path = "
+	       "\"/dev/ttyUSB1\";\n"
 	       "      bms = \"nosuch\"; }\n  );\n};\n",
 	       5, "serial.ports[1].bms", "unknown driver 'nosuch'");
 	expect("udev = {\n  exclude = [\"1a86:7523\",\n    \"bogus\"];\n};\n", 3, "udev.exclude[1]",

@@ -53,8 +53,10 @@ static void fz_frames(const struct bms_driver *drv, void *st, const struct bms_r
 		int r = drv->parse(st, req, frame, flen, snap);
 		free(frame);
 		fz_check(r >= -4095 && r <= 1, drv->name, "parse result out of range");
-		fz_check(snap->cell_count <= BMS_MAX_CELLS, drv->name, "cell_count > BMS_MAX_CELLS");
-		fz_check(snap->temp_count <= BMS_MAX_TEMPS, drv->name, "temp_count > BMS_MAX_TEMPS");
+		fz_check(snap->cell_count <= BMS_MAX_CELLS, drv->name,
+			 "cell_count > BMS_MAX_CELLS");
+		fz_check(snap->temp_count <= BMS_MAX_TEMPS, drv->name,
+			 "temp_count > BMS_MAX_TEMPS");
 		fz_check(memchr(snap->serial, 0, sizeof(snap->serial)) != NULL, drv->name,
 			 "serial not terminated");
 		pos += start + flen;

@@ -27,30 +27,30 @@ static void fz_check(bool ok, const char *what)
 }
 
 static const struct bms_modbus_shape vendor_reply[] = {
-    {.fn = 0x78, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = 512}};
+	{.fn = 0x78, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = 512}};
 static const struct bms_modbus_shape vendor_request[] = {{.fn = 0x78, .fixed = 10}};
 static const struct bms_modbus_spec spec_reply = {.vendor = vendor_reply, .nvendor = 1};
 static const struct bms_modbus_spec spec_request = {
-    .requests = true, .vendor = vendor_request, .nvendor = 1};
+	.requests = true, .vendor = vendor_request, .nvendor = 1};
 
 /* Every value type once, packed from register 0; entries past a short reply fail cleanly. */
 static const struct bms_modbus_reg fz_map[] = {
-    {0, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
-    {1, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(current_ma), BMS_V_CURRENT},
-    {2, 1, BMS_MODBUS_U16_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
-    {3, 1, BMS_MODBUS_S16_LE, 0, -2731, 1, 1, BMS_MODBUS_FIELD(mosfet_temp_dc), 0},
-    {4, 1, BMS_MODBUS_U8_HI, 0, 0, 1, 1, BMS_MODBUS_FIELD(cell_count), BMS_V_CELLS},
-    {4, 1, BMS_MODBUS_S8_LO, 0, 0, 10, 1, BMS_MODBUS_ARRAY(temp_dc), BMS_V_TEMPS},
-    {5, 1, BMS_MODBUS_U8_LO, 0x01, 0, 0, 0, BMS_MODBUS_FIELD(charge_fet), BMS_V_FETS},
-    {5, 1, BMS_MODBUS_S8_HI, 0, 0, 1, 1, BMS_MODBUS_FIELD(temp_count), 0},
-    {6, 1, BMS_MODBUS_U32, 0, 0, 1, 3600, BMS_MODBUS_FIELD(capacity_full_mah), 0},
-    {8, 1, BMS_MODBUS_S32, 0, 0, 1000, 1, BMS_MODBUS_FIELD(power_mw), BMS_V_POWER},
-    {10, 1, BMS_MODBUS_U32_WS, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
-    {12, 1, BMS_MODBUS_S32_WS, 0, 0, 10, 1, BMS_MODBUS_FIELD(max_charge_ma), 0},
-    {14, 1, BMS_MODBUS_U32_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(balancing), 0},
-    {16, 1, BMS_MODBUS_S32_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(capacity_remain_mah), 0},
-    {18, 16, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
-    {34, 16, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(serial), BMS_V_SERIAL},
+	{0, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
+	{1, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(current_ma), BMS_V_CURRENT},
+	{2, 1, BMS_MODBUS_U16_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
+	{3, 1, BMS_MODBUS_S16_LE, 0, -2731, 1, 1, BMS_MODBUS_FIELD(mosfet_temp_dc), 0},
+	{4, 1, BMS_MODBUS_U8_HI, 0, 0, 1, 1, BMS_MODBUS_FIELD(cell_count), BMS_V_CELLS},
+	{4, 1, BMS_MODBUS_S8_LO, 0, 0, 10, 1, BMS_MODBUS_ARRAY(temp_dc), BMS_V_TEMPS},
+	{5, 1, BMS_MODBUS_U8_LO, 0x01, 0, 0, 0, BMS_MODBUS_FIELD(charge_fet), BMS_V_FETS},
+	{5, 1, BMS_MODBUS_S8_HI, 0, 0, 1, 1, BMS_MODBUS_FIELD(temp_count), 0},
+	{6, 1, BMS_MODBUS_U32, 0, 0, 1, 3600, BMS_MODBUS_FIELD(capacity_full_mah), 0},
+	{8, 1, BMS_MODBUS_S32, 0, 0, 1000, 1, BMS_MODBUS_FIELD(power_mw), BMS_V_POWER},
+	{10, 1, BMS_MODBUS_U32_WS, 0, 0, 1, 1, BMS_MODBUS_FIELD(cycles), BMS_V_CYCLES},
+	{12, 1, BMS_MODBUS_S32_WS, 0, 0, 10, 1, BMS_MODBUS_FIELD(max_charge_ma), 0},
+	{14, 1, BMS_MODBUS_U32_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(balancing), 0},
+	{16, 1, BMS_MODBUS_S32_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(capacity_remain_mah), 0},
+	{18, 16, BMS_MODBUS_U16, 0, 0, 1, 1, BMS_MODBUS_ARRAY(cell_mv), BMS_V_CELLS},
+	{34, 16, BMS_MODBUS_ASCII, 0, 0, 0, 0, BMS_MODBUS_FIELD(serial), BMS_V_SERIAL},
 };
 
 static void fz_snapshot(const struct bms_snapshot *s)
@@ -78,7 +78,7 @@ static void fz_modbus(bool requests, const uint8_t *f, size_t n)
 		uint8_t code = 0;
 		int rc = bms_modbus_reply(reqs[k], f, n, &data, &dn, &code);
 		fz_check(rc == 0 || rc == -EBADMSG || rc == -EPROTO || rc == -EREMOTEIO,
-		         "reply result");
+			 "reply result");
 		if (rc != 0 || !data)
 			continue;
 		fz_check(data >= f && dn <= n && (size_t)(data - f) <= n - dn, "reply data bounds");
@@ -86,7 +86,7 @@ static void fz_modbus(bool requests, const uint8_t *f, size_t n)
 		memset(&snap, 0, sizeof(snap));
 		memcpy(&before, &snap, sizeof(snap));
 		rc = bms_modbus_map_apply(fz_map, sizeof(fz_map) / sizeof(fz_map[0]), 0, data,
-		                          dn & ~(size_t)1, &snap);
+					  dn & ~(size_t)1, &snap);
 		fz_check(rc == 0 || rc == -ERANGE || rc == -EOVERFLOW, "map result");
 		if (rc != 0)
 			fz_check(memcmp(&snap, &before, sizeof(snap)) == 0, "failed map wrote");
@@ -117,8 +117,8 @@ void sb_fuzz_protocol(enum sb_fuzz_proto which, const uint8_t *data, size_t size
 			r = bms_pylon_find(NULL, data + pos, size - pos, &start, &flen);
 		else
 			r = bms_modbus_find(which == SB_FUZZ_MODBUS_REQUEST ? &spec_request
-			                                                    : &spec_reply,
-			                    data + pos, size - pos, &start, &flen);
+									    : &spec_reply,
+					    data + pos, size - pos, &start, &flen);
 		if (r == BMS_FIND_INVALID)
 			return;
 		fz_check(start < size - pos, "start beyond the data");

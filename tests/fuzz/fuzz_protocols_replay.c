@@ -27,8 +27,8 @@ struct fz_set {
 };
 
 static const struct fz_set sets[] = {
-    {modbus_rtu_vectors, MODBUS_RTU_VECTOR_COUNT, false},
-    {pylon_ascii_vectors, PYLON_ASCII_VECTOR_COUNT, true},
+	{modbus_rtu_vectors, MODBUS_RTU_VECTOR_COUNT, false},
+	{pylon_ascii_vectors, PYLON_ASCII_VECTOR_COUNT, true},
 };
 
 static enum sb_fuzz_proto which_of(const struct fz_set *s, const struct pvec *v)
@@ -55,7 +55,7 @@ static int write_seeds(const char *dir)
 			buf[0] = (uint8_t)which_of(&sets[k], v);
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/%s-%s-%02zu", dir, v->family, v->direction,
-			         i);
+				 i);
 			FILE *f = fopen(path, "wbe");
 			if (!f || fwrite(buf, 1, (size_t)n + 1, f) != (size_t)n + 1) {
 				perror(path);

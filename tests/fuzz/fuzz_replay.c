@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 			files += replay_dir(bms_drivers[i], dir);
 		}
 		if (files == 0) {
-			fprintf(stderr, "replay: driver %s has no input: add tests/vectors/%s.json\n",
+			fprintf(stderr,
+				"replay: driver %s has no input: add tests/vectors/%s.json\n",
 				bms_drivers[i]->name, bms_drivers[i]->name);
 			bad = 1;
 		}

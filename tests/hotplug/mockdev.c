@@ -16,7 +16,8 @@ static const struct kind_props kinds[] = {
 	[MOCK_FTDI] = {"0403", "6001", "FTDI", "FT232R_USB_UART", "A10K1234", NULL},
 	[MOCK_CP2102] = {"10c4", "ea60", "Silicon_Labs", "CP2102_USB_to_UART_Bridge_Controller",
 			 "0001", NULL},
-	/* Venus OS's own rules would also set VE_SERVICE=vedirect; the product strings alone must do */
+	/* Venus OS's own rules would also set VE_SERVICE=vedirect; the product strings alone must
+	   do */
 	[MOCK_VEDIRECT] = {"0403", "6015", "VictronEnergy_BV", "VE_Direct_cable", "VE5GZN4D", NULL},
 };
 
@@ -42,22 +43,21 @@ static int plug(UMockdevTestbed *tb, enum mock_kind kind, int socket, const char
 	int minor = atoi(tty + strcspn(tty, "0123456789"));
 	char rec[4096];
 	/* umockdev's record format, device first, then its parents; N: makes a pty-backed node */
-	int n = snprintf(
-		rec, sizeof(rec),
-		"P: %s/1-%d:1.0/%s/tty/%s\n%s%s%sE: DEVNAME=/dev/%s\nE: SUBSYSTEM=tty\n"
-		"E: ID_BUS=usb\nE: ID_VENDOR_ID=%s\nE: ID_MODEL_ID=%s\nE: ID_VENDOR=%s\n"
-		"E: ID_MODEL=%s\nE: ID_SERIAL=%s\n%s%s%sE: ID_USB_INTERFACE_NUM=00\n"
-		"E: ID_PATH=%s\n%s%s%sA: dev=188:%d\n\n"
-		"P: %s/1-%d:1.0\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\n"
-		"A: bInterfaceNumber=00\n\n"
-		"P: %s\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nA: idVendor=%s\n"
-		"A: idProduct=%s\n\n",
-		usb, plugs, tty, tty, pty_node ? "N: " : "", pty_node ? tty : "",
-		pty_node ? "\n" : "", tty, k->vid, k->pid, k->vendor, k->model, serial,
-		k->serial_short ? "E: ID_SERIAL_SHORT=" : "", k->serial_short ? k->serial_short : "",
-		k->serial_short ? "\n" : "", path, k->ve_service ? "E: VE_SERVICE=" : "",
-		k->ve_service ? k->ve_service : "", k->ve_service ? "\n" : "", minor, usb, plugs,
-		usb, k->vid, k->pid);
+	int n = snprintf(rec, sizeof(rec),
+			 "P: %s/1-%d:1.0/%s/tty/%s\n%s%s%sE: DEVNAME=/dev/%s\nE: SUBSYSTEM=tty\n"
+			 "E: ID_BUS=usb\nE: ID_VENDOR_ID=%s\nE: ID_MODEL_ID=%s\nE: ID_VENDOR=%s\n"
+			 "E: ID_MODEL=%s\nE: ID_SERIAL=%s\n%s%s%sE: ID_USB_INTERFACE_NUM=00\n"
+			 "E: ID_PATH=%s\n%s%s%sA: dev=188:%d\n\n"
+			 "P: %s/1-%d:1.0\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\n"
+			 "A: bInterfaceNumber=00\n\n"
+			 "P: %s\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nA: idVendor=%s\n"
+			 "A: idProduct=%s\n\n",
+			 usb, plugs, tty, tty, pty_node ? "N: " : "", pty_node ? tty : "",
+			 pty_node ? "\n" : "", tty, k->vid, k->pid, k->vendor, k->model, serial,
+			 k->serial_short ? "E: ID_SERIAL_SHORT=" : "",
+			 k->serial_short ? k->serial_short : "", k->serial_short ? "\n" : "", path,
+			 k->ve_service ? "E: VE_SERVICE=" : "", k->ve_service ? k->ve_service : "",
+			 k->ve_service ? "\n" : "", minor, usb, plugs, usb, k->vid, k->pid);
 	if (n < 0 || (size_t)n >= sizeof(rec))
 		return -ENAMETOOLONG;
 	GError *err = NULL;

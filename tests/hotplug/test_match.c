@@ -12,29 +12,56 @@
 #include "tests/support/cunit_main.h"
 #include "hotplug/hotplug.h"
 
-static const struct hotplug_props ch340 = {
-	.devname = "/dev/ttyUSB0", .id_bus = "usb", .vendor_id = "1a86", .model_id = "7523",
-	.vendor = "1a86", .model = "USB_Serial", .serial = "1a86_USB_Serial",
-	.iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.2:1.0"};
-static const struct hotplug_props ftdi = {
-	.devname = "/dev/ttyUSB1", .id_bus = "usb", .vendor_id = "0403", .model_id = "6001",
-	.vendor = "FTDI", .model = "FT232R_USB_UART", .serial = "FTDI_FT232R_USB_UART_A10K1234",
-	.serial_short = "A10K1234", .iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.3:1.0"};
+static const struct hotplug_props ch340 = {.devname = "/dev/ttyUSB0",
+					   .id_bus = "usb",
+					   .vendor_id = "1a86",
+					   .model_id = "7523",
+					   .vendor = "1a86",
+					   .model = "USB_Serial",
+					   .serial = "1a86_USB_Serial",
+					   .iface_num = "00",
+					   .path = "platform-xhci-hcd.0-usb-0:1.2:1.0"};
+static const struct hotplug_props ftdi = {.devname = "/dev/ttyUSB1",
+					  .id_bus = "usb",
+					  .vendor_id = "0403",
+					  .model_id = "6001",
+					  .vendor = "FTDI",
+					  .model = "FT232R_USB_UART",
+					  .serial = "FTDI_FT232R_USB_UART_A10K1234",
+					  .serial_short = "A10K1234",
+					  .iface_num = "00",
+					  .path = "platform-xhci-hcd.0-usb-0:1.3:1.0"};
 static const struct hotplug_props cp2102 = {
-	.devname = "/dev/ttyUSB2", .id_bus = "usb", .vendor_id = "10c4", .model_id = "ea60",
-	.vendor = "Silicon_Labs", .model = "CP2102_USB_to_UART_Bridge_Controller",
-	.serial = "Silicon_Labs_CP2102_USB_to_UART_Bridge_Controller_0001", .serial_short = "0001",
-	.iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.4:1.0"};
-static const struct hotplug_props vedirect = {
-	.devname = "/dev/ttyUSB3", .id_bus = "usb", .vendor_id = "0403", .model_id = "6015",
-	.vendor = "VictronEnergy_BV", .model = "VE_Direct_cable",
-	.serial = "VictronEnergy_BV_VE_Direct_cable_VE5GZN4D", .serial_short = "VE5GZN4D",
-	.iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.1:1.0"};
-static const struct hotplug_props mk3 = {
-	.devname = "/dev/ttyUSB4", .id_bus = "usb", .vendor_id = "0403", .model_id = "6001",
-	.vendor = "VictronEnergy", .model = "MK3-USB_Interface",
-	.serial = "VictronEnergy_MK3-USB_Interface_HQ2132VK4JK", .serial_short = "HQ2132VK4JK",
-	.iface_num = "00", .path = "platform-xhci-hcd.0-usb-0:1.5:1.0"};
+	.devname = "/dev/ttyUSB2",
+	.id_bus = "usb",
+	.vendor_id = "10c4",
+	.model_id = "ea60",
+	.vendor = "Silicon_Labs",
+	.model = "CP2102_USB_to_UART_Bridge_Controller",
+	.serial = "Silicon_Labs_CP2102_USB_to_UART_Bridge_Controller_0001",
+	.serial_short = "0001",
+	.iface_num = "00",
+	.path = "platform-xhci-hcd.0-usb-0:1.4:1.0"};
+static const struct hotplug_props vedirect = {.devname = "/dev/ttyUSB3",
+					      .id_bus = "usb",
+					      .vendor_id = "0403",
+					      .model_id = "6015",
+					      .vendor = "VictronEnergy_BV",
+					      .model = "VE_Direct_cable",
+					      .serial = "VictronEnergy_BV_VE_Direct_cable_VE5GZN4D",
+					      .serial_short = "VE5GZN4D",
+					      .iface_num = "00",
+					      .path = "platform-xhci-hcd.0-usb-0:1.1:1.0"};
+static const struct hotplug_props mk3 = {.devname = "/dev/ttyUSB4",
+					 .id_bus = "usb",
+					 .vendor_id = "0403",
+					 .model_id = "6001",
+					 .vendor = "VictronEnergy",
+					 .model = "MK3-USB_Interface",
+					 .serial = "VictronEnergy_MK3-USB_Interface_HQ2132VK4JK",
+					 .serial_short = "HQ2132VK4JK",
+					 .iface_num = "00",
+					 .path = "platform-xhci-hcd.0-usb-0:1.5:1.0"};
 static const struct hotplug_props ttys0 = {.devname = "/dev/ttyS0", .path = "platform-serial8250"};
 
 static struct hotplug_config defaults(void)
@@ -97,10 +124,10 @@ static void test_ve_service(void)
 		const char *svc;
 		enum hotplug_verdict want;
 	} rows[] = {
-		{"", HOTPLUG_CLAIM},          {"default", HOTPLUG_CLAIM},
-		{"rs485", HOTPLUG_CLAIM},     {"sbattery", HOTPLUG_CLAIM},
-		{"ignore", HOTPLUG_IGNORE},   {"vedirect", HOTPLUG_IGNORE},
-		{"mkx", HOTPLUG_IGNORE},      {"gps", HOTPLUG_IGNORE},
+		{"", HOTPLUG_CLAIM},        {"default", HOTPLUG_CLAIM},
+		{"rs485", HOTPLUG_CLAIM},   {"sbattery", HOTPLUG_CLAIM},
+		{"ignore", HOTPLUG_IGNORE}, {"vedirect", HOTPLUG_IGNORE},
+		{"mkx", HOTPLUG_IGNORE},    {"gps", HOTPLUG_IGNORE},
 		{"cgwacs", HOTPLUG_IGNORE},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -204,8 +231,9 @@ static void test_config_file(void)
 {
 	struct sb_config *c = calloc(1, sizeof(*c));
 	struct cfg_error e;
-	const char *good = "udev = { claim_usb = false; include = [\"1a86:7523\", \"/dev/ttyS1\"];\n"
-			   "exclude = [\"serial=FTDI_*\"]; };\n";
+	const char *good =
+		"udev = { claim_usb = false; include = [\"1a86:7523\", \"/dev/ttyS1\"];\n"
+		"exclude = [\"serial=FTDI_*\"]; };\n";
 	CU_ASSERT(cfg_load_string(&sb_config_schema, c, good, "good.conf", &e) == 0);
 	CU_ASSERT(!c->udev.claim_usb);
 	CU_ASSERT(c->udev.include.n == 2);

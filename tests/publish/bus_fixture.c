@@ -25,7 +25,8 @@ static int spawn_daemon(struct tb_bus *b)
 		dup2(pfd[1], 3); /* dup2 clears CLOEXEC on the copy */
 		char cf[300];
 		snprintf(cf, sizeof(cf), "--config-file=%s", conf);
-		execlp("dbus-daemon", "dbus-daemon", cf, "--print-address=3", "--nofork", (char *)NULL);
+		execlp("dbus-daemon", "dbus-daemon", cf, "--print-address=3", "--nofork",
+		       (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -70,16 +71,18 @@ int tb_bus_start(struct tb_bus *b)
 	 * stock session bus's: generous enough that a client which never reads
 	 * makes the daemon hold our replies, which is what the memory test needs.
 	 */
-	fprintf(f, "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-		   " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-		   "<busconfig><type>session</type><listen>unix:path=%s/bus</listen>\n"
-		   "<auth>EXTERNAL</auth>\n"
-		   "<limit name=\"max_incoming_bytes\">1000000000</limit>\n"
-		   "<limit name=\"max_outgoing_bytes\">1000000000</limit>\n"
-		   "<limit name=\"max_replies_per_connection\">50000</limit>\n"
-		   "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
-		   "<allow eavesdrop=\"true\"/><allow own=\"*\"/><allow user=\"*\"/></policy>\n"
-		   "</busconfig>\n",
+	fprintf(f,
+		"<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
+		"1.0//EN\"\n"
+		" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+		"<busconfig><type>session</type><listen>unix:path=%s/bus</listen>\n"
+		"<auth>EXTERNAL</auth>\n"
+		"<limit name=\"max_incoming_bytes\">1000000000</limit>\n"
+		"<limit name=\"max_outgoing_bytes\">1000000000</limit>\n"
+		"<limit name=\"max_replies_per_connection\">50000</limit>\n"
+		"<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+		"<allow eavesdrop=\"true\"/><allow own=\"*\"/><allow user=\"*\"/></policy>\n"
+		"</busconfig>\n",
 		b->dir);
 	fclose(f);
 	return spawn_daemon(b);
@@ -347,7 +350,8 @@ int tb_items_get(DBusMessage *m, const char *path, struct tb_val *ret)
 				} else if (strcmp(k, "Text") == 0) {
 					struct tb_val t;
 					tb_val_from_variant(&var, &t);
-					snprintf(ret->text, sizeof(ret->text), "%s", t.type == 's' ? t.s : "?");
+					snprintf(ret->text, sizeof(ret->text), "%s",
+						 t.type == 's' ? t.s : "?");
 				}
 				keys++;
 				dbus_message_iter_next(&d);
@@ -366,7 +370,8 @@ int tb_get_value(DBusConnection *c, const char *dest, const char *path, struct t
 		return -1;
 	DBusMessageIter it;
 	int rc = -1;
-	if (dbus_message_iter_init(r, &it) && dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_VARIANT) {
+	if (dbus_message_iter_init(r, &it) &&
+	    dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_VARIANT) {
 		tb_val_from_variant(&it, ret);
 		rc = 0;
 	}

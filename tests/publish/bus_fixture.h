@@ -62,7 +62,8 @@ int tb_items_each(DBusMessage *m, int (*fn)(const char *key, void *ctx), void *c
 /* GetValue of a leaf via the bus. */
 int tb_get_value(DBusConnection *c, const char *dest, const char *path, struct tb_val *ret);
 int tb_get_text(DBusConnection *c, const char *dest, const char *path, char *buf, size_t len);
-/* SetValue with a variant of type 'i','d','s' or bare empty ai ('x'); returns the int reply or -1000 on error. */
+/* SetValue with a variant of type 'i','d','s' or bare empty ai ('x'); returns the int reply or
+ * -1000 on error. */
 int tb_set_value(DBusConnection *c, const char *dest, const char *path, const struct tb_val *v);
 
 #endif

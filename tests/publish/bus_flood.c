@@ -23,12 +23,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sb_bus_flood: %s\n", err.message ? err.message : "?");
 		return 1;
 	}
-	/* libdbus stops reading the socket once this much is queued unread: a client that never reads */
+	/* libdbus stops reading the socket once this much is queued unread: a client that never
+	 * reads */
 	dbus_connection_set_max_received_size(c, 1);
 	long n = strtol(argv[3], NULL, 10);
 	for (long k = 0; k < n; k++) {
-		DBusMessage *m = dbus_message_new_method_call(argv[2], "/", "com.victronenergy.BusItem",
-							      "GetItems");
+		DBusMessage *m = dbus_message_new_method_call(
+			argv[2], "/", "com.victronenergy.BusItem", "GetItems");
 		if (!m || !dbus_connection_send(c, m, NULL))
 			return 1;
 		dbus_message_unref(m);

@@ -116,8 +116,8 @@ static void text_of(const struct setting *s, char *buf, size_t len)
 
 static void signal_change(DBusConnection *c, const struct setting *s)
 {
-	DBusMessage *m = dbus_message_new_signal(s->path, "com.victronenergy.BusItem",
-						 "PropertiesChanged");
+	DBusMessage *m =
+		dbus_message_new_signal(s->path, "com.victronenergy.BusItem", "PropertiesChanged");
 	DBusMessageIter it, a, e, v;
 	dbus_message_iter_init_append(m, &it);
 	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &a);
@@ -167,7 +167,8 @@ static int add_one(const char *base, DBusMessageIter *dict, char *ret_path, size
 		dbus_message_iter_get_basic(&e, &key);
 		dbus_message_iter_next(&e);
 		dbus_message_iter_recurse(&e, &v);
-		if (strcmp(key, "path") == 0 && dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_STRING)
+		if (strcmp(key, "path") == 0 &&
+		    dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_STRING)
 			dbus_message_iter_get_basic(&v, &rel);
 		else if (strcmp(key, "default") == 0) {
 			def = v;
@@ -185,10 +186,17 @@ static int add_one(const char *base, DBusMessageIter *dict, char *ret_path, size
 		return -9;
 	char type;
 	switch (dbus_message_iter_get_arg_type(&def)) {
-	case DBUS_TYPE_STRING: type = 's'; break;
-	case DBUS_TYPE_INT32: type = 'i'; break;
-	case DBUS_TYPE_DOUBLE: type = 'd'; break;
-	default: return -3;
+	case DBUS_TYPE_STRING:
+		type = 's';
+		break;
+	case DBUS_TYPE_INT32:
+		type = 'i';
+		break;
+	case DBUS_TYPE_DOUBLE:
+		type = 'd';
+		break;
+	default:
+		return -3;
 	}
 	struct setting *s = find(abs);
 	if (s) {

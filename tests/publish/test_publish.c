@@ -121,8 +121,8 @@ static bool wait_owner(const char *name, bool want_owner, char *ret_owner, size_
 		if (!m)
 			return false;
 		const char *n, *o, *nw;
-		bool match = dbus_message_get_args(m, NULL, DBUS_TYPE_STRING, &n, DBUS_TYPE_STRING, &o,
-						   DBUS_TYPE_STRING, &nw, DBUS_TYPE_INVALID) &&
+		bool match = dbus_message_get_args(m, NULL, DBUS_TYPE_STRING, &n, DBUS_TYPE_STRING,
+						   &o, DBUS_TYPE_STRING, &nw, DBUS_TYPE_INVALID) &&
 			     strcmp(n, name) == 0 && (nw[0] != 0) == want_owner;
 		if (match && ret_owner)
 			snprintf(ret_owner, len, "%s", nw);
@@ -236,7 +236,8 @@ static void test_registration_order_and_items(void)
 	CU_ASSERT(tb_items_get(items, "/Info/MaxChargeCurrent", &v) == 0 && v.type == 'd');
 	CU_ASSERT(tb_items_get(items, "/Io/AllowToCharge", &v) == 0 && v.type == 'i');
 	/* invalid: empty int32 array, Text "---" */
-	CU_ASSERT(tb_items_get(items, "/Soh", &v) == 0 && v.type == 'x' && strcmp(v.text, "---") == 0);
+	CU_ASSERT(tb_items_get(items, "/Soh", &v) == 0 && v.type == 'x' &&
+		  strcmp(v.text, "---") == 0);
 	CU_ASSERT(tb_items_get(items, "/HardwareVersion", &v) == 0 && v.type == 'x');
 	/* every entry: exactly Value and Text, Text never empty */
 	CU_ASSERT(tb_items_each(items, item_malformed, items) == 0);
@@ -246,7 +247,8 @@ static void test_registration_order_and_items(void)
 static bool reply_has_key(DBusMessage *r, const char *key, struct tb_val *ret, char *text)
 {
 	DBusMessageIter it, var, arr;
-	if (!dbus_message_iter_init(r, &it) || dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_VARIANT)
+	if (!dbus_message_iter_init(r, &it) ||
+	    dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_VARIANT)
 		return false;
 	dbus_message_iter_recurse(&it, &var);
 	if (dbus_message_iter_get_arg_type(&var) != DBUS_TYPE_ARRAY)
@@ -282,13 +284,15 @@ static void test_get_value_text_nodes(void)
 	char text[256];
 	CU_ASSERT(tb_get_text(cli, SVC_A, "/Dc/0/Voltage", text, sizeof(text)) == 0 &&
 		  strcmp(text, "53.22V") == 0);
-	CU_ASSERT(tb_get_text(cli, SVC_A, "/Soh", text, sizeof(text)) == 0 && strcmp(text, "---") == 0);
+	CU_ASSERT(tb_get_text(cli, SVC_A, "/Soh", text, sizeof(text)) == 0 &&
+		  strcmp(text, "---") == 0);
 	struct tb_val v;
 	CU_ASSERT(tb_get_value(cli, SVC_A, "/Soh", &v) == 0 && v.type == 'x');
 
 	DBusMessage *r = tb_call(cli, tb_method(SVC_A, "/Dc/0", "GetValue"), NULL, 0);
 	CU_ASSERT_FATAL(r != NULL);
-	CU_ASSERT(reply_has_key(r, "Voltage", &v, NULL) && v.type == 'd' && fabs(v.d - 53.22) < 1e-9);
+	CU_ASSERT(reply_has_key(r, "Voltage", &v, NULL) && v.type == 'd' &&
+		  fabs(v.d - 53.22) < 1e-9);
 	dbus_message_unref(r);
 	r = tb_call(cli, tb_method(SVC_A, "/", "GetValue"), NULL, 0);
 	CU_ASSERT_FATAL(r != NULL);
@@ -300,15 +304,19 @@ static void test_get_value_text_nodes(void)
 	CU_ASSERT(reply_has_key(r, "0/Voltage", NULL, text) && strcmp(text, "53.22V") == 0);
 	dbus_message_unref(r);
 
-	r = tb_call(cli, dbus_message_new_method_call(SVC_A, "/Dc", "org.freedesktop.DBus.Introspectable",
-						      "Introspect"), NULL, 0);
+	r = tb_call(cli,
+		    dbus_message_new_method_call(
+			    SVC_A, "/Dc", "org.freedesktop.DBus.Introspectable", "Introspect"),
+		    NULL, 0);
 	CU_ASSERT_FATAL(r != NULL);
 	const char *xml = NULL;
 	CU_ASSERT(dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID));
 	CU_ASSERT(xml && strstr(xml, "<node name=\"0\"/>") && strstr(xml, "GetValue"));
 	dbus_message_unref(r);
-	r = tb_call(cli, dbus_message_new_method_call(SVC_A, "/", "org.freedesktop.DBus.Introspectable",
-						      "Introspect"), NULL, 0);
+	r = tb_call(cli,
+		    dbus_message_new_method_call(SVC_A, "/", "org.freedesktop.DBus.Introspectable",
+						 "Introspect"),
+		    NULL, 0);
 	CU_ASSERT_FATAL(r != NULL);
 	CU_ASSERT(dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID));
 	CU_ASSERT(xml && strstr(xml, "<node name=\"Dc\"/>") && strstr(xml, "GetItems"));
@@ -344,8 +352,9 @@ static void test_set_value_rules(void)
 static void test_custom_name_persists(void)
 {
 	char owner[128];
-	DBusMessage *r = dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
-						      "org.freedesktop.DBus", "GetNameOwner");
+	DBusMessage *r =
+		dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "GetNameOwner");
 	const char *n = SVC_A;
 	dbus_message_append_args(r, DBUS_TYPE_STRING, &n, DBUS_TYPE_INVALID);
 	r = tb_call(cli, r, NULL, 0);
@@ -357,7 +366,9 @@ static void test_custom_name_persists(void)
 	char rule[256];
 	snprintf(rule, sizeof(rule), "type='signal',sender='%s',member='ItemsChanged'", owner);
 	tb_add_match(cli, rule);
-	tb_add_match(cli, "type='signal',sender='com.victronenergy.settings',member='PropertiesChanged'");
+	tb_add_match(
+		cli,
+		"type='signal',sender='com.victronenergy.settings',member='PropertiesChanged'");
 
 	struct tb_val w, v;
 	memset(&w, 0, sizeof(w));
@@ -367,16 +378,23 @@ static void test_custom_name_persists(void)
 	/* both signals, in whatever order they arrive: ours and the settings' */
 	bool got_items = false, got_setting = false;
 	for (int k = 0; k < 20 && !(got_items && got_setting); k++) {
-		DBusMessage *sig = tb_wait_signal(cli, got_items ? "PropertiesChanged" : got_setting ? "ItemsChanged" : NULL, NULL, NULL, WAIT_MS);
+		DBusMessage *sig = tb_wait_signal(cli,
+						  got_items     ? "PropertiesChanged"
+						  : got_setting ? "ItemsChanged"
+								: NULL,
+						  NULL, NULL, WAIT_MS);
 		CU_ASSERT_FATAL(sig != NULL);
 		const char *mem = dbus_message_get_member(sig);
-		if (strcmp(mem, "ItemsChanged") == 0 && strcmp(dbus_message_get_sender(sig), owner) == 0) {
+		if (strcmp(mem, "ItemsChanged") == 0 &&
+		    strcmp(dbus_message_get_sender(sig), owner) == 0) {
 			CU_ASSERT(tb_items_get(sig, "/CustomName", &v) == 0 &&
-				  strcmp(v.s, "House bank") == 0 && strcmp(v.text, "House bank") == 0);
+				  strcmp(v.s, "House bank") == 0 &&
+				  strcmp(v.text, "House bank") == 0);
 			got_items = true;
 		} else if (strcmp(mem, "PropertiesChanged") == 0 &&
 			   strcmp(dbus_message_get_path(sig),
-				  "/Settings/Devices/serialbattery_usb_FTDI_A1_if00/CustomName") == 0) {
+				  "/Settings/Devices/serialbattery_usb_FTDI_A1_if00/CustomName") ==
+				   0) {
 			got_setting = true; /* stored in settings, which signal the change */
 		}
 		dbus_message_unref(sig);
@@ -413,7 +431,8 @@ static void test_malformed_calls(void)
 	expect_error(tb_method(SVC_A, "/Soc", "Frobnicate"), DBUS_ERROR_UNKNOWN_METHOD);
 	expect_error(tb_method(SVC_A, "/No/Such/Path", "GetValue"),
 		     "org.freedesktop.DBus.Error.UnknownObject");
-	expect_error(tb_method(SVC_A, "/Socx", "GetText"), "org.freedesktop.DBus.Error.UnknownObject");
+	expect_error(tb_method(SVC_A, "/Socx", "GetText"),
+		     "org.freedesktop.DBus.Error.UnknownObject");
 	expect_error(tb_method(SVC_A, "/CustomName", "SetValue"), DBUS_ERROR_INVALID_ARGS);
 	m = tb_method(SVC_A, "/CustomName", "SetValue");
 	const char *s = "bare";
@@ -430,12 +449,14 @@ static void test_malformed_calls(void)
 static void test_items_changed_exact(void)
 {
 	char rule[256], owner[128];
-	DBusMessage *r = dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
-						      "org.freedesktop.DBus", "GetNameOwner");
+	DBusMessage *r =
+		dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "GetNameOwner");
 	const char *n = SVC_A, *o;
 	dbus_message_append_args(r, DBUS_TYPE_STRING, &n, DBUS_TYPE_INVALID);
 	r = tb_call(cli, r, NULL, 0);
-	CU_ASSERT_FATAL(r && dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID));
+	CU_ASSERT_FATAL(r &&
+			dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID));
 	snprintf(owner, sizeof(owner), "%s", o);
 	dbus_message_unref(r);
 	snprintf(rule, sizeof(rule), "type='signal',sender='%s',member='ItemsChanged'", owner);
@@ -485,8 +506,8 @@ static void test_returning_pack_keeps_charge_state(void)
 	struct tb_val v;
 	bool ok = false;
 	for (int k = 0; k < 100 && !ok; k++) {
-		ok = tb_get_value(cli, SVC_C, "/Info/MaxDischargeCurrent", &v) == 0 && v.type == 'd' &&
-		     v.d > 0;
+		ok = tb_get_value(cli, SVC_C, "/Info/MaxDischargeCurrent", &v) == 0 &&
+		     v.type == 'd' && v.d > 0;
 		if (!ok)
 			usleep(20000);
 	}
@@ -609,8 +630,8 @@ static void test_bank(void)
 	CU_ASSERT(fabs(agg_value("/Dc/0/Current", &t) - 25.0) < 1e-6);
 	CU_ASSERT(agg_value("/System/NrOfModulesOnline", &t) == 2);
 	struct tb_val v;
-	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/System/MaxVoltageCellId", &v) == 0 && v.type == 's' &&
-		  (strcmp(v.s, "1:C7") == 0 || strcmp(v.s, "2:C7") == 0));
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/System/MaxVoltageCellId", &v) == 0 &&
+		  v.type == 's' && (strcmp(v.s, "1:C7") == 0 || strcmp(v.s, "2:C7") == 0));
 	/* only the aggregate is a BMS */
 	CU_ASSERT(tb_get_value(cli, SVC_A, "/Info/MaxChargeCurrent", &v) == 0 && v.type == 'x');
 	CU_ASSERT(tb_get_value(cli, SVC_B, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'x');
@@ -736,7 +757,6 @@ static void test_unique_instances_without_settings(void)
 	CU_ASSERT(vg.i != va.i && vg.i != vb.i);
 }
 
-
 /* ---- suite 4: a bus that goes away, a name held by another, hostile clients ---- */
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -839,8 +859,9 @@ static int init_robust(void)
 /* Unique name owning name into out; false when nobody owns it. */
 static bool owner_of(DBusConnection *c, const char *name, char *out, size_t len)
 {
-	DBusMessage *m = dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
-						      "org.freedesktop.DBus", "GetNameOwner");
+	DBusMessage *m =
+		dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "GetNameOwner");
 	dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID);
 	DBusMessage *r = tb_call(c, m, NULL, 0);
 	const char *o = NULL;
@@ -903,7 +924,8 @@ static void test_bus_restart(void)
 		struct tb_val v;
 		ready = owner_of(cli, SVC_A, NULL, 0) && owner_of(cli, SVC_B, NULL, 0) &&
 			owner_of(cli, SVC_AGG, NULL, 0) &&
-			tb_get_value(cli, SVC_AGG, "/Info/MaxChargeCurrent", &v) == 0 && v.type == 'd';
+			tb_get_value(cli, SVC_AGG, "/Info/MaxChargeCurrent", &v) == 0 &&
+			v.type == 'd';
 	}
 	CU_ASSERT_FATAL(ready);
 	for (int k = 0; k < 3; k++) {
@@ -920,7 +942,8 @@ static void test_bus_restart(void)
 	while (!back && mono_ms() - t0 < 3000) {
 		back = true;
 		for (int k = 0; k < 3 && back; k++) {
-			DBusMessage *now = tb_call(cli, tb_method(names[k], "/", "GetItems"), NULL, 0);
+			DBusMessage *now =
+				tb_call(cli, tb_method(names[k], "/", "GetItems"), NULL, 0);
 			back = items_differ(before[k], now, k == 0 ? "/History/ChargeCycles" : NULL,
 					    43) == 0;
 			if (now)
@@ -979,7 +1002,8 @@ static void test_name_held_then_released(void)
 /* A PropertiesChanged as com.victronenergy.settings sends it, sent by anyone to dest. */
 static void send_forged(DBusConnection *c, const char *dest, const char *path, const char *value)
 {
-	DBusMessage *m = dbus_message_new_signal(path, "com.victronenergy.BusItem", "PropertiesChanged");
+	DBusMessage *m =
+		dbus_message_new_signal(path, "com.victronenergy.BusItem", "PropertiesChanged");
 	dbus_message_set_destination(m, dest);
 	DBusMessageIter it, a, e, v;
 	dbus_message_iter_init_append(m, &it);
@@ -1028,7 +1052,8 @@ static void test_forged_settings_signals(void)
 		owned = owner_of(cli, SVC_A, pub_a, sizeof(pub_a));
 	CU_ASSERT_FATAL(owned);
 	struct tb_val inst, name, v;
-	CU_ASSERT_FATAL(tb_get_value(cli, SVC_A, "/DeviceInstance", &inst) == 0 && inst.type == 'i');
+	CU_ASSERT_FATAL(tb_get_value(cli, SVC_A, "/DeviceInstance", &inst) == 0 &&
+			inst.type == 'i');
 	CU_ASSERT_FATAL(tb_get_value(cli, SVC_A, "/CustomName", &name) == 0);
 	DBusConnection *evil = tb_connect(bus.address);
 	CU_ASSERT_FATAL(evil != NULL);
@@ -1083,7 +1108,8 @@ static long status_kb(const char *file, const char *field)
 static void test_unread_replies_bounded(void)
 {
 	struct tb_val v;
-	for (int k = 0; k < 200; k++) { /* warm: libdbus's and malloc's pools at their working size */
+	for (int k = 0; k < 200;
+	     k++) { /* warm: libdbus's and malloc's pools at their working size */
 		DBusMessage *r = tb_call(cli, tb_method(SVC_A, "/", "GetItems"), NULL, 0);
 		CU_ASSERT_FATAL(r != NULL);
 		dbus_message_unref(r);
@@ -1133,7 +1159,8 @@ static void test_unread_replies_bounded(void)
 	       bus_peak - bus_base, bus_after - bus_base);
 #if RSS_MEASURABLE
 	CU_ASSERT(peak - base < 8 * 1024);
-	/* near the baseline: without a cap the growth stays (glibc keeps it); ASan's caches ~3 MB */
+	/* near the baseline: without a cap the growth stays (glibc keeps it); ASan's caches ~3 MB
+	 */
 	CU_ASSERT(after - base < 6 * 1024);
 #else
 	printf("(RSS not bounded under TSan: its shadow memory is most of it) ");
@@ -1237,7 +1264,8 @@ int sb_register_tests(void)
 	    !CU_add_test(srob, "a held name is taken on release", test_name_held_then_released) ||
 	    !CU_add_test(srob, "forged settings signals change nothing",
 			 test_forged_settings_signals) ||
-	    !CU_add_test(srob, "20000 unread GetItems: memory bounded", test_unread_replies_bounded))
+	    !CU_add_test(srob, "20000 unread GetItems: memory bounded",
+			 test_unread_replies_bounded))
 		return -1;
 	return 0;
 }

@@ -41,9 +41,9 @@ static char logpath[256];
 static char confpath[256];
 static pid_t daemon_pid;
 static struct tb_bus bus;
-static char preload[512];      /* LD_PRELOAD for the daemon only */
-static char **plain_env;       /* environ without LD_PRELOAD and UMOCKDEV_DIR */
-static char **mock_env;        /* environ with LD_PRELOAD */
+static char preload[512]; /* LD_PRELOAD for the daemon only */
+static char **plain_env;  /* environ without LD_PRELOAD and UMOCKDEV_DIR */
+static char **mock_env;   /* environ with LD_PRELOAD */
 
 static char *slurp(const char *path)
 {
@@ -146,7 +146,7 @@ static int start_daemon(void)
 	snprintf(exe, sizeof(exe), "%s/supervisor/serialbatteryd", bin ? bin : ".");
 	snprintf(statedir, sizeof(statedir), "%s/state", dir);
 	mkdir(statedir, 0700);
-	char *argv[] = {exe, "-v", "-c", confpath, "--state-dir", statedir, "--bus-address",
+	char *argv[] = {exe,         "-v", "-c", confpath, "--state-dir", statedir, "--bus-address",
 			bus.address, NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
@@ -175,9 +175,11 @@ static int stop_daemon(void)
 		}
 		poll(NULL, 0, 10);
 	}
-	fprintf(stderr, "\n  SIGTERM -> exit in %llu ms\n", (unsigned long long)(time_mono_ms() - t0));
+	fprintf(stderr, "\n  SIGTERM -> exit in %llu ms\n",
+		(unsigned long long)(time_mono_ms() - t0));
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		fprintf(stderr, "\n  daemon %s %d\n", WIFEXITED(st) ? "exit status" : "killed by signal",
+		fprintf(stderr, "\n  daemon %s %d\n",
+			WIFEXITED(st) ? "exit status" : "killed by signal",
 			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -375,8 +377,8 @@ static void test_plug_unplug_replug(void)
 	CU_ASSERT_FATAL(sim_start("jk", "ttyUSB0", &jk) == 0);
 	CU_ASSERT_FATAL(mock_plug_linked(tb, MOCK_CH340, 1, "ttyUSB0", &ch340) == 0);
 	CU_ASSERT_FATAL(start_daemon() == 0);
-	CU_ASSERT(wait_log_count("ttyUSB0: worker started (identity path-pci-0000:00:14.0-usb-0:1:1.0)",
-				 1, 10000));
+	CU_ASSERT(wait_log_count(
+		"ttyUSB0: worker started (identity path-pci-0000:00:14.0-usb-0:1:1.0)", 1, 10000));
 	CU_ASSERT(wait_log_count("ttyUSB0: jk at 115200 baud", 1, 20000));
 	CU_ASSERT(wait_thread_named("sb-worker:USB0", 10000));
 	int base = proc_threads(daemon_pid) - 1; /* main + publisher, without the worker */

@@ -138,7 +138,8 @@ static void test_passive_listens(void)
 	CU_ASSERT_FATAL(m >= 0);
 	struct worker_link *l;
 	CU_ASSERT_FATAL(worker_link_open(slave, -1, &l) == 0);
-	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
+			0);
 	struct worker_counters c = {0};
 	struct bms_snapshot snap;
 
@@ -214,7 +215,8 @@ static void test_set_fet(void)
 	CU_ASSERT_FATAL(wt_resp_start(&r, d) == 0);
 	struct worker_link *l;
 	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
-	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
+			0);
 	void *st = calloc(1, l->state_cap);
 	CU_ASSERT_FATAL(st != NULL);
 	CU_ASSERT_FATAL(d->init(st, 0) == 0);
@@ -275,7 +277,8 @@ static void test_static_step_carried(void)
 	CU_ASSERT_FATAL(wt_resp_start(&r, d) == 0);
 	struct worker_link *l;
 	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
-	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
+			0);
 	void *st = calloc(1, l->state_cap);
 	CU_ASSERT_FATAL(st != NULL && d->init(st, 0) == 0);
 	struct bms_held held;

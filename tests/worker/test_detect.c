@@ -141,8 +141,8 @@ static bool only_requests_of(const struct bms_driver *drv, const uint8_t *log, s
 			if (drv->init)
 				drv->init(st, naddrs ? addrs[a] : 0);
 			for (unsigned step = 0; n < 64; step++) {
-				struct bms_request rq = {.kind = (enum bms_req_kind)kind,
-							 .step = step, .cycle = 1};
+				struct bms_request rq = {
+					.kind = (enum bms_req_kind)kind, .step = step, .cycle = 1};
 				int k = drv->build_request(st, &rq, reqs[n], sizeof(reqs[n]));
 				if (k <= 0)
 					break;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The port layer on real pseudo-terminals and the state file (plausibility: tests/bms/test_plausible.c). */
+/* The port layer on real pseudo-terminals and the state file (plausibility:
+ * tests/bms/test_plausible.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

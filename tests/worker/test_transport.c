@@ -97,7 +97,8 @@ static void test_detect_and_cycle_over_stream(void)
 			memset(&snap, 0, sizeof(snap));
 			struct worker_counters c = {0};
 			unsigned before = atomic_load(&b.r.requests);
-			CU_ASSERT(worker_cycle(b.l, drv, state, BMS_REQ_POLL, 2, NULL, &snap, &c) == 0);
+			CU_ASSERT(worker_cycle(b.l, drv, state, BMS_REQ_POLL, 2, NULL, &snap, &c) ==
+				  0);
 			CU_ASSERT(same_cells(&snap));
 			CU_ASSERT(c.timeouts == 0 && c.frames_bad == 0);
 			CU_ASSERT(atomic_load(&b.r.requests) > before);

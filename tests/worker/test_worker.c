@@ -34,7 +34,8 @@ static bool online_with_cycles(void *arg)
 {
 	struct slot_wait *w = arg;
 	w->slot = wt_find_slot(w->st, w->key, &w->rec);
-	return w->slot >= 0 && w->rec.state == STORE_ONLINE && w->rec.info.cycles_ok >= w->min_cycles;
+	return w->slot >= 0 && w->rec.state == STORE_ONLINE &&
+	       w->rec.info.cycles_ok >= w->min_cycles;
 }
 
 static bool stale_now(void *arg)

@@ -31,14 +31,14 @@
 static void state_json(char *buf, size_t len, const char *later)
 {
 	snprintf(buf, len,
-	         "{\"voltage_v\": 52.8, \"current_a\": -5.0, \"soc_pct\": 73,"
-	         " \"capacity_remaining_ah\": 204.4, \"capacity_full_ah\": 280,"
-	         " \"capacity_design_ah\": 280, \"cycles\": 42,"
-	         " \"cell_voltages_v\": " CELLS16 ", \"temperatures_c\": [21.5, 22.5],"
-	         " \"mosfet_temp_c\": 30, \"charge_fet\": true, \"discharge_fet\": true,"
-	         " \"sw_version\": \"1.2\", \"model\": \"SB-TEST-16S\","
-	         " \"states\": [{\"t\": 0}, {\"t\": %d, %s}]}",
-	         T_BAD, later);
+		 "{\"voltage_v\": 52.8, \"current_a\": -5.0, \"soc_pct\": 73,"
+		 " \"capacity_remaining_ah\": 204.4, \"capacity_full_ah\": 280,"
+		 " \"capacity_design_ah\": 280, \"cycles\": 42,"
+		 " \"cell_voltages_v\": " CELLS16 ", \"temperatures_c\": [21.5, 22.5],"
+		 " \"mosfet_temp_c\": 30, \"charge_fet\": true, \"discharge_fet\": true,"
+		 " \"sw_version\": \"1.2\", \"model\": \"SB-TEST-16S\","
+		 " \"states\": [{\"t\": 0}, {\"t\": %d, %s}]}",
+		 T_BAD, later);
 }
 
 /* The shared test parameters, with the current maxima the plausibility check bounds by. */
@@ -113,11 +113,12 @@ static void test_implausible_never_committed(void)
 		const char *name;
 		const char *later;
 	} kinds[] = {
-	    {"SOC 250 %", "\"soc_pct\": 250"},
-	    {"0 V pack", "\"voltage_v\": 0"},
-	    {"-273 degC", "\"temperatures_c\": [-273, 22.5]"},
-	    {"32 cells instead of 16", "\"cell_voltages_v\": " CELLS32 ", \"voltage_v\": 105.6"},
-	    {"-300 A with 50 A configured", "\"current_a\": -300"},
+		{"SOC 250 %", "\"soc_pct\": 250"},
+		{"0 V pack", "\"voltage_v\": 0"},
+		{"-273 degC", "\"temperatures_c\": [-273, 22.5]"},
+		{"32 cells instead of 16",
+		 "\"cell_voltages_v\": " CELLS32 ", \"voltage_v\": 105.6"},
+		{"-300 A with 50 A configured", "\"current_a\": -300"},
 	};
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		printf("\n    %s ", kinds[k].name);
@@ -186,9 +187,9 @@ static void test_bad_cell_committed_with_mask(void)
 	/* cell 5 at 65.535 V (0xFFFF), cell 12 at 0 V, the pack voltage as before */
 	struct worker_run r;
 	CU_ASSERT_FATAL(run_start(&r,
-	                          "\"cell_voltages_v\": [" C4 ", 65.535, 3.3, 3.3, 3.3, "
-	                          "3.3, 3.3, 3.3, 0, " C4 "]",
-	                          "usb-test-badcell"));
+				  "\"cell_voltages_v\": [" C4 ", 65.535, 3.3, 3.3, 3.3, "
+				  "3.3, 3.3, 3.3, 0, " C4 "]",
+				  "usb-test-badcell"));
 	CU_ASSERT(good_values(&r.sw.rec.snap));
 	CU_ASSERT_FATAL(wt_wait(masked_commit, &r.sw, LONG_WAIT));
 	const struct bms_snapshot *s = &r.sw.rec.snap;
@@ -247,10 +248,10 @@ int sb_register_tests(void)
 	if (!wt_have_simulator())
 		return 0;
 	static const struct sb_test tests[] = {
-	    {"implausible cycles never reach the store", test_implausible_never_committed},
-	    {"a bad cell is committed with mask and alarm", test_bad_cell_committed_with_mask},
-	    {"a dropped field loses its valid bit", test_dropped_field_loses_valid_bit},
-	    {NULL, NULL},
+		{"implausible cycles never reach the store", test_implausible_never_committed},
+		{"a bad cell is committed with mask and alarm", test_bad_cell_committed_with_mask},
+		{"a dropped field loses its valid bit", test_dropped_field_loses_valid_bit},
+		{NULL, NULL},
 	};
 	return sb_add_suite("worker plausibility", tests);
 }

@@ -84,8 +84,8 @@ int wt_count_threads(void)
 void wt_snapshot(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN |
-		   BMS_V_CAP_FULL | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS;
+	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
+		   BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS;
 	s->cell_count = 16;
 	int32_t sum = 0;
 	for (int i = 0; i < 16; i++) {
@@ -146,8 +146,7 @@ bool wt_wait(bool (*cond)(void *arg), void *arg, unsigned timeout_ms)
 }
 
 /* json NULL: the state is wt_snapshot(). */
-static int sim_start(struct wt_sim *s, const char *bms, const char *json,
-		     const char *const *extra)
+static int sim_start(struct wt_sim *s, const char *bms, const char *json, const char *const *extra)
 {
 	memset(s, 0, sizeof(*s));
 	const char *tool = wt_tool();
@@ -196,8 +195,7 @@ int wt_sim_start(struct wt_sim *s, const char *bms, const char *const *extra)
 	return sim_start(s, bms, NULL, extra);
 }
 
-int wt_sim_start_json(struct wt_sim *s, const char *bms, const char *json,
-		      const char *const *extra)
+int wt_sim_start_json(struct wt_sim *s, const char *bms, const char *json, const char *const *extra)
 {
 	return sim_start(s, bms, json, extra);
 }
