@@ -61,8 +61,9 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
 def source_files(root):
     for top in sorted(os.listdir(root)):
         path = os.path.join(root, top)
-        # hidden folders and build trees (in-source builds) are not sources
-        if top.startswith(".") or not os.path.isdir(path):
+        # hidden folders, build trees (in-source builds, the cross sysroot) and
+        # packaging output are not sources
+        if top.startswith((".", "build")) or top == "out" or not os.path.isdir(path):
             continue
         if os.path.exists(os.path.join(path, "CMakeCache.txt")):
             continue
