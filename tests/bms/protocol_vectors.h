@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tests/bms/vectors.h"
+
 struct pvec_expect {
 	const char *key;   /* NULL ends the list */
 	double num;        /* numbers and booleans (0/1) */
@@ -29,24 +31,7 @@ struct pvec {
 /* Decode hex into out (cap bytes); returns the byte count or -1. */
 static inline int pvec_bytes(const struct pvec *v, uint8_t *out, size_t cap)
 {
-	size_t n = 0;
-	for (const char *p = v->hex; p[0] && p[1]; p += 2) {
-		int b = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = p[k];
-			int d = (c >= '0' && c <= '9')   ? c - '0'
-				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
-				: (c >= 'A' && c <= 'F') ? c - 'A' + 10
-							 : -1;
-			if (d < 0)
-				return -1;
-			b = b * 16 + d;
-		}
-		if (n >= cap)
-			return -1;
-		out[n++] = (uint8_t)b;
-	}
-	return (int)n;
+	return vec_hex(v->hex, out, cap);
 }
 
 /* The expectation for key, or NULL. */
