@@ -46,7 +46,7 @@ enum dc_map {
 	DC_MAPPED = 1,   /* *ret holds the decoded value to compare */
 };
 
-/* A decoded value, in the units of the vectors.json key (V, A, Ah, degC, %). */
+/* A decoded value, in the units of the vectors key (tests/vectors/) (V, A, Ah, degC, %). */
 struct dc_value {
 	enum vec_kind kind; /* VEC_NUM, VEC_BOOL (num 0/1), VEC_STR, VEC_ARRAY */
 	double num;

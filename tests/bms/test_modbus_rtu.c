@@ -59,8 +59,8 @@ static double num(const struct pvec *v, const char *key)
 	return e->num;
 }
 
-/* The families these frames come from: a new Modbus family in vectors.json
- * must show up here when the data is regenerated. */
+/* The families these frames come from: a new Modbus family in tests/vectors/
+ * must show up here. */
 static void test_families_covered(void)
 {
 	static const char *const fam[] = {"jk_pb_rs485", "jbd_up16s", "seplos_v3",

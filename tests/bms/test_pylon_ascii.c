@@ -35,7 +35,7 @@ static void test_families_covered(void)
 	}
 	CU_ASSERT(seplos > 0);
 	CU_ASSERT(pace > 0);
-	/* a new '~' family in vectors.json must be looked at here when the data is regenerated */
+	/* a new '~' family in tests/vectors/ must be looked at here */
 	CU_ASSERT_EQUAL(seplos + pace, NV);
 }
 
