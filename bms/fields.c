@@ -17,24 +17,23 @@
 
 /* In JSON key order: the writer emits them in this order (docs/SIMULATOR.md). */
 const struct bms_field bms_fields[BMS_FIELD_COUNT] = {
-	F(BMS_FIELD_VOLTAGE, "voltage_v", NULL, BMS_V_VOLTAGE, voltage_mv, BMS_FT_I32,
+	F(BMS_FIELD_VOLTAGE, "voltage_v", "", BMS_V_VOLTAGE, voltage_mv, BMS_FT_I32,
 	  BMS_SCALE_MILLI, "V", "mV"),
 	F(BMS_FIELD_CURRENT, "current_a", "current", BMS_V_CURRENT, current_ma, BMS_FT_I32,
 	  BMS_SCALE_MILLI, "A", "mA"),
-	F(BMS_FIELD_POWER, "power_w", NULL, BMS_V_POWER, power_mw, BMS_FT_I64, BMS_SCALE_MILLI, "W",
+	F(BMS_FIELD_POWER, "power_w", "", BMS_V_POWER, power_mw, BMS_FT_I64, BMS_SCALE_MILLI, "W",
 	  "mW"),
 	F(BMS_FIELD_SOC, "soc_pct", "soc", BMS_V_SOC, soc_cpct, BMS_FT_U16, BMS_SCALE_CENTI, "%",
 	  "0.01 %"),
-	F(BMS_FIELD_SOH, "soh_pct", NULL, BMS_V_SOH, soh_cpct, BMS_FT_U16, BMS_SCALE_CENTI, "%",
+	F(BMS_FIELD_SOH, "soh_pct", "", BMS_V_SOH, soh_cpct, BMS_FT_U16, BMS_SCALE_CENTI, "%",
 	  "0.01 %"),
-	F(BMS_FIELD_CAP_REMAIN, "capacity_remaining_ah", NULL, BMS_V_CAP_REMAIN,
-	  capacity_remain_mah, BMS_FT_I32, BMS_SCALE_MILLI, "Ah", "mAh"),
-	F(BMS_FIELD_CAP_FULL, "capacity_full_ah", NULL, BMS_V_CAP_FULL, capacity_full_mah,
+	F(BMS_FIELD_CAP_REMAIN, "capacity_remaining_ah", "", BMS_V_CAP_REMAIN, capacity_remain_mah,
 	  BMS_FT_I32, BMS_SCALE_MILLI, "Ah", "mAh"),
-	F(BMS_FIELD_CAP_DESIGN, "capacity_design_ah", NULL, BMS_V_CAP_DESIGN, capacity_design_mah,
+	F(BMS_FIELD_CAP_FULL, "capacity_full_ah", "", BMS_V_CAP_FULL, capacity_full_mah, BMS_FT_I32,
+	  BMS_SCALE_MILLI, "Ah", "mAh"),
+	F(BMS_FIELD_CAP_DESIGN, "capacity_design_ah", "", BMS_V_CAP_DESIGN, capacity_design_mah,
 	  BMS_FT_I32, BMS_SCALE_MILLI, "Ah", "mAh"),
-	F(BMS_FIELD_CYCLES, "cycles", NULL, BMS_V_CYCLES, cycles, BMS_FT_U32, BMS_SCALE_ONE, "",
-	  ""),
+	F(BMS_FIELD_CYCLES, "cycles", "", BMS_V_CYCLES, cycles, BMS_FT_U32, BMS_SCALE_ONE, "", ""),
 	[BMS_FIELD_CELL_COUNT] = {.key = "cell_count",
 				  .valid = BMS_V_CELLS,
 				  .offset = offsetof(struct bms_snapshot, cell_count),
@@ -53,22 +52,21 @@ const struct bms_field bms_fields[BMS_FIELD_COUNT] = {
 	  BMS_SCALE_ONE, "", ""),
 	F(BMS_FIELD_DISCHARGE_FET, "discharge_fet", "discharge_fet", BMS_V_FETS, discharge_fet,
 	  BMS_FT_BOOL, BMS_SCALE_ONE, "", ""),
-	F(BMS_FIELD_BALANCING, "balancing", NULL, BMS_V_BALANCING, balancing, BMS_FT_BITS,
+	F(BMS_FIELD_BALANCING, "balancing", "", BMS_V_BALANCING, balancing, BMS_FT_BITS,
 	  BMS_SCALE_ONE, "", ""),
-	F(BMS_FIELD_BALANCER, "balancer_enabled", NULL, BMS_V_BALANCER, balancer_enabled,
-	  BMS_FT_BOOL, BMS_SCALE_ONE, "", ""),
-	F(BMS_FIELD_ALARMS, "alarms", NULL, BMS_V_ALARMS, alarm, BMS_FT_ALARMS, BMS_SCALE_ONE, "",
+	F(BMS_FIELD_BALANCER, "balancer_enabled", "", BMS_V_BALANCER, balancer_enabled, BMS_FT_BOOL,
+	  BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_ALARMS, "alarms", "", BMS_V_ALARMS, alarm, BMS_FT_ALARMS, BMS_SCALE_ONE, "",
 	  ""),
 	F(BMS_FIELD_MAX_CHARGE_I, "max_charge_current_a", "bms_max_charge", BMS_V_MAX_CHARGE_I,
 	  max_charge_ma, BMS_FT_I32, BMS_SCALE_MILLI, "A", "mA"),
 	F(BMS_FIELD_MAX_DISCHARGE_I, "max_discharge_current_a", "bms_max_discharge",
 	  BMS_V_MAX_DISCHARGE_I, max_discharge_ma, BMS_FT_I32, BMS_SCALE_MILLI, "A", "mA"),
-	F(BMS_FIELD_SERIAL, "serial", NULL, BMS_V_SERIAL, serial, BMS_FT_STR, BMS_SCALE_ONE, "",
-	  ""),
-	F(BMS_FIELD_MODEL, "model", NULL, BMS_V_MODEL, model, BMS_FT_STR, BMS_SCALE_ONE, "", ""),
-	F(BMS_FIELD_HW_VERSION, "hw_version", NULL, BMS_V_HW_VERSION, hw_version, BMS_FT_STR,
+	F(BMS_FIELD_SERIAL, "serial", "", BMS_V_SERIAL, serial, BMS_FT_STR, BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_MODEL, "model", "", BMS_V_MODEL, model, BMS_FT_STR, BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_HW_VERSION, "hw_version", "", BMS_V_HW_VERSION, hw_version, BMS_FT_STR,
 	  BMS_SCALE_ONE, "", ""),
-	F(BMS_FIELD_SW_VERSION, "sw_version", NULL, BMS_V_SW_VERSION, sw_version, BMS_FT_STR,
+	F(BMS_FIELD_SW_VERSION, "sw_version", "", BMS_V_SW_VERSION, sw_version, BMS_FT_STR,
 	  BMS_SCALE_ONE, "", ""),
 };
 #undef F
@@ -85,7 +83,7 @@ const struct bms_field *bms_field_by_csv(const char *column)
 {
 	for (unsigned i = 0; column && i < BMS_FIELD_COUNT; i++) {
 		const struct bms_field *f = &bms_fields[i];
-		if (f->csv && bms_field_cap(f) == 0 && strcmp(f->csv, column) == 0)
+		if (f->csv[0] && bms_field_cap(f) == 0 && strcmp(f->csv, column) == 0)
 			return f;
 	}
 	return NULL;

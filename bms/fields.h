@@ -101,17 +101,22 @@ enum bms_field_id {
 	BMS_FIELD_COUNT
 };
 
+/*
+ * Names are arrays, not pointers: the table is plain read-only data with no
+ * relocations (in a position-independent daemon each pointer costs a
+ * relocation entry three times its size).
+ */
 struct bms_field {
-	const char *key; /* JSON key (and vectors.json key) */
-	const char *csv; /* plan CSV column (arrays: the prefix of cell1.., temp1..); NULL = none */
-	uint32_t valid;  /* enum bms_valid bit */
-	size_t offset;   /* offsetof(struct bms_snapshot, ...) */
-	enum bms_field_type type;
-	unsigned scale;       /* raw units per SI unit; JSON decimals = log10(scale) */
-	const char *unit;     /* SI unit of the JSON value, "" for counts and flags */
-	const char *raw_unit; /* unit in the snapshot */
-	/* Counts (cell_count): the highest value a reader accepts; 0 = the type's range. */
-	unsigned max;
+	char key[24];      /* JSON key (and the vectors' key) */
+	char csv[20];      /* plan CSV column (arrays: the prefix of cell1.., temp1..); "" = none */
+	char unit[8];      /* SI unit of the JSON value, "" for counts and flags */
+	char raw_unit[12]; /* unit in the snapshot */
+	uint32_t valid;    /* enum bms_valid bit */
+	uint16_t offset;   /* offsetof(struct bms_snapshot, ...) */
+	uint8_t type;      /* enum bms_field_type */
+	uint8_t max;    /* counts (cell_count): the highest value a reader accepts; 0 = the type's
+			   range */
+	uint16_t scale; /* raw units per SI unit; JSON decimals = log10(scale) */
 };
 
 extern const struct bms_field bms_fields[BMS_FIELD_COUNT];

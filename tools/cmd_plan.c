@@ -60,7 +60,7 @@ static bool elem_column(const char *name, const struct bms_field **ret_f, unsign
 	for (unsigned i = 0; i < BMS_FIELD_COUNT; i++) {
 		const struct bms_field *f = &bms_fields[i];
 		unsigned cap = bms_field_cap(f), idx;
-		size_t pl = f->csv ? strlen(f->csv) : 0;
+		size_t pl = strlen(f->csv);
 		char tail;
 		if (!cap || !pl || strncmp(name, f->csv, pl) != 0)
 			continue;

@@ -25,7 +25,7 @@ static void test_table_covers_snapshot(void)
 		CU_ASSERT_PTR_EQUAL(bms_field_by_key(f->key), f);
 		for (unsigned j = 0; j < i; j++) {
 			CU_ASSERT(strcmp(bms_fields[j].key, f->key) != 0);
-			CU_ASSERT(!f->csv || !bms_fields[j].csv ||
+			CU_ASSERT(!f->csv[0] || !bms_fields[j].csv[0] ||
 				  strcmp(bms_fields[j].csv, f->csv) != 0);
 			/* two fields share an offset never (the FETs share a bit, not a place) */
 			CU_ASSERT(bms_fields[j].offset != f->offset);
