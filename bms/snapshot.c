@@ -5,7 +5,8 @@
 
 #include "bms.h"
 
-static const char *const alarm_names[BMS_ALARM_COUNT] = {
+/* Arrays, not pointers: read-only data without a relocation per name. */
+static const char alarm_names[BMS_ALARM_COUNT][24] = {
 	[BMS_ALARM_LOW_VOLTAGE] = "LowVoltage",
 	[BMS_ALARM_HIGH_VOLTAGE] = "HighVoltage",
 	[BMS_ALARM_LOW_CELL_VOLTAGE] = "LowCellVoltage",

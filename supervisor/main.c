@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +55,9 @@ enum {
 
 int main(int argc, char **argv)
 {
+	/* One malloc arena for every thread: a worker allocates little, and an
+	 * arena per worker thread costs resident memory per port for nothing. */
+	mallopt(M_ARENA_MAX, 1);
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", required_argument, NULL, OPT_CHECK},
