@@ -21,7 +21,7 @@ static const char *const chem_names[BMS_CHEM_COUNT] = {
  */
 static const struct bms_cell_range chem_ranges[BMS_CHEM_COUNT] = {
 	[BMS_CHEM_LFP] = {1500, 4500},
-	[BMS_CHEM_NMC] = {1500, 4800},
+	[BMS_CHEM_NMC] = {1500, BMS_PLAUSIBLE_CELL_MAX_MV},
 	[BMS_CHEM_LTO] = {1000, 3200},
 };
 

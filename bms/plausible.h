@@ -39,6 +39,9 @@ struct bms_cell_range bms_chemistry_cell_range(enum bms_chemistry c);
 
 /* More cells than this out of range (or more than half the pack) is no broken wire. */
 #define BMS_PLAUSIBLE_MAX_BAD_CELLS 2u
+/* The highest reading a cell of any chemistry can show (NMC's ceiling below);
+ * bms/stats.c counts no cell above it. */
+#define BMS_PLAUSIBLE_CELL_MAX_MV 4800
 /* Temperatures (battery sensors and MOSFET), 0.1 degC, inclusive. */
 #define BMS_PLAUSIBLE_TEMP_MIN_DC (-400)
 #define BMS_PLAUSIBLE_TEMP_MAX_DC 1000

@@ -19,9 +19,11 @@
 #include <stdint.h>
 
 #include "bms/bms.h"
+#include "bms/plausible.h"
 
-/* The highest reading a cell of any chemistry can show (NMC, bms/plausible.c). */
-#define BMS_STATS_CELL_MAX_MV 4800
+/* The highest reading a cell of any chemistry can show: one definition, in
+ * bms/plausible.h, shared with the plausibility check. */
+#define BMS_STATS_CELL_MAX_MV BMS_PLAUSIBLE_CELL_MAX_MV
 
 struct bms_stats {
 	uint8_t cells_reported; /* min(cell_count, BMS_MAX_CELLS) with BMS_V_CELLS, else 0 */
