@@ -27,6 +27,7 @@
 #ifndef SB_BMS_H
 #define SB_BMS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,7 +60,31 @@ enum bms_valid {
 	BMS_V_POWER = 1u << 19,
 	BMS_V_MODEL = 1u << 20,
 	BMS_V_CAP_DESIGN = 1u << 21,
+	BMS_V_COUNTS = 1u << 22,      /* cells_reported and temps_reported */
+	BMS_V_PROT_EVENTS = 1u << 23, /* prot_events[] */
 };
+
+/*
+ * Protection events a BMS counts over its life (JBD register 0xAA, in that
+ * order); names as in the JSON object "protection_events".
+ */
+enum bms_prot {
+	BMS_PROT_SHORT_CIRCUIT,
+	BMS_PROT_CHARGE_OC,
+	BMS_PROT_DISCHARGE_OC,
+	BMS_PROT_CELL_OV,
+	BMS_PROT_CELL_UV,
+	BMS_PROT_CHARGE_OT,
+	BMS_PROT_CHARGE_UT,
+	BMS_PROT_DISCHARGE_OT,
+	BMS_PROT_DISCHARGE_UT,
+	BMS_PROT_PACK_OV,
+	BMS_PROT_PACK_UV,
+	BMS_PROT_COUNT
+};
+
+/* "short_circuit", "charge_overcurrent", ... */
+const char *bms_prot_name(enum bms_prot p);
 
 /* The Victron alarm set (/Alarms/<name>); values 0 ok, 1 warning, 2 alarm. */
 enum bms_alarm {
@@ -122,6 +147,17 @@ struct bms_snapshot {
 	int32_t max_charge_ma;    /* the BMS's own limit */
 	int32_t max_discharge_ma; /* the BMS's own limit, positive */
 
+	/*
+	 * BMS_V_COUNTS: the cell and temperature-sensor counts the BMS states
+	 * in a status frame (JBD 0x03, Daly 0x94, JK 0x8A/0x86), which need not
+	 * come with the cell list itself. A list whose length disagrees with
+	 * the stated count is not a whole measurement (bms/plausible.c).
+	 */
+	uint8_t cells_reported;
+	uint8_t temps_reported;
+
+	uint16_t prot_events[BMS_PROT_COUNT]; /* BMS_V_PROT_EVENTS: lifetime counters */
+
 	char serial[BMS_STR_LEN];
 	char model[BMS_STR_LEN];
 	char hw_version[BMS_STR_LEN];
@@ -167,8 +203,36 @@ enum bms_req_kind {
 	BMS_REQ_PROBE = 0, /* the cheapest request that identifies the BMS */
 	BMS_REQ_POLL = 1,  /* the poll cycle */
 	BMS_REQ_SET = 2,   /* one write: command and value */
+	/*
+	 * One read of the protocol's command req->reg, whether the poll uses it
+	 * or not: build_request gives that read request, parse decodes its
+	 * reply into the snapshot (multi-frame replies as in a poll). Used by
+	 * `serialbattery decode` for captures; steps: 0 only. A command the
+	 * driver cannot read: build_request -EOPNOTSUPP, parse -EPROTO.
+	 */
+	BMS_REQ_READ = 3,
+	/*
+	 * The one-time sequence after detection (settings that are read behind
+	 * a mode switch, e.g. JBD factory mode). Steps 0.. until build_request
+	 * returns 0; its fields are kept by the core like static data. When a
+	 * step fails, the core sends step BMS_STEP_CLEANUP (the request that
+	 * leaves the mode; 0 = none) and ends the sequence; the whole sequence
+	 * is tried at most twice per detection, a request is never retried
+	 * within it (docs/WORKER.md "Setup").
+	 */
+	BMS_REQ_SETUP = 4,
 };
-#define BMS_REQ_KINDS 3
+#define BMS_REQ_KINDS 5
+#define BMS_STEP_CLEANUP 0xFFFFu /* SETUP: the step that leaves the mode */
+
+/*
+ * parse(): a well-formed frame of the protocol that does not answer this
+ * request from us: another unit's reply, another master's request or reply
+ * on a shared line (a Daly display, a JK PB master pack), the echo of our own
+ * request. The core skips it, counts it (frames_foreign), never as an error,
+ * and keeps reading. parse must not have touched the snapshot.
+ */
+#define BMS_FOREIGN (-EXDEV)
 
 /*
  * The request descriptor, passed to both build_request() and parse(): the
@@ -182,7 +246,45 @@ struct bms_request {
 	unsigned attempt; /* 0 = first try of this step, n = the nth retry */
 	enum bms_command command; /* SET only */
 	int32_t value;            /* SET only (see enum bms_command) */
+	uint16_t reg;             /* READ only: the protocol's command, register or frame type */
 };
+
+/*
+ * What a frame is, told without the request it answers (captures): the
+ * driver's optional describe(). Besides what parse() puts in the snapshot,
+ * items[] carries every other value the frame holds (raw bits, counters,
+ * protocol fields), each under a plain snake_case key with its unit in the
+ * name where it has one (runtime_s, balance_current_ma); numbers in the
+ * frame's own scale made SI where obvious. Filled with bms_desc_* (bms/describe.c).
+ */
+enum bms_frame_dir {
+	BMS_DIR_REPLY = 0,
+	BMS_DIR_REQUEST = 1,
+};
+#define BMS_DESC_ITEMS 40
+#define BMS_DESC_KEY 24
+#define BMS_DESC_TEXT 48
+struct bms_desc_item {
+	char key[BMS_DESC_KEY];
+	bool is_text;
+	double num;
+	char text[BMS_DESC_TEXT];
+};
+struct bms_frame_desc {
+	enum bms_frame_dir dir;
+	uint16_t command; /* the protocol's command, register or frame type (READ's reg) */
+	int address;      /* the unit it is to or from, -1 when the protocol has none */
+	bool continues;   /* a later frame of a multi-frame reply (Daly 0x95 frame 2..) */
+	char name[40];    /* "0x91 max/min cell", "status", "read all" */
+	unsigned n;       /* items used */
+	struct bms_desc_item items[BMS_DESC_ITEMS];
+};
+/* Start a description; then add items (silently dropped beyond BMS_DESC_ITEMS). */
+void bms_desc_init(struct bms_frame_desc *d, enum bms_frame_dir dir, uint16_t command, int address,
+		   const char *name);
+void bms_desc_num(struct bms_frame_desc *d, const char *key, double value);
+/* len bytes of text from a frame: stops at NUL, non-printable bytes become '?' */
+void bms_desc_text(struct bms_frame_desc *d, const char *key, const char *text, size_t len);
 
 /* enum bms_step_flags: what the core must know about a poll step. */
 enum bms_step_flags {
@@ -282,6 +384,13 @@ struct bms_driver {
 
 	/* Optional: derive fields at the end of a cycle (e.g. SOC from capacities). */
 	void (*finish)(void *state, struct bms_snapshot *snap);
+
+	/*
+	 * What a frame frame_check() accepted is (struct bms_frame_desc): 0, or
+	 * -1 when it is not a frame the protocol defines. Pure: no state.
+	 * Required for `serialbattery decode`; every registered driver has one.
+	 */
+	int (*describe)(const uint8_t *frame, size_t len, struct bms_frame_desc *d);
 };
 
 /* The registry: ordered NULL-terminated table, most used first (bms/registry.c). */

@@ -68,6 +68,23 @@ const struct bms_field bms_fields[BMS_FIELD_COUNT] = {
 	  BMS_SCALE_ONE, "", ""),
 	F(BMS_FIELD_SW_VERSION, "sw_version", "", BMS_V_SW_VERSION, sw_version, BMS_FT_STR,
 	  BMS_SCALE_ONE, "", ""),
+	[BMS_FIELD_CELLS_REPORTED] = {.key = "bms_cell_count",
+				      .valid = BMS_V_COUNTS,
+				      .offset = offsetof(struct bms_snapshot, cells_reported),
+				      .type = BMS_FT_U8,
+				      .scale = BMS_SCALE_ONE,
+				      .unit = "",
+				      .raw_unit = "",
+				      .max = BMS_MAX_CELLS},
+	[BMS_FIELD_TEMPS_REPORTED] = {.key = "bms_temp_count",
+				      .valid = BMS_V_COUNTS,
+				      .offset = offsetof(struct bms_snapshot, temps_reported),
+				      .type = BMS_FT_U8,
+				      .scale = BMS_SCALE_ONE,
+				      .unit = "",
+				      .raw_unit = ""},
+	F(BMS_FIELD_PROT_EVENTS, "protection_events", "", BMS_V_PROT_EVENTS, prot_events,
+	  BMS_FT_PROT, BMS_SCALE_ONE, "", ""),
 };
 #undef F
 
@@ -247,6 +264,8 @@ static size_t field_size(const struct bms_field *f)
 		return sizeof(((struct bms_snapshot *)0)->temp_dc);
 	case BMS_FT_ALARMS:
 		return sizeof(((struct bms_snapshot *)0)->alarm);
+	case BMS_FT_PROT:
+		return sizeof(((struct bms_snapshot *)0)->prot_events);
 	}
 	return 0;
 }

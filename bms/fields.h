@@ -70,6 +70,7 @@ enum bms_field_type {
 	BMS_FT_TEMPS,  /* int16_t temp_dc[temp_count] */
 	BMS_FT_BITS,   /* uint32_t mask, bit n = cell n+1; JSON: the 1-based numbers */
 	BMS_FT_ALARMS, /* uint8_t alarm[BMS_ALARM_COUNT]; JSON: {"LowVoltage": 0, ...} */
+	BMS_FT_PROT,   /* uint16_t prot_events[BMS_PROT_COUNT]; JSON: {"short_circuit": 0, ...} */
 };
 
 /* Field ids: the index of each field in bms_fields[], in JSON key order. */
@@ -98,6 +99,9 @@ enum bms_field_id {
 	BMS_FIELD_MODEL,
 	BMS_FIELD_HW_VERSION,
 	BMS_FIELD_SW_VERSION,
+	BMS_FIELD_CELLS_REPORTED,
+	BMS_FIELD_TEMPS_REPORTED,
+	BMS_FIELD_PROT_EVENTS,
 	BMS_FIELD_COUNT
 };
 

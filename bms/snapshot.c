@@ -29,3 +29,22 @@ const char *bms_alarm_name(enum bms_alarm a)
 {
 	return (unsigned)a < BMS_ALARM_COUNT ? alarm_names[a] : "?";
 }
+
+static const char prot_names[BMS_PROT_COUNT][24] = {
+	[BMS_PROT_SHORT_CIRCUIT] = "short_circuit",
+	[BMS_PROT_CHARGE_OC] = "charge_overcurrent",
+	[BMS_PROT_DISCHARGE_OC] = "discharge_overcurrent",
+	[BMS_PROT_CELL_OV] = "cell_overvoltage",
+	[BMS_PROT_CELL_UV] = "cell_undervoltage",
+	[BMS_PROT_CHARGE_OT] = "charge_overtemp",
+	[BMS_PROT_CHARGE_UT] = "charge_undertemp",
+	[BMS_PROT_DISCHARGE_OT] = "discharge_overtemp",
+	[BMS_PROT_DISCHARGE_UT] = "discharge_undertemp",
+	[BMS_PROT_PACK_OV] = "pack_overvoltage",
+	[BMS_PROT_PACK_UV] = "pack_undervoltage",
+};
+
+const char *bms_prot_name(enum bms_prot p)
+{
+	return (unsigned)p < BMS_PROT_COUNT ? prot_names[p] : "?";
+}

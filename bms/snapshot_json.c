@@ -132,6 +132,14 @@ static void jw_field(struct jw *w, const struct bms_field *f, const struct bms_s
 				  bms_alarm_name((enum bms_alarm)a), ((const uint8_t *)p)[a]);
 		jw_printf(w, "}");
 		break;
+	case BMS_FT_PROT:
+		jw_key(w, f->key);
+		jw_printf(w, "{");
+		for (unsigned e = 0; e < BMS_PROT_COUNT; e++)
+			jw_printf(w, "%s\"%s\": %u", e ? ", " : "", bms_prot_name((enum bms_prot)e),
+				  ((const uint16_t *)p)[e]);
+		jw_printf(w, "}");
+		break;
 	default: {
 		double v = bms_field_get(f, s);
 		/* a count is written as what the arrays hold (cell_count <= 32) */
@@ -436,6 +444,38 @@ static int jp_alarms(struct jp *p, uint8_t *alarm)
 	return r;
 }
 
+/* "protection_events": {"short_circuit": n, ...}; names not given keep their value. */
+static int jp_prot(struct jp *p, uint16_t *ev)
+{
+	int r;
+	double v;
+	if ((r = jp_expect(p, '{')) == 0 && jp_peek(p) != '}') {
+		for (;;) {
+			char name[48];
+			if ((r = jp_string(p, name, sizeof(name))) < 0 ||
+			    (r = jp_expect(p, ':')) < 0 || (r = jp_number(p, &v)) < 0)
+				break;
+			unsigned e;
+			for (e = 0; e < BMS_PROT_COUNT; e++)
+				if (!strcmp(name, bms_prot_name((enum bms_prot)e)))
+					break;
+			if (e == BMS_PROT_COUNT)
+				return jp_fail(p, "unknown protection event '%s'", name);
+			if (!(v >= 0 && v <= 65535) || v != (double)(uint16_t)v)
+				return jp_fail(p, "protection event %s: 0..65535", name);
+			ev[e] = (uint16_t)v;
+			if (jp_peek(p) == ',') {
+				p->pos++;
+				continue;
+			}
+			break;
+		}
+	}
+	if (r == 0)
+		r = jp_expect(p, '}');
+	return r;
+}
+
 /* The value of field f onto s. */
 static int jp_field(struct jp *p, const struct bms_field *f, struct bms_snapshot *s)
 {
@@ -475,6 +515,10 @@ static int jp_field(struct jp *p, const struct bms_field *f, struct bms_snapshot
 		break;
 	case BMS_FT_ALARMS:
 		if (jp_alarms(p, (uint8_t *)dst) < 0)
+			return -EINVAL;
+		break;
+	case BMS_FT_PROT:
+		if (jp_prot(p, (uint16_t *)(void *)dst) < 0)
 			return -EINVAL;
 		break;
 	default:

@@ -34,10 +34,11 @@ struct store_info {
 	char protocol[16];       /* driver name, "" while detecting */
 	uint8_t address;         /* bus address, 0 when unaddressed */
 	uint32_t poll_interval_ms;
-	uint64_t cycles_ok;   /* good poll cycles */
-	uint64_t frames_bad;  /* frames dropped for checksum/length/parse errors */
-	uint64_t timeouts;    /* requests that got no answer in time */
-	uint64_t implausible; /* whole cycles dropped as implausible (bms/plausible.h) */
+	uint64_t cycles_ok;      /* good poll cycles */
+	uint64_t frames_bad;     /* frames dropped for checksum/length/parse errors */
+	uint64_t timeouts;       /* requests that got no answer in time */
+	uint64_t frames_foreign; /* frames for someone else on a shared line (not errors) */
+	uint64_t implausible;    /* whole cycles dropped as implausible (bms/plausible.h) */
 };
 
 /*

@@ -123,6 +123,8 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 	size_t len = 0, got = 0, consumed = 0;
 	uint64_t last_rx = 0;
 	bool bad = false;
+	/* every byte so far made frames for someone else: a silence from ours */
+	bool foreign_only = true;
 
 	for (;;) {
 		uint64_t dl = soft;
@@ -131,7 +133,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 		r = worker_transport_read(t, l->rx + len, l->rx_cap - len, dl);
 		if (r == -ETIMEDOUT) {
 			l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
-			if (got == 0) {
+			if (got == 0 || (foreign_only && len == 0)) {
 				c->timeouts++;
 				return -ETIMEDOUT;
 			}
@@ -151,6 +153,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 			if (f == BMS_FIND_INVALID) {
 				consumed += len;
 				len = 0;
+				foreign_only = false;
 				break;
 			}
 			if (f == BMS_FIND_NEED_MORE) {
@@ -159,12 +162,15 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				if (start == 0 && len == l->rx_cap)
 					start = 1; /* a "frame" longer than any: resync */
 				if (start) {
+					foreign_only = false;
 					memmove(l->rx, l->rx + start, len - start);
 					len -= start;
 					consumed += start;
 				}
 				break;
 			}
+			if (start > 0)
+				foreign_only = false; /* garbage before the frame */
 			if (start > len || flen == 0 || flen > len - start) {
 				/* a driver bug: never trust the bounds it gave */
 				consumed += len;
@@ -195,9 +201,15 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
 				return -EPERM;
 			}
-			/* checksummed but not ours (other address, other command): drop it */
+			if (pr == BMS_FOREIGN) {
+				/* someone else's frame on a shared line: skip it, keep waiting */
+				c->frames_foreign++;
+				continue;
+			}
+			/* checksummed but not a fit (impossible values, a broken sequence) */
 			c->frames_bad++;
 			bad = true;
+			foreign_only = false;
 		}
 	}
 }

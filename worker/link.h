@@ -19,6 +19,9 @@
 struct worker_counters {
 	uint64_t frames_bad; /* bytes that made no valid frame, or frames parse refused */
 	uint64_t timeouts;   /* requests with no byte of answer in time */
+	/* well-formed frames for someone else on a shared line (BMS_FOREIGN): another
+	 * unit's reply, another master's traffic, our own echo. Not errors. */
+	uint64_t frames_foreign;
 };
 
 /* A transport with every buffer a cycle needs, allocated once: no allocation in the poll path. */

@@ -321,13 +321,14 @@ static int poll_battery(struct worker *w, struct battery *b)
 		return r;
 	memset(&b->scratch, 0, sizeof(b->scratch)); /* see "Each poll cycle" above */
 	unsigned retries = b->fails >= FAILING_AFTER ? 0 : (unsigned)w->p.serial.retries;
-	uint64_t bad0 = b->cnt.frames_bad, to0 = b->cnt.timeouts;
+	uint64_t bad0 = b->cnt.frames_bad, to0 = b->cnt.timeouts, fo0 = b->cnt.frames_foreign;
 	r = worker_cycle(w->link, drv, b->state, BMS_REQ_POLL, retries, &b->held, &b->scratch,
 			 &b->cnt);
 	if (r == -ECANCELED || r == -ENODEV)
 		return r;
 	b->info.frames_bad = b->cnt.frames_bad;
 	b->info.timeouts = b->cnt.timeouts;
+	b->info.frames_foreign = b->cnt.frames_foreign;
 	if (r == 0) {
 		if (b->fails >= FAILING_AFTER)
 			log_info("%s: %s addr 0x%02x answers again", w->tty, drv->name, b->address);
@@ -341,7 +342,7 @@ static int poll_battery(struct worker *w, struct battery *b)
 	if (b->fails == FAILING_AFTER)
 		log_warn("%s: %s addr 0x%02x: %u cycles without an answer (%s)", w->tty, drv->name,
 			 b->address, b->fails, strerror(-r));
-	if (b->cnt.frames_bad != bad0 || b->cnt.timeouts != to0)
+	if (b->cnt.frames_bad != bad0 || b->cnt.timeouts != to0 || b->cnt.frames_foreign != fo0)
 		store_update_info(w->st, b->slot, &b->info);
 	return 0;
 }
@@ -407,12 +408,15 @@ static int run_command(struct worker *w, struct battery *b)
 		struct worker_line line = {.baud = w->baud, .framing = bms_driver_framing(drv)};
 		r = worker_transport_configure(w->link->t, &line);
 		if (r == 0) {
-			uint64_t bad0 = b->cnt.frames_bad, to0 = b->cnt.timeouts;
+			uint64_t bad0 = b->cnt.frames_bad, to0 = b->cnt.timeouts,
+				 fo0 = b->cnt.frames_foreign;
 			r = worker_set(w->link, drv, b->state, c.command, c.value,
 				       (unsigned)w->p.serial.retries, &b->cnt);
-			if (b->cnt.frames_bad != bad0 || b->cnt.timeouts != to0) {
+			if (b->cnt.frames_bad != bad0 || b->cnt.timeouts != to0 ||
+			    b->cnt.frames_foreign != fo0) {
 				b->info.frames_bad = b->cnt.frames_bad;
 				b->info.timeouts = b->cnt.timeouts;
+				b->info.frames_foreign = b->cnt.frames_foreign;
 				store_update_info(w->st, b->slot, &b->info);
 			}
 		}

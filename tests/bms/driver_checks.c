@@ -140,6 +140,7 @@ static enum dc_map map_field(const struct bms_field *f, const struct bms_snapsho
 		return DC_MAPPED;
 	case BMS_FT_BITS:
 	case BMS_FT_ALARMS:
+	case BMS_FT_PROT:
 		return DC_UNKNOWN; /* no vector carries them in this form */
 	default:
 		return num(ret, bms_field_get(f, s));
