@@ -365,8 +365,9 @@ static void frame(struct dec *d, const uint8_t *f, size_t len, size_t off)
 	} else if (d->drv->describe(f, len, &desc) < 0) {
 		bms_desc_init(&desc, BMS_DIR_REPLY, 0, -1, "?");
 		d->res->refused++;
-		line_refused(d, off, &desc, "passes the frame check but is no frame the protocol "
-					    "defines");
+		line_refused(d, off, &desc,
+			     "passes the frame check but is no frame the protocol "
+			     "defines");
 		return;
 	}
 	if (desc.dir == BMS_DIR_REQUEST) {
@@ -388,7 +389,8 @@ static void pass(struct dec *d, const struct decode_segment *segs, size_t nseg)
 		size_t len = segs[s].len, pos = 0;
 		while (pos < len) {
 			size_t start = 0, flen = 0;
-			enum bms_find f = bms_frame_find(d->drv, buf + pos, len - pos, &start, &flen);
+			enum bms_find f =
+				bms_frame_find(d->drv, buf + pos, len - pos, &start, &flen);
 			if (f == BMS_FIND_INVALID) {
 				skipped(d, buf + pos, len - pos, base + pos, false);
 				break;
