@@ -150,8 +150,8 @@ struct bms_snapshot {
 	/*
 	 * BMS_V_COUNTS: the cell and temperature-sensor counts the BMS states
 	 * in a status frame (JBD 0x03, Daly 0x94, JK 0x8A/0x86), which need not
-	 * come with the cell list itself. A list whose length disagrees with
-	 * the stated count is not a whole measurement (bms/plausible.c).
+	 * come with the cell list itself. Reported as the BMS states them: the
+	 * cell list (cell_count, cell_mv) stays the measurement.
 	 */
 	uint8_t cells_reported;
 	uint8_t temps_reported;

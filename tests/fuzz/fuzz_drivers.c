@@ -5,9 +5,9 @@
  * frame_check (checking the bounds it reports), every VALID frame through
  * parse as the answer to each step of a poll, a probe and a setup cycle and
  * to each write the driver lists, every frame through describe() and parse
- * as a READ of the command it names (what `serialbattery decode` does), and the whole input through the family's simulator
- * (bms/sim) as a request. The first input byte selects the driver (modulo the registry
- * size), so a newly registered driver is fuzzed without touching this file;
+ * as a READ of the command it names (what `serialbattery decode` does), and the whole input through
+ * the family's simulator (bms/sim) as a request. The first input byte selects the driver (modulo
+ * the registry size), so a newly registered driver is fuzzed without touching this file;
  * SB_FUZZ_DRIVER=<name> pins one driver (the first byte is then ignored).
  */
 #include "fuzz_drivers.h"
@@ -69,7 +69,8 @@ static void fz_frames(const struct bms_driver *drv, void *st, const struct bms_r
 					 drv->name, "describe: item not terminated");
 			rq.reg = d.command;
 			uint8_t q[1024];
-			if (d.dir != BMS_DIR_REPLY || drv->build_request(st, &rq, q, sizeof(q)) < 0) {
+			if (d.dir != BMS_DIR_REPLY ||
+			    drv->build_request(st, &rq, q, sizeof(q)) < 0) {
 				free(frame);
 				pos += start + flen;
 				continue;

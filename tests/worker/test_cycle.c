@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bms/bytes.h"
+#include "bms/sim/sim.h"
 #include "common/sbtime.h"
 #include "tests/support/cunit_main.h"
 #include "tests/worker/wtest.h"
@@ -561,6 +562,106 @@ static void test_foreign_frames(void)
 	s_stop(&d);
 }
 
+/*
+ * A Daly board shared with a display (a second master, host address 0x80):
+ * before each of our replies the display's request for another command and
+ * the board's reply to it are on the line. Our cycle takes only its own.
+ */
+struct daly_line {
+	int master;
+	int stop[2];
+	struct bms_snapshot snap;
+	atomic_uint exchanges;
+	pthread_t th;
+};
+
+static void *daly_serve(void *arg)
+{
+	struct daly_line *d = arg;
+	const struct bms_driver *drv = bms_driver_find("daly");
+	static const uint8_t other[] = {0x90, 0x93, 0x94, 0x95, 0x96, 0x98, 0x91, 0x92};
+	uint8_t buf[64], out[1024];
+	size_t len = 0;
+	unsigned k = 0;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = d->master, .events = POLLIN},
+				      {.fd = d->stop[0], .events = POLLIN}};
+		if (poll(p, 2, -1) <= 0 || (p[1].revents & POLLIN))
+			return NULL;
+		ssize_t n = read(d->master, buf + len, sizeof(buf) - len);
+		if (n <= 0)
+			return NULL;
+		len += (size_t)n;
+		while (len >= 13) {
+			uint8_t q[13];
+			memcpy(q, buf, 13);
+			memmove(buf, buf + 13, len - 13);
+			len -= 13;
+			/* the display asks something else, and the board answers it */
+			uint8_t cmd = other[k++ % sizeof(other)];
+			if (cmd == q[2])
+				cmd = other[k++ % sizeof(other)];
+			uint8_t dq[13];
+			memcpy(dq, q, 13);
+			dq[2] = cmd;
+			dq[12] = bms_sum8(dq, 12);
+			int m = bms_sim_respond(drv, &d->snap, 1, dq, 13, out, sizeof(out));
+			dq[1] = 0x80; /* as the display sends it */
+			dq[12] = bms_sum8(dq, 12);
+			if (write(d->master, dq, 13) != 13 ||
+			    (m > 0 && write(d->master, out, (size_t)m) != m))
+				return NULL;
+			/* then ours */
+			m = bms_sim_respond(drv, &d->snap, 1, q, 13, out, sizeof(out));
+			if (m > 0 && write(d->master, out, (size_t)m) != m)
+				return NULL;
+			atomic_fetch_add(&d->exchanges, 1);
+		}
+	}
+}
+
+static void test_daly_with_a_display(void)
+{
+	struct daly_line d;
+	memset(&d, 0, sizeof(d));
+	wt_snapshot(&d.snap);
+	char slave[64];
+	d.master = wt_pty(slave, sizeof(slave));
+	CU_ASSERT_FATAL(d.master >= 0 && pipe(d.stop) == 0);
+	CU_ASSERT_FATAL(pthread_create(&d.th, NULL, daly_serve, &d) == 0);
+	const struct bms_driver *drv = bms_driver_find("daly");
+	struct worker_link *l;
+	CU_ASSERT_FATAL(worker_link_open(slave, -1, &l) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
+			0);
+	void *st = calloc(1, l->state_cap);
+	CU_ASSERT_FATAL(st != NULL && drv->init(st, 1) == 0);
+	struct bms_held held;
+	bms_held_reset(&held);
+	struct worker_counters c = {0};
+	struct bms_snapshot snap;
+	for (int i = 0; i < 3; i++) {
+		memset(&snap, 0, sizeof(snap));
+		CU_ASSERT(worker_cycle(l, drv, st, BMS_REQ_POLL, 0, &held, &snap, &c) == 0);
+		/* Daly carries the pack voltage in 0.1 V */
+		CU_ASSERT(snap.voltage_mv / 100 == d.snap.voltage_mv / 100);
+		CU_ASSERT(snap.cell_count == d.snap.cell_count);
+		CU_ASSERT(memcmp(snap.cell_mv, d.snap.cell_mv, d.snap.cell_count * 2u) == 0);
+		CU_ASSERT(snap.temp_count == d.snap.temp_count);
+	}
+	CU_ASSERT(c.frames_bad == 0);
+	CU_ASSERT(c.timeouts == 0);
+	/* at least the display's request and its one-frame reply per exchange */
+	CU_ASSERT(c.frames_foreign >= 2u * atomic_load(&d.exchanges));
+	free(st);
+	worker_link_close(l);
+	if (write(d.stop[1], "x", 1) == 1)
+		pthread_join(d.th, NULL);
+	close(d.stop[0]);
+	close(d.stop[1]);
+	close(d.master);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -569,6 +670,7 @@ int sb_register_tests(void)
 		{"static_step_carried", test_static_step_carried},
 		{"setup_sequence", test_setup_sequence},
 		{"foreign_frames", test_foreign_frames},
+		{"daly_with_a_display", test_daly_with_a_display},
 		{NULL, NULL},
 	};
 	return sb_add_suite("worker_cycle", tests);
