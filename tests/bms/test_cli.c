@@ -158,6 +158,135 @@ static void test_decode_bad(void)
 	CU_ASSERT(run(argv4, out, sizeof(out), err, sizeof(err)) == 2);
 }
 
+/* ---- decode: a whole capture (issue 15 item 1) ---- */
+
+/* The R24TS capture: 13 Daly replies to 0x90..0x98 in one string. */
+static const char *daly_poll(void)
+{
+	return vector_hex("daly", 6);
+}
+
+static void check_r24ts(const char *out)
+{
+	struct bms_json_state st[1];
+	size_t n;
+	char why[200] = "";
+	/* the snapshot is the last line */
+	static char last[65536];
+	snprintf(last, sizeof(last), "%s", out);
+	size_t l = strlen(last);
+	while (l && last[l - 1] == '\n')
+		last[--l] = '\0';
+	const char *nl = strrchr(last, '\n');
+	const char *json = nl ? nl + 1 : last;
+	CU_ASSERT_FATAL(bms_json_read(json, strlen(json), st, 1, &n, why, sizeof(why)) == 0);
+	const struct bms_snapshot *s = &st[0].snap;
+	CU_ASSERT(s->voltage_mv == 53000);
+	CU_ASSERT(s->soc_cpct == 5120);
+	CU_ASSERT(s->cell_count == 14 && s->cell_mv[0] == 3790 && s->cell_mv[13] == 3791);
+	CU_ASSERT(s->temp_count == 2 && s->temp_dc[0] == 160 && s->temp_dc[1] == 160);
+	CU_ASSERT((s->valid & BMS_V_FETS) && s->charge_fet && s->discharge_fet);
+	CU_ASSERT(s->capacity_remain_mah == 40960);
+	CU_ASSERT((s->valid & BMS_V_COUNTS) && s->cells_reported == 14 && s->temps_reported == 2);
+	CU_ASSERT(s->valid & BMS_V_ALARMS);
+}
+
+static void test_decode_capture(void)
+{
+	static char out[65536], err[4096];
+	const char *poll = daly_poll();
+	CU_ASSERT_FATAL(poll != NULL && strlen(poll) == 13 * 26);
+
+	/* one hex string holding the whole poll */
+	char *a1[] = {bin, "decode", "--bms", "daly", "--hex", (char *)poll, NULL};
+	CU_ASSERT(run(a1, out, sizeof(out), err, sizeof(err)) == 0);
+	check_r24ts(out);
+
+	/* the replies in reverse order (0x98 first, 0x90 last; 0x95's frames in order) */
+	char rev[13 * 26 + 1], *w = rev;
+	static const int order[] = {12, 11, 10, 5, 6, 7, 8, 9, 4, 3, 2, 1, 0};
+	for (size_t i = 0; i < 13; i++) {
+		memcpy(w, poll + order[i] * 26, 26);
+		w += 26;
+	}
+	*w = '\0';
+	char *a2[] = {bin, "decode", "--bms", "daly", "--hex", rev, NULL};
+	CU_ASSERT(run(a2, out, sizeof(out), err, sizeof(err)) == 0);
+	check_r24ts(out);
+
+	/* a file, one exchange per line (the request, then its reply), with comments */
+	char path[512];
+	snprintf(path, sizeof(path), "%s/capture.txt", tmpdir);
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("# a Daly poll as a logic analyser gives it\n", f);
+	for (size_t i = 0; i < 13; i++) {
+		char cmd[3] = {poll[i * 26 + 4], poll[i * 26 + 5], 0};
+		unsigned c = (unsigned)strtoul(cmd, NULL, 16);
+		unsigned sum = (0xA5 + 0x40 + c + 0x08 + 8 * 0xAA) & 0xFF;
+		bool first = i == 0 || memcmp(poll + (i - 1) * 26 + 4, cmd, 2) != 0;
+		if (first)
+			fprintf(f, "A5 40 %02X 08 AA AA AA AA AA AA AA AA %02X ", c, sum);
+		fprintf(f, "%.26s%s", poll + i * 26,
+			i + 1 < 13 && memcmp(poll + (i + 1) * 26 + 4, cmd, 2) == 0 ? "" : "\n");
+	}
+	fclose(f);
+	char *a3[] = {bin, "decode", "--bms", "daly", "--file", path, "--frames", NULL};
+	CU_ASSERT(run(a3, out, sizeof(out), err, sizeof(err)) == 0);
+	check_r24ts(out);
+	/* one line per frame: 9 requests and 13 replies, offsets counting the requests */
+	unsigned lines = 0, requests = 0;
+	for (const char *p = out; (p = strstr(p, "\n@")) || (p == out && out[0] == '@');) {
+		p += p[0] == '\n' ? 1 : 0;
+		lines++;
+		if (!strncmp(strchr(p, ' ') + 1, "request", 7))
+			requests++;
+		p++;
+	}
+	lines += out[0] == '@';
+	CU_ASSERT(lines == 22);
+	CU_ASSERT(requests == 9);
+	CU_ASSERT(strncmp(out, "@0 request 0x90", 15) == 0);
+	CU_ASSERT(strstr(out, "\n@13 reply 0x90") != NULL);
+
+	/* 0x91 and 0x92, which the poll does not use, are decoded, never refused */
+	CU_ASSERT(strstr(out, "refused") == NULL);
+	CU_ASSERT(strstr(out, "reply 0x91") != NULL && strstr(out, "reply 0x92") != NULL);
+}
+
+static void test_decode_capture_errors(void)
+{
+	static char out[65536], err[4096];
+	const char *poll = daly_poll();
+	CU_ASSERT_FATAL(poll != NULL);
+	char bad[13 * 26 + 64];
+
+	/* a checksum failure anywhere: exit 1, the offset named */
+	snprintf(bad, sizeof(bad), "%s", poll);
+	bad[3 * 26 + 10] = bad[3 * 26 + 10] == '0' ? '1' : '0'; /* inside the 0x93 reply */
+	char *a1[] = {bin, "decode", "--bms", "daly", "--hex", bad, NULL};
+	CU_ASSERT(run(a1, out, sizeof(out), err, sizeof(err)) == 1);
+	CU_ASSERT(strstr(err, "checksum") != NULL && strstr(err, "39") != NULL);
+
+	/* another board's reply and a display's request: reported, not an error */
+	snprintf(bad, sizeof(bad), "%s%s%s", "A502900802140000754503788A",
+		 "A58090080000000000000000BD", poll);
+	char *a2[] = {bin, "decode",   "--bms", "daly", "--address",
+		      "1", "--frames", "--hex", bad,    NULL};
+	CU_ASSERT(run(a2, out, sizeof(out), err, sizeof(err)) == 0);
+	CU_ASSERT(strstr(out, "@0 reply 0x90") != NULL && strstr(out, "foreign") != NULL);
+	CU_ASSERT(strstr(out, "@13 request 0x90") != NULL);
+	check_r24ts(out);
+
+	/* noise and a cut-off frame at the end: reported, not an error */
+	snprintf(bad, sizeof(bad), "0102%sA50190", poll);
+	char *a3[] = {bin, "decode", "--bms", "daly", "--frames", "--hex", bad, NULL};
+	CU_ASSERT(run(a3, out, sizeof(out), err, sizeof(err)) == 0);
+	CU_ASSERT(strstr(out, "@0 -: skipped 2 bytes of noise") != NULL);
+	CU_ASSERT(strstr(out, "truncated") != NULL);
+	check_r24ts(out);
+}
+
 /* ---- simulate through a pty ---- */
 
 struct simproc {
@@ -386,6 +515,8 @@ int sb_register_tests(void)
 	static const struct sb_test tests[] = {
 		{"decode", test_decode},
 		{"decode_bad", test_decode_bad},
+		{"decode_capture", test_decode_capture},
+		{"decode_capture_errors", test_decode_capture_errors},
 		{"simulate_roundtrip", test_simulate_roundtrip},
 		{"simulate_bus", test_simulate_bus},
 		{"simulate_corrupt", test_simulate_corrupt},
