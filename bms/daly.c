@@ -608,7 +608,7 @@ static void desc_reply(const uint8_t *f, struct bms_frame_desc *dd)
 		dd->continues = d[0] > 1;
 		bms_desc_num(dd, "frame", d[0]);
 		for (unsigned i = 0; i < DALY_CELLS_PER_FRAME && d[0] > 0; i++) {
-			snprintf(key, sizeof(key), "cell_%u_v",
+			snprintf(key, sizeof(key), "cell%u_v",
 				 (d[0] - 1u) * DALY_CELLS_PER_FRAME + i + 1);
 			bms_desc_num(dd, key, ((d[1 + 2 * i] << 8) | d[2 + 2 * i]) / 1000.0);
 		}
@@ -620,7 +620,7 @@ static void desc_reply(const uint8_t *f, struct bms_frame_desc *dd)
 		unsigned n = temps_in_frame(d);
 		bms_desc_num(dd, "sensors_in_frame", n);
 		for (unsigned i = 0; i < n && d[0] > 0; i++) {
-			snprintf(key, sizeof(key), "temp_%u_c",
+			snprintf(key, sizeof(key), "temp%u_c",
 				 (d[0] - 1u) * DALY_TEMPS_PER_FRAME + i + 1);
 			bms_desc_num(dd, key, d[1 + i] - DALY_TEMP_OFFSET);
 		}
