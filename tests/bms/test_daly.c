@@ -3,7 +3,9 @@
  * Daly A5 driver: captured vectors (each 13-byte frame of the concatenated
  * captures run through), frame check conformance per frame, requests,
  * simulator round trip, multi-frame cell and temperature lists, fault
- * levels, the current sign check.
+ * levels, the current sign check; and (issue 15) captures decoded the way
+ * `serialbattery decode` does (describe + READ), foreign frames and a second
+ * master, whole-or-nothing multi-frame replies, a random-state property test.
  */
 #include <errno.h>
 #include <math.h>
