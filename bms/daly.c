@@ -92,9 +92,9 @@
 #include "bytes.h"
 #include "daly_wire.h"
 
-#define DALY_OPT_EVERY 64 /* cycles between 0x50 attempts while it is missing */
-#define DALY_SIGN_VOTES 3 /* cycles of disagreement before the sign flips */
-#define DALY_SIGN_MIN 10  /* 1 A in 0.1 A: below it the direction is noise */
+#define DALY_OPT_EVERY 64  /* cycles between 0x50 attempts while it is missing */
+#define DALY_SIGN_VOTES 3  /* cycles of disagreement before the sign flips */
+#define DALY_SIGN_MIN 10   /* 1 A in 0.1 A: below it the direction is noise */
 #define DALY_TEMP_FRAMES 2 /* 0x96 frames that can fill BMS_MAX_TEMPS */
 
 static const uint8_t poll_cmds[] = {CMD_SOC,   CMD_MOS,     CMD_STATUS, CMD_CELLS,
@@ -482,7 +482,9 @@ static void desc_request(const uint8_t *f, struct bms_frame_desc *dd)
 	int board = a >= DALY_HOST && a < DALY_HOST + DALY_BOARDS ? a - DALY_HOST + 1 : -1;
 	bms_desc_init(dd, BMS_DIR_REQUEST, f[2], board, name);
 	bms_desc_num(dd, "host_address", a);
-	const char *sender = a == DALY_HOST_BT ? "bluetooth/display" : a == DALY_HOST_GPRS ? "gprs" : "host";
+	const char *sender = a == DALY_HOST_BT     ? "bluetooth/display"
+			     : a == DALY_HOST_GPRS ? "gprs"
+						   : "host";
 	bms_desc_text(dd, "sender", sender, strlen(sender));
 	switch (f[2]) {
 	case CMD_SET_SOC:
@@ -519,22 +521,38 @@ static void desc_request(const uint8_t *f, struct bms_frame_desc *dd)
 static const char *reply_name(uint8_t cmd)
 {
 	switch (cmd) {
-	case CMD_SOC: return "0x90 voltage, current, SOC";
-	case CMD_CELL_RANGE: return "0x91 max/min cell";
-	case CMD_TEMP_RANGE: return "0x92 max/min temperature";
-	case CMD_MOS: return "0x93 state, FETs, capacity";
-	case CMD_STATUS: return "0x94 status";
-	case CMD_CELLS: return "0x95 cell voltages";
-	case CMD_TEMPS: return "0x96 temperatures";
-	case CMD_BALANCE: return "0x97 balancing";
-	case CMD_FAULTS: return "0x98 faults";
-	case CMD_RATED: return "0x50 rated capacity";
-	case CMD_DATE: return "0x53 production date";
-	case CMD_CODE: return "0x57 battery code";
-	case CMD_SET_SOC: return "0x21 set SOC reply";
-	case CMD_SET_DSG_FET: return "0xD9 discharge FET reply";
-	case CMD_SET_CHG_FET: return "0xDA charge FET reply";
-	default: return NULL;
+	case CMD_SOC:
+		return "0x90 voltage, current, SOC";
+	case CMD_CELL_RANGE:
+		return "0x91 max/min cell";
+	case CMD_TEMP_RANGE:
+		return "0x92 max/min temperature";
+	case CMD_MOS:
+		return "0x93 state, FETs, capacity";
+	case CMD_STATUS:
+		return "0x94 status";
+	case CMD_CELLS:
+		return "0x95 cell voltages";
+	case CMD_TEMPS:
+		return "0x96 temperatures";
+	case CMD_BALANCE:
+		return "0x97 balancing";
+	case CMD_FAULTS:
+		return "0x98 faults";
+	case CMD_RATED:
+		return "0x50 rated capacity";
+	case CMD_DATE:
+		return "0x53 production date";
+	case CMD_CODE:
+		return "0x57 battery code";
+	case CMD_SET_SOC:
+		return "0x21 set SOC reply";
+	case CMD_SET_DSG_FET:
+		return "0xD9 discharge FET reply";
+	case CMD_SET_CHG_FET:
+		return "0xDA charge FET reply";
+	default:
+		return NULL;
 	}
 }
 

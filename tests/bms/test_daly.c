@@ -540,9 +540,8 @@ static void capture_decode(const uint8_t *buf, size_t len, struct cap *c)
 		struct bms_request rq = {.kind = BMS_REQ_READ};
 		unsigned open = 0;
 		size_t pos = 0, start = 0, flen = 0;
-		while (pos < len &&
-		       bms_frame_find(&bms_daly, buf + pos, len - pos, &start, &flen) ==
-			       BMS_FIND_VALID) {
+		while (pos < len && bms_frame_find(&bms_daly, buf + pos, len - pos, &start,
+						   &flen) == BMS_FIND_VALID) {
 			const uint8_t *f = buf + pos + start;
 			pos += start + flen;
 			struct bms_frame_desc *d = &cap_desc[c->frames % CAP_FRAMES];
@@ -553,7 +552,8 @@ static void capture_decode(const uint8_t *buf, size_t len, struct cap *c)
 			}
 			if (d->dir == BMS_DIR_REQUEST) {
 				c->requests++;
-				CU_ASSERT(bms_daly.parse(st.b, &rq, f, flen, &c->snap) == BMS_FOREIGN);
+				CU_ASSERT(bms_daly.parse(st.b, &rq, f, flen, &c->snap) ==
+					  BMS_FOREIGN);
 				continue;
 			}
 			c->replies++;
@@ -652,7 +652,8 @@ static void check_value(const struct vec *vv, const struct vec_expect *e, const 
 	switch (e->kind) {
 	case VEC_NUM:
 	case VEC_BOOL:
-		ok = (got.kind == VEC_NUM || got.kind == VEC_BOOL) && fabs(got.num - e->num) <= 0.001;
+		ok = (got.kind == VEC_NUM || got.kind == VEC_BOOL) &&
+		     fabs(got.num - e->num) <= 0.001;
 		break;
 	case VEC_STR:
 		ok = got.kind == VEC_STR && !strcmp(got.str, e->str);
@@ -911,10 +912,18 @@ static void test_read_commands(void)
 {
 	static const uint8_t cmds[] = {0x90, 0x91, 0x92, 0x93, 0x94, 0x95,
 				       0x96, 0x97, 0x98, 0x50, 0x53, 0x57};
-	static const uint32_t fills[] = {
-		BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC, 0, 0, BMS_V_FETS | BMS_V_CAP_REMAIN,
-		BMS_V_CYCLES | BMS_V_COUNTS, BMS_V_CELLS, BMS_V_TEMPS, BMS_V_BALANCING,
-		BMS_V_ALARMS, BMS_V_CAP_DESIGN | BMS_V_CAP_FULL, 0, 0};
+	static const uint32_t fills[] = {BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC,
+					 0,
+					 0,
+					 BMS_V_FETS | BMS_V_CAP_REMAIN,
+					 BMS_V_CYCLES | BMS_V_COUNTS,
+					 BMS_V_CELLS,
+					 BMS_V_TEMPS,
+					 BMS_V_BALANCING,
+					 BMS_V_ALARMS,
+					 BMS_V_CAP_DESIGN | BMS_V_CAP_FULL,
+					 0,
+					 0};
 	struct bms_snapshot dev = sample_state();
 	snprintf(dev.serial, sizeof(dev.serial), "DL-2021-000123-ABC");
 	struct st_buf st;
@@ -1128,8 +1137,8 @@ static void test_foreign(void)
  * Feed bytes as the worker does: frames parse calls foreign are skipped and
  * counted, the rest must complete the step.
  */
-static int feed_skipping(struct st_buf *st, const uint8_t *buf, size_t len,
-			 struct bms_snapshot *s, unsigned *foreign)
+static int feed_skipping(struct st_buf *st, const uint8_t *buf, size_t len, struct bms_snapshot *s,
+			 unsigned *foreign)
 {
 	size_t pos = 0, start, flen;
 	while (pos < len &&
@@ -1222,8 +1231,8 @@ static struct bms_snapshot random_state(void)
 		s.cell_mv[i] = (uint16_t)rnd_in(2500, 4200);
 		sum += s.cell_mv[i];
 	}
-	s.voltage_mv = sum / 100 * 100;            /* 0.1 V */
-	s.current_ma = rnd_in(-3000, 3000) * 100;  /* 0.1 A, both ways */
+	s.voltage_mv = sum / 100 * 100;                /* 0.1 V */
+	s.current_ma = rnd_in(-3000, 3000) * 100;      /* 0.1 A, both ways */
 	s.soc_cpct = (uint16_t)(rnd_in(0, 1000) * 10); /* 0.1 % */
 	s.capacity_remain_mah = rnd_in(0, 2000000);
 	s.capacity_design_mah = s.capacity_full_mah = rnd_in(1000, 2000000);
@@ -1335,7 +1344,8 @@ static void test_property(void)
 		capture_decode(capbuf, len, &c);
 		if (c.refused != 0 || c.open_at_end || same_state(&truth, &c.snap)) {
 			if (failed++ < 3)
-				printf("\n    state %u (%u cells, %u sensors, variant %u): refused %u\n",
+				printf("\n    state %u (%u cells, %u sensors, variant %u): refused "
+				       "%u\n",
 				       i, truth.cell_count, truth.temp_count, i % 4, c.refused);
 		}
 	}
