@@ -18,6 +18,7 @@
 #include "bms/daly_wire.h"
 #include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
+#include "tools/decode.h"
 #include "tests/support/cunit_main.h"
 
 extern const struct bms_driver bms_daly;
@@ -1326,11 +1327,24 @@ static size_t poll_capture(struct bms_snapshot *dev, unsigned v, uint8_t *out, s
 	return len;
 }
 
+/* The decode engine itself (tools/decode.c) on a capture: 0 refused, its snapshot. */
+static unsigned engine_decode(const uint8_t *buf, size_t len, struct bms_snapshot *got)
+{
+	struct decode_segment seg = {buf, len};
+	struct decode_result res;
+	CU_ASSERT_FATAL(decode_capture(&bms_daly, -1, &seg, 1, NULL, &res) == 0);
+	*got = res.snap;
+	return res.refused + res.checksum_errors + res.truncated;
+}
+
 /*
  * Random states (1-32 cells, -20..60 degC, both current directions, FETs
  * on and off, SOC, capacities, cycles, alarms) through the simulator's
- * encoder and back through the capture decode, field by field; the cell list
- * as ceil(n/3) frames or all 16, the unused sensor bytes as FF or 00.
+ * encoder and back through `serialbattery decode`'s engine, field by field:
+ * dc_decode_roundtrip (the driver's own poll, the simulator's replies), and
+ * the same poll as firmware variants send it (the cell list in all 16
+ * frames, the unused sensor bytes 00 instead of FF) through the engine and
+ * through the decode contract as this file spells it (capture_decode).
  */
 static void test_property(void)
 {
@@ -1338,19 +1352,53 @@ static void test_property(void)
 	static uint8_t capbuf[64 * FRAME];
 	unsigned failed = 0, states = 600;
 	for (unsigned i = 0; i < states; i++) {
-		struct bms_snapshot truth = random_state(), dev = truth;
-		size_t len = poll_capture(&dev, i % 4, capbuf, sizeof(capbuf));
+		struct bms_snapshot truth = random_state(), dev = truth, got;
+		int r = dc_decode_roundtrip(&bms_daly, 1, &truth, &got);
+		bool bad = r != 0 || same_state(&truth, &got);
+
+		unsigned variant = i % 4;
+		size_t len = poll_capture(&dev, variant, capbuf, sizeof(capbuf));
+		unsigned refused = engine_decode(capbuf, len, &got);
+		bad = bad || refused || same_state(&truth, &got);
 		struct cap c;
 		capture_decode(capbuf, len, &c);
-		if (c.refused != 0 || c.open_at_end || same_state(&truth, &c.snap)) {
-			if (failed++ < 3)
-				printf("\n    state %u (%u cells, %u sensors, variant %u): refused "
-				       "%u\n",
-				       i, truth.cell_count, truth.temp_count, i % 4, c.refused);
-		}
+		bad = bad || c.refused || c.open_at_end || same_state(&truth, &c.snap);
+		if (bad && failed++ < 3)
+			printf("\n    state %u (%u cells, %u sensors, variant %u): roundtrip %d, "
+			       "engine refused %u, contract refused %u\n",
+			       i, truth.cell_count, truth.temp_count, variant, r, refused,
+			       c.refused);
 	}
 	CU_ASSERT(failed == 0);
 	printf("\n    daly property: %u states, %u differ\n", states, failed);
+}
+
+/* Every Daly vector through the engine: nothing refused, the same snapshot as the contract. */
+static void test_engine_vectors(void)
+{
+	size_t nvec;
+	const struct vec *v = dc_vectors(&nvec);
+	static uint8_t buf[1024];
+	unsigned n_vec = 0;
+	for (size_t i = 0; i < nvec; i++) {
+		if (strcmp(v[i].family, "daly"))
+			continue;
+		int n = vec_hex(v[i].hex, buf, sizeof(buf));
+		CU_ASSERT_FATAL(n > 0);
+		struct bms_snapshot got;
+		CU_ASSERT(engine_decode(buf, (size_t)n, &got) == 0);
+		struct cap c;
+		capture_decode(buf, (size_t)n, &c);
+		CU_ASSERT(got.valid == c.snap.valid);
+		CU_ASSERT(got.voltage_mv == c.snap.voltage_mv &&
+			  got.current_ma == c.snap.current_ma);
+		CU_ASSERT(got.cell_count == c.snap.cell_count &&
+			  !memcmp(got.cell_mv, c.snap.cell_mv, sizeof(got.cell_mv)));
+		CU_ASSERT(got.temp_count == c.snap.temp_count &&
+			  !memcmp(got.temp_dc, c.snap.temp_dc, sizeof(got.temp_dc)));
+		n_vec++;
+	}
+	CU_ASSERT(n_vec == 9);
 }
 
 int sb_register_tests(void)
@@ -1377,6 +1425,7 @@ int sb_register_tests(void)
 		{"foreign", test_foreign},
 		{"second_master", test_second_master},
 		{"property", test_property},
+		{"engine_vectors", test_engine_vectors},
 		{NULL, NULL},
 	};
 	return sb_add_suite("daly", tests);
