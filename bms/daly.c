@@ -477,8 +477,10 @@ static void desc_request(const uint8_t *f, struct bms_frame_desc *dd)
 {
 	const uint8_t *d = f + 4;
 	uint8_t a = f[1];
-	char name[40];
-	snprintf(name, sizeof(name), "0x%02X request", f[2]);
+	const char *name = f[2] == CMD_SET_SOC       ? "set SOC and clock"
+			   : f[2] == CMD_SET_DSG_FET ? "set discharge FET"
+			   : f[2] == CMD_SET_CHG_FET ? "set charge FET"
+						     : "read";
 	int board = a >= DALY_HOST && a < DALY_HOST + DALY_BOARDS ? a - DALY_HOST + 1 : -1;
 	bms_desc_init(dd, BMS_DIR_REQUEST, f[2], board, name);
 	bms_desc_num(dd, "host_address", a);
@@ -522,35 +524,35 @@ static const char *reply_name(uint8_t cmd)
 {
 	switch (cmd) {
 	case CMD_SOC:
-		return "0x90 voltage, current, SOC";
+		return "voltage, current, SOC";
 	case CMD_CELL_RANGE:
-		return "0x91 max/min cell";
+		return "max/min cell";
 	case CMD_TEMP_RANGE:
-		return "0x92 max/min temperature";
+		return "max/min temperature";
 	case CMD_MOS:
-		return "0x93 state, FETs, capacity";
+		return "state, FETs, capacity";
 	case CMD_STATUS:
-		return "0x94 status";
+		return "status";
 	case CMD_CELLS:
-		return "0x95 cell voltages";
+		return "cell voltages";
 	case CMD_TEMPS:
-		return "0x96 temperatures";
+		return "temperatures";
 	case CMD_BALANCE:
-		return "0x97 balancing";
+		return "balancing";
 	case CMD_FAULTS:
-		return "0x98 faults";
+		return "faults";
 	case CMD_RATED:
-		return "0x50 rated capacity";
+		return "rated capacity";
 	case CMD_DATE:
-		return "0x53 production date";
+		return "production date";
 	case CMD_CODE:
-		return "0x57 battery code";
+		return "battery code";
 	case CMD_SET_SOC:
-		return "0x21 set SOC reply";
+		return "set SOC reply";
 	case CMD_SET_DSG_FET:
-		return "0xD9 discharge FET reply";
+		return "discharge FET reply";
 	case CMD_SET_CHG_FET:
-		return "0xDA charge FET reply";
+		return "charge FET reply";
 	default:
 		return NULL;
 	}
@@ -574,12 +576,7 @@ static void desc_reply(const uint8_t *f, struct bms_frame_desc *dd)
 	const uint8_t *d = f + 4;
 	char key[BMS_DESC_KEY];
 	const char *name = reply_name(f[2]);
-	char other[40];
-	if (!name) {
-		snprintf(other, sizeof(other), "0x%02X (undocumented)", f[2]);
-		name = other;
-	}
-	bms_desc_init(dd, BMS_DIR_REPLY, f[2], f[1], name);
+	bms_desc_init(dd, BMS_DIR_REPLY, f[2], f[1], name ? name : "undocumented");
 	switch (f[2]) {
 	case CMD_SOC: {
 		int raw = (d[4] << 8) | d[5];
