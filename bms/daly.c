@@ -45,7 +45,9 @@
  * broken sequence leaves the snapshot as it was. Some firmware always sends
  * 16 cell frames, the unused ones zero-filled: when such trailing frames turn
  * up after we had enough, the driver remembers it and from then on waits for
- * all 16, which keeps them from spilling into the next step. Without a known
+ * all 16, which keeps them from spilling into the next step (a READ, i.e. a
+ * capture, takes the frames the count needs and each surplus frame alone as
+ * filler that carries nothing). Without a known
  * cell count (no 0x94 yet), 0x95 collects all 16 frames and takes the count
  * from the last non-zero cell. Without a known sensor count, a 0x96 frame's
  * sensors are its bytes before the first 0x00 or 0xFF (unused positions are
@@ -180,7 +182,10 @@ static int daly_build_request(void *state, const struct bms_request *req, uint8_
 	st->temps_seen = 0;
 	unsigned need = 1;
 	if (cmd == CMD_CELLS)
-		need = (st->have_counts && !st->all16) ? cell_frames(st->cells) : 0;
+		/* a READ (a capture) never waits for the surplus: it may not be there */
+		need = st->have_counts && (!st->all16 || req->kind == BMS_REQ_READ)
+			       ? cell_frames(st->cells)
+			       : 0;
 	else if (cmd == CMD_TEMPS)
 		/* a board without sensors still sends one (0xFF-filled) frame */
 		need = !st->have_counts ? 0
@@ -274,11 +279,14 @@ static bool cell_surplus(struct daly_state *st, const uint8_t *d)
 }
 
 /* Multi-frame 0x95. */
-static int parse_cells(struct daly_state *st, const uint8_t *d, struct bms_snapshot *s)
+static int parse_cells(struct daly_state *st, const struct bms_request *req, const uint8_t *d,
+		       struct bms_snapshot *s)
 {
 	uint8_t k = d[0];
 	if (k != st->next_frame || k == 0 || k > DALY_MAX_FRAMES) {
-		cell_surplus(st, d);
+		/* in a capture, a surplus frame after a whole list is filler: nothing to apply */
+		if (cell_surplus(st, d) && req->kind == BMS_REQ_READ && st->next_frame == 1)
+			return 0;
 		st->next_frame = 0; /* the rest of this reply is refused too */
 		return -EPROTO;
 	}
@@ -430,7 +438,7 @@ static int daly_parse(void *state, const struct bms_request *req, const uint8_t 
 		return 0;
 	}
 	case CMD_CELLS:
-		return parse_cells(st, d, snap);
+		return parse_cells(st, req, d, snap);
 	case CMD_TEMPS:
 		return parse_temps(st, d, snap);
 	case CMD_BALANCE:

@@ -578,6 +578,8 @@ static void capture_decode(const uint8_t *buf, size_t len, struct cap *c)
 	}
 }
 
+static unsigned engine_decode(const uint8_t *buf, size_t len, struct bms_snapshot *got);
+
 /* The last item named key in the capture's descriptions, or NULL. */
 static const struct bms_desc_item *cap_item(const struct cap *c, const char *key)
 {
@@ -903,6 +905,33 @@ static void test_read_16_frames(void)
 		CU_ASSERT(c.refused == 0 && c.replies == 17);
 		CU_ASSERT(c.snap.cell_count == 16 && c.snap.cell_mv[15] == 3324);
 		CU_ASSERT(c.snap.cells_reported == 16 && c.snap.cycles == 3);
+		struct bms_snapshot got;
+		CU_ASSERT(engine_decode(buf, sizeof(buf), &got) == 0);
+		CU_ASSERT(got.cell_count == 16 && got.cell_mv[15] == 3324);
+
+		/* a surplus frame alone, after the count is known: filler, nothing applied */
+		struct bms_snapshot before = s;
+		CU_ASSERT(read_frames(&st, 0x94, buf, 1, &s) == 0);
+		before = s;
+		CU_ASSERT(read_frames(&st, 0x95, buf + 8 * FRAME, 1, &s) == 0);
+		CU_ASSERT(memcmp(&before, &s, sizeof(s)) == 0);
+		/* ... but a non-zero frame out of its place is a broken sequence */
+		uint8_t f[FRAME];
+		cell_frame(9, 3300, 0, 0, f);
+		CU_ASSERT(read_frames(&st, 0x95, f, 1, &s) == -EPROTO);
+
+		/* then another board's firmware in the same capture: 14 cells in 5 frames */
+		static uint8_t two[sizeof(buf) + 6 * FRAME];
+		memcpy(two, buf, sizeof(buf));
+		uint8_t *p = two + sizeof(buf);
+		status_frame(14, 2, p);
+		for (uint8_t k = 1; k <= 5; k++)
+			cell_frame(k, 3400, 3401, k < 5 ? 3402 : 0, p + k * FRAME);
+		capture_decode(two, sizeof(two), &c);
+		CU_ASSERT(c.refused == 0 && c.open_at_end == 0);
+		CU_ASSERT(c.snap.cell_count == 14 && c.snap.cell_mv[13] == 3401);
+		CU_ASSERT(engine_decode(two, sizeof(two), &got) == 0);
+		CU_ASSERT(got.cell_count == 14 && got.cell_mv[13] == 3401);
 		return;
 	}
 	CU_FAIL("no 16-frame capture");
