@@ -613,8 +613,7 @@ static void desc_reply(const uint8_t *f, struct bms_frame_desc *dd)
 		bms_desc_num(dd, "bms_life", d[3]);
 		break;
 	case CMD_STATUS:
-		bms_desc_num(dd, "cell_count", d[0]);
-		bms_desc_num(dd, "temp_sensor_count", d[1]);
+		/* the counts are the snapshot's bms_cell_count / bms_temp_count */
 		bms_desc_num(dd, "charger", d[2]);
 		bms_desc_num(dd, "load", d[3]);
 		for (unsigned i = 0; i < 4; i++) {

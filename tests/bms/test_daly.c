@@ -633,6 +633,13 @@ static bool cap_value(const struct cap *c, const char *key, struct dc_value *v)
 		key = "cell_voltages_v";
 	if (!strcmp(key, "cell_count_in_0x95"))
 		key = "cell_count";
+	/* 0x94's counts: the stated ones where no list came with them */
+	if ((!strcmp(key, "cell_count") && !(s->valid & BMS_V_CELLS)) ||
+	    (!strcmp(key, "temp_sensor_count") && !(s->valid & BMS_V_TEMPS))) {
+		v->kind = VEC_NUM;
+		v->num = key[0] == 'c' ? s->cells_reported : s->temps_reported;
+		return (s->valid & BMS_V_COUNTS) != 0;
+	}
 	if (!strcmp(key, "balancing")) {
 		v->kind = VEC_BOOL;
 		v->num = s->balancing != 0;
@@ -1051,7 +1058,7 @@ static void test_describe_items(void)
 	daly_put(0x40, 0x94, pad, req);
 	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == FRAME);
 	CU_ASSERT(bms_daly.describe(rep, FRAME, &d) == 0);
-	CU_ASSERT(item(&d, "cell_count") == 16 && item(&d, "temp_sensor_count") == 8);
+	CU_ASSERT(item(&d, "cell_count") == -1); /* a snapshot field (cells_reported) */
 	CU_ASSERT(item(&d, "charger") == 0 && item(&d, "load") == 1 && item(&d, "di1") == 0);
 	daly_put(0x40, 0x95, pad, req);
 	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == 6 * FRAME);
