@@ -15,7 +15,9 @@
 #define DALY_LEN 13
 #define DALY_START 0xA5
 #define DALY_DLEN 0x08
-#define DALY_HOST 0x40
+#define DALY_HOST 0x40      /* request from host n: 0x40 + n - 1 (dbus-serialbattery) */
+#define DALY_HOST_BT 0x80   /* request from the Bluetooth module / app, a display */
+#define DALY_HOST_GPRS 0x20 /* request from a GPRS module */
 #define DALY_PAD 0xAA
 #define DALY_BOARDS 16
 #define DALY_MAX_FRAMES 16 /* 0x95: 48 cell positions, 3 per frame */
@@ -34,6 +36,11 @@ enum {
 	CMD_TEMPS = 0x96,
 	CMD_BALANCE = 0x97,
 	CMD_FAULTS = 0x98,
+	CMD_DATE = 0x53,    /* production date */
+	CMD_CODE = 0x57,    /* battery code, 5 frames of 7 characters */
+	CMD_SET_SOC = 0x21, /* writes: not sent by the driver, described in captures */
+	CMD_SET_DSG_FET = 0xD9,
+	CMD_SET_CHG_FET = 0xDA,
 };
 
 static inline void daly_put_frame(uint8_t addr, uint8_t cmd, const uint8_t data[8], uint8_t *out)
@@ -52,48 +59,76 @@ static inline bool daly_frame_ok(const uint8_t *p, size_t len)
 	       bms_sum8(p, 12) == p[12];
 }
 
-/* Level-1 / level-2 bit pairs of 0x98: {byte, first bit, alarm}. */
-static const struct {
-	uint8_t byte, bit, alarm;
-} fault_pairs[] = {
-	{0, 0, BMS_ALARM_HIGH_CELL_VOLTAGE},
-	{0, 2, BMS_ALARM_LOW_CELL_VOLTAGE},
-	{0, 4, BMS_ALARM_HIGH_VOLTAGE},
-	{0, 6, BMS_ALARM_LOW_VOLTAGE},
-	{1, 0, BMS_ALARM_HIGH_CHARGE_TEMPERATURE},
-	{1, 2, BMS_ALARM_LOW_CHARGE_TEMPERATURE},
-	{1, 4, BMS_ALARM_HIGH_TEMPERATURE},
-	{1, 6, BMS_ALARM_LOW_TEMPERATURE},
-	{2, 0, BMS_ALARM_HIGH_CHARGE_CURRENT},
-	{2, 2, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
-	{2, 6, BMS_ALARM_LOW_SOC},
-	{3, 0, BMS_ALARM_CELL_IMBALANCE},
+/*
+ * Every bit of 0x98 data bytes 0-6 and where it goes (protocols.md section 4):
+ * {byte, bit, level, alarm, name}. level 1 = warning, 2 = alarm; alarm
+ * DALY_NO_ALARM = the bit has no Victron alarm and shows only in describe()
+ * (SOC high, temperature difference, the reserved bits 3.4-3.7 and 6.4-6.7).
+ * The names are describe()'s item keys. Byte 7 is a fault code (an item).
+ */
+#define DALY_NO_ALARM 0xFF
+struct daly_fault {
+	uint8_t byte, bit, level, alarm;
+	const char *name;
 };
-
-/* Single bits of 0x98 that are alarms (level 2): {byte, bit, alarm}. */
-static const struct {
-	uint8_t byte, bit, alarm;
-} fault_bits[] = {
-	{4, 0, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
-	{4, 1, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
-	{4, 2, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 3, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 4, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 5, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 6, BMS_ALARM_INTERNAL_FAILURE},
-	{4, 7, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 0, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 1, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 2, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 3, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 4, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 5, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 6, BMS_ALARM_INTERNAL_FAILURE},
-	{5, 7, BMS_ALARM_INTERNAL_FAILURE},
-	{6, 0, BMS_ALARM_INTERNAL_FAILURE},
-	{6, 1, BMS_ALARM_INTERNAL_FAILURE},
-	{6, 2, BMS_ALARM_HIGH_CURRENT},
-	{6, 3, BMS_ALARM_LOW_CELL_VOLTAGE},
+static const struct daly_fault daly_faults[] = {
+	{0, 0, 1, BMS_ALARM_HIGH_CELL_VOLTAGE, "cell_high_l1"},
+	{0, 1, 2, BMS_ALARM_HIGH_CELL_VOLTAGE, "cell_high_l2"},
+	{0, 2, 1, BMS_ALARM_LOW_CELL_VOLTAGE, "cell_low_l1"},
+	{0, 3, 2, BMS_ALARM_LOW_CELL_VOLTAGE, "cell_low_l2"},
+	{0, 4, 1, BMS_ALARM_HIGH_VOLTAGE, "pack_high_l1"},
+	{0, 5, 2, BMS_ALARM_HIGH_VOLTAGE, "pack_high_l2"},
+	{0, 6, 1, BMS_ALARM_LOW_VOLTAGE, "pack_low_l1"},
+	{0, 7, 2, BMS_ALARM_LOW_VOLTAGE, "pack_low_l2"},
+	{1, 0, 1, BMS_ALARM_HIGH_CHARGE_TEMPERATURE, "chg_temp_high_l1"},
+	{1, 1, 2, BMS_ALARM_HIGH_CHARGE_TEMPERATURE, "chg_temp_high_l2"},
+	{1, 2, 1, BMS_ALARM_LOW_CHARGE_TEMPERATURE, "chg_temp_low_l1"},
+	{1, 3, 2, BMS_ALARM_LOW_CHARGE_TEMPERATURE, "chg_temp_low_l2"},
+	{1, 4, 1, BMS_ALARM_HIGH_TEMPERATURE, "dsg_temp_high_l1"},
+	{1, 5, 2, BMS_ALARM_HIGH_TEMPERATURE, "dsg_temp_high_l2"},
+	{1, 6, 1, BMS_ALARM_LOW_TEMPERATURE, "dsg_temp_low_l1"},
+	{1, 7, 2, BMS_ALARM_LOW_TEMPERATURE, "dsg_temp_low_l2"},
+	{2, 0, 1, BMS_ALARM_HIGH_CHARGE_CURRENT, "chg_overcurrent_l1"},
+	{2, 1, 2, BMS_ALARM_HIGH_CHARGE_CURRENT, "chg_overcurrent_l2"},
+	{2, 2, 1, BMS_ALARM_HIGH_DISCHARGE_CURRENT, "dsg_overcurrent_l1"},
+	{2, 3, 2, BMS_ALARM_HIGH_DISCHARGE_CURRENT, "dsg_overcurrent_l2"},
+	{2, 4, 1, DALY_NO_ALARM, "soc_high_l1"},
+	{2, 5, 2, DALY_NO_ALARM, "soc_high_l2"},
+	{2, 6, 1, BMS_ALARM_LOW_SOC, "soc_low_l1"},
+	{2, 7, 2, BMS_ALARM_LOW_SOC, "soc_low_l2"},
+	{3, 0, 1, BMS_ALARM_CELL_IMBALANCE, "cell_diff_l1"},
+	{3, 1, 2, BMS_ALARM_CELL_IMBALANCE, "cell_diff_l2"},
+	{3, 2, 1, DALY_NO_ALARM, "temp_diff_l1"},
+	{3, 3, 2, DALY_NO_ALARM, "temp_diff_l2"},
+	{3, 4, 0, DALY_NO_ALARM, "reserved_3_4"},
+	{3, 5, 0, DALY_NO_ALARM, "reserved_3_5"},
+	{3, 6, 0, DALY_NO_ALARM, "reserved_3_6"},
+	{3, 7, 0, DALY_NO_ALARM, "reserved_3_7"},
+	{4, 0, 2, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, "chg_mos_overtemp"},
+	{4, 1, 2, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, "dsg_mos_overtemp"},
+	{4, 2, 2, BMS_ALARM_INTERNAL_FAILURE, "chg_mos_sensor_fault"},
+	{4, 3, 2, BMS_ALARM_INTERNAL_FAILURE, "dsg_mos_sensor_fault"},
+	{4, 4, 2, BMS_ALARM_INTERNAL_FAILURE, "chg_mos_stuck"},
+	{4, 5, 2, BMS_ALARM_INTERNAL_FAILURE, "dsg_mos_stuck"},
+	{4, 6, 2, BMS_ALARM_INTERNAL_FAILURE, "chg_mos_open"},
+	{4, 7, 2, BMS_ALARM_INTERNAL_FAILURE, "dsg_mos_open"},
+	{5, 0, 2, BMS_ALARM_INTERNAL_FAILURE, "afe_fault"},
+	{5, 1, 2, BMS_ALARM_INTERNAL_FAILURE, "voltage_sample_lost"},
+	{5, 2, 2, BMS_ALARM_INTERNAL_FAILURE, "cell_temp_sensor_fault"},
+	{5, 3, 2, BMS_ALARM_INTERNAL_FAILURE, "eeprom_fault"},
+	{5, 4, 2, BMS_ALARM_INTERNAL_FAILURE, "rtc_fault"},
+	{5, 5, 2, BMS_ALARM_INTERNAL_FAILURE, "precharge_fault"},
+	{5, 6, 2, BMS_ALARM_INTERNAL_FAILURE, "comm_fault"},
+	{5, 7, 2, BMS_ALARM_INTERNAL_FAILURE, "internal_comm_fault"},
+	{6, 0, 2, BMS_ALARM_INTERNAL_FAILURE, "current_module_fault"},
+	{6, 1, 2, BMS_ALARM_INTERNAL_FAILURE, "pack_volt_sense_fault"},
+	{6, 2, 2, BMS_ALARM_HIGH_CURRENT, "short_circuit"},
+	{6, 3, 2, BMS_ALARM_LOW_CELL_VOLTAGE, "low_volt_chg_forbidden"},
+	{6, 4, 0, DALY_NO_ALARM, "reserved_6_4"},
+	{6, 5, 0, DALY_NO_ALARM, "reserved_6_5"},
+	{6, 6, 0, DALY_NO_ALARM, "reserved_6_6"},
+	{6, 7, 0, DALY_NO_ALARM, "reserved_6_7"},
 };
+#define DALY_FAULT_BITS (sizeof(daly_faults) / sizeof(daly_faults[0]))
 
 #endif

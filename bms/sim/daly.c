@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Daly A5 device simulator: every polled command, 0x50 included (bms/sim/sim.h). */
+/*
+ * Daly A5 device simulator (bms/sim/sim.h): every read the driver has (0x90..0x98,
+ * 0x50, 0x53, 0x57), and a second master's traffic on the same bus.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,39 +20,64 @@ static void sim_faults(const struct bms_snapshot *s, uint8_t d[8])
 {
 	if (!(s->valid & BMS_V_ALARMS))
 		return;
-	for (size_t i = 0; i < sizeof(fault_pairs) / sizeof(fault_pairs[0]); i++) {
-		uint8_t lvl = s->alarm[fault_pairs[i].alarm];
-		if (lvl)
-			d[fault_pairs[i].byte] |=
-				(uint8_t)((lvl >= 2 ? 2u : 1u) << fault_pairs[i].bit);
-	}
-	/* alarms with no level pair: the first bit that carries them */
-	static const uint8_t single[] = {BMS_ALARM_HIGH_INTERNAL_TEMPERATURE,
-					 BMS_ALARM_INTERNAL_FAILURE, BMS_ALARM_HIGH_CURRENT};
-	for (size_t a = 0; a < sizeof(single); a++) {
-		if (s->alarm[single[a]] < 2)
+	/* each raised alarm: the first bit that carries it at its level */
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
+		uint8_t lvl = s->alarm[a] >= 2 ? 2 : s->alarm[a];
+		if (!lvl)
 			continue;
-		for (size_t i = 0; i < sizeof(fault_bits) / sizeof(fault_bits[0]); i++)
-			if (fault_bits[i].alarm == single[a]) {
-				d[fault_bits[i].byte] |= (uint8_t)(1u << fault_bits[i].bit);
+		for (size_t i = 0; i < DALY_FAULT_BITS; i++)
+			if (daly_faults[i].alarm == a && daly_faults[i].level == lvl) {
+				d[daly_faults[i].byte] |= (uint8_t)(1u << daly_faults[i].bit);
 				break;
 			}
 	}
 }
 
-static int daly_sim_respond(struct bms_snapshot *s, uint8_t address, const uint8_t *req,
-			    size_t req_len, uint8_t *out, size_t cap)
+/* 0x91 / 0x92: the extremes of the lists snap holds (numbers from 1). */
+static void sim_cell_range(const struct bms_snapshot *s, unsigned cells, uint8_t d[8])
 {
-	uint8_t board = address ? address : 1;
-	/* any padding is fine; only this board's host address is answered */
-	if (!daly_frame_ok(req, req_len) || req[1] != DALY_HOST + board - 1)
-		return 0;
+	unsigned hi = 0, lo = 0;
+	for (unsigned i = 1; i < cells; i++) {
+		if (s->cell_mv[i] > s->cell_mv[hi])
+			hi = i;
+		if (s->cell_mv[i] < s->cell_mv[lo])
+			lo = i;
+	}
+	if (!cells)
+		return;
+	put_u16be(d, s->cell_mv[hi]);
+	d[2] = (uint8_t)(hi + 1);
+	put_u16be(d + 3, s->cell_mv[lo]);
+	d[5] = (uint8_t)(lo + 1);
+}
+
+static void sim_temp_range(const struct bms_snapshot *s, unsigned temps, uint8_t d[8])
+{
+	unsigned hi = 0, lo = 0;
+	for (unsigned i = 1; i < temps; i++) {
+		if (s->temp_dc[i] > s->temp_dc[hi])
+			hi = i;
+		if (s->temp_dc[i] < s->temp_dc[lo])
+			lo = i;
+	}
+	if (!temps)
+		return;
+	d[0] = temp_byte(s->temp_dc[hi]);
+	d[1] = (uint8_t)(hi + 1);
+	d[2] = temp_byte(s->temp_dc[lo]);
+	d[3] = (uint8_t)(lo + 1);
+}
+
+#define SIM_CODE_FRAMES 5 /* 0x57: 5 frames of 7 characters */
+
+/* The reply of board to cmd, from s: its length, 0 for a command the board does not know. */
+static int sim_answer(struct bms_snapshot *s, uint8_t board, uint8_t cmd, uint8_t *out, size_t cap)
+{
 	uint8_t d[8];
 	memset(d, 0, sizeof(d));
 	size_t frames = 1;
 	unsigned cells = s->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : s->cell_count;
 	unsigned temps = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
-	uint8_t cmd = req[2];
 
 	switch (cmd) {
 	case CMD_SOC: {
@@ -59,6 +87,12 @@ static int daly_sim_respond(struct bms_snapshot *s, uint8_t address, const uint8
 		put_u16be(d + 6, (uint16_t)(s->soc_cpct / 10));
 		break;
 	}
+	case CMD_CELL_RANGE:
+		sim_cell_range(s, cells, d);
+		break;
+	case CMD_TEMP_RANGE:
+		sim_temp_range(s, temps, d);
+		break;
 	case CMD_MOS:
 		d[0] = s->current_ma > 0 ? 1 : s->current_ma < 0 ? 2 : 0;
 		d[1] = s->charge_fet;
@@ -89,6 +123,15 @@ static int daly_sim_respond(struct bms_snapshot *s, uint8_t address, const uint8
 		put_u32be(d, (uint32_t)(s->capacity_design_mah < 0 ? 0 : s->capacity_design_mah));
 		put_u32be(d + 4, 3200); /* nominal cell voltage, mV (LFP) */
 		break;
+	case CMD_DATE:
+		/* the snapshot has no date: a fixed one, 2021-06-15 */
+		d[2] = 21;
+		d[3] = 6;
+		d[4] = 15;
+		break;
+	case CMD_CODE:
+		frames = SIM_CODE_FRAMES;
+		break;
 	default:
 		return 0;
 	}
@@ -111,10 +154,46 @@ static int daly_sim_respond(struct bms_snapshot *s, uint8_t address, const uint8
 				if (t < temps)
 					d[1 + i] = temp_byte(s->temp_dc[t]);
 			}
+		} else if (cmd == CMD_CODE) {
+			/* the battery code: the snapshot's serial, zero-filled */
+			memset(d, 0, sizeof(d));
+			d[0] = (uint8_t)(k + 1);
+			size_t len = strnlen(s->serial, sizeof(s->serial));
+			for (size_t i = 0; i < 7 && k * 7 + i < len; i++)
+				d[1 + i] = (uint8_t)s->serial[k * 7 + i];
 		}
 		daly_put_frame(board, cmd, d, out + k * DALY_LEN);
 	}
 	return (int)(frames * DALY_LEN);
+}
+
+static int daly_sim_respond(struct bms_snapshot *s, uint8_t address, const uint8_t *req,
+			    size_t req_len, uint8_t *out, size_t cap)
+{
+	uint8_t board = address ? address : 1;
+	/* any padding is fine; only this board's host address is answered */
+	if (!daly_frame_ok(req, req_len) || req[1] != DALY_HOST + board - 1)
+		return 0;
+	return sim_answer(s, board, req[2], out, cap);
+}
+
+/* What a Daly display or WiFi module polls, in its order. */
+static const uint8_t second_master_cmds[] = {CMD_SOC,   CMD_CELL_RANGE, CMD_TEMP_RANGE,
+					     CMD_MOS,   CMD_STATUS,     CMD_CELLS,
+					     CMD_TEMPS, CMD_BALANCE,    CMD_FAULTS};
+
+int bms_sim_daly_second_master(struct bms_snapshot *snap, uint8_t board, unsigned n, uint8_t *out,
+			       size_t cap)
+{
+	if (board < 1 || board > DALY_BOARDS)
+		return -EINVAL;
+	if (cap < DALY_LEN)
+		return -ENOSPC;
+	uint8_t cmd = second_master_cmds[n % sizeof(second_master_cmds)];
+	uint8_t zero[8] = {0};
+	daly_put_frame(DALY_HOST_BT, cmd, zero, out);
+	int m = sim_answer(snap, board, cmd, out + DALY_LEN, cap - DALY_LEN);
+	return m < 0 ? m : DALY_LEN + m;
 }
 
 const struct bms_sim bms_sim_daly = {"daly", daly_sim_respond};

@@ -35,4 +35,14 @@ const struct bms_sim *bms_sim_find(const char *name);
 int bms_sim_respond(const struct bms_driver *drv, struct bms_snapshot *snap, uint8_t address,
 		    const uint8_t *req, size_t req_len, uint8_t *out, size_t cap);
 
+/*
+ * Daly: one exchange of a second master on the bus (a Daly display or WiFi
+ * module, host address 0x80): its n-th request (it polls 0x90..0x98 in turn,
+ * data zero) followed by board's reply from snap, as they appear on the line.
+ * Returns the bytes written to out, or a negative errno. For tests that put
+ * such traffic between the driver's own exchanges (bms/sim/daly.c).
+ */
+int bms_sim_daly_second_master(struct bms_snapshot *snap, uint8_t board, unsigned n, uint8_t *out,
+			       size_t cap);
+
 #endif
