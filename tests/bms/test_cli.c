@@ -236,14 +236,17 @@ static void test_decode_capture(void)
 	check_r24ts(out);
 	/* one line per frame: 9 requests and 13 replies, offsets counting the requests */
 	unsigned lines = 0, requests = 0;
-	for (const char *p = out; (p = strstr(p, "\n@")) || (p == out && out[0] == '@');) {
-		p += p[0] == '\n' ? 1 : 0;
-		lines++;
-		if (!strncmp(strchr(p, ' ') + 1, "request", 7))
-			requests++;
-		p++;
+	for (const char *p = out; *p;) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (p[0] == '@') {
+			lines++;
+			const char *sp = memchr(p, ' ', n);
+			if (sp && !strncmp(sp + 1, "request", 7))
+				requests++;
+		}
+		p += n + (e ? 1 : 0);
 	}
-	lines += out[0] == '@';
 	CU_ASSERT(lines == 22);
 	CU_ASSERT(requests == 9);
 	CU_ASSERT(strncmp(out, "@0 request 0x90", 15) == 0);
