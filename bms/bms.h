@@ -150,8 +150,8 @@ struct bms_snapshot {
 	/*
 	 * BMS_V_COUNTS: the cell and temperature-sensor counts the BMS states
 	 * in a status frame (JBD 0x03, Daly 0x94, JK 0x8A/0x86), which need not
-	 * come with the cell list itself. A list whose length disagrees with
-	 * the stated count is not a whole measurement (bms/plausible.c).
+	 * come with the cell list itself. Reported as the BMS states them: the
+	 * cell list (cell_count, cell_mv) stays the measurement.
 	 */
 	uint8_t cells_reported;
 	uint8_t temps_reported;
@@ -440,6 +440,8 @@ void bms_held_keep(const struct bms_driver *drv, unsigned step, struct bms_held 
  * cycle): every static step whose fields snap holds counts as answered. */
 void bms_held_seed(const struct bms_driver *drv, struct bms_held *h,
 		   const struct bms_snapshot *snap);
+/* Keep every field a BMS_REQ_SETUP sequence read (snap: its result) like static data. */
+void bms_held_keep_setup(struct bms_held *h, const struct bms_snapshot *snap);
 /* Carry the kept static fields into a cycle's snapshot (they win). */
 void bms_held_apply(const struct bms_held *h, struct bms_snapshot *snap);
 /* Copy the fields behind the valid bits `bits` from src to dst, and the bits. */

@@ -3,10 +3,11 @@
  * The fuzz entry point shared by the libFuzzer harness and the replay test:
  * arbitrary bytes go through the core's candidate scan over the driver's
  * frame_check (checking the bounds it reports), every VALID frame through
- * parse as the answer to each step of a poll and a probe cycle and to each
- * write the driver lists, and the whole input through the family's simulator
- * (bms/sim) as a request. The first input byte selects the driver (modulo the registry
- * size), so a newly registered driver is fuzzed without touching this file;
+ * parse as the answer to each step of a poll, a probe and a setup cycle and
+ * to each write the driver lists, every frame through describe() and parse
+ * as a READ of the command it names (what `serialbattery decode` does), and the whole input through
+ * the family's simulator (bms/sim) as a request. The first input byte selects the driver (modulo
+ * the registry size), so a newly registered driver is fuzzed without touching this file;
  * SB_FUZZ_DRIVER=<name> pins one driver (the first byte is then ignored).
  */
 #include "fuzz_drivers.h"
@@ -50,7 +51,32 @@ static void fz_frames(const struct bms_driver *drv, void *st, const struct bms_r
 		uint8_t *frame = malloc(flen);
 		fz_check(frame != NULL, drv->name, "malloc");
 		memcpy(frame, data + pos + start, flen);
-		int r = drv->parse(st, req, frame, flen, snap);
+		struct bms_request rq = *req;
+		if (req->kind == BMS_REQ_READ) {
+			/* what decode does: describe, then a READ of its command */
+			struct bms_frame_desc d;
+			if (!drv->describe || drv->describe(frame, flen, &d) < 0) {
+				free(frame);
+				pos += start + flen;
+				continue;
+			}
+			fz_check(d.n <= BMS_DESC_ITEMS, drv->name, "describe: too many items");
+			fz_check(memchr(d.name, 0, sizeof(d.name)) != NULL, drv->name,
+				 "describe: name not terminated");
+			for (unsigned i = 0; i < d.n; i++)
+				fz_check(memchr(d.items[i].key, 0, BMS_DESC_KEY) != NULL &&
+						 memchr(d.items[i].text, 0, BMS_DESC_TEXT) != NULL,
+					 drv->name, "describe: item not terminated");
+			rq.reg = d.command;
+			uint8_t q[1024];
+			if (d.dir != BMS_DIR_REPLY ||
+			    drv->build_request(st, &rq, q, sizeof(q)) < 0) {
+				free(frame);
+				pos += start + flen;
+				continue;
+			}
+		}
+		int r = drv->parse(st, &rq, frame, flen, snap);
 		free(frame);
 		fz_check(r >= -4095 && r <= 1, drv->name, "parse result out of range");
 		fz_check(snap->cell_count <= BMS_MAX_CELLS, drv->name,
@@ -65,7 +91,8 @@ static void fz_frames(const struct bms_driver *drv, void *st, const struct bms_r
 
 void sb_fuzz_driver(const struct bms_driver *drv, const uint8_t *data, size_t size)
 {
-	static const enum bms_req_kind kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE, BMS_REQ_SET};
+	static const enum bms_req_kind kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE, BMS_REQ_SET,
+						  BMS_REQ_SETUP, BMS_REQ_READ};
 	uint8_t req[1024];
 	uint8_t addr = drv->addresses ? drv->addresses[0] : 0;
 	void *st = calloc(1, drv->state_size ? drv->state_size : 1);
@@ -83,7 +110,9 @@ void sb_fuzz_driver(const struct bms_driver *drv, const uint8_t *data, size_t si
 				rq.value = size ? data[0] & 1 : 0;
 			}
 			for (rq.step = 0; rq.step < FZ_MAX_STEPS; rq.step++) {
-				int n = drv->build_request(st, &rq, req, sizeof(req));
+				int n = kinds[k] == BMS_REQ_READ
+						? 1 /* built per frame, from its description */
+						: drv->build_request(st, &rq, req, sizeof(req));
 				if (n <= 0)
 					break;
 				fz_check((size_t)n <= sizeof(req), drv->name,
@@ -93,6 +122,8 @@ void sb_fuzz_driver(const struct bms_driver *drv, const uint8_t *data, size_t si
 				fz_frames(drv, st, &rq, data, size, &snap);
 				if (drv->finish)
 					drv->finish(st, &snap);
+				if (kinds[k] == BMS_REQ_READ)
+					break; /* one pass over every frame */
 			}
 			if (kinds[k] != BMS_REQ_SET)
 				break;
