@@ -30,11 +30,14 @@
  *   an ACK never reaches our snapshot. Our ACK with no data frame kept (ours
  *   was damaged) is -EPROTO.
  * - READ (a capture, `serialbattery decode`): a data frame may have no ACK
- *   at all (BLE captures, logs of payloads), so it is decoded at once and the
- *   ACK after it confirms (0) or disowns it (BMS_FOREIGN). The state learns
- *   on the decoder's first pass which frames (by an FNV-1a hash) an ACK of
- *   another unit followed, or, in a capture that has ACKs, no ACK: on the
- *   second pass those are BMS_FOREIGN before they touch the snapshot.
+ *   at all (BLE captures, logs of payloads), so it is decoded at once. The
+ *   state learns on the decoder's first pass what followed each data frame
+ *   (by an FNV-1a hash): our ACK, another unit's ACK, or none. On the second
+ *   pass a frame another unit's ACK followed, or none in a capture that has
+ *   ACKs, is BMS_FOREIGN before it touches the snapshot; one our ACK follows
+ *   returns 1 and the ACK completes it (0), as in the poll; one that stands
+ *   alone in a capture without ACKs is a whole reply (0). Not known yet
+ *   (the first pass): 1, and the ACK confirms (0) or disowns it (foreign).
  * - The poll cycle is settings, about, status; settings and about are
  *   static (BMS_STEP_STATIC): settings re-read every PB_SETTINGS_REFRESH
  *   cycles (the limits follow a change made in the JK app), about never
@@ -167,8 +170,10 @@ static int jkpb_build_request(void *state, const struct bms_request *req, uint8_
 	if (trig == 0)
 		return 0;
 	int n = pb_request(out, cap, st->address, trig);
-	if (n > 0)
-		st->pending = false; /* an earlier attempt's data is not this one's */
+	/* an earlier attempt's data is not this one's; a READ keeps it, as the
+	 * decoder builds a request for the ACK that may name its sender */
+	if (n > 0 && req->kind != BMS_REQ_READ)
+		st->pending = false;
 	return n;
 }
 
@@ -367,13 +372,9 @@ static int pb_parse_read(struct jkpb_state *st, uint16_t trig, const uint8_t *fr
 		bool ours = frame[0] == st->address && reg == trig;
 		if (!st->pending)
 			return ours ? -EPROTO : BMS_FOREIGN;
-		if (ours) {
-			pb_learn(st, st->pending_fp, PB_V_OURS);
-			st->pending = false;
-			return 0;
-		}
-		pb_read_drop(st, PB_V_OTHER_ACK);
-		return BMS_FOREIGN;
+		pb_learn(st, st->pending_fp, ours ? PB_V_OURS : PB_V_OTHER_ACK);
+		st->pending = false;
+		return ours ? 0 : BMS_FOREIGN;
 	}
 	pb_read_drop(st, PB_V_NO_ACK);
 	if (frame[4] != pb_type_of(trig))
@@ -387,7 +388,8 @@ static int pb_parse_read(struct jkpb_state *st, uint16_t trig, const uint8_t *fr
 		return r;
 	st->pending = true;
 	st->pending_fp = fp;
-	return 1; /* an ACK may follow and name the sender */
+	/* known to stand alone: the reply is whole; else the ACK may follow and name the sender */
+	return v == PB_V_NO_ACK ? 0 : 1;
 }
 
 static int jkpb_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,

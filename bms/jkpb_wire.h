@@ -58,13 +58,15 @@ static const uint8_t pb_hdr[] = {0x55, 0xAA, 0xEB, 0x90};
 /*
  * The frames on the line besides the 300-byte data frame: the 8-byte Modbus
  * ACK (addr 10 reg(BE) 00 01 CRC) and the 11-byte trigger request (addr 10
- * reg 00 01 02 value(BE) CRC), for address 0..15 and a trigger register.
+ * reg 00 01 02 value(BE) CRC), for address 1..15 and a trigger register.
  * 1 = a whole one (*ret_len 8 or 11), 0 = may be one, -1 = none here. An
  * ACK wins when bytes 6..7 are the CRC of 0..5 (a request has 02 there).
  */
 static inline int pb_check_modbus(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	if (p[0] > PB_ADDR_MAX)
+	/* 0 is the bus master: it polls and broadcasts, it is never triggered and
+	 * never acknowledges, so the 00 byte after an ACK is garbage at once */
+	if (p[0] == 0 || p[0] > PB_ADDR_MAX)
 		return -1;
 	static const uint8_t head[] = {0x00, 0x10, 0x16, 0x00, 0x00, 0x01};
 	for (size_t i = 1; i < sizeof(head); i++) {
