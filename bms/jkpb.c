@@ -73,7 +73,7 @@
 #include "jkpb_wire.h"
 
 #define PB_SETTINGS_REFRESH 60 /* cycles: 1 min at the default 1 s poll */
-#define PB_STATIC_EVERY 10      /* cycles between tries while a static step is missing */
+#define PB_STATIC_EVERY 10     /* cycles between tries while a static step is missing */
 #define PB_VERDICTS 16
 
 /* What followed a data frame in a capture (READ): see "Decisions". */

@@ -240,12 +240,9 @@ static void test_current_limits(void)
 		int32_t chg_ma, dis_ma;
 		bool chg_ok, dis_ok;
 	} cases[] = {
-		{100000, 150000, true, true},
-		{0, 150000, false, true},
-		{40000, 0, true, false},
-		{0, 0, false, false},
-		{1000000, 1001000, true, false},
-		{1001000, 1000, false, true},
+		{100000, 150000, true, true},    {0, 150000, false, true},
+		{40000, 0, true, false},         {0, 0, false, false},
+		{1000000, 1001000, true, false}, {1001000, 1000, false, true},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bms_snapshot s = sample_state(), got;
@@ -408,12 +405,14 @@ static void test_describe_vectors(void)
 					it = &d.items[j];
 			if (!it) {
 				if (!snapshot_key(e->key))
-					fprintf(stderr, "\n    vector %zu: no item %s\n", i, e->key);
+					fprintf(stderr, "\n    vector %zu: no item %s\n", i,
+						e->key);
 				CU_ASSERT(snapshot_key(e->key));
 				continue;
 			}
-			bool ok = e->kind == VEC_STR ? it->is_text && !strcmp(it->text, e->str)
-						     : !it->is_text && fabs(it->num - e->num) < 0.001;
+			bool ok = e->kind == VEC_STR
+					  ? it->is_text && !strcmp(it->text, e->str)
+					  : !it->is_text && fabs(it->num - e->num) < 0.001;
 			if (!ok)
 				fprintf(stderr, "\n    vector %zu: item %s differs\n", i, e->key);
 			CU_ASSERT(ok);
@@ -501,7 +500,7 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 	for (unsigned i = 0; i < s.cell_count; i++)
 		s.cell_mv[i] = (uint16_t)rnd_in(2500, 4200);
 	s.voltage_mv = rnd_in(s.cell_count * 250, s.cell_count * 420) * 10; /* 10 mV */
-	int32_t amps10 = rnd_in(0, 0x7FFF);                                  /* 10 mA, 15 bits */
+	int32_t amps10 = rnd_in(0, 0x7FFF);                                 /* 10 mA, 15 bits */
 	s.current_ma = (rnd() & 1 ? amps10 : -amps10) * 10;
 	s.soc_cpct = (uint16_t)(rnd_in(0, 100) * 100);
 	s.cycles = (uint32_t)rnd_in(0, 65535);
@@ -574,8 +573,9 @@ static void test_property(void)
 		int r = dc_decode_roundtrip(&bms_jk, 0, &truth, &got);
 		bool ok = r == 0 && same_state(&truth, &got, valid);
 		if (!ok)
-			fprintf(stderr, "\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i,
-				r, got.valid, valid, truth.cell_count, truth.current_ma);
+			fprintf(stderr,
+				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
+				got.valid, valid, truth.cell_count, truth.current_ma);
 		CU_ASSERT(ok);
 		n += ok;
 		charging += truth.current_ma > 0;

@@ -182,10 +182,11 @@ static void check_keys(const char *what, const struct vec *v, const struct bms_s
 		CU_ASSERT(m != DC_UNKNOWN);
 		if (m != DC_MAPPED)
 			continue;
-		bool ok = e->kind == VEC_STR		       ? !strcmp(got.str, e->str)
-			  : e->kind == VEC_ARRAY	       ? got.n == e->n
-			  : got.kind == VEC_NUM || got.kind == VEC_BOOL ? fabs(got.num - e->num) < 0.001
-								       : false;
+		bool ok = e->kind == VEC_STR     ? !strcmp(got.str, e->str)
+			  : e->kind == VEC_ARRAY ? got.n == e->n
+			  : got.kind == VEC_NUM || got.kind == VEC_BOOL
+				  ? fabs(got.num - e->num) < 0.001
+				  : false;
 		for (unsigned i = 0; ok && e->kind == VEC_ARRAY && i < e->n; i++)
 			ok = fabs(got.arr[i] - e->arr[i]) < 0.001;
 		if (!ok)
@@ -703,7 +704,14 @@ static void test_alarm_bits(void)
 		{BMS_ALARM_HIGH_TEMPERATURE, 1},
 		{BMS_ALARM_INTERNAL_FAILURE, 2},
 		{BMS_ALARM_INTERNAL_FAILURE, 1},
-		{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0}, {-1, 0},
+		{-1, 0},
+		{-1, 0},
+		{-1, 0},
+		{-1, 0},
+		{-1, 0},
+		{-1, 0},
+		{-1, 0},
+		{-1, 0},
 	};
 	struct bms_snapshot s = sample_state();
 	memset(s.alarm, 0, sizeof(s.alarm));
@@ -778,12 +786,14 @@ static void test_describe_vectors(void)
 			const struct bms_desc_item *it = item(&d, e->key);
 			if (!it) {
 				if (!snapshot_key(e->key))
-					fprintf(stderr, "\n    vector %zu: no item %s\n", i, e->key);
+					fprintf(stderr, "\n    vector %zu: no item %s\n", i,
+						e->key);
 				CU_ASSERT(snapshot_key(e->key));
 				continue;
 			}
-			bool ok = e->kind == VEC_STR ? it->is_text && !strcmp(it->text, e->str)
-						     : !it->is_text && fabs(it->num - e->num) < 0.001;
+			bool ok = e->kind == VEC_STR
+					  ? it->is_text && !strcmp(it->text, e->str)
+					  : !it->is_text && fabs(it->num - e->num) < 0.001;
 			if (!ok)
 				fprintf(stderr, "\n    vector %zu: item %s differs\n", i, e->key);
 			CU_ASSERT(ok);
@@ -950,8 +960,9 @@ static void test_property(void)
 		int r = dc_decode_roundtrip(&bms_jkpb, addr, &truth, &got);
 		bool ok = r == 0 && same_state(&truth, &got, valid);
 		if (!ok)
-			fprintf(stderr, "\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i,
-				r, got.valid, valid, truth.cell_count, truth.current_ma);
+			fprintf(stderr,
+				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
+				got.valid, valid, truth.cell_count, truth.current_ma);
 		CU_ASSERT(ok);
 		n += ok;
 		charging += truth.current_ma > 0;
