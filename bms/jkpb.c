@@ -32,7 +32,8 @@
  * - READ (a capture, `serialbattery decode`): a data frame may have no ACK
  *   at all (BLE captures, logs of payloads), so it is decoded at once. The
  *   state learns on the decoder's first pass what followed each data frame
- *   (by an FNV-1a hash): our ACK, another unit's ACK, or none. On the second
+ *   (by an FNV-1a hash; the last PB_VERDICTS frames that were not ours): our
+ *   ACK, another unit's ACK, or none. On the second
  *   pass a frame another unit's ACK followed, or none in a capture that has
  *   ACKs, is BMS_FOREIGN before it touches the snapshot; one our ACK follows
  *   returns 1 and the ACK completes it (0), as in the poll; one that stands
@@ -74,7 +75,7 @@
 
 #define PB_SETTINGS_REFRESH 60 /* cycles: 1 min at the default 1 s poll */
 #define PB_STATIC_EVERY 10     /* cycles between tries while a static step is missing */
-#define PB_VERDICTS 16
+#define PB_VERDICTS 64         /* data frames remembered (READ): a long capture of a shared bus */
 
 /* What followed a data frame in a capture (READ): see "Decisions". */
 enum pb_verdict {
@@ -85,15 +86,13 @@ enum pb_verdict {
 
 struct jkpb_state {
 	uint8_t address;
-	bool pending;            /* a data frame waits for the ACK that names its sender */
-	uint32_t pending_fp;     /* its hash (READ) */
-	uint8_t cells_cfg;       /* settings 114; 0 = not read yet */
-	bool acks_seen;          /* READ: the capture has ACKs */
-	uint8_t frame[PB_FRAME]; /* the pending data frame (poll) */
-	struct {
-		uint32_t fp;
-		uint8_t verdict;
-	} seen[PB_VERDICTS]; /* READ: learned verdicts, a ring */
+	bool pending;                  /* a data frame waits for the ACK that names its sender */
+	uint32_t pending_fp;           /* its hash (READ) */
+	uint8_t cells_cfg;             /* settings 114; 0 = not read yet */
+	bool acks_seen;                /* READ: the capture has ACKs */
+	uint8_t frame[PB_FRAME];       /* the pending data frame (poll) */
+	uint32_t seen_fp[PB_VERDICTS]; /* READ: learned verdicts, a ring */
+	uint8_t seen_verdict[PB_VERDICTS];
 	unsigned nseen;
 };
 
@@ -337,8 +336,8 @@ static uint8_t pb_verdict_of(const struct jkpb_state *st, uint32_t fp)
 {
 	unsigned n = st->nseen < PB_VERDICTS ? st->nseen : PB_VERDICTS;
 	for (unsigned i = 0; i < n; i++)
-		if (st->seen[i].fp == fp)
-			return st->seen[i].verdict;
+		if (st->seen_fp[i] == fp)
+			return st->seen_verdict[i];
 	return 0;
 }
 
@@ -346,12 +345,16 @@ static void pb_learn(struct jkpb_state *st, uint32_t fp, uint8_t verdict)
 {
 	unsigned n = st->nseen < PB_VERDICTS ? st->nseen : PB_VERDICTS;
 	for (unsigned i = 0; i < n; i++)
-		if (st->seen[i].fp == fp) {
-			st->seen[i].verdict = verdict;
+		if (st->seen_fp[i] == fp) {
+			st->seen_verdict[i] = verdict;
 			return;
 		}
-	st->seen[st->nseen % PB_VERDICTS].fp = fp;
-	st->seen[st->nseen % PB_VERDICTS].verdict = verdict;
+	/* a frame not known is taken as ours until its ACK says otherwise: only
+	 * the others take room */
+	if (verdict == PB_V_OURS)
+		return;
+	st->seen_fp[st->nseen % PB_VERDICTS] = fp;
+	st->seen_verdict[st->nseen % PB_VERDICTS] = verdict;
 	st->nseen++;
 }
 

@@ -13,6 +13,7 @@
 #include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
+#include "tools/decode.h"
 
 extern const struct bms_driver bms_jkpb;
 
@@ -831,6 +832,52 @@ static void test_describe_vectors(void)
 	CU_ASSERT(bms_jkpb.describe(buf, PB_FRAME, &d) == -1);
 }
 
+/*
+ * `serialbattery decode` of a long capture of a shared bus (issue item 6):
+ * rounds of a master pack triggering unit 2 (its data and ACK), the master
+ * broadcasting its own status (no ACK), and our exchange with unit 1 (the
+ * adapter's echo, data, ACK). Every other unit's frame differs from round to
+ * round; none reaches the decoded snapshot of unit 1, and unit 2 decodes
+ * alone when asked for.
+ */
+static void test_decode_shared_bus(void)
+{
+	enum { ROUNDS = 30 };
+	size_t cap = ROUNDS * 1000;
+	uint8_t *line = malloc(cap);
+	CU_ASSERT_FATAL(line != NULL);
+	size_t n = 0;
+	struct bms_snapshot ours = sample_state();
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		struct bms_snapshot unit2 = sample_state(), master = sample_state();
+		unit2.voltage_mv = 40000 + (int32_t)i;
+		master.voltage_mv = 45000 + (int32_t)i;
+		int m = sim_reply(&unit2, &poll_status, 2, 2, line + n, cap - n, true);
+		CU_ASSERT_FATAL(m == 321);
+		n += (size_t)m;
+		m = sim_reply(&master, &poll_status, 3, 3, line + n, cap - n, false);
+		CU_ASSERT_FATAL(m == 310);
+		n += PB_FRAME; /* the broadcast: no ACK */
+		m = sim_reply(&ours, &poll_status, 1, 1, line + n, cap - n, true);
+		CU_ASSERT_FATAL(m == 321);
+		n += (size_t)m;
+	}
+	struct decode_segment seg = {line, n};
+	struct decode_result res;
+	CU_ASSERT_FATAL(decode_capture(&bms_jkpb, 1, &seg, 1, NULL, &res) == 0);
+	CU_ASSERT(res.snap.voltage_mv == 53224);
+	CU_ASSERT(res.replies_decoded == ROUNDS);
+	/* unit 2's data and ACK, the broadcasts */
+	CU_ASSERT(res.foreign == 3 * ROUNDS);
+	CU_ASSERT(res.refused == 0 && res.checksum_errors == 0);
+	CU_ASSERT(res.requests == 2 * ROUNDS);
+
+	CU_ASSERT_FATAL(decode_capture(&bms_jkpb, 2, &seg, 1, NULL, &res) == 0);
+	CU_ASSERT(res.snap.voltage_mv == 40000 + ROUNDS - 1);
+	CU_ASSERT(res.replies_decoded == ROUNDS);
+	free(line);
+}
+
 /* ---- property test (issue item 7) ---- */
 
 static uint32_t rng_state;
@@ -995,6 +1042,7 @@ int sb_register_tests(void)
 		{"static_steps", test_static_steps},
 		{"alarm_bits", test_alarm_bits},
 		{"describe_vectors", test_describe_vectors},
+		{"decode_shared_bus", test_decode_shared_bus},
 		{"property", test_property},
 		{NULL, NULL},
 	};
