@@ -298,8 +298,9 @@ enum jk_item_kind {
 /*
  * The values of a reply that are not snapshot fields (or are, in another
  * form: the raw settings behind a limit), in the order they are listed:
- * first the keys the vectors name, then the settings. 0xB2 (the parameter
- * password) is deliberately not shown.
+ * first the keys the vectors name, then identity and the settings. A reply
+ * holds more than BMS_DESC_ITEMS of them: the last ones listed are dropped.
+ * 0xB2 (the parameter password) is deliberately not shown.
  */
 static const struct {
 	uint8_t tag;
@@ -318,6 +319,11 @@ static const struct {
 	{0x86, JK_U, 1, "temp_sensor_count"},
 	{0x99, JK_U, 1, "charge_ocp_a"},
 	{0x97, JK_U, 1, "discharge_ocp_a"},
+	{0xB4, JK_TEXT, 1, "device_id"},
+	{0xB5, JK_TEXT, 1, "manufacture_date"},
+	{0xB9, JK_U, 1, "actual_capacity_ah"},
+	{0xA9, JK_U, 1, "cell_count_setting"},
+	{0xAE, JK_U, 1, "board_address"},
 	{0x9A, JK_U, 1, "charge_ocp_delay_s"},
 	{0x98, JK_U, 1, "discharge_ocp_delay_s"},
 	{0x8E, JK_U, 0.01, "pack_ovp_v"},
@@ -343,18 +349,13 @@ static const struct {
 	{0xA6, JK_S, 1, "charge_utp_recover_c"},
 	{0xA7, JK_S, 1, "discharge_utp_c"},
 	{0xA8, JK_S, 1, "discharge_utp_recover_c"},
-	{0xA9, JK_U, 1, "cell_count_setting"},
 	{0xAB, JK_U, 1, "charge_switch"},
 	{0xAC, JK_U, 1, "discharge_switch"},
 	{0xAD, JK_U, 1, "current_calibration_ma"},
-	{0xAE, JK_U, 1, "board_address"},
 	{0xB0, JK_U, 1, "sleep_wait_s"},
 	{0xB1, JK_U, 1, "low_capacity_alarm_pct"},
 	{0xB3, JK_U, 1, "dedicated_charger"},
-	{0xB4, JK_TEXT, 1, "device_id"},
-	{0xB5, JK_TEXT, 1, "manufacture_date"},
 	{0xB8, JK_U, 1, "start_current_calibration"},
-	{0xB9, JK_U, 1, "actual_capacity_ah"},
 };
 
 static const char *jk_cmd_name(uint8_t cmd)
