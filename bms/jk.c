@@ -24,10 +24,11 @@
  *   00 00 00 00 68 00 00 54 D1
  *
  * Decisions:
- * - frame_check accepts only frames whose transport byte is not "request":
- *   an RS485 adapter that echoes our own request then sees it skipped as
- *   garbage instead of parsed as a (wrong) reply. The two bytes before the
- *   checksum must be zero, so every byte of the frame is covered.
+ * - frame_check accepts requests and replies (a capture holds both, and
+ *   `serialbattery decode` describes both); parse returns BMS_FOREIGN for a
+ *   request (another master's, or an adapter's echo of ours) and for a reply
+ *   to another command than the one asked, so the worker skips them. The two
+ *   bytes before the checksum must be zero, so every byte is covered.
  * - Temperatures (0x80-0x82) above 100: the vendor table (101..140 means
  *   -(v-100) degC) and dbus-serialbattery (100-v above 99) agree for every
  *   value except exactly 100, where the vendor says +100; ESPHome (99-v) is
@@ -48,7 +49,16 @@
  * - Serial = 0xBA manufacturer ID (dbus-serialbattery's unique ID);
  *   sw_version = the whole 0xB7 string ("H6.X__S6.1.3S__"). No model.
  * - Max charge/discharge current = 0x99 / 0x97 over-current protection (A),
- *   as dbus-serialbattery does.
+ *   as dbus-serialbattery does, each with its own valid bit, and only within
+ *   1..JK_LIMIT_MAX_A (jk_wire.h): 0 or more is not a limit.
+ * - Counts: 0x8A (total cells) and 0x86 (sensor count, without the MOSFET
+ *   sensor: 2 with 0x81 and 0x82 in every capture) are cells_reported and
+ *   temps_reported (BMS_V_COUNTS, set when both came); above BMS_MAX_CELLS /
+ *   BMS_MAX_TEMPS they are impossible and refuse the frame.
+ * - Status 0x8C: bit 0 charge FET, 1 discharge FET, 2 balancer switch; bit 3
+ *   ("battery dropped") has no second source for what it means: decode only.
+ * - READ (decode): 0x06 read all and 0x03 read one (its records, whatever
+ *   they are); activate, write and password are not reads (-EOPNOTSUPP).
  */
 #include <errno.h>
 #include <string.h>
@@ -59,7 +69,7 @@
 
 static int jk_frame_check(const uint8_t *buf, size_t len, size_t *ret_len)
 {
-	return jk_check_at(buf, len, false, ret_len);
+	return jk_check_at(buf, len, JK_WANT_ANY, ret_len);
 }
 
 static int jk_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
@@ -67,35 +77,18 @@ static int jk_build_request(void *state, const struct bms_request *req, uint8_t 
 	(void)state;
 	if (req->kind == BMS_REQ_SET)
 		return -EOPNOTSUPP;
-	/* "read all" is both the probe and the whole poll cycle */
-	if (req->step > 0)
+	/* "read all" is both the probe and the whole poll cycle; no setup */
+	if (req->step > 0 || req->kind == BMS_REQ_SETUP)
 		return 0;
-	static const uint8_t data[] = {0x00};
-	return jk_frame(out, cap, JK_CMD_READ_ALL, JK_SRC_PC, JK_T_REQUEST, data, sizeof(data));
-}
-
-/* Size of the value after tag t, or 0 for an unknown tag (0x79 handled apart). */
-static size_t jk_tag_size(uint8_t t)
-{
-	if ((t >= 0x80 && t <= 0x84) || t == 0x87 || t == 0x8A || t == 0x8B || t == 0x8C ||
-	    (t >= 0x8E && t <= 0x9C) || (t >= 0x9E && t <= 0xA8) || t == 0xAD || t == 0xB0)
-		return 2;
-	if (t == 0x85 || t == 0x86 || t == 0x9D || t == 0xA9 || t == 0xAB || t == 0xAC ||
-	    t == 0xAE || t == 0xAF || t == 0xB1 || t == 0xB3 || t == 0xB8 || t == 0xC0)
-		return 1;
-	if (t == 0x89 || t == 0xAA || t == 0xB5 || t == 0xB6 || t == 0xB9)
-		return 4;
-	switch (t) {
-	case 0xB2:
-		return 10;
-	case 0xB4:
-		return 8;
-	case 0xB7:
-		return 15;
-	case 0xBA:
-		return 24;
+	uint8_t cmd = JK_CMD_READ_ALL;
+	if (req->kind == BMS_REQ_READ) {
+		/* read one takes a tag: 0x00 (none) asks nothing harmful */
+		if (req->reg != JK_CMD_READ_ALL && req->reg != JK_CMD_READ_ONE)
+			return -EOPNOTSUPP;
+		cmd = (uint8_t)req->reg;
 	}
-	return 0;
+	static const uint8_t data[] = {0x00};
+	return jk_frame(out, cap, cmd, JK_SRC_PC, JK_T_REQUEST, data, sizeof(data));
 }
 
 /* 0..100 degC as is, 101..140 = -(v - 100); returns false beyond. */
@@ -110,17 +103,25 @@ static bool jk_temp(uint16_t raw, int16_t *ret_dc)
 	return true;
 }
 
-static int jk_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
-		    struct bms_snapshot *snap)
+/* An over-current setting (whole A) as a limit in mA: false when it is none. */
+static bool jk_limit(uint16_t amps, int32_t *ret_ma)
 {
-	(void)state;
-	(void)req; /* one request, "read all": every reply answers it */
-	if (len < JK_MIN_FRAME || frame[8] != JK_CMD_READ_ALL || frame[10] == JK_T_REQUEST)
-		return -EPROTO;
+	if (amps == 0 || amps > JK_LIMIT_MAX_A)
+		return false;
+	*ret_ma = (int32_t)amps * 1000;
+	return true;
+}
 
+/*
+ * Walk the tag records of frame into s. whole: a read-all reply, which must
+ * carry cells, voltage and current; a read-one reply carries what it carries.
+ */
+static int jk_records(const uint8_t *frame, size_t len, bool whole, struct bms_snapshot *snap)
+{
 	struct bms_snapshot s = *snap;
 	uint32_t seen = 0;
 	bool have_cells = false, have_v = false, have_i = false, have_ver = false;
+	bool have_ncells = false, have_ntemps = false;
 	uint16_t raw_i = 0;
 	uint8_t version = 0;
 	struct breader r = br_init(frame, len - 9); /* records end at the record number */
@@ -186,9 +187,23 @@ static int jk_parse(void *state, const struct bms_request *req, const uint8_t *f
 			seen |= BMS_V_SOC;
 			break;
 		}
+		case 0x86: {
+			uint8_t n = br_u8(&v);
+			if (n > BMS_MAX_TEMPS)
+				return -EPROTO;
+			s.temps_reported = n;
+			have_ntemps = true;
+			break;
+		}
 		case 0x87:
 			s.cycles = u16;
 			seen |= BMS_V_CYCLES;
+			break;
+		case 0x8A:
+			if (u16 > BMS_MAX_CELLS)
+				return -EPROTO;
+			s.cells_reported = (uint8_t)u16;
+			have_ncells = true;
 			break;
 		case 0x8B:
 			memset(s.alarm, 0, sizeof(s.alarm));
@@ -205,12 +220,12 @@ static int jk_parse(void *state, const struct bms_request *req, const uint8_t *f
 			seen |= BMS_V_FETS | BMS_V_BALANCER;
 			break;
 		case 0x97:
-			s.max_discharge_ma = (int32_t)u16 * 1000;
-			seen |= BMS_V_MAX_DISCHARGE_I;
+			if (jk_limit(u16, &s.max_discharge_ma))
+				seen |= BMS_V_MAX_DISCHARGE_I;
 			break;
 		case 0x99:
-			s.max_charge_ma = (int32_t)u16 * 1000;
-			seen |= BMS_V_MAX_CHARGE_I;
+			if (jk_limit(u16, &s.max_charge_ma))
+				seen |= BMS_V_MAX_CHARGE_I;
 			break;
 		case 0xAA: {
 			uint32_t ah = br_u32be(&v);
@@ -235,17 +250,192 @@ static int jk_parse(void *state, const struct bms_request *req, const uint8_t *f
 			break;
 		}
 	}
-	if (r.err || !have_cells || !have_v || !have_i)
+	if (r.err || (whole && (!have_cells || !have_v || !have_i)))
 		return -EPROTO;
 
-	if (have_ver && version == 0)
-		s.current_ma = (10000 - (int32_t)raw_i) * 10;
-	else
-		s.current_ma = (int32_t)(raw_i & 0x7FFFu) * 10 * ((raw_i & 0x8000u) ? 1 : -1);
-	seen |= BMS_V_CURRENT;
+	if (have_i) {
+		if (have_ver && version == 0)
+			s.current_ma = (10000 - (int32_t)raw_i) * 10;
+		else
+			s.current_ma =
+				(int32_t)(raw_i & 0x7FFFu) * 10 * ((raw_i & 0x8000u) ? 1 : -1);
+		seen |= BMS_V_CURRENT;
+	}
+	/* the two counts share one valid bit: both or neither */
+	if (have_ncells && have_ntemps)
+		seen |= BMS_V_COUNTS;
 
 	s.valid |= seen;
 	*snap = s;
+	return 0;
+}
+
+static int jk_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		    struct bms_snapshot *snap)
+{
+	(void)state;
+	if (len < JK_MIN_FRAME)
+		return -EPROTO;
+	/* another master's request, or the echo of ours: never data */
+	if (frame[10] == JK_T_REQUEST)
+		return BMS_FOREIGN;
+	uint8_t asked = req->kind == BMS_REQ_READ ? (uint8_t)req->reg : JK_CMD_READ_ALL;
+	if (frame[8] != asked)
+		return BMS_FOREIGN; /* the reply to someone else's command */
+	if (asked != JK_CMD_READ_ALL && asked != JK_CMD_READ_ONE)
+		return -EPROTO;
+	return jk_records(frame, len, asked == JK_CMD_READ_ALL, snap);
+}
+
+/* ---- describe ---- */
+
+enum jk_item_kind {
+	JK_U,    /* unsigned, times scale */
+	JK_S,    /* signed 16-bit, times scale */
+	JK_TEXT, /* ASCII */
+};
+
+/*
+ * The values of a reply that are not snapshot fields (or are, in another
+ * form: the raw settings behind a limit), in the order they are listed:
+ * first the keys the vectors name, then identity and the settings. A reply
+ * holds more than BMS_DESC_ITEMS of them: the last ones listed are dropped.
+ * 0xB2 (the parameter password) is deliberately not shown.
+ */
+static const struct {
+	uint8_t tag;
+	uint8_t kind;
+	double scale;
+	const char *key;
+} jk_items[] = {
+	{0x8B, JK_U, 1, "alarm_bits"},
+	{0x8C, JK_U, 1, "status_bits"},
+	{0xAF, JK_U, 1, "battery_type"},
+	{0xC0, JK_U, 1, "protocol_version"},
+	{0xB6, JK_U, 1, "runtime_min"},
+	{0xBA, JK_TEXT, 1, "manufacturer_id"},
+	{0x89, JK_U, 1, "cycle_capacity_ah"},
+	{0xAA, JK_U, 1, "capacity_ah"},
+	{0x86, JK_U, 1, "temp_sensor_count"},
+	{0x99, JK_U, 1, "charge_ocp_a"},
+	{0x97, JK_U, 1, "discharge_ocp_a"},
+	{0xB4, JK_TEXT, 1, "device_id"},
+	{0xB5, JK_TEXT, 1, "manufacture_date"},
+	{0xB9, JK_U, 1, "actual_capacity_ah"},
+	{0xA9, JK_U, 1, "cell_count_setting"},
+	{0xAE, JK_U, 1, "board_address"},
+	{0x9A, JK_U, 1, "charge_ocp_delay_s"},
+	{0x98, JK_U, 1, "discharge_ocp_delay_s"},
+	{0x8E, JK_U, 0.01, "pack_ovp_v"},
+	{0x8F, JK_U, 0.01, "pack_uvp_v"},
+	{0x90, JK_U, 0.001, "cell_ovp_v"},
+	{0x91, JK_U, 0.001, "cell_ovp_recover_v"},
+	{0x92, JK_U, 1, "cell_ovp_delay_s"},
+	{0x93, JK_U, 0.001, "cell_uvp_v"},
+	{0x94, JK_U, 0.001, "cell_uvp_recover_v"},
+	{0x95, JK_U, 1, "cell_uvp_delay_s"},
+	{0x96, JK_U, 0.001, "cell_diff_protect_v"},
+	{0x9B, JK_U, 0.001, "balance_start_v"},
+	{0x9C, JK_U, 0.001, "balance_trigger_v"},
+	{0x9D, JK_U, 1, "active_balance_switch"},
+	{0x9E, JK_U, 1, "mos_otp_c"},
+	{0x9F, JK_U, 1, "mos_otp_recover_c"},
+	{0xA0, JK_U, 1, "box_otp_c"},
+	{0xA1, JK_U, 1, "box_otp_recover_c"},
+	{0xA2, JK_U, 1, "temp_diff_protect_c"},
+	{0xA3, JK_U, 1, "charge_otp_c"},
+	{0xA4, JK_U, 1, "discharge_otp_c"},
+	{0xA5, JK_S, 1, "charge_utp_c"},
+	{0xA6, JK_S, 1, "charge_utp_recover_c"},
+	{0xA7, JK_S, 1, "discharge_utp_c"},
+	{0xA8, JK_S, 1, "discharge_utp_recover_c"},
+	{0xAB, JK_U, 1, "charge_switch"},
+	{0xAC, JK_U, 1, "discharge_switch"},
+	{0xAD, JK_U, 1, "current_calibration_ma"},
+	{0xB0, JK_U, 1, "sleep_wait_s"},
+	{0xB1, JK_U, 1, "low_capacity_alarm_pct"},
+	{0xB3, JK_U, 1, "dedicated_charger"},
+	{0xB8, JK_U, 1, "start_current_calibration"},
+};
+
+static const char *jk_cmd_name(uint8_t cmd)
+{
+	switch (cmd) {
+	case JK_CMD_ACTIVATE:
+		return "activate";
+	case JK_CMD_WRITE:
+		return "write";
+	case JK_CMD_READ_ONE:
+		return "read one";
+	case JK_CMD_PASSWORD:
+		return "password";
+	case JK_CMD_READ_ALL:
+		return "read all";
+	}
+	return NULL;
+}
+
+static void jk_desc_value(struct bms_frame_desc *d, const char *key, uint8_t kind, double scale,
+			  const uint8_t *p, size_t sz)
+{
+	if (kind == JK_TEXT) {
+		bms_desc_text(d, key, (const char *)p, sz);
+		return;
+	}
+	uint32_t u = 0;
+	for (size_t i = 0; i < sz; i++)
+		u = (u << 8) | p[i];
+	double v = kind == JK_S && sz == 2 ? (double)(int16_t)u : (double)u;
+	bms_desc_num(d, key, v * scale);
+}
+
+static int jk_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
+{
+	size_t flen;
+	if (len < JK_MIN_FRAME || jk_check_at(frame, len, JK_WANT_ANY, &flen) != 1 || flen != len)
+		return -1;
+	uint8_t cmd = frame[8], transport = frame[10];
+	const char *name = jk_cmd_name(cmd);
+	if (!name || transport > JK_T_UPLOAD)
+		return -1;
+	bool request = transport == JK_T_REQUEST;
+	bms_desc_init(d, request ? BMS_DIR_REQUEST : BMS_DIR_REPLY, cmd, -1, name);
+	size_t data_end = len - 9;
+	if (request) {
+		bms_desc_num(d, "command", cmd);
+		bms_desc_text(d, "command_name", name, strlen(name));
+		bms_desc_num(d, "frame_source", frame[9]);
+		bms_desc_num(d, "transport_type", transport);
+		if (data_end > 11)
+			bms_desc_num(d, "register", frame[11]);
+		size_t sz = data_end > 12 ? jk_tag_size(frame[11]) : 0;
+		if (cmd == JK_CMD_WRITE && sz && 12 + sz <= data_end)
+			jk_desc_value(d, "value", JK_U, 1, frame + 12, sz);
+		bms_desc_num(d, "length_field", (frame[2] << 8) | frame[3]);
+		return 0;
+	}
+	/* where each tag's value is (0 = absent); the walk stops at an unknown tag */
+	uint16_t at[256];
+	memset(at, 0, sizeof(at));
+	size_t pos = 11;
+	while (pos < data_end) {
+		uint8_t tag = frame[pos];
+		size_t sz = tag == 0x79 ? (pos + 1 < data_end ? 1u + frame[pos + 1] : 0)
+					: jk_tag_size(tag);
+		if (sz == 0 || pos + 1 + sz > data_end)
+			break;
+		at[tag] = (uint16_t)(pos + 1);
+		pos += 1 + sz;
+	}
+	for (size_t i = 0; i < sizeof(jk_items) / sizeof(jk_items[0]); i++) {
+		uint8_t tag = jk_items[i].tag;
+		if (at[tag])
+			jk_desc_value(d, jk_items[i].key, jk_items[i].kind, jk_items[i].scale,
+				      frame + at[tag], jk_tag_size(tag));
+	}
+	bms_desc_num(d, "frame_source", frame[9]);
+	bms_desc_num(d, "transport_type", transport);
+	bms_desc_num(d, "length_field", (frame[2] << 8) | frame[3]);
 	return 0;
 }
 
@@ -270,4 +460,5 @@ const struct bms_driver bms_jk = {
 	.build_request = jk_build_request,
 	.frame_check = jk_frame_check,
 	.parse = jk_parse,
+	.describe = jk_describe,
 };

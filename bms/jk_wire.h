@@ -17,14 +17,58 @@
 #define JK_HDR1 0x57
 #define JK_MIN_FRAME 20 /* header..transport (11), record (4), 68, 00 00, sum (2) */
 #define JK_MAX_FRAME 512
+#define JK_CMD_ACTIVATE 0x01
+#define JK_CMD_WRITE 0x02
+#define JK_CMD_READ_ONE 0x03
+#define JK_CMD_PASSWORD 0x05
 #define JK_CMD_READ_ALL 0x06
 #define JK_SRC_BMS 0x00
 #define JK_SRC_PC 0x03
 #define JK_T_REQUEST 0x00
 #define JK_T_REPLY 0x01
+#define JK_T_UPLOAD 0x02
 
-/* A frame at p (avail bytes): a request (want_request) or a reply; see bms_driver.frame_check. */
-static inline int jk_check_at(const uint8_t *p, size_t avail, bool want_request, size_t *ret_len)
+/*
+ * The over-current protection settings (0x97 discharge, 0x99 charge, whole A)
+ * are the BMS's own current limits only within 1..JK_LIMIT_MAX_A: 0 is "not
+ * configured" and no JK board is rated above 600 A, so a larger figure is a
+ * placeholder or a misread, never a limit.
+ */
+#define JK_LIMIT_MAX_A 1000
+
+/* Which frames jk_check_at accepts. */
+enum jk_want {
+	JK_WANT_REPLY,   /* transport type reply or upload */
+	JK_WANT_REQUEST, /* transport type request (the device side) */
+	JK_WANT_ANY,     /* both (the driver: captures hold requests too) */
+};
+
+/* Size of the value after tag t, or 0 for an unknown tag (0x79 has its own length byte). */
+static inline size_t jk_tag_size(uint8_t t)
+{
+	if ((t >= 0x80 && t <= 0x84) || t == 0x87 || t == 0x8A || t == 0x8B || t == 0x8C ||
+	    (t >= 0x8E && t <= 0x9C) || (t >= 0x9E && t <= 0xA8) || t == 0xAD || t == 0xB0)
+		return 2;
+	if (t == 0x85 || t == 0x86 || t == 0x9D || t == 0xA9 || t == 0xAB || t == 0xAC ||
+	    t == 0xAE || t == 0xAF || t == 0xB1 || t == 0xB3 || t == 0xB8 || t == 0xC0)
+		return 1;
+	if (t == 0x89 || t == 0xAA || t == 0xB5 || t == 0xB6 || t == 0xB9)
+		return 4;
+	switch (t) {
+	case 0xB2:
+		return 10;
+	case 0xB4:
+		return 8;
+	case 0xB7:
+		return 15;
+	case 0xBA:
+		return 24;
+	}
+	return 0;
+}
+
+/* A frame at p (avail bytes) of the kind `want`; see bms_driver.frame_check. */
+static inline int jk_check_at(const uint8_t *p, size_t avail, enum jk_want want, size_t *ret_len)
 {
 	if (p[0] != JK_HDR0)
 		return -1;
@@ -44,7 +88,7 @@ static inline int jk_check_at(const uint8_t *p, size_t avail, bool want_request,
 	uint16_t sum = (uint16_t)((p[total - 2] << 8) | p[total - 1]);
 	if (bms_sum16(p, total - 4) != sum)
 		return -1;
-	if ((p[10] == JK_T_REQUEST) != want_request)
+	if (want != JK_WANT_ANY && (p[10] == JK_T_REQUEST) != (want == JK_WANT_REQUEST))
 		return -1;
 	*ret_len = total;
 	return 1;
@@ -74,6 +118,10 @@ static inline int jk_frame(uint8_t *out, size_t cap, uint8_t cmd, uint8_t src, u
 	return (int)total;
 }
 
+/*
+ * Alarm word 0x8B, bit -> Victron alarm and level (0 ok, 1 warning, 2 alarm).
+ * Bits 14-15 are reserved: shown in decode (alarm_bits) only.
+ */
 static const struct {
 	uint8_t bit;
 	enum bms_alarm alarm;

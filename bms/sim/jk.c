@@ -10,7 +10,7 @@
 static int jk_sim_check(const void *ctx, const uint8_t *p, size_t avail, size_t *ret_len)
 {
 	(void)ctx;
-	return jk_check_at(p, avail, true, ret_len);
+	return jk_check_at(p, avail, JK_WANT_REQUEST, ret_len);
 }
 
 static uint16_t jk_temp_raw(int16_t dc)
@@ -34,13 +34,15 @@ static int jk_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 {
 	(void)address;
 	size_t start, flen;
-	if (bms_scan_frames(req, req_len, jk_sim_check, NULL, &start, &flen) != BMS_FIND_VALID ||
-	    req[start + 8] != JK_CMD_READ_ALL)
+	if (bms_scan_frames(req, req_len, jk_sim_check, NULL, &start, &flen) != BMS_FIND_VALID)
+		return 0;
+	uint8_t cmd = req[start + 8];
+	if (cmd != JK_CMD_READ_ALL && cmd != JK_CMD_READ_ONE)
 		return 0; /* the BMS ignores what it does not understand */
 
 	uint8_t d[JK_MAX_FRAME];
 	size_t n = 0;
-	unsigned cells = snap->cell_count > 24 ? 24 : snap->cell_count;
+	unsigned cells = snap->cell_count > BMS_MAX_CELLS ? BMS_MAX_CELLS : snap->cell_count;
 	d[n++] = 0x79;
 	d[n++] = (uint8_t)(cells * 3);
 	for (unsigned i = 0; i < cells; i++) {
@@ -66,13 +68,16 @@ static int jk_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 	n += 2;
 	d[n++] = 0x85;
 	d[n++] = (uint8_t)(snap->soc_cpct / 100);
+	/* the stated counts: the snapshot's when it has them, else what is sent
+	 * (0x81 and 0x82; the MOSFET sensor is not counted) */
+	bool counts = snap->valid & BMS_V_COUNTS;
 	d[n++] = 0x86;
-	d[n++] = 2;
+	d[n++] = counts ? snap->temps_reported : 2;
 	d[n++] = 0x87;
 	put_u16be(d + n, (uint16_t)snap->cycles);
 	n += 2;
 	d[n++] = 0x8A;
-	put_u16be(d + n, (uint16_t)cells);
+	put_u16be(d + n, counts ? snap->cells_reported : (uint16_t)cells);
 	n += 2;
 	uint16_t alarms = 0;
 	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
@@ -106,7 +111,18 @@ static int jk_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 	n += jk_put_str(d + n, snap->serial, 24);
 	d[n++] = 0xC0;
 	d[n++] = 0x01;
-	return jk_frame(out, cap, JK_CMD_READ_ALL, JK_SRC_BMS, JK_T_REPLY, d, n);
+	if (cmd == JK_CMD_READ_ALL)
+		return jk_frame(out, cap, cmd, JK_SRC_BMS, JK_T_REPLY, d, n);
+
+	/* read one: the record of the tag asked for, silence for one it does not hold */
+	uint8_t tag = flen > JK_MIN_FRAME ? req[start + 11] : 0;
+	for (size_t pos = 0; pos < n;) {
+		size_t sz = d[pos] == 0x79 ? 1u + d[pos + 1] : jk_tag_size(d[pos]);
+		if (d[pos] == tag)
+			return jk_frame(out, cap, cmd, JK_SRC_BMS, JK_T_REPLY, d + pos, 1 + sz);
+		pos += 1 + sz;
+	}
+	return 0;
 }
 
 const struct bms_sim bms_sim_jk = {"jk", jk_sim_respond};

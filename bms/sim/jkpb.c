@@ -73,7 +73,8 @@ static void pb_sim_settings(const struct bms_snapshot *s, uint8_t *f)
 {
 	put_u32le(f + 50, (uint32_t)s->max_charge_ma);
 	put_u32le(f + 62, (uint32_t)s->max_discharge_ma);
-	put_u32le(f + 114, s->cell_count);
+	/* the configured cell count: the stated one when the snapshot has it */
+	put_u32le(f + 114, (s->valid & BMS_V_COUNTS) ? s->cells_reported : s->cell_count);
 	put_u32le(f + 118, 1);
 	put_u32le(f + 122, 1);
 	put_u32le(f + 126, s->balancer_enabled ? 1 : 0);

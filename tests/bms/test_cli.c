@@ -339,7 +339,8 @@ static int open_link(const char *path, speed_t speed)
 static int cycle(int fd, const struct bms_driver *drv, uint8_t addr, struct bms_snapshot *snap,
 		 int quiet_ms)
 {
-	uint8_t st[256], req[256], buf[4096];
+	_Alignas(8) uint8_t st[1024];
+	uint8_t req[256], buf[4096];
 	memset(st, 0, sizeof(st));
 	CU_ASSERT_FATAL(drv->state_size <= sizeof(st));
 	if (drv->init && drv->init(st, addr) < 0)

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* JK 0x4E57 driver: captured vectors, frame check conformance, simulator round trip. */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bms/bms.h"
 #include "bms/bytes.h"
+#include "bms/fields.h"
+#include "bms/jk_wire.h"
 #include "bms/sim/sim.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
@@ -94,7 +99,48 @@ static void test_sim_roundtrip(void)
 	dc_check_sim_roundtrip(&bms_jk, 0, &s, BMS_V_CURRENT);
 }
 
-/* An adapter that echoes our request: the echo is garbage, the reply is found. */
+/*
+ * Feed bytes as the worker does (worker/link.c step_once): frames found by
+ * bms_frame_find, BMS_FOREIGN skipped and counted, until parse returns 0.
+ */
+static int feed(const struct bms_request *req, const uint8_t *buf, size_t len,
+		struct bms_snapshot *snap, unsigned *ret_foreign)
+{
+	size_t pos = 0;
+	unsigned foreign = 0;
+	int last = -ENODATA;
+	while (pos < len) {
+		size_t start, flen;
+		if (bms_frame_find(&bms_jk, buf + pos, len - pos, &start, &flen) != BMS_FIND_VALID)
+			break;
+		struct bms_snapshot before = *snap;
+		int r = bms_jk.parse(NULL, req, buf + pos + start, flen, snap);
+		pos += start + flen;
+		if (r == BMS_FOREIGN) {
+			foreign++;
+			CU_ASSERT(memcmp(&before, snap, sizeof(before)) == 0);
+			continue;
+		}
+		last = r;
+		if (r <= 0)
+			break;
+	}
+	if (ret_foreign)
+		*ret_foreign = foreign;
+	return last;
+}
+
+/* A reply built by the simulator for the request req. */
+static int sim_reply(struct bms_snapshot *s, const struct bms_request *req, uint8_t *out,
+		     size_t cap)
+{
+	uint8_t rq[64];
+	int n = bms_jk.build_request(NULL, req, rq, sizeof(rq));
+	CU_ASSERT_FATAL(n > 0);
+	return bms_sim_respond(&bms_jk, s, 0, rq, (size_t)n, out, cap);
+}
+
+/* An adapter that echoes our request: the echo is a request frame, skipped as foreign. */
 static void test_echo(void)
 {
 	uint8_t req[64], buf[1024];
@@ -106,12 +152,281 @@ static void test_echo(void)
 	CU_ASSERT_FATAL(m > 0);
 	size_t start, flen;
 	CU_ASSERT(bms_frame_find(&bms_jk, buf, (size_t)(n + m), &start, &flen) == BMS_FIND_VALID);
-	CU_ASSERT(start == (size_t)n && flen == (size_t)m);
-	/* the echo alone is not a reply */
-	CU_ASSERT(bms_frame_find(&bms_jk, req, (size_t)n, &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(start == 0 && flen == (size_t)n);
 	memset(&got, 0, sizeof(got));
-	CU_ASSERT(dc_feed(&bms_jk, NULL, &poll0, buf, (size_t)(n + m), &got) == 0);
+	unsigned foreign = 0;
+	CU_ASSERT(feed(&poll0, buf, (size_t)(n + m), &got, &foreign) == 0);
+	CU_ASSERT(foreign == 1);
 	CU_ASSERT(got.voltage_mv == 53120);
+}
+
+/* Every request frame (ours echoed, another master's from GPS source) and a
+ * reply to another command are foreign: skipped, the snapshot untouched. */
+static void test_foreign(void)
+{
+	size_t nvec;
+	const struct vec *v = dc_vectors(&nvec);
+	unsigned requests = 0;
+	for (size_t i = 0; i < nvec; i++) {
+		if (strcmp(v[i].protocol, "jk") || strcmp(v[i].direction, "request"))
+			continue;
+		uint8_t f[64];
+		int n = vec_hex(v[i].hex, f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0);
+		size_t start, flen;
+		CU_ASSERT(bms_frame_find(&bms_jk, f, (size_t)n, &start, &flen) == BMS_FIND_VALID);
+		struct bms_snapshot snap, before;
+		memset(&snap, 0x5a, sizeof(snap));
+		before = snap;
+		CU_ASSERT(bms_jk.parse(NULL, &poll0, f, (size_t)n, &snap) == BMS_FOREIGN);
+		CU_ASSERT(memcmp(&snap, &before, sizeof(snap)) == 0);
+		requests++;
+	}
+	CU_ASSERT(requests == 2);
+
+	/* a read-one reply while we asked read all: another master's exchange */
+	struct bms_snapshot s = sample_state(), got;
+	uint8_t rep[1024];
+	int m = sim_reply(&s, &poll0, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m > 0);
+	rep[8] = JK_CMD_READ_ONE;
+	put_u16be(rep + m - 2, bms_sum16(rep, (size_t)m - 4));
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT(bms_jk.parse(NULL, &poll0, rep, (size_t)m, &got) == BMS_FOREIGN);
+	CU_ASSERT(got.valid == 0);
+}
+
+/* READ: read all and read one are built and decoded; writes are not reads. */
+static void test_read(void)
+{
+	uint8_t req[64], rep[1024];
+	struct bms_request rd = {.kind = BMS_REQ_READ, .reg = JK_CMD_READ_ALL};
+	CU_ASSERT(bms_jk.build_request(NULL, &rd, req, sizeof(req)) == 21);
+	CU_ASSERT(req[8] == JK_CMD_READ_ALL);
+	static const uint16_t not_reads[] = {JK_CMD_ACTIVATE, JK_CMD_WRITE, JK_CMD_PASSWORD, 0x07};
+	for (size_t i = 0; i < sizeof(not_reads) / sizeof(not_reads[0]); i++) {
+		rd.reg = not_reads[i];
+		CU_ASSERT(bms_jk.build_request(NULL, &rd, req, sizeof(req)) == -EOPNOTSUPP);
+	}
+	struct bms_snapshot s = sample_state(), got;
+	rd.reg = JK_CMD_READ_ALL;
+	int m = sim_reply(&s, &rd, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m > 0);
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT(bms_jk.parse(NULL, &rd, rep, (size_t)m, &got) == 0);
+	CU_ASSERT(got.voltage_mv == 53120);
+
+	/* read one of tag 0x85 (SOC): the frame carries that record only */
+	rd.reg = JK_CMD_READ_ONE;
+	int n = bms_jk.build_request(NULL, &rd, req, sizeof(req));
+	CU_ASSERT_FATAL(n == 21 && req[8] == JK_CMD_READ_ONE);
+	req[11] = 0x85;
+	put_u16be(req + n - 2, bms_sum16(req, (size_t)n - 4));
+	m = bms_sim_respond(&bms_jk, &s, 0, req, (size_t)n, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m == 22);
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT(bms_jk.parse(NULL, &rd, rep, (size_t)m, &got) == 0);
+	CU_ASSERT(got.valid == BMS_V_SOC);
+	CU_ASSERT(got.soc_cpct == 8700);
+	/* the same frame in a poll answers someone else's read */
+	CU_ASSERT(bms_jk.parse(NULL, &poll0, rep, (size_t)m, &got) == BMS_FOREIGN);
+}
+
+/* 0x99 / 0x97 over-current settings: both limits with their own bits, 0 and
+ * above JK_LIMIT_MAX_A never a limit. */
+static void test_current_limits(void)
+{
+	static const struct {
+		int32_t chg_ma, dis_ma;
+		bool chg_ok, dis_ok;
+	} cases[] = {
+		{100000, 150000, true, true},    {0, 150000, false, true},
+		{40000, 0, true, false},         {0, 0, false, false},
+		{1000000, 1001000, true, false}, {1001000, 1000, false, true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bms_snapshot s = sample_state(), got;
+		s.max_charge_ma = cases[i].chg_ma;
+		s.max_discharge_ma = cases[i].dis_ma;
+		uint8_t rep[1024];
+		int m = sim_reply(&s, &poll0, rep, sizeof(rep));
+		CU_ASSERT_FATAL(m > 0);
+		memset(&got, 0, sizeof(got));
+		CU_ASSERT_FATAL(bms_jk.parse(NULL, &poll0, rep, (size_t)m, &got) == 0);
+		CU_ASSERT(!!(got.valid & BMS_V_MAX_CHARGE_I) == cases[i].chg_ok);
+		CU_ASSERT(!!(got.valid & BMS_V_MAX_DISCHARGE_I) == cases[i].dis_ok);
+		if (cases[i].chg_ok)
+			CU_ASSERT(got.max_charge_ma == cases[i].chg_ma);
+		if (cases[i].dis_ok)
+			CU_ASSERT(got.max_discharge_ma == cases[i].dis_ma);
+	}
+}
+
+/* A captured reply at byte offset of its first tag t (0 = not there). */
+static size_t tag_at(const uint8_t *f, size_t len, uint8_t t)
+{
+	size_t pos = 11;
+	while (pos < len - 9) {
+		size_t sz = f[pos] == 0x79 ? 1u + f[pos + 1] : jk_tag_size(f[pos]);
+		if (f[pos] == t)
+			return pos;
+		if (sz == 0)
+			break;
+		pos += 1 + sz;
+	}
+	return 0;
+}
+
+/* 0x8A total cells and 0x86 sensor count: the stated counts (BMS_V_COUNTS). */
+static void test_counts(void)
+{
+	size_t nvec;
+	const struct vec *v = dc_vectors(&nvec);
+	unsigned seen = 0;
+	for (size_t i = 0; i < nvec; i++) {
+		if (strcmp(v[i].protocol, "jk") || strcmp(v[i].direction, "response"))
+			continue;
+		uint8_t f[512];
+		int n = vec_hex(v[i].hex, f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0);
+		size_t a = tag_at(f, (size_t)n, 0x8A), t = tag_at(f, (size_t)n, 0x86);
+		CU_ASSERT_FATAL(a && t);
+		struct bms_snapshot got;
+		memset(&got, 0, sizeof(got));
+		CU_ASSERT_FATAL(bms_jk.parse(NULL, &poll0, f, (size_t)n, &got) == 0);
+		CU_ASSERT(got.valid & BMS_V_COUNTS);
+		CU_ASSERT(got.cells_reported == ((f[a + 1] << 8) | f[a + 2]));
+		CU_ASSERT(got.cells_reported == got.cell_count);
+		CU_ASSERT(got.temps_reported == f[t + 1]);
+		const struct vec_expect *e = vec_get(&v[i], "temp_sensor_count");
+		if (e)
+			CU_ASSERT(got.temps_reported == e->num);
+		/* a count beyond what any snapshot holds is impossible */
+		put_u16be(f + a + 1, BMS_MAX_CELLS + 1);
+		put_u16be(f + n - 2, bms_sum16(f, (size_t)n - 4));
+		CU_ASSERT(bms_jk.parse(NULL, &poll0, f, (size_t)n, &got) == -EPROTO);
+		seen++;
+	}
+	CU_ASSERT(seen == dc_count(&bms_jk, "response"));
+}
+
+/* Every bit of the 0x8B alarm word alone: exactly the documented alarm. */
+static void test_alarm_bits(void)
+{
+	static const struct {
+		int alarm; /* -1: decode only */
+		uint8_t level;
+	} want[16] = {
+		{BMS_ALARM_LOW_SOC, 1},
+		{BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, 2},
+		{BMS_ALARM_HIGH_VOLTAGE, 2},
+		{BMS_ALARM_LOW_VOLTAGE, 2},
+		{BMS_ALARM_HIGH_TEMPERATURE, 2},
+		{BMS_ALARM_HIGH_CHARGE_CURRENT, 2},
+		{BMS_ALARM_HIGH_DISCHARGE_CURRENT, 2},
+		{BMS_ALARM_CELL_IMBALANCE, 2},
+		{BMS_ALARM_HIGH_TEMPERATURE, 2},
+		{BMS_ALARM_LOW_TEMPERATURE, 2},
+		{BMS_ALARM_HIGH_CELL_VOLTAGE, 2},
+		{BMS_ALARM_LOW_CELL_VOLTAGE, 2},
+		{BMS_ALARM_INTERNAL_FAILURE, 2},
+		{BMS_ALARM_INTERNAL_FAILURE, 2},
+		{-1, 0},
+		{-1, 0},
+	};
+	struct bms_snapshot s = sample_state();
+	memset(s.alarm, 0, sizeof(s.alarm));
+	uint8_t rep[1024];
+	int m = sim_reply(&s, &poll0, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m > 0);
+	size_t at = tag_at(rep, (size_t)m, 0x8B);
+	CU_ASSERT_FATAL(at > 0);
+	for (unsigned bit = 0; bit < 16; bit++) {
+		put_u16be(rep + at + 1, (uint16_t)(1u << bit));
+		put_u16be(rep + m - 2, bms_sum16(rep, (size_t)m - 4));
+		struct bms_snapshot got;
+		memset(&got, 0, sizeof(got));
+		CU_ASSERT_FATAL(bms_jk.parse(NULL, &poll0, rep, (size_t)m, &got) == 0);
+		CU_ASSERT(got.valid & BMS_V_ALARMS);
+		for (int a = 0; a < BMS_ALARM_COUNT; a++) {
+			uint8_t lvl = a == want[bit].alarm ? want[bit].level : 0;
+			if (got.alarm[a] != lvl)
+				fprintf(stderr, "\n    bit %u: alarm %s = %u, want %u\n", bit,
+					bms_alarm_name((enum bms_alarm)a), got.alarm[a], lvl);
+			CU_ASSERT(got.alarm[a] == lvl);
+		}
+		/* and the raw word is shown */
+		struct bms_frame_desc d;
+		CU_ASSERT_FATAL(bms_jk.describe(rep, (size_t)m, &d) == 0);
+		bool found = false;
+		for (unsigned k = 0; k < d.n; k++)
+			if (!strcmp(d.items[k].key, "alarm_bits"))
+				found = d.items[k].num == (double)(1u << bit);
+		CU_ASSERT(found);
+	}
+}
+
+/* A key the snapshot (or the harness's derived keys) answers, not describe(). */
+static bool snapshot_key(const char *key)
+{
+	unsigned tn;
+	char tail[8];
+	static const char *const derived[] = {"min_cell_v", "max_cell_v", "min_cell_no",
+					      "max_cell_no", NULL};
+	return bms_field_by_key(key) || dc_key_in(key, derived) ||
+	       (sscanf(key, "temp%u_%7s", &tn, tail) == 2 && !strcmp(tail, "c"));
+}
+
+/* describe() of every vector frame: direction, command, and each expected
+ * value that is no snapshot field as an item of the same key and value. */
+static void test_describe_vectors(void)
+{
+	size_t nvec;
+	const struct vec *v = dc_vectors(&nvec);
+	unsigned described = 0;
+	for (size_t i = 0; i < nvec; i++) {
+		if (strcmp(v[i].protocol, "jk"))
+			continue;
+		uint8_t f[512];
+		int n = vec_hex(v[i].hex, f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0);
+		struct bms_frame_desc d;
+		CU_ASSERT_FATAL(bms_jk.describe(f, (size_t)n, &d) == 0);
+		bool request = !strcmp(v[i].direction, "request");
+		CU_ASSERT(d.dir == (request ? BMS_DIR_REQUEST : BMS_DIR_REPLY));
+		CU_ASSERT(d.command == JK_CMD_READ_ALL);
+		CU_ASSERT(d.address == -1);
+		CU_ASSERT(!strcmp(d.name, "read all"));
+		for (unsigned k = 0; k < v[i].nexpect; k++) {
+			const struct vec_expect *e = &v[i].expect[k];
+			const struct bms_desc_item *it = NULL;
+			for (unsigned j = 0; j < d.n; j++)
+				if (!strcmp(d.items[j].key, e->key))
+					it = &d.items[j];
+			if (!it) {
+				if (!snapshot_key(e->key))
+					fprintf(stderr, "\n    vector %zu: no item %s\n", i,
+						e->key);
+				CU_ASSERT(snapshot_key(e->key));
+				continue;
+			}
+			bool ok = e->kind == VEC_STR
+					  ? it->is_text && !strcmp(it->text, e->str)
+					  : !it->is_text && fabs(it->num - e->num) < 0.001;
+			if (!ok)
+				fprintf(stderr, "\n    vector %zu: item %s differs\n", i, e->key);
+			CU_ASSERT(ok);
+		}
+		described++;
+	}
+	CU_ASSERT(described == dc_count(&bms_jk, "request") + dc_count(&bms_jk, "response"));
+	/* not a frame of the protocol: an unknown command */
+	uint8_t req[64];
+	int n = bms_jk.build_request(NULL, &poll0, req, sizeof(req));
+	req[8] = 0x07;
+	put_u16be(req + n - 2, bms_sum16(req, (size_t)n - 4));
+	struct bms_frame_desc d;
+	CU_ASSERT(bms_jk.describe(req, (size_t)n, &d) == -1);
 }
 
 /* Temperature coding: vendor table, 101..140 = -(v - 100), beyond = reject. */
@@ -144,6 +459,137 @@ static void test_temperature_coding(void)
 	}
 }
 
+/* ---- property test (issue item 7) ---- */
+
+static uint32_t rng_state;
+
+static uint32_t rnd(void)
+{
+	/* xorshift32: a fixed seed makes every run the same states */
+	uint32_t x = rng_state;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return rng_state = x;
+}
+
+/* Uniform in [lo, hi]. */
+static int32_t rnd_in(int32_t lo, int32_t hi)
+{
+	return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+static void rnd_str(char *out, size_t len)
+{
+	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._";
+	for (size_t i = 0; i < len; i++)
+		out[i] = set[rnd() % (sizeof(set) - 1)];
+	out[len] = '\0';
+}
+
+/* A random battery state, quantised to what the 0x4E57 reply carries. */
+static struct bms_snapshot random_state(uint32_t *ret_valid)
+{
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	uint32_t v = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CYCLES | BMS_V_CELLS |
+		     BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCER | BMS_V_ALARMS |
+		     BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_SW_VERSION | BMS_V_SERIAL |
+		     BMS_V_COUNTS;
+	s.cell_count = (uint8_t)rnd_in(1, BMS_MAX_CELLS);
+	for (unsigned i = 0; i < s.cell_count; i++)
+		s.cell_mv[i] = (uint16_t)rnd_in(2500, 4200);
+	s.voltage_mv = rnd_in(s.cell_count * 250, s.cell_count * 420) * 10; /* 10 mV */
+	int32_t amps10 = rnd_in(0, 0x7FFF);                                 /* 10 mA, 15 bits */
+	s.current_ma = (rnd() & 1 ? amps10 : -amps10) * 10;
+	s.soc_cpct = (uint16_t)(rnd_in(0, 100) * 100);
+	s.cycles = (uint32_t)rnd_in(0, 65535);
+	s.temp_count = 2; /* 0x81 and 0x82 are always sent */
+	for (unsigned t = 0; t < 2; t++)
+		s.temp_dc[t] = (int16_t)(rnd_in(-20, 60) * 10); /* whole degC */
+	s.mosfet_temp_dc = (int16_t)(rnd_in(-20, 60) * 10);
+	s.charge_fet = rnd() & 1;
+	s.discharge_fet = rnd() & 1;
+	s.balancer_enabled = rnd() & 1;
+	/* alarms: each Victron alarm at a level some bit of 0x8B carries, or 0 */
+	for (size_t k = 0; k < JK_NALARM; k++)
+		if (rnd() % 8 == 0)
+			s.alarm[jk_alarm_map[k].alarm] = jk_alarm_map[k].level;
+	/* the limits: 1..1000 A, or 0 (not configured: no limit) */
+	s.max_charge_ma = rnd() % 8 ? rnd_in(1, JK_LIMIT_MAX_A) * 1000 : 0;
+	s.max_discharge_ma = rnd() % 8 ? rnd_in(1, JK_LIMIT_MAX_A) * 1000 : 0;
+	if (s.max_charge_ma)
+		v |= BMS_V_MAX_CHARGE_I;
+	if (s.max_discharge_ma)
+		v |= BMS_V_MAX_DISCHARGE_I;
+	s.capacity_full_mah = rnd_in(1, 2000) * 1000;
+	s.capacity_design_mah = s.capacity_full_mah;
+	rnd_str(s.sw_version, 15);
+	rnd_str(s.serial, 24);
+	s.cells_reported = (uint8_t)rnd_in(1, BMS_MAX_CELLS);
+	s.temps_reported = (uint8_t)rnd_in(0, BMS_MAX_TEMPS);
+	s.valid = v;
+	*ret_valid = v;
+	return s;
+}
+
+/* got holds exactly the fields of truth that the family carries (valid). */
+static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *g, uint32_t valid)
+{
+	bool ok = g->valid == valid && g->voltage_mv == t->voltage_mv &&
+		  g->current_ma == t->current_ma && g->soc_cpct == t->soc_cpct &&
+		  g->cycles == t->cycles && g->cell_count == t->cell_count &&
+		  !memcmp(g->cell_mv, t->cell_mv, sizeof(t->cell_mv)) &&
+		  g->temp_count == t->temp_count && g->temp_dc[0] == t->temp_dc[0] &&
+		  g->temp_dc[1] == t->temp_dc[1] && g->mosfet_temp_dc == t->mosfet_temp_dc &&
+		  g->charge_fet == t->charge_fet && g->discharge_fet == t->discharge_fet &&
+		  g->balancer_enabled == t->balancer_enabled &&
+		  !memcmp(g->alarm, t->alarm, sizeof(t->alarm)) &&
+		  g->capacity_full_mah == t->capacity_full_mah &&
+		  g->capacity_design_mah == t->capacity_design_mah &&
+		  !strcmp(g->sw_version, t->sw_version) && !strcmp(g->serial, t->serial) &&
+		  g->cells_reported == t->cells_reported && g->temps_reported == t->temps_reported;
+	if (valid & BMS_V_MAX_CHARGE_I)
+		ok = ok && g->max_charge_ma == t->max_charge_ma;
+	if (valid & BMS_V_MAX_DISCHARGE_I)
+		ok = ok && g->max_discharge_ma == t->max_discharge_ma;
+	return ok;
+}
+
+/*
+ * Issue item 7: random states through the simulator's encoder, one poll
+ * cycle joined into a capture and decoded by the decode engine, give the
+ * same state: 1-32 cells, -20..60 degC, both current directions, FETs on
+ * and off, limits set and not.
+ */
+static void test_property(void)
+{
+	rng_state = 0x4A4B3135u; /* "JK15" */
+	unsigned n = 0, charging = 0, discharging = 0, fets_off = 0, no_limit = 0, max_cells = 0;
+	for (unsigned i = 0; i < 600; i++) {
+		uint32_t valid;
+		struct bms_snapshot truth = random_state(&valid), got;
+		memset(&got, 0, sizeof(got));
+		int r = dc_decode_roundtrip(&bms_jk, 0, &truth, &got);
+		bool ok = r == 0 && same_state(&truth, &got, valid);
+		if (!ok)
+			fprintf(stderr,
+				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
+				got.valid, valid, truth.cell_count, truth.current_ma);
+		CU_ASSERT(ok);
+		n += ok;
+		charging += truth.current_ma > 0;
+		discharging += truth.current_ma < 0;
+		fets_off += !truth.charge_fet || !truth.discharge_fet;
+		no_limit += !(valid & BMS_V_MAX_CHARGE_I);
+		max_cells += truth.cell_count == BMS_MAX_CELLS;
+	}
+	CU_ASSERT(n == 600);
+	/* the ranges were covered */
+	CU_ASSERT(charging > 100 && discharging > 100 && fets_off > 100 && no_limit > 10);
+	CU_ASSERT(max_cells > 0);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -151,6 +597,13 @@ int sb_register_tests(void)
 		{"requests", test_requests},
 		{"sim_roundtrip", test_sim_roundtrip},
 		{"echo", test_echo},
+		{"foreign", test_foreign},
+		{"read", test_read},
+		{"current_limits", test_current_limits},
+		{"counts", test_counts},
+		{"alarm_bits", test_alarm_bits},
+		{"describe_vectors", test_describe_vectors},
+		{"property", test_property},
 		{"temperature_coding", test_temperature_coding},
 		{NULL, NULL},
 	};
