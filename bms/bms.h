@@ -261,7 +261,7 @@ enum bms_frame_dir {
 	BMS_DIR_REPLY = 0,
 	BMS_DIR_REQUEST = 1,
 };
-#define BMS_DESC_ITEMS 40
+#define BMS_DESC_ITEMS 64
 #define BMS_DESC_KEY 24
 #define BMS_DESC_TEXT 48
 struct bms_desc_item {

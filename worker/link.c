@@ -177,7 +177,12 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				len = 0;
 				break;
 			}
-			int pr = drv->parse(state, req, l->rx + start, flen, snap);
+			/* our own request echoed by the adapter (CH340 boards do): not
+			 * someone else's traffic, not counted at all */
+			bool echo = reqlen && flen == reqlen &&
+				    memcmp(l->rx + start, l->req, reqlen) == 0;
+			int pr = echo ? BMS_FOREIGN
+				      : drv->parse(state, req, l->rx + start, flen, snap);
 			size_t used = start + flen;
 			memmove(l->rx, l->rx + used, len - used);
 			len -= used;
@@ -203,7 +208,8 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 			}
 			if (pr == BMS_FOREIGN) {
 				/* someone else's frame on a shared line: skip it, keep waiting */
-				c->frames_foreign++;
+				if (!echo)
+					c->frames_foreign++;
 				continue;
 			}
 			/* checksummed but not a fit (impossible values, a broken sequence) */

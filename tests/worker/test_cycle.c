@@ -397,6 +397,7 @@ struct s_dev {
 	uint8_t seen[64]; /* commands received, in order */
 	atomic_uint nseen;
 	bool foreign; /* before each reply: another master's exchange with unit 2 */
+	bool echo;    /* the adapter echoes each request back (CH340) */
 	pthread_t th;
 };
 
@@ -435,6 +436,8 @@ static void *s_serve(void *arg)
 				d->seen[k] = cmd;
 				atomic_store(&d->nseen, k + 1);
 			}
+			if (d->echo)
+				s_put(d->master, 0xB0, 1, cmd, 0);
 			if (d->foreign) {
 				s_put(d->master, 0xB0, 2, 9, 0);  /* a second master asks unit 2 */
 				s_put(d->master, 0xB1, 2, 9, 12); /* unit 2 answers it */
@@ -550,6 +553,17 @@ static void test_foreign_frames(void)
 	}
 	CU_ASSERT(c.frames_bad == 0);
 	CU_ASSERT(c.frames_foreign == 9); /* 3 per cycle: request, reply, other command */
+
+	/* an adapter echoing our request: the echo is neither foreign nor bad */
+	d.foreign = false;
+	d.echo = true;
+	uint64_t fo0 = c.frames_foreign;
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT(worker_cycle(l, &s_drv, &st, BMS_REQ_POLL, 0, NULL, &snap, &c) == 0);
+	CU_ASSERT(snap.voltage_mv == 53000);
+	CU_ASSERT(c.frames_foreign == fo0 && c.frames_bad == 0);
+	d.echo = false;
+	d.foreign = true;
 
 	/* our unit silent, the other master busy: a timeout, not a bad frame */
 	d.drop = 1u << 9;
