@@ -39,9 +39,11 @@ static enum dc_map num(struct dc_value *ret, double v)
 static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			   size_t len, struct dc_value *ret)
 {
-	/* register 0xAA (error counters) is never requested: no snapshot field */
-	if (len > 1 && frame[1] == 0xAA)
-		return DC_SKIP;
+	/* register 0xAA: the protection event counters, in enum bms_prot order */
+	for (unsigned i = 0; len > 1 && frame[1] == 0xAA && i < BMS_PROT_COUNT; i++)
+		if (!strcmp(key, bms_prot_name((enum bms_prot)i)))
+			return (s->valid & BMS_V_PROT_EVENTS) ? num(ret, s->prot_events[i])
+							      : DC_UNKNOWN;
 	if (!strcmp(key, "capacity_nominal_ah"))
 		return (s->valid & BMS_V_CAP_DESIGN) ? num(ret, s->capacity_design_mah / 1000.0)
 						     : DC_UNKNOWN;
@@ -72,10 +74,13 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 				bits |= 1u << b;
 		return num(ret, bits);
 	}
-	if (!strcmp(key, "ntc_count"))
-		return (s->valid & BMS_V_TEMPS)
-			       ? num(ret, s->temp_count + ((s->valid & BMS_V_MOSFET_TEMP) ? 1 : 0))
-			       : DC_UNKNOWN;
+	/* the NTC count the frame states, and the sensors it sent agree */
+	if (!strcmp(key, "ntc_count")) {
+		if (!(s->valid & BMS_V_TEMPS) || !(s->valid & BMS_V_COUNTS) ||
+		    s->temps_reported != s->temp_count + ((s->valid & BMS_V_MOSFET_TEMP) ? 1 : 0))
+			return DC_UNKNOWN;
+		return num(ret, s->temps_reported);
+	}
 	if (!strcmp(key, "temperatures_c")) {
 		/* the vectors list the NTCs in wire order: MOSFET first when there is one */
 		if (!(s->valid & BMS_V_TEMPS))
@@ -96,11 +101,13 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 			       : DC_UNKNOWN;
 	}
 	/*
-	 * 0x03's cell count is the configured string count; the driver takes the
-	 * count from the 0x04 list (tested below), so this key has no field.
+	 * 0x03's cell count is the configured string count, reported as such
+	 * (cells_reported); the cell list (cell_count) is 0x04's.
 	 */
 	if (!strcmp(key, "cell_count") && len > 1 && frame[1] == 0x03)
-		return DC_SKIP;
+		return (s->valid & BMS_V_COUNTS) && !(s->valid & BMS_V_CELLS)
+			       ? num(ret, s->cells_reported)
+			       : DC_UNKNOWN;
 	/* newer-firmware tail fields without a snapshot field */
 	static const char *const skip[] = {"humidity_pct", "alarm_bits", "balance_current_ma",
 					   "capacity_remaining2_ah", NULL};
@@ -111,14 +118,15 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 
 static void test_vectors(void)
 {
-	/* 8 responses, of which 0xAA is not requested */
+	/* 8 responses, each answering a poll step (0xAA the fourth) */
 	CU_ASSERT(dc_check_vectors(&bms_jbd, 0, jbd_map) == dc_count(&bms_jbd, "response"));
 }
 
 static void test_requests(void)
 {
-	/* 0x03, 0x04, 0x05 are ours; 0xAA (error counters) is not polled */
-	CU_ASSERT(dc_check_requests(&bms_jbd, 0) == 3);
+	/* 0x03, 0x04, 0x05 and 0xAA (error counters): every captured request is ours */
+	CU_ASSERT(dc_check_requests(&bms_jbd, 0) == 4);
+	CU_ASSERT(dc_count(&bms_jbd, "request") == 4);
 }
 
 static struct bms_snapshot sample_state(void)
@@ -248,9 +256,9 @@ static void test_rejects(void)
 	memset(d, 0, sizeof(d));
 	memset(&s, 0, sizeof(s));
 	size_t n = frame_of(0x03, 0x80, d, 0, f);
-	CU_ASSERT(parse_step(0, f, n, &s) == -EPROTO); /* the BMS refused */
+	CU_ASSERT(parse_step(0, f, n, &s) == -EREMOTEIO); /* the BMS refused */
 	n = frame_of(0x04, 0, d, 8, f);
-	CU_ASSERT(parse_step(0, f, n, &s) == -EPROTO); /* answers another step */
+	CU_ASSERT(parse_step(0, f, n, &s) == BMS_FOREIGN); /* answers another request */
 	CU_ASSERT(parse_step(1, f, n, &s) == 0);
 	n = frame_of(0x04, 0, d, 7, f);
 	/* frames whose data cannot be that register's are no frames at all */
@@ -269,14 +277,14 @@ static void test_rejects(void)
 	CU_ASSERT_STRING_EQUAL(s.model, "JBD-A");
 	n = frame_of(0xE1, 0, d, 0, f); /* the MOSFET write's ack: a frame, but no read's answer */
 	CU_ASSERT(bms_frame_find(&bms_jbd, f, n, &start, &flen) == BMS_FIND_VALID);
-	CU_ASSERT(parse_step(0, f, n, &s) == -EPROTO);
+	CU_ASSERT(parse_step(0, f, n, &s) == BMS_FOREIGN);
 	n = frame_of(0xE2, 0, d, 0, f); /* other write replies: we send no such writes */
 	CU_ASSERT(bms_frame_find(&bms_jbd, f, n, &start, &flen) == BMS_FIND_INVALID);
 	n = frame_of(0xE1, 0, d, 0, f);
 	f[5] ^= 1; /* checksum */
 	struct bms_request rq0 = {.kind = BMS_REQ_POLL, .cycle = 1};
 	CU_ASSERT(bms_jbd.parse(NULL, &rq0, f, n, &s) == -EBADMSG);
-	/* our own request (an echoing adapter) is never a reply */
+	/* our own request (an echoing adapter) is a frame, but never a reply */
 	uint8_t req[16];
 	CU_ASSERT(parse_step(0, f, 0, &s) == -EBADMSG);
 	uint8_t st[256];
@@ -284,7 +292,10 @@ static void test_rejects(void)
 	struct bms_request probe = {.kind = BMS_REQ_PROBE};
 	int rn = bms_jbd.build_request(st, &probe, req, sizeof(req));
 	CU_ASSERT_FATAL(rn == 7);
-	CU_ASSERT(bms_frame_find(&bms_jbd, req, 7, &start, &flen) == BMS_FIND_INVALID);
+	CU_ASSERT(bms_frame_find(&bms_jbd, req, 7, &start, &flen) == BMS_FIND_VALID);
+	struct bms_snapshot before = s;
+	CU_ASSERT(parse_step(0, req, 7, &s) == BMS_FOREIGN);
+	CU_ASSERT(memcmp(&before, &s, sizeof(s)) == 0);
 }
 
 /*
@@ -386,10 +397,10 @@ static void test_mosfet_write(void)
 	rq.step = 0;
 	CU_ASSERT(bms_jbd.parse(st, &rq, f, n, &s) == 0);
 	CU_ASSERT(s.valid == 0); /* an ack fills nothing */
-	/* a read's reply does not answer a write */
+	/* a read's reply does not answer a write: someone else's exchange */
 	uint8_t d[8] = {0};
 	size_t cn = frame_of(0x04, 0, d, 8, f + 16);
-	CU_ASSERT(bms_jbd.parse(st, &rq, f + 16, cn, &s) == -EPROTO);
+	CU_ASSERT(bms_jbd.parse(st, &rq, f + 16, cn, &s) == BMS_FOREIGN);
 
 	/* discharge off next: the charge FET stays locked off -> 00 03 */
 	CU_ASSERT_FATAL(set_request(st, BMS_CMD_DISCHARGE_FET, 0, req, sizeof(req)) == 9);
