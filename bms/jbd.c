@@ -20,13 +20,29 @@
  *            -> 15.60 V, 0 A, 4.98 of 5.00 Ah, 0 cycles, 2022-03-28, sw 8.0,
  *               100 %, both FETs on, 4 cells, 3 NTCs 22.4 / 22.3 / 21.7 degC
  *
- * Poll cycle: 0x03 basic info, 0x04 cell voltages, then 0x05 (model string),
- * declared static data (BMS_STEP_STATIC): the core asks it on the first
- * cycle and again every 64th while it is missing, and carries it into every
- * later cycle. Why not every cycle: the string never changes, and some clones
- * stay silent on 0x05, which would cost a timeout per cycle; a lost cycle in
- * 64 is the price of recovering from a noisy first attempt. The probe is
+ * Poll cycle: 0x03 basic info, 0x04 cell voltages, then two static steps
+ * (BMS_STEP_STATIC) the core asks on the first cycle and carries into every
+ * later cycle: 0x05 (model string), again every 64th cycle while missing,
+ * and 0xAA (protection event counters), again every 100th cycle while
+ * missing and every 600th once held (the counters move only when a
+ * protection trips: 10 minutes at the default 1 s poll is fresh enough).
+ * Why not every cycle: some clones stay silent on 0x05 or 0xAA, which would
+ * cost a timeout per cycle; a lost cycle in 64 or 100 is the price of
+ * recovering from a noisy first attempt, and the two periods differ so one
+ * silent register does not keep the other from being asked. The probe is
  * 0x03 alone: it is what identifies a JBD and gives the plausibility data.
+ *
+ * Setup (BMS_REQ_SETUP, once after detection): the configured over-current
+ * limits sit in EEPROM, readable only in factory mode. Steps: write 0x00
+ * 56 78 (enter), read 0x28 (charge over-current), read 0x29 (discharge
+ * over-current), write 0x01 00 00 (leave, discarding: we change nothing, so
+ * 28 28 = save is never sent). BMS_STEP_CLEANUP is the same leave request,
+ * so a failed step never leaves the BMS in factory mode. Both words are s16
+ * in 10 mA, the discharge one stored negative by common firmware: the
+ * magnitude is the limit. Only a magnitude of 1..320 A is used: 0 is "not
+ * configured", below 1 A is no over-current setting (a misread, or 0xFFFF =
+ * -10 mA from an unset EEPROM), above 320 A are the s16 sentinels 0x7FFF /
+ * 0x8000, not a setting. Such a word is read and not set.
  *
  * Writes: MOSFET control, register 0xE1 (protocols.md section 3, "Writes /
  * control"): DD 5A E1 02 00 0X chk chk 77, bit0 set = charge FET off, bit1
@@ -46,18 +62,26 @@
  *   capacity of newer firmware's tail is capacity_full when present and
  *   non-zero, otherwise capacity_full = nominal.
  * - Cell count: taken from the length of the 0x04 list, which is what the
- *   voltages are; the count in 0x03 is the configured string count and is
- *   not used (a bench unit reports 16 and sends 16 values, one of them 0).
+ *   voltages are; the count in 0x03 is the configured string count, reported
+ *   as cells_reported (a bench unit reports 16 and sends 16 values, one of
+ *   them 0), with temps_reported = the NTC count of 0x03 (every NTC, the
+ *   MOSFET sensor included). A string count outside 1..32 is no count.
  * - Protection bits are active protections: each maps to alarm level 2.
  *   Short circuit -> HighCurrent; front-end IC error -> InternalFailure.
  *   Software lock (bit 12) is a user action, not an alarm; the FET bits show
  *   its effect. Bit 13 (charge timeout, some firmware) is not mapped.
  * - There is no serial number outside factory mode (EEPROM 0x16), so the
  *   production date "YYYY-MM-DD" is the serial; the 0x05 string is the model.
- * - Framing: the checksum leaves the register byte unprotected, so
- *   frame_check only accepts the replies 0x03/0x04/0x05/0xAA and the 0xE1
- *   write acknowledgement, and checks the shape of their data (see
- *   jbd_shape_ok). Other write replies are not accepted.
+ * - Framing: a reply's checksum leaves its register byte unprotected, so
+ *   frame_check only accepts the replies 0x03/0x04/0x05/0xAA/0x28/0x29 and
+ *   the 0x00/0x01/0xE1 write acknowledgements, and checks the shape of their
+ *   data (see jbd_shape_ok). Requests are frames too (their checksum covers
+ *   the register): parse calls them foreign, describe shows them.
+ * - Foreign frames (BMS_FOREIGN): any request, and a reply to a register
+ *   other than the one asked (another master's exchange). A refusal (status
+ *   0x80) of a read is -EREMOTEIO, of a write -EPERM.
+ * - 0xAA: 11 counters in enum bms_prot order; a 12th word some firmware
+ *   sends has no name and is only described. 0x05 all NULs: no model.
  * - The newer-firmware tail (humidity, alarm bits, full-charge capacity,
  *   remaining capacity, balance current): only the full-charge capacity has
  *   a snapshot field; the alarm bits' meaning is not documented, so they are

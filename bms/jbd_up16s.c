@@ -93,17 +93,18 @@
  *   vendor frame, frame_check is bms_modbus_check with two vendor shapes,
  *   0x78 and 0x45 (the master's pack poll, same framing, so a whole foreign
  *   frame is skipped at once), each with a BE16 length at offset 6 of
- *   1..UP_MAX_DATA, and the address filter 1..16. A reply needs at least one
- *   data byte, so an echo of our own request (len 0) is never a frame. The
- *   exception replies of both (fn | 0x80, 5 bytes) are frames too; the
- *   standard functions are not (vendor_only): we never ask one, and their
- *   short headers turn up inside status data ("04 02 c8": a 205-byte read
- *   reply), which would make garbage wait for more bytes. parse matches the
- *   reply to the request with bms_modbus_reply (address and function; an
- *   exception 0xF8 from our pack is the pack refusing: -EREMOTEIO) and then
- *   takes only the start and end we asked for. The check no longer wants
- *   end above start (a shape has no rule across fields); that only pruned
- *   header look-alikes early, and parse still wants the exact pair.
+ *   0..UP_MAX_DATA, and the address filter 1..16. Length 0 is a request: a
+ *   frame, so a capture's requests are described and another master's
+ *   request (or our own echo) is skipped whole as foreign. The exception
+ *   replies of both (fn | 0x80, 5 bytes) are frames too; the standard
+ *   functions are not (vendor_only): we never ask one, and their short
+ *   headers turn up inside status data ("04 02 c8": a 205-byte read reply),
+ *   which would make garbage wait for more bytes.
+ * - parse: requests, other addresses' replies and exceptions, 0x45/0xC5
+ *   traffic and replies to another block (start, and for a poll step end,
+ *   other than asked) are BMS_FOREIGN; an exception 0xF8 from our pack is
+ *   the pack refusing (-EREMOTEIO, through bms_modbus_reply). A READ takes
+ *   the block whatever end register the capture asked with.
  * - The fixed part of the status block (data bytes 0..67) is a register map:
  *   start/end are byte addresses (0x1000..0x10A0 for 158 bytes), so
  *   register n of the map is data bytes 2n, 2n+1. The cell and sensor lists
