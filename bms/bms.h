@@ -440,6 +440,8 @@ void bms_held_keep(const struct bms_driver *drv, unsigned step, struct bms_held 
  * cycle): every static step whose fields snap holds counts as answered. */
 void bms_held_seed(const struct bms_driver *drv, struct bms_held *h,
 		   const struct bms_snapshot *snap);
+/* Keep every field a BMS_REQ_SETUP sequence read (snap: its result) like static data. */
+void bms_held_keep_setup(struct bms_held *h, const struct bms_snapshot *snap);
 /* Carry the kept static fields into a cycle's snapshot (they win). */
 void bms_held_apply(const struct bms_held *h, struct bms_snapshot *snap);
 /* Copy the fields behind the valid bits `bits` from src to dst, and the bits. */

@@ -52,6 +52,12 @@ void bms_held_keep(const struct bms_driver *drv, unsigned step, struct bms_held 
 	h->valid |= bits;
 }
 
+void bms_held_keep_setup(struct bms_held *h, const struct bms_snapshot *snap)
+{
+	bms_snapshot_copy_fields(&h->snap, snap, snap->valid);
+	h->valid |= snap->valid;
+}
+
 void bms_held_apply(const struct bms_held *h, struct bms_snapshot *snap)
 {
 	bms_snapshot_copy_fields(snap, &h->snap, h->valid);

@@ -13,8 +13,8 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-void bms_desc_init(struct bms_frame_desc *d, enum bms_frame_dir dir, uint16_t command,
-		   int address, const char *name)
+void bms_desc_init(struct bms_frame_desc *d, enum bms_frame_dir dir, uint16_t command, int address,
+		   const char *name)
 {
 	d->dir = dir;
 	d->command = command;

@@ -83,11 +83,26 @@ static const struct path_def pack_paths[] = {
 	{"/History/ChargedEnergy", 'd', "%.2fkWh"},
 	{"/History/DischargedEnergy", 'd', "%.2fkWh"},
 	{"/History/CanBeCleared", 'i', NULL},
+	/* from the BMS's own protection event counters (JBD 0xAA), when it keeps them */
+	{"/History/LowVoltageAlarms", 'i', NULL},
+	{"/History/HighVoltageAlarms", 'i', NULL},
+	{"/Bms/ProtectionEvents/ShortCircuit", 'i', NULL},
+	{"/Bms/ProtectionEvents/ChargeOverCurrent", 'i', NULL},
+	{"/Bms/ProtectionEvents/DischargeOverCurrent", 'i', NULL},
+	{"/Bms/ProtectionEvents/CellOverVoltage", 'i', NULL},
+	{"/Bms/ProtectionEvents/CellUnderVoltage", 'i', NULL},
+	{"/Bms/ProtectionEvents/ChargeOverTemperature", 'i', NULL},
+	{"/Bms/ProtectionEvents/ChargeUnderTemperature", 'i', NULL},
+	{"/Bms/ProtectionEvents/DischargeOverTemperature", 'i', NULL},
+	{"/Bms/ProtectionEvents/DischargeUnderTemperature", 'i', NULL},
+	{"/Bms/ProtectionEvents/PackOverVoltage", 'i', NULL},
+	{"/Bms/ProtectionEvents/PackUnderVoltage", 'i', NULL},
 	{"/Link/Protocol", 's', NULL},
 	{"/Link/ChecksumErrors", 'i', NULL},
 	{"/Link/Timeouts", 'i', NULL},
 	{"/Link/PollCycles", 'i', NULL},
 	{"/Link/ImplausibleCycles", 'i', NULL},
+	{"/Link/ForeignFrames", 'i', NULL},
 	{NULL, 0, NULL},
 };
 
@@ -286,6 +301,40 @@ static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s,
 	      bms_dc_to_c(s->mosfet_temp_dc));
 }
 
+/* The ProtectionEvents names, in enum bms_prot order. */
+static const char prot_paths[BMS_PROT_COUNT][48] = {
+	"/Bms/ProtectionEvents/ShortCircuit",
+	"/Bms/ProtectionEvents/ChargeOverCurrent",
+	"/Bms/ProtectionEvents/DischargeOverCurrent",
+	"/Bms/ProtectionEvents/CellOverVoltage",
+	"/Bms/ProtectionEvents/CellUnderVoltage",
+	"/Bms/ProtectionEvents/ChargeOverTemperature",
+	"/Bms/ProtectionEvents/ChargeUnderTemperature",
+	"/Bms/ProtectionEvents/DischargeOverTemperature",
+	"/Bms/ProtectionEvents/DischargeUnderTemperature",
+	"/Bms/ProtectionEvents/PackOverVoltage",
+	"/Bms/ProtectionEvents/PackUnderVoltage",
+};
+
+/*
+ * The BMS's lifetime protection counters. Victron's history has low and
+ * high voltage alarm counts: the BMS's under-/over-voltage protections of a
+ * cell or of the pack are exactly those events, so each is their sum. The
+ * rest have no Victron path and are published under /Bms/ProtectionEvents
+ * (read by `serialbattery status --json`). Invalid when the BMS keeps none.
+ */
+static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *s)
+{
+	bool ok = s->valid & BMS_V_PROT_EVENTS;
+	const uint16_t *e = s->prot_events;
+	for (unsigned i = 0; i < BMS_PROT_COUNT; i++)
+		set_i(t, prot_paths[i], ok, e[i]);
+	set_i(t, "/History/LowVoltageAlarms", ok,
+	      (int32_t)e[BMS_PROT_CELL_UV] + (int32_t)e[BMS_PROT_PACK_UV]);
+	set_i(t, "/History/HighVoltageAlarms", ok,
+	      (int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
+}
+
 void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 			const struct charge_result *res, const struct publish_history *h,
 			bool info_paths)
@@ -381,6 +430,9 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	publish_tree_set_int(t, "/Link/PollCycles", (int32_t)(rec->info.cycles_ok & 0x7fffffff));
 	publish_tree_set_int(t, "/Link/ImplausibleCycles",
 			     (int32_t)(rec->info.implausible & 0x7fffffff));
+	publish_tree_set_int(t, "/Link/ForeignFrames",
+			     (int32_t)(rec->info.frames_foreign & 0x7fffffff));
+	fill_prot_events(t, s);
 	publish_history_fill(t, h, s);
 }
 

@@ -55,7 +55,21 @@ static void take(struct publish_status *s, const char *path, DBusMessageIter *va
 		{"/System/MinCellVoltage", offsetof(struct publish_status, min_cell)},
 		{"/System/MaxCellVoltage", offsetof(struct publish_status, max_cell)},
 		{"/Link/ImplausibleCycles", offsetof(struct publish_status, implausible)},
+		{"/Link/ForeignFrames", offsetof(struct publish_status, foreign)},
 	};
+	static const char prot[] = "/Bms/ProtectionEvents/";
+	static const char prot_names[BMS_PROT_COUNT][28] = {
+		"ShortCircuit",           "ChargeOverCurrent",        "DischargeOverCurrent",
+		"CellOverVoltage",        "CellUnderVoltage",         "ChargeOverTemperature",
+		"ChargeUnderTemperature", "DischargeOverTemperature", "DischargeUnderTemperature",
+		"PackOverVoltage",        "PackUnderVoltage",
+	};
+	if (strncmp(path, prot, sizeof(prot) - 1) == 0) {
+		for (unsigned e = 0; e < BMS_PROT_COUNT; e++)
+			if (strcmp(path + sizeof(prot) - 1, prot_names[e]) == 0)
+				s->prot_events[e] = num(value);
+		return;
+	}
 	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++)
 		if (strcmp(path, nums[k].path) == 0) {
 			*(double *)((char *)s + nums[k].off) = num(value);
@@ -84,7 +98,9 @@ static int read_service(DBusConnection *c, const char *name, struct publish_stat
 	snprintf(s->service, sizeof(s->service), "%s", name);
 	s->instance = s->connected = -1;
 	s->voltage = s->current = s->power = s->soc = s->cvl = s->ccl = s->dcl = NAN;
-	s->min_cell = s->max_cell = s->implausible = NAN;
+	s->min_cell = s->max_cell = s->implausible = s->foreign = NAN;
+	for (unsigned e = 0; e < BMS_PROT_COUNT; e++)
+		s->prot_events[e] = NAN;
 	DBusMessage *m =
 		dbus_message_new_method_call(name, "/", "com.victronenergy.BusItem", "GetItems");
 	if (!m)

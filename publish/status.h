@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "bms/bms.h"
+
 struct publish_status {
 	char service[160];
 	char product[128];
@@ -17,6 +19,8 @@ struct publish_status {
 	/* NAN when invalid */
 	double voltage, current, power, soc, cvl, ccl, dcl, min_cell, max_cell;
 	double implausible; /* /Link/ImplausibleCycles: cycles dropped as implausible */
+	double foreign;     /* /Link/ForeignFrames: frames for someone else on a shared line */
+	double prot_events[BMS_PROT_COUNT]; /* /Bms/ProtectionEvents/..., enum bms_prot order */
 	char min_cell_id[16], max_cell_id[16];
 };
 

@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * serialbattery decode --bms NAME --hex HEX [--hex HEX ...] | --file F
+ * serialbattery decode --bms NAME (--hex HEX ... | --file F) [--address N] [--frames]
  *
- * Runs captured frames through the core's candidate scan over the driver's
- * frame_check (bms_frame_find) + parse, exactly as the worker does, and
- * prints the merged snapshot as JSON: the way a user turns a frame from a
- * bug report into values. A frame that does not decode
- * prints one line naming why and the command exits 1.
- *
- * The reason is computed from the driver's own functions, so a new driver
- * gets it for free: NEED_MORE means truncated (or a length field claiming
- * more); INVALID with a start that does not look like any reply the driver's
- * simulator produces means a wrong header, otherwise a checksum or length
- * mismatch; a frame every request step's parse refuses (-EPROTO) answers a
- * different command or address.
+ * Turns a capture into values: one hex string holding a whole poll, several
+ * --hex, or a file with one frame or one exchange per line, requests
+ * interleaved, in any order (tools/decode.h does the work). Prints the merged
+ * snapshot as JSON; with --frames first one line per frame (offset,
+ * direction, command, what it carried or why it was refused). Exit 1 only
+ * when no frame of the protocol was found or a frame's checksum failed; 2
+ * for a usage error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,22 +17,27 @@
 #include <string.h>
 
 #include "bms/bms.h"
-#include "bms/sim/sim.h"
 #include "tools.h"
+#include "tools/decode.h"
 #include "tools/snapshot_json.h"
 
-#define DEC_MAX 8192
-#define DEC_MAX_STEPS 32
+#define DEC_MAX_BYTES (1u << 20) /* a whole capture */
+#define DEC_MAX_SEGS 4096
 
 static void decode_usage(FILE *out)
 {
 	fputs("usage: serialbattery decode --bms NAME (--hex HEX ... | --file FILE) [--address N]\n"
+	      "                            [--frames]\n"
 	      "\n"
-	      "Decode captured reply frames with the NAME driver and print the merged\n"
-	      "snapshot as JSON. HEX may contain spaces or colons; FILE has one frame per\n"
-	      "line ('#' starts a comment). Several frames (e.g. JK PB status + about)\n"
-	      "merge into one snapshot. Exit 1 with one line of reason for a bad frame.\n"
-	      "  --address N  unit address for addressed drivers (default: the driver's first)\n"
+	      "Decode a capture with the NAME driver and print the merged snapshot as JSON.\n"
+	      "The capture may be one hex string holding a whole poll, several --hex, or a\n"
+	      "FILE ('-' = stdin) with one frame or one exchange per line ('#' starts a\n"
+	      "comment); requests may be interleaved and frames may come in any order.\n"
+	      "HEX may contain spaces, colons, commas or 0x prefixes.\n"
+	      "  --address N  unit of an addressed protocol (default: that of the first reply)\n"
+	      "  --frames     first one line per frame: offset, direction, command, and what\n"
+	      "               it carried (JSON) or why it was refused\n"
+	      "Exit 1 when no frame of the protocol was found or a checksum failed.\n"
 	      "drivers:",
 	      out);
 	for (size_t i = 0; bms_drivers[i]; i++)
@@ -45,7 +45,7 @@ static void decode_usage(FILE *out)
 	fputc('\n', out);
 }
 
-/* Hex with optional spaces, colons, commas or a 0x prefix per byte. */
+/* Hex with optional spaces, colons, commas or a 0x prefix per byte, appended to out. */
 static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *ret_n)
 {
 	size_t n = 0;
@@ -79,170 +79,86 @@ static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *ret_n)
 	return 0;
 }
 
-/* Does buf start like some reply the driver's simulator gives? */
-static bool looks_like_reply(const struct bms_driver *drv, uint8_t address, const uint8_t *buf,
-			     size_t len)
-{
-	static const enum bms_req_kind kinds[] = {BMS_REQ_PROBE, BMS_REQ_POLL};
-	struct bms_snapshot zero;
-	uint8_t req[512], rep[DEC_MAX];
-	memset(&zero, 0, sizeof(zero));
-	zero.cell_count = 4;
-	zero.temp_count = 2;
-	bool like = false;
-	for (size_t k = 0; k < 2 && !like; k++) {
-		void *st = calloc(1, drv->state_size ? drv->state_size : 1);
-		if (!st || (drv->init && drv->init(st, address) < 0)) {
-			free(st);
-			return true; /* cannot tell: do not claim a header problem */
-		}
-		for (unsigned step = 0; step < DEC_MAX_STEPS && !like; step++) {
-			struct bms_request rq = {.kind = kinds[k], .step = step, .cycle = 1};
-			int n = drv->build_request(st, &rq, req, sizeof(req));
-			if (n <= 0)
-				break;
-			int m = bms_sim_respond(drv, &zero, address, req, (size_t)n, rep,
-						sizeof(rep));
-			if (m < 0)
-				like = true;
-			/* the first frame of the reply, skipping stray leading bytes */
-			size_t start, flen;
-			if (m > 0 &&
-			    bms_frame_find(drv, rep, (size_t)m, &start, &flen) == BMS_FIND_VALID) {
-				size_t h = flen < 2 ? flen : 2;
-				if (len >= h && memcmp(buf, rep + start, h) == 0)
-					like = true;
-			}
-		}
-		free(st);
-	}
-	return like;
-}
+struct capture {
+	uint8_t *bytes;
+	size_t used;
+	struct decode_segment seg[DEC_MAX_SEGS];
+	size_t nseg;
+};
 
-static const char *find_reason(const struct bms_driver *drv, uint8_t address, const uint8_t *buf,
-			       size_t len, enum bms_find f)
+static int add_segment(struct capture *c, const char *hex, unsigned no)
 {
-	if (len == 0)
-		return "empty frame";
-	if (f == BMS_FIND_NEED_MORE)
-		return "length: the frame is truncated (its length or fixed size says more bytes "
-		       "follow)";
-	if (!looks_like_reply(drv, address, buf, len))
-		return "header: it does not start like a reply of this driver (wrong --bms?)";
-	return "checksum (or length field) mismatch";
-}
-
-/*
- * Which request does a frame answer? The driver declares its requests (the
- * poll steps, until build_request returns 0, then the probe), and parse takes
- * the request descriptor and checks the frame against it (register, command,
- * start address echoed by the reply). So the step is found from the frame by
- * offering it once to each declared request, each with a freshly initialised
- * state: no earlier step is replayed to put the driver in the right mood (the
- * drivers keep no "what did I ask" state any more). Every static step is due
- * in cycle 1. The first request whose parse accepts the first frame wins;
- * the following frames (multi-frame replies, the JK PB ACK) go to the same
- * request and state.
- */
-static int decode_one(const struct bms_driver *drv, uint8_t address, const uint8_t *buf, size_t len,
-		      struct bms_snapshot *snap, const char **ret_reason)
-{
-	static const enum bms_req_kind kinds[] = {BMS_REQ_POLL, BMS_REQ_PROBE};
-	size_t start, flen;
-	enum bms_find f = bms_frame_find(drv, buf, len, &start, &flen);
-	if (f != BMS_FIND_VALID) {
-		*ret_reason = find_reason(drv, address, buf, len, f);
-		return -EBADMSG;
+	size_t n = 0;
+	if (c->nseg >= DEC_MAX_SEGS) {
+		fprintf(stderr, "decode: more than %d frames or lines\n", DEC_MAX_SEGS);
+		return 2;
 	}
-	uint8_t req[512];
-	int last = -EPROTO;
-	void *st = calloc(1, drv->state_size ? drv->state_size : 1);
-	if (!st)
-		return -ENOMEM;
-	for (size_t k = 0; k < 2; k++) {
-		for (unsigned step = 0; step < DEC_MAX_STEPS; step++) {
-			struct bms_request rq = {.kind = kinds[k], .step = step, .cycle = 1};
-			memset(st, 0, drv->state_size ? drv->state_size : 1);
-			int n = drv->init ? drv->init(st, address) : 0;
-			if (n >= 0)
-				n = drv->build_request(st, &rq, req, sizeof(req));
-			if (n <= 0)
-				break;
-			struct bms_snapshot tmp = *snap;
-			size_t pos = 0;
-			int r = -EPROTO;
-			bool any = false;
-			while (pos < len) {
-				f = bms_frame_find(drv, buf + pos, len - pos, &start, &flen);
-				if (f != BMS_FIND_VALID)
-					break;
-				r = drv->parse(st, &rq, buf + pos + start, flen, &tmp);
-				if (r < 0)
-					break;
-				any = true;
-				pos += start + flen;
-				if (r == 0)
-					break;
-			}
-			if (any && r >= 0 && drv->finish)
-				drv->finish(st, &tmp);
-			if (any && r >= 0) {
-				free(st);
-				*snap = tmp;
-				return 0;
-			}
-			last = r;
-		}
-	}
-	free(st);
-	*ret_reason = last == -EBADMSG
-			      ? "checksum: parse rejected the frame"
-			      : "command/address: the frame does not answer any request of "
-				"this driver at this address (or holds impossible values)";
-	return last;
-}
-
-static int decode_input(const struct bms_driver *drv, uint8_t address, const char *hex, unsigned no,
-			struct bms_snapshot *snap)
-{
-	static uint8_t buf[DEC_MAX];
-	size_t n;
-	int r = parse_hex(hex, buf, sizeof(buf), &n);
+	int r = parse_hex(hex, c->bytes + c->used, DEC_MAX_BYTES - c->used, &n);
 	if (r < 0) {
-		fprintf(stderr, "decode: frame %u: %s\n", no,
-			r == -E2BIG ? "too long"
+		fprintf(stderr, "decode: input %u: %s\n", no,
+			r == -E2BIG ? "the capture is too long"
 				    : "not hex (odd digit count or a non-hex character)");
-		return 1;
+		return 2;
 	}
-	const char *reason = "unknown";
-	if (decode_one(drv, address, buf, n, snap, &reason) < 0) {
-		fprintf(stderr, "decode: frame %u (%zu bytes): %s\n", no, n, reason);
-		return 1;
-	}
+	if (n == 0)
+		return 0;
+	c->seg[c->nseg].buf = c->bytes + c->used;
+	c->seg[c->nseg].len = n;
+	c->nseg++;
+	c->used += n;
 	return 0;
+}
+
+static int read_file(struct capture *c, const char *file, unsigned *no)
+{
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
+	if (!f) {
+		fprintf(stderr, "decode: %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	int bad = 0;
+	while (!bad && getline(&line, &cap, f) > 0) {
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		bad = add_segment(c, line, ++*no);
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return bad;
 }
 
 int cmd_decode(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"bms", required_argument, NULL, 'b'},  {"hex", required_argument, NULL, 'x'},
-		{"file", required_argument, NULL, 'f'}, {"address", required_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+		{"bms", required_argument, NULL, 'b'},
+		{"hex", required_argument, NULL, 'x'},
+		{"file", required_argument, NULL, 'f'},
+		{"address", required_argument, NULL, 'a'},
+		{"frames", no_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *name = NULL, *file = NULL;
-	const char *hexes[64];
+	const char *hexes[256];
 	size_t nhex = 0;
 	long address = -1;
+	bool frames = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:x:f:a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:x:f:a:Fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			name = optarg;
 			break;
 		case 'x':
 			if (nhex >= sizeof(hexes) / sizeof(hexes[0])) {
-				fputs("decode: too many --hex\n", stderr);
+				fputs("decode: too many --hex (use --file)\n", stderr);
 				return 2;
 			}
 			hexes[nhex++] = optarg;
@@ -259,6 +175,9 @@ int cmd_decode(int argc, char **argv)
 			}
 			break;
 		}
+		case 'F':
+			frames = true;
+			break;
 		case 'h':
 			decode_usage(stdout);
 			return 0;
@@ -277,42 +196,57 @@ int cmd_decode(int argc, char **argv)
 		decode_usage(stderr);
 		return 2;
 	}
-	if (address < 0)
-		address = drv->addresses ? drv->addresses[0] : 0;
 
-	struct bms_snapshot snap;
-	memset(&snap, 0, sizeof(snap));
+	struct capture *cap = calloc(1, sizeof(*cap));
+	if (cap)
+		cap->bytes = malloc(DEC_MAX_BYTES);
+	if (!cap || !cap->bytes) {
+		if (cap)
+			free(cap);
+		fputs("decode: out of memory\n", stderr);
+		return 2;
+	}
 	unsigned no = 0;
-	int bad = 0;
-	for (size_t i = 0; i < nhex && !bad; i++)
-		bad = decode_input(drv, (uint8_t)address, hexes[i], ++no, &snap);
-	if (file && !bad) {
-		FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
-		if (!f) {
-			fprintf(stderr, "decode: %s: %s\n", file, strerror(errno));
-			return 2;
-		}
-		char *line = NULL;
-		size_t cap = 0;
-		while (!bad && getline(&line, &cap, f) > 0) {
-			char *hash = strchr(line, '#');
-			if (hash)
-				*hash = '\0';
-			if (strspn(line, " \t\r\n") == strlen(line))
-				continue;
-			bad = decode_input(drv, (uint8_t)address, line, ++no, &snap);
-		}
-		free(line);
-		if (f != stdin)
-			fclose(f);
-		if (no == 0) {
-			fprintf(stderr, "decode: %s: no frame\n", file);
-			return 1;
+	int rc = 0;
+	for (size_t i = 0; i < nhex && !rc; i++)
+		rc = add_segment(cap, hexes[i], ++no);
+	if (file && !rc)
+		rc = read_file(cap, file, &no);
+
+	struct decode_result *res = NULL;
+	if (!rc && cap->nseg == 0) {
+		fputs("decode: the input holds no bytes\n", stderr);
+		rc = 1;
+	}
+	if (!rc) {
+		res = calloc(1, sizeof(*res));
+		int r = res ? decode_capture(drv, (int)address, cap->seg, cap->nseg,
+					     frames ? stdout : NULL, res)
+			    : -ENOMEM;
+		if (r < 0) {
+			fprintf(stderr, "decode: %s\n", strerror(-r));
+			rc = 2;
 		}
 	}
-	if (bad)
-		return 1;
-	if (snapshot_json_write(stdout, &snap) < 0 || fputc('\n', stdout) == EOF)
-		return 1;
-	return 0;
+	if (!rc && res->checksum_errors) {
+		fprintf(stderr, "decode: %s\n", res->first_error);
+		rc = 1;
+	} else if (!rc && res->frames == 0) {
+		if (res->truncated)
+			fputs("decode: length: the frame is truncated (its length or fixed size "
+			      "says more bytes follow)\n",
+			      stderr);
+		else
+			fprintf(stderr,
+				"decode: header: no frame of the %s protocol in the input (wrong "
+				"--bms?)\n",
+				drv->name);
+		rc = 1;
+	}
+	if (!rc && (snapshot_json_write(stdout, &res->snap) < 0 || fputc('\n', stdout) == EOF))
+		rc = 1;
+	free(res);
+	free(cap->bytes);
+	free(cap);
+	return rc;
 }

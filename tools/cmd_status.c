@@ -49,6 +49,14 @@ static void json_str(FILE *out, const char *key, const char *s)
 	fputs("\", ", out);
 }
 
+static void json_count(FILE *out, const char *key, double v)
+{
+	if (isnan(v))
+		fprintf(out, "\"%s\": null", key);
+	else
+		fprintf(out, "\"%s\": %.0f", key, v);
+}
+
 static void print_json(const struct publish_status *s, int n)
 {
 	printf("[");
@@ -73,11 +81,26 @@ static void print_json(const struct publish_status *s, int n)
 		json_num(stdout, "dcl", b->dcl, true);
 		json_num(stdout, "min_cell", b->min_cell, true);
 		json_num(stdout, "max_cell", b->max_cell, true);
-		/* a counter: whole digits, never %g's exponent */
-		if (isnan(b->implausible))
-			printf("\"implausible_cycles\": null");
-		else
-			printf("\"implausible_cycles\": %.0f", b->implausible);
+		/* counters: whole digits, never %g's exponent */
+		json_count(stdout, "implausible_cycles", b->implausible);
+		printf(", ");
+		json_count(stdout, "foreign_frames", b->foreign);
+		/* the BMS's own protection event counters, when it keeps them */
+		bool any = false;
+		for (unsigned e = 0; e < BMS_PROT_COUNT; e++)
+			any = any || !isnan(b->prot_events[e]);
+		printf(", \"protection_events\": ");
+		if (!any) {
+			printf("null");
+		} else {
+			printf("{");
+			for (unsigned e = 0; e < BMS_PROT_COUNT; e++) {
+				printf("%s", e ? ", " : "");
+				json_count(stdout, bms_prot_name((enum bms_prot)e),
+					   b->prot_events[e]);
+			}
+			printf("}");
+		}
 		printf("}");
 	}
 	printf("%s]\n", n ? "\n" : "");

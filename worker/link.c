@@ -147,7 +147,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 		got += (size_t)r;
 		last_rx = time_mono_ms();
 
-		for (;;) {
+		while (len > 0) {
 			size_t start = 0, flen = 0;
 			enum bms_find f = bms_frame_find(drv, l->rx, len, &start, &flen);
 			if (f == BMS_FIND_INVALID) {
@@ -306,4 +306,36 @@ int worker_set(struct worker_link *l, const struct bms_driver *drv, void *state,
 		done++;
 	}
 	return done ? 0 : -EPROTO;
+}
+
+int worker_setup(struct worker_link *l, const struct bms_driver *drv, void *state,
+		 struct bms_snapshot *snap, struct worker_counters *c)
+{
+	struct bms_request req = {.kind = BMS_REQ_SETUP};
+	/* a driver without a sequence (or a passive one: step 0 would listen) */
+	if (drv->build_request(state, &req, l->req, l->req_cap) <= 0)
+		return 1;
+	int failed = 0;
+	for (req.step = 0; req.step < BMS_STEP_CLEANUP; req.step++) {
+		int r = run_step(l, drv, state, &req, 0, snap, c);
+		if (r == 1)
+			return 0;
+		if (r == -ECANCELED || r == -ENODEV)
+			return r;
+		if (r < 0) {
+			failed = r;
+			break;
+		}
+	}
+	if (!failed)
+		return -EPROTO; /* a driver bug: a sequence that never ends */
+	/* leave the mode, whatever went wrong: a BMS left in a factory or
+	 * programming mode may not protect the pack as configured */
+	struct bms_snapshot ack;
+	memset(&ack, 0, sizeof(ack));
+	req.step = BMS_STEP_CLEANUP;
+	int r = run_step(l, drv, state, &req, 1, &ack, c);
+	if (r == -ECANCELED || r == -ENODEV)
+		return r;
+	return failed;
 }

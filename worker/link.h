@@ -71,4 +71,17 @@ int worker_set(struct worker_link *l, const struct bms_driver *drv, void *state,
 	       enum bms_command command, int32_t value, unsigned retries,
 	       struct worker_counters *c);
 
+/*
+ * The driver's one-time sequence after detection (BMS_REQ_SETUP): its steps
+ * in order, each request sent once (no retry: a mode switch is not blindly
+ * repeated). When a step fails, step BMS_STEP_CLEANUP (the request that
+ * leaves the mode the sequence entered) is sent, with one retry, whatever
+ * the failure was, and the failure is returned. snap gets what the
+ * sequence read. 0 when the sequence completed, 1 when the driver has none,
+ * else the failed step's error (-ETIMEDOUT, -EBADMSG, -EPERM, ...),
+ * -ECANCELED or -ENODEV.
+ */
+int worker_setup(struct worker_link *l, const struct bms_driver *drv, void *state,
+		 struct bms_snapshot *snap, struct worker_counters *c);
+
 #endif

@@ -41,6 +41,8 @@
  * retries: a silent unit on a shared bus must not slow its neighbours much. */
 #define FAILING_AFTER 3u
 
+#define SETUP_TRIES 2 /* a BMS_REQ_SETUP sequence per detection, at most */
+
 struct battery {
 	uint8_t address;
 	int slot; /* -1 = no slot */
@@ -52,6 +54,8 @@ struct battery {
 	bool implausible;     /* in an episode of implausible cycles (logged at start and end) */
 	uint32_t bad_cells;   /* cells out of range in the last commit (logged on change) */
 	struct bms_held held; /* cycle count and static fields (bms.h) */
+	uint8_t setup_tries;  /* BMS_REQ_SETUP sequences tried since detection (at most 2) */
+	bool setup_done;      /* completed, or the driver has none */
 	struct bms_snapshot last;    /* last committed */
 	struct bms_snapshot scratch; /* the cycle in progress */
 };
@@ -311,12 +315,48 @@ static int detect_until_found(struct worker *w)
 	}
 }
 
+/*
+ * The driver's one-time sequence (BMS_REQ_SETUP, e.g. JBD's configured
+ * current limits behind factory mode), before the first poll after a
+ * detection: tried at most twice, then never again until the next
+ * detection. What it read is kept like static data. 0, or -ECANCELED /
+ * -ENODEV to end the worker.
+ */
+static int setup_battery(struct worker *w, struct battery *b)
+{
+	if (b->setup_done || b->setup_tries >= SETUP_TRIES)
+		return 0;
+	b->setup_tries++;
+	memset(&b->scratch, 0, sizeof(b->scratch));
+	int r = worker_setup(w->link, w->drv, b->state, &b->scratch, &b->cnt);
+	if (r == -ECANCELED || r == -ENODEV)
+		return r;
+	if (r == 1) {
+		b->setup_done = true;
+		return 0;
+	}
+	if (r == 0) {
+		b->setup_done = true;
+		bms_held_keep_setup(&b->held, &b->scratch);
+		log_info("%s: %s addr 0x%02x: setup read (%s)", w->tty, w->drv->name, b->address,
+			 b->scratch.valid ? "settings kept" : "nothing usable");
+		return 0;
+	}
+	log_warn("%s: %s addr 0x%02x: setup sequence failed (%s), attempt %u of %d%s", w->tty,
+		 w->drv->name, b->address, strerror(-r), b->setup_tries, SETUP_TRIES,
+		 b->setup_tries >= SETUP_TRIES ? ": going on without it" : "");
+	return 0;
+}
+
 /* One poll cycle of one battery: commit on success, counters only on failure. */
 static int poll_battery(struct worker *w, struct battery *b)
 {
 	const struct bms_driver *drv = w->drv;
 	struct worker_line line = {.baud = w->baud, .framing = bms_driver_framing(drv)};
 	int r = worker_transport_configure(w->link->t, &line);
+	if (r < 0)
+		return r;
+	r = setup_battery(w, b);
 	if (r < 0)
 		return r;
 	memset(&b->scratch, 0, sizeof(b->scratch)); /* see "Each poll cycle" above */

@@ -13,6 +13,7 @@
 #include "bms/fields.h"
 #include "bms/stats.h"
 #include "bms/sim/sim.h"
+#include "tools/decode.h"
 
 #include "tests/bms/vectors.inc"
 
@@ -700,4 +701,70 @@ unsigned dc_check_protocol(const struct bms_driver *drv, uint8_t address)
 	if (responses > 0 && decoded == 0)
 		dc_fail("%s: no captured reply answers any request it builds", drv->name);
 	return responses;
+}
+
+int dc_decode_roundtrip(const struct bms_driver *drv, uint8_t address,
+			const struct bms_snapshot *truth, struct bms_snapshot *got)
+{
+	enum { CAP = 64 * 1024 };
+	uint8_t *cap = malloc(CAP), *rep = malloc(8192);
+	void *st = calloc(1, drv->state_size ? drv->state_size : 1);
+	struct bms_snapshot sim = *truth, scratch;
+	struct bms_held held;
+	size_t used = 0;
+	int r = -ENOMEM;
+	if (!cap || !rep || !st)
+		goto out;
+	r = drv->init ? drv->init(st, address) : 0;
+	if (r < 0)
+		goto out;
+	bms_held_reset(&held);
+	memset(&scratch, 0, sizeof(scratch));
+	struct bms_request req = {.kind = BMS_REQ_POLL, .cycle = bms_held_next_cycle(&held)};
+	for (req.step = 0; req.step < 64; req.step++) {
+		if (!bms_step_due(drv, req.step, &held))
+			continue;
+		uint8_t q[512];
+		int n = drv->build_request(st, &req, q, sizeof(q));
+		if (n < 0) {
+			r = n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		int m = bms_sim_respond(drv, &sim, address, q, (size_t)n, rep, 8192);
+		if (m < 0) {
+			r = m;
+			goto out;
+		}
+		if (used + (size_t)n + (size_t)m > CAP) {
+			r = -E2BIG;
+			goto out;
+		}
+		memcpy(cap + used, q, (size_t)n);
+		used += (size_t)n;
+		memcpy(cap + used, rep, (size_t)m);
+		used += (size_t)m;
+		/* the driver's state follows the replies, as in the worker */
+		size_t pos = 0, start, flen;
+		while (pos < (size_t)m && bms_frame_find(drv, rep + pos, (size_t)m - pos, &start,
+							 &flen) == BMS_FIND_VALID) {
+			int pr = drv->parse(st, &req, rep + pos + start, flen, &scratch);
+			pos += start + flen;
+			if (pr <= 0 && pr != BMS_FOREIGN)
+				break;
+		}
+	}
+	struct decode_segment seg = {cap, used};
+	struct decode_result res;
+	r = decode_capture(drv, address, &seg, 1, NULL, &res);
+	if (r < 0)
+		goto out;
+	*got = res.snap;
+	r = res.refused || res.checksum_errors || res.replies_decoded == 0 ? -EBADMSG : 0;
+out:
+	free(cap);
+	free(rep);
+	free(st);
+	return r;
 }

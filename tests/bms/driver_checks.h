@@ -133,4 +133,16 @@ void dc_check_sim_roundtrip(const struct bms_driver *drv, uint8_t address,
 int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *req,
 	    const uint8_t *buf, size_t len, struct bms_snapshot *snap);
 
+/*
+ * One whole poll cycle of drv at address against the simulator holding
+ * truth: requests built by the driver (whose parse sees each reply, as the
+ * worker's would), replies by bms_sim_respond, all of them joined into one
+ * capture in wire order and decoded by the decode engine (tools/decode.c,
+ * as `serialbattery decode` does). 0 and *got on success, a negative errno
+ * otherwise (-EBADMSG when the capture decoded with a refused frame or no
+ * reply). truth is the simulator's snapshot: a write-free cycle leaves it.
+ */
+int dc_decode_roundtrip(const struct bms_driver *drv, uint8_t address,
+			const struct bms_snapshot *truth, struct bms_snapshot *got);
+
 #endif

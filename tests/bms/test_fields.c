@@ -32,7 +32,7 @@ static void test_table_covers_snapshot(void)
 		}
 	}
 	/* all bits from BMS_V_VOLTAGE up to the highest one in bms.h */
-	CU_ASSERT_EQUAL(bits, (BMS_V_CAP_DESIGN << 1) - 1);
+	CU_ASSERT_EQUAL(bits, (BMS_V_PROT_EVENTS << 1) - 1);
 	CU_ASSERT_PTR_NULL(bms_field_by_key("voltage"));
 	CU_ASSERT_PTR_EQUAL(bms_field_by_csv("current"), &bms_fields[BMS_FIELD_CURRENT]);
 	/* arrays are no scalar column: cell3 is an element, "cell" nothing */

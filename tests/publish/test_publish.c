@@ -1221,6 +1221,46 @@ static void test_max_cell_is_the_charge_cell(void)
 		  v.d == 0);
 }
 
+/* The BMS's protection counters: History sums where Victron has a path, the rest
+ * under /Bms/ProtectionEvents; invalid (never 0) when the BMS keeps none. */
+static void test_protection_events(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB4";
+	int slot;
+	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_D5-if00", &slot) == 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	commit(slot, "ttyUSB4", &s);
+	CU_ASSERT_FATAL(wait_owner(svc, true, NULL, 0));
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, svc, "/History/LowVoltageAlarms", &v) == 0 && v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, svc, "/Bms/ProtectionEvents/ShortCircuit", &v) == 0 &&
+		  v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, svc, "/Link/ForeignFrames", &v) == 0 && v.type == 'i' &&
+		  v.i == 0);
+
+	s.prot_events[BMS_PROT_CELL_OV] = 122;
+	s.prot_events[BMS_PROT_PACK_OV] = 3;
+	s.prot_events[BMS_PROT_CELL_UV] = 2;
+	s.prot_events[BMS_PROT_SHORT_CIRCUIT] = 1;
+	s.valid |= BMS_V_PROT_EVENTS;
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot, "ttyUSB4", &s);
+	bool ok = false;
+	for (int i = 0; i < 100 && !ok; i++) {
+		ok = tb_get_value(cli, svc, "/History/HighVoltageAlarms", &v) == 0 &&
+		     v.type == 'i' && v.i == 125;
+		if (!ok)
+			usleep(20000);
+	}
+	CU_ASSERT(ok);
+	CU_ASSERT(tb_get_value(cli, svc, "/History/LowVoltageAlarms", &v) == 0 && v.type == 'i' &&
+		  v.i == 2);
+	CU_ASSERT(tb_get_value(cli, svc, "/Bms/ProtectionEvents/ShortCircuit", &v) == 0 &&
+		  v.type == 'i' && v.i == 1);
+	CU_ASSERT(tb_get_value(cli, svc, "/Bms/ProtectionEvents/PackUnderVoltage", &v) == 0 &&
+		  v.type == 'i' && v.i == 0);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1234,6 +1274,7 @@ int sb_register_tests(void)
 		{"a returning pack keeps its charge state", test_returning_pack_keeps_charge_state},
 		{"/System/MaxCellVoltage is the cell the CCL came from",
 		 test_max_cell_is_the_charge_cell},
+		{"protection event counters", test_protection_events},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {

@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,12 +310,265 @@ static void test_static_step_carried(void)
 	wt_resp_stop(&r);
 }
 
+/*
+ * A request/reply test protocol for the setup runner and foreign frames,
+ * defined here only: request B0 addr cmd sum, reply B1 addr cmd val sum
+ * (sum8 of the bytes before). SETUP: 1 enter a mode, 2 read a setting (val
+ * in A -> max_charge_ma), 3 leave the mode; cleanup = 3. POLL: cmd 9 reads
+ * the pack voltage (val in V). The unit is address 1.
+ */
+static int s_init(void *state, uint8_t address)
+{
+	*(uint8_t *)state = address;
+	return 0;
+}
+
+static int s_cmd(const struct bms_request *req)
+{
+	if (req->kind == BMS_REQ_SETUP)
+		return req->step == BMS_STEP_CLEANUP ? 3 : req->step < 3 ? (int)req->step + 1 : 0;
+	if (req->kind == BMS_REQ_POLL || req->kind == BMS_REQ_PROBE)
+		return req->step == 0 ? 9 : 0;
+	return -EOPNOTSUPP;
+}
+
+static int s_build(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
+{
+	int cmd = s_cmd(req);
+	if (cmd <= 0)
+		return cmd;
+	if (cap < 4)
+		return -ENOSPC;
+	out[0] = 0xB0;
+	out[1] = *(uint8_t *)state;
+	out[2] = (uint8_t)cmd;
+	out[3] = bms_sum8(out, 3);
+	return 4;
+}
+
+static int s_check(const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	if (p[0] != 0xB0 && p[0] != 0xB1)
+		return -1;
+	size_t len = p[0] == 0xB0 ? 4 : 5;
+	if (avail < len)
+		return 0;
+	if (bms_sum8(p, len - 1) != p[len - 1])
+		return -1;
+	*ret_len = len;
+	return 1;
+}
+
+static int s_parse(void *state, const struct bms_request *req, const uint8_t *f, size_t len,
+		   struct bms_snapshot *snap)
+{
+	/* requests (ours echoed, another master's), other units, other commands */
+	if (f[0] == 0xB0 || f[1] != *(uint8_t *)state || f[2] != s_cmd(req))
+		return BMS_FOREIGN;
+	(void)len;
+	if (f[2] == 2) {
+		snap->max_charge_ma = f[3] * 1000;
+		snap->valid |= BMS_V_MAX_CHARGE_I;
+	} else if (f[2] == 9) {
+		snap->voltage_mv = f[3] * 1000;
+		snap->valid |= BMS_V_VOLTAGE;
+	}
+	return 0;
+}
+
+static const struct bms_driver s_drv = {
+	.name = "setuptest",
+	.response_timeout_ms = 150,
+	.poll_interval_ms = 1000,
+	.max_frame = 5,
+	.state_size = 1,
+	.init = s_init,
+	.build_request = s_build,
+	.frame_check = s_check,
+	.parse = s_parse,
+};
+
+/* The device side: answers every request it is given, except those in drop. */
+struct s_dev {
+	int master;
+	int stop[2];
+	unsigned drop;    /* bit n: never answer command n */
+	uint8_t seen[64]; /* commands received, in order */
+	atomic_uint nseen;
+	bool foreign; /* before each reply: another master's exchange with unit 2 */
+	pthread_t th;
+};
+
+static void s_put(int fd, uint8_t head, uint8_t addr, uint8_t cmd, uint8_t val)
+{
+	uint8_t f[5] = {head, addr, cmd, val, 0};
+	size_t n = head == 0xB0 ? 4 : 5;
+	if (head == 0xB0)
+		f[3] = bms_sum8(f, 3);
+	else
+		f[4] = bms_sum8(f, 4);
+	if (write(fd, f, n) != (ssize_t)n)
+		return;
+}
+
+static void *s_serve(void *arg)
+{
+	struct s_dev *d = arg;
+	uint8_t buf[256];
+	size_t len = 0;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = d->master, .events = POLLIN},
+				      {.fd = d->stop[0], .events = POLLIN}};
+		if (poll(p, 2, -1) <= 0 || (p[1].revents & POLLIN))
+			return NULL;
+		ssize_t n = read(d->master, buf + len, sizeof(buf) - len);
+		if (n <= 0)
+			return NULL;
+		len += (size_t)n;
+		while (len >= 4) {
+			uint8_t cmd = buf[2];
+			memmove(buf, buf + 4, len - 4);
+			len -= 4;
+			unsigned k = atomic_load(&d->nseen);
+			if (k < sizeof(d->seen)) {
+				d->seen[k] = cmd;
+				atomic_store(&d->nseen, k + 1);
+			}
+			if (d->foreign) {
+				s_put(d->master, 0xB0, 2, 9, 0);  /* a second master asks unit 2 */
+				s_put(d->master, 0xB1, 2, 9, 12); /* unit 2 answers it */
+				s_put(d->master, 0xB1, 1, 2, 7);  /* ours, to another command */
+			}
+			if (!((d->drop >> cmd) & 1u))
+				s_put(d->master, 0xB1, 1, cmd, cmd == 2 ? 40 : cmd == 9 ? 53 : 0);
+		}
+	}
+}
+
+static int s_start(struct s_dev *d, char *slave, size_t cap)
+{
+	d->master = wt_pty(slave, cap);
+	if (d->master < 0 || pipe(d->stop) < 0)
+		return -1;
+	atomic_store(&d->nseen, 0);
+	return pthread_create(&d->th, NULL, s_serve, d) == 0 ? 0 : -1;
+}
+
+static void s_stop(struct s_dev *d)
+{
+	if (write(d->stop[1], "x", 1) != 1)
+		return;
+	pthread_join(d->th, NULL);
+	close(d->stop[0]);
+	close(d->stop[1]);
+	close(d->master);
+}
+
+static bool seen_is(struct s_dev *d, const char *want)
+{
+	unsigned n = atomic_load(&d->nseen);
+	if (n != strlen(want))
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (d->seen[i] != want[i] - '0')
+			return false;
+	return true;
+}
+
+/* The setup sequence: in order, once; on a failure the mode is always left. */
+static void test_setup_sequence(void)
+{
+	struct s_dev d = {0};
+	char slave[64];
+	CU_ASSERT_FATAL(s_start(&d, slave, sizeof(slave)) == 0);
+	struct worker_link *l;
+	CU_ASSERT_FATAL(worker_link_open(slave, -1, &l) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
+			0);
+	uint8_t st = 0;
+	s_init(&st, 1);
+	struct worker_counters c = {0};
+	struct bms_snapshot snap;
+
+	/* all answer: enter, read, leave; the setting is read */
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT(worker_setup(l, &s_drv, &st, &snap, &c) == 0);
+	CU_ASSERT(seen_is(&d, "123"));
+	CU_ASSERT((snap.valid & BMS_V_MAX_CHARGE_I) && snap.max_charge_ma == 40000);
+
+	/* the read is lost: not retried, and the mode is left (cleanup) */
+	atomic_store(&d.nseen, 0);
+	d.drop = 1u << 2;
+	memset(&snap, 0, sizeof(snap));
+	uint64_t to0 = c.timeouts;
+	CU_ASSERT(worker_setup(l, &s_drv, &st, &snap, &c) == -ETIMEDOUT);
+	CU_ASSERT(seen_is(&d, "123"));
+	CU_ASSERT(c.timeouts == to0 + 1);
+	CU_ASSERT(!(snap.valid & BMS_V_MAX_CHARGE_I));
+
+	/* even the enter goes unanswered (it may have switched): leave anyway, and
+	 * the leave gets one retry when it is not acknowledged */
+	atomic_store(&d.nseen, 0);
+	d.drop = (1u << 1) | (1u << 3);
+	CU_ASSERT(worker_setup(l, &s_drv, &st, &snap, &c) == -ETIMEDOUT);
+	CU_ASSERT(seen_is(&d, "133"));
+
+	/* a driver without a sequence: nothing on the wire */
+	atomic_store(&d.nseen, 0);
+	d.drop = 0;
+	CU_ASSERT(worker_setup(l, bms_driver_find("daly"), &st, &snap, &c) == 1);
+	struct timespec ts = {0, 50000000L};
+	nanosleep(&ts, NULL);
+	CU_ASSERT(atomic_load(&d.nseen) == 0);
+
+	worker_link_close(l);
+	s_stop(&d);
+}
+
+/* A second master on the line: its exchanges are skipped and counted, never errors. */
+static void test_foreign_frames(void)
+{
+	struct s_dev d = {0};
+	d.foreign = true;
+	char slave[64];
+	CU_ASSERT_FATAL(s_start(&d, slave, sizeof(slave)) == 0);
+	struct worker_link *l;
+	CU_ASSERT_FATAL(worker_link_open(slave, -1, &l) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
+			0);
+	uint8_t st = 0;
+	s_init(&st, 1);
+	struct worker_counters c = {0};
+	struct bms_snapshot snap;
+	for (int i = 0; i < 3; i++) {
+		memset(&snap, 0, sizeof(snap));
+		CU_ASSERT(worker_cycle(l, &s_drv, &st, BMS_REQ_POLL, 0, NULL, &snap, &c) == 0);
+		/* unit 2's 12 V never reaches our snapshot */
+		CU_ASSERT(snap.voltage_mv == 53000);
+		CU_ASSERT(!(snap.valid & BMS_V_MAX_CHARGE_I));
+	}
+	CU_ASSERT(c.frames_bad == 0);
+	CU_ASSERT(c.frames_foreign == 9); /* 3 per cycle: request, reply, other command */
+
+	/* our unit silent, the other master busy: a timeout, not a bad frame */
+	d.drop = 1u << 9;
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT(worker_cycle(l, &s_drv, &st, BMS_REQ_POLL, 0, NULL, &snap, &c) == -ETIMEDOUT);
+	CU_ASSERT(c.frames_bad == 0);
+	CU_ASSERT(!(snap.valid & BMS_V_VOLTAGE));
+
+	worker_link_close(l);
+	s_stop(&d);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
 		{"passive_listens", test_passive_listens},
 		{"set_fet", test_set_fet},
 		{"static_step_carried", test_static_step_carried},
+		{"setup_sequence", test_setup_sequence},
+		{"foreign_frames", test_foreign_frames},
 		{NULL, NULL},
 	};
 	return sb_add_suite("worker_cycle", tests);
