@@ -1019,7 +1019,12 @@ static void test_oc_limits(void)
 	CU_ASSERT(got.valid == 0 && !bms_sim_jbd_factory_mode(&dev));
 }
 
-/* ---- property test (issue item 7) ---- */
+/*
+ * ---- property test (issue item 7) ----
+ * Seeded random states through the simulator and back through the decode
+ * engine (dc_decode_roundtrip: one poll cycle as one capture, decoded as
+ * `serialbattery decode` does), compared field by field.
+ */
 
 static uint64_t rng_state;
 static uint32_t rnd(uint32_t n) /* 0..n-1 */
@@ -1074,58 +1079,6 @@ static void random_state(struct bms_snapshot *s)
 		    BMS_V_MODEL | BMS_V_COUNTS | BMS_V_PROT_EVENTS;
 }
 
-/*
- * One whole poll cycle against the simulator joined into one capture
- * (requests and replies in wire order), then decoded frame by frame as
- * `serialbattery decode` does: describe every frame, parse each reply as a
- * READ of the register describe names. 0 and *got, or a negative errno.
- */
-static int capture_roundtrip(const struct bms_snapshot *truth, struct bms_snapshot *got)
-{
-	uint8_t st[256], cap[4096];
-	size_t len = 0;
-	struct bms_snapshot dev = *truth;
-	bms_jbd.init(st, 0);
-	struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = 1};
-	for (rq.step = 0;; rq.step++) {
-		int n = bms_jbd.build_request(st, &rq, cap + len, sizeof(cap) - len);
-		if (n <= 0)
-			break;
-		const uint8_t *req = cap + len;
-		len += (size_t)n;
-		int m = bms_sim_respond(&bms_jbd, &dev, 0, req, (size_t)n, cap + len,
-					sizeof(cap) - len);
-		if (m <= 0)
-			return -ETIMEDOUT;
-		len += (size_t)m;
-	}
-	memset(got, 0, sizeof(*got));
-	bms_jbd.init(st, 0);
-	size_t pos = 0;
-	unsigned replies = 0;
-	while (pos < len) {
-		size_t start, flen;
-		if (bms_frame_find(&bms_jbd, cap + pos, len - pos, &start, &flen) != BMS_FIND_VALID ||
-		    start != 0)
-			return -EBADMSG;
-		struct bms_frame_desc d;
-		if (bms_jbd.describe(cap + pos, flen, &d) != 0)
-			return -EBADMSG;
-		if (d.dir == BMS_DIR_REPLY) {
-			uint8_t req[16];
-			struct bms_request rd = {.kind = BMS_REQ_READ, .reg = d.command};
-			if (bms_jbd.build_request(st, &rd, req, sizeof(req)) <= 0)
-				return -EPROTO;
-			int r = bms_jbd.parse(st, &rd, cap + pos, flen, got);
-			if (r != 0)
-				return r < 0 ? r : -EPROTO;
-			replies++;
-		}
-		pos += flen;
-	}
-	return replies == 4 ? 0 : -ENODATA;
-}
-
 static void test_property(void)
 {
 	rng_state = 0x4a42443135ull; /* "JBD15": the same states every run */
@@ -1133,7 +1086,7 @@ static void test_property(void)
 	for (unsigned i = 0; i < 600; i++) {
 		struct bms_snapshot truth, got;
 		random_state(&truth);
-		int r = capture_roundtrip(&truth, &got);
+		int r = dc_decode_roundtrip(&bms_jbd, 0, &truth, &got);
 		CU_ASSERT_FATAL(r == 0);
 		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
 			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&

@@ -824,7 +824,12 @@ static void test_foreign(void)
 		}
 }
 
-/* ---- property test (issue item 7) ---- */
+/*
+ * ---- property test (issue item 7) ----
+ * Seeded random states through the simulator and back through the decode
+ * engine (dc_decode_roundtrip: one poll cycle as one capture, decoded as
+ * `serialbattery decode` does), compared field by field.
+ */
 
 static uint64_t rng_state;
 static uint32_t rnd(uint32_t n) /* 0..n-1 */
@@ -892,58 +897,6 @@ static void random_state(struct bms_snapshot *s)
 		   BMS_V_MODEL;
 }
 
-/*
- * One poll cycle of pack `addr` against the simulator joined into one
- * capture, decoded as `serialbattery decode` does: describe every frame,
- * parse each reply as a READ of the block describe names.
- */
-static int capture_roundtrip(uint8_t addr, const struct bms_snapshot *truth,
-			     struct bms_snapshot *got)
-{
-	static uint8_t cap[4096];
-	uint8_t st[256];
-	size_t len = 0;
-	struct bms_snapshot dev = *truth;
-	CU_ASSERT_FATAL(DRV->init(st, addr) == 0);
-	struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = 1};
-	for (rq.step = 0;; rq.step++) {
-		int n = DRV->build_request(st, &rq, cap + len, sizeof(cap) - len);
-		if (n <= 0)
-			break;
-		const uint8_t *req = cap + len;
-		len += (size_t)n;
-		int m = bms_sim_respond(DRV, &dev, addr, req, (size_t)n, cap + len,
-					sizeof(cap) - len);
-		if (m <= 0)
-			return -ETIMEDOUT;
-		len += (size_t)m;
-	}
-	memset(got, 0, sizeof(*got));
-	size_t pos = 0;
-	unsigned replies = 0;
-	while (pos < len) {
-		size_t start, flen;
-		if (bms_frame_find(DRV, cap + pos, len - pos, &start, &flen) != BMS_FIND_VALID ||
-		    start != 0)
-			return -EBADMSG;
-		struct bms_frame_desc d;
-		if (DRV->describe(cap + pos, flen, &d) != 0 || d.address != addr)
-			return -EBADMSG;
-		if (d.dir == BMS_DIR_REPLY) {
-			uint8_t req[16];
-			struct bms_request rd = {.kind = BMS_REQ_READ, .reg = d.command};
-			if (DRV->build_request(st, &rd, req, sizeof(req)) <= 0)
-				return -EPROTO;
-			int r = DRV->parse(st, &rd, cap + pos, flen, got);
-			if (r != 0)
-				return r < 0 ? r : -EPROTO;
-			replies++;
-		}
-		pos += flen;
-	}
-	return replies == 2 ? 0 : -ENODATA;
-}
-
 static void test_property(void)
 {
 	rng_state = 0x5550313653ull; /* "UP16S": the same states every run */
@@ -952,7 +905,7 @@ static void test_property(void)
 		struct bms_snapshot truth, got;
 		random_state(&truth);
 		uint8_t addr = (uint8_t)(1 + rnd(UP_ADDR_MAX));
-		int r = capture_roundtrip(addr, &truth, &got);
+		int r = dc_decode_roundtrip(DRV, addr, &truth, &got);
 		CU_ASSERT_FATAL(r == 0);
 		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
 			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
