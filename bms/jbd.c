@@ -153,6 +153,12 @@ static bool jbd_readable(uint16_t reg)
 	       reg == JBD_REG_ERRORS || reg == JBD_REG_CHG_OC || reg == JBD_REG_DSG_OC;
 }
 
+/* Registers whose write the BMS acknowledges without data. */
+static bool jbd_acked(uint16_t reg)
+{
+	return reg == JBD_REG_FACTORY || reg == JBD_REG_FACTORY_EXIT || reg == JBD_REG_MOSFET;
+}
+
 /* One request: read (n 0) or write of reg with data[0..n). */
 struct jbd_ask {
 	uint8_t rw, reg, n;
@@ -198,7 +204,15 @@ static int jbd_asked(const struct jbd_state *st, const struct bms_request *req, 
 	case BMS_REQ_READ:
 		if (req->step > 0)
 			return 0;
-		return jbd_readable(req->reg) ? ask_read((uint8_t)req->reg, a) : -EOPNOTSUPP;
+		/*
+		 * The write registers whose acknowledgements a capture holds get a
+		 * plain read too, never their write: harmless if sent (the BMS
+		 * refuses or stays silent), and the decode engine needs a request
+		 * to place the ack.
+		 */
+		if (jbd_readable(req->reg) || jbd_acked(req->reg))
+			return ask_read((uint8_t)req->reg, a);
+		return -EOPNOTSUPP;
 	case BMS_REQ_SET: {
 		if (req->step > 0)
 			return 0;
@@ -253,8 +267,7 @@ static bool jbd_shape_ok(const uint8_t *p)
 	if (p[1] == JBD_WRITE)
 		return n > 0;
 	if (p[2] == JBD_STATUS_ERR)
-		return jbd_readable(reg) || reg == JBD_REG_MOSFET || reg == JBD_REG_FACTORY ||
-		       reg == JBD_REG_FACTORY_EXIT;
+		return jbd_readable(reg) || jbd_acked(reg);
 	switch (reg) {
 	case JBD_REG_INFO:
 		return n >= 23 && 23u + 2u * d[22] <= n;
@@ -692,7 +705,7 @@ static void describe_reply(const uint8_t *p, struct bms_frame_desc *d)
 	const uint8_t *x = p + 4;
 	char name[40];
 	bool ok = p[2] == JBD_STATUS_OK;
-	bool ack = reg == JBD_REG_FACTORY || reg == JBD_REG_FACTORY_EXIT || reg == JBD_REG_MOSFET;
+	bool ack = jbd_acked(reg);
 	snprintf(name, sizeof(name), "0x%02X %s%s", reg, reg_name(reg),
 		 !ok ? " refused" : ack ? " ack" : "");
 	bms_desc_init(d, BMS_DIR_REPLY, reg, -1, name);

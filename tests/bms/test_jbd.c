@@ -696,8 +696,18 @@ static void test_read_kind(void)
 		rq.step = 1;
 		CU_ASSERT(build(st, rq, req, sizeof(req)) == 0);
 	}
-	struct bms_request wr = {.kind = BMS_REQ_READ, .reg = 0xE1};
-	CU_ASSERT(build(st, wr, req, sizeof(req)) == -EOPNOTSUPP); /* a write's register */
+	/* a write's register: a plain read (the decode engine places the ack with it),
+	 * never the write itself */
+	static const uint8_t acked[] = {0x00, 0x01, 0xE1};
+	for (size_t i = 0; i < sizeof(acked); i++) {
+		struct bms_request wr = {.kind = BMS_REQ_READ, .reg = acked[i]};
+		CU_ASSERT(build(st, wr, req, sizeof(req)) == 7 && req[1] == 0xA5 &&
+			  req[2] == acked[i]);
+	}
+	struct bms_request none = {.kind = BMS_REQ_READ, .reg = 0x16};
+	CU_ASSERT(build(st, none, req, sizeof(req)) == -EOPNOTSUPP);
+	none.reg = 0x103;
+	CU_ASSERT(build(st, none, req, sizeof(req)) == -EOPNOTSUPP);
 	/* the captured replies, each read as its own register */
 	size_t count;
 	const struct vec *v = dc_vectors(&count);
