@@ -224,7 +224,8 @@ static int jbd_asked(const struct jbd_state *st, const struct bms_request *req, 
 		if (req->step == BMS_STEP_CLEANUP || req->step == JBD_SETUP_LEAVE)
 			return ask_write(JBD_REG_FACTORY_EXIT, 0, 0, a);
 		if (req->step == JBD_SETUP_ENTER)
-			return ask_write(JBD_REG_FACTORY, JBD_FACTORY_KEY_HI, JBD_FACTORY_KEY_LO, a);
+			return ask_write(JBD_REG_FACTORY, JBD_FACTORY_KEY_HI, JBD_FACTORY_KEY_LO,
+					 a);
 		if (req->step == JBD_SETUP_CHG_OC)
 			return ask_read(JBD_REG_CHG_OC, a);
 		if (req->step == JBD_SETUP_DSG_OC)
@@ -340,12 +341,18 @@ static int jbd_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 
 /* Protection bit -> alarm (level 2); bits 12 (software lock) and 13 raise nothing. */
 static const uint8_t jbd_prot_alarm[] = {
-	BMS_ALARM_HIGH_CELL_VOLTAGE,       BMS_ALARM_LOW_CELL_VOLTAGE,
-	BMS_ALARM_HIGH_VOLTAGE,            BMS_ALARM_LOW_VOLTAGE,
-	BMS_ALARM_HIGH_CHARGE_TEMPERATURE, BMS_ALARM_LOW_CHARGE_TEMPERATURE,
-	BMS_ALARM_HIGH_TEMPERATURE,        BMS_ALARM_LOW_TEMPERATURE,
-	BMS_ALARM_HIGH_CHARGE_CURRENT,     BMS_ALARM_HIGH_DISCHARGE_CURRENT,
-	BMS_ALARM_HIGH_CURRENT,            BMS_ALARM_INTERNAL_FAILURE,
+	BMS_ALARM_HIGH_CELL_VOLTAGE,
+	BMS_ALARM_LOW_CELL_VOLTAGE,
+	BMS_ALARM_HIGH_VOLTAGE,
+	BMS_ALARM_LOW_VOLTAGE,
+	BMS_ALARM_HIGH_CHARGE_TEMPERATURE,
+	BMS_ALARM_LOW_CHARGE_TEMPERATURE,
+	BMS_ALARM_HIGH_TEMPERATURE,
+	BMS_ALARM_LOW_TEMPERATURE,
+	BMS_ALARM_HIGH_CHARGE_CURRENT,
+	BMS_ALARM_HIGH_DISCHARGE_CURRENT,
+	BMS_ALARM_HIGH_CURRENT,
+	BMS_ALARM_INTERNAL_FAILURE,
 };
 
 static void set_alarms(uint16_t prot, struct bms_snapshot *s)
@@ -663,7 +670,8 @@ static void describe_info(const uint8_t *x, size_t n, struct bms_frame_desc *d)
 	for (unsigned i = 0; i < ntc; i++) {
 		char key[BMS_DESC_KEY];
 		snprintf(key, sizeof(key), "ntc%u_c", i + 1);
-		bms_desc_num(d, key, (((x[23 + 2 * i] << 8) | x[24 + 2 * i]) - JBD_KELVIN_DC) / 10.0);
+		bms_desc_num(d, key,
+			     (((x[23 + 2 * i] << 8) | x[24 + 2 * i]) - JBD_KELVIN_DC) / 10.0);
 	}
 	/* the newer firmware's tail, as far as the frame carries it */
 	const uint8_t *t = x + 23 + 2 * ntc;
@@ -707,7 +715,9 @@ static void describe_reply(const uint8_t *p, struct bms_frame_desc *d)
 	bool ok = p[2] == JBD_STATUS_OK;
 	bool ack = jbd_acked(reg);
 	snprintf(name, sizeof(name), "0x%02X %s%s", reg, reg_name(reg),
-		 !ok ? " refused" : ack ? " ack" : "");
+		 !ok   ? " refused"
+		 : ack ? " ack"
+		       : "");
 	bms_desc_init(d, BMS_DIR_REPLY, reg, -1, name);
 	if (!ok || ack) {
 		bms_desc_num(d, "status", p[2]);
@@ -737,8 +747,9 @@ static void describe_reply(const uint8_t *p, struct bms_frame_desc *d)
 	case JBD_REG_DSG_OC: {
 		/* as stored (discharge negative on common firmware); the limit is its magnitude */
 		int16_t raw = (int16_t)((x[0] << 8) | x[1]);
-		bms_desc_num(d, reg == JBD_REG_CHG_OC ? "charge_overcurrent_a"
-						      : "discharge_overcurrent_a",
+		bms_desc_num(d,
+			     reg == JBD_REG_CHG_OC ? "charge_overcurrent_a"
+						   : "discharge_overcurrent_a",
 			     raw / 100.0);
 		break;
 	}

@@ -225,8 +225,9 @@ static int jbd_sim_respond(struct bms_snapshot *snap, uint8_t address, const uin
 			return sim_reply(req[2], JBD_STATUS_ERR, NULL, 0, out, cap);
 		bool chg = req[2] == JBD_REG_CHG_OC;
 		uint32_t bit = chg ? BMS_V_MAX_CHARGE_I : BMS_V_MAX_DISCHARGE_I;
-		int32_t ma = (snap->valid & bit) ? (chg ? snap->max_charge_ma : snap->max_discharge_ma)
-						 : 0;
+		int32_t ma = (snap->valid & bit)
+				     ? (chg ? snap->max_charge_ma : snap->max_discharge_ma)
+				     : 0;
 		int32_t raw = ma / 10;
 		raw = raw > 32767 ? 32767 : raw < 0 ? 0 : raw;
 		uint8_t d[2];

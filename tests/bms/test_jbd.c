@@ -453,7 +453,6 @@ static void test_sim_mosfet_write(void)
 	CU_ASSERT(m == 7 && rep[1] == 0xE2 && rep[2] == 0x80);
 }
 
-
 /* ---- issue 15: counts, 0xAA, describe, READ, foreign frames, SETUP, property ---- */
 
 static int hex_frame(const char *hex, uint8_t *out, size_t cap)
@@ -470,8 +469,9 @@ static void test_counts(void)
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
 	/* 4S, 3 NTCs (the MOSFET sensor among them) */
-	int n = hex_frame("dd03001d0618000001f201f400002c7c00000000000080640304030b8b0b8a0b84fa8d77", f,
-			  sizeof(f));
+	int n = hex_frame(
+		"dd03001d0618000001f201f400002c7c00000000000080640304030b8b0b8a0b84fa8d77", f,
+		sizeof(f));
 	CU_ASSERT(parse_step(0, f, (size_t)n, &s) == 0);
 	CU_ASSERT((s.valid & BMS_V_COUNTS) && s.cells_reported == 4 && s.temps_reported == 3);
 	CU_ASSERT(!(s.valid & BMS_V_CELLS)); /* the list itself is 0x04's */
@@ -602,8 +602,9 @@ static void test_describe_vectors(void)
 				CU_FAIL("describe item missing");
 				continue;
 			}
-			bool same = e->kind == VEC_STR ? it->is_text && !strcmp(it->text, e->str)
-						       : !it->is_text && fabs(it->num - e->num) < 0.001;
+			bool same = e->kind == VEC_STR
+					    ? it->is_text && !strcmp(it->text, e->str)
+					    : !it->is_text && fabs(it->num - e->num) < 0.001;
 			if (!same)
 				fprintf(stderr, "jbd vector %zu: item '%s' differs\n", i, e->key);
 			CU_ASSERT(same);
@@ -776,7 +777,8 @@ static void test_foreign(void)
 			size_t start, flen;
 			CU_ASSERT(bms_frame_find(&bms_jbd, other, (size_t)n, &start, &flen) ==
 				  BMS_FIND_VALID);
-			CU_ASSERT(bms_jbd.parse(st, &waits[w], other, (size_t)n, &s) == BMS_FOREIGN);
+			CU_ASSERT(bms_jbd.parse(st, &waits[w], other, (size_t)n, &s) ==
+				  BMS_FOREIGN);
 		}
 		/* the echo of our own request */
 		CU_ASSERT(bms_jbd.parse(st, &waits[w], mine, (size_t)mn, &s) == BMS_FOREIGN);
@@ -809,20 +811,20 @@ static void test_frame_check_setup_frames(void)
 		uint8_t reg, status, n;
 		int want;
 	} cases[] = {
-		{0x00, 0, 0, BMS_FIND_VALID},     {0x01, 0, 0, BMS_FIND_VALID},
-		{0x00, 0x80, 0, BMS_FIND_VALID},  {0x01, 0x80, 0, BMS_FIND_VALID},
-		{0x28, 0, 2, BMS_FIND_VALID},     {0x29, 0, 2, BMS_FIND_VALID},
-		{0x28, 0x80, 0, BMS_FIND_VALID},  {0x29, 0x80, 0, BMS_FIND_VALID},
-		{0x05, 0, 0, BMS_FIND_INVALID},   {0x04, 0, 0, BMS_FIND_INVALID},
-		{0x2A, 0, 2, BMS_FIND_INVALID},   {0x28, 0, 0, BMS_FIND_INVALID},
-		{0x28, 0, 4, BMS_FIND_INVALID},   {0x00, 0, 2, BMS_FIND_INVALID},
-		{0x02, 0, 0, BMS_FIND_INVALID},   {0xE2, 0, 0, BMS_FIND_INVALID},
+		{0x00, 0, 0, BMS_FIND_VALID},      {0x01, 0, 0, BMS_FIND_VALID},
+		{0x00, 0x80, 0, BMS_FIND_VALID},   {0x01, 0x80, 0, BMS_FIND_VALID},
+		{0x28, 0, 2, BMS_FIND_VALID},      {0x29, 0, 2, BMS_FIND_VALID},
+		{0x28, 0x80, 0, BMS_FIND_VALID},   {0x29, 0x80, 0, BMS_FIND_VALID},
+		{0x05, 0, 0, BMS_FIND_INVALID},    {0x04, 0, 0, BMS_FIND_INVALID},
+		{0x2A, 0, 2, BMS_FIND_INVALID},    {0x28, 0, 0, BMS_FIND_INVALID},
+		{0x28, 0, 4, BMS_FIND_INVALID},    {0x00, 0, 2, BMS_FIND_INVALID},
+		{0x02, 0, 0, BMS_FIND_INVALID},    {0xE2, 0, 0, BMS_FIND_INVALID},
 		{0x16, 0x80, 0, BMS_FIND_INVALID},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t d[4] = {w[0], w[1], 0, 0};
-		size_t n = frame_of(cases[i].reg, cases[i].status, cases[i].n ? d : none, cases[i].n,
-				    f);
+		size_t n = frame_of(cases[i].reg, cases[i].status, cases[i].n ? d : none,
+				    cases[i].n, f);
 		int got = bms_frame_find(&bms_jbd, f, n, &start, &flen);
 		if (got != cases[i].want)
 			fprintf(stderr, "case %zu: reg 0x%02X find %d\n", i, cases[i].reg, got);
@@ -867,9 +869,9 @@ static int run_setup(struct bms_snapshot *dev, struct bms_snapshot *got, unsigne
 			break;
 		CU_ASSERT_FATAL(n > 0);
 		(*steps)++;
-		int m = (int)step == fail_at
-				? 0 /* lost on the line */
-				: bms_sim_respond(&bms_jbd, dev, 0, req, (size_t)n, rep, sizeof(rep));
+		int m = (int)step == fail_at ? 0 /* lost on the line */
+					     : bms_sim_respond(&bms_jbd, dev, 0, req, (size_t)n,
+							       rep, sizeof(rep));
 		r = m > 0 ? dc_feed(&bms_jbd, st, &rq, rep, (size_t)m, got) : -ETIMEDOUT;
 		if (r != 0)
 			break;
@@ -953,7 +955,8 @@ static void test_setup_refusals(void)
 	bms_jbd.init(st, 0);
 	memset(&got, 0, sizeof(got));
 	/* outside factory mode the EEPROM read is refused: -EREMOTEIO, nothing set */
-	int m = bms_sim_respond(&bms_jbd, &dev, 0, read28_req, sizeof(read28_req), rep, sizeof(rep));
+	int m = bms_sim_respond(&bms_jbd, &dev, 0, read28_req, sizeof(read28_req), rep,
+				sizeof(rep));
 	CU_ASSERT_FATAL(m == 7 && rep[1] == 0x28 && rep[2] == 0x80);
 	struct bms_request rq = {.kind = BMS_REQ_SETUP, .step = 1};
 	CU_ASSERT(dc_feed(&bms_jbd, st, &rq, rep, (size_t)m, &got) == -EREMOTEIO);
@@ -997,9 +1000,9 @@ static void test_oc_limits(void)
 		int16_t raw;
 		int32_t ma; /* 0: not set */
 	} cases[] = {
-		{4000, 40000},   {-4000, 40000}, {100, 1000},   {-100, 1000}, {32000, 320000},
-		{-32000, 320000}, {0, 0},        {99, 0},       {-99, 0},     {32001, 0},
-		{32767, 0},      {-32768, 0},    {-1, 0},
+		{4000, 40000},    {-4000, 40000}, {100, 1000}, {-100, 1000}, {32000, 320000},
+		{-32000, 320000}, {0, 0},         {99, 0},     {-99, 0},     {32001, 0},
+		{32767, 0},       {-32768, 0},    {-1, 0},
 	};
 	uint8_t st[256], f[32], w[2];
 	bms_jbd.init(st, 0);
@@ -1085,8 +1088,8 @@ static void random_state(struct bms_snapshot *s)
 		s->prot_events[i] = (uint16_t)(rnd(4) ? 0 : rnd(65536));
 	s->valid |= BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_DESIGN | BMS_V_CAP_FULL |
 		    BMS_V_CAP_REMAIN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS |
-		    BMS_V_BALANCING | BMS_V_ALARMS | BMS_V_SW_VERSION | BMS_V_SERIAL |
-		    BMS_V_MODEL | BMS_V_COUNTS | BMS_V_PROT_EVENTS;
+		    BMS_V_BALANCING | BMS_V_ALARMS | BMS_V_SW_VERSION | BMS_V_SERIAL | BMS_V_MODEL |
+		    BMS_V_COUNTS | BMS_V_PROT_EVENTS;
 }
 
 static void test_property(void)

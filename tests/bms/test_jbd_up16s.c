@@ -610,7 +610,6 @@ static void test_sim_silence(void)
 	CU_ASSERT(bms_sim_respond(DRV, &want, 5, req, 10, rep, sizeof(rep)) == 0);
 }
 
-
 /* ---- issue 15: describe, READ, foreign frames, property ---- */
 
 static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
@@ -648,9 +647,10 @@ static void test_describe_vectors(void)
 			if (bms_field_by_key(e->key))
 				continue;
 			const struct bms_desc_item *it = desc_find(&d, e->key);
-			bool same = it && (e->kind == VEC_STR
-						   ? it->is_text && !strcmp(it->text, e->str)
-						   : !it->is_text && fabs(it->num - e->num) < 0.001);
+			bool same =
+				it && (e->kind == VEC_STR
+					       ? it->is_text && !strcmp(it->text, e->str)
+					       : !it->is_text && fabs(it->num - e->num) < 0.001);
 			if (!same)
 				fprintf(stderr, "up16s vector %zu: item '%s' %s\n", i, e->key,
 					it ? "differs" : "missing");
@@ -669,11 +669,20 @@ static void test_describe_vectors(void)
 		const char *key;
 		double v;
 	} more[] = {
-		{"operation_status", 0},  {"fault_bits", 0},       {"alarm_bits", 0},
-		{"connection_bits", 4},   {"max_temp_no", 4},      {"max_temp_c", 21.2},
-		{"min_temp_no", 2},       {"min_temp_c", 20.4},    {"avg_temp_c", 20.8},
-		{"max_charge_voltage_v", 58.4}, {"min_discharge_voltage_v", 44.8},
-		{"balance_bits", 0},      {"firmware_word", 0x0C04}, {"undecoded_tail_bytes", 12},
+		{"operation_status", 0},
+		{"fault_bits", 0},
+		{"alarm_bits", 0},
+		{"connection_bits", 4},
+		{"max_temp_no", 4},
+		{"max_temp_c", 21.2},
+		{"min_temp_no", 2},
+		{"min_temp_c", 20.4},
+		{"avg_temp_c", 20.8},
+		{"max_charge_voltage_v", 58.4},
+		{"min_discharge_voltage_v", 44.8},
+		{"balance_bits", 0},
+		{"firmware_word", 0x0C04},
+		{"undecoded_tail_bytes", 12},
 	};
 	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
 		const struct bms_desc_item *it = desc_find(&d, more[i].key);
@@ -927,8 +936,8 @@ static void test_property(void)
 			  !strcmp(got.sw_version, truth.sw_version) &&
 			  !strcmp(got.serial, truth.serial) && !strcmp(got.model, truth.model);
 		if (!ok)
-			fprintf(stderr, "up16s property: state %u (%u cells, %u temps) differs\n", i,
-				truth.cell_count, truth.temp_count);
+			fprintf(stderr, "up16s property: state %u (%u cells, %u temps) differs\n",
+				i, truth.cell_count, truth.temp_count);
 		CU_ASSERT(ok);
 		checked++;
 	}

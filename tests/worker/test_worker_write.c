@@ -371,8 +371,8 @@ static void test_writes_between_cycles(void)
 		 * over-current words) is no poll cycle and no MOSFET write: it may
 		 * come between a write and its read-back, and is left out here.
 		 */
-		if (reg == JBD_REG_FACTORY || reg == JBD_REG_FACTORY_EXIT || reg == JBD_REG_CHG_OC ||
-		    reg == JBD_REG_DSG_OC) {
+		if (reg == JBD_REG_FACTORY || reg == JBD_REG_FACTORY_EXIT ||
+		    reg == JBD_REG_CHG_OC || reg == JBD_REG_DSG_OC) {
 			frames++;
 			i += flen;
 			continue;
