@@ -93,17 +93,18 @@
  *   vendor frame, frame_check is bms_modbus_check with two vendor shapes,
  *   0x78 and 0x45 (the master's pack poll, same framing, so a whole foreign
  *   frame is skipped at once), each with a BE16 length at offset 6 of
- *   1..UP_MAX_DATA, and the address filter 1..16. A reply needs at least one
- *   data byte, so an echo of our own request (len 0) is never a frame. The
- *   exception replies of both (fn | 0x80, 5 bytes) are frames too; the
- *   standard functions are not (vendor_only): we never ask one, and their
- *   short headers turn up inside status data ("04 02 c8": a 205-byte read
- *   reply), which would make garbage wait for more bytes. parse matches the
- *   reply to the request with bms_modbus_reply (address and function; an
- *   exception 0xF8 from our pack is the pack refusing: -EREMOTEIO) and then
- *   takes only the start and end we asked for. The check no longer wants
- *   end above start (a shape has no rule across fields); that only pruned
- *   header look-alikes early, and parse still wants the exact pair.
+ *   0..UP_MAX_DATA, and the address filter 1..16. Length 0 is a request: a
+ *   frame, so a capture's requests are described and another master's
+ *   request (or our own echo) is skipped whole as foreign. The exception
+ *   replies of both (fn | 0x80, 5 bytes) are frames too; the standard
+ *   functions are not (vendor_only): we never ask one, and their short
+ *   headers turn up inside status data ("04 02 c8": a 205-byte read reply),
+ *   which would make garbage wait for more bytes.
+ * - parse: requests, other addresses' replies and exceptions, 0x45/0xC5
+ *   traffic and replies to another block (start, and for a poll step end,
+ *   other than asked) are BMS_FOREIGN; an exception 0xF8 from our pack is
+ *   the pack refusing (-EREMOTEIO, through bms_modbus_reply). A READ takes
+ *   the block whatever end register the capture asked with.
  * - The fixed part of the status block (data bytes 0..67) is a register map:
  *   start/end are byte addresses (0x1000..0x10A0 for 158 bytes), so
  *   register n of the map is data bytes 2n, 2n+1. The cell and sensor lists
@@ -141,17 +142,25 @@ static int up_init(void *state, uint8_t address)
 /* The start register a request descriptor stands for; 0 = the cycle has no such step. */
 static uint16_t up_start(const struct bms_request *req)
 {
-	if (req->kind == BMS_REQ_PROBE)
+	switch (req->kind) {
+	case BMS_REQ_PROBE:
 		return req->step == 0 ? UP_STATUS : 0;
-	if (req->kind != BMS_REQ_POLL)
+	case BMS_REQ_POLL:
+		return req->step == 0 ? UP_STATUS : req->step == 1 ? UP_PRODUCT : 0;
+	case BMS_REQ_READ:
+		/* the blocks we decode; the caller checked req->reg is one of them */
+		return req->step == 0 ? req->reg : 0;
+	default:
 		return 0;
-	return req->step == 0 ? UP_STATUS : req->step == 1 ? UP_PRODUCT : 0;
+	}
 }
 
 static int up_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct up_state *st = state;
 	if (req->kind == BMS_REQ_SET)
+		return -EOPNOTSUPP;
+	if (req->kind == BMS_REQ_READ && req->reg != UP_STATUS && req->reg != UP_PRODUCT)
 		return -EOPNOTSUPP;
 	uint16_t start = up_start(req);
 	if (start == 0)
@@ -163,8 +172,8 @@ static int up_build_request(void *state, const struct bms_request *req, uint8_t 
 
 /* What the Modbus frame check accepts on a UP16S bus (see the header). */
 static const struct bms_modbus_shape up_shapes[] = {
-	{.fn = UP_READ, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = UP_MAX_DATA},
-	{.fn = UP_PACK_POLL, .len_off = 6, .len_size = 2, .len_min = 1, .len_max = UP_MAX_DATA},
+	{.fn = UP_READ, .len_off = 6, .len_size = 2, .len_min = 0, .len_max = UP_MAX_DATA},
+	{.fn = UP_PACK_POLL, .len_off = 6, .len_size = 2, .len_min = 0, .len_max = UP_MAX_DATA},
 };
 static const struct bms_modbus_spec up_spec = {
 	.vendor = up_shapes,
@@ -328,6 +337,12 @@ static int parse_product(const uint8_t *d, size_t n, struct bms_snapshot *s)
 	return 0;
 }
 
+/* A request (length 0: a 0x78 read or the master's 0x45), not a reply. */
+static bool up_is_request(const uint8_t *frame, size_t len)
+{
+	return len == UP_OVERHEAD && (frame[1] == UP_READ || frame[1] == UP_PACK_POLL);
+}
+
 static int up_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
 		    struct bms_snapshot *snap)
 {
@@ -335,7 +350,18 @@ static int up_parse(void *state, const struct bms_request *req, const uint8_t *f
 	size_t flen = 0;
 	if (bms_modbus_check(&up_spec, frame, len, &flen) != 1 || flen != len)
 		return -EBADMSG;
-	/* another pack, 0x45, a standard function: -EPROTO; our pack refusing: -EREMOTEIO */
+	uint16_t want = up_start(req);
+	if (want == 0)
+		return -EPROTO; /* the descriptor asks nothing */
+	/*
+	 * Frames of someone else's exchange on the bus: any request (another
+	 * master's, the master's 0x45 pack poll, our own echo), another unit's
+	 * reply or exception, the 0x45 traffic, a reply to another block.
+	 */
+	if (up_is_request(frame, len) || frame[0] != st->addr ||
+	    (frame[1] & ~BMS_MODBUS_EXCEPTION) != UP_READ)
+		return BMS_FOREIGN;
+	/* our pack refusing: -EREMOTEIO */
 	const struct bms_modbus_req asked = {.addr = st->addr, .fn = UP_READ};
 	const uint8_t *pdu;
 	size_t n;
@@ -344,24 +370,136 @@ static int up_parse(void *state, const struct bms_request *req, const uint8_t *f
 		return r;
 	uint16_t start = (uint16_t)((pdu[0] << 8) | pdu[1]);
 	uint16_t end = (uint16_t)((pdu[2] << 8) | pdu[3]);
-	if (start != up_start(req))
-		return -EPROTO; /* answers another step */
+	/* a READ takes the block whatever range a capture asked; a poll its own range */
+	uint16_t want_end = want == UP_STATUS ? UP_STATUS_END : UP_PRODUCT_END;
+	if (start != want || (req->kind != BMS_REQ_READ && end != want_end))
+		return BMS_FOREIGN; /* answers another request */
 	/* the check held the length field to the frame's size */
 	const uint8_t *d = pdu + UP_PDU_HDR;
 	n -= UP_PDU_HDR;
+	return start == UP_STATUS ? parse_status(d, n, snap) : parse_product(d, n, snap);
+}
 
+/* ---- describe: what a frame is, told without the request ---- */
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return ((uint32_t)be16(p) << 16) | be16(p + 2);
+}
+
+static double temp_c(uint16_t raw)
+{
+	return ((int)raw - UP_TEMP_ZERO) / 10.0;
+}
+
+static const char *block_name(uint16_t start)
+{
 	switch (start) {
 	case UP_STATUS:
-		if (end != UP_STATUS_END)
-			return -EPROTO;
-		return parse_status(d, n, snap);
+		return "status";
 	case UP_PRODUCT:
-		if (end != UP_PRODUCT_END)
-			return -EPROTO;
-		return parse_product(d, n, snap);
+		return "product information";
+	case 0x1C00:
+		return "model/serial/dates";
+	case 0x2006:
+		return "soc and totals";
 	default:
-		return -EPROTO;
+		return start >= 0x1800 && start < 0x1900 ? "parameters" : "block";
 	}
+}
+
+/* The status block's values that have no snapshot field (offsets: the driver's header). */
+static void describe_status(const uint8_t *d, size_t n, struct bms_frame_desc *x)
+{
+	if (n < UP_STATUS_FIXED)
+		return;
+	bms_desc_num(x, "unknown_word_2", be16(d + 2));
+	bms_desc_num(x, "ambient_temp_c", temp_c(be16(d + 18)));
+	bms_desc_num(x, "operation_status", be16(d + 20));
+	bms_desc_num(x, "fault_bits", be32(d + 24));
+	bms_desc_num(x, "alarm_bits", be32(d + 28));
+	bms_desc_num(x, "mosfet_bits", be16(d + 32));
+	bms_desc_num(x, "connection_bits", be16(d + 34));
+	bms_desc_num(x, "max_cell_no", be16(d + 38));
+	bms_desc_num(x, "max_cell_v", be16(d + 40) / 1000.0);
+	bms_desc_num(x, "min_cell_no", be16(d + 42));
+	bms_desc_num(x, "min_cell_v", be16(d + 44) / 1000.0);
+	bms_desc_num(x, "avg_cell_v", be16(d + 46) / 1000.0);
+	bms_desc_num(x, "max_temp_no", be16(d + 48));
+	bms_desc_num(x, "max_temp_c", temp_c(be16(d + 50)));
+	bms_desc_num(x, "min_temp_no", be16(d + 52));
+	bms_desc_num(x, "min_temp_c", temp_c(be16(d + 54)));
+	bms_desc_num(x, "avg_temp_c", temp_c(be16(d + 56)));
+	bms_desc_num(x, "max_charge_voltage_v", be16(d + 58) / 10.0);
+	bms_desc_num(x, "min_discharge_voltage_v", be16(d + 62) / 10.0);
+	size_t o = UP_STATUS_FIXED + 2u * be16(d + UP_STATUS_FIXED - 2);
+	if (o + 2 > n)
+		return;
+	o += 2 + 2u * be16(d + o);
+	if (o + 6 > n)
+		return; /* no tail (a master forwarding a slave) */
+	bms_desc_num(x, "unknown_word_tail", be16(d + o));
+	bms_desc_num(x, "balance_bits", be16(d + o + 2));
+	bms_desc_num(x, "firmware_word", be16(d + o + 4));
+	o += 6 + UP_SERIAL_LEN;
+	if (o < n)
+		bms_desc_num(x, "undecoded_tail_bytes", (double)(n - o));
+}
+
+static void describe_product(const uint8_t *d, size_t n, struct bms_frame_desc *x)
+{
+	if (n < UP_PRODUCT_LEN)
+		return;
+	bms_desc_num(x, "product_word_0", be16(d));
+	bms_desc_num(x, "product_word_1", be16(d + 2));
+	bms_desc_num(x, "firmware_major", be16(d + 4));
+	bms_desc_num(x, "firmware_minor", be16(d + 6));
+	bms_desc_num(x, "firmware_patch", be16(d + 8));
+	bms_desc_num(x, "product_word_5", be16(d + 10));
+	bms_desc_text(x, "project_code", (const char *)d + 28, 16);
+}
+
+static int up_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
+{
+	size_t flen = 0;
+	if (bms_modbus_check(&up_spec, frame, len, &flen) != 1 || flen != len)
+		return -1;
+	uint8_t fn = frame[1];
+	char name[40];
+	if (fn & BMS_MODBUS_EXCEPTION) {
+		/* 5 bytes: the register it refuses is not in it */
+		snprintf(name, sizeof(name), "exception to 0x%02X", fn & ~BMS_MODBUS_EXCEPTION);
+		bms_desc_init(x, BMS_DIR_REPLY, 0, frame[0], name);
+		bms_desc_num(x, "address", frame[0]);
+		bms_desc_num(x, "function", fn);
+		bms_desc_num(x, "exception_code", frame[2]);
+		return 0;
+	}
+	uint16_t start = be16(frame + 2), end = be16(frame + 4), n = be16(frame + 6);
+	bool req = up_is_request(frame, len);
+	if (fn == UP_PACK_POLL)
+		snprintf(name, sizeof(name), "0x45 pack poll %s 0x%04X", req ? "request" : "reply",
+			 start);
+	else
+		snprintf(name, sizeof(name), "%s%s", req ? "read " : "", block_name(start));
+	bms_desc_init(x, req ? BMS_DIR_REQUEST : BMS_DIR_REPLY, start, frame[0], name);
+	bms_desc_num(x, "address", frame[0]);
+	bms_desc_num(x, "function", fn);
+	bms_desc_num(x, "start_register", start);
+	bms_desc_num(x, "end_register", end);
+	bms_desc_num(x, "data_length", n);
+	if (req || fn != UP_READ)
+		return 0;
+	if (start == UP_STATUS)
+		describe_status(frame + 8, n, x);
+	else if (start == UP_PRODUCT)
+		describe_product(frame + 8, n, x);
+	return 0;
 }
 
 /* Poll steps: the status block, then the product block, static data. */
@@ -399,4 +537,5 @@ const struct bms_driver bms_jbd_up16s = {
 	.build_request = up_build_request,
 	.frame_check = up_frame_check,
 	.parse = up_parse,
+	.describe = up_describe,
 };

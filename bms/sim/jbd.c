@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JBD 0xDD device simulator (bms/sim/sim.h): answers the reads 0x03, 0x04,
- * 0x05 from a snapshot and implements one write, MOSFET control 0xE1
- * (bit0 set = charge FET off, bit1 set = discharge FET off): the FET state
- * changes in the snapshot and shows in the next 0x03. A write to any other
- * register is refused (status 0x80), as a BMS outside factory mode does.
+ * 0x05 and 0xAA from a snapshot and implements MOSFET control 0xE1 (bit0
+ * set = charge FET off, bit1 set = discharge FET off): the FET state changes
+ * in the snapshot and shows in the next 0x03.
+ *
+ * Factory mode, as the BMS keeps it: register 0x00 with 56 78 enters it,
+ * register 0x01 (00 00 discard or 28 28 save) leaves it; the EEPROM words
+ * 0x28/0x29 (charge / discharge over-current, s16 10 mA, discharge stored
+ * negative) are answered from max_charge_ma / max_discharge_ma only inside
+ * it, status 0x80 outside. Other writes are refused (status 0x80).
+ *
+ * The interface gives a simulator no state of its own, so the mode is kept
+ * per device, the device being the snapshot it answers from (one per
+ * simulated unit): a small table of the snapshots now in factory mode.
+ * bms_sim_jbd_factory_mode() tells a test whether a unit was left in it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +39,42 @@ static int sim_reply(uint8_t reg, uint8_t status, const uint8_t *data, size_t n,
 	put_u16be(out + 4 + n, jbd_sum(out + 2, n + 2));
 	out[6 + n] = JBD_END;
 	return (int)(n + JBD_OVERHEAD);
+}
+
+/* The units in factory mode, by the snapshot they answer from (see the header). */
+#define SIM_FACTORY_UNITS 32
+static const struct bms_snapshot *factory_units[SIM_FACTORY_UNITS];
+static unsigned factory_next; /* the slot to reuse when all are taken (oldest first) */
+
+static int factory_slot(const struct bms_snapshot *dev)
+{
+	for (unsigned i = 0; i < SIM_FACTORY_UNITS; i++)
+		if (factory_units[i] == dev)
+			return (int)i;
+	return -1;
+}
+
+bool bms_sim_jbd_factory_mode(const struct bms_snapshot *dev)
+{
+	return dev && factory_slot(dev) >= 0;
+}
+
+static void factory_set(const struct bms_snapshot *dev, bool on)
+{
+	int i = factory_slot(dev);
+	if (!on) {
+		if (i >= 0)
+			factory_units[i] = NULL;
+		return;
+	}
+	if (i >= 0)
+		return;
+	i = factory_slot(NULL);
+	if (i < 0) {
+		i = (int)factory_next;
+		factory_next = (factory_next + 1) % SIM_FACTORY_UNITS;
+	}
+	factory_units[i] = dev;
 }
 
 static int sim_frame(uint8_t reg, const uint8_t *data, size_t n, uint8_t *out, size_t cap)
@@ -90,7 +136,8 @@ static int sim_info(const struct bms_snapshot *s, uint8_t *out, size_t cap)
 		d[18] = (uint8_t)(((hi & 0x0F) << 4) | (lo & 0x0F));
 	d[19] = (uint8_t)(s->soc_cpct / 100);
 	d[20] = (uint8_t)((s->charge_fet ? 1 : 0) | (s->discharge_fet ? 2 : 0));
-	d[21] = s->cell_count;
+	/* the configured string count: the stated one when the state has it */
+	d[21] = (s->valid & BMS_V_COUNTS) ? s->cells_reported : s->cell_count;
 	size_t o = 23;
 	unsigned ntc = 0;
 	unsigned temps = s->temp_count > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : s->temp_count;
@@ -120,6 +167,17 @@ static int sim_write(struct bms_snapshot *snap, const uint8_t *req, size_t req_l
 	if (req_len != n + JBD_OVERHEAD || req[req_len - 1] != JBD_END ||
 	    jbd_sum(req + 2, n + 2) != (uint16_t)((req[4 + n] << 8) | req[5 + n]))
 		return 0;
+	if (req[2] == JBD_REG_FACTORY && n == 2 && req[4] == JBD_FACTORY_KEY_HI &&
+	    req[5] == JBD_FACTORY_KEY_LO) {
+		factory_set(snap, true);
+		return sim_frame(JBD_REG_FACTORY, NULL, 0, out, cap);
+	}
+	if (req[2] == JBD_REG_FACTORY_EXIT && n == 2 &&
+	    ((req[4] == 0 && req[5] == 0) || (req[4] == JBD_SAVE && req[5] == JBD_SAVE))) {
+		/* nothing was changed, so saving and discarding are the same here */
+		factory_set(snap, false);
+		return sim_frame(JBD_REG_FACTORY_EXIT, NULL, 0, out, cap);
+	}
 	if (req[2] != JBD_REG_MOSFET || n != 2 || req[4] != 0 || req[5] > 3)
 		return sim_reply(req[2], JBD_STATUS_ERR, NULL, 0, out, cap);
 	snap->charge_fet = !(req[5] & 1);
@@ -148,9 +206,34 @@ static int jbd_sim_respond(struct bms_snapshot *snap, uint8_t address, const uin
 			put_u16be(d + 2 * i, snap->cell_mv[i]);
 		return sim_frame(JBD_REG_CELLS, d, 2 * n, out, cap);
 	}
-	case JBD_REG_MODEL:
-		return sim_frame(JBD_REG_MODEL, (const uint8_t *)snap->model,
-				 strnlen(snap->model, sizeof(snap->model)), out, cap);
+	case JBD_REG_MODEL: {
+		/* a unit with no model string stays silent, as clones without 0x05 do */
+		size_t n = strnlen(snap->model, sizeof(snap->model));
+		return n ? sim_frame(JBD_REG_MODEL, (const uint8_t *)snap->model, n, out, cap) : 0;
+	}
+	case JBD_REG_ERRORS: {
+		/* the 11 counters (zeros when the state has none), then the unnamed 12th word */
+		uint8_t d[2 * BMS_PROT_COUNT + 2];
+		memset(d, 0, sizeof(d));
+		for (unsigned i = 0; i < BMS_PROT_COUNT && (snap->valid & BMS_V_PROT_EVENTS); i++)
+			put_u16be(d + 2 * i, snap->prot_events[i]);
+		return sim_frame(JBD_REG_ERRORS, d, sizeof(d), out, cap);
+	}
+	case JBD_REG_CHG_OC:
+	case JBD_REG_DSG_OC: {
+		if (!bms_sim_jbd_factory_mode(snap))
+			return sim_reply(req[2], JBD_STATUS_ERR, NULL, 0, out, cap);
+		bool chg = req[2] == JBD_REG_CHG_OC;
+		uint32_t bit = chg ? BMS_V_MAX_CHARGE_I : BMS_V_MAX_DISCHARGE_I;
+		int32_t ma = (snap->valid & bit)
+				     ? (chg ? snap->max_charge_ma : snap->max_discharge_ma)
+				     : 0;
+		int32_t raw = ma / 10;
+		raw = raw > 32767 ? 32767 : raw < 0 ? 0 : raw;
+		uint8_t d[2];
+		put_u16be(d, (uint16_t)(int16_t)(chg ? raw : -raw));
+		return sim_frame(req[2], d, sizeof(d), out, cap);
+	}
 	default:
 		return 0;
 	}

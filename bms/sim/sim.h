@@ -9,6 +9,7 @@
 #ifndef SB_BMS_SIM_H
 #define SB_BMS_SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,5 +45,12 @@ int bms_sim_respond(const struct bms_driver *drv, struct bms_snapshot *snap, uin
  */
 int bms_sim_daly_second_master(struct bms_snapshot *snap, uint8_t board, unsigned n, uint8_t *out,
 			       size_t cap);
+
+/*
+ * The JBD simulator's factory mode (bms/sim/jbd.c): whether the unit
+ * answering from dev is in it now, i.e. entered (register 0x00) and not yet
+ * left (register 0x01). A test asserts a sequence always leaves it.
+ */
+bool bms_sim_jbd_factory_mode(const struct bms_snapshot *dev);
 
 #endif

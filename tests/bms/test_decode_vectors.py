@@ -81,6 +81,10 @@ def cell_stats(d):
 
 def lookup(key, exp, d, lines):
     """The decoded value for an expected key, or raise KeyError."""
+    if key == "temperatures_c" and "ntc1_c" in d:
+        # every NTC in wire order (JBD): the snapshot puts the first of several on
+        # mosfet_temp_c, the frame line shows them all as ntc1_c, ntc2_c, ...
+        return [d["ntc%d_c" % i] for i in range(1, 9) if "ntc%d_c" % i in d]
     if key in d and key not in ("balancing",):
         return d[key]
     for alt in ALIASES.get(key, []):

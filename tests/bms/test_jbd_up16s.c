@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* JBD UP16S (function 0x78) driver: vectors, frame check conformance, requests, simulator. */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/fields.h"
+#include "bms/jbd_up16s_wire.h"
 #include "bms/stats.h"
 #include "bms/bytes.h"
 #include "bms/sim/sim.h"
@@ -326,15 +330,15 @@ static void test_rejects(void)
 	g[0] = 2;
 	reframe(g, n - 10);
 	ctx_at(&c, 1, 0);
-	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == BMS_FOREIGN);
 	ctx_at(&c, 2, 0);
 	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == 0);
-	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == BMS_FOREIGN);
 
-	/* the status reply does not answer the product step */
+	/* the status reply does not answer the product step: someone else's exchange */
 	ctx_at(&c, 1, 1);
 	CU_ASSERT(c.req[2] == 0x28 && c.req[3] == 0x10);
-	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == BMS_FOREIGN);
 
 	/* function 0x45 is framed (skipped whole) but never parsed; others are no frame */
 	memcpy(g, f, n);
@@ -342,17 +346,17 @@ static void test_rejects(void)
 	reframe(g, n - 10);
 	CU_ASSERT(bms_frame_find(DRV, g, n, &start, &flen) == BMS_FIND_VALID);
 	ctx_at(&c, 1, 0);
-	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == BMS_FOREIGN);
 	g[1] = 0x79;
 	reframe(g, n - 10);
 	CU_ASSERT(bms_frame_find(DRV, g, n, &start, &flen) == BMS_FIND_INVALID);
 	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EBADMSG);
 
-	/* another end register */
+	/* another end register: the answer to someone else's request */
 	memcpy(g, f, n);
 	g[5] = 0x9F;
 	reframe(g, n - 10);
-	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == BMS_FOREIGN);
 
 	/* bad CRC */
 	memcpy(g, f, n);
@@ -360,15 +364,18 @@ static void test_rejects(void)
 	CU_ASSERT(DRV->parse(c.st, &c.rq, g, n, &s) == -EBADMSG);
 	CU_ASSERT(bms_frame_find(DRV, g, n, &start, &flen) != BMS_FIND_VALID);
 
-	/* our own request echoed by the adapter is no reply */
+	/* our own request echoed by the adapter is a frame, but no reply */
 	CU_ASSERT(c.req_len == 10);
-	CU_ASSERT(bms_frame_find(DRV, c.req, 10, &start, &flen) == BMS_FIND_INVALID);
-	/* ... and an echo in front of the reply is skipped */
+	CU_ASSERT(bms_frame_find(DRV, c.req, 10, &start, &flen) == BMS_FIND_VALID);
+	struct bms_snapshot before = s;
+	CU_ASSERT(DRV->parse(c.st, &c.rq, c.req, 10, &s) == BMS_FOREIGN);
+	CU_ASSERT(memcmp(&before, &s, sizeof(s)) == 0);
+	/* ... and an echo in front of the reply is one whole frame, the reply follows */
 	memcpy(g, c.req, 10);
 	memcpy(g + 10, f, n);
 	CU_ASSERT(bms_frame_find(DRV, g, n + 10, &start, &flen) == BMS_FIND_VALID);
-	CU_ASSERT(start == 10 && flen == n);
-	CU_ASSERT(dc_feed(DRV, c.st, &c.rq, g, n + 10, &s) == 0);
+	CU_ASSERT(start == 0 && flen == 10);
+	CU_ASSERT(dc_feed(DRV, c.st, &c.rq, g + 10, n, &s) == 0);
 
 	/* a header look-alike with a huge length does not stall the real frame */
 	uint8_t junk[] = {0x01, 0x78, 0x10, 0x00, 0x10, 0xA0, 0x01, 0xF0};
@@ -463,10 +470,10 @@ static void test_modbus_replies(void)
 	/* ... pack 2's refusal, and an exception to the master's 0x45, are not ours */
 	m = exception_frame(g, 2, 0xF8, 0x02);
 	CU_ASSERT(bms_frame_find(DRV, g, m, &start, &flen) == BMS_FIND_VALID);
-	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == BMS_FOREIGN);
 	m = exception_frame(g, 1, 0xC5, 0x01);
 	CU_ASSERT(bms_frame_find(DRV, g, m, &start, &flen) == BMS_FIND_VALID);
-	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == -EPROTO);
+	CU_ASSERT(DRV->parse(c.st, &c.rq, g, m, &s) == BMS_FOREIGN);
 	/* ... a unit beyond the bus's 16, a bad CRC, a cut one: no frame */
 	m = exception_frame(g, 17, 0xF8, 0x02);
 	CU_ASSERT(bms_frame_find(DRV, g, m, &start, &flen) == BMS_FIND_INVALID);
@@ -603,6 +610,340 @@ static void test_sim_silence(void)
 	CU_ASSERT(bms_sim_respond(DRV, &want, 5, req, 10, rep, sizeof(rep)) == 0);
 }
 
+/* ---- issue 15: describe, READ, foreign frames, property ---- */
+
+static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (!strcmp(d->items[i].key, key))
+			return &d->items[i];
+	return NULL;
+}
+
+/*
+ * describe() of every captured frame: direction, command (the start
+ * register), address, and every expected value without a snapshot field
+ * as an item under the vectors' key.
+ */
+static void test_describe_vectors(void)
+{
+	size_t count;
+	const struct vec *v = dc_vectors(&count);
+	unsigned described = 0, items = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(v[i].protocol, FAMILY))
+			continue;
+		uint8_t f[512];
+		int n = vec_hex(v[i].hex, f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0);
+		struct bms_frame_desc d;
+		CU_ASSERT_FATAL(DRV->describe(f, (size_t)n, &d) == 0);
+		bool req = !strcmp(v[i].direction, "request");
+		CU_ASSERT(d.dir == (req ? BMS_DIR_REQUEST : BMS_DIR_REPLY));
+		CU_ASSERT(d.command == 0x1000 && d.address == 1);
+		described++;
+		for (unsigned k = 0; k < v[i].nexpect; k++) {
+			const struct vec_expect *e = &v[i].expect[k];
+			if (bms_field_by_key(e->key))
+				continue;
+			const struct bms_desc_item *it = desc_find(&d, e->key);
+			bool same =
+				it && (e->kind == VEC_STR
+					       ? it->is_text && !strcmp(it->text, e->str)
+					       : !it->is_text && fabs(it->num - e->num) < 0.001);
+			if (!same)
+				fprintf(stderr, "up16s vector %zu: item '%s' %s\n", i, e->key,
+					it ? "differs" : "missing");
+			CU_ASSERT(same);
+			items++;
+		}
+	}
+	CU_ASSERT(described == 2);
+	CU_ASSERT(items == 12); /* 5 request fields, 7 status values */
+	/* the status values the vector does not name */
+	uint8_t f[512];
+	size_t n = vector_frame(f, sizeof(f));
+	struct bms_frame_desc d;
+	CU_ASSERT_FATAL(DRV->describe(f, n, &d) == 0);
+	static const struct {
+		const char *key;
+		double v;
+	} more[] = {
+		{"operation_status", 0},
+		{"fault_bits", 0},
+		{"alarm_bits", 0},
+		{"connection_bits", 4},
+		{"max_temp_no", 4},
+		{"max_temp_c", 21.2},
+		{"min_temp_no", 2},
+		{"min_temp_c", 20.4},
+		{"avg_temp_c", 20.8},
+		{"max_charge_voltage_v", 58.4},
+		{"min_discharge_voltage_v", 44.8},
+		{"balance_bits", 0},
+		{"firmware_word", 0x0C04},
+		{"undecoded_tail_bytes", 12},
+	};
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+		const struct bms_desc_item *it = desc_find(&d, more[i].key);
+		CU_ASSERT(it && fabs(it->num - more[i].v) < 0.001);
+	}
+}
+
+/* describe() of the frames the vectors lack: product block, exceptions, 0x45. */
+static void test_describe_other_frames(void)
+{
+	struct bms_snapshot dev = sample_state();
+	uint8_t st[256], req[16], rep[600];
+	struct bms_frame_desc d;
+	CU_ASSERT_FATAL(DRV->init(st, 3) == 0);
+	struct bms_request rq = {.kind = BMS_REQ_POLL, .step = 1, .cycle = 1};
+	int n = DRV->build_request(st, &rq, req, sizeof(req));
+	CU_ASSERT_FATAL(n == 10);
+	CU_ASSERT_FATAL(DRV->describe(req, 10, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.command == 0x2810 && d.address == 3);
+	CU_ASSERT(desc_find(&d, "end_register") && desc_find(&d, "end_register")->num == 0x283C);
+	int m = bms_sim_respond(DRV, &dev, 3, req, 10, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m > 0);
+	CU_ASSERT_FATAL(DRV->describe(rep, (size_t)m, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0x2810 && d.address == 3);
+	CU_ASSERT(desc_find(&d, "firmware_major") && desc_find(&d, "firmware_major")->num == 12);
+	CU_ASSERT(desc_find(&d, "firmware_patch") && desc_find(&d, "firmware_patch")->num == 7);
+	/* an exception: its function and code */
+	uint8_t ex[5] = {2, 0xF8, 0x02, 0, 0};
+	put_u16le(ex + 3, bms_crc16_modbus(ex, 3));
+	CU_ASSERT_FATAL(DRV->describe(ex, 5, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.address == 2);
+	CU_ASSERT(desc_find(&d, "exception_code") && desc_find(&d, "exception_code")->num == 2);
+	/* the master's 0x45 pack poll, request and reply */
+	uint8_t f[512];
+	size_t fn = vector_frame(f, sizeof(f));
+	f[1] = 0x45;
+	reframe(f, fn - 10);
+	CU_ASSERT_FATAL(DRV->describe(f, fn, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0x1000);
+	memcpy(f, req, 10);
+	f[1] = 0x45;
+	put_u16le(f + 8, bms_crc16_modbus(f, 8));
+	CU_ASSERT_FATAL(DRV->describe(f, 10, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REQUEST);
+	/* not a frame */
+	ex[4] ^= 1;
+	CU_ASSERT(DRV->describe(ex, 5, &d) == -1);
+}
+
+/* READ: the status and product blocks have their request and decode; others refused. */
+static void test_read_kind(void)
+{
+	struct bms_snapshot dev = sample_state(), s;
+	uint8_t st[256], req[16], rep[600];
+	CU_ASSERT_FATAL(DRV->init(st, 2) == 0);
+	static const uint16_t blocks[] = {0x1000, 0x2810};
+	for (size_t i = 0; i < 2; i++) {
+		struct bms_request rq = {.kind = BMS_REQ_READ, .reg = blocks[i]};
+		int n = DRV->build_request(st, &rq, req, sizeof(req));
+		CU_ASSERT_FATAL(n == 10);
+		CU_ASSERT(req[0] == 2 && req[1] == 0x78 && ((req[2] << 8) | req[3]) == blocks[i]);
+		int m = bms_sim_respond(DRV, &dev, 2, req, 10, rep, sizeof(rep));
+		memset(&s, 0, sizeof(s));
+		CU_ASSERT(m > 0 && DRV->parse(st, &rq, rep, (size_t)m, &s) == 0);
+		CU_ASSERT(s.valid & (i ? BMS_V_MODEL : BMS_V_CELLS));
+		/* read as the other block: someone else's exchange */
+		struct bms_request other = {.kind = BMS_REQ_READ, .reg = blocks[1 - i]};
+		memset(&s, 0, sizeof(s));
+		CU_ASSERT(DRV->parse(st, &other, rep, (size_t)m, &s) == BMS_FOREIGN);
+		CU_ASSERT(s.valid == 0);
+		rq.step = 1;
+		CU_ASSERT(DRV->build_request(st, &rq, req, sizeof(req)) == 0);
+	}
+	struct bms_request bad = {.kind = BMS_REQ_READ, .reg = 0x1C00};
+	CU_ASSERT(DRV->build_request(st, &bad, req, sizeof(req)) == -EOPNOTSUPP);
+	/* the captured status reply, read whatever end register it was asked with */
+	uint8_t f[512];
+	size_t n = vector_frame(f, sizeof(f));
+	CU_ASSERT_FATAL(DRV->init(st, 1) == 0);
+	struct bms_request rd = {.kind = BMS_REQ_READ, .reg = 0x1000};
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(DRV->parse(st, &rd, f, n, &s) == 0 && s.cell_count == 16);
+	f[5] = 0x9E;
+	reframe(f, n - 10);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(DRV->parse(st, &rd, f, n, &s) == 0 && s.cell_count == 16);
+}
+
+/*
+ * A bus with other masters and packs (item 6): requests for any address (ours
+ * included: the echo), other packs' replies and exceptions, the 0x45 pack
+ * poll: BMS_FOREIGN whatever step we wait on, the snapshot untouched.
+ */
+static void test_foreign(void)
+{
+	struct bms_snapshot dev = sample_state();
+	uint8_t frames[8][600];
+	size_t lens[8], nf = 0;
+	uint8_t ost[256];
+	for (uint8_t a = 1; a <= 3; a++) {
+		/* a request for pack a, and pack a's status reply (pack 2 is us) */
+		CU_ASSERT_FATAL(DRV->init(ost, a) == 0);
+		struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = 1};
+		int n = DRV->build_request(ost, &rq, frames[nf], sizeof(frames[nf]));
+		CU_ASSERT_FATAL(n == 10);
+		lens[nf++] = 10;
+		if (a == 2)
+			continue;
+		int m = bms_sim_respond(DRV, &dev, a, frames[nf - 1], 10, frames[nf],
+					sizeof(frames[nf]));
+		CU_ASSERT_FATAL(m > 0);
+		lens[nf++] = (size_t)m;
+	}
+	/* pack 3's refusal and a 0x45 poll of pack 2 */
+	uint8_t *ex = frames[nf];
+	ex[0] = 3;
+	ex[1] = 0xF8;
+	ex[2] = 2;
+	put_u16le(ex + 3, bms_crc16_modbus(ex, 3));
+	lens[nf++] = 5;
+	uint8_t *pp = frames[nf];
+	memcpy(pp, frames[2], 10);
+	pp[1] = 0x45;
+	put_u16le(pp + 8, bms_crc16_modbus(pp, 8));
+	lens[nf++] = 10;
+	CU_ASSERT_FATAL(nf == 7);
+
+	uint8_t st[256];
+	CU_ASSERT_FATAL(DRV->init(st, 2) == 0);
+	struct bms_request waits[] = {
+		{.kind = BMS_REQ_PROBE},
+		{.kind = BMS_REQ_POLL, .step = 0, .cycle = 1},
+		{.kind = BMS_REQ_POLL, .step = 1, .cycle = 1},
+		{.kind = BMS_REQ_READ, .reg = 0x1000},
+	};
+	for (size_t w = 0; w < sizeof(waits) / sizeof(waits[0]); w++)
+		for (size_t i = 0; i < nf; i++) {
+			size_t start, flen;
+			CU_ASSERT(bms_frame_find(DRV, frames[i], lens[i], &start, &flen) ==
+				  BMS_FIND_VALID);
+			struct bms_snapshot s;
+			memset(&s, 0, sizeof(s));
+			int r = DRV->parse(st, &waits[w], frames[i], lens[i], &s);
+			if (r != BMS_FOREIGN)
+				fprintf(stderr, "up16s foreign: wait %zu frame %zu: %d\n", w, i, r);
+			CU_ASSERT(r == BMS_FOREIGN);
+			CU_ASSERT(s.valid == 0);
+		}
+}
+
+/*
+ * ---- property test (issue item 7) ----
+ * Seeded random states through the simulator and back through the decode
+ * engine (dc_decode_roundtrip: one poll cycle as one capture, decoded as
+ * `serialbattery decode` does), compared field by field.
+ */
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n) /* 0..n-1 */
+{
+	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)((rng_state >> 33) % n);
+}
+
+/* Can the status block carry alarm a at level (fault bits level 2, alarm bits level 1)? */
+static bool alarm_level_ok(unsigned a, uint8_t level)
+{
+	const struct up_bit *map = level == 2 ? fault_map : warn_map;
+	size_t n = level == 2 ? NBITS(fault_map) : NBITS(warn_map);
+	for (size_t i = 0; i < n; i++)
+		if (map[i].alarm == a)
+			return true;
+	return false;
+}
+
+/*
+ * A random state the status and product blocks carry exactly: 1..32 cells
+ * (the block states its count), 0..8 sensors, -20..60 degC, +-300 A, the
+ * current limits in 0.1 A, balancing for cells 1..16 (one word), alarms at
+ * the levels the two words can say.
+ */
+static void random_state(struct bms_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->cell_count = (uint8_t)(1 + rnd(32));
+	int32_t sum = 0;
+	for (unsigned i = 0; i < s->cell_count; i++) {
+		s->cell_mv[i] = (uint16_t)(2500 + rnd(1701));
+		sum += s->cell_mv[i];
+	}
+	s->voltage_mv = sum / 10 * 10;
+	s->current_ma = ((int32_t)rnd(60001) - 30000) * 10;
+	s->soc_cpct = (uint16_t)rnd(10001);
+	s->soh_cpct = (uint16_t)(rnd(101) * 100);
+	s->capacity_design_mah = (int32_t)(1 + rnd(60000)) * 10;
+	s->capacity_full_mah = (int32_t)(1 + rnd(60000)) * 10;
+	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
+	s->cycles = rnd(65536);
+	s->temp_count = (uint8_t)rnd(BMS_MAX_TEMPS + 1);
+	for (unsigned i = 0; i < s->temp_count; i++)
+		s->temp_dc[i] = (int16_t)((int)rnd(801) - 200);
+	s->mosfet_temp_dc = (int16_t)((int)rnd(801) - 200);
+	s->charge_fet = rnd(2);
+	s->discharge_fet = rnd(2);
+	uint32_t mask = s->cell_count >= 16 ? 0xFFFFu : (1u << s->cell_count) - 1;
+	s->balancing = rnd(1u << 16) & mask;
+	s->max_charge_ma = (int32_t)rnd(6001) * 100;
+	s->max_discharge_ma = (int32_t)rnd(6001) * 100;
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
+		uint8_t level = (uint8_t)(rnd(6) < 4 ? 0 : 1 + rnd(2));
+		if (level && alarm_level_ok(a, level))
+			s->alarm[a] = level;
+	}
+	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u.%u", rnd(256), rnd(256), rnd(1000));
+	snprintf(s->serial, sizeof(s->serial), "JBD%02u%06u", s->cell_count, rnd(1000000));
+	snprintf(s->model, sizeof(s->model), "UP16S%03u", rnd(1000));
+	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_DESIGN |
+		   BMS_V_CAP_FULL | BMS_V_CAP_REMAIN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |
+		   BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_ALARMS |
+		   BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_SW_VERSION | BMS_V_SERIAL |
+		   BMS_V_MODEL;
+}
+
+static void test_property(void)
+{
+	rng_state = 0x5550313653ull; /* "UP16S": the same states every run */
+	unsigned checked = 0;
+	for (unsigned i = 0; i < 600; i++) {
+		struct bms_snapshot truth, got;
+		random_state(&truth);
+		uint8_t addr = (uint8_t)(1 + rnd(UP_ADDR_MAX));
+		int r = dc_decode_roundtrip(DRV, addr, &truth, &got);
+		CU_ASSERT_FATAL(r == 0);
+		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
+			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
+			  got.soh_cpct == truth.soh_cpct &&
+			  got.capacity_design_mah == truth.capacity_design_mah &&
+			  got.capacity_full_mah == truth.capacity_full_mah &&
+			  got.capacity_remain_mah == truth.capacity_remain_mah &&
+			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
+			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
+			  got.temp_count == truth.temp_count &&
+			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
+			  got.mosfet_temp_dc == truth.mosfet_temp_dc &&
+			  got.charge_fet == truth.charge_fet &&
+			  got.discharge_fet == truth.discharge_fet &&
+			  got.balancing == truth.balancing &&
+			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm)) &&
+			  got.max_charge_ma == truth.max_charge_ma &&
+			  got.max_discharge_ma == truth.max_discharge_ma &&
+			  !strcmp(got.sw_version, truth.sw_version) &&
+			  !strcmp(got.serial, truth.serial) && !strcmp(got.model, truth.model);
+		if (!ok)
+			fprintf(stderr, "up16s property: state %u (%u cells, %u temps) differs\n",
+				i, truth.cell_count, truth.temp_count);
+		CU_ASSERT(ok);
+		checked++;
+	}
+	CU_ASSERT(checked == 600);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -617,6 +958,11 @@ int sb_register_tests(void)
 		{"balance_order", test_balance_order},
 		{"product_schedule", test_product_schedule},
 		{"sim_silence", test_sim_silence},
+		{"describe_vectors", test_describe_vectors},
+		{"describe_other_frames", test_describe_other_frames},
+		{"read_kind", test_read_kind},
+		{"foreign", test_foreign},
+		{"property", test_property},
 		{NULL, NULL},
 	};
 	return sb_add_suite("jbd_up16s", tests);

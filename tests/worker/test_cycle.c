@@ -272,7 +272,7 @@ static void test_set_fet(void)
 	wt_resp_stop(&r);
 }
 
-/* JBD's 0x05 model is static data: asked once, then carried by the core. */
+/* JBD's 0x05 model and 0xAA counters are static data: asked once, then carried by the core. */
 static void test_static_step_carried(void)
 {
 	const struct bms_driver *d = jbd();
@@ -291,13 +291,13 @@ static void test_static_step_carried(void)
 
 	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
 	CU_ASSERT(held.cycle == 1);
-	CU_ASSERT(atomic_load(&r.requests) == 3); /* 0x03, 0x04, 0x05 */
+	CU_ASSERT(atomic_load(&r.requests) == 4); /* 0x03, 0x04, 0x05, 0xAA */
 	CU_ASSERT((snap.valid & BMS_V_MODEL) && strcmp(snap.model, "SB-TEST-16S") == 0);
 	for (unsigned k = 2; k <= 4; k++) {
 		unsigned req0 = atomic_load(&r.requests);
 		CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
 		CU_ASSERT(held.cycle == k);
-		CU_ASSERT(atomic_load(&r.requests) == req0 + 2); /* 0x05 no more */
+		CU_ASSERT(atomic_load(&r.requests) == req0 + 2); /* 0x05, 0xAA no more */
 		CU_ASSERT((snap.valid & BMS_V_MODEL) && strcmp(snap.model, "SB-TEST-16S") == 0);
 	}
 	/* a retry keeps the cycle number: one lost reply, the same cycle */

@@ -366,6 +366,17 @@ static void test_writes_between_cycles(void)
 		CU_ASSERT_FATAL(l[i] == JBD_START);
 		size_t flen = JBD_OVERHEAD + (l[i + 1] == JBD_WRITE ? l[i + 3] : 0);
 		uint8_t reg = l[i + 2];
+		/*
+		 * The setup sequence after detection (factory mode in and out, the
+		 * over-current words) is no poll cycle and no MOSFET write: it may
+		 * come between a write and its read-back, and is left out here.
+		 */
+		if (reg == JBD_REG_FACTORY || reg == JBD_REG_FACTORY_EXIT ||
+		    reg == JBD_REG_CHG_OC || reg == JBD_REG_DSG_OC) {
+			frames++;
+			i += flen;
+			continue;
+		}
 		if (want_readback && reg != JBD_REG_MOSFET && reg != JBD_REG_INFO)
 			not_read_back++;
 		want_readback = false;
