@@ -626,7 +626,7 @@ static void describe_request(const uint8_t *p, struct bms_frame_desc *d)
 	bool rd = p[1] == JBD_READ;
 	uint8_t reg = p[2], n = p[3];
 	char name[40];
-	snprintf(name, sizeof(name), "%s 0x%02X %s", rd ? "read" : "write", reg, reg_name(reg));
+	snprintf(name, sizeof(name), "%s %s", rd ? "read" : "write", reg_name(reg));
 	bms_desc_init(d, BMS_DIR_REQUEST, reg, -1, name);
 	const char *op = rd ? "read (0xA5)" : "write (0x5A)";
 	bms_desc_text(d, "op", op, strlen(op));
@@ -714,7 +714,8 @@ static void describe_reply(const uint8_t *p, struct bms_frame_desc *d)
 	char name[40];
 	bool ok = p[2] == JBD_STATUS_OK;
 	bool ack = jbd_acked(reg);
-	snprintf(name, sizeof(name), "0x%02X %s%s", reg, reg_name(reg),
+	/* the decode line prints the register itself */
+	snprintf(name, sizeof(name), "%s%s", reg_name(reg),
 		 !ok   ? " refused"
 		 : ack ? " ack"
 		       : "");

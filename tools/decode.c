@@ -249,28 +249,6 @@ static void close_open(struct dec *d, bool whole)
 			d->part.valid ? "" : ": nothing of it used");
 }
 
-/*
- * TRANSITIONAL, for a driver without describe(): the poll step whose parse
- * takes the frame stands in for the READ of its command.
- */
-static void legacy_step(struct dec *d, const uint8_t *f, size_t len)
-{
-	struct bms_snapshot scratch;
-	for (unsigned step = 0; step < DEC_MAX_STEPS; step++) {
-		struct bms_request rq = {.kind = BMS_REQ_POLL, .step = step, .cycle = 1};
-		int n = d->drv->build_request(d->st, &rq, d->reqbuf, sizeof(d->reqbuf));
-		if (n <= 0)
-			return;
-		memset(&scratch, 0, sizeof(scratch));
-		int r = d->drv->parse(d->st, &rq, f, len, &scratch);
-		if (r >= 0) {
-			d->req = rq;
-			d->drv->build_request(d->st, &rq, d->reqbuf, sizeof(d->reqbuf));
-			return;
-		}
-	}
-}
-
 static void reply(struct dec *d, const uint8_t *f, size_t len, size_t off,
 		  const struct bms_frame_desc *desc)
 {
@@ -285,19 +263,6 @@ static void reply(struct dec *d, const uint8_t *f, size_t len, size_t off,
 			d->address_auto = false;
 	}
 	bool cont = d->open && (desc->command == d->cmd || desc->continues);
-	int r = 0;
-	bool have_r = false;
-	struct bms_snapshot before = d->part;
-	if (cont && !drv->describe) {
-		/* TRANSITIONAL: no command to compare; a frame the open reply
-		 * does not take starts a new one */
-		r = drv->parse(d->st, &d->req, f, len, &d->part);
-		have_r = r >= 0 || r == BMS_FOREIGN;
-		if (!have_r) {
-			d->part = before;
-			cont = false;
-		}
-	}
 	if (d->open && !cont)
 		close_open(d, false);
 	if (!cont) {
@@ -305,8 +270,6 @@ static void reply(struct dec *d, const uint8_t *f, size_t len, size_t off,
 		d->req.kind = BMS_REQ_READ;
 		d->req.reg = desc->command;
 		d->req.cycle = 1;
-		if (!drv->describe)
-			legacy_step(d, f, len);
 		int n = drv->build_request(d->st, &d->req, d->reqbuf, sizeof(d->reqbuf));
 		if (n < 0) {
 			d->res->refused++;
@@ -318,10 +281,8 @@ static void reply(struct dec *d, const uint8_t *f, size_t len, size_t off,
 		d->parts = 0;
 		d->open_off = off;
 	}
-	if (!have_r) {
-		before = d->part;
-		r = drv->parse(d->st, &d->req, f, len, &d->part);
-	}
+	struct bms_snapshot before = d->part;
+	int r = drv->parse(d->st, &d->req, f, len, &d->part);
 	if (r == BMS_FOREIGN) {
 		d->part = before; /* the contract says untouched; make sure */
 		d->res->foreign++;
@@ -360,9 +321,7 @@ static void frame(struct dec *d, const uint8_t *f, size_t len, size_t off)
 {
 	struct bms_frame_desc desc;
 	d->res->frames++;
-	if (!d->drv->describe) {
-		bms_desc_init(&desc, BMS_DIR_REPLY, 0xFFFF, -1, "frame");
-	} else if (d->drv->describe(f, len, &desc) < 0) {
+	if (d->drv->describe(f, len, &desc) < 0) {
 		bms_desc_init(&desc, BMS_DIR_REPLY, 0, -1, "?");
 		d->res->refused++;
 		line_refused(d, off, &desc,
@@ -417,6 +376,8 @@ static void pass(struct dec *d, const struct decode_segment *segs, size_t nseg)
 int decode_capture(const struct bms_driver *drv, int address, const struct decode_segment *segs,
 		   size_t nseg, FILE *frames, struct decode_result *res)
 {
+	if (!drv->describe)
+		return -EOPNOTSUPP; /* every registered driver has one (test_registry) */
 	struct dec *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;

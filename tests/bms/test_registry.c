@@ -196,6 +196,48 @@ static void test_names(void)
 			  (strcmp(bms_drivers[i]->name, "jbd") == 0));
 }
 
+/* Every driver tells what its frames are (decode needs it), and a capture of a
+ * whole poll cycle of its simulator decodes back to the simulator's state. */
+static void test_describe_and_roundtrip(void)
+{
+	for (size_t i = 0; bms_drivers[i]; i++) {
+		const struct bms_driver *d = bms_drivers[i];
+		if (!d->describe) {
+			fail(d->name,
+			     "no describe(): serialbattery decode cannot read its captures");
+			continue;
+		}
+		if (!bms_sim_find(d->name))
+			continue;
+		struct bms_snapshot truth, got;
+		memset(&truth, 0, sizeof(truth));
+		truth.cell_count = 8;
+		for (unsigned c = 0; c < 8; c++)
+			truth.cell_mv[c] = (uint16_t)(3300 + c);
+		truth.voltage_mv = 26400;
+		truth.current_ma = -5000;
+		truth.soc_cpct = 5000;
+		truth.temp_count = 2;
+		truth.temp_dc[0] = 250;
+		truth.temp_dc[1] = 260;
+		truth.charge_fet = truth.discharge_fet = true;
+		truth.capacity_remain_mah = 50000;
+		truth.capacity_full_mah = truth.capacity_design_mah = 100000;
+		truth.valid = BMS_V_CELLS | BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC |
+			      BMS_V_TEMPS | BMS_V_FETS | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
+			      BMS_V_CAP_DESIGN;
+		uint8_t addr = d->addresses ? d->addresses[0] : 0;
+		int r = dc_decode_roundtrip(d, addr, &truth, &got);
+		if (r < 0) {
+			fail(d->name, "a simulated poll cycle does not decode");
+			continue;
+		}
+		CU_ASSERT(got.cell_count == 8 && got.cell_mv[7] == 3307);
+		CU_ASSERT(got.soc_cpct == 5000);
+		CU_ASSERT((got.valid & BMS_V_FETS) && got.charge_fet && got.discharge_fet);
+	}
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -206,6 +248,7 @@ int sb_register_tests(void)
 		{"build_request_bounds", test_build_request_bounds},
 		{"links_and_commands", test_links_and_commands},
 		{"names", test_names},
+		{"describe_and_roundtrip", test_describe_and_roundtrip},
 		{NULL, NULL},
 	};
 	return sb_add_suite("registry", tests);
