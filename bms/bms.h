@@ -251,11 +251,12 @@ struct bms_request {
 
 /*
  * What a frame is, told without the request it answers (captures): the
- * driver's optional describe(). Besides what parse() puts in the snapshot,
+ * driver's describe function. Besides what parse() puts in the snapshot,
  * items[] carries every other value the frame holds (raw bits, counters,
  * protocol fields), each under a plain snake_case key with its unit in the
  * name where it has one (runtime_s, balance_current_ma); numbers in the
- * frame's own scale made SI where obvious. Filled with bms_desc_* (bms/describe.c).
+ * frame's own scale made SI where obvious. Filled with bms_desc_* (bms/describe.c)
+ * by the driver's describe function (bms_driver_describe below).
  */
 enum bms_frame_dir {
 	BMS_DIR_REPLY = 0,
@@ -384,14 +385,18 @@ struct bms_driver {
 
 	/* Optional: derive fields at the end of a cycle (e.g. SOC from capacities). */
 	void (*finish)(void *state, struct bms_snapshot *snap);
-
-	/*
-	 * What a frame frame_check() accepted is (struct bms_frame_desc): 0, or
-	 * -1 when it is not a frame the protocol defines. Pure: no state.
-	 * Required for `serialbattery decode`; every registered driver has one.
-	 */
-	int (*describe)(const uint8_t *frame, size_t len, struct bms_frame_desc *d);
 };
+
+/*
+ * What a frame frame_check() accepted is (struct bms_frame_desc), told by the
+ * driver's describe function bms_<name>_describe (pure, no state): 0, -1 when
+ * it is not a frame the protocol defines, -ENOENT for a driver not in the
+ * registry. Every registered driver has one (a missing one fails the link).
+ * For the tools (`serialbattery decode`, tests, fuzzing): the daemon never
+ * calls it, so the linker leaves every describe function out of it.
+ */
+int bms_driver_describe(const struct bms_driver *drv, const uint8_t *frame, size_t len,
+			struct bms_frame_desc *d);
 
 /* The registry: ordered NULL-terminated table, most used first (bms/registry.c). */
 extern const struct bms_driver *const bms_drivers[];

@@ -91,6 +91,7 @@
 #include <string.h>
 
 #include "bms.h"
+#include "registry.h"
 #include "bytes.h"
 #include "daly_wire.h"
 
@@ -683,7 +684,7 @@ static void desc_reply(const uint8_t *f, struct bms_frame_desc *dd)
 	}
 }
 
-static int daly_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
+int bms_daly_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
 {
 	if (!daly_frame_ok(frame, len))
 		return -1;
@@ -731,5 +732,4 @@ const struct bms_driver bms_daly = {
 	.build_request = daly_build_request,
 	.frame_check = daly_frame_check,
 	.parse = daly_parse,
-	.describe = daly_describe,
 };

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Filling a struct bms_frame_desc (bms/bms.h): the drivers' describe(). */
+#include <errno.h>
 #include <string.h>
 
-#include "bms.h"
+#include "registry.h"
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
@@ -53,4 +54,20 @@ void bms_desc_text(struct bms_frame_desc *d, const char *key, const char *text, 
 		it->text[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
 	it->text[n] = '\0';
+}
+
+#define DESCRIBER(n) {&bms_##n, bms_##n##_describe},
+static const struct {
+	const struct bms_driver *drv;
+	int (*fn)(const uint8_t *frame, size_t len, struct bms_frame_desc *d);
+} describers[] = {BMS_DRIVER_LIST(DESCRIBER)};
+#undef DESCRIBER
+
+int bms_driver_describe(const struct bms_driver *drv, const uint8_t *frame, size_t len,
+			struct bms_frame_desc *d)
+{
+	for (size_t i = 0; i < sizeof(describers) / sizeof(describers[0]); i++)
+		if (describers[i].drv == drv)
+			return describers[i].fn(frame, len, d);
+	return -ENOENT;
 }

@@ -92,6 +92,7 @@
 #include <string.h>
 
 #include "bms.h"
+#include "registry.h"
 #include "bytes.h"
 #include "jbd_wire.h"
 
@@ -715,10 +716,7 @@ static void describe_reply(const uint8_t *p, struct bms_frame_desc *d)
 	bool ok = p[2] == JBD_STATUS_OK;
 	bool ack = jbd_acked(reg);
 	/* the decode line prints the register itself */
-	snprintf(name, sizeof(name), "%s%s", reg_name(reg),
-		 !ok   ? " refused"
-		 : ack ? " ack"
-		       : "");
+	snprintf(name, sizeof(name), "%s%s", reg_name(reg), !ok ? " refused" : ack ? " ack" : "");
 	bms_desc_init(d, BMS_DIR_REPLY, reg, -1, name);
 	if (!ok || ack) {
 		bms_desc_num(d, "status", p[2]);
@@ -759,7 +757,7 @@ static void describe_reply(const uint8_t *p, struct bms_frame_desc *d)
 	}
 }
 
-static int jbd_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
+int bms_jbd_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
 {
 	if (!jbd_frame_ok(frame, len))
 		return -1;
@@ -810,5 +808,4 @@ const struct bms_driver bms_jbd = {
 	.build_request = jbd_build_request,
 	.frame_check = jbd_frame_check,
 	.parse = jbd_parse,
-	.describe = jbd_describe,
 };

@@ -119,6 +119,7 @@
 #include <string.h>
 
 #include "bms.h"
+#include "registry.h"
 #include "bytes.h"
 #include "jbd_up16s_wire.h"
 #include "modbus_rtu.h"
@@ -464,7 +465,7 @@ static void describe_product(const uint8_t *d, size_t n, struct bms_frame_desc *
 	bms_desc_text(x, "project_code", (const char *)d + 28, 16);
 }
 
-static int up_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
+int bms_jbd_up16s_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
 {
 	size_t flen = 0;
 	if (bms_modbus_check(&up_spec, frame, len, &flen) != 1 || flen != len)
@@ -537,5 +538,4 @@ const struct bms_driver bms_jbd_up16s = {
 	.build_request = up_build_request,
 	.frame_check = up_frame_check,
 	.parse = up_parse,
-	.describe = up_describe,
 };

@@ -64,6 +64,7 @@
 #include <string.h>
 
 #include "bms.h"
+#include "registry.h"
 #include "bytes.h"
 #include "jk_wire.h"
 
@@ -389,7 +390,7 @@ static void jk_desc_value(struct bms_frame_desc *d, const char *key, uint8_t kin
 	bms_desc_num(d, key, v * scale);
 }
 
-static int jk_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
+int bms_jk_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
 {
 	size_t flen;
 	if (len < JK_MIN_FRAME || jk_check_at(frame, len, JK_WANT_ANY, &flen) != 1 || flen != len)
@@ -460,5 +461,4 @@ const struct bms_driver bms_jk = {
 	.build_request = jk_build_request,
 	.frame_check = jk_frame_check,
 	.parse = jk_parse,
-	.describe = jk_describe,
 };

@@ -70,6 +70,7 @@
 #include <string.h>
 
 #include "bms.h"
+#include "registry.h"
 #include "bytes.h"
 #include "jkpb_wire.h"
 
@@ -576,7 +577,7 @@ static const char *pb_triggers(uint16_t reg)
 	}
 }
 
-static int jkpb_describe(const uint8_t *f, size_t len, struct bms_frame_desc *d)
+int bms_jkpb_describe(const uint8_t *f, size_t len, struct bms_frame_desc *d)
 {
 	size_t flen;
 	if (len == 0 || jkpb_frame_check(f, len, &flen) != 1 || flen != len)
@@ -654,5 +655,4 @@ const struct bms_driver bms_jkpb = {
 	.build_request = jkpb_build_request,
 	.frame_check = jkpb_frame_check,
 	.parse = jkpb_parse,
-	.describe = jkpb_describe,
 };

@@ -1,27 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one ordered driver table. Order = detection order within a baud group:
- * most used first, unique checksummed headers before generic Modbus, opt-in
- * drivers last (only tried when named in the config).
+ * The one ordered driver table, from the list in bms/registry.h.
  */
 #include <string.h>
 
-#include "bms.h"
-
-/*
- * The drivers, in detection order: one line each. A line names the driver's
- * symbol bms_<name>, defined in bms/<name>.c (CMake builds every .c in bms/).
- */
-#define BMS_DRIVER_LIST(X)                                                                         \
-	X(jk)                                                                                      \
-	X(jkpb)                                                                                    \
-	X(jbd)                                                                                     \
-	X(daly)                                                                                    \
-	X(jbd_up16s)
-
-#define DECLARE(n) extern const struct bms_driver bms_##n;
-BMS_DRIVER_LIST(DECLARE)
-#undef DECLARE
+#include "registry.h"
 
 #define ENTRY(n) &bms_##n,
 const struct bms_driver *const bms_drivers[] = {BMS_DRIVER_LIST(ENTRY) NULL};

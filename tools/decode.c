@@ -321,7 +321,7 @@ static void frame(struct dec *d, const uint8_t *f, size_t len, size_t off)
 {
 	struct bms_frame_desc desc;
 	d->res->frames++;
-	if (d->drv->describe(f, len, &desc) < 0) {
+	if (bms_driver_describe(d->drv, f, len, &desc) < 0) {
 		bms_desc_init(&desc, BMS_DIR_REPLY, 0, -1, "?");
 		d->res->refused++;
 		line_refused(d, off, &desc,
@@ -376,8 +376,6 @@ static void pass(struct dec *d, const struct decode_segment *segs, size_t nseg)
 int decode_capture(const struct bms_driver *drv, int address, const struct decode_segment *segs,
 		   size_t nseg, FILE *frames, struct decode_result *res)
 {
-	if (!drv->describe)
-		return -EOPNOTSUPP; /* every registered driver has one (test_registry) */
 	struct dec *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;

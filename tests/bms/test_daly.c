@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/registry.h"
 #include "bms/stats.h"
 #include "bms/bytes.h"
 #include "bms/daly_wire.h"
@@ -535,7 +536,6 @@ static void capture_decode(const uint8_t *buf, size_t len, struct cap *c)
 {
 	struct st_buf st;
 	fresh(&st, 1);
-	CU_ASSERT_FATAL(bms_daly.describe != NULL);
 	for (int pass = 0; pass < 2; pass++) {
 		memset(c, 0, sizeof(*c));
 		struct bms_request rq = {.kind = BMS_REQ_READ};
@@ -547,7 +547,7 @@ static void capture_decode(const uint8_t *buf, size_t len, struct cap *c)
 			pos += start + flen;
 			struct bms_frame_desc *d = &cap_desc[c->frames % CAP_FRAMES];
 			c->frames++;
-			if (bms_daly.describe(f, flen, d) != 0) {
+			if (bms_daly_describe(f, flen, d) != 0) {
 				c->refused++;
 				continue;
 			}
@@ -967,7 +967,6 @@ static void test_read_commands(void)
 	uint8_t req[FRAME];
 	static uint8_t rep[16 * FRAME];
 	fresh(&st, 1);
-	CU_ASSERT_FATAL(bms_daly.describe != NULL);
 	for (size_t i = 0; i < sizeof(cmds); i++) {
 		struct bms_snapshot s;
 		memset(&s, 0, sizeof(s));
@@ -982,7 +981,7 @@ static void test_read_commands(void)
 		int r = 0;
 		for (int k = 0; k < m; k += FRAME) {
 			struct bms_frame_desc d;
-			CU_ASSERT(bms_daly.describe(rep + k, FRAME, &d) == 0);
+			CU_ASSERT(bms_daly_describe(rep + k, FRAME, &d) == 0);
 			CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == cmds[i]);
 			/* 0x57 is one frame per part; the lists are one reply */
 			if (cmds[i] == 0x57 && k > 0)
@@ -1033,36 +1032,35 @@ static void test_describe_items(void)
 	static uint8_t rep[8 * FRAME];
 	struct bms_frame_desc d;
 	uint8_t pad[8] = {0};
-	CU_ASSERT_FATAL(bms_daly.describe != NULL);
 
 	daly_put(0x40, 0x91, pad, req);
 	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == FRAME);
-	CU_ASSERT(bms_daly.describe(rep, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(rep, FRAME, &d) == 0);
 	CU_ASSERT(fabs(item(&d, "max_cell_v") - 3.315) < 1e-9 && item(&d, "max_cell_no") == 16);
 	CU_ASSERT(fabs(item(&d, "min_cell_v") - 3.300) < 1e-9 && item(&d, "min_cell_no") == 1);
 	CU_ASSERT(item(&d, "cell_delta_mv") == 15);
 	daly_put(0x40, 0x92, pad, req);
 	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == FRAME);
-	CU_ASSERT(bms_daly.describe(rep, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(rep, FRAME, &d) == 0);
 	CU_ASSERT(item(&d, "max_temp_c") == 25 && item(&d, "max_temp_no") == 8);
 	CU_ASSERT(item(&d, "min_temp_c") == -10 && item(&d, "min_temp_no") == 1);
 	daly_put(0x40, 0x53, pad, req);
 	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == FRAME);
-	CU_ASSERT(bms_daly.describe(rep, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(rep, FRAME, &d) == 0);
 	CU_ASSERT_STRING_EQUAL(item_text(&d, "production_date"), "2021-06-15");
 	daly_put(0x40, 0x57, pad, req);
 	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == 5 * FRAME);
-	CU_ASSERT(bms_daly.describe(rep + FRAME, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(rep + FRAME, FRAME, &d) == 0);
 	CU_ASSERT(d.continues && item(&d, "frame") == 2);
 	CU_ASSERT_STRING_EQUAL(item_text(&d, "battery_code_part"), "-000123");
 	daly_put(0x40, 0x94, pad, req);
 	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == FRAME);
-	CU_ASSERT(bms_daly.describe(rep, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(rep, FRAME, &d) == 0);
 	CU_ASSERT(item(&d, "cell_count") == -1); /* a snapshot field (cells_reported) */
 	CU_ASSERT(item(&d, "charger") == 0 && item(&d, "load") == 1 && item(&d, "di1") == 0);
 	daly_put(0x40, 0x95, pad, req);
 	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == 6 * FRAME);
-	CU_ASSERT(bms_daly.describe(rep + 5 * FRAME, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(rep + 5 * FRAME, FRAME, &d) == 0);
 	CU_ASSERT(d.continues && item(&d, "frame") == 6);
 	CU_ASSERT(fabs(item(&d, "cell16_v") - 3.315) < 1e-9 && item(&d, "cell17_v") == 0);
 	CU_ASSERT(item(&d, "cell15_v") == -1); /* frame 5's */
@@ -1071,29 +1069,29 @@ static void test_describe_items(void)
 	uint8_t aa[8];
 	memset(aa, 0xAA, sizeof(aa));
 	daly_put(0x42, 0x90, aa, f);
-	CU_ASSERT(bms_daly.describe(f, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(f, FRAME, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.address == 3 && d.command == 0x90);
 	CU_ASSERT(item(&d, "host_address") == 0x42);
 	CU_ASSERT_STRING_EQUAL(item_text(&d, "filler"), "0xAA");
 	daly_put(0x80, 0x95, pad, f);
-	CU_ASSERT(bms_daly.describe(f, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(f, FRAME, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.address == -1 && item(&d, "host_address") == 0x80);
 	uint8_t soc[8] = {24, 5, 17, 12, 30, 0, 0x02, 0x9A};
 	daly_put(0x40, 0x21, soc, f);
-	CU_ASSERT(bms_daly.describe(f, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(f, FRAME, &d) == 0);
 	CU_ASSERT(item(&d, "year") == 2024 && item(&d, "minute") == 30);
 	CU_ASSERT(fabs(item(&d, "soc_pct") - 66.6) < 1e-9);
 	uint8_t on[8] = {1};
 	daly_put(0x20, 0xDA, on, f);
-	CU_ASSERT(bms_daly.describe(f, FRAME, &d) == 0);
+	CU_ASSERT(bms_daly_describe(f, FRAME, &d) == 0);
 	CU_ASSERT(d.command == 0xDA && item(&d, "charge_fet_on") == 1);
 	/* an address the protocol has no sender or board for: not a Daly frame */
 	daly_put(0x00, 0x90, pad, f);
-	CU_ASSERT(bms_daly.describe(f, FRAME, &d) == -1);
+	CU_ASSERT(bms_daly_describe(f, FRAME, &d) == -1);
 	daly_put(0x30, 0x90, pad, f);
-	CU_ASSERT(bms_daly.describe(f, FRAME, &d) == -1);
+	CU_ASSERT(bms_daly_describe(f, FRAME, &d) == -1);
 	f[12] ^= 1;
-	CU_ASSERT(bms_daly.describe(f, FRAME, &d) == -1);
+	CU_ASSERT(bms_daly_describe(f, FRAME, &d) == -1);
 }
 
 /* 0x98: every bit of bytes 0-6 has exactly one documented destination. */
@@ -1103,7 +1101,6 @@ static void test_fault_bits(void)
 	uint8_t f[FRAME];
 	unsigned seen[7] = {0};
 	fresh(&st, 1);
-	CU_ASSERT_FATAL(bms_daly.describe != NULL);
 	for (size_t i = 0; i < DALY_FAULT_BITS; i++) {
 		const struct daly_fault *fl = &daly_faults[i];
 		CU_ASSERT_FATAL(fl->byte < 7 && fl->bit < 8);
@@ -1121,7 +1118,7 @@ static void test_fault_bits(void)
 		for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
 			CU_ASSERT(s.alarm[a] == (a == fl->alarm ? fl->level : 0));
 		struct bms_frame_desc dd;
-		CU_ASSERT(bms_daly.describe(f, FRAME, &dd) == 0);
+		CU_ASSERT(bms_daly_describe(f, FRAME, &dd) == 0);
 		CU_ASSERT(item(&dd, fl->name) == 1 && item(&dd, "fault") == 1);
 	}
 	for (unsigned b = 0; b < 7; b++)
@@ -1130,7 +1127,7 @@ static void test_fault_bits(void)
 	uint8_t d[8] = {0, 0, 0, 0, 0, 0, 0, 0x21};
 	frame_of(0x98, d, f);
 	struct bms_frame_desc dd;
-	CU_ASSERT(bms_daly.describe(f, FRAME, &dd) == 0);
+	CU_ASSERT(bms_daly_describe(f, FRAME, &dd) == 0);
 	CU_ASSERT(item(&dd, "fault_code") == 0x21 && item(&dd, "fault") == 0);
 }
 

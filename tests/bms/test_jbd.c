@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/registry.h"
 #include "bms/fields.h"
 #include "bms/stats.h"
 #include "bms/bytes.h"
@@ -586,7 +587,7 @@ static void test_describe_vectors(void)
 		uint8_t f[300];
 		int n = hex_frame(v[i].hex, f, sizeof(f));
 		struct bms_frame_desc d;
-		CU_ASSERT_FATAL(bms_jbd.describe(f, (size_t)n, &d) == 0);
+		CU_ASSERT_FATAL(bms_jbd_describe(f, (size_t)n, &d) == 0);
 		bool req = !strcmp(v[i].direction, "request");
 		CU_ASSERT(d.dir == (req ? BMS_DIR_REQUEST : BMS_DIR_REPLY));
 		CU_ASSERT(d.command == (req ? f[2] : f[1]));
@@ -643,18 +644,18 @@ static void test_describe_other_frames(void)
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		int n = build(st, reqs[i].rq, f, sizeof(f));
 		CU_ASSERT_FATAL(n > 0);
-		CU_ASSERT_FATAL(bms_jbd.describe(f, (size_t)n, &d) == 0);
+		CU_ASSERT_FATAL(bms_jbd_describe(f, (size_t)n, &d) == 0);
 		CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.command == reqs[i].reg);
 		const struct bms_desc_item *op = desc_find(&d, "op");
 		CU_ASSERT(op && !strcmp(op->text, reqs[i].op));
 	}
 	/* the MOSFET write says which FET it locks, the leave says it discards */
 	int n = build(st, reqs[0].rq, f, sizeof(f));
-	CU_ASSERT(bms_jbd.describe(f, (size_t)n, &d) == 0);
+	CU_ASSERT(bms_jbd_describe(f, (size_t)n, &d) == 0);
 	CU_ASSERT(desc_find(&d, "charge_fet_off") && desc_find(&d, "charge_fet_off")->num == 1);
 	CU_ASSERT(desc_find(&d, "data") && !strcmp(desc_find(&d, "data")->text, "00 01"));
 	n = build(st, reqs[4].rq, f, sizeof(f));
-	CU_ASSERT(bms_jbd.describe(f, (size_t)n, &d) == 0);
+	CU_ASSERT(bms_jbd_describe(f, (size_t)n, &d) == 0);
 	CU_ASSERT(desc_find(&d, "save_to_eeprom") && desc_find(&d, "save_to_eeprom")->num == 0);
 
 	/* acks and refusals carry their status; EEPROM words their value as stored */
@@ -662,26 +663,26 @@ static void test_describe_other_frames(void)
 	static const uint8_t acks[] = {0x00, 0x01, 0xE1};
 	for (size_t i = 0; i < sizeof(acks); i++) {
 		size_t fn = frame_of(acks[i], 0, none, 0, f);
-		CU_ASSERT_FATAL(bms_jbd.describe(f, fn, &d) == 0);
+		CU_ASSERT_FATAL(bms_jbd_describe(f, fn, &d) == 0);
 		CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == acks[i]);
 		CU_ASSERT(desc_find(&d, "status") && desc_find(&d, "status")->num == 0);
 		fn = frame_of(acks[i], 0x80, none, 0, f);
-		CU_ASSERT_FATAL(bms_jbd.describe(f, fn, &d) == 0);
+		CU_ASSERT_FATAL(bms_jbd_describe(f, fn, &d) == 0);
 		CU_ASSERT(desc_find(&d, "status") && desc_find(&d, "status")->num == 0x80);
 	}
 	put_u16be(w, (uint16_t)(int16_t)-10000);
 	size_t fn = frame_of(0x29, 0, w, 2, f);
-	CU_ASSERT_FATAL(bms_jbd.describe(f, fn, &d) == 0);
+	CU_ASSERT_FATAL(bms_jbd_describe(f, fn, &d) == 0);
 	CU_ASSERT(d.command == 0x29 && desc_find(&d, "discharge_overcurrent_a") &&
 		  fabs(desc_find(&d, "discharge_overcurrent_a")->num + 100.0) < 1e-9);
 	put_u16be(w, 4000);
 	fn = frame_of(0x28, 0, w, 2, f);
-	CU_ASSERT_FATAL(bms_jbd.describe(f, fn, &d) == 0);
+	CU_ASSERT_FATAL(bms_jbd_describe(f, fn, &d) == 0);
 	CU_ASSERT(desc_find(&d, "charge_overcurrent_a") &&
 		  fabs(desc_find(&d, "charge_overcurrent_a")->num - 40.0) < 1e-9);
 	/* not a frame of the protocol */
 	f[fn - 2] ^= 1;
-	CU_ASSERT(bms_jbd.describe(f, fn, &d) == -1);
+	CU_ASSERT(bms_jbd_describe(f, fn, &d) == -1);
 }
 
 /* READ: every readable register has its request, and parse decodes its reply. */

@@ -637,7 +637,7 @@ static void test_describe_vectors(void)
 		int n = vec_hex(v[i].hex, f, sizeof(f));
 		CU_ASSERT_FATAL(n > 0);
 		struct bms_frame_desc d;
-		CU_ASSERT_FATAL(DRV->describe(f, (size_t)n, &d) == 0);
+		CU_ASSERT_FATAL(bms_driver_describe(DRV, f, (size_t)n, &d) == 0);
 		bool req = !strcmp(v[i].direction, "request");
 		CU_ASSERT(d.dir == (req ? BMS_DIR_REQUEST : BMS_DIR_REPLY));
 		CU_ASSERT(d.command == 0x1000 && d.address == 1);
@@ -664,7 +664,7 @@ static void test_describe_vectors(void)
 	uint8_t f[512];
 	size_t n = vector_frame(f, sizeof(f));
 	struct bms_frame_desc d;
-	CU_ASSERT_FATAL(DRV->describe(f, n, &d) == 0);
+	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, n, &d) == 0);
 	static const struct {
 		const char *key;
 		double v;
@@ -700,19 +700,19 @@ static void test_describe_other_frames(void)
 	struct bms_request rq = {.kind = BMS_REQ_POLL, .step = 1, .cycle = 1};
 	int n = DRV->build_request(st, &rq, req, sizeof(req));
 	CU_ASSERT_FATAL(n == 10);
-	CU_ASSERT_FATAL(DRV->describe(req, 10, &d) == 0);
+	CU_ASSERT_FATAL(bms_driver_describe(DRV, req, 10, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.command == 0x2810 && d.address == 3);
 	CU_ASSERT(desc_find(&d, "end_register") && desc_find(&d, "end_register")->num == 0x283C);
 	int m = bms_sim_respond(DRV, &dev, 3, req, 10, rep, sizeof(rep));
 	CU_ASSERT_FATAL(m > 0);
-	CU_ASSERT_FATAL(DRV->describe(rep, (size_t)m, &d) == 0);
+	CU_ASSERT_FATAL(bms_driver_describe(DRV, rep, (size_t)m, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0x2810 && d.address == 3);
 	CU_ASSERT(desc_find(&d, "firmware_major") && desc_find(&d, "firmware_major")->num == 12);
 	CU_ASSERT(desc_find(&d, "firmware_patch") && desc_find(&d, "firmware_patch")->num == 7);
 	/* an exception: its function and code */
 	uint8_t ex[5] = {2, 0xF8, 0x02, 0, 0};
 	put_u16le(ex + 3, bms_crc16_modbus(ex, 3));
-	CU_ASSERT_FATAL(DRV->describe(ex, 5, &d) == 0);
+	CU_ASSERT_FATAL(bms_driver_describe(DRV, ex, 5, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.address == 2);
 	CU_ASSERT(desc_find(&d, "exception_code") && desc_find(&d, "exception_code")->num == 2);
 	/* the master's 0x45 pack poll, request and reply */
@@ -720,16 +720,16 @@ static void test_describe_other_frames(void)
 	size_t fn = vector_frame(f, sizeof(f));
 	f[1] = 0x45;
 	reframe(f, fn - 10);
-	CU_ASSERT_FATAL(DRV->describe(f, fn, &d) == 0);
+	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, fn, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0x1000);
 	memcpy(f, req, 10);
 	f[1] = 0x45;
 	put_u16le(f + 8, bms_crc16_modbus(f, 8));
-	CU_ASSERT_FATAL(DRV->describe(f, 10, &d) == 0);
+	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, 10, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REQUEST);
 	/* not a frame */
 	ex[4] ^= 1;
-	CU_ASSERT(DRV->describe(ex, 5, &d) == -1);
+	CU_ASSERT(bms_driver_describe(DRV, ex, 5, &d) == -1);
 }
 
 /* READ: the status and product blocks have their request and decode; others refused. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/registry.h"
 #include "bms/bytes.h"
 #include "bms/fields.h"
 #include "bms/jk_wire.h"
@@ -357,7 +358,7 @@ static void test_alarm_bits(void)
 		}
 		/* and the raw word is shown */
 		struct bms_frame_desc d;
-		CU_ASSERT_FATAL(bms_jk.describe(rep, (size_t)m, &d) == 0);
+		CU_ASSERT_FATAL(bms_jk_describe(rep, (size_t)m, &d) == 0);
 		bool found = false;
 		for (unsigned k = 0; k < d.n; k++)
 			if (!strcmp(d.items[k].key, "alarm_bits"))
@@ -391,7 +392,7 @@ static void test_describe_vectors(void)
 		int n = vec_hex(v[i].hex, f, sizeof(f));
 		CU_ASSERT_FATAL(n > 0);
 		struct bms_frame_desc d;
-		CU_ASSERT_FATAL(bms_jk.describe(f, (size_t)n, &d) == 0);
+		CU_ASSERT_FATAL(bms_jk_describe(f, (size_t)n, &d) == 0);
 		bool request = !strcmp(v[i].direction, "request");
 		CU_ASSERT(d.dir == (request ? BMS_DIR_REQUEST : BMS_DIR_REPLY));
 		CU_ASSERT(d.command == JK_CMD_READ_ALL);
@@ -426,7 +427,7 @@ static void test_describe_vectors(void)
 	req[8] = 0x07;
 	put_u16be(req + n - 2, bms_sum16(req, (size_t)n - 4));
 	struct bms_frame_desc d;
-	CU_ASSERT(bms_jk.describe(req, (size_t)n, &d) == -1);
+	CU_ASSERT(bms_jk_describe(req, (size_t)n, &d) == -1);
 }
 
 /* Temperature coding: vendor table, 101..140 = -(v - 100), beyond = reject. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bms/bms.h"
+#include "bms/registry.h"
 #include "bms/bytes.h"
 #include "bms/fields.h"
 #include "bms/jkpb_wire.h"
@@ -334,7 +335,7 @@ static void test_frame_kinds(void)
 			CU_ASSERT(start == 0 && len == PB_REQ);
 			dc_check_frame(&bms_jkpb, b, PB_REQ);
 			struct bms_frame_desc d;
-			CU_ASSERT(bms_jkpb.describe(b, PB_REQ, &d) == 0);
+			CU_ASSERT(bms_jkpb_describe(b, PB_REQ, &d) == 0);
 			CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.command == regs[k] &&
 				  d.address == (int)a);
 			ack_tail(b, (uint8_t)a, regs[k]);
@@ -342,7 +343,7 @@ static void test_frame_kinds(void)
 				  BMS_FIND_VALID);
 			CU_ASSERT(start == 0 && len == PB_ACK);
 			dc_check_frame(&bms_jkpb, b + 1, PB_ACK);
-			CU_ASSERT(bms_jkpb.describe(b + 1, PB_ACK, &d) == 0);
+			CU_ASSERT(bms_jkpb_describe(b + 1, PB_ACK, &d) == 0);
 			CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == regs[k] &&
 				  d.address == (int)a && d.continues);
 		}
@@ -733,7 +734,7 @@ static void test_alarm_bits(void)
 			CU_ASSERT(got.alarm[a] == lvl);
 		}
 		struct bms_frame_desc d;
-		CU_ASSERT_FATAL(bms_jkpb.describe(buf, PB_FRAME, &d) == 0);
+		CU_ASSERT_FATAL(bms_jkpb_describe(buf, PB_FRAME, &d) == 0);
 		bool found = false;
 		for (unsigned k = 0; k < d.n; k++)
 			if (!strcmp(d.items[k].key, "alarm_bits"))
@@ -774,7 +775,7 @@ static void test_describe_vectors(void)
 		int n = vec_hex(v[i].hex, f, sizeof(f));
 		CU_ASSERT_FATAL(n > 0);
 		struct bms_frame_desc d;
-		CU_ASSERT_FATAL(bms_jkpb.describe(f, (size_t)n, &d) == 0);
+		CU_ASSERT_FATAL(bms_jkpb_describe(f, (size_t)n, &d) == 0);
 		bool request = !strcmp(v[i].direction, "request");
 		CU_ASSERT(d.dir == (request ? BMS_DIR_REQUEST : BMS_DIR_REPLY));
 		if (request) {
@@ -813,7 +814,7 @@ static void test_describe_vectors(void)
 	buf[284] = (uint8_t)-5;
 	buf[299] = bms_sum8(buf, 299);
 	struct bms_frame_desc d;
-	CU_ASSERT_FATAL(bms_jkpb.describe(buf, PB_FRAME, &d) == 0);
+	CU_ASSERT_FATAL(bms_jkpb_describe(buf, PB_FRAME, &d) == 0);
 	CU_ASSERT(d.command == PB_TRIG_SETTINGS && !strcmp(d.name, "settings"));
 	const struct bms_desc_item *it = item(&d, "cell_uvp_v");
 	CU_ASSERT(it && fabs(it->num - 2.8) < 1e-9);
@@ -829,7 +830,7 @@ static void test_describe_vectors(void)
 	/* a data frame of an unknown type is not one the protocol defines */
 	buf[4] = 0x05;
 	buf[299] = bms_sum8(buf, 299);
-	CU_ASSERT(bms_jkpb.describe(buf, PB_FRAME, &d) == -1);
+	CU_ASSERT(bms_jkpb_describe(buf, PB_FRAME, &d) == -1);
 }
 
 /*

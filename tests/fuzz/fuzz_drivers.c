@@ -55,7 +55,7 @@ static void fz_frames(const struct bms_driver *drv, void *st, const struct bms_r
 		if (req->kind == BMS_REQ_READ) {
 			/* what decode does: describe, then a READ of its command */
 			struct bms_frame_desc d;
-			if (!drv->describe || drv->describe(frame, flen, &d) < 0) {
+			if (bms_driver_describe(drv, frame, flen, &d) < 0) {
 				free(frame);
 				pos += start + flen;
 				continue;
