@@ -641,7 +641,9 @@ static void describe_request(const uint8_t *p, struct bms_frame_desc *d)
 	for (unsigned i = 0; i < n && o + 4 < sizeof(hex); i++)
 		o += (size_t)snprintf(hex + o, sizeof(hex) - o, "%s%02X", i ? " " : "", p[4 + i]);
 	bms_desc_text(d, "data", hex, o);
-	uint16_t w = n == 2 ? (uint16_t)((p[4] << 8) | p[5]) : 0;
+	uint16_t w = 0;
+	if (n == 2)
+		w = (uint16_t)((p[4] << 8) | p[5]);
 	if (reg == JBD_REG_MOSFET && n == 2) {
 		bms_desc_num(d, "charge_fet_off", w & 1);
 		bms_desc_num(d, "discharge_fet_off", (w >> 1) & 1);
