@@ -396,8 +396,8 @@ struct s_dev {
 	unsigned drop;    /* bit n: never answer command n */
 	uint8_t seen[64]; /* commands received, in order */
 	atomic_uint nseen;
-	bool foreign; /* before each reply: another master's exchange with unit 2 */
-	bool echo;    /* the adapter echoes each request back (CH340) */
+	atomic_bool foreign; /* before each reply: another master's exchange with unit 2 */
+	bool echo;           /* the adapter echoes each request back (CH340) */
 	pthread_t th;
 };
 
@@ -436,14 +436,14 @@ static void *s_serve(void *arg)
 				d->seen[k] = cmd;
 				atomic_store(&d->nseen, k + 1);
 			}
-			if (d->echo)
+			if (atomic_load(&d->echo))
 				s_put(d->master, 0xB0, 1, cmd, 0);
-			if (d->foreign) {
+			if (atomic_load(&d->foreign)) {
 				s_put(d->master, 0xB0, 2, 9, 0);  /* a second master asks unit 2 */
 				s_put(d->master, 0xB1, 2, 9, 12); /* unit 2 answers it */
 				s_put(d->master, 0xB1, 1, 2, 7);  /* ours, to another command */
 			}
-			if (!((d->drop >> cmd) & 1u))
+			if (!((atomic_load(&d->drop) >> cmd) & 1u))
 				s_put(d->master, 0xB1, 1, cmd, cmd == 2 ? 40 : cmd == 9 ? 53 : 0);
 		}
 	}
@@ -502,7 +502,7 @@ static void test_setup_sequence(void)
 
 	/* the read is lost: not retried, and the mode is left (cleanup) */
 	atomic_store(&d.nseen, 0);
-	d.drop = 1u << 2;
+	atomic_store(&d.drop, 1u << 2);
 	memset(&snap, 0, sizeof(snap));
 	uint64_t to0 = c.timeouts;
 	CU_ASSERT(worker_setup(l, &s_drv, &st, &snap, &c) == -ETIMEDOUT);
@@ -513,13 +513,13 @@ static void test_setup_sequence(void)
 	/* even the enter goes unanswered (it may have switched): leave anyway, and
 	 * the leave gets one retry when it is not acknowledged */
 	atomic_store(&d.nseen, 0);
-	d.drop = (1u << 1) | (1u << 3);
+	atomic_store(&d.drop, (1u << 1) | (1u << 3));
 	CU_ASSERT(worker_setup(l, &s_drv, &st, &snap, &c) == -ETIMEDOUT);
 	CU_ASSERT(seen_is(&d, "133"));
 
 	/* a driver without a sequence: nothing on the wire */
 	atomic_store(&d.nseen, 0);
-	d.drop = 0;
+	atomic_store(&d.drop, 0);
 	CU_ASSERT(worker_setup(l, bms_driver_find("daly"), &st, &snap, &c) == 1);
 	struct timespec ts = {0, 50000000L};
 	nanosleep(&ts, NULL);
@@ -533,7 +533,7 @@ static void test_setup_sequence(void)
 static void test_foreign_frames(void)
 {
 	struct s_dev d = {0};
-	d.foreign = true;
+	atomic_store(&d.foreign, true);
 	char slave[64];
 	CU_ASSERT_FATAL(s_start(&d, slave, sizeof(slave)) == 0);
 	struct worker_link *l;
@@ -555,18 +555,18 @@ static void test_foreign_frames(void)
 	CU_ASSERT(c.frames_foreign == 9); /* 3 per cycle: request, reply, other command */
 
 	/* an adapter echoing our request: the echo is neither foreign nor bad */
-	d.foreign = false;
-	d.echo = true;
+	atomic_store(&d.foreign, false);
+	atomic_store(&d.echo, true);
 	uint64_t fo0 = c.frames_foreign;
 	memset(&snap, 0, sizeof(snap));
 	CU_ASSERT(worker_cycle(l, &s_drv, &st, BMS_REQ_POLL, 0, NULL, &snap, &c) == 0);
 	CU_ASSERT(snap.voltage_mv == 53000);
 	CU_ASSERT(c.frames_foreign == fo0 && c.frames_bad == 0);
-	d.echo = false;
-	d.foreign = true;
+	atomic_store(&d.echo, false);
+	atomic_store(&d.foreign, true);
 
 	/* our unit silent, the other master busy: a timeout, not a bad frame */
-	d.drop = 1u << 9;
+	atomic_store(&d.drop, 1u << 9);
 	memset(&snap, 0, sizeof(snap));
 	CU_ASSERT(worker_cycle(l, &s_drv, &st, BMS_REQ_POLL, 0, NULL, &snap, &c) == -ETIMEDOUT);
 	CU_ASSERT(c.frames_bad == 0);
