@@ -86,11 +86,24 @@ static int ini_read(const char *path, struct ini *ini)
 	char line[1024];
 	int lineno = 0, r = 0;
 	bool in_default = true;
+	struct ini_entry *last = NULL; /* for configparser's continuation lines */
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
+		bool indented = line[0] == ' ' || line[0] == '\t';
 		char *s = trim(line);
-		if (!*s || *s == '#' || *s == ';')
+		if (!*s) {
+			last = NULL;
 			continue;
+		}
+		if (*s == '#' || *s == ';')
+			continue;
+		if (indented && last) {
+			/* configparser: an indented line continues the value above */
+			size_t l = strlen(last->value);
+			snprintf(last->value + l, sizeof(last->value) - l, " %s", s);
+			continue;
+		}
+		last = NULL;
 		if (*s == '[') {
 			char *end = strchr(s, ']');
 			if (!end) {
@@ -135,6 +148,7 @@ static int ini_read(const char *path, struct ini *ini)
 				*p = (char)(*p - 'a' + 'A');
 		snprintf(e->value, sizeof(e->value), "%s", v);
 		e->line = lineno;
+		last = e;
 	}
 	fclose(f);
 	return r;
@@ -206,7 +220,8 @@ static void emit_list(struct out *o, int sec, const char *ours, const struct ini
 			bad(o, e, "not a comma-separated list of numbers");
 			return;
 		}
-		fprintf(o->sec[sec], "%s%.15g%s", n++ ? ", " : "", v, floor(v) == v ? ".0" : "");
+		fprintf(o->sec[sec], "%s%.15g%s", n++ ? ", " : "", v,
+			floor(v) == v && fabs(v) < 1e15 ? ".0" : "");
 	}
 	fprintf(o->sec[sec], "]; # %s (line %d)\n", e->key, e->line);
 	note_origin(o, sec, ours, e);
@@ -479,6 +494,10 @@ static void translate_special(struct out *o, struct ini *ini)
 				t = trim(t);
 				if (!*t)
 					continue;
+				if (strpbrk(t, "\"\\")) {
+					bad(o, e, "a device name with a quote or backslash");
+					return;
+				}
 				/* the Python driver names ttys with or without /dev/ */
 				fprintf(o->sec[S_UDEV], "%s\"%s%s\"", n++ ? ", " : "",
 					t[0] == '/' ? "" : "/dev/", t);
@@ -568,7 +587,7 @@ static void translate_ports(struct out *o, struct ini *ini, char ports[][CFG_STR
 		}
 		fl += (size_t)snprintf(fields + fl, sizeof(fields) - fl,
 				       " poll_interval = %.15g%s; /* POLL_INTERVAL (line %d) */", v,
-				       floor(v) == v ? ".0" : "", pi->line);
+				       floor(v) == v && fabs(v) < 1e15 ? ".0" : "", pi->line);
 	} else if (pi) {
 		pi->used = true;
 	}
@@ -674,8 +693,9 @@ int cmd_import_config(int argc, char **argv)
 			outpath = optarg;
 			break;
 		case 'p':
-			if (nports == PORTS_MAX || strlen(optarg) >= CFG_STR) {
-				fprintf(stderr, "import-config: too many or too long --port\n");
+			if (nports == PORTS_MAX || strlen(optarg) >= CFG_STR ||
+			    strpbrk(optarg, "\"\\")) {
+				fprintf(stderr, "import-config: too many, too long or quoted --port\n");
 				return 2;
 			}
 			snprintf(ports[nports++], CFG_STR, "%s", optarg);
@@ -752,6 +772,16 @@ int cmd_import_config(int argc, char **argv)
 		for (unsigned i = 0; i < o->norig && !from; i++)
 			if (strcmp(o->orig[i].ours, err.key) == 0)
 				from = o->orig[i].from;
+		/* A cross-key check may name a key the ini left at its default
+		 * ("soc_reset_cell_voltage: must not be below max_cell_voltage"):
+		 * then the ini line to change is the one the reason names. */
+		for (unsigned i = 0; i < o->norig && !from; i++) {
+			const char *dot = strchr(o->orig[i].ours, '.');
+			const char *m = dot ? strstr(err.msg, dot + 1) : NULL;
+			size_t l = dot ? strlen(dot + 1) : 0;
+			if (m && (m[l] == '\0' || m[l] == ' ' || m[l] == ',' || m[l] == ')'))
+				from = o->orig[i].from;
+		}
 		if (from)
 			fprintf(stderr, "%s:%d: %s: %s (serialbatteryd's %s)\n", inpath, from->line,
 				from->key, err.msg, err.key);

@@ -360,7 +360,7 @@ static void test_default_round_trip(void)
 static const char user_ini[] = "# my settings\n"
 			       "[DEFAULT]\n"
 			       "max_battery_charge_current=100\n"
-			       "  MAX_BATTERY_DISCHARGE_CURRENT   =   120.5  \n"
+			       "MAX_BATTERY_DISCHARGE_CURRENT   =   120.5  \n"
 			       "; comment line\n"
 			       "MAX_CELL_VOLTAGE = 3.500\n"
 			       "FLOAT_CELL_VOLTAGE = 3.350\n"
@@ -368,7 +368,8 @@ static const char user_ini[] = "# my settings\n"
 			       "CHARGE_MODE = 2\n"
 			       "CVL_CONTROLLER_MODE = 0\n"
 			       "BLOCK_ON_DISCONNECT_TIMEOUT_MINUTES = 10\n"
-			       "CELL_VOLTAGES_WHILE_CHARGING = 3.55,3.50 , 3.45, 3.4\n"
+			       "CELL_VOLTAGES_WHILE_CHARGING = 3.55,3.50 ,\n"
+			       "    3.45, 3.4\n" /* a configparser continuation line */
 			       "MAX_CHARGE_CURRENT_CV_FRACTION = 0, 0.05, 0.5, 1\n"
 			       "CCCM_SOC_ENABLE = true\n"
 			       "BMS_TYPE = Jkbms_pb\n"
@@ -454,6 +455,9 @@ static void test_bad_values(void)
 	/* a BMS we have no driver for, and a controller mode we do not have */
 	refused("[DEFAULT]\nBMS_TYPE = Seplos\n", "2: BMS_TYPE: ", "bad5.conf");
 	refused("[DEFAULT]\nCVL_CONTROLLER_MODE = 2\n", "2: CVL_CONTROLLER_MODE: ", "bad6.conf");
+	/* the key our check names is not in the ini: the line of the one its reason names */
+	refused("[DEFAULT]\nLOGGING = INFO\nMAX_CELL_VOLTAGE = 3.7\n", "3: MAX_CELL_VOLTAGE: ",
+		"bad7.conf");
 
 	/* an existing output is left as it was */
 	char out[128], *err;
