@@ -783,11 +783,10 @@ int cmd_import_config(int argc, char **argv)
 				from = o->orig[i].from;
 		}
 		if (from)
-			fprintf(stderr, "%s:%d: %s: %s (serialbatteryd's %s)\n", inpath, from->line,
-				from->key, err.msg, err.key);
+			fprintf(stderr, "%s:%d: %s: serialbatteryd's %s: %s\n", inpath, from->line,
+				from->key, err.key, err.msg);
 		else
-			fprintf(stderr, "%s: %s: %s (not set by the ini: serialbatteryd's default)\n",
-				inpath, err.key, err.msg);
+			fprintf(stderr, "%s: serialbatteryd's %s: %s\n", inpath, err.key, err.msg);
 		goto out;
 	}
 	if (outpath) {
