@@ -107,7 +107,8 @@ static int ini_read(const char *path, struct ini *ini)
 		if (*s == '[') {
 			char *end = strchr(s, ']');
 			if (!end) {
-				fprintf(stderr, "%s:%d: section header without ']'\n", path, lineno);
+				fprintf(stderr, "%s:%d: section header without ']'\n", path,
+					lineno);
 				r = -EINVAL;
 				break;
 			}
@@ -346,7 +347,8 @@ static const struct {
 	 "voltages always come from charge.*"},
 	{"SOC_LOW_WARNING", "not supported: low-SOC alarms come from the BMS"},
 	{"SOC_LOW_ALARM", "not supported: low-SOC alarms come from the BMS"},
-	{"UP16S_REQUIRE_DIRECT_CONNECTION", "not supported: the jbd_up16s driver polls one address"},
+	{"UP16S_REQUIRE_DIRECT_CONNECTION",
+	 "not supported: the jbd_up16s driver polls one address"},
 	{"INVERT_CURRENT_MEASUREMENT", "not supported: the daly driver knows the current's sign"},
 	{"GREENMETER_ADDRESS", "not supported: no ECS driver"},
 	{"LIPRO_START_ADDRESS", "not supported: no ECS driver"},
@@ -371,8 +373,8 @@ static const struct {
 static const struct {
 	const char *py, *ours;
 } bms_names[] = {
-	{"Jkbms", "jk"}, {"Jkbms_pb", "jkpb"}, {"LltJbd", "jbd"},
-	{"LltJbd_Up16s", "jbd_up16s"}, {"Daly", "daly"},
+	{"Jkbms", "jk"},  {"Jkbms_pb", "jkpb"}, {"LltJbd", "jbd"}, {"LltJbd_Up16s", "jbd_up16s"},
+	{"Daly", "daly"},
 };
 
 static void note(struct out *o, const struct ini_entry *e, const char *why)
@@ -423,8 +425,10 @@ static void translate_special(struct out *o, struct ini *ini)
 	bool b;
 
 	if ((e = ini_get(ini, "LOGGING"))) {
-		static const char *const lv[][2] = {
-			{"ERROR", "error"}, {"WARNING", "warn"}, {"INFO", "info"}, {"DEBUG", "debug"}};
+		static const char *const lv[][2] = {{"ERROR", "error"},
+						    {"WARNING", "warn"},
+						    {"INFO", "info"},
+						    {"DEBUG", "debug"}};
 		const char *ours = NULL;
 		for (size_t i = 0; i < 4; i++)
 			if (strcasecmp(e->value, lv[i][0]) == 0)
@@ -433,8 +437,8 @@ static void translate_special(struct out *o, struct ini *ini)
 		if (!ours)
 			bad(o, e, "not ERROR, WARNING, INFO or DEBUG");
 		else {
-			fprintf(o->sec[S_DAEMON], "  log_level = \"%s\"; # LOGGING (line %d)\n", ours,
-				e->line);
+			fprintf(o->sec[S_DAEMON], "  log_level = \"%s\"; # LOGGING (line %d)\n",
+				ours, e->line);
 			note_origin(o, S_DAEMON, "log_level", e);
 		}
 	}
@@ -443,7 +447,8 @@ static void translate_special(struct out *o, struct ini *ini)
 		if (!parse_double(e->value, &v) || (v != 1 && v != 2))
 			bad(o, e, "must be 1 (linear) or 2 (step)");
 		else {
-			fprintf(o->sec[S_CHARGE], "  interpolation = \"%s\"; # CHARGE_MODE (line %d)\n",
+			fprintf(o->sec[S_CHARGE],
+				"  interpolation = \"%s\"; # CHARGE_MODE (line %d)\n",
 				v == 1 ? "linear" : "step", e->line);
 			note_origin(o, S_CHARGE, "interpolation", e);
 		}
@@ -452,7 +457,8 @@ static void translate_special(struct out *o, struct ini *ini)
 		e->used = true;
 		if (!parse_double(e->value, &v) || (v != 0 && v != 1))
 			bad(o, e,
-			    "must be 0 (off) or 1 (penalty sum): serialbatteryd has no I-controller "
+			    "must be 0 (off) or 1 (penalty sum): serialbatteryd has no "
+			    "I-controller "
 			    "(2) or clipped sum (3)");
 		else {
 			fprintf(o->sec[S_CHARGE],
@@ -695,7 +701,8 @@ int cmd_import_config(int argc, char **argv)
 		case 'p':
 			if (nports == PORTS_MAX || strlen(optarg) >= CFG_STR ||
 			    strpbrk(optarg, "\"\\")) {
-				fprintf(stderr, "import-config: too many, too long or quoted --port\n");
+				fprintf(stderr,
+					"import-config: too many, too long or quoted --port\n");
 				return 2;
 			}
 			snprintf(ports[nports++], CFG_STR, "%s", optarg);
@@ -742,7 +749,8 @@ int cmd_import_config(int argc, char **argv)
 		for (size_t k = 0; k < sizeof(unsupported) / sizeof(unsupported[0]); k++)
 			if (strcmp(e->key, unsupported[k].ini) == 0)
 				why = unsupported[k].why;
-		note(o, e, why ? why : "unknown to dbus-serialbattery's documented options: ignored");
+		note(o, e,
+		     why ? why : "unknown to dbus-serialbattery's documented options: ignored");
 	}
 	for (int i = 0; i < 4; i++)
 		fclose(o->sec[i]);
@@ -751,9 +759,10 @@ int cmd_import_config(int argc, char **argv)
 		goto out;
 
 	FILE *t = open_memstream(&text, &textlen);
-	fprintf(t, "# serialbatteryd configuration, imported from %s by\n"
-		   "# 'serialbattery import-config'. Keys not set here take serialbatteryd's\n"
-		   "# defaults (docs/CONFIG.md); each value names the ini line it came from.\n",
+	fprintf(t,
+		"# serialbatteryd configuration, imported from %s by\n"
+		"# 'serialbattery import-config'. Keys not set here take serialbatteryd's\n"
+		"# defaults (docs/CONFIG.md); each value names the ini line it came from.\n",
 		inpath);
 	if (ini->other_sections[0])
 		fprintf(t, "# Sections %s: ignored, the Python driver reads [DEFAULT] only.\n",
@@ -762,7 +771,8 @@ int cmd_import_config(int argc, char **argv)
 		if (o->len[i])
 			fprintf(t, "\n%s:\n{\n%s};\n", sec_names[i], o->buf[i]);
 	if (o->notes_len)
-		fprintf(t, "\n# Options without a counterpart in serialbatteryd:\n%s", o->notes_buf);
+		fprintf(t, "\n# Options without a counterpart in serialbatteryd:\n%s",
+			o->notes_buf);
 	fclose(t);
 
 	/* The daemon's own check: the same schema and loader as --check-config. */
