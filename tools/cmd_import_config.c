@@ -422,7 +422,6 @@ static void translate_special(struct out *o, struct ini *ini)
 {
 	struct ini_entry *e;
 	double v;
-	bool b;
 
 	if ((e = ini_get(ini, "LOGGING"))) {
 		static const char *const lv[][2] = {{"ERROR", "error"},
@@ -512,7 +511,6 @@ static void translate_special(struct out *o, struct ini *ini)
 			note_origin(o, S_UDEV, "exclude", e);
 		}
 	}
-	(void)b;
 }
 
 /*
@@ -737,6 +735,18 @@ int cmd_import_config(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		o->sec[i] = open_memstream(&o->buf[i], &o->len[i]);
 	o->notes = open_memstream(&o->notes_buf, &o->notes_len);
+	bool streams = o->notes != NULL;
+	for (int i = 0; i < 4; i++)
+		streams = streams && o->sec[i];
+	if (!streams) {
+		for (int i = 0; i < 4; i++)
+			if (o->sec[i])
+				fclose(o->sec[i]);
+		if (o->notes)
+			fclose(o->notes);
+		fprintf(stderr, "import-config: out of memory\n");
+		goto out;
+	}
 
 	translate_special(o, ini);
 	translate_plain(o, ini);
@@ -759,6 +769,10 @@ int cmd_import_config(int argc, char **argv)
 		goto out;
 
 	FILE *t = open_memstream(&text, &textlen);
+	if (!t) {
+		fprintf(stderr, "import-config: out of memory\n");
+		goto out;
+	}
 	fprintf(t,
 		"# serialbatteryd configuration, imported from %s by\n"
 		"# 'serialbattery import-config'. Keys not set here take serialbatteryd's\n"
