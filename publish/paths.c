@@ -82,6 +82,15 @@ static const struct path_def pack_paths[] = {
 	{"/History/MaximumVoltage", 'd', "%.2fV"},
 	{"/History/ChargedEnergy", 'd', "%.2fkWh"},
 	{"/History/DischargedEnergy", 'd', "%.2fkWh"},
+	{"/History/TotalAhDrawn", 'd', "%.2fAh"},
+	{"/History/LastDischarge", 'd', "%.2fAh"},
+	{"/History/DeepestDischarge", 'd', "%.2fAh"},
+	{"/History/AverageDischarge", 'd', "%.2fAh"},
+	{"/History/FullDischarges", 'i', NULL},
+	{"/History/AutomaticSyncs", 'i', NULL},
+	{"/History/TimeSinceLastFullCharge", 'i', "%ds"},
+	{"/History/MinimumTemperature", 'd', "%.1f°C"},
+	{"/History/MaximumTemperature", 'd', "%.1f°C"},
 	{"/History/CanBeCleared", 'i', NULL},
 	/* from the BMS's own protection event counters (JBD 0xAA), when it keeps them */
 	{"/History/LowVoltageAlarms", 'i', NULL},
@@ -321,7 +330,8 @@ static const char prot_paths[BMS_PROT_COUNT][48] = {
  * high voltage alarm counts: the BMS's under-/over-voltage protections of a
  * cell or of the pack are exactly those events, so each is their sum. The
  * rest have no Victron path and are published under /Bms/ProtectionEvents
- * (read by `serialbattery status --json`). Invalid when the BMS keeps none.
+ * (read by `serialbattery status --json`). Invalid when the BMS keeps none
+ * (the two history counts are then our own, publish/history.c).
  */
 static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *s)
 {
@@ -329,10 +339,12 @@ static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *
 	const uint16_t *e = s->prot_events;
 	for (unsigned i = 0; i < BMS_PROT_COUNT; i++)
 		set_i(t, prot_paths[i], ok, e[i]);
-	set_i(t, "/History/LowVoltageAlarms", ok,
-	      (int32_t)e[BMS_PROT_CELL_UV] + (int32_t)e[BMS_PROT_PACK_UV]);
-	set_i(t, "/History/HighVoltageAlarms", ok,
-	      (int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
+	if (!ok)
+		return; /* then the history counts our own alarms (history.c) */
+	publish_tree_set_int(t, "/History/LowVoltageAlarms",
+			     (int32_t)e[BMS_PROT_CELL_UV] + (int32_t)e[BMS_PROT_PACK_UV]);
+	publish_tree_set_int(t, "/History/HighVoltageAlarms",
+			     (int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
 }
 
 void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
