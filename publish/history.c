@@ -57,7 +57,8 @@ void publish_history_update(struct publish_history *h, const struct bms_snapshot
 	if (cs->temp_count)
 		extremes(&h->have_temp, &h->min_temp, &h->max_temp, cs->temp_min_dc / 10.0,
 			 cs->temp_max_dc / 10.0);
-	if ((s->valid & (BMS_V_CAP_FULL | BMS_V_CAP_REMAIN)) == (BMS_V_CAP_FULL | BMS_V_CAP_REMAIN) &&
+	if ((s->valid & (BMS_V_CAP_FULL | BMS_V_CAP_REMAIN)) ==
+		    (BMS_V_CAP_FULL | BMS_V_CAP_REMAIN) &&
 	    s->capacity_full_mah >= s->capacity_remain_mah && s->capacity_remain_mah >= 0) {
 		double used = (s->capacity_full_mah - s->capacity_remain_mah) / 1000.0;
 		if (!h->have_deepest || used > h->deepest_ah)
@@ -140,8 +141,8 @@ void publish_history_fill(struct publish_tree *t, const struct publish_history *
 	set_d(t, "/History/MinimumTemperature", h->have_temp, h->min_temp);
 	set_d(t, "/History/MaximumTemperature", h->have_temp, h->max_temp);
 	/* energy and Ah only from the first integration step: before it nothing is known */
-	bool run = h->last_ms != 0 || h->charged_kwh > 0 || h->discharged_kwh > 0 ||
-		   h->total_ah > 0;
+	bool run =
+		h->last_ms != 0 || h->charged_kwh > 0 || h->discharged_kwh > 0 || h->total_ah > 0;
 	set_d(t, "/History/ChargedEnergy", run, round_to(h->charged_kwh, 0.001));
 	set_d(t, "/History/DischargedEnergy", run, round_to(h->discharged_kwh, 0.001));
 	/* Victron publishes Ah taken out as negative numbers */
@@ -199,9 +200,18 @@ struct field {
 	enum kind kind;
 	size_t off;
 };
-#define FD(n, m) {n, K_D, offsetof(struct publish_history, m)}
-#define FI(n, m) {n, K_I, offsetof(struct publish_history, m)}
-#define FB(n, m) {n, K_B, offsetof(struct publish_history, m)}
+#define FD(n, m)                                                                                   \
+	{                                                                                          \
+		n, K_D, offsetof(struct publish_history, m)                                        \
+	}
+#define FI(n, m)                                                                                   \
+	{                                                                                          \
+		n, K_I, offsetof(struct publish_history, m)                                        \
+	}
+#define FB(n, m)                                                                                   \
+	{                                                                                          \
+		n, K_B, offsetof(struct publish_history, m)                                        \
+	}
 static const struct field fields[] = {
 	FB("have_v", have_v),
 	FD("min_v", min_v),

@@ -17,10 +17,10 @@
 /* Groups of /History/Clear (the Python driver's numbering; 1 = all). */
 enum publish_history_group {
 	PUBLISH_HIST_ALL = 1,
-	PUBLISH_HIST_CAPACITY = 2,    /* Deepest/Last/AverageDischarge, TotalAhDrawn, FullDischarges */
-	PUBLISH_HIST_VOLTAGE = 3,     /* Minimum/Maximum(Cell)Voltage */
-	PUBLISH_HIST_TIME = 4,        /* TimeSinceLastFullCharge, AutomaticSyncs */
-	PUBLISH_HIST_ALARMS = 5,      /* our own Low/HighVoltageAlarms counts */
+	PUBLISH_HIST_CAPACITY = 2, /* Deepest/Last/AverageDischarge, TotalAhDrawn, FullDischarges */
+	PUBLISH_HIST_VOLTAGE = 3,  /* Minimum/Maximum(Cell)Voltage */
+	PUBLISH_HIST_TIME = 4,     /* TimeSinceLastFullCharge, AutomaticSyncs */
+	PUBLISH_HIST_ALARMS = 5,   /* our own Low/HighVoltageAlarms counts */
 	PUBLISH_HIST_TEMPERATURE = 6, /* Minimum/MaximumTemperature */
 	PUBLISH_HIST_ENERGY = 7,      /* Charged/DischargedEnergy */
 };
@@ -30,9 +30,9 @@ struct publish_history {
 	bool have_v, have_cell, have_temp, have_deepest, have_full;
 	double min_v, max_v, min_cell, max_cell, min_temp, max_temp;
 	double charged_kwh, discharged_kwh;
-	double total_ah;    /* Ah discharged, positive (published negative) */
-	double last_ah;     /* Ah of the current or last discharge, positive */
-	double deepest_ah;  /* most Ah ever taken out (capacity - remaining), positive */
+	double total_ah;     /* Ah discharged, positive (published negative) */
+	double last_ah;      /* Ah of the current or last discharge, positive */
+	double deepest_ah;   /* most Ah ever taken out (capacity - remaining), positive */
 	double since_full_s; /* running time since SOC last reached 100 % */
 	int32_t full_discharges, syncs, low_alarms, high_alarms;
 	bool discharging, empty_armed, at_full, low_on, high_on;
