@@ -82,6 +82,15 @@ static const struct path_def pack_paths[] = {
 	{"/History/MaximumVoltage", 'd', "%.2fV"},
 	{"/History/ChargedEnergy", 'd', "%.2fkWh"},
 	{"/History/DischargedEnergy", 'd', "%.2fkWh"},
+	{"/History/TotalAhDrawn", 'd', "%.2fAh"},
+	{"/History/LastDischarge", 'd', "%.2fAh"},
+	{"/History/DeepestDischarge", 'd', "%.2fAh"},
+	{"/History/AverageDischarge", 'd', "%.2fAh"},
+	{"/History/FullDischarges", 'i', NULL},
+	{"/History/AutomaticSyncs", 'i', NULL},
+	{"/History/TimeSinceLastFullCharge", 'i', "%ds"},
+	{"/History/MinimumTemperature", 'd', "%.1f°C"},
+	{"/History/MaximumTemperature", 'd', "%.1f°C"},
 	{"/History/CanBeCleared", 'i', NULL},
 	/* from the BMS's own protection event counters (JBD 0xAA), when it keeps them */
 	{"/History/LowVoltageAlarms", 'i', NULL},
@@ -321,7 +330,8 @@ static const char prot_paths[BMS_PROT_COUNT][48] = {
  * high voltage alarm counts: the BMS's under-/over-voltage protections of a
  * cell or of the pack are exactly those events, so each is their sum. The
  * rest have no Victron path and are published under /Bms/ProtectionEvents
- * (read by `serialbattery status --json`). Invalid when the BMS keeps none.
+ * (read by `serialbattery status --json`). Invalid when the BMS keeps none
+ * (the two history counts are then our own, publish/history.c).
  */
 static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *s)
 {
@@ -329,10 +339,12 @@ static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *
 	const uint16_t *e = s->prot_events;
 	for (unsigned i = 0; i < BMS_PROT_COUNT; i++)
 		set_i(t, prot_paths[i], ok, e[i]);
-	set_i(t, "/History/LowVoltageAlarms", ok,
-	      (int32_t)e[BMS_PROT_CELL_UV] + (int32_t)e[BMS_PROT_PACK_UV]);
-	set_i(t, "/History/HighVoltageAlarms", ok,
-	      (int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
+	if (!ok)
+		return; /* then the history counts our own alarms (history.c) */
+	publish_tree_set_int(t, "/History/LowVoltageAlarms",
+			     (int32_t)e[BMS_PROT_CELL_UV] + (int32_t)e[BMS_PROT_PACK_UV]);
+	publish_tree_set_int(t, "/History/HighVoltageAlarms",
+			     (int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
 }
 
 void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
@@ -434,51 +446,4 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 			     (int32_t)(rec->info.frames_foreign & 0x7fffffff));
 	fill_prot_events(t, s);
 	publish_history_fill(t, h, s);
-}
-
-void publish_history_update(struct publish_history *h, const struct bms_snapshot *s,
-			    const struct bms_stats *cs, uint64_t snap_ms, uint32_t poll_interval_ms)
-{
-	if (s->valid & BMS_V_VOLTAGE) {
-		double vv = bms_mv_to_v(s->voltage_mv);
-		if (!h->have_v || vv < h->min_v)
-			h->min_v = vv;
-		if (!h->have_v || vv > h->max_v)
-			h->max_v = vv;
-		h->have_v = true;
-	}
-	if (cs->cell_count) {
-		if (!h->have_cell || bms_mv_to_v(cs->cell_min_mv) < h->min_cell)
-			h->min_cell = bms_mv_to_v(cs->cell_min_mv);
-		if (!h->have_cell || bms_mv_to_v(cs->cell_max_mv) > h->max_cell)
-			h->max_cell = bms_mv_to_v(cs->cell_max_mv);
-		h->have_cell = true;
-	}
-	double w;
-	if (h->last_ms && snap_ms > h->last_ms && publish_snap_power(s, &w)) {
-		/* a gap much longer than a poll is missing data, not a long steady interval */
-		uint64_t cap = 3ull * (poll_interval_ms ? poll_interval_ms : 1000u);
-		uint64_t dt = snap_ms - h->last_ms;
-		double kwh = w * (double)(dt < cap ? dt : cap) / 3.6e9;
-		if (kwh > 0)
-			h->charged_kwh += kwh;
-		else
-			h->discharged_kwh -= kwh;
-	}
-	h->last_ms = snap_ms;
-}
-
-void publish_history_fill(struct publish_tree *t, const struct publish_history *h,
-			  const struct bms_snapshot *s)
-{
-	set_i(t, "/History/ChargeCycles", s->valid & BMS_V_CYCLES,
-	      (int32_t)(s->cycles & 0x7fffffff));
-	set_d(t, "/History/MinimumVoltage", h->have_v, h->min_v);
-	set_d(t, "/History/MaximumVoltage", h->have_v, h->max_v);
-	set_d(t, "/History/MinimumCellVoltage", h->have_cell, h->min_cell);
-	set_d(t, "/History/MaximumCellVoltage", h->have_cell, h->max_cell);
-	/* rounded to Wh so the path changes (and is sent) once per Wh, not every cycle */
-	publish_tree_set_double(t, "/History/ChargedEnergy", round(h->charged_kwh * 1000) / 1000);
-	publish_tree_set_double(t, "/History/DischargedEnergy",
-				round(h->discharged_kwh * 1000) / 1000);
 }

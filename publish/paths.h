@@ -9,14 +9,7 @@
 #include "charge/charge.h"
 #include "common/store.h"
 #include "publish/busitem.h"
-
-/* Running history of one battery (since start; /History/Clear resets it). */
-struct publish_history {
-	bool have_v, have_cell;
-	double min_v, max_v, min_cell, max_cell;
-	double charged_kwh, discharged_kwh;
-	uint64_t last_ms; /* snapshot time of the last integration step, 0 = none */
-};
+#include "publish/history.h"
 
 /* Add every path of a pack (ncells cell paths) or of the aggregate (ncells 0, aggregate true). */
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate);
@@ -31,14 +24,6 @@ void publish_paths_fixed(struct publish_tree *t, const char *product_name, const
 void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 			const struct charge_result *res, const struct publish_history *h,
 			bool info_paths);
-
-/* Advance history with a new snapshot taken at snap_ms; st: its statistics
- * from the charge result (the cells the limits came from). */
-void publish_history_update(struct publish_history *h, const struct bms_snapshot *s,
-			    const struct bms_stats *st, uint64_t snap_ms,
-			    uint32_t poll_interval_ms);
-void publish_history_fill(struct publish_tree *t, const struct publish_history *h,
-			  const struct bms_snapshot *s);
 
 /* Power in W, positive = charging (from the BMS or V x I); false when unknown. */
 bool publish_snap_power(const struct bms_snapshot *s, double *ret_w);

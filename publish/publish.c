@@ -58,6 +58,7 @@ struct batt {
 	struct charge_result res;
 	bool have_res;
 	struct publish_history hist;
+	uint64_t hist_saved_ms; /* when the history file was last written, 0 = not yet */
 	uint64_t gone_since_ms; /* 0 = not gone */
 	char charge_text[CHARGE_TEXT_LEN];
 	bool in_bank;
@@ -188,6 +189,49 @@ static void state_save(struct publish *p, struct batt *b)
 	}
 }
 
+/* ---- history persistence ---- */
+
+/* The history survives restarts: one file per battery identity, written at
+ * most once a minute (HISTORY_SAVE_MS), at removal/stop and after a clear. */
+#define HISTORY_SAVE_MS 60000u
+
+static void hist_name(const struct batt *b, char *buf, size_t len)
+{
+	snprintf(buf, len, "history_%s.state", b->sid);
+}
+
+static void hist_load(struct publish *p, struct batt *b)
+{
+	if (!p->state_dir[0])
+		return;
+	char name[STORE_KEY_LEN + 16], text[PUBLISH_HISTORY_TEXT_LEN];
+	hist_name(b, name, sizeof(name));
+	int r = statefile_read(p->state_dir, name, text, sizeof(text), NULL);
+	if (r == -ENOENT || r == -EPERM || r == -EACCES || r == -ENOTDIR || r == -EROFS)
+		return;
+	if (r < 0 || publish_history_parse(&b->hist, text) < 0)
+		log_warn("publish: ignoring history %s/%s: %s", p->state_dir, name,
+			 r < 0 ? strerror(-r) : "unreadable");
+}
+
+/* force: at removal, stop or clear; otherwise only once a minute has passed */
+static void hist_save(struct publish *p, struct batt *b, uint64_t now, bool force)
+{
+	if (!p->state_dir[0] || !b->hist.dirty)
+		return;
+	if (!force && b->hist_saved_ms && now - b->hist_saved_ms < HISTORY_SAVE_MS)
+		return;
+	char name[STORE_KEY_LEN + 16], text[PUBLISH_HISTORY_TEXT_LEN];
+	int n = publish_history_format(&b->hist, text, sizeof(text));
+	if (n < 0)
+		return;
+	hist_name(b, name, sizeof(name));
+	/* a failure is retried next minute; state_save logs the directory's trouble */
+	b->hist_saved_ms = now ? now : 1;
+	if (statefile_write(p->state_dir, name, text, (size_t)n) == 0)
+		b->hist.dirty = false;
+}
+
 /* ---- bank membership ---- */
 
 static bool bank_all(const struct publish_config *c)
@@ -291,13 +335,13 @@ static int pack_on_write(void *ctx, struct publish_tree *t, struct publish_item 
 	if (strcmp(it->path, "/CustomName") == 0)
 		return write_custom_name(b->svc, it, value);
 	if (strcmp(it->path, "/History/Clear") == 0) {
-		/* any clear request resets the whole (in-memory) history; the path stays 0 */
-		if (value->valid && value->i > 0) {
-			uint64_t last = b->hist.last_ms;
-			memset(&b->hist, 0, sizeof(b->hist));
-			b->hist.last_ms = last;
-			publish_history_fill(t, &b->hist, &b->rec.snap);
-		}
+		/* 1 clears all, 2..7 one group (the Python driver's); the path stays 0 */
+		if (!value || !value->valid || value->i < 0)
+			return -EINVAL;
+		if (value->i == 0 || publish_history_clear(&b->hist, value->i) < 0)
+			return 0;
+		hist_save(b->pub, b, now_ms(b->pub), true);
+		publish_history_fill(t, &b->hist, &b->rec.snap);
 		return 0;
 	}
 	return 1;
@@ -387,6 +431,7 @@ static void pack_service_name(const struct batt *b, char *buf, size_t len)
 
 static void batt_remove(struct publish *p, struct batt *b)
 {
+	hist_save(p, b, now_ms(p), true);
 	if (b->svc)
 		publish_service_close(b->svc);
 	publish_tree_free(b->tree);
@@ -587,6 +632,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		charge_state_init(&b->cst);
 		state_load(p, b, now);
 	}
+	hist_load(p, b);
 
 	int r = publish_tree_new(pack_on_write, b, &b->tree);
 	unsigned ncells = (rec->snap.valid & BMS_V_CELLS) ? rec->snap.cell_count : 0;
@@ -657,6 +703,7 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	if (new_data) /* after the limits: the history sees the cells they came from */
 		publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec.updated_ms,
 				       rec.info.poll_interval_ms);
+	hist_save(p, b, now, false);
 
 	if (rec.state == STORE_GONE) {
 		if (!b->gone_since_ms)
