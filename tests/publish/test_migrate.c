@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Moving from dbus-serialbattery: the publisher against a real dbus-daemon and
- * the settings stand-in, seeded with the entries the Python driver leaves in
+ * the settings stand-in (or Victron's localsettings, see settings_start),
+ * seeded through AddSettings with the entries the Python driver leaves in
  * com.victronenergy.settings (serialbattery_<ID>/ClassAndVrmInstance,
  * CustomName, UniqueIdentifier, LastSeen) and the owner's battery monitor and
  * BMS selections that point at its instance.
@@ -118,23 +119,93 @@ static bool wait_owned(const char *name)
 	}
 }
 
-/* Bus, the stand-in seeded with seed (the stand-in's state file format), store, client. */
-static int setup(const char *seed)
+/* One setting as a client creates it (AddSettings on "/", absolute path). */
+struct seed {
+	const char *path;
+	char type; /* 's' or 'i' */
+	const char *value;
+};
+
+static int add_setting(const struct seed *e)
+{
+	DBusMessage *m = dbus_message_new_method_call(SETTINGS, "/", "com.victronenergy.Settings",
+						      "AddSettings");
+	DBusMessageIter it, arr, d, de, v;
+	const char *kp = "path", *kd = "default";
+	dbus_int32_t i = (dbus_int32_t)strtol(e->value, NULL, 10);
+	dbus_message_iter_init_append(m, &it);
+	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr);
+	dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &d);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kp);
+	dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
+	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &e->path);
+	dbus_message_iter_close_container(&de, &v);
+	dbus_message_iter_close_container(&d, &de);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kd);
+	if (e->type == 'i') {
+		dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "i", &v);
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &i);
+	} else {
+		dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &e->value);
+	}
+	dbus_message_iter_close_container(&de, &v);
+	dbus_message_iter_close_container(&d, &de);
+	dbus_message_iter_close_container(&arr, &d);
+	dbus_message_iter_close_container(&it, &arr);
+	DBusMessage *r = tb_call(cli, m, NULL, 0);
+	if (!r)
+		return -1;
+	dbus_message_unref(r);
+	return 0;
+}
+
+static bool wait_owned(const char *name);
+
+/*
+ * Victron's own localsettings when SB_LOCALSETTINGS names its localsettings.py
+ * (run by SB_PYTHON, default /usr/bin/python3, which needs python3-dbus,
+ * python3-gi, python3-lxml and python3-psutil), else the stand-in.
+ */
+static int settings_start(void)
+{
+	const char *ls = getenv("SB_LOCALSETTINGS");
+	if (!ls || !ls[0])
+		return tb_settings_start(&bus);
+	const char *py = getenv("SB_PYTHON");
+	py = py && py[0] ? py : "/usr/bin/python3";
+	char data[160];
+	snprintf(data, sizeof(data), "--path=%s", bus.dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* localsettings takes the session bus when this is set */
+		setenv("DBUS_SESSION_BUS_ADDRESS", bus.address, 1);
+		execl(py, py, ls, data, "--no-delay", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	bus.settings = pid;
+	return wait_owned(SETTINGS) ? 0 : -1;
+}
+
+/* Bus, settings with seed (what dbus-serialbattery and the owner left), store, client. */
+static int setup(const struct seed *seed)
 {
 	snprintf(state_dir, sizeof(state_dir), "/tmp/sb-migstate-XXXXXX");
 	if (!mkdtemp(state_dir) || load_defaults() < 0 || tb_bus_start(&bus) < 0)
-		return -1;
-	char path[256];
-	snprintf(path, sizeof(path), "%s/settings.txt", bus.dir);
-	FILE *f = fopen(path, "w");
-	if (!f || fputs(seed, f) < 0 || fclose(f) != 0)
-		return -1;
-	if (tb_settings_start(&bus) < 0 || store_new(4, &st) < 0)
 		return -1;
 	cli = tb_connect(bus.address);
 	if (!cli)
 		return -1;
 	tb_add_match(cli, "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'");
+	if (settings_start() < 0 || store_new(4, &st) < 0)
+		return -1;
+	for (; seed->path; seed++)
+		if (add_setting(seed) < 0)
+			return -1;
 	return 0;
 }
 
@@ -178,15 +249,21 @@ static bool setting_exists(const char *path)
 }
 
 #define OWNER_SELECTIONS                                                                           \
-	"s\t/Settings/SystemSetup/BatteryService\tcom.victronenergy.battery/1\n"                   \
-	"i\t/Settings/SystemSetup/BmsInstance\t1\n"
+	{"/Settings/SystemSetup/BatteryService", 's', "com.victronenergy.battery/1"},              \
+	{                                                                                          \
+		"/Settings/SystemSetup/BmsInstance", 'i', "1"                                      \
+	}
 
 #define OLD_JBD_ENTRY                                                                              \
-	"s\t" OLD_JBD "/ClassAndVrmInstance\tbattery:1\n"                                          \
-	"s\t" OLD_JBD "/CustomName\tHouse LFP\n"                                                   \
-	"s\t" OLD_JBD "/UniqueIdentifier\tJBDSP04S034_100_0Ah\n"                                   \
-	"i\t" OLD_JBD "/LastSeen\t1764000000\n"                                                    \
-	"i\t" OLD_JBD "/AllowMaxVoltage\t1\n"
+	{OLD_JBD "/ClassAndVrmInstance", 's', "battery:1"},                                        \
+		{OLD_JBD "/CustomName", 's', "House LFP"},                                         \
+		{OLD_JBD "/UniqueIdentifier", 's', "JBDSP04S034_100_0Ah"},                         \
+		{OLD_JBD "/LastSeen", 'i', "1764000000"},                                          \
+	{                                                                                          \
+		OLD_JBD "/AllowMaxVoltage", 'i', "1"                                               \
+	}
+
+static const struct seed seed_jbd[] = {OLD_JBD_ENTRY, OWNER_SELECTIONS, {NULL, 0, NULL}};
 
 /*
  * One pack, one entry the Python driver left (its JBD id is not ours): the
@@ -195,7 +272,7 @@ static bool setting_exists(const char *path)
  */
 static void test_sole_pack_takes_over(void)
 {
-	CU_ASSERT_FATAL(setup(OLD_JBD_ENTRY OWNER_SELECTIONS) == 0);
+	CU_ASSERT_FATAL(setup(seed_jbd) == 0);
 	CU_ASSERT_FATAL(start_publisher() == 0);
 	commit(KEY_A, "ttyUSB0", "2023-05-17");
 	CU_ASSERT_FATAL(wait_owned(SVC_A));
@@ -260,12 +337,15 @@ static void test_sole_pack_takes_over(void)
  */
 static void test_id_match_and_no_match(void)
 {
-	CU_ASSERT_FATAL(setup("s\t" OLD_SN "/ClassAndVrmInstance\tbattery:1\n"
-			      "s\t" OLD_SN "/CustomName\tPack one\n"
-			      "s\t" OLD_SN "/UniqueIdentifier\tSN_123\n"
-			      "s\t" OLD_X2 "/ClassAndVrmInstance\tbattery:2\n"
-			      "s\t" OLD_X2 "/CustomName\tPack two\n"
-			      "s\t" OLD_X2 "/UniqueIdentifier\tX2\n" OWNER_SELECTIONS) == 0);
+	static const struct seed seed[] = {{OLD_SN "/ClassAndVrmInstance", 's', "battery:1"},
+					   {OLD_SN "/CustomName", 's', "Pack one"},
+					   {OLD_SN "/UniqueIdentifier", 's', "SN_123"},
+					   {OLD_X2 "/ClassAndVrmInstance", 's', "battery:2"},
+					   {OLD_X2 "/CustomName", 's', "Pack two"},
+					   {OLD_X2 "/UniqueIdentifier", 's', "X2"},
+					   OWNER_SELECTIONS,
+					   {NULL, 0, NULL}};
+	CU_ASSERT_FATAL(setup(seed) == 0);
 	CU_ASSERT_FATAL(start_publisher() == 0);
 	commit(KEY_B, "ttyUSB1", "NOPE-9");
 	CU_ASSERT_FATAL(wait_owned(SVC_B));
@@ -330,7 +410,7 @@ static pid_t live_start(void)
 
 static void test_live_instance_not_stolen(void)
 {
-	CU_ASSERT_FATAL(setup(OLD_JBD_ENTRY OWNER_SELECTIONS) == 0);
+	CU_ASSERT_FATAL(setup(seed_jbd) == 0);
 	pid_t live = live_start();
 	CU_ASSERT_FATAL(live > 0);
 	CU_ASSERT_FATAL(wait_owned(SVC_LIVE));
