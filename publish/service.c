@@ -403,7 +403,7 @@ struct old_entry {
 	char uid[PUBLISH_NAME_LEN];   /* UniqueIdentifier, "" when none (not the Python driver's) */
 };
 
-#define OLD_MAX 16
+#define OLD_MAX 32
 #define DEVICES "/Settings/Devices/"
 #define OLD_PREFIX "serialbattery_"
 /* a live service that does not answer within this is taken to hold the instance */
@@ -423,14 +423,17 @@ static DBusMessage *call(DBusConnection *c, DBusMessage *m, int timeout, char *e
 
 /*
  * Fill old[] from a GetItems reply of localsettings; *ret_own when our own
- * entry serialbattery_<sid> exists (then this is not a first start).
+ * entry serialbattery_<sid> exists (then this is not a first start); *ret_full when
+ * there were more serialbattery_* groups than old[] holds.
  */
-static unsigned old_entries(DBusMessage *r, const char *sid, struct old_entry *old, bool *ret_own)
+static unsigned old_entries(DBusMessage *r, const char *sid, struct old_entry *old, bool *ret_own,
+			    bool *ret_full)
 {
 	unsigned n = 0;
 	char own[PUBLISH_NAME_LEN];
 	snprintf(own, sizeof(own), OLD_PREFIX "%s", sid);
 	*ret_own = false;
+	*ret_full = false;
 	if (!dbus_message_has_signature(r, "a{sa{sv}}"))
 		return 0;
 	DBusMessageIter it, arr;
@@ -475,8 +478,10 @@ static unsigned old_entries(DBusMessage *r, const char *sid, struct old_entry *o
 		while (k < n && strcmp(old[k].group, g) != 0)
 			k++;
 		if (k == n) {
-			if (n == OLD_MAX)
+			if (n == OLD_MAX) {
+				*ret_full = true; /* "the only entry" cannot be told any more */
 				continue;
+			}
 			memset(&old[n], 0, sizeof(old[n]));
 			snprintf(old[n].group, sizeof(old[n].group), "%s", g);
 			n++;
@@ -493,7 +498,7 @@ static unsigned old_entries(DBusMessage *r, const char *sid, struct old_entry *o
 
 /* The entry to take over: an id match first, else the only candidate when we are sole. */
 static const struct old_entry *old_match(const struct publish_service *s,
-					 const struct old_entry *old, unsigned n)
+					 const struct old_entry *old, unsigned n, bool full)
 {
 	const struct old_entry *only = NULL;
 	unsigned candidates = 0;
@@ -511,7 +516,7 @@ static const struct old_entry *old_match(const struct publish_service *s,
 				return &old[k];
 		}
 	}
-	return candidates == 1 && s->migrate_sole ? only : NULL;
+	return candidates == 1 && s->migrate_sole && !full ? only : NULL;
 }
 
 /*
@@ -634,10 +639,10 @@ static bool migrate(struct publish_service *s, const char *sid, char *ret_name, 
 	if (!r)
 		return false;
 	static struct old_entry old[OLD_MAX]; /* publisher thread only */
-	bool own;
-	unsigned n = old_entries(r, sid, old, &own);
+	bool own, full;
+	unsigned n = old_entries(r, sid, old, &own, &full);
 	dbus_message_unref(r);
-	const struct old_entry *o = own ? NULL : old_match(s, old, n);
+	const struct old_entry *o = own ? NULL : old_match(s, old, n, full);
 	int32_t inst;
 	if (!o || parse_instance(o->cls, &inst) < 0)
 		return true;

@@ -7,9 +7,7 @@
  * PropertiesChanged {Value, Text} on every change, as victron-dbus.md section 3
  * describes. With a STATE_FILE
  * the settings are saved on every change and loaded at start, so they
- * survive a restart of the stand-in or of the bus, as localsettings' do; a
- * test seeds it (e.g. with the entries dbus-serialbattery leaves) by writing
- * that file before the stand-in starts.
+ * survive a restart of the stand-in or of the bus, as localsettings' do.
  *   usage: sb_fake_settings BUS_ADDRESS [STATE_FILE]
  */
 #include <dbus/dbus.h>
