@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -378,6 +380,292 @@ static void parse_add_reply(struct publish_service *s, DBusMessage *reply, const
 	}
 }
 
+void publish_service_migrate_hint(struct publish_service *s, const char *serial, const char *tty,
+				  unsigned address, bool sole)
+{
+	/* the Python driver's ids have every non-alphanumeric character as '_' */
+	publish_sanitize(serial ? serial : "", s->migrate_ids[0], sizeof(s->migrate_ids[0]));
+	/* its USE_PORT_AS_UNIQUE_ID form (and its CAN families'): address 0x01 when none */
+	if (tty && tty[0])
+		snprintf(s->migrate_ids[1], sizeof(s->migrate_ids[1]), "%s__0x%02x", tty,
+			 address ? address : 1u);
+	else
+		s->migrate_ids[1][0] = 0;
+	s->migrate_sole = sole;
+	s->migrate_pending = true;
+}
+
+/* An entry dbus-serialbattery left under /Settings/Devices. */
+struct old_entry {
+	char group[PUBLISH_NAME_LEN]; /* serialbattery_<ID> */
+	char cls[64];                 /* ClassAndVrmInstance, "" when none */
+	char name[PUBLISH_STR_LEN];   /* CustomName */
+	char uid[PUBLISH_NAME_LEN];   /* UniqueIdentifier, "" when none (not the Python driver's) */
+};
+
+#define OLD_MAX 32
+#define DEVICES "/Settings/Devices/"
+#define OLD_PREFIX "serialbattery_"
+/* a live service that does not answer within this is taken to hold the instance */
+#define LIVE_TIMEOUT_MS 1000
+
+static DBusMessage *call(DBusConnection *c, DBusMessage *m, int timeout, char *err, size_t len)
+{
+	DBusError e;
+	dbus_error_init(&e);
+	DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, timeout, &e);
+	dbus_message_unref(m);
+	if (!r && err)
+		snprintf(err, len, "%s", e.name ? e.name : "?");
+	dbus_error_free(&e);
+	return r;
+}
+
+/*
+ * Fill old[] from a GetItems reply of localsettings; *ret_own when our own
+ * entry serialbattery_<sid> exists (then this is not a first start); *ret_full when
+ * there were more serialbattery_* groups than old[] holds.
+ */
+static unsigned old_entries(DBusMessage *r, const char *sid, struct old_entry *old, bool *ret_own,
+			    bool *ret_full)
+{
+	unsigned n = 0;
+	char own[PUBLISH_NAME_LEN];
+	snprintf(own, sizeof(own), OLD_PREFIX "%s", sid);
+	*ret_own = false;
+	*ret_full = false;
+	if (!dbus_message_has_signature(r, "a{sa{sv}}"))
+		return 0;
+	DBusMessageIter it, arr;
+	dbus_message_iter_init(r, &it);
+	dbus_message_iter_recurse(&it, &arr);
+	for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY;
+	     dbus_message_iter_next(&arr)) {
+		DBusMessageIter e, d;
+		const char *key;
+		dbus_message_iter_recurse(&arr, &e);
+		dbus_message_iter_get_basic(&e, &key);
+		if (strncmp(key, DEVICES OLD_PREFIX, strlen(DEVICES OLD_PREFIX)) != 0)
+			continue;
+		const char *group = key + strlen(DEVICES);
+		const char *leaf = strchr(group, '/');
+		if (!leaf || (size_t)(leaf - group) >= sizeof(old[0].group))
+			continue;
+		char g[PUBLISH_NAME_LEN];
+		snprintf(g, sizeof(g), "%.*s", (int)(leaf - group), group);
+		leaf++;
+		if (strcmp(g, own) == 0) {
+			*ret_own = true;
+			continue;
+		}
+		const char *val = NULL;
+		dbus_message_iter_next(&e);
+		dbus_message_iter_recurse(&e, &d);
+		for (; dbus_message_iter_get_arg_type(&d) == DBUS_TYPE_DICT_ENTRY;
+		     dbus_message_iter_next(&d)) {
+			DBusMessageIter de, v;
+			const char *k;
+			dbus_message_iter_recurse(&d, &de);
+			dbus_message_iter_get_basic(&de, &k);
+			dbus_message_iter_next(&de);
+			dbus_message_iter_recurse(&de, &v);
+			if (strcmp(k, "Value") == 0)
+				val = variant_string(&v);
+		}
+		if (!val)
+			continue;
+		unsigned k = 0;
+		while (k < n && strcmp(old[k].group, g) != 0)
+			k++;
+		if (k == n) {
+			if (n == OLD_MAX) {
+				*ret_full = true; /* "the only entry" cannot be told any more */
+				continue;
+			}
+			memset(&old[n], 0, sizeof(old[n]));
+			snprintf(old[n].group, sizeof(old[n].group), "%s", g);
+			n++;
+		}
+		if (strcmp(leaf, "ClassAndVrmInstance") == 0)
+			snprintf(old[k].cls, sizeof(old[k].cls), "%s", val);
+		else if (strcmp(leaf, "CustomName") == 0)
+			snprintf(old[k].name, sizeof(old[k].name), "%s", val);
+		else if (strcmp(leaf, "UniqueIdentifier") == 0)
+			snprintf(old[k].uid, sizeof(old[k].uid), "%s", val);
+	}
+	return n;
+}
+
+/* The entry to take over: an id match first, else the only candidate when we are sole. */
+static const struct old_entry *old_match(const struct publish_service *s,
+					 const struct old_entry *old, unsigned n, bool full)
+{
+	const struct old_entry *only = NULL;
+	unsigned candidates = 0;
+	for (unsigned k = 0; k < n; k++) {
+		/* ours have no UniqueIdentifier; one without an instance was migrated already */
+		if (!old[k].uid[0] || strncmp(old[k].cls, "battery:", 8) != 0)
+			continue;
+		candidates++;
+		only = &old[k];
+		for (unsigned i = 0; i < 2; i++) {
+			const char *id = s->migrate_ids[i];
+			/* the group name is the id upper-cased: compare without case */
+			if (id[0] && (strcasecmp(old[k].uid, id) == 0 ||
+				      strcasecmp(old[k].group + strlen(OLD_PREFIX), id) == 0))
+				return &old[k];
+		}
+	}
+	return candidates == 1 && s->migrate_sole && !full ? only : NULL;
+}
+
+/*
+ * Our own services are served by this very thread, which is blocked in the
+ * call: asking them would time out. They hold their instances through
+ * settings entries of their own, so no old entry can share one.
+ */
+static bool own_process(DBusConnection *c, const char *name)
+{
+	DBusMessage *m =
+		dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
+					     "GetConnectionUnixProcessID");
+	if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID)) {
+		if (m)
+			dbus_message_unref(m);
+		return false;
+	}
+	DBusMessage *r = call(c, m, SETTINGS_TIMEOUT_MS, NULL, 0);
+	dbus_uint32_t pid = 0;
+	bool own = r && dbus_message_get_args(r, NULL, DBUS_TYPE_UINT32, &pid, DBUS_TYPE_INVALID) &&
+		   pid == (dbus_uint32_t)getpid();
+	if (r)
+		dbus_message_unref(r);
+	return own;
+}
+
+/* The live com.victronenergy.battery.* service publishing DeviceInstance inst, into who. */
+static bool instance_live(DBusConnection *c, int32_t inst, char *who, size_t len)
+{
+	DBusMessage *m = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
+						      DBUS_INTERFACE_DBUS, "ListNames");
+	DBusMessage *r = m ? call(c, m, SETTINGS_TIMEOUT_MS, NULL, 0) : NULL;
+	if (!r)
+		return true; /* cannot tell: take nothing */
+	bool live = false;
+	DBusMessageIter it, arr;
+	if (dbus_message_has_signature(r, "as")) {
+		dbus_message_iter_init(r, &it);
+		dbus_message_iter_recurse(&it, &arr);
+		for (; !live && dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_STRING;
+		     dbus_message_iter_next(&arr)) {
+			const char *name;
+			dbus_message_iter_get_basic(&arr, &name);
+			if (strncmp(name, "com.victronenergy.battery.", 26) != 0 ||
+			    own_process(c, name))
+				continue;
+			m = dbus_message_new_method_call(name, "/DeviceInstance", BUSITEM_IFACE,
+							 "GetValue");
+			char err[128] = "";
+			DBusMessage *v = m ? call(c, m, LIVE_TIMEOUT_MS, err, sizeof(err)) : NULL;
+			if (!v) {
+				/* gone or without the path: not a user; silent: cannot tell */
+				live = strstr(err, "UnknownObject") == NULL &&
+				       strstr(err, "UnknownMethod") == NULL &&
+				       strstr(err, "ServiceUnknown") == NULL &&
+				       strstr(err, "NameHasNoOwner") == NULL;
+			} else {
+				DBusMessageIter vi, var;
+				dbus_message_iter_init(v, &vi);
+				if (dbus_message_iter_get_arg_type(&vi) == DBUS_TYPE_VARIANT) {
+					dbus_message_iter_recurse(&vi, &var);
+					dbus_int32_t x;
+					if (dbus_message_iter_get_arg_type(&var) ==
+					    DBUS_TYPE_INT32) {
+						dbus_message_iter_get_basic(&var, &x);
+						live = x == inst;
+					}
+				}
+				dbus_message_unref(v);
+			}
+			if (live)
+				snprintf(who, len, "%s", name);
+		}
+	}
+	dbus_message_unref(r);
+	return live;
+}
+
+/* RemoveSettings of the old entry's ClassAndVrmInstance: frees the number for us. */
+static int old_release(DBusConnection *c, const struct old_entry *o)
+{
+	char path[PUBLISH_NAME_LEN + 32];
+	snprintf(path, sizeof(path), DEVICES "%s", o->group);
+	DBusMessage *m =
+		dbus_message_new_method_call(SETTINGS_NAME, path, SETTINGS_IFACE, "RemoveSettings");
+	const char *leaf = "ClassAndVrmInstance";
+	const char **lp = &leaf;
+	if (!m || !dbus_message_append_args(m, DBUS_TYPE_ARRAY, DBUS_TYPE_STRING, &lp, 1,
+					    DBUS_TYPE_INVALID)) {
+		if (m)
+			dbus_message_unref(m);
+		return -ENOMEM;
+	}
+	DBusMessage *r = call(c, m, SETTINGS_TIMEOUT_MS, NULL, 0);
+	if (!r)
+		return -EIO;
+	dbus_int32_t *res = NULL;
+	int cnt = 0;
+	int ret = dbus_message_get_args(r, NULL, DBUS_TYPE_ARRAY, DBUS_TYPE_INT32, &res, &cnt,
+					DBUS_TYPE_INVALID) &&
+				  cnt == 1 && res[0] == 0
+			  ? 0
+			  : -EIO;
+	dbus_message_unref(r);
+	return ret;
+}
+
+/*
+ * First start of a battery (our entry does not exist yet): take over the
+ * instance and name of the matching entry dbus-serialbattery left, so the
+ * owner's battery monitor and BMS selections (by instance) keep pointing at
+ * it. Returns false when the settings service did not answer (try again at
+ * the next claim).
+ */
+static bool migrate(struct publish_service *s, const char *sid, char *ret_name, size_t len)
+{
+	DBusMessage *m =
+		dbus_message_new_method_call(SETTINGS_NAME, "/", BUSITEM_IFACE, "GetItems");
+	DBusMessage *r = m ? call(s->conn, m, SETTINGS_TIMEOUT_MS, NULL, 0) : NULL;
+	if (!r)
+		return false;
+	static struct old_entry old[OLD_MAX]; /* publisher thread only */
+	bool own, full;
+	unsigned n = old_entries(r, sid, old, &own, &full);
+	dbus_message_unref(r);
+	const struct old_entry *o = own ? NULL : old_match(s, old, n, full);
+	int32_t inst;
+	if (!o || parse_instance(o->cls, &inst) < 0)
+		return true;
+	char who[PUBLISH_NAME_LEN] = "";
+	if (instance_live(s->conn, inst, who, sizeof(who))) {
+		log_warn("publish: %s: dbus-serialbattery's %s has %s, but %s uses it now (is "
+			 "dbus-serialbattery still running?): not taken over",
+			 sid, o->group, o->cls, who[0] ? who : "a service that does not answer");
+		return true;
+	}
+	if (old_release(s->conn, o) < 0) {
+		log_warn("publish: %s: cannot free %s of dbus-serialbattery's %s: not taken over",
+			 sid, o->cls, o->group);
+		return true;
+	}
+	/* the claim's reply sets instance and name (and updates a tree already exported) */
+	s->default_instance = inst;
+	snprintf(ret_name, len, "%s", o->name);
+	log_info("publish: %s: taking over %s and name \"%s\" from dbus-serialbattery's %s", sid,
+		 o->cls, o->name, o->group);
+	return true;
+}
+
 int publish_service_claim(struct publish_service *s, const char *sid, int32_t default_instance)
 {
 	if (strcmp(s->sid, sid) != 0) {
@@ -397,6 +685,15 @@ int publish_service_claim(struct publish_service *s, const char *sid, int32_t de
 	char cpath[PUBLISH_NAME_LEN], npath[PUBLISH_NAME_LEN], def[32];
 	snprintf(cpath, sizeof(cpath), "serialbattery_%s/ClassAndVrmInstance", sid);
 	snprintf(npath, sizeof(npath), "serialbattery_%s/CustomName", sid);
+	const char *name_def = "";
+	char old_name[PUBLISH_STR_LEN] = "";
+	int32_t before = s->default_instance;
+	bool migrated = false;
+	if (s->migrate_pending && migrate(s, sid, old_name, sizeof(old_name))) {
+		s->migrate_pending = false;
+		name_def = old_name;
+		migrated = s->default_instance != before;
+	}
 	snprintf(def, sizeof(def), "battery:%d", (int)s->default_instance);
 
 	DBusMessage *m = dbus_message_new_method_call(SETTINGS_NAME, "/Settings/Devices",
@@ -406,7 +703,7 @@ int publish_service_claim(struct publish_service *s, const char *sid, int32_t de
 	DBusMessageIter it, arr;
 	dbus_message_iter_init_append(m, &it);
 	if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr) ||
-	    !add_setting_entry(&arr, cpath, def) || !add_setting_entry(&arr, npath, "") ||
+	    !add_setting_entry(&arr, cpath, def) || !add_setting_entry(&arr, npath, name_def) ||
 	    !dbus_message_iter_close_container(&it, &arr)) {
 		dbus_message_unref(m);
 		return -ENOMEM;
@@ -447,6 +744,10 @@ int publish_service_claim(struct publish_service *s, const char *sid, int32_t de
 	}
 	s->have_settings = true;
 	parse_add_reply(s, reply, sid);
+	if (migrated && s->instance != s->default_instance)
+		log_warn("publish: %s: wanted instance %d of dbus-serialbattery's entry, settings "
+			 "gave %d (taken in between)",
+			 sid, (int)s->default_instance, (int)s->instance);
 	dbus_message_unref(reply);
 	return 0;
 }

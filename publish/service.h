@@ -45,6 +45,11 @@ struct publish_service {
 	uint64_t retry_at_ms;     /* next reconnect or name request (monotonic) */
 	uint32_t backoff_ms;      /* reconnect backoff, 0 while connected */
 	char custom_name[PUBLISH_STR_LEN];
+	/* dbus-serialbattery migration (publish_service_migrate_hint): tried once, at the
+	 * first claim that reaches a settings service */
+	bool migrate_pending;
+	bool migrate_sole;                     /* the only battery this daemon expects */
+	char migrate_ids[2][PUBLISH_NAME_LEN]; /* the ids the Python driver may have used */
 };
 
 /* A service without a connection (publish_service_connect makes one). */
@@ -66,6 +71,19 @@ void publish_service_close(struct publish_service *s);
  * owner of com.victronenergy.settings).
  */
 int publish_service_claim(struct publish_service *s, const char *sid, int32_t default_instance);
+
+/*
+ * Before the first claim of a battery: what the Python driver dbus-serialbattery
+ * may have called it (its BMS serial, "<tty>__0x<addr>") and whether it is the
+ * only battery this daemon expects. When our own settings entry does not exist
+ * yet, the first claim looks for an entry the Python driver left under
+ * /Settings/Devices/serialbattery_* (one with a UniqueIdentifier) that matches
+ * one of these ids, or the only such entry when sole is true, and takes over
+ * its ClassAndVrmInstance and CustomName, unless a live battery service on the
+ * bus already uses that instance (docs/VENUS.md, "Moving from dbus-serialbattery").
+ */
+void publish_service_migrate_hint(struct publish_service *s, const char *serial, const char *tty,
+				  unsigned address, bool sole);
 
 /* Export tree on every path (the tree must be complete and sealed). */
 int publish_service_export(struct publish_service *s, struct publish_tree *tree);

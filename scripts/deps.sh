@@ -6,7 +6,7 @@ set -euo pipefail
 SB_DEB_PACKAGES=(
   build-essential cmake pkg-config
   libdbus-1-dev libudev-dev libconfig-dev libcunit1-dev
-  dbus-daemon python3-dbus
+  dbus-daemon python3-dbus python3-gi python3-lxml python3-psutil
   umockdev libumockdev-dev
   clang libclang-rt-14-dev clang-format-14
   udev

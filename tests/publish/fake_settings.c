@@ -3,8 +3,9 @@
  * Test stand-in for Victron's localsettings (com.victronenergy.settings),
  * which Debian does not package: AddSettings (relative paths, type from the
  * default, ClassAndVrmInstance bumped to the next free instance of its class),
- * GetValue/GetText/SetValue on settings and a PropertiesChanged {Value, Text}
- * on every change, as victron-dbus.md section 3 describes. With a STATE_FILE
+ * GetValue/GetText/SetValue on settings, GetItems on "/", RemoveSettings and a
+ * PropertiesChanged {Value, Text} on every change, as victron-dbus.md section 3
+ * describes. With a STATE_FILE
  * the settings are saved on every change and loaded at start, so they
  * survive a restart of the stand-in or of the bus, as localsettings' do.
  *   usage: sb_fake_settings BUS_ADDRESS [STATE_FILE]
@@ -310,6 +311,68 @@ static DBusMessage *set_value(DBusConnection *c, DBusMessage *msg, struct settin
 	return r;
 }
 
+/* GetItems on "/": every setting, absolute path -> {Value, Text}. */
+static DBusMessage *get_items(DBusMessage *msg)
+{
+	DBusMessage *r = dbus_message_new_method_return(msg);
+	DBusMessageIter it, a, e, d, de, v;
+	dbus_message_iter_init_append(r, &it);
+	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sa{sv}}", &a);
+	for (int k = 0; k < nsettings; k++) {
+		const struct setting *s = &settings[k];
+		const char *p = s->path, *kv = "Value", *kt = "Text";
+		char text[300];
+		text_of(s, text, sizeof(text));
+		const char *tp = text;
+		dbus_message_iter_open_container(&a, DBUS_TYPE_DICT_ENTRY, NULL, &e);
+		dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &p);
+		dbus_message_iter_open_container(&e, DBUS_TYPE_ARRAY, "{sv}", &d);
+		dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+		dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kv);
+		append_value(&de, s);
+		dbus_message_iter_close_container(&d, &de);
+		dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+		dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kt);
+		dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &tp);
+		dbus_message_iter_close_container(&de, &v);
+		dbus_message_iter_close_container(&d, &de);
+		dbus_message_iter_close_container(&e, &d);
+		dbus_message_iter_close_container(&a, &e);
+	}
+	dbus_message_iter_close_container(&it, &a);
+	return r;
+}
+
+/* RemoveSettings (as -> ai): paths relative to the object called; 0 removed, -1 unknown. */
+static DBusMessage *remove_settings(DBusMessage *msg)
+{
+	char **names = NULL;
+	int n = 0;
+	if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_ARRAY, DBUS_TYPE_STRING, &names, &n,
+				   DBUS_TYPE_INVALID))
+		return dbus_message_new_error(msg, DBUS_ERROR_INVALID_ARGS, "as expected");
+	const char *base = dbus_message_get_path(msg);
+	dbus_int32_t res[MAX_SETTINGS];
+	for (int k = 0; k < n && k < MAX_SETTINGS; k++) {
+		char abs[256];
+		snprintf(abs, sizeof(abs), "%s/%s", strcmp(base, "/") == 0 ? "" : base,
+			 names[k][0] == '/' ? names[k] + 1 : names[k]);
+		struct setting *s = find(abs);
+		res[k] = s ? 0 : -1;
+		if (s) {
+			*s = settings[--nsettings];
+		}
+	}
+	dbus_free_string_array(names);
+	save();
+	DBusMessage *r = dbus_message_new_method_return(msg);
+	const dbus_int32_t *rp = res;
+	int cnt = n < MAX_SETTINGS ? n : MAX_SETTINGS;
+	dbus_message_append_args(r, DBUS_TYPE_ARRAY, DBUS_TYPE_INT32, &rp, cnt, DBUS_TYPE_INVALID);
+	return r;
+}
+
 static DBusHandlerResult handler(DBusConnection *c, DBusMessage *msg, void *ctx)
 {
 	(void)ctx;
@@ -321,6 +384,10 @@ static DBusHandlerResult handler(DBusConnection *c, DBusMessage *msg, void *ctx)
 	struct setting *s = find(path);
 	if (strcmp(member, "AddSettings") == 0) {
 		r = add_settings(msg);
+	} else if (strcmp(member, "RemoveSettings") == 0) {
+		r = remove_settings(msg);
+	} else if (strcmp(member, "GetItems") == 0 && strcmp(path, "/") == 0) {
+		r = get_items(msg);
 	} else if (!s) {
 		r = dbus_message_new_error(msg, "org.freedesktop.DBus.Error.UnknownObject", path);
 	} else if (strcmp(member, "GetValue") == 0) {

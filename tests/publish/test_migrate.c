@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Moving from dbus-serialbattery: the publisher against a real dbus-daemon and
+ * the settings stand-in (or Victron's localsettings, see settings_start),
+ * seeded through AddSettings with the entries the Python driver leaves in
+ * com.victronenergy.settings (serialbattery_<ID>/ClassAndVrmInstance,
+ * CustomName, UniqueIdentifier, LastSeen) and the owner's battery monitor and
+ * BMS selections that point at its instance.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "bus_fixture.h"
+#include "charge/charge.h"
+#include "common/store.h"
+#include "publish/publish.h"
+#include "publish/publish_config.h"
+#include "tests/support/cunit_main.h"
+
+#define SETTINGS "com.victronenergy.settings"
+#define SVC_A "com.victronenergy.battery.ttyUSB0"
+#define SVC_B "com.victronenergy.battery.ttyUSB1"
+#define KEY_A "usb-FTDI_A1-if00"
+#define KEY_B "usb-FTDI_B2-if00"
+#define OURS_A "/Settings/Devices/serialbattery_usb_FTDI_A1_if00"
+#define OURS_B "/Settings/Devices/serialbattery_usb_FTDI_B2_if00"
+/* what the Python driver leaves for a JBD pack: hardware version + capacity, upper-cased group */
+#define OLD_JBD "/Settings/Devices/serialbattery_JBDSP04S034_100_0AH"
+#define WAIT_MS 15000
+
+static _Atomic uint64_t fake_now = 1000000;
+static uint64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return atomic_load(&fake_now);
+}
+
+static struct tb_bus bus;
+static struct store *st;
+static struct publish *pub;
+static struct publish_config pcfg;
+static struct charge_config ccfg;
+static DBusConnection *cli;
+static char state_dir[64];
+
+static int load_defaults(void)
+{
+	const struct cfg_section secs[] = {
+		{.name = "publish", .keys = publish_cfg_keys, .offset = 0}, {NULL}};
+	const struct cfg_schema sch = {.sections = secs};
+	const struct cfg_section csecs[] = {
+		{.name = "charge", .keys = charge_cfg_keys, .offset = 0}, {NULL}};
+	const struct cfg_schema csch = {.sections = csecs};
+	struct cfg_error err;
+	if (cfg_defaults(&sch, &pcfg, &err) < 0 || cfg_defaults(&csch, &ccfg, &err) < 0)
+		return -1;
+	pcfg.interval_ms = 100;
+	pcfg.bank_mode = PUBLISH_BANK_OFF;
+	return 0;
+}
+
+static int start_publisher(void)
+{
+	struct publish_params prm;
+	memset(&prm, 0, sizeof(prm));
+	prm.bus_address = bus.address;
+	prm.cfg = &pcfg;
+	prm.charge = &ccfg;
+	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir);
+	prm.clock_ms = fake_clock;
+	return publish_start(&prm, st, &pub);
+}
+
+static void commit(const char *key, const char *tty, const char *serial)
+{
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	s.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_FULL | BMS_V_CELLS |
+		  BMS_V_TEMPS | BMS_V_FETS | BMS_V_SERIAL;
+	s.voltage_mv = 52800;
+	s.current_ma = 1000;
+	s.soc_cpct = 5000;
+	s.capacity_full_mah = 100000;
+	s.cell_count = 16;
+	for (int k = 0; k < 16; k++)
+		s.cell_mv[k] = 3300;
+	s.temp_count = 1;
+	s.temp_dc[0] = 250;
+	s.charge_fet = s.discharge_fet = true;
+	snprintf(s.serial, sizeof(s.serial), "%s", serial);
+	struct store_info info;
+	memset(&info, 0, sizeof(info));
+	snprintf(info.tty, sizeof(info.tty), "%s", tty);
+	snprintf(info.protocol, sizeof(info.protocol), "jbd");
+	info.poll_interval_ms = 1000;
+	int slot;
+	CU_ASSERT_FATAL(store_open(st, key, &slot) == 0);
+	CU_ASSERT(store_commit(st, slot, &s, &info, atomic_load(&fake_now)) == 0);
+}
+
+/* Wait for NameOwnerChanged(name) with a new owner. */
+static bool wait_owned(const char *name)
+{
+	for (;;) {
+		DBusMessage *m = tb_wait_signal(cli, "NameOwnerChanged", NULL, NULL, WAIT_MS);
+		if (!m)
+			return false;
+		const char *n, *o, *nw;
+		bool match = dbus_message_get_args(m, NULL, DBUS_TYPE_STRING, &n, DBUS_TYPE_STRING,
+						   &o, DBUS_TYPE_STRING, &nw, DBUS_TYPE_INVALID) &&
+			     strcmp(n, name) == 0 && nw[0];
+		dbus_message_unref(m);
+		if (match)
+			return true;
+	}
+}
+
+/* One setting as a client creates it (AddSettings on "/", absolute path). */
+struct seed {
+	const char *path;
+	char type; /* 's' or 'i' */
+	const char *value;
+};
+
+static int add_setting(const struct seed *e)
+{
+	DBusMessage *m = dbus_message_new_method_call(SETTINGS, "/", "com.victronenergy.Settings",
+						      "AddSettings");
+	DBusMessageIter it, arr, d, de, v;
+	const char *kp = "path", *kd = "default";
+	dbus_int32_t i = (dbus_int32_t)strtol(e->value, NULL, 10);
+	dbus_message_iter_init_append(m, &it);
+	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr);
+	dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &d);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kp);
+	dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
+	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &e->path);
+	dbus_message_iter_close_container(&de, &v);
+	dbus_message_iter_close_container(&d, &de);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kd);
+	if (e->type == 'i') {
+		dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "i", &v);
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &i);
+	} else {
+		dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &e->value);
+	}
+	dbus_message_iter_close_container(&de, &v);
+	dbus_message_iter_close_container(&d, &de);
+	dbus_message_iter_close_container(&arr, &d);
+	dbus_message_iter_close_container(&it, &arr);
+	DBusMessage *r = tb_call(cli, m, NULL, 0);
+	if (!r)
+		return -1;
+	dbus_message_unref(r);
+	return 0;
+}
+
+static bool wait_owned(const char *name);
+
+/*
+ * Victron's own localsettings when SB_LOCALSETTINGS names its localsettings.py
+ * (run by SB_PYTHON, default /usr/bin/python3, which needs python3-dbus,
+ * python3-gi, python3-lxml and python3-psutil), else the stand-in.
+ */
+static int settings_start(void)
+{
+	const char *ls = getenv("SB_LOCALSETTINGS");
+	if (!ls || !ls[0])
+		return tb_settings_start(&bus);
+	const char *py = getenv("SB_PYTHON");
+	py = py && py[0] ? py : "/usr/bin/python3";
+	char data[160];
+	snprintf(data, sizeof(data), "--path=%s", bus.dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* localsettings takes the session bus when this is set */
+		setenv("DBUS_SESSION_BUS_ADDRESS", bus.address, 1);
+		execl(py, py, ls, data, "--no-delay", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	bus.settings = pid;
+	return wait_owned(SETTINGS) ? 0 : -1;
+}
+
+/* Bus, settings with seed (what dbus-serialbattery and the owner left), store, client. */
+static int setup(const struct seed *seed)
+{
+	snprintf(state_dir, sizeof(state_dir), "/tmp/sb-migstate-XXXXXX");
+	if (!mkdtemp(state_dir) || load_defaults() < 0 || tb_bus_start(&bus) < 0)
+		return -1;
+	cli = tb_connect(bus.address);
+	if (!cli)
+		return -1;
+	tb_add_match(cli, "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'");
+	if (settings_start() < 0 || store_new(4, &st) < 0)
+		return -1;
+	for (; seed->path; seed++)
+		if (add_setting(seed) < 0)
+			return -1;
+	return 0;
+}
+
+static void teardown(void)
+{
+	publish_free(pub);
+	pub = NULL;
+	if (cli)
+		tb_disconnect(cli);
+	cli = NULL;
+	store_free(st);
+	st = NULL;
+	tb_bus_stop(&bus);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
+	CU_ASSERT(system(cmd) == 0);
+}
+
+static void expect_int(const char *dest, const char *path, int32_t want)
+{
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, dest, path, &v) == 0 && v.type == 'i' && v.i == want);
+	if (v.type == 'i' && v.i != want)
+		fprintf(stderr, "%s %s: %d, want %d\n", dest, path, (int)v.i, (int)want);
+}
+
+static void expect_str(const char *dest, const char *path, const char *want)
+{
+	struct tb_val v;
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT(tb_get_value(cli, dest, path, &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, want) == 0);
+	if (strcmp(v.s, want) != 0)
+		fprintf(stderr, "%s %s: \"%s\", want \"%s\"\n", dest, path, v.s, want);
+}
+
+static bool setting_exists(const char *path)
+{
+	struct tb_val v;
+	return tb_get_value(cli, SETTINGS, path, &v) == 0;
+}
+
+#define OWNER_SELECTIONS                                                                           \
+	{"/Settings/SystemSetup/BatteryService", 's', "com.victronenergy.battery/1"},              \
+	{                                                                                          \
+		"/Settings/SystemSetup/BmsInstance", 'i', "1"                                      \
+	}
+
+#define OLD_JBD_ENTRY                                                                              \
+	{OLD_JBD "/ClassAndVrmInstance", 's', "battery:1"},                                        \
+		{OLD_JBD "/CustomName", 's', "House LFP"},                                         \
+		{OLD_JBD "/UniqueIdentifier", 's', "JBDSP04S034_100_0Ah"},                         \
+		{OLD_JBD "/LastSeen", 'i', "1764000000"},                                          \
+	{                                                                                          \
+		OLD_JBD "/AllowMaxVoltage", 'i', "1"                                               \
+	}
+
+static const struct seed seed_jbd[] = {OLD_JBD_ENTRY, OWNER_SELECTIONS, {NULL, 0, NULL}};
+
+/*
+ * One pack, one entry the Python driver left (its JBD id is not ours): the
+ * pack takes over battery:1 and "House LFP", the owner's selections point at
+ * it, and a second start keeps our entry without touching the old one again.
+ */
+static void test_sole_pack_takes_over(void)
+{
+	CU_ASSERT_FATAL(setup(seed_jbd) == 0);
+	CU_ASSERT_FATAL(start_publisher() == 0);
+	commit(KEY_A, "ttyUSB0", "2023-05-17");
+	CU_ASSERT_FATAL(wait_owned(SVC_A));
+	expect_int(SVC_A, "/DeviceInstance", 1);
+	expect_str(SVC_A, "/CustomName", "House LFP");
+	expect_str(SETTINGS, OURS_A "/ClassAndVrmInstance", "battery:1");
+	expect_str(SETTINGS, OURS_A "/CustomName", "House LFP");
+	/* the old entry gave its instance up (that is its "migrated" mark), kept the rest */
+	CU_ASSERT(!setting_exists(OLD_JBD "/ClassAndVrmInstance"));
+	expect_str(SETTINGS, OLD_JBD "/UniqueIdentifier", "JBDSP04S034_100_0Ah");
+	/* what the owner selected now names our service */
+	expect_str(SETTINGS, "/Settings/SystemSetup/BatteryService", "com.victronenergy.battery/1");
+
+	/* the Python driver is started once more by mistake and claims its entry again:
+	 * localsettings gives it the next free instance */
+	DBusMessage *m = dbus_message_new_method_call(SETTINGS, "/Settings/Devices",
+						      "com.victronenergy.Settings", "AddSettings");
+	DBusMessageIter it, arr, d, e, v;
+	const char *kp = "path", *kd = "default";
+	const char *p = "serialbattery_JBDSP04S034_100_0AH/ClassAndVrmInstance", *def = "battery:1";
+	dbus_message_iter_init_append(m, &it);
+	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr);
+	dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &d);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
+	dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &kp);
+	dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &v);
+	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &p);
+	dbus_message_iter_close_container(&e, &v);
+	dbus_message_iter_close_container(&d, &e);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
+	dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &kd);
+	dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &v);
+	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &def);
+	dbus_message_iter_close_container(&e, &v);
+	dbus_message_iter_close_container(&d, &e);
+	dbus_message_iter_close_container(&arr, &d);
+	dbus_message_iter_close_container(&it, &arr);
+	DBusMessage *r = tb_call(cli, m, NULL, 0);
+	CU_ASSERT_FATAL(r != NULL);
+	dbus_message_unref(r);
+	expect_str(SETTINGS, OLD_JBD "/ClassAndVrmInstance", "battery:2");
+
+	/* second start: our entry exists, so no migration runs; the old entry stays as it is */
+	publish_free(pub);
+	pub = NULL;
+	CU_ASSERT_FATAL(start_publisher() == 0);
+	CU_ASSERT_FATAL(wait_owned(SVC_A));
+	expect_int(SVC_A, "/DeviceInstance", 1);
+	expect_str(SVC_A, "/CustomName", "House LFP");
+	expect_str(SETTINGS, OLD_JBD "/ClassAndVrmInstance", "battery:2");
+	teardown();
+}
+
+#define OLD_SN "/Settings/Devices/serialbattery_SN_123"
+#define OLD_X2 "/Settings/Devices/serialbattery_X2"
+
+/*
+ * Two packs, two old entries: the pack whose serial the Python driver used
+ * as its id takes that entry; the other pack matches nothing and gets
+ * device_instance (512) as a new battery would, and the unmatched old entry
+ * is left alone.
+ */
+static void test_id_match_and_no_match(void)
+{
+	static const struct seed seed[] = {{OLD_SN "/ClassAndVrmInstance", 's', "battery:1"},
+					   {OLD_SN "/CustomName", 's', "Pack one"},
+					   {OLD_SN "/UniqueIdentifier", 's', "SN_123"},
+					   {OLD_X2 "/ClassAndVrmInstance", 's', "battery:2"},
+					   {OLD_X2 "/CustomName", 's', "Pack two"},
+					   {OLD_X2 "/UniqueIdentifier", 's', "X2"},
+					   OWNER_SELECTIONS,
+					   {NULL, 0, NULL}};
+	CU_ASSERT_FATAL(setup(seed) == 0);
+	CU_ASSERT_FATAL(start_publisher() == 0);
+	commit(KEY_B, "ttyUSB1", "NOPE-9");
+	CU_ASSERT_FATAL(wait_owned(SVC_B));
+	commit(KEY_A, "ttyUSB0", "SN 123");
+	CU_ASSERT_FATAL(wait_owned(SVC_A));
+	expect_int(SVC_A, "/DeviceInstance", 1);
+	expect_str(SVC_A, "/CustomName", "Pack one");
+	expect_int(SVC_B, "/DeviceInstance", (int32_t)pcfg.device_instance);
+	expect_str(SVC_B, "/CustomName", "");
+	expect_str(SETTINGS, OURS_B "/ClassAndVrmInstance", "battery:512");
+	expect_str(SETTINGS, OLD_X2 "/ClassAndVrmInstance", "battery:2");
+	CU_ASSERT(!setting_exists(OLD_SN "/ClassAndVrmInstance"));
+	teardown();
+}
+
+/* ---- a live service (dbus-serialbattery still running) holds instance 1 ---- */
+
+/*
+ * The live service runs in a child process, as dbus-serialbattery would: the
+ * publisher does not ask services of its own process (it serves them itself).
+ */
+static DBusHandlerResult live_handler(DBusConnection *c, DBusMessage *msg, void *ctx)
+{
+	(void)ctx;
+	if (!dbus_message_is_method_call(msg, "com.victronenergy.BusItem", "GetValue"))
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+	DBusMessage *r;
+	if (strcmp(dbus_message_get_path(msg), "/DeviceInstance") == 0) {
+		r = dbus_message_new_method_return(msg);
+		DBusMessageIter it, v;
+		dbus_int32_t one = 1;
+		dbus_message_iter_init_append(r, &it);
+		dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, "i", &v);
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &one);
+		dbus_message_iter_close_container(&it, &v);
+	} else {
+		r = dbus_message_new_error(msg, "org.freedesktop.DBus.Error.UnknownObject", "no");
+	}
+	dbus_connection_send(c, r, NULL);
+	dbus_message_unref(r);
+	return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+#define SVC_LIVE "com.victronenergy.battery.ttyUSB3"
+
+static pid_t live_start(void)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	DBusConnection *c = dbus_connection_open_private(bus.address, NULL);
+	static const DBusObjectPathVTable vt = {.message_function = live_handler};
+	if (!c || !dbus_bus_register(c, NULL) ||
+	    !dbus_connection_register_fallback(c, "/", &vt, NULL) ||
+	    dbus_bus_request_name(c, SVC_LIVE, DBUS_NAME_FLAG_DO_NOT_QUEUE, NULL) !=
+		    DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER)
+		_exit(1);
+	while (dbus_connection_read_write_dispatch(c, -1))
+		;
+	_exit(0);
+}
+
+static void test_live_instance_not_stolen(void)
+{
+	CU_ASSERT_FATAL(setup(seed_jbd) == 0);
+	pid_t live = live_start();
+	CU_ASSERT_FATAL(live > 0);
+	CU_ASSERT_FATAL(wait_owned(SVC_LIVE));
+	expect_int(SVC_LIVE, "/DeviceInstance", 1);
+
+	CU_ASSERT_FATAL(start_publisher() == 0);
+	commit(KEY_A, "ttyUSB0", "2023-05-17");
+	CU_ASSERT(wait_owned(SVC_A));
+	expect_int(SVC_A, "/DeviceInstance", (int32_t)pcfg.device_instance);
+	expect_str(SVC_A, "/CustomName", "");
+	expect_str(SETTINGS, OLD_JBD "/ClassAndVrmInstance", "battery:1");
+	expect_str(SETTINGS, OLD_JBD "/CustomName", "House LFP");
+
+	tb_reap(live);
+	teardown();
+}
+
+int sb_register_tests(void)
+{
+	static const struct sb_test tests[] = {
+		{"sole pack takes over instance 1 and the name; a second start keeps ours",
+		 test_sole_pack_takes_over},
+		{"id match takes its entry, no match gets device_instance",
+		 test_id_match_and_no_match},
+		{"an instance a live service uses is not taken", test_live_instance_not_stolen},
+		{NULL, NULL}};
+	return sb_add_suite("migrate from dbus-serialbattery", tests);
+}
