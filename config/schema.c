@@ -32,7 +32,8 @@ const struct cfg_key daemon_cfg_keys[] = {
 	 .type = CFG_STRING,
 	 .offset = offsetof(struct daemon_config, state_dir),
 	 .def = "\"/var/lib/serialbattery\"",
-	 .doc = "Directory for small state files (remembered protocols, charge state); created "
+	 .doc = "Directory for small state files (remembered protocols, charge state, history); "
+		"created "
 		"(0755) when missing. It must be the daemon user's own and not writable by group "
 		"or others, or the daemon refuses to start (exit status 2). Read at start only."},
 	{.path = "max_batteries",
