@@ -335,6 +335,20 @@ static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *
 	      (int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
 }
 
+/*
+ * Alarms our own rules raise whatever the BMS reports: bms_plausible marks a
+ * cell outside the chemistry's range as a low or high cell voltage alarm.
+ */
+#define OUR_ALARMS (BMS_ALARM_BIT(LOW_CELL_VOLTAGE) | BMS_ALARM_BIT(HIGH_CELL_VOLTAGE))
+
+uint32_t publish_paths_alarm_mask(const struct store_record *rec)
+{
+	const struct bms_driver *drv =
+		rec->info.protocol[0] ? bms_driver_find(rec->info.protocol) : NULL;
+	/* no driver yet: nothing is reported, and BMS_V_ALARMS is not set either */
+	return drv ? drv->alarms | OUR_ALARMS : OUR_ALARMS;
+}
+
 void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 			const struct charge_result *res, const struct publish_history *h,
 			bool info_paths)
@@ -415,10 +429,11 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 		set_i(t, p, ok && (v & BMS_V_BALANCING), (s->balancing >> c) & 1u);
 	}
 
+	uint32_t known = publish_paths_alarm_mask(rec);
 	for (int a = 0; a < BMS_ALARM_COUNT; a++) {
 		char p[PUBLISH_PATH_LEN];
 		path_cat(p, sizeof(p), "/Alarms/", bms_alarm_name((enum bms_alarm)a));
-		set_i(t, p, v & BMS_V_ALARMS, s->alarm[a]);
+		set_i(t, p, (v & BMS_V_ALARMS) && (known >> a & 1u), s->alarm[a]);
 	}
 	publish_tree_set_int(t, "/Alarms/BmsCable", res->bms_cable_alarm);
 

@@ -32,6 +32,13 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 			const struct charge_result *res, const struct publish_history *h,
 			bool info_paths);
 
+/*
+ * The alarms (bits of enum bms_alarm) that mean something for this record:
+ * those its driver reports and those our rules compute. The others are
+ * published invalid.
+ */
+uint32_t publish_paths_alarm_mask(const struct store_record *rec);
+
 /* Advance history with a new snapshot taken at snap_ms; st: its statistics
  * from the charge result (the cells the limits came from). */
 void publish_history_update(struct publish_history *h, const struct bms_snapshot *s,

@@ -795,7 +795,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 	unsigned nsoc = 0;
 	bool have_i = false, have_p = false, have_remain = false, have_full = false;
 	uint8_t alarms[BMS_ALARM_COUNT];
-	bool have_alarms = false;
+	uint32_t known_alarms = 0; /* reported by at least one member */
 	memset(alarms, 0, sizeof(alarms));
 	double cmin = INFINITY, cmax = -INFINITY, tmin = INFINITY, tmax = -INFINITY, tsum = 0;
 	unsigned nt = 0;
@@ -807,9 +807,10 @@ static void agg_fill(struct publish *p, uint64_t now)
 			continue;
 		const struct bms_snapshot *sn = &b->rec.snap;
 		if (sn->valid & BMS_V_ALARMS) {
-			have_alarms = true;
+			uint32_t known = publish_paths_alarm_mask(&b->rec);
+			known_alarms |= known;
 			for (int k = 0; k < BMS_ALARM_COUNT; k++)
-				if (sn->alarm[k] > alarms[k])
+				if ((known >> k & 1u) && sn->alarm[k] > alarms[k])
 					alarms[k] = sn->alarm[k];
 		}
 		if (!pack_online(b))
@@ -958,7 +959,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 	for (int k = 0; k < BMS_ALARM_COUNT; k++) {
 		char path[PUBLISH_PATH_LEN];
 		snprintf(path, sizeof(path), "/Alarms/%s", bms_alarm_name((enum bms_alarm)k));
-		if (have_alarms)
+		if (known_alarms >> k & 1u)
 			publish_tree_set_int(t, path, alarms[k]);
 		else
 			publish_tree_set_invalid(t, path);

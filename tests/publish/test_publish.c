@@ -90,15 +90,20 @@ static struct bms_snapshot mk_snap(int32_t mv, uint16_t soc_cpct, int32_t cap_ma
 	return s;
 }
 
-static void commit(int slot, const char *tty, const struct bms_snapshot *s)
+static void commit_proto(int slot, const char *tty, const char *proto, const struct bms_snapshot *s)
 {
 	struct store_info info;
 	memset(&info, 0, sizeof(info));
 	snprintf(info.tty, sizeof(info.tty), "%s", tty);
-	snprintf(info.protocol, sizeof(info.protocol), "jk");
+	snprintf(info.protocol, sizeof(info.protocol), "%s", proto);
 	info.poll_interval_ms = 1000;
 	info.cycles_ok = 7;
 	CU_ASSERT(store_commit(st, slot, s, &info, atomic_load(&fake_now)) == 0);
+}
+
+static void commit(int slot, const char *tty, const struct bms_snapshot *s)
+{
+	commit_proto(slot, tty, "jk", s);
 }
 
 static int start_publisher(void)
@@ -652,6 +657,13 @@ static void test_bank(void)
 	CU_ASSERT(agg_value("/System/NrOfModulesOffline", &t) == 1);
 	CU_ASSERT(agg_value("/Alarms/BmsCable", &t) >= 1);
 	CU_ASSERT(agg_value("/Connected", &t) == 1);
+	/* the bank knows the alarms some member's BMS reports, no more */
+	agg_value("/Alarms/FuseBlown", &t);
+	CU_ASSERT(t == 'x');
+	agg_value("/Alarms/HighChargeTemperature", &t);
+	CU_ASSERT(t == 'x');
+	agg_value("/Alarms/LowSoc", &t);
+	CU_ASSERT(t == 'i');
 
 	/* B returns: limits recover through the ramp, never in one jump */
 	bool seen_between = false;
@@ -1261,6 +1273,68 @@ static void test_protection_events(void)
 		  v.type == 'i' && v.i == 0);
 }
 
+/*
+ * An alarm the BMS cannot report is invalid (gui-v2 hides the row), not a
+ * valid 0 that reads "OK". JBD's protection word has no low SOC, imbalance,
+ * MOSFET temperature or fuse bit; the cell voltage alarms our plausibility
+ * rule raises stay valid whatever the BMS.
+ */
+static void test_unknown_alarms_invalid(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	int slot;
+	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_D6-if00", &slot) == 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	commit_proto(slot, "ttyUSB5", "jbd", &s);
+	CU_ASSERT_FATAL(wait_owner(svc, true, NULL, 0));
+	static const char *const unknown[] = {"/Alarms/LowSoc", "/Alarms/CellImbalance",
+					      "/Alarms/HighInternalTemperature",
+					      "/Alarms/FuseBlown"};
+	static const char *const known[] = {"/Alarms/LowVoltage",
+					    "/Alarms/HighVoltage",
+					    "/Alarms/LowCellVoltage",
+					    "/Alarms/HighCellVoltage",
+					    "/Alarms/HighChargeCurrent",
+					    "/Alarms/HighDischargeCurrent",
+					    "/Alarms/HighCurrent",
+					    "/Alarms/InternalFailure",
+					    "/Alarms/HighTemperature",
+					    "/Alarms/LowTemperature",
+					    "/Alarms/HighChargeTemperature",
+					    "/Alarms/LowChargeTemperature",
+					    "/Alarms/BmsCable"};
+	DBusMessage *items = tb_call(cli, tb_method(svc, "/", "GetItems"), NULL, 0);
+	CU_ASSERT_FATAL(items != NULL);
+	struct tb_val v;
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		CU_ASSERT(tb_items_get(items, unknown[i], &v) == 0 && v.type == 'x');
+		if (v.type != 'x')
+			printf("\n    %s: type %c, want invalid", unknown[i], v.type);
+	}
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		CU_ASSERT(tb_items_get(items, known[i], &v) == 0 && v.type == 'i' && v.i == 0);
+		if (v.type != 'i')
+			printf("\n    %s: type %c, want int32", known[i], v.type);
+	}
+	dbus_message_unref(items);
+
+	/* the same pack as a JK: its alarm word has low SOC, no charge temperature bits */
+	s.alarm[BMS_ALARM_HIGH_CELL_VOLTAGE] = 2;
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot, "ttyUSB5", &s);
+	bool ok = false;
+	for (int i = 0; i < 100 && !ok; i++) {
+		ok = tb_get_value(cli, svc, "/Alarms/LowSoc", &v) == 0 && v.type == 'i';
+		if (!ok)
+			usleep(20000);
+	}
+	CU_ASSERT(ok); /* JK reports low SOC */
+	CU_ASSERT(tb_get_value(cli, svc, "/Alarms/HighChargeTemperature", &v) == 0 &&
+		  v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, svc, "/Alarms/HighCellVoltage", &v) == 0 && v.type == 'i' &&
+		  v.i == 2);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1275,6 +1349,7 @@ int sb_register_tests(void)
 		{"/System/MaxCellVoltage is the cell the CCL came from",
 		 test_max_cell_is_the_charge_cell},
 		{"protection event counters", test_protection_events},
+		{"alarms the BMS cannot report are invalid", test_unknown_alarms_invalid},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {
