@@ -21,8 +21,17 @@ struct publish_history {
 /* Add every path of a pack (ncells cell paths) or of the aggregate (ncells 0, aggregate true). */
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate);
 
+/*
+ * Names: /ProductName the BMS's model, else product_name, else "<family>
+ * BMS"; /Serial where the family has a real one; and, while the owner has
+ * given no custom_name, a /CustomName that tells packs of one family apart
+ * ("JBD BMS (ttyUSB1)").
+ */
+void publish_paths_names(struct publish_tree *t, const struct store_record *rec,
+			 const char *product_name, const char *custom_name);
+
 /* Values that do not depend on the snapshot. */
-void publish_paths_fixed(struct publish_tree *t, const char *product_name, const char *connection);
+void publish_paths_fixed(struct publish_tree *t, const char *connection);
 
 /*
  * Fill a pack's tree from its record and charge result. info_paths false: the

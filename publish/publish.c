@@ -288,8 +288,13 @@ static int pack_on_write(void *ctx, struct publish_tree *t, struct publish_item 
 			 const struct publish_item *value)
 {
 	struct batt *b = ctx;
-	if (strcmp(it->path, "/CustomName") == 0)
-		return write_custom_name(b->svc, it, value);
+	if (strcmp(it->path, "/CustomName") == 0) {
+		int r = write_custom_name(b->svc, it, value);
+		/* a name cleared shows the default at once, not on the next cycle */
+		publish_paths_names(t, &b->rec, b->pub->cfg->product_name,
+				    b->svc ? b->svc->custom_name : "");
+		return r;
+	}
 	if (strcmp(it->path, "/History/Clear") == 0) {
 		/* any clear request resets the whole (in-memory) history; the path stays 0 */
 		if (value->valid && value->i > 0) {
@@ -445,6 +450,8 @@ static void batt_fill(struct publish *p, struct batt *b)
 {
 	b->info_hidden = aggregate_owns_info(p, b);
 	publish_paths_fill(b->tree, &b->rec, &b->res, &b->hist, !b->info_hidden);
+	publish_paths_names(b->tree, &b->rec, p->cfg->product_name,
+			    b->svc ? b->svc->custom_name : "");
 	if (b->in_bank)
 		p->bank_touched = true;
 }
@@ -561,6 +568,8 @@ static int batt_register(struct publish *p, struct batt *b, uint64_t *ret_due)
 		/* no connection yet: this records the identity, the claim runs on connecting */
 		publish_service_claim(b->svc, b->sid, (int32_t)p->cfg->device_instance);
 		publish_service_export(b->svc, b->tree);
+		/* export showed the stored name, "" until settings answer: the default meanwhile */
+		publish_paths_names(b->tree, &b->rec, p->cfg->product_name, b->svc->custom_name);
 	}
 	char name[PUBLISH_NAME_LEN];
 	pack_service_name(b, name, sizeof(name));
@@ -596,16 +605,12 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		batt_remove(p, b);
 		return r;
 	}
-	char pname[CFG_STR + 40], conn[80];
-	if (rec->info.protocol[0])
-		snprintf(pname, sizeof(pname), "%s (%s)", p->cfg->product_name, rec->info.protocol);
-	else
-		snprintf(pname, sizeof(pname), "%s", p->cfg->product_name);
+	char conn[80];
 	if (b->address)
 		snprintf(conn, sizeof(conn), "Serial %s__0x%02x", b->tty, b->address);
 	else
 		snprintf(conn, sizeof(conn), "Serial %s", b->tty);
-	publish_paths_fixed(b->tree, pname, conn);
+	publish_paths_fixed(b->tree, conn); /* the names follow the snapshot (batt_fill) */
 	b->seen_seq = rec->seq;
 	b->reported = true;
 	batt_compute(p, b, now);
@@ -700,7 +705,8 @@ static int agg_create(struct publish *p)
 		a->tree = NULL;
 		return r;
 	}
-	publish_paths_fixed(a->tree, "SerialBattery bank", "Serial aggregate");
+	publish_tree_set_string(a->tree, "/ProductName", "Battery bank");
+	publish_paths_fixed(a->tree, "Parallel packs");
 	publish_service_claim(a->svc, "aggregate", (int32_t)p->cfg->aggregate_instance);
 	instance_make_unique(p, a->svc);
 	return 0;
@@ -866,13 +872,13 @@ static void agg_fill(struct publish *p, uint64_t now)
 				nt++;
 				if (tv < tmin) {
 					tmin = tv;
-					snprintf(tmin_id, sizeof(tmin_id), "%d:T%u", b->bank_index,
-						 k + 1);
+					snprintf(tmin_id, sizeof(tmin_id), "Pack %d Battery %u",
+						 b->bank_index, k + 1);
 				}
 				if (tv > tmax) {
 					tmax = tv;
-					snprintf(tmax_id, sizeof(tmax_id), "%d:T%u", b->bank_index,
-						 k + 1);
+					snprintf(tmax_id, sizeof(tmax_id), "Pack %d Battery %u",
+						 b->bank_index, k + 1);
 				}
 			}
 	}
@@ -965,6 +971,13 @@ static void agg_fill(struct publish *p, uint64_t now)
 			publish_tree_set_invalid(t, path);
 	}
 	publish_tree_set_int(t, "/Alarms/BmsCable", br->bms_cable_alarm);
+	if (!a->svc || !a->svc->custom_name[0]) {
+		/* the name an owner would write, until they write one */
+		char name[48];
+		snprintf(name, sizeof(name), "Battery bank (%u pack%s)", br->members,
+			 br->members == 1 ? "" : "s");
+		publish_tree_set_string(t, "/CustomName", name);
+	}
 }
 
 /* Bank packs expected now: those known, or the named list, or the ports known at start. */

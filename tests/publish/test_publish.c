@@ -339,7 +339,9 @@ static void test_set_value_rules(void)
 	w.type = 'i';
 	w.i = 5;
 	CU_ASSERT(tb_set_value(cli, SVC_A, "/CustomName", &w) != 0); /* wrong type */
-	CU_ASSERT(tb_get_value(cli, SVC_A, "/CustomName", &v) == 0 && v.type == 's' && v.s[0] == 0);
+	/* unchanged: no owner's name yet, so the default that tells packs apart */
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/CustomName", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "JK BMS (ttyUSB0)") == 0);
 	w.i = 9;
 	CU_ASSERT(tb_set_value(cli, SVC_A, "/History/Clear", &w) != 0); /* out of range */
 	w.type = 'd';
@@ -664,6 +666,10 @@ static void test_bank(void)
 	CU_ASSERT(t == 'x');
 	agg_value("/Alarms/LowSoc", &t);
 	CU_ASSERT(t == 'i');
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/CustomName", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "Battery bank (2 packs)") == 0);
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/ProductName", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "Battery bank") == 0);
 
 	/* B returns: limits recover through the ramp, never in one jump */
 	bool seen_between = false;
@@ -1279,11 +1285,12 @@ static void test_protection_events(void)
  * MOSFET temperature or fuse bit; the cell voltage alarms our plausibility
  * rule raises stay valid whatever the BMS.
  */
+static int slot_d6 = -1; /* the pack of the alarm and names tests (the store has 4 slots) */
 static void test_unknown_alarms_invalid(void)
 {
 	const char *svc = "com.victronenergy.battery.ttyUSB5";
-	int slot;
-	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_D6-if00", &slot) == 0);
+	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_D6-if00", &slot_d6) == 0);
+	int slot = slot_d6;
 	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
 	commit_proto(slot, "ttyUSB5", "jbd", &s);
 	CU_ASSERT_FATAL(wait_owner(svc, true, NULL, 0));
@@ -1335,6 +1342,71 @@ static void test_unknown_alarms_invalid(void)
 		  v.i == 2);
 }
 
+/* Poll svc's path until it is the string want (or, want NULL, invalid); false after 2 s. */
+static bool until_s(const char *svc, const char *path, const char *want)
+{
+	struct tb_val v;
+	for (int i = 0; i < 100; i++) {
+		if (tb_get_value(cli, svc, path, &v) == 0 &&
+		    (want ? v.type == 's' && strcmp(v.s, want) == 0 : v.type == 'x'))
+			return true;
+		usleep(20000);
+	}
+	printf("\n    %s: type %c \"%s\", want %s", path, v.type, v.type == 's' ? v.s : "",
+	       want ? want : "invalid");
+	return false;
+}
+
+/*
+ * Names an owner can tell apart: the family when the BMS gives no model, the
+ * model when it does; the port in the default name; no JBD production date
+ * as /Serial; a numeric /HardwareVersion only when the BMS's is a number;
+ * temperature sensors as gui-v2 lists them. (Same pack as the alarm test.)
+ */
+static void test_names(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	int slot = slot_d6;
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	s.valid |= BMS_V_HW_VERSION;
+	snprintf(s.hw_version, sizeof(s.hw_version), "19A");
+	s.temp_dc[0] = 270; /* the second sensor is the cooler */
+	atomic_fetch_add(&fake_now, 1000);
+	commit_proto(slot, "ttyUSB5", "jbd", &s);
+	CU_ASSERT(until_s(svc, "/ProductName", "JBD BMS"));
+	CU_ASSERT(until_s(svc, "/Serial", NULL)); /* JBD's "serial" is a production date */
+	CU_ASSERT(until_s(svc, "/CustomName", "JBD BMS (ttyUSB5)"));
+	CU_ASSERT(until_s(svc, "/Bms/HardwareVersion", "19A"));
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, svc, "/HardwareVersion", &v) == 0 && v.type == 'x');
+	CU_ASSERT(until_s(svc, "/System/MinTemperatureCellId", "Battery 2"));
+	CU_ASSERT(until_s(svc, "/System/MaxTemperatureCellId", "Battery 1"));
+
+	s.valid |= BMS_V_MODEL;
+	snprintf(s.model, sizeof(s.model), "BMS-B2A24S15P");
+	snprintf(s.hw_version, sizeof(s.hw_version), "11");
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot, "ttyUSB5", &s);
+	CU_ASSERT(until_s(svc, "/ProductName", "BMS-B2A24S15P"));
+	CU_ASSERT(until_s(svc, "/Serial", "SN123"));
+	CU_ASSERT(until_s(svc, "/CustomName", "BMS-B2A24S15P (ttyUSB5)"));
+	CU_ASSERT(tb_get_value(cli, svc, "/HardwareVersion", &v) == 0 && v.type == 'i' &&
+		  v.i == 11);
+
+	/* the owner's name wins and stays */
+	struct tb_val w;
+	memset(&w, 0, sizeof(w));
+	w.type = 's';
+	snprintf(w.s, sizeof(w.s), "Boat house");
+	CU_ASSERT(tb_set_value(cli, svc, "/CustomName", &w) == 0);
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot, "ttyUSB5", &s);
+	CU_ASSERT(until_s(svc, "/CustomName", "Boat house"));
+	usleep(300000);
+	CU_ASSERT(until_s(svc, "/CustomName", "Boat house"));
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1350,6 +1422,7 @@ int sb_register_tests(void)
 		 test_max_cell_is_the_charge_cell},
 		{"protection event counters", test_protection_events},
 		{"alarms the BMS cannot report are invalid", test_unknown_alarms_invalid},
+		{"names tell packs apart", test_names},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {
