@@ -70,11 +70,24 @@ static const struct path_def common_paths[] = {
 	{"/System/NrOfModulesBlockingCharge", 'i', NULL},
 	{"/System/NrOfModulesBlockingDischarge", 'i', NULL},
 	{"/Alarms/BmsCable", 'i', NULL},
+	{"/ErrorCode", 'i', NULL},
+	{"/ConnectionInformation", 's', NULL},
+	{"/Settings/HasSettings", 'i', NULL},
+	{"/Settings/HasTemperature", 'i', NULL},
+	{"/DeviceName", 's', NULL},
 	{NULL, 0, NULL},
 };
 
 static const struct path_def pack_paths[] = {
 	{"/Bms/HardwareVersion", 's', NULL},
+	{"/System/Temperature1", 'd', "%.1f°C"},
+	{"/System/Temperature2", 'd', "%.1f°C"},
+	{"/System/Temperature3", 'd', "%.1f°C"},
+	{"/System/Temperature4", 'd', "%.1f°C"},
+	{"/System/Temperature1Name", 's', NULL},
+	{"/System/Temperature2Name", 's', NULL},
+	{"/System/Temperature3Name", 's', NULL},
+	{"/System/Temperature4Name", 's', NULL},
 	{"/Voltages/Sum", 'd', "%.2fV"},
 	{"/Voltages/Diff", 'd', "%.3fV"},
 	{"/History/ChargeCycles", 'i', NULL},
@@ -493,6 +506,31 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 		set_i(t, p, (v & BMS_V_ALARMS) && (known >> a & 1u), s->alarm[a]);
 	}
 	publish_tree_set_int(t, "/Alarms/BmsCable", res->bms_cable_alarm);
+
+	/*
+	 * gui-v2's device pages. ErrorCode is the Victron device's own fault
+	 * code: a BMS fault is an alarm above, so 0 while we hear the pack and
+	 * unknown once it is lost. No settings page of ours in the GUI; the BMS's
+	 * own name field is not read by any driver yet (/DeviceName invalid).
+	 */
+	set_i(t, "/ErrorCode", res->connected, 0);
+	publish_tree_set_string(t, "/ConnectionInformation",
+				!res->connected ? "Lost"
+				: res->stale    ? "No data (stale)"
+						: "Connected");
+	publish_tree_set_int(t, "/Settings/HasSettings", 0);
+	publish_tree_set_int(t, "/Settings/HasTemperature", (v & BMS_V_TEMPS) ? 1 : 0);
+	publish_tree_set_invalid(t, "/DeviceName");
+	/* the first four cell sensors one by one, named as the Id paths name them */
+	for (unsigned k = 0; k < 4; k++) {
+		char p[PUBLISH_PATH_LEN], name[16];
+		bool ok = (v & BMS_V_TEMPS) && k < s->temp_count;
+		path_num(p, sizeof(p), "/System/Temperature", k + 1);
+		set_d(t, p, ok, bms_dc_to_c(s->temp_dc[k]));
+		strcat(p, "Name");
+		path_num(name, sizeof(name), "Battery ", k + 1);
+		set_s(t, p, ok, name);
+	}
 
 	publish_tree_set_string(t, "/Link/Protocol",
 				rec->info.protocol[0] ? rec->info.protocol : "-");

@@ -971,6 +971,14 @@ static void agg_fill(struct publish *p, uint64_t now)
 			publish_tree_set_invalid(t, path);
 	}
 	publish_tree_set_int(t, "/Alarms/BmsCable", br->bms_cable_alarm);
+	/* gui-v2's device pages: no own fault code (the alarms say it), no settings page */
+	publish_tree_set_int(t, "/ErrorCode", 0);
+	char ci[48];
+	snprintf(ci, sizeof(ci), "%u of %u packs online", br->online, br->members);
+	publish_tree_set_string(t, "/ConnectionInformation", ci);
+	publish_tree_set_int(t, "/Settings/HasSettings", 0);
+	publish_tree_set_int(t, "/Settings/HasTemperature", nt > 0 ? 1 : 0);
+	publish_tree_set_invalid(t, "/DeviceName");
 	if (!a->svc || !a->svc->custom_name[0]) {
 		/* the name an owner would write, until they write one */
 		char name[48];

@@ -1407,6 +1407,121 @@ static void test_names(void)
 	CU_ASSERT(until_s(svc, "/CustomName", "Boat house"));
 }
 
+/*
+ * The paths gui-v2's battery pages (PageBattery, BatteryDetails,
+ * PageBatteryAlarms, PageBatteryParameters, PageDeviceInfo) read, with the
+ * D-Bus type Victron gives each ('x': invalid, as we cannot know it for this
+ * pack), checked in one GetItems of a running publisher.
+ */
+static void test_gui_paths_types(void)
+{
+	static const struct {
+		const char *path;
+		char type;
+	} want[] = {
+		{"/Connected", 'i'},
+		{"/ProductName", 's'},
+		{"/ProductId", 'i'},
+		{"/CustomName", 's'},
+		{"/DeviceInstance", 'i'},
+		{"/FirmwareVersion", 's'},
+		{"/HardwareVersion", 'x'},
+		{"/Serial", 's'},
+		{"/Mgmt/Connection", 's'},
+		{"/DeviceName", 'x'},
+		{"/ErrorCode", 'i'},
+		{"/ConnectionInformation", 's'},
+		{"/Settings/HasSettings", 'i'},
+		{"/Settings/HasTemperature", 'i'},
+		{"/State", 'i'},
+		{"/Mode", 'i'},
+		{"/Dc/0/Voltage", 'd'},
+		{"/Dc/0/Current", 'd'},
+		{"/Dc/0/Power", 'd'},
+		{"/Dc/0/Temperature", 'd'},
+		{"/Soc", 'd'},
+		{"/Soh", 'x'},
+		{"/Capacity", 'd'},
+		{"/InstalledCapacity", 'd'},
+		{"/ConsumedAmphours", 'd'},
+		{"/TimeToGo", 'x'}, /* charging */
+		{"/Info/MaxChargeVoltage", 'd'},
+		{"/Info/MaxChargeCurrent", 'd'},
+		{"/Info/MaxDischargeCurrent", 'd'},
+		{"/Info/BatteryLowVoltage", 'd'},
+		{"/Info/ChargeMode", 's'},
+		{"/Io/AllowToCharge", 'i'},
+		{"/Io/AllowToDischarge", 'i'},
+		{"/Io/AllowToBalance", 'i'},
+		{"/Balancing", 'i'},
+		{"/System/MinCellVoltage", 'd'},
+		{"/System/MaxCellVoltage", 'd'},
+		{"/System/MinVoltageCellId", 's'},
+		{"/System/MaxVoltageCellId", 's'},
+		{"/System/MinCellTemperature", 'd'},
+		{"/System/MaxCellTemperature", 'd'},
+		{"/System/MinTemperatureCellId", 's'},
+		{"/System/MaxTemperatureCellId", 's'},
+		{"/System/MOSTemperature", 'd'},
+		{"/System/NrOfCellsPerBattery", 'i'},
+		{"/System/NrOfModulesOnline", 'i'},
+		{"/System/NrOfModulesOffline", 'i'},
+		{"/System/NrOfModulesBlockingCharge", 'i'},
+		{"/System/NrOfModulesBlockingDischarge", 'i'},
+		{"/System/Temperature1", 'd'},
+		{"/System/Temperature1Name", 's'},
+		{"/System/Temperature2", 'd'},
+		{"/System/Temperature2Name", 's'},
+		{"/System/Temperature3", 'x'},
+		{"/System/Temperature3Name", 'x'},
+		{"/Voltages/Cell1", 'd'},
+		{"/Voltages/Sum", 'd'},
+		{"/Voltages/Diff", 'd'},
+		{"/Balances/Cell1", 'i'},
+		{"/History/ChargeCycles", 'i'},
+		{"/History/MinimumVoltage", 'd'},
+		{"/History/MaximumVoltage", 'd'},
+		{"/History/MinimumCellVoltage", 'd'},
+		{"/History/MaximumCellVoltage", 'd'},
+		{"/History/CanBeCleared", 'i'},
+		{"/Alarms/LowVoltage", 'i'},
+		{"/Alarms/HighVoltage", 'i'},
+		{"/Alarms/LowCellVoltage", 'i'},
+		{"/Alarms/HighCellVoltage", 'i'},
+		{"/Alarms/LowSoc", 'i'},
+		{"/Alarms/HighChargeCurrent", 'i'},
+		{"/Alarms/HighDischargeCurrent", 'i'},
+		{"/Alarms/CellImbalance", 'i'},
+		{"/Alarms/InternalFailure", 'i'},
+		{"/Alarms/HighTemperature", 'i'},
+		{"/Alarms/LowTemperature", 'i'},
+		{"/Alarms/HighInternalTemperature", 'i'},
+		{"/Alarms/HighChargeTemperature", 'x'}, /* a JK does not report them */
+		{"/Alarms/LowChargeTemperature", 'x'},
+		{"/Alarms/HighCurrent", 'x'},
+		{"/Alarms/FuseBlown", 'x'},
+		{"/Alarms/BmsCable", 'i'},
+	};
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot_d6, "ttyUSB5", &s);
+	CU_ASSERT(until_s(svc, "/HardwareVersion", NULL));
+	DBusMessage *items = tb_call(cli, tb_method(svc, "/", "GetItems"), NULL, 0);
+	CU_ASSERT_FATAL(items != NULL);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct tb_val v;
+		memset(&v, 0, sizeof(v));
+		bool ok = tb_items_get(items, want[i].path, &v) == 0 && v.type == want[i].type;
+		CU_ASSERT(ok);
+		if (!ok)
+			printf("\n    %s: type %c, gui-v2 wants %c", want[i].path,
+			       v.type ? v.type : '-', want[i].type);
+	}
+	dbus_message_unref(items);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1423,6 +1538,7 @@ int sb_register_tests(void)
 		{"protection event counters", test_protection_events},
 		{"alarms the BMS cannot report are invalid", test_unknown_alarms_invalid},
 		{"names tell packs apart", test_names},
+		{"gui-v2's paths with gui-v2's types", test_gui_paths_types},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {
