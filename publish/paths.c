@@ -197,8 +197,14 @@ int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
 		r = publish_tree_add_writable(t, "/History/Clear", 'i', 0, 7);
 	if (r == 0 && aggregate)
 		r = publish_tree_add_writable(t, "/Bank/Forget", 's', 0, 0);
+	/* counters that move every poll: readable, but no signal of their own */
+	static const char *const quiet[] = {"/Link/PollCycles", "/Link/ChecksumErrors",
+					    "/Link/Timeouts", "/Link/ForeignFrames",
+					    "/Link/ImplausibleCycles"};
 	if (r == 0)
-		publish_tree_seal(t);
+		publish_tree_seal(t); /* sorted: found from here on */
+	for (size_t k = 0; r == 0 && !aggregate && k < sizeof(quiet) / sizeof(quiet[0]); k++)
+		r = publish_tree_set_quiet(t, quiet[k]);
 	return r;
 }
 

@@ -40,6 +40,7 @@
 #include "publish/service.h"
 
 #define AGG_NAME "com.victronenergy.battery.aggregate"
+#define QUIET_PERIOD_MS 60000 /* diagnostics counters alone: at most one signal a minute */
 #define CHARGE_TEXT_LEN 512
 
 struct batt {
@@ -50,6 +51,7 @@ struct batt {
 	char tty[32];
 	uint8_t address;
 	struct publish *pub;
+	uint64_t quiet_sent_ms; /* publish clock when quiet counters were last released */
 	struct publish_service *svc;
 	struct publish_tree *tree;
 	struct store_record rec;
@@ -679,6 +681,11 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 		b->gone_since_ms = 0;
 	}
 	batt_fill(p, b);
+	/* the poll counters alone are sent at most once a minute (publish clock) */
+	if (now - b->quiet_sent_ms >= QUIET_PERIOD_MS) {
+		publish_tree_release_quiet(b->tree);
+		b->quiet_sent_ms = now;
+	}
 	/* registration and its retries: bus_upkeep, after every wake-up */
 	if (b->svc && b->svc->owned)
 		publish_tree_flush(b->tree, b->svc->conn, p->cfg->properties_changed);

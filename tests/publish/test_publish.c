@@ -90,6 +90,8 @@ static struct bms_snapshot mk_snap(int32_t mv, uint16_t soc_cpct, int32_t cap_ma
 	return s;
 }
 
+static uint64_t commit_cycles = 7; /* /Link/PollCycles of the next commit */
+
 static void commit_proto(int slot, const char *tty, const char *proto, const struct bms_snapshot *s)
 {
 	struct store_info info;
@@ -97,7 +99,7 @@ static void commit_proto(int slot, const char *tty, const char *proto, const str
 	snprintf(info.tty, sizeof(info.tty), "%s", tty);
 	snprintf(info.protocol, sizeof(info.protocol), "%s", proto);
 	info.poll_interval_ms = 1000;
-	info.cycles_ok = 7;
+	info.cycles_ok = commit_cycles;
 	CU_ASSERT(store_commit(st, slot, s, &info, atomic_load(&fake_now)) == 0);
 }
 
@@ -1522,6 +1524,91 @@ static void test_gui_paths_types(void)
 	dbus_message_unref(items);
 }
 
+/* One poll of an unchanged pack: commit, then wait until the publisher has filled it. */
+static void quiet_step(const char *svc, const struct bms_snapshot *s)
+{
+	atomic_fetch_add(&fake_now, 1000);
+	commit_cycles++;
+	commit(slot_d6, "ttyUSB5", s);
+	struct tb_val v;
+	bool seen = false;
+	for (int i = 0; i < 500 && !seen; i++) {
+		/* the reply comes after any signal of the same fill (one sender, in order) */
+		seen = tb_get_value(cli, svc, "/Link/PollCycles", &v) == 0 && v.type == 'i' &&
+		       v.i == (int32_t)commit_cycles;
+		if (!seen)
+			usleep(2000);
+	}
+	CU_ASSERT_FATAL(seen); /* GetItems/GetValue shows the counter rising */
+}
+
+/*
+ * Issue 16: the poll counter moves every cycle, but an unchanged pack sends
+ * no ItemsChanged for it: one a minute of publish clock (the fake clock)
+ * carries the counters, nothing in between.
+ */
+static void test_quiet_counters(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	char rule[256], owner[128];
+	DBusMessage *r =
+		dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "GetNameOwner");
+	const char *o;
+	dbus_message_append_args(r, DBUS_TYPE_STRING, &svc, DBUS_TYPE_INVALID);
+	r = tb_call(cli, r, NULL, 0);
+	CU_ASSERT_FATAL(r &&
+			dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID));
+	snprintf(owner, sizeof(owner), "%s", o);
+	dbus_message_unref(r);
+	snprintf(rule, sizeof(rule), "type='signal',sender='%s',member='ItemsChanged'", owner);
+	tb_add_match(cli, rule);
+
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	s.current_ma = 0; /* no energy counted, no time to go: nothing moves but the counter */
+	/* settle (charge control ramps) until a signal carries the counters alone */
+	bool alone = false;
+	for (int k = 0; k < 400 && !alone; k++) {
+		quiet_step(svc, &s);
+		DBusMessage *sig;
+		while ((sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, 0))) {
+			struct tb_val v;
+			alone = tb_items_count(sig) == 1 &&
+				tb_items_get(sig, "/Link/PollCycles", &v) == 0;
+			dbus_message_unref(sig);
+		}
+	}
+	CU_ASSERT_FATAL(alone);
+	int quiet = 0;
+	for (int k = 0; k < 59; k++) {
+		quiet_step(svc, &s);
+		DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, 0);
+		if (sig) {
+			dbus_message_unref(sig);
+			break;
+		}
+		quiet++;
+	}
+	CU_ASSERT(quiet == 59);
+	/* a minute on: the counters go out once */
+	quiet_step(svc, &s);
+	DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, WAIT_MS);
+	CU_ASSERT_FATAL(sig != NULL);
+	struct tb_val v;
+	CU_ASSERT(tb_items_get(sig, "/Link/PollCycles", &v) == 0 && v.type == 'i' &&
+		  v.i == (int32_t)commit_cycles);
+	dbus_message_unref(sig);
+	/* any other change carries the current counters with it */
+	s.soc_cpct = 8400;
+	quiet_step(svc, &s);
+	sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, WAIT_MS);
+	CU_ASSERT_FATAL(sig != NULL);
+	CU_ASSERT(tb_items_get(sig, "/Soc", &v) == 0 && v.d == 84);
+	CU_ASSERT(tb_items_get(sig, "/Link/PollCycles", &v) == 0 && v.i == (int32_t)commit_cycles);
+	dbus_message_unref(sig);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1539,6 +1626,7 @@ int sb_register_tests(void)
 		{"alarms the BMS cannot report are invalid", test_unknown_alarms_invalid},
 		{"names tell packs apart", test_names},
 		{"gui-v2's paths with gui-v2's types", test_gui_paths_types},
+		{"poll counters alone: one ItemsChanged a minute", test_quiet_counters},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {
