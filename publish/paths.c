@@ -80,6 +80,7 @@ static const struct path_def common_paths[] = {
 
 static const struct path_def pack_paths[] = {
 	{"/Bms/HardwareVersion", 's', NULL},
+	{"/CurrentAvg", 'd', "%.2fA"},
 	{"/System/Temperature1", 'd', "%.1f°C"},
 	{"/System/Temperature2", 'd', "%.1f°C"},
 	{"/System/Temperature3", 'd', "%.1f°C"},

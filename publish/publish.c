@@ -40,6 +40,8 @@
 #include "publish/service.h"
 
 #define AGG_NAME "com.victronenergy.battery.aggregate"
+/* /CurrentAvg: the mean of the last 300 current readings, 5 min at the default 1 s poll */
+#define CURRENT_AVG_N 300
 #define QUIET_PERIOD_MS 60000 /* diagnostics counters alone: at most one signal a minute */
 #define CHARGE_TEXT_LEN 512
 
@@ -51,7 +53,10 @@ struct batt {
 	char tty[32];
 	uint8_t address;
 	struct publish *pub;
-	uint64_t quiet_sent_ms; /* publish clock when quiet counters were last released */
+	uint64_t quiet_sent_ms;        /* publish clock when quiet counters were last released */
+	int32_t cur_ma[CURRENT_AVG_N]; /* /CurrentAvg: the last readings, a ring */
+	unsigned cur_n, cur_next;
+	int64_t cur_sum_ma;
 	struct publish_service *svc;
 	struct publish_tree *tree;
 	struct store_record rec;
@@ -448,12 +453,33 @@ static void batt_compute(struct publish *p, struct batt *b, uint64_t now)
 	state_save(p, b);
 }
 
+/* A fresh snapshot's current into the /CurrentAvg ring (fixed storage: no allocation). */
+static void current_avg_add(struct batt *b)
+{
+	if (!(b->rec.snap.valid & BMS_V_CURRENT))
+		return;
+	if (b->cur_n == CURRENT_AVG_N)
+		b->cur_sum_ma -= b->cur_ma[b->cur_next];
+	else
+		b->cur_n++;
+	b->cur_ma[b->cur_next] = b->rec.snap.current_ma;
+	b->cur_sum_ma += b->rec.snap.current_ma;
+	b->cur_next = (b->cur_next + 1) % CURRENT_AVG_N;
+}
+
 static void batt_fill(struct publish *p, struct batt *b)
 {
 	b->info_hidden = aggregate_owns_info(p, b);
 	publish_paths_fill(b->tree, &b->rec, &b->res, &b->hist, !b->info_hidden);
 	publish_paths_names(b->tree, &b->rec, p->cfg->product_name,
 			    b->svc ? b->svc->custom_name : "");
+	/* withdrawn with the live current once stale, like /Dc/0/Current */
+	bool avg = b->cur_n > 0 && b->res.connected && !b->res.stale;
+	if (avg)
+		publish_tree_set_double(b->tree, "/CurrentAvg",
+					round((double)b->cur_sum_ma / b->cur_n / 10.0) / 100.0);
+	else
+		publish_tree_set_invalid(b->tree, "/CurrentAvg");
 	if (b->in_bank)
 		p->bank_touched = true;
 }
@@ -615,6 +641,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	publish_paths_fixed(b->tree, conn); /* the names follow the snapshot (batt_fill) */
 	b->seen_seq = rec->seq;
 	b->reported = true;
+	current_avg_add(b);
 	batt_compute(p, b, now);
 	publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec->updated_ms,
 			       rec->info.poll_interval_ms);
@@ -660,6 +687,8 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	b->seen_seq = rec.seq;
 	/* half an interval of slack: the next poll's data, not the timer, should wake us */
 	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms * 3u / 2u;
+	if (new_data)
+		current_avg_add(b);
 	batt_compute(p, b, now);
 	if (new_data) /* after the limits: the history sees the cells they came from */
 		publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec.updated_ms,

@@ -1441,6 +1441,7 @@ static void test_gui_paths_types(void)
 		{"/Dc/0/Current", 'd'},
 		{"/Dc/0/Power", 'd'},
 		{"/Dc/0/Temperature", 'd'},
+		{"/CurrentAvg", 'd'},
 		{"/Soc", 'd'},
 		{"/Soh", 'x'},
 		{"/Capacity", 'd'},
@@ -1569,9 +1570,11 @@ static void test_quiet_counters(void)
 	s.current_ma = 0; /* no energy counted, no time to go: nothing moves but the counter */
 	/* settle (charge control ramps) until a signal carries the counters alone */
 	bool alone = false;
-	for (int k = 0; k < 400 && !alone; k++) {
+	/* (past the /CurrentAvg window: its 300 readings are all this pack's 0 A then) */
+	for (int k = 0; k < 700 && !(alone && k > 300); k++) {
 		quiet_step(svc, &s);
 		DBusMessage *sig;
+		alone = false;
 		while ((sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, 0))) {
 			struct tb_val v;
 			alone = tb_items_count(sig) == 1 &&
@@ -1609,6 +1612,28 @@ static void test_quiet_counters(void)
 	dbus_message_unref(sig);
 }
 
+/* /CurrentAvg: the mean of the last 300 readings, a step moves it by its share. */
+static void test_current_avg(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	s.current_ma = -10000;
+	for (int k = 0; k < 300; k++)
+		quiet_step(svc, &s);
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, svc, "/CurrentAvg", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d + 10.0) < 1e-9);
+	s.current_ma = 20000;
+	for (int k = 0; k < 150; k++)
+		quiet_step(svc, &s);
+	CU_ASSERT(tb_get_value(cli, svc, "/CurrentAvg", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 5.0) < 1e-9);
+	char text[32];
+	CU_ASSERT(tb_get_text(cli, svc, "/CurrentAvg", text, sizeof(text)) == 0 &&
+		  strcmp(text, "5.00A") == 0);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1627,6 +1652,7 @@ int sb_register_tests(void)
 		{"names tell packs apart", test_names},
 		{"gui-v2's paths with gui-v2's types", test_gui_paths_types},
 		{"poll counters alone: one ItemsChanged a minute", test_quiet_counters},
+		{"/CurrentAvg over the last 300 readings", test_current_avg},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {
