@@ -110,6 +110,9 @@ enum bms_alarm {
 /* "LowVoltage", ... as used in the D-Bus path /Alarms/<name>. */
 const char *bms_alarm_name(enum bms_alarm a);
 
+/* One alarm as a bit of struct bms_driver.alarms. */
+#define BMS_ALARM_BIT(a) (1u << BMS_ALARM_##a)
+
 struct bms_snapshot {
 	uint32_t valid; /* enum bms_valid bits */
 
@@ -348,6 +351,11 @@ struct bms_driver {
 	const struct bms_step *steps;     /* the poll steps that need the core's care, by index */
 	size_t nsteps;                    /* entries in steps (later steps are plain) */
 	const enum bms_command *commands; /* supported writes, 0-terminated; NULL = none */
+	/*
+	 * The alarms its parse can set (BMS_ALARM_BIT): the rest the BMS does not
+	 * report, so they are published invalid rather than a meaningless "ok".
+	 */
+	uint32_t alarms;
 
 	/* Prepare private state for one battery at `address` (0 for unaddressed). */
 	int (*init)(void *state, uint8_t address);

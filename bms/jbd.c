@@ -802,6 +802,12 @@ const struct bms_driver bms_jbd = {
 	.poll_interval_ms = 1000,
 	.max_frame = 255 + JBD_OVERHEAD,
 	.flags = 0,
+	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
+		  BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
+		  BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) |
+		  BMS_ALARM_BIT(HIGH_TEMPERATURE) | BMS_ALARM_BIT(LOW_TEMPERATURE) |
+		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
+		  BMS_ALARM_BIT(HIGH_CURRENT) | BMS_ALARM_BIT(INTERNAL_FAILURE),
 	.state_size = sizeof(struct jbd_state),
 	.steps = jbd_steps,
 	.nsteps = sizeof(jbd_steps) / sizeof(jbd_steps[0]),

@@ -457,6 +457,12 @@ const struct bms_driver bms_jk = {
 	.poll_interval_ms = 1000,
 	.max_frame = JK_MAX_FRAME,
 	.flags = 0,
+	.alarms = BMS_ALARM_BIT(LOW_SOC) | BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) |
+		  BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
+		  BMS_ALARM_BIT(HIGH_TEMPERATURE) | BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) |
+		  BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) | BMS_ALARM_BIT(CELL_IMBALANCE) |
+		  BMS_ALARM_BIT(LOW_TEMPERATURE) | BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) |
+		  BMS_ALARM_BIT(LOW_CELL_VOLTAGE) | BMS_ALARM_BIT(INTERNAL_FAILURE),
 	.state_size = 0, /* stateless: one request, every reply answers it */
 	.build_request = jk_build_request,
 	.frame_check = jk_frame_check,

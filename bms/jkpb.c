@@ -648,6 +648,12 @@ const struct bms_driver bms_jkpb = {
 	.poll_interval_ms = 1000,
 	.max_frame = PB_FRAME,
 	.flags = BMS_F_ADDRESSED,
+	.alarms = BMS_ALARM_BIT(INTERNAL_FAILURE) | BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) |
+		  BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(HIGH_VOLTAGE) |
+		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_CURRENT) |
+		  BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) |
+		  BMS_ALARM_BIT(LOW_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
+		  BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_TEMPERATURE),
 	.state_size = sizeof(struct jkpb_state),
 	.steps = jkpb_steps,
 	.nsteps = sizeof(jkpb_steps) / sizeof(jkpb_steps[0]),

@@ -27,6 +27,7 @@ struct publish_tree {
 	uint64_t dropped_logged; /* dropped at the last log line */
 	uint64_t last_drop_ms;   /* monotonic */
 	bool dropping;           /* in an episode of a full outgoing queue */
+	bool send_quiet;         /* the next flush sends quiet changes alone too */
 };
 
 int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret)
@@ -347,11 +348,13 @@ static bool append_items(DBusMessageIter *it, const struct publish_tree *t, bool
 
 int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path)
 {
-	size_t nchanged = 0;
-	for (size_t k = 0; k < t->n; k++)
+	size_t nchanged = 0, nloud = 0;
+	for (size_t k = 0; k < t->n; k++) {
 		nchanged += t->items[k].changed;
-	if (nchanged == 0)
-		return 0;
+		nloud += t->items[k].changed && !t->items[k].quiet;
+	}
+	if (nchanged == 0 || (nloud == 0 && !t->send_quiet))
+		return 0; /* quiet changes stay marked: they go with the next loud one */
 	if (!queue_room(t, conn))
 		return -EAGAIN; /* the items stay changed: the next flush sends them */
 	int sent = 0;
@@ -382,7 +385,22 @@ int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_pa
 		sent++;
 	}
 	publish_tree_clear_changes(t);
+	t->send_quiet = false;
 	return sent;
+}
+
+int publish_tree_set_quiet(struct publish_tree *t, const char *path)
+{
+	struct publish_item *it = publish_tree_find(t, path);
+	if (!it)
+		return -ENOENT;
+	it->quiet = true;
+	return 0;
+}
+
+void publish_tree_release_quiet(struct publish_tree *t)
+{
+	t->send_quiet = true;
 }
 
 /* ---- method handling ---- */

@@ -25,6 +25,7 @@ struct publish_item {
 	bool valid;
 	bool changed;
 	bool writable;
+	bool quiet; /* a counter: sent only with other changes or on release */
 	int32_t i;
 	double d;
 	char s[PUBLISH_STR_LEN];
@@ -85,6 +86,15 @@ uint64_t publish_tree_requests(const struct publish_tree *t);
  * cap (nothing sent, items stay changed) or a negative errno.
  */
 int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path);
+
+/*
+ * Quiet items (diagnostic counters that move every poll) are current in
+ * GetItems but make no ItemsChanged of their own: a flush with only quiet
+ * changes sends nothing and keeps them, until another item changes or the
+ * owner releases them (publish_tree_release_quiet: the next flush sends them).
+ */
+int publish_tree_set_quiet(struct publish_tree *t, const char *path);
+void publish_tree_release_quiet(struct publish_tree *t);
 
 /* The object-path fallback handler on "/" for this tree. */
 DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, void *tree);

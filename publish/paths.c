@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bms/fields.h"
@@ -28,7 +29,7 @@ static const struct path_def common_paths[] = {
 	{"/ProductId", 'i', "0x%X"},
 	{"/ProductName", 's', NULL},
 	{"/FirmwareVersion", 's', NULL},
-	{"/HardwareVersion", 's', NULL},
+	{"/HardwareVersion", 'i', NULL},
 	{"/Serial", 's', NULL},
 	{"/Connected", 'i', NULL},
 	{"/State", 'i', NULL},
@@ -69,10 +70,25 @@ static const struct path_def common_paths[] = {
 	{"/System/NrOfModulesBlockingCharge", 'i', NULL},
 	{"/System/NrOfModulesBlockingDischarge", 'i', NULL},
 	{"/Alarms/BmsCable", 'i', NULL},
+	{"/ErrorCode", 'i', NULL},
+	{"/ConnectionInformation", 's', NULL},
+	{"/Settings/HasSettings", 'i', NULL},
+	{"/Settings/HasTemperature", 'i', NULL},
+	{"/DeviceName", 's', NULL},
 	{NULL, 0, NULL},
 };
 
 static const struct path_def pack_paths[] = {
+	{"/Bms/HardwareVersion", 's', NULL},
+	{"/CurrentAvg", 'd', "%.2fA"},
+	{"/System/Temperature1", 'd', "%.1f°C"},
+	{"/System/Temperature2", 'd', "%.1f°C"},
+	{"/System/Temperature3", 'd', "%.1f°C"},
+	{"/System/Temperature4", 'd', "%.1f°C"},
+	{"/System/Temperature1Name", 's', NULL},
+	{"/System/Temperature2Name", 's', NULL},
+	{"/System/Temperature3Name", 's', NULL},
+	{"/System/Temperature4Name", 's', NULL},
 	{"/Voltages/Sum", 'd', "%.2fV"},
 	{"/Voltages/Diff", 'd', "%.3fV"},
 	{"/History/ChargeCycles", 'i', NULL},
@@ -191,18 +207,23 @@ int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
 		r = publish_tree_add_writable(t, "/History/Clear", 'i', 0, 7);
 	if (r == 0 && aggregate)
 		r = publish_tree_add_writable(t, "/Bank/Forget", 's', 0, 0);
+	/* counters that move every poll: readable, but no signal of their own */
+	static const char *const quiet[] = {"/Link/PollCycles", "/Link/ChecksumErrors",
+					    "/Link/Timeouts", "/Link/ForeignFrames",
+					    "/Link/ImplausibleCycles"};
 	if (r == 0)
-		publish_tree_seal(t);
+		publish_tree_seal(t); /* sorted: found from here on */
+	for (size_t k = 0; r == 0 && !aggregate && k < sizeof(quiet) / sizeof(quiet[0]); k++)
+		r = publish_tree_set_quiet(t, quiet[k]);
 	return r;
 }
 
-void publish_paths_fixed(struct publish_tree *t, const char *product_name, const char *connection)
+void publish_paths_fixed(struct publish_tree *t, const char *connection)
 {
 	publish_tree_set_string(t, "/Mgmt/ProcessName", "serialbatteryd");
 	publish_tree_set_string(t, "/Mgmt/ProcessVersion", SB_VERSION);
 	publish_tree_set_string(t, "/Mgmt/Connection", connection);
 	publish_tree_set_int(t, "/ProductId", 0xBA77);
-	publish_tree_set_string(t, "/ProductName", product_name);
 	publish_tree_set_int(t, "/History/CanBeCleared", 1);
 	struct publish_item *clr = publish_tree_find(t, "/History/Clear");
 	if (clr)
@@ -302,9 +323,10 @@ static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s,
 	      bms_dc_to_c((int64_t)round((double)st->temp_sum_dc / (n ? n : 1))));
 	set_d(t, "/System/MinCellTemperature", have, bms_dc_to_c(st->temp_min_dc));
 	set_d(t, "/System/MaxCellTemperature", have, bms_dc_to_c(st->temp_max_dc));
-	path_num(id, sizeof(id), "T", (unsigned)st->temp_min_idx + 1);
+	/* the cell sensors as gui-v2 lists them; the MOSFET has its own path */
+	path_num(id, sizeof(id), "Battery ", (unsigned)st->temp_min_idx + 1);
 	set_s(t, "/System/MinTemperatureCellId", have, id);
-	path_num(id, sizeof(id), "T", (unsigned)st->temp_max_idx + 1);
+	path_num(id, sizeof(id), "Battery ", (unsigned)st->temp_max_idx + 1);
 	set_s(t, "/System/MaxTemperatureCellId", have, id);
 	set_d(t, "/System/MOSTemperature", ok && (s->valid & BMS_V_MOSFET_TEMP),
 	      bms_dc_to_c(s->mosfet_temp_dc));
@@ -347,6 +369,72 @@ static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *
 			     (int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
 }
 
+/*
+ * What an owner calls each family (driver names are config keys). JBD's
+ * protocol has no serial number: its driver gives the production date
+ * there, which two packs of one batch share, so it is no /Serial.
+ */
+static const struct family {
+	char proto[12];
+	char name[12];
+	bool date_serial;
+} families[] = {
+	{"jk", "JK", false},
+	{"jkpb", "JK", false},
+	{"jbd", "JBD", true},
+	{"daly", "Daly", false},
+	{"jbd_up16s", "JBD UP16S", false},
+};
+
+static const struct family *family_of(const char *proto)
+{
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		if (strcmp(families[i].proto, proto) == 0)
+			return &families[i];
+	return NULL;
+}
+
+void publish_paths_names(struct publish_tree *t, const struct store_record *rec,
+			 const char *product_name, const char *custom_name)
+{
+	const struct bms_snapshot *s = &rec->snap;
+	const struct family *f = family_of(rec->info.protocol);
+	char product[PUBLISH_STR_LEN];
+	if ((s->valid & BMS_V_MODEL) && s->model[0])
+		snprintf(product, sizeof(product), "%s", s->model);
+	else if (product_name[0])
+		snprintf(product, sizeof(product), "%s", product_name);
+	else
+		snprintf(product, sizeof(product), "%s BMS", f ? f->name : "Serial");
+	publish_tree_set_string(t, "/ProductName", product);
+	set_s(t, "/Serial", (s->valid & BMS_V_SERIAL) && s->serial[0] && !(f && f->date_serial),
+	      s->serial);
+	if (custom_name[0])
+		return; /* the owner's name, set by the service from settings */
+	/* unnamed packs of one family are told apart by where they are connected */
+	char def[PUBLISH_STR_LEN];
+	if (rec->info.address)
+		snprintf(def, sizeof(def), "%.60s (%s, address %u)", product, rec->info.tty,
+			 rec->info.address);
+	else
+		snprintf(def, sizeof(def), "%.60s (%s)", product, rec->info.tty);
+	publish_tree_set_string(t, "/CustomName", def);
+}
+
+/*
+ * Alarms our own rules raise whatever the BMS reports: bms_plausible marks a
+ * cell outside the chemistry's range as a low or high cell voltage alarm.
+ */
+#define OUR_ALARMS (BMS_ALARM_BIT(LOW_CELL_VOLTAGE) | BMS_ALARM_BIT(HIGH_CELL_VOLTAGE))
+
+uint32_t publish_paths_alarm_mask(const struct store_record *rec)
+{
+	const struct bms_driver *drv =
+		rec->info.protocol[0] ? bms_driver_find(rec->info.protocol) : NULL;
+	/* no driver yet: nothing is reported, and BMS_V_ALARMS is not set either */
+	return drv ? drv->alarms | OUR_ALARMS : OUR_ALARMS;
+}
+
 void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 			const struct charge_result *res, const struct publish_history *h,
 			bool info_paths)
@@ -356,9 +444,12 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	uint32_t v = s->valid;
 
 	set_s(t, "/FirmwareVersion", v & BMS_V_SW_VERSION, s->sw_version);
-	set_s(t, "/HardwareVersion", (v & BMS_V_HW_VERSION) || (v & BMS_V_MODEL),
-	      (v & BMS_V_HW_VERSION) ? s->hw_version : s->model);
-	set_s(t, "/Serial", v & BMS_V_SERIAL, s->serial);
+	/* Victron's devices give a number; a BMS's text (JK's "19A") is no number */
+	char *end = NULL;
+	long hw = (v & BMS_V_HW_VERSION) ? strtol(s->hw_version, &end, 10) : -1;
+	bool hw_num = end && end != s->hw_version && !*end && hw >= 0 && hw <= INT32_MAX;
+	set_i(t, "/HardwareVersion", hw_num, (int32_t)(hw_num ? hw : 0));
+	set_s(t, "/Bms/HardwareVersion", v & BMS_V_HW_VERSION, s->hw_version);
 	publish_tree_set_int(t, "/Connected", res->connected ? 1 : 0);
 	publish_tree_set_int(t, "/State", publish_paths_state(res));
 	publish_tree_set_int(t, "/Mode", publish_paths_mode(res));
@@ -427,12 +518,38 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 		set_i(t, p, ok && (v & BMS_V_BALANCING), (s->balancing >> c) & 1u);
 	}
 
+	uint32_t known = publish_paths_alarm_mask(rec);
 	for (int a = 0; a < BMS_ALARM_COUNT; a++) {
 		char p[PUBLISH_PATH_LEN];
 		path_cat(p, sizeof(p), "/Alarms/", bms_alarm_name((enum bms_alarm)a));
-		set_i(t, p, v & BMS_V_ALARMS, s->alarm[a]);
+		set_i(t, p, (v & BMS_V_ALARMS) && (known >> a & 1u), s->alarm[a]);
 	}
 	publish_tree_set_int(t, "/Alarms/BmsCable", res->bms_cable_alarm);
+
+	/*
+	 * gui-v2's device pages. ErrorCode is the Victron device's own fault
+	 * code: a BMS fault is an alarm above, so 0 while we hear the pack and
+	 * unknown once it is lost. No settings page of ours in the GUI; the BMS's
+	 * own name field is not read by any driver yet (/DeviceName invalid).
+	 */
+	set_i(t, "/ErrorCode", res->connected, 0);
+	publish_tree_set_string(t, "/ConnectionInformation",
+				!res->connected ? "Lost"
+				: res->stale    ? "No data (stale)"
+						: "Connected");
+	publish_tree_set_int(t, "/Settings/HasSettings", 0);
+	publish_tree_set_int(t, "/Settings/HasTemperature", (v & BMS_V_TEMPS) ? 1 : 0);
+	publish_tree_set_invalid(t, "/DeviceName");
+	/* the first four cell sensors one by one, named as the Id paths name them */
+	for (unsigned k = 0; k < 4; k++) {
+		char p[PUBLISH_PATH_LEN], name[16];
+		bool ok = (v & BMS_V_TEMPS) && k < s->temp_count;
+		path_num(p, sizeof(p), "/System/Temperature", k + 1);
+		set_d(t, p, ok, bms_dc_to_c(s->temp_dc[k]));
+		strcat(p, "Name");
+		path_num(name, sizeof(name), "Battery ", k + 1);
+		set_s(t, p, ok, name);
+	}
 
 	publish_tree_set_string(t, "/Link/Protocol",
 				rec->info.protocol[0] ? rec->info.protocol : "-");

@@ -14,8 +14,17 @@
 /* Add every path of a pack (ncells cell paths) or of the aggregate (ncells 0, aggregate true). */
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate);
 
+/*
+ * Names: /ProductName the BMS's model, else product_name, else "<family>
+ * BMS"; /Serial where the family has a real one; and, while the owner has
+ * given no custom_name, a /CustomName that tells packs of one family apart
+ * ("JBD BMS (ttyUSB1)").
+ */
+void publish_paths_names(struct publish_tree *t, const struct store_record *rec,
+			 const char *product_name, const char *custom_name);
+
 /* Values that do not depend on the snapshot. */
-void publish_paths_fixed(struct publish_tree *t, const char *product_name, const char *connection);
+void publish_paths_fixed(struct publish_tree *t, const char *connection);
 
 /*
  * Fill a pack's tree from its record and charge result. info_paths false: the
@@ -24,6 +33,13 @@ void publish_paths_fixed(struct publish_tree *t, const char *product_name, const
 void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 			const struct charge_result *res, const struct publish_history *h,
 			bool info_paths);
+
+/*
+ * The alarms (bits of enum bms_alarm) that mean something for this record:
+ * those its driver reports and those our rules compute. The others are
+ * published invalid.
+ */
+uint32_t publish_paths_alarm_mask(const struct store_record *rec);
 
 /* Power in W, positive = charging (from the BMS or V x I); false when unknown. */
 bool publish_snap_power(const struct bms_snapshot *s, double *ret_w);

@@ -40,6 +40,9 @@
 #include "publish/service.h"
 
 #define AGG_NAME "com.victronenergy.battery.aggregate"
+/* /CurrentAvg: the mean of the last 300 current readings, 5 min at the default 1 s poll */
+#define CURRENT_AVG_N 300
+#define QUIET_PERIOD_MS 60000 /* diagnostics counters alone: at most one signal a minute */
 #define CHARGE_TEXT_LEN 512
 
 struct batt {
@@ -50,6 +53,10 @@ struct batt {
 	char tty[32];
 	uint8_t address;
 	struct publish *pub;
+	uint64_t quiet_sent_ms;        /* publish clock when quiet counters were last released */
+	int32_t cur_ma[CURRENT_AVG_N]; /* /CurrentAvg: the last readings, a ring */
+	unsigned cur_n, cur_next;
+	int64_t cur_sum_ma;
 	struct publish_service *svc;
 	struct publish_tree *tree;
 	struct store_record rec;
@@ -332,8 +339,13 @@ static int pack_on_write(void *ctx, struct publish_tree *t, struct publish_item 
 			 const struct publish_item *value)
 {
 	struct batt *b = ctx;
-	if (strcmp(it->path, "/CustomName") == 0)
-		return write_custom_name(b->svc, it, value);
+	if (strcmp(it->path, "/CustomName") == 0) {
+		int r = write_custom_name(b->svc, it, value);
+		/* a name cleared shows the default at once, not on the next cycle */
+		publish_paths_names(t, &b->rec, b->pub->cfg->product_name,
+				    b->svc ? b->svc->custom_name : "");
+		return r;
+	}
 	if (strcmp(it->path, "/History/Clear") == 0) {
 		/* 1 clears all, 2..7 one group (the Python driver's); the path stays 0 */
 		if (!value || !value->valid || value->i < 0)
@@ -486,10 +498,33 @@ static void batt_compute(struct publish *p, struct batt *b, uint64_t now)
 	state_save(p, b);
 }
 
+/* A fresh snapshot's current into the /CurrentAvg ring (fixed storage: no allocation). */
+static void current_avg_add(struct batt *b)
+{
+	if (!(b->rec.snap.valid & BMS_V_CURRENT))
+		return;
+	if (b->cur_n == CURRENT_AVG_N)
+		b->cur_sum_ma -= b->cur_ma[b->cur_next];
+	else
+		b->cur_n++;
+	b->cur_ma[b->cur_next] = b->rec.snap.current_ma;
+	b->cur_sum_ma += b->rec.snap.current_ma;
+	b->cur_next = (b->cur_next + 1) % CURRENT_AVG_N;
+}
+
 static void batt_fill(struct publish *p, struct batt *b)
 {
 	b->info_hidden = aggregate_owns_info(p, b);
 	publish_paths_fill(b->tree, &b->rec, &b->res, &b->hist, !b->info_hidden);
+	publish_paths_names(b->tree, &b->rec, p->cfg->product_name,
+			    b->svc ? b->svc->custom_name : "");
+	/* withdrawn with the live current once stale, like /Dc/0/Current */
+	bool avg = b->cur_n > 0 && b->res.connected && !b->res.stale;
+	if (avg)
+		publish_tree_set_double(b->tree, "/CurrentAvg",
+					round((double)b->cur_sum_ma / b->cur_n / 10.0) / 100.0);
+	else
+		publish_tree_set_invalid(b->tree, "/CurrentAvg");
 	if (b->in_bank)
 		p->bank_touched = true;
 }
@@ -614,6 +649,8 @@ static int batt_register(struct publish *p, struct batt *b, uint64_t *ret_due)
 		/* no connection yet: this records the identity, the claim runs on connecting */
 		publish_service_claim(b->svc, b->sid, (int32_t)p->cfg->device_instance);
 		publish_service_export(b->svc, b->tree);
+		/* export showed the stored name, "" until settings answer: the default meanwhile */
+		publish_paths_names(b->tree, &b->rec, p->cfg->product_name, b->svc->custom_name);
 	}
 	char name[PUBLISH_NAME_LEN];
 	pack_service_name(b, name, sizeof(name));
@@ -650,18 +687,15 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		batt_remove(p, b);
 		return r;
 	}
-	char pname[CFG_STR + 40], conn[80];
-	if (rec->info.protocol[0])
-		snprintf(pname, sizeof(pname), "%s (%s)", p->cfg->product_name, rec->info.protocol);
-	else
-		snprintf(pname, sizeof(pname), "%s", p->cfg->product_name);
+	char conn[80];
 	if (b->address)
 		snprintf(conn, sizeof(conn), "Serial %s__0x%02x", b->tty, b->address);
 	else
 		snprintf(conn, sizeof(conn), "Serial %s", b->tty);
-	publish_paths_fixed(b->tree, pname, conn);
+	publish_paths_fixed(b->tree, conn); /* the names follow the snapshot (batt_fill) */
 	b->seen_seq = rec->seq;
 	b->reported = true;
+	current_avg_add(b);
 	batt_compute(p, b, now);
 	publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec->updated_ms,
 			       rec->info.poll_interval_ms);
@@ -707,6 +741,8 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	b->seen_seq = rec.seq;
 	/* half an interval of slack: the next poll's data, not the timer, should wake us */
 	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms * 3u / 2u;
+	if (new_data)
+		current_avg_add(b);
 	batt_compute(p, b, now);
 	if (new_data) /* after the limits: the history sees the cells they came from */
 		publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec.updated_ms,
@@ -729,6 +765,11 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 		b->gone_since_ms = 0;
 	}
 	batt_fill(p, b);
+	/* the poll counters alone are sent at most once a minute (publish clock) */
+	if (now - b->quiet_sent_ms >= QUIET_PERIOD_MS) {
+		publish_tree_release_quiet(b->tree);
+		b->quiet_sent_ms = now;
+	}
 	/* registration and its retries: bus_upkeep, after every wake-up */
 	if (b->svc && b->svc->owned)
 		publish_tree_flush(b->tree, b->svc->conn, p->cfg->properties_changed);
@@ -755,7 +796,8 @@ static int agg_create(struct publish *p)
 		a->tree = NULL;
 		return r;
 	}
-	publish_paths_fixed(a->tree, "SerialBattery bank", "Serial aggregate");
+	publish_tree_set_string(a->tree, "/ProductName", "Battery bank");
+	publish_paths_fixed(a->tree, "Parallel packs");
 	publish_service_claim(a->svc, "aggregate", (int32_t)p->cfg->aggregate_instance);
 	instance_make_unique(p, a->svc);
 	return 0;
@@ -850,7 +892,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 	unsigned nsoc = 0;
 	bool have_i = false, have_p = false, have_remain = false, have_full = false;
 	uint8_t alarms[BMS_ALARM_COUNT];
-	bool have_alarms = false;
+	uint32_t known_alarms = 0; /* reported by at least one member */
 	memset(alarms, 0, sizeof(alarms));
 	double cmin = INFINITY, cmax = -INFINITY, tmin = INFINITY, tmax = -INFINITY, tsum = 0;
 	unsigned nt = 0;
@@ -862,9 +904,10 @@ static void agg_fill(struct publish *p, uint64_t now)
 			continue;
 		const struct bms_snapshot *sn = &b->rec.snap;
 		if (sn->valid & BMS_V_ALARMS) {
-			have_alarms = true;
+			uint32_t known = publish_paths_alarm_mask(&b->rec);
+			known_alarms |= known;
 			for (int k = 0; k < BMS_ALARM_COUNT; k++)
-				if (sn->alarm[k] > alarms[k])
+				if ((known >> k & 1u) && sn->alarm[k] > alarms[k])
 					alarms[k] = sn->alarm[k];
 		}
 		if (!pack_online(b))
@@ -920,13 +963,13 @@ static void agg_fill(struct publish *p, uint64_t now)
 				nt++;
 				if (tv < tmin) {
 					tmin = tv;
-					snprintf(tmin_id, sizeof(tmin_id), "%d:T%u", b->bank_index,
-						 k + 1);
+					snprintf(tmin_id, sizeof(tmin_id), "Pack %d Battery %u",
+						 b->bank_index, k + 1);
 				}
 				if (tv > tmax) {
 					tmax = tv;
-					snprintf(tmax_id, sizeof(tmax_id), "%d:T%u", b->bank_index,
-						 k + 1);
+					snprintf(tmax_id, sizeof(tmax_id), "Pack %d Battery %u",
+						 b->bank_index, k + 1);
 				}
 			}
 	}
@@ -1013,12 +1056,27 @@ static void agg_fill(struct publish *p, uint64_t now)
 	for (int k = 0; k < BMS_ALARM_COUNT; k++) {
 		char path[PUBLISH_PATH_LEN];
 		snprintf(path, sizeof(path), "/Alarms/%s", bms_alarm_name((enum bms_alarm)k));
-		if (have_alarms)
+		if (known_alarms >> k & 1u)
 			publish_tree_set_int(t, path, alarms[k]);
 		else
 			publish_tree_set_invalid(t, path);
 	}
 	publish_tree_set_int(t, "/Alarms/BmsCable", br->bms_cable_alarm);
+	/* gui-v2's device pages: no own fault code (the alarms say it), no settings page */
+	publish_tree_set_int(t, "/ErrorCode", 0);
+	char ci[48];
+	snprintf(ci, sizeof(ci), "%u of %u packs online", br->online, br->members);
+	publish_tree_set_string(t, "/ConnectionInformation", ci);
+	publish_tree_set_int(t, "/Settings/HasSettings", 0);
+	publish_tree_set_int(t, "/Settings/HasTemperature", nt > 0 ? 1 : 0);
+	publish_tree_set_invalid(t, "/DeviceName");
+	if (!a->svc || !a->svc->custom_name[0]) {
+		/* the name an owner would write, until they write one */
+		char name[48];
+		snprintf(name, sizeof(name), "Battery bank (%u pack%s)", br->members,
+			 br->members == 1 ? "" : "s");
+		publish_tree_set_string(t, "/CustomName", name);
+	}
 }
 
 /* Bank packs expected now: those known, or the named list, or the ports known at start. */

@@ -90,15 +90,22 @@ static struct bms_snapshot mk_snap(int32_t mv, uint16_t soc_cpct, int32_t cap_ma
 	return s;
 }
 
-static void commit(int slot, const char *tty, const struct bms_snapshot *s)
+static uint64_t commit_cycles = 7; /* /Link/PollCycles of the next commit */
+
+static void commit_proto(int slot, const char *tty, const char *proto, const struct bms_snapshot *s)
 {
 	struct store_info info;
 	memset(&info, 0, sizeof(info));
 	snprintf(info.tty, sizeof(info.tty), "%s", tty);
-	snprintf(info.protocol, sizeof(info.protocol), "jk");
+	snprintf(info.protocol, sizeof(info.protocol), "%s", proto);
 	info.poll_interval_ms = 1000;
-	info.cycles_ok = 7;
+	info.cycles_ok = commit_cycles;
 	CU_ASSERT(store_commit(st, slot, s, &info, atomic_load(&fake_now)) == 0);
+}
+
+static void commit(int slot, const char *tty, const struct bms_snapshot *s)
+{
+	commit_proto(slot, tty, "jk", s);
 }
 
 static int start_publisher(void)
@@ -334,7 +341,9 @@ static void test_set_value_rules(void)
 	w.type = 'i';
 	w.i = 5;
 	CU_ASSERT(tb_set_value(cli, SVC_A, "/CustomName", &w) != 0); /* wrong type */
-	CU_ASSERT(tb_get_value(cli, SVC_A, "/CustomName", &v) == 0 && v.type == 's' && v.s[0] == 0);
+	/* unchanged: no owner's name yet, so the default that tells packs apart */
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/CustomName", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "JK BMS (ttyUSB0)") == 0);
 	w.i = 9;
 	CU_ASSERT(tb_set_value(cli, SVC_A, "/History/Clear", &w) != 0); /* out of range */
 	w.type = 'd';
@@ -652,6 +661,17 @@ static void test_bank(void)
 	CU_ASSERT(agg_value("/System/NrOfModulesOffline", &t) == 1);
 	CU_ASSERT(agg_value("/Alarms/BmsCable", &t) >= 1);
 	CU_ASSERT(agg_value("/Connected", &t) == 1);
+	/* the bank knows the alarms some member's BMS reports, no more */
+	agg_value("/Alarms/FuseBlown", &t);
+	CU_ASSERT(t == 'x');
+	agg_value("/Alarms/HighChargeTemperature", &t);
+	CU_ASSERT(t == 'x');
+	agg_value("/Alarms/LowSoc", &t);
+	CU_ASSERT(t == 'i');
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/CustomName", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "Battery bank (2 packs)") == 0);
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/ProductName", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "Battery bank") == 0);
 
 	/* B returns: limits recover through the ramp, never in one jump */
 	bool seen_between = false;
@@ -1263,6 +1283,359 @@ static void test_protection_events(void)
 		  v.type == 'i' && v.i == 0);
 }
 
+/*
+ * An alarm the BMS cannot report is invalid (gui-v2 hides the row), not a
+ * valid 0 that reads "OK". JBD's protection word has no low SOC, imbalance,
+ * MOSFET temperature or fuse bit; the cell voltage alarms our plausibility
+ * rule raises stay valid whatever the BMS.
+ */
+static int slot_d6 = -1; /* the pack of the alarm and names tests (the store has 4 slots) */
+static void test_unknown_alarms_invalid(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_D6-if00", &slot_d6) == 0);
+	int slot = slot_d6;
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	commit_proto(slot, "ttyUSB5", "jbd", &s);
+	CU_ASSERT_FATAL(wait_owner(svc, true, NULL, 0));
+	static const char *const unknown[] = {"/Alarms/LowSoc", "/Alarms/CellImbalance",
+					      "/Alarms/HighInternalTemperature",
+					      "/Alarms/FuseBlown"};
+	static const char *const known[] = {"/Alarms/LowVoltage",
+					    "/Alarms/HighVoltage",
+					    "/Alarms/LowCellVoltage",
+					    "/Alarms/HighCellVoltage",
+					    "/Alarms/HighChargeCurrent",
+					    "/Alarms/HighDischargeCurrent",
+					    "/Alarms/HighCurrent",
+					    "/Alarms/InternalFailure",
+					    "/Alarms/HighTemperature",
+					    "/Alarms/LowTemperature",
+					    "/Alarms/HighChargeTemperature",
+					    "/Alarms/LowChargeTemperature",
+					    "/Alarms/BmsCable"};
+	DBusMessage *items = tb_call(cli, tb_method(svc, "/", "GetItems"), NULL, 0);
+	CU_ASSERT_FATAL(items != NULL);
+	struct tb_val v;
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		CU_ASSERT(tb_items_get(items, unknown[i], &v) == 0 && v.type == 'x');
+		if (v.type != 'x')
+			printf("\n    %s: type %c, want invalid", unknown[i], v.type);
+	}
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		CU_ASSERT(tb_items_get(items, known[i], &v) == 0 && v.type == 'i' && v.i == 0);
+		if (v.type != 'i')
+			printf("\n    %s: type %c, want int32", known[i], v.type);
+	}
+	dbus_message_unref(items);
+
+	/* the same pack as a JK: its alarm word has low SOC, no charge temperature bits */
+	s.alarm[BMS_ALARM_HIGH_CELL_VOLTAGE] = 2;
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot, "ttyUSB5", &s);
+	bool ok = false;
+	for (int i = 0; i < 100 && !ok; i++) {
+		ok = tb_get_value(cli, svc, "/Alarms/LowSoc", &v) == 0 && v.type == 'i';
+		if (!ok)
+			usleep(20000);
+	}
+	CU_ASSERT(ok); /* JK reports low SOC */
+	CU_ASSERT(tb_get_value(cli, svc, "/Alarms/HighChargeTemperature", &v) == 0 &&
+		  v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, svc, "/Alarms/HighCellVoltage", &v) == 0 && v.type == 'i' &&
+		  v.i == 2);
+}
+
+/* Poll svc's path until it is the string want (or, want NULL, invalid); false after 2 s. */
+static bool until_s(const char *svc, const char *path, const char *want)
+{
+	struct tb_val v;
+	for (int i = 0; i < 100; i++) {
+		if (tb_get_value(cli, svc, path, &v) == 0 &&
+		    (want ? v.type == 's' && strcmp(v.s, want) == 0 : v.type == 'x'))
+			return true;
+		usleep(20000);
+	}
+	printf("\n    %s: type %c \"%s\", want %s", path, v.type, v.type == 's' ? v.s : "",
+	       want ? want : "invalid");
+	return false;
+}
+
+/*
+ * Names an owner can tell apart: the family when the BMS gives no model, the
+ * model when it does; the port in the default name; no JBD production date
+ * as /Serial; a numeric /HardwareVersion only when the BMS's is a number;
+ * temperature sensors as gui-v2 lists them. (Same pack as the alarm test.)
+ */
+static void test_names(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	int slot = slot_d6;
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	s.valid |= BMS_V_HW_VERSION;
+	snprintf(s.hw_version, sizeof(s.hw_version), "19A");
+	s.temp_dc[0] = 270; /* the second sensor is the cooler */
+	atomic_fetch_add(&fake_now, 1000);
+	commit_proto(slot, "ttyUSB5", "jbd", &s);
+	CU_ASSERT(until_s(svc, "/ProductName", "JBD BMS"));
+	CU_ASSERT(until_s(svc, "/Serial", NULL)); /* JBD's "serial" is a production date */
+	CU_ASSERT(until_s(svc, "/CustomName", "JBD BMS (ttyUSB5)"));
+	CU_ASSERT(until_s(svc, "/Bms/HardwareVersion", "19A"));
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, svc, "/HardwareVersion", &v) == 0 && v.type == 'x');
+	CU_ASSERT(until_s(svc, "/System/MinTemperatureCellId", "Battery 2"));
+	CU_ASSERT(until_s(svc, "/System/MaxTemperatureCellId", "Battery 1"));
+
+	s.valid |= BMS_V_MODEL;
+	snprintf(s.model, sizeof(s.model), "BMS-B2A24S15P");
+	snprintf(s.hw_version, sizeof(s.hw_version), "11");
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot, "ttyUSB5", &s);
+	CU_ASSERT(until_s(svc, "/ProductName", "BMS-B2A24S15P"));
+	CU_ASSERT(until_s(svc, "/Serial", "SN123"));
+	CU_ASSERT(until_s(svc, "/CustomName", "BMS-B2A24S15P (ttyUSB5)"));
+	CU_ASSERT(tb_get_value(cli, svc, "/HardwareVersion", &v) == 0 && v.type == 'i' &&
+		  v.i == 11);
+
+	/* the owner's name wins and stays */
+	struct tb_val w;
+	memset(&w, 0, sizeof(w));
+	w.type = 's';
+	snprintf(w.s, sizeof(w.s), "Boat house");
+	CU_ASSERT(tb_set_value(cli, svc, "/CustomName", &w) == 0);
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot, "ttyUSB5", &s);
+	CU_ASSERT(until_s(svc, "/CustomName", "Boat house"));
+	usleep(300000);
+	CU_ASSERT(until_s(svc, "/CustomName", "Boat house"));
+}
+
+/*
+ * The paths gui-v2's battery pages (PageBattery, BatteryDetails,
+ * PageBatteryAlarms, PageBatteryParameters, PageDeviceInfo) read, with the
+ * D-Bus type Victron gives each ('x': invalid, as we cannot know it for this
+ * pack), checked in one GetItems of a running publisher.
+ */
+static void test_gui_paths_types(void)
+{
+	static const struct {
+		const char *path;
+		char type;
+	} want[] = {
+		{"/Connected", 'i'},
+		{"/ProductName", 's'},
+		{"/ProductId", 'i'},
+		{"/CustomName", 's'},
+		{"/DeviceInstance", 'i'},
+		{"/FirmwareVersion", 's'},
+		{"/HardwareVersion", 'x'},
+		{"/Serial", 's'},
+		{"/Mgmt/Connection", 's'},
+		{"/DeviceName", 'x'},
+		{"/ErrorCode", 'i'},
+		{"/ConnectionInformation", 's'},
+		{"/Settings/HasSettings", 'i'},
+		{"/Settings/HasTemperature", 'i'},
+		{"/State", 'i'},
+		{"/Mode", 'i'},
+		{"/Dc/0/Voltage", 'd'},
+		{"/Dc/0/Current", 'd'},
+		{"/Dc/0/Power", 'd'},
+		{"/Dc/0/Temperature", 'd'},
+		{"/CurrentAvg", 'd'},
+		{"/Soc", 'd'},
+		{"/Soh", 'x'},
+		{"/Capacity", 'd'},
+		{"/InstalledCapacity", 'd'},
+		{"/ConsumedAmphours", 'd'},
+		{"/TimeToGo", 'x'}, /* charging */
+		{"/Info/MaxChargeVoltage", 'd'},
+		{"/Info/MaxChargeCurrent", 'd'},
+		{"/Info/MaxDischargeCurrent", 'd'},
+		{"/Info/BatteryLowVoltage", 'd'},
+		{"/Info/ChargeMode", 's'},
+		{"/Io/AllowToCharge", 'i'},
+		{"/Io/AllowToDischarge", 'i'},
+		{"/Io/AllowToBalance", 'i'},
+		{"/Balancing", 'i'},
+		{"/System/MinCellVoltage", 'd'},
+		{"/System/MaxCellVoltage", 'd'},
+		{"/System/MinVoltageCellId", 's'},
+		{"/System/MaxVoltageCellId", 's'},
+		{"/System/MinCellTemperature", 'd'},
+		{"/System/MaxCellTemperature", 'd'},
+		{"/System/MinTemperatureCellId", 's'},
+		{"/System/MaxTemperatureCellId", 's'},
+		{"/System/MOSTemperature", 'd'},
+		{"/System/NrOfCellsPerBattery", 'i'},
+		{"/System/NrOfModulesOnline", 'i'},
+		{"/System/NrOfModulesOffline", 'i'},
+		{"/System/NrOfModulesBlockingCharge", 'i'},
+		{"/System/NrOfModulesBlockingDischarge", 'i'},
+		{"/System/Temperature1", 'd'},
+		{"/System/Temperature1Name", 's'},
+		{"/System/Temperature2", 'd'},
+		{"/System/Temperature2Name", 's'},
+		{"/System/Temperature3", 'x'},
+		{"/System/Temperature3Name", 'x'},
+		{"/Voltages/Cell1", 'd'},
+		{"/Voltages/Sum", 'd'},
+		{"/Voltages/Diff", 'd'},
+		{"/Balances/Cell1", 'i'},
+		{"/History/ChargeCycles", 'i'},
+		{"/History/MinimumVoltage", 'd'},
+		{"/History/MaximumVoltage", 'd'},
+		{"/History/MinimumCellVoltage", 'd'},
+		{"/History/MaximumCellVoltage", 'd'},
+		{"/History/CanBeCleared", 'i'},
+		{"/Alarms/LowVoltage", 'i'},
+		{"/Alarms/HighVoltage", 'i'},
+		{"/Alarms/LowCellVoltage", 'i'},
+		{"/Alarms/HighCellVoltage", 'i'},
+		{"/Alarms/LowSoc", 'i'},
+		{"/Alarms/HighChargeCurrent", 'i'},
+		{"/Alarms/HighDischargeCurrent", 'i'},
+		{"/Alarms/CellImbalance", 'i'},
+		{"/Alarms/InternalFailure", 'i'},
+		{"/Alarms/HighTemperature", 'i'},
+		{"/Alarms/LowTemperature", 'i'},
+		{"/Alarms/HighInternalTemperature", 'i'},
+		{"/Alarms/HighChargeTemperature", 'x'}, /* a JK does not report them */
+		{"/Alarms/LowChargeTemperature", 'x'},
+		{"/Alarms/HighCurrent", 'x'},
+		{"/Alarms/FuseBlown", 'x'},
+		{"/Alarms/BmsCable", 'i'},
+	};
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	atomic_fetch_add(&fake_now, 1000);
+	commit(slot_d6, "ttyUSB5", &s);
+	CU_ASSERT(until_s(svc, "/HardwareVersion", NULL));
+	DBusMessage *items = tb_call(cli, tb_method(svc, "/", "GetItems"), NULL, 0);
+	CU_ASSERT_FATAL(items != NULL);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct tb_val v;
+		memset(&v, 0, sizeof(v));
+		bool ok = tb_items_get(items, want[i].path, &v) == 0 && v.type == want[i].type;
+		CU_ASSERT(ok);
+		if (!ok)
+			printf("\n    %s: type %c, gui-v2 wants %c", want[i].path,
+			       v.type ? v.type : '-', want[i].type);
+	}
+	dbus_message_unref(items);
+}
+
+/* One poll of an unchanged pack: commit, then wait until the publisher has filled it. */
+static void quiet_step(const char *svc, const struct bms_snapshot *s)
+{
+	atomic_fetch_add(&fake_now, 1000);
+	commit_cycles++;
+	commit(slot_d6, "ttyUSB5", s);
+	struct tb_val v;
+	bool seen = false;
+	for (int i = 0; i < 500 && !seen; i++) {
+		/* the reply comes after any signal of the same fill (one sender, in order) */
+		seen = tb_get_value(cli, svc, "/Link/PollCycles", &v) == 0 && v.type == 'i' &&
+		       v.i == (int32_t)commit_cycles;
+		if (!seen)
+			usleep(2000);
+	}
+	CU_ASSERT_FATAL(seen); /* GetItems/GetValue shows the counter rising */
+}
+
+/*
+ * Issue 16: the poll counter moves every cycle, but an unchanged pack sends
+ * no ItemsChanged for it: one a minute of publish clock (the fake clock)
+ * carries the counters, nothing in between.
+ */
+static void test_quiet_counters(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	char rule[256], owner[128];
+	DBusMessage *r =
+		dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "GetNameOwner");
+	const char *o;
+	dbus_message_append_args(r, DBUS_TYPE_STRING, &svc, DBUS_TYPE_INVALID);
+	r = tb_call(cli, r, NULL, 0);
+	CU_ASSERT_FATAL(r &&
+			dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID));
+	snprintf(owner, sizeof(owner), "%s", o);
+	dbus_message_unref(r);
+	snprintf(rule, sizeof(rule), "type='signal',sender='%s',member='ItemsChanged'", owner);
+	tb_add_match(cli, rule);
+
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	s.current_ma = 0; /* no energy counted, no time to go: nothing moves but the counter */
+	/* settle (charge control ramps) until a signal carries the counters alone */
+	bool alone = false;
+	/* (past the /CurrentAvg window: its 300 readings are all this pack's 0 A then) */
+	for (int k = 0; k < 700 && !(alone && k > 300); k++) {
+		quiet_step(svc, &s);
+		DBusMessage *sig;
+		alone = false;
+		while ((sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, 0))) {
+			struct tb_val v;
+			alone = tb_items_count(sig) == 1 &&
+				tb_items_get(sig, "/Link/PollCycles", &v) == 0;
+			dbus_message_unref(sig);
+		}
+	}
+	CU_ASSERT_FATAL(alone);
+	int quiet = 0;
+	for (int k = 0; k < 59; k++) {
+		quiet_step(svc, &s);
+		DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, 0);
+		if (sig) {
+			dbus_message_unref(sig);
+			break;
+		}
+		quiet++;
+	}
+	CU_ASSERT(quiet == 59);
+	/* a minute on: the counters go out once */
+	quiet_step(svc, &s);
+	DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, WAIT_MS);
+	CU_ASSERT_FATAL(sig != NULL);
+	struct tb_val v;
+	CU_ASSERT(tb_items_get(sig, "/Link/PollCycles", &v) == 0 && v.type == 'i' &&
+		  v.i == (int32_t)commit_cycles);
+	dbus_message_unref(sig);
+	/* any other change carries the current counters with it */
+	s.soc_cpct = 8400;
+	quiet_step(svc, &s);
+	sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, WAIT_MS);
+	CU_ASSERT_FATAL(sig != NULL);
+	CU_ASSERT(tb_items_get(sig, "/Soc", &v) == 0 && v.d == 84);
+	CU_ASSERT(tb_items_get(sig, "/Link/PollCycles", &v) == 0 && v.i == (int32_t)commit_cycles);
+	dbus_message_unref(sig);
+}
+
+/* /CurrentAvg: the mean of the last 300 readings, a step moves it by its share. */
+static void test_current_avg(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	s.current_ma = -10000;
+	for (int k = 0; k < 300; k++)
+		quiet_step(svc, &s);
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, svc, "/CurrentAvg", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d + 10.0) < 1e-9);
+	s.current_ma = 20000;
+	for (int k = 0; k < 150; k++)
+		quiet_step(svc, &s);
+	CU_ASSERT(tb_get_value(cli, svc, "/CurrentAvg", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 5.0) < 1e-9);
+	char text[32];
+	CU_ASSERT(tb_get_text(cli, svc, "/CurrentAvg", text, sizeof(text)) == 0 &&
+		  strcmp(text, "5.00A") == 0);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1277,6 +1650,11 @@ int sb_register_tests(void)
 		{"/System/MaxCellVoltage is the cell the CCL came from",
 		 test_max_cell_is_the_charge_cell},
 		{"protection event counters", test_protection_events},
+		{"alarms the BMS cannot report are invalid", test_unknown_alarms_invalid},
+		{"names tell packs apart", test_names},
+		{"gui-v2's paths with gui-v2's types", test_gui_paths_types},
+		{"poll counters alone: one ItemsChanged a minute", test_quiet_counters},
+		{"/CurrentAvg over the last 300 readings", test_current_avg},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {
