@@ -242,6 +242,15 @@ static void expect_str(const char *dest, const char *path, const char *want)
 		fprintf(stderr, "%s %s: \"%s\", want \"%s\"\n", dest, path, v.s, want);
 }
 
+/* A pack the owner has not named shows the default "<product> (<tty>...)". */
+static void expect_default_name(const char *dest, const char *port)
+{
+	struct tb_val v;
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT(tb_get_value(cli, dest, "/CustomName", &v) == 0 && v.type == 's' &&
+		  strstr(v.s, port) != NULL);
+}
+
 static bool setting_exists(const char *path)
 {
 	struct tb_val v;
@@ -354,7 +363,9 @@ static void test_id_match_and_no_match(void)
 	expect_int(SVC_A, "/DeviceInstance", 1);
 	expect_str(SVC_A, "/CustomName", "Pack one");
 	expect_int(SVC_B, "/DeviceInstance", (int32_t)pcfg.device_instance);
-	expect_str(SVC_B, "/CustomName", "");
+	/* no name taken over: the owner has set none, the default shows the port */
+	expect_str(SETTINGS, OURS_B "/CustomName", "");
+	expect_default_name(SVC_B, "(ttyUSB1");
 	expect_str(SETTINGS, OURS_B "/ClassAndVrmInstance", "battery:512");
 	expect_str(SETTINGS, OLD_X2 "/ClassAndVrmInstance", "battery:2");
 	CU_ASSERT(!setting_exists(OLD_SN "/ClassAndVrmInstance"));
@@ -420,7 +431,8 @@ static void test_live_instance_not_stolen(void)
 	commit(KEY_A, "ttyUSB0", "2023-05-17");
 	CU_ASSERT(wait_owned(SVC_A));
 	expect_int(SVC_A, "/DeviceInstance", (int32_t)pcfg.device_instance);
-	expect_str(SVC_A, "/CustomName", "");
+	expect_str(SETTINGS, OURS_A "/CustomName", "");
+	expect_default_name(SVC_A, "(ttyUSB0");
 	expect_str(SETTINGS, OLD_JBD "/ClassAndVrmInstance", "battery:1");
 	expect_str(SETTINGS, OLD_JBD "/CustomName", "House LFP");
 
