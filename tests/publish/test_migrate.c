@@ -242,13 +242,22 @@ static void expect_str(const char *dest, const char *path, const char *want)
 		fprintf(stderr, "%s %s: \"%s\", want \"%s\"\n", dest, path, v.s, want);
 }
 
-/* A pack the owner has not named shows the default "<product> (<tty>...)". */
+/*
+ * A pack the owner has not named shows the default "<product> (<tty>...)";
+ * the publisher fills it with the pack's next values, so wait for that fill.
+ */
 static void expect_default_name(const char *dest, const char *port)
 {
 	struct tb_val v;
-	memset(&v, 0, sizeof(v));
-	CU_ASSERT(tb_get_value(cli, dest, "/CustomName", &v) == 0 && v.type == 's' &&
-		  strstr(v.s, port) != NULL);
+	bool ok = false;
+	for (int i = 0; i < 250 && !ok; i++) {
+		memset(&v, 0, sizeof(v));
+		ok = tb_get_value(cli, dest, "/CustomName", &v) == 0 && v.type == 's' &&
+		     strstr(v.s, port) != NULL;
+		if (!ok)
+			usleep(20000);
+	}
+	CU_ASSERT(ok);
 }
 
 static bool setting_exists(const char *path)
