@@ -191,6 +191,13 @@ enum bms_flags {
  * Writes a BMS may support (struct bms_driver lists its own). value: FETs and
  * balancer 0 off / 1 on; SOC in 0.01 %. Shared by the driver interface, the
  * store's command mailbox (publisher -> worker) and the CLI.
+ *
+ * BMS_CMD_STANDBY (value 1 standby, 0 on) switches both FETs in one command,
+ * so one mailbox post carries it (gui-v2's "Switch mode", /Mode). A driver
+ * may list it for a protocol with one such write; where it is not listed, a
+ * driver that lists both FET commands supports it through worker_set, which
+ * sends them in turn: standby the charge FET first, on the discharge FET
+ * first.
  */
 enum bms_command {
 	BMS_CMD_NONE = 0,
@@ -198,6 +205,7 @@ enum bms_command {
 	BMS_CMD_DISCHARGE_FET = 2,
 	BMS_CMD_BALANCER = 3,
 	BMS_CMD_SOC = 4,
+	BMS_CMD_STANDBY = 5,
 	BMS_CMD_COUNT
 };
 
@@ -416,7 +424,10 @@ const struct bms_link *bms_driver_serial(const struct bms_driver *drv);
 /* Its bauds (0-terminated, never NULL) and framing. */
 const uint32_t *bms_driver_bauds(const struct bms_driver *drv);
 enum bms_framing bms_driver_framing(const struct bms_driver *drv);
-/* Does drv list cmd? And any write at all (derived from the command list)? */
+/*
+ * Does drv support cmd (listed, or BMS_CMD_STANDBY through both FET commands)?
+ * And any write at all (derived from the command list)?
+ */
 bool bms_driver_supports(const struct bms_driver *drv, enum bms_command cmd);
 bool bms_driver_can_set(const struct bms_driver *drv);
 

@@ -60,12 +60,20 @@ enum bms_framing bms_driver_framing(const struct bms_driver *drv)
 	return l ? l->serial.framing : BMS_8N1;
 }
 
-bool bms_driver_supports(const struct bms_driver *drv, enum bms_command cmd)
+static bool lists(const struct bms_driver *drv, enum bms_command cmd)
 {
 	for (const enum bms_command *c = drv->commands; c && *c; c++)
 		if (*c == cmd)
 			return cmd != BMS_CMD_NONE;
 	return false;
+}
+
+bool bms_driver_supports(const struct bms_driver *drv, enum bms_command cmd)
+{
+	if (lists(drv, cmd))
+		return true;
+	return cmd == BMS_CMD_STANDBY && lists(drv, BMS_CMD_CHARGE_FET) &&
+	       lists(drv, BMS_CMD_DISCHARGE_FET);
 }
 
 bool bms_driver_can_set(const struct bms_driver *drv)

@@ -33,7 +33,6 @@ static const struct path_def common_paths[] = {
 	{"/Serial", 's', NULL},
 	{"/Connected", 'i', NULL},
 	{"/State", 'i', NULL},
-	{"/Mode", 'i', NULL},
 	{"/Dc/0/Voltage", 'd', "%.2fV"},
 	{"/Dc/0/Current", 'd', "%.1fA"},
 	{"/Dc/0/Power", 'd', "%.0fW"},
@@ -203,6 +202,9 @@ int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
 	}
 	if (r == 0)
 		r = publish_tree_add_writable(t, "/CustomName", 's', 0, 0);
+	/* gui-v2's "Switch mode": 3 on, 252 standby (4 off is read-only there) */
+	if (r == 0)
+		r = publish_tree_add_writable(t, "/Mode", 'i', 3, 252);
 	if (r == 0 && !aggregate)
 		r = publish_tree_add_writable(t, "/History/Clear", 'i', 0, 7);
 	if (r == 0 && aggregate)

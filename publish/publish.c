@@ -73,6 +73,10 @@ struct batt {
 	int bank_index;        /* 1-based: member + 1 */
 	bool info_hidden;      /* the last fill left /Info to the bank */
 	bool reported;         /* has committed a snapshot since the publisher started */
+	uint32_t mode_seq;     /* the /Mode write on its way to the BMS (mailbox seq), 0 = none */
+	int32_t mode_want;     /* its value: 3 on, 252 standby */
+	bool standby;          /* the owner's standby holds: /Mode 252 while both FETs are off */
+	uint64_t standby_ms;   /* rec.updated_ms when it was confirmed: later data can end it */
 	uint64_t next_tick_ms; /* re-evaluate (ages, ramps) by then even without new data */
 };
 
@@ -335,10 +339,82 @@ static int write_custom_name(struct publish_service *svc, struct publish_item *i
 	return 0;
 }
 
+static bool pack_online(const struct batt *b);
+
+/*
+ * Why a /Mode write cannot go to this pack's BMS, or NULL when it can. gui-v2
+ * offers on (3) and standby (252); off (4) is the BMS's own protection state.
+ */
+static const char *mode_refusal(const struct batt *b, const struct publish_item *value)
+{
+	if (!value || !value->valid)
+		return "it takes 3 (on) or 252 (standby)";
+	if (value->i == 4)
+		return "4 (off) is the state the BMS's protection puts the pack in; 252 (standby) "
+		       "switches both FETs off";
+	if (value->i != 3 && value->i != 252)
+		return "it takes 3 (on) or 252 (standby)";
+	const struct bms_driver *drv = bms_driver_find(b->rec.info.protocol);
+	if (!drv || !bms_driver_supports(drv, BMS_CMD_STANDBY))
+		return "this BMS's protocol has no FET switch";
+	if (!pack_online(b))
+		return "the pack is not online";
+	return NULL;
+}
+
+/*
+ * /Mode: post standby (both FETs off) or on to the pack's worker. The path
+ * keeps showing what the BMS reports: the FETs change in a later poll, and
+ * slot_update learns the outcome from the mailbox.
+ */
+static int mode_write(struct batt *b, const struct publish_item *value)
+{
+	const char *why = mode_refusal(b, value);
+	uint32_t seq = 0;
+	if (!why && store_command_post(b->pub->st, b->slot, BMS_CMD_STANDBY, value->i == 252,
+				       &seq) < 0)
+		why = "the pack is not online";
+	if (why) {
+		log_warn("publish: %s: /Mode %d refused: %s", b->key,
+			 value && value->valid ? (int)value->i : -1, why);
+		return 2;
+	}
+	b->mode_seq = seq;
+	b->mode_want = value->i;
+	log_info("publish: %s: /Mode %d (%s) sent to the BMS", b->key, (int)value->i,
+		 value->i == 252 ? "standby" : "on");
+	return 0;
+}
+
+/* What became of the /Mode write, once the worker has run it. */
+static void mode_outcome(struct batt *b)
+{
+	const struct store_cmd_state *c = &b->rec.cmd;
+	if (!b->mode_seq || c->cmd.seq < b->mode_seq)
+		return;
+	if (c->cmd.seq > b->mode_seq) { /* replaced by a newer write */
+		b->mode_seq = 0;
+		return;
+	}
+	if (c->status == STORE_CMD_PENDING || c->status == STORE_CMD_RUNNING)
+		return;
+	if (c->status == STORE_CMD_OK) {
+		b->standby = b->mode_want == 252;
+		b->standby_ms = b->rec.updated_ms;
+	} else
+		log_warn("publish: %s: /Mode %d: %s by the BMS", b->key, (int)b->mode_want,
+			 c->status == STORE_CMD_REFUSED	  ? "refused"
+			 : c->status == STORE_CMD_TIMEOUT ? "not confirmed"
+							  : "canceled");
+	b->mode_seq = 0;
+}
+
 static int pack_on_write(void *ctx, struct publish_tree *t, struct publish_item *it,
 			 const struct publish_item *value)
 {
 	struct batt *b = ctx;
+	if (strcmp(it->path, "/Mode") == 0)
+		return mode_write(b, value);
 	if (strcmp(it->path, "/CustomName") == 0) {
 		int r = write_custom_name(b->svc, it, value);
 		/* a name cleared shows the default at once, not on the next cycle */
@@ -411,10 +487,59 @@ static int bank_forget_write(struct publish *p, const char *what)
 	return n;
 }
 
+/*
+ * The bank's /Mode: every online pack or none (a bank half in standby would
+ * put the whole load on the rest), so one pack that cannot refuses it.
+ */
+static int bank_mode_write(struct publish *p, const struct publish_item *value)
+{
+	unsigned n = 0;
+	for (int i = 0; i < BANK_MAX_PACKS; i++) {
+		struct batt *b = member_batt(p, i);
+		if (!b || !pack_online(b))
+			continue;
+		const char *why = mode_refusal(b, value);
+		if (why) {
+			log_warn("publish: bank /Mode %d refused: pack %d (%s): %s",
+				 value && value->valid ? (int)value->i : -1, i + 1, b->key, why);
+			return 2;
+		}
+		n++;
+	}
+	if (n == 0) {
+		log_warn("publish: bank /Mode refused: no pack of the bank is online");
+		return 2;
+	}
+	int r = 0;
+	for (int i = 0; i < BANK_MAX_PACKS; i++) {
+		struct batt *b = member_batt(p, i);
+		if (b && pack_online(b) && mode_write(b, value) != 0)
+			r = 2;
+	}
+	return r;
+}
+
+/* The bank shows standby when every online pack holds the owner's standby. */
+static bool bank_standby(struct publish *p)
+{
+	unsigned n = 0;
+	for (int i = 0; i < BANK_MAX_PACKS; i++) {
+		struct batt *b = member_batt(p, i);
+		if (!b || !b->used || !b->have_res || !b->res.connected)
+			continue;
+		if (!b->standby)
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
 static int agg_on_write(void *ctx, struct publish_tree *t, struct publish_item *it,
 			const struct publish_item *value)
 {
 	struct aggregate *a = ctx;
+	if (strcmp(it->path, "/Mode") == 0)
+		return bank_mode_write(a->pub, value);
 	if (strcmp(it->path, "/CustomName") == 0)
 		return write_custom_name(a->svc, it, value);
 	if (strcmp(it->path, "/Bank/Forget") == 0) {
@@ -525,6 +650,12 @@ static void batt_fill(struct publish *p, struct batt *b)
 					round((double)b->cur_sum_ma / b->cur_n / 10.0) / 100.0);
 	else
 		publish_tree_set_invalid(b->tree, "/CurrentAvg");
+	/* standby the owner chose shows as such while the BMS holds both FETs off */
+	bool running = b->have_res && (b->res.allow_charge || b->res.allow_discharge);
+	if (running && b->rec.updated_ms > b->standby_ms)
+		b->standby = false; /* a poll after the write shows a FET on again */
+	else if (b->standby && b->have_res && b->res.connected)
+		publish_tree_set_int(b->tree, "/Mode", 252);
 	if (b->in_bank)
 		p->bank_touched = true;
 }
@@ -743,6 +874,7 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms * 3u / 2u;
 	if (new_data)
 		current_avg_add(b);
+	mode_outcome(b);
 	batt_compute(p, b, now);
 	if (new_data) /* after the limits: the history sees the cells they came from */
 		publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec.updated_ms,
@@ -994,7 +1126,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 		publish_tree_set_int(t, "/Io/AllowToCharge", allow_c);
 		publish_tree_set_int(t, "/Io/AllowToDischarge", allow_d);
 		publish_tree_set_int(t, "/State", allow_c || allow_d ? 9 : 14);
-		publish_tree_set_int(t, "/Mode", allow_c || allow_d ? 3 : 4);
+		publish_tree_set_int(t, "/Mode", allow_c || allow_d ? 3 : bank_standby(p) ? 252 : 4);
 	} else {
 		/* a bank not yet complete has computed nothing: no 0 and no standby */
 		publish_tree_set_invalid(t, "/Io/AllowToCharge");

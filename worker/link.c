@@ -293,12 +293,10 @@ int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *stat
 	return 0;
 }
 
-int worker_set(struct worker_link *l, const struct bms_driver *drv, void *state,
-	       enum bms_command command, int32_t value, unsigned retries, struct worker_counters *c)
+static int set_one(struct worker_link *l, const struct bms_driver *drv, void *state,
+		   enum bms_command command, int32_t value, unsigned retries,
+		   struct worker_counters *c)
 {
-	/* refused before the port is touched: nothing goes out for it */
-	if (!bms_driver_supports(drv, command))
-		return -EOPNOTSUPP;
 	struct bms_request req = {.kind = BMS_REQ_SET, .command = command, .value = value};
 	struct bms_snapshot ack; /* a write's reply fills no snapshot */
 	unsigned done = 0;
@@ -312,6 +310,33 @@ int worker_set(struct worker_link *l, const struct bms_driver *drv, void *state,
 		done++;
 	}
 	return done ? 0 : -EPROTO;
+}
+
+int worker_set(struct worker_link *l, const struct bms_driver *drv, void *state,
+	       enum bms_command command, int32_t value, unsigned retries, struct worker_counters *c)
+{
+	/* refused before the port is touched: nothing goes out for it */
+	if (!bms_driver_supports(drv, command))
+		return -EOPNOTSUPP;
+	bool listed = false;
+	for (const enum bms_command *x = drv->commands; x && *x; x++)
+		listed |= *x == command;
+	if (command != BMS_CMD_STANDBY || listed)
+		return set_one(l, drv, state, command, value, retries, c);
+	/*
+	 * Both FETs in turn (bms.h): standby cuts charging before discharging,
+	 * on gives the load its path back before the charger. The second write
+	 * is not sent when the first failed; the next poll shows what holds.
+	 */
+	if (value != 0 && value != 1)
+		return -EINVAL;
+	enum bms_command first = value ? BMS_CMD_CHARGE_FET : BMS_CMD_DISCHARGE_FET;
+	enum bms_command second = value ? BMS_CMD_DISCHARGE_FET : BMS_CMD_CHARGE_FET;
+	int32_t fet = value ? 0 : 1;
+	int r = set_one(l, drv, state, first, fet, retries, c);
+	if (r == 0)
+		r = set_one(l, drv, state, second, fet, retries, c);
+	return r;
 }
 
 int worker_setup(struct worker_link *l, const struct bms_driver *drv, void *state,

@@ -63,7 +63,8 @@ int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *stat
 /*
  * One write (a BMS_REQ_SET cycle): command and value, retried like a poll
  * step. 0 when the BMS acknowledged it; -EOPNOTSUPP, without touching the
- * port, when drv does not list the command; -EPERM when the BMS refused it;
+ * port, when drv does not support the command (bms_driver_supports: STANDBY
+ * is sent as both FET writes where the driver does not list it); -EPERM when the BMS refused it;
  * -ETIMEDOUT when it never answered; -EINVAL for a value the command cannot
  * take; -ECANCELED, -ENODEV.
  */

@@ -403,6 +403,8 @@ static const char *command_name(enum bms_command c)
 		return "balancer";
 	case BMS_CMD_SOC:
 		return "SOC";
+	case BMS_CMD_STANDBY:
+		return "standby";
 	default:
 		return "?";
 	}

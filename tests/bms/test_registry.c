@@ -180,6 +180,18 @@ static void test_links_and_commands(void)
 	CU_ASSERT(bms_driver_supports(&d, BMS_CMD_BALANCER));
 	CU_ASSERT(!bms_driver_supports(&d, BMS_CMD_CHARGE_FET));
 	CU_ASSERT(!bms_driver_supports(&d, BMS_CMD_NONE));
+	/* standby: listed, or through both FET commands */
+	CU_ASSERT(!bms_driver_supports(&d, BMS_CMD_STANDBY));
+	static const enum bms_command one_fet[] = {BMS_CMD_CHARGE_FET, 0};
+	static const enum bms_command both_fets[] = {BMS_CMD_DISCHARGE_FET, BMS_CMD_CHARGE_FET, 0};
+	static const enum bms_command listed[] = {BMS_CMD_STANDBY, 0};
+	d.commands = one_fet;
+	CU_ASSERT(!bms_driver_supports(&d, BMS_CMD_STANDBY));
+	d.commands = both_fets;
+	CU_ASSERT(bms_driver_supports(&d, BMS_CMD_STANDBY));
+	d.commands = listed;
+	CU_ASSERT(bms_driver_supports(&d, BMS_CMD_STANDBY));
+	CU_ASSERT(!bms_driver_supports(&d, BMS_CMD_CHARGE_FET));
 }
 
 /* One name per protocol; the old config value of the UP16S driver still works. */

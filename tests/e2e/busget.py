@@ -4,6 +4,7 @@
 busget.py ADDR names                          battery services on the bus
 busget.py ADDR value SERVICE PATH             one value ('invalid' for an empty ai)
 busget.py ADDR owner SERVICE                  the unique connection name that owns SERVICE
+busget.py ADDR set SERVICE PATH INT           SetValue(int32); prints the int it returns
 busget.py ADDR wait SERVICE PATH OP X SECS    until value OP X holds (OP: == != < <= > >=
                                               approx, invalid, valid, exists); exit 1 on timeout
 """
@@ -63,6 +64,11 @@ def main():
     if cmd == 'value':
         v = get(bus, sys.argv[3], sys.argv[4])
         print('invalid' if v is None else v)
+        return 0
+    if cmd == 'set':
+        obj = bus.get_object(sys.argv[3], sys.argv[4], introspect=False)
+        print(int(obj.SetValue(dbus.Int32(int(sys.argv[5]), variant_level=1),
+                               dbus_interface='com.victronenergy.BusItem')))
         return 0
     if cmd == 'wait':
         service, path, op, x, secs = sys.argv[3:8]

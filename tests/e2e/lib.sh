@@ -29,7 +29,7 @@ e2e_cleanup() {
   local c
   for c in "${E2E_CLEANUP[@]}"; do eval "$c" || true; done
   sb_demo_stop
-  rm -rf "$SB_DIR"
+  if [ -n "${SB_E2E_KEEP:-}" ]; then echo "kept $SB_DIR"; else rm -rf "$SB_DIR"; fi
 }
 
 ok() { checks=$((checks + 1)); echo "ok    $*"; }

@@ -246,6 +246,24 @@ static void test_set_fet(void)
 	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
 	CU_ASSERT(snap.charge_fet && snap.discharge_fet);
 
+	/* standby (gui-v2's /Mode 252): both FET writes, the charge FET first */
+	CU_ASSERT(bms_driver_supports(d, BMS_CMD_STANDBY));
+	size_t at = atomic_load(&r.log_len);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_STANDBY, 1, 2, &c) == 0);
+	CU_ASSERT_FATAL(atomic_load(&r.log_len) == at + 18);
+	CU_ASSERT(r.log[at + 2] == 0xE1 && r.log[at + 5] == 0x01);  /* charge off */
+	CU_ASSERT(r.log[at + 11] == 0xE1 && r.log[at + 14] == 0x03); /* then discharge */
+	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
+	CU_ASSERT(!snap.charge_fet && !snap.discharge_fet);
+	/* on: the discharge FET first (the load gets its path back before the charger) */
+	at = atomic_load(&r.log_len);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_STANDBY, 0, 2, &c) == 0);
+	CU_ASSERT_FATAL(atomic_load(&r.log_len) == at + 18);
+	CU_ASSERT(r.log[at + 5] == 0x01 && r.log[at + 14] == 0x00);
+	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
+	CU_ASSERT(snap.charge_fet && snap.discharge_fet);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_STANDBY, 2, 2, &c) == -EINVAL);
+
 	/* unsupported: refused before anything goes on the wire */
 	unsigned req0 = atomic_load(&r.requests);
 	size_t log0 = atomic_load(&r.log_len);
@@ -255,6 +273,8 @@ static void test_set_fet(void)
 	CU_ASSERT(worker_set(l, d, st, BMS_CMD_NONE, 0, 2, &c) == -EOPNOTSUPP);
 	/* a driver without writes: nothing on the wire either */
 	CU_ASSERT(worker_set(l, bms_driver_find("daly"), st, BMS_CMD_CHARGE_FET, 0, 2, &c) ==
+		  -EOPNOTSUPP);
+	CU_ASSERT(worker_set(l, bms_driver_find("daly"), st, BMS_CMD_STANDBY, 1, 2, &c) ==
 		  -EOPNOTSUPP);
 	struct timespec ts = {0, 100000000L}; /* let a stray write reach the responder */
 	nanosleep(&ts, NULL);
