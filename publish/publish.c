@@ -371,8 +371,8 @@ static int mode_write(struct batt *b, const struct publish_item *value)
 {
 	const char *why = mode_refusal(b, value);
 	uint32_t seq = 0;
-	if (!why && store_command_post(b->pub->st, b->slot, BMS_CMD_STANDBY, value->i == 252,
-				       &seq) < 0)
+	if (!why &&
+	    store_command_post(b->pub->st, b->slot, BMS_CMD_STANDBY, value->i == 252, &seq) < 0)
 		why = "the pack is not online";
 	if (why) {
 		log_warn("publish: %s: /Mode %d refused: %s", b->key,
@@ -403,7 +403,7 @@ static void mode_outcome(struct batt *b)
 		b->standby_ms = b->rec.updated_ms;
 	} else
 		log_warn("publish: %s: /Mode %d: %s by the BMS", b->key, (int)b->mode_want,
-			 c->status == STORE_CMD_REFUSED	  ? "refused"
+			 c->status == STORE_CMD_REFUSED   ? "refused"
 			 : c->status == STORE_CMD_TIMEOUT ? "not confirmed"
 							  : "canceled");
 	b->mode_seq = 0;
@@ -1126,7 +1126,10 @@ static void agg_fill(struct publish *p, uint64_t now)
 		publish_tree_set_int(t, "/Io/AllowToCharge", allow_c);
 		publish_tree_set_int(t, "/Io/AllowToDischarge", allow_d);
 		publish_tree_set_int(t, "/State", allow_c || allow_d ? 9 : 14);
-		publish_tree_set_int(t, "/Mode", allow_c || allow_d ? 3 : bank_standby(p) ? 252 : 4);
+		publish_tree_set_int(t, "/Mode",
+				     allow_c || allow_d ? 3
+				     : bank_standby(p)  ? 252
+							: 4);
 	} else {
 		/* a bank not yet complete has computed nothing: no 0 and no standby */
 		publish_tree_set_invalid(t, "/Io/AllowToCharge");

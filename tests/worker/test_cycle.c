@@ -251,7 +251,7 @@ static void test_set_fet(void)
 	size_t at = atomic_load(&r.log_len);
 	CU_ASSERT(worker_set(l, d, st, BMS_CMD_STANDBY, 1, 2, &c) == 0);
 	CU_ASSERT_FATAL(atomic_load(&r.log_len) == at + 18);
-	CU_ASSERT(r.log[at + 2] == 0xE1 && r.log[at + 5] == 0x01);  /* charge off */
+	CU_ASSERT(r.log[at + 2] == 0xE1 && r.log[at + 5] == 0x01);   /* charge off */
 	CU_ASSERT(r.log[at + 11] == 0xE1 && r.log[at + 14] == 0x03); /* then discharge */
 	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
 	CU_ASSERT(!snap.charge_fet && !snap.discharge_fet);
