@@ -74,6 +74,39 @@ static const struct path_def common_paths[] = {
 	{"/Settings/HasSettings", 'i', NULL},
 	{"/Settings/HasTemperature", 'i', NULL},
 	{"/DeviceName", 's', NULL},
+	{"/Settings/HasStarterVoltage", 'i', NULL},
+	{NULL, 0, NULL},
+};
+
+/*
+ * Paths gui-v2's battery pages read that no BMS of ours can give: registered
+ * with Victron's type and left invalid for good, so a client that asks gets
+ * "unknown" rather than an error, and no page shows a row for them. (The
+ * Lynx, 48TL and SmartLithium diagnostics pages and the BMV alarm settings
+ * are product-specific and not registered at all: docs/DBUS.md.)
+ */
+static const struct path_def unknown_paths[] = {
+	{"/Alarms/StateOfHealth", 'i', NULL},
+	{"/Alarms/MidVoltage", 'i', NULL},
+	{"/Alarms/HighStarterVoltage", 'i', NULL},
+	{"/Alarms/LowStarterVoltage", 'i', NULL},
+	{"/Alarms/BatteryTemperatureSensor", 'i', NULL},
+	{"/Alarms/Contactor", 'i', NULL},
+	{"/Alarms/Alarm", 'i', NULL},
+	{"/Dc/1/Voltage", 'd', "%.2fV"},
+	{"/Dc/0/MidVoltage", 'd', "%.2fV"},
+	{"/Dc/0/MidVoltageDeviation", 'd', "%.1f%%"},
+	{"/AirTemperature", 'd', "%.1f°C"},
+	{"/BusVoltage", 'd', "%.2fV"},
+	{"/Info/ChargeRequest", 'i', NULL},
+	{"/SystemSwitch", 'i', NULL},
+	{"/Io/ExternalRelay", 'i', NULL},
+	{"/Io/ProgrammableContact", 'i', NULL},
+	{"/Relay/0/State", 'i', NULL},
+	{"/History/LowStarterVoltageAlarms", 'i', NULL},
+	{"/History/HighStarterVoltageAlarms", 'i', NULL},
+	{"/History/MinimumStarterVoltage", 'd', "%.2fV"},
+	{"/History/MaximumStarterVoltage", 'd', "%.2fV"},
 	{NULL, 0, NULL},
 };
 
@@ -185,6 +218,8 @@ static void path_cat(char *buf, size_t len, const char *prefix, const char *name
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
 {
 	int r = add_defs(t, common_paths);
+	if (r == 0)
+		r = add_defs(t, unknown_paths);
 	if (r == 0)
 		r = add_defs(t, aggregate ? aggregate_paths : pack_paths);
 	for (int a = 0; r == 0 && a < BMS_ALARM_COUNT; a++) {
@@ -541,6 +576,7 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 						: "Connected");
 	publish_tree_set_int(t, "/Settings/HasSettings", 0);
 	publish_tree_set_int(t, "/Settings/HasTemperature", (v & BMS_V_TEMPS) ? 1 : 0);
+	publish_tree_set_int(t, "/Settings/HasStarterVoltage", 0); /* no BMS has a starter input */
 	publish_tree_set_invalid(t, "/DeviceName");
 	/* the first four cell sensors one by one, named as the Id paths name them */
 	for (unsigned k = 0; k < 4; k++) {

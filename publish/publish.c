@@ -1204,6 +1204,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 	publish_tree_set_string(t, "/ConnectionInformation", ci);
 	publish_tree_set_int(t, "/Settings/HasSettings", 0);
 	publish_tree_set_int(t, "/Settings/HasTemperature", nt > 0 ? 1 : 0);
+	publish_tree_set_int(t, "/Settings/HasStarterVoltage", 0);
 	publish_tree_set_invalid(t, "/DeviceName");
 	if (!a->svc || !a->svc->custom_name[0]) {
 		/* the name an owner would write, until they write one */

@@ -672,6 +672,18 @@ static void test_bank(void)
 		  strcmp(v.s, "Battery bank (2 packs)") == 0);
 	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/ProductName", &v) == 0 && v.type == 's' &&
 		  strcmp(v.s, "Battery bank") == 0);
+	/* gui-v2's device paths on the bank too, with Victron's types */
+	CU_ASSERT(agg_value("/Mode", &t) == 3 && t == 'i');
+	CU_ASSERT(agg_value("/Settings/HasStarterVoltage", &t) == 0 && t == 'i');
+	CU_ASSERT(agg_value("/Settings/HasSettings", &t) == 0 && t == 'i');
+	CU_ASSERT(agg_value("/ErrorCode", &t) == 0 && t == 'i');
+	CU_ASSERT(agg_value("/System/NrOfBatteries", &t) == 2 && t == 'i');
+	agg_value("/Alarms/StateOfHealth", &t);
+	CU_ASSERT(t == 'x');
+	agg_value("/Dc/1/Voltage", &t);
+	CU_ASSERT(t == 'x');
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/ConnectionInformation", &v) == 0 &&
+		  v.type == 's' && strcmp(v.s, "1 of 2 packs online") == 0);
 
 	/* B returns: limits recover through the ramp, never in one jump */
 	bool seen_between = false;
@@ -1413,9 +1425,11 @@ static void test_names(void)
 
 /*
  * The paths gui-v2's battery pages (PageBattery, BatteryDetails,
- * PageBatteryAlarms, PageBatteryParameters, PageDeviceInfo) read, with the
- * D-Bus type Victron gives each ('x': invalid, as we cannot know it for this
- * pack), checked in one GetItems of a running publisher.
+ * PageBatteryHistory, PageBatteryAlarms, PageBatteryParameters, PageLynxIonIo,
+ * PageDeviceInfo) read, with the D-Bus type Victron gives each ('x': invalid,
+ * as we cannot know it for this pack or for any BMS), checked in one GetItems
+ * of a running publisher. Not listed: the product-specific pages' paths
+ * (docs/DBUS.md "gui-v2's pages").
  */
 static void test_gui_paths_types(void)
 {
@@ -1506,6 +1520,41 @@ static void test_gui_paths_types(void)
 		{"/Alarms/HighCurrent", 'x'},
 		{"/Alarms/FuseBlown", 'x'},
 		{"/Alarms/BmsCable", 'i'},
+		{"/History/ChargedEnergy", 'd'},
+		{"/History/DischargedEnergy", 'd'},
+		{"/History/TotalAhDrawn", 'd'},
+		{"/History/LastDischarge", 'd'},
+		{"/History/DeepestDischarge", 'd'},
+		{"/History/AverageDischarge", 'd'},
+		{"/History/FullDischarges", 'i'},
+		{"/History/AutomaticSyncs", 'i'},
+		{"/History/TimeSinceLastFullCharge", 'x'}, /* never full yet */
+		{"/History/MinimumTemperature", 'd'},
+		{"/History/MaximumTemperature", 'd'},
+		{"/History/LowVoltageAlarms", 'i'},
+		{"/History/HighVoltageAlarms", 'i'},
+		{"/Settings/HasStarterVoltage", 'i'},
+		{"/Alarms/StateOfHealth", 'x'},
+		{"/Alarms/MidVoltage", 'x'},
+		{"/Alarms/HighStarterVoltage", 'x'},
+		{"/Alarms/LowStarterVoltage", 'x'},
+		{"/Alarms/BatteryTemperatureSensor", 'x'},
+		{"/Alarms/Contactor", 'x'},
+		{"/Alarms/Alarm", 'x'},
+		{"/Dc/1/Voltage", 'x'},
+		{"/Dc/0/MidVoltage", 'x'},
+		{"/Dc/0/MidVoltageDeviation", 'x'},
+		{"/AirTemperature", 'x'},
+		{"/BusVoltage", 'x'},
+		{"/Info/ChargeRequest", 'x'},
+		{"/SystemSwitch", 'x'},
+		{"/Io/ExternalRelay", 'x'},
+		{"/Io/ProgrammableContact", 'x'},
+		{"/Relay/0/State", 'x'},
+		{"/History/LowStarterVoltageAlarms", 'x'},
+		{"/History/HighStarterVoltageAlarms", 'x'},
+		{"/History/MinimumStarterVoltage", 'x'},
+		{"/History/MaximumStarterVoltage", 'x'},
 	};
 	const char *svc = "com.victronenergy.battery.ttyUSB5";
 	CU_ASSERT_FATAL(slot_d6 >= 0);
