@@ -72,6 +72,12 @@ int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *re
 			return -EIO;
 		}
 		int r = drv->parse(st, req, buf + pos + start, flen, snap);
+		/* what parse raises must be what the driver says it can report (publish/) */
+		for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
+			if (snap->alarm[a] && !(drv->alarms >> a & 1u))
+				dc_fail("%s: parse raised alarm %s, not in struct "
+					"bms_driver.alarms",
+					drv->name, bms_alarm_name((enum bms_alarm)a));
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -767,4 +773,34 @@ out:
 	free(rep);
 	free(st);
 	return r;
+}
+
+void dc_check_alarm_mask(const struct bms_driver *drv, uint8_t address,
+			 const struct bms_snapshot *base)
+{
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
+		bool raised = false;
+		for (uint8_t level = 1; level <= 2 && !raised; level++) {
+			struct bms_snapshot state = *base, snap;
+			memset(state.alarm, 0, sizeof(state.alarm));
+			state.valid |= BMS_V_ALARMS;
+			state.alarm[a] = level;
+			memset(&snap, 0, sizeof(snap));
+			int r = sim_cycle(drv, BMS_REQ_POLL, address, address, &state, &snap, NULL);
+			if (r != 0) {
+				dc_fail("%s: poll with alarm %s at %u: %d", drv->name,
+					bms_alarm_name((enum bms_alarm)a), level, r);
+				return;
+			}
+			raised = (snap.valid & BMS_V_ALARMS) && snap.alarm[a] != 0;
+		}
+		bool listed = drv->alarms >> a & 1u;
+		if (listed && !raised)
+			dc_fail("%s: alarm %s is in struct bms_driver.alarms, but no frame of the "
+				"simulator raises it",
+				drv->name, bms_alarm_name((enum bms_alarm)a));
+		if (!listed && raised)
+			dc_fail("%s: alarm %s raised, but not in struct bms_driver.alarms",
+				drv->name, bms_alarm_name((enum bms_alarm)a));
+	}
 }

@@ -145,4 +145,13 @@ int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *re
 int dc_decode_roundtrip(const struct bms_driver *drv, uint8_t address,
 			const struct bms_snapshot *truth, struct bms_snapshot *got);
 
+/*
+ * struct bms_driver.alarms is what parse can raise: for every alarm, a poll
+ * of the simulator holding base with that alarm alone (at level 1, then 2)
+ * raises it exactly when the mask lists it. (dc_feed checks on every parse
+ * that no alarm outside the mask is raised; so does the fuzz harness.)
+ */
+void dc_check_alarm_mask(const struct bms_driver *drv, uint8_t address,
+			 const struct bms_snapshot *base);
+
 #endif

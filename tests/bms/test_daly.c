@@ -241,6 +241,7 @@ static void test_sim_roundtrip(void)
 			     BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS |
 			     BMS_V_TEMPS | BMS_V_FETS | BMS_V_BALANCING | BMS_V_ALARMS;
 	dc_check_sim_roundtrip(&bms_daly, 1, &s, all);
+	dc_check_alarm_mask(&bms_daly, 1, &s);
 	/* charging, 14 cells (a part-filled last frame), board 16 of 16 */
 	s.current_ma = 45600;
 	s.cell_count = 14;

@@ -166,6 +166,7 @@ static struct bms_snapshot sample_state(void)
 static void test_sim_roundtrip(void)
 {
 	struct bms_snapshot s = sample_state();
+	dc_check_alarm_mask(&bms_jbd, 0, &s);
 	dc_check_sim_roundtrip(&bms_jbd, 0, &s,
 			       BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN |
 				       BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES |

@@ -163,6 +163,7 @@ static void test_sim_roundtrip(void)
 {
 	struct bms_snapshot s = sample_state();
 	dc_check_sim_roundtrip(DRV, 1, &s, MUST_VALID);
+	dc_check_alarm_mask(DRV, 1, &s);
 	dc_check_sim_roundtrip(DRV, 16, &s, MUST_VALID);
 	/* charging, the other FET, 32 cells, no sensors, other alarm levels */
 	s.current_ma = 150000;

@@ -90,6 +90,7 @@ static struct bms_snapshot sample_state(void)
 static void test_sim_roundtrip(void)
 {
 	struct bms_snapshot s = sample_state();
+	dc_check_alarm_mask(&bms_jk, 0, &s);
 	dc_check_sim_roundtrip(&bms_jk, 0, &s,
 			       BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CYCLES |
 				       BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_FETS |

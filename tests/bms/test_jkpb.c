@@ -263,6 +263,7 @@ static void test_sim_roundtrip(void)
 {
 	struct bms_snapshot s = sample_state();
 	dc_check_sim_roundtrip(&bms_jkpb, 1, &s, ALL_VALID);
+	dc_check_alarm_mask(&bms_jkpb, 1, &s);
 	dc_check_sim_roundtrip(&bms_jkpb, 15, &s, ALL_VALID);
 	s.balancing = 0;
 	s.current_ma = 5000;

@@ -85,6 +85,11 @@ static void fz_frames(const struct bms_driver *drv, void *st, const struct bms_r
 			 "temp_count > BMS_MAX_TEMPS");
 		fz_check(memchr(snap->serial, 0, sizeof(snap->serial)) != NULL, drv->name,
 			 "serial not terminated");
+		/* an alarm outside the driver's mask would be published invalid though raised */
+		for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
+			fz_check(snap->alarm[a] <= 2 &&
+					 (!snap->alarm[a] || (drv->alarms >> a & 1u)),
+				 drv->name, "alarm outside struct bms_driver.alarms (or above 2)");
 		pos += start + flen;
 	}
 }

@@ -682,8 +682,8 @@ static void test_bank(void)
 	CU_ASSERT(t == 'x');
 	agg_value("/Dc/1/Voltage", &t);
 	CU_ASSERT(t == 'x');
-	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/ConnectionInformation", &v) == 0 &&
-		  v.type == 's' && strcmp(v.s, "1 of 2 packs online") == 0);
+	CU_ASSERT(tb_get_value(cli, SVC_AGG, "/ConnectionInformation", &v) == 0 && v.type == 's' &&
+		  strcmp(v.s, "1 of 2 packs online") == 0);
 
 	/* B returns: limits recover through the ramp, never in one jump */
 	bool seen_between = false;
