@@ -12,6 +12,18 @@ sb_install_deps
 echo "== style: every C file as .clang-format formats it"
 scripts/check-format.sh
 
+# Victron's own localsettings for test_migrate when GitHub can be reached
+# (pinned commits, fetched once); else the settings stand-in, said here.
+if [ -z "${SB_LOCALSETTINGS:-}" ]; then
+  if SB_LOCALSETTINGS=$(scripts/victron-localsettings.sh 2>/dev/null); then
+    export SB_LOCALSETTINGS
+    echo "== test_migrate runs against Victron's localsettings ($SB_LOCALSETTINGS)"
+  else
+    unset SB_LOCALSETTINGS
+    echo "== Victron's localsettings not reachable (offline?): test_migrate uses the settings stand-in"
+  fi
+fi
+
 jobs=$(nproc)
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
