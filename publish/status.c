@@ -56,6 +56,7 @@ static void take(struct publish_status *s, const char *path, DBusMessageIter *va
 		{"/System/MaxCellVoltage", offsetof(struct publish_status, max_cell)},
 		{"/Link/ImplausibleCycles", offsetof(struct publish_status, implausible)},
 		{"/Link/ForeignFrames", offsetof(struct publish_status, foreign)},
+		{"/Link/PollCycles", offsetof(struct publish_status, polls)},
 	};
 	static const char prot[] = "/Bms/ProtectionEvents/";
 	static const char prot_names[BMS_PROT_COUNT][28] = {
@@ -98,7 +99,7 @@ static int read_service(DBusConnection *c, const char *name, struct publish_stat
 	snprintf(s->service, sizeof(s->service), "%s", name);
 	s->instance = s->connected = -1;
 	s->voltage = s->current = s->power = s->soc = s->cvl = s->ccl = s->dcl = NAN;
-	s->min_cell = s->max_cell = s->implausible = s->foreign = NAN;
+	s->min_cell = s->max_cell = s->implausible = s->foreign = s->polls = NAN;
 	for (unsigned e = 0; e < BMS_PROT_COUNT; e++)
 		s->prot_events[e] = NAN;
 	DBusMessage *m =

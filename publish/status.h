@@ -20,6 +20,7 @@ struct publish_status {
 	double voltage, current, power, soc, cvl, ccl, dcl, min_cell, max_cell;
 	double implausible; /* /Link/ImplausibleCycles: cycles dropped as implausible */
 	double foreign;     /* /Link/ForeignFrames: frames for someone else on a shared line */
+	double polls; /* /Link/PollCycles: current in GetItems, though signalled once a minute */
 	double prot_events[BMS_PROT_COUNT]; /* /Bms/ProtectionEvents/..., enum bms_prot order */
 	char min_cell_id[16], max_cell_id[16];
 };

@@ -85,6 +85,8 @@ static void print_json(const struct publish_status *s, int n)
 		json_count(stdout, "implausible_cycles", b->implausible);
 		printf(", ");
 		json_count(stdout, "foreign_frames", b->foreign);
+		printf(", ");
+		json_count(stdout, "poll_cycles", b->polls);
 		/* the BMS's own protection event counters, when it keeps them */
 		bool any = false;
 		for (unsigned e = 0; e < BMS_PROT_COUNT; e++)
@@ -108,14 +110,14 @@ static void print_json(const struct publish_status *s, int n)
 
 static void print_table(const struct publish_status *s, int n)
 {
-	printf("%-36s %4s %3s %8s %8s %6s %7s %7s %7s %13s %13s %11s\n", "service", "inst", "con",
-	       "voltage", "current", "soc", "cvl", "ccl", "dcl", "min cell", "max cell",
-	       "implausible");
+	printf("%-36s %4s %3s %8s %8s %6s %7s %7s %7s %13s %13s %8s %11s\n", "service", "inst",
+	       "con", "voltage", "current", "soc", "cvl", "ccl", "dcl", "min cell", "max cell",
+	       "polls", "implausible");
 	for (int k = 0; k < n; k++) {
 		const struct publish_status *b = &s[k];
 		const char *name = b->service + strlen("com.victronenergy.battery.");
 		char v[16], i[16], soc[16], cvl[16], ccl[16], dcl[16], mn[16], mx[16], mnc[32],
-			mxc[32], bad[24];
+			mxc[32], bad[24], polls[24];
 		fmt(v, sizeof(v), b->voltage, "%.2fV");
 		fmt(i, sizeof(i), b->current, "%.1fA");
 		fmt(soc, sizeof(soc), b->soc, "%.0f%%");
@@ -125,10 +127,12 @@ static void print_table(const struct publish_status *s, int n)
 		fmt(mn, sizeof(mn), b->min_cell, "%.3fV");
 		fmt(mx, sizeof(mx), b->max_cell, "%.3fV");
 		fmt(bad, sizeof(bad), b->implausible, "%.0f");
+		fmt(polls, sizeof(polls), b->polls, "%.0f");
 		snprintf(mnc, sizeof(mnc), "%s %s", mn, b->min_cell_id);
 		snprintf(mxc, sizeof(mxc), "%s %s", mx, b->max_cell_id);
-		printf("%-36s %4d %3s %8s %8s %6s %7s %7s %7s %13s %13s %11s\n", name, b->instance,
-		       b->connected == 1 ? "yes" : "no", v, i, soc, cvl, ccl, dcl, mnc, mxc, bad);
+		printf("%-36s %4d %3s %8s %8s %6s %7s %7s %7s %13s %13s %8s %11s\n", name,
+		       b->instance, b->connected == 1 ? "yes" : "no", v, i, soc, cvl, ccl, dcl, mnc,
+		       mxc, polls, bad);
 	}
 	if (n == 0)
 		printf("(no battery services on the bus)\n");
@@ -138,8 +142,9 @@ static void usage(FILE *out)
 {
 	fputs("usage: serialbattery status [--bus-address ADDR] [--watch] [--json]\n"
 	      "  List the com.victronenergy.battery.* services with voltage, current, SOC,\n"
-	      "  CVL/CCL/DCL, min/max cell, connection state and the poll cycles dropped as\n"
-	      "  implausible (/Link/ImplausibleCycles), read through GetItems.\n"
+	      "  CVL/CCL/DCL, min/max cell, connection state, the poll cycles run\n"
+	      "  (/Link/PollCycles) and dropped as implausible (/Link/ImplausibleCycles),\n"
+	      "  read through GetItems.\n"
 	      "  --bus-address ADDR  a private bus (default: the system bus)\n"
 	      "  --watch             redraw every second until Ctrl-C\n"
 	      "  --json              machine-readable output\n",

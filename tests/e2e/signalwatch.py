@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Record what a Venus client sees of the battery services (e2e test helper).
 
-signalwatch.py ADDR LOG: until SIGTERM, writes one JSON line per event to LOG:
+signalwatch.py ADDR LOG [all]: until SIGTERM, writes one JSON line per event to LOG:
   {"t": monotonic s, "ev": "owner", "name": service, "owner": unique name or ""}
   {"t": ..., "ev": "items", "name": service, "items": {path: value or null}}
 ItemsChanged of every battery service is recorded, and GetItems when a
 battery name appears (a value set before the name was requested is in no
-signal). Only the paths the end-to-end tests ask about are kept.
+signal). Only the paths the end-to-end tests ask about are kept, or every
+path with "all".
 """
 import json
 import signal
@@ -37,6 +38,7 @@ def plain(v):
 
 def main():
     addr, path = sys.argv[1], sys.argv[2]
+    keep_all = len(sys.argv) > 3 and sys.argv[3] == 'all'
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     bus = dbus.bus.BusConnection(addr)
     out = open(path, 'w', buffering=1)
@@ -49,7 +51,7 @@ def main():
     def items(name, d, key):
         kept = {}
         for p, v in d.items():
-            if str(p) in KEEP:
+            if keep_all or str(p) in KEEP:
                 kept[str(p)] = plain(v[key] if key else v)
         if kept:
             log(ev='items', name=name, items=kept)
