@@ -193,6 +193,30 @@ void publish_tree_set_invalid(struct publish_tree *t, const char *path)
 		publish_item_set_invalid(it);
 }
 
+void publish_tree_set_double_if(struct publish_tree *t, const char *path, bool valid, double v)
+{
+	if (valid)
+		publish_tree_set_double(t, path, v);
+	else
+		publish_tree_set_invalid(t, path);
+}
+
+void publish_tree_set_int_if(struct publish_tree *t, const char *path, bool valid, int32_t v)
+{
+	if (valid)
+		publish_tree_set_int(t, path, v);
+	else
+		publish_tree_set_invalid(t, path);
+}
+
+void publish_tree_set_string_if(struct publish_tree *t, const char *path, bool valid, const char *v)
+{
+	if (valid && v[0])
+		publish_tree_set_string(t, path, v);
+	else
+		publish_tree_set_invalid(t, path);
+}
+
 void publish_tree_clear_changes(struct publish_tree *t)
 {
 	for (size_t k = 0; k < t->n; k++)

@@ -59,6 +59,11 @@ void publish_tree_set_int(struct publish_tree *t, const char *path, int32_t v);
 void publish_tree_set_double(struct publish_tree *t, const char *path, double v);
 void publish_tree_set_string(struct publish_tree *t, const char *path, const char *v);
 void publish_tree_set_invalid(struct publish_tree *t, const char *path);
+/* The value when valid, else invalid (a string also when empty): for values that may be unknown. */
+void publish_tree_set_double_if(struct publish_tree *t, const char *path, bool valid, double v);
+void publish_tree_set_int_if(struct publish_tree *t, const char *path, bool valid, int32_t v);
+void publish_tree_set_string_if(struct publish_tree *t, const char *path, bool valid,
+				const char *v);
 void publish_item_set_int(struct publish_item *it, int32_t v);
 void publish_item_set_double(struct publish_item *it, double v);
 void publish_item_set_string(struct publish_item *it, const char *v);

@@ -284,30 +284,6 @@ bool publish_snap_power(const struct bms_snapshot *s, double *ret_w)
 	return false;
 }
 
-static void set_d(struct publish_tree *t, const char *path, bool valid, double v)
-{
-	if (valid)
-		publish_tree_set_double(t, path, v);
-	else
-		publish_tree_set_invalid(t, path);
-}
-
-static void set_i(struct publish_tree *t, const char *path, bool valid, int32_t v)
-{
-	if (valid)
-		publish_tree_set_int(t, path, v);
-	else
-		publish_tree_set_invalid(t, path);
-}
-
-static void set_s(struct publish_tree *t, const char *path, bool valid, const char *v)
-{
-	if (valid && v[0])
-		publish_tree_set_string(t, path, v);
-	else
-		publish_tree_set_invalid(t, path);
-}
-
 /*
  * A limit to the 0.01 that is published, rounded down: a published limit
  * never exceeds what the rules computed (51.825 V goes out as 51.82 V). The
@@ -321,13 +297,16 @@ static double limit_down(double v)
 
 void publish_paths_limits(struct publish_tree *t, const struct charge_result *res, bool valid)
 {
-	set_d(t, "/Info/MaxChargeVoltage", valid && res->cvl_valid, limit_down(res->cvl_v));
-	set_d(t, "/Info/MaxChargeCurrent", valid, limit_down(res->ccl_a));
-	set_d(t, "/Info/MaxDischargeCurrent", valid, limit_down(res->dcl_a));
-	set_d(t, "/Info/BatteryLowVoltage", valid, round(res->battery_low_voltage_v * 100) / 100);
-	set_s(t, "/Info/ChargeMode", valid, res->mode);
-	set_s(t, "/Info/ChargeLimitation", valid, res->charge_limitation);
-	set_s(t, "/Info/DischargeLimitation", valid, res->discharge_limitation);
+	publish_tree_set_double_if(t, "/Info/MaxChargeVoltage", valid && res->cvl_valid,
+				   limit_down(res->cvl_v));
+	publish_tree_set_double_if(t, "/Info/MaxChargeCurrent", valid, limit_down(res->ccl_a));
+	publish_tree_set_double_if(t, "/Info/MaxDischargeCurrent", valid, limit_down(res->dcl_a));
+	publish_tree_set_double_if(t, "/Info/BatteryLowVoltage", valid,
+				   round(res->battery_low_voltage_v * 100) / 100);
+	publish_tree_set_string_if(t, "/Info/ChargeMode", valid, res->mode);
+	publish_tree_set_string_if(t, "/Info/ChargeLimitation", valid, res->charge_limitation);
+	publish_tree_set_string_if(t, "/Info/DischargeLimitation", valid,
+				   res->discharge_limitation);
 }
 
 /*
@@ -356,17 +335,21 @@ static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s,
 	unsigned n = have ? st->temp_count : 0;
 	char id[16];
 	/* the mean rounded to 0.1 degC in raw units, then converted */
-	set_d(t, "/Dc/0/Temperature", have,
-	      bms_dc_to_c((int64_t)round((double)st->temp_sum_dc / (n ? n : 1))));
-	set_d(t, "/System/MinCellTemperature", have, bms_dc_to_c(st->temp_min_dc));
-	set_d(t, "/System/MaxCellTemperature", have, bms_dc_to_c(st->temp_max_dc));
+	publish_tree_set_double_if(
+		t, "/Dc/0/Temperature", have,
+		bms_dc_to_c((int64_t)round((double)st->temp_sum_dc / (n ? n : 1))));
+	publish_tree_set_double_if(t, "/System/MinCellTemperature", have,
+				   bms_dc_to_c(st->temp_min_dc));
+	publish_tree_set_double_if(t, "/System/MaxCellTemperature", have,
+				   bms_dc_to_c(st->temp_max_dc));
 	/* the cell sensors as gui-v2 lists them; the MOSFET has its own path */
 	path_num(id, sizeof(id), "Battery ", (unsigned)st->temp_min_idx + 1);
-	set_s(t, "/System/MinTemperatureCellId", have, id);
+	publish_tree_set_string_if(t, "/System/MinTemperatureCellId", have, id);
 	path_num(id, sizeof(id), "Battery ", (unsigned)st->temp_max_idx + 1);
-	set_s(t, "/System/MaxTemperatureCellId", have, id);
-	set_d(t, "/System/MOSTemperature", ok && (s->valid & BMS_V_MOSFET_TEMP),
-	      bms_dc_to_c(s->mosfet_temp_dc));
+	publish_tree_set_string_if(t, "/System/MaxTemperatureCellId", have, id);
+	publish_tree_set_double_if(t, "/System/MOSTemperature",
+				   ok && (s->valid & BMS_V_MOSFET_TEMP),
+				   bms_dc_to_c(s->mosfet_temp_dc));
 }
 
 /* The ProtectionEvents names, in enum bms_prot order. */
@@ -397,7 +380,7 @@ static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *
 	bool ok = s->valid & BMS_V_PROT_EVENTS;
 	const uint16_t *e = s->prot_events;
 	for (unsigned i = 0; i < BMS_PROT_COUNT; i++)
-		set_i(t, prot_paths[i], ok, e[i]);
+		publish_tree_set_int_if(t, prot_paths[i], ok, e[i]);
 	if (!ok)
 		return; /* then the history counts our own alarms (history.c) */
 	publish_tree_set_int(t, "/History/LowVoltageAlarms",
@@ -444,8 +427,9 @@ void publish_paths_names(struct publish_tree *t, const struct store_record *rec,
 	else
 		snprintf(product, sizeof(product), "%s BMS", f ? f->name : "Serial");
 	publish_tree_set_string(t, "/ProductName", product);
-	set_s(t, "/Serial", (s->valid & BMS_V_SERIAL) && s->serial[0] && !(f && f->date_serial),
-	      s->serial);
+	publish_tree_set_string_if(
+		t, "/Serial", (s->valid & BMS_V_SERIAL) && s->serial[0] && !(f && f->date_serial),
+		s->serial);
 	if (custom_name[0])
 		return; /* the owner's name, set by the service from settings */
 	/* unnamed packs of one family are told apart by where they are connected */
@@ -480,65 +464,72 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	bool online = res->connected && !res->stale;
 	uint32_t v = s->valid;
 
-	set_s(t, "/FirmwareVersion", v & BMS_V_SW_VERSION, s->sw_version);
+	publish_tree_set_string_if(t, "/FirmwareVersion", v & BMS_V_SW_VERSION, s->sw_version);
 	/* Victron's devices give a number; a BMS's text (JK's "19A") is no number */
 	char *end = NULL;
 	long hw = (v & BMS_V_HW_VERSION) ? strtol(s->hw_version, &end, 10) : -1;
 	bool hw_num = end && end != s->hw_version && !*end && hw >= 0 && hw <= INT32_MAX;
-	set_i(t, "/HardwareVersion", hw_num, (int32_t)(hw_num ? hw : 0));
-	set_s(t, "/Bms/HardwareVersion", v & BMS_V_HW_VERSION, s->hw_version);
+	publish_tree_set_int_if(t, "/HardwareVersion", hw_num, (int32_t)(hw_num ? hw : 0));
+	publish_tree_set_string_if(t, "/Bms/HardwareVersion", v & BMS_V_HW_VERSION, s->hw_version);
 	publish_tree_set_int(t, "/Connected", res->connected ? 1 : 0);
 	publish_tree_set_int(t, "/State", publish_paths_state(res));
 	publish_tree_set_int(t, "/Mode", publish_paths_mode(res));
 
 	/* like dbus-serialbattery: once stale, the live measurements are withdrawn */
-	set_d(t, "/Dc/0/Voltage", online && (v & BMS_V_VOLTAGE), bms_mv_to_v(s->voltage_mv));
-	set_d(t, "/Dc/0/Current", online && (v & BMS_V_CURRENT), bms_ma_to_a(s->current_ma));
+	publish_tree_set_double_if(t, "/Dc/0/Voltage", online && (v & BMS_V_VOLTAGE),
+				   bms_mv_to_v(s->voltage_mv));
+	publish_tree_set_double_if(t, "/Dc/0/Current", online && (v & BMS_V_CURRENT),
+				   bms_ma_to_a(s->current_ma));
 	double pw = 0;
 	bool have_p = online && publish_snap_power(s, &pw);
-	set_d(t, "/Dc/0/Power", have_p, pw);
+	publish_tree_set_double_if(t, "/Dc/0/Power", have_p, pw);
 	fill_temps(t, s, &res->stats, true);
 
-	set_d(t, "/Soc", v & BMS_V_SOC, bms_cpct_to_pct(s->soc_cpct));
-	set_d(t, "/Soh", v & BMS_V_SOH, bms_cpct_to_pct(s->soh_cpct));
-	set_d(t, "/Capacity", v & BMS_V_CAP_REMAIN, bms_mah_to_ah(s->capacity_remain_mah));
+	publish_tree_set_double_if(t, "/Soc", v & BMS_V_SOC, bms_cpct_to_pct(s->soc_cpct));
+	publish_tree_set_double_if(t, "/Soh", v & BMS_V_SOH, bms_cpct_to_pct(s->soh_cpct));
+	publish_tree_set_double_if(t, "/Capacity", v & BMS_V_CAP_REMAIN,
+				   bms_mah_to_ah(s->capacity_remain_mah));
 	int32_t installed = (v & BMS_V_CAP_FULL) ? s->capacity_full_mah : s->capacity_design_mah;
 	bool have_inst = v & (BMS_V_CAP_FULL | BMS_V_CAP_DESIGN);
-	set_d(t, "/InstalledCapacity", have_inst, bms_mah_to_ah(installed));
+	publish_tree_set_double_if(t, "/InstalledCapacity", have_inst, bms_mah_to_ah(installed));
 	bool have_cons = have_inst && (v & BMS_V_CAP_REMAIN);
 	/* Victron monitors publish consumed Ah as a negative number */
-	set_d(t, "/ConsumedAmphours", have_cons,
-	      -bms_mah_to_ah((int64_t)installed - s->capacity_remain_mah));
+	publish_tree_set_double_if(t, "/ConsumedAmphours", have_cons,
+				   -bms_mah_to_ah((int64_t)installed - s->capacity_remain_mah));
 	bool discharging =
 		online && (v & BMS_V_CURRENT) && s->current_ma < 0 && (v & BMS_V_CAP_REMAIN);
 	double ttg =
 		discharging ? (double)s->capacity_remain_mah / (double)-s->current_ma * 3600.0 : 0;
-	set_d(t, "/TimeToGo", discharging, round(fmin(ttg, 864000.0)));
+	publish_tree_set_double_if(t, "/TimeToGo", discharging, round(fmin(ttg, 864000.0)));
 
 	publish_paths_limits(t, res, info_paths);
 	publish_tree_set_int(t, "/Io/AllowToCharge", res->allow_charge ? 1 : 0);
 	publish_tree_set_int(t, "/Io/AllowToDischarge", res->allow_discharge ? 1 : 0);
-	set_i(t, "/Io/AllowToBalance", v & BMS_V_BALANCER, s->balancer_enabled ? 1 : 0);
-	set_i(t, "/Balancing", v & BMS_V_BALANCING, s->balancing ? 1 : 0);
+	publish_tree_set_int_if(t, "/Io/AllowToBalance", v & BMS_V_BALANCER,
+				s->balancer_enabled ? 1 : 0);
+	publish_tree_set_int_if(t, "/Balancing", v & BMS_V_BALANCING, s->balancing ? 1 : 0);
 
 	/* the cells charge/ computed the limits from: the same cells on the bus */
 	const struct bms_stats *cs = &res->stats;
 	bool cells = cs->cell_count > 0;
 	char id[16];
-	set_d(t, "/System/MinCellVoltage", cells, bms_mv_to_v(cs->cell_min_mv));
-	set_d(t, "/System/MaxCellVoltage", cells, bms_mv_to_v(cs->cell_max_mv));
+	publish_tree_set_double_if(t, "/System/MinCellVoltage", cells,
+				   bms_mv_to_v(cs->cell_min_mv));
+	publish_tree_set_double_if(t, "/System/MaxCellVoltage", cells,
+				   bms_mv_to_v(cs->cell_max_mv));
 	path_num(id, sizeof(id), "C", cs->cell_min_idx + 1u);
-	set_s(t, "/System/MinVoltageCellId", cells, id);
+	publish_tree_set_string_if(t, "/System/MinVoltageCellId", cells, id);
 	path_num(id, sizeof(id), "C", cs->cell_max_idx + 1u);
-	set_s(t, "/System/MaxVoltageCellId", cells, id);
-	set_i(t, "/System/NrOfCellsPerBattery", v & BMS_V_CELLS, s->cell_count);
+	publish_tree_set_string_if(t, "/System/MaxVoltageCellId", cells, id);
+	publish_tree_set_int_if(t, "/System/NrOfCellsPerBattery", v & BMS_V_CELLS, s->cell_count);
 	publish_tree_set_int(t, "/System/NrOfModulesOnline", online ? 1 : 0);
 	publish_tree_set_int(t, "/System/NrOfModulesOffline", online ? 0 : 1);
 	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", res->allow_charge ? 0 : 1);
 	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge",
 			     res->allow_discharge ? 0 : 1);
-	set_d(t, "/Voltages/Sum", cells, bms_mv_to_v(cs->cell_sum_mv));
-	set_d(t, "/Voltages/Diff", cells, bms_mv_to_v(cs->cell_max_mv - cs->cell_min_mv));
+	publish_tree_set_double_if(t, "/Voltages/Sum", cells, bms_mv_to_v(cs->cell_sum_mv));
+	publish_tree_set_double_if(t, "/Voltages/Diff", cells,
+				   bms_mv_to_v(cs->cell_max_mv - cs->cell_min_mv));
 	for (unsigned c = 0; c < BMS_MAX_CELLS; c++) {
 		char p[PUBLISH_PATH_LEN];
 		path_num(p, sizeof(p), "/Voltages/Cell", c + 1);
@@ -552,14 +543,15 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 		else
 			publish_item_set_invalid(it);
 		path_num(p, sizeof(p), "/Balances/Cell", c + 1);
-		set_i(t, p, ok && (v & BMS_V_BALANCING), (s->balancing >> c) & 1u);
+		publish_tree_set_int_if(t, p, ok && (v & BMS_V_BALANCING),
+					(s->balancing >> c) & 1u);
 	}
 
 	uint32_t known = publish_paths_alarm_mask(rec);
 	for (int a = 0; a < BMS_ALARM_COUNT; a++) {
 		char p[PUBLISH_PATH_LEN];
 		path_cat(p, sizeof(p), "/Alarms/", bms_alarm_name((enum bms_alarm)a));
-		set_i(t, p, (v & BMS_V_ALARMS) && (known >> a & 1u), s->alarm[a]);
+		publish_tree_set_int_if(t, p, (v & BMS_V_ALARMS) && (known >> a & 1u), s->alarm[a]);
 	}
 	publish_tree_set_int(t, "/Alarms/BmsCable", res->bms_cable_alarm);
 
@@ -569,7 +561,7 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	 * unknown once it is lost. No settings page of ours in the GUI; the BMS's
 	 * own name field is not read by any driver yet (/DeviceName invalid).
 	 */
-	set_i(t, "/ErrorCode", res->connected, 0);
+	publish_tree_set_int_if(t, "/ErrorCode", res->connected, 0);
 	publish_tree_set_string(t, "/ConnectionInformation",
 				!res->connected ? "Lost"
 				: res->stale    ? "No data (stale)"
@@ -583,10 +575,10 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 		char p[PUBLISH_PATH_LEN], name[16];
 		bool ok = (v & BMS_V_TEMPS) && k < s->temp_count;
 		path_num(p, sizeof(p), "/System/Temperature", k + 1);
-		set_d(t, p, ok, bms_dc_to_c(s->temp_dc[k]));
+		publish_tree_set_double_if(t, p, ok, bms_dc_to_c(s->temp_dc[k]));
 		strcat(p, "Name");
 		path_num(name, sizeof(name), "Battery ", k + 1);
-		set_s(t, p, ok, name);
+		publish_tree_set_string_if(t, p, ok, name);
 	}
 
 	publish_tree_set_string(t, "/Link/Protocol",

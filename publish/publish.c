@@ -1138,44 +1138,32 @@ static void agg_fill(struct publish *p, uint64_t now)
 		publish_tree_set_invalid(t, "/Mode");
 	}
 
-#define SETD(path, cond, val)                                                                      \
-	do {                                                                                       \
-		if (cond)                                                                          \
-			publish_tree_set_double(t, path, val);                                     \
-		else                                                                               \
-			publish_tree_set_invalid(t, path);                                         \
-	} while (0)
-#define SETS(path, cond, val)                                                                      \
-	do {                                                                                       \
-		if (cond)                                                                          \
-			publish_tree_set_string(t, path, val);                                     \
-		else                                                                               \
-			publish_tree_set_invalid(t, path);                                         \
-	} while (0)
-	SETD("/Dc/0/Voltage", nv > 0, round(vsum / (nv ? nv : 1) * 1000) / 1000);
-	SETD("/Dc/0/Current", have_i, round(isum * 1000) / 1000);
-	SETD("/Dc/0/Power", have_p, round(psum * 10) / 10);
-	SETD("/Dc/0/Temperature", nt > 0, round(tsum / (nt ? nt : 1) * 10) / 10);
+	publish_tree_set_double_if(t, "/Dc/0/Voltage", nv > 0,
+				   round(vsum / (nv ? nv : 1) * 1000) / 1000);
+	publish_tree_set_double_if(t, "/Dc/0/Current", have_i, round(isum * 1000) / 1000);
+	publish_tree_set_double_if(t, "/Dc/0/Power", have_p, round(psum * 10) / 10);
+	publish_tree_set_double_if(t, "/Dc/0/Temperature", nt > 0,
+				   round(tsum / (nt ? nt : 1) * 10) / 10);
 	double soc = capw > 0 ? socw / capw : socsum / (nsoc ? nsoc : 1);
-	SETD("/Soc", ready && nsoc > 0, round(soc * 100) / 100);
+	publish_tree_set_double_if(t, "/Soc", ready && nsoc > 0, round(soc * 100) / 100);
 	publish_tree_set_invalid(t, "/Soh");
-	SETD("/Capacity", have_remain, round(remain * 1000) / 1000);
-	SETD("/InstalledCapacity", have_full, round(full * 1000) / 1000);
-	SETD("/ConsumedAmphours", have_full && have_remain, -round((full - remain) * 1000) / 1000);
+	publish_tree_set_double_if(t, "/Capacity", have_remain, round(remain * 1000) / 1000);
+	publish_tree_set_double_if(t, "/InstalledCapacity", have_full, round(full * 1000) / 1000);
+	publish_tree_set_double_if(t, "/ConsumedAmphours", have_full && have_remain,
+				   -round((full - remain) * 1000) / 1000);
 	bool dis = have_i && isum < 0 && have_remain;
-	SETD("/TimeToGo", dis, round(fmin(dis ? remain / -isum * 3600 : 0, 864000)));
-	SETD("/System/MinCellVoltage", cmin_id[0], cmin);
-	SETD("/System/MaxCellVoltage", cmax_id[0], cmax);
-	SETS("/System/MinVoltageCellId", cmin_id[0], cmin_id);
-	SETS("/System/MaxVoltageCellId", cmax_id[0], cmax_id);
-	SETD("/System/MinCellTemperature", nt > 0, tmin);
-	SETD("/System/MaxCellTemperature", nt > 0, tmax);
-	SETS("/System/MinTemperatureCellId", nt > 0, tmin_id);
-	SETS("/System/MaxTemperatureCellId", nt > 0, tmax_id);
-	SETS("/Bank/Offline", br->offline_text[0], br->offline_text);
+	publish_tree_set_double_if(t, "/TimeToGo", dis,
+				   round(fmin(dis ? remain / -isum * 3600 : 0, 864000)));
+	publish_tree_set_double_if(t, "/System/MinCellVoltage", cmin_id[0], cmin);
+	publish_tree_set_double_if(t, "/System/MaxCellVoltage", cmax_id[0], cmax);
+	publish_tree_set_string_if(t, "/System/MinVoltageCellId", cmin_id[0], cmin_id);
+	publish_tree_set_string_if(t, "/System/MaxVoltageCellId", cmax_id[0], cmax_id);
+	publish_tree_set_double_if(t, "/System/MinCellTemperature", nt > 0, tmin);
+	publish_tree_set_double_if(t, "/System/MaxCellTemperature", nt > 0, tmax);
+	publish_tree_set_string_if(t, "/System/MinTemperatureCellId", nt > 0, tmin_id);
+	publish_tree_set_string_if(t, "/System/MaxTemperatureCellId", nt > 0, tmax_id);
+	publish_tree_set_string_if(t, "/Bank/Offline", br->offline_text[0], br->offline_text);
 	publish_tree_set_invalid(t, "/System/MOSTemperature");
-#undef SETD
-#undef SETS
 	if (cells)
 		publish_tree_set_int(t, "/System/NrOfCellsPerBattery", (int32_t)cells);
 	else
