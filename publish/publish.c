@@ -774,9 +774,8 @@ static int batt_register(struct publish *p, struct batt *b, uint64_t *ret_due)
 		store_port_count(p->st, &ports, &pending);
 		for (unsigned i = 0; i < p->nslots; i++)
 			others += p->batts[i].used && &p->batts[i] != b;
-		publish_service_migrate_hint(
-			b->svc, (b->rec.snap.valid & BMS_V_SERIAL) ? b->rec.snap.serial : "",
-			b->tty, b->address, ports <= 1 && others == 0);
+		publish_service_migrate_hint(b->svc, &b->rec.snap, b->tty, b->address,
+					     ports <= 1 && others == 0);
 		/* no connection yet: this records the identity, the claim runs on connecting */
 		publish_service_claim(b->svc, b->sid, (int32_t)p->cfg->device_instance);
 		publish_service_export(b->svc, b->tree);

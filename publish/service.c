@@ -380,17 +380,57 @@ static void parse_add_reply(struct publish_service *s, DBusMessage *reply, const
 	}
 }
 
-void publish_service_migrate_hint(struct publish_service *s, const char *serial, const char *tty,
-				  unsigned address, bool sole)
+/*
+ * The Python driver's fallback id: the version string's letters and digits,
+ * "_", the capacity as Python's str() prints capacity/100 ("100.0", "105.5",
+ * "123.45"), "Ah"; every other character then becomes '_' like its other ids.
+ */
+static void capacity_id(char *out, size_t len, const char *version, int32_t cap_mah)
 {
+	char alnum[BMS_STR_LEN] = "";
+	size_t n = 0;
+	for (const char *c = version; c && *c && n + 1 < sizeof(alnum); c++)
+		if (isalnum((unsigned char)*c))
+			alnum[n++] = *c;
+	alnum[n] = '\0';
+	unsigned centi = (unsigned)(cap_mah / 10); /* JBD: 10 mAh units, so exact */
+	char cap[24];
+	if (centi % 100 == 0)
+		snprintf(cap, sizeof(cap), "%u.0", centi / 100);
+	else if (centi % 10 == 0)
+		snprintf(cap, sizeof(cap), "%u.%u", centi / 100, centi / 10 % 10);
+	else
+		snprintf(cap, sizeof(cap), "%u.%02u", centi / 100, centi % 100);
+	char raw[PUBLISH_NAME_LEN];
+	snprintf(raw, sizeof(raw), "%s%s%sAh", alnum, n ? "_" : "", cap);
+	publish_sanitize(raw, out, len);
+}
+
+void publish_service_migrate_hint(struct publish_service *s, const struct bms_snapshot *snap,
+				  const char *tty, unsigned address, bool sole)
+{
+	memset(s->migrate_ids, 0, sizeof(s->migrate_ids));
 	/* the Python driver's ids have every non-alphanumeric character as '_' */
-	publish_sanitize(serial ? serial : "", s->migrate_ids[0], sizeof(s->migrate_ids[0]));
+	if (snap && (snap->valid & BMS_V_SERIAL))
+		publish_sanitize(snap->serial, s->migrate_ids[0], sizeof(s->migrate_ids[0]));
 	/* its USE_PORT_AS_UNIQUE_ID form (and its CAN families'): address 0x01 when none */
 	if (tty && tty[0])
 		snprintf(s->migrate_ids[1], sizeof(s->migrate_ids[1]), "%s__0x%02x", tty,
 			 address ? address : 1u);
-	else
-		s->migrate_ids[1][0] = 0;
+	/*
+	 * Its fallback for a BMS without a serial, from the hardware version it
+	 * reads: for JBD the version byte of 0x03 (our sw_version, "2.3" -> "23"),
+	 * in older releases the 0x05 name; whichever the pack matches.
+	 */
+	if (snap && (snap->valid & BMS_V_CAP_FULL) && snap->capacity_full_mah > 0) {
+		const char *versions[] = {(snap->valid & BMS_V_SW_VERSION) ? snap->sw_version : "",
+					  (snap->valid & BMS_V_HW_VERSION) ? snap->hw_version : "",
+					  (snap->valid & BMS_V_MODEL) ? snap->model : "", ""};
+		for (unsigned i = 0; i < 4; i++)
+			if (versions[i][0] || i == 3)
+				capacity_id(s->migrate_ids[2 + i], sizeof(s->migrate_ids[2 + i]),
+					    versions[i], snap->capacity_full_mah);
+	}
 	s->migrate_sole = sole;
 	s->migrate_pending = true;
 }
@@ -508,7 +548,7 @@ static const struct old_entry *old_match(const struct publish_service *s,
 			continue;
 		candidates++;
 		only = &old[k];
-		for (unsigned i = 0; i < 2; i++) {
+		for (unsigned i = 0; i < PUBLISH_MIGRATE_IDS; i++) {
 			const char *id = s->migrate_ids[i];
 			/* the group name is the id upper-cased: compare without case */
 			if (id[0] && (strcasecmp(old[k].uid, id) == 0 ||

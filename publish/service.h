@@ -16,9 +16,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bms/bms.h"
 #include "publish/busitem.h"
 
 #define PUBLISH_NAME_LEN 160
+#define PUBLISH_MIGRATE_IDS 6 /* serial, port, and four "<version>_<capacity>Ah" forms */
 
 struct publish_service {
 	DBusConnection *conn;        /* NULL while the bus is away */
@@ -48,8 +50,9 @@ struct publish_service {
 	/* dbus-serialbattery migration (publish_service_migrate_hint): tried once, at the
 	 * first claim that reaches a settings service */
 	bool migrate_pending;
-	bool migrate_sole;                     /* the only battery this daemon expects */
-	char migrate_ids[2][PUBLISH_NAME_LEN]; /* the ids the Python driver may have used */
+	bool migrate_sole; /* the only battery this daemon expects */
+	char migrate_ids[PUBLISH_MIGRATE_IDS][PUBLISH_NAME_LEN]; /* ids the Python driver may
+								   have used; "" = none */
 };
 
 /* A service without a connection (publish_service_connect makes one). */
@@ -74,7 +77,10 @@ int publish_service_claim(struct publish_service *s, const char *sid, int32_t de
 
 /*
  * Before the first claim of a battery: what the Python driver dbus-serialbattery
- * may have called it (its BMS serial, "<tty>__0x<addr>") and whether it is the
+ * may have called it (its BMS serial, "<tty>__0x<addr>", or its fallback for a
+ * BMS without a serial: a version string without punctuation, "_", the
+ * capacity as Python prints the float, "Ah", e.g. JBD's "23_100_0Ah" from
+ * snap's versions, model and full capacity) and whether it is the
  * only battery this daemon expects. When our own settings entry does not exist
  * yet, the first claim looks for an entry the Python driver left under
  * /Settings/Devices/serialbattery_* (one with a UniqueIdentifier) that matches
@@ -82,8 +88,8 @@ int publish_service_claim(struct publish_service *s, const char *sid, int32_t de
  * its ClassAndVrmInstance and CustomName, unless a live battery service on the
  * bus already uses that instance (docs/VENUS.md, "Moving from dbus-serialbattery").
  */
-void publish_service_migrate_hint(struct publish_service *s, const char *serial, const char *tty,
-				  unsigned address, bool sole);
+void publish_service_migrate_hint(struct publish_service *s, const struct bms_snapshot *snap,
+				  const char *tty, unsigned address, bool sole);
 
 /* Export tree on every path (the tree must be complete and sealed). */
 int publish_service_export(struct publish_service *s, struct publish_tree *tree);

@@ -75,23 +75,36 @@ static int start_publisher(void)
 	return publish_start(&prm, st, &pub);
 }
 
-static void commit(const char *key, const char *tty, const char *serial)
+/* A pack's snapshot: serial NULL = none (JBD); sw, model "" = none; capacity in mAh. */
+static void commit_pack(const char *key, const char *tty, const char *serial, const char *sw,
+			const char *model, int32_t cap_mah)
 {
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
 	s.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_FULL | BMS_V_CELLS |
-		  BMS_V_TEMPS | BMS_V_FETS | BMS_V_SERIAL;
+		  BMS_V_TEMPS | BMS_V_FETS;
+	if (serial) {
+		s.valid |= BMS_V_SERIAL;
+		snprintf(s.serial, sizeof(s.serial), "%s", serial);
+	}
+	if (sw[0]) {
+		s.valid |= BMS_V_SW_VERSION;
+		snprintf(s.sw_version, sizeof(s.sw_version), "%s", sw);
+	}
+	if (model[0]) {
+		s.valid |= BMS_V_MODEL;
+		snprintf(s.model, sizeof(s.model), "%s", model);
+	}
 	s.voltage_mv = 52800;
 	s.current_ma = 1000;
 	s.soc_cpct = 5000;
-	s.capacity_full_mah = 100000;
+	s.capacity_full_mah = cap_mah;
 	s.cell_count = 16;
 	for (int k = 0; k < 16; k++)
 		s.cell_mv[k] = 3300;
 	s.temp_count = 1;
 	s.temp_dc[0] = 250;
 	s.charge_fet = s.discharge_fet = true;
-	snprintf(s.serial, sizeof(s.serial), "%s", serial);
 	struct store_info info;
 	memset(&info, 0, sizeof(info));
 	snprintf(info.tty, sizeof(info.tty), "%s", tty);
@@ -100,6 +113,11 @@ static void commit(const char *key, const char *tty, const char *serial)
 	int slot;
 	CU_ASSERT_FATAL(store_open(st, key, &slot) == 0);
 	CU_ASSERT(store_commit(st, slot, &s, &info, atomic_load(&fake_now)) == 0);
+}
+
+static void commit(const char *key, const char *tty, const char *serial)
+{
+	commit_pack(key, tty, serial, "", "", 100000);
 }
 
 /* Wait for NameOwnerChanged(name) with a new owner. */
@@ -381,6 +399,50 @@ static void test_id_match_and_no_match(void)
 	teardown();
 }
 
+/*
+ * Three JBD packs (no serial): the Python driver named each by its hardware
+ * version and capacity, "23_100_0Ah" from 0x03's version byte (2.3) and 100.0
+ * Ah, or in older releases by the 0x05 name; each pack takes its own entry.
+ */
+#define OLD_J100 "/Settings/Devices/serialbattery_23_100_0AH"
+#define OLD_J280 "/Settings/Devices/serialbattery_23_280_0AH"
+#define OLD_J105 "/Settings/Devices/serialbattery_JBDSP04S034_105_5AH"
+#define KEY_C "usb-FTDI_C3-if00"
+#define SVC_C "com.victronenergy.battery.ttyUSB2"
+static void test_jbd_packs_by_version_and_capacity(void)
+{
+	static const struct seed seed[] = {
+		{OLD_J100 "/ClassAndVrmInstance", 's', "battery:1"},
+		{OLD_J100 "/CustomName", 's', "Small pack"},
+		{OLD_J100 "/UniqueIdentifier", 's', "23_100_0Ah"},
+		{OLD_J280 "/ClassAndVrmInstance", 's', "battery:2"},
+		{OLD_J280 "/CustomName", 's', "Big pack"},
+		{OLD_J280 "/UniqueIdentifier", 's', "23_280_0Ah"},
+		{OLD_J105 "/ClassAndVrmInstance", 's', "battery:3"},
+		{OLD_J105 "/CustomName", 's', "Old pack"},
+		{OLD_J105 "/UniqueIdentifier", 's', "JBDSP04S034_105_5Ah"},
+		OWNER_SELECTIONS,
+		{NULL, 0, NULL}};
+	CU_ASSERT_FATAL(setup(seed) == 0);
+	CU_ASSERT_FATAL(start_publisher() == 0);
+	commit_pack(KEY_B, "ttyUSB1", NULL, "2.3", "", 280000);
+	CU_ASSERT_FATAL(wait_owned(SVC_B));
+	commit_pack(KEY_A, "ttyUSB0", NULL, "2.3", "", 100000);
+	CU_ASSERT_FATAL(wait_owned(SVC_A));
+	commit_pack(KEY_C, "ttyUSB2", NULL, "1.0", "JBD-SP04S034", 105500);
+	CU_ASSERT_FATAL(wait_owned(SVC_C));
+	expect_int(SVC_A, "/DeviceInstance", 1);
+	expect_str(SVC_A, "/CustomName", "Small pack");
+	expect_int(SVC_B, "/DeviceInstance", 2);
+	expect_str(SVC_B, "/CustomName", "Big pack");
+	expect_int(SVC_C, "/DeviceInstance", 3);
+	expect_str(SVC_C, "/CustomName", "Old pack");
+	CU_ASSERT(!setting_exists(OLD_J100 "/ClassAndVrmInstance"));
+	CU_ASSERT(!setting_exists(OLD_J280 "/ClassAndVrmInstance"));
+	CU_ASSERT(!setting_exists(OLD_J105 "/ClassAndVrmInstance"));
+	teardown();
+}
+
 /* ---- a live service (dbus-serialbattery still running) holds instance 1 ---- */
 
 /*
@@ -456,6 +518,7 @@ int sb_register_tests(void)
 		 test_sole_pack_takes_over},
 		{"id match takes its entry, no match gets device_instance",
 		 test_id_match_and_no_match},
+		{"JBD packs by version and capacity", test_jbd_packs_by_version_and_capacity},
 		{"an instance a live service uses is not taken", test_live_instance_not_stolen},
 		{NULL, NULL}};
 	return sb_add_suite("migrate from dbus-serialbattery", tests);
