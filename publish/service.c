@@ -422,14 +422,19 @@ void publish_service_migrate_hint(struct publish_service *s, const struct bms_sn
 	 * reads: for JBD the version byte of 0x03 (our sw_version, "2.3" -> "23"),
 	 * in older releases the 0x05 name; whichever the pack matches.
 	 */
-	if (snap && (snap->valid & BMS_V_CAP_FULL) && snap->capacity_full_mah > 0) {
-		const char *versions[] = {(snap->valid & BMS_V_SW_VERSION) ? snap->sw_version : "",
-					  (snap->valid & BMS_V_HW_VERSION) ? snap->hw_version : "",
-					  (snap->valid & BMS_V_MODEL) ? snap->model : "", ""};
-		for (unsigned i = 0; i < 4; i++)
-			if (versions[i][0] || i == 3)
-				capacity_id(s->migrate_ids[2 + i], sizeof(s->migrate_ids[2 + i]),
-					    versions[i], snap->capacity_full_mah);
+	if (snap) {
+		/* the rated capacity (JBD 0x03 bytes 6-7), on some firmware the full one */
+		int32_t caps[2] = {(snap->valid & BMS_V_CAP_DESIGN) ? snap->capacity_design_mah : 0,
+				   (snap->valid & BMS_V_CAP_FULL) ? snap->capacity_full_mah : 0};
+		const char *versions[4] = {(snap->valid & BMS_V_SW_VERSION) ? snap->sw_version : "",
+					   (snap->valid & BMS_V_HW_VERSION) ? snap->hw_version : "",
+					   (snap->valid & BMS_V_MODEL) ? snap->model : "", ""};
+		for (unsigned c = 0; c < 2; c++)
+			for (unsigned i = 0; i < 4; i++) {
+				char *id = s->migrate_ids[2 + 4 * c + i];
+				if (caps[c] > 0 && (versions[i][0] || i == 3))
+					capacity_id(id, PUBLISH_NAME_LEN, versions[i], caps[c]);
+			}
 	}
 	s->migrate_sole = sole;
 	s->migrate_pending = true;

@@ -20,7 +20,7 @@
 #include "publish/busitem.h"
 
 #define PUBLISH_NAME_LEN 160
-#define PUBLISH_MIGRATE_IDS 6 /* serial, port, and four "<version>_<capacity>Ah" forms */
+#define PUBLISH_MIGRATE_IDS 10 /* serial, port, eight "<version>_<capacity>Ah" forms */
 
 struct publish_service {
 	DBusConnection *conn;        /* NULL while the bus is away */
@@ -80,7 +80,7 @@ int publish_service_claim(struct publish_service *s, const char *sid, int32_t de
  * may have called it (its BMS serial, "<tty>__0x<addr>", or its fallback for a
  * BMS without a serial: a version string without punctuation, "_", the
  * capacity as Python prints the float, "Ah", e.g. JBD's "23_100_0Ah" from
- * snap's versions, model and full capacity) and whether it is the
+ * snap's versions or model and its rated or full capacity) and whether it is the
  * only battery this daemon expects. When our own settings entry does not exist
  * yet, the first claim looks for an entry the Python driver left under
  * /Settings/Devices/serialbattery_* (one with a UniqueIdentifier) that matches

@@ -98,7 +98,10 @@ static void commit_pack(const char *key, const char *tty, const char *serial, co
 	s.voltage_mv = 52800;
 	s.current_ma = 1000;
 	s.soc_cpct = 5000;
-	s.capacity_full_mah = cap_mah;
+	/* the rated capacity is what the Python driver reads; a full one differs here */
+	s.valid |= BMS_V_CAP_DESIGN;
+	s.capacity_design_mah = cap_mah;
+	s.capacity_full_mah = cap_mah - 3000;
 	s.cell_count = 16;
 	for (int k = 0; k < 16; k++)
 		s.cell_mv[k] = 3300;
