@@ -60,8 +60,11 @@ enum bms_valid {
 	BMS_V_POWER = 1u << 19,
 	BMS_V_MODEL = 1u << 20,
 	BMS_V_CAP_DESIGN = 1u << 21,
-	BMS_V_COUNTS = 1u << 22,      /* cells_reported and temps_reported */
-	BMS_V_PROT_EVENTS = 1u << 23, /* prot_events[] */
+	BMS_V_COUNTS = 1u << 22,          /* cells_reported and temps_reported */
+	BMS_V_PROT_EVENTS = 1u << 23,     /* prot_events[] */
+	BMS_V_HEATING = 1u << 24,         /* heating: the BMS's heater is on now */
+	BMS_V_HEATER_CURRENT = 1u << 25,  /* heater_current_ma */
+	BMS_V_HEATER_SETTINGS = 1u << 26, /* heating_enabled, heating_start_dc, heating_stop_dc */
 };
 
 /*
@@ -160,6 +163,17 @@ struct bms_snapshot {
 	uint8_t temps_reported;
 
 	uint16_t prot_events[BMS_PROT_COUNT]; /* BMS_V_PROT_EVENTS: lifetime counters */
+
+	/*
+	 * A BMS that drives a pack heater (JK PB): whether it heats now and the
+	 * heater's current (live data), and its settings: the heater switch and
+	 * the temperatures it starts heating below and stops above.
+	 */
+	bool heating;
+	int32_t heater_current_ma;
+	bool heating_enabled;
+	int16_t heating_start_dc; /* 0.1 degC */
+	int16_t heating_stop_dc;  /* 0.1 degC */
 
 	char serial[BMS_STR_LEN];
 	char model[BMS_STR_LEN];

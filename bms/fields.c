@@ -85,6 +85,17 @@ const struct bms_field bms_fields[BMS_FIELD_COUNT] = {
 				      .raw_unit = ""},
 	F(BMS_FIELD_PROT_EVENTS, "protection_events", "", BMS_V_PROT_EVENTS, prot_events,
 	  BMS_FT_PROT, BMS_SCALE_ONE, "", ""),
+	/* no plan CSV columns: the charge rules do not read the heater */
+	F(BMS_FIELD_HEATING, "heating", "", BMS_V_HEATING, heating, BMS_FT_BOOL, BMS_SCALE_ONE, "",
+	  ""),
+	F(BMS_FIELD_HEATER_CURRENT, "heater_current_a", "", BMS_V_HEATER_CURRENT, heater_current_ma,
+	  BMS_FT_I32, BMS_SCALE_MILLI, "A", "mA"),
+	F(BMS_FIELD_HEATING_ENABLED, "heating_enabled", "", BMS_V_HEATER_SETTINGS, heating_enabled,
+	  BMS_FT_BOOL, BMS_SCALE_ONE, "", ""),
+	F(BMS_FIELD_HEATING_START, "heating_start_c", "", BMS_V_HEATER_SETTINGS, heating_start_dc,
+	  BMS_FT_I16, BMS_SCALE_DECI, "degC", "0.1 degC"),
+	F(BMS_FIELD_HEATING_STOP, "heating_stop_c", "", BMS_V_HEATER_SETTINGS, heating_stop_dc,
+	  BMS_FT_I16, BMS_SCALE_DECI, "degC", "0.1 degC"),
 };
 #undef F
 

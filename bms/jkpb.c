@@ -64,6 +64,13 @@
  * - Max charge/discharge current from settings 50/62 (mA), each only within
  *   1..PB_LIMIT_MAX_MA (jkpb_wire.h); design capacity from settings 130.
  *   Model, hw/sw version and serial from the about frame.
+ * - Heater: status 215 (heating now, any non-zero byte) and 236 (heater
+ *   current, s16 mA); settings 282 bit 0 (heating enabled) and 284/285 (start
+ *   and stop temperature, s8 degC). A heater current outside
+ *   -PB_HEATER_NOISE_MA..PB_HEATER_MAX_MA is a misread, not a measurement:
+ *   the parser leaves that one field out (as for the limits above) rather
+ *   than have plausibility drop the whole cycle for a value nothing else
+ *   depends on.
  * - Address 0 (the bus master, which talks unsolicited) is not polled.
  */
 #include <errno.h>
@@ -77,6 +84,14 @@
 #define PB_SETTINGS_REFRESH 60 /* cycles: 1 min at the default 1 s poll */
 #define PB_STATIC_EVERY 10     /* cycles between tries while a static step is missing */
 #define PB_VERDICTS 64         /* data frames remembered (READ): a long capture of a shared bus */
+/*
+ * Heating pads for a PB pack take a few hundred watts, a few amperes; 30 A
+ * (1.5 kW at 51 V) is beyond any of them, and the s16 field ends at 32.767 A
+ * anyway. Small negative noise around 0 is still "no current"; beyond either
+ * end the reading is a misread.
+ */
+#define PB_HEATER_MAX_MA 30000
+#define PB_HEATER_NOISE_MA 500
 
 /* What followed a data frame in a capture (READ): see "Decisions". */
 enum pb_verdict {
@@ -218,6 +233,9 @@ static int pb_parse_status(const struct jkpb_state *st, const uint8_t *f, struct
 	s->discharge_fet = br_u8(&r) != 0;
 	br_seek(&r, 214);
 	uint8_t present = br_u8(&r);
+	s->heating = br_u8(&r) != 0;
+	br_seek(&r, 236);
+	int16_t heater_ma = br_s16le(&r);
 	if (r.err || soc > 100 || soh > 100)
 		return -EPROTO;
 	s->soc_cpct = (uint16_t)(soc * 100);
@@ -248,7 +266,11 @@ static int pb_parse_status(const struct jkpb_state *st, const uint8_t *f, struct
 
 	s->valid |= BMS_V_CELLS | BMS_V_MOSFET_TEMP | BMS_V_VOLTAGE | BMS_V_POWER | BMS_V_CURRENT |
 		    BMS_V_ALARMS | BMS_V_BALANCING | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
-		    BMS_V_CYCLES | BMS_V_SOH | BMS_V_FETS | BMS_V_TEMPS;
+		    BMS_V_CYCLES | BMS_V_SOH | BMS_V_FETS | BMS_V_TEMPS | BMS_V_HEATING;
+	if (heater_ma >= -PB_HEATER_NOISE_MA && heater_ma <= PB_HEATER_MAX_MA) {
+		s->heater_current_ma = heater_ma;
+		s->valid |= BMS_V_HEATER_CURRENT;
+	}
 	if (st->cells_cfg) {
 		s->cells_reported = st->cells_cfg;
 		s->temps_reported = s->temp_count;
@@ -269,6 +291,10 @@ static int pb_parse_settings(struct jkpb_state *st, const uint8_t *f, struct bms
 	br_seek(&r, 126);
 	uint32_t bal = br_u32le(&r);
 	uint32_t design = br_u32le(&r);
+	br_seek(&r, 282);
+	uint16_t control = br_u16le(&r);
+	int8_t heat_start = (int8_t)br_u8(&r);
+	int8_t heat_stop = (int8_t)br_u8(&r);
 	if (r.err || cells > BMS_MAX_CELLS || design > INT32_MAX)
 		return -EPROTO;
 	if (chg >= 1 && chg <= PB_LIMIT_MAX_MA) {
@@ -281,7 +307,10 @@ static int pb_parse_settings(struct jkpb_state *st, const uint8_t *f, struct bms
 	}
 	s->balancer_enabled = bal != 0;
 	s->capacity_design_mah = (int32_t)design;
-	s->valid |= BMS_V_BALANCER | BMS_V_CAP_DESIGN;
+	s->heating_enabled = control & 1u;
+	s->heating_start_dc = (int16_t)(heat_start * 10);
+	s->heating_stop_dc = (int16_t)(heat_stop * 10);
+	s->valid |= BMS_V_BALANCER | BMS_V_CAP_DESIGN | BMS_V_HEATER_SETTINGS;
 	st->cells_cfg = (uint8_t)cells;
 	return 0;
 }
@@ -475,7 +504,6 @@ static void pb_desc_status(const uint8_t *f, struct bms_frame_desc *d)
 {
 	bms_desc_num(d, "frame_counter", f[5]);
 	bms_desc_num(d, "runtime_s", pb_u32(f, 194));
-	bms_desc_num(d, "heating", f[215] != 0);
 	bms_desc_num(d, "alarm_bits", pb_u32(f, 166));
 	bms_desc_num(d, "balance_current_a", pb_s16(f, 170) / 1000.0);
 	bms_desc_num(d, "balance_state", f[172]);
@@ -490,7 +518,8 @@ static void pb_desc_status(const uint8_t *f, struct bms_frame_desc *d)
 	bms_desc_num(d, "precharge_active", f[200]);
 	bms_desc_num(d, "user_alarm", pb_u16(f, 192));
 	bms_desc_num(d, "emergency_timer_s", pb_u16(f, 218));
-	bms_desc_num(d, "heater_current_a", pb_s16(f, 236) / 1000.0);
+	/* the heater current as read, also when parse leaves it out as a misread */
+	bms_desc_num(d, "heater_current_raw_a", pb_s16(f, 236) / 1000.0);
 	bms_desc_num(d, "temp_254_c", pb_s16(f, 254) / 10.0);
 	bms_desc_num(d, "detail_log_count", pb_u32(f, 266));
 	bms_desc_num(d, "battery_type", f[275]);
@@ -550,8 +579,6 @@ static void pb_desc_settings(const uint8_t *f, struct bms_frame_desc *d)
 		bms_desc_num(d, pb_settings[i].key, v * pb_settings[i].scale);
 	}
 	bms_desc_num(d, "control_bits", pb_u16(f, 282));
-	bms_desc_num(d, "heating_start_c", (int8_t)f[284]);
-	bms_desc_num(d, "heating_stop_c", (int8_t)f[285]);
 	bms_desc_num(d, "smart_sleep_h", f[286]);
 }
 
@@ -628,7 +655,8 @@ static const struct bms_step jkpb_steps[] = {
 	{.flags = BMS_STEP_STATIC,
 	 .every = PB_STATIC_EVERY,
 	 .refresh = PB_SETTINGS_REFRESH,
-	 .fills = BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_BALANCER | BMS_V_CAP_DESIGN},
+	 .fills = BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_BALANCER | BMS_V_CAP_DESIGN |
+		  BMS_V_HEATER_SETTINGS},
 	{.flags = BMS_STEP_STATIC,
 	 .every = PB_STATIC_EVERY,
 	 .fills = BMS_V_MODEL | BMS_V_HW_VERSION | BMS_V_SW_VERSION | BMS_V_SERIAL},

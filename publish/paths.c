@@ -54,6 +54,7 @@ static const struct path_def common_paths[] = {
 	{"/Io/AllowToDischarge", 'i', NULL},
 	{"/Io/AllowToBalance", 'i', NULL},
 	{"/Balancing", 'i', NULL},
+	{"/Heating", 'i', NULL},
 	{"/System/MinCellVoltage", 'd', "%.3fV"},
 	{"/System/MaxCellVoltage", 'd', "%.3fV"},
 	{"/System/MinVoltageCellId", 's', NULL},
@@ -113,6 +114,12 @@ static const struct path_def unknown_paths[] = {
 static const struct path_def pack_paths[] = {
 	{"/Bms/HardwareVersion", 's', NULL},
 	{"/CurrentAvg", 'd', "%.2fA"},
+	/* the BMS's heater (JK PB), as the Python driver's pages read it */
+	{"/Io/AllowToHeat", 'i', NULL},
+	{"/Info/HeatingCurrent", 'd', "%.2fA"},
+	{"/Info/HeatingPower", 'd', "%.0fW"},
+	{"/Info/HeatingTemperatureStart", 'd', "%.0f°C"},
+	{"/Info/HeatingTemperatureStop", 'd', "%.0f°C"},
 	{"/System/Temperature1", 'd', "%.1f°C"},
 	{"/System/Temperature2", 'd', "%.1f°C"},
 	{"/System/Temperature3", 'd', "%.1f°C"},
@@ -352,6 +359,31 @@ static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s,
 				   bms_dc_to_c(s->mosfet_temp_dc));
 }
 
+/*
+ * A BMS's heater. Heating and its current are live data, withdrawn once
+ * stale; the switch and temperatures are settings, kept like the balancer
+ * switch. Not limits: they stay on a pack in a bank (the /Info rule hides
+ * only what systemcalc could take the pack for the BMS by).
+ */
+static void fill_heater(struct publish_tree *t, const struct bms_snapshot *s, bool online)
+{
+	uint32_t v = s->valid;
+	publish_tree_set_int_if(t, "/Heating", online && (v & BMS_V_HEATING), s->heating ? 1 : 0);
+	bool cur = online && (v & BMS_V_HEATER_CURRENT);
+	publish_tree_set_double_if(t, "/Info/HeatingCurrent", cur,
+				   bms_ma_to_a(s->heater_current_ma));
+	/* the heater runs from the pack: its current at the pack voltage, to 0.1 W */
+	publish_tree_set_double_if(
+		t, "/Info/HeatingPower", cur && (v & BMS_V_VOLTAGE),
+		round((double)s->heater_current_ma * (double)s->voltage_mv / 1e5) / 10.0);
+	bool set = v & BMS_V_HEATER_SETTINGS;
+	publish_tree_set_int_if(t, "/Io/AllowToHeat", set, s->heating_enabled ? 1 : 0);
+	publish_tree_set_double_if(t, "/Info/HeatingTemperatureStart", set,
+				   bms_dc_to_c(s->heating_start_dc));
+	publish_tree_set_double_if(t, "/Info/HeatingTemperatureStop", set,
+				   bms_dc_to_c(s->heating_stop_dc));
+}
+
 /* The ProtectionEvents names, in enum bms_prot order. */
 static const char prot_paths[BMS_PROT_COUNT][48] = {
 	"/Bms/ProtectionEvents/ShortCircuit",
@@ -508,6 +540,7 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	publish_tree_set_int_if(t, "/Io/AllowToBalance", v & BMS_V_BALANCER,
 				s->balancer_enabled ? 1 : 0);
 	publish_tree_set_int_if(t, "/Balancing", v & BMS_V_BALANCING, s->balancing ? 1 : 0);
+	fill_heater(t, s, online);
 
 	/* the cells charge/ computed the limits from: the same cells on the bus */
 	const struct bms_stats *cs = &res->stats;

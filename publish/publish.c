@@ -1028,6 +1028,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 	double cmin = INFINITY, cmax = -INFINITY, tmin = INFINITY, tmax = -INFINITY, tsum = 0;
 	unsigned nt = 0;
 	char cmin_id[24] = "", cmax_id[24] = "", tmin_id[24] = "", tmax_id[24] = "";
+	int heating = -1; /* /Heating: 1 any pack heats, 0 some report it, -1 none does */
 
 	for (unsigned s = 0; s < p->nslots; s++) {
 		const struct batt *b = &p->batts[s];
@@ -1043,6 +1044,8 @@ static void agg_fill(struct publish *p, uint64_t now)
 		}
 		if (!pack_online(b))
 			continue; /* measurements only from packs with fresh data */
+		if ((sn->valid & BMS_V_HEATING) && heating < 1)
+			heating = sn->heating ? 1 : 0;
 		if (sn->valid & BMS_V_VOLTAGE) {
 			vsum += bms_mv_to_v(sn->voltage_mv);
 			nv++;
@@ -1163,6 +1166,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 	publish_tree_set_string_if(t, "/System/MaxTemperatureCellId", nt > 0, tmax_id);
 	publish_tree_set_string_if(t, "/Bank/Offline", br->offline_text[0], br->offline_text);
 	publish_tree_set_invalid(t, "/System/MOSTemperature");
+	publish_tree_set_int_if(t, "/Heating", heating >= 0, heating);
 	if (cells)
 		publish_tree_set_int(t, "/System/NrOfCellsPerBattery", (int32_t)cells);
 	else

@@ -47,6 +47,8 @@ static void pb_sim_status(const struct bms_snapshot *s, uint8_t *f)
 		present = (uint8_t)(present | (1u << (t + 1)));
 	}
 	f[214] = present;
+	f[215] = s->heating ? 1 : 0;
+	put_u16le(f + 236, (uint16_t)(int16_t)s->heater_current_ma);
 	uint32_t alarms = 0;
 	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
 		if (!s->alarm[a])
@@ -79,6 +81,10 @@ static void pb_sim_settings(const struct bms_snapshot *s, uint8_t *f)
 	put_u32le(f + 122, 1);
 	put_u32le(f + 126, s->balancer_enabled ? 1 : 0);
 	put_u32le(f + 130, (uint32_t)s->capacity_design_mah);
+	put_u16le(f + 282, s->heating_enabled ? 1 : 0); /* control bit 0 */
+	/* whole degrees on the wire */
+	f[284] = (uint8_t)(int8_t)(s->heating_start_dc / 10);
+	f[285] = (uint8_t)(int8_t)(s->heating_stop_dc / 10);
 }
 
 static void pb_sim_about(const struct bms_snapshot *s, uint8_t *f)

@@ -558,6 +558,11 @@ static void compare_snap(const char *name, const struct bms_snapshot *got,
 	STREQ(BMS_V_MODEL, model);
 	STREQ(BMS_V_HW_VERSION, hw_version);
 	STREQ(BMS_V_SW_VERSION, sw_version);
+	EQ(BMS_V_HEATING, heating);
+	EQ(BMS_V_HEATER_CURRENT, heater_current_ma);
+	EQ(BMS_V_HEATER_SETTINGS, heating_enabled);
+	EQ(BMS_V_HEATER_SETTINGS, heating_start_dc);
+	EQ(BMS_V_HEATER_SETTINGS, heating_stop_dc);
 #undef EQ
 #undef STREQ
 }

@@ -32,7 +32,7 @@ static void test_table_covers_snapshot(void)
 		}
 	}
 	/* all bits from BMS_V_VOLTAGE up to the highest one in bms.h */
-	CU_ASSERT_EQUAL(bits, (BMS_V_PROT_EVENTS << 1) - 1);
+	CU_ASSERT_EQUAL(bits, (BMS_V_HEATER_SETTINGS << 1) - 1);
 	CU_ASSERT_PTR_NULL(bms_field_by_key("voltage"));
 	CU_ASSERT_PTR_EQUAL(bms_field_by_csv("current"), &bms_fields[BMS_FIELD_CURRENT]);
 	/* arrays are no scalar column: cell3 is an element, "cell" nothing */
@@ -112,6 +112,7 @@ static void test_copy_fields(void)
 	src.cell_count = BMS_MAX_CELLS;
 	src.temp_count = BMS_MAX_TEMPS;
 	src.charge_fet = src.discharge_fet = src.balancer_enabled = true;
+	src.heating = src.heating_enabled = true;
 	uint32_t all = 0;
 	for (unsigned i = 0; i < BMS_FIELD_COUNT; i++)
 		all |= bms_fields[i].valid;
@@ -143,6 +144,11 @@ static void test_copy_fields(void)
 	CU_ASSERT(memcmp(dst.model, src.model, BMS_STR_LEN) == 0);
 	CU_ASSERT(memcmp(dst.hw_version, src.hw_version, BMS_STR_LEN) == 0);
 	CU_ASSERT(memcmp(dst.sw_version, src.sw_version, BMS_STR_LEN) == 0);
+	CU_ASSERT_EQUAL(dst.heating, src.heating);
+	CU_ASSERT_EQUAL(dst.heater_current_ma, src.heater_current_ma);
+	CU_ASSERT_EQUAL(dst.heating_enabled, src.heating_enabled);
+	CU_ASSERT_EQUAL(dst.heating_start_dc, src.heating_start_dc);
+	CU_ASSERT_EQUAL(dst.heating_stop_dc, src.heating_stop_dc);
 	CU_ASSERT_EQUAL(dst.cell_implausible, 0); /* never a driver's field */
 
 	/* only the bits asked for */

@@ -45,8 +45,7 @@ static enum dc_map pb_map(const char *key, const struct bms_snapshot *s, const u
 		return DC_MAPPED;
 	}
 	/* describe() items, checked in test_describe_vectors */
-	static const char *const skip[] = {"heating", "runtime_s", "uptime_s", "power_on_count",
-					   NULL};
+	static const char *const skip[] = {"runtime_s", "uptime_s", "power_on_count", NULL};
 	if (dc_key_in(key, skip))
 		return DC_SKIP;
 	return DC_UNKNOWN;
@@ -123,6 +122,11 @@ static struct bms_snapshot sample_state(void)
 	strcpy(s.hw_version, "19A");
 	strcpy(s.sw_version, "19.27");
 	strcpy(s.serial, "506177F49000674");
+	s.heating = true;
+	s.heater_current_ma = 2350;
+	s.heating_enabled = true;
+	s.heating_start_dc = -50;
+	s.heating_stop_dc = 50;
 	return s;
 }
 
@@ -257,7 +261,8 @@ static void test_requests(void)
 	 BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |            \
 	 BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_BALANCER | BMS_V_ALARMS |        \
 	 BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_SERIAL | BMS_V_MODEL |                 \
-	 BMS_V_HW_VERSION | BMS_V_SW_VERSION | BMS_V_COUNTS)
+	 BMS_V_HW_VERSION | BMS_V_SW_VERSION | BMS_V_COUNTS | BMS_V_HEATING |                      \
+	 BMS_V_HEATER_CURRENT | BMS_V_HEATER_SETTINGS)
 
 static void test_sim_roundtrip(void)
 {
@@ -821,8 +826,8 @@ static void test_describe_vectors(void)
 	CU_ASSERT(it && fabs(it->num - 2.8) < 1e-9);
 	it = item(&d, "charge_otp_c");
 	CU_ASSERT(it && fabs(it->num + 5.0) < 1e-9);
-	it = item(&d, "heating_start_c");
-	CU_ASSERT(it && it->num == -5);
+	/* the heater settings are snapshot fields (test_heater), no items */
+	CU_ASSERT_PTR_NULL(item(&d, "heating_start_c"));
 	it = item(&d, "max_charge_setting_a");
 	CU_ASSERT(it && fabs(it->num - 100.0) < 1e-9);
 	it = item(&d, "cell_count_setting");
@@ -880,6 +885,68 @@ static void test_decode_shared_bus(void)
 	free(line);
 }
 
+/*
+ * The heater: status 215 (heating) and 236 (heater current, s16 mA), settings
+ * 282 bit 0 (enabled) and 284/285 (start/stop, s8 degC) into the snapshot; a
+ * heater current beyond -0.5..30 A is left out, the rest of the frame kept.
+ */
+static void test_heater(void)
+{
+	struct bms_snapshot dev = sample_state(), got;
+	settings_then_status(&dev, NULL, 0, 0, &got);
+	CU_ASSERT((got.valid & (BMS_V_HEATING | BMS_V_HEATER_CURRENT | BMS_V_HEATER_SETTINGS)) ==
+		  (BMS_V_HEATING | BMS_V_HEATER_CURRENT | BMS_V_HEATER_SETTINGS));
+	CU_ASSERT(got.heating && got.heating_enabled);
+	CU_ASSERT_EQUAL(got.heater_current_ma, 2350);
+	CU_ASSERT_EQUAL(got.heating_start_dc, -50);
+	CU_ASSERT_EQUAL(got.heating_stop_dc, 50);
+
+	/* the bytes themselves, as protocols.md places them */
+	uint8_t buf[1024];
+	int n = sim_reply(&dev, &poll_settings, 1, 1, buf, sizeof(buf), false);
+	CU_ASSERT_FATAL(n == 310);
+	CU_ASSERT(buf[282] == 1 && buf[284] == 0xFB && buf[285] == 5);
+	/* other control bits do not switch the heater on; a heater bit among them does */
+	put_u16le(buf + 282, 0x03FE);
+	buf[284] = 0x80; /* -128 degC: the s8 end */
+	buf[285] = 0x7F;
+	buf[299] = bms_sum8(buf, 299);
+	struct bms_snapshot snap;
+	CU_ASSERT(exchange(1, &poll_settings, buf, (size_t)n, &snap) == 0);
+	CU_ASSERT((snap.valid & BMS_V_HEATER_SETTINGS) && !snap.heating_enabled);
+	CU_ASSERT(snap.heating_start_dc == -1280 && snap.heating_stop_dc == 1270);
+	put_u16le(buf + 282, 0x0009);
+	buf[299] = bms_sum8(buf, 299);
+	CU_ASSERT(exchange(1, &poll_settings, buf, (size_t)n, &snap) == 0);
+	CU_ASSERT(snap.heating_enabled);
+
+	n = sim_reply(&dev, &poll_status, 1, 1, buf, sizeof(buf), false);
+	CU_ASSERT_FATAL(n == 310);
+	CU_ASSERT(buf[215] == 1 && buf[236] == 0x2E && buf[237] == 0x09);
+	static const struct {
+		uint8_t heating;
+		int16_t ma;
+		bool ok;
+	} cases[] = {
+		{0, 0, true},     {0, -500, true},   {0x01, 30000, true},   {0xFF, 1, true},
+		{0, -501, false}, {1, 30001, false}, {1, INT16_MIN, false}, {1, INT16_MAX, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf[215] = cases[i].heating;
+		put_u16le(buf + 236, (uint16_t)cases[i].ma);
+		buf[299] = bms_sum8(buf, 299);
+		CU_ASSERT_FATAL(exchange(1, &poll_status, buf, (size_t)n, &snap) == 0);
+		CU_ASSERT(snap.valid & BMS_V_HEATING);
+		CU_ASSERT(snap.heating == (cases[i].heating != 0));
+		CU_ASSERT(!!(snap.valid & BMS_V_HEATER_CURRENT) == cases[i].ok);
+		if (cases[i].ok) {
+			CU_ASSERT(snap.heater_current_ma == cases[i].ma);
+		}
+		/* the rest of the frame is no less valid for it */
+		CU_ASSERT(snap.voltage_mv == dev.voltage_mv && (snap.valid & BMS_V_VOLTAGE));
+	}
+}
+
 /* ---- property test (issue item 7) ---- */
 
 static uint32_t rng_state;
@@ -912,7 +979,8 @@ static void rnd_str(char *out, size_t maxlen)
 	(BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_POWER | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_REMAIN |  \
 	 BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |            \
 	 BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_BALANCER | BMS_V_ALARMS |        \
-	 BMS_V_SERIAL | BMS_V_MODEL | BMS_V_HW_VERSION | BMS_V_SW_VERSION | BMS_V_COUNTS)
+	 BMS_V_SERIAL | BMS_V_MODEL | BMS_V_HW_VERSION | BMS_V_SW_VERSION | BMS_V_COUNTS |         \
+	 BMS_V_HEATING | BMS_V_HEATER_CURRENT | BMS_V_HEATER_SETTINGS)
 
 /* A random battery state, quantised to what the PB frames carry. */
 static struct bms_snapshot random_state(uint32_t *ret_valid)
@@ -960,6 +1028,11 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 	rnd_str(s.serial, 16);
 	s.cells_reported = (uint8_t)rnd_in(1, BMS_MAX_CELLS); /* settings 114 */
 	s.temps_reported = s.temp_count;                      /* the presence bits */
+	s.heating = rnd() & 1;
+	s.heater_current_ma = s.heating ? rnd_in(0, 30000) : rnd_in(-500, 0);
+	s.heating_enabled = rnd() & 1;
+	s.heating_start_dc = (int16_t)(rnd_in(-40, 20) * 10); /* whole degrees on the wire */
+	s.heating_stop_dc = (int16_t)(rnd_in(-20, 40) * 10);
 	s.valid = v;
 	*ret_valid = v;
 	return s;
@@ -983,7 +1056,11 @@ static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *
 		  !memcmp(g->alarm, t->alarm, sizeof(t->alarm)) && !strcmp(g->model, t->model) &&
 		  !strcmp(g->hw_version, t->hw_version) && !strcmp(g->sw_version, t->sw_version) &&
 		  !strcmp(g->serial, t->serial) && g->cells_reported == t->cells_reported &&
-		  g->temps_reported == t->temps_reported;
+		  g->temps_reported == t->temps_reported && g->heating == t->heating &&
+		  g->heater_current_ma == t->heater_current_ma &&
+		  g->heating_enabled == t->heating_enabled &&
+		  g->heating_start_dc == t->heating_start_dc &&
+		  g->heating_stop_dc == t->heating_stop_dc;
 	if (valid & BMS_V_MAX_CHARGE_I)
 		ok = ok && g->max_charge_ma == t->max_charge_ma;
 	if (valid & BMS_V_MAX_DISCHARGE_I)
@@ -1045,6 +1122,7 @@ int sb_register_tests(void)
 		{"alarm_bits", test_alarm_bits},
 		{"describe_vectors", test_describe_vectors},
 		{"decode_shared_bus", test_decode_shared_bus},
+		{"heater", test_heater},
 		{"property", test_property},
 		{NULL, NULL},
 	};
