@@ -692,6 +692,31 @@ static void test_bank(void)
 	CU_ASSERT(seen_between);
 	CU_ASSERT(agg_value("/System/NrOfModulesOnline", &t) == 2);
 	CU_ASSERT(fabs(agg_value("/Soc", &t) - 65.0) < 1e-6);
+
+	/* the heater: no pack reports one, so the bank does not know */
+	agg_value("/Heating", &t);
+	CU_ASSERT(t == 'x');
+	/* pack A a JK PB that heats: the bank heats, A keeps its heater /Info paths */
+	a.valid |= BMS_V_HEATING | BMS_V_HEATER_CURRENT;
+	a.heating = true;
+	a.heater_current_ma = 2000;
+	a.voltage_mv = 50002;
+	atomic_fetch_add(&fake_now, 1000);
+	commit_proto(slot_a, "ttyUSB0", "jkpb", &a);
+	commit(slot_b, "ttyUSB1", &b);
+	CU_ASSERT_FATAL(wait_agg_voltage(51.001));
+	CU_ASSERT(agg_value("/Heating", &t) == 1 && t == 'i');
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/Info/HeatingCurrent", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 2.0) < 1e-9);
+	CU_ASSERT(tb_get_value(cli, SVC_A, "/Info/MaxChargeVoltage", &v) == 0 && v.type == 'x');
+	/* reported, not heating: 0 */
+	a.heating = false;
+	a.voltage_mv = 50004;
+	atomic_fetch_add(&fake_now, 1000);
+	commit_proto(slot_a, "ttyUSB0", "jkpb", &a);
+	commit(slot_b, "ttyUSB1", &b);
+	CU_ASSERT_FATAL(wait_agg_voltage(51.002));
+	CU_ASSERT(agg_value("/Heating", &t) == 0 && t == 'i');
 }
 
 /* ---- suite 4: a named bank whose second pack never reports ---- */
@@ -1555,6 +1580,13 @@ static void test_gui_paths_types(void)
 		{"/History/HighStarterVoltageAlarms", 'x'},
 		{"/History/MinimumStarterVoltage", 'x'},
 		{"/History/MaximumStarterVoltage", 'x'},
+		/* the Python driver's heater paths: a JK 0x4E57 reports no heater */
+		{"/Heating", 'x'},
+		{"/Io/AllowToHeat", 'x'},
+		{"/Info/HeatingCurrent", 'x'},
+		{"/Info/HeatingPower", 'x'},
+		{"/Info/HeatingTemperatureStart", 'x'},
+		{"/Info/HeatingTemperatureStop", 'x'},
 	};
 	const char *svc = "com.victronenergy.battery.ttyUSB5";
 	CU_ASSERT_FATAL(slot_d6 >= 0);
@@ -1685,6 +1717,80 @@ static void test_current_avg(void)
 		  strcmp(text, "5.00A") == 0);
 }
 
+/* Poll svc's path until its type is want ('x' invalid); false after 2 s. */
+static bool until_type(const char *svc, const char *path, char want, struct tb_val *ret)
+{
+	for (int i = 0; i < 100; i++) {
+		if (tb_get_value(cli, svc, path, ret) == 0 && ret->type == want)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/*
+ * The heater of a BMS that has one (JK PB), over GetItems with its types and
+ * texts: heating, current and power (current x pack voltage) are live data,
+ * withdrawn once stale; the switch and the temperatures are settings and stay.
+ * A family without a heater leaves them invalid (test_gui_paths_types).
+ */
+static void test_heater(void)
+{
+	const char *svc = "com.victronenergy.battery.ttyUSB5";
+	CU_ASSERT_FATAL(slot_d6 >= 0);
+	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
+	s.valid |= BMS_V_HEATING | BMS_V_HEATER_CURRENT | BMS_V_HEATER_SETTINGS;
+	s.heating = true;
+	s.heater_current_ma = 2350;
+	s.heating_enabled = true;
+	s.heating_start_dc = -50;
+	s.heating_stop_dc = 50;
+	atomic_fetch_add(&fake_now, 1000);
+	commit_proto(slot_d6, "ttyUSB5", "jkpb", &s);
+	struct tb_val v;
+	CU_ASSERT_FATAL(until_type(svc, "/Heating", 'i', &v));
+	DBusMessage *items = tb_call(cli, tb_method(svc, "/", "GetItems"), NULL, 0);
+	CU_ASSERT_FATAL(items != NULL);
+	CU_ASSERT(tb_items_get(items, "/Heating", &v) == 0 && v.type == 'i' && v.i == 1);
+	CU_ASSERT(tb_items_get(items, "/Io/AllowToHeat", &v) == 0 && v.type == 'i' && v.i == 1);
+	CU_ASSERT(tb_items_get(items, "/Info/HeatingCurrent", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 2.35) < 1e-9 && strcmp(v.text, "2.35A") == 0);
+	/* 2.35 A x 53.22 V = 125.067 W, to 0.1 W */
+	CU_ASSERT(tb_items_get(items, "/Info/HeatingPower", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 125.1) < 1e-9 && strcmp(v.text, "125W") == 0);
+	CU_ASSERT(tb_items_get(items, "/Info/HeatingTemperatureStart", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d + 5.0) < 1e-9);
+	CU_ASSERT(tb_items_get(items, "/Info/HeatingTemperatureStop", &v) == 0 && v.type == 'd' &&
+		  fabs(v.d - 5.0) < 1e-9);
+	dbus_message_unref(items);
+
+	/* the heater off and its switch off: 0, not invalid */
+	s.heating = false;
+	s.heating_enabled = false;
+	s.heater_current_ma = 0;
+	atomic_fetch_add(&fake_now, 1000);
+	commit_proto(slot_d6, "ttyUSB5", "jkpb", &s);
+	bool ok = false;
+	for (int i = 0; i < 100 && !ok; i++) {
+		ok = tb_get_value(cli, svc, "/Heating", &v) == 0 && v.type == 'i' && v.i == 0;
+		if (!ok)
+			usleep(20000);
+	}
+	CU_ASSERT(ok);
+	CU_ASSERT(tb_get_value(cli, svc, "/Io/AllowToHeat", &v) == 0 && v.type == 'i' && v.i == 0);
+	CU_ASSERT(tb_get_value(cli, svc, "/Info/HeatingPower", &v) == 0 && v.type == 'd' &&
+		  v.d == 0);
+
+	/* no data past stale_after: the live values go, the settings stay */
+	atomic_fetch_add(&fake_now, (uint64_t)(ccfg.stale_after * 1000) + 1000);
+	CU_ASSERT(until_type(svc, "/Heating", 'x', &v));
+	CU_ASSERT(tb_get_value(cli, svc, "/Info/HeatingCurrent", &v) == 0 && v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, svc, "/Info/HeatingPower", &v) == 0 && v.type == 'x');
+	CU_ASSERT(tb_get_value(cli, svc, "/Io/AllowToHeat", &v) == 0 && v.type == 'i');
+	CU_ASSERT(tb_get_value(cli, svc, "/Info/HeatingTemperatureStop", &v) == 0 &&
+		  v.type == 'd' && fabs(v.d - 5.0) < 1e-9);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test single[] = {
@@ -1704,6 +1810,7 @@ int sb_register_tests(void)
 		{"gui-v2's paths with gui-v2's types", test_gui_paths_types},
 		{"poll counters alone: one ItemsChanged a minute", test_quiet_counters},
 		{"/CurrentAvg over the last 300 readings", test_current_avg},
+		{"heater paths of a BMS that has one", test_heater},
 		{NULL, NULL},
 	};
 	static const struct sb_test bank[] = {
