@@ -381,6 +381,8 @@ static void cvl_step(const struct charge_config *cfg, const struct bms_snapshot 
 			append(mode, mode_len, " & SoC Reset");
 		if ((snap->valid & BMS_V_BALANCING) && snap->balancing)
 			append(mode, mode_len, " + Balancing");
+		if ((snap->valid & BMS_V_HEATING) && snap->heating)
+			append(mode, mode_len, " + Heating");
 	} else {
 		st->ovp_limited = false;
 		if (st->soc_reset_requested) {

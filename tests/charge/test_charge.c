@@ -576,6 +576,13 @@ static void test_cvl_ovp(void)
 	charge_step(&c, &s, 0, &st, S(10), &r);
 	CU_ASSERT_DOUBLE_EQUAL(r.cvl_v, 54.45, EPS);
 	CU_ASSERT_STRING_EQUAL(r.mode, "Bulk (Cell OVP) + Balancing \xe2\x94\x82 Linear Mode");
+	/* the BMS's heater on (the same moment again: nothing else moves) */
+	s.heating = true;
+	s.valid |= BMS_V_HEATING;
+	charge_step(&c, &s, 0, &st, S(10), &r);
+	CU_ASSERT_STRING_EQUAL(r.mode,
+			       "Bulk (Cell OVP) + Balancing + Heating \xe2\x94\x82 Linear Mode");
+	s.heating = false;
 	/* cell recovers: held 60 s after the last reduction (t = 10) */
 	s.cell_mv[7] = 3440;
 	charge_step(&c, &s, 0, &st, S(69.9), &r);
