@@ -263,7 +263,7 @@ struct bms_request {
 	 * carries a date, Daly 0x21, takes it from here: drivers read no clock).
 	 */
 	int64_t local_time_s;
-	uint16_t reg;             /* READ only: the protocol's command, register or frame type */
+	uint16_t reg; /* READ only: the protocol's command, register or frame type */
 };
 
 /*

@@ -168,10 +168,10 @@ static uint8_t daly_cmd(const struct bms_request *req)
 	case BMS_REQ_SET:
 		if (req->step > 0)
 			return 0;
-		return req->command == BMS_CMD_CHARGE_FET	? CMD_SET_CHG_FET
+		return req->command == BMS_CMD_CHARGE_FET      ? CMD_SET_CHG_FET
 		       : req->command == BMS_CMD_DISCHARGE_FET ? CMD_SET_DSG_FET
-		       : req->command == BMS_CMD_SOC	       ? CMD_SET_SOC
-								       : 0;
+		       : req->command == BMS_CMD_SOC           ? CMD_SET_SOC
+							       : 0;
 	default:
 		return 0;
 	}

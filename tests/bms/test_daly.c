@@ -1430,7 +1430,8 @@ static void test_set_requests(void)
 	CU_ASSERT(bms_driver_supports(&bms_daly, BMS_CMD_STANDBY)); /* through both FETs */
 	CU_ASSERT(!bms_driver_supports(&bms_daly, BMS_CMD_BALANCER));
 	uint8_t req[FRAME];
-	static const uint8_t chg_off[FRAME] = {0xA5, 0x40, 0xDA, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0xC7};
+	static const uint8_t chg_off[FRAME] = {0xA5, 0x40, 0xDA, 0x08, 0, 0,   0,
+					       0,    0,    0,    0,    0, 0xC7};
 	CU_ASSERT(set_req(BMS_CMD_CHARGE_FET, 0, 0, req) == FRAME);
 	CU_ASSERT(memcmp(req, chg_off, FRAME) == 0);
 	static const uint8_t dsg_on[FRAME] = {0xA5, 0x40, 0xD9, 0x08, 1, 0, 0, 0, 0, 0, 0, 0, 0xC7};
