@@ -138,6 +138,8 @@ struct kept_state {
 	bool used;
 	char key[STORE_KEY_LEN];
 	struct charge_state cst;
+	bool wr_force[WR_KINDS]; /* our forces when the service went: the pack returning keeps them
+				  */
 };
 
 struct publish {
@@ -633,6 +635,8 @@ static void wr_verify(struct batt *b, uint64_t now)
 	}
 }
 
+static void wr_fill(struct batt *b);
+
 /* Why this pack cannot take a write of kind k, or NULL. */
 static const char *wr_refusal(const struct batt *b, enum wr_kind k)
 {
@@ -668,9 +672,7 @@ static int wr_write(struct batt *b, struct publish_item *it, const struct publis
 	const char *why = wr_refusal(b, (enum wr_kind)k);
 	if (why) {
 		wr_finish(b, (enum wr_kind)k, k == WR_SOC ? w->soc_target : want, why);
-		publish_paths_writes(b->tree, w->s[WR_CHG].force, w->s[WR_DSG].force,
-				     w->s[WR_BAL].force, w->soc_target, w->error, w->done,
-				     w->errors);
+		wr_fill(b);
 		return 2;
 	}
 	struct wr_slot *x = &w->s[k];
@@ -679,6 +681,7 @@ static int wr_write(struct batt *b, struct publish_item *it, const struct publis
 	x->queued = true;
 	x->want = want;
 	wr_pump(b);
+	wr_fill(b); /* a write with nothing to send is done now: show it */
 	return 0;
 }
 
@@ -686,10 +689,19 @@ static int wr_write(struct batt *b, struct publish_item *it, const struct publis
  * After detection: the forces a previous run left in the BMS. With
  * publish.keep_forced_switches they are sent again; without, ours are
  * undone (the switch sent on), which the safety rule allows: it was our own.
+ * A pack returning in the same run (replugged, back from a silence) kept its
+ * forces in memory: they stand as they are, and its next poll tells whether
+ * the BMS still holds them.
  */
-static void wr_restore(struct publish *p, struct batt *b)
+static void wr_restore(struct publish *p, struct batt *b, bool returning)
 {
 	b->wr.soc_target = 100;
+	if (returning) {
+		for (int k = WR_CHG; k <= WR_BAL; k++)
+			b->wr.s[k].force_data = 0;
+		wr_save(p, b);
+		return;
+	}
 	if (!p->state_dir[0])
 		return;
 	char name[STORE_KEY_LEN + 16], text[sizeof(b->wr.saved)];
@@ -910,6 +922,8 @@ static void batt_remove(struct publish *p, struct batt *b)
 		k->used = true;
 		snprintf(k->key, sizeof(k->key), "%s", b->key);
 		k->cst = b->cst;
+		for (int w = 0; w < WR_KINDS; w++)
+			k->wr_force[w] = b->wr.s[w].force;
 	}
 	memset(b, 0, sizeof(*b));
 }
@@ -1129,6 +1143,13 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	snprintf(b->tty, sizeof(b->tty), "%s", rec->info.tty);
 	b->address = rec->info.address;
 	bank_place(p, b);
+	bool returning = false; /* in this run: our forces are still ours, not a restart's */
+	for (unsigned i = 0; i < p->nslots && !returning; i++)
+		if (p->kept[i].used && strcmp(p->kept[i].key, b->key) == 0) {
+			returning = true;
+			for (int w = 0; w < WR_KINDS; w++)
+				b->wr.s[w].force = p->kept[i].wr_force[w];
+		}
 	if (!kept_take(p, b->key, &b->cst)) {
 		charge_state_init(&b->cst);
 		state_load(p, b, now);
@@ -1156,7 +1177,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	batt_compute(p, b, now);
 	publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec->updated_ms,
 			       rec->info.poll_interval_ms);
-	wr_restore(p, b);
+	wr_restore(p, b, returning);
 	batt_fill(p, b);
 	/* every path exists and has its value before the name is requested */
 	r = batt_register(p, b, NULL);
