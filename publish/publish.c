@@ -68,8 +68,7 @@ struct batt_writes {
 	struct wr_slot s[WR_KINDS];
 	int32_t soc_target;          /* /Settings/ResetSocTo, % */
 	uint32_t done, errors;       /* /Link/Writes, /Link/WriteErrors */
-	char error[PUBLISH_STR_LEN]; /* /Settings/LastWriteError, "" = the last write went through
-				      */
+	char error[PUBLISH_STR_LEN]; /* /Settings/LastWriteError ("": the last one went through) */
 	char saved[64];              /* the forces as last saved */
 };
 
@@ -138,8 +137,7 @@ struct kept_state {
 	bool used;
 	char key[STORE_KEY_LEN];
 	struct charge_state cst;
-	bool wr_force[WR_KINDS]; /* our forces when the service went: the pack returning keeps them
-				  */
+	bool wr_force[WR_KINDS]; /* our forces when the service went: kept if it returns */
 };
 
 struct publish {
@@ -450,15 +448,18 @@ static void mode_outcome(struct batt *b)
  */
 static const struct wr_def {
 	const char *path;
-	const char *name; /* for texts and logs */
-	const char *key;  /* in the state file */
+	const char *label; /* what /Settings/LastWriteError and the log call it */
+	const char *name;  /* what the BMS switches */
+	const char *key;   /* in the state file */
 	enum bms_command cmd;
 } wr_defs[WR_KINDS] = {
-	[WR_CHG] = {"/Settings/ForceChargingOff", "charge FET", "charge_off", BMS_CMD_CHARGE_FET},
-	[WR_DSG] = {"/Settings/ForceDischargingOff", "discharge FET", "discharge_off",
-		    BMS_CMD_DISCHARGE_FET},
-	[WR_BAL] = {"/Settings/TurnBalancingOff", "balancer", "balancer_off", BMS_CMD_BALANCER},
-	[WR_SOC] = {"/Settings/ResetSocToApply", "SOC", NULL, BMS_CMD_SOC},
+	[WR_CHG] = {"/Settings/ForceChargingOff", "ForceChargingOff", "charge FET", "charge_off",
+		    BMS_CMD_CHARGE_FET},
+	[WR_DSG] = {"/Settings/ForceDischargingOff", "ForceDischargingOff", "discharge FET",
+		    "discharge_off", BMS_CMD_DISCHARGE_FET},
+	[WR_BAL] = {"/Settings/TurnBalancingOff", "TurnBalancingOff", "balancer", "balancer_off",
+		    BMS_CMD_BALANCER},
+	[WR_SOC] = {"/Settings/ResetSocToApply", "ResetSocTo", "SOC", NULL, BMS_CMD_SOC},
 };
 /* the longest wait for the poll that confirms an acknowledged switch */
 #define WR_VERIFY_MIN_MS 10000u
@@ -501,11 +502,11 @@ static void wr_finish(struct batt *b, enum wr_kind k, int32_t v, const char *why
 	w->done++;
 	if (!why) {
 		w->error[0] = '\0';
-		log_info("publish: %s: %s %d: done", b->key, wr_defs[k].path + 10, (int)v);
+		log_info("publish: %s: %s %d: done", b->key, wr_defs[k].label, (int)v);
 		return;
 	}
 	w->errors++;
-	snprintf(w->error, sizeof(w->error), "%s %d: %s", wr_defs[k].path + 10, (int)v, why);
+	snprintf(w->error, sizeof(w->error), "%s %d: %s", wr_defs[k].label, (int)v, why);
 	log_warn("publish: %s: %s", b->key, w->error);
 }
 

@@ -183,8 +183,8 @@ static int suite_init(void)
 static void pack_snapshot(void)
 {
 	memset(&snap, 0, sizeof(snap));
-	snap.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN |
-		     BMS_V_CAP_FULL | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS;
+	snap.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
+		     BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS;
 	snap.voltage_mv = 53000;
 	snap.current_ma = 2000;
 	snap.soc_cpct = 6000;
@@ -211,7 +211,8 @@ static void test_paths(void)
 	CU_ASSERT(get_int("/Link/Writes") == 0 && get_int("/Link/WriteErrors") == 0);
 	CU_ASSERT(until_str("/Settings/LastWriteError", ""));
 	struct tb_val v;
-	CU_ASSERT(tb_get_value(cli, SVC, "/Settings/TurnBalancingOff", &v) != 0); /* no such write */
+	/* Daly has no balancer write */
+	CU_ASSERT(tb_get_value(cli, SVC, "/Settings/TurnBalancingOff", &v) != 0);
 	/* a JK pack: no write at all, so none of the paths and no settings page */
 	int jk;
 	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_W2-if00", &jk) == 0);
@@ -350,8 +351,14 @@ static void test_soc(void)
 	CU_ASSERT(get_int("/Settings/ResetSocToApply") == 0);
 	CU_ASSERT(get_int("/Settings/ResetSocTo") == 30);
 	int32_t done = get_int("/Link/Writes");
-	CU_ASSERT(store_command_done(st, slot, c.seq, STORE_CMD_OK) == 0);
+	CU_ASSERT(store_command_done(st, slot, c.seq, STORE_CMD_REFUSED) == 0);
 	CU_ASSERT(until_int(SVC, "/Link/Writes", done + 1));
+	CU_ASSERT(until_str("/Settings/LastWriteError", "ResetSocTo 30: refused by the BMS"));
+	CU_ASSERT(set_int(SVC, "/Settings/ResetSocToApply", 7) == 0); /* any non-zero applies */
+	CU_ASSERT_FATAL(take(&c));
+	CU_ASSERT(c.command == BMS_CMD_SOC && c.value == 3000);
+	CU_ASSERT(store_command_done(st, slot, c.seq, STORE_CMD_OK) == 0);
+	CU_ASSERT(until_int(SVC, "/Link/Writes", done + 2));
 	CU_ASSERT(until_str("/Settings/LastWriteError", ""));
 }
 
