@@ -271,7 +271,13 @@ struct bms_request {
 	unsigned attempt; /* 0 = first try of this step, n = the nth retry */
 	enum bms_command command; /* SET only */
 	int32_t value;            /* SET only (see enum bms_command) */
-	uint16_t reg;             /* READ only: the protocol's command, register or frame type */
+	/*
+	 * SET only: the local wall-clock time, seconds since 1970-01-01 00:00
+	 * counted as if local time were UTC (filled by the core; a write that
+	 * carries a date, Daly 0x21, takes it from here: drivers read no clock).
+	 */
+	int64_t local_time_s;
+	uint16_t reg; /* READ only: the protocol's command, register or frame type */
 };
 
 /*

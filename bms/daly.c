@@ -56,6 +56,19 @@
  * follows. With a count from 0x94, the bytes past it are ignored whatever
  * they hold.
  *
+ * Writes (protocols.md section 4, "Write commands"), one 13-byte frame each,
+ * data bytes not named there zero:
+ *   0xDA charge FET, 0xD9 discharge FET: data byte 0 = 1 on, 0 off;
+ *     A5 40 DA 08 00 00 00 00 00 00 00 00 C7 = charge FET off (board 1)
+ *   0x21 SOC: data YY MM DD hh mm ss (the local clock, which the BMS keeps
+ *     with it; from req->local_time_s) then SOC x 10 as BE u16.
+ * The reply is a frame of the same data ID from the board. protocols.md does
+ * not give its data; dbus-serialbattery's daly.py takes a FET write as done
+ * when data byte 0 echoes the value sent, an SOC write when it is 1. Anything
+ * else is a refusal (-EPERM). Commands: CHARGE_FET, DISCHARGE_FET (STANDBY
+ * through both, worker_set) and SOC (0.01 %, rounded to the protocol's 0.1 %).
+ * The balancer has no documented write.
+ *
  * Decisions where sources conflict:
  * - Request padding: the 8 data bytes are 0xAA, as dbus-serialbattery sends
  *   them (field-proven with the same boards on Venus OS; said to help the
@@ -152,8 +165,68 @@ static uint8_t daly_cmd(const struct bms_request *req)
 		return req->step == sizeof(poll_cmds) ? CMD_RATED : 0;
 	case BMS_REQ_READ:
 		return daly_readable(req->reg) ? (uint8_t)req->reg : 0;
+	case BMS_REQ_SET:
+		if (req->step > 0)
+			return 0;
+		return req->command == BMS_CMD_CHARGE_FET      ? CMD_SET_CHG_FET
+		       : req->command == BMS_CMD_DISCHARGE_FET ? CMD_SET_DSG_FET
+		       : req->command == BMS_CMD_SOC           ? CMD_SET_SOC
+							       : 0;
 	default:
 		return 0;
+	}
+}
+
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian; pure arithmetic). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/*
+ * The 8 data bytes of a write, or a negative errno: -EOPNOTSUPP for a
+ * command Daly has no write for, -EINVAL for a value it cannot take (or no
+ * clock for 0x21, whose date fields cannot be left out).
+ */
+static int daly_set_data(const struct bms_request *req, uint8_t d[8])
+{
+	memset(d, 0, 8);
+	switch (req->command) {
+	case BMS_CMD_CHARGE_FET:
+	case BMS_CMD_DISCHARGE_FET:
+		if (req->value != 0 && req->value != 1)
+			return -EINVAL;
+		d[0] = (uint8_t)req->value; /* 1 on, 0 off */
+		return 0;
+	case BMS_CMD_SOC: {
+		if (req->value < 0 || req->value > 10000)
+			return -EINVAL;
+		int64_t t = req->local_time_s, y;
+		unsigned mo, day;
+		civil_from_days(t / 86400, &y, &mo, &day);
+		if (t <= 0 || y < 2000 || y > 2255)
+			return -EINVAL;
+		int64_t sec = t % 86400;
+		d[0] = (uint8_t)(y - 2000);
+		d[1] = (uint8_t)mo;
+		d[2] = (uint8_t)day;
+		d[3] = (uint8_t)(sec / 3600);
+		d[4] = (uint8_t)(sec / 60 % 60);
+		d[5] = (uint8_t)(sec % 60);
+		/* 0.01 % to the protocol's 0.1 %, to the nearest */
+		put_u16be(d + 6, (uint16_t)((req->value + 5) / 10));
+		return 0;
+	}
+	default:
+		return -EOPNOTSUPP;
 	}
 }
 
@@ -165,8 +238,19 @@ static unsigned cell_frames(unsigned cells)
 static int daly_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct daly_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
+	if (req->kind == BMS_REQ_SET) {
+		uint8_t d[8];
+		int r = daly_set_data(req, d);
+		if (r < 0)
+			return r;
+		uint8_t cmd = daly_cmd(req);
+		if (cmd == 0)
+			return 0; /* one step only */
+		if (cap < DALY_LEN)
+			return -ENOSPC;
+		daly_put_frame((uint8_t)(DALY_HOST + st->board - 1), cmd, d, out);
+		return DALY_LEN;
+	}
 	if (req->kind == BMS_REQ_READ && !daly_readable(req->reg))
 		return -EOPNOTSUPP;
 	if (req->kind == BMS_REQ_READ && req->step > 0)
@@ -379,6 +463,14 @@ static int daly_parse(void *state, const struct bms_request *req, const uint8_t 
 		if (frame[2] == CMD_CELLS)
 			cell_surplus(st, d);
 		return BMS_FOREIGN; /* answers another command: someone else's exchange */
+	}
+	if (req->kind == BMS_REQ_SET) {
+		uint8_t want[8];
+		if (daly_set_data(req, want) < 0)
+			return -EPROTO;
+		/* a FET write echoes the state it took, an SOC write says 1 for done */
+		bool took = cmd == CMD_SET_SOC ? d[0] == 1 : d[0] == want[0];
+		return took ? 0 : -EPERM;
 	}
 	struct breader r = br_init(d, 8);
 
@@ -709,6 +801,8 @@ static const struct bms_link daly_links[] = {
 	{.kind = BMS_LINK_SERIAL, .serial = {daly_bauds, BMS_8N1}},
 };
 static const uint8_t daly_addresses[] = {1, 0};
+static const enum bms_command daly_commands[] = {BMS_CMD_CHARGE_FET, BMS_CMD_DISCHARGE_FET,
+						 BMS_CMD_SOC, 0};
 
 const struct bms_driver bms_daly = {
 	.name = "daly",
@@ -736,6 +830,7 @@ const struct bms_driver bms_daly = {
 	.state_size = sizeof(struct daly_state),
 	.steps = daly_steps,
 	.nsteps = sizeof(daly_steps) / sizeof(daly_steps[0]),
+	.commands = daly_commands,
 	.init = daly_init,
 	.build_request = daly_build_request,
 	.frame_check = daly_frame_check,

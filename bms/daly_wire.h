@@ -38,7 +38,7 @@ enum {
 	CMD_FAULTS = 0x98,
 	CMD_DATE = 0x53,    /* production date */
 	CMD_CODE = 0x57,    /* battery code, 5 frames of 7 characters */
-	CMD_SET_SOC = 0x21, /* writes: not sent by the driver, described in captures */
+	CMD_SET_SOC = 0x21, /* writes: SOC (with the date and time), FETs */
 	CMD_SET_DSG_FET = 0xD9,
 	CMD_SET_CHG_FET = 0xDA,
 };

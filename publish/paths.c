@@ -222,7 +222,58 @@ static void path_cat(char *buf, size_t len, const char *prefix, const char *name
 	memcpy(buf + pl, name, nl + 1);
 }
 
+/*
+ * The /Settings writes to the BMS (issue 17), each registered only when the
+ * pack's driver lists its command: a client (gui-v2, a Node-RED flow) sees
+ * the switch exactly where it can work. With any of them, the outcome paths.
+ */
+static int add_write_paths(struct publish_tree *t, const struct bms_driver *drv)
+{
+	int r = 0;
+	if (!drv || !bms_driver_can_set(drv))
+		return 0;
+	if (bms_driver_supports(drv, BMS_CMD_CHARGE_FET))
+		r = publish_tree_add_writable(t, "/Settings/ForceChargingOff", 'i', 0, 1);
+	if (r == 0 && bms_driver_supports(drv, BMS_CMD_DISCHARGE_FET))
+		r = publish_tree_add_writable(t, "/Settings/ForceDischargingOff", 'i', 0, 1);
+	if (r == 0 && bms_driver_supports(drv, BMS_CMD_BALANCER))
+		r = publish_tree_add_writable(t, "/Settings/TurnBalancingOff", 'i', 0, 1);
+	if (r == 0 && bms_driver_supports(drv, BMS_CMD_SOC))
+		r = publish_tree_add_writable(t, "/Settings/ResetSocTo", 'i', 0, 100);
+	/* any non-zero applies (the Python driver's), and it reads 0 again */
+	if (r == 0 && bms_driver_supports(drv, BMS_CMD_SOC))
+		r = publish_tree_add_writable(t, "/Settings/ResetSocToApply", 'i', INT32_MIN,
+					      INT32_MAX);
+	if (r == 0)
+		r = publish_tree_add(t, "/Settings/LastWriteError", 's', NULL);
+	if (r == 0)
+		r = publish_tree_add(t, "/Link/Writes", 'i', NULL);
+	if (r == 0)
+		r = publish_tree_add(t, "/Link/WriteErrors", 'i', NULL);
+	return r;
+}
+
+void publish_paths_writes(struct publish_tree *t, bool charge_off, bool discharge_off,
+			  bool balancing_off, int32_t soc_target, const char *error, uint32_t done,
+			  uint32_t errors)
+{
+	publish_tree_set_int(t, "/Settings/ForceChargingOff", charge_off);
+	publish_tree_set_int(t, "/Settings/ForceDischargingOff", discharge_off);
+	publish_tree_set_int(t, "/Settings/TurnBalancingOff", balancing_off);
+	publish_tree_set_int(t, "/Settings/ResetSocTo", soc_target);
+	publish_tree_set_int(t, "/Settings/ResetSocToApply", 0);
+	publish_tree_set_string(t, "/Settings/LastWriteError", error);
+	publish_tree_set_int(t, "/Link/Writes", (int32_t)(done & 0x7fffffff));
+	publish_tree_set_int(t, "/Link/WriteErrors", (int32_t)(errors & 0x7fffffff));
+}
+
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
+{
+	return publish_paths_build_pack(t, ncells, aggregate, NULL);
+}
+
+int publish_paths_build_pack(struct publish_tree *t, unsigned ncells, bool aggregate,
+			     const struct bms_driver *drv)
 {
 	int r = add_defs(t, common_paths);
 	if (r == 0)
@@ -251,14 +302,18 @@ int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
 		r = publish_tree_add_writable(t, "/History/Clear", 'i', 0, 7);
 	if (r == 0 && aggregate)
 		r = publish_tree_add_writable(t, "/Bank/Forget", 's', 0, 0);
+	if (r == 0 && !aggregate)
+		r = add_write_paths(t, drv);
 	/* counters that move every poll: readable, but no signal of their own */
-	static const char *const quiet[] = {"/Link/PollCycles", "/Link/ChecksumErrors",
-					    "/Link/Timeouts", "/Link/ForeignFrames",
-					    "/Link/ImplausibleCycles"};
+	static const char *const quiet[] = {"/Link/PollCycles",        "/Link/ChecksumErrors",
+					    "/Link/Timeouts",          "/Link/ForeignFrames",
+					    "/Link/ImplausibleCycles", "/Link/Writes",
+					    "/Link/WriteErrors"};
 	if (r == 0)
 		publish_tree_seal(t); /* sorted: found from here on */
 	for (size_t k = 0; r == 0 && !aggregate && k < sizeof(quiet) / sizeof(quiet[0]); k++)
-		r = publish_tree_set_quiet(t, quiet[k]);
+		if (publish_tree_find(t, quiet[k])) /* the write counters: only with writes */
+			r = publish_tree_set_quiet(t, quiet[k]);
 	return r;
 }
 
@@ -599,7 +654,9 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 				!res->connected ? "Lost"
 				: res->stale    ? "No data (stale)"
 						: "Connected");
-	publish_tree_set_int(t, "/Settings/HasSettings", 0);
+	/* the Python driver's: 1 where the pack has settings to write (the GUI's page) */
+	publish_tree_set_int(t, "/Settings/HasSettings",
+			     publish_tree_find(t, "/Settings/LastWriteError") != NULL);
 	publish_tree_set_int(t, "/Settings/HasTemperature", (v & BMS_V_TEMPS) ? 1 : 0);
 	publish_tree_set_int(t, "/Settings/HasStarterVoltage", 0); /* no BMS has a starter input */
 	publish_tree_set_invalid(t, "/DeviceName");

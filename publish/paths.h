@@ -13,6 +13,13 @@
 
 /* Add every path of a pack (ncells cell paths) or of the aggregate (ncells 0, aggregate true). */
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate);
+/* The same, with the /Settings write paths the pack's driver supports (drv NULL: none). */
+int publish_paths_build_pack(struct publish_tree *t, unsigned ncells, bool aggregate,
+			     const struct bms_driver *drv);
+/* The write paths' values (those not registered are skipped): publish.c's "writes". */
+void publish_paths_writes(struct publish_tree *t, bool charge_off, bool discharge_off,
+			  bool balancing_off, int32_t soc_target, const char *error, uint32_t done,
+			  uint32_t errors);
 
 /*
  * Names: /ProductName the BMS's model, else product_name, else "<family>

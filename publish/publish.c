@@ -45,6 +45,33 @@
 #define QUIET_PERIOD_MS 60000 /* diagnostics counters alone: at most one signal a minute */
 #define CHARGE_TEXT_LEN 512
 
+/*
+ * The owner's writes to the BMS from /Settings (issue 17), one slot per
+ * kind. A wish waits in its slot until the mailbox is free (one command at a
+ * time per pack, so quick writes to two paths do not replace each other),
+ * then goes to the worker; a switch's force counts only once a poll after
+ * the BMS's acknowledgement shows it.
+ */
+enum wr_kind { WR_CHG, WR_DSG, WR_BAL, WR_SOC, WR_KINDS };
+struct wr_slot {
+	bool queued;          /* a wish waits to be posted */
+	int32_t want;         /* switches: 1 force off, 0 release; SOC: 0.01 % */
+	uint32_t seq;         /* mailbox seq while posted, 0 = none */
+	int32_t sent;         /* the wish that was posted */
+	bool verify;          /* acknowledged: the next poll has to show it */
+	uint64_t acked_data;  /* rec.updated_ms at the acknowledgement */
+	uint64_t acked_at_ms; /* publish clock then: bounds the wait for that poll */
+	bool force;           /* switches: our force holds, as the BMS reports it */
+	uint64_t force_data;  /* rec.updated_ms that confirmed it: later data can end it */
+};
+struct batt_writes {
+	struct wr_slot s[WR_KINDS];
+	int32_t soc_target;          /* /Settings/ResetSocTo, % */
+	uint32_t done, errors;       /* /Link/Writes, /Link/WriteErrors */
+	char error[PUBLISH_STR_LEN]; /* /Settings/LastWriteError ("": the last one went through) */
+	char saved[64];              /* the forces as last saved */
+};
+
 struct batt {
 	bool used;
 	int slot;
@@ -78,6 +105,7 @@ struct batt {
 	bool standby;          /* the owner's standby holds: /Mode 252 while both FETs are off */
 	uint64_t standby_ms;   /* rec.updated_ms when it was confirmed: later data can end it */
 	uint64_t next_tick_ms; /* re-evaluate (ages, ramps) by then even without new data */
+	struct batt_writes wr; /* /Settings writes to the BMS */
 };
 
 /*
@@ -109,6 +137,7 @@ struct kept_state {
 	bool used;
 	char key[STORE_KEY_LEN];
 	struct charge_state cst;
+	bool wr_force[WR_KINDS]; /* our forces when the service went: kept if it returns */
 };
 
 struct publish {
@@ -409,12 +438,320 @@ static void mode_outcome(struct batt *b)
 	b->mode_seq = 0;
 }
 
+/* ---- writes to the BMS from /Settings (issue 17) ---- */
+
+/*
+ * The paths, the command each sends and what a poll shows of it. A switch's
+ * path reads 1 while our force holds: the BMS acknowledged our "off" and a
+ * poll after that showed the FET (balancer) off. A later poll that shows it
+ * on again (the BMS's app, a reset) ends the force: the path reads 0.
+ */
+static const struct wr_def {
+	const char *path;
+	const char *label; /* what /Settings/LastWriteError and the log call it */
+	const char *name;  /* what the BMS switches */
+	const char *key;   /* in the state file */
+	enum bms_command cmd;
+} wr_defs[WR_KINDS] = {
+	[WR_CHG] = {"/Settings/ForceChargingOff", "ForceChargingOff", "charge FET", "charge_off",
+		    BMS_CMD_CHARGE_FET},
+	[WR_DSG] = {"/Settings/ForceDischargingOff", "ForceDischargingOff", "discharge FET",
+		    "discharge_off", BMS_CMD_DISCHARGE_FET},
+	[WR_BAL] = {"/Settings/TurnBalancingOff", "TurnBalancingOff", "balancer", "balancer_off",
+		    BMS_CMD_BALANCER},
+	[WR_SOC] = {"/Settings/ResetSocToApply", "ResetSocTo", "SOC", NULL, BMS_CMD_SOC},
+};
+/* the longest wait for the poll that confirms an acknowledged switch */
+#define WR_VERIFY_MIN_MS 10000u
+
+/* Is the switch on in this snapshot? -1 when the snapshot does not say. */
+static int wr_switch_on(const struct bms_snapshot *s, enum wr_kind k)
+{
+	if (k == WR_BAL)
+		return (s->valid & BMS_V_BALANCER) ? s->balancer_enabled : -1;
+	if (!(s->valid & BMS_V_FETS))
+		return -1;
+	return k == WR_CHG ? s->charge_fet : s->discharge_fet;
+}
+
+static void wr_name(char *buf, size_t len, const struct batt *b)
+{
+	snprintf(buf, len, "writes_%s.state", b->sid);
+}
+
+/* Our forces go to the state file whenever they change (one line per switch). */
+static void wr_save(struct publish *p, struct batt *b)
+{
+	char text[sizeof(b->wr.saved)];
+	size_t o = 0;
+	for (int k = WR_CHG; k <= WR_BAL; k++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s=%d\n", wr_defs[k].key,
+				      b->wr.s[k].force ? 1 : 0);
+	if (!p->state_dir[0] || strcmp(text, b->wr.saved) == 0)
+		return;
+	char name[STORE_KEY_LEN + 16];
+	wr_name(name, sizeof(name), b);
+	/* a failure is retried at the next change; state_save logs the directory's trouble */
+	if (statefile_write(p->state_dir, name, text, strlen(text)) == 0)
+		snprintf(b->wr.saved, sizeof(b->wr.saved), "%s", text);
+}
+
+static void wr_finish(struct batt *b, enum wr_kind k, int32_t v, const char *why)
+{
+	struct batt_writes *w = &b->wr;
+	w->done++;
+	if (!why) {
+		w->error[0] = '\0';
+		log_info("publish: %s: %s %d: done", b->key, wr_defs[k].label, (int)v);
+		return;
+	}
+	w->errors++;
+	snprintf(w->error, sizeof(w->error), "%s %d: %s", wr_defs[k].label, (int)v, why);
+	log_warn("publish: %s: %s", b->key, w->error);
+}
+
+/*
+ * Post the next waiting wish when the mailbox is free (a /Mode write may hold
+ * it). A release with no force of ours sends nothing: 0 only undoes our own
+ * "off", never a FET the BMS switched off itself.
+ */
+static void wr_pump(struct batt *b)
+{
+	struct batt_writes *w = &b->wr;
+	for (int k = 0; k < WR_KINDS; k++)
+		if (w->s[k].seq || w->s[k].verify)
+			return;
+	struct store_record now;
+	if (store_read(b->pub->st, b->slot, &now) < 0)
+		return;
+	if (now.cmd.status == STORE_CMD_PENDING || now.cmd.status == STORE_CMD_RUNNING)
+		return; /* slot_update comes back when it is done */
+	for (int k = 0; k < WR_KINDS; k++) {
+		struct wr_slot *x = &w->s[k];
+		if (!x->queued)
+			continue;
+		x->queued = false;
+		if (k != WR_SOC && !x->want && !x->force) {
+			wr_finish(b, (enum wr_kind)k, 0, NULL); /* nothing of ours to undo */
+			continue;
+		}
+		/* a switch's "off" is the command's 0, "on" its 1 */
+		int32_t value = k == WR_SOC ? x->want : !x->want;
+		uint32_t seq = 0;
+		if (!pack_online(b) ||
+		    store_command_post(b->pub->st, b->slot, wr_defs[k].cmd, value, &seq) < 0) {
+			wr_finish(b, (enum wr_kind)k, k == WR_SOC ? x->want / 100 : x->want,
+				  "refused: the pack is not online");
+			continue;
+		}
+		x->seq = seq;
+		x->sent = x->want;
+		return;
+	}
+}
+
+/* What became of the posted wish, once the worker has run it. */
+static void wr_outcome(struct batt *b, uint64_t now)
+{
+	const struct store_cmd_state *c = &b->rec.cmd;
+	for (int k = 0; k < WR_KINDS; k++) {
+		struct wr_slot *x = &b->wr.s[k];
+		if (!x->seq || c->cmd.seq < x->seq)
+			continue;
+		int32_t shown = k == WR_SOC ? x->sent / 100 : x->sent;
+		if (c->cmd.seq > x->seq) {
+			/* a /Mode write replaced it before it ran: the wish stands, send it again
+			 */
+			x->seq = 0;
+			if (!x->queued) {
+				x->queued = true;
+				x->want = x->sent;
+			}
+			continue;
+		}
+		if (c->status == STORE_CMD_PENDING || c->status == STORE_CMD_RUNNING)
+			continue;
+		x->seq = 0;
+		if (c->status != STORE_CMD_OK) {
+			wr_finish(b, (enum wr_kind)k, shown,
+				  c->status == STORE_CMD_REFUSED ? "refused by the BMS"
+				  : c->status == STORE_CMD_TIMEOUT
+					  ? "not confirmed: the BMS did not answer in time"
+					  : "canceled: the pack went away before it ran");
+			continue;
+		}
+		if (k == WR_SOC) {
+			wr_finish(b, WR_SOC, shown,
+				  NULL); /* /Soc shows what the BMS then reports */
+		} else if (!x->sent) {
+			x->force = false; /* our force is undone; /Io shows what the BMS holds */
+			wr_save(b->pub, b);
+			wr_finish(b, (enum wr_kind)k, 0, NULL);
+		} else {
+			x->verify = true;
+			x->acked_data = b->rec.updated_ms;
+			x->acked_at_ms = now;
+		}
+	}
+}
+
+/* An acknowledged "off" counts once a later poll shows it; a force ends when one shows it on. */
+static void wr_verify(struct batt *b, uint64_t now)
+{
+	const struct bms_snapshot *s = &b->rec.snap;
+	uint64_t data = b->rec.updated_ms;
+	uint64_t wait = (uint64_t)b->rec.info.poll_interval_ms * 3u;
+	if (wait < WR_VERIFY_MIN_MS)
+		wait = WR_VERIFY_MIN_MS;
+	for (int k = WR_CHG; k <= WR_BAL; k++) {
+		struct wr_slot *x = &b->wr.s[k];
+		int on = wr_switch_on(s, (enum wr_kind)k);
+		if (x->verify && data > x->acked_data) {
+			x->verify = false;
+			/* a BMS that does not report the switch: its acknowledgement is all we get
+			 */
+			if (on == 1) {
+				char why[96];
+				snprintf(why, sizeof(why),
+					 "not confirmed: the BMS acknowledged, but its next poll "
+					 "shows the %s on",
+					 wr_defs[k].name);
+				wr_finish(b, (enum wr_kind)k, 1, why);
+				continue;
+			}
+			x->force = true;
+			x->force_data = data;
+			wr_save(b->pub, b);
+			wr_finish(b, (enum wr_kind)k, 1, NULL);
+		} else if (x->verify && now - x->acked_at_ms > wait) {
+			x->verify = false;
+			wr_finish(b, (enum wr_kind)k, 1, "not confirmed: no poll after the write");
+		} else if (x->force && !x->seq && data > x->force_data && on == 1) {
+			/* switched on by someone else: our force no longer holds */
+			x->force = false;
+			wr_save(b->pub, b);
+			log_info("publish: %s: the BMS reports the %s on again: %s is 0", b->key,
+				 wr_defs[k].name, wr_defs[k].path);
+		}
+	}
+}
+
+static void wr_fill(struct batt *b);
+
+/* Why this pack cannot take a write of kind k, or NULL. */
+static const char *wr_refusal(const struct batt *b, enum wr_kind k)
+{
+	const struct bms_driver *drv = bms_driver_find(b->rec.info.protocol);
+	if (!drv || !bms_driver_supports(drv, wr_defs[k].cmd))
+		return "refused: this BMS's protocol has no such write";
+	if (!pack_online(b))
+		return "refused: the pack is not online";
+	return NULL;
+}
+
+/* A write to one of the /Settings paths; 1 when it is not one of them. */
+static int wr_write(struct batt *b, struct publish_item *it, const struct publish_item *value)
+{
+	struct batt_writes *w = &b->wr;
+	if (strcmp(it->path, "/Settings/ResetSocTo") == 0) {
+		if (!value || !value->valid)
+			return 2;
+		w->soc_target = value->i;
+		publish_item_set_int(it, value->i);
+		return 0;
+	}
+	int k = 0;
+	while (k < WR_KINDS && strcmp(it->path, wr_defs[k].path) != 0)
+		k++;
+	if (k == WR_KINDS)
+		return 1;
+	if (!value || !value->valid)
+		return 2;
+	if (k == WR_SOC && value->i == 0)
+		return 0; /* the apply path reads 0: writing 0 applies nothing */
+	int32_t want = k == WR_SOC ? w->soc_target * 100 : value->i;
+	const char *why = wr_refusal(b, (enum wr_kind)k);
+	if (why) {
+		wr_finish(b, (enum wr_kind)k, k == WR_SOC ? w->soc_target : want, why);
+		wr_fill(b);
+		return 2;
+	}
+	struct wr_slot *x = &w->s[k];
+	if (x->queued)
+		w->done++; /* the wish it replaces was never sent: superseded, not failed */
+	x->queued = true;
+	x->want = want;
+	wr_pump(b);
+	wr_fill(b); /* a write with nothing to send is done now: show it */
+	return 0;
+}
+
+/*
+ * After detection: the forces a previous run left in the BMS. With
+ * publish.keep_forced_switches they are sent again; without, ours are
+ * undone (the switch sent on), which the safety rule allows: it was our own.
+ * A pack returning in the same run (replugged, back from a silence) kept its
+ * forces in memory: they stand as they are, and its next poll tells whether
+ * the BMS still holds them.
+ */
+static void wr_restore(struct publish *p, struct batt *b, bool returning)
+{
+	b->wr.soc_target = 100;
+	if (returning) {
+		for (int k = WR_CHG; k <= WR_BAL; k++)
+			b->wr.s[k].force_data = 0;
+		wr_save(p, b);
+		return;
+	}
+	if (!p->state_dir[0])
+		return;
+	char name[STORE_KEY_LEN + 16], text[sizeof(b->wr.saved)];
+	wr_name(name, sizeof(name), b);
+	if (statefile_read(p->state_dir, name, text, sizeof(text), NULL) < 0)
+		return;
+	snprintf(b->wr.saved, sizeof(b->wr.saved), "%s", text);
+	for (int k = WR_CHG; k <= WR_BAL; k++) {
+		char line[32];
+		snprintf(line, sizeof(line), "%s=1\n", wr_defs[k].key);
+		const struct bms_driver *drv = bms_driver_find(b->rec.info.protocol);
+		if (!strstr(text, line) || !drv || !bms_driver_supports(drv, wr_defs[k].cmd))
+			continue;
+		struct wr_slot *x = &b->wr.s[k];
+		x->queued = true;
+		if (p->cfg->keep_forced_switches) {
+			x->want = 1;
+		} else {
+			/* ours, still in the BMS: undone now (a poll showing it on
+			 * already ends it, and then nothing is sent) */
+			x->force = true;
+			x->force_data = 0;
+			x->want = 0;
+		}
+		log_info("publish: %s: %s %s from the last run", b->key,
+			 p->cfg->keep_forced_switches ? "forcing again" : "undoing",
+			 wr_defs[k].path);
+	}
+	wr_pump(b);
+}
+
+static void wr_fill(struct batt *b)
+{
+	const struct batt_writes *w = &b->wr;
+	publish_paths_writes(b->tree, w->s[WR_CHG].force, w->s[WR_DSG].force, w->s[WR_BAL].force,
+			     w->soc_target, w->error, w->done, w->errors);
+}
+
 static int pack_on_write(void *ctx, struct publish_tree *t, struct publish_item *it,
 			 const struct publish_item *value)
 {
 	struct batt *b = ctx;
 	if (strcmp(it->path, "/Mode") == 0)
 		return mode_write(b, value);
+	if (strncmp(it->path, "/Settings/", 10) == 0) {
+		int r = wr_write(b, it, value);
+		if (r != 1)
+			return r;
+	}
 	if (strcmp(it->path, "/CustomName") == 0) {
 		int r = write_custom_name(b->svc, it, value);
 		/* a name cleared shows the default at once, not on the next cycle */
@@ -586,6 +923,8 @@ static void batt_remove(struct publish *p, struct batt *b)
 		k->used = true;
 		snprintf(k->key, sizeof(k->key), "%s", b->key);
 		k->cst = b->cst;
+		for (int w = 0; w < WR_KINDS; w++)
+			k->wr_force[w] = b->wr.s[w].force;
 	}
 	memset(b, 0, sizeof(*b));
 }
@@ -656,6 +995,7 @@ static void batt_fill(struct publish *p, struct batt *b)
 		b->standby = false; /* a poll after the write shows a FET on again */
 	else if (b->standby && b->have_res && b->res.connected)
 		publish_tree_set_int(b->tree, "/Mode", 252);
+	wr_fill(b);
 	if (b->in_bank)
 		p->bank_touched = true;
 }
@@ -803,6 +1143,13 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	snprintf(b->tty, sizeof(b->tty), "%s", rec->info.tty);
 	b->address = rec->info.address;
 	bank_place(p, b);
+	bool returning = false; /* in this run: our forces are still ours, not a restart's */
+	for (unsigned i = 0; i < p->nslots && !returning; i++)
+		if (p->kept[i].used && strcmp(p->kept[i].key, b->key) == 0) {
+			returning = true;
+			for (int w = 0; w < WR_KINDS; w++)
+				b->wr.s[w].force = p->kept[i].wr_force[w];
+		}
 	if (!kept_take(p, b->key, &b->cst)) {
 		charge_state_init(&b->cst);
 		state_load(p, b, now);
@@ -812,7 +1159,8 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	int r = publish_tree_new(pack_on_write, b, &b->tree);
 	unsigned ncells = (rec->snap.valid & BMS_V_CELLS) ? rec->snap.cell_count : 0;
 	if (r == 0)
-		r = publish_paths_build(b->tree, ncells, false);
+		r = publish_paths_build_pack(b->tree, ncells, false,
+					     bms_driver_find(rec->info.protocol));
 	if (r < 0) {
 		batt_remove(p, b);
 		return r;
@@ -829,6 +1177,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	batt_compute(p, b, now);
 	publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec->updated_ms,
 			       rec->info.poll_interval_ms);
+	wr_restore(p, b, returning);
 	batt_fill(p, b);
 	/* every path exists and has its value before the name is requested */
 	r = batt_register(p, b, NULL);
@@ -874,7 +1223,10 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	if (new_data)
 		current_avg_add(b);
 	mode_outcome(b);
+	wr_outcome(b, now);
 	batt_compute(p, b, now);
+	wr_verify(b, now);
+	wr_pump(b);
 	if (new_data) /* after the limits: the history sees the cells they came from */
 		publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec.updated_ms,
 				       rec.info.poll_interval_ms);

@@ -91,5 +91,14 @@ const struct cfg_key publish_cfg_keys[] = {
 	 .def = "120",
 	 .doc = "Time constant (s) of a pack's measured share when it falls; a share that rises "
 		"is taken at once, so the estimate errs towards the pack that takes more."},
+	{.path = "keep_forced_switches",
+	 .type = CFG_BOOL,
+	 .offset = OFF(keep_forced_switches),
+	 .def = "false",
+	 .doc = "A switch the owner forced through /Settings/ForceChargingOff, "
+		"ForceDischargingOff or TurnBalancingOff survives a daemon restart: it is sent "
+		"again once the pack is detected. false: our own forces are undone after a restart "
+		"(a FET the BMS switched off itself is never switched on). Kept in "
+		"daemon.state_dir."},
 	{NULL},
 };

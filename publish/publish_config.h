@@ -26,6 +26,7 @@ struct publish_config {
 	int64_t aggregate_instance;
 	double bank_share_current;      /* A: |bank current| above which pack shares are measured */
 	int64_t bank_share_fall_time_s; /* a falling share decays with this time constant */
+	bool keep_forced_switches; /* /Settings/Force*Off, TurnBalancingOff survive a restart */
 };
 
 extern const struct cfg_key publish_cfg_keys[];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PREFIX "com.victronenergy.battery."
 #define CALL_TIMEOUT_MS 3000
@@ -239,4 +240,171 @@ out:
 	dbus_connection_close(c);
 	dbus_connection_unref(c);
 	return found;
+}
+
+/* ---- one write for `serialbattery set` (issue 17) ---- */
+
+/* 0 and the service's one name that `what` means, -ENOENT none, -EEXIST several. */
+int publish_battery_find(const char *address, const char *what, char *ret, size_t len)
+{
+	DBusConnection *c = connect_bus(address);
+	if (!c)
+		return -ECONNREFUSED;
+	int r = -ENOENT;
+	DBusMessage *m =
+		dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "ListNames");
+	DBusMessage *reply =
+		m ? dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, NULL) : NULL;
+	if (m)
+		dbus_message_unref(m);
+	char **names = NULL;
+	int n = 0;
+	if (!reply || !dbus_message_get_args(reply, NULL, DBUS_TYPE_ARRAY, DBUS_TYPE_STRING, &names,
+					     &n, DBUS_TYPE_INVALID)) {
+		r = -EIO;
+		goto out;
+	}
+	size_t pl = strlen(PREFIX), wl = strlen(what);
+	for (int k = 0; k < n; k++) {
+		const char *s = names[k];
+		if (strncmp(s, PREFIX, pl) != 0)
+			continue;
+		const char *tail = s + pl;
+		/* the whole name, its tty part, or the tty of an addressed pack (tty__0x01) */
+		bool match = strcmp(s, what) == 0 || strcmp(tail, what) == 0 ||
+			     (strncmp(tail, what, wl) == 0 && strncmp(tail + wl, "__", 2) == 0);
+		if (!match)
+			continue;
+		if (r == 0) {
+			r = -EEXIST;
+			break;
+		}
+		snprintf(ret, len, "%s", s);
+		r = 0;
+	}
+	dbus_free_string_array(names);
+out:
+	if (reply)
+		dbus_message_unref(reply);
+	dbus_connection_close(c);
+	dbus_connection_unref(c);
+	return r;
+}
+
+static int call_error(DBusError *err)
+{
+	if (dbus_error_has_name(err, DBUS_ERROR_SERVICE_UNKNOWN) ||
+	    dbus_error_has_name(err, DBUS_ERROR_NAME_HAS_NO_OWNER))
+		return -ESRCH;
+	if (dbus_error_has_name(err, "org.freedesktop.DBus.Error.UnknownObject"))
+		return -ENOENT;
+	return -EIO;
+}
+
+/* GetValue of service's path: a number (NAN when invalid) or a string. */
+static int get_value(DBusConnection *c, const char *service, const char *path, double *ret_num,
+		     char *ret_str, size_t len)
+{
+	DBusMessage *m = dbus_message_new_method_call(service, path, "com.victronenergy.BusItem",
+						      "GetValue");
+	if (!m)
+		return -ENOMEM;
+	DBusError err;
+	dbus_error_init(&err);
+	DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, &err);
+	dbus_message_unref(m);
+	int rc = r ? 0 : call_error(&err);
+	dbus_error_free(&err);
+	if (!r)
+		return rc;
+	DBusMessageIter it;
+	if (dbus_message_iter_init(r, &it) &&
+	    dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_VARIANT) {
+		if (ret_num)
+			*ret_num = num(&it);
+		if (ret_str) {
+			ret_str[0] = '\0';
+			str(&it, ret_str, len);
+		}
+	} else {
+		rc = -EPROTO;
+	}
+	dbus_message_unref(r);
+	return rc;
+}
+
+/* SetValue(int32): 0 taken, -EPERM refused, -ENOENT no such path, -ESRCH no service. */
+static int set_int(DBusConnection *c, const char *service, const char *path, int32_t value)
+{
+	DBusMessage *m = dbus_message_new_method_call(service, path, "com.victronenergy.BusItem",
+						      "SetValue");
+	if (!m)
+		return -ENOMEM;
+	DBusMessageIter it, v;
+	dbus_message_iter_init_append(m, &it);
+	dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, "i", &v);
+	dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &value);
+	dbus_message_iter_close_container(&it, &v);
+	DBusError err;
+	dbus_error_init(&err);
+	DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, &err);
+	dbus_message_unref(m);
+	int rc = r ? -EPROTO : call_error(&err);
+	dbus_error_free(&err);
+	int32_t code;
+	if (r && dbus_message_get_args(r, NULL, DBUS_TYPE_INT32, &code, DBUS_TYPE_INVALID))
+		rc = code == 0 ? 0 : -EPERM;
+	if (r)
+		dbus_message_unref(r);
+	return rc;
+}
+
+int publish_write_wait(const char *address, const struct publish_write *w,
+		       struct publish_write_result *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->shown = NAN;
+	DBusConnection *c = connect_bus(address);
+	if (!c)
+		return -ECONNREFUSED;
+	double done0 = NAN, errors0 = NAN, done = NAN, errors = NAN;
+	/* the counters before: the outcome is the first write finished after ours was taken */
+	int r = get_value(c, w->service, "/Link/Writes", &done0, NULL, 0);
+	if (r == 0)
+		r = get_value(c, w->service, "/Link/WriteErrors", &errors0, NULL, 0);
+	if (r == 0 && w->pre_path)
+		r = set_int(c, w->service, w->pre_path, w->pre_value);
+	if (r == 0)
+		r = set_int(c, w->service, w->path, w->value);
+	if (r == -EPERM) {
+		get_value(c, w->service, "/Settings/LastWriteError", NULL, ret->error,
+			  sizeof(ret->error));
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = -ETIMEDOUT;
+	for (unsigned waited = 0; waited <= w->timeout_ms; waited += 100) {
+		/* Writes first: both move together, so errors read after it cannot lag */
+		if (get_value(c, w->service, "/Link/Writes", &done, NULL, 0) == 0 &&
+		    get_value(c, w->service, "/Link/WriteErrors", &errors, NULL, 0) == 0 &&
+		    done > done0) {
+			if (errors > errors0) {
+				get_value(c, w->service, "/Settings/LastWriteError", NULL,
+					  ret->error, sizeof(ret->error));
+				r = -EPERM;
+			} else {
+				get_value(c, w->service, w->show_path, &ret->shown, NULL, 0);
+				r = 0;
+			}
+			break;
+		}
+		struct timespec ts = {0, 100 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+out:
+	dbus_connection_close(c);
+	dbus_connection_unref(c);
+	return r;
 }

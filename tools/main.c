@@ -12,6 +12,7 @@ static const struct tool_cmd cmds[] = {
 	{"simulate", "emulate a BMS on a pseudo-terminal", cmd_simulate},
 	{"status", "list the battery services on D-Bus with key values", cmd_status},
 	{"forget", "remove an offline pack from the bank", cmd_forget},
+	{"set", "write to a pack's BMS (FETs, balancer, SOC) through D-Bus", cmd_set},
 	{"import-config", "translate a dbus-serialbattery config.ini", cmd_import_config},
 	{NULL, NULL, NULL},
 };

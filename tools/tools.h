@@ -16,6 +16,7 @@ int cmd_probe(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
+int cmd_set(int argc, char **argv);
 int cmd_import_config(int argc, char **argv);
 
 #endif

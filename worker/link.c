@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/sbtime.h"
 #include "worker/serial.h"
@@ -298,6 +299,11 @@ static int set_one(struct worker_link *l, const struct bms_driver *drv, void *st
 		   struct worker_counters *c)
 {
 	struct bms_request req = {.kind = BMS_REQ_SET, .command = command, .value = value};
+	/* the wall clock as the BMS's own clock shows it (Daly sets it with the SOC) */
+	time_t now = time(NULL);
+	struct tm tm;
+	if (localtime_r(&now, &tm))
+		req.local_time_s = (int64_t)now + tm.tm_gmtoff;
 	struct bms_snapshot ack; /* a write's reply fills no snapshot */
 	unsigned done = 0;
 	for (req.step = 0;; req.step++) {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Daly A5 device simulator (bms/sim/sim.h): every read the driver has (0x90..0x98,
- * 0x50, 0x53, 0x57), and a second master's traffic on the same bus.
+ * 0x50, 0x53, 0x57), the writes 0xDA / 0xD9 (FETs) and 0x21 (SOC), which
+ * change the unit's snapshot so the next poll shows them, and a second
+ * master's traffic on the same bus.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -167,6 +169,48 @@ static int sim_answer(struct bms_snapshot *s, uint8_t board, uint8_t cmd, uint8_
 	return (int)(frames * DALY_LEN);
 }
 
+/*
+ * The writes: 0xDA / 0xD9 switch the FET (data byte 0: 1 on, 0 off) and echo
+ * the state taken; 0x21 sets the SOC (and the remaining capacity with it,
+ * from the design capacity) and answers 1. A value the board cannot take is
+ * answered 0 and changes nothing.
+ */
+static int sim_write(struct bms_snapshot *s, uint8_t board, const uint8_t *req, uint8_t *out,
+		     size_t cap)
+{
+	const uint8_t *q = req + 4;
+	uint8_t d[8];
+	memset(d, 0, sizeof(d));
+	if (cap < DALY_LEN)
+		return -ENOSPC;
+	if (req[2] == CMD_SET_SOC) {
+		unsigned soc = (unsigned)((q[6] << 8) | q[7]); /* 0.1 % */
+		bool date = q[1] >= 1 && q[1] <= 12 && q[2] >= 1 && q[2] <= 31 && q[3] < 24 &&
+			    q[4] < 60 && q[5] < 60;
+		if (soc <= 1000 && date) {
+			s->soc_cpct = (uint16_t)(soc * 10u);
+			s->valid |= BMS_V_SOC;
+			if (s->capacity_design_mah > 0)
+				s->capacity_remain_mah =
+					(int32_t)((int64_t)s->capacity_design_mah * soc / 1000);
+			d[0] = 1;
+		}
+	} else if (q[0] <= 1) {
+		if (req[2] == CMD_SET_CHG_FET)
+			s->charge_fet = q[0];
+		else
+			s->discharge_fet = q[0];
+		s->valid |= BMS_V_FETS;
+		d[0] = q[0];
+	} else {
+		/* not a state: the board keeps its FET and says what it holds */
+		d[0] = req[2] == CMD_SET_CHG_FET ? s->charge_fet : s->discharge_fet;
+		d[1] = 0xFF;
+	}
+	daly_put_frame(board, req[2], d, out);
+	return DALY_LEN;
+}
+
 static int daly_sim_respond(struct bms_snapshot *s, uint8_t address, const uint8_t *req,
 			    size_t req_len, uint8_t *out, size_t cap)
 {
@@ -174,6 +218,8 @@ static int daly_sim_respond(struct bms_snapshot *s, uint8_t address, const uint8
 	/* any padding is fine; only this board's host address is answered */
 	if (!daly_frame_ok(req, req_len) || req[1] != DALY_HOST + board - 1)
 		return 0;
+	if (req[2] == CMD_SET_SOC || req[2] == CMD_SET_CHG_FET || req[2] == CMD_SET_DSG_FET)
+		return sim_write(s, board, req, out, cap);
 	return sim_answer(s, board, req[2], out, cap);
 }
 

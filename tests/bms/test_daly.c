@@ -1408,6 +1408,134 @@ static void test_property(void)
 }
 
 /* Every Daly vector through the engine: nothing refused, the same snapshot as the contract. */
+/* A write's request as the driver builds it for board 1. */
+static int set_req(enum bms_command cmd, int32_t value, int64_t clock, uint8_t *out)
+{
+	struct st_buf st;
+	fresh(&st, 1);
+	struct bms_request rq = {
+		.kind = BMS_REQ_SET, .command = cmd, .value = value, .local_time_s = clock};
+	return bms_daly.build_request(st.b, &rq, out, FRAME);
+}
+
+/* 2026-12-05 06:34:30 on the local clock */
+#define CLOCK 1796452470
+
+/* Writes (issue 17): 0xDA / 0xD9 FETs and 0x21 SOC, protocols.md section 4. */
+static void test_set_requests(void)
+{
+	CU_ASSERT(bms_driver_supports(&bms_daly, BMS_CMD_CHARGE_FET));
+	CU_ASSERT(bms_driver_supports(&bms_daly, BMS_CMD_DISCHARGE_FET));
+	CU_ASSERT(bms_driver_supports(&bms_daly, BMS_CMD_SOC));
+	CU_ASSERT(bms_driver_supports(&bms_daly, BMS_CMD_STANDBY)); /* through both FETs */
+	CU_ASSERT(!bms_driver_supports(&bms_daly, BMS_CMD_BALANCER));
+	uint8_t req[FRAME];
+	static const uint8_t chg_off[FRAME] = {0xA5, 0x40, 0xDA, 0x08, 0, 0,   0,
+					       0,    0,    0,    0,    0, 0xC7};
+	CU_ASSERT(set_req(BMS_CMD_CHARGE_FET, 0, 0, req) == FRAME);
+	CU_ASSERT(memcmp(req, chg_off, FRAME) == 0);
+	static const uint8_t dsg_on[FRAME] = {0xA5, 0x40, 0xD9, 0x08, 1, 0, 0, 0, 0, 0, 0, 0, 0xC7};
+	CU_ASSERT(set_req(BMS_CMD_DISCHARGE_FET, 1, 0, req) == FRAME);
+	CU_ASSERT(memcmp(req, dsg_on, FRAME) == 0);
+	/* YY MM DD hh mm ss, then 55.5 % as 555 */
+	static const uint8_t soc[FRAME] = {0xA5, 0x40, 0x21, 0x08, 0x1A, 0x0C, 0x05,
+					   0x06, 0x22, 0x1E, 0x02, 0x2B, 0xAC};
+	CU_ASSERT(set_req(BMS_CMD_SOC, 5550, CLOCK, req) == FRAME);
+	CU_ASSERT(memcmp(req, soc, FRAME) == 0);
+	CU_ASSERT(set_req(BMS_CMD_SOC, 5546, CLOCK, req) == FRAME && req[11] == 0x2B); /* rounded */
+	/* board 3 asks as host 0x42 */
+	struct st_buf st;
+	fresh(&st, 3);
+	struct bms_request rq = {.kind = BMS_REQ_SET, .command = BMS_CMD_CHARGE_FET, .value = 1};
+	CU_ASSERT(bms_daly.build_request(st.b, &rq, req, sizeof(req)) == FRAME && req[1] == 0x42);
+	rq.step = 1; /* one frame per write */
+	CU_ASSERT(bms_daly.build_request(st.b, &rq, req, sizeof(req)) == 0);
+	/* what it cannot send */
+	CU_ASSERT(set_req(BMS_CMD_CHARGE_FET, 2, 0, req) == -EINVAL);
+	CU_ASSERT(set_req(BMS_CMD_SOC, 10001, CLOCK, req) == -EINVAL);
+	CU_ASSERT(set_req(BMS_CMD_SOC, -1, CLOCK, req) == -EINVAL);
+	CU_ASSERT(set_req(BMS_CMD_SOC, 5000, 0, req) == -EINVAL); /* no clock: no date to send */
+	CU_ASSERT(set_req(BMS_CMD_BALANCER, 1, 0, req) == -EOPNOTSUPP);
+	CU_ASSERT(set_req(BMS_CMD_NONE, 0, 0, req) == -EOPNOTSUPP);
+}
+
+/* The reply decides: echo of the FET state / 1 for an SOC is done, else refused. */
+static void test_set_replies(void)
+{
+	struct st_buf st;
+	fresh(&st, 1);
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	uint8_t f[FRAME], req[FRAME];
+	uint8_t d0[8] = {0}, d1[8] = {1};
+	struct bms_request off = {.kind = BMS_REQ_SET, .command = BMS_CMD_CHARGE_FET, .value = 0};
+	frame_of(0xDA, d0, f);
+	CU_ASSERT(bms_daly.parse(st.b, &off, f, FRAME, &s) == 0);
+	frame_of(0xDA, d1, f); /* it kept the FET on */
+	CU_ASSERT(bms_daly.parse(st.b, &off, f, FRAME, &s) == -EPERM);
+	frame_of(0xD9, d0, f); /* the other FET's reply: someone else's exchange */
+	CU_ASSERT(bms_daly.parse(st.b, &off, f, FRAME, &s) == BMS_FOREIGN);
+	CU_ASSERT(set_req(BMS_CMD_CHARGE_FET, 0, 0, req) == FRAME);
+	CU_ASSERT(bms_daly.parse(st.b, &off, req, FRAME, &s) == BMS_FOREIGN); /* our echo */
+	struct bms_request soc = {
+		.kind = BMS_REQ_SET, .command = BMS_CMD_SOC, .value = 8000, .local_time_s = CLOCK};
+	frame_of(0x21, d1, f);
+	CU_ASSERT(bms_daly.parse(st.b, &soc, f, FRAME, &s) == 0);
+	frame_of(0x21, d0, f);
+	CU_ASSERT(bms_daly.parse(st.b, &soc, f, FRAME, &s) == -EPERM);
+	CU_ASSERT(s.valid == 0); /* an acknowledgement fills nothing */
+}
+
+/* One write through the simulator: 0 when the driver took its reply as done. */
+static int sim_set(struct bms_snapshot *dev, enum bms_command cmd, int32_t value)
+{
+	struct st_buf st;
+	fresh(&st, 1);
+	struct bms_request rq = {
+		.kind = BMS_REQ_SET, .command = cmd, .value = value, .local_time_s = CLOCK};
+	uint8_t req[FRAME], rep[4 * FRAME];
+	int n = bms_daly.build_request(st.b, &rq, req, sizeof(req));
+	if (n != FRAME)
+		return n < 0 ? n : -EIO;
+	int m = bms_sim_respond(&bms_daly, dev, 1, req, FRAME, rep, sizeof(rep));
+	if (m <= 0)
+		return -ETIMEDOUT;
+	struct bms_snapshot ack;
+	memset(&ack, 0, sizeof(ack));
+	return dc_feed(&bms_daly, st.b, &rq, rep, (size_t)m, &ack);
+}
+
+/* The simulator takes each write: the next poll shows it. */
+static void test_set_sim(void)
+{
+	struct bms_snapshot dev = sample_state(), got;
+	CU_ASSERT_FATAL(dc_decode_roundtrip(&bms_daly, 1, &dev, &got) == 0);
+	CU_ASSERT(got.charge_fet && got.discharge_fet);
+	CU_ASSERT(sim_set(&dev, BMS_CMD_CHARGE_FET, 0) == 0);
+	CU_ASSERT_FATAL(dc_decode_roundtrip(&bms_daly, 1, &dev, &got) == 0);
+	CU_ASSERT(!got.charge_fet && got.discharge_fet);
+	CU_ASSERT(sim_set(&dev, BMS_CMD_DISCHARGE_FET, 0) == 0);
+	CU_ASSERT(sim_set(&dev, BMS_CMD_CHARGE_FET, 1) == 0);
+	CU_ASSERT_FATAL(dc_decode_roundtrip(&bms_daly, 1, &dev, &got) == 0);
+	CU_ASSERT(got.charge_fet && !got.discharge_fet);
+	CU_ASSERT(sim_set(&dev, BMS_CMD_SOC, 10000) == 0);
+	CU_ASSERT_FATAL(dc_decode_roundtrip(&bms_daly, 1, &dev, &got) == 0);
+	CU_ASSERT((got.valid & BMS_V_SOC) && got.soc_cpct == 10000);
+	CU_ASSERT(got.capacity_remain_mah == 100000);
+	/* a request the board cannot take is answered "no" and changes nothing */
+	uint8_t req[FRAME], rep[FRAME];
+	uint8_t bad[8] = {0, 0, 0, 0, 0, 0, 0x07, 0xD0}; /* 200 %, no date */
+	daly_put(0x40, 0x21, bad, req);
+	CU_ASSERT(bms_sim_respond(&bms_daly, &dev, 1, req, FRAME, rep, sizeof(rep)) == FRAME);
+	CU_ASSERT(rep[2] == 0x21 && rep[4] == 0);
+	CU_ASSERT(dev.soc_cpct == 10000);
+	struct st_buf st;
+	fresh(&st, 1);
+	struct bms_request rq = {
+		.kind = BMS_REQ_SET, .command = BMS_CMD_SOC, .value = 5000, .local_time_s = CLOCK};
+	CU_ASSERT(dc_feed(&bms_daly, st.b, &rq, rep, FRAME, &got) == -EPERM);
+}
+
 static void test_engine_vectors(void)
 {
 	size_t nvec;
@@ -1460,6 +1588,9 @@ int sb_register_tests(void)
 		{"second_master", test_second_master},
 		{"property", test_property},
 		{"engine_vectors", test_engine_vectors},
+		{"set_requests", test_set_requests},
+		{"set_replies", test_set_replies},
+		{"set_sim", test_set_sim},
 		{NULL, NULL},
 	};
 	return sb_add_suite("daly", tests);

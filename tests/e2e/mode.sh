@@ -2,9 +2,10 @@
 # gui-v2's "Switch mode" end to end (issue 16): /Mode takes 3 (on) and 252
 # (standby) where the BMS has FET control over its protocol. A simulated JBD
 # (register 0xE1) goes to standby, both FETs off in its next 0x03, /Mode 252
-# and /State 14, then back on; 4 (off, read-only in gui-v2) is refused; a Daly
-# (no FET write in our driver) refuses with the reason in the log; the bank
-# refuses when one of its packs cannot follow, and nothing is switched.
+# and /State 14, then back on; 4 (off, read-only in gui-v2) is refused; a JBD
+# UP16S (no FET write in its protocol notes) refuses with the reason in the
+# log; the bank refuses when one of its packs cannot follow, and nothing is
+# switched.
 # usage: mode.sh BUILD_DIR
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh source-path=SCRIPTDIR/../..
@@ -15,12 +16,12 @@ J=com.victronenergy.battery.jbd
 A=com.victronenergy.battery.aggregate
 sb_start_bus
 sb_start_sim jbd jbd
-sb_start_sim daly daly
+sb_start_sim up16s jbd_up16s
 cat > "$SB_DIR/sb.conf" <<CONF
 daemon = { state_dir = "$SB_DIR/state"; };
 udev = { claim_usb = false; };
 serial = { ports = ( { path = "$SB_DIR/jbd"; bms = "jbd"; poll_interval = 1.0; },
-                     { path = "$SB_DIR/daly"; bms = "daly"; poll_interval = 1.0; } ); };
+                     { path = "$SB_DIR/up16s"; bms = "jbd_up16s"; poll_interval = 1.0; } ); };
 # "on" comes back through the usual recovery after a 0 (hold, ramp): short here
 charge = { ccl_recovery_hold = 1.0; dcl_recovery_hold = 1.0; ccl_recovery_rate = 0.0;
            dcl_recovery_rate = 0.0; };
@@ -33,19 +34,19 @@ expect "the JBD pack is running" $J /Mode == 3 15
 fatal_unless_ok "the JBD pack never came up"
 D=
 for _ in $(seq 150); do
-  D=$("$PY" "$here/busget.py" "$SB_BUS_ADDRESS" names | grep '\.daly' | head -n1 || true)
+  D=$("$PY" "$here/busget.py" "$SB_BUS_ADDRESS" names | grep '\.up16s' | head -n1 || true)
   [ -n "$D" ] && break
   sleep 0.1
 done
-check "the Daly pack has a service" [ -n "$D" ]
-expect "the Daly pack is running" "$D" /Mode == 3 15
+check "the UP16S pack has a service" [ -n "$D" ]
+expect "the UP16S pack is running" "$D" /Mode == 3 15
 expect "the bank is running" $A /Mode == 3 15
 fatal_unless_ok "the setup is not complete"
 
 stage "refusals"
 check "4 (off) is refused" [ "$(set_mode $J /Mode 4)" != 0 ]
-check "the Daly pack refuses standby" [ "$(set_mode "$D" /Mode 252)" != 0 ]
-check "the bank refuses standby (the Daly pack cannot follow)" [ "$(set_mode $A /Mode 252)" != 0 ]
+check "the UP16S pack refuses standby" [ "$(set_mode "$D" /Mode 252)" != 0 ]
+check "the bank refuses standby (the UP16S pack cannot follow)" [ "$(set_mode $A /Mode 252)" != 0 ]
 sleep 2.5
 expect "the JBD pack still runs" $J /Mode == 3 1
 expect "its FETs still allow charging" $J /Io/AllowToCharge == 1 1

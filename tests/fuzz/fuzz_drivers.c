@@ -113,6 +113,7 @@ void sb_fuzz_driver(const struct bms_driver *drv, const uint8_t *data, size_t si
 			if (kinds[k] == BMS_REQ_SET) {
 				rq.command = cmds[c];
 				rq.value = size ? data[0] & 1 : 0;
+				rq.local_time_s = 1796452470; /* a write with a date (Daly 0x21) */
 			}
 			for (rq.step = 0; rq.step < FZ_MAX_STEPS; rq.step++) {
 				int n = kinds[k] == BMS_REQ_READ

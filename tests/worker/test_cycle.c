@@ -272,9 +272,9 @@ static void test_set_fet(void)
 	CU_ASSERT(worker_set(l, d, st, BMS_CMD_BALANCER, 1, 2, &c) == -EOPNOTSUPP);
 	CU_ASSERT(worker_set(l, d, st, BMS_CMD_NONE, 0, 2, &c) == -EOPNOTSUPP);
 	/* a driver without writes: nothing on the wire either */
-	CU_ASSERT(worker_set(l, bms_driver_find("daly"), st, BMS_CMD_CHARGE_FET, 0, 2, &c) ==
+	CU_ASSERT(worker_set(l, bms_driver_find("jbd_up16s"), st, BMS_CMD_CHARGE_FET, 0, 2, &c) ==
 		  -EOPNOTSUPP);
-	CU_ASSERT(worker_set(l, bms_driver_find("daly"), st, BMS_CMD_STANDBY, 1, 2, &c) ==
+	CU_ASSERT(worker_set(l, bms_driver_find("jbd_up16s"), st, BMS_CMD_STANDBY, 1, 2, &c) ==
 		  -EOPNOTSUPP);
 	struct timespec ts = {0, 100000000L}; /* let a stray write reach the responder */
 	nanosleep(&ts, NULL);
@@ -286,6 +286,75 @@ static void test_set_fet(void)
 	atomic_store(&r.silent, true);
 	CU_ASSERT(worker_set(l, d, st, BMS_CMD_CHARGE_FET, 0, 1, &c) == -ETIMEDOUT);
 	CU_ASSERT(c.timeouts == c0.timeouts + 2);
+
+	free(st);
+	worker_link_close(l);
+	wt_resp_stop(&r);
+}
+
+/*
+ * Daly's writes (issue 17) through the worker against its simulator: 0xDA
+ * charge FET off shows in the next poll, 0x21 sets the SOC with the clock,
+ * standby switches both FETs; a silent board times the write out.
+ */
+static void test_set_daly(void)
+{
+	const struct bms_driver *d = bms_driver_find("daly");
+	CU_ASSERT_FATAL(d != NULL);
+	struct wt_resp r;
+	CU_ASSERT_FATAL(wt_resp_start(&r, d) == 0);
+	struct worker_link *l;
+	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
+			0);
+	void *st = calloc(1, l->state_cap);
+	CU_ASSERT_FATAL(st != NULL && d->init(st, 1) == 0);
+	struct bms_held held;
+	bms_held_reset(&held);
+	struct worker_counters c = {0};
+	struct bms_snapshot snap;
+
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT((snap.valid & BMS_V_FETS) && snap.charge_fet && snap.discharge_fet);
+
+	size_t at = atomic_load(&r.log_len);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_CHARGE_FET, 0, 2, &c) == 0);
+	CU_ASSERT_FATAL(atomic_load(&r.log_len) == at + 13);
+	CU_ASSERT(r.log[at + 1] == 0x40 && r.log[at + 2] == 0xDA && r.log[at + 4] == 0);
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT(!snap.charge_fet && snap.discharge_fet);
+
+	/* the SOC, with today's date from the local clock */
+	at = atomic_load(&r.log_len);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_SOC, 4250, 2, &c) == 0);
+	CU_ASSERT_FATAL(atomic_load(&r.log_len) == at + 13);
+	time_t now = time(NULL);
+	struct tm tm;
+	CU_ASSERT_FATAL(localtime_r(&now, &tm) != NULL);
+	CU_ASSERT(r.log[at + 2] == 0x21 && r.log[at + 4] == tm.tm_year - 100 &&
+		  r.log[at + 5] == tm.tm_mon + 1);
+	CU_ASSERT(r.log[at + 10] == 0x01 && r.log[at + 11] == 0xA9); /* 425 = 42.5 % */
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT(snap.soc_cpct == 4250);
+
+	/* standby and on again through the two FET writes */
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_STANDBY, 1, 2, &c) == 0);
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT(!snap.charge_fet && !snap.discharge_fet);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_STANDBY, 0, 2, &c) == 0);
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT(snap.charge_fet && snap.discharge_fet);
+	CU_ASSERT(c.frames_bad == 0 && c.timeouts == 0);
+
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_BALANCER, 0, 2, &c) == -EOPNOTSUPP);
+	atomic_store(&r.silent, true);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_DISCHARGE_FET, 0, 1, &c) == -ETIMEDOUT);
+	CU_ASSERT(c.timeouts == 2);
 
 	free(st);
 	worker_link_close(l);
@@ -701,6 +770,7 @@ int sb_register_tests(void)
 	static const struct sb_test tests[] = {
 		{"passive_listens", test_passive_listens},
 		{"set_fet", test_set_fet},
+		{"set_daly", test_set_daly},
 		{"static_step_carried", test_static_step_carried},
 		{"setup_sequence", test_setup_sequence},
 		{"foreign_frames", test_foreign_frames},
