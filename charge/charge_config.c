@@ -45,7 +45,8 @@ const struct cfg_key charge_soc_cfg_keys[] = {
 	 .offset = SOFF(soc_source),
 	 .def = "\"bms\"",
 	 .doc = "Where /Soc comes from: \"bms\" (the BMS's own), \"coulomb\" (counted by the "
-		"daemon from the current, docs/SOC.md) or \"service:com.victronenergy.battery.<name>\" "
+		"daemon from the current, docs/SOC.md) or "
+		"\"service:com.victronenergy.battery.<name>\" "
 		"(another battery monitor on the bus)."},
 	{.path = "capacity",
 	 .type = CFG_DOUBLE,
@@ -53,7 +54,8 @@ const struct cfg_key charge_soc_cfg_keys[] = {
 	 .min = 0,
 	 .max = 100000,
 	 .def = "0.0",
-	 .doc = "Capacity, Ah, for counting when the BMS reports no full capacity (BATTERY_CAPACITY); "
+	 .doc = "Capacity, Ah, for counting when the BMS reports no full capacity "
+		"(BATTERY_CAPACITY); "
 		"0 = none: without either the BMS's SOC is shown."},
 	{.path = "tail_current",
 	 .type = CFG_DOUBLE,

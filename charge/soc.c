@@ -116,7 +116,8 @@ enum charge_soc_source charge_soc_source_of(const struct charge_soc_config *e,
 {
 	enum charge_soc_source src = CHARGE_SOC_BMS;
 	const char *service = NULL;
-	/* validated at load: a value that does not parse cannot get here, bms is the safe reading */
+	/* validated at load: a value that does not parse cannot get here, bms is the safe reading
+	 */
 	if (e && charge_soc_source_parse(e->soc_source, &src, &service, NULL) < 0)
 		src = CHARGE_SOC_BMS;
 	if (ret_service)
@@ -177,8 +178,8 @@ static bool held(bool cond, bool restart, double hold_s, uint64_t t_ms, bool *ti
 	return (double)(t_ms - *since_ms) >= hold_s * 1000.0 - 0.5;
 }
 
-int soc_step(const struct charge_soc_config *cfg, const struct soc_input *in,
-	     struct soc_state *st, unsigned *ret_events)
+int soc_step(const struct charge_soc_config *cfg, const struct soc_input *in, struct soc_state *st,
+	     unsigned *ret_events)
 {
 	unsigned ev = 0;
 	if (!(in->capacity_ah > 0))
@@ -211,8 +212,7 @@ int soc_step(const struct charge_soc_config *cfg, const struct soc_input *in,
 	bool full_cond = in->current_valid &&
 			 soc_correct_current(cfg, in->current_a) <= cfg->tail_current &&
 			 at_charge_voltage(cfg, in);
-	if (held(full_cond, gap, cfg->full_time, in->t_ms, &st->full_timing,
-		 &st->full_since_ms)) {
+	if (held(full_cond, gap, cfg->full_time, in->t_ms, &st->full_timing, &st->full_since_ms)) {
 		if (!st->full_latched) {
 			st->full_latched = true;
 			st->full_resets++;

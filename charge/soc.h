@@ -35,15 +35,15 @@ enum charge_soc_source {
  * pack no other entry names). Keys and defaults in charge/charge_config.c.
  */
 struct charge_soc_config {
-	char pack[CFG_STR];          /* identity (store key), tty or service id; "" = the others */
-	char soc_source[CFG_STR];    /* "bms", "coulomb" or "service:<D-Bus name>" */
-	double capacity;             /* Ah, used when the BMS reports no full capacity; 0 = none */
-	double tail_current;         /* A: full when the current stays at or below this ... */
-	double full_time;            /* s: ... this long at the charge voltage */
-	double full_cell_tolerance;  /* V per cell below the charge voltage that still counts */
-	double empty_cell_voltage;   /* V: the lowest cell at or below this is empty ... */
-	double empty_time;           /* s: ... when it stays there this long */
-	double max_gap;              /* s: a longer gap between samples is not integrated */
+	char pack[CFG_STR];         /* identity (store key), tty or service id; "" = the others */
+	char soc_source[CFG_STR];   /* "bms", "coulomb" or "service:<D-Bus name>" */
+	double capacity;            /* Ah, used when the BMS reports no full capacity; 0 = none */
+	double tail_current;        /* A: full when the current stays at or below this ... */
+	double full_time;           /* s: ... this long at the charge voltage */
+	double full_cell_tolerance; /* V per cell below the charge voltage that still counts */
+	double empty_cell_voltage;  /* V: the lowest cell at or below this is empty ... */
+	double empty_time;          /* s: ... when it stays there this long */
+	double max_gap;             /* s: a longer gap between samples is not integrated */
 	struct cfg_dlist current_reported; /* A, correction table: what the BMS reports ... */
 	struct cfg_dlist current_actual;   /* A, ... and the true current at each; empty = off */
 	bool write_back;                   /* after a full reset, set the BMS's SOC to 100 % */
@@ -106,7 +106,7 @@ enum soc_event {
  * soc_state_format/parse persist what a restart needs (the SOC itself).
  */
 struct soc_state {
-	bool started;  /* soc_pct is meaningful */
+	bool started;   /* soc_pct is meaningful */
 	double soc_pct; /* 0..100 */
 
 	bool have_last; /* the previous sample with a current, for the next interval */
@@ -121,7 +121,7 @@ struct soc_state {
 	bool empty_latched;
 
 	/* counters, for tests and diagnostics */
-	uint32_t gaps;       /* intervals not counted (longer than max_gap) */
+	uint32_t gaps; /* intervals not counted (longer than max_gap) */
 	uint32_t full_resets, empty_resets;
 };
 
@@ -132,8 +132,8 @@ void soc_state_init(struct soc_state *st);
  * this step; -ENODATA when neither the BMS nor the config gives a capacity
  * (nothing is counted then; the caller shows the BMS's SOC).
  */
-int soc_step(const struct charge_soc_config *cfg, const struct soc_input *in,
-	     struct soc_state *st, unsigned *ret_events);
+int soc_step(const struct charge_soc_config *cfg, const struct soc_input *in, struct soc_state *st,
+	     unsigned *ret_events);
 
 /* The current correction table applied to a reading (identity when the table is empty). */
 double soc_correct_current(const struct charge_soc_config *cfg, double reported_a);

@@ -113,6 +113,7 @@ static const struct path_def unknown_paths[] = {
 static const struct path_def pack_paths[] = {
 	{"/Bms/HardwareVersion", 's', NULL},
 	{"/CurrentAvg", 'd', "%.2fA"},
+	{"/SocBms", 'd', "%.0f%%"}, /* the BMS's own SOC, whatever soc_source says */
 	{"/System/Temperature1", 'd', "%.1f°C"},
 	{"/System/Temperature2", 'd', "%.1f°C"},
 	{"/System/Temperature3", 'd', "%.1f°C"},

@@ -80,10 +80,10 @@ static void set_correction(struct charge_soc_config *c)
 
 struct day {
 	double true_soc, bms_soc, soc;
-	double true_at_full; /* the pack's true SOC when the counter reset to 100 % */
-	uint64_t full_at_ms;      /* when the counter reset to 100 %, 0 = never */
-	uint64_t tail_since_ms;   /* since when the full condition holds (seen from outside) */
-	uint64_t held_ms;         /* how long it had held at the reset */
+	double true_at_full;    /* the pack's true SOC when the counter reset to 100 % */
+	uint64_t full_at_ms;    /* when the counter reset to 100 %, 0 = never */
+	uint64_t tail_since_ms; /* since when the full condition holds (seen from outside) */
+	uint64_t held_ms;       /* how long it had held at the reset */
 	unsigned full_events, empty_events, gaps;
 };
 
@@ -150,7 +150,8 @@ static void run_day(const struct charge_soc_config *cfg, struct day *d)
 				.cvl_v = cvl,
 				.cell_target_v = CELL_MAX,
 			};
-			/* what the condition needs, seen from outside: for the "not before" check */
+			/* what the condition needs, seen from outside: for the "not before" check
+			 */
 			bool cond = meas <= cfg->tail_current + 0.5 && v >= cvl - 0.01 * CELLS;
 			if (!cond)
 				d->tail_since_ms = 0;
@@ -465,13 +466,14 @@ static void test_config(void)
 {
 	struct charge_config c;
 	char msg[800];
-	CU_ASSERT_FATAL(load("charge = {\n"
-			     "  soc = (\n"
-			     "    { pack = \"ttyUSB0\"; soc_source = \"coulomb\"; capacity = 280.0; },\n"
-			     "    { soc_source = \"service:com.victronenergy.battery.ttyS2\"; }\n"
-			     "  );\n"
-			     "};\n",
-			     &c, msg, sizeof(msg)) == 0);
+	CU_ASSERT_FATAL(
+		load("charge = {\n"
+		     "  soc = (\n"
+		     "    { pack = \"ttyUSB0\"; soc_source = \"coulomb\"; capacity = 280.0; },\n"
+		     "    { soc_source = \"service:com.victronenergy.battery.ttyS2\"; }\n"
+		     "  );\n"
+		     "};\n",
+		     &c, msg, sizeof(msg)) == 0);
 	CU_ASSERT(c.nsoc == 2);
 	const char *svc = NULL;
 	const struct charge_soc_config *e = charge_soc_find(&c, "usb-x", "ttyUSB0", "usb_x");
@@ -490,19 +492,23 @@ static void test_config(void)
 	/* bad values name file, line and key */
 	expect_error("charge = {\n soc = (\n  { soc_source = \"shunt\"; }\n );\n};\n",
 		     "soc.conf:3: charge.soc[0].soc_source: 'shunt': must be");
-	expect_error("charge = {\n soc = (\n  { soc_source = \"service:org.example.x\"; }\n );\n};\n",
-		     "soc.conf:3: charge.soc[0].soc_source: 'service:org.example.x'");
-	expect_error("charge = {\n soc = (\n  { soc_source = \"service:com.victronenergy.battery.\"; "
-		     "}\n );\n};\n",
-		     "charge.soc[0].soc_source");
+	expect_error(
+		"charge = {\n soc = (\n  { soc_source = \"service:org.example.x\"; }\n );\n};\n",
+		"soc.conf:3: charge.soc[0].soc_source: 'service:org.example.x'");
+	expect_error(
+		"charge = {\n soc = (\n  { soc_source = \"service:com.victronenergy.battery.\"; "
+		"}\n );\n};\n",
+		"charge.soc[0].soc_source");
 	expect_error("charge = {\n soc = (\n  { soc_source = "
 		     "\"service:com.victronenergy.battery.a..b\"; }\n );\n};\n",
 		     "not a valid D-Bus service name");
+	expect_error(
+		"charge = {\n soc = (\n  { soc_source = \"coulomb\";\n"
+		"    current_reported = [0.0, 10.0];\n    current_actual = [0.0];\n  }\n );\n};\n",
+		"soc.conf:5: charge.soc[0].current_actual: must have as many");
 	expect_error("charge = {\n soc = (\n  { soc_source = \"coulomb\";\n"
-		     "    current_reported = [0.0, 10.0];\n    current_actual = [0.0];\n  }\n );\n};\n",
-		     "soc.conf:5: charge.soc[0].current_actual: must have as many");
-	expect_error("charge = {\n soc = (\n  { soc_source = \"coulomb\";\n"
-		     "    current_reported = [10.0, 0.0];\n    current_actual = [1.0, 0.0];\n  }\n );\n};\n",
+		     "    current_reported = [10.0, 0.0];\n    current_actual = [1.0, 0.0];\n  }\n "
+		     ");\n};\n",
 		     "soc.conf:4: charge.soc[0].current_reported: must be strictly ascending");
 	expect_error("charge = {\n soc = (\n  { pack = \"a\"; },\n  { pack = \"a\"; }\n );\n};\n",
 		     "soc.conf:4: charge.soc[1].pack: 'a' already has an entry");
