@@ -785,15 +785,13 @@ static void soc_apply(struct publish *p, struct batt *b, bool new_data, uint64_t
 		soc_save(p, b, now, false);
 	}
 	soc_write_back(p, b);
-	if (!b->soc.started)
-		return; /* never counted (no capacity yet): the BMS's SOC stays */
+	/* nothing counted without a capacity (a saved value would stand still): the BMS's */
+	if (!b->soc.started || !(cap_ah > 0))
+		return;
 	sn->soc_cpct = (uint16_t)lround(b->soc.soc_pct * 100.0);
-	sn->valid |= BMS_V_SOC;
-	if (cap_ah > 0) {
-		sn->capacity_full_mah = (int32_t)lround(cap_ah * 1000.0);
-		sn->capacity_remain_mah = (int32_t)lround(cap_ah * 10.0 * b->soc.soc_pct);
-		sn->valid |= BMS_V_CAP_FULL | BMS_V_CAP_REMAIN;
-	}
+	sn->capacity_full_mah = (int32_t)lround(cap_ah * 1000.0);
+	sn->capacity_remain_mah = (int32_t)lround(cap_ah * 10.0 * b->soc.soc_pct);
+	sn->valid |= BMS_V_SOC | BMS_V_CAP_FULL | BMS_V_CAP_REMAIN;
 }
 
 static void batt_fill(struct publish *p, struct batt *b)

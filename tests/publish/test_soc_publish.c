@@ -237,12 +237,33 @@ static void test_full_reset(void)
 	CU_ASSERT(rec.cmd.status == STORE_CMD_NONE);
 }
 
+/* No capacity from the BMS and none configured: nothing to count with, the BMS's SOC shows. */
+static void test_no_capacity(void)
+{
+	struct bms_snapshot s = mk(52000, -36000, 7000), other = mk(52000, 0, 5000);
+	s.valid &= ~(uint32_t)(BMS_V_CAP_FULL | BMS_V_CAP_REMAIN);
+	step2(&s, &other, 1000);
+	expect_d(SVC, "/Soc", 70.0);
+	expect_d(SVC, "/SocBms", 70.0);
+	struct tb_val v;
+	CU_ASSERT(tb_get_value(cli, SVC, "/Capacity", &v) == 0 && v.type == 'x');
+	/* the capacity back: counting goes on from 100 % (the reset) over the 2 s since the
+	 * last sample it counted (2 A then -36 A: -34 As, 0.0094 %), then 36 As a second */
+	s = mk(52000, -36000, 7000);
+	step2(&s, &other, 1000);
+	expect_d(SVC, "/Soc", 99.99);
+	step2(&s, &other, 1000);
+	expect_d(SVC, "/Soc", 99.98);
+	expect_d(SVC, "/SocBms", 70.0);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
 		{"coulomb /Soc and /SocBms", test_coulomb_soc},
 		{"survives a publisher restart", test_survives_restart},
 		{"full reset", test_full_reset},
+		{"no capacity", test_no_capacity},
 		{NULL, NULL},
 	};
 	return sb_add_suite_fixture("soc_publish", suite_init, suite_clean, tests);
