@@ -23,6 +23,7 @@
 
 #include "bms/bms.h"
 #include "bms/stats.h"
+#include "charge/soc.h"
 #include "common/config.h"
 
 /* How the current tables are read between breakpoints (CHARGE_MODE). */
@@ -101,6 +102,10 @@ struct charge_config {
 	double discharge_hold_min_cell; /* V: safe window, lowest last good cell above it */
 	double discharge_hold_max_cell; /* V: highest last good cell below it */
 	double discharge_grace;         /* s after the last good cells: then DCL 0 */
+
+	/* where each pack's SOC comes from, and the coulomb counter's settings (charge/soc.h) */
+	struct charge_soc_config soc[CHARGE_SOC_MAX_PACKS];
+	unsigned nsoc;
 };
 
 extern const struct cfg_key charge_cfg_keys[];

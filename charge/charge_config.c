@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "charge.h"
 
@@ -29,6 +30,101 @@ static const char *const ctrl_choices[] = {"off", "penalty_sum", NULL};
 		.path = p, .type = CFG_DOUBLE_LIST, .offset = OFF(f), .min = lo, .max = hi,        \
 		.def = d, .doc = text                                                              \
 	}
+
+/* One entry of charge.soc (struct charge_soc_config, charge/soc.h). */
+#define SOFF(f) offsetof(struct charge_soc_config, f)
+const struct cfg_key charge_soc_cfg_keys[] = {
+	{.path = "pack",
+	 .type = CFG_STRING,
+	 .offset = SOFF(pack),
+	 .def = "\"\"",
+	 .doc = "The pack this entry is for: its identity (as bank_packs), tty name or service "
+		"id; empty = every pack no other entry names."},
+	{.path = "soc_source",
+	 .type = CFG_STRING,
+	 .offset = SOFF(soc_source),
+	 .def = "\"bms\"",
+	 .doc = "Where /Soc comes from: \"bms\" (the BMS's own), \"coulomb\" (counted by the "
+		"daemon from the current, docs/SOC.md) or "
+		"\"service:com.victronenergy.battery.<name>\" "
+		"(another battery monitor on the bus)."},
+	{.path = "capacity",
+	 .type = CFG_DOUBLE,
+	 .offset = SOFF(capacity),
+	 .min = 0,
+	 .max = 100000,
+	 .def = "0.0",
+	 .doc = "Capacity, Ah, for counting when the BMS reports no full capacity "
+		"(BATTERY_CAPACITY); "
+		"0 = none: without either the BMS's SOC is shown."},
+	{.path = "tail_current",
+	 .type = CFG_DOUBLE,
+	 .offset = SOFF(tail_current),
+	 .min = 0,
+	 .max = 10000,
+	 .def = "5.0",
+	 .doc = "Full-charge condition: the charge current at or below this, A, ..."},
+	{.path = "full_time",
+	 .type = CFG_DOUBLE,
+	 .offset = SOFF(full_time),
+	 .min = 0,
+	 .max = 86400,
+	 .def = "180.0",
+	 .doc = "... for this long, s, without a break, while the pack is at the charge voltage "
+		"(see full_cell_tolerance): then the counted SOC is set to 100 %."},
+	{.path = "full_cell_tolerance",
+	 .type = CFG_DOUBLE,
+	 .offset = SOFF(full_cell_tolerance),
+	 .min = 0,
+	 .max = 0.5,
+	 .def = "0.01",
+	 .doc = "At the charge voltage means: the pack within this many V per cell of the CVL "
+		"outside float, or the highest cell within this of max_cell_voltage."},
+	{.path = "empty_cell_voltage",
+	 .type = CFG_DOUBLE,
+	 .offset = SOFF(empty_cell_voltage),
+	 .min = 1.0,
+	 .max = 5.0,
+	 .def = "2.9",
+	 .doc = "Empty condition: the lowest cell at or below this, V (MIN_CELL_VOLTAGE), ..."},
+	{.path = "empty_time",
+	 .type = CFG_DOUBLE,
+	 .offset = SOFF(empty_time),
+	 .min = 0,
+	 .max = 86400,
+	 .def = "60.0",
+	 .doc = "... for this long, s, without a break (a load surge dips a cell for a moment): "
+		"then the counted SOC is set to 0 %."},
+	{.path = "max_gap",
+	 .type = CFG_DOUBLE,
+	 .offset = SOFF(max_gap),
+	 .min = 1,
+	 .max = 3600,
+	 .def = "30.0",
+	 .doc = "Longest time between two readings that is counted, s (more than the poll "
+		"interval): after a longer gap (comms loss) nothing is counted for it."},
+	{.path = "current_reported",
+	 .type = CFG_DOUBLE_LIST,
+	 .offset = SOFF(current_reported),
+	 .min = -10000,
+	 .max = 10000,
+	 .doc = "Current correction for counting: currents the BMS reports, A, strictly ascending "
+		"(CURRENT_REPORTED_BY_BMS); empty = no correction."},
+	{.path = "current_actual",
+	 .type = CFG_DOUBLE_LIST,
+	 .offset = SOFF(current_actual),
+	 .min = -10000,
+	 .max = 10000,
+	 .doc = "The true current at each of current_reported, A (CURRENT_MEASURED_BY_USER); "
+		"linear between them and beyond the ends along the first and last segment."},
+	{.path = "write_back",
+	 .type = CFG_BOOL,
+	 .offset = SOFF(write_back),
+	 .def = "false",
+	 .doc = "After a full reset, also set the BMS's own SOC to 100 % (drivers with an SOC "
+		"write)."},
+	{NULL},
+};
 
 const struct cfg_key charge_cfg_keys[] = {
 	D("max_charge_current", max_charge_current, 0, 10000, "50.0",
@@ -223,6 +319,15 @@ const struct cfg_key charge_cfg_keys[] = {
 	  "Longest DCL hold, s after the last good cells (BLOCK_ON_DISCONNECT_TIMEOUT_MINUTES x "
 	  "60); "
 	  "then DCL 0. 0 = DCL 0 at stale_after."),
+	{.path = "soc",
+	 .type = CFG_GROUP_LIST,
+	 .offset = OFF(soc),
+	 .sub = charge_soc_cfg_keys,
+	 .elem_size = sizeof(struct charge_soc_config),
+	 .max_count = CHARGE_SOC_MAX_PACKS,
+	 .count_offset = OFF(nsoc),
+	 .doc = "SOC source per pack, and the settings of the daemon's own SOC (docs/SOC.md). A "
+		"pack no entry names (and no entry with an empty pack) shows its BMS's SOC."},
 	{NULL},
 };
 
@@ -266,6 +371,40 @@ static double y_at_highest(const struct cfg_dlist *x, const struct cfg_dlist *y)
 static double highest(const struct cfg_dlist *x)
 {
 	return fmax(x->v[0], x->v[x->n - 1]);
+}
+
+/* The charge.soc entries: each source parses, tables hold, no pack named twice. */
+static int check_soc(const struct charge_config *c, struct cfg_invalid *err)
+{
+	for (unsigned i = 0; i < c->nsoc && i < CHARGE_SOC_MAX_PACKS; i++) {
+		const struct charge_soc_config *e = &c->soc[i];
+		char key[48];
+		enum charge_soc_source src;
+		const char *why = NULL;
+		snprintf(key, sizeof(key), "soc[%u].soc_source", i);
+		if (charge_soc_source_parse(e->soc_source, &src, NULL, &why) < 0)
+			return cfg_invalid(err, key, "'%s': %s", e->soc_source, why);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(c->soc[j].pack, e->pack) == 0) {
+				snprintf(key, sizeof(key), "soc[%u].pack", i);
+				return cfg_invalid(err, key, "'%s' already has an entry (soc[%u])",
+						   e->pack, j);
+			}
+		const struct cfg_dlist *x = &e->current_reported, *y = &e->current_actual;
+		snprintf(key, sizeof(key), "soc[%u].current_actual", i);
+		if (x->n != y->n)
+			return fail(err, key, "must have as many values as current_reported");
+		snprintf(key, sizeof(key), "soc[%u].current_reported", i);
+		if (x->n == 1)
+			return fail(err, key, "needs at least two points (or none: no correction)");
+		for (unsigned k = 1; k < x->n; k++)
+			if (!(x->v[k] > x->v[k - 1]))
+				return fail(err, key, "must be strictly ascending");
+		snprintf(key, sizeof(key), "soc[%u].empty_cell_voltage", i);
+		if (e->empty_cell_voltage >= c->max_cell_voltage)
+			return fail(err, key, "must be below max_cell_voltage");
+	}
+	return 0;
 }
 
 int charge_config_validate(const void *section, struct cfg_invalid *err)
@@ -334,5 +473,5 @@ int charge_config_validate(const void *section, struct cfg_invalid *err)
 				return fail(err, "dcl_cell_voltages",
 					    "reaches 0 A above min_cell_voltage");
 	}
-	return 0;
+	return check_soc(c, err);
 }

@@ -120,6 +120,7 @@ static const struct path_def pack_paths[] = {
 	{"/Info/HeatingPower", 'd', "%.0fW"},
 	{"/Info/HeatingTemperatureStart", 'd', "%.0f°C"},
 	{"/Info/HeatingTemperatureStop", 'd', "%.0f°C"},
+	{"/SocBms", 'd', "%.0f%%"}, /* the BMS's own SOC, whatever soc_source says */
 	{"/System/Temperature1", 'd', "%.1f°C"},
 	{"/System/Temperature2", 'd', "%.1f°C"},
 	{"/System/Temperature3", 'd', "%.1f°C"},

@@ -29,8 +29,10 @@
 #include <unistd.h>
 
 #include "bms/fields.h"
+#include "bms/stats.h"
 #include "charge/bank.h"
 #include "charge/charge.h"
+#include "charge/soc.h"
 #include "common/log.h"
 #include "common/sbtime.h"
 #include "common/statefile.h"
@@ -106,6 +108,14 @@ struct batt {
 	uint64_t standby_ms;   /* rec.updated_ms when it was confirmed: later data can end it */
 	uint64_t next_tick_ms; /* re-evaluate (ages, ramps) by then even without new data */
 	struct batt_writes wr; /* /Settings writes to the BMS */
+	/* the daemon's own SOC (charge/soc.h), with soc_source "coulomb" */
+	const struct charge_soc_config *soc_cfg; /* this pack's charge.soc entry, NULL = none */
+	bool soc_counting;                       /* soc_source "coulomb" */
+	bool soc_nocap_logged;                   /* "no capacity" said once */
+	bool soc_write_due;                      /* a full reset still to send to the BMS */
+	struct soc_state soc;
+	char soc_text[32];     /* the state file's text as last written */
+	uint64_t soc_saved_ms; /* when it was last written, 0 = not yet */
 };
 
 /*
@@ -227,6 +237,50 @@ static void state_save(struct publish *p, struct batt *b)
 		p->state_failing = false;
 		log_info("publish: saving charge state in %s works again", p->state_dir);
 	}
+}
+
+/* ---- computed SOC persistence ---- */
+
+/* At most one write per SOC_SAVE_MS while the SOC changes (the Python driver's
+ * 15 s), and at removal and stop: a restart loses at most that much counting. */
+#define SOC_SAVE_MS 15000u
+
+static void soc_name(const struct batt *b, char *buf, size_t len)
+{
+	snprintf(buf, len, "soc_%s.state", b->sid);
+}
+
+static void soc_load(struct publish *p, struct batt *b)
+{
+	if (!p->state_dir[0])
+		return;
+	char name[STORE_KEY_LEN + 16], text[32];
+	soc_name(b, name, sizeof(name));
+	int r = statefile_read(p->state_dir, name, text, sizeof(text), NULL);
+	if (r == -ENOENT || r == -EPERM || r == -EACCES || r == -ENOTDIR || r == -EROFS)
+		return;
+	if (r == 0 && soc_state_parse(&b->soc, text) == 0)
+		snprintf(b->soc_text, sizeof(b->soc_text), "%s", text);
+	else
+		log_warn("publish: ignoring saved SOC %s/%s: %s", p->state_dir, name,
+			 r < 0 ? strerror(-r) : "unreadable");
+}
+
+/* force: at removal or stop; otherwise only when SOC_SAVE_MS have passed */
+static void soc_save(struct publish *p, struct batt *b, uint64_t now, bool force)
+{
+	char text[32];
+	if (!p->state_dir[0] || !b->soc_counting ||
+	    soc_state_format(&b->soc, text, sizeof(text)) < 0 || strcmp(text, b->soc_text) == 0)
+		return;
+	if (!force && b->soc_saved_ms && now - b->soc_saved_ms < SOC_SAVE_MS)
+		return;
+	char name[STORE_KEY_LEN + 16];
+	soc_name(b, name, sizeof(name));
+	/* a failure is retried after SOC_SAVE_MS; state_save logs the directory's trouble */
+	b->soc_saved_ms = now ? now : 1;
+	if (statefile_write(p->state_dir, name, text, strlen(text)) == 0)
+		snprintf(b->soc_text, sizeof(b->soc_text), "%s", text);
 }
 
 /* ---- history persistence ---- */
@@ -906,6 +960,7 @@ static void pack_service_name(const struct batt *b, char *buf, size_t len)
 static void batt_remove(struct publish *p, struct batt *b)
 {
 	hist_save(p, b, now_ms(p), true);
+	soc_save(p, b, now_ms(p), true);
 	if (b->svc)
 		publish_service_close(b->svc);
 	publish_tree_free(b->tree);
@@ -974,6 +1029,108 @@ static void current_avg_add(struct batt *b)
 	b->cur_ma[b->cur_next] = b->rec.snap.current_ma;
 	b->cur_sum_ma += b->rec.snap.current_ma;
 	b->cur_next = (b->cur_next + 1) % CURRENT_AVG_N;
+}
+
+/* The entry of charge.soc for a new pack, and its saved SOC when it counts. */
+static void soc_setup(struct publish *p, struct batt *b)
+{
+	b->soc_cfg = charge_soc_find(p->ccfg, b->key, b->tty, b->sid);
+	b->soc_counting = charge_soc_source_of(b->soc_cfg, NULL) == CHARGE_SOC_COULOMB;
+	soc_state_init(&b->soc);
+	if (b->soc_counting)
+		soc_load(p, b);
+}
+
+/* After a full reset, set the BMS's own SOC to 100 % (write_back), where the driver can. */
+static void soc_write_back(struct publish *p, struct batt *b)
+{
+	if (!b->soc_write_due)
+		return;
+	const struct bms_driver *drv = bms_driver_find(b->rec.info.protocol);
+	if (!drv || !bms_driver_supports(drv, BMS_CMD_SOC)) {
+		b->soc_write_due = false;
+		log_info("publish: %s: full reset not written back: this BMS's protocol has no SOC "
+			 "write",
+			 b->key);
+		return;
+	}
+	/* never replace a write of the owner's still waiting in the mailbox: next poll */
+	if (b->rec.cmd.status == STORE_CMD_PENDING || b->rec.cmd.status == STORE_CMD_RUNNING)
+		return;
+	uint32_t seq;
+	if (store_command_post(p->st, b->slot, BMS_CMD_SOC, 10000, &seq) == 0) {
+		b->soc_write_due = false;
+		log_info("publish: %s: full reset: BMS SOC set to 100 %% (command %u)", b->key,
+			 (unsigned)seq);
+	}
+}
+
+/*
+ * soc_source "coulomb": count this pack's SOC from a fresh snapshot and put
+ * it (and the remaining capacity it means) into b->rec.snap in place of the
+ * BMS's, on every pass, before the charge rules, the paths, the history and
+ * the bank read the snapshot: they all see one SOC. /SocBms keeps the BMS's
+ * own. The full-charge condition uses the CVL of the previous result: the
+ * one the charger was following while this sample was taken.
+ */
+static void soc_apply(struct publish *p, struct batt *b, bool new_data, uint64_t now)
+{
+	struct bms_snapshot *sn = &b->rec.snap;
+	publish_tree_set_double_if(b->tree, "/SocBms", sn->valid & BMS_V_SOC,
+				   bms_cpct_to_pct(sn->soc_cpct));
+	if (!b->soc_counting)
+		return;
+	const struct charge_soc_config *cfg = b->soc_cfg;
+	double cap_ah = (sn->valid & BMS_V_CAP_FULL) && sn->capacity_full_mah > 0
+				? bms_mah_to_ah(sn->capacity_full_mah)
+				: cfg->capacity;
+	if (new_data) {
+		struct bms_stats cs;
+		bms_stats_compute(sn, &cs);
+		bool cvl = b->have_res && b->res.cvl_valid && !b->res.stale;
+		struct soc_input in = {
+			.t_ms = b->rec.updated_ms,
+			.current_valid = (sn->valid & BMS_V_CURRENT) != 0,
+			.current_a = bms_ma_to_a(sn->current_ma),
+			.bms_soc_valid = (sn->valid & BMS_V_SOC) != 0,
+			.bms_soc_pct = bms_cpct_to_pct(sn->soc_cpct),
+			.capacity_ah = cap_ah,
+			.voltage_valid = (sn->valid & BMS_V_VOLTAGE) != 0,
+			.voltage_v = bms_mv_to_v(sn->voltage_mv),
+			.cells = cs.cell_count,
+			.cell_min_v = bms_mv_to_v(cs.cell_min_mv),
+			.cell_max_v = bms_mv_to_v(cs.cell_max_mv),
+			.cvl_valid = cvl,
+			.cvl_v = cvl ? b->res.cvl_absorb_v - p->ccfg->voltage_drop : 0,
+			.cell_target_v = p->ccfg->max_cell_voltage,
+		};
+		unsigned ev = 0;
+		int r = soc_step(cfg, &in, &b->soc, &ev);
+		if (r == -ENODATA && !b->soc_nocap_logged) {
+			b->soc_nocap_logged = true;
+			log_warn(
+				"publish: %s: soc_source \"coulomb\" needs a capacity: the BMS "
+				"reports none and charge.soc has capacity 0; showing the BMS's SOC",
+				b->key);
+		}
+		if (ev & SOC_EV_FULL) {
+			log_info("publish: %s: full charge: computed SOC set to 100 %%", b->key);
+			b->soc_write_due = cfg->write_back;
+		}
+		if (ev & SOC_EV_EMPTY)
+			log_info("publish: %s: empty: computed SOC set to 0 %%", b->key);
+		if (ev & SOC_EV_GAP)
+			log_debug("publish: %s: a gap in the readings was not counted", b->key);
+		soc_save(p, b, now, false);
+	}
+	soc_write_back(p, b);
+	/* nothing counted without a capacity (a saved value would stand still): the BMS's */
+	if (!b->soc.started || !(cap_ah > 0))
+		return;
+	sn->soc_cpct = (uint16_t)lround(b->soc.soc_pct * 100.0);
+	sn->capacity_full_mah = (int32_t)lround(cap_ah * 1000.0);
+	sn->capacity_remain_mah = (int32_t)lround(cap_ah * 10.0 * b->soc.soc_pct);
+	sn->valid |= BMS_V_SOC | BMS_V_CAP_FULL | BMS_V_CAP_REMAIN;
 }
 
 static void batt_fill(struct publish *p, struct batt *b)
@@ -1155,6 +1312,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		state_load(p, b, now);
 	}
 	hist_load(p, b);
+	soc_setup(p, b);
 
 	int r = publish_tree_new(pack_on_write, b, &b->tree);
 	unsigned ncells = (rec->snap.valid & BMS_V_CELLS) ? rec->snap.cell_count : 0;
@@ -1173,6 +1331,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	publish_paths_fixed(b->tree, conn); /* the names follow the snapshot (batt_fill) */
 	b->seen_seq = rec->seq;
 	b->reported = true;
+	soc_apply(p, b, true, now);
 	current_avg_add(b);
 	batt_compute(p, b, now);
 	publish_history_update(&b->hist, &b->rec.snap, &b->res.stats, rec->updated_ms,
@@ -1220,6 +1379,7 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	b->seen_seq = rec.seq;
 	/* half an interval of slack: the next poll's data, not the timer, should wake us */
 	b->next_tick_ms = now + (uint64_t)p->cfg->interval_ms * 3u / 2u;
+	soc_apply(p, b, new_data, now);
 	if (new_data)
 		current_avg_add(b);
 	mode_outcome(b);

@@ -294,9 +294,13 @@ static const struct {
 	const char *ini, *why;
 } unsupported[] = {
 	{"BMS_CABLE_ALARM", "always published: /Alarms/BmsCable follows charge.stale_after"},
-	{"SOC_CALCULATION", "not supported: the SOC is the BMS's own"},
-	{"CURRENT_REPORTED_BY_BMS", "not supported: no current correction map"},
-	{"CURRENT_MEASURED_BY_USER", "not supported: no current correction map"},
+	{"SOC_CALCULATION",
+	 "handled differently: per pack, charge.soc entry with soc_source = \"coulomb\" "
+	 "(set by hand, docs/SOC.md)"},
+	{"CURRENT_REPORTED_BY_BMS",
+	 "handled differently: charge.soc[].current_reported, only for counting (set by hand)"},
+	{"CURRENT_MEASURED_BY_USER",
+	 "handled differently: charge.soc[].current_actual, only for counting (set by hand)"},
 	{"BLUETOOTH_BMS", "not supported: serial BMSes only"},
 	{"BLUETOOTH_USE_POLLING", "not supported: serial BMSes only"},
 	{"BLUETOOTH_FORCE_RESET_BLE_STACK", "not supported: serial BMSes only"},
@@ -340,8 +344,12 @@ static const struct {
 	{"TELEMETRY", "not supported: serialbatteryd sends nothing anywhere"},
 	{"USE_PORT_AS_UNIQUE_ID",
 	 "handled differently: identity is the BMS serial, else adapter + address"},
-	{"BATTERY_CAPACITY", "not supported: capacity comes from the BMS"},
-	{"AUTO_RESET_SOC", "not supported: the BMS's SOC is not written on float"},
+	{"BATTERY_CAPACITY",
+	 "handled differently: charge.soc[].capacity, for counting when the BMS reports none "
+	 "(set by hand)"},
+	{"AUTO_RESET_SOC",
+	 "handled differently: charge.soc[].write_back, after the daemon's own full reset (set "
+	 "by hand)"},
 	{"USE_BMS_DVCC_VALUES",
 	 "handled differently: charge.use_bms_current_limits obeys the BMS's current limits; "
 	 "voltages always come from charge.*"},
