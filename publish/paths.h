@@ -13,6 +13,9 @@
 
 /* Add every path of a pack (ncells cell paths) or of the aggregate (ncells 0, aggregate true). */
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate);
+/* The same, with a /TimeToSoC/<p> path for each point (NULL or empty: none). */
+int publish_paths_build_points(struct publish_tree *t, unsigned ncells, bool aggregate,
+			       const struct cfg_ilist *soc_points);
 
 /*
  * Names: /ProductName the BMS's model, else product_name, else "<family>
