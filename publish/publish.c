@@ -146,6 +146,7 @@ struct publish {
 	struct kept_state *kept;
 	struct aggregate agg;
 	struct publish_ext *ext; /* external current/SOC source and ESS minimum SOC */
+	int ext_target;          /* who uses its values: a slot, EXT_BANK or EXT_NONE */
 	uint64_t start_ms;
 	uint64_t agg_next_ms; /* next aggregate update while active */
 	unsigned start_ports; /* ports registered by the supervisor when we started */
@@ -866,11 +867,40 @@ static bool own_service(void *ctx, const char *name, const char *owner)
 
 static void agg_update(struct publish *p, uint64_t now);
 
+#define EXT_NONE (-1)
+#define EXT_BANK (-2)
+
+static void ext_refill(struct publish *p);
+
 /* The source's values or the ESS minimum SOC changed: refill what uses them, at once. */
 static void ext_changed(struct publish *p)
 {
 	if (!p->ext || !publish_ext_take_changed(p->ext))
 		return;
+	ext_refill(p);
+}
+
+/*
+ * The source moved to another user (a second pack appeared, the bank
+ * formed): the one that had it shows its BMS's values again in this cycle,
+ * not at its next poll.
+ */
+static void ext_retarget(struct publish *p)
+{
+	if (!p->cfg->external_source[0])
+		return;
+	int target = ext_for_bank(p) ? EXT_BANK : EXT_NONE;
+	for (unsigned s = 0; s < p->nslots && target == EXT_NONE; s++)
+		if (p->batts[s].used && ext_for_pack(p, &p->batts[s]))
+			target = (int)s;
+	if (target == p->ext_target)
+		return;
+	p->ext_target = target;
+	ext_refill(p);
+}
+
+static void ext_refill(struct publish *p)
+{
 	for (unsigned s = 0; s < p->nslots; s++) {
 		struct batt *b = &p->batts[s];
 		if (!b->used || !b->tree || !b->have_res)
@@ -1545,6 +1575,7 @@ static void cycle(struct publish *p, bool timer)
 		if (p->agg.active && (timer || now >= p->agg_next_ms))
 			p->agg_next_ms = now + interval;
 	}
+	ext_retarget(p);
 	handover_info(p);
 	uint64_t next = p->agg.active ? p->agg_next_ms : UINT64_MAX;
 	for (unsigned s = 0; s < p->nslots; s++)
@@ -1858,6 +1889,7 @@ int publish_start(const struct publish_params *prm, struct store *st, struct pub
 	store_port_count(st, &p->start_ports, &pending);
 	p->agg.pub = p;
 	bank_init_members(p);
+	p->ext_target = EXT_NONE;
 	r = publish_ext_new(p->bus_address, p->cfg->external_source, own_service, p, &p->ext);
 	if (r < 0)
 		goto fail;

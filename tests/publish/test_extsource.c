@@ -195,6 +195,41 @@ static void shunt_set(const char *path, bool valid, double v)
 	dbus_message_unref(m);
 }
 
+/* One item in a PropertiesChanged on its own path (what velib sends for a single update). */
+static void shunt_prop(const char *path, double v)
+{
+	DBusMessage *m =
+		dbus_message_new_signal(path, "com.victronenergy.BusItem", "PropertiesChanged");
+	struct shunt_item *x = NULL;
+	pthread_mutex_lock(&shunt.mu);
+	for (unsigned k = 0; k < 5; k++)
+		if (strcmp(shunt.items[k].path, path) == 0)
+			x = &shunt.items[k];
+	x->valid = true;
+	x->v = v;
+	DBusMessageIter it, a, e, tv;
+	char text[64];
+	snprintf(text, sizeof(text), "%g", v);
+	const char *kv = "Value", *kt = "Text", *tp = text;
+	dbus_message_iter_init_append(m, &it);
+	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &a);
+	dbus_message_iter_open_container(&a, DBUS_TYPE_DICT_ENTRY, NULL, &e);
+	dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &kv);
+	shunt_append(&e, x);
+	dbus_message_iter_close_container(&a, &e);
+	dbus_message_iter_open_container(&a, DBUS_TYPE_DICT_ENTRY, NULL, &e);
+	dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &kt);
+	dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &tv);
+	dbus_message_iter_append_basic(&tv, DBUS_TYPE_STRING, &tp);
+	dbus_message_iter_close_container(&e, &tv);
+	dbus_message_iter_close_container(&a, &e);
+	dbus_message_iter_close_container(&it, &a);
+	pthread_mutex_unlock(&shunt.mu);
+	dbus_connection_send(shunt.c, m, NULL);
+	dbus_connection_flush(shunt.c);
+	dbus_message_unref(m);
+}
+
 /* The monitor leaves the bus (its connection closes: its name goes with it). */
 static void shunt_stop(void)
 {
@@ -457,6 +492,16 @@ static void test_bank_follows_external_source(void)
 	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
 	shunt_set("/Soc", true, 61);
 	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 61.0));
+	/* a single update as velib sends it */
+	shunt_prop("/Dc/0/Current", -22.5);
+	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -22.5));
+	/* the monitor has lost its shunt (/Connected 0): not used until it is back */
+	shunt_set("/Connected", true, 0);
+	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', 25.0));
+	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	shunt_set("/Connected", true, 1);
+	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -22.5));
+	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 61.0));
 
 	/* it leaves the bus: the packs' values at once, the data clock standing still */
 	shunt_stop();
@@ -467,6 +512,28 @@ static void test_bank_follows_external_source(void)
 	CU_ASSERT_FATAL(shunt_start(SHUNT, -5, 42) == 0);
 	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -5.0));
 	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 42.0));
+	stop();
+}
+
+/* Without a bank, the only pack takes the monitor's values; two packs without a bank: none. */
+static void test_pack_follows_external_source(void)
+{
+	config(PUBLISH_BANK_OFF);
+	snprintf(pcfg.external_source, CFG_STR, SHUNT);
+	start();
+	struct bms_snapshot a = mk_snap(12500, 5000, 100000);
+	step(&a, NULL);
+	CU_ASSERT_FATAL(shunt_start(SHUNT, -7.5, 44) == 0);
+	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', -7.5));
+	CU_ASSERT(until_d(SVC_A, "/Soc", 'd', 44.0));
+	CU_ASSERT(until_d(SVC_A, "/Dc/0/Power", 'd', round(52.8 * -7.5 * 10) / 10));
+	step(&a, NULL);
+	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', -7.5));
+	/* a second pack: which one the shunt measures is unknown, so neither uses it */
+	struct bms_snapshot b = mk_snap(12500, 7000, 300000);
+	step(&a, &b);
+	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', 12.5));
+	CU_ASSERT(until_d(SVC_A, "/Soc", 'd', 50.0));
 	stop();
 }
 
@@ -585,6 +652,7 @@ int sb_register_tests(void)
 	static const struct sb_test tests[] = {
 		{"the bank follows an external monitor, falls back",
 		 test_bank_follows_external_source},
+		{"the only pack follows an external monitor", test_pack_follows_external_source},
 		{"our own service as source is refused", test_own_service_refused},
 		{"/CurrentAvg over the configured window", test_current_avg_window},
 		{"/TimeToGo to the ESS minimum SOC, /TimeToSoC", test_time_to_go},
