@@ -412,6 +412,18 @@ int publish_ext_new(const char *address, const char *service, publish_ext_own_fn
 		return -ENOMEM;
 	}
 	snprintf(e->service, sizeof(e->service), "%s", service ? service : "");
+	/* libdbus refuses (or aborts on) a malformed name in a call: check it once here */
+	if (e->service[0] && !dbus_validate_bus_name(e->service, NULL)) {
+		log_error("publish: external_source \"%s\" is no D-Bus service name: not used",
+			  e->service);
+		e->service[0] = 0;
+	} else if (e->service[0] && strncmp(e->service, "com.victronenergy.battery.", 26) != 0) {
+		log_warn("publish: external_source %s is not a battery service "
+			 "(com.victronenergy.battery.*): its /Dc/0/Current and /Soc are read all "
+			 "the "
+			 "same",
+			 e->service);
+	}
 	e->own = own;
 	e->own_ctx = ctx;
 	e->connected = true;
