@@ -46,7 +46,7 @@ struct publish_ext {
 	DBusPendingCall *min_soc_call; /* GetValue of MinimumSocLimit */
 	struct ext_value min_soc;
 
-	bool changed;
+	unsigned changed; /* PUBLISH_EXT_* */
 	struct publish_ext_stats stats;
 };
 
@@ -129,7 +129,7 @@ static void source_value(struct publish_ext *e, const char *path, DBusMessageIte
 		bool c = !num || v == 1; /* invalid: it says nothing either way */
 		if (c != e->connected) {
 			e->connected = c;
-			e->changed = true;
+			e->changed |= PUBLISH_EXT_VALUES;
 			log_info("publish: external source %s %s", e->service,
 				 c ? "connected to its device again"
 				   : "lost its device (/Connected)");
@@ -149,7 +149,7 @@ static void source_value(struct publish_ext *e, const char *path, DBusMessageIte
 	nv.v = nv.ok ? v : 0;
 	if (!same_value(slot, &nv)) {
 		*slot = nv;
-		e->changed = true;
+		e->changed |= PUBLISH_EXT_VALUES;
 	}
 }
 
@@ -215,7 +215,7 @@ static void set_min_soc(struct publish_ext *e, DBusMessageIter *var)
 	nv.v = nv.ok ? v : 0;
 	if (!same_value(&e->min_soc, &nv)) {
 		e->min_soc = nv;
-		e->changed = true;
+		e->changed |= PUBLISH_EXT_MIN_SOC;
 	}
 }
 
@@ -224,7 +224,7 @@ static void source_clear(struct publish_ext *e)
 {
 	drop_call(&e->items_call);
 	if (e->cur.ok || e->soc.ok)
-		e->changed = true;
+		e->changed |= PUBLISH_EXT_VALUES;
 	e->cur.ok = e->soc.ok = false;
 	e->connected = true;
 }
@@ -619,10 +619,10 @@ void publish_ext_values(const struct publish_ext *e, struct publish_ext_values *
 	ret->soc_pct = e->soc.v;
 }
 
-bool publish_ext_take_changed(struct publish_ext *e)
+unsigned publish_ext_take_changed(struct publish_ext *e)
 {
-	bool c = e->changed;
-	e->changed = false;
+	unsigned c = e->changed;
+	e->changed = 0;
 	return c;
 }
 

@@ -60,8 +60,10 @@ struct publish_ext_values {
 };
 /* The source's values usable now (each invalid when unknown, implausible or gone). */
 void publish_ext_values(const struct publish_ext *e, struct publish_ext_values *ret);
-/* true once after the usable values or the minimum SOC changed. */
-bool publish_ext_take_changed(struct publish_ext *e);
+/* What changed since the last call: the source's usable values, the minimum SOC (bits). */
+#define PUBLISH_EXT_VALUES 1u
+#define PUBLISH_EXT_MIN_SOC 2u
+unsigned publish_ext_take_changed(struct publish_ext *e);
 /* The ESS minimum SOC (%), false while the settings service does not give it. */
 bool publish_ext_min_soc(const struct publish_ext *e, double *ret_pct);
 

@@ -872,12 +872,27 @@ static void agg_update(struct publish *p, uint64_t now);
 
 static void ext_refill(struct publish *p);
 
-/* The source's values or the ESS minimum SOC changed: refill what uses them, at once. */
+/*
+ * The source's values or the ESS minimum SOC changed: refill what uses them,
+ * at once. A monitor's update concerns only its user; the minimum SOC every
+ * /TimeToGo.
+ */
 static void ext_changed(struct publish *p)
 {
-	if (!p->ext || !publish_ext_take_changed(p->ext))
-		return;
-	ext_refill(p);
+	unsigned c = p->ext ? publish_ext_take_changed(p->ext) : 0;
+	if (c & PUBLISH_EXT_MIN_SOC) {
+		ext_refill(p);
+	} else if (c && p->ext_target >= 0) {
+		struct batt *b = &p->batts[p->ext_target];
+		if (b->used && b->tree && b->have_res) {
+			batt_fill(p, b);
+			if (b->svc && b->svc->owned)
+				publish_tree_flush(b->tree, b->svc->conn,
+						   p->cfg->properties_changed);
+		}
+	} else if (c && p->ext_target == EXT_BANK) {
+		agg_update(p, now_ms(p));
+	}
 }
 
 /*
