@@ -561,6 +561,11 @@ uint64_t publish_ext_upkeep(struct publish_ext *e, uint64_t rt)
 	return e->retry_at_ms;
 }
 
+bool publish_ext_connected(const struct publish_ext *e)
+{
+	return e->conn != NULL;
+}
+
 int publish_ext_fd(const struct publish_ext *e)
 {
 	int fd = -1;

@@ -36,6 +36,8 @@ void publish_ext_free(struct publish_ext *e); /* accepts NULL */
 /* Connect when there is no connection (backoff on the real clock rt, ms); returns when to
  * come back (UINT64_MAX: not before something happens). */
 uint64_t publish_ext_upkeep(struct publish_ext *e, uint64_t rt);
+/* Has a connection (it may have been lost since: dispatch or pending tell). */
+bool publish_ext_connected(const struct publish_ext *e);
 /* -1 while not connected. */
 int publish_ext_fd(const struct publish_ext *e);
 bool publish_ext_wants_write(const struct publish_ext *e);

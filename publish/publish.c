@@ -1740,8 +1740,7 @@ static void *thread_main(void *arg)
 				alive = publish_service_dispatch(svc);
 				timeout = 0; /* handlers may have set work for bus_upkeep */
 			}
-			/* a loss seen inside a blocking call leaves no fd to poll: act on it here
-			 */
+			/* a loss seen inside a blocking call: no fd to poll */
 			if (!alive || !dbus_connection_get_is_connected(svc->conn)) {
 				drop_disconnected(p, svc);
 				timeout = 0;
@@ -1755,8 +1754,9 @@ static void *thread_main(void *arg)
 						(publish_service_wants_write(svc) ? POLLOUT : 0))};
 		}
 		size_t ext_k = 0; /* the external source's fd in fds, 0 = none */
-		if (p->ext && publish_ext_fd(p->ext) >= 0) {
-			if (!publish_ext_pending(p->ext)) {
+		if (p->ext && publish_ext_connected(p->ext)) {
+			/* a loss seen inside a blocking call: no fd to poll */
+			if (!publish_ext_pending(p->ext) || publish_ext_fd(p->ext) < 0) {
 				publish_ext_lost(p->ext);
 				ext_changed(p);
 				timeout = 0;

@@ -647,6 +647,27 @@ static void test_bank_time_to_go(void)
 	stop();
 }
 
+/* The bus restarts: the publisher's client connection comes back and reads the monitor again. */
+static void test_bus_restart_reconnects(void)
+{
+	config(PUBLISH_BANK_ON);
+	snprintf(pcfg.external_source, CFG_STR, SHUNT);
+	start();
+	struct bms_snapshot a = mk_snap(12500, 5000, 100000), b = mk_snap(12500, 7000, 300000);
+	step(&a, &b);
+	CU_ASSERT_FATAL(shunt_start(SHUNT, -30, 55) == 0);
+	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -30.0));
+	shunt_stop();
+	tb_disconnect(cli);
+	CU_ASSERT_FATAL(tb_bus_restart(&bus) == 0);
+	cli = tb_connect(bus.address);
+	CU_ASSERT_FATAL(cli != NULL);
+	CU_ASSERT_FATAL(shunt_start(SHUNT, -31, 56) == 0);
+	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -31.0));
+	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 56.0));
+	stop();
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -657,6 +678,7 @@ int sb_register_tests(void)
 		{"/CurrentAvg over the configured window", test_current_avg_window},
 		{"/TimeToGo to the ESS minimum SOC, /TimeToSoC", test_time_to_go},
 		{"the bank's /TimeToGo", test_bank_time_to_go},
+		{"bus restart: the monitor is read again", test_bus_restart_reconnects},
 		{NULL, NULL},
 	};
 	return sb_add_suite_fixture("publish external sources", suite_init, suite_clean, tests);
