@@ -53,10 +53,14 @@
 #define QUIET_PERIOD_MS 60000 /* diagnostics counters alone: at most one signal a minute */
 #define CHARGE_TEXT_LEN 512
 
-/* Current readings with their times (mA, ms): a fixed ring, oldest at head. */
+/*
+ * Current readings with their times (mA; ms, the low 32 bits: differences of
+ * those are right across a wrap, and a window is far shorter than the 49
+ * days of one), a fixed ring, oldest at head: 28 KB a battery.
+ */
 struct avg_ring {
 	int32_t ma[CURRENT_AVG_MAX];
-	uint64_t t[CURRENT_AVG_MAX];
+	uint32_t t[CURRENT_AVG_MAX];
 	unsigned n, head;
 	int64_t sum_ma;
 };
@@ -644,7 +648,7 @@ static void batt_compute(struct publish *p, struct batt *b, uint64_t now)
 /* Readings at or before now - window leave the ring. */
 static void avg_expire(struct avg_ring *r, uint64_t now, uint64_t window_ms)
 {
-	while (r->n && now - r->t[r->head] >= window_ms) {
+	while (r->n && (uint32_t)((uint32_t)now - r->t[r->head]) >= window_ms) {
 		r->sum_ma -= r->ma[r->head];
 		r->head = (r->head + 1) % CURRENT_AVG_MAX;
 		r->n--;
@@ -661,7 +665,7 @@ static void avg_add(struct avg_ring *r, int32_t ma, uint64_t t, uint64_t window_
 	}
 	unsigned k = (r->head + r->n) % CURRENT_AVG_MAX;
 	r->ma[k] = ma;
-	r->t[k] = t;
+	r->t[k] = (uint32_t)t;
 	r->sum_ma += ma;
 	r->n++;
 }
@@ -1282,8 +1286,8 @@ static void agg_ext_avg(struct publish *p, struct publish_tree *t, bool have_soc
 			publish_tree_set_double(t, "/Soc", round(soc * 100) / 100);
 		}
 	}
-	uint64_t last = a->cur.n ? a->cur.t[(a->cur.head + a->cur.n - 1) % CURRENT_AVG_MAX] : 0;
-	if (have_i && (!a->cur.n || now - last >= BANK_AVG_STEP_MS))
+	uint32_t last = a->cur.n ? a->cur.t[(a->cur.head + a->cur.n - 1) % CURRENT_AVG_MAX] : 0;
+	if (have_i && (!a->cur.n || (uint32_t)((uint32_t)now - last) >= BANK_AVG_STEP_MS))
 		avg_add(&a->cur, (int32_t)lround(isum * 1000.0), now, avg_window_ms(p));
 	double avg_a = 0;
 	bool avg = avg_mean(&a->cur, now, avg_window_ms(p), &avg_a) && have_i;
