@@ -42,7 +42,7 @@ static const struct path_def common_paths[] = {
 	{"/Capacity", 'd', "%.1fAh"},
 	{"/InstalledCapacity", 'd', "%.1fAh"},
 	{"/ConsumedAmphours", 'd', "%.1fAh"},
-	{"/TimeToGo", 'd', "%.0fs"},
+	{"/TimeToGo", 'i', "%ds"}, /* int seconds, as Victron's monitors and the Python driver */
 	{"/Info/MaxChargeVoltage", 'd', "%.2fV"},
 	{"/Info/MaxChargeCurrent", 'd', "%.1fA"},
 	{"/Info/MaxDischargeCurrent", 'd', "%.1fA"},
@@ -172,6 +172,7 @@ static const struct path_def pack_paths[] = {
 };
 
 static const struct path_def aggregate_paths[] = {
+	{"/CurrentAvg", 'd', "%.2fA"},
 	{"/System/NrOfBatteries", 'i', NULL},
 	{"/System/BatteriesParallel", 'i', NULL},
 	{"/Bank/Offline", 's', NULL},
@@ -270,11 +271,11 @@ void publish_paths_writes(struct publish_tree *t, bool charge_off, bool discharg
 
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
 {
-	return publish_paths_build_pack(t, ncells, aggregate, NULL);
+	return publish_paths_build_pack(t, ncells, aggregate, NULL, NULL);
 }
 
 int publish_paths_build_pack(struct publish_tree *t, unsigned ncells, bool aggregate,
-			     const struct bms_driver *drv)
+			     const struct bms_driver *drv, const struct cfg_ilist *soc_points)
 {
 	int r = add_defs(t, common_paths);
 	if (r == 0)
@@ -293,6 +294,16 @@ int publish_paths_build_pack(struct publish_tree *t, unsigned ncells, bool aggre
 		path_num(p, sizeof(p), "/Balances/Cell", c);
 		if (r == 0)
 			r = publish_tree_add(t, p, 'i', NULL);
+	}
+	/* seconds as text, the Python driver's default form (TIME_TO_SOC_VALUE_TYPE 1) */
+	for (unsigned k = 0; r == 0 && soc_points && k < soc_points->n; k++) {
+		bool twice = false; /* a point listed twice is one path */
+		for (unsigned j = 0; j < k; j++)
+			twice = twice || soc_points->v[j] == soc_points->v[k];
+		char p[PUBLISH_PATH_LEN];
+		path_num(p, sizeof(p), "/TimeToSoC/", (unsigned)soc_points->v[k]);
+		if (!twice)
+			r = publish_tree_add(t, p, 's', NULL);
 	}
 	if (r == 0)
 		r = publish_tree_add_writable(t, "/CustomName", 's', 0, 0);
@@ -584,11 +595,7 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	/* Victron monitors publish consumed Ah as a negative number */
 	publish_tree_set_double_if(t, "/ConsumedAmphours", have_cons,
 				   -bms_mah_to_ah((int64_t)installed - s->capacity_remain_mah));
-	bool discharging =
-		online && (v & BMS_V_CURRENT) && s->current_ma < 0 && (v & BMS_V_CAP_REMAIN);
-	double ttg =
-		discharging ? (double)s->capacity_remain_mah / (double)-s->current_ma * 3600.0 : 0;
-	publish_tree_set_double_if(t, "/TimeToGo", discharging, round(fmin(ttg, 864000.0)));
+	/* /TimeToGo and /TimeToSoC: the publisher's, from the averaged current (publish.c) */
 
 	publish_paths_limits(t, res, info_paths);
 	publish_tree_set_int(t, "/Io/AllowToCharge", res->allow_charge ? 1 : 0);

@@ -13,9 +13,12 @@
 
 /* Add every path of a pack (ncells cell paths) or of the aggregate (ncells 0, aggregate true). */
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate);
-/* The same, with the /Settings write paths the pack's driver supports (drv NULL: none). */
+/*
+ * The same, with the /Settings write paths the pack's driver supports (drv
+ * NULL: none) and a /TimeToSoC/<p> path for each point (NULL or empty: none).
+ */
 int publish_paths_build_pack(struct publish_tree *t, unsigned ncells, bool aggregate,
-			     const struct bms_driver *drv);
+			     const struct bms_driver *drv, const struct cfg_ilist *soc_points);
 /* The write paths' values (those not registered are skipped): publish.c's "writes". */
 void publish_paths_writes(struct publish_tree *t, bool charge_off, bool discharge_off,
 			  bool balancing_off, int32_t soc_target, const char *error, uint32_t done,

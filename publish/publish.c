@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bms/fields.h"
+#include "bms/plausible.h"
 #include "bms/stats.h"
 #include "charge/bank.h"
 #include "charge/charge.h"
@@ -37,13 +38,20 @@
 #include "common/sbtime.h"
 #include "common/statefile.h"
 #include "publish/busitem.h"
+#include "publish/extsource.h"
 #include "publish/paths.h"
 #include "publish/publish_config.h"
 #include "publish/service.h"
 
 #define AGG_NAME "com.victronenergy.battery.aggregate"
-/* /CurrentAvg: the mean of the last 300 current readings, 5 min at the default 1 s poll */
-#define CURRENT_AVG_N 300
+/*
+ * /CurrentAvg: the mean of the readings of the last current_avg_window_s
+ * seconds. The ring is fixed (no allocation per poll) and holds an hour of
+ * 1 s readings; a faster poll with a long window drops the oldest first.
+ */
+#define CURRENT_AVG_MAX 3600
+/* the bank's own ring is sampled at most once a second (its fills run per member poll) */
+#define BANK_AVG_STEP_MS 1000u
 #define QUIET_PERIOD_MS 60000 /* diagnostics counters alone: at most one signal a minute */
 #define CHARGE_TEXT_LEN 512
 
@@ -74,6 +82,18 @@ struct batt_writes {
 	char saved[64];              /* the forces as last saved */
 };
 
+/*
+ * Current readings with their times (mA; ms, the low 32 bits: differences of
+ * those are right across a wrap, and a window is far shorter than the 49
+ * days of one), a fixed ring, oldest at head: 28 KB a battery.
+ */
+struct avg_ring {
+	int32_t ma[CURRENT_AVG_MAX];
+	uint32_t t[CURRENT_AVG_MAX];
+	unsigned n, head;
+	int64_t sum_ma;
+};
+
 struct batt {
 	bool used;
 	int slot;
@@ -82,10 +102,8 @@ struct batt {
 	char tty[32];
 	uint8_t address;
 	struct publish *pub;
-	uint64_t quiet_sent_ms;        /* publish clock when quiet counters were last released */
-	int32_t cur_ma[CURRENT_AVG_N]; /* /CurrentAvg: the last readings, a ring */
-	unsigned cur_n, cur_next;
-	int64_t cur_sum_ma;
+	uint64_t quiet_sent_ms; /* publish clock when quiet counters were last released */
+	struct avg_ring cur;    /* /CurrentAvg */
 	struct publish_service *svc;
 	struct publish_tree *tree;
 	struct store_record rec;
@@ -141,6 +159,7 @@ struct aggregate {
 	struct bank_slot members[BANK_MAX_PACKS];
 	struct bank_state bst;
 	struct bank_result res;
+	struct avg_ring cur; /* the bank's /CurrentAvg */
 };
 
 struct kept_state {
@@ -169,6 +188,8 @@ struct publish {
 	 * for missing data comes back through its hold and ramp, not at once. */
 	struct kept_state *kept;
 	struct aggregate agg;
+	struct publish_ext *ext; /* external current/SOC source and ESS minimum SOC */
+	int ext_target;          /* who uses its values: a slot, EXT_BANK or EXT_NONE */
 	uint64_t start_ms;
 	uint64_t agg_next_ms; /* next aggregate update while active */
 	unsigned start_ports; /* ports registered by the supervisor when we started */
@@ -181,6 +202,7 @@ struct publish {
 	bool running;
 	/* publish_get_stats(): written by the thread after every wake-up */
 	_Atomic uint64_t st_requests, st_dropped, st_ignored, st_reconnects;
+	_Atomic uint64_t st_ext_updates, st_ext_implausible, st_ext_refused, st_ext_lost;
 };
 
 static uint64_t now_ms(const struct publish *p)
@@ -1017,18 +1039,133 @@ static void batt_compute(struct publish *p, struct batt *b, uint64_t now)
 	state_save(p, b);
 }
 
-/* A fresh snapshot's current into the /CurrentAvg ring (fixed storage: no allocation). */
+/* Readings at or before now - window leave the ring. */
+static void avg_expire(struct avg_ring *r, uint64_t now, uint64_t window_ms)
+{
+	while (r->n && (uint32_t)((uint32_t)now - r->t[r->head]) >= window_ms) {
+		r->sum_ma -= r->ma[r->head];
+		r->head = (r->head + 1) % CURRENT_AVG_MAX;
+		r->n--;
+	}
+}
+
+static void avg_add(struct avg_ring *r, int32_t ma, uint64_t t, uint64_t window_ms)
+{
+	avg_expire(r, t, window_ms);
+	if (r->n == CURRENT_AVG_MAX) { /* full: the oldest goes */
+		r->sum_ma -= r->ma[r->head];
+		r->head = (r->head + 1) % CURRENT_AVG_MAX;
+		r->n--;
+	}
+	unsigned k = (r->head + r->n) % CURRENT_AVG_MAX;
+	r->ma[k] = ma;
+	r->t[k] = (uint32_t)t;
+	r->sum_ma += ma;
+	r->n++;
+}
+
+/* The mean (A) of the window ending now; false when it holds no reading. */
+static bool avg_mean(struct avg_ring *r, uint64_t now, uint64_t window_ms, double *ret_a)
+{
+	avg_expire(r, now, window_ms);
+	if (!r->n)
+		return false;
+	*ret_a = (double)r->sum_ma / r->n / 1000.0;
+	return true;
+}
+
+static uint64_t avg_window_ms(const struct publish *p)
+{
+	return (uint64_t)p->cfg->current_avg_window_s * 1000u;
+}
+
+/* ---- external source ---- */
+
+/* Whose values the external source replaces: the bank, else the only pack, else nobody. */
+static bool ext_for_bank(const struct publish *p)
+{
+	return p->cfg->external_source[0] && p->agg.active;
+}
+
+static bool ext_for_pack(const struct publish *p, const struct batt *b)
+{
+	if (!p->cfg->external_source[0] || p->agg.active)
+		return false;
+	for (unsigned s = 0; s < p->nslots; s++)
+		if (p->batts[s].used && &p->batts[s] != b)
+			return false;
+	return true;
+}
+
+/* The source's current (mA), when it replaces this pack's. */
+static bool ext_pack_current(const struct publish *p, const struct batt *b, int32_t *ret_ma)
+{
+	struct publish_ext_values v;
+	if (!p->ext || !ext_for_pack(p, b))
+		return false;
+	publish_ext_values(p->ext, &v);
+	if (v.current_valid)
+		*ret_ma = (int32_t)lround(v.current_a * 1000.0);
+	return v.current_valid;
+}
+
+/* A reading of the pack's current into the /CurrentAvg ring (fixed storage: no allocation). */
 static void current_avg_add(struct batt *b)
 {
-	if (!(b->rec.snap.valid & BMS_V_CURRENT))
-		return;
-	if (b->cur_n == CURRENT_AVG_N)
-		b->cur_sum_ma -= b->cur_ma[b->cur_next];
-	else
-		b->cur_n++;
-	b->cur_ma[b->cur_next] = b->rec.snap.current_ma;
-	b->cur_sum_ma += b->rec.snap.current_ma;
-	b->cur_next = (b->cur_next + 1) % CURRENT_AVG_N;
+	int32_t ma;
+	if (!ext_pack_current(b->pub, b, &ma)) {
+		if (!(b->rec.snap.valid & BMS_V_CURRENT))
+			return;
+		ma = b->rec.snap.current_ma;
+	}
+	avg_add(&b->cur, ma, b->rec.updated_ms, avg_window_ms(b->pub));
+}
+
+/* The target of /TimeToGo: the ESS minimum SOC, else the configured one. */
+static double time_to_go_target(const struct publish *p)
+{
+	double v;
+	if (p->ext && publish_ext_min_soc(p->ext, &v))
+		return v;
+	return p->cfg->time_to_go_soc;
+}
+
+#define TIME_TO_MAX_S 864000.0 /* Victron's cap: 10 days */
+#define TIME_TO_MIN_A 0.1      /* below it the current is noise (the Python driver's) */
+
+/* Seconds from soc to target (%) of cap_ah at avg_a (+ = charging); false: not towards it. */
+static bool time_to(double soc, double target, double cap_ah, double avg_a, int32_t *ret_s)
+{
+	double d = target - soc; /* % to go, signed like the current that gets there */
+	if (fabs(avg_a) <= TIME_TO_MIN_A || d == 0 || (d > 0) != (avg_a > 0))
+		return false;
+	/* %/100 x Ah / A x 3600 s, in one product: 65 % of 100 Ah at 10 A is 23400 s exactly */
+	double sec = d * cap_ah * 36.0 / avg_a;
+	*ret_s = (int32_t)lround(fmin(sec, TIME_TO_MAX_S));
+	return true;
+}
+
+/*
+ * /TimeToGo (to the ESS minimum SOC, only while discharging) and
+ * /TimeToSoC/<p> from the averaged current: a momentary load step moves
+ * neither. have: SOC, capacity and average are known.
+ */
+static void time_to_fill(const struct publish *p, struct publish_tree *t, bool have, double soc,
+			 double cap_ah, double avg_a)
+{
+	int32_t sec = 0;
+	bool ttg = have && cap_ah > 0 && avg_a < 0 &&
+		   time_to(soc, time_to_go_target(p), cap_ah, avg_a, &sec);
+	publish_tree_set_int_if(t, "/TimeToGo", ttg, sec);
+	const struct cfg_ilist *pts = &p->cfg->time_to_soc_points;
+	for (unsigned k = 0; k < pts->n; k++) {
+		char path[PUBLISH_PATH_LEN], text[16];
+		snprintf(path, sizeof(path), "/TimeToSoC/%d", (int)pts->v[k]);
+		bool ok =
+			have && cap_ah > 0 && time_to(soc, (double)pts->v[k], cap_ah, avg_a, &sec);
+		snprintf(text, sizeof(text), "%d", (int)sec);
+		publish_tree_set_string_if(t, path, ok, text);
+	}
 }
 
 /* The entry of charge.soc for a new pack, and its saved SOC when it counts. */
@@ -1139,13 +1276,40 @@ static void batt_fill(struct publish *p, struct batt *b)
 	publish_paths_fill(b->tree, &b->rec, &b->res, &b->hist, !b->info_hidden);
 	publish_paths_names(b->tree, &b->rec, p->cfg->product_name,
 			    b->svc ? b->svc->custom_name : "");
+	uint64_t now = now_ms(p);
+	const struct bms_snapshot *sn = &b->rec.snap;
+	bool online = b->res.connected && !b->res.stale;
+	double soc = bms_cpct_to_pct(sn->soc_cpct);
+	bool have_soc = sn->valid & BMS_V_SOC;
+	struct publish_ext_values ev;
+	if (p->ext && ext_for_pack(p, b)) {
+		/* the external monitor's values replace the BMS's while it gives them */
+		publish_ext_set_limits(p->ext,
+				       bms_plausible_current_max_ma(
+					       (int32_t)(p->ccfg->max_charge_current * 1000.0)),
+				       bms_plausible_current_max_ma(
+					       (int32_t)(p->ccfg->max_discharge_current * 1000.0)));
+		publish_ext_values(p->ext, &ev);
+		if (ev.current_valid && online) {
+			publish_tree_set_double(b->tree, "/Dc/0/Current", ev.current_a);
+			publish_tree_set_double_if(
+				b->tree, "/Dc/0/Power", sn->valid & BMS_V_VOLTAGE,
+				round(bms_mv_to_v(sn->voltage_mv) * ev.current_a * 10) / 10);
+		}
+		if (ev.soc_valid) {
+			soc = ev.soc_pct;
+			have_soc = true;
+			publish_tree_set_double(b->tree, "/Soc", soc);
+		}
+	}
 	/* withdrawn with the live current once stale, like /Dc/0/Current */
-	bool avg = b->cur_n > 0 && b->res.connected && !b->res.stale;
-	if (avg)
-		publish_tree_set_double(b->tree, "/CurrentAvg",
-					round((double)b->cur_sum_ma / b->cur_n / 10.0) / 100.0);
-	else
-		publish_tree_set_invalid(b->tree, "/CurrentAvg");
+	double avg_a = 0;
+	bool avg = avg_mean(&b->cur, now, avg_window_ms(p), &avg_a) && online;
+	publish_tree_set_double_if(b->tree, "/CurrentAvg", avg, round(avg_a * 100.0) / 100.0);
+	int32_t cap_mah =
+		(sn->valid & BMS_V_CAP_FULL) ? sn->capacity_full_mah : sn->capacity_design_mah;
+	bool have_cap = sn->valid & (BMS_V_CAP_FULL | BMS_V_CAP_DESIGN);
+	time_to_fill(p, b->tree, avg && have_soc && have_cap, soc, bms_mah_to_ah(cap_mah), avg_a);
 	/* standby the owner chose shows as such while the BMS holds both FETs off */
 	bool running = b->have_res && (b->res.allow_charge || b->res.allow_discharge);
 	if (running && b->rec.updated_ms > b->standby_ms)
@@ -1180,6 +1344,90 @@ static void instance_make_unique(struct publish *p, struct publish_service *self
 }
 
 /* ---- bus upkeep ---- */
+
+/* Our own services: the external source must never be one of them (publish_ext_own_fn). */
+static bool own_service(void *ctx, const char *name, const char *owner)
+{
+	struct publish *p = ctx;
+	if (strcmp(name, AGG_NAME) == 0)
+		return true;
+	for (unsigned s = 0; s <= p->nslots; s++) {
+		const struct publish_service *svc = s < p->nslots ? p->batts[s].svc : p->agg.svc;
+		if (s < p->nslots && p->batts[s].used) {
+			char own[PUBLISH_NAME_LEN];
+			pack_service_name(&p->batts[s], own, sizeof(own));
+			if (strcmp(own, name) == 0)
+				return true;
+		}
+		const char *u = svc && svc->conn ? dbus_bus_get_unique_name(svc->conn) : NULL;
+		if (owner[0] && u && strcmp(u, owner) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void agg_update(struct publish *p, uint64_t now);
+
+#define EXT_NONE (-1)
+#define EXT_BANK (-2)
+
+static void ext_refill(struct publish *p);
+
+/*
+ * The source's values or the ESS minimum SOC changed: refill what uses them,
+ * at once. A monitor's update concerns only its user; the minimum SOC every
+ * /TimeToGo.
+ */
+static void ext_changed(struct publish *p)
+{
+	unsigned c = p->ext ? publish_ext_take_changed(p->ext) : 0;
+	if (c & PUBLISH_EXT_MIN_SOC) {
+		ext_refill(p);
+	} else if (c && p->ext_target >= 0) {
+		struct batt *b = &p->batts[p->ext_target];
+		if (b->used && b->tree && b->have_res) {
+			batt_fill(p, b);
+			if (b->svc && b->svc->owned)
+				publish_tree_flush(b->tree, b->svc->conn,
+						   p->cfg->properties_changed);
+		}
+	} else if (c && p->ext_target == EXT_BANK) {
+		agg_update(p, now_ms(p));
+	}
+}
+
+/*
+ * The source moved to another user (a second pack appeared, the bank
+ * formed): the one that had it shows its BMS's values again in this cycle,
+ * not at its next poll.
+ */
+static void ext_retarget(struct publish *p)
+{
+	if (!p->cfg->external_source[0])
+		return;
+	int target = ext_for_bank(p) ? EXT_BANK : EXT_NONE;
+	for (unsigned s = 0; s < p->nslots && target == EXT_NONE; s++)
+		if (p->batts[s].used && ext_for_pack(p, &p->batts[s]))
+			target = (int)s;
+	if (target == p->ext_target)
+		return;
+	p->ext_target = target;
+	ext_refill(p);
+}
+
+static void ext_refill(struct publish *p)
+{
+	for (unsigned s = 0; s < p->nslots; s++) {
+		struct batt *b = &p->batts[s];
+		if (!b->used || !b->tree || !b->have_res)
+			continue;
+		batt_fill(p, b);
+		if (b->svc && b->svc->owned)
+			publish_tree_flush(b->tree, b->svc->conn, p->cfg->properties_changed);
+	}
+	if (p->agg.active)
+		agg_update(p, now_ms(p));
+}
 
 /*
  * Bus timing runs on the real monotonic clock, not on the data clock
@@ -1318,7 +1566,8 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 	unsigned ncells = (rec->snap.valid & BMS_V_CELLS) ? rec->snap.cell_count : 0;
 	if (r == 0)
 		r = publish_paths_build_pack(b->tree, ncells, false,
-					     bms_driver_find(rec->info.protocol));
+					     bms_driver_find(rec->info.protocol),
+					     &p->cfg->time_to_soc_points);
 	if (r < 0) {
 		batt_remove(p, b);
 		return r;
@@ -1431,7 +1680,7 @@ static int agg_create(struct publish *p)
 	struct aggregate *a = &p->agg;
 	int r = publish_tree_new(agg_on_write, a, &a->tree);
 	if (r == 0)
-		r = publish_paths_build(a->tree, 0, true);
+		r = publish_paths_build_pack(a->tree, 0, true, NULL, &p->cfg->time_to_soc_points);
 	if (r == 0)
 		r = publish_service_open(p->bus_address, &a->svc);
 	if (r < 0) {
@@ -1514,6 +1763,48 @@ static bool bank_complete(struct publish *p, uint64_t now, bool ports_done)
 		}
 	}
 	return true;
+}
+
+/*
+ * The bank's external source, /CurrentAvg and times: the source's current
+ * and SOC replace the packs' sum and weighted SOC while it gives them; the
+ * averaged current (whichever source) feeds /TimeToGo from the bank's
+ * capacity.
+ */
+static void agg_ext_avg(struct publish *p, struct publish_tree *t, bool have_soc, double soc,
+			double cap_ah, double volt, bool have_i, double isum, uint64_t now)
+{
+	struct aggregate *a = &p->agg;
+	if (p->ext && ext_for_bank(p)) {
+		/* a bank's plausible current: every member's at once */
+		unsigned n = a->res.members ? a->res.members : 1;
+		int64_t mc = bms_plausible_current_max_ma(
+			(int32_t)(p->ccfg->max_charge_current * 1000.0));
+		int64_t md = bms_plausible_current_max_ma(
+			(int32_t)(p->ccfg->max_discharge_current * 1000.0));
+		publish_ext_set_limits(p->ext, mc * n, md * n);
+		struct publish_ext_values ev;
+		publish_ext_values(p->ext, &ev);
+		if (ev.current_valid) {
+			have_i = true;
+			isum = ev.current_a;
+			publish_tree_set_double(t, "/Dc/0/Current", round(isum * 1000) / 1000);
+			publish_tree_set_double_if(t, "/Dc/0/Power", !isnan(volt),
+						   round(volt * isum * 10) / 10);
+		}
+		if (ev.soc_valid && p->complete) {
+			have_soc = true;
+			soc = ev.soc_pct;
+			publish_tree_set_double(t, "/Soc", round(soc * 100) / 100);
+		}
+	}
+	uint32_t last = a->cur.n ? a->cur.t[(a->cur.head + a->cur.n - 1) % CURRENT_AVG_MAX] : 0;
+	if (have_i && (!a->cur.n || (uint32_t)((uint32_t)now - last) >= BANK_AVG_STEP_MS))
+		avg_add(&a->cur, (int32_t)lround(isum * 1000.0), now, avg_window_ms(p));
+	double avg_a = 0;
+	bool avg = avg_mean(&a->cur, now, avg_window_ms(p), &avg_a) && have_i;
+	publish_tree_set_double_if(t, "/CurrentAvg", avg, round(avg_a * 100.0) / 100.0);
+	time_to_fill(p, t, avg && have_soc && cap_ah > 0, soc, cap_ah, avg_a);
 }
 
 static void agg_fill(struct publish *p, uint64_t now)
@@ -1665,9 +1956,8 @@ static void agg_fill(struct publish *p, uint64_t now)
 	publish_tree_set_double_if(t, "/InstalledCapacity", have_full, round(full * 1000) / 1000);
 	publish_tree_set_double_if(t, "/ConsumedAmphours", have_full && have_remain,
 				   -round((full - remain) * 1000) / 1000);
-	bool dis = have_i && isum < 0 && have_remain;
-	publish_tree_set_double_if(t, "/TimeToGo", dis,
-				   round(fmin(dis ? remain / -isum * 3600 : 0, 864000)));
+	agg_ext_avg(p, t, ready && nsoc > 0, soc, have_full ? full : 0, nv ? vsum / nv : NAN,
+		    have_i, isum, now);
 	publish_tree_set_double_if(t, "/System/MinCellVoltage", cmin_id[0], cmin);
 	publish_tree_set_double_if(t, "/System/MaxCellVoltage", cmax_id[0], cmax);
 	publish_tree_set_string_if(t, "/System/MinVoltageCellId", cmin_id[0], cmin_id);
@@ -1820,6 +2110,7 @@ static void cycle(struct publish *p, bool timer)
 		if (p->agg.active && (timer || now >= p->agg_next_ms))
 			p->agg_next_ms = now + interval;
 	}
+	ext_retarget(p);
 	handover_info(p);
 	uint64_t next = p->agg.active ? p->agg_next_ms : UINT64_MAX;
 	for (unsigned s = 0; s < p->nslots; s++)
@@ -1870,6 +2161,14 @@ static void stats_update(struct publish *p)
 	atomic_store(&p->st_requests, st.requests);
 	atomic_store(&p->st_dropped, st.dropped_replies);
 	atomic_store(&p->st_ignored, st.ignored_signals);
+	if (p->ext) {
+		struct publish_ext_stats es;
+		publish_ext_get_stats(p->ext, &es);
+		atomic_store(&p->st_ext_updates, es.updates);
+		atomic_store(&p->st_ext_implausible, es.implausible);
+		atomic_store(&p->st_ext_refused, es.refused);
+		atomic_store(&p->st_ext_lost, es.lost);
+	}
 }
 
 void publish_get_stats(const struct publish *p, struct publish_stats *ret)
@@ -1878,6 +2177,10 @@ void publish_get_stats(const struct publish *p, struct publish_stats *ret)
 	ret->dropped_replies = atomic_load(&p->st_dropped);
 	ret->ignored_signals = atomic_load(&p->st_ignored);
 	ret->reconnects = atomic_load(&p->st_reconnects);
+	ret->ext_updates = atomic_load(&p->st_ext_updates);
+	ret->ext_implausible = atomic_load(&p->st_ext_implausible);
+	ret->ext_refused = atomic_load(&p->st_ext_refused);
+	ret->ext_lost = atomic_load(&p->st_ext_lost);
 }
 
 /* On the bus with its name and nothing pending. */
@@ -1915,6 +2218,12 @@ static int bus_upkeep(struct publish *p)
 		if (due < next)
 			next = due;
 	}
+	if (p->ext) {
+		uint64_t due = publish_ext_upkeep(p->ext, rt);
+		if (due < next)
+			next = due;
+		ext_changed(p); /* a (re)connection reads the source and the settings */
+	}
 	stats_update(p);
 	if (next == UINT64_MAX)
 		return -1;
@@ -1925,7 +2234,7 @@ static int bus_upkeep(struct publish *p)
 static void *thread_main(void *arg)
 {
 	struct publish *p = arg;
-	size_t cap = 4 + p->nslots;
+	size_t cap = 5 + p->nslots;
 	struct pollfd *fds = calloc(cap, sizeof(*fds));
 	struct publish_service **owners = calloc(cap, sizeof(*owners));
 	if (!fds || !owners) {
@@ -1951,8 +2260,7 @@ static void *thread_main(void *arg)
 				alive = publish_service_dispatch(svc);
 				timeout = 0; /* handlers may have set work for bus_upkeep */
 			}
-			/* a loss seen inside a blocking call leaves no fd to poll: act on it here
-			 */
+			/* a loss seen inside a blocking call: no fd to poll */
 			if (!alive || !dbus_connection_get_is_connected(svc->conn)) {
 				drop_disconnected(p, svc);
 				timeout = 0;
@@ -1964,6 +2272,24 @@ static void *thread_main(void *arg)
 				.events =
 					(short)(POLLIN |
 						(publish_service_wants_write(svc) ? POLLOUT : 0))};
+		}
+		size_t ext_k = 0; /* the external source's fd in fds, 0 = none */
+		if (p->ext && publish_ext_connected(p->ext)) {
+			/* a loss seen inside a blocking call: no fd to poll */
+			if (!publish_ext_pending(p->ext) || publish_ext_fd(p->ext) < 0) {
+				publish_ext_lost(p->ext);
+				ext_changed(p);
+				timeout = 0;
+			} else {
+				ext_changed(p);
+				ext_k = n;
+				owners[n] = NULL;
+				fds[n++] = (struct pollfd){
+					.fd = publish_ext_fd(p->ext),
+					.events = (short)(POLLIN |
+							  (publish_ext_wants_write(p->ext) ? POLLOUT
+											   : 0))};
+			}
 		}
 		if (poll(fds, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
@@ -1985,6 +2311,12 @@ static void *thread_main(void *arg)
 		for (size_t k = 3; k < n; k++) {
 			if (!fds[k].revents)
 				continue;
+			if (k == ext_k) {
+				if (!publish_ext_dispatch(p->ext))
+					publish_ext_lost(p->ext);
+				ext_changed(p);
+				continue;
+			}
 			struct publish_service *svc = owners[k];
 			/* the service may have been removed by the cycle above */
 			struct batt *b = NULL;
@@ -2007,6 +2339,8 @@ out:
 	if (p->agg.svc)
 		publish_service_close(p->agg.svc);
 	publish_tree_free(p->agg.tree);
+	publish_ext_free(p->ext);
+	p->ext = NULL;
 	p->agg.svc = NULL;
 	p->agg.tree = NULL;
 	free(fds);
@@ -2090,6 +2424,10 @@ int publish_start(const struct publish_params *prm, struct store *st, struct pub
 	store_port_count(st, &p->start_ports, &pending);
 	p->agg.pub = p;
 	bank_init_members(p);
+	p->ext_target = EXT_NONE;
+	r = publish_ext_new(p->bus_address, p->cfg->external_source, own_service, p, &p->ext);
+	if (r < 0)
+		goto fail;
 
 	/* libdbus is used from this thread only, but the daemon's other threads may link it */
 	dbus_threads_init_default();

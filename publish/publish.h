@@ -40,6 +40,11 @@ struct publish_stats {
 	uint64_t dropped_replies; /* replies dropped: the outgoing queue was full */
 	uint64_t ignored_signals; /* settings signals not sent by the settings owner */
 	uint64_t reconnects;      /* bus connections made again after a loss (since start) */
+	/* the external current/SOC source (publish.external_source) */
+	uint64_t ext_updates;     /* values received from it */
+	uint64_t ext_implausible; /* values received and not used (implausible) */
+	uint64_t ext_refused;     /* times it turned out to be one of our own services */
+	uint64_t ext_lost;        /* times it went away while its values were in use */
 };
 void publish_get_stats(const struct publish *p, struct publish_stats *ret);
 

@@ -100,5 +100,40 @@ const struct cfg_key publish_cfg_keys[] = {
 		"again once the pack is detected. false: our own forces are undone after a restart "
 		"(a FET the BMS switched off itself is never switched on). Kept in "
 		"daemon.state_dir."},
+	{.path = "current_avg_window_s",
+	 .type = CFG_INT,
+	 .offset = OFF(current_avg_window_s),
+	 .min = 10,
+	 .max = 3600,
+	 .def = "300",
+	 .doc = "/CurrentAvg is the mean current over this many seconds (the readings of the "
+		"window, at most 3600 of them: a faster poll shortens a long window); /TimeToGo "
+		"and /TimeToSoC are computed from it."},
+	{.path = "time_to_go_soc",
+	 .type = CFG_DOUBLE,
+	 .offset = OFF(time_to_go_soc),
+	 .min = 0,
+	 .max = 100,
+	 .def = "20.0",
+	 .doc = "SOC (%) /TimeToGo counts down to while com.victronenergy.settings gives no ESS "
+		"minimum SOC (/Settings/CGwacs/BatteryLife/MinimumSocLimit, which wins when "
+		"present); 20 is the Python driver's SOC_LOW_WARNING."},
+	{.path = "time_to_soc_points",
+	 .type = CFG_INT_LIST,
+	 .offset = OFF(time_to_soc_points),
+	 .min = 0,
+	 .max = 100,
+	 .doc = "SOC points (%), e.g. [100, 50, 20]: each gets a /TimeToSoC/<p> path, the "
+		"seconds (as text, the Python driver's form) until the averaged current reaches "
+		"it; invalid when the current runs away from it. Empty: none."},
+	{.path = "external_source",
+	 .type = CFG_STRING,
+	 .offset = OFF(external_source),
+	 .def = "\"\"",
+	 .doc = "Another battery monitor's D-Bus service (e.g. "
+		"\"com.victronenergy.battery.ttyS5\", a SmartShunt) whose /Dc/0/Current and /Soc "
+		"replace the BMS's on the bank, or on the only pack when there is no bank; the "
+		"BMS's values are used while it is absent or its values are implausible. One of "
+		"our own services is refused. Empty: none."},
 	{NULL},
 };

@@ -26,7 +26,11 @@ struct publish_config {
 	int64_t aggregate_instance;
 	double bank_share_current;      /* A: |bank current| above which pack shares are measured */
 	int64_t bank_share_fall_time_s; /* a falling share decays with this time constant */
-	bool keep_forced_switches; /* /Settings/Force*Off, TurnBalancingOff survive a restart */
+	bool keep_forced_switches;    /* /Settings/Force*Off, TurnBalancingOff survive a restart */
+	int64_t current_avg_window_s; /* /CurrentAvg: the mean over this many seconds */
+	double time_to_go_soc;        /* % /TimeToGo runs to without the ESS minimum SOC */
+	struct cfg_ilist time_to_soc_points; /* SOC % of the /TimeToSoC/<p> paths */
+	char external_source[CFG_STR];       /* battery service read for current and SOC, "" none */
 };
 
 extern const struct cfg_key publish_cfg_keys[];

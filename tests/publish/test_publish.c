@@ -1488,7 +1488,7 @@ static void test_gui_paths_types(void)
 		{"/Capacity", 'd'},
 		{"/InstalledCapacity", 'd'},
 		{"/ConsumedAmphours", 'd'},
-		{"/TimeToGo", 'x'}, /* charging */
+		{"/TimeToGo", 'x'}, /* charging; an int (s) while discharging: test_extsource.c */
 		{"/Info/MaxChargeVoltage", 'd'},
 		{"/Info/MaxChargeCurrent", 'd'},
 		{"/Info/MaxDischargeCurrent", 'd'},
@@ -1695,7 +1695,8 @@ static void test_quiet_counters(void)
 	dbus_message_unref(sig);
 }
 
-/* /CurrentAvg: the mean of the last 300 readings, a step moves it by its share. */
+/* /CurrentAvg: the mean over the default 300 s window (300 readings at 1 s), a step moves it
+ * by its share. Other windows: test_extsource.c. */
 static void test_current_avg(void)
 {
 	const char *svc = "com.victronenergy.battery.ttyUSB5";
@@ -1809,7 +1810,7 @@ int sb_register_tests(void)
 		{"names tell packs apart", test_names},
 		{"gui-v2's paths with gui-v2's types", test_gui_paths_types},
 		{"poll counters alone: one ItemsChanged a minute", test_quiet_counters},
-		{"/CurrentAvg over the last 300 readings", test_current_avg},
+		{"/CurrentAvg over the default 300 s", test_current_avg},
 		{"heater paths of a BMS that has one", test_heater},
 		{NULL, NULL},
 	};
