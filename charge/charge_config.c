@@ -47,7 +47,9 @@ const struct cfg_key charge_soc_cfg_keys[] = {
 	 .doc = "Where /Soc comes from: \"bms\" (the BMS's own), \"coulomb\" (counted by the "
 		"daemon from the current, docs/SOC.md) or "
 		"\"service:com.victronenergy.battery.<name>\" "
-		"(another battery monitor on the bus)."},
+		"(another battery monitor on the bus; one such service a daemon, the same as "
+		"publish.external_source when both are set; without `pack` only while there "
+		"is one pack)."},
 	{.path = "capacity",
 	 .type = CFG_DOUBLE,
 	 .offset = SOFF(capacity),

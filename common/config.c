@@ -723,6 +723,15 @@ static int load(const struct cfg_schema *schema, void *root, config_t *cf, const
 			set_err(err, name, line_of(s), full, "%s", inv.msg);
 		return -EINVAL;
 	}
+	if (schema->validate) {
+		struct cfg_invalid inv = {"", ""};
+		if (schema->validate(root, &inv) < 0) {
+			bool exact = false;
+			const config_setting_t *s = resolve(top, inv.key, &exact);
+			set_err(err, name, line_of(s), inv.key, "%s", inv.msg);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 

@@ -87,6 +87,9 @@ struct cfg_section {
 
 struct cfg_schema {
 	const struct cfg_section *sections; /* terminated by {NULL} */
+	/* Optional validation across sections, after theirs; ret->key is the
+	 * full path ("charge.soc[1].soc_source"), whose line the loader finds. */
+	int (*validate)(const void *root, struct cfg_invalid *ret);
 };
 
 /* Where an error was found. */

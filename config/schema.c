@@ -74,7 +74,42 @@ static const struct cfg_section sections[] = {
 	{NULL},
 };
 
-const struct cfg_schema sb_config_schema = {.sections = sections};
+/*
+ * One external current/SOC source a daemon (publish/extsource reads one
+ * service): the charge.soc entries with soc_source "service:..." and
+ * publish.external_source must all name the same one.
+ */
+static int sb_config_validate(const void *root, struct cfg_invalid *ret)
+{
+	const struct sb_config *c = root;
+	const char *first = NULL;
+	unsigned first_i = 0;
+	for (unsigned i = 0; i < c->charge.nsoc && i < CHARGE_SOC_MAX_PACKS; i++) {
+		const char *svc = NULL;
+		if (charge_soc_source_of(&c->charge.soc[i], &svc) != CHARGE_SOC_SERVICE || !svc)
+			continue;
+		if (!first) {
+			first = svc;
+			first_i = i;
+		} else if (strcmp(first, svc) != 0) {
+			char key[64];
+			snprintf(key, sizeof(key), "charge.soc[%u].soc_source", i);
+			return cfg_invalid(ret, key,
+					   "names another service than charge.soc[%u] (%s): one "
+					   "external source a daemon",
+					   first_i, first);
+		}
+	}
+	if (first && c->publish.external_source[0] &&
+	    strcmp(first, c->publish.external_source) != 0)
+		return cfg_invalid(ret, "publish.external_source",
+				   "names another service than charge.soc[%u] (%s): one external "
+				   "source a daemon",
+				   first_i, first);
+	return 0;
+}
+
+const struct cfg_schema sb_config_schema = {.sections = sections, .validate = sb_config_validate};
 
 int sb_config_load(const char *path, struct sb_config *ret, struct cfg_error *err)
 {

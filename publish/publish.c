@@ -190,6 +190,9 @@ struct publish {
 	struct aggregate agg;
 	struct publish_ext *ext; /* external current/SOC source and ESS minimum SOC */
 	int ext_target;          /* who uses its values: a slot, EXT_BANK or EXT_NONE */
+	/* the source is a pack's charge.soc soc_source "service:..." (else publish.external_source)
+	 */
+	const struct charge_soc_config *ext_entry;
 	uint64_t start_ms;
 	uint64_t agg_next_ms; /* next aggregate update while active */
 	unsigned start_ports; /* ports registered by the supervisor when we started */
@@ -1081,20 +1084,32 @@ static uint64_t avg_window_ms(const struct publish *p)
 
 /* ---- external source ---- */
 
-/* Whose values the external source replaces: the bank, else the only pack, else nobody. */
-static bool ext_for_bank(const struct publish *p)
+/*
+ * Whose values the external source replaces. Named by a pack's charge.soc
+ * entry (soc_source "service:..."): that pack, bank or not; an entry for
+ * every pack (no `pack`) only while it is the only pack. Named by
+ * publish.external_source: the bank, else the only pack, else nobody.
+ */
+static bool only_pack(const struct publish *p, const struct batt *b)
 {
-	return p->cfg->external_source[0] && p->agg.active;
-}
-
-static bool ext_for_pack(const struct publish *p, const struct batt *b)
-{
-	if (!p->cfg->external_source[0] || p->agg.active)
-		return false;
 	for (unsigned s = 0; s < p->nslots; s++)
 		if (p->batts[s].used && &p->batts[s] != b)
 			return false;
 	return true;
+}
+
+static bool ext_for_bank(const struct publish *p)
+{
+	return !p->ext_entry && p->cfg->external_source[0] && p->agg.active;
+}
+
+static bool ext_for_pack(const struct publish *p, const struct batt *b)
+{
+	if (p->ext_entry)
+		return b->soc_cfg == p->ext_entry && (b->soc_cfg->pack[0] || only_pack(p, b));
+	if (!p->cfg->external_source[0] || p->agg.active)
+		return false;
+	return only_pack(p, b);
 }
 
 /* The source's current (mA), when it replaces this pack's. */
@@ -1403,7 +1418,7 @@ static void ext_changed(struct publish *p)
  */
 static void ext_retarget(struct publish *p)
 {
-	if (!p->cfg->external_source[0])
+	if (!p->cfg->external_source[0] && !p->ext_entry)
 		return;
 	int target = ext_for_bank(p) ? EXT_BANK : EXT_NONE;
 	for (unsigned s = 0; s < p->nslots && target == EXT_NONE; s++)
@@ -2425,7 +2440,17 @@ int publish_start(const struct publish_params *prm, struct store *st, struct pub
 	p->agg.pub = p;
 	bank_init_members(p);
 	p->ext_target = EXT_NONE;
-	r = publish_ext_new(p->bus_address, p->cfg->external_source, own_service, p, &p->ext);
+	/* one source a daemon (the config loader refuses two): a pack's entry, else the key */
+	const char *ext_service = p->cfg->external_source;
+	for (unsigned i = 0; i < p->ccfg->nsoc && i < CHARGE_SOC_MAX_PACKS; i++) {
+		const char *svc = NULL;
+		if (charge_soc_source_of(&p->ccfg->soc[i], &svc) == CHARGE_SOC_SERVICE && svc) {
+			p->ext_entry = &p->ccfg->soc[i];
+			ext_service = svc;
+			break;
+		}
+	}
+	r = publish_ext_new(p->bus_address, ext_service, own_service, p, &p->ext);
 	if (r < 0)
 		goto fail;
 

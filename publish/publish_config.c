@@ -134,6 +134,8 @@ const struct cfg_key publish_cfg_keys[] = {
 		"\"com.victronenergy.battery.ttyS5\", a SmartShunt) whose /Dc/0/Current and /Soc "
 		"replace the BMS's on the bank, or on the only pack when there is no bank; the "
 		"BMS's values are used while it is absent or its values are implausible. One of "
-		"our own services is refused. Empty: none."},
+		"our own services is refused. For one pack of several, use that pack's "
+		"charge.soc soc_source \"service:...\" instead (the same service if both are "
+		"set). Empty: none."},
 	{NULL},
 };

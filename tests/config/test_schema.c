@@ -187,6 +187,25 @@ static void test_cross_key_lines(void)
 	       5, "serial.ports[1].bms", "unknown driver 'nosuch'");
 	expect("udev = {\n  exclude = [\"1a86:7523\",\n    \"bogus\"];\n};\n", 3, "udev.exclude[1]",
 	       "rule \"bogus\"");
+	/* across sections: one external current/SOC source a daemon */
+	expect("charge = {\n  soc = (\n    { pack = \"ttyUSB0\"; soc_source = "
+	       "\"service:com.victronenergy.battery.shunt1\"; },\n    { pack = \"ttyUSB1\";\n"
+	       "      soc_source = \"service:com.victronenergy.battery.shunt2\"; }\n  );\n};\n",
+	       5, "charge.soc[1].soc_source", "names another service than charge.soc[0]");
+	expect("charge = {\n  soc = ( { pack = \"ttyUSB0\"; soc_source = "
+	       "\"service:com.victronenergy.battery.shunt1\"; } );\n};\npublish = {\n"
+	       "  external_source = \"com.victronenergy.battery.ttyS5\";\n};\n",
+	       5, "publish.external_source", "one external source a daemon");
+	/* the same service twice is one source */
+	{
+		char path[64];
+		struct cfg_error e;
+		CU_ASSERT(load_file("charge = {\n  soc = ( { pack = \"ttyUSB0\"; soc_source = "
+				    "\"service:com.victronenergy.battery.ttyS5\"; } );\n};\n"
+				    "publish = {\n  external_source = "
+				    "\"com.victronenergy.battery.ttyS5\";\n};\n",
+				    &e, path, sizeof(path)) == 0);
+	}
 	/* the key the check names keeps its default: the section's line, said so */
 	expect("\ncharge = {\n  stale_after = 100.0;\n};\n", 2, "charge.lost_after",
 	       "must not be below stale_after (lost_after is not set here: its default applies)");

@@ -24,6 +24,7 @@
 #include "tests/support/cunit_main.h"
 
 #define SVC_A "com.victronenergy.battery.ttyUSB0"
+#define SVC_B "com.victronenergy.battery.ttyUSB1"
 #define SVC_AGG "com.victronenergy.battery.aggregate"
 #define SHUNT "com.victronenergy.battery.shunt"
 #define KEY_A "usb-FTDI_A1-if00"
@@ -537,6 +538,37 @@ static void test_pack_follows_external_source(void)
 	stop();
 }
 
+/*
+ * A pack's charge.soc entry names the monitor (soc_source "service:..."):
+ * that pack follows it, in a bank too; the other pack and the bank keep the
+ * BMSes' values.
+ */
+static void test_pack_entry_names_the_source(void)
+{
+	config(PUBLISH_BANK_ON);
+	ccfg.nsoc = 1;
+	snprintf(ccfg.soc[0].pack, CFG_STR, KEY_B);
+	snprintf(ccfg.soc[0].soc_source, CFG_STR, "service:%s", SHUNT);
+	start();
+	struct bms_snapshot a = mk_snap(12500, 5000, 100000), b = mk_snap(12500, 7000, 300000);
+	step(&a, &b);
+	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT_FATAL(shunt_start(SHUNT, -7.5, 44) == 0);
+	CU_ASSERT(until_d(SVC_B, "/Dc/0/Current", 'd', -7.5));
+	CU_ASSERT(until_d(SVC_B, "/Soc", 'd', 44.0));
+	step(&a, &b);
+	CU_ASSERT(until_d(SVC_B, "/Soc", 'd', 44.0));
+	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', 12.5));
+	CU_ASSERT(until_d(SVC_A, "/Soc", 'd', 50.0));
+	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	/* it leaves the bus: pack B's own values again */
+	shunt_stop();
+	CU_ASSERT(until_d(SVC_B, "/Dc/0/Current", 'd', 12.5));
+	CU_ASSERT(until_d(SVC_B, "/Soc", 'd', 70.0));
+	stop();
+	ccfg.nsoc = 0;
+}
+
 /* One of our own services named as the source is refused: the packs' values stay. */
 static void test_own_service_refused(void)
 {
@@ -674,6 +706,7 @@ int sb_register_tests(void)
 		{"the bank follows an external monitor, falls back",
 		 test_bank_follows_external_source},
 		{"the only pack follows an external monitor", test_pack_follows_external_source},
+		{"a pack's soc_source names the monitor", test_pack_entry_names_the_source},
 		{"our own service as source is refused", test_own_service_refused},
 		{"/CurrentAvg over the configured window", test_current_avg_window},
 		{"/TimeToGo to the ESS minimum SOC, /TimeToSoC", test_time_to_go},
