@@ -593,6 +593,76 @@ static DBusMessage *introspect(DBusMessage *msg, const struct publish_tree *t, c
 	return r;
 }
 
+bool publish_variant_number(DBusMessageIter *v, double *ret)
+{
+	DBusBasicValue b;
+	int t = dbus_message_iter_get_arg_type(v);
+	switch (t) {
+	case DBUS_TYPE_DOUBLE:
+	case DBUS_TYPE_INT32:
+	case DBUS_TYPE_UINT32:
+	case DBUS_TYPE_INT64:
+	case DBUS_TYPE_UINT64:
+	case DBUS_TYPE_INT16:
+	case DBUS_TYPE_UINT16:
+	case DBUS_TYPE_BYTE:
+		dbus_message_iter_get_basic(v, &b);
+		break;
+	default:
+		return false;
+	}
+	switch (t) {
+	case DBUS_TYPE_DOUBLE:
+		*ret = b.dbl;
+		break;
+	case DBUS_TYPE_INT32:
+		*ret = b.i32;
+		break;
+	case DBUS_TYPE_UINT32:
+		*ret = b.u32;
+		break;
+	case DBUS_TYPE_INT64:
+		*ret = (double)b.i64;
+		break;
+	case DBUS_TYPE_UINT64:
+		*ret = (double)b.u64;
+		break;
+	case DBUS_TYPE_INT16:
+		*ret = b.i16;
+		break;
+	case DBUS_TYPE_UINT16:
+		*ret = b.u16;
+		break;
+	default:
+		*ret = b.byt;
+		break;
+	}
+	return true;
+}
+
+void publish_bus_name_owner(DBusConnection *c, const char *name, char *out, size_t len,
+			    int timeout_ms)
+{
+	out[0] = 0;
+	DBusMessage *m = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
+						      DBUS_INTERFACE_DBUS, "GetNameOwner");
+	if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID)) {
+		if (m)
+			dbus_message_unref(m);
+		return;
+	}
+	DBusError err;
+	dbus_error_init(&err);
+	DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, timeout_ms, &err);
+	dbus_message_unref(m);
+	dbus_error_free(&err); /* NameHasNoOwner: "" */
+	const char *o;
+	if (r && dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID))
+		snprintf(out, len, "%s", o);
+	if (r)
+		dbus_message_unref(r);
+}
+
 /*
  * Parse a SetValue argument into a candidate item of the target's type:
  * returns 0 (value filled, or *ret_invalid for a bare or wrapped empty int32
@@ -621,9 +691,7 @@ static int parse_set_arg(DBusMessage *msg, const struct publish_item *target,
 		*ret_invalid = true;
 		return 0;
 	}
-	double num;
-	switch (at) {
-	case DBUS_TYPE_STRING: {
+	if (at == DBUS_TYPE_STRING) {
 		if (target->type != PUBLISH_T_STRING)
 			return 1;
 		const char *s;
@@ -633,46 +701,9 @@ static int parse_set_arg(DBusMessage *msg, const struct publish_item *target,
 		snprintf(ret->s, sizeof(ret->s), "%s", s);
 		return 0;
 	}
-	case DBUS_TYPE_DOUBLE:
-		dbus_message_iter_get_basic(&v, &num);
-		break;
-	case DBUS_TYPE_INT32:
-	case DBUS_TYPE_UINT32:
-	case DBUS_TYPE_INT16:
-	case DBUS_TYPE_UINT16:
-	case DBUS_TYPE_BYTE:
-	case DBUS_TYPE_INT64:
-	case DBUS_TYPE_UINT64: {
-		DBusBasicValue bv;
-		dbus_message_iter_get_basic(&v, &bv);
-		switch (at) {
-		case DBUS_TYPE_INT32:
-			num = bv.i32;
-			break;
-		case DBUS_TYPE_UINT32:
-			num = bv.u32;
-			break;
-		case DBUS_TYPE_INT16:
-			num = bv.i16;
-			break;
-		case DBUS_TYPE_UINT16:
-			num = bv.u16;
-			break;
-		case DBUS_TYPE_BYTE:
-			num = bv.byt;
-			break;
-		case DBUS_TYPE_INT64:
-			num = (double)bv.i64;
-			break;
-		default:
-			num = (double)bv.u64;
-			break;
-		}
-		break;
-	}
-	default:
+	double num;
+	if (!publish_variant_number(&v, &num))
 		return 1;
-	}
 	if (target->type == PUBLISH_T_STRING || !isfinite(num))
 		return 1;
 	if (target->type == PUBLISH_T_INT && num != floor(num))

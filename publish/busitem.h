@@ -36,6 +36,15 @@ struct publish_item {
 struct publish_tree;
 
 /*
+ * Shared by the bus code of publish/: a number in a variant of any numeric
+ * D-Bus type (false for other types, e.g. Victron's invalid, an empty ai);
+ * the current unique owner of name ("" when none), asked of the bus daemon.
+ */
+bool publish_variant_number(DBusMessageIter *v, double *ret);
+void publish_bus_name_owner(DBusConnection *c, const char *name, char *out, size_t len,
+			    int timeout_ms);
+
+/*
  * A write accepted by type and range: return 0 to accept (the callback may
  * change the item itself), non-zero to refuse (SetValue answers it). A NULL
  * value means "set invalid" (bare empty array).

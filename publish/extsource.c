@@ -10,6 +10,7 @@
 
 #include "bms/plausible.h"
 #include "common/log.h"
+#include "publish/busitem.h"
 
 #define SETTINGS_NAME "com.victronenergy.settings"
 #define BUSITEM_IFACE "com.victronenergy.BusItem"
@@ -59,48 +60,6 @@ static void drop_call(DBusPendingCall **c)
 	*c = NULL;
 }
 
-/* A number in a variant (any numeric D-Bus type); false for Victron's invalid (empty ai). */
-static bool variant_number(DBusMessageIter *var, double *ret)
-{
-	DBusBasicValue b;
-	switch (dbus_message_iter_get_arg_type(var)) {
-	case DBUS_TYPE_DOUBLE:
-		dbus_message_iter_get_basic(var, &b);
-		*ret = b.dbl;
-		return true;
-	case DBUS_TYPE_INT32:
-		dbus_message_iter_get_basic(var, &b);
-		*ret = b.i32;
-		return true;
-	case DBUS_TYPE_UINT32:
-		dbus_message_iter_get_basic(var, &b);
-		*ret = b.u32;
-		return true;
-	case DBUS_TYPE_INT64:
-		dbus_message_iter_get_basic(var, &b);
-		*ret = (double)b.i64;
-		return true;
-	case DBUS_TYPE_UINT64:
-		dbus_message_iter_get_basic(var, &b);
-		*ret = (double)b.u64;
-		return true;
-	case DBUS_TYPE_INT16:
-		dbus_message_iter_get_basic(var, &b);
-		*ret = b.i16;
-		return true;
-	case DBUS_TYPE_UINT16:
-		dbus_message_iter_get_basic(var, &b);
-		*ret = b.u16;
-		return true;
-	case DBUS_TYPE_BYTE:
-		dbus_message_iter_get_basic(var, &b);
-		*ret = b.byt;
-		return true;
-	default:
-		return false;
-	}
-}
-
 static bool same_value(const struct ext_value *a, const struct ext_value *b)
 {
 	return a->ok == b->ok && (!a->ok || a->v == b->v);
@@ -115,7 +74,7 @@ static bool same_value(const struct ext_value *a, const struct ext_value *b)
 static void source_value(struct publish_ext *e, const char *path, DBusMessageIter *var)
 {
 	double v = 0;
-	bool num = variant_number(var, &v);
+	bool num = publish_variant_number(var, &v);
 	struct ext_value nv = {.ok = false, .v = 0};
 	struct ext_value *slot = NULL;
 	if (strcmp(path, "/Dc/0/Current") == 0) {
@@ -210,8 +169,9 @@ static bool changed_value(DBusMessage *m, DBusMessageIter *ret_var)
 static void set_min_soc(struct publish_ext *e, DBusMessageIter *var)
 {
 	double v = 0;
-	struct ext_value nv = {
-		.ok = var && variant_number(var, &v) && isfinite(v) && v >= 0 && v <= 100, .v = 0};
+	struct ext_value nv = {.ok = var && publish_variant_number(var, &v) && isfinite(v) &&
+				     v >= 0 && v <= 100,
+			       .v = 0};
 	nv.v = nv.ok ? v : 0;
 	if (!same_value(&e->min_soc, &nv)) {
 		e->min_soc = nv;
@@ -453,29 +413,6 @@ void publish_ext_free(struct publish_ext *e)
 	free(e);
 }
 
-/* Current unique owner of name ("" when none); the bus daemon answers at once. */
-static void name_owner(DBusConnection *c, const char *name, char *out, size_t len)
-{
-	out[0] = 0;
-	DBusMessage *m = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
-						      DBUS_INTERFACE_DBUS, "GetNameOwner");
-	if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID)) {
-		if (m)
-			dbus_message_unref(m);
-		return;
-	}
-	DBusError err;
-	dbus_error_init(&err);
-	DBusMessage *r = dbus_connection_send_with_reply_and_block(c, m, CALL_TIMEOUT_MS, &err);
-	dbus_message_unref(m);
-	dbus_error_free(&err); /* NameHasNoOwner: "" */
-	const char *o;
-	if (r && dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID))
-		snprintf(out, len, "%s", o);
-	if (r)
-		dbus_message_unref(r);
-}
-
 static void add_match(DBusConnection *c, const char *fmt, const char *a, const char *b)
 {
 	char rule[NAME_LEN * 2 + 256];
@@ -535,10 +472,10 @@ static int ext_connect(struct publish_ext *e)
 				  e->service, paths[k]);
 	}
 	char owner[NAME_LEN];
-	name_owner(c, SETTINGS_NAME, owner, sizeof(owner));
+	publish_bus_name_owner(c, SETTINGS_NAME, owner, sizeof(owner), CALL_TIMEOUT_MS);
 	settings_owner(e, owner);
 	if (e->service[0]) {
-		name_owner(c, e->service, owner, sizeof(owner));
+		publish_bus_name_owner(c, e->service, owner, sizeof(owner), CALL_TIMEOUT_MS);
 		e->owner[0] = 0; /* a new connection reads the source again */
 		source_owner(e, owner);
 	}

@@ -51,30 +51,6 @@ static void watch_name(DBusConnection *conn, const char *name)
 	dbus_bus_add_match(conn, rule, NULL);
 }
 
-/* Current unique owner of name into out ("" when none). */
-static void name_owner(DBusConnection *conn, const char *name, char *out, size_t len)
-{
-	out[0] = 0;
-	DBusMessage *m = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS,
-						      DBUS_INTERFACE_DBUS, "GetNameOwner");
-	if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID)) {
-		if (m)
-			dbus_message_unref(m);
-		return;
-	}
-	DBusError err;
-	dbus_error_init(&err);
-	DBusMessage *r =
-		dbus_connection_send_with_reply_and_block(conn, m, SETTINGS_TIMEOUT_MS, &err);
-	dbus_message_unref(m);
-	dbus_error_free(&err); /* NameHasNoOwner: "" */
-	const char *o;
-	if (r && dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID))
-		snprintf(out, len, "%s", o);
-	if (r)
-		dbus_message_unref(r);
-}
-
 int publish_service_connect(struct publish_service *s)
 {
 	if (s->conn)
@@ -123,7 +99,8 @@ int publish_service_connect(struct publish_service *s)
 		watch_name(c, s->name);
 		s->name_watched = true;
 	}
-	name_owner(c, SETTINGS_NAME, s->settings_owner, sizeof(s->settings_owner));
+	publish_bus_name_owner(c, SETTINGS_NAME, s->settings_owner, sizeof(s->settings_owner),
+			       SETTINGS_TIMEOUT_MS);
 	return 0;
 }
 
