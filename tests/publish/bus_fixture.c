@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,4 +422,41 @@ int tb_set_value(DBusConnection *c, const char *dest, const char *path, const st
 		rc = -1000;
 	dbus_message_unref(r);
 	return rc;
+}
+
+int tb_config_defaults(struct publish_config *pcfg, struct charge_config *ccfg)
+{
+	const struct cfg_section secs[] = {
+		{.name = "publish", .keys = publish_cfg_keys, .offset = 0}, {NULL}};
+	const struct cfg_schema sch = {.sections = secs};
+	const struct cfg_section csecs[] = {{.name = "charge",
+					     .keys = charge_cfg_keys,
+					     .offset = 0,
+					     .validate = charge_config_validate},
+					    {NULL}};
+	const struct cfg_schema csch = {.sections = csecs};
+	struct cfg_error err;
+	if (cfg_defaults(&sch, pcfg, &err) < 0 || cfg_defaults(&csch, ccfg, &err) < 0)
+		return -1;
+	return 0;
+}
+
+static uint64_t fake_clock(void *ctx)
+{
+	return atomic_load((_Atomic uint64_t *)ctx);
+}
+
+int tb_publisher_start(const char *address, const struct publish_config *pcfg,
+		       const struct charge_config *ccfg, const char *state_dir,
+		       _Atomic uint64_t *clock, struct store *st, struct publish **ret)
+{
+	struct publish_params prm;
+	memset(&prm, 0, sizeof(prm));
+	prm.bus_address = address;
+	prm.cfg = pcfg;
+	prm.charge = ccfg;
+	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir ? state_dir : "");
+	prm.clock_ms = fake_clock;
+	prm.clock_ctx = clock;
+	return publish_start(&prm, st, ret);
 }

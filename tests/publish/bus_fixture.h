@@ -8,6 +8,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "charge/charge.h"
+#include "common/store.h"
+#include "publish/publish.h"
+#include "publish/publish_config.h"
+
 struct tb_bus {
 	pid_t daemon, settings;
 	char dir[128];
@@ -65,5 +70,16 @@ int tb_get_text(DBusConnection *c, const char *dest, const char *path, char *buf
 /* SetValue with a variant of type 'i','d','s' or bare empty ai ('x'); returns the int reply or
  * -1000 on error. */
 int tb_set_value(DBusConnection *c, const char *dest, const char *path, const struct tb_val *v);
+
+/*
+ * The publisher the tests run: config defaults of the publish and charge
+ * sections (charge cross-checked as the loader does), and a start on address
+ * with state_dir ("" = none) and the fake clock: now is *clock (ms), which the
+ * test advances.
+ */
+int tb_config_defaults(struct publish_config *pcfg, struct charge_config *ccfg);
+int tb_publisher_start(const char *address, const struct publish_config *pcfg,
+		       const struct charge_config *ccfg, const char *state_dir,
+		       _Atomic uint64_t *clock, struct store *st, struct publish **ret);
 
 #endif

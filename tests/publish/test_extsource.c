@@ -32,11 +32,6 @@
 #define MIN_SOC "/Settings/CGwacs/BatteryLife/MinimumSocLimit"
 
 static _Atomic uint64_t fake_now = 1000000;
-static uint64_t fake_clock(void *ctx)
-{
-	(void)ctx;
-	return atomic_load(&fake_now);
-}
 
 static struct tb_bus bus;
 static struct store *st;
@@ -306,15 +301,7 @@ static int suite_clean(void)
 /* Defaults, a fast tick and the bank of packs A and B (bank_mode on) or none (off). */
 static void config(int bank_mode)
 {
-	const struct cfg_section secs[] = {
-		{.name = "publish", .keys = publish_cfg_keys, .offset = 0}, {NULL}};
-	const struct cfg_schema sch = {.sections = secs};
-	const struct cfg_section csecs[] = {
-		{.name = "charge", .keys = charge_cfg_keys, .offset = 0}, {NULL}};
-	const struct cfg_schema csch = {.sections = csecs};
-	struct cfg_error err;
-	CU_ASSERT_FATAL(cfg_defaults(&sch, &pcfg, &err) == 0);
-	CU_ASSERT_FATAL(cfg_defaults(&csch, &ccfg, &err) == 0);
+	CU_ASSERT_FATAL(tb_config_defaults(&pcfg, &ccfg) == 0);
 	pcfg.interval_ms = 100;
 	pcfg.bank_mode = bank_mode;
 	if (bank_mode == PUBLISH_BANK_ON) {
@@ -329,13 +316,8 @@ static void start(void)
 	CU_ASSERT_FATAL(store_new(4, &st) == 0);
 	CU_ASSERT_FATAL(store_open(st, KEY_A, &slot_a) == 0);
 	CU_ASSERT_FATAL(store_open(st, KEY_B, &slot_b) == 0);
-	struct publish_params prm;
-	memset(&prm, 0, sizeof(prm));
-	prm.bus_address = bus.address;
-	prm.cfg = &pcfg;
-	prm.charge = &ccfg;
-	prm.clock_ms = fake_clock;
-	CU_ASSERT_FATAL(publish_start(&prm, st, &pub) == 0);
+	CU_ASSERT_FATAL(tb_publisher_start(bus.address, &pcfg, &ccfg, "", &fake_now, st, &pub) ==
+			0);
 }
 
 static void stop(void)

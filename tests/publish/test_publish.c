@@ -31,11 +31,6 @@
 #define WAIT_MS 15000
 
 static _Atomic uint64_t fake_now = 1000000;
-static uint64_t fake_clock(void *ctx)
-{
-	(void)ctx;
-	return atomic_load(&fake_now);
-}
 
 static struct tb_bus bus;
 static struct store *st;
@@ -48,14 +43,7 @@ static char state_dir[64];
 
 static int load_defaults(void)
 {
-	const struct cfg_section secs[] = {
-		{.name = "publish", .keys = publish_cfg_keys, .offset = 0}, {NULL}};
-	const struct cfg_schema sch = {.sections = secs};
-	const struct cfg_section csecs[] = {
-		{.name = "charge", .keys = charge_cfg_keys, .offset = 0}, {NULL}};
-	const struct cfg_schema csch = {.sections = csecs};
-	struct cfg_error err;
-	if (cfg_defaults(&sch, &pcfg, &err) < 0 || cfg_defaults(&csch, &ccfg, &err) < 0)
+	if (tb_config_defaults(&pcfg, &ccfg) < 0)
 		return -1;
 	pcfg.interval_ms = 100; /* ticks only re-evaluate; the fake clock decides ages */
 	return 0;
@@ -110,14 +98,7 @@ static void commit(int slot, const char *tty, const struct bms_snapshot *s)
 
 static int start_publisher(void)
 {
-	struct publish_params prm;
-	memset(&prm, 0, sizeof(prm));
-	prm.bus_address = bus.address;
-	prm.cfg = &pcfg;
-	prm.charge = &ccfg;
-	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir);
-	prm.clock_ms = fake_clock;
-	return publish_start(&prm, st, &pub);
+	return tb_publisher_start(bus.address, &pcfg, &ccfg, state_dir, &fake_now, st, &pub);
 }
 
 /* Wait for NameOwnerChanged(name, _, new) with a non-empty new owner (want_owner) or empty. */

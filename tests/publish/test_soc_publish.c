@@ -29,11 +29,6 @@
 #define SVC2 "com.victronenergy.battery.ttyUSB6"
 
 static _Atomic uint64_t fake_now = 7000000;
-static uint64_t fake_clock(void *ctx)
-{
-	(void)ctx;
-	return atomic_load(&fake_now);
-}
 
 static struct tb_bus bus;
 static struct store *st;
@@ -47,21 +42,11 @@ static char state_dir[64];
 
 static int start_publisher(void)
 {
-	struct publish_params prm;
-	memset(&prm, 0, sizeof(prm));
-	prm.bus_address = bus.address;
-	prm.cfg = &pcfg;
-	prm.charge = &ccfg;
-	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir);
-	prm.clock_ms = fake_clock;
-	return publish_start(&prm, st, &pub);
+	return tb_publisher_start(bus.address, &pcfg, &ccfg, state_dir, &fake_now, st, &pub);
 }
 
 static int suite_init(void)
 {
-	const struct cfg_section secs[] = {
-		{.name = "publish", .keys = publish_cfg_keys, .offset = 0}, {NULL}};
-	const struct cfg_schema sch = {.sections = secs};
 	const struct cfg_section csecs[] = {{.name = "charge",
 					     .keys = charge_cfg_keys,
 					     .offset = 0,
@@ -72,7 +57,7 @@ static int suite_init(void)
 	snprintf(state_dir, sizeof(state_dir), "/tmp/sb-socstate-XXXXXX");
 	/* the owner's config: only the pack on ttyUSB5 counts, quick full detection; the
 	 * charge current follows SOC (ccl_socs 98/95/90/85 %: 0.1/0.2/0.5/1 x 50 A) */
-	if (!mkdtemp(state_dir) || cfg_defaults(&sch, &pcfg, &err) < 0 ||
+	if (!mkdtemp(state_dir) || tb_config_defaults(&pcfg, &ccfg) < 0 ||
 	    cfg_load_string(&csch, &ccfg,
 			    "charge = { ccl_soc_enable = true; soc = ( { pack = \"ttyUSB5\"; "
 			    "soc_source = \"coulomb\"; "

@@ -28,11 +28,6 @@
 #define WAIT_MS 15000
 
 static _Atomic uint64_t fake_now = 1000000;
-static uint64_t fake_clock(void *ctx)
-{
-	(void)ctx;
-	return atomic_load(&fake_now);
-}
 
 static struct tb_bus bus;
 static struct store *st;
@@ -142,15 +137,7 @@ static int suite_clean(void)
 static int suite_init_steps(void)
 {
 	snprintf(state_dir, sizeof(state_dir), "/tmp/sb-writes-XXXXXX");
-	const struct cfg_section secs[] = {
-		{.name = "publish", .keys = publish_cfg_keys, .offset = 0}, {NULL}};
-	const struct cfg_schema sch = {.sections = secs};
-	const struct cfg_section csecs[] = {
-		{.name = "charge", .keys = charge_cfg_keys, .offset = 0}, {NULL}};
-	const struct cfg_schema csch = {.sections = csecs};
-	struct cfg_error err;
-	if (!mkdtemp(state_dir) || cfg_defaults(&sch, &pcfg, &err) < 0 ||
-	    cfg_defaults(&csch, &ccfg, &err) < 0)
+	if (!mkdtemp(state_dir) || tb_config_defaults(&pcfg, &ccfg) < 0)
 		return -1;
 	pcfg.interval_ms = 100;
 	pcfg.bank_mode = PUBLISH_BANK_OFF;
@@ -162,14 +149,7 @@ static int suite_init_steps(void)
 	cli = tb_connect(bus.address);
 	if (!cli)
 		return -1;
-	struct publish_params prm;
-	memset(&prm, 0, sizeof(prm));
-	prm.bus_address = bus.address;
-	prm.cfg = &pcfg;
-	prm.charge = &ccfg;
-	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir);
-	prm.clock_ms = fake_clock;
-	return publish_start(&prm, st, &pub);
+	return tb_publisher_start(bus.address, &pcfg, &ccfg, state_dir, &fake_now, st, &pub);
 }
 
 static int suite_init(void)
