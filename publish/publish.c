@@ -85,14 +85,42 @@ struct batt_writes {
 /*
  * Current readings with their times (mA; ms, the low 32 bits: differences of
  * those are right across a wrap, and a window is far shorter than the 49
- * days of one), a fixed ring, oldest at head: 28 KB a battery.
+ * days of one), a ring sized once for its window (the window over the poll
+ * interval, at most CURRENT_AVG_MAX), oldest at head: 2.4 KB for the default
+ * 300 s at a 1 s poll; nothing is allocated per reading.
  */
 struct avg_ring {
-	int32_t ma[CURRENT_AVG_MAX];
-	uint32_t t[CURRENT_AVG_MAX];
+	int32_t *ma;
+	uint32_t *t;
+	unsigned cap; /* sized at creation for its window: 0 = none (no memory) */
 	unsigned n, head;
 	int64_t sum_ma;
 };
+
+/* Room for a window of window_ms at one reading every step_ms; false when out of memory. */
+static bool avg_init(struct avg_ring *r, uint64_t window_ms, uint64_t step_ms)
+{
+	uint64_t cap = window_ms / (step_ms ? step_ms : 1000u) + 2;
+	cap = cap > CURRENT_AVG_MAX ? CURRENT_AVG_MAX : cap;
+	memset(r, 0, sizeof(*r));
+	r->ma = calloc((size_t)cap, sizeof(*r->ma));
+	r->t = calloc((size_t)cap, sizeof(*r->t));
+	if (!r->ma || !r->t) {
+		free(r->ma);
+		free(r->t);
+		memset(r, 0, sizeof(*r));
+		return false;
+	}
+	r->cap = (unsigned)cap;
+	return true;
+}
+
+static void avg_free(struct avg_ring *r)
+{
+	free(r->ma);
+	free(r->t);
+	memset(r, 0, sizeof(*r));
+}
 
 struct batt {
 	bool used;
@@ -989,6 +1017,7 @@ static void batt_remove(struct publish *p, struct batt *b)
 	if (b->svc)
 		publish_service_close(b->svc);
 	publish_tree_free(b->tree);
+	avg_free(&b->cur);
 	if (b->have_res) {
 		/* one entry per key; a full cache drops the oldest entry (slot 0) */
 		struct kept_state *k = NULL;
@@ -1047,20 +1076,22 @@ static void avg_expire(struct avg_ring *r, uint64_t now, uint64_t window_ms)
 {
 	while (r->n && (uint32_t)((uint32_t)now - r->t[r->head]) >= window_ms) {
 		r->sum_ma -= r->ma[r->head];
-		r->head = (r->head + 1) % CURRENT_AVG_MAX;
+		r->head = (r->head + 1) % r->cap;
 		r->n--;
 	}
 }
 
 static void avg_add(struct avg_ring *r, int32_t ma, uint64_t t, uint64_t window_ms)
 {
+	if (!r->cap)
+		return;
 	avg_expire(r, t, window_ms);
-	if (r->n == CURRENT_AVG_MAX) { /* full: the oldest goes */
+	if (r->n == r->cap) { /* full (a poll faster than it was sized for): the oldest goes */
 		r->sum_ma -= r->ma[r->head];
-		r->head = (r->head + 1) % CURRENT_AVG_MAX;
+		r->head = (r->head + 1) % r->cap;
 		r->n--;
 	}
-	unsigned k = (r->head + r->n) % CURRENT_AVG_MAX;
+	unsigned k = (r->head + r->n) % r->cap;
 	r->ma[k] = ma;
 	r->t[k] = (uint32_t)t;
 	r->sum_ma += ma;
@@ -1575,6 +1606,9 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		state_load(p, b, now);
 	}
 	hist_load(p, b);
+	/* without memory for it, /CurrentAvg stays invalid: nothing else depends on it */
+	avg_init(&b->cur, avg_window_ms(p),
+		 rec->info.poll_interval_ms ? rec->info.poll_interval_ms : p->cfg->interval_ms);
 	soc_setup(p, b);
 
 	int r = publish_tree_new(pack_on_write, b, &b->tree);
@@ -1703,6 +1737,8 @@ static int agg_create(struct publish *p)
 		a->tree = NULL;
 		return r;
 	}
+	if (!a->cur.cap) /* sampled at most once a second */
+		avg_init(&a->cur, avg_window_ms(p), BANK_AVG_STEP_MS);
 	publish_tree_set_string(a->tree, "/ProductName", "Battery bank");
 	publish_paths_fixed(a->tree, "Parallel packs");
 	publish_service_claim(a->svc, "aggregate", (int32_t)p->cfg->aggregate_instance);
@@ -1813,7 +1849,7 @@ static void agg_ext_avg(struct publish *p, struct publish_tree *t, bool have_soc
 			publish_tree_set_double(t, "/Soc", round(soc * 100) / 100);
 		}
 	}
-	uint32_t last = a->cur.n ? a->cur.t[(a->cur.head + a->cur.n - 1) % CURRENT_AVG_MAX] : 0;
+	uint32_t last = a->cur.n ? a->cur.t[(a->cur.head + a->cur.n - 1) % a->cur.cap] : 0;
 	if (have_i && (!a->cur.n || (uint32_t)((uint32_t)now - last) >= BANK_AVG_STEP_MS))
 		avg_add(&a->cur, (int32_t)lround(isum * 1000.0), now, avg_window_ms(p));
 	double avg_a = 0;
@@ -2354,6 +2390,7 @@ out:
 	if (p->agg.svc)
 		publish_service_close(p->agg.svc);
 	publish_tree_free(p->agg.tree);
+	avg_free(&p->agg.cur);
 	publish_ext_free(p->ext);
 	p->ext = NULL;
 	p->agg.svc = NULL;
