@@ -35,7 +35,6 @@
 #define JK_T_WRITE_REQ 0x02
 
 /* The switches a write sets (one-byte values, 0 off / 1 on). */
-#define JK_TAG_STATUS 0x8C       /* status bits: 0 charge FET, 1 discharge FET, 2 balancer */
 #define JK_TAG_BALANCER 0x9D     /* active-balance switch */
 #define JK_TAG_CHARGE_SW 0xAB    /* charge MOSFET switch setting */
 #define JK_TAG_DISCHARGE_SW 0xAC /* discharge MOSFET switch setting */
