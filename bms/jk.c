@@ -59,6 +59,26 @@
  *   ("battery dropped") has no second source for what it means: decode only.
  * - READ (decode): 0x06 read all and 0x03 read one (its records, whatever
  *   they are); activate, write and password are not reads (-EOPNOTSUPP).
+ *
+ * Writes (commands CHARGE_FET, DISCHARGE_FET, BALANCER; STANDBY through both
+ * FETs, worker_set): command 0x02 with one record, the switch's tag and a
+ * one-byte value, 1 on / 0 off: 0xAB charge MOSFET switch, 0xAC discharge
+ * MOSFET switch, 0x9D active-balance switch (protocols.md section 1 names
+ * them). The frame is the one a user published (diysolarforum, "writing data
+ * to jkbms usb ttl rs-485") and says switches the FETs:
+ *   4E 57 00 14 00 00 00 00 02 03 02 AB 00 00 00 00 00 68 00 00 01 D3
+ *   = charge FET off, from "PC", transport byte 0x02 (not 0x00 as in a read).
+ * - No password step. protocols.md says a write follows command 0x05
+ *   (password) but gives no content for it; that user's frames switch
+ *   without it, and an undocumented frame is not sent to a BMS.
+ * - The reply to a write is not documented. Taken as the acknowledgement:
+ *   a well-formed frame from the BMS (source 0x00) with command 0x02; its
+ *   data is not checked (its shape is unknown: bms/sim/jk.c assumes an echo
+ *   of the record). Whether the switch took is what the next poll's status
+ *   bits (0x8C) show: the publisher checks every "off" there.
+ * - A write frame from anyone but the BMS is a request (jk_wire.h
+ *   jk_is_request: its transport byte 0x02 alone would read "upload"), so an
+ *   adapter's echo of ours is foreign like an echoed read.
  */
 #include <errno.h>
 #include <string.h>
@@ -73,11 +93,44 @@ static int jk_frame_check(const uint8_t *buf, size_t len, size_t *ret_len)
 	return jk_check_at(buf, len, JK_WANT_ANY, ret_len);
 }
 
+/*
+ * The record a write sends (tag, value), or -EOPNOTSUPP for a command JK has
+ * no switch for, -EINVAL for a value other than 0 off / 1 on.
+ */
+static int jk_set_record(const struct bms_request *req, uint8_t rec[2])
+{
+	switch (req->command) {
+	case BMS_CMD_CHARGE_FET:
+		rec[0] = JK_TAG_CHARGE_SW;
+		break;
+	case BMS_CMD_DISCHARGE_FET:
+		rec[0] = JK_TAG_DISCHARGE_SW;
+		break;
+	case BMS_CMD_BALANCER:
+		rec[0] = JK_TAG_BALANCER;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (req->value != 0 && req->value != 1)
+		return -EINVAL;
+	rec[1] = (uint8_t)req->value;
+	return 0;
+}
+
 static int jk_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	(void)state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
+	if (req->kind == BMS_REQ_SET) {
+		uint8_t rec[2];
+		int r = jk_set_record(req, rec);
+		if (r < 0)
+			return r;
+		if (req->step > 0)
+			return 0; /* one frame per write, no password step (see top) */
+		return jk_frame(out, cap, JK_CMD_WRITE, JK_SRC_PC, JK_T_WRITE_REQ, rec,
+				sizeof(rec));
+	}
 	/* "read all" is both the probe and the whole poll cycle; no setup */
 	if (req->step > 0 || req->kind == BMS_REQ_SETUP)
 		return 0;
@@ -278,8 +331,17 @@ static int jk_parse(void *state, const struct bms_request *req, const uint8_t *f
 	if (len < JK_MIN_FRAME)
 		return -EPROTO;
 	/* another master's request, or the echo of ours: never data */
-	if (frame[10] == JK_T_REQUEST)
+	if (jk_is_request(frame))
 		return BMS_FOREIGN;
+	if (req->kind == BMS_REQ_SET) {
+		uint8_t rec[2];
+		if (jk_set_record(req, rec) < 0)
+			return -EPROTO;
+		if (frame[8] != JK_CMD_WRITE)
+			return BMS_FOREIGN; /* the reply to someone else's command */
+		/* the BMS's write reply; its data is not documented (see top) */
+		return 0;
+	}
 	uint8_t asked = req->kind == BMS_REQ_READ ? (uint8_t)req->reg : JK_CMD_READ_ALL;
 	if (frame[8] != asked)
 		return BMS_FOREIGN; /* the reply to someone else's command */
@@ -359,6 +421,15 @@ static const struct {
 	{0xB8, JK_U, 1, "start_current_calibration"},
 };
 
+/* The name jk_items gives tag's value, or NULL (the password is never named). */
+static const char *jk_item_key(uint8_t tag)
+{
+	for (size_t i = 0; i < sizeof(jk_items) / sizeof(jk_items[0]); i++)
+		if (jk_items[i].tag == tag)
+			return jk_items[i].key;
+	return NULL;
+}
+
 static const char *jk_cmd_name(uint8_t cmd)
 {
 	switch (cmd) {
@@ -399,7 +470,7 @@ int bms_jk_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
 	const char *name = jk_cmd_name(cmd);
 	if (!name || transport > JK_T_UPLOAD)
 		return -1;
-	bool request = transport == JK_T_REQUEST;
+	bool request = jk_is_request(frame);
 	bms_desc_init(d, request ? BMS_DIR_REQUEST : BMS_DIR_REPLY, cmd, -1, name);
 	size_t data_end = len - 9;
 	if (request) {
@@ -410,8 +481,12 @@ int bms_jk_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *d)
 		if (data_end > 11)
 			bms_desc_num(d, "register", frame[11]);
 		size_t sz = data_end > 12 ? jk_tag_size(frame[11]) : 0;
-		if (cmd == JK_CMD_WRITE && sz && 12 + sz <= data_end)
+		if (cmd == JK_CMD_WRITE && sz && 12 + sz <= data_end) {
 			jk_desc_value(d, "value", JK_U, 1, frame + 12, sz);
+			const char *what = jk_item_key(frame[11]);
+			if (what)
+				bms_desc_text(d, "register_name", what, strlen(what));
+		}
 		bms_desc_num(d, "length_field", (frame[2] << 8) | frame[3]);
 		return 0;
 	}
@@ -445,6 +520,9 @@ static const struct bms_link jk_links[] = {
 	{.kind = BMS_LINK_SERIAL, .serial = {jk_bauds, BMS_8N1}},
 };
 
+static const enum bms_command jk_commands[] = {BMS_CMD_CHARGE_FET, BMS_CMD_DISCHARGE_FET,
+					       BMS_CMD_BALANCER, 0};
+
 const struct bms_driver bms_jk = {
 	.name = "jk",
 	.description = "JK BMS (JK-B1A/B2A/BD6A) 0x4E57 protocol on the GPS/UART port",
@@ -464,6 +542,7 @@ const struct bms_driver bms_jk = {
 		  BMS_ALARM_BIT(LOW_TEMPERATURE) | BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) |
 		  BMS_ALARM_BIT(LOW_CELL_VOLTAGE) | BMS_ALARM_BIT(INTERNAL_FAILURE),
 	.state_size = 0, /* stateless: one request, every reply answers it */
+	.commands = jk_commands,
 	.build_request = jk_build_request,
 	.frame_check = jk_frame_check,
 	.parse = jk_parse,

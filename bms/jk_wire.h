@@ -27,6 +27,17 @@
 #define JK_T_REQUEST 0x00
 #define JK_T_REPLY 0x01
 #define JK_T_UPLOAD 0x02
+/*
+ * The transport byte of a write request: 0x02 in the public write frames (a
+ * user's frames that switch the FETs, diysolarforum "writing data to jkbms
+ * usb ttl rs-485"), though protocols.md names 0x02 "unsolicited upload".
+ */
+#define JK_T_WRITE_REQ 0x02
+
+/* The switches a write sets (one-byte values, 0 off / 1 on). */
+#define JK_TAG_BALANCER 0x9D     /* active-balance switch */
+#define JK_TAG_CHARGE_SW 0xAB    /* charge MOSFET switch setting */
+#define JK_TAG_DISCHARGE_SW 0xAC /* discharge MOSFET switch setting */
 
 /*
  * The over-current protection settings (0x97 discharge, 0x99 charge, whole A)
@@ -38,8 +49,8 @@
 
 /* Which frames jk_check_at accepts. */
 enum jk_want {
-	JK_WANT_REPLY,   /* transport type reply or upload */
-	JK_WANT_REQUEST, /* transport type request (the device side) */
+	JK_WANT_REPLY,   /* from the BMS: not jk_is_request */
+	JK_WANT_REQUEST, /* a master's request, jk_is_request (the device side) */
 	JK_WANT_ANY,     /* both (the driver: captures hold requests too) */
 };
 
@@ -67,6 +78,16 @@ static inline size_t jk_tag_size(uint8_t t)
 	return 0;
 }
 
+/*
+ * Is the frame at p (11 bytes at least) a master's request? Transport 0x00;
+ * and a write (0x02) from anyone but the BMS, whose transport byte is 0x02
+ * in the public frames (JK_T_WRITE_REQ), so it cannot tell alone.
+ */
+static inline bool jk_is_request(const uint8_t *p)
+{
+	return p[10] == JK_T_REQUEST || (p[8] == JK_CMD_WRITE && p[9] != JK_SRC_BMS);
+}
+
 /* A frame at p (avail bytes) of the kind `want`; see bms_driver.frame_check. */
 static inline int jk_check_at(const uint8_t *p, size_t avail, enum jk_want want, size_t *ret_len)
 {
@@ -88,7 +109,7 @@ static inline int jk_check_at(const uint8_t *p, size_t avail, enum jk_want want,
 	uint16_t sum = (uint16_t)((p[total - 2] << 8) | p[total - 1]);
 	if (bms_sum16(p, total - 4) != sum)
 		return -1;
-	if (want != JK_WANT_ANY && (p[10] == JK_T_REQUEST) != (want == JK_WANT_REQUEST))
+	if (want != JK_WANT_ANY && jk_is_request(p) != (want == JK_WANT_REQUEST))
 		return -1;
 	*ret_len = total;
 	return 1;

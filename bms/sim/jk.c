@@ -1,5 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* JK 0x4E57 device simulator: answers "read all" from a snapshot (bms/sim/sim.h). */
+/*
+ * JK 0x4E57 device simulator (bms/sim/sim.h): answers "read all" and "read
+ * one" from a snapshot, and takes the switch writes (command 0x02, one
+ * record: 0xAB charge FET, 0xAC discharge FET, 0x9D balancer, value 0/1)
+ * into it, so the next poll's status bits (0x8C) and settings show them.
+ *
+ * The reply to a write is not documented (protocols.md, bms/jk.c); the
+ * simulator's is our assumption: command 0x02 from the BMS (source 0x00),
+ * transport 0x01 (reply), the data echoing the record written. A write it
+ * cannot take (another tag, a value other than 0/1, more than one record)
+ * gets no reply, as a BMS that ignores it.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -29,6 +40,29 @@ static size_t jk_put_str(uint8_t *p, const char *s, size_t n)
 	return n;
 }
 
+/* A switch write's record taken into snap and echoed; 0 (silence) for any other write. */
+static int jk_sim_write(struct bms_snapshot *snap, const uint8_t *req, size_t flen, uint8_t *out,
+			size_t cap)
+{
+	if (flen != JK_MIN_FRAME + 2 || req[12] > 1)
+		return 0;
+	bool on = req[12] == 1;
+	switch (req[11]) {
+	case JK_TAG_CHARGE_SW:
+		snap->charge_fet = on;
+		break;
+	case JK_TAG_DISCHARGE_SW:
+		snap->discharge_fet = on;
+		break;
+	case JK_TAG_BALANCER:
+		snap->balancer_enabled = on;
+		break;
+	default:
+		return 0;
+	}
+	return jk_frame(out, cap, JK_CMD_WRITE, JK_SRC_BMS, JK_T_REPLY, req + 11, 2);
+}
+
 static int jk_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint8_t *req,
 			  size_t req_len, uint8_t *out, size_t cap)
 {
@@ -37,6 +71,8 @@ static int jk_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 	if (bms_scan_frames(req, req_len, jk_sim_check, NULL, &start, &flen) != BMS_FIND_VALID)
 		return 0;
 	uint8_t cmd = req[start + 8];
+	if (cmd == JK_CMD_WRITE)
+		return jk_sim_write(snap, req + start, flen, out, cap);
 	if (cmd != JK_CMD_READ_ALL && cmd != JK_CMD_READ_ONE)
 		return 0; /* the BMS ignores what it does not understand */
 
@@ -102,9 +138,16 @@ static int jk_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 	d[n++] = 0x99;
 	put_u16be(d + n, (uint16_t)(snap->max_charge_ma / 1000));
 	n += 2;
+	/* the switch settings a write sets; the status bits above say the same */
+	d[n++] = JK_TAG_BALANCER;
+	d[n++] = snap->balancer_enabled ? 1 : 0;
 	d[n++] = 0xAA;
 	put_u32be(d + n, (uint32_t)(snap->capacity_full_mah / 1000));
 	n += 4;
+	d[n++] = JK_TAG_CHARGE_SW;
+	d[n++] = snap->charge_fet ? 1 : 0;
+	d[n++] = JK_TAG_DISCHARGE_SW;
+	d[n++] = snap->discharge_fet ? 1 : 0;
 	d[n++] = 0xB7;
 	n += jk_put_str(d + n, snap->sw_version, 15);
 	d[n++] = 0xBA;

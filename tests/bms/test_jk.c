@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* JK 0x4E57 driver: captured vectors, frame check conformance, simulator round trip. */
+/* JK 0x4E57 driver: captured vectors, frame check conformance, simulator round trip, writes. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -592,6 +592,250 @@ static void test_property(void)
 	CU_ASSERT(max_cells > 0);
 }
 
+/* ---- writes (issue 17) ---- */
+
+/* The charge-switch frames a user published (diysolarforum, "writing data to
+ * jkbms usb ttl rs-485"), which switch the FET without a password step. */
+static const uint8_t pub_chg_on[] = {0x4E, 0x57, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00,
+				     0x02, 0x03, 0x02, 0xAB, 0x01, 0x00, 0x00, 0x00,
+				     0x00, 0x68, 0x00, 0x00, 0x01, 0xD4};
+static const uint8_t pub_chg_off[] = {0x4E, 0x57, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00,
+				      0x02, 0x03, 0x02, 0xAB, 0x00, 0x00, 0x00, 0x00,
+				      0x00, 0x68, 0x00, 0x00, 0x01, 0xD3};
+#define WRITE_LEN sizeof(pub_chg_on)
+
+static int set_req(enum bms_command cmd, int32_t value, uint8_t *out, size_t cap)
+{
+	struct bms_request rq = {.kind = BMS_REQ_SET, .command = cmd, .value = value};
+	return bms_jk.build_request(NULL, &rq, out, cap);
+}
+
+/* The two published frames pass our frame check and checksum as they are. */
+static void test_set_public_frames(void)
+{
+	const uint8_t *pub[] = {pub_chg_on, pub_chg_off};
+	for (size_t i = 0; i < 2; i++) {
+		size_t flen = 0;
+		CU_ASSERT(jk_check_at(pub[i], WRITE_LEN, JK_WANT_ANY, &flen) == 1);
+		CU_ASSERT(flen == WRITE_LEN);
+		CU_ASSERT(bms_sum16(pub[i], WRITE_LEN - 4) ==
+			  ((pub[i][WRITE_LEN - 2] << 8) | pub[i][WRITE_LEN - 1]));
+		/* a master's request (transport byte 0x02 notwithstanding): the
+		 * simulated device takes it, the driver skips it as foreign */
+		CU_ASSERT(jk_check_at(pub[i], WRITE_LEN, JK_WANT_REQUEST, &flen) == 1);
+		CU_ASSERT(jk_check_at(pub[i], WRITE_LEN, JK_WANT_REPLY, &flen) == -1);
+	}
+}
+
+/* Writes: 0xAB / 0xAC FET switches and 0x9D balancer, one frame, no password step. */
+static void test_set_requests(void)
+{
+	CU_ASSERT(bms_driver_supports(&bms_jk, BMS_CMD_CHARGE_FET));
+	CU_ASSERT(bms_driver_supports(&bms_jk, BMS_CMD_DISCHARGE_FET));
+	CU_ASSERT(bms_driver_supports(&bms_jk, BMS_CMD_BALANCER));
+	CU_ASSERT(bms_driver_supports(&bms_jk, BMS_CMD_STANDBY)); /* through both FETs */
+	CU_ASSERT(!bms_driver_supports(&bms_jk, BMS_CMD_SOC));
+	uint8_t req[64];
+	/* the published frames, byte for byte */
+	CU_ASSERT(set_req(BMS_CMD_CHARGE_FET, 1, req, sizeof(req)) == (int)WRITE_LEN);
+	CU_ASSERT(memcmp(req, pub_chg_on, WRITE_LEN) == 0);
+	CU_ASSERT(set_req(BMS_CMD_CHARGE_FET, 0, req, sizeof(req)) == (int)WRITE_LEN);
+	CU_ASSERT(memcmp(req, pub_chg_off, WRITE_LEN) == 0);
+	/* the same frame for the other switches: tag, value and sum change */
+	static const uint8_t dsg_off[] = {0x4E, 0x57, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00,
+					  0x02, 0x03, 0x02, 0xAC, 0x00, 0x00, 0x00, 0x00,
+					  0x00, 0x68, 0x00, 0x00, 0x01, 0xD4};
+	static const uint8_t dsg_on[] = {0x4E, 0x57, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00,
+					 0x02, 0x03, 0x02, 0xAC, 0x01, 0x00, 0x00, 0x00,
+					 0x00, 0x68, 0x00, 0x00, 0x01, 0xD5};
+	static const uint8_t bal_off[] = {0x4E, 0x57, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00,
+					  0x02, 0x03, 0x02, 0x9D, 0x00, 0x00, 0x00, 0x00,
+					  0x00, 0x68, 0x00, 0x00, 0x01, 0xC5};
+	static const uint8_t bal_on[] = {0x4E, 0x57, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00,
+					 0x02, 0x03, 0x02, 0x9D, 0x01, 0x00, 0x00, 0x00,
+					 0x00, 0x68, 0x00, 0x00, 0x01, 0xC6};
+	CU_ASSERT(set_req(BMS_CMD_DISCHARGE_FET, 0, req, sizeof(req)) == (int)WRITE_LEN);
+	CU_ASSERT(memcmp(req, dsg_off, WRITE_LEN) == 0);
+	CU_ASSERT(set_req(BMS_CMD_DISCHARGE_FET, 1, req, sizeof(req)) == (int)WRITE_LEN);
+	CU_ASSERT(memcmp(req, dsg_on, WRITE_LEN) == 0);
+	CU_ASSERT(set_req(BMS_CMD_BALANCER, 0, req, sizeof(req)) == (int)WRITE_LEN);
+	CU_ASSERT(memcmp(req, bal_off, WRITE_LEN) == 0);
+	CU_ASSERT(set_req(BMS_CMD_BALANCER, 1, req, sizeof(req)) == (int)WRITE_LEN);
+	CU_ASSERT(memcmp(req, bal_on, WRITE_LEN) == 0);
+	/* one frame per write: no password (0x05) step before or after */
+	struct bms_request rq = {.kind = BMS_REQ_SET, .command = BMS_CMD_CHARGE_FET, .value = 0};
+	rq.step = 1;
+	CU_ASSERT(bms_jk.build_request(NULL, &rq, req, sizeof(req)) == 0);
+	/* what it cannot send */
+	CU_ASSERT(set_req(BMS_CMD_CHARGE_FET, 2, req, sizeof(req)) == -EINVAL);
+	CU_ASSERT(set_req(BMS_CMD_BALANCER, -1, req, sizeof(req)) == -EINVAL);
+	CU_ASSERT(set_req(BMS_CMD_SOC, 5000, req, sizeof(req)) == -EOPNOTSUPP);
+	CU_ASSERT(set_req(BMS_CMD_NONE, 0, req, sizeof(req)) == -EOPNOTSUPP);
+	CU_ASSERT(set_req(BMS_CMD_CHARGE_FET, 0, req, WRITE_LEN - 1) == -ENOBUFS);
+}
+
+/*
+ * The reply: a write reply (command 0x02) from the BMS is the
+ * acknowledgement, whatever its data; our echo, another master's write and
+ * another command's reply are foreign; a corrupt frame is no frame.
+ */
+static void test_set_replies(void)
+{
+	struct bms_request off = {.kind = BMS_REQ_SET, .command = BMS_CMD_CHARGE_FET, .value = 0};
+	static const uint8_t echo_rec[] = {0xAB, 0x00};
+	uint8_t f[1024];
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	int n = jk_frame(f, sizeof(f), JK_CMD_WRITE, JK_SRC_BMS, JK_T_REPLY, echo_rec, 2);
+	CU_ASSERT_FATAL(n == (int)WRITE_LEN);
+	CU_ASSERT(dc_feed(&bms_jk, NULL, &off, f, (size_t)n, &s) == 0);
+	/* the reply's data is not documented: not checked */
+	n = jk_frame(f, sizeof(f), JK_CMD_WRITE, JK_SRC_BMS, JK_T_REPLY, NULL, 0);
+	CU_ASSERT(dc_feed(&bms_jk, NULL, &off, f, (size_t)n, &s) == 0);
+	CU_ASSERT(s.valid == 0); /* an acknowledgement fills nothing */
+
+	/* our echo, then the reply: the echo is skipped, the reply taken */
+	uint8_t buf[128];
+	CU_ASSERT_FATAL(set_req(BMS_CMD_CHARGE_FET, 0, buf, sizeof(buf)) == (int)WRITE_LEN);
+	n = jk_frame(buf + WRITE_LEN, sizeof(buf) - WRITE_LEN, JK_CMD_WRITE, JK_SRC_BMS, JK_T_REPLY,
+		     echo_rec, 2);
+	unsigned foreign = 0;
+	CU_ASSERT(feed(&off, buf, WRITE_LEN + (size_t)n, &s, &foreign) == 0);
+	CU_ASSERT(foreign == 1);
+	/* the echo alone is no acknowledgement */
+	CU_ASSERT(feed(&off, buf, WRITE_LEN, &s, &foreign) == -ENODATA && foreign == 1);
+
+	/* another master's write reply-shaped frame (Bluetooth source): not ours */
+	n = jk_frame(f, sizeof(f), JK_CMD_WRITE, 0x01, JK_T_REPLY, echo_rec, 2);
+	CU_ASSERT(bms_jk.parse(NULL, &off, f, (size_t)n, &s) == BMS_FOREIGN);
+	/* a read-all reply while we wrote: someone else's exchange; alone, no answer */
+	struct bms_snapshot dev = sample_state();
+	int m = sim_reply(&dev, &poll0, f, sizeof(f));
+	CU_ASSERT_FATAL(m > 0);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(bms_jk.parse(NULL, &off, f, (size_t)m, &s) == BMS_FOREIGN);
+	CU_ASSERT(feed(&off, f, (size_t)m, &s, &foreign) == -ENODATA && foreign == 1);
+	CU_ASSERT(s.valid == 0);
+	/* and a write reply is no answer to a poll */
+	n = jk_frame(f, sizeof(f), JK_CMD_WRITE, JK_SRC_BMS, JK_T_REPLY, echo_rec, 2);
+	CU_ASSERT(bms_jk.parse(NULL, &poll0, f, (size_t)n, &s) == BMS_FOREIGN);
+	/* a corrupt write reply is not a frame: the write is not acknowledged */
+	f[n - 1] ^= 0x01;
+	size_t start, flen;
+	CU_ASSERT(bms_frame_find(&bms_jk, f, (size_t)n, &start, &flen) != BMS_FIND_VALID);
+	CU_ASSERT(feed(&off, f, (size_t)n, &s, &foreign) == -ENODATA && foreign == 0);
+	/* a write the driver cannot have built is no answer either */
+	f[n - 1] ^= 0x01;
+	struct bms_request soc = {.kind = BMS_REQ_SET, .command = BMS_CMD_SOC, .value = 5000};
+	CU_ASSERT(bms_jk.parse(NULL, &soc, f, (size_t)n, &s) == -EPROTO);
+	CU_ASSERT(s.valid == 0);
+}
+
+/* describe() of a write request and of its reply, as decode shows them. */
+static void test_set_describe(void)
+{
+	struct bms_frame_desc d;
+	CU_ASSERT_FATAL(bms_jk_describe(pub_chg_off, WRITE_LEN, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REQUEST);
+	CU_ASSERT(d.command == JK_CMD_WRITE);
+	CU_ASSERT(!strcmp(d.name, "write"));
+	bool reg = false, val = false, name = false;
+	for (unsigned j = 0; j < d.n; j++) {
+		const struct bms_desc_item *it = &d.items[j];
+		reg |= !strcmp(it->key, "register") && it->num == 0xAB;
+		val |= !strcmp(it->key, "value") && !it->is_text && it->num == 0;
+		name |= !strcmp(it->key, "register_name") && !strcmp(it->text, "charge_switch");
+	}
+	CU_ASSERT(reg && val && name);
+
+	struct bms_snapshot dev = sample_state();
+	uint8_t rep[64];
+	int m = bms_sim_respond(&bms_jk, &dev, 0, pub_chg_off, WRITE_LEN, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m == (int)WRITE_LEN);
+	CU_ASSERT_FATAL(bms_jk_describe(rep, (size_t)m, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REPLY);
+	CU_ASSERT(d.command == JK_CMD_WRITE && !strcmp(d.name, "write"));
+	bool sw = false;
+	for (unsigned j = 0; j < d.n; j++)
+		sw |= !strcmp(d.items[j].key, "charge_switch") && d.items[j].num == 0;
+	CU_ASSERT(sw);
+}
+
+/* One write through the simulator: 0 when the driver took its reply as done. */
+static int sim_set(struct bms_snapshot *dev, enum bms_command cmd, int32_t value)
+{
+	uint8_t req[64], rep[256];
+	int n = set_req(cmd, value, req, sizeof(req));
+	if (n <= 0)
+		return n < 0 ? n : -EIO;
+	int m = bms_sim_respond(&bms_jk, dev, 0, req, (size_t)n, rep, sizeof(rep));
+	if (m <= 0)
+		return -ETIMEDOUT;
+	/* the reply as the simulator builds it (our assumption of the real one) */
+	CU_ASSERT(m == (int)WRITE_LEN && rep[8] == JK_CMD_WRITE && rep[9] == JK_SRC_BMS &&
+		  rep[10] == JK_T_REPLY && rep[11] == req[11] && rep[12] == req[12]);
+	struct bms_snapshot ack;
+	memset(&ack, 0, sizeof(ack));
+	struct bms_request rq = {.kind = BMS_REQ_SET, .command = cmd, .value = value};
+	return dc_feed(&bms_jk, NULL, &rq, rep, (size_t)m, &ack);
+}
+
+/* The value of the read-all record key as decode describes the simulator's reply. */
+static double sim_setting(struct bms_snapshot *dev, const char *key)
+{
+	uint8_t rep[1024];
+	int m = sim_reply(dev, &poll0, rep, sizeof(rep));
+	struct bms_frame_desc d;
+	if (m <= 0 || bms_jk_describe(rep, (size_t)m, &d) != 0)
+		return -1;
+	for (unsigned j = 0; j < d.n; j++)
+		if (!strcmp(d.items[j].key, key))
+			return d.items[j].num;
+	return -1;
+}
+
+/* The simulator takes each write: the next poll shows it. */
+static void test_set_sim(void)
+{
+	struct bms_snapshot dev = sample_state(), got;
+	CU_ASSERT_FATAL(dc_decode_roundtrip(&bms_jk, 0, &dev, &got) == 0);
+	CU_ASSERT(got.charge_fet && !got.discharge_fet && got.balancer_enabled);
+	CU_ASSERT(sim_setting(&dev, "charge_switch") == 1);
+	CU_ASSERT(sim_setting(&dev, "discharge_switch") == 0);
+	CU_ASSERT(sim_setting(&dev, "active_balance_switch") == 1);
+
+	CU_ASSERT(sim_set(&dev, BMS_CMD_CHARGE_FET, 0) == 0);
+	CU_ASSERT_FATAL(dc_decode_roundtrip(&bms_jk, 0, &dev, &got) == 0);
+	CU_ASSERT((got.valid & BMS_V_FETS) && !got.charge_fet && !got.discharge_fet);
+	CU_ASSERT(got.balancer_enabled);
+	CU_ASSERT(sim_setting(&dev, "charge_switch") == 0);
+
+	CU_ASSERT(sim_set(&dev, BMS_CMD_DISCHARGE_FET, 1) == 0);
+	CU_ASSERT(sim_set(&dev, BMS_CMD_BALANCER, 0) == 0);
+	CU_ASSERT_FATAL(dc_decode_roundtrip(&bms_jk, 0, &dev, &got) == 0);
+	CU_ASSERT(!got.charge_fet && got.discharge_fet);
+	CU_ASSERT((got.valid & BMS_V_BALANCER) && !got.balancer_enabled);
+	CU_ASSERT(sim_setting(&dev, "discharge_switch") == 1);
+	CU_ASSERT(sim_setting(&dev, "active_balance_switch") == 0);
+
+	CU_ASSERT(sim_set(&dev, BMS_CMD_CHARGE_FET, 1) == 0);
+	CU_ASSERT(sim_set(&dev, BMS_CMD_BALANCER, 1) == 0);
+	CU_ASSERT_FATAL(dc_decode_roundtrip(&bms_jk, 0, &dev, &got) == 0);
+	CU_ASSERT(got.charge_fet && got.discharge_fet && got.balancer_enabled);
+
+	/* a write it cannot take gets no reply and changes nothing */
+	struct bms_snapshot before = dev;
+	uint8_t req[64], rep[256];
+	static const uint8_t calib[] = {0xAD, 0x00, 0x01}; /* not a switch */
+	int n = jk_frame(req, sizeof(req), JK_CMD_WRITE, JK_SRC_PC, JK_T_WRITE_REQ, calib, 3);
+	CU_ASSERT(bms_sim_respond(&bms_jk, &dev, 0, req, (size_t)n, rep, sizeof(rep)) == 0);
+	CU_ASSERT_FATAL(set_req(BMS_CMD_CHARGE_FET, 0, req, sizeof(req)) == (int)WRITE_LEN);
+	req[12] = 2; /* neither on nor off */
+	put_u16be(req + WRITE_LEN - 2, bms_sum16(req, WRITE_LEN - 4));
+	CU_ASSERT(bms_sim_respond(&bms_jk, &dev, 0, req, WRITE_LEN, rep, sizeof(rep)) == 0);
+	CU_ASSERT(memcmp(&dev, &before, sizeof(dev)) == 0);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -607,6 +851,11 @@ int sb_register_tests(void)
 		{"describe_vectors", test_describe_vectors},
 		{"property", test_property},
 		{"temperature_coding", test_temperature_coding},
+		{"set_public_frames", test_set_public_frames},
+		{"set_requests", test_set_requests},
+		{"set_replies", test_set_replies},
+		{"set_describe", test_set_describe},
+		{"set_sim", test_set_sim},
 		{NULL, NULL},
 	};
 	return sb_add_suite("jk", tests);

@@ -203,11 +203,12 @@ static void test_names(void)
 	CU_ASSERT(bms_driver_find("jbdup16s") == up);
 	CU_ASSERT(bms_sim_find("jbd_up16s") != NULL);
 	CU_ASSERT(bms_driver_find("jbd_up16") == NULL);
-	/* JBD and Daly write today (docs/PROTOCOLS.md: the others' writes are not documented) */
+	/* JBD, Daly and JK write today (docs/PROTOCOLS.md: the others have no documented write) */
 	for (size_t i = 0; bms_drivers[i]; i++)
 		CU_ASSERT(bms_driver_can_set(bms_drivers[i]) ==
 			  (strcmp(bms_drivers[i]->name, "jbd") == 0 ||
-			   strcmp(bms_drivers[i]->name, "daly") == 0));
+			   strcmp(bms_drivers[i]->name, "daly") == 0 ||
+			   strcmp(bms_drivers[i]->name, "jk") == 0));
 }
 
 /* Every driver tells what its frames are (decode needs it), and a capture of a

@@ -193,10 +193,10 @@ static void test_paths(void)
 	struct tb_val v;
 	/* Daly has no balancer write */
 	CU_ASSERT(tb_get_value(cli, SVC, "/Settings/TurnBalancingOff", &v) != 0);
-	/* a JK pack: no write at all, so none of the paths and no settings page */
+	/* a JK PB pack: no write at all, so none of the paths and no settings page */
 	int jk;
 	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_W2-if00", &jk) == 0);
-	commit_as(jk, "ttyUSB1", "jk");
+	commit_as(jk, "ttyUSB1", "jkpb");
 	CU_ASSERT_FATAL(until_int(SVC_JK, "/Settings/HasSettings", 0));
 	CU_ASSERT(tb_get_value(cli, SVC_JK, "/Settings/ForceChargingOff", &v) != 0);
 	CU_ASSERT(tb_get_value(cli, SVC_JK, "/Settings/LastWriteError", &v) != 0);

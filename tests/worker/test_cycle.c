@@ -361,6 +361,68 @@ static void test_set_daly(void)
 	wt_resp_stop(&r);
 }
 
+/*
+ * JK's writes (issue 17) through the worker against its simulator: 0xAB
+ * charge switch off shows in the next poll's status bits, 0x9D the balancer,
+ * standby both FETs; one frame per write (no password step); a silent BMS
+ * times the write out.
+ */
+static void test_set_jk(void)
+{
+	const struct bms_driver *d = bms_driver_find("jk");
+	CU_ASSERT_FATAL(d != NULL);
+	struct wt_resp r;
+	CU_ASSERT_FATAL(wt_resp_start(&r, d) == 0);
+	struct worker_link *l;
+	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){115200, BMS_8N1}) ==
+			0);
+	void *st = calloc(1, l->state_cap);
+	CU_ASSERT_FATAL(st != NULL);
+	struct bms_held held;
+	bms_held_reset(&held);
+	struct worker_counters c = {0};
+	struct bms_snapshot snap;
+
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT((snap.valid & BMS_V_FETS) && snap.charge_fet && snap.discharge_fet);
+
+	size_t at = atomic_load(&r.log_len);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_CHARGE_FET, 0, 2, &c) == 0);
+	CU_ASSERT_FATAL(atomic_load(&r.log_len) == at + 22); /* one frame, no password */
+	CU_ASSERT(r.log[at + 8] == 0x02 && r.log[at + 11] == 0xAB && r.log[at + 12] == 0);
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT(!snap.charge_fet && snap.discharge_fet);
+
+	bool bal = r.snap.balancer_enabled;
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_BALANCER, !bal, 2, &c) == 0);
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT((snap.valid & BMS_V_BALANCER) && snap.balancer_enabled == !bal);
+
+	/* standby and on again through the two FET writes */
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_STANDBY, 1, 2, &c) == 0);
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT(!snap.charge_fet && !snap.discharge_fet);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_STANDBY, 0, 2, &c) == 0);
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
+	CU_ASSERT(snap.charge_fet && snap.discharge_fet);
+	CU_ASSERT(c.frames_bad == 0 && c.timeouts == 0);
+
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_SOC, 5000, 2, &c) == -EOPNOTSUPP);
+	atomic_store(&r.silent, true);
+	CU_ASSERT(worker_set(l, d, st, BMS_CMD_DISCHARGE_FET, 0, 1, &c) == -ETIMEDOUT);
+	CU_ASSERT(c.timeouts == 2);
+
+	free(st);
+	worker_link_close(l);
+	wt_resp_stop(&r);
+}
+
 /* JBD's 0x05 model and 0xAA counters are static data: asked once, then carried by the core. */
 static void test_static_step_carried(void)
 {
@@ -771,6 +833,7 @@ int sb_register_tests(void)
 		{"passive_listens", test_passive_listens},
 		{"set_fet", test_set_fet},
 		{"set_daly", test_set_daly},
+		{"set_jk", test_set_jk},
 		{"static_step_carried", test_static_step_carried},
 		{"setup_sequence", test_setup_sequence},
 		{"foreign_frames", test_foreign_frames},
