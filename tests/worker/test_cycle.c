@@ -396,7 +396,9 @@ static void test_set_jk(void)
 	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
 	CU_ASSERT(!snap.charge_fet && snap.discharge_fet);
 
-	bool bal = r.snap.balancer_enabled;
+	/* the balancer as the last poll reported it (the responder's copy is its thread's) */
+	CU_ASSERT(snap.valid & BMS_V_BALANCER);
+	bool bal = snap.balancer_enabled;
 	CU_ASSERT(worker_set(l, d, st, BMS_CMD_BALANCER, !bal, 2, &c) == 0);
 	memset(&snap, 0, sizeof(snap));
 	CU_ASSERT_FATAL(worker_cycle(l, d, st, BMS_REQ_POLL, 2, &held, &snap, &c) == 0);
