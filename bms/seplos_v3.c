@@ -512,7 +512,7 @@ static void describe_events(const uint8_t *ev, bool system, struct bms_frame_des
 	bms_desc_text(x, "system_state", st, sizeof(st));
 	bms_desc_num(x, "voltage_event_bits", ev[S3_EV_VOLTAGE]);
 	bms_desc_num(x, "cell_temp_event_bits", ev[S3_EV_CELL_TEMP]);
-	bms_desc_num(x, "env_power_temp_event_bits", ev[S3_EV_ENV_TEMP]);
+	bms_desc_num(x, "env_temp_event_bits", ev[S3_EV_ENV_TEMP]);
 	bms_desc_num(x, "current_event1_bits", ev[S3_EV_CURRENT1]);
 	bms_desc_num(x, "current_event2_bits", ev[S3_EV_CURRENT2]);
 	bms_desc_num(x, "capacity_event_bits", ev[S3_EV_CAPACITY]);
