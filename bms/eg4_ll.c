@@ -15,38 +15,50 @@
  * carries the same Modbus frames):
  *   request  01 03 00 00 00 27 05 D0
  *   reply    01 03 4E 05 2C FF C2 0C EE 0C F1 0C ED 0C F1 00 00 ... 95 A4
- *            -> 13.24 V, current raw -62, 4 cells 3.310..3.313 V, SOC 48 %,
- *               SOH 100 %, MOSFET 17 degC, sensor 1 17 degC, 1 cycle
+ *            -> 13.24 V, -6.2 A, 4 cells 3.310..3.313 V, SOC 48 %, SOH 100 %,
+ *               MOSFET 17 degC, sensor 1 17 degC, 1 cycle
  *
  * Status block (data offsets; the fact sheet counts from the frame start,
- * which is 3 more): 0 pack voltage 10 mV, 2 current s16, 4..35 cells 1..16
- * mV, 36 MOSFET temperature s16 degC, 38/40 (unnamed), 42 remaining
- * capacity, 44 max charge current, 46 SOH %, 48 SOC %, 50 heater byte
+ * which is 3 more): 0 pack voltage 10 mV, 2 current s16 0.1 A (+ =
+ * charging), 4..35 cells 1..16 mV, 36 MOSFET temperature s16 degC, 38/40
+ * (unnamed), 42 remaining capacity 0.1 Ah, 44 max charge current, 46 SOH
+ * %, 48 SOC %, 50 heater byte
  * (0x80 = on), 51..52 status (0x0000 standby, 0x0100 charging, 0x0200
  * discharging, 0x0008 protect, 0x0800 charge limit), 54..55 protection,
  * 56..57 error, 58 cycles u32, 62 full capacity u32 mAs, 66..69
- * temperatures 1..4 s8 degC, 72 cell count, 74 design capacity, 76 balancer.
+ * temperatures 1..4 s8 degC, 72 cell count, 74 design capacity 0.1 Ah, 76
+ * balancer.
  *
  * Decisions where sources conflict or are silent:
- * - Current: dbus-serialbattery reads 0.01 A, aiobmsble 0.1 A; one capture
- *   cannot tell (-62 is -0.62 or -6.2 A at rest). 0.01 A, as
- *   dbus-serialbattery, written from the vendor document and tested on a
- *   12 V 400 Ah pack: a user moving over sees the numbers they knew.
- * - Not in the snapshot, only described: remaining capacity (Ah or 0.1 Ah,
- *   the sources disagree; the capture holds 0), max charge current (no unit
- *   in any source), full capacity (u32 mAs; the capture holds 0), design
- *   capacity and balancer (one source), the status, protection and error
+ * - Units: aiobmsble's. Two captures (tests/vectors/eg4_ll.json): in the
+ *   second, a 400 Ah pack (full capacity 1440000000 mAs, design 4000) at
+ *   92 % reports a remaining capacity of 3698, which is 369.8 Ah in 0.1 Ah
+ *   (aiobmsble) and impossible in whole Ah (dbus-serialbattery). The same
+ *   source reads the current in 0.1 A; dbus-serialbattery's 0.01 A would
+ *   make the first capture's -62 a tenth of that. No capture settles the
+ *   current by itself; were it wrong, 0.1 A overstates rather than
+ *   understates a current.
+ * - Capacities: remaining (0.1 Ah), full (u32 mAs) and design (0.1 Ah) only
+ *   when the full capacity is sent (not 0: the first capture sends 0 for all
+ *   three); design only when not 0.
+ * - Not in the snapshot, only described: the max charge current (no unit in
+ *   any source: a limit read 10 times too high would be published as the
+ *   BMS's own), balancer (one source), the status, protection and error
  *   words (their bits overlap in the only description; no alarm is mapped,
- *   so the driver reports none rather than a meaningless "ok").
- * - Temperatures: sensors 1..4 up to the first that reads outside
- *   -40..+100 degC (the capture's sensor 2 reads 0xC8 = -56: not fitted).
+ *   so the driver reports none rather than a meaningless "ok"), no FET state
+ *   (none documented).
+ * - Temperatures: sensors 1..4 up to the first that reads 0 or outside
+ *   -40..+100 degC: an unfitted sensor reads 0xC8 (-56, first capture) or 0
+ *   (second capture, sensors 3-4, at 14 degC). A fitted sensor at exactly
+ *   0 degC therefore hides itself and those after it for that reading.
  * - The hardware block (0x0069 x 0x17) is not read: no capture, and the
  *   fact sheet's offsets for version and serial overlap.
  * - No writes: none documented.
  * - Detection without ghost matches: function 0x03 with exactly 78 data
  *   bytes from our address, a cell count 1..16, those cells 1.0..5.0 V and
  *   the slots after them 0, the pack voltage within 5 % (+0.2 V) of their
- *   sum, SOC and SOH <= 100 %, MOSFET -40..+120 degC.
+ *   sum, SOC and SOH <= 100 %, MOSFET -40..+120 degC, and with a full
+ *   capacity sent, remaining <= 110 % of it.
  * - Frame check: function 0x03 replies from addresses 1..15, their
  *   exceptions, and the status read request (8 bytes, so an echo or
  *   another master's request is skipped whole).
@@ -189,6 +201,9 @@ static bool ll_plausible(const uint8_t *d)
 	if (diff > sum / 20 + 200)
 		return false;
 	int16_t mos = (int16_t)u16(d, 36);
+	uint64_t full = u32(d, 62) / 3600u, rem = u16(d, 42) * 100u; /* mAh */
+	if (full && rem > full + full / 10)
+		return false;
 	return u16(d, 46) <= 100 && u16(d, 48) <= 100 && mos >= -40 && mos <= 120;
 }
 
@@ -198,7 +213,7 @@ static int parse_status(const uint8_t *d, size_t n, struct bms_snapshot *s)
 		return -EPROTO;
 	uint16_t cells = u16(d, 72);
 	s->voltage_mv = u16(d, 0) * 10;
-	s->current_ma = (int16_t)u16(d, 2) * 10;
+	s->current_ma = (int16_t)u16(d, 2) * 100;
 	s->cell_count = (uint8_t)cells;
 	for (unsigned i = 0; i < cells; i++)
 		s->cell_mv[i] = u16(d, 4 + 2 * i);
@@ -210,9 +225,19 @@ static int parse_status(const uint8_t *d, size_t n, struct bms_snapshot *s)
 	s->temp_count = 0;
 	for (unsigned i = 0; i < LL_TEMPS; i++) {
 		int8_t t = (int8_t)d[66 + i];
-		if (t < -40 || t > 100)
+		if (t == 0 || t < -40 || t > 100)
 			break;
 		s->temp_dc[s->temp_count++] = (int16_t)(t * 10);
+	}
+	uint32_t full = u32(d, 62) / 3600u; /* mAs -> mAh; fits: < 1.2e6 */
+	if (full) {
+		s->capacity_full_mah = (int32_t)full;
+		s->capacity_remain_mah = u16(d, 42) * 100;
+		s->valid |= BMS_V_CAP_FULL | BMS_V_CAP_REMAIN;
+	}
+	if (u16(d, 74)) {
+		s->capacity_design_mah = u16(d, 74) * 100;
+		s->valid |= BMS_V_CAP_DESIGN;
 	}
 	s->valid |= BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_CELLS | BMS_V_MOSFET_TEMP | BMS_V_SOH |
 		    BMS_V_SOC | BMS_V_HEATING | BMS_V_CYCLES | BMS_V_TEMPS;
@@ -252,7 +277,6 @@ static void describe_status(const uint8_t *d, struct bms_frame_desc *x)
 	bms_desc_num(x, "cell_count", u16(d, 72));
 	bms_desc_num(x, "register_19", u16(d, 38));
 	bms_desc_num(x, "register_20", u16(d, 40));
-	bms_desc_num(x, "remaining_capacity_raw", u16(d, 42));
 	bms_desc_num(x, "max_charge_current_raw", u16(d, 44));
 	bms_desc_num(x, "heater_byte", d[50]);
 	bms_desc_num(x, "status_word", u16(d, 51));
@@ -264,7 +288,6 @@ static void describe_status(const uint8_t *d, struct bms_frame_desc *x)
 		snprintf(key, sizeof(key), "temp%u_raw_c", i + 1);
 		bms_desc_num(x, key, (int8_t)d[66 + i]);
 	}
-	bms_desc_num(x, "design_capacity_raw", u16(d, 74));
 	bms_desc_num(x, "balancer_raw", u16(d, 76));
 }
 

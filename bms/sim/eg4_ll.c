@@ -30,7 +30,7 @@ static int ll_sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *ou
 	pdu[0] = 78;
 	unsigned cells = s->cell_count > 16 ? 16 : s->cell_count;
 	put_u16be(d + 0, to_u16(s->voltage_mv / 10));
-	put_u16be(d + 2, (uint16_t)(int16_t)(s->current_ma / 10));
+	put_u16be(d + 2, (uint16_t)(int16_t)(s->current_ma / 100));
 	for (unsigned i = 0; i < cells; i++)
 		put_u16be(d + 4 + 2 * i, s->cell_mv[i]);
 	int mos = (s->valid & BMS_V_MOSFET_TEMP) ? s->mosfet_temp_dc / 10 : 25;
@@ -41,9 +41,15 @@ static int ll_sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *ou
 	/* status: charging 0x0100, discharging 0x0200, standby 0 */
 	d[51] = s->current_ma > 0 ? 0x01 : s->current_ma < 0 ? 0x02 : 0;
 	put_u32be(d + 58, s->cycles);
-	/* sensors after the last read 0xC8 (-56 degC): not fitted */
-	for (unsigned i = 0; i < 4; i++)
-		d[66 + i] = (uint8_t)(i < s->temp_count ? to_s8(s->temp_dc[i] / 10) : (int8_t)-56);
+	if (s->valid & BMS_V_CAP_FULL) {
+		put_u16be(d + 42, to_u16(s->capacity_remain_mah / 100));
+		put_u32be(d + 62, (uint32_t)s->capacity_full_mah * 3600u);
+	}
+	if (s->valid & BMS_V_CAP_DESIGN)
+		put_u16be(d + 74, to_u16(s->capacity_design_mah / 100));
+	/* sensors after the last read 0: not fitted */
+	for (unsigned i = 0; i < 4 && i < s->temp_count; i++)
+		d[66 + i] = (uint8_t)to_s8(s->temp_dc[i] / 10);
 	put_u16be(d + 72, (uint16_t)cells);
 	int r = bms_modbus_frame(addr, BMS_MODBUS_READ_HOLDING, pdu, sizeof(pdu), out, cap);
 	return r == -ENOBUFS ? -ENOSPC : r;

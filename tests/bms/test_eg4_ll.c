@@ -34,11 +34,11 @@ static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, con
 static enum dc_map ll_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			  size_t len, struct dc_value *ret)
 {
-	/* the current scale is disputed: we read 0.01 A (docs/PROTOCOLS.md "EG4 LL"),
-	 * so aiobmsble's 0.1 A reading is the one this driver does not give */
-	if (!strcmp(key, "current_a_aiobmsble"))
+	/* the current scale is disputed: we read 0.1 A (docs/PROTOCOLS.md "EG4 LL"),
+	 * so dbus-serialbattery's 0.01 A reading is the one this driver does not give */
+	if (!strcmp(key, "current_a_dbus_serialbattery"))
 		return DC_SKIP;
-	if (!strcmp(key, "current_a_dbus_serialbattery")) {
+	if (!strcmp(key, "current_a_aiobmsble")) {
 		ret->kind = (s->valid & BMS_V_CURRENT) ? VEC_NUM : VEC_OTHER;
 		ret->num = s->current_ma / 1000.0;
 		return DC_MAPPED;
@@ -56,7 +56,7 @@ static enum dc_map ll_map(const char *key, const struct bms_snapshot *s, const u
 
 static void test_vectors(void)
 {
-	CU_ASSERT(dc_count(DRV, "response") >= 1);
+	CU_ASSERT(dc_count(DRV, "response") == 2);
 	CU_ASSERT(dc_check_vectors(DRV, 1, ll_map) == dc_count(DRV, "response"));
 }
 
@@ -81,19 +81,25 @@ static void test_requests(void)
 	CU_ASSERT(DRV->build_request(st, &rq, req, sizeof(req)) == 8 && req[0] == 1);
 }
 
-/* The first captured status reply. */
-static size_t vector_frame(uint8_t *f, size_t cap)
+/* The k-th captured status reply (0: aiobmsble's current test, 1: its earlier one). */
+static size_t vector_frame_k(uint8_t *f, size_t cap, unsigned k)
 {
 	size_t count;
 	const struct vec *v = dc_vectors(&count);
 	for (size_t i = 0; i < count; i++)
-		if (!strcmp(v[i].protocol, FAMILY) && !strcmp(v[i].direction, "response")) {
+		if (!strcmp(v[i].protocol, FAMILY) && !strcmp(v[i].direction, "response") &&
+		    k-- == 0) {
 			int n = vec_hex(v[i].hex, f, cap);
 			CU_ASSERT_FATAL(n == 83);
 			return 83;
 		}
 	CU_FAIL_FATAL("no eg4_ll reply vector");
 	return 0;
+}
+
+static size_t vector_frame(uint8_t *f, size_t cap)
+{
+	return vector_frame_k(f, cap, 0);
 }
 
 static void refix(uint8_t *f)
@@ -111,7 +117,7 @@ static void test_vector_extras(void)
 	memset(&s, 0, sizeof(s));
 	CU_ASSERT_FATAL(DRV->init(st, 1) == 0);
 	CU_ASSERT_FATAL(DRV->parse(st, &rq, f, n, &s) == 0);
-	CU_ASSERT(s.current_ma == -620); /* raw -62 in 0.01 A */
+	CU_ASSERT(s.current_ma == -6200); /* raw -62 in 0.1 A */
 	CU_ASSERT(s.temp_count == 1);   /* sensor 2 reads 0xC8: not fitted */
 	CU_ASSERT(s.heating == false && (s.valid & BMS_V_HEATING));
 	/* what the snapshot leaves out: disputed or unit-less fields */
@@ -125,7 +131,7 @@ static void test_vector_extras(void)
 		double v;
 	} items[] = {
 		{"current_raw_int16", -62},  {"cell_count", 4},      {"max_charge_current_raw", 750},
-		{"remaining_capacity_raw", 0}, {"status_word", 0x0200}, {"temp1_raw_c", 17},
+		{"status_word", 0x0200},     {"temp1_raw_c", 17},
 		{"temp2_raw_c", -56},        {"full_capacity_mas", 0},
 	};
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
@@ -136,13 +142,40 @@ static void test_vector_extras(void)
 	f[3 + 50] = 0x80;
 	f[3 + 67] = 18;
 	f[3 + 68] = (uint8_t)-5;
-	f[3 + 69] = 0;
+	f[3 + 69] = 1;
 	refix(f);
 	memset(&s, 0, sizeof(s));
 	CU_ASSERT_FATAL(DRV->parse(st, &rq, f, n, &s) == 0);
 	CU_ASSERT(s.heating && s.temp_count == 4);
 	CU_ASSERT(s.temp_dc[0] == 170 && s.temp_dc[1] == 180 && s.temp_dc[2] == -50 &&
-		  s.temp_dc[3] == 0);
+		  s.temp_dc[3] == 10);
+	/* a sensor reading 0 ends the list (unfitted sensors read 0 or 0xC8) */
+	f[3 + 68] = 0;
+	refix(f);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_FATAL(DRV->parse(st, &rq, f, n, &s) == 0);
+	CU_ASSERT(s.temp_count == 2);
+
+	/* the second capture: the capacities, in 0.1 Ah and mAs */
+	n = vector_frame_k(f, sizeof(f), 1);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_FATAL(DRV->parse(st, &rq, f, n, &s) == 0);
+	CU_ASSERT(s.capacity_remain_mah == 369800 && s.capacity_full_mah == 400000 &&
+		  s.capacity_design_mah == 400000);
+	CU_ASSERT((s.valid & (BMS_V_CAP_REMAIN | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN)) ==
+		  (BMS_V_CAP_REMAIN | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN));
+	CU_ASSERT(s.temp_count == 2 && s.current_ma == 0 && !s.heating);
+	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, n, &d) == 0);
+	const struct bms_desc_item *it = desc_find(&d, "max_charge_current_raw");
+	CU_ASSERT(it && it->num == 2200);
+	/* remaining up to 110 % of full holds, beyond refuses */
+	put_u16be(f + 3 + 42, 4400);
+	refix(f);
+	CU_ASSERT(DRV->parse(st, &rq, f, n, &s) == 0);
+	put_u16be(f + 3 + 42, 4401);
+	refix(f);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT(DRV->parse(st, &rq, f, n, &s) == -EPROTO && s.valid == 0);
 }
 
 /* Values no EG4 LL sends refuse the frame, writing nothing. */
@@ -235,30 +268,35 @@ static struct bms_snapshot sample_state(void)
 		sum += s.cell_mv[i];
 	}
 	s.voltage_mv = sum / 10 * 10;
-	s.current_ma = -12340;
+	s.current_ma = -12300;
 	s.soc_cpct = 8700;
 	s.soh_cpct = 9800;
 	s.cycles = 70000;
+	s.capacity_full_mah = 280000;
+	s.capacity_remain_mah = 243600;
+	s.capacity_design_mah = 280000;
 	s.temp_count = 3;
 	s.temp_dc[0] = 250;
 	s.temp_dc[1] = -70;
-	s.temp_dc[2] = 0;
+	s.temp_dc[2] = 10;
 	s.mosfet_temp_dc = 310;
 	s.heating = true;
-	s.valid = BMS_V_MOSFET_TEMP | BMS_V_SOH | BMS_V_HEATING;
+	s.valid = BMS_V_MOSFET_TEMP | BMS_V_SOH | BMS_V_HEATING | BMS_V_CAP_FULL |
+		  BMS_V_CAP_REMAIN | BMS_V_CAP_DESIGN;
 	return s;
 }
 
 #define MUST_VALID                                                                                 \
 	(BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CYCLES | BMS_V_CELLS |      \
-	 BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_HEATING)
+	 BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_HEATING | BMS_V_CAP_FULL | BMS_V_CAP_REMAIN |    \
+	 BMS_V_CAP_DESIGN)
 
 static void test_sim_roundtrip(void)
 {
 	struct bms_snapshot s = sample_state();
 	dc_check_sim_roundtrip(DRV, 1, &s, MUST_VALID);
 	dc_check_alarm_mask(DRV, 1, &s);
-	s.current_ma = 20000;
+	s.current_ma = 200000;
 	s.heating = false;
 	s.cell_count = 4;
 	s.voltage_mv = 13160;
@@ -355,17 +393,23 @@ static void random_state(struct bms_snapshot *s)
 		sum += s->cell_mv[i];
 	}
 	s->voltage_mv = sum / 10 * 10;
-	s->current_ma = ((int32_t)rnd(60001) - 30000) * 10;
+	s->current_ma = ((int32_t)rnd(60001) - 30000) * 100;
 	s->soc_cpct = (uint16_t)(rnd(101) * 100);
 	s->soh_cpct = (uint16_t)(rnd(101) * 100);
 	s->cycles = rnd(1000000);
+	s->capacity_full_mah = (int32_t)(1 + rnd(10000)) * 100;
+	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah / 100 + 1) * 100;
+	s->capacity_design_mah = (int32_t)(1 + rnd(10000)) * 100;
 	s->temp_count = (uint8_t)rnd(5);
-	for (unsigned i = 0; i < s->temp_count; i++)
-		s->temp_dc[i] = (int16_t)(((int)rnd(141) - 40) * 10);
+	for (unsigned i = 0; i < s->temp_count; i++) {
+		int t = (int)rnd(140) - 40; /* -40..99, 0 left out: it reads as no sensor */
+		s->temp_dc[i] = (int16_t)((t >= 0 ? t + 1 : t) * 10);
+	}
 	s->mosfet_temp_dc = (int16_t)(((int)rnd(161) - 40) * 10);
 	s->heating = rnd(2);
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CYCLES |
-		   BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_HEATING;
+		   BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_HEATING | BMS_V_CAP_FULL |
+		   BMS_V_CAP_REMAIN | BMS_V_CAP_DESIGN;
 }
 
 static void test_property(void)
@@ -383,7 +427,10 @@ static void test_property(void)
 			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
 			  got.temp_count == truth.temp_count &&
 			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.mosfet_temp_dc == truth.mosfet_temp_dc && got.heating == truth.heating;
+			  got.mosfet_temp_dc == truth.mosfet_temp_dc && got.heating == truth.heating &&
+			  got.capacity_full_mah == truth.capacity_full_mah &&
+			  got.capacity_remain_mah == truth.capacity_remain_mah &&
+			  got.capacity_design_mah == truth.capacity_design_mah;
 		if (!ok)
 			fprintf(stderr, "eg4_ll property: state %u (%u cells, %u temps) differs\n",
 				i, truth.cell_count, truth.temp_count);
