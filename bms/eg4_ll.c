@@ -129,8 +129,8 @@ static const struct bms_modbus_spec ll_reply_spec = {
 /* Our status read request: 1 whole (8 bytes, good CRC), 0 maybe, -1 no. */
 static int request_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	static const uint8_t shape[6] = {0, BMS_MODBUS_READ_HOLDING, 0x00, 0x00, 0x00,
-					 LL_STATUS_REGS};
+	static const uint8_t shape[6] = {0,    BMS_MODBUS_READ_HOLDING, 0x00, 0x00,
+					 0x00, LL_STATUS_REGS};
 	if (p[0] < 1 || p[0] > LL_ADDR_MAX)
 		return -1;
 	for (size_t i = 1; i < 6 && i < avail; i++)

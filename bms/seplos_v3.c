@@ -265,8 +265,7 @@ static bool pia_plausible(const uint8_t *d)
 		return false;
 	if (avg == 0 || min > avg || avg > max || max > S3_CELL_MAX_MV)
 		return false;
-	if (!temp_ok(t_avg) || !temp_ok(t_max) || !temp_ok(t_min) || t_min > t_avg ||
-	    t_avg > t_max)
+	if (!temp_ok(t_avg) || !temp_ok(t_max) || !temp_ok(t_min) || t_min > t_avg || t_avg > t_max)
 		return false;
 	uint32_t full = reg(d, 3), rem = reg(d, 2);
 	if (rem > full + full / 10)
@@ -517,8 +516,7 @@ static void describe_events(const uint8_t *ev, bool system, struct bms_frame_des
 	bms_desc_num(x, "current_event2_bits", ev[S3_EV_CURRENT2]);
 	bms_desc_num(x, "capacity_event_bits", ev[S3_EV_CAPACITY]);
 	bms_desc_num(x, "fet_event_bits", ev[S3_EV_FET]);
-	bms_desc_num(x, system ? "equalization_state_bits" : "battery_state_bits",
-		     ev[S3_EV_STATE]);
+	bms_desc_num(x, system ? "equalization_state_bits" : "battery_state_bits", ev[S3_EV_STATE]);
 	bms_desc_num(x, "hard_fault_bits", ev[S3_EV_HARD_FAULT]);
 }
 

@@ -24,7 +24,7 @@
 #define S3_VIA_REGS 0x33
 #define S3_EIA 0x2000 /* bus master only: the system aggregate */
 #define S3_EIA_REGS 0x1A
-#define S3_EIC 0x2200 /* bus master only: the system status coils */
+#define S3_EIC 0x2200     /* bus master only: the system status coils */
 #define S3_EIC_COILS 0x50 /* 10 bytes */
 
 #define S3_TEMP_ZERO 2731 /* 0.1 K -> 0.1 degC */
@@ -44,15 +44,15 @@
 #define S3_PIC_EVENTS 8 /* TB09 system .. TB15 hard faults: 10 bytes */
 /* offsets inside the 10 event bytes (PIC 8..17 and EIC 0..9) */
 enum s3_event_byte {
-	S3_EV_SYSTEM = 0,  /* TB09 */
-	S3_EV_VOLTAGE = 1, /* TB02 */
-	S3_EV_CELL_TEMP = 2, /* TB03 */
-	S3_EV_ENV_TEMP = 3,  /* TB04 */
-	S3_EV_CURRENT1 = 4,  /* TB05 */
-	S3_EV_CURRENT2 = 5,  /* TB16 */
-	S3_EV_CAPACITY = 6,  /* TB06 */
-	S3_EV_FET = 7,       /* TB07 */
-	S3_EV_STATE = 8,     /* PIC: TB08 battery state; EIC: equalization state */
+	S3_EV_SYSTEM = 0,     /* TB09 */
+	S3_EV_VOLTAGE = 1,    /* TB02 */
+	S3_EV_CELL_TEMP = 2,  /* TB03 */
+	S3_EV_ENV_TEMP = 3,   /* TB04 */
+	S3_EV_CURRENT1 = 4,   /* TB05 */
+	S3_EV_CURRENT2 = 5,   /* TB16 */
+	S3_EV_CAPACITY = 6,   /* TB06 */
+	S3_EV_FET = 7,        /* TB07 */
+	S3_EV_STATE = 8,      /* PIC: TB08 battery state; EIC: equalization state */
 	S3_EV_HARD_FAULT = 9, /* TB15 */
 	S3_EV_BYTES = 10,
 };

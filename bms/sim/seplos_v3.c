@@ -59,8 +59,7 @@ static void sim_events(const struct bms_snapshot *s, uint8_t ev[S3_EV_BYTES], bo
 	}
 }
 
-static int reply(uint8_t addr, uint8_t fn, const uint8_t *data, size_t n, uint8_t *out,
-		 size_t cap)
+static int reply(uint8_t addr, uint8_t fn, const uint8_t *data, size_t n, uint8_t *out, size_t cap)
 {
 	uint8_t pdu[1 + 2 * BMS_MODBUS_MAX_READ_REGS];
 	pdu[0] = (uint8_t)n;
@@ -170,7 +169,8 @@ static int sim_eia(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, siz
 {
 	uint8_t d[2 * S3_EIA_REGS];
 	memset(d, 0, sizeof(d));
-	int32_t rated = (s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah : s->capacity_full_mah;
+	int32_t rated =
+		(s->valid & BMS_V_CAP_DESIGN) ? s->capacity_design_mah : s->capacity_full_mah;
 	put_ws32(d + 0, (uint32_t)(s->voltage_mv / 10));
 	put_ws32(d + 4, (uint32_t)(s->current_ma / 100));
 	put_ws32(d + 8, (uint32_t)(s->capacity_remain_mah / 10));

@@ -118,7 +118,7 @@ static void test_vector_extras(void)
 	CU_ASSERT_FATAL(DRV->init(st, 1) == 0);
 	CU_ASSERT_FATAL(DRV->parse(st, &rq, f, n, &s) == 0);
 	CU_ASSERT(s.current_ma == -6200); /* raw -62 in 0.1 A */
-	CU_ASSERT(s.temp_count == 1);   /* sensor 2 reads 0xC8: not fitted */
+	CU_ASSERT(s.temp_count == 1);     /* sensor 2 reads 0xC8: not fitted */
 	CU_ASSERT(s.heating == false && (s.valid & BMS_V_HEATING));
 	/* what the snapshot leaves out: disputed or unit-less fields */
 	CU_ASSERT(!(s.valid & (BMS_V_CAP_REMAIN | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN |
@@ -130,9 +130,9 @@ static void test_vector_extras(void)
 		const char *key;
 		double v;
 	} items[] = {
-		{"current_raw_int16", -62},  {"cell_count", 4},      {"max_charge_current_raw", 750},
-		{"status_word", 0x0200},     {"temp1_raw_c", 17},
-		{"temp2_raw_c", -56},        {"full_capacity_mas", 0},
+		{"current_raw_int16", -62}, {"cell_count", 4},   {"max_charge_current_raw", 750},
+		{"status_word", 0x0200},    {"temp1_raw_c", 17}, {"temp2_raw_c", -56},
+		{"full_capacity_mas", 0},
 	};
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
 		const struct bms_desc_item *it = desc_find(&d, items[i].key);
@@ -288,7 +288,7 @@ static struct bms_snapshot sample_state(void)
 
 #define MUST_VALID                                                                                 \
 	(BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CYCLES | BMS_V_CELLS |      \
-	 BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_HEATING | BMS_V_CAP_FULL | BMS_V_CAP_REMAIN |    \
+	 BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_HEATING | BMS_V_CAP_FULL | BMS_V_CAP_REMAIN |     \
 	 BMS_V_CAP_DESIGN)
 
 static void test_sim_roundtrip(void)
@@ -315,8 +315,8 @@ static void test_other_families(void)
 {
 	const struct bms_driver *others[] = {&bms_seplos_v3, &bms_jbd_up16s};
 	struct bms_snapshot dev = sample_state();
-	dev.valid |= BMS_V_CELLS | BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_FETS |
-		     BMS_V_TEMPS;
+	dev.valid |=
+		BMS_V_CELLS | BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_FETS | BMS_V_TEMPS;
 	dev.temp_count = 4;
 	for (size_t o = 0; o < sizeof(others) / sizeof(others[0]); o++) {
 		const struct bms_driver *od = others[o];
@@ -427,7 +427,8 @@ static void test_property(void)
 			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
 			  got.temp_count == truth.temp_count &&
 			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.mosfet_temp_dc == truth.mosfet_temp_dc && got.heating == truth.heating &&
+			  got.mosfet_temp_dc == truth.mosfet_temp_dc &&
+			  got.heating == truth.heating &&
 			  got.capacity_full_mah == truth.capacity_full_mah &&
 			  got.capacity_remain_mah == truth.capacity_remain_mah &&
 			  got.capacity_design_mah == truth.capacity_design_mah;

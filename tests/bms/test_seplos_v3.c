@@ -35,8 +35,8 @@ static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, con
 
 /* ---- the key map: snapshot fields, else what describe() tells ---- */
 
-static uint8_t map_addr;  /* frames of other units: skipped (the other pass checks them) */
-static bool map_system;   /* also the system blocks the poll never asks (READ pass) */
+static uint8_t map_addr; /* frames of other units: skipped (the other pass checks them) */
+static bool map_system;  /* also the system blocks the poll never asks (READ pass) */
 
 static enum dc_map num(struct dc_value *ret, double v)
 {
@@ -180,8 +180,8 @@ static void test_read_vectors(void)
 			CU_ASSERT(DRV->build_request(st, &rq, req, sizeof(req)) == 8);
 			int r = DRV->parse(st, &rq, f, (size_t)n, &s);
 			if (r != 0)
-				fprintf(stderr, "seplos_v3 vector %zu: READ 0x%04x: %d\n", i, d.command,
-					r);
+				fprintf(stderr, "seplos_v3 vector %zu: READ 0x%04x: %d\n", i,
+					d.command, r);
 			CU_ASSERT(r == 0);
 		}
 		map_addr = f[0];
@@ -258,8 +258,9 @@ static void test_requests(void)
 		for (unsigned k = 0; k < v[i].nexpect; k++) {
 			const struct vec_expect *e = &v[i].expect[k];
 			const struct bms_desc_item *it = desc_find(&d, e->key);
-			bool ok = it && (e->kind == VEC_STR ? it->is_text && !strncmp(e->str, it->text, 3)
-							    : fabs(it->num - e->num) < 0.001);
+			bool ok = it &&
+				  (e->kind == VEC_STR ? it->is_text && !strncmp(e->str, it->text, 3)
+						      : fabs(it->num - e->num) < 0.001);
 			if (!ok)
 				fprintf(stderr, "seplos_v3 request %zu: %s\n", i, e->key);
 			CU_ASSERT(ok);
@@ -483,8 +484,8 @@ static void test_rejects(void)
 		unsigned reg;
 		uint16_t v;
 	} bad[] = {
-		{5, 1001},  {6, 1001},  {8, 3329}, {8, 3326}, {10, 5001}, {8, 0},
-		{9, 2000},  {12, 2941}, {13, 2944}, {0, 5200}, {0, 5500}, {2, 36301},
+		{5, 1001}, {6, 1001},  {8, 3329},  {8, 3326}, {10, 5001}, {8, 0},
+		{9, 2000}, {12, 2941}, {13, 2944}, {0, 5200}, {0, 5500},  {2, 36301},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		n = pia_with(f, bad[i].reg, bad[i].v);
@@ -580,7 +581,8 @@ static void test_other_families(void)
 		/* and the Seplos pack is silent to that probe */
 		copy = dev;
 		uint8_t quiet[600];
-		CU_ASSERT(bms_sim_respond(DRV, &copy, 1, req, (size_t)n, quiet, sizeof(quiet)) == 0);
+		CU_ASSERT(bms_sim_respond(DRV, &copy, 1, req, (size_t)n, quiet, sizeof(quiet)) ==
+			  0);
 		for (unsigned step = 0; step < 4; step++) {
 			uint8_t st[64];
 			CU_ASSERT_FATAL(DRV->init(st, 1) == 0);
@@ -611,12 +613,14 @@ static void test_other_families(void)
 			for (unsigned step = 0; step < 4; step++) {
 				uint8_t st[64];
 				CU_ASSERT_FATAL(DRV->init(st, addr) == 0);
-				struct bms_request rq = {.kind = BMS_REQ_POLL, .step = step, .cycle = 1};
+				struct bms_request rq = {
+					.kind = BMS_REQ_POLL, .step = step, .cycle = 1};
 				struct bms_snapshot s;
 				memset(&s, 0, sizeof(s));
 				int r = dc_feed(DRV, st, &rq, f, (size_t)n, &s);
 				if (r >= 0)
-					fprintf(stderr, "seplos_v3 took %s vector %zu at %u step %u\n",
+					fprintf(stderr,
+						"seplos_v3 took %s vector %zu at %u step %u\n",
 						v[i].protocol, i, addr, step);
 				CU_ASSERT(r < 0 && s.valid == 0);
 			}
@@ -631,8 +635,8 @@ static int feed_line(void *st, const struct bms_request *rq, const uint8_t *buf,
 {
 	size_t pos = 0, start, flen;
 	*ret_foreign = 0;
-	while (pos < len && bms_frame_find(DRV, buf + pos, len - pos, &start, &flen) ==
-				    BMS_FIND_VALID) {
+	while (pos < len &&
+	       bms_frame_find(DRV, buf + pos, len - pos, &start, &flen) == BMS_FIND_VALID) {
 		int r = DRV->parse(st, rq, buf + pos + start, flen, s);
 		if (r != BMS_FOREIGN)
 			return r;
@@ -661,7 +665,8 @@ static void test_bus(void)
 		uint8_t line[1024];
 		size_t used = 0;
 		for (uint8_t p = 0; p < 3; p++) {
-			int m = bms_sim_respond(DRV, &packs[p], p, req, (size_t)n, rep, sizeof(rep));
+			int m = bms_sim_respond(DRV, &packs[p], p, req, (size_t)n, rep,
+						sizeof(rep));
 			CU_ASSERT(m >= 0);
 			CU_ASSERT((m > 0) == (p == want));
 			if (m > 0) {
@@ -801,8 +806,8 @@ static void test_property(void)
 			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
 			  got.mosfet_temp_dc == truth.mosfet_temp_dc &&
 			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet && got.heating == truth.heating &&
-			  got.balancing == truth.balancing &&
+			  got.discharge_fet == truth.discharge_fet &&
+			  got.heating == truth.heating && got.balancing == truth.balancing &&
 			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm)) &&
 			  got.max_charge_ma == truth.max_charge_ma &&
 			  got.max_discharge_ma == truth.max_discharge_ma &&
