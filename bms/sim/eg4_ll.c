@@ -37,15 +37,16 @@ static int ll_sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *ou
 	put_u16be(d + 36, (uint16_t)(int16_t)mos);
 	put_u16be(d + 46, (s->valid & BMS_V_SOH) ? (uint16_t)(s->soh_cpct / 100) : 100);
 	put_u16be(d + 48, (uint16_t)(s->soc_cpct / 100));
-	d[50] = (s->valid & BMS_V_HEATING) && s->heating ? 0x80 : 0;
+	d[50] = s->heating ? 0x80 : 0;
 	/* status: charging 0x0100, discharging 0x0200, standby 0 */
 	d[51] = s->current_ma > 0 ? 0x01 : s->current_ma < 0 ? 0x02 : 0;
 	put_u32be(d + 58, s->cycles);
-	if (s->valid & BMS_V_CAP_FULL) {
+	/* a state's valid bits say what a decode carried, not what a pack has: by value */
+	if (s->capacity_full_mah > 0) {
 		put_u16be(d + 42, to_u16(s->capacity_remain_mah / 100));
 		put_u32be(d + 62, (uint32_t)s->capacity_full_mah * 3600u);
 	}
-	if (s->valid & BMS_V_CAP_DESIGN)
+	if (s->capacity_design_mah > 0)
 		put_u16be(d + 74, to_u16(s->capacity_design_mah / 100));
 	/* sensors after the last read 0: not fitted */
 	for (unsigned i = 0; i < 4 && i < s->temp_count; i++)

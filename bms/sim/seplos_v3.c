@@ -34,7 +34,7 @@ static void sim_events(const struct bms_snapshot *s, uint8_t ev[S3_EV_BYTES], bo
 		ev[S3_EV_FET] |= S3_FET_DISCHARGE;
 	if (s->charge_fet)
 		ev[S3_EV_FET] |= S3_FET_CHARGE;
-	if ((s->valid & BMS_V_HEATING) && s->heating)
+	if (s->heating)
 		ev[S3_EV_FET] |= S3_FET_HEATING;
 	(void)system;
 	if (!(s->valid & BMS_V_ALARMS))
