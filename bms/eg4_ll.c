@@ -33,11 +33,11 @@
  * - Units: aiobmsble's. Two captures (tests/vectors/eg4_ll.json): in the
  *   second, a 400 Ah pack (full capacity 1440000000 mAs, design 4000) at
  *   92 % reports a remaining capacity of 3698, which is 369.8 Ah in 0.1 Ah
- *   (aiobmsble) and impossible in whole Ah (dbus-serialbattery). The same
- *   source reads the current in 0.1 A; dbus-serialbattery's 0.01 A would
- *   make the first capture's -62 a tenth of that. No capture settles the
- *   current by itself; were it wrong, 0.1 A overstates rather than
- *   understates a current.
+ *   (aiobmsble) and impossible in whole Ah (dbus-serialbattery). The
+ *   current follows the same source: 0.1 A (the first capture's -62 is
+ *   -6.2 A; dbus-serialbattery's 0.01 A makes it -0.62 A). No capture
+ *   settles the current by itself; were it wrong, 0.1 A overstates rather
+ *   than understates a current.
  * - Capacities: remaining (0.1 Ah), full (u32 mAs) and design (0.1 Ah) only
  *   when the full capacity is sent (not 0: the first capture sends 0 for all
  *   three); design only when not 0.

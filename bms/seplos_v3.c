@@ -83,9 +83,9 @@
  *   <= 110 % of total, the pack voltage a whole number (1..32) of average
  *   cells. PIB: cells <= 5 V, at least one, sensors -50..150 degC (an EIA
  *   reply, of the same size, fails there).
- * - Frame check: replies of the standard read functions from addresses 0..15,
- *   their exceptions, and the read requests of our blocks (8 bytes, so
- *   another master's request or our own echo is skipped whole).
+ * - Frame check: replies of the standard Modbus functions from addresses
+ *   0..15, their exceptions, and the read requests of our blocks (8 bytes,
+ *   so another master's request or our own echo is skipped whole).
  */
 #include <errno.h>
 #include <stdio.h>
