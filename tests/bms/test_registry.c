@@ -261,7 +261,8 @@ static void test_describe_and_roundtrip(void)
 		}
 		CU_ASSERT(got.cell_count == 8 && got.cell_mv[7] == 3307);
 		CU_ASSERT(got.soc_cpct == 5000);
-		CU_ASSERT((got.valid & BMS_V_FETS) && got.charge_fet && got.discharge_fet);
+		/* a family that sends no FET state (EG4 LL) reports none; its own test says so */
+		CU_ASSERT(!(got.valid & BMS_V_FETS) || (got.charge_fet && got.discharge_fet));
 	}
 }
 
