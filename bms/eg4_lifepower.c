@@ -173,7 +173,7 @@ static bool lp_counts_ok(const struct lp_status *g)
 		return false;
 	if (g->n[LP_G_STATUS] != LP_STATUS_WORDS)
 		return false;
-	static const uint8_t single[] = {LP_G_CURRENT, LP_G_SOC, LP_G_FULL, LP_G_CYCLES,
+	static const uint8_t single[] = {LP_G_CURRENT, LP_G_SOC, LP_G_FULL,   LP_G_CYCLES,
 					 LP_G_VOLTAGE, LP_G_SOH, LP_G_UNKNOWN};
 	for (size_t i = 0; i < sizeof(single); i++)
 		if (g->n[single[i]] != 1)
@@ -195,7 +195,8 @@ static int parse_status(const uint8_t *pl, size_t n, struct bms_snapshot *s)
 	s->current_ma = (LP_CURRENT_ZERO - (int32_t)be16(g.g[LP_G_CURRENT])) * 10;
 	s->soc_cpct = soc;
 	s->capacity_full_mah = (int32_t)be16(g.g[LP_G_FULL]) * 10;
-	s->temp_count = (uint8_t)(g.n[LP_G_TEMPS] > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : g.n[LP_G_TEMPS]);
+	s->temp_count =
+		(uint8_t)(g.n[LP_G_TEMPS] > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : g.n[LP_G_TEMPS]);
 	for (unsigned i = 0; i < s->temp_count; i++)
 		s->temp_dc[i] = (int16_t)(((int)(g.g[LP_G_TEMPS][2 * i + 1]) - LP_TEMP_ZERO) * 10);
 	s->cycles = be16(g.g[LP_G_CYCLES]);

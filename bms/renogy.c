@@ -86,7 +86,7 @@ struct rn_block {
 
 /* The poll steps, in order; the probe is step 0 alone. */
 static const struct rn_block rn_poll[] = {
-	{RN_MODEL, RN_MODEL_N}, {RN_STATUS, RN_STATUS_N}, {RN_CELLS, RN_CELLS_N},
+	{RN_MODEL, RN_MODEL_N},   {RN_STATUS, RN_STATUS_N}, {RN_CELLS, RN_CELLS_N},
 	{RN_ALARMS, RN_ALARMS_N}, {RN_INFO, RN_INFO_N},
 };
 #define RN_NPOLL (sizeof(rn_poll) / sizeof(rn_poll[0]))
@@ -328,10 +328,14 @@ static void describe_block(const uint8_t *d, size_t n, struct bms_frame_desc *x)
 		}
 		for (unsigned i = 0; i < RN_ALARMS_N; i++) {
 			static const char *const names[RN_ALARMS_N] = {
-				"cell_voltage_alarms_hi", "cell_voltage_alarms_lo",
-				"cell_temp_alarms_hi",    "cell_temp_alarms_lo",
-				"other_alarms",           "status1",
-				"status2",                "status3",
+				"cell_voltage_alarms_hi",
+				"cell_voltage_alarms_lo",
+				"cell_temp_alarms_hi",
+				"cell_temp_alarms_lo",
+				"other_alarms",
+				"status1",
+				"status2",
+				"status3",
 			};
 			bms_desc_num(x, names[i], be16(d + 2 * i));
 		}

@@ -58,7 +58,9 @@ static int sim_status(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, 
 	}
 	o += group(pl + o, LP_G_TEMPS, w, temps);
 	memset(w, 0, LP_STATUS_WORDS * sizeof(w[0]));
-	uint16_t w1 = s->current_ma > 0 ? LP_ST_CHARGING : s->current_ma < 0 ? LP_ST_DISCHARGING : 0;
+	uint16_t w1 = s->current_ma > 0   ? LP_ST_CHARGING
+		      : s->current_ma < 0 ? LP_ST_DISCHARGING
+					  : 0;
 	if (s->valid & BMS_V_ALARMS) {
 		if (s->alarm[BMS_ALARM_HIGH_CURRENT])
 			w1 |= LP_ST_OVER_CURRENT;

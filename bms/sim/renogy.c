@@ -47,7 +47,9 @@ static void build_image(const struct bms_snapshot *s, uint16_t *img)
 	for (unsigned i = 0; i < temps; i++)
 		img[18 + i] = (uint16_t)s->temp_dc[i];
 	int32_t cur = s->current_ma / 10;
-	img[RN_STATUS - IMG_FIRST] = (uint16_t)(int16_t)(cur < -32768 ? -32768 : cur > 32767 ? 32767 : cur);
+	img[RN_STATUS - IMG_FIRST] = (uint16_t)(int16_t)(cur < -32768  ? -32768
+							 : cur > 32767 ? 32767
+								       : cur);
 	img[RN_STATUS - IMG_FIRST + 1] = clamp16(s->voltage_mv / 100);
 	uint32_t full = s->capacity_full_mah > 0 ? (uint32_t)s->capacity_full_mah : 0;
 	uint32_t rem = s->capacity_remain_mah > 0 ? (uint32_t)s->capacity_remain_mah : 0;
@@ -56,8 +58,8 @@ static void build_image(const struct bms_snapshot *s, uint16_t *img)
 	img[RN_STATUS - IMG_FIRST + 4] = (uint16_t)(full >> 16);
 	img[RN_STATUS - IMG_FIRST + 5] = (uint16_t)full;
 	img[RN_STATUS - IMG_FIRST + 6] = clamp16(s->cycles);
-	img[5106 - IMG_FIRST] =
-		(uint16_t)((s->charge_fet ? RN_FET_CHARGE : 0) | (s->discharge_fet ? RN_FET_DISCHARGE : 0));
+	img[5106 - IMG_FIRST] = (uint16_t)((s->charge_fet ? RN_FET_CHARGE : 0) |
+					   (s->discharge_fet ? RN_FET_DISCHARGE : 0));
 	img[5107 - IMG_FIRST] = s->heating ? RN_HEATER : 0;
 	put_text(img, 5110, 8, s->serial);
 	put_text(img, 5118, 4, "");

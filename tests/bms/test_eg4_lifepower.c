@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* EG4 LifePower (0x7E groups) driver: vectors, checksum, simulator, refusals, bus, describe, property. */
+/* EG4 LifePower (0x7E groups) driver: vectors, checksum, simulator, refusals, bus, describe,
+ * property. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -43,7 +44,8 @@ static size_t vector_frame(const char *dir, unsigned nth, uint8_t *buf, size_t c
 	return 0;
 }
 
-/* Every captured request is built byte for byte: status and firmware at 1, status at 2, 0x42 by READ. */
+/* Every captured request is built byte for byte: status and firmware at 1, status at 2, 0x42 by
+ * READ. */
 static void test_requests(void)
 {
 	CU_ASSERT(dc_count(DRV, "request") == 4);
@@ -95,8 +97,7 @@ static void test_checksum(void)
 	for (size_t i = 0; i < 3; i++) {
 		memcpy(g, f, n);
 		g[at[i]] ^= 0x80;
-		CU_ASSERT(bms_frame_find(DRV, g, n, &start, &flen) != BMS_FIND_VALID ||
-			  flen != n);
+		CU_ASSERT(bms_frame_find(DRV, g, n, &start, &flen) != BMS_FIND_VALID || flen != n);
 	}
 	for (size_t k = 1; k < 256; k++) {
 		memcpy(g, f, n);
@@ -176,9 +177,22 @@ static size_t group_at(const uint8_t *pl, size_t n, uint8_t id)
 static void test_alarm_bits(void)
 {
 	static const int8_t bit_alarm[16] = {
-		-1, -1, -1, BMS_ALARM_HIGH_CURRENT, BMS_ALARM_HIGH_VOLTAGE, BMS_ALARM_LOW_VOLTAGE,
-		BMS_ALARM_HIGH_CHARGE_TEMPERATURE, BMS_ALARM_LOW_CHARGE_TEMPERATURE,
-		-1, -1, -1, -1, -1, -1, -1, -1,
+		-1,
+		-1,
+		-1,
+		BMS_ALARM_HIGH_CURRENT,
+		BMS_ALARM_HIGH_VOLTAGE,
+		BMS_ALARM_LOW_VOLTAGE,
+		BMS_ALARM_HIGH_CHARGE_TEMPERATURE,
+		BMS_ALARM_LOW_CHARGE_TEMPERATURE,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
+		-1,
 	};
 	uint8_t f[300], pl[256];
 	size_t n = vector_frame("response", 0, f, sizeof(f));
@@ -264,9 +278,9 @@ static void test_plausibility(void)
 		int field; /* 0 id, 1 count */
 		uint8_t value;
 	} edits[] = {
-		{LP_G_CURRENT, 0, 3},  {LP_G_SOC, 1, 2},      {LP_G_STATUS, 1, 4},
-		{LP_G_CELLS, 1, 0},    {LP_G_TEMPS, 1, 0},    {LP_G_UNKNOWN, 0, 0x0B},
-		{LP_G_VOLTAGE, 1, 0},  {LP_G_UNKNOWN, 1, 2},
+		{LP_G_CURRENT, 0, 3}, {LP_G_SOC, 1, 2},     {LP_G_STATUS, 1, 4},
+		{LP_G_CELLS, 1, 0},   {LP_G_TEMPS, 1, 0},   {LP_G_UNKNOWN, 0, 0x0B},
+		{LP_G_VOLTAGE, 1, 0}, {LP_G_UNKNOWN, 1, 2},
 	};
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
 		memcpy(g, pl, pn);
@@ -324,16 +338,19 @@ static void test_refuses_other_families(void)
 			CU_ASSERT_FATAL(m > 0);
 			CU_ASSERT(bms_frame_find(DRV, rep, (size_t)m, &start, &flen) !=
 				  BMS_FIND_VALID);
-			CU_ASSERT(bms_frame_find(DRV, q, (size_t)n, &start, &flen) != BMS_FIND_VALID);
+			CU_ASSERT(bms_frame_find(DRV, q, (size_t)n, &start, &flen) !=
+				  BMS_FIND_VALID);
 		}
 		/* our requests at every pack address: the other simulators stay silent */
 		for (uint8_t a = 1; a <= LP_ADDR_MAX; a++)
 			for (unsigned step = 0; step < 2; step++) {
 				CU_ASSERT_FATAL(DRV->init(st, a) == 0);
-				struct bms_request rq = {.kind = BMS_REQ_POLL, .step = step, .cycle = 1};
+				struct bms_request rq = {
+					.kind = BMS_REQ_POLL, .step = step, .cycle = 1};
 				int n = DRV->build_request(st, &rq, q, sizeof(q));
 				CU_ASSERT_FATAL(n == 6);
-				CU_ASSERT(bms_sim_respond(od, &dev, a, q, 6, rep, sizeof(rep)) == 0);
+				CU_ASSERT(bms_sim_respond(od, &dev, a, q, 6, rep, sizeof(rep)) ==
+					  0);
 			}
 	}
 }
@@ -558,8 +575,8 @@ static void random_state(struct bms_snapshot *s)
 	for (size_t i = 0; i < sizeof(carried); i++)
 		if (rnd(3) == 0)
 			s->alarm[carried[i]] = 2;
-	snprintf(s->sw_version, sizeof(s->sw_version), "QT-YS00-%02uSV%03uA-V%u.%u",
-		 s->cell_count, rnd(1000), rnd(10), rnd(10));
+	snprintf(s->sw_version, sizeof(s->sw_version), "QT-YS00-%02uSV%03uA-V%u.%u", s->cell_count,
+		 rnd(1000), rnd(10), rnd(10));
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_FULL |
 		   BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_ALARMS | BMS_V_SW_VERSION;
 }

@@ -213,10 +213,16 @@ static void test_plausibility(void)
 	memcpy(d, " RBT100LFP12-BT ", 16); /* leading space */
 	n = reply(f, RN_ADDR_DEFAULT, d, 16);
 	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == -EPROTO);
-	memcpy(d, "RBT\0" "100LFP12-BT\0", 16); /* text after the padding */
+	memcpy(d,
+	       "RBT\0"
+	       "100LFP12-BT\0",
+	       16); /* text after the padding */
 	n = reply(f, RN_ADDR_DEFAULT, d, 16);
 	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == -EPROTO);
-	memcpy(d, "RBT100LFP\x01" "2-BT  ", 16);
+	memcpy(d,
+	       "RBT100LFP\x01"
+	       "2-BT  ",
+	       16);
 	n = reply(f, RN_ADDR_DEFAULT, d, 16);
 	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == -EPROTO);
 	CU_ASSERT(s.valid == 0);
@@ -226,8 +232,8 @@ static void test_plausibility(void)
 	CU_ASSERT_STRING_EQUAL(s.model, "RBT50LFP48S");
 
 	/* status: remaining above full, no full capacity, no voltage */
-	uint8_t st[14] = {0xFF, 0xAA, 0x00, 0x88, 0x00, 0x01, 0x7B, 0xB0,
-			  0x00, 0x01, 0x86, 0xA0, 0x00, 0x0F};
+	uint8_t st[14] = {0xFF, 0xAA, 0x00, 0x88, 0x00, 0x01, 0x7B,
+			  0xB0, 0x00, 0x01, 0x86, 0xA0, 0x00, 0x0F};
 	ctx_at(&c, RN_ADDR_DEFAULT, BMS_REQ_POLL, 1);
 	memset(&s, 0, sizeof(s));
 	n = reply(f, RN_ADDR_DEFAULT, st, 14);
@@ -283,7 +289,8 @@ static void test_refuses_up16s(void)
 	dev.capacity_remain_mah = 50000;
 	uint8_t rst[256], ust[256], req[64], rep[600];
 	static const struct bms_request kinds[] = {
-		{.kind = BMS_REQ_PROBE}, {.kind = BMS_REQ_POLL, .step = 0, .cycle = 1},
+		{.kind = BMS_REQ_PROBE},
+		{.kind = BMS_REQ_POLL, .step = 0, .cycle = 1},
 		{.kind = BMS_REQ_POLL, .step = 1, .cycle = 1},
 		{.kind = BMS_REQ_POLL, .step = 2, .cycle = 1},
 		{.kind = BMS_REQ_POLL, .step = 3, .cycle = 1},
@@ -442,10 +449,14 @@ static void test_describe_vectors(void)
 		const struct vec_expect *al = vec_get(&v[i], "alarm_registers_5100_5107");
 		if (al) {
 			static const char *const names[] = {
-				"cell_voltage_alarms_hi", "cell_voltage_alarms_lo",
-				"cell_temp_alarms_hi",    "cell_temp_alarms_lo",
-				"other_alarms",           "status1",
-				"status2",                "status3",
+				"cell_voltage_alarms_hi",
+				"cell_voltage_alarms_lo",
+				"cell_temp_alarms_hi",
+				"cell_temp_alarms_lo",
+				"other_alarms",
+				"status1",
+				"status2",
+				"status3",
 			};
 			CU_ASSERT(d.command == RN_ALARMS);
 			CU_ASSERT_FATAL(al->kind == VEC_ARRAY && al->n == 8);
@@ -483,8 +494,10 @@ static void test_read_kind(void)
 	static const struct {
 		uint16_t reg;
 		uint32_t bit;
-	} blocks[] = {{RN_MODEL, BMS_V_MODEL},  {RN_STATUS, BMS_V_VOLTAGE},
-		      {RN_CELLS, BMS_V_CELLS},  {RN_ALARMS, BMS_V_FETS},
+	} blocks[] = {{RN_MODEL, BMS_V_MODEL},
+		      {RN_STATUS, BMS_V_VOLTAGE},
+		      {RN_CELLS, BMS_V_CELLS},
+		      {RN_ALARMS, BMS_V_FETS},
 		      {RN_INFO, BMS_V_SERIAL}};
 	dev.cell_count = 4;
 	dev.voltage_mv = 13200;
@@ -513,7 +526,8 @@ static uint32_t rnd(uint32_t n)
 	return (uint32_t)((rng_state >> 33) % n);
 }
 
-/* What the blocks carry exactly: cells in 0.1 V, 10 mA, 100 mV, 0.1 degC, SOC from the capacities. */
+/* What the blocks carry exactly: cells in 0.1 V, 10 mA, 100 mV, 0.1 degC, SOC from the capacities.
+ */
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -563,12 +577,14 @@ static void test_property(void)
 			  got.temp_count == truth.temp_count &&
 			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
 			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet && got.heating == truth.heating &&
-			  !strcmp(got.model, truth.model) && !strcmp(got.serial, truth.serial) &&
+			  got.discharge_fet == truth.discharge_fet &&
+			  got.heating == truth.heating && !strcmp(got.model, truth.model) &&
+			  !strcmp(got.serial, truth.serial) &&
 			  !strcmp(got.sw_version, truth.sw_version);
 		if (!ok)
-			fprintf(stderr, "renogy property: state %u (%u cells) differs (valid %x/%x)\n",
-				i, truth.cell_count, got.valid, truth.valid);
+			fprintf(stderr,
+				"renogy property: state %u (%u cells) differs (valid %x/%x)\n", i,
+				truth.cell_count, got.valid, truth.valid);
 		CU_ASSERT(ok);
 		checked++;
 	}
