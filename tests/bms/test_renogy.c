@@ -331,6 +331,62 @@ static void test_refuses_up16s(void)
 	}
 }
 
+/*
+ * Every frame of every other family in the tree (tests/vectors/: Seplos v3,
+ * EG4 LL, Pylontech RT, JBD UP16S, JK PB, the '~' and binary families),
+ * offered at the frame's own unit address to the probe, every poll step and
+ * every READ: never a whole answer, never a field written. Frames are read
+ * as the worker reads them, foreign ones skipped.
+ */
+static void test_other_families(void)
+{
+	size_t count;
+	const struct vec *v = dc_vectors(&count);
+	unsigned offered = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (!strcmp(v[i].protocol, FAMILY))
+			continue;
+		uint8_t f[1024];
+		int n = vec_hex(v[i].hex, f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0);
+		uint8_t addr = f[0] >= 1 && f[0] <= RN_ADDR_MAX ? f[0] : RN_ADDR_DEFAULT;
+		struct bms_request rqs[12];
+		size_t nr = 0;
+		rqs[nr++] = (struct bms_request){.kind = BMS_REQ_PROBE};
+		for (unsigned st = 0; st < 5; st++)
+			rqs[nr++] =
+				(struct bms_request){.kind = BMS_REQ_POLL, .step = st, .cycle = 1};
+		static const uint16_t regs[] = {RN_MODEL, RN_STATUS, RN_CELLS, RN_ALARMS, RN_INFO};
+		for (size_t k = 0; k < 5; k++)
+			rqs[nr++] = (struct bms_request){.kind = BMS_REQ_READ, .reg = regs[k]};
+		for (size_t k = 0; k < nr; k++) {
+			uint8_t st[64];
+			CU_ASSERT_FATAL(DRV->init(st, addr) == 0);
+			struct bms_snapshot s;
+			memset(&s, 0, sizeof(s));
+			size_t pos = 0;
+			int r = -ENODATA;
+			while (pos < (size_t)n) {
+				size_t start, flen;
+				if (bms_frame_find(DRV, f + pos, (size_t)n - pos, &start, &flen) !=
+				    BMS_FIND_VALID)
+					break;
+				r = DRV->parse(st, &rqs[k], f + pos + start, flen, &s);
+				pos += start + flen;
+				if (r >= 0)
+					break;
+			}
+			if (r >= 0)
+				fprintf(stderr, "renogy: %s vector %zu accepted (request %zu)\n",
+					v[i].family, i, k);
+			CU_ASSERT(r < 0);
+			CU_ASSERT(s.valid == 0);
+		}
+		offered++;
+	}
+	CU_ASSERT(offered >= 40);
+}
+
 /* Frames of someone else's exchange are foreign; our unit's refusal is -EREMOTEIO. */
 static void test_foreign(void)
 {
@@ -600,6 +656,7 @@ int sb_register_tests(void)
 		{"sim_roundtrip", test_sim_roundtrip},
 		{"plausibility", test_plausibility},
 		{"refuses_up16s", test_refuses_up16s},
+		{"other_families", test_other_families},
 		{"foreign", test_foreign},
 		{"sim_silence", test_sim_silence},
 		{"describe_vectors", test_describe_vectors},
