@@ -20,6 +20,8 @@
 	X(daly)                                                                                    \
 	X(jbd_up16s)                                                                               \
 	X(seplos_v3)                                                                               \
+	X(eg4_lifepower)                                                                           \
+	X(renogy)                                                                                  \
 	X(eg4_ll)
 
 #define BMS_DECLARE_DRIVER(n)                                                                      \

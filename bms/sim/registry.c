@@ -17,6 +17,8 @@
 	X(daly)                                                                                    \
 	X(jbd_up16s)                                                                               \
 	X(seplos_v3)                                                                               \
+	X(eg4_lifepower)                                                                           \
+	X(renogy)                                                                                  \
 	X(eg4_ll)
 
 #define DECLARE(n) extern const struct bms_sim bms_sim_##n;

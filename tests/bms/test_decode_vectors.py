@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Every captured reply of the five first families through `serialbattery decode`.
+"""Every captured reply of the families in FAMILIES through `serialbattery decode`.
 
 For each protocol file in tests/vectors/ whose driver is one of FAMILIES, every
 response frame is decoded twice by the real binary: alone, and inside one
@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 
-FAMILIES = ["jk", "jkpb", "jbd", "jbd_up16s", "daly"]
+FAMILIES = ["jk", "jkpb", "jbd", "jbd_up16s", "daly", "renogy", "eg4_lifepower"]
 TOL = 0.001
 LINE = re.compile(r"^@(\d+) (\S+) (0x[0-9a-fA-F]+) (.*?): (\{.*\})$")
 
@@ -34,6 +34,9 @@ ALIASES = {
     "cell_count": ["cell_count", "bms_cell_count"],
     "hw_model": ["model"],
     "device_id": ["model"],
+    "serial_number": ["serial"],
+    "name": ["model"],
+    "heater": ["heating"],
 }
 
 
@@ -119,6 +122,11 @@ def lookup(key, exp, d, lines):
         if not seen:
             raise KeyError(key)
         return "all 0.0" if all(v == 0 for v in seen) else "some cells past 16 are not 0: %s" % seen
+    if key == "alarm_registers_5100_5107" and "status3" in d:
+        # Renogy: the raw alarm and status words, as describe() names them
+        return [d[k] for k in ("cell_voltage_alarms_hi", "cell_voltage_alarms_lo",
+                               "cell_temp_alarms_hi", "cell_temp_alarms_lo", "other_alarms",
+                               "status1", "status2", "status3")]
     if key == "fault" and "alarms" in d:
         return any(v for v in d["alarms"].values())
     if key == "balancing":
