@@ -18,7 +18,9 @@
 	X(jkpb)                                                                                    \
 	X(jbd)                                                                                     \
 	X(daly)                                                                                    \
-	X(jbd_up16s)
+	X(jbd_up16s)                                                                               \
+	X(ant_2021)                                                                                \
+	X(ant_legacy)
 
 #define BMS_DECLARE_DRIVER(n)                                                                      \
 	extern const struct bms_driver bms_##n;                                                    \

@@ -15,7 +15,9 @@
 	X(jkpb)                                                                                    \
 	X(jbd)                                                                                     \
 	X(daly)                                                                                    \
-	X(jbd_up16s)
+	X(jbd_up16s)                                                                               \
+	X(ant_2021)                                                                                \
+	X(ant_legacy)
 
 #define DECLARE(n) extern const struct bms_sim bms_sim_##n;
 BMS_SIM_LIST(DECLARE)
