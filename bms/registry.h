@@ -20,6 +20,8 @@
 	X(daly)                                                                                    \
 	X(jbd_up16s)                                                                               \
 	X(seplos_v3)                                                                               \
+	X(ant_2021)                                                                                \
+	X(ant_legacy)                                                                              \
 	X(eg4_lifepower)                                                                           \
 	X(renogy)                                                                                  \
 	X(eg4_ll)

@@ -21,7 +21,8 @@ import re
 import subprocess
 import sys
 
-FAMILIES = ["jk", "jkpb", "jbd", "jbd_up16s", "daly", "renogy", "eg4_lifepower"]
+FAMILIES = ["jk", "jkpb", "jbd", "jbd_up16s", "daly", "renogy", "eg4_lifepower", "ant_legacy",
+            "ant_2021"]
 TOL = 0.001
 LINE = re.compile(r"^@(\d+) (\S+) (0x[0-9a-fA-F]+) (.*?): (\{.*\})$")
 
@@ -88,6 +89,10 @@ def lookup(key, exp, d, lines):
         # every NTC in wire order (JBD): the snapshot puts the first of several on
         # mosfet_temp_c, the frame line shows them all as ntc1_c, ntc2_c, ...
         return [d["ntc%d_c" % i] for i in range(1, 9) if "ntc%d_c" % i in d]
+    if key == "temperatures_c" and "temp1_c" in d:
+        # every sensor slot the frame has, as the frame line shows them (ANT: the
+        # snapshot lists only the battery sensors that are fitted)
+        return [d["temp%d_c" % i] for i in range(1, 9) if "temp%d_c" % i in d]
     if key in d and key not in ("balancing",):
         return d[key]
     for alt in ALIASES.get(key, []):
