@@ -269,6 +269,100 @@ static void test_describe_and_roundtrip(void)
 	}
 }
 
+/*
+ * Detection without ghost matches (issue 18): every family's simulator,
+ * holding one plausible pack at its first address, against every driver's
+ * probe at each of that driver's default addresses (0 for unaddressed). The
+ * probe of the simulator's own family must take the answer; every other
+ * driver's probe must either get no answer or refuse it. Baud is left out on
+ * purpose: the matrix holds even where two families share a line speed, so a
+ * pack set to another family's baud is not taken for that family either.
+ */
+static void test_detection_matrix(void)
+{
+	unsigned families = 0, pairs = 0;
+	for (const struct bms_driver *const *f = bms_drivers; *f; f++) {
+		const struct bms_driver *fam = *f;
+		if (!bms_sim_find(fam->name) || (fam->flags & BMS_F_PASSIVE))
+			continue;
+		families++;
+		uint8_t sim_addr = fam->addresses ? fam->addresses[0] : 0;
+		for (const struct bms_driver *const *dp = bms_drivers; *dp; dp++) {
+			const struct bms_driver *d = *dp;
+			if (d->flags & BMS_F_PASSIVE)
+				continue;
+			static const uint8_t none[] = {0, 0};
+			const uint8_t *addrs = d->addresses ? d->addresses : none;
+			unsigned matched = 0;
+			for (unsigned k = 0; k == 0 || addrs[k]; k++) {
+				uint8_t a = addrs[k];
+				void *st = calloc(1, d->state_size ? d->state_size : 1);
+				CU_ASSERT_FATAL(st != NULL);
+				if (d->init && d->init(st, a) != 0) {
+					free(st);
+					continue;
+				}
+				struct bms_request rq = {.kind = BMS_REQ_PROBE, .cycle = 1};
+				uint8_t req[512], reply[4096];
+				struct bms_snapshot dev, snap;
+				memset(&dev, 0, sizeof(dev));
+				dev.cell_count = 8;
+				for (unsigned c = 0; c < 8; c++)
+					dev.cell_mv[c] = (uint16_t)(3300 + 10 * c);
+				dev.voltage_mv = 26680;
+				dev.current_ma = -5000;
+				dev.soc_cpct = 5000;
+				dev.temp_count = 2;
+				dev.temp_dc[0] = 250;
+				dev.temp_dc[1] = 260;
+				dev.charge_fet = dev.discharge_fet = true;
+				dev.capacity_remain_mah = 50000;
+				dev.capacity_full_mah = dev.capacity_design_mah = 100000;
+				dev.valid = BMS_V_CELLS | BMS_V_VOLTAGE | BMS_V_CURRENT |
+					    BMS_V_SOC | BMS_V_TEMPS | BMS_V_FETS |
+					    BMS_V_CAP_REMAIN | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN;
+				/* the whole probe (a step or two): every reply taken */
+				bool ok = true;
+				unsigned steps = 0;
+				for (rq.step = 0; rq.step < 8; rq.step++) {
+					int n = d->build_request(st, &rq, req, sizeof(req));
+					if (n <= 0)
+						break;
+					int m = bms_sim_respond(fam, &dev, sim_addr, req, (size_t)n,
+								reply, sizeof(reply));
+					memset(&snap, 0, sizeof(snap));
+					if (m <= 0 ||
+					    dc_feed(d, st, &rq, reply, (size_t)m, &snap) != 0) {
+						ok = false;
+						break;
+					}
+					steps++;
+				}
+				if (ok && steps)
+					matched++;
+				free(st);
+				pairs++;
+			}
+			bool own = d == fam;
+			if (own && !matched) {
+				fprintf(stderr,
+					"\n    detection: %s's probe misses its own simulator",
+					d->name);
+				CU_FAIL("a family's probe misses its own simulator");
+			}
+			if (!own && matched) {
+				fprintf(stderr,
+					"\n    detection: %s's probe takes the %s simulator's "
+					"answer",
+					d->name, fam->name);
+				CU_FAIL("a ghost match across families");
+			}
+		}
+	}
+	CU_ASSERT(families >= 5);
+	CU_ASSERT(pairs >= families * families);
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -280,6 +374,7 @@ int sb_register_tests(void)
 		{"links_and_commands", test_links_and_commands},
 		{"names", test_names},
 		{"describe_and_roundtrip", test_describe_and_roundtrip},
+		{"detection_matrix", test_detection_matrix},
 		{NULL, NULL},
 	};
 	return sb_add_suite("registry", tests);
