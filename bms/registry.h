@@ -18,7 +18,8 @@
 	X(jkpb)                                                                                    \
 	X(jbd)                                                                                     \
 	X(daly)                                                                                    \
-	X(jbd_up16s)
+	X(jbd_up16s)                                                                               \
+	X(seplos_v2)
 
 #define BMS_DECLARE_DRIVER(n)                                                                      \
 	extern const struct bms_driver bms_##n;                                                    \

@@ -15,7 +15,8 @@
 	X(jkpb)                                                                                    \
 	X(jbd)                                                                                     \
 	X(daly)                                                                                    \
-	X(jbd_up16s)
+	X(jbd_up16s)                                                                               \
+	X(seplos_v2)
 
 #define DECLARE(n) extern const struct bms_sim bms_sim_##n;
 BMS_SIM_LIST(DECLARE)
