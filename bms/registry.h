@@ -19,6 +19,7 @@
 	X(jbd)                                                                                     \
 	X(daly)                                                                                    \
 	X(jbd_up16s)                                                                               \
+	X(pace)                                                                                    \
 	X(seplos_v2)
 
 #define BMS_DECLARE_DRIVER(n)                                                                      \

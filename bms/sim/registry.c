@@ -16,6 +16,7 @@
 	X(jbd)                                                                                     \
 	X(daly)                                                                                    \
 	X(jbd_up16s)                                                                               \
+	X(pace)                                                                                    \
 	X(seplos_v2)
 
 #define DECLARE(n) extern const struct bms_sim bms_sim_##n;
