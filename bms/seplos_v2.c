@@ -4,7 +4,8 @@
  * host port: the Pylontech-style '~' ASCII frame with VER 0x20
  * (docs/PROTOCOLS.md "Seplos v2"; reference: protocols.md sections 5, 5a).
  *
- * Link: 19200 8N1, RS485, several packs on one bus by ADR (DIP 0..15).
+ * Link: 19200 8N1 (some packs 9600), RS485, several packs on one bus by ADR
+ * (DIP 0..15).
  * The driver's address n is the pack at ADR n - 1 (1 = ADR 0, the default):
  * the core ends its address lists with 0, so 0 cannot be an address.
  *
@@ -432,7 +433,9 @@ static const struct bms_step sv_steps[] = {
 	 .every = SV_MAKER_EVERY,
 	 .fills = BMS_V_MODEL | BMS_V_SW_VERSION},
 };
-static const uint32_t sv_bauds[] = {19200, 0};
+/* the host port; 9600 is the RM485/inverter port's speed, which some packs use for
+ * the host port too (ESPHome's configuration note, issue #47's pack) */
+static const uint32_t sv_bauds[] = {19200, 9600, 0};
 static const struct bms_link sv_links[] = {
 	{.kind = BMS_LINK_SERIAL, .serial = {sv_bauds, BMS_8N1}},
 };
