@@ -115,8 +115,8 @@ static bool sv_known(uint16_t cmd)
 static int sv_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct sv_state *st = state;
-	if (req->kind == BMS_REQ_SET || req->kind == BMS_REQ_SETUP)
-		return req->kind == BMS_REQ_SET ? -EOPNOTSUPP : 0;
+	if (req->kind == BMS_REQ_SET)
+		return -EOPNOTSUPP;
 	if (req->kind == BMS_REQ_READ && !sv_known(req->reg))
 		return -EOPNOTSUPP;
 	uint8_t cmd = sv_cmd(req);
