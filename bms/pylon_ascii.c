@@ -52,6 +52,11 @@ static void put_hex(uint8_t *out, unsigned v, size_t digits)
 		out[i] = (uint8_t)hexdig[v & 0xF];
 }
 
+bool bms_pylon_is_reply(uint8_t cid2)
+{
+	return cid2 <= 0x06 || cid2 == 0x90 || cid2 == 0x91;
+}
+
 int bms_pylon_request(uint8_t ver, uint8_t adr, uint8_t cid1, uint8_t cid2, const uint8_t *info,
 		      size_t info_len, uint8_t *out, size_t cap)
 {

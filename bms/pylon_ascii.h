@@ -30,6 +30,7 @@
 #ifndef SB_BMS_PYLON_ASCII_H
 #define SB_BMS_PYLON_ASCII_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,14 @@ uint16_t bms_pylon_chksum(const uint8_t *p, size_t n);
  */
 int bms_pylon_request(uint8_t ver, uint8_t adr, uint8_t cid1, uint8_t cid2, const uint8_t *info,
 		      size_t info_len, uint8_t *out, size_t cap);
+
+/*
+ * Is cid2 a return code (a reply) rather than a command (a request)? The two
+ * share the field; the RTN codes (0..6, 0x90, 0x91) are no command of any
+ * family, so a driver on a shared line tells another master's request, or
+ * the echo of its own, from a reply without the request.
+ */
+bool bms_pylon_is_reply(uint8_t cid2);
 
 /* Frame-check options; NULL means SOI '~'. KS48100 starts its frames with '>'. */
 struct bms_pylon_spec {

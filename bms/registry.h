@@ -19,6 +19,8 @@
 	X(jbd)                                                                                     \
 	X(daly)                                                                                    \
 	X(jbd_up16s)                                                                               \
+	X(pace)                                                                                    \
+	X(seplos_v2)                                                                               \
 	X(seplos_v3)                                                                               \
 	X(ant_2021)                                                                                \
 	X(ant_legacy)                                                                              \

@@ -288,6 +288,34 @@ static void test_return_code(void)
 	CU_ASSERT_EQUAL(bms_pylon_reply(NULL, 0x20, 0x00, frame, 18, info, sizeof(info), NULL), 0);
 }
 
+/*
+ * Request or reply from CID2 alone: the return codes are replies, every
+ * command the families use (and every other value) a request.
+ */
+static void test_is_reply(void)
+{
+	static const uint8_t rtn[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x90, 0x91};
+	static const uint8_t cmd[] = {0x42, 0x44, 0x45, 0x47, 0x4F, 0x51, 0x92, 0x93,
+				      0x99, 0x9A, 0x9B, 0xB1, 0xC1, 0xC2, 0xD0, 0xEE};
+	unsigned replies = 0;
+	for (unsigned c = 0; c < 256; c++)
+		replies += bms_pylon_is_reply((uint8_t)c);
+	CU_ASSERT_EQUAL(replies, sizeof(rtn));
+	for (size_t i = 0; i < sizeof(rtn); i++)
+		CU_ASSERT(bms_pylon_is_reply(rtn[i]));
+	for (size_t i = 0; i < sizeof(cmd); i++)
+		CU_ASSERT(!bms_pylon_is_reply(cmd[i]));
+	/* every captured frame: requests carry a command, replies a return code */
+	for (size_t i = 0; i < NV; i++) {
+		uint8_t buf[512];
+		size_t n = frame_of(&pylon_ascii_vectors[i], buf, sizeof(buf));
+		struct bms_pylon_frame f;
+		CU_ASSERT_FATAL(bms_pylon_decode(NULL, buf, n, &f) == 0);
+		bool request = !strcmp(pylon_ascii_vectors[i].direction, "request");
+		CU_ASSERT(bms_pylon_is_reply(f.cid2) == !request);
+	}
+}
+
 /* Frames the rules refuse although their CHKSUM adds up. */
 static void test_rule_breakers(void)
 {
@@ -324,6 +352,7 @@ int sb_register_tests(void)
 		{"builder_limits", test_builder_limits},
 		{"replies_decode", test_replies_decode},
 		{"return_code", test_return_code},
+		{"is_reply", test_is_reply},
 		{"rule_breakers", test_rule_breakers},
 		{NULL, NULL},
 	};

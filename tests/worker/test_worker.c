@@ -198,16 +198,21 @@ static void test_unplug(void)
 	CU_ASSERT(wt_count_threads() == thr0);
 }
 
-static void test_two_packs_one_silent(void)
+/*
+ * Two packs of an addressed family on one bus, pack 2 falls silent after
+ * `second` (a spec "2,silent-after=S": later for a family found late in the
+ * detection order, so both packs answer a cycle first).
+ */
+static void two_packs_one_silent(const char *name, const char *second)
 {
-	const struct bms_driver *drv = bms_driver_find("jkpb");
+	const struct bms_driver *drv = bms_driver_find(name);
 	if (!drv) {
-		printf("\n    (jkpb not registered: skipped) ");
+		printf("\n    (%s not registered: skipped) ", name);
 		return;
 	}
 	struct wt_sim sim;
-	const char *extra[] = {"--address", "1", "--address", "2,silent-after=3", NULL};
-	CU_ASSERT_FATAL(wt_sim_start(&sim, "jkpb", extra) == 0);
+	const char *extra[] = {"--address", "1", "--address", second, NULL};
+	CU_ASSERT_FATAL(wt_sim_start(&sim, name, extra) == 0);
 	struct store *st;
 	CU_ASSERT_FATAL(store_new(4, &st) == 0);
 	struct worker_params p;
@@ -236,6 +241,24 @@ static void test_two_packs_one_silent(void)
 	store_free(st);
 }
 
+static void test_two_packs_one_silent(void)
+{
+	two_packs_one_silent("jkpb", "2,silent-after=3");
+}
+
+/* The '~' ASCII families (issue 18 item 3): ADR 0 and 1 on one line. */
+static void test_two_packs_one_silent_seplos_v2(void)
+{
+	CU_ASSERT_FATAL(bms_driver_find("seplos_v2") != NULL);
+	two_packs_one_silent("seplos_v2", "2,silent-after=9");
+}
+
+static void test_two_packs_one_silent_pace(void)
+{
+	CU_ASSERT_FATAL(bms_driver_find("pace") != NULL);
+	two_packs_one_silent("pace", "2,silent-after=9");
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -244,6 +267,8 @@ int sb_register_tests(void)
 		{"silence_stale_recover", test_silence_stale_recover},
 		{"unplug", test_unplug},
 		{"two_packs_one_silent", test_two_packs_one_silent},
+		{"two_packs_one_silent_seplos_v2", test_two_packs_one_silent_seplos_v2},
+		{"two_packs_one_silent_pace", test_two_packs_one_silent_pace},
 		{NULL, NULL},
 	};
 	if (!wt_have_simulator()) {
