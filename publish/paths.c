@@ -494,7 +494,7 @@ static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *
  * there, which two packs of one batch share, so it is no /Serial.
  */
 static const struct family {
-	char proto[12];
+	char proto[16];
 	char name[12];
 	bool date_serial;
 } families[] = {
@@ -503,6 +503,14 @@ static const struct family {
 	{"jbd", "JBD", true},
 	{"daly", "Daly", false},
 	{"jbd_up16s", "JBD UP16S", false},
+	{"pace", "PACE", false},
+	{"seplos_v2", "Seplos", false},
+	{"seplos_v3", "Seplos", false},
+	{"ant_2021", "ANT", false},
+	{"ant_legacy", "ANT", false},
+	{"eg4_lifepower", "EG4", false},
+	{"renogy", "Renogy", false},
+	{"eg4_ll", "EG4", false},
 };
 
 static const struct family *family_of(const char *proto)

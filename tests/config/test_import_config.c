@@ -694,7 +694,7 @@ static void test_bad_values(void)
 	refused("[DEFAULT]\nMAX_CHARGE_CURRENT_SOC_FRACTION = 0.1, 0.2, 0.5, 0.9\n",
 		"2: MAX_CHARGE_CURRENT_SOC_FRACTION: ", "bad4.conf");
 	/* a BMS we have no driver for, and a controller mode we do not have */
-	refused("[DEFAULT]\nBMS_TYPE = Seplos\n", "2: BMS_TYPE: ", "bad5.conf");
+	refused("[DEFAULT]\nBMS_TYPE = Sinowealth\n", "2: BMS_TYPE: ", "bad5.conf");
 	refused("[DEFAULT]\nCVL_CONTROLLER_MODE = 2\n", "2: CVL_CONTROLLER_MODE: ", "bad6.conf");
 	/* the key our check names is not in the ini: the line of the one its reason names */
 	refused("[DEFAULT]\nLOGGING = INFO\nMAX_CELL_VOLTAGE = 3.7\n",
