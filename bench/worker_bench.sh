@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-worker}
 n=${1:-10}
+# every family with a simulator, in detection order (SB_FAMILIES narrows it)
+families=${SB_FAMILIES:-$(sed -n 's/^\tX(\([a-z0-9_]*\)).*/\1/p' bms/sim/registry.c | tr '\n' ' ')}
 tool=$build/tools/serialbattery
 SB_BIN=$PWD/$build
 SB_DIR=$(mktemp -d /tmp/sbw-bench-XXXXXX)
@@ -23,21 +25,21 @@ gcc -O2 -std=gnu11 -D_GNU_SOURCE -I. bench/worker_bench.c \
   -lconfig -lpthread -o "$tmp/worker_bench"
 
 echo "== detection with no hints, median of $n (pty: no baud delay) =="
-for fam in jk jkpb jbd daly; do
+for fam in $families; do
   start_sim "$fam"
   times=()
   for _ in $(seq "$n"); do
     t=$("$tool" probe "$tmp/tty" --json | sed -n 's/.*"time_ms":\([0-9]*\).*/\1/p')
     times+=("${t:-NA}")
   done
-  proto=$("$tool" probe "$tmp/tty" --json | sed -n 's/.*"protocol":"\([a-z]*\)".*"candidates":\([0-9]*\).*/\1 after \2 candidates/p')
+  proto=$("$tool" probe "$tmp/tty" --json | sed -n 's/.*"protocol":"\([a-z0-9_]*\)".*"candidates":\([0-9]*\).*/\1 after \2 candidates/p')
   med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   echo "$fam: median ${med} ms (runs: ${times[*]}) -> $proto"
   stop_sim
 done
 
 echo "== CPU per poll cycle and worker memory =="
-for fam in jk jkpb jbd daly; do
+for fam in $families; do
   start_sim "$fam"
   "$tmp/worker_bench" "$tmp/tty" "$fam" 50
   stop_sim
