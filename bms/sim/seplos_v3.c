@@ -95,7 +95,9 @@ static int sim_pia(const struct bms_snapshot *s, uint8_t addr, uint8_t *out, siz
 	memset(d, 0, sizeof(d));
 	bms_stats_compute(s, &cs);
 	cell_temp_stats(s, &tavg, &tmax, &tmin);
-	uint16_t avg = cs.cell_count ? (uint16_t)(cs.cell_sum_mv / cs.cell_count) : 3300;
+	uint16_t avg = 3300;
+	if (cs.cell_count)
+		avg = (uint16_t)(cs.cell_sum_mv / cs.cell_count);
 	put_u16be(d + 0, to_u16(s->voltage_mv / 10));
 	put_u16be(d + 2, (uint16_t)(int16_t)(s->current_ma / 10));
 	put_u16be(d + 4, to_u16(s->capacity_remain_mah / 10));
