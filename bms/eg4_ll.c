@@ -153,6 +153,8 @@ static int ll_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 		return -1;
 	size_t n = 0;
 	int rr = bms_modbus_check(&ll_reply_spec, p, avail, &n);
+	if (rr == 1 && n > BMS_MODBUS_MAX_ADU)
+		return -1; /* no RTU frame is longer: a byte count of 252..255 is noise */
 	if (rr == 1) {
 		*ret_len = n;
 		return 1;
