@@ -26,7 +26,8 @@
 	X(ant_legacy)                                                                              \
 	X(eg4_lifepower)                                                                           \
 	X(renogy)                                                                                  \
-	X(eg4_ll)
+	X(eg4_ll)                                                                                  \
+	X(sinowealth)
 
 #define BMS_DECLARE_DRIVER(n)                                                                      \
 	extern const struct bms_driver bms_##n;                                                    \

@@ -23,7 +23,8 @@
 	X(ant_legacy)                                                                              \
 	X(eg4_lifepower)                                                                           \
 	X(renogy)                                                                                  \
-	X(eg4_ll)
+	X(eg4_ll)                                                                                  \
+	X(sinowealth)
 
 #define DECLARE(n) extern const struct bms_sim bms_sim_##n;
 BMS_SIM_LIST(DECLARE)
