@@ -93,6 +93,14 @@ struct sw_state {
 	/* the probe's readings, for its last step's plausibility */
 	bool have_cfg, have_voltage;
 	uint16_t voltage_mv;
+	/*
+	 * READ (decode of a capture, one reply at a time): the cells and sensors
+	 * read so far, so each reply carries the whole list, not only its own.
+	 */
+	uint16_t rd_cell_mv[SW_MAX_CELLS];
+	uint8_t rd_cells;
+	int16_t rd_temp_dc[2];
+	uint8_t rd_temps;
 };
 
 static int sw_init(void *state, uint8_t address)
@@ -215,8 +223,11 @@ static int sw_decode(struct sw_state *st, uint8_t reg, const uint8_t *d, bool re
 		unsigned i = reg - SW_REG_CELL1;
 		s->cell_mv[i] = be16(d);
 		if (read) {
-			if (s->cell_count < i + 1)
-				s->cell_count = (uint8_t)(i + 1);
+			st->rd_cell_mv[i] = s->cell_mv[i];
+			if (st->rd_cells < i + 1)
+				st->rd_cells = (uint8_t)(i + 1);
+			s->cell_count = st->rd_cells;
+			memcpy(s->cell_mv, st->rd_cell_mv, sizeof(st->rd_cell_mv));
 			s->valid |= BMS_V_CELLS;
 		} else if (i + 1 == npoll_cells) {
 			s->cell_count = (uint8_t)npoll_cells;
@@ -234,8 +245,11 @@ static int sw_decode(struct sw_state *st, uint8_t reg, const uint8_t *d, bool re
 		unsigned i = reg - SW_REG_EXT_TEMP1;
 		s->temp_dc[i] = sw_temp_dc(d);
 		if (read) {
-			if (s->temp_count < i + 1)
-				s->temp_count = (uint8_t)(i + 1);
+			st->rd_temp_dc[i] = s->temp_dc[i];
+			if (st->rd_temps < i + 1)
+				st->rd_temps = (uint8_t)(i + 1);
+			s->temp_count = st->rd_temps;
+			memcpy(s->temp_dc, st->rd_temp_dc, sizeof(st->rd_temp_dc));
 			s->valid |= BMS_V_TEMPS;
 		} else if (i + 1 == st->sensors) {
 			s->temp_count = st->sensors;
