@@ -27,6 +27,7 @@
 	X(eg4_lifepower)                                                                           \
 	X(renogy)                                                                                  \
 	X(eg4_ll)                                                                                  \
+	X(hlpdata)                                                                                 \
 	X(sinowealth)
 
 #define BMS_DECLARE_DRIVER(n)                                                                      \

@@ -80,9 +80,8 @@
 static const uint8_t sw_probe_regs[] = {SW_REG_CONFIG, SW_REG_VOLTAGE, SW_REG_SOC, SW_REG_CELL1};
 /* The fixed head of a poll; then cells 1..n, then the second sensor. */
 static const uint8_t sw_poll_regs[] = {
-	SW_REG_CONFIG,	    SW_REG_VOLTAGE, SW_REG_CURRENT,	SW_REG_SOC,
-	SW_REG_FULL,	    SW_REG_REMAIN,  SW_REG_CYCLES,	SW_REG_PACK_STATUS,
-	SW_REG_BATT_STATUS, SW_REG_EXT_TEMP1,
+	SW_REG_CONFIG, SW_REG_VOLTAGE, SW_REG_CURRENT,     SW_REG_SOC,         SW_REG_FULL,
+	SW_REG_REMAIN, SW_REG_CYCLES,  SW_REG_PACK_STATUS, SW_REG_BATT_STATUS, SW_REG_EXT_TEMP1,
 };
 #define SW_STEP_FULL 4 /* index of SW_REG_FULL in sw_poll_regs: static data */
 #define SW_NPOLL (sizeof(sw_poll_regs) / sizeof(sw_poll_regs[0]))
@@ -486,7 +485,9 @@ int bms_sinowealth_describe(const uint8_t *frame, size_t len, struct bms_frame_d
 
 /* Poll steps: only the full capacity is static data. */
 static const struct bms_step sw_steps[] = {
-	[SW_STEP_FULL] = {.flags = BMS_STEP_STATIC, .every = SW_FULL_EVERY, .fills = BMS_V_CAP_FULL},
+	[SW_STEP_FULL] = {.flags = BMS_STEP_STATIC,
+			  .every = SW_FULL_EVERY,
+			  .fills = BMS_V_CAP_FULL},
 };
 static const uint32_t sw_bauds[] = {9600, 0};
 static const struct bms_link sw_links[] = {

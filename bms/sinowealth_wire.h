@@ -22,11 +22,11 @@ enum sw_reg {
 	SW_REG_EXT_TEMP2 = 0x0D,
 	SW_REG_IC_TEMP1 = 0x0E,
 	SW_REG_IC_TEMP2 = 0x0F,
-	SW_REG_CURRENT = 0x10,    /* s32 mA */
-	SW_REG_FULL = 0x11,       /* s32 mAh */
-	SW_REG_REMAIN = 0x12,     /* s32 mAh */
-	SW_REG_SOC = 0x13,        /* % */
-	SW_REG_CYCLES = 0x14,     /* count */
+	SW_REG_CURRENT = 0x10,     /* s32 mA */
+	SW_REG_FULL = 0x11,        /* s32 mAh */
+	SW_REG_REMAIN = 0x12,      /* s32 mAh */
+	SW_REG_SOC = 0x13,         /* % */
+	SW_REG_CYCLES = 0x14,      /* count */
 	SW_REG_PACK_STATUS = 0x15, /* FETs, charging/discharging */
 	SW_REG_BATT_STATUS = 0x16, /* protections */
 	SW_REG_CONFIG = 0x17,      /* cell count, sensors */

@@ -24,6 +24,7 @@
 	X(eg4_lifepower)                                                                           \
 	X(renogy)                                                                                  \
 	X(eg4_ll)                                                                                  \
+	X(hlpdata)                                                                                 \
 	X(sinowealth)
 
 #define DECLARE(n) extern const struct bms_sim bms_sim_##n;

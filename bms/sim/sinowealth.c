@@ -92,11 +92,13 @@ static int sw_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 			put_u32be(d, (uint32_t)s->current_ma);
 			break;
 		case SW_REG_FULL:
-			put_u32be(d, (uint32_t)(s->capacity_full_mah < 0 ? 0 : s->capacity_full_mah));
+			put_u32be(d,
+				  (uint32_t)(s->capacity_full_mah < 0 ? 0 : s->capacity_full_mah));
 			break;
 		case SW_REG_REMAIN:
 			put_u32be(d,
-				  (uint32_t)(s->capacity_remain_mah < 0 ? 0 : s->capacity_remain_mah));
+				  (uint32_t)(s->capacity_remain_mah < 0 ? 0
+									: s->capacity_remain_mah));
 			break;
 		case SW_REG_SOC:
 			put_u16be(d, (uint16_t)(s->soc_cpct > 10000 ? 100 : s->soc_cpct / 100));

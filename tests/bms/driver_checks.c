@@ -430,7 +430,10 @@ void dc_check_frame(const struct bms_driver *drv, const uint8_t *frame, size_t l
 	 */
 	static const char *const weak_check[] = {"eg4_lifepower", NULL};
 	bool weak = dc_key_in(drv->name, weak_check);
-	for (size_t i = 0; i < len && !headerless; i++) {
+	/* HLPdata's text lines carry no check at all: a flipped digit is a digit */
+	static const char *const no_check[] = {"hlpdata", NULL};
+	bool skip_flips = headerless || dc_key_in(drv->name, no_check);
+	for (size_t i = 0; i < len && !skip_flips; i++) {
 		if (weak && i != 0 && i != 3 && i + 2 < len)
 			continue;
 		static const uint8_t flips[] = {0x01, 0x80, 0xff};
