@@ -263,7 +263,8 @@ static void test_describe_and_roundtrip(void)
 		/* HLPdata BMS4S always has four cells: it sends the first four */
 		static const char *const four_cells[] = {"hlpdata", NULL};
 		unsigned cells = dc_key_in(d->name, four_cells) ? 4 : 8;
-		CU_ASSERT(got.cell_count == cells && got.cell_mv[cells - 1] == 3300 + 100 * (cells - 1));
+		CU_ASSERT(got.cell_count == cells &&
+			  got.cell_mv[cells - 1] == 3300 + 100 * (cells - 1));
 		CU_ASSERT(got.soc_cpct == 5000);
 		/* families whose protocol carries no MOSFET state (docs/PROTOCOLS.md) */
 		static const char *const no_fets[] = {"eg4_lifepower", "eg4_ll", NULL};

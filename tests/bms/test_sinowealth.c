@@ -382,8 +382,8 @@ static void test_property(void)
 		struct bms_snapshot truth, got;
 		random_state(&truth);
 		CU_ASSERT_FATAL(dc_decode_roundtrip(DRV, 0, &truth, &got) == 0);
-		bool ok = got.voltage_mv == truth.voltage_mv && got.current_ma == truth.current_ma &&
-			  got.soc_cpct == truth.soc_cpct &&
+		bool ok = got.voltage_mv == truth.voltage_mv &&
+			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
 			  got.capacity_full_mah == truth.capacity_full_mah &&
 			  got.capacity_remain_mah == truth.capacity_remain_mah &&
 			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
