@@ -3,9 +3,9 @@
  * Sinowealth (old Daly boards) device simulator (bms/sim/sim.h): answers a
  * register read `0A reg width` with the register's data and the CRC-8, from
  * the snapshot. The board has 3..10 cells (the count it states is clamped
- * there) and one external sensor, two when the snapshot has two or more. No
- * echo, no address. Registers it does not know, a width that is not the
- * register's, and anything else on the line: silence.
+ * there, the pack voltage then their sum) and one external sensor, two when the snapshot has two or
+ * more. No echo, no address. Registers it does not know, a width that is not the register's, and
+ * anything else on the line: silence.
  */
 #include <errno.h>
 #include <string.h>
@@ -31,6 +31,18 @@ static unsigned sim_cells(const struct bms_snapshot *s)
 	return s->cell_count < SW_MIN_CELLS   ? SW_MIN_CELLS
 	       : s->cell_count > SW_MAX_CELLS ? SW_MAX_CELLS
 					      : s->cell_count;
+}
+
+/* A state with more cells than a board has (the default 16S pack) plays a
+ * board of the cells it states: its pack voltage is their sum. */
+static int32_t pack_mv(const struct bms_snapshot *s)
+{
+	if (s->cell_count == sim_cells(s))
+		return s->voltage_mv;
+	int32_t sum = 0;
+	for (unsigned i = 0; i < sim_cells(s); i++)
+		sum += i < s->cell_count ? s->cell_mv[i] : 0;
+	return sum;
 }
 
 static void battery_status(const struct bms_snapshot *s, uint8_t *d)
@@ -78,7 +90,7 @@ static int sw_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 	} else {
 		switch (reg) {
 		case SW_REG_VOLTAGE:
-			put_u16be(d, clamp_u16(s->voltage_mv));
+			put_u16be(d, clamp_u16(pack_mv(s)));
 			break;
 		case SW_REG_EXT_TEMP1:
 		case SW_REG_EXT_TEMP2:

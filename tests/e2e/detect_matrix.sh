@@ -29,8 +29,23 @@ for f in $families; do
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
+# An opt-in family (BMS_F_OPT_IN in its driver) is never probed unasked: no
+# other family may take it for itself, and it is found when named.
+opt_in() { grep -q '\.flags = .*BMS_F_OPT_IN' "$here/../../bms/$1.c"; }
+pids=()
+for f in $families; do
+  if opt_in "$f"; then
+    ("$CLI" probe "$SB_DIR/$f" --bms "$f" --json > "$SB_DIR/probe-$f-named.json" 2>/dev/null || true) &
+    pids+=($!)
+  fi
+done
+for p in "${pids[@]}"; do wait "$p"; done
 for f in $families; do
   got=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("protocol","") if d.get("found") else "")' "$SB_DIR/probe-$f.json" 2>/dev/null || echo "?")
+  if opt_in "$f"; then
+    check "opt-in $f is taken by no other family unasked (got '${got}')" [ -z "$got" ]
+    got=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("protocol","") if d.get("found") else "")' "$SB_DIR/probe-$f-named.json" 2>/dev/null || echo "?")
+  fi
   check "$f at its own speed is found as $f (got '${got}')" [ "$got" = "$f" ]
   got=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("protocol","") if d.get("found") else "")' "$SB_DIR/probe-$f-wrong.json" 2>/dev/null || echo "?")
   check "$f at $WRONG baud is found as nothing (got '${got}')" [ -z "$got" ]
