@@ -511,6 +511,8 @@ static const struct family {
 	{"eg4_lifepower", "EG4", false},
 	{"renogy", "Renogy", false},
 	{"eg4_ll", "EG4", false},
+	{"hlpdata", "HLPdata", false},
+	{"sinowealth", "Sinowealth", false},
 };
 
 static const struct family *family_of(const char *proto)

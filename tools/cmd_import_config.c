@@ -392,6 +392,8 @@ static const struct {
 	{"Seplos", "seplos_v2"}, {"Seplosv3", "seplos_v3"},
 	{"ANT", "ant_legacy"},   {"EG4_Lifepower", "eg4_lifepower"},
 	{"Renogy", "renogy"},    {"EG4_LL", "eg4_ll"},
+	{"HLPdataBMS4S", "hlpdata"},
+	{"Sinowealth", "sinowealth"},
 };
 
 static void note(struct out *o, const struct ini_entry *e, const char *why)

@@ -694,7 +694,7 @@ static void test_bad_values(void)
 	refused("[DEFAULT]\nMAX_CHARGE_CURRENT_SOC_FRACTION = 0.1, 0.2, 0.5, 0.9\n",
 		"2: MAX_CHARGE_CURRENT_SOC_FRACTION: ", "bad4.conf");
 	/* a BMS we have no driver for, and a controller mode we do not have */
-	refused("[DEFAULT]\nBMS_TYPE = Sinowealth\n", "2: BMS_TYPE: ", "bad5.conf");
+	refused("[DEFAULT]\nBMS_TYPE = MNB\n", "2: BMS_TYPE: ", "bad5.conf");
 	refused("[DEFAULT]\nCVL_CONTROLLER_MODE = 2\n", "2: CVL_CONTROLLER_MODE: ", "bad6.conf");
 	/* the key our check names is not in the ini: the line of the one its reason names */
 	refused("[DEFAULT]\nLOGGING = INFO\nMAX_CELL_VOLTAGE = 3.7\n",
@@ -710,6 +710,29 @@ static void test_bad_values(void)
 	const char *args[] = {"-o", out, ini, NULL};
 	CU_ASSERT_EQUAL(run(args, &err), 2);
 	CU_ASSERT_STRING_EQUAL(slurp(out), "# mine\n");
+}
+
+/* The opt-in families of issue 19 by their Python class names. */
+static void test_opt_in_bms_types(void)
+{
+	static const char *const map[][2] = {{"HLPdataBMS4S", "hlpdata"},
+					     {"Sinowealth", "sinowealth"}};
+	for (size_t i = 0; i < 2; i++) {
+		char ini[128], out[128], text[64], *err;
+		path_in(ini, sizeof(ini), "optin.ini");
+		path_in(out, sizeof(out), "optin.conf");
+		snprintf(text, sizeof(text), "[DEFAULT]\nBMS_TYPE = %s\n", map[i][0]);
+		write_file(ini, text);
+		const char *args[] = {"--port", "/dev/ttyUSB0", "-o", out, ini, NULL};
+		CU_ASSERT_EQUAL_FATAL(run(args, &err), 0);
+		struct sb_config *c = calloc(1, sizeof(*c));
+		struct cfg_error e;
+		CU_ASSERT_FATAL(c != NULL);
+		CU_ASSERT_EQUAL_FATAL(sb_config_load(out, c, &e), 0);
+		CU_ASSERT_EQUAL_FATAL(c->serial.nports, 1);
+		CU_ASSERT_STRING_EQUAL(c->serial.ports[0].bms, map[i][1]);
+		free(c);
+	}
 }
 
 static void test_unknown_key_is_comment(void)
@@ -748,6 +771,7 @@ int sb_register_tests(void)
 		{"default file round-trips", test_default_round_trip},
 		{"user-style file", test_user_file},
 		{"refused values: file:line:key, nothing written", test_bad_values},
+		{"opt-in BMS types: HLPdataBMS4S, Sinowealth", test_opt_in_bms_types},
 		{"unknown key is a comment", test_unknown_key_is_comment},
 		{NULL, NULL},
 	};
