@@ -175,6 +175,9 @@ static int hlp_line(const uint8_t *p, size_t n, size_t *ret_len, enum hlp_kind *
 		if (p[i] == '\n' || p[i] == '\r') {
 			size_t end = i + 1;
 			if (p[i] == '\r') {
+				/* CR LF must fit in the longest line too (max_frame) */
+				if (i + 2 > HLP_MAX_LINE)
+					return -1;
 				if (i + 1 == n)
 					return 0;
 				if (p[i + 1] != '\n')

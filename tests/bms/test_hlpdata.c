@@ -159,6 +159,14 @@ static void test_malformed_and_implausible(void)
 	memcpy(longl, "3.312,", 6);
 	longl[sizeof(longl) - 1] = '\0';
 	CU_ASSERT(check(longl) == -1);
+	/* a version line of exactly max_frame bytes with CR LF is one; a byte more is none */
+	char v[HLP_MAX_LINE + 2];
+	memset(v, 'x', sizeof(v));
+	memcpy(v, "BMS4S ", 6);
+	memcpy(v + HLP_MAX_LINE - 2, "\r\n", 3);
+	CU_ASSERT(check(v) == 1);
+	memcpy(v + HLP_MAX_LINE - 2, "x\r\n", 4);
+	CU_ASSERT(check(v) == -1);
 	/* the '~' ASCII families end their frames in CR alone: never a line here */
 	CU_ASSERT(check("~20014A00E00200FD3C\r") != 1);
 }
