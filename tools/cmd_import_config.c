@@ -386,14 +386,20 @@ static const struct {
 static const struct {
 	const char *py, *ours;
 } bms_names[] = {
-	{"Jkbms", "jk"},         {"Jkbms_pb", "jkpb"},
-	{"LltJbd", "jbd"},       {"LltJbd_Up16s", "jbd_up16s"},
-	{"Daly", "daly"},        {"Pace", "pace"},
-	{"Seplos", "seplos_v2"}, {"Seplosv3", "seplos_v3"},
-	{"ANT", "ant_legacy"},   {"EG4_Lifepower", "eg4_lifepower"},
-	{"Renogy", "renogy"},    {"EG4_LL", "eg4_ll"},
-	{"HLPdataBMS4S", "hlpdata"},
+	{"Jkbms", "jk"},
+	{"Jkbms_pb", "jkpb"},
+	{"LltJbd", "jbd"},
+	{"LltJbd_Up16s", "jbd_up16s"},
+	{"Daly", "daly"},
+	{"Pace", "pace"},
+	{"Seplos", "seplos_v2"},
+	{"Seplosv3", "seplos_v3"},
+	{"ANT", "ant_legacy"},
+	{"EG4_Lifepower", "eg4_lifepower"},
+	{"Renogy", "renogy"},
+	{"EG4_LL", "eg4_ll"},
 	{"Sinowealth", "sinowealth"},
+	{"HLPdataBMS4S", "hlpdata"},
 };
 
 static void note(struct out *o, const struct ini_entry *e, const char *why)
