@@ -90,7 +90,7 @@ int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *re
 
 /* ---- key mapping ---- */
 
-static enum dc_map num(struct dc_value *ret, double v)
+enum dc_map dc_num(struct dc_value *ret, double v)
 {
 	ret->kind = VEC_NUM;
 	ret->num = v;
@@ -150,7 +150,7 @@ static enum dc_map map_field(const struct bms_field *f, const struct bms_snapsho
 	case BMS_FT_PROT:
 		return DC_UNKNOWN; /* no vector carries them in this form */
 	default:
-		return num(ret, bms_field_get(f, s));
+		return dc_num(ret, bms_field_get(f, s));
 	}
 }
 
@@ -171,17 +171,17 @@ enum dc_map dc_map_common(const char *key, const struct bms_snapshot *s, const u
 		struct bms_stats cs;
 		bms_stats_compute(s, &cs);
 		if (!strcmp(key, "min_cell_v"))
-			return num(ret, bms_mv_to_v(cs.cell_min_mv));
+			return dc_num(ret, bms_mv_to_v(cs.cell_min_mv));
 		if (!strcmp(key, "max_cell_v"))
-			return num(ret, bms_mv_to_v(cs.cell_max_mv));
+			return dc_num(ret, bms_mv_to_v(cs.cell_max_mv));
 		if (!strcmp(key, "min_cell_no"))
-			return num(ret, cs.cell_min_idx + 1);
-		return num(ret, cs.cell_max_idx + 1);
+			return dc_num(ret, cs.cell_min_idx + 1);
+		return dc_num(ret, cs.cell_max_idx + 1);
 	}
 	if (!strcmp(key, "temp_sensor_count")) {
 		if (!(v & BMS_V_TEMPS))
 			return missing(ret);
-		return num(ret, s->temp_count);
+		return dc_num(ret, s->temp_count);
 	}
 	unsigned tn;
 	char tail[8];
@@ -190,7 +190,7 @@ enum dc_map dc_map_common(const char *key, const struct bms_snapshot *s, const u
 		const struct bms_field *t = &bms_fields[BMS_FIELD_TEMPS];
 		if (!(v & t->valid) || tn > s->temp_count)
 			return missing(ret);
-		return num(ret, bms_field_elem(t, s, tn - 1));
+		return dc_num(ret, bms_field_elem(t, s, tn - 1));
 	}
 	return DC_UNKNOWN;
 }
@@ -818,4 +818,164 @@ void dc_check_alarm_mask(const struct bms_driver *drv, uint8_t address,
 			dc_fail("%s: alarm %s raised, but not in struct bms_driver.alarms",
 				drv->name, bms_alarm_name((enum bms_alarm)a));
 	}
+}
+
+/* ---- small helpers the driver tests share ---- */
+
+const struct bms_desc_item *dc_desc_find(const struct bms_frame_desc *d, const char *key)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (!strcmp(d->items[i].key, key))
+			return &d->items[i];
+	return NULL;
+}
+
+enum dc_map dc_desc_array(const struct bms_frame_desc *d, const char *fmt, unsigned n,
+			  struct dc_value *ret)
+{
+	ret->kind = VEC_ARRAY;
+	ret->n = 0;
+	for (unsigned i = 0; i < n && ret->n < sizeof(ret->arr) / sizeof(ret->arr[0]); i++) {
+		char key[BMS_DESC_KEY];
+		snprintf(key, sizeof(key), fmt, i + 1);
+		const struct bms_desc_item *it = dc_desc_find(d, key);
+		if (!it)
+			break;
+		ret->arr[ret->n++] = it->num;
+	}
+	return DC_MAPPED;
+}
+
+enum dc_map dc_map_ids(const char *key, const struct bms_snapshot *s, struct dc_value *ret)
+{
+	if (!strcmp(key, "hardware_version") && (s->valid & BMS_V_HW_VERSION))
+		return str(ret, s->hw_version);
+	if (!strcmp(key, "serial_number") && (s->valid & BMS_V_SERIAL))
+		return str(ret, s->serial);
+	if ((!strcmp(key, "charge_mosfet_on") || !strcmp(key, "discharge_mosfet_on")) &&
+	    (s->valid & BMS_V_FETS))
+		return boolean(ret, key[0] == 'c' ? s->charge_fet : s->discharge_fet);
+	return DC_UNKNOWN;
+}
+
+enum dc_map dc_map_desc(const struct bms_frame_desc *d, const char *key,
+			const struct bms_snapshot *s, struct dc_value *ret)
+{
+	const struct bms_field *f = bms_field_by_key(key);
+	if (f && (s->valid & f->valid))
+		return DC_UNKNOWN;
+	const struct bms_desc_item *it = dc_desc_find(d, key);
+	if (!it)
+		return DC_UNKNOWN;
+	ret->kind = it->is_text ? VEC_STR : VEC_NUM;
+	ret->num = it->num;
+	snprintf(ret->str, sizeof(ret->str), "%s", it->text);
+	return DC_MAPPED;
+}
+
+int dc_vector_hex(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
+		  size_t cap)
+{
+	for (size_t i = 0; i < VECTOR_COUNT; i++)
+		if (!strcmp(vectors[i].protocol, protocol) &&
+		    !strcmp(vectors[i].direction, direction) && nth-- == 0)
+			return vec_hex(vectors[i].hex, buf, cap);
+	return -1;
+}
+
+size_t dc_vector_frame(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
+		       size_t cap)
+{
+	int len = dc_vector_hex(protocol, direction, nth, buf, cap);
+	if (len <= 0)
+		dc_fail("no %s vector %s #%u (or it does not fit %zu bytes)", protocol, direction,
+			nth, cap);
+	CU_ASSERT_FATAL(len > 0);
+	return (size_t)len;
+}
+
+static uint64_t rng_state;
+
+void dc_rnd_seed(uint64_t seed)
+{
+	rng_state = seed;
+}
+
+uint32_t dc_rnd(uint32_t n)
+{
+	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)((rng_state >> 33) % n);
+}
+
+/* Bytes of a field in the snapshot (strings are compared to the NUL instead). */
+static size_t field_bytes(const struct bms_field *f)
+{
+	switch (f->type) {
+	case BMS_FT_I32:
+	case BMS_FT_U32:
+	case BMS_FT_BITS:
+		return 4;
+	case BMS_FT_I64:
+		return 8;
+	case BMS_FT_U16:
+	case BMS_FT_I16:
+		return 2;
+	case BMS_FT_U8:
+		return 1;
+	case BMS_FT_BOOL:
+		return sizeof(bool);
+	case BMS_FT_CELLS:
+		return sizeof(((struct bms_snapshot *)0)->cell_mv);
+	case BMS_FT_TEMPS:
+		return sizeof(((struct bms_snapshot *)0)->temp_dc);
+	case BMS_FT_ALARMS:
+		return sizeof(((struct bms_snapshot *)0)->alarm);
+	case BMS_FT_PROT:
+		return sizeof(((struct bms_snapshot *)0)->prot_events);
+	default:
+		return 0;
+	}
+}
+
+bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *got)
+{
+	if (got->valid != truth->valid)
+		return false;
+	for (size_t i = 0; i < BMS_FIELD_COUNT; i++) {
+		const struct bms_field *f = &bms_fields[i];
+		if (!(truth->valid & f->valid))
+			continue;
+		const char *t = (const char *)truth + f->offset;
+		const char *g = (const char *)got + f->offset;
+		if (f->type == BMS_FT_STR) {
+			if (strncmp(t, g, BMS_STR_LEN) != 0)
+				return false;
+		} else if (memcmp(t, g, field_bytes(f)) != 0) {
+			return false;
+		}
+		if (f->type == BMS_FT_TEMPS && got->temp_count != truth->temp_count)
+			return false;
+	}
+	return true;
+}
+
+unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned rounds,
+			   uint8_t addr_max, void (*make)(struct bms_snapshot *s))
+{
+	dc_rnd_seed(seed);
+	unsigned checked = 0;
+	for (unsigned i = 0; i < rounds; i++) {
+		struct bms_snapshot truth, got;
+		make(&truth);
+		uint8_t addr = (uint8_t)(1 + dc_rnd(addr_max));
+		int r = dc_decode_roundtrip(drv, addr, &truth, &got);
+		CU_ASSERT_FATAL(r == 0);
+		bool ok = dc_same_state(&truth, &got);
+		if (!ok)
+			fprintf(stderr, "%s property: state %u (%u cells, %u temps) differs\n",
+				drv->name, i, truth.cell_count, truth.temp_count);
+		CU_ASSERT(ok);
+		checked++;
+	}
+	return checked;
 }

@@ -154,4 +154,67 @@ int dc_decode_roundtrip(const struct bms_driver *drv, uint8_t address,
 void dc_check_alarm_mask(const struct bms_driver *drv, uint8_t address,
 			 const struct bms_snapshot *base);
 
+/* ---- small helpers the driver tests share ---- */
+
+/* ret = the number v (DC_MAPPED), for key mappers. */
+enum dc_map dc_num(struct dc_value *ret, double v);
+
+/* The item of a description (bms_driver_describe) with this key, or NULL. */
+const struct bms_desc_item *dc_desc_find(const struct bms_frame_desc *d, const char *key);
+
+/* Items fmt % 1, fmt % 2, ... (up to n, until one is missing) of d as one array. */
+enum dc_map dc_desc_array(const struct bms_frame_desc *d, const char *fmt, unsigned n,
+			  struct dc_value *ret);
+
+/*
+ * Keys named alike in several families' vectors: "hardware_version",
+ * "serial_number", "charge_mosfet_on", "discharge_mosfet_on" from the snapshot
+ * when their valid bit is set; DC_UNKNOWN otherwise.
+ */
+enum dc_map dc_map_ids(const char *key, const struct bms_snapshot *s, struct dc_value *ret);
+
+/*
+ * A key the snapshot has no (valid) field for, through the description d of
+ * the frame (what `serialbattery decode` prints): its text or number.
+ * DC_UNKNOWN when the snapshot has the field valid (dc_map_common checks it)
+ * or d has no such item.
+ */
+enum dc_map dc_map_desc(const struct bms_frame_desc *d, const char *key,
+			const struct bms_snapshot *s, struct dc_value *ret);
+
+/*
+ * The nth (0-based) vector of protocol in direction ("request"/"response"):
+ * its bytes into buf. dc_vector_hex returns the length, or -1 when there is
+ * no such vector or it does not fit; dc_vector_frame asserts (fatally) that
+ * it exists and is not empty.
+ */
+int dc_vector_hex(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
+		  size_t cap);
+size_t dc_vector_frame(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
+		       size_t cap);
+
+/*
+ * The property tests' generator (a 64-bit LCG): seed it, then dc_rnd(n) is
+ * 0..n-1. The same seed gives the same states every run.
+ */
+void dc_rnd_seed(uint64_t seed);
+uint32_t dc_rnd(uint32_t n);
+
+/*
+ * Every field of the table (bms/fields.h) whose valid bit truth has is equal
+ * in got (arrays over their whole capacity, strings to the NUL), and the valid
+ * masks are equal.
+ */
+bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *got);
+
+/*
+ * The property test: rounds states from make (which draws from dc_rnd) through
+ * dc_decode_roundtrip at address 1 + dc_rnd(addr_max) (the generator seeded
+ * with seed first); each must decode (fatal) to a state dc_same_state with it.
+ * Prints the first differing state as "<drv> property: state ...". Returns
+ * the number of states checked.
+ */
+unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned rounds,
+			   uint8_t addr_max, void (*make)(struct bms_snapshot *s));
+
 #endif
