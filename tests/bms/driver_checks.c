@@ -960,14 +960,15 @@ bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *
 }
 
 unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned rounds,
-			   uint8_t addr_max, void (*make)(struct bms_snapshot *s))
+			   uint8_t addr_first, uint32_t addr_count,
+			   void (*make)(struct bms_snapshot *s))
 {
 	dc_rnd_seed(seed);
 	unsigned checked = 0;
 	for (unsigned i = 0; i < rounds; i++) {
 		struct bms_snapshot truth, got;
 		make(&truth);
-		uint8_t addr = (uint8_t)(1 + dc_rnd(addr_max));
+		uint8_t addr = (uint8_t)(addr_first + dc_rnd(addr_count));
 		int r = dc_decode_roundtrip(drv, addr, &truth, &got);
 		CU_ASSERT_FATAL(r == 0);
 		bool ok = dc_same_state(&truth, &got);
@@ -978,4 +979,13 @@ unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned
 		checked++;
 	}
 	return checked;
+}
+
+void dc_random_alarms(struct bms_snapshot *s, bool (*level_ok)(unsigned alarm, uint8_t level))
+{
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
+		uint8_t level = (uint8_t)(dc_rnd(6) < 4 ? 0 : 1 + dc_rnd(2));
+		if (level && level_ok(a, level))
+			s->alarm[a] = level;
+	}
 }

@@ -209,12 +209,20 @@ bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *
 
 /*
  * The property test: rounds states from make (which draws from dc_rnd) through
- * dc_decode_roundtrip at address 1 + dc_rnd(addr_max) (the generator seeded
- * with seed first); each must decode (fatal) to a state dc_same_state with it.
- * Prints the first differing state as "<drv> property: state ...". Returns
- * the number of states checked.
+ * dc_decode_roundtrip at address addr_first + dc_rnd(addr_count) (the
+ * generator seeded with seed first); each must decode (fatal) to a state
+ * dc_same_state with it. Prints a differing state as "<drv> property: state
+ * ...". Returns the number of states checked.
  */
 unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned rounds,
-			   uint8_t addr_max, void (*make)(struct bms_snapshot *s));
+			   uint8_t addr_first, uint32_t addr_count,
+			   void (*make)(struct bms_snapshot *s));
+
+/*
+ * Random alarms for a property test's state: each alarm at level 0 (4 in 6),
+ * else 1 or 2, kept only when level_ok says the protocol can report that
+ * alarm at that level.
+ */
+void dc_random_alarms(struct bms_snapshot *s, bool (*level_ok)(unsigned alarm, uint8_t level));
 
 #endif

@@ -20,31 +20,6 @@ extern const struct bms_driver bms_pace;
 #define FAMILY "pace"
 #define OTHER "seplos_v2"
 
-static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
-{
-	for (unsigned i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].key, key))
-			return &d->items[i];
-	return NULL;
-}
-
-/* "cell%u_alarm_code" items of a description as one array. */
-static enum dc_map desc_array(const struct bms_frame_desc *d, const char *fmt, unsigned n,
-			      struct dc_value *ret)
-{
-	ret->kind = VEC_ARRAY;
-	ret->n = 0;
-	for (unsigned i = 0; i < n; i++) {
-		char key[BMS_DESC_KEY];
-		snprintf(key, sizeof(key), fmt, i + 1);
-		const struct bms_desc_item *it = desc_find(d, key);
-		if (!it)
-			break;
-		ret->arr[ret->n++] = it->num;
-	}
-	return DC_MAPPED;
-}
-
 /*
  * Snapshot keys through the common map; the values the snapshot has no field
  * for through the driver's describe function (what `serialbattery decode`
@@ -74,7 +49,7 @@ static enum dc_map pace_map(const char *key, const struct bms_snapshot *s, const
 	}
 	if (!strcmp(key, "temperatures_c") && (s->valid & BMS_V_TEMPS)) {
 		/* the cell sensors, then MOSFET, then environment (describe) */
-		const struct bms_desc_item *env = desc_find(&d, "environment_temp_c");
+		const struct bms_desc_item *env = dc_desc_find(&d, "environment_temp_c");
 		ret->kind = VEC_ARRAY;
 		ret->n = 0;
 		for (unsigned i = 0; i < s->temp_count; i++)
@@ -85,13 +60,13 @@ static enum dc_map pace_map(const char *key, const struct bms_snapshot *s, const
 		return DC_MAPPED;
 	}
 	if (!strcmp(key, "cell_warnings"))
-		return desc_array(&d, "cell%u_warning", BMS_MAX_CELLS, ret);
+		return dc_desc_array(&d, "cell%u_warning", BMS_MAX_CELLS, ret);
 	if (!strcmp(key, "temp_warnings"))
-		return desc_array(&d, "temp%u_warning", BMS_MAX_TEMPS + 2, ret);
+		return dc_desc_array(&d, "temp%u_warning", BMS_MAX_TEMPS + 2, ret);
 	const struct bms_field *f = bms_field_by_key(key);
 	if (f && (s->valid & f->valid))
 		return DC_UNKNOWN;
-	const struct bms_desc_item *it = desc_find(&d, key);
+	const struct bms_desc_item *it = dc_desc_find(&d, key);
 	if (!it)
 		return DC_UNKNOWN;
 	ret->kind = it->is_text ? VEC_STR : VEC_NUM;
@@ -114,17 +89,6 @@ static void test_requests(void)
 	CU_ASSERT(dc_check_requests(DRV, 2) == 2);
 }
 
-static int vector_frame(unsigned nth, uint8_t *f, size_t cap)
-{
-	size_t count;
-	const struct vec *v = dc_vectors(&count);
-	for (size_t i = 0; i < count; i++)
-		if (!strcmp(v[i].protocol, FAMILY) && !strcmp(v[i].direction, "response") &&
-		    nth-- == 0)
-			return vec_hex(v[i].hex, f, cap);
-	return -1;
-}
-
 static int parse_at(uint8_t address, const struct bms_request *rq, const uint8_t *f, size_t n,
 		    struct bms_snapshot *s)
 {
@@ -142,13 +106,13 @@ static void test_capture_extras(void)
 	struct bms_snapshot s;
 	struct bms_request tele = {.kind = BMS_REQ_POLL, .step = 0, .cycle = 1};
 	struct bms_request status = {.kind = BMS_REQ_POLL, .step = 1, .cycle = 1};
-	int n = vector_frame(0, f, sizeof(f));
+	int n = dc_vector_hex(FAMILY, "response", 0, f, sizeof(f));
 	CU_ASSERT_FATAL(parse_at(2, &tele, f, (size_t)n, &s) == 0);
 	/* 48.19 of 103.46 Ah: 46.57 %, rounded down */
 	CU_ASSERT(s.soc_cpct == 4657 && (s.valid & BMS_V_SOC));
 	CU_ASSERT(s.temp_count == 4 && s.mosfet_temp_dc == 265);
 	CU_ASSERT(!(s.valid & BMS_V_SOH));
-	n = vector_frame(1, f, sizeof(f));
+	n = dc_vector_hex(FAMILY, "response", 1, f, sizeof(f));
 	CU_ASSERT_FATAL(parse_at(2, &status, f, (size_t)n, &s) == 0);
 	CU_ASSERT(s.valid == (BMS_V_ALARMS | BMS_V_FETS));
 	CU_ASSERT(s.charge_fet && s.discharge_fet);
@@ -168,7 +132,7 @@ static void test_capture_extras(void)
 static void test_status_bits(void)
 {
 	uint8_t f[512], d[PACE_MAX_INFO];
-	int n = vector_frame(1, f, sizeof(f));
+	int n = dc_vector_hex(FAMILY, "response", 1, f, sizeof(f));
 	struct bms_pylon_frame pf;
 	CU_ASSERT_FATAL(bms_pylon_decode(NULL, f, (size_t)n, &pf) == 0);
 	int in = bms_pylon_info(&pf, d, sizeof(d));
@@ -300,7 +264,7 @@ static void test_layouts(void)
 	struct bms_request tele = {.kind = BMS_REQ_POLL, .step = 0, .cycle = 1};
 	struct bms_request hw = {.kind = BMS_REQ_POLL, .step = 2, .cycle = 1};
 	struct bms_request sn = {.kind = BMS_REQ_POLL, .step = 3, .cycle = 1};
-	int n = vector_frame(0, f, sizeof(f));
+	int n = dc_vector_hex(FAMILY, "response", 0, f, sizeof(f));
 	CU_ASSERT(parse_at(2, &hw, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
 	struct bms_pylon_frame pf;
 	CU_ASSERT_FATAL(bms_pylon_decode(NULL, f, (size_t)n, &pf) == 0);
@@ -316,10 +280,10 @@ static void test_layouts(void)
 	k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0, d, (size_t)in - 1, f, sizeof(f));
 	CU_ASSERT(parse_at(2, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* the hardware version is 20 characters, the serial 40 */
-	n = vector_frame(2, f, sizeof(f));
+	n = dc_vector_hex(FAMILY, "response", 2, f, sizeof(f));
 	CU_ASSERT(parse_at(2, &sn, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
 	CU_ASSERT(parse_at(2, &hw, f, (size_t)n, &s) == 0 && (s.valid & BMS_V_HW_VERSION));
-	n = vector_frame(3, f, sizeof(f));
+	n = dc_vector_hex(FAMILY, "response", 3, f, sizeof(f));
 	CU_ASSERT(parse_at(2, &hw, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
 	CU_ASSERT(parse_at(2, &sn, f, (size_t)n, &s) == 0 && (s.valid & BMS_V_SERIAL));
 	/* a full remaining capacity above full: SOC 100 %, not more */
@@ -442,17 +406,10 @@ static void test_read_and_describe(void)
 	struct bms_frame_desc d;
 	CU_ASSERT(bms_driver_describe(DRV, rep, (size_t)k, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0 && d.address == 2);
-	CU_ASSERT(desc_find(&d, "cid2_return_code")->num == 2);
+	CU_ASSERT(dc_desc_find(&d, "cid2_return_code")->num == 2);
 }
 
 /* ---- property test: random states through the simulator and the decode engine ---- */
-
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
 
 static bool level_ok(unsigned a, uint8_t level)
 {
@@ -465,33 +422,29 @@ static bool level_ok(unsigned a, uint8_t level)
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(32));
+	s->cell_count = (uint8_t)(1 + dc_rnd(32));
 	int32_t sum = 0;
 	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + rnd(1101));
+		s->cell_mv[i] = (uint16_t)(2500 + dc_rnd(1101));
 		sum += s->cell_mv[i];
 	}
 	s->voltage_mv = sum > 65535 ? 65535 : sum; /* mV in a u16 */
-	s->current_ma = ((int32_t)rnd(60001) - 30000) * 10;
-	s->capacity_design_mah = (int32_t)(1 + rnd(60000)) * 10;
-	s->capacity_full_mah = (int32_t)(1 + rnd(60000)) * 10;
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
+	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 10;
+	s->capacity_design_mah = (int32_t)(1 + dc_rnd(60000)) * 10;
+	s->capacity_full_mah = (int32_t)(1 + dc_rnd(60000)) * 10;
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
 	s->soc_cpct = (uint16_t)((int64_t)s->capacity_remain_mah * 10000 / s->capacity_full_mah);
-	s->cycles = rnd(65536);
-	s->temp_count = (uint8_t)rnd(BMS_MAX_TEMPS + 1);
+	s->cycles = dc_rnd(65536);
+	s->temp_count = (uint8_t)dc_rnd(BMS_MAX_TEMPS + 1);
 	for (unsigned i = 0; i < s->temp_count; i++)
-		s->temp_dc[i] = (int16_t)((int)rnd(801) - 200);
-	s->mosfet_temp_dc = (int16_t)((int)rnd(1001) - 200);
-	s->charge_fet = rnd(2);
-	s->discharge_fet = rnd(2);
-	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
-		uint8_t level = (uint8_t)(rnd(6) < 4 ? 0 : 1 + rnd(2));
-		if (level && level_ok(a, level))
-			s->alarm[a] = level;
-	}
-	snprintf(s->hw_version, sizeof(s->hw_version), "P%02uS%03uA-%04u", s->cell_count, rnd(1000),
-		 rnd(10000));
-	snprintf(s->serial, sizeof(s->serial), "%010u%04u", rnd(1000000000), rnd(10000));
+		s->temp_dc[i] = (int16_t)((int)dc_rnd(801) - 200);
+	s->mosfet_temp_dc = (int16_t)((int)dc_rnd(1001) - 200);
+	s->charge_fet = dc_rnd(2);
+	s->discharge_fet = dc_rnd(2);
+	dc_random_alarms(s, level_ok);
+	snprintf(s->hw_version, sizeof(s->hw_version), "P%02uS%03uA-%04u", s->cell_count,
+		 dc_rnd(1000), dc_rnd(10000));
+	snprintf(s->serial, sizeof(s->serial), "%010u%04u", dc_rnd(1000000000), dc_rnd(10000));
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
 		   BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP |
 		   BMS_V_FETS | BMS_V_ALARMS | BMS_V_HW_VERSION | BMS_V_SERIAL;
@@ -499,12 +452,12 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x50414345ull; /* "PACE": the same states every run */
+	dc_rnd_seed(0x50414345ull); /* "PACE": the same states every run */
 	unsigned checked = 0;
 	for (unsigned i = 0; i < 600; i++) {
 		struct bms_snapshot truth, got;
 		random_state(&truth);
-		uint8_t addr = (uint8_t)(1 + rnd(PACE_ADDR_MAX));
+		uint8_t addr = (uint8_t)(1 + dc_rnd(PACE_ADDR_MAX));
 		int r = dc_decode_roundtrip(DRV, addr, &truth, &got);
 		CU_ASSERT_FATAL(r == 0);
 		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
