@@ -939,12 +939,10 @@ static size_t field_bytes(const struct bms_field *f)
 
 bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *got)
 {
-	if (got->valid != truth->valid)
+	if (got->valid != truth->valid || got->temp_count != truth->temp_count)
 		return false;
 	for (size_t i = 0; i < BMS_FIELD_COUNT; i++) {
 		const struct bms_field *f = &bms_fields[i];
-		if (!(truth->valid & f->valid))
-			continue;
 		const char *t = (const char *)truth + f->offset;
 		const char *g = (const char *)got + f->offset;
 		if (f->type == BMS_FT_STR) {
@@ -953,8 +951,6 @@ bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *
 		} else if (memcmp(t, g, field_bytes(f)) != 0) {
 			return false;
 		}
-		if (f->type == BMS_FT_TEMPS && got->temp_count != truth->temp_count)
-			return false;
 	}
 	return true;
 }
@@ -968,13 +964,17 @@ unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned
 	for (unsigned i = 0; i < rounds; i++) {
 		struct bms_snapshot truth, got;
 		make(&truth);
-		uint8_t addr = (uint8_t)(addr_first + dc_rnd(addr_count));
+		/* one fixed address draws nothing: the states stay those of the seed */
+		uint8_t addr =
+			(uint8_t)(addr_count > 1 ? addr_first + dc_rnd(addr_count) : addr_first);
 		int r = dc_decode_roundtrip(drv, addr, &truth, &got);
 		CU_ASSERT_FATAL(r == 0);
 		bool ok = dc_same_state(&truth, &got);
 		if (!ok)
-			fprintf(stderr, "%s property: state %u (%u cells, %u temps) differs\n",
-				drv->name, i, truth.cell_count, truth.temp_count);
+			fprintf(stderr,
+				"%s property: state %u (%u cells, %u temps, valid %x/%x) differs\n",
+				drv->name, i, truth.cell_count, truth.temp_count, got.valid,
+				truth.valid);
 		CU_ASSERT(ok);
 		checked++;
 	}

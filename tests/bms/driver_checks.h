@@ -201,16 +201,16 @@ void dc_rnd_seed(uint64_t seed);
 uint32_t dc_rnd(uint32_t n);
 
 /*
- * Every field of the table (bms/fields.h) whose valid bit truth has is equal
- * in got (arrays over their whole capacity, strings to the NUL), and the valid
- * masks are equal.
+ * The valid masks are equal and so is every field of the table (bms/fields.h),
+ * valid or not: arrays over their whole capacity, strings up to the NUL.
  */
 bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *got);
 
 /*
  * The property test: rounds states from make (which draws from dc_rnd) through
- * dc_decode_roundtrip at address addr_first + dc_rnd(addr_count) (the
- * generator seeded with seed first); each must decode (fatal) to a state
+ * dc_decode_roundtrip at address addr_first + dc_rnd(addr_count), or at
+ * addr_first without a draw when addr_count is 1 (the generator seeded with
+ * seed first); each must decode (fatal) to a state
  * dc_same_state with it. Prints a differing state as "<drv> property: state
  * ...". Returns the number of states checked.
  */
