@@ -87,26 +87,14 @@ struct pace_state {
 static int pace_init(void *state, uint8_t address)
 {
 	struct pace_state *st = state;
-	if (address > PACE_ADDR_MAX)
-		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	st->adr = address ? (uint8_t)(address - 1) : 0;
-	return 0;
+	return bms_pylon_adr(address, PACE_ADDR_MAX, &st->adr);
 }
 
 static uint8_t pace_cmd(const struct bms_request *req)
 {
 	static const uint8_t poll[] = {PACE_TELEMETRY, PACE_STATUS, PACE_HW, PACE_SERIAL};
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step == 0 ? PACE_TELEMETRY : 0;
-	case BMS_REQ_POLL:
-		return req->step < sizeof(poll) ? poll[req->step] : 0;
-	case BMS_REQ_READ:
-		return req->step == 0 ? (uint8_t)req->reg : 0;
-	default:
-		return 0;
-	}
+	return bms_pylon_step_cmd(req, PACE_TELEMETRY, poll, sizeof(poll));
 }
 
 static bool pace_known(uint16_t cmd)
@@ -349,13 +337,9 @@ const struct bms_driver bms_pace = {
 	.poll_interval_ms = 2000,
 	.max_frame = PACE_MAX_FRAME,
 	.flags = BMS_F_ADDRESSED,
-	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
-		  BMS_ALARM_BIT(HIGH_CURRENT) | BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) |
-		  BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(HIGH_TEMPERATURE) |
-		  BMS_ALARM_BIT(LOW_TEMPERATURE) | BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) |
-		  BMS_ALARM_BIT(INTERNAL_FAILURE) | BMS_ALARM_BIT(LOW_SOC),
+	.alarms = BMS_ALARMS_COMMON | BMS_ALARM_BIT(HIGH_CURRENT) |
+		  BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) | BMS_ALARM_BIT(INTERNAL_FAILURE) |
+		  BMS_ALARM_BIT(LOW_SOC),
 	.state_size = sizeof(struct pace_state),
 	.steps = pace_steps,
 	.nsteps = sizeof(pace_steps) / sizeof(pace_steps[0]),

@@ -174,6 +174,29 @@ int bms_pylon_reply(const struct bms_pylon_spec *spec, uint8_t ver, uint8_t adr,
 
 /* ---- what the '~' BMS families share above the frame ---- */
 
+int bms_pylon_adr(uint8_t address, uint8_t max, uint8_t *ret_adr)
+{
+	if (address > max)
+		return -EINVAL;
+	*ret_adr = address ? (uint8_t)(address - 1) : 0;
+	return 0;
+}
+
+uint8_t bms_pylon_step_cmd(const struct bms_request *req, uint8_t probe, const uint8_t *poll,
+			   size_t npoll)
+{
+	switch (req->kind) {
+	case BMS_REQ_PROBE:
+		return req->step == 0 ? probe : 0;
+	case BMS_REQ_POLL:
+		return req->step < npoll ? poll[req->step] : 0;
+	case BMS_REQ_READ:
+		return req->step == 0 ? (uint8_t)req->reg : 0;
+	default:
+		return 0;
+	}
+}
+
 bool bms_pylon_is_family(const struct bms_pylon_family *fam, const struct bms_pylon_frame *f)
 {
 	return f->ver == fam->ver && (f->cid1 == fam->cid1 || f->cid1 == fam->cid1_alt);

@@ -115,6 +115,15 @@ struct bms_pylon_family {
 	size_t max_frame;
 };
 
+/* The wire ADR of driver address n: the pack at ADR n - 1 (the core ends its address lists
+ * with 0, which stands for ADR 0 too). -EINVAL above max. */
+int bms_pylon_adr(uint8_t address, uint8_t max, uint8_t *ret_adr);
+
+/* The command a request stands for: probe for step 0 of BMS_REQ_PROBE, poll[step] of
+ * BMS_REQ_POLL, the register of BMS_REQ_READ step 0; 0 = the cycle has no such step. */
+uint8_t bms_pylon_step_cmd(const struct bms_request *req, uint8_t probe, const uint8_t *poll,
+			   size_t npoll);
+
 /* True when f is of fam (its VER and one of its CID1s). */
 bool bms_pylon_is_family(const struct bms_pylon_family *fam, const struct bms_pylon_frame *f);
 

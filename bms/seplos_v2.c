@@ -91,27 +91,15 @@ struct sv_state {
 static int sv_init(void *state, uint8_t address)
 {
 	struct sv_state *st = state;
-	if (address > SV_ADDR_MAX)
-		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	st->adr = address ? (uint8_t)(address - 1) : 0;
-	return 0;
+	return bms_pylon_adr(address, SV_ADDR_MAX, &st->adr);
 }
 
 /* The command a request descriptor stands for; 0 = the cycle has no such step. */
 static uint8_t sv_cmd(const struct bms_request *req)
 {
 	static const uint8_t poll[] = {SV_TELEMETRY, SV_ALARMS, SV_MAKER};
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step == 0 ? SV_PROTOCOL : 0;
-	case BMS_REQ_POLL:
-		return req->step < sizeof(poll) ? poll[req->step] : 0;
-	case BMS_REQ_READ:
-		return req->step == 0 ? (uint8_t)req->reg : 0;
-	default:
-		return 0;
-	}
+	return bms_pylon_step_cmd(req, SV_PROTOCOL, poll, sizeof(poll));
 }
 
 static bool sv_known(uint16_t cmd)
@@ -391,12 +379,7 @@ const struct bms_driver bms_seplos_v2 = {
 	.poll_interval_ms = 2000,
 	.max_frame = SV_MAX_FRAME,
 	.flags = BMS_F_ADDRESSED,
-	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_TEMPERATURE) | BMS_ALARM_BIT(LOW_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
-		  BMS_ALARM_BIT(LOW_SOC) | BMS_ALARM_BIT(CELL_IMBALANCE) |
+	.alarms = BMS_ALARMS_COMMON | BMS_ALARM_BIT(LOW_SOC) | BMS_ALARM_BIT(CELL_IMBALANCE) |
 		  BMS_ALARM_BIT(INTERNAL_FAILURE),
 	.state_size = sizeof(struct sv_state),
 	.steps = sv_steps,
