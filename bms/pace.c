@@ -269,6 +269,16 @@ static void desc_status(const struct pace_status_info *a, struct bms_frame_desc 
 	}
 }
 
+/* 0xC1/0xC2 text as the snapshot holds it: the frame pads it with spaces, which are not
+ * part of the version or serial number (br_str drops them) */
+static void desc_text(const char *key, const uint8_t *d, size_t n, struct bms_frame_desc *x)
+{
+	char t[PACE_SERIAL_LEN + 1];
+	struct breader r = br_init(d, n);
+	br_str(&r, n, t, sizeof(t));
+	bms_desc_text(x, key, t, strlen(t));
+}
+
 int bms_pace_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
 {
 	struct bms_pylon_frame f;
@@ -303,10 +313,8 @@ int bms_pace_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x
 		desc_tele(&t, x);
 	else if (cmd == PACE_STATUS)
 		desc_status(&a, x);
-	else if (cmd == PACE_HW)
-		bms_desc_text(x, "hardware_version", (const char *)d, PACE_HW_LEN);
-	else if (cmd == PACE_SERIAL)
-		bms_desc_text(x, "serial_number", (const char *)d, PACE_SERIAL_LEN);
+	else if (cmd == PACE_HW || cmd == PACE_SERIAL)
+		desc_text(cmd == PACE_HW ? "hardware_version" : "serial_number", d, (size_t)n, x);
 	return 0;
 }
 

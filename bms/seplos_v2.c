@@ -297,8 +297,11 @@ static void desc_alarm(const struct sv_alarm *a, struct bms_frame_desc *x)
 
 static void desc_maker(const uint8_t *d, size_t n, struct bms_frame_desc *x)
 {
-	char v[8];
-	bms_desc_text(x, "device_name", (const char *)d, SV_NAME_LEN);
+	char v[8], name[SV_NAME_LEN + 1];
+	/* as the snapshot's model: without the frame's padding spaces */
+	struct breader nr = br_init(d, SV_NAME_LEN);
+	br_str(&nr, SV_NAME_LEN, name, sizeof(name));
+	bms_desc_text(x, "device_name", name, strlen(name));
 	snprintf(v, sizeof(v), "%02X %02X", d[SV_NAME_LEN], d[SV_NAME_LEN + 1]);
 	bms_desc_text(x, "sw_version_bytes", v, strlen(v));
 	if (n > SV_NAME_LEN + 2) {

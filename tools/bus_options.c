@@ -5,8 +5,7 @@
 
 #include "tools.h"
 
-int tool_bus_options(const struct tool_bus_opts *o, int argc, char **argv,
-		     const char **ret_address)
+int tool_bus_options(const struct tool_bus_opts *o, int argc, char **argv, const char **ret_address)
 {
 	int c;
 	*ret_address = NULL;
