@@ -873,6 +873,23 @@ enum dc_map dc_map_desc(const struct bms_frame_desc *d, const char *key,
 	return DC_MAPPED;
 }
 
+enum dc_map dc_map_temps_env(const struct bms_snapshot *s, const struct bms_frame_desc *d,
+			     bool mosfet_first, struct dc_value *ret)
+{
+	const struct bms_desc_item *env = dc_desc_find(d, "environment_temp_c");
+	ret->kind = VEC_ARRAY;
+	ret->n = 0;
+	for (unsigned i = 0; i < s->temp_count; i++)
+		ret->arr[ret->n++] = s->temp_dc[i] / 10.0;
+	if (mosfet_first)
+		ret->arr[ret->n++] = s->mosfet_temp_dc / 10.0;
+	if (env)
+		ret->arr[ret->n++] = env->num;
+	if (!mosfet_first)
+		ret->arr[ret->n++] = s->mosfet_temp_dc / 10.0;
+	return DC_MAPPED;
+}
+
 int dc_vector_hex(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
 		  size_t cap)
 {
@@ -987,5 +1004,73 @@ void dc_random_alarms(struct bms_snapshot *s, bool (*level_ok)(unsigned alarm, u
 		uint8_t level = (uint8_t)(dc_rnd(6) < 4 ? 0 : 1 + dc_rnd(2));
 		if (level && level_ok(a, level))
 			s->alarm[a] = level;
+	}
+}
+
+int dc_parse_at(const struct bms_driver *drv, uint8_t address, const struct bms_request *rq,
+		const uint8_t *f, size_t n, struct bms_snapshot *s)
+{
+	_Alignas(16) uint8_t st[512];
+	CU_ASSERT_FATAL(drv->state_size <= sizeof(st));
+	CU_ASSERT_FATAL(drv->init(st, address) == 0);
+	memset(s, 0, sizeof(*s));
+	return drv->parse(st, rq, f, n, s);
+}
+
+unsigned dc_check_refuses_captures(const struct bms_driver *drv, const char *other,
+				   uint8_t addr_max, unsigned steps)
+{
+	unsigned seen = 0;
+	for (size_t i = 0; i < VECTOR_COUNT; i++) {
+		if (strcmp(vectors[i].protocol, other) || strcmp(vectors[i].direction, "response"))
+			continue;
+		uint8_t f[512];
+		int n = vec_hex(vectors[i].hex, f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0);
+		struct bms_frame_desc d;
+		CU_ASSERT(bms_driver_describe(drv, f, (size_t)n, &d) == 0 && d.command == 0);
+		for (uint8_t a = 1; a <= addr_max; a++)
+			for (unsigned k = 0; k < 2; k++)
+				for (unsigned step = 0; step < steps; step++) {
+					struct bms_request rq = {.kind = k ? BMS_REQ_PROBE
+									   : BMS_REQ_POLL,
+								 .step = step,
+								 .cycle = 1};
+					struct bms_snapshot s;
+					CU_ASSERT(dc_parse_at(drv, a, &rq, f, (size_t)n, &s) < 0);
+					CU_ASSERT(s.valid == 0);
+				}
+		seen++;
+	}
+	return seen;
+}
+
+void dc_check_refuses_sim(const struct bms_driver *drv, const struct bms_driver *other,
+			  struct bms_snapshot *dev, uint8_t addr_max, unsigned steps,
+			  bool other_answers)
+{
+	for (uint8_t a = 1; a <= addr_max; a++) {
+		_Alignas(16) uint8_t st[512];
+		uint8_t req[64], rep[512];
+		CU_ASSERT_FATAL(drv->state_size <= sizeof(st));
+		CU_ASSERT_FATAL(drv->init(st, a) == 0);
+		for (unsigned k = 0; k < 2; k++)
+			for (unsigned step = 0; step < steps; step++) {
+				struct bms_request rq = {.kind = k ? BMS_REQ_PROBE : BMS_REQ_POLL,
+							 .step = step,
+							 .cycle = 1};
+				int n = drv->build_request(st, &rq, req, sizeof(req));
+				if (n <= 0)
+					continue;
+				int m = bms_sim_respond(other, dev, a, req, (size_t)n, rep,
+							sizeof(rep));
+				if (other_answers)
+					CU_ASSERT(m > 0);
+				struct bms_snapshot s;
+				memset(&s, 0, sizeof(s));
+				if (m > 0)
+					CU_ASSERT(dc_feed(drv, st, &rq, rep, (size_t)m, &s) != 0);
+				CU_ASSERT(s.valid == 0);
+			}
 	}
 }

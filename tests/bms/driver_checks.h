@@ -183,6 +183,14 @@ enum dc_map dc_map_desc(const struct bms_frame_desc *d, const char *key,
 			const struct bms_snapshot *s, struct dc_value *ret);
 
 /*
+ * "temperatures_c" of the '~' families (PACE, Seplos v2): the snapshot's cell
+ * sensors, then the MOSFET sensor and the environment sensor (describe item
+ * "environment_temp_c") in wire order: MOSFET first when mosfet_first.
+ */
+enum dc_map dc_map_temps_env(const struct bms_snapshot *s, const struct bms_frame_desc *d,
+			     bool mosfet_first, struct dc_value *ret);
+
+/*
  * The nth (0-based) vector of protocol in direction ("request"/"response"):
  * its bytes into buf. dc_vector_hex returns the length, or -1 when there is
  * no such vector or it does not fit; dc_vector_frame asserts (fatally) that
@@ -205,6 +213,30 @@ uint32_t dc_rnd(uint32_t n);
  * valid or not: arrays over their whole capacity, strings up to the NUL.
  */
 bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *got);
+
+/* parse of f (n bytes) against rq by a state fresh from init(address) into *s, zeroed first. */
+int dc_parse_at(const struct bms_driver *drv, uint8_t address, const struct bms_request *rq,
+		const uint8_t *f, size_t n, struct bms_snapshot *s);
+
+/*
+ * Another family is not drv's (no ghost match): every captured reply of
+ * protocol other is described by drv as no command of its own (command 0)
+ * and refused (< 0, nothing valid) by every POLL and PROBE step below steps at
+ * every address 1..addr_max. Returns how many replies of other were checked.
+ */
+unsigned dc_check_refuses_captures(const struct bms_driver *drv, const char *other,
+				   uint8_t addr_max, unsigned steps);
+
+/*
+ * The same for the other family's simulator holding dev: at every address
+ * 1..addr_max, what it answers to each of drv's POLL and PROBE requests (steps
+ * below steps) never completes a step of drv nor sets a valid bit. With
+ * other_answers, it must answer every request (with an error of its own). dev is the
+ * simulator's state (a write would change it; these requests write nothing).
+ */
+void dc_check_refuses_sim(const struct bms_driver *drv, const struct bms_driver *other,
+			  struct bms_snapshot *dev, uint8_t addr_max, unsigned steps,
+			  bool other_answers);
 
 /*
  * The property test: rounds states from make (which draws from dc_rnd) through

@@ -47,35 +47,16 @@ static enum dc_map sv_map(const char *key, const struct bms_snapshot *s, const u
 		ret->num = key[0] == 'c' ? s->charge_fet : s->discharge_fet;
 		return DC_MAPPED;
 	}
-	if (!strcmp(key, "temperatures_c") && (s->valid & BMS_V_TEMPS)) {
-		/* the cell sensors, then environment (describe) and power (MOSFET) */
-		const struct bms_desc_item *env = dc_desc_find(&d, "environment_temp_c");
-		ret->kind = VEC_ARRAY;
-		ret->n = 0;
-		for (unsigned i = 0; i < s->temp_count; i++)
-			ret->arr[ret->n++] = s->temp_dc[i] / 10.0;
-		if (env)
-			ret->arr[ret->n++] = env->num;
-		ret->arr[ret->n++] = s->mosfet_temp_dc / 10.0;
-		return DC_MAPPED;
-	}
+	if (!strcmp(key, "temperatures_c") && (s->valid & BMS_V_TEMPS))
+		return dc_map_temps_env(s, &d, false, ret); /* cells, environment, power */
 	if (!strcmp(key, "cell_alarm_codes"))
 		return dc_desc_array(&d, "cell%u_alarm_code", BMS_MAX_CELLS, ret);
 	if (!strcmp(key, "temp_alarm_codes"))
 		return dc_desc_array(&d, "temp%u_alarm_code", BMS_MAX_TEMPS + 2, ret);
-	const struct bms_field *f = bms_field_by_key(key);
-	if (f && (s->valid & f->valid))
-		return DC_UNKNOWN;
 	/* longer than a describe key (BMS_DESC_KEY) */
 	if (!strcmp(key, "alarm_event4_env_power_temp"))
 		key = "alarm_event4_env_power";
-	const struct bms_desc_item *it = dc_desc_find(&d, key);
-	if (!it)
-		return DC_UNKNOWN;
-	ret->kind = it->is_text ? VEC_STR : VEC_NUM;
-	ret->num = it->num;
-	snprintf(ret->str, sizeof(ret->str), "%s", it->text);
-	return DC_MAPPED;
+	return dc_map_desc(&d, key, s, ret);
 }
 
 /*
@@ -117,16 +98,6 @@ static void test_requests(void)
 	CU_ASSERT(dc_check_requests(DRV, 2) == 1);
 }
 
-static int parse_at(uint8_t address, const struct bms_request *rq, const uint8_t *f, size_t n,
-		    struct bms_snapshot *s)
-{
-	uint8_t st[64];
-	CU_ASSERT_FATAL(DRV->state_size <= sizeof(st));
-	CU_ASSERT_FATAL(DRV->init(st, address) == 0);
-	memset(s, 0, sizeof(*s));
-	return DRV->parse(st, rq, f, n, s);
-}
-
 /* The alarm-rich 0x44 capture: every event bit it holds, as the header maps it. */
 static void test_alarm_capture(void)
 {
@@ -135,7 +106,7 @@ static void test_alarm_capture(void)
 	CU_ASSERT_FATAL(n > 0);
 	struct bms_request rq = {.kind = BMS_REQ_POLL, .step = 1, .cycle = 1};
 	struct bms_snapshot s;
-	CU_ASSERT_FATAL(parse_at(1, &rq, f, (size_t)n, &s) == 0);
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 1, &rq, f, (size_t)n, &s) == 0);
 	CU_ASSERT(s.valid == (BMS_V_ALARMS | BMS_V_FETS));
 	uint8_t want[BMS_ALARM_COUNT] = {0};
 	want[BMS_ALARM_INTERNAL_FAILURE] = 2; /* event 1 = 0x12 */
@@ -147,7 +118,7 @@ static void test_alarm_capture(void)
 	CU_ASSERT(!s.charge_fet && !s.discharge_fet);
 	/* the quiet capture: nothing raised, both switches on */
 	n = dc_vector_hex(FAMILY, "response", 3, f, sizeof(f));
-	CU_ASSERT_FATAL(parse_at(1, &rq, f, (size_t)n, &s) == 0);
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 1, &rq, f, (size_t)n, &s) == 0);
 	memset(want, 0, sizeof(want));
 	CU_ASSERT(memcmp(s.alarm, want, sizeof(want)) == 0);
 	CU_ASSERT(s.charge_fet && s.discharge_fet);
@@ -224,15 +195,15 @@ static void test_bus(void)
 	CU_ASSERT(bms_sim_respond(DRV, &dev, 4, req, (size_t)n, rep, sizeof(rep)) == 0);
 	int m = bms_sim_respond(DRV, &dev, 3, req, (size_t)n, rep, sizeof(rep));
 	CU_ASSERT_FATAL(m > 0);
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)m, &s) == 0 && s.cell_count == 16);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)m, &s) == 0 && s.cell_count == 16);
 	/* the same reply seen by the driver of pack 2 and 4 */
-	CU_ASSERT(parse_at(2, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
-	CU_ASSERT(parse_at(4, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 4, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
 	/* our own request (an echo) */
-	CU_ASSERT(parse_at(3, &rq, req, (size_t)n, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, req, (size_t)n, &s) == BMS_FOREIGN && s.valid == 0);
 	/* a refusal from our pack: RTN 0x04 */
 	int k = bms_pylon_request(SV_VER, 2, SV_CID1, 0x04, NULL, 0, rep, sizeof(rep));
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)k, &s) == -EREMOTEIO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == -EREMOTEIO && s.valid == 0);
 	/* the simulator: an unknown command RTN 0x04, another VER RTN 0x01 */
 	k = bms_pylon_request(SV_VER, 2, SV_CID1, 0x47, NULL, 0, req, sizeof(req));
 	m = bms_sim_respond(DRV, &dev, 3, req, (size_t)k, rep, sizeof(rep));
@@ -259,10 +230,10 @@ static void test_layouts(void)
 	struct bms_request probe = {.kind = BMS_REQ_PROBE};
 	int n = dc_vector_hex(FAMILY, "response", 0, f, sizeof(f));
 	CU_ASSERT_FATAL(n > 0);
-	CU_ASSERT(parse_at(1, &tele, f, (size_t)n, &s) == 0);
-	CU_ASSERT(parse_at(1, &alarms, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
-	CU_ASSERT(parse_at(1, &maker, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
-	CU_ASSERT(parse_at(1, &probe, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 1, &tele, f, (size_t)n, &s) == 0);
+	CU_ASSERT(dc_parse_at(DRV, 1, &alarms, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 1, &maker, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 1, &probe, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
 	/* the telemetry INFO with its custom number changed (10 -> 3, PACE's) */
 	uint8_t d[SV_MAX_INFO];
 	struct bms_pylon_frame pf;
@@ -271,15 +242,15 @@ static void test_layouts(void)
 	CU_ASSERT_FATAL(in == 75);
 	d[54] = 3;
 	int k = bms_pylon_request(SV_VER, 0, SV_CID1, 0, d, (size_t)in - 14, f, sizeof(f));
-	CU_ASSERT(parse_at(1, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 1, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* one byte short */
 	d[54] = 10;
 	k = bms_pylon_request(SV_VER, 0, SV_CID1, 0, d, (size_t)in - 1, f, sizeof(f));
-	CU_ASSERT(parse_at(1, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 1, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* SOC above 100 % */
 	put_u16be(d + 57, 1001);
 	k = bms_pylon_request(SV_VER, 0, SV_CID1, 0, d, (size_t)in, f, sizeof(f));
-	CU_ASSERT(parse_at(1, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 1, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* a header announcing more than any Seplos reply: garbage, not a wait */
 	size_t flen;
 	uint8_t longbuf[SV_MAX_FRAME + 8];
@@ -294,56 +265,13 @@ static void test_layouts(void)
  */
 static void test_refuses_pace(void)
 {
-	size_t count;
-	const struct vec *v = dc_vectors(&count);
-	unsigned seen = 0;
-	for (size_t i = 0; i < count; i++) {
-		if (strcmp(v[i].protocol, OTHER) || strcmp(v[i].direction, "response"))
-			continue;
-		uint8_t f[512];
-		int n = vec_hex(v[i].hex, f, sizeof(f));
-		CU_ASSERT_FATAL(n > 0);
-		struct bms_frame_desc d;
-		CU_ASSERT(bms_driver_describe(DRV, f, (size_t)n, &d) == 0 && d.command == 0);
-		for (uint8_t a = 1; a <= 2; a++)
-			for (unsigned k = 0; k < 2; k++)
-				for (unsigned step = 0; step < 4; step++) {
-					struct bms_request rq = {.kind = k ? BMS_REQ_PROBE
-									   : BMS_REQ_POLL,
-								 .step = step,
-								 .cycle = 1};
-					struct bms_snapshot s;
-					CU_ASSERT(parse_at(a, &rq, f, (size_t)n, &s) < 0);
-					CU_ASSERT(s.valid == 0);
-				}
-		seen++;
-	}
-	CU_ASSERT(seen == 4);
+	CU_ASSERT(dc_check_refuses_captures(DRV, OTHER, 2, 4) == 4);
 	/* the PACE simulator at every address answers nothing we take */
 	const struct bms_driver *pace = bms_driver_find(OTHER);
 	if (!pace)
 		return;
 	struct bms_snapshot dev = sample_state();
-	for (uint8_t a = 1; a <= 3; a++) {
-		uint8_t st[64], req[64], rep[512];
-		CU_ASSERT_FATAL(DRV->init(st, a) == 0);
-		for (unsigned k = 0; k < 2; k++)
-			for (unsigned step = 0; step < 3; step++) {
-				struct bms_request rq = {.kind = k ? BMS_REQ_PROBE : BMS_REQ_POLL,
-							 .step = step,
-							 .cycle = 1};
-				int n = DRV->build_request(st, &rq, req, sizeof(req));
-				if (n <= 0)
-					continue;
-				int m = bms_sim_respond(pace, &dev, a, req, (size_t)n, rep,
-							sizeof(rep));
-				struct bms_snapshot s;
-				memset(&s, 0, sizeof(s));
-				if (m > 0)
-					CU_ASSERT(dc_feed(DRV, st, &rq, rep, (size_t)m, &s) != 0);
-				CU_ASSERT(s.valid == 0);
-			}
-	}
+	dc_check_refuses_sim(DRV, pace, &dev, 3, 3, false);
 }
 
 /* READ of every command we decode; describe of requests and refusals. */
