@@ -1074,3 +1074,25 @@ void dc_check_refuses_sim(const struct bms_driver *drv, const struct bms_driver 
 			}
 	}
 }
+
+void dc_random_cells(struct bms_snapshot *s, uint32_t max_cells, uint16_t min_mv, uint32_t span)
+{
+	s->cell_count = (uint8_t)(1 + dc_rnd(max_cells));
+	int32_t sum = 0;
+	for (unsigned i = 0; i < s->cell_count; i++) {
+		s->cell_mv[i] = (uint16_t)(min_mv + dc_rnd(span));
+		sum += s->cell_mv[i];
+	}
+	s->voltage_mv = sum / 10 * 10;
+}
+
+void dc_set_cells(struct bms_snapshot *s, uint8_t n, uint16_t first_mv)
+{
+	s->cell_count = n;
+	int32_t sum = 0;
+	for (unsigned i = 0; i < n; i++) {
+		s->cell_mv[i] = (uint16_t)(first_mv + i);
+		sum += s->cell_mv[i];
+	}
+	s->voltage_mv = sum / 10 * 10;
+}

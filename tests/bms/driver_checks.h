@@ -251,6 +251,16 @@ unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned
 			   void (*make)(struct bms_snapshot *s));
 
 /*
+ * Cells for a property test's state: 1 + dc_rnd(max_cells) of them, each
+ * min_mv + dc_rnd(span) mV, and the pack voltage their sum rounded down to 10 mV.
+ */
+void dc_random_cells(struct bms_snapshot *s, uint32_t max_cells, uint16_t min_mv, uint32_t span);
+
+/* n cells of first_mv, first_mv + 1, ... mV and the pack voltage their sum rounded down
+ * to 10 mV (a sample state). */
+void dc_set_cells(struct bms_snapshot *s, uint8_t n, uint16_t first_mv);
+
+/*
  * Random alarms for a property test's state: each alarm at level 0 (4 in 6),
  * else 1 or 2, kept only when level_ok says the protocol can report that
  * alarm at that level.

@@ -272,13 +272,7 @@ static bool in_tables(unsigned a, const struct ant_code *t, size_t n, const stru
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + dc_rnd(32));
-	int32_t sum = 0;
-	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + dc_rnd(1701));
-		sum += s->cell_mv[i];
-	}
-	s->voltage_mv = sum / 10 * 10;
+	dc_random_cells(s, 32, 2500, 1701);
 	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 100;
 	s->power_mw = (int64_t)((int32_t)dc_rnd(200001) - 100000) * 1000;
 	s->soc_cpct = (uint16_t)(dc_rnd(101) * 100);

@@ -245,13 +245,7 @@ static struct bms_snapshot sample_state(void)
 {
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
-	s.cell_count = 16;
-	int32_t sum = 0;
-	for (unsigned i = 0; i < 16; i++) {
-		s.cell_mv[i] = (uint16_t)(3290 + i);
-		sum += s.cell_mv[i];
-	}
-	s.voltage_mv = sum / 10 * 10;
+	dc_set_cells(&s, 16, 3290);
 	s.current_ma = -12300;
 	s.soc_cpct = 8700;
 	s.soh_cpct = 9800;
@@ -363,13 +357,7 @@ static void test_other_families(void)
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + dc_rnd(16));
-	int32_t sum = 0;
-	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + dc_rnd(1151));
-		sum += s->cell_mv[i];
-	}
-	s->voltage_mv = sum / 10 * 10;
+	dc_random_cells(s, 16, 2500, 1151);
 	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 100;
 	s->soc_cpct = (uint16_t)(dc_rnd(101) * 100);
 	s->soh_cpct = (uint16_t)(dc_rnd(101) * 100);
