@@ -1096,3 +1096,20 @@ void dc_set_cells(struct bms_snapshot *s, uint8_t n, uint16_t first_mv)
 	}
 	s->voltage_mv = sum / 10 * 10;
 }
+
+int dc_feed_any(const struct bms_driver *drv, void *st, const struct bms_request *req,
+		const uint8_t *buf, size_t len, struct bms_snapshot *snap)
+{
+	size_t pos = 0;
+	int r = -ENODATA;
+	while (pos < len) {
+		size_t start, flen;
+		if (bms_frame_find(drv, buf + pos, len - pos, &start, &flen) != BMS_FIND_VALID)
+			break;
+		r = drv->parse(st, req, buf + pos + start, flen, snap);
+		pos += start + flen;
+		if (r >= 0)
+			break;
+	}
+	return r;
+}

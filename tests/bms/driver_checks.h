@@ -134,6 +134,15 @@ int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *re
 	    const uint8_t *buf, size_t len, struct bms_snapshot *snap);
 
 /*
+ * Offer every frame bms_frame_find finds in buf to parse against req until
+ * one is taken (parse >= 0): that result, else the last error (-ENODATA when
+ * no frame was found). For the checks that another family's bytes are never
+ * taken, whatever comes before them.
+ */
+int dc_feed_any(const struct bms_driver *drv, void *st, const struct bms_request *req,
+		const uint8_t *buf, size_t len, struct bms_snapshot *snap);
+
+/*
  * One whole poll cycle of drv at address against the simulator holding
  * truth: requests built by the driver (whose parse sees each reply, as the
  * worker's would), replies by bms_sim_respond, all of them joined into one

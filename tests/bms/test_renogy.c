@@ -348,18 +348,7 @@ static void test_other_families(void)
 			CU_ASSERT_FATAL(DRV->init(st, addr) == 0);
 			struct bms_snapshot s;
 			memset(&s, 0, sizeof(s));
-			size_t pos = 0;
-			int r = -ENODATA;
-			while (pos < (size_t)n) {
-				size_t start, flen;
-				if (bms_frame_find(DRV, f + pos, (size_t)n - pos, &start, &flen) !=
-				    BMS_FIND_VALID)
-					break;
-				r = DRV->parse(st, &rqs[k], f + pos + start, flen, &s);
-				pos += start + flen;
-				if (r >= 0)
-					break;
-			}
+			int r = dc_feed_any(DRV, st, &rqs[k], f, (size_t)n, &s);
 			if (r >= 0)
 				fprintf(stderr, "renogy: %s vector %zu accepted (request %zu)\n",
 					v[i].family, i, k);
