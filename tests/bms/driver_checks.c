@@ -1113,3 +1113,20 @@ int dc_feed_any(const struct bms_driver *drv, void *st, const struct bms_request
 	}
 	return r;
 }
+
+void dc_check_neighbours(const struct bms_driver *drv, uint8_t address, struct bms_snapshot *dev,
+			 const struct bms_request *rq, const uint8_t *req, size_t n)
+{
+	uint8_t rep[DC_BUF];
+	struct bms_snapshot s;
+	uint8_t lo = (uint8_t)(address - 1), hi = (uint8_t)(address + 1);
+	CU_ASSERT(bms_sim_respond(drv, dev, lo, req, n, rep, sizeof(rep)) == 0);
+	CU_ASSERT(bms_sim_respond(drv, dev, hi, req, n, rep, sizeof(rep)) == 0);
+	int m = bms_sim_respond(drv, dev, address, req, n, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m > 0);
+	CU_ASSERT(dc_parse_at(drv, address, rq, rep, (size_t)m, &s) == 0 &&
+		  s.cell_count == dev->cell_count);
+	CU_ASSERT(dc_parse_at(drv, lo, rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(drv, hi, rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(drv, address, rq, req, n, &s) == BMS_FOREIGN && s.valid == 0);
+}

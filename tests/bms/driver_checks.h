@@ -228,6 +228,16 @@ int dc_parse_at(const struct bms_driver *drv, uint8_t address, const struct bms_
 		const uint8_t *f, size_t n, struct bms_snapshot *s);
 
 /*
+ * Several units on one bus: drv's request req (n bytes, for rq) to the unit
+ * at address is answered by the simulator (holding dev) at address only, not
+ * at address - 1 or + 1; parse at address takes the reply (0, dev's cells),
+ * the drivers of address - 1 and + 1 find it BMS_FOREIGN and so is the
+ * request itself (an echo, another master's), nothing valid.
+ */
+void dc_check_neighbours(const struct bms_driver *drv, uint8_t address, struct bms_snapshot *dev,
+			 const struct bms_request *rq, const uint8_t *req, size_t n);
+
+/*
  * Another family is not drv's (no ghost match): every captured reply of
  * protocol other is described by drv as no command of its own (command 0)
  * and refused (< 0, nothing valid) by every POLL and PROBE step below steps at
