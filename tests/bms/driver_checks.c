@@ -924,6 +924,27 @@ uint32_t dc_rnd(uint32_t n)
 	return (uint32_t)((rng_state >> 33) % n);
 }
 
+static uint32_t xrng_state;
+
+void dc_xrnd_seed(uint32_t seed)
+{
+	xrng_state = seed;
+}
+
+uint32_t dc_xrnd(void)
+{
+	uint32_t x = xrng_state;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return xrng_state = x;
+}
+
+int32_t dc_xrnd_in(int32_t lo, int32_t hi)
+{
+	return lo + (int32_t)(dc_xrnd() % (uint32_t)(hi - lo + 1));
+}
+
 /* Bytes of a field in the snapshot (strings are compared to the NUL instead). */
 static size_t field_bytes(const struct bms_field *f)
 {

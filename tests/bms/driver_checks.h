@@ -217,6 +217,11 @@ size_t dc_vector_frame(const char *protocol, const char *direction, unsigned nth
 void dc_rnd_seed(uint64_t seed);
 uint32_t dc_rnd(uint32_t n);
 
+/* The JK property tests' generator (xorshift32): seed, a draw, a draw in [lo, hi]. */
+void dc_xrnd_seed(uint32_t seed);
+uint32_t dc_xrnd(void);
+int32_t dc_xrnd_in(int32_t lo, int32_t hi);
+
 /*
  * The valid masks are equal and so is every field of the table (bms/fields.h),
  * valid or not: arrays over their whole capacity, strings up to the NUL.
