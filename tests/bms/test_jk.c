@@ -520,24 +520,7 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 /* got holds exactly the fields of truth that the family carries (valid). */
 static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *g, uint32_t valid)
 {
-	bool ok = g->valid == valid && g->voltage_mv == t->voltage_mv &&
-		  g->current_ma == t->current_ma && g->soc_cpct == t->soc_cpct &&
-		  g->cycles == t->cycles && g->cell_count == t->cell_count &&
-		  !memcmp(g->cell_mv, t->cell_mv, sizeof(t->cell_mv)) &&
-		  g->temp_count == t->temp_count && g->temp_dc[0] == t->temp_dc[0] &&
-		  g->temp_dc[1] == t->temp_dc[1] && g->mosfet_temp_dc == t->mosfet_temp_dc &&
-		  g->charge_fet == t->charge_fet && g->discharge_fet == t->discharge_fet &&
-		  g->balancer_enabled == t->balancer_enabled &&
-		  !memcmp(g->alarm, t->alarm, sizeof(t->alarm)) &&
-		  g->capacity_full_mah == t->capacity_full_mah &&
-		  g->capacity_design_mah == t->capacity_design_mah &&
-		  !strcmp(g->sw_version, t->sw_version) && !strcmp(g->serial, t->serial) &&
-		  g->cells_reported == t->cells_reported && g->temps_reported == t->temps_reported;
-	if (valid & BMS_V_MAX_CHARGE_I)
-		ok = ok && g->max_charge_ma == t->max_charge_ma;
-	if (valid & BMS_V_MAX_DISCHARGE_I)
-		ok = ok && g->max_discharge_ma == t->max_discharge_ma;
-	return ok;
+	return t->valid == valid && dc_same_state(t, g);
 }
 
 /*

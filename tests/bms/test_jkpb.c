@@ -1023,32 +1023,7 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 
 static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *g, uint32_t valid)
 {
-	bool ok = g->valid == valid && g->voltage_mv == t->voltage_mv &&
-		  g->current_ma == t->current_ma && g->power_mw == t->power_mw &&
-		  g->soc_cpct == t->soc_cpct && g->soh_cpct == t->soh_cpct &&
-		  g->capacity_remain_mah == t->capacity_remain_mah &&
-		  g->capacity_full_mah == t->capacity_full_mah &&
-		  g->capacity_design_mah == t->capacity_design_mah && g->cycles == t->cycles &&
-		  g->cell_count == t->cell_count &&
-		  !memcmp(g->cell_mv, t->cell_mv, sizeof(t->cell_mv)) &&
-		  g->temp_count == t->temp_count &&
-		  !memcmp(g->temp_dc, t->temp_dc, sizeof(t->temp_dc[0]) * t->temp_count) &&
-		  g->mosfet_temp_dc == t->mosfet_temp_dc && g->charge_fet == t->charge_fet &&
-		  g->discharge_fet == t->discharge_fet && g->balancing == t->balancing &&
-		  g->balancer_enabled == t->balancer_enabled &&
-		  !memcmp(g->alarm, t->alarm, sizeof(t->alarm)) && !strcmp(g->model, t->model) &&
-		  !strcmp(g->hw_version, t->hw_version) && !strcmp(g->sw_version, t->sw_version) &&
-		  !strcmp(g->serial, t->serial) && g->cells_reported == t->cells_reported &&
-		  g->temps_reported == t->temps_reported && g->heating == t->heating &&
-		  g->heater_current_ma == t->heater_current_ma &&
-		  g->heating_enabled == t->heating_enabled &&
-		  g->heating_start_dc == t->heating_start_dc &&
-		  g->heating_stop_dc == t->heating_stop_dc;
-	if (valid & BMS_V_MAX_CHARGE_I)
-		ok = ok && g->max_charge_ma == t->max_charge_ma;
-	if (valid & BMS_V_MAX_DISCHARGE_I)
-		ok = ok && g->max_discharge_ma == t->max_discharge_ma;
-	return ok;
+	return t->valid == valid && dc_same_state(t, g);
 }
 
 /*
