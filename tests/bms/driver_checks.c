@@ -1151,3 +1151,29 @@ void dc_check_neighbours(const struct bms_driver *drv, uint8_t address, struct b
 	CU_ASSERT(dc_parse_at(drv, hi, rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
 	CU_ASSERT(dc_parse_at(drv, address, rq, req, n, &s) == BMS_FOREIGN && s.valid == 0);
 }
+
+void dc_check_property_cov(const struct bms_driver *drv, unsigned rounds, uint8_t addr_lo,
+			   uint8_t addr_hi, struct bms_snapshot (*make)(uint32_t *ret_valid),
+			   struct dc_coverage *cov)
+{
+	memset(cov, 0, sizeof(*cov));
+	for (unsigned i = 0; i < rounds; i++) {
+		uint32_t valid;
+		struct bms_snapshot truth = make(&valid), got;
+		memset(&got, 0, sizeof(got));
+		uint8_t addr = addr_lo == addr_hi ? addr_lo : (uint8_t)dc_xrnd_in(addr_lo, addr_hi);
+		int r = dc_decode_roundtrip(drv, addr, &truth, &got);
+		bool ok = r == 0 && truth.valid == valid && dc_same_state(&truth, &got);
+		if (!ok)
+			fprintf(stderr,
+				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
+				got.valid, valid, truth.cell_count, truth.current_ma);
+		CU_ASSERT(ok);
+		cov->ok += ok;
+		cov->charging += truth.current_ma > 0;
+		cov->discharging += truth.current_ma < 0;
+		cov->fets_off += !truth.charge_fet || !truth.discharge_fet;
+		cov->no_limit += !(valid & BMS_V_MAX_CHARGE_I);
+		cov->max_cells += truth.cell_count == BMS_MAX_CELLS;
+	}
+}

@@ -285,6 +285,20 @@ void dc_random_cells(struct bms_snapshot *s, uint32_t max_cells, uint16_t min_mv
 void dc_set_cells(struct bms_snapshot *s, uint8_t n, uint16_t first_mv);
 
 /*
+ * The JK families' property test: rounds states from make (drawing from
+ * dc_xrnd, seeded by the caller; *ret_valid the bits the family carries)
+ * through dc_decode_roundtrip at address addr_lo (or dc_xrnd_in(addr_lo,
+ * addr_hi) when they differ); each must come back with exactly those bits
+ * and dc_same_state. *cov counts the states that did and the ranges covered.
+ */
+struct dc_coverage {
+	unsigned ok, charging, discharging, fets_off, no_limit, max_cells;
+};
+void dc_check_property_cov(const struct bms_driver *drv, unsigned rounds, uint8_t addr_lo,
+			   uint8_t addr_hi, struct bms_snapshot (*make)(uint32_t *ret_valid),
+			   struct dc_coverage *cov);
+
+/*
  * Random alarms for a property test's state: each alarm at level 0 (4 in 6),
  * else 1 or 2, kept only when level_ok says the protocol can report that
  * alarm at that level.

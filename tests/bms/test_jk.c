@@ -517,12 +517,6 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 	return s;
 }
 
-/* got holds exactly the fields of truth that the family carries (valid). */
-static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *g, uint32_t valid)
-{
-	return t->valid == valid && dc_same_state(t, g);
-}
-
 /*
  * Issue item 7: random states through the simulator's encoder, one poll
  * cycle joined into a capture and decoded by the decode engine, give the
@@ -532,29 +526,12 @@ static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *
 static void test_property(void)
 {
 	dc_xrnd_seed(0x4A4B3135u); /* "JK15" */
-	unsigned n = 0, charging = 0, discharging = 0, fets_off = 0, no_limit = 0, max_cells = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		uint32_t valid;
-		struct bms_snapshot truth = random_state(&valid), got;
-		memset(&got, 0, sizeof(got));
-		int r = dc_decode_roundtrip(&bms_jk, 0, &truth, &got);
-		bool ok = r == 0 && same_state(&truth, &got, valid);
-		if (!ok)
-			fprintf(stderr,
-				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
-				got.valid, valid, truth.cell_count, truth.current_ma);
-		CU_ASSERT(ok);
-		n += ok;
-		charging += truth.current_ma > 0;
-		discharging += truth.current_ma < 0;
-		fets_off += !truth.charge_fet || !truth.discharge_fet;
-		no_limit += !(valid & BMS_V_MAX_CHARGE_I);
-		max_cells += truth.cell_count == BMS_MAX_CELLS;
-	}
-	CU_ASSERT(n == 600);
+	struct dc_coverage c;
+	dc_check_property_cov(&bms_jk, 600, 0, 0, random_state, &c);
+	CU_ASSERT(c.ok == 600);
 	/* the ranges were covered */
-	CU_ASSERT(charging > 100 && discharging > 100 && fets_off > 100 && no_limit > 10);
-	CU_ASSERT(max_cells > 0);
+	CU_ASSERT(c.charging > 100 && c.discharging > 100 && c.fets_off > 100 && c.no_limit > 10);
+	CU_ASSERT(c.max_cells > 0);
 }
 
 /* ---- writes (issue 17) ---- */

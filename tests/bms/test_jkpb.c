@@ -1021,11 +1021,6 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 	return s;
 }
 
-static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *g, uint32_t valid)
-{
-	return t->valid == valid && dc_same_state(t, g);
-}
-
 /*
  * Issue item 7: random states (1-32 cells, -20..60 degC, both current
  * directions, FETs on/off, limits set and not) through the simulator, one
@@ -1035,29 +1030,11 @@ static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *
 static void test_property(void)
 {
 	dc_xrnd_seed(0x50423135u); /* "PB15" */
-	unsigned n = 0, charging = 0, discharging = 0, fets_off = 0, no_limit = 0, max_cells = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		uint32_t valid;
-		struct bms_snapshot truth = random_state(&valid), got;
-		memset(&got, 0, sizeof(got));
-		uint8_t addr = (uint8_t)dc_xrnd_in(1, PB_ADDR_MAX);
-		int r = dc_decode_roundtrip(&bms_jkpb, addr, &truth, &got);
-		bool ok = r == 0 && same_state(&truth, &got, valid);
-		if (!ok)
-			fprintf(stderr,
-				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
-				got.valid, valid, truth.cell_count, truth.current_ma);
-		CU_ASSERT(ok);
-		n += ok;
-		charging += truth.current_ma > 0;
-		discharging += truth.current_ma < 0;
-		fets_off += !truth.charge_fet || !truth.discharge_fet;
-		no_limit += !(valid & BMS_V_MAX_CHARGE_I);
-		max_cells += truth.cell_count == BMS_MAX_CELLS;
-	}
-	CU_ASSERT(n == 600);
-	CU_ASSERT(charging > 100 && discharging > 100 && fets_off > 100 && no_limit > 10);
-	CU_ASSERT(max_cells > 0);
+	struct dc_coverage c;
+	dc_check_property_cov(&bms_jkpb, 600, 1, PB_ADDR_MAX, random_state, &c);
+	CU_ASSERT(c.ok == 600);
+	CU_ASSERT(c.charging > 100 && c.discharging > 100 && c.fets_off > 100 && c.no_limit > 10);
+	CU_ASSERT(c.max_cells > 0);
 }
 
 int sb_register_tests(void)
