@@ -945,36 +945,6 @@ int32_t dc_xrnd_in(int32_t lo, int32_t hi)
 	return lo + (int32_t)(dc_xrnd() % (uint32_t)(hi - lo + 1));
 }
 
-/* Bytes of a field in the snapshot (strings are compared to the NUL instead). */
-static size_t field_bytes(const struct bms_field *f)
-{
-	switch (f->type) {
-	case BMS_FT_I32:
-	case BMS_FT_U32:
-	case BMS_FT_BITS:
-		return 4;
-	case BMS_FT_I64:
-		return 8;
-	case BMS_FT_U16:
-	case BMS_FT_I16:
-		return 2;
-	case BMS_FT_U8:
-		return 1;
-	case BMS_FT_BOOL:
-		return sizeof(bool);
-	case BMS_FT_CELLS:
-		return sizeof(((struct bms_snapshot *)0)->cell_mv);
-	case BMS_FT_TEMPS:
-		return sizeof(((struct bms_snapshot *)0)->temp_dc);
-	case BMS_FT_ALARMS:
-		return sizeof(((struct bms_snapshot *)0)->alarm);
-	case BMS_FT_PROT:
-		return sizeof(((struct bms_snapshot *)0)->prot_events);
-	default:
-		return 0;
-	}
-}
-
 bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *got)
 {
 	if (got->valid != truth->valid || got->temp_count != truth->temp_count)
@@ -986,7 +956,7 @@ bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *
 		if (f->type == BMS_FT_STR) {
 			if (strncmp(t, g, BMS_STR_LEN) != 0)
 				return false;
-		} else if (memcmp(t, g, field_bytes(f)) != 0) {
+		} else if (memcmp(t, g, bms_field_size(f)) != 0) {
 			return false;
 		}
 	}
