@@ -64,12 +64,8 @@ static size_t captures(struct capture *c, size_t cap)
 
 static int read_reg(uint8_t reg, const uint8_t *f, size_t len, struct bms_snapshot *s)
 {
-	uint8_t st[64];
-	CU_ASSERT_FATAL(DRV->state_size <= sizeof(st));
-	DRV->init(st, 0);
 	struct bms_request rq = {.kind = BMS_REQ_READ, .reg = reg};
-	memset(s, 0, sizeof(*s));
-	return DRV->parse(st, &rq, f, len, s);
+	return dc_parse_at(DRV, 0, &rq, f, len, s);
 }
 
 static void test_vectors(void)
@@ -341,35 +337,28 @@ static void test_describe(void)
 
 /* ---- property test: random boards through the simulator and decode ---- */
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
-
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(SW_MIN_CELLS + rnd(SW_MAX_CELLS - SW_MIN_CELLS + 1));
+	s->cell_count = (uint8_t)(SW_MIN_CELLS + dc_rnd(SW_MAX_CELLS - SW_MIN_CELLS + 1));
 	int32_t sum = 0;
 	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2600 + rnd(1200));
+		s->cell_mv[i] = (uint16_t)(2600 + dc_rnd(1200));
 		sum += s->cell_mv[i];
 	}
 	s->voltage_mv = sum;
-	s->current_ma = (int32_t)rnd(400001) - 200000;
-	s->soc_cpct = (uint16_t)(rnd(101) * 100);
-	s->capacity_full_mah = (int32_t)(1000 + rnd(1000000));
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah + 1);
-	s->cycles = rnd(5000);
-	s->temp_count = (uint8_t)(1 + rnd(2));
+	s->current_ma = (int32_t)dc_rnd(400001) - 200000;
+	s->soc_cpct = (uint16_t)(dc_rnd(101) * 100);
+	s->capacity_full_mah = (int32_t)(1000 + dc_rnd(1000000));
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah + 1);
+	s->cycles = dc_rnd(5000);
+	s->temp_count = (uint8_t)(1 + dc_rnd(2));
 	for (unsigned i = 0; i < s->temp_count; i++)
-		s->temp_dc[i] = (int16_t)((int)rnd(1400) - 400);
-	s->charge_fet = rnd(2);
-	s->discharge_fet = rnd(2);
+		s->temp_dc[i] = (int16_t)((int)dc_rnd(1400) - 400);
+	s->charge_fet = dc_rnd(2);
+	s->discharge_fet = dc_rnd(2);
 	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
-		if ((DRV->alarms >> a & 1u) && rnd(6) == 0)
+		if ((DRV->alarms >> a & 1u) && dc_rnd(6) == 0)
 			s->alarm[a] = 2;
 	s->valid = BMS_V_CELLS | BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_FULL |
 		   BMS_V_CAP_REMAIN | BMS_V_CYCLES | BMS_V_TEMPS | BMS_V_FETS | BMS_V_ALARMS;
@@ -377,28 +366,8 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x53494E4F57ull; /* "SINOW": the same boards every run */
-	for (unsigned i = 0; i < 300; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		CU_ASSERT_FATAL(dc_decode_roundtrip(DRV, 0, &truth, &got) == 0);
-		bool ok = got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.capacity_remain_mah == truth.capacity_remain_mah &&
-			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet &&
-			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm)) &&
-			  (got.valid & truth.valid) == truth.valid;
-		if (!ok)
-			fprintf(stderr, "sinowealth property: board %u (%u cells) differs\n", i,
-				truth.cell_count);
-		CU_ASSERT(ok);
-	}
+	/* "SINOW": the same boards every run */
+	CU_ASSERT(dc_check_property(DRV, 0x53494E4F57ull, 300, 0, 1, random_state) == 300);
 }
 
 int sb_register_tests(void)
