@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Felicity Solar lithium batteries (LPBF/LUX-Y series BMS), Modbus RTU
+ * function 0x03 over RS485 (docs/PROTOCOLS.md "Felicity"; reference:
+ * protocols.md section 13).
+ *
+ * Source: the fact sheet and dbus-serialbattery's felicity.py only (its
+ * comments report an 8S unit with slots 9..16 at 0x7FFF); no capture of
+ * this family is public that we could find, so the tests run on the
+ * simulator (bms/sim/felicity.c), built from the same documented layout.
+ *
+ * Link: 9600 8N1, Modbus address 1 (1..247 configurable).
+ *
+ * Frame layout: standard Modbus RTU (bms/modbus_rtu.h, bms/modbus_fc3.h),
+ * registers big-endian, CRC-16/Modbus low byte first.
+ *   request  01 03 13 2A 00 14 60 89                 (cells and sensors)
+ *   reply    01 03 28 0C E4 0C E5 ... 7F FF ... crc  (16 cells, 3 sensors)
+ *
+ * Blocks read:
+ *   0x132A x20  probe and every cycle: cells 1..16 (mV, 0x7FFF = no cell),
+ *               sensors 1..3 at 0x133A..0x133C (s16 degC, 0x7FFF = none)
+ *   0x1302 x10  probe and every cycle: 0x1302 status (bit 0 charging, bit 2
+ *               discharging enabled), 0x1304 faults, 0x1306 voltage 0.01
+ *               V, 0x1307 current s16 0.1 A (positive = discharging), 0x130A
+ *               BMS temperature s16 degC, 0x130B SOC %
+ *   0x131C x4   every cycle: charge and discharge voltage (0.01 V), charge
+ *               and discharge current limit (0.1 A)
+ *   0xF804 x5   static: serial number, five words printed in decimal
+ *   0xF80B x1   static: firmware version
+ *
+ * Decisions where the sources are silent:
+ * - Blocks: dbus-serialbattery reads cells (0x132A x16) and sensors (0x1339
+ *   x5, the first of which is cell slot 16) apart, and status (x3), voltage
+ *   and current (x2), temperature and SOC one by one. We read the cell
+ *   block and the sensors in one (every register of it is read by the
+ *   Python driver too) and 0x1302..0x130B in one, which also spans
+ *   0x1305, 0x1308 and 0x1309, registers no source names: a firmware that
+ *   refuses them is not covered. The blocks have distinct sizes, so a
+ *   capture's reply tells its block (describe, `serialbattery decode`).
+ * - Cells: the slots up to the first 0x7FFF (the Python driver counts the
+ *   slots that are not 0x7FFF and reads that many from the first); a cell
+ *   after an absent slot refuses the reply.
+ * - The BMS temperature (0x130A) is the MOSFET temperature, as in the
+ *   Python driver; sensors 1..3 the battery temperatures.
+ * - The charge and discharge voltages go to describe only (the snapshot
+ *   carries the BMS's current limits, not its voltage limits).
+ * - Alarms from the fault word (the Python driver's, all level 2): 2 cell
+ *   OV, 3 cell UV, 4 charge OC, 5 discharge OC, 6 BMS over-temperature
+ *   (HighInternalTemperature), 8/9 charge OT/UT.
+ * - A firmware of 0 and a serial of five zero words mean none is stated.
+ * - No writes: none documented.
+ * - Detection without ghost matches: the cell block from our address must
+ *   hold 1..16 cells of 1.0..5.0 V, then only 0x7FFF slots, sensors 0x7FFF
+ *   or -40..+100 degC; the status block a SOC <= 100 %, a BMS temperature
+ *   -40..+120 degC and a pack voltage within 5 % + 2 V of the cell sum.
+ *   The other Modbus families keep nothing at 0x132A (the simulators
+ *   refuse the read).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bms.h"
+#include "registry.h"
+#include "felicity_wire.h"
+#include "modbus_fc3.h"
+#include "modbus_rtu.h"
+
+#define FE_STATIC_EVERY 64
+
+struct fe_state {
+	uint8_t addr;
+};
+
+static int fe_init(void *state, uint8_t address)
+{
+	struct fe_state *st = state;
+	memset(st, 0, sizeof(*st));
+	st->addr = address ? address : FE_ADDR_DEFAULT;
+	return 0;
+}
+
+struct fe_block {
+	uint16_t start, count;
+	const char *name;
+};
+
+static const struct fe_block fe_blocks[] = {
+	{FE_CELLS, FE_CELLS_N, "cells 0x132A"},          {FE_STATUS, FE_STATUS_N, "status 0x1302"},
+	{FE_LIMITS, FE_LIMITS_N, "limits 0x131C"},       {FE_SERIAL, FE_SERIAL_N, "serial 0xF804"},
+	{FE_FIRMWARE, FE_FIRMWARE_N, "firmware 0xF80B"},
+};
+#define FE_NBLOCKS (sizeof(fe_blocks) / sizeof(fe_blocks[0]))
+
+static const struct fe_block *fe_block_of(const struct bms_request *req)
+{
+	switch (req->kind) {
+	case BMS_REQ_PROBE:
+		return req->step < 2 ? &fe_blocks[req->step] : NULL;
+	case BMS_REQ_POLL:
+		return req->step < FE_NBLOCKS ? &fe_blocks[req->step] : NULL;
+	case BMS_REQ_READ:
+		for (size_t i = 0; req->step == 0 && i < FE_NBLOCKS; i++)
+			if (fe_blocks[i].start == req->reg)
+				return &fe_blocks[i];
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+static int fe_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
+{
+	struct fe_state *st = state;
+	if (req->kind == BMS_REQ_SET)
+		return -EOPNOTSUPP;
+	const struct fe_block *b = fe_block_of(req);
+	if (!b)
+		return req->kind == BMS_REQ_READ && req->step == 0 ? -EOPNOTSUPP : 0;
+	int n = bms_modbus_read_request(st->addr, BMS_MODBUS_READ_HOLDING, b->start, b->count, out,
+					cap);
+	return n == -ENOBUFS ? -ENOSPC : n;
+}
+
+static int fe_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	return bms_fc3_check(1, FE_ADDR_MAX, p, avail, ret_len);
+}
+
+static uint16_t be16(const uint8_t *d, unsigned i)
+{
+	return (uint16_t)(d[2 * i] << 8 | d[2 * i + 1]);
+}
+
+/* The cells up to the first absent slot; 0 when the block is no Felicity's. */
+static unsigned fe_cells(const uint8_t *d)
+{
+	unsigned n = 0;
+	while (n < FE_NCELLS && be16(d, n) != FE_ABSENT)
+		n++;
+	for (unsigned i = 0; i < FE_NCELLS; i++) {
+		uint16_t mv = be16(d, i);
+		if (i < n ? (mv < 1000 || mv > 5000) : mv != FE_ABSENT)
+			return 0;
+	}
+	for (unsigned i = 0; i < FE_SENSORS; i++) {
+		int16_t t = (int16_t)be16(d, FE_NCELLS + i);
+		if (t != FE_ABSENT && (t < -40 || t > 100))
+			return 0;
+	}
+	return n;
+}
+
+static int parse_cells(const uint8_t *d, struct bms_snapshot *s)
+{
+	unsigned n = fe_cells(d);
+	if (n == 0)
+		return -EPROTO;
+	s->cell_count = (uint8_t)n;
+	for (unsigned i = 0; i < n; i++)
+		s->cell_mv[i] = be16(d, i);
+	s->temp_count = 0;
+	for (unsigned i = 0; i < FE_SENSORS; i++) {
+		int16_t t = (int16_t)be16(d, FE_NCELLS + i);
+		if (t != FE_ABSENT)
+			s->temp_dc[s->temp_count++] = (int16_t)(t * 10);
+	}
+	s->valid |= BMS_V_CELLS | BMS_V_TEMPS;
+	return 0;
+}
+
+#define ST(reg) be16(d, (reg)-FE_STATUS)
+
+static int parse_status(const uint8_t *d, struct bms_snapshot *s)
+{
+	int16_t bms_t = (int16_t)ST(0x130A);
+	uint32_t mv = ST(0x1306) * 10u;
+	if (ST(0x130B) > 100 || bms_t < -40 || bms_t > 120 || mv == 0)
+		return -EPROTO;
+	/* within one cycle the cells came first (probe and poll): they must agree */
+	if (s->valid & BMS_V_CELLS) {
+		uint32_t sum = 0;
+		for (unsigned i = 0; i < s->cell_count; i++)
+			sum += s->cell_mv[i];
+		uint32_t diff = mv > sum ? mv - sum : sum - mv;
+		if (diff > sum / 20 + 2000)
+			return -EPROTO;
+	}
+	uint16_t status = ST(0x1302), fault = ST(0x1304);
+	static const struct {
+		uint16_t bit;
+		enum bms_alarm alarm;
+	} map[] = {
+		{FE_F_CELL_OV, BMS_ALARM_HIGH_CELL_VOLTAGE},
+		{FE_F_CELL_UV, BMS_ALARM_LOW_CELL_VOLTAGE},
+		{FE_F_CHARGE_OC, BMS_ALARM_HIGH_CHARGE_CURRENT},
+		{FE_F_DISCHARGE_OC, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
+		{FE_F_BMS_OT, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
+		{FE_F_CHARGE_OT, BMS_ALARM_HIGH_CHARGE_TEMPERATURE},
+		{FE_F_CHARGE_UT, BMS_ALARM_LOW_CHARGE_TEMPERATURE},
+	};
+	memset(s->alarm, 0, sizeof(s->alarm));
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (fault & map[i].bit)
+			s->alarm[map[i].alarm] = 2;
+	s->voltage_mv = (int32_t)mv;
+	s->current_ma = -(int16_t)ST(0x1307) * 100;
+	s->mosfet_temp_dc = (int16_t)(bms_t * 10);
+	s->soc_cpct = (uint16_t)(ST(0x130B) * 100);
+	s->charge_fet = (status & FE_ST_CHARGE) != 0;
+	s->discharge_fet = (status & FE_ST_DISCHARGE) != 0;
+	s->valid |= BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_MOSFET_TEMP | BMS_V_SOC | BMS_V_FETS |
+		    BMS_V_ALARMS;
+	return 0;
+}
+
+static int parse_limits(const uint8_t *d, struct bms_snapshot *s)
+{
+	s->max_charge_ma = be16(d, 2) * 100;
+	s->max_discharge_ma = be16(d, 3) * 100;
+	s->valid |= BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I;
+	return 0;
+}
+
+static int parse_serial(const uint8_t *d, struct bms_snapshot *s)
+{
+	uint16_t w[FE_SERIAL_N];
+	unsigned any = 0;
+	for (unsigned i = 0; i < FE_SERIAL_N; i++)
+		any |= w[i] = be16(d, i);
+	if (any) {
+		snprintf(s->serial, sizeof(s->serial), "%u%u%u%u%u", w[0], w[1], w[2], w[3], w[4]);
+		s->valid |= BMS_V_SERIAL;
+	}
+	return 0;
+}
+
+static int parse_firmware(const uint8_t *d, struct bms_snapshot *s)
+{
+	int16_t v = (int16_t)be16(d, 0);
+	if (v) {
+		snprintf(s->sw_version, sizeof(s->sw_version), "%d", v);
+		s->valid |= BMS_V_SW_VERSION;
+	}
+	return 0;
+}
+
+static int fe_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		    struct bms_snapshot *snap)
+{
+	struct fe_state *st = state;
+	size_t flen = 0;
+	if (fe_frame_check(frame, len, &flen) != 1 || flen != len)
+		return -EBADMSG;
+	const struct fe_block *b = fe_block_of(req);
+	if (!b)
+		return -EPROTO;
+	const uint8_t *d;
+	int r = bms_fc3_reply(st->addr, b->start, b->count, frame, len, &d);
+	if (r < 0)
+		return r;
+	switch (b->start) {
+	case FE_CELLS:
+		return parse_cells(d, snap);
+	case FE_STATUS:
+		return parse_status(d, snap);
+	case FE_LIMITS:
+		return parse_limits(d, snap);
+	case FE_SERIAL:
+		return parse_serial(d, snap);
+	default:
+		return parse_firmware(d, snap);
+	}
+}
+
+/* ---- describe ---- */
+
+int bms_felicity_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
+{
+	int r = bms_fc3_describe_frame(1, FE_ADDR_MAX, frame, len, x);
+	if (r != 0)
+		return r > 0 ? 0 : -1;
+	/* a reply names no register: the blocks' sizes differ */
+	const struct fe_block *b = NULL;
+	for (size_t i = 0; i < FE_NBLOCKS; i++)
+		if (frame[2] == 2 * fe_blocks[i].count)
+			b = &fe_blocks[i];
+	bms_desc_init(x, BMS_DIR_REPLY, b ? b->start : 0xFFFF, frame[0],
+		      b ? b->name : "read reply");
+	bms_desc_num(x, "address", frame[0]);
+	bms_desc_num(x, "function", frame[1]);
+	bms_desc_num(x, "byte_count", frame[2]);
+	const uint8_t *d = frame + 3;
+	if (b == &fe_blocks[1]) {
+		bms_desc_num(x, "status_word", ST(0x1302));
+		bms_desc_num(x, "register_0x1303", ST(0x1303));
+		bms_desc_num(x, "fault_word", ST(0x1304));
+		bms_desc_num(x, "current_raw", (int16_t)ST(0x1307));
+	} else if (b == &fe_blocks[2]) {
+		bms_desc_num(x, "charge_voltage_v", be16(d, 0) / 100.0);
+		bms_desc_num(x, "discharge_voltage_v", be16(d, 1) / 100.0);
+	} else if (b == &fe_blocks[0]) {
+		bms_desc_num(x, "register_0x133D", be16(d, 19));
+	}
+	return 0;
+}
+
+static const struct bms_step fe_steps[] = {
+	{0},
+	{0},
+	{0},
+	{.flags = BMS_STEP_STATIC, .every = FE_STATIC_EVERY, .fills = BMS_V_SERIAL},
+	{.flags = BMS_STEP_STATIC, .every = FE_STATIC_EVERY, .fills = BMS_V_SW_VERSION},
+};
+static const uint32_t fe_bauds[] = {9600, 0};
+static const struct bms_link fe_links[] = {
+	{.kind = BMS_LINK_SERIAL, .serial = {fe_bauds, BMS_8N1}},
+};
+static const uint8_t fe_addresses[] = {FE_ADDR_DEFAULT, 0};
+
+const struct bms_driver bms_felicity = {
+	.name = "felicity",
+	.description = "Felicity Solar battery, RS485 Modbus RTU (FC 0x03, registers 0x13xx)",
+	.spec = "felicity.py register map; protocols.md section 13",
+	.links = fe_links,
+	.nlinks = sizeof(fe_links) / sizeof(fe_links[0]),
+	.addresses = fe_addresses,
+	.address_min = 1,
+	.address_max = FE_ADDR_MAX,
+	.response_timeout_ms = 500,
+	.inter_frame_gap_ms = 20,
+	.poll_interval_ms = 2000,
+	.max_frame = BMS_MODBUS_MAX_ADU,
+	.flags = BMS_F_ADDRESSED,
+	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
+		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
+		  BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) |
+		  BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE),
+	.state_size = sizeof(struct fe_state),
+	.steps = fe_steps,
+	.nsteps = sizeof(fe_steps) / sizeof(fe_steps[0]),
+	.init = fe_init,
+	.build_request = fe_build_request,
+	.frame_check = fe_frame_check,
+	.parse = fe_parse,
+};
