@@ -363,10 +363,12 @@ static const struct {
 	{"UP16S_REQUIRE_DIRECT_CONNECTION",
 	 "not supported: the jbd_up16s driver polls one address"},
 	{"INVERT_CURRENT_MEASUREMENT", "not supported: the daly driver knows the current's sign"},
-	{"GREENMETER_ADDRESS", "not supported: no ECS driver"},
-	{"LIPRO_START_ADDRESS", "not supported: no ECS driver"},
-	{"LIPRO_END_ADDRESS", "not supported: no ECS driver"},
-	{"LIPRO_CELL_COUNT", "not supported: no ECS driver"},
+	{"GREENMETER_ADDRESS",
+	 "handled differently: the ecs driver asks the GreenMeter at the port's addresses "
+	 "(default 1; set by hand)"},
+	{"LIPRO_START_ADDRESS", "not supported: the ecs driver reads no LiPro cell modules"},
+	{"LIPRO_END_ADDRESS", "not supported: the ecs driver reads no LiPro cell modules"},
+	{"LIPRO_CELL_COUNT", "not supported: the ecs driver reads no LiPro cell modules"},
 	{"UBMS_CAN_MODULE_SERIES", "not supported: no Valence driver"},
 	{"UBMS_CAN_MODULE_PARALLEL", "not supported: no Valence driver"},
 	{"MQTT_TOPIC", "not supported: no MQTT input"},
@@ -386,12 +388,14 @@ static const struct {
 static const struct {
 	const char *py, *ours;
 } bms_names[] = {
-	{"Jkbms", "jk"},         {"Jkbms_pb", "jkpb"},
-	{"LltJbd", "jbd"},       {"LltJbd_Up16s", "jbd_up16s"},
-	{"Daly", "daly"},        {"Pace", "pace"},
-	{"Seplos", "seplos_v2"}, {"Seplosv3", "seplos_v3"},
-	{"ANT", "ant_legacy"},   {"EG4_Lifepower", "eg4_lifepower"},
-	{"Renogy", "renogy"},    {"EG4_LL", "eg4_ll"},
+	{"Jkbms", "jk"},          {"Jkbms_pb", "jkpb"},
+	{"LltJbd", "jbd"},        {"LltJbd_Up16s", "jbd_up16s"},
+	{"Daly", "daly"},         {"Pace", "pace"},
+	{"Seplos", "seplos_v2"},  {"Seplosv3", "seplos_v3"},
+	{"ANT", "ant_legacy"},    {"EG4_Lifepower", "eg4_lifepower"},
+	{"Renogy", "renogy"},     {"EG4_LL", "eg4_ll"},
+	{"Felicity", "felicity"}, {"HeltecModbus", "heltec"},
+	{"Ecs", "ecs"},
 };
 
 static void note(struct out *o, const struct ini_entry *e, const char *why)
