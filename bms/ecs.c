@@ -168,6 +168,14 @@ static void side_alarms(struct bms_snapshot *s, uint16_t st, enum bms_alarm v, e
 		s->alarm[cold] = 1;
 }
 
+static const struct bms_modbus_reg ec_live_map[] = {
+	{108, 1, BMS_MODBUS_S32_WS, 0, 0, 1, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
+	{114, 1, BMS_MODBUS_S32_WS, 0, 0, 1, 1, BMS_MODBUS_FIELD(current_ma), BMS_V_CURRENT},
+	/* 0.01 degC to 0.1 degC */
+	{102, 1, BMS_MODBUS_S16, 0, 0, 1, 10, BMS_MODBUS_FIELD(temp_dc[0]), BMS_V_TEMPS},
+	{103, 1, BMS_MODBUS_S16, 0, 0, 1, 10, BMS_MODBUS_FIELD(temp_dc[1]), BMS_V_TEMPS},
+};
+
 static int parse_live(const uint8_t *d, struct bms_snapshot *s)
 {
 	int32_t mv = (int32_t)LW(108), ma = (int32_t)LW(114);
@@ -177,12 +185,12 @@ static int parse_live(const uint8_t *d, struct bms_snapshot *s)
 	    ov > EC_ST_MAX || uv > EC_ST_MAX || t1 < -4000 || t1 > 10000 || t2 < -4000 ||
 	    t2 > 10000)
 		return -EPROTO;
-	s->voltage_mv = mv;
-	s->current_ma = ma;
+	int r = bms_modbus_map_apply(ec_live_map, sizeof(ec_live_map) / sizeof(ec_live_map[0]),
+				     EC_LIVE, d, 2 * EC_LIVE_N, s);
+	if (r < 0)
+		return r;
 	s->soc_cpct = (uint16_t)(ec_soc(d) / 10);
 	s->temp_count = 2;
-	s->temp_dc[0] = (int16_t)(t1 / 10);
-	s->temp_dc[1] = (int16_t)(t2 / 10);
 	memset(s->alarm, 0, sizeof(s->alarm));
 	side_alarms(s, ov, BMS_ALARM_HIGH_VOLTAGE, BMS_ALARM_HIGH_CHARGE_CURRENT,
 		    BMS_ALARM_HIGH_CHARGE_TEMPERATURE, BMS_ALARM_LOW_CHARGE_TEMPERATURE);

@@ -171,6 +171,39 @@ static int parse_cells(const uint8_t *d, struct bms_snapshot *s)
 
 #define ST(reg) be16(d, (reg)-FE_STATUS)
 
+/* A fault bit as an alarm at level 2 (mask: 1 when set, times 2). */
+#define FE_FAULT(bit, a)                                                                           \
+	{                                                                                          \
+		0x1304, 1, BMS_MODBUS_U16, bit, 0, 2, 1, BMS_MODBUS_FIELD(alarm[a]), BMS_V_ALARMS  \
+	}
+
+static const struct bms_modbus_reg fe_status_map[] = {
+	{0x1306, 1, BMS_MODBUS_U16, 0, 0, 10, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
+	/* 0.1 A, positive = discharging */
+	{0x1307, 1, BMS_MODBUS_S16, 0, 0, -100, 1, BMS_MODBUS_FIELD(current_ma), BMS_V_CURRENT},
+	{0x130A, 1, BMS_MODBUS_S16, 0, 0, 10, 1, BMS_MODBUS_FIELD(mosfet_temp_dc),
+	 BMS_V_MOSFET_TEMP},
+	{0x130B, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
+	{0x1302, 1, BMS_MODBUS_U16, FE_ST_CHARGE, 0, 1, 1, BMS_MODBUS_FIELD(charge_fet),
+	 BMS_V_FETS},
+	{0x1302, 1, BMS_MODBUS_U16, FE_ST_DISCHARGE, 0, 1, 1, BMS_MODBUS_FIELD(discharge_fet),
+	 BMS_V_FETS},
+	FE_FAULT(FE_F_CELL_OV, BMS_ALARM_HIGH_CELL_VOLTAGE),
+	FE_FAULT(FE_F_CELL_UV, BMS_ALARM_LOW_CELL_VOLTAGE),
+	FE_FAULT(FE_F_CHARGE_OC, BMS_ALARM_HIGH_CHARGE_CURRENT),
+	FE_FAULT(FE_F_DISCHARGE_OC, BMS_ALARM_HIGH_DISCHARGE_CURRENT),
+	FE_FAULT(FE_F_BMS_OT, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE),
+	FE_FAULT(FE_F_CHARGE_OT, BMS_ALARM_HIGH_CHARGE_TEMPERATURE),
+	FE_FAULT(FE_F_CHARGE_UT, BMS_ALARM_LOW_CHARGE_TEMPERATURE),
+};
+
+/* The alarms the fault word can raise (the map above). */
+#define FE_ALARMS                                                                                  \
+	(BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |                      \
+	 BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |              \
+	 BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) | BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) |       \
+	 BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE))
+
 static int parse_status(const uint8_t *d, struct bms_snapshot *s)
 {
 	int16_t bms_t = (int16_t)ST(0x130A);
@@ -186,40 +219,21 @@ static int parse_status(const uint8_t *d, struct bms_snapshot *s)
 		if (diff > sum / 20 + 2000)
 			return -EPROTO;
 	}
-	uint16_t status = ST(0x1302), fault = ST(0x1304);
-	static const struct {
-		uint16_t bit;
-		enum bms_alarm alarm;
-	} map[] = {
-		{FE_F_CELL_OV, BMS_ALARM_HIGH_CELL_VOLTAGE},
-		{FE_F_CELL_UV, BMS_ALARM_LOW_CELL_VOLTAGE},
-		{FE_F_CHARGE_OC, BMS_ALARM_HIGH_CHARGE_CURRENT},
-		{FE_F_DISCHARGE_OC, BMS_ALARM_HIGH_DISCHARGE_CURRENT},
-		{FE_F_BMS_OT, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE},
-		{FE_F_CHARGE_OT, BMS_ALARM_HIGH_CHARGE_TEMPERATURE},
-		{FE_F_CHARGE_UT, BMS_ALARM_LOW_CHARGE_TEMPERATURE},
-	};
-	memset(s->alarm, 0, sizeof(s->alarm));
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (fault & map[i].bit)
-			s->alarm[map[i].alarm] = 2;
-	s->voltage_mv = (int32_t)mv;
-	s->current_ma = -(int16_t)ST(0x1307) * 100;
-	s->mosfet_temp_dc = (int16_t)(bms_t * 10);
-	s->soc_cpct = (uint16_t)(ST(0x130B) * 100);
-	s->charge_fet = (status & FE_ST_CHARGE) != 0;
-	s->discharge_fet = (status & FE_ST_DISCHARGE) != 0;
-	s->valid |= BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_MOSFET_TEMP | BMS_V_SOC | BMS_V_FETS |
-		    BMS_V_ALARMS;
-	return 0;
+	return bms_modbus_map_apply(fe_status_map, sizeof(fe_status_map) / sizeof(fe_status_map[0]),
+				    FE_STATUS, d, 2 * FE_STATUS_N, s);
 }
+
+static const struct bms_modbus_reg fe_limits_map[] = {
+	{FE_LIMITS + 2, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(max_charge_ma),
+	 BMS_V_MAX_CHARGE_I},
+	{FE_LIMITS + 3, 1, BMS_MODBUS_U16, 0, 0, 100, 1, BMS_MODBUS_FIELD(max_discharge_ma),
+	 BMS_V_MAX_DISCHARGE_I},
+};
 
 static int parse_limits(const uint8_t *d, struct bms_snapshot *s)
 {
-	s->max_charge_ma = be16(d, 2) * 100;
-	s->max_discharge_ma = be16(d, 3) * 100;
-	s->valid |= BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I;
-	return 0;
+	return bms_modbus_map_apply(fe_limits_map, sizeof(fe_limits_map) / sizeof(fe_limits_map[0]),
+				    FE_LIMITS, d, 2 * FE_LIMITS_N, s);
 }
 
 static int parse_serial(const uint8_t *d, struct bms_snapshot *s)
@@ -332,10 +346,7 @@ const struct bms_driver bms_felicity = {
 	.poll_interval_ms = 2000,
 	.max_frame = BMS_MODBUS_MAX_ADU,
 	.flags = BMS_F_ADDRESSED,
-	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
-		  BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE),
+	.alarms = FE_ALARMS,
 	.state_size = sizeof(struct fe_state),
 	.steps = fe_steps,
 	.nsteps = sizeof(fe_steps) / sizeof(fe_steps[0]),

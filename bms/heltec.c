@@ -187,77 +187,90 @@ static bool ht_plausible(const uint8_t *d)
 	return LB1(112) <= 160 && LB2(112) <= 160 && LB1(113) <= 160 && LB2(113) <= 160;
 }
 
-static int16_t temp_dc(uint8_t raw)
-{
-	return (int16_t)((raw - HT_TEMP_OFFSET) * 10);
-}
+/* What the live block holds besides the cells (the register map, bms/modbus_rtu.h). */
+static const struct bms_modbus_reg ht_live_map[] = {
+	{76, 1, BMS_MODBUS_U32_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(voltage_mv), BMS_V_VOLTAGE},
+	/* 0.01 A, positive = discharging */
+	{78, 1, BMS_MODBUS_S32_LE, 0, 0, -10, 1, BMS_MODBUS_FIELD(current_ma), BMS_V_CURRENT},
+	{112, 1, BMS_MODBUS_U8_LO, 0, -HT_TEMP_OFFSET, 10, 1, BMS_MODBUS_FIELD(mosfet_temp_dc),
+	 BMS_V_MOSFET_TEMP},
+	{113, 1, BMS_MODBUS_U8_LO, 0, -HT_TEMP_OFFSET, 10, 1, BMS_MODBUS_FIELD(temp_dc[0]),
+	 BMS_V_TEMPS},
+	{113, 1, BMS_MODBUS_U8_HI, 0, -HT_TEMP_OFFSET, 10, 1, BMS_MODBUS_FIELD(temp_dc[1]),
+	 BMS_V_TEMPS},
+	{118, 1, BMS_MODBUS_U16_LE, 0, 0, 100, 1, BMS_MODBUS_FIELD(capacity_full_mah),
+	 BMS_V_CAP_FULL},
+	{120, 1, BMS_MODBUS_U8_HI, 0, 0, 100, 1, BMS_MODBUS_FIELD(soc_cpct), BMS_V_SOC},
+	{120, 1, BMS_MODBUS_U8_LO, 0, 0, 100, 1, BMS_MODBUS_FIELD(soh_cpct), BMS_V_SOH},
+};
 
 static int parse_live(const uint8_t *d, struct bms_snapshot *s)
 {
 	if (!ht_plausible(d))
 		return -EPROTO;
+	int r = bms_modbus_map_apply(ht_live_map, sizeof(ht_live_map) / sizeof(ht_live_map[0]),
+				     HT_LIVE, d, 2 * HT_LIVE_N, s);
+	if (r < 0)
+		return r;
 	unsigned cells = LB1(75);
-	s->voltage_mv = (int32_t)L32(76);
-	s->current_ma = -(int32_t)L32(78) * 10;
 	s->cell_count = (uint8_t)cells;
 	for (unsigned i = 0; i < cells; i++)
 		s->cell_mv[i] = L16(81 + i);
-	s->mosfet_temp_dc = temp_dc(LB2(112));
 	s->temp_count = 2;
-	s->temp_dc[0] = temp_dc(LB2(113));
-	s->temp_dc[1] = temp_dc(LB1(113));
-	s->capacity_full_mah = L16(118) * 100;
-	s->soc_cpct = (uint16_t)(LB1(120) * 100);
-	s->soh_cpct = (uint16_t)(LB2(120) * 100);
-	s->valid |= BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_CELLS | BMS_V_MOSFET_TEMP | BMS_V_TEMPS |
-		    BMS_V_CAP_FULL | BMS_V_SOC | BMS_V_SOH;
+	s->valid |= BMS_V_CELLS;
 	return 0;
 }
 
 #define S16(reg) le16(d, reg, HT_STATE)
 #define S32(reg) le32(d, reg, HT_STATE)
 
-static void set_alarm(struct bms_snapshot *s, enum bms_alarm a, uint8_t level)
-{
-	if (s->alarm[a] < level)
-		s->alarm[a] = level;
-}
+static const struct bms_modbus_reg ht_state_map[] = {
+	{139, 1, BMS_MODBUS_U32_LE, 0, 0, 1, 1, BMS_MODBUS_FIELD(balancing), BMS_V_BALANCING},
+	{191, 1, BMS_MODBUS_U16_LE, 0, 0, 10, 1, BMS_MODBUS_FIELD(max_charge_ma),
+	 BMS_V_MAX_CHARGE_I},
+	{194, 1, BMS_MODBUS_U16_LE, 0, 0, 10, 1, BMS_MODBUS_FIELD(max_discharge_ma),
+	 BMS_V_MAX_DISCHARGE_I},
+};
+
+/* Warning bits and the alarm (and level) each raises; two bits may share an alarm. */
+static const struct {
+	uint32_t bits;
+	enum bms_alarm alarm;
+	uint8_t level;
+} ht_warnings[] = {
+	{HT_W_CELL_OV, BMS_ALARM_HIGH_CELL_VOLTAGE, 2},
+	{HT_W_CELL_UV, BMS_ALARM_LOW_CELL_VOLTAGE, 2},
+	{HT_W_PACK_OV | HT_W_FULL, BMS_ALARM_HIGH_VOLTAGE, 2},
+	{HT_W_PACK_UV, BMS_ALARM_LOW_VOLTAGE, 2},
+	{HT_W_CHARGE_OC, BMS_ALARM_HIGH_CHARGE_CURRENT, 2},
+	{HT_W_DISCHARGE_OC1, BMS_ALARM_HIGH_DISCHARGE_CURRENT, 1},
+	{HT_W_DISCHARGE_OC2, BMS_ALARM_HIGH_DISCHARGE_CURRENT, 2},
+	{HT_W_SHORT, BMS_ALARM_HIGH_CURRENT, 2},
+	{HT_W_CHARGE_OT, BMS_ALARM_HIGH_CHARGE_TEMPERATURE, 2},
+	{HT_W_CHARGE_UT, BMS_ALARM_LOW_CHARGE_TEMPERATURE, 2},
+	{HT_W_DISCHARGE_OT, BMS_ALARM_HIGH_TEMPERATURE, 2},
+	{HT_W_DISCHARGE_UT, BMS_ALARM_LOW_TEMPERATURE, 2},
+	{HT_W_MOS_OT, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, 2},
+	{HT_W_SOC_LOW, BMS_ALARM_LOW_SOC, 2},
+	{HT_W_FAULTS, BMS_ALARM_INTERNAL_FAILURE, 2},
+};
 
 static int parse_state(const uint8_t *d, struct bms_snapshot *s)
 {
+	int r = bms_modbus_map_apply(ht_state_map, sizeof(ht_state_map) / sizeof(ht_state_map[0]),
+				     HT_STATE, d, 2 * HT_STATE_N, s);
+	if (r < 0)
+		return r;
 	uint32_t run = S32(152), w = S32(156);
-	static const struct {
-		uint32_t bits;
-		enum bms_alarm alarm;
-		uint8_t level;
-	} map[] = {
-		{HT_W_CELL_OV, BMS_ALARM_HIGH_CELL_VOLTAGE, 2},
-		{HT_W_CELL_UV, BMS_ALARM_LOW_CELL_VOLTAGE, 2},
-		{HT_W_PACK_OV | HT_W_FULL, BMS_ALARM_HIGH_VOLTAGE, 2},
-		{HT_W_PACK_UV, BMS_ALARM_LOW_VOLTAGE, 2},
-		{HT_W_CHARGE_OC, BMS_ALARM_HIGH_CHARGE_CURRENT, 2},
-		{HT_W_DISCHARGE_OC1, BMS_ALARM_HIGH_DISCHARGE_CURRENT, 1},
-		{HT_W_DISCHARGE_OC2, BMS_ALARM_HIGH_DISCHARGE_CURRENT, 2},
-		{HT_W_SHORT, BMS_ALARM_HIGH_CURRENT, 2},
-		{HT_W_CHARGE_OT, BMS_ALARM_HIGH_CHARGE_TEMPERATURE, 2},
-		{HT_W_CHARGE_UT, BMS_ALARM_LOW_CHARGE_TEMPERATURE, 2},
-		{HT_W_DISCHARGE_OT, BMS_ALARM_HIGH_TEMPERATURE, 2},
-		{HT_W_DISCHARGE_UT, BMS_ALARM_LOW_TEMPERATURE, 2},
-		{HT_W_MOS_OT, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, 2},
-		{HT_W_SOC_LOW, BMS_ALARM_LOW_SOC, 2},
-		{HT_W_FAULTS, BMS_ALARM_INTERNAL_FAILURE, 2},
-	};
 	memset(s->alarm, 0, sizeof(s->alarm));
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (w & map[i].bits)
-			set_alarm(s, map[i].alarm, map[i].level);
-	s->balancing = S32(139);
+	for (size_t i = 0; i < sizeof(ht_warnings) / sizeof(ht_warnings[0]); i++)
+		if ((w & ht_warnings[i].bits) &&
+		    s->alarm[ht_warnings[i].alarm] < ht_warnings[i].level)
+			s->alarm[ht_warnings[i].alarm] = ht_warnings[i].level;
+	/* a set bit is a protection holding the FET open */
 	s->charge_fet = !(run & HT_RUN_CHARGE_OFF);
 	s->discharge_fet = !(run & HT_RUN_DISCHARGE_OFF);
-	s->max_charge_ma = S16(191) * 10;
-	s->max_discharge_ma = S16(194) * 10;
-	s->valid |= BMS_V_ALARMS | BMS_V_BALANCING | BMS_V_FETS | BMS_V_MAX_CHARGE_I |
-		    BMS_V_MAX_DISCHARGE_I;
+	s->valid |= BMS_V_ALARMS | BMS_V_FETS;
 	return 0;
 }
 
