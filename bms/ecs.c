@@ -76,48 +76,6 @@ static int ec_init(void *state, uint8_t address)
 	return 0;
 }
 
-struct ec_block {
-	uint16_t start, count;
-	const char *name;
-};
-
-static const struct ec_block ec_blocks[] = {
-	{EC_ID, EC_ID_N, "meter id 0"},
-	{EC_LIVE, EC_LIVE_N, "live 102"},
-	{EC_SET, EC_SET_N, "settings 30"},
-};
-#define EC_NBLOCKS (sizeof(ec_blocks) / sizeof(ec_blocks[0]))
-
-static const struct ec_block *ec_block_of(const struct bms_request *req)
-{
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step < 2 ? &ec_blocks[req->step] : NULL;
-	case BMS_REQ_POLL:
-		return req->step < EC_NBLOCKS ? &ec_blocks[req->step] : NULL;
-	case BMS_REQ_READ:
-		for (size_t i = 0; req->step == 0 && i < EC_NBLOCKS; i++)
-			if (ec_blocks[i].start == req->reg)
-				return &ec_blocks[i];
-		return NULL;
-	default:
-		return NULL;
-	}
-}
-
-static int ec_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
-{
-	struct ec_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
-	const struct ec_block *b = ec_block_of(req);
-	if (!b)
-		return req->kind == BMS_REQ_READ && req->step == 0 ? -EOPNOTSUPP : 0;
-	int n = bms_modbus_read_request(st->addr, BMS_MODBUS_READ_HOLDING, b->start, b->count, out,
-					cap);
-	return n == -ENOBUFS ? -ENOSPC : n;
-}
-
 static int ec_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
 	return bms_fc3_check(1, EC_ADDR_MAX, p, avail, ret_len);
@@ -222,59 +180,56 @@ static int parse_settings(const uint8_t *d, struct bms_snapshot *s)
 	return 0;
 }
 
+/* ---- describe ---- */
+
+static void describe_id(const uint8_t *d, struct bms_frame_desc *x)
+{
+	bms_desc_num(x, "meter_id", be16(d, 0, EC_ID));
+	bms_desc_num(x, "production", ws32(d, 2, EC_ID));
+}
+
+static void describe_live(const uint8_t *d, struct bms_frame_desc *x)
+{
+	bms_desc_num(x, "soc_raw", LW(128));
+	bms_desc_num(x, "over_voltage_state", LV(130));
+	bms_desc_num(x, "under_voltage_state", LV(131));
+}
+
+static void describe_settings(const uint8_t *d, struct bms_frame_desc *x)
+{
+	bms_desc_num(x, "discharge_limit_raw_a", (int16_t)be16(d, 30, EC_SET));
+	bms_desc_num(x, "charge_limit_raw_a", (int16_t)be16(d, 31, EC_SET));
+}
+
+static const struct bms_fc3_block ec_blocks[] = {
+	{EC_ID, EC_ID_N, "meter id 0", parse_id, describe_id},
+	{EC_LIVE, EC_LIVE_N, "live 102", parse_live, describe_live},
+	{EC_SET, EC_SET_N, "settings 30", parse_settings, describe_settings},
+};
+static const struct bms_fc3_family ec_family = {
+	.addr_min = 1,
+	.addr_max = EC_ADDR_MAX,
+	.blocks = ec_blocks,
+	.nblocks = sizeof(ec_blocks) / sizeof(ec_blocks[0]),
+	.probe = 2,
+};
+
+static int ec_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
+{
+	const struct ec_state *st = state;
+	return bms_fc3_build(&ec_family, st->addr, req, out, cap);
+}
+
 static int ec_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
 		    struct bms_snapshot *snap)
 {
-	struct ec_state *st = state;
-	size_t flen = 0;
-	if (ec_frame_check(frame, len, &flen) != 1 || flen != len)
-		return -EBADMSG;
-	const struct ec_block *b = ec_block_of(req);
-	if (!b)
-		return -EPROTO;
-	const uint8_t *d;
-	int r = bms_fc3_reply(st->addr, b->start, b->count, frame, len, &d);
-	if (r < 0)
-		return r;
-	switch (b->start) {
-	case EC_ID:
-		return parse_id(d, snap);
-	case EC_LIVE:
-		return parse_live(d, snap);
-	default:
-		return parse_settings(d, snap);
-	}
+	const struct ec_state *st = state;
+	return bms_fc3_parse(&ec_family, st->addr, req, frame, len, snap);
 }
-
-/* ---- describe ---- */
 
 int bms_ecs_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
 {
-	int r = bms_fc3_describe_frame(1, EC_ADDR_MAX, frame, len, x);
-	if (r != 0)
-		return r > 0 ? 0 : -1;
-	const struct ec_block *b = NULL;
-	for (size_t i = 0; i < EC_NBLOCKS; i++)
-		if (frame[2] == 2 * ec_blocks[i].count)
-			b = &ec_blocks[i];
-	bms_desc_init(x, BMS_DIR_REPLY, b ? b->start : 0xFFFF, frame[0],
-		      b ? b->name : "read reply");
-	bms_desc_num(x, "address", frame[0]);
-	bms_desc_num(x, "function", frame[1]);
-	bms_desc_num(x, "byte_count", frame[2]);
-	const uint8_t *d = frame + 3;
-	if (b == &ec_blocks[0]) {
-		bms_desc_num(x, "meter_id", be16(d, 0, EC_ID));
-		bms_desc_num(x, "production", ws32(d, 2, EC_ID));
-	} else if (b == &ec_blocks[1]) {
-		bms_desc_num(x, "soc_raw", LW(128));
-		bms_desc_num(x, "over_voltage_state", LV(130));
-		bms_desc_num(x, "under_voltage_state", LV(131));
-	} else if (b == &ec_blocks[2]) {
-		bms_desc_num(x, "discharge_limit_raw_a", (int16_t)be16(d, 30, EC_SET));
-		bms_desc_num(x, "charge_limit_raw_a", (int16_t)be16(d, 31, EC_SET));
-	}
-	return 0;
+	return bms_fc3_describe(&ec_family, frame, len, x);
 }
 
 static const struct bms_step ec_steps[] = {

@@ -80,48 +80,6 @@ static int fe_init(void *state, uint8_t address)
 	return 0;
 }
 
-struct fe_block {
-	uint16_t start, count;
-	const char *name;
-};
-
-static const struct fe_block fe_blocks[] = {
-	{FE_CELLS, FE_CELLS_N, "cells 0x132A"},          {FE_STATUS, FE_STATUS_N, "status 0x1302"},
-	{FE_LIMITS, FE_LIMITS_N, "limits 0x131C"},       {FE_SERIAL, FE_SERIAL_N, "serial 0xF804"},
-	{FE_FIRMWARE, FE_FIRMWARE_N, "firmware 0xF80B"},
-};
-#define FE_NBLOCKS (sizeof(fe_blocks) / sizeof(fe_blocks[0]))
-
-static const struct fe_block *fe_block_of(const struct bms_request *req)
-{
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step < 2 ? &fe_blocks[req->step] : NULL;
-	case BMS_REQ_POLL:
-		return req->step < FE_NBLOCKS ? &fe_blocks[req->step] : NULL;
-	case BMS_REQ_READ:
-		for (size_t i = 0; req->step == 0 && i < FE_NBLOCKS; i++)
-			if (fe_blocks[i].start == req->reg)
-				return &fe_blocks[i];
-		return NULL;
-	default:
-		return NULL;
-	}
-}
-
-static int fe_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
-{
-	struct fe_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
-	const struct fe_block *b = fe_block_of(req);
-	if (!b)
-		return req->kind == BMS_REQ_READ && req->step == 0 ? -EOPNOTSUPP : 0;
-	int n = bms_modbus_read_request(st->addr, BMS_MODBUS_READ_HOLDING, b->start, b->count, out,
-					cap);
-	return n == -ENOBUFS ? -ENOSPC : n;
-}
-
 static int fe_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
 	return bms_fc3_check(1, FE_ADDR_MAX, p, avail, ret_len);
@@ -259,64 +217,58 @@ static int parse_firmware(const uint8_t *d, struct bms_snapshot *s)
 	return 0;
 }
 
+/* ---- describe ---- */
+
+static void describe_cells(const uint8_t *d, struct bms_frame_desc *x)
+{
+	bms_desc_num(x, "register_0x133D", be16(d, 19));
+}
+
+static void describe_status(const uint8_t *d, struct bms_frame_desc *x)
+{
+	bms_desc_num(x, "status_word", ST(0x1302));
+	bms_desc_num(x, "register_0x1303", ST(0x1303));
+	bms_desc_num(x, "fault_word", ST(0x1304));
+	bms_desc_num(x, "current_raw", (int16_t)ST(0x1307));
+}
+
+static void describe_limits(const uint8_t *d, struct bms_frame_desc *x)
+{
+	bms_desc_num(x, "charge_voltage_v", be16(d, 0) / 100.0);
+	bms_desc_num(x, "discharge_voltage_v", be16(d, 1) / 100.0);
+}
+
+static const struct bms_fc3_block fe_blocks[] = {
+	{FE_CELLS, FE_CELLS_N, "cells 0x132A", parse_cells, describe_cells},
+	{FE_STATUS, FE_STATUS_N, "status 0x1302", parse_status, describe_status},
+	{FE_LIMITS, FE_LIMITS_N, "limits 0x131C", parse_limits, describe_limits},
+	{FE_SERIAL, FE_SERIAL_N, "serial 0xF804", parse_serial, NULL},
+	{FE_FIRMWARE, FE_FIRMWARE_N, "firmware 0xF80B", parse_firmware, NULL},
+};
+static const struct bms_fc3_family fe_family = {
+	.addr_min = 1,
+	.addr_max = FE_ADDR_MAX,
+	.blocks = fe_blocks,
+	.nblocks = sizeof(fe_blocks) / sizeof(fe_blocks[0]),
+	.probe = 2,
+};
+
+static int fe_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
+{
+	const struct fe_state *st = state;
+	return bms_fc3_build(&fe_family, st->addr, req, out, cap);
+}
+
 static int fe_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
 		    struct bms_snapshot *snap)
 {
-	struct fe_state *st = state;
-	size_t flen = 0;
-	if (fe_frame_check(frame, len, &flen) != 1 || flen != len)
-		return -EBADMSG;
-	const struct fe_block *b = fe_block_of(req);
-	if (!b)
-		return -EPROTO;
-	const uint8_t *d;
-	int r = bms_fc3_reply(st->addr, b->start, b->count, frame, len, &d);
-	if (r < 0)
-		return r;
-	switch (b->start) {
-	case FE_CELLS:
-		return parse_cells(d, snap);
-	case FE_STATUS:
-		return parse_status(d, snap);
-	case FE_LIMITS:
-		return parse_limits(d, snap);
-	case FE_SERIAL:
-		return parse_serial(d, snap);
-	default:
-		return parse_firmware(d, snap);
-	}
+	const struct fe_state *st = state;
+	return bms_fc3_parse(&fe_family, st->addr, req, frame, len, snap);
 }
-
-/* ---- describe ---- */
 
 int bms_felicity_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
 {
-	int r = bms_fc3_describe_frame(1, FE_ADDR_MAX, frame, len, x);
-	if (r != 0)
-		return r > 0 ? 0 : -1;
-	/* a reply names no register: the blocks' sizes differ */
-	const struct fe_block *b = NULL;
-	for (size_t i = 0; i < FE_NBLOCKS; i++)
-		if (frame[2] == 2 * fe_blocks[i].count)
-			b = &fe_blocks[i];
-	bms_desc_init(x, BMS_DIR_REPLY, b ? b->start : 0xFFFF, frame[0],
-		      b ? b->name : "read reply");
-	bms_desc_num(x, "address", frame[0]);
-	bms_desc_num(x, "function", frame[1]);
-	bms_desc_num(x, "byte_count", frame[2]);
-	const uint8_t *d = frame + 3;
-	if (b == &fe_blocks[1]) {
-		bms_desc_num(x, "status_word", ST(0x1302));
-		bms_desc_num(x, "register_0x1303", ST(0x1303));
-		bms_desc_num(x, "fault_word", ST(0x1304));
-		bms_desc_num(x, "current_raw", (int16_t)ST(0x1307));
-	} else if (b == &fe_blocks[2]) {
-		bms_desc_num(x, "charge_voltage_v", be16(d, 0) / 100.0);
-		bms_desc_num(x, "discharge_voltage_v", be16(d, 1) / 100.0);
-	} else if (b == &fe_blocks[0]) {
-		bms_desc_num(x, "register_0x133D", be16(d, 19));
-	}
-	return 0;
+	return bms_fc3_describe(&fe_family, frame, len, x);
 }
 
 static const struct bms_step fe_steps[] = {

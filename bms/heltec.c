@@ -87,47 +87,6 @@ static int ht_init(void *state, uint8_t address)
 	return 0;
 }
 
-struct ht_block {
-	uint16_t start, count;
-};
-
-static const struct ht_block ht_blocks[] = {
-	{HT_LIVE, HT_LIVE_N},
-	{HT_STATE, HT_STATE_N},
-	{HT_ID, HT_ID_N},
-};
-#define HT_NBLOCKS (sizeof(ht_blocks) / sizeof(ht_blocks[0]))
-
-static const struct ht_block *ht_block_of(const struct bms_request *req)
-{
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step == 0 ? &ht_blocks[0] : NULL;
-	case BMS_REQ_POLL:
-		return req->step < HT_NBLOCKS ? &ht_blocks[req->step] : NULL;
-	case BMS_REQ_READ:
-		for (size_t i = 0; req->step == 0 && i < HT_NBLOCKS; i++)
-			if (ht_blocks[i].start == req->reg)
-				return &ht_blocks[i];
-		return NULL;
-	default:
-		return NULL;
-	}
-}
-
-static int ht_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
-{
-	struct ht_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
-	const struct ht_block *b = ht_block_of(req);
-	if (!b)
-		return req->kind == BMS_REQ_READ && req->step == 0 ? -EOPNOTSUPP : 0;
-	int n = bms_modbus_read_request(st->addr, BMS_MODBUS_READ_HOLDING, b->start, b->count, out,
-					cap);
-	return n == -ENOBUFS ? -ENOSPC : n;
-}
-
 static int ht_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
 	return bms_fc3_check(1, HT_ADDR_MAX, p, avail, ret_len);
@@ -311,30 +270,6 @@ static int parse_id(const uint8_t *d, struct bms_snapshot *s)
 	return 0;
 }
 
-static int ht_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
-		    struct bms_snapshot *snap)
-{
-	struct ht_state *st = state;
-	size_t flen = 0;
-	if (ht_frame_check(frame, len, &flen) != 1 || flen != len)
-		return -EBADMSG;
-	const struct ht_block *b = ht_block_of(req);
-	if (!b)
-		return -EPROTO;
-	const uint8_t *d;
-	int r = bms_fc3_reply(st->addr, b->start, b->count, frame, len, &d);
-	if (r < 0)
-		return r;
-	switch (b->start) {
-	case HT_LIVE:
-		return parse_live(d, snap);
-	case HT_STATE:
-		return parse_state(d, snap);
-	default:
-		return parse_id(d, snap);
-	}
-}
-
 /* ---- describe ---- */
 
 static void describe_live(const uint8_t *d, struct bms_frame_desc *x)
@@ -371,29 +306,35 @@ static void describe_id(const uint8_t *d, struct bms_frame_desc *x)
 	bms_desc_num(x, "production_day", date >> 16 & 0xFF);
 }
 
+static const struct bms_fc3_block ht_blocks[] = {
+	{HT_LIVE, HT_LIVE_N, "live 75", parse_live, describe_live},
+	{HT_STATE, HT_STATE_N, "state 126", parse_state, describe_state},
+	{HT_ID, HT_ID_N, "identity 2", parse_id, describe_id},
+};
+static const struct bms_fc3_family ht_family = {
+	.addr_min = 1,
+	.addr_max = HT_ADDR_MAX,
+	.blocks = ht_blocks,
+	.nblocks = sizeof(ht_blocks) / sizeof(ht_blocks[0]),
+	.probe = 1,
+};
+
+static int ht_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
+{
+	const struct ht_state *st = state;
+	return bms_fc3_build(&ht_family, st->addr, req, out, cap);
+}
+
+static int ht_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
+		    struct bms_snapshot *snap)
+{
+	const struct ht_state *st = state;
+	return bms_fc3_parse(&ht_family, st->addr, req, frame, len, snap);
+}
+
 int bms_heltec_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
 {
-	int r = bms_fc3_describe_frame(1, HT_ADDR_MAX, frame, len, x);
-	if (r != 0)
-		return r > 0 ? 0 : -1;
-	/* a reply names no register: its size tells the block */
-	const struct ht_block *b = NULL;
-	for (size_t i = 0; i < HT_NBLOCKS; i++)
-		if (frame[2] == 2 * ht_blocks[i].count)
-			b = &ht_blocks[i];
-	static const char *const names[HT_NBLOCKS] = {"live 75", "state 126", "identity 2"};
-	bms_desc_init(x, BMS_DIR_REPLY, b ? b->start : 0xFFFF, frame[0],
-		      b ? names[b - ht_blocks] : "read reply");
-	bms_desc_num(x, "address", frame[0]);
-	bms_desc_num(x, "function", frame[1]);
-	bms_desc_num(x, "byte_count", frame[2]);
-	if (b == &ht_blocks[0])
-		describe_live(frame + 3, x);
-	else if (b == &ht_blocks[1])
-		describe_state(frame + 3, x);
-	else if (b == &ht_blocks[2])
-		describe_id(frame + 3, x);
-	return 0;
+	return bms_fc3_describe(&ht_family, frame, len, x);
 }
 
 static const struct bms_step ht_steps[] = {

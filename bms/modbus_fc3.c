@@ -85,3 +85,68 @@ int bms_fc3_describe_frame(uint8_t addr_min, uint8_t addr_max, const uint8_t *f,
 	bms_desc_num(x, "register_count", count);
 	return 1;
 }
+
+static const struct bms_fc3_block *block_of(const struct bms_fc3_family *f,
+					    const struct bms_request *req)
+{
+	switch (req->kind) {
+	case BMS_REQ_PROBE:
+		return req->step < f->probe ? &f->blocks[req->step] : NULL;
+	case BMS_REQ_POLL:
+		return req->step < f->nblocks ? &f->blocks[req->step] : NULL;
+	case BMS_REQ_READ:
+		for (size_t i = 0; req->step == 0 && i < f->nblocks; i++)
+			if (f->blocks[i].start == req->reg)
+				return &f->blocks[i];
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+int bms_fc3_build(const struct bms_fc3_family *f, uint8_t addr, const struct bms_request *req,
+		  uint8_t *out, size_t cap)
+{
+	if (req->kind == BMS_REQ_SET)
+		return -EOPNOTSUPP;
+	const struct bms_fc3_block *b = block_of(f, req);
+	if (!b)
+		return req->kind == BMS_REQ_READ && req->step == 0 ? -EOPNOTSUPP : 0;
+	int n = bms_modbus_read_request(addr, BMS_MODBUS_READ_HOLDING, b->start, b->count, out,
+					cap);
+	return n == -ENOBUFS ? -ENOSPC : n;
+}
+
+int bms_fc3_parse(const struct bms_fc3_family *f, uint8_t addr, const struct bms_request *req,
+		  const uint8_t *frame, size_t len, struct bms_snapshot *snap)
+{
+	size_t flen = 0;
+	if (bms_fc3_check(f->addr_min, f->addr_max, frame, len, &flen) != 1 || flen != len)
+		return -EBADMSG;
+	const struct bms_fc3_block *b = block_of(f, req);
+	if (!b)
+		return -EPROTO;
+	const uint8_t *d;
+	int r = bms_fc3_reply(addr, b->start, b->count, frame, len, &d);
+	return r < 0 ? r : b->parse(d, snap);
+}
+
+int bms_fc3_describe(const struct bms_fc3_family *f, const uint8_t *frame, size_t len,
+		     struct bms_frame_desc *x)
+{
+	int r = bms_fc3_describe_frame(f->addr_min, f->addr_max, frame, len, x);
+	if (r != 0)
+		return r > 0 ? 0 : -1;
+	const struct bms_fc3_block *b = NULL;
+	for (size_t i = 0; !b && i < f->nblocks; i++)
+		if (frame[2] == 2 * f->blocks[i].count)
+			b = &f->blocks[i];
+	bms_desc_init(x, BMS_DIR_REPLY, b ? b->start : 0xFFFF, frame[0],
+		      b ? b->name : "read reply");
+	bms_desc_num(x, "address", frame[0]);
+	bms_desc_num(x, "function", frame[1]);
+	bms_desc_num(x, "byte_count", frame[2]);
+	if (b && b->describe)
+		b->describe(frame + 3, x);
+	return 0;
+}

@@ -51,4 +51,47 @@ int bms_fc3_reply(uint8_t addr, uint16_t start, uint16_t count, const uint8_t *f
 int bms_fc3_describe_frame(uint8_t addr_min, uint8_t addr_max, const uint8_t *f, size_t len,
 			   struct bms_frame_desc *x);
 
+/*
+ * A family as its reads: the poll is blocks[0..nblocks) in order (one step
+ * each), the probe blocks[0..probe). Each block decodes its own data
+ * (2 * count bytes, the registers from start) into the snapshot: 0, or
+ * -EPROTO for values the family never sends (nothing written then). The
+ * blocks' sizes differ, so a reply, which names no register, tells its
+ * block by its byte count (describe, `serialbattery decode`).
+ */
+struct bms_fc3_block {
+	uint16_t start, count;
+	const char *name; /* describe's frame name: "live 75" */
+	int (*parse)(const uint8_t *data, struct bms_snapshot *snap);
+	void (*describe)(const uint8_t *data, struct bms_frame_desc *x); /* NULL: header only */
+};
+
+struct bms_fc3_family {
+	uint8_t addr_min, addr_max;
+	const struct bms_fc3_block *blocks;
+	size_t nblocks;
+	unsigned probe;
+};
+
+/*
+ * The read request of req (PROBE and POLL by step, READ by req->reg = a
+ * block's start) to addr: its length, 0 when the cycle has no such step
+ * (and for SETUP: none), -EOPNOTSUPP for a SET or a READ of no block,
+ * -ENOSPC when out is too small.
+ */
+int bms_fc3_build(const struct bms_fc3_family *f, uint8_t addr, const struct bms_request *req,
+		  uint8_t *out, size_t cap);
+
+/*
+ * struct bms_driver.parse for such a family at addr: -EBADMSG for a frame
+ * the check refuses, -EPROTO for a descriptor that asks nothing, then
+ * bms_fc3_reply's results, then the block's own parse.
+ */
+int bms_fc3_parse(const struct bms_fc3_family *f, uint8_t addr, const struct bms_request *req,
+		  const uint8_t *frame, size_t len, struct bms_snapshot *snap);
+
+/* The driver's describe function: requests and exceptions, else the block of the reply's size. */
+int bms_fc3_describe(const struct bms_fc3_family *f, const uint8_t *frame, size_t len,
+		     struct bms_frame_desc *x);
+
 #endif
