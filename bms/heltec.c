@@ -58,7 +58,7 @@
  *   no source documents it.
  * - Detection without ghost matches: the reply to 75 x46 from our address
  *   must hold 1..31 cells of a known type (0..2), those cells 1.0..5.0 V,
- *   the pack voltage within 5 % + 2 V of their sum, SOC and SOH <= 100 % and
+ *   a pack voltage, within 5 % + 2 V of their sum, SOC and SOH <= 100 % and
  *   every temperature byte <= 160 (120 degC); the other Modbus families'
  *   registers at 75..120 (if they answer at all) are not that.
  */
@@ -136,7 +136,7 @@ static bool ht_plausible(const uint8_t *d)
 	}
 	uint32_t v = L32(76);
 	uint32_t diff = v > sum ? v - sum : sum - v;
-	if (diff > sum / 20 + 2000)
+	if (v == 0 || diff > sum / 20 + 2000)
 		return false;
 	int32_t cur = (int32_t)L32(78);
 	if (cur < -200000 || cur > 200000) /* 2000 A */
