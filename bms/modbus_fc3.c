@@ -7,6 +7,13 @@
 #include "modbus_fc3.h"
 #include "modbus_rtu.h"
 
+/* A function 0x03 read request (the byte after the address is checked by the caller). */
+static int fc3_request_check(const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	static const struct bms_modbus_spec request = {.requests = true};
+	return bms_modbus_check(&request, p, avail, ret_len);
+}
+
 int bms_fc3_check(uint8_t addr_min, uint8_t addr_max, const uint8_t *p, size_t avail,
 		  size_t *ret_len)
 {
@@ -18,26 +25,20 @@ int bms_fc3_check(uint8_t addr_min, uint8_t addr_max, const uint8_t *p, size_t a
 		return -1;
 	const struct bms_modbus_spec reply = {
 		.match_addr = true, .addr_min = addr_min, .addr_max = addr_max};
-	const struct bms_modbus_spec request = {
-		.requests = true, .match_addr = true, .addr_min = addr_min, .addr_max = addr_max};
 	size_t n = 0;
-	int rr = bms_modbus_check(&reply, p, avail, &n);
-	if (rr == 1 && n <= BMS_MODBUS_MAX_ADU) {
+	int r = bms_modbus_check_exchange(&reply, fc3_request_check, p, avail, &n);
+	/* a byte count of 252..255 makes a reply longer than any RTU frame: noise,
+	 * unless the bytes are a request */
+	if (r == 1 && n > BMS_MODBUS_MAX_ADU)
+		r = fc3_request_check(p, avail, &n) == 1 ? 1 : -1;
+	if (r == 1)
 		*ret_len = n;
-		return 1;
-	}
-	int rq = bms_modbus_check(&request, p, avail, &n);
-	if (rq == 1) {
-		*ret_len = n;
-		return 1;
-	}
-	/* a byte count that makes a reply longer than any RTU frame is noise */
-	return (rr == 0 && !(avail >= 3 && 5u + p[2] > BMS_MODBUS_MAX_ADU)) || rq == 0 ? 0 : -1;
+	return r;
 }
 
 bool bms_fc3_is_request(const uint8_t *f, size_t len)
 {
-	return len == 8 && f[1] == BMS_MODBUS_READ_HOLDING;
+	return bms_modbus_is_request(fc3_request_check, f, len);
 }
 
 int bms_fc3_reply(uint8_t addr, uint16_t start, uint16_t count, const uint8_t *f, size_t len,
@@ -67,10 +68,7 @@ int bms_fc3_describe_frame(uint8_t addr_min, uint8_t addr_max, const uint8_t *f,
 	if (bms_fc3_check(addr_min, addr_max, f, len, &flen) != 1 || flen != len)
 		return -1;
 	if (f[1] & BMS_MODBUS_EXCEPTION) {
-		bms_desc_init(x, BMS_DIR_REPLY, 0, f[0], "exception to 0x03");
-		bms_desc_num(x, "address", f[0]);
-		bms_desc_num(x, "function", f[1]);
-		bms_desc_num(x, "exception_code", f[2]);
+		bms_modbus_describe_exception(f, NULL, x);
 		return 1;
 	}
 	if (!bms_fc3_is_request(f, len))
