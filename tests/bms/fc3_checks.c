@@ -147,57 +147,46 @@ unsigned fc3_refuses_others(const struct bms_driver *drv, unsigned probe_steps)
 	const uint8_t addr_last = 16;
 	static const char *const fams[] = {"renogy", "seplos_v3", "eg4_ll", "jbd_up16s",
 					   "pylontech_rt_modbus"};
-	size_t count;
-	const struct vec *v = dc_vectors(&count);
 	unsigned tried = 0;
-	for (size_t i = 0; i < count; i++) {
-		bool other = false;
-		for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++)
-			other |= !strcmp(v[i].protocol, fams[k]);
-		if (!other || strcmp(v[i].direction, "response"))
-			continue;
-		uint8_t f[1024];
-		int n = vec_hex(v[i].hex, f, sizeof(f));
-		CU_ASSERT_FATAL(n > 0);
-		for (unsigned addr = 1; addr <= addr_last; addr++) {
-			uint8_t st[256];
-			CU_ASSERT_FATAL(drv->init(st, (uint8_t)addr) == 0);
-			struct bms_snapshot s;
-			memset(&s, 0, sizeof(s));
-			int r = 0;
-			struct bms_request pr = {.kind = BMS_REQ_PROBE, .cycle = 1};
-			/* each probe step offered the frame: none may take it */
-			for (pr.step = 0; r <= 0 && pr.step < 4; pr.step++) {
-				uint8_t req[64];
-				if (drv->build_request(st, &pr, req, sizeof(req)) <= 0)
-					break;
-				r = dc_feed(drv, st, &pr, f, (size_t)n, &s) == 0;
+	uint8_t f[1024];
+	int n;
+	for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++)
+		for (unsigned nth = 0;
+		     (n = dc_vector_hex(fams[k], "response", nth, f, sizeof(f))) > 0;
+		     nth++, tried++)
+			for (unsigned addr = 1; addr <= addr_last; addr++) {
+				uint8_t st[256];
+				CU_ASSERT_FATAL(drv->init(st, (uint8_t)addr) == 0);
+				struct bms_snapshot s;
+				memset(&s, 0, sizeof(s));
+				int taken = 0;
+				struct bms_request pr = {.kind = BMS_REQ_PROBE, .cycle = 1};
+				/* each probe step offered the frame: none may take it */
+				for (pr.step = 0; !taken && pr.step < probe_steps; pr.step++)
+					taken = dc_feed(drv, st, &pr, f, (size_t)n, &s) == 0;
+				if (taken || s.valid)
+					fprintf(stderr, "%s took %s reply %u at %u\n", drv->name,
+						fams[k], nth, addr);
+				CU_ASSERT(!taken && s.valid == 0);
 			}
-			if (r > 0 || s.valid)
-				fprintf(stderr, "%s took %s vector %zu at %u\n", drv->name,
-					v[i].protocol, i, addr);
-			CU_ASSERT(r <= 0 && s.valid == 0);
-		}
-		tried++;
-	}
 	static const char *const sims[] = {"renogy", "eg4_ll",   "seplos_v3", "jbd_up16s",
 					   "heltec", "felicity", "ecs"};
-	struct bms_snapshot dev;
-	memset(&dev, 0, sizeof(dev));
-	dev.cell_count = 8;
-	for (unsigned c = 0; c < 8; c++)
-		dev.cell_mv[c] = (uint16_t)(3300 + 10 * c);
-	dev.voltage_mv = 26680;
-	dev.current_ma = -5000;
-	dev.soc_cpct = 5000;
-	dev.temp_count = 2;
-	dev.temp_dc[0] = 250;
-	dev.temp_dc[1] = 260;
-	dev.charge_fet = dev.discharge_fet = true;
-	dev.capacity_remain_mah = 50000;
-	dev.capacity_full_mah = dev.capacity_design_mah = 100000;
-	dev.valid = BMS_V_CELLS | BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_TEMPS |
-		    BMS_V_FETS | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN;
+	/* a plausible 4S pack (the detection matrix plays an 8S one) */
+	struct bms_snapshot dev = {
+		.valid = BMS_V_CELLS | BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_TEMPS |
+			 BMS_V_FETS | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL,
+		.voltage_mv = 13240,
+		.current_ma = 2000,
+		.soc_cpct = 6000,
+		.capacity_remain_mah = 60000,
+		.capacity_full_mah = 100000,
+		.cell_count = 4,
+		.cell_mv = {3300, 3310, 3320, 3310},
+		.temp_count = 1,
+		.temp_dc = {200},
+		.charge_fet = true,
+		.discharge_fet = true,
+	};
 	for (size_t k = 0; k < sizeof(sims) / sizeof(sims[0]); k++) {
 		const struct bms_driver *other = bms_driver_find(sims[k]);
 		CU_ASSERT_FATAL(other != NULL);
