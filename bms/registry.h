@@ -25,6 +25,9 @@
 	X(ant_2021)                                                                                \
 	X(ant_legacy)                                                                              \
 	X(eg4_lifepower)                                                                           \
+	X(felicity)                                                                                \
+	X(heltec)                                                                                  \
+	X(ecs)                                                                                     \
 	X(renogy)                                                                                  \
 	X(eg4_ll)                                                                                  \
 	X(hlpdata)                                                                                 \

@@ -511,6 +511,9 @@ static const struct family {
 	{"eg4_lifepower", "EG4", false},
 	{"renogy", "Renogy", false},
 	{"eg4_ll", "EG4", false},
+	{"felicity", "Felicity", false},
+	{"heltec", "Heltec", false},
+	{"ecs", "ECS", false},
 	{"hlpdata", "HLPdata", false},
 	{"sinowealth", "Sinowealth", false},
 };

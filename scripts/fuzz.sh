@@ -30,9 +30,11 @@ for drv in $(SB_FUZZ_LIST=1 "$bin"); do
   [ -d "$seeds" ] || seeds=
   regs=tests/fuzz/regressions/$drv
   [ -d "$regs" ] || regs=
+  kept=tests/fuzz/corpus/$drv # the families without captures
+  [ -d "$kept" ] || kept=
   log=build-fuzz/fuzz-$drv.log
   if SB_FUZZ_DRIVER=$drv "$bin" -max_total_time="$seconds" -max_len=4096 \
-      -print_final_stats=1 -artifact_prefix=build-fuzz/ "$work" $seeds $regs >"$log" 2>&1; then
+      -print_final_stats=1 -artifact_prefix=build-fuzz/ "$work" $seeds $regs $kept >"$log" 2>&1; then
     result=ok
   else
     result=FAILED

@@ -765,6 +765,33 @@ static int suite_clean(void)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The Python driver's Modbus family names of issue 19 map to our drivers. */
+static void test_issue19_names(void)
+{
+	static const char *const names[][2] = {
+		{"HeltecModbus", "heltec"}, {"Felicity", "felicity"}, {"Ecs", "ecs"}};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char ini[128], out[128], text[128], *err;
+		path_in(ini, sizeof(ini), "issue19.ini");
+		path_in(out, sizeof(out), "issue19.conf");
+		snprintf(text, sizeof(text), "[DEFAULT]\nBMS_TYPE = %s\nGREENMETER_ADDRESS = 3\n",
+			 names[i][0]);
+		write_file(ini, text);
+		const char *args[] = {"--port", "/dev/ttyUSB0", "-o", out, ini, NULL};
+		CU_ASSERT_EQUAL_FATAL(run(args, &err), 0);
+		struct sb_config *c = calloc(1, sizeof(*c));
+		struct cfg_error e;
+		CU_ASSERT_FATAL(c != NULL);
+		CU_ASSERT_EQUAL_FATAL(sb_config_load(out, c, &e), 0);
+		CU_ASSERT_EQUAL_FATAL(c->serial.nports, 1);
+		CU_ASSERT_STRING_EQUAL(c->serial.ports[0].bms, names[i][1]);
+		/* the meter's address is the user's to set on the port: said, not guessed */
+		CU_ASSERT(strstr(slurp(out),
+				 "GREENMETER_ADDRESS = 3 (line 3): handled differently") != NULL);
+		free(c);
+	}
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -773,6 +800,7 @@ int sb_register_tests(void)
 		{"refused values: file:line:key, nothing written", test_bad_values},
 		{"opt-in BMS types: HLPdataBMS4S, Sinowealth", test_opt_in_bms_types},
 		{"unknown key is a comment", test_unknown_key_is_comment},
+		{"issue 19 family names", test_issue19_names},
 		{NULL, NULL},
 	};
 	return sb_add_suite_fixture("import_config", suite_init, suite_clean, tests);
