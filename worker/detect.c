@@ -135,9 +135,9 @@ static int build_candidates(const struct worker_detect_opts *o, struct cand_list
 /* Probe (when the driver has a probe cycle) and one full poll cycle, then judge. */
 static int try_candidate(struct worker_link *l, const struct cand *c, unsigned retries, bool quick,
 			 const struct bms_plausible_limits *o_limits, struct bms_snapshot *snap,
-			 uint64_t *ret_bad)
+			 uint64_t *ret_garbled)
 {
-	*ret_bad = 0;
+	*ret_garbled = 0;
 	const struct bms_driver *drv = c->drv;
 	struct worker_line line = {.baud = c->baud, .framing = bms_driver_framing(drv)};
 	int r = worker_transport_configure(l->t, &line);
@@ -158,7 +158,7 @@ static int try_candidate(struct worker_link *l, const struct cand *c, unsigned r
 	if (r == 0)
 		r = worker_cycle(l, drv, l->scratch_state, BMS_REQ_POLL, retries, NULL, snap, &cnt);
 	l->timeout_cap_ms = 0;
-	*ret_bad = cnt.frames_bad;
+	*ret_garbled = cnt.frames_bad - cnt.frames_refused;
 	if (r < 0) {
 		log_debug("detect %s@%u addr 0x%02x: %s (%llu bad, %llu timeouts)", drv->name,
 			  c->baud, c->address, strerror(-r), (unsigned long long)cnt.frames_bad,
@@ -207,17 +207,20 @@ int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 			break;
 		}
 		const struct cand *c = &cl->v[i];
-		uint64_t bad = 0;
+		uint64_t garbled = 0;
 		int tr = try_candidate(l, c, c->sure ? o->retries : 0, o->quick && !c->sure,
-				       o->limits, snap, &bad);
+				       o->limits, snap, &garbled);
 		/*
-		 * A frame of this protocol that failed its checksum: something
+		 * Bytes that made no frame of this protocol: perhaps something
 		 * speaks it here and the line garbled one answer. Ask again at
 		 * once rather than after a whole round of other families (a
-		 * round is many seconds with every family in the registry).
+		 * round is many seconds with every family in the registry). A
+		 * whole frame the driver refused (a Modbus exception from another
+		 * family's device, another layout) is an answer: asking again
+		 * only gets it again.
 		 */
-		if (tr < 0 && tr != -ECANCELED && tr != -ENODEV && bad > 0 && !c->sure)
-			tr = try_candidate(l, c, o->retries, false, o->limits, snap, &bad);
+		if (tr < 0 && tr != -ECANCELED && tr != -ENODEV && garbled > 0 && !c->sure)
+			tr = try_candidate(l, c, o->retries, false, o->limits, snap, &garbled);
 		if (tr == -ECANCELED || tr == -ENODEV) {
 			r = tr;
 			goto out;
@@ -248,8 +251,9 @@ int worker_detect(struct worker_link *l, const struct worker_detect_opts *o,
 				if (a == res->address || res->naddresses >= WORKER_MAX_ADDRS)
 					continue;
 				c.address = (uint8_t)a;
-				uint64_t bad = 0;
-				int tr = try_candidate(l, &c, 0, o->quick, o->limits, snap, &bad);
+				uint64_t garbled = 0;
+				int tr = try_candidate(l, &c, 0, o->quick, o->limits, snap,
+						       &garbled);
 				if (tr == -ECANCELED || tr == -ENODEV) {
 					r = tr;
 					goto out;

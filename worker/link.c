@@ -215,6 +215,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 			}
 			/* checksummed but not a fit (impossible values, a broken sequence) */
 			c->frames_bad++;
+			c->frames_refused++;
 			bad = true;
 			foreign_only = false;
 		}

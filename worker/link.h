@@ -18,7 +18,11 @@
 
 struct worker_counters {
 	uint64_t frames_bad; /* bytes that made no valid frame, or frames parse refused */
-	uint64_t timeouts;   /* requests with no byte of answer in time */
+	/* of frames_bad, the whole checksummed frames parse refused: a device
+	 * speaks this protocol here but this is not its answer (an exception,
+	 * another layout), nothing the line garbled */
+	uint64_t frames_refused;
+	uint64_t timeouts; /* requests with no byte of answer in time */
 	/* well-formed frames for someone else on a shared line (BMS_FOREIGN): another
 	 * unit's reply, another master's traffic, our own echo. Not errors. */
 	uint64_t frames_foreign;

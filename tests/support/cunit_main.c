@@ -33,14 +33,25 @@ int main(int argc, char **argv)
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
-		/* run one suite by name */
+		/* run one suite by name (and one of its tests: argv[2]) */
 		CU_pSuite s = CU_get_suite(argv[1]);
 		if (!s) {
 			fprintf(stderr, "no suite '%s'\n", argv[1]);
 			CU_cleanup_registry();
 			return 2;
 		}
-		CU_basic_run_suite(s);
+		if (argc > 2) {
+			/* and one test of it */
+			CU_pTest t = CU_get_test(s, argv[2]);
+			if (!t) {
+				fprintf(stderr, "no test '%s' in suite '%s'\n", argv[2], argv[1]);
+				CU_cleanup_registry();
+				return 2;
+			}
+			CU_basic_run_test(s, t);
+		} else {
+			CU_basic_run_suite(s);
+		}
 	} else {
 		CU_basic_run_tests();
 	}

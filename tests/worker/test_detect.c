@@ -127,6 +127,34 @@ static void test_chatter_rejected(void)
 	wt_resp_stop(&r);
 }
 
+/*
+ * A Modbus device of another family answers every read with an exception:
+ * that is an answer, not a garbled line, so no candidate is asked again at
+ * once. The port gets exactly the requests a silent one gets.
+ */
+static unsigned requests_of_round(bool exception)
+{
+	struct wt_resp r;
+	CU_ASSERT_FATAL(wt_resp_start(&r, NULL) == 0);
+	atomic_store(&r.modbus_exception, exception);
+	struct worker_link *l;
+	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
+	struct worker_detect_opts o = {.retries = 2, .quick = true, .round_max_ms = 600000};
+	struct worker_detect_result res;
+	CU_ASSERT(worker_detect(l, &o, &res) == -EHOSTUNREACH);
+	worker_link_close(l);
+	wt_resp_stop(&r);
+	return atomic_load(&r.requests);
+}
+
+static void test_exception_not_retried(void)
+{
+	unsigned silent = requests_of_round(false);
+	unsigned excepted = requests_of_round(true);
+	CU_ASSERT(silent > 0);
+	CU_ASSERT_EQUAL(excepted, silent);
+}
+
 /* The request bytes drv can send at any address in addrs, for either kind. */
 static bool only_requests_of(const struct bms_driver *drv, const uint8_t *log, size_t len,
 			     const uint8_t *addrs, unsigned naddrs)
@@ -252,6 +280,7 @@ int sb_register_tests(void)
 		{"silent_port_rejected", test_silent_port_rejected},
 		{"chatter_rejected", test_chatter_rejected},
 		{"pinned_sends_only_its_requests", test_pinned_sends_only_its_requests},
+		{"exception_not_retried", test_exception_not_retried},
 		{"remembered_first", test_remembered_first},
 		{NULL, NULL},
 	};

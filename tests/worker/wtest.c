@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bms/modbus_rtu.h"
 #include "bms/sim/sim.h"
 #include "common/sbtime.h"
 #include "bms/snapshot_json.h"
@@ -257,6 +258,15 @@ static void *resp_main(void *arg)
 		memcpy(r->log + at, in, c);
 		atomic_store(&r->log_len, at + c);
 		atomic_fetch_add(&r->requests, 1);
+		if (atomic_load(&r->modbus_exception) && n == 8 && (in[1] == 3 || in[1] == 4) &&
+		    bms_modbus_crc_ok(in, 8)) {
+			/* a Modbus device of another family: "no such register" */
+			uint8_t ex[5] = {in[0], (uint8_t)(in[1] | 0x80), 2};
+			bms_modbus_put_crc(ex, 3);
+			if (write(r->master, ex, sizeof(ex)) < 0)
+				break;
+			continue;
+		}
 		if (!r->drv || atomic_load(&r->silent) || !bms_sim_find(r->drv->name))
 			continue;
 		unsigned na = r->naddresses ? r->naddresses : 1;

@@ -66,13 +66,14 @@ struct wt_resp {
 	struct bms_snapshot snap;
 	uint8_t addresses[8];
 	unsigned naddresses;
-	atomic_bool silent;      /* answer nothing */
-	atomic_uint silent_mask; /* bit i: addresses[i] answers nothing */
-	atomic_uint corrupt_pct; /* flip one byte in this share of replies */
-	atomic_uint replies;     /* replies sent */
-	atomic_bool garbage;     /* chatter random bytes and VE.Direct-like text instead */
-	atomic_uint requests;    /* requests seen */
-	uint8_t log[8192];       /* every byte received (first 8 KiB) */
+	atomic_bool silent;           /* answer nothing */
+	atomic_uint silent_mask;      /* bit i: addresses[i] answers nothing */
+	atomic_uint corrupt_pct;      /* flip one byte in this share of replies */
+	atomic_uint replies;          /* replies sent */
+	atomic_bool garbage;          /* chatter random bytes and VE.Direct-like text instead */
+	atomic_bool modbus_exception; /* answer every Modbus RTU read with exception 2 */
+	atomic_uint requests;         /* requests seen */
+	uint8_t log[8192];            /* every byte received (first 8 KiB) */
 	atomic_size_t log_len;
 	int stop_fd;
 	int hold; /* a slave fd kept open; -1 on a stream */
