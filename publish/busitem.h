@@ -26,12 +26,29 @@ struct publish_item {
 	bool changed;
 	bool writable;
 	bool quiet; /* a counter: sent only with other changes or on release */
+	/* Text, parsed from the printf-like format once when the item is added:
+	 * 'f' fixed with prec decimals, 'd' decimal, 'X' "0x" hex, each followed by
+	 * suffix; 0 plain; 'p' anything else, printed with fmt (no path of ours) */
+	char conv;
+	uint8_t prec;
+	char suffix[8];
+	uint16_t id;   /* the caller's id (publish_tree_add_id), 0 = none */
+	double band;   /* deadband: a double less than this from the value held is no change */
 	int32_t i;
 	double d;
 	char s[PUBLISH_STR_LEN];
 	const char *fmt; /* Text format for i/d ("%.2fV"), NULL: plain */
 	double min, max; /* accepted range of a writable number */
 };
+
+/*
+ * Text of an item as GetText answers it and as ItemsChanged carries it (never
+ * empty). Without printf: it runs for every changed item of every cycle, and
+ * prints exactly what printf would (correctly rounded decimals, ties to even).
+ * Returns the length written (len >= PUBLISH_TEXT_LEN is always enough).
+ */
+#define PUBLISH_TEXT_LEN (PUBLISH_STR_LEN + 32)
+size_t publish_item_text(const struct publish_item *it, char *buf, size_t len);
 
 struct publish_tree;
 
@@ -60,6 +77,31 @@ int publish_tree_add(struct publish_tree *t, const char *path, char type, const 
 int publish_tree_add_writable(struct publish_tree *t, const char *path, char type, double min,
 			      double max);
 void publish_tree_seal(struct publish_tree *t);
+
+/*
+ * Paths by id: the fill of every cycle addresses its items by a number the
+ * caller gives each path when adding it (1..65535, its own enum), so no
+ * path is looked up by its string after the tree is sealed. An id the tree
+ * was not built with (a pack-only path on the aggregate) is NULL / ignored.
+ */
+int publish_tree_add_id(struct publish_tree *t, unsigned id, const char *path, char type,
+			const char *fmt);
+int publish_tree_add_writable_id(struct publish_tree *t, unsigned id, const char *path, char type,
+				 double min, double max);
+struct publish_item *publish_tree_item(struct publish_tree *t, unsigned id);
+void publish_set_int(struct publish_tree *t, unsigned id, int32_t v);
+void publish_set_double(struct publish_tree *t, unsigned id, double v);
+void publish_set_string(struct publish_tree *t, unsigned id, const char *v);
+void publish_set_invalid(struct publish_tree *t, unsigned id);
+void publish_set_double_if(struct publish_tree *t, unsigned id, bool valid, double v);
+void publish_set_int_if(struct publish_tree *t, unsigned id, bool valid, int32_t v);
+void publish_set_string_if(struct publish_tree *t, unsigned id, bool valid, const char *v);
+/*
+ * A deadband for a double path (after seal): a new value less than band from
+ * the one held is no change (the bus keeps the held one). -EINVAL for an id
+ * not in the tree or not a double.
+ */
+int publish_tree_set_band(struct publish_tree *t, unsigned id, double band);
 
 struct publish_item *publish_tree_find(struct publish_tree *t, const char *path);
 
@@ -100,6 +142,14 @@ uint64_t publish_tree_requests(const struct publish_tree *t);
  * cap (nothing sent, items stay changed) or a negative errno.
  */
 int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path);
+
+/*
+ * The a{sa{sv}} message as the flush and GetItems write it: ItemsChanged on
+ * "/" (reply_to NULL) or the return of reply_to, with the changed items only
+ * or all of them. NULL without memory or for a string that is no UTF-8.
+ */
+DBusMessage *publish_tree_items_message(struct publish_tree *t, DBusMessage *reply_to,
+					bool changed_only);
 
 /*
  * Quiet items (diagnostic counters that move every poll) are current in
