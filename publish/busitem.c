@@ -22,12 +22,12 @@ struct publish_tree {
 	bool sealed;
 	publish_write_fn on_write;
 	void *ctx;
-	uint64_t requests;       /* method calls handled */
-	uint64_t dropped;        /* replies not queued (outgoing cap) */
-	uint64_t dropped_logged; /* dropped at the last log line */
-	uint64_t last_drop_ms;   /* monotonic */
-	bool dropping;           /* in an episode of a full outgoing queue */
-	bool send_quiet;         /* the next flush sends quiet changes alone too */
+	uint64_t requests;           /* method calls handled */
+	uint64_t dropped;            /* replies not queued (outgoing cap) */
+	uint64_t dropped_logged;     /* dropped at the last log line */
+	uint64_t last_drop_ms;       /* monotonic */
+	bool dropping;               /* in an episode of a full outgoing queue */
+	bool send_quiet;             /* the next flush sends quiet changes alone too */
 	struct publish_item **by_id; /* item of each id (publish_tree_add_id), NULL = none */
 	size_t nid;
 	/* the ItemsChanged / GetItems message being written (kept: no allocation per cycle
@@ -475,6 +475,11 @@ static size_t put_int(char *out, int32_t v)
 		x = -x;
 	}
 	return n + put_u64(out + n, (uint64_t)x);
+}
+
+size_t publish_int_text(char *out, int32_t v)
+{
+	return put_int(out, v);
 }
 
 static size_t put_hex(char *out, uint32_t v)

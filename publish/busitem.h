@@ -32,8 +32,8 @@ struct publish_item {
 	char conv;
 	uint8_t prec;
 	char suffix[8];
-	uint16_t id;   /* the caller's id (publish_tree_add_id), 0 = none */
-	double band;   /* deadband: a double less than this from the value held is no change */
+	uint16_t id; /* the caller's id (publish_tree_add_id), 0 = none */
+	double band; /* deadband: a double less than this from the value held is no change */
 	int32_t i;
 	double d;
 	char s[PUBLISH_STR_LEN];
@@ -49,6 +49,8 @@ struct publish_item {
  */
 #define PUBLISH_TEXT_LEN (PUBLISH_STR_LEN + 32)
 size_t publish_item_text(const struct publish_item *it, char *buf, size_t len);
+/* v in decimal, without a terminator (at most 11 characters); returns the length. */
+size_t publish_int_text(char *out, int32_t v);
 
 struct publish_tree;
 

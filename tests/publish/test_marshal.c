@@ -40,7 +40,8 @@ static void ref_variant(DBusMessageIter *it, const struct publish_item *item, bo
 		CU_ASSERT_FATAL(dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, "s", &var));
 		CU_ASSERT_FATAL(dbus_message_iter_append_basic(&var, DBUS_TYPE_STRING, &s));
 	} else if (!item->valid) {
-		CU_ASSERT_FATAL(dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, "ai", &var));
+		CU_ASSERT_FATAL(
+			dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, "ai", &var));
 		CU_ASSERT_FATAL(dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "i", &arr));
 		CU_ASSERT_FATAL(dbus_message_iter_close_container(&var, &arr));
 	} else if (item->type == PUBLISH_T_INT) {
@@ -59,8 +60,7 @@ static void ref_variant(DBusMessageIter *it, const struct publish_item *item, bo
 	CU_ASSERT_FATAL(dbus_message_iter_close_container(it, &var));
 }
 
-static void ref_items(DBusMessage *m, struct publish_tree *t, const char *const *paths,
-		      size_t n)
+static void ref_items(DBusMessage *m, struct publish_tree *t, const char *const *paths, size_t n)
 {
 	DBusMessageIter it, arr;
 	dbus_message_iter_init_append(m, &it);
@@ -70,14 +70,17 @@ static void ref_items(DBusMessage *m, struct publish_tree *t, const char *const 
 		CU_ASSERT_FATAL(item != NULL);
 		DBusMessageIter e, d, kv;
 		const char *key = item->path, *value = "Value", *text = "Text";
-		CU_ASSERT_FATAL(dbus_message_iter_open_container(&arr, DBUS_TYPE_DICT_ENTRY, NULL, &e));
+		CU_ASSERT_FATAL(
+			dbus_message_iter_open_container(&arr, DBUS_TYPE_DICT_ENTRY, NULL, &e));
 		CU_ASSERT_FATAL(dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key));
 		CU_ASSERT_FATAL(dbus_message_iter_open_container(&e, DBUS_TYPE_ARRAY, "{sv}", &d));
-		CU_ASSERT_FATAL(dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &kv));
+		CU_ASSERT_FATAL(
+			dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &kv));
 		CU_ASSERT_FATAL(dbus_message_iter_append_basic(&kv, DBUS_TYPE_STRING, &value));
 		ref_variant(&kv, item, false);
 		CU_ASSERT_FATAL(dbus_message_iter_close_container(&d, &kv));
-		CU_ASSERT_FATAL(dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &kv));
+		CU_ASSERT_FATAL(
+			dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &kv));
 		CU_ASSERT_FATAL(dbus_message_iter_append_basic(&kv, DBUS_TYPE_STRING, &text));
 		ref_variant(&kv, item, true);
 		CU_ASSERT_FATAL(dbus_message_iter_close_container(&d, &kv));
@@ -133,14 +136,22 @@ static const struct {
 	char type;
 	const char *fmt;
 } kinds[] = {
-	{"/Connected", 'i', NULL},           {"/ProductId", 'i', "0x%X"},
-	{"/TimeToGo", 'i', "%ds"},           {"/Dc/0/Voltage", 'd', "%.2fV"},
-	{"/Dc/0/Current", 'd', "%.1fA"},     {"/Dc/0/Power", 'd', "%.0fW"},
-	{"/Dc/0/Temperature", 'd', "%.1f°C"}, {"/Soc", 'd', "%.0f%%"},
-	{"/Voltages/Cell1", 'd', "%.3fV"},   {"/History/ChargedEnergy", 'd', "%.2fkWh"},
-	{"/Capacity", 'd', "%.1fAh"},        {"/Dc/0/MidVoltageDeviation", 'd', "%.1f%%"},
-	{"/Plain", 'd', NULL},               {"/ProductName", 's', NULL},
-	{"/Serial", 's', NULL},              {"/Mode", 'i', NULL},
+	{"/Connected", 'i', NULL},
+	{"/ProductId", 'i', "0x%X"},
+	{"/TimeToGo", 'i', "%ds"},
+	{"/Dc/0/Voltage", 'd', "%.2fV"},
+	{"/Dc/0/Current", 'd', "%.1fA"},
+	{"/Dc/0/Power", 'd', "%.0fW"},
+	{"/Dc/0/Temperature", 'd', "%.1f°C"},
+	{"/Soc", 'd', "%.0f%%"},
+	{"/Voltages/Cell1", 'd', "%.3fV"},
+	{"/History/ChargedEnergy", 'd', "%.2fkWh"},
+	{"/Capacity", 'd', "%.1fAh"},
+	{"/Dc/0/MidVoltageDeviation", 'd', "%.1f%%"},
+	{"/Plain", 'd', NULL},
+	{"/ProductName", 's', NULL},
+	{"/Serial", 's', NULL},
+	{"/Mode", 'i', NULL},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -187,7 +198,8 @@ static void compare_signal(struct publish_tree *t)
 	size_t n = changed_paths(t, paths, false);
 	DBusMessage *ours = publish_tree_items_message(t, NULL, true);
 	CU_ASSERT_FATAL(ours != NULL);
-	DBusMessage *ref = dbus_message_new_signal("/", "com.victronenergy.BusItem", "ItemsChanged");
+	DBusMessage *ref =
+		dbus_message_new_signal("/", "com.victronenergy.BusItem", "ItemsChanged");
 	ref_items(ref, t, paths, n);
 	expect_same_body(ours, ref);
 	CU_ASSERT_STRING_EQUAL(dbus_message_get_path(ours), "/");
@@ -206,11 +218,12 @@ static void test_items_changed(void)
 	compare_signal(t); /* nothing set: all invalid, none changed: an empty array */
 	publish_tree_mark_changed(t);
 	compare_signal(t); /* every kind invalid */
-	static const double dv[] = {0, -0.0, 52.345, 12.345, -3.25, 1e-9, 99.5, 100.0 / 3.0,
-				    -0.001, 4294967296.5};
+	static const double dv[] = {0,    -0.0, 52.345,      12.345, -3.25,
+				    1e-9, 99.5, 100.0 / 3.0, -0.001, 4294967296.5};
 	static const int32_t iv[] = {0, 1, -1, INT32_MAX, INT32_MIN, 0xBA77, 252};
-	static const char *const sv[] = {"JK_B2A24S15P", "", "é ü °C", "a string of some length "
-							     "to make the padding differ"};
+	static const char *const sv[] = {"JK_B2A24S15P", "", "é ü °C",
+					 "a string of some length "
+					 "to make the padding differ"};
 	for (unsigned round = 0; round < 10; round++) {
 		publish_tree_clear_changes(t);
 		for (size_t k = 0; k < NKINDS; k++) {
@@ -295,9 +308,9 @@ static void test_text_as_printf(void)
 			expect_text(ffmt[f], 'd', k / 100.0, 0);
 			expect_text(ffmt[f], 'd', k / 10.0, 0);
 		}
-		static const double ties[] = {0.5,   1.5,    2.5,   0.125,     0.375,  -0.5,
-					      -2.5,  0.0625, -0.0,  -0.0001,   -0.04,  1e-300,
-					      1e15,  -1e15,  1e300, 9007199254740993.0};
+		static const double ties[] = {
+			0.5,  1.5,     2.5,   0.125,  0.375, -0.5,  -2.5,  0.0625,
+			-0.0, -0.0001, -0.04, 1e-300, 1e15,  -1e15, 1e300, 9007199254740993.0};
 		for (size_t k = 0; k < sizeof(ties) / sizeof(ties[0]); k++)
 			expect_text(ffmt[f], 'd', ties[k], 0);
 		unsigned seed = 20;
