@@ -15,6 +15,7 @@
 #include "bms/fields.h"
 #include "bms/stats.h"
 #include "publish/pathids.h"
+#include "publish/publish_config.h"
 
 static const char *const path_names[] = {
 #define PP_NAME(n, p) [PP_##n] = p,
@@ -352,6 +353,30 @@ int publish_paths_build_pack(struct publish_tree *t, unsigned ncells, bool aggre
 			it->quiet = true;
 	}
 	return r;
+}
+
+void publish_paths_bands(struct publish_tree *t, const struct publish_config *cfg)
+{
+	static const unsigned temps[] = {PP_DC_0_TEMPERATURE,
+					 PP_SYSTEM_TEMPERATURE1,
+					 PP_SYSTEM_TEMPERATURE2,
+					 PP_SYSTEM_TEMPERATURE3,
+					 PP_SYSTEM_TEMPERATURE4,
+					 PP_SYSTEM_MOSTEMPERATURE,
+					 PP_SYSTEM_MIN_CELL_TEMPERATURE,
+					 PP_SYSTEM_MAX_CELL_TEMPERATURE};
+	/* ids the tree lacks (an aggregate's cells) are skipped: -EINVAL ignored */
+	static const unsigned cells[] = {PP_SYSTEM_MIN_CELL_VOLTAGE, PP_SYSTEM_MAX_CELL_VOLTAGE,
+					 PP_VOLTAGES_DIFF};
+	for (unsigned c = 0; c < BMS_MAX_CELLS; c++)
+		publish_tree_set_band(t, PP_CELL_VOLTAGE + c, cfg->deadband_cell_voltage);
+	for (size_t k = 0; k < sizeof(cells) / sizeof(cells[0]); k++)
+		publish_tree_set_band(t, cells[k], cfg->deadband_cell_voltage);
+	publish_tree_set_band(t, PP_DC_0_VOLTAGE, cfg->deadband_voltage);
+	publish_tree_set_band(t, PP_VOLTAGES_SUM, cfg->deadband_voltage);
+	publish_tree_set_band(t, PP_DC_0_CURRENT, cfg->deadband_current);
+	for (size_t k = 0; k < sizeof(temps) / sizeof(temps[0]); k++)
+		publish_tree_set_band(t, temps[k], cfg->deadband_temperature);
 }
 
 void publish_paths_fixed(struct publish_tree *t, const char *connection)

@@ -1621,6 +1621,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		batt_remove(p, b);
 		return r;
 	}
+	publish_paths_bands(b->tree, p->cfg);
 	char conn[80];
 	if (b->address)
 		snprintf(conn, sizeof(conn), "Serial %s__0x%02x", b->tty, b->address);
@@ -1730,6 +1731,8 @@ static int agg_create(struct publish *p)
 	int r = publish_tree_new(agg_on_write, a, &a->tree);
 	if (r == 0)
 		r = publish_paths_build_pack(a->tree, 0, true, NULL, &p->cfg->time_to_soc_points);
+	if (r == 0)
+		publish_paths_bands(a->tree, p->cfg);
 	if (r == 0)
 		r = publish_service_open(p->bus_address, &a->svc);
 	if (r < 0) {
