@@ -366,8 +366,8 @@ void publish_paths_bands(struct publish_tree *t, const struct publish_config *cf
 					 PP_SYSTEM_MIN_CELL_TEMPERATURE,
 					 PP_SYSTEM_MAX_CELL_TEMPERATURE};
 	/* ids the tree lacks (an aggregate's cells) are skipped: -EINVAL ignored */
-	static const unsigned cells[] = {PP_SYSTEM_MIN_CELL_VOLTAGE, PP_SYSTEM_MAX_CELL_VOLTAGE,
-					 PP_VOLTAGES_DIFF};
+	/* (/Voltages/Diff is the difference of the two, so it follows their band) */
+	static const unsigned cells[] = {PP_SYSTEM_MIN_CELL_VOLTAGE, PP_SYSTEM_MAX_CELL_VOLTAGE};
 	for (unsigned c = 0; c < BMS_MAX_CELLS; c++)
 		publish_tree_set_band(t, PP_CELL_VOLTAGE + c, cfg->deadband_cell_voltage);
 	for (size_t k = 0; k < sizeof(cells) / sizeof(cells[0]); k++)
@@ -667,8 +667,12 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_BLOCKING_DISCHARGE,
 			res->allow_discharge ? 0 : 1);
 	publish_set_double_if(t, PP_VOLTAGES_SUM, cells, bms_mv_to_v(cs->cell_sum_mv));
-	publish_set_double_if(t, PP_VOLTAGES_DIFF, cells,
-			      bms_mv_to_v(cs->cell_max_mv - cs->cell_min_mv));
+	/* max - min as the bus shows them: with a deadband, it moves only when they do */
+	const struct publish_item *mn = publish_tree_item(t, PP_SYSTEM_MIN_CELL_VOLTAGE);
+	const struct publish_item *mx = publish_tree_item(t, PP_SYSTEM_MAX_CELL_VOLTAGE);
+	bool diff = cells && mn && mx && mn->valid && mx->valid;
+	publish_set_double_if(t, PP_VOLTAGES_DIFF, diff,
+			      diff ? round((mx->d - mn->d) * 1000.0) / 1000.0 : 0);
 	for (unsigned c = 0; c < BMS_MAX_CELLS; c++) {
 		struct publish_item *it = publish_tree_item(t, PP_CELL_VOLTAGE + c);
 		if (!it)

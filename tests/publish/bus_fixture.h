@@ -82,4 +82,23 @@ int tb_publisher_start(const char *address, const struct publish_config *pcfg,
 		       const struct charge_config *ccfg, const char *state_dir,
 		       _Atomic uint64_t *clock, struct store *st, struct publish **ret);
 
+/*
+ * A 16-cell pack as the tests commit it: voltage mv, current ma, SOC and full
+ * capacity, every common field valid (cycles, cells with C3 the lowest and C7
+ * the highest, two sensors and the MOSFET, FETs, alarms, serial, version,
+ * balancer), remaining capacity from the SOC.
+ */
+struct bms_snapshot tb_snap(int32_t mv, int32_t ma, uint16_t soc_cpct, int32_t cap_mah);
+/* Commit s to slot as a poll of tty by protocol proto with cycles_ok cycles at now. */
+int tb_commit(struct store *st, int slot, const char *tty, const char *proto, uint64_t cycles,
+	      const struct bms_snapshot *s, uint64_t now);
+/*
+ * Poll GetValue of dest's path until it equals want (type and value; numbers
+ * within 1e-6, 'x' invalid); false after timeout_ms (printing what it was).
+ */
+bool tb_until(DBusConnection *c, const char *dest, const char *path, const struct tb_val *want,
+	      int timeout_ms);
+/* The unique name that owns name now ("" when none). */
+void tb_owner(DBusConnection *c, const char *name, char *out, size_t len);
+
 #endif
