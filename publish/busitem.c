@@ -1086,6 +1086,41 @@ bool publish_variant_number(DBusMessageIter *v, double *ret)
 	return true;
 }
 
+int publish_bus_connect(const char *address, DBusHandleMessageFunction filter, void *ctx,
+			long max_received, DBusConnection **ret)
+{
+	DBusError err;
+	dbus_error_init(&err);
+	DBusConnection *c;
+	if (address) {
+		c = dbus_connection_open_private(address, &err);
+		if (c && !dbus_bus_register(c, &err)) {
+			dbus_connection_close(c);
+			dbus_connection_unref(c);
+			c = NULL;
+		}
+	} else {
+		/* honours DBUS_SYSTEM_BUS_ADDRESS */
+		c = dbus_bus_get_private(DBUS_BUS_SYSTEM, &err);
+	}
+	if (!c) {
+		log_debug("publish: cannot connect to D-Bus %s: %s", address ? address : "(system)",
+			  err.message ? err.message : "?");
+		dbus_error_free(&err);
+		return -ECONNREFUSED;
+	}
+	dbus_connection_set_exit_on_disconnect(c, FALSE);
+	if (max_received > 0)
+		dbus_connection_set_max_received_size(c, max_received);
+	if (!dbus_connection_add_filter(c, filter, ctx, NULL)) {
+		dbus_connection_close(c);
+		dbus_connection_unref(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
+
 void publish_bus_name_owner(DBusConnection *c, const char *name, char *out, size_t len,
 			    int timeout_ms)
 {

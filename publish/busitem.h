@@ -60,6 +60,14 @@ struct publish_tree;
  * the current unique owner of name ("" when none), asked of the bus daemon.
  */
 bool publish_variant_number(DBusMessageIter *v, double *ret);
+/*
+ * A private connection to address (NULL: the system bus, DBUS_SYSTEM_BUS_ADDRESS
+ * honoured), registered, that does not exit the process on a loss, with
+ * filter installed and incoming messages capped at max_received bytes (0:
+ * libdbus's default). 0, -ECONNREFUSED (logged at debug) or -ENOMEM.
+ */
+int publish_bus_connect(const char *address, DBusHandleMessageFunction filter, void *ctx,
+			long max_received, DBusConnection **ret);
 void publish_bus_name_owner(DBusConnection *c, const char *name, char *out, size_t len,
 			    int timeout_ms);
 

@@ -189,14 +189,21 @@ static void source_clear(struct publish_ext *e)
 	e->connected = true;
 }
 
+/* The reply of pc, whose call is done: *slot (where it was kept) no longer holds it. */
+static DBusMessage *take_reply(DBusPendingCall *pc, DBusPendingCall **slot)
+{
+	DBusMessage *r = dbus_pending_call_steal_reply(pc);
+	if (pc == *slot) {
+		dbus_pending_call_unref(*slot);
+		*slot = NULL;
+	}
+	return r;
+}
+
 static void items_reply(DBusPendingCall *pc, void *ctx)
 {
 	struct publish_ext *e = ctx;
-	DBusMessage *r = dbus_pending_call_steal_reply(pc);
-	if (pc == e->items_call) {
-		dbus_pending_call_unref(e->items_call);
-		e->items_call = NULL;
-	}
+	DBusMessage *r = take_reply(pc, &e->items_call);
 	if (!r)
 		return;
 	const char *from = dbus_message_get_sender(r);
@@ -212,11 +219,7 @@ static void items_reply(DBusPendingCall *pc, void *ctx)
 static void min_soc_reply(DBusPendingCall *pc, void *ctx)
 {
 	struct publish_ext *e = ctx;
-	DBusMessage *r = dbus_pending_call_steal_reply(pc);
-	if (pc == e->min_soc_call) {
-		dbus_pending_call_unref(e->min_soc_call);
-		e->min_soc_call = NULL;
-	}
+	DBusMessage *r = take_reply(pc, &e->min_soc_call);
 	if (!r)
 		return;
 	const char *from = dbus_message_get_sender(r);
@@ -422,28 +425,10 @@ static void add_match(DBusConnection *c, const char *fmt, const char *a, const c
 
 static int ext_connect(struct publish_ext *e)
 {
-	DBusError err;
-	dbus_error_init(&err);
 	DBusConnection *c;
-	if (e->address) {
-		c = dbus_connection_open_private(e->address, &err);
-		if (c && !dbus_bus_register(c, &err)) {
-			dbus_connection_close(c);
-			dbus_connection_unref(c);
-			c = NULL;
-		}
-	} else {
-		c = dbus_bus_get_private(DBUS_BUS_SYSTEM, &err);
-	}
-	dbus_error_free(&err);
-	if (!c)
-		return -ECONNREFUSED;
-	dbus_connection_set_exit_on_disconnect(c, FALSE);
-	if (!dbus_connection_add_filter(c, ext_filter, e, NULL)) {
-		dbus_connection_close(c);
-		dbus_connection_unref(c);
-		return -ENOMEM;
-	}
+	int r = publish_bus_connect(e->address, ext_filter, e, 0, &c);
+	if (r < 0)
+		return r;
 	e->conn = c;
 	/* subscribe first, then ask who owns the names: a change in between is signalled */
 	static const char noc[] =
