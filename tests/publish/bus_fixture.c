@@ -534,6 +534,43 @@ bool tb_until(DBusConnection *c, const char *dest, const char *path, const struc
 	return false;
 }
 
+bool tb_until_s(DBusConnection *c, const char *dest, const char *path, const char *want)
+{
+	struct tb_val v = {.type = want ? 's' : 'x'};
+	if (want)
+		snprintf(v.s, sizeof(v.s), "%s", want);
+	return tb_until(c, dest, path, &v, TB_UNTIL_MS);
+}
+
+bool tb_until_i(DBusConnection *c, const char *dest, const char *path, int32_t want)
+{
+	return tb_until(c, dest, path, &(struct tb_val){.type = 'i', .i = want}, TB_UNTIL_MS);
+}
+
+bool tb_until_d(DBusConnection *c, const char *dest, const char *path, char type, double want)
+{
+	struct tb_val v = {.type = type, .i = (int32_t)want, .d = want};
+	return tb_until(c, dest, path, &v, TB_UNTIL_MS);
+}
+
+int tb_teardown(struct publish **pub, DBusConnection **cli, struct store **st, struct tb_bus *bus,
+		const char *state_dir)
+{
+	publish_free(*pub);
+	*pub = NULL;
+	if (*cli)
+		tb_disconnect(*cli);
+	*cli = NULL;
+	store_free(*st);
+	*st = NULL;
+	tb_bus_stop(bus);
+	if (!state_dir || !state_dir[0])
+		return 0;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 void tb_owner(DBusConnection *c, const char *name, char *out, size_t len)
 {
 	out[0] = 0;

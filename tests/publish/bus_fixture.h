@@ -98,6 +98,15 @@ int tb_commit(struct store *st, int slot, const char *tty, const char *proto, ui
  */
 bool tb_until(DBusConnection *c, const char *dest, const char *path, const struct tb_val *want,
 	      int timeout_ms);
+/* The same for a string (NULL: invalid), an int32 and a number of type 'i'/'d' ('x': invalid),
+ * each within TB_UNTIL_MS. */
+#define TB_UNTIL_MS 5000
+bool tb_until_s(DBusConnection *c, const char *dest, const char *path, const char *want);
+bool tb_until_i(DBusConnection *c, const char *dest, const char *path, int32_t want);
+bool tb_until_d(DBusConnection *c, const char *dest, const char *path, char type, double want);
+/* A suite's clean-up: publisher, client, store, bus and state_dir ("" none): 0 or -1. */
+int tb_teardown(struct publish **pub, DBusConnection **cli, struct store **st, struct tb_bus *bus,
+		const char *state_dir);
 /* The unique name that owns name now ("" when none). */
 void tb_owner(DBusConnection *c, const char *name, char *out, size_t len);
 

@@ -213,17 +213,7 @@ static int setup(const struct seed *seed)
 
 static void teardown(void)
 {
-	publish_free(pub);
-	pub = NULL;
-	if (cli)
-		tb_disconnect(cli);
-	cli = NULL;
-	store_free(st);
-	st = NULL;
-	tb_bus_stop(&bus);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
-	CU_ASSERT(system(cmd) == 0);
+	CU_ASSERT(tb_teardown(&pub, &cli, &st, &bus, state_dir) == 0);
 }
 
 static void expect_int(const char *dest, const char *path, int32_t want)
