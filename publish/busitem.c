@@ -779,11 +779,11 @@ static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, b
 	}
 	/*
 	 * Serial: libdbus numbers a message only when it has none, and a
-	 * demarshalled one must have one. Our signals count down from the top of
-	 * the range, libdbus counts up from 1: they would meet after 2^31
-	 * messages, and then a signal's serial equal to another message's does
-	 * no harm (serials only pair a method call with its reply; nobody
-	 * replies to a signal). A reply is numbered the same way.
+	 * demarshalled one must have one. Ours count up from 2^31, libdbus's
+	 * from 1: they would meet after 2^31 messages, and even then a serial
+	 * equal to another message's does no harm (serials only pair a method
+	 * call with its reply, and nobody replies to a signal; a reply of ours
+	 * pairs by the caller's serial, not its own).
 	 */
 	if (++t->serial < 0x80000000u)
 		t->serial = 0x80000000u;
