@@ -571,6 +571,44 @@ int tb_teardown(struct publish **pub, DBusConnection **cli, struct store **st, s
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+int tb_add_setting(DBusConnection *c, const char *root, const char *path, const struct tb_val *def)
+{
+	DBusMessage *m = dbus_message_new_method_call("com.victronenergy.settings", root,
+						      "com.victronenergy.Settings", "AddSettings");
+	DBusMessageIter it, arr, d, de, v;
+	const char *kp = "path", *kd = "default", *s = def->s;
+	dbus_int32_t i = def->i;
+	double dv = def->d;
+	dbus_message_iter_init_append(m, &it);
+	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr);
+	dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &d);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kp);
+	dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
+	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &path);
+	dbus_message_iter_close_container(&de, &v);
+	dbus_message_iter_close_container(&d, &de);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kd);
+	char sig[2] = {def->type, 0};
+	dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, sig, &v);
+	if (def->type == 'i')
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &i);
+	else if (def->type == 'd')
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_DOUBLE, &dv);
+	else
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &s);
+	dbus_message_iter_close_container(&de, &v);
+	dbus_message_iter_close_container(&d, &de);
+	dbus_message_iter_close_container(&arr, &d);
+	dbus_message_iter_close_container(&it, &arr);
+	DBusMessage *r = tb_call(c, m, NULL, 0);
+	if (!r)
+		return -1;
+	dbus_message_unref(r);
+	return 0;
+}
+
 void tb_owner(DBusConnection *c, const char *name, char *out, size_t len)
 {
 	out[0] = 0;

@@ -107,6 +107,12 @@ bool tb_until_d(DBusConnection *c, const char *dest, const char *path, char type
 /* A suite's clean-up: publisher, client, store, bus and state_dir ("" none): 0 or -1. */
 int tb_teardown(struct publish **pub, DBusConnection **cli, struct store **st, struct tb_bus *bus,
 		const char *state_dir);
+/*
+ * AddSettings on com.victronenergy.settings's object root ("/" with an
+ * absolute path, "/Settings" with one below it) with a default of type 'i',
+ * 'd' or 's': 0, or -1 without a reply.
+ */
+int tb_add_setting(DBusConnection *c, const char *root, const char *path, const struct tb_val *def);
 /* The unique name that owns name now ("" when none). */
 void tb_owner(DBusConnection *c, const char *name, char *out, size_t len);
 

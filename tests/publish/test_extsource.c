@@ -242,32 +242,8 @@ static void shunt_stop(void)
 /* AddSettings of the ESS minimum SOC with a default (the stand-in keeps it afterwards). */
 static int settings_add_min_soc(double def)
 {
-	DBusMessage *m = dbus_message_new_method_call("com.victronenergy.settings", "/Settings",
-						      "com.victronenergy.Settings", "AddSettings");
-	DBusMessageIter it, arr, d, e, v;
-	const char *kp = "path", *kd = "default", *p = "CGwacs/BatteryLife/MinimumSocLimit";
-	dbus_message_iter_init_append(m, &it);
-	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr);
-	dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &d);
-	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
-	dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &kp);
-	dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &v);
-	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &p);
-	dbus_message_iter_close_container(&e, &v);
-	dbus_message_iter_close_container(&d, &e);
-	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
-	dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &kd);
-	dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "d", &v);
-	dbus_message_iter_append_basic(&v, DBUS_TYPE_DOUBLE, &def);
-	dbus_message_iter_close_container(&e, &v);
-	dbus_message_iter_close_container(&d, &e);
-	dbus_message_iter_close_container(&arr, &d);
-	dbus_message_iter_close_container(&it, &arr);
-	DBusMessage *r = tb_call(cli, m, NULL, 0);
-	if (!r)
-		return -1;
-	dbus_message_unref(r);
-	return 0;
+	return tb_add_setting(cli, "/Settings", "CGwacs/BatteryLife/MinimumSocLimit",
+			      &(struct tb_val){.type = 'd', .d = def});
 }
 
 static int settings_set_min_soc(double v)
