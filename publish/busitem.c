@@ -619,10 +619,23 @@ struct wr {
 	size_t n;
 };
 
-/* Room for a message of n items: header, and per item its largest encoding. */
 #define WR_NAME_MAX 256 /* a bus name (the spec's limit: 255) */
 #define WR_HEADER_MAX (256 + WR_NAME_MAX)
-#define WR_ITEM_MAX (64 + PUBLISH_PATH_LEN + PUBLISH_TEXT_LEN + PUBLISH_STR_LEN)
+
+/*
+ * The most an item's entry can take: lengths, padding, signatures and keys
+ * (under 96 bytes), its path, and its value and Text: a string twice, a
+ * number's Text under 48 bytes (a printf format's up to PUBLISH_TEXT_LEN).
+ * Sized to what is sent: the buffer is kept, and resident memory is what a
+ * tree's largest message touched.
+ */
+static size_t item_room(const struct publish_item *it)
+{
+	size_t n = 96 + strlen(it->path);
+	if (it->type == PUBLISH_T_STRING)
+		return n + 2 * strlen(it->s) + 8;
+	return n + 8 + (it->conv == 'p' ? PUBLISH_TEXT_LEN : 48);
+}
 
 static void w_pad(struct wr *w, size_t a)
 {
@@ -763,13 +776,14 @@ static size_t w_header(struct wr *w, uint32_t serial, const char *member, DBusMe
  */
 static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, bool changed_only)
 {
-	size_t n = 0;
+	/* the text is printed in place: PUBLISH_TEXT_LEN of room after the last item's start */
+	size_t need = WR_HEADER_MAX + PUBLISH_TEXT_LEN;
 	for (size_t k = 0; k < t->n; k++)
-		n += !changed_only || t->items[k].changed;
+		if (!changed_only || t->items[k].changed)
+			need += item_room(&t->items[k]);
 	const char *dest = reply_to ? dbus_message_get_sender(reply_to) : NULL;
 	if (dest && strlen(dest) >= WR_NAME_MAX)
 		return NULL;
-	size_t need = WR_HEADER_MAX + n * WR_ITEM_MAX;
 	if (need > t->msg_cap) {
 		uint8_t *nb = realloc(t->msg, need);
 		if (!nb)
