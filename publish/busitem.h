@@ -4,7 +4,8 @@
  * (internal to publish/). Items have a fixed D-Bus type for their whole life:
  * int32, double or string; invalid is sent as an empty int32 array with Text
  * "---". Values are stored with a changed flag; publish_tree_flush() sends
- * one ItemsChanged with exactly the changed items.
+ * one ItemsChanged with exactly the changed items, written in the wire format
+ * by busitem.c itself (docs/DBUS.md, "Encoding").
  */
 #ifndef SB_PUBLISH_BUSITEM_H
 #define SB_PUBLISH_BUSITEM_H
