@@ -30,10 +30,11 @@ struct publish_tree {
 	bool send_quiet;             /* the next flush sends quiet changes alone too */
 	struct publish_item **by_id; /* item of each id (publish_tree_add_id), NULL = none */
 	size_t nid;
-	/* the ItemsChanged / GetItems message being written (kept: no allocation per cycle
-	 * once it has grown to the tree's size) and the serial of our own signals */
-	uint8_t *msg;
-	size_t msg_cap;
+	/* where the ItemsChanged / GetItems message is written (kept: no allocation per
+	 * cycle once it has grown to the largest message), own or shared, and the serial
+	 * of our own messages */
+	struct publish_msgbuf own;
+	struct publish_msgbuf *msg;
 	uint32_t serial;
 };
 
@@ -44,6 +45,7 @@ int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree *
 		return -ENOMEM;
 	t->on_write = on_write;
 	t->ctx = ctx;
+	t->msg = &t->own;
 	*ret = t;
 	return 0;
 }
@@ -54,7 +56,7 @@ void publish_tree_free(struct publish_tree *t)
 		return;
 	free(t->items);
 	free(t->by_id);
-	free(t->msg);
+	publish_msgbuf_free(&t->own);
 	free(t);
 }
 
@@ -93,6 +95,18 @@ static void parse_fmt(struct publish_item *it, const char *fmt)
 	}
 	it->conv = rest ? conv : 'p';
 	it->suffix[rest ? n : 0] = '\0';
+}
+
+void publish_msgbuf_free(struct publish_msgbuf *m)
+{
+	free(m->b);
+	m->b = NULL;
+	m->cap = 0;
+}
+
+void publish_tree_share_buffer(struct publish_tree *t, struct publish_msgbuf *m)
+{
+	t->msg = m;
 }
 
 static int add_item(struct publish_tree *t, unsigned id, const char *path, char type,
@@ -784,12 +798,13 @@ static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, b
 	const char *dest = reply_to ? dbus_message_get_sender(reply_to) : NULL;
 	if (dest && strlen(dest) >= WR_NAME_MAX)
 		return NULL;
-	if (need > t->msg_cap) {
-		uint8_t *nb = realloc(t->msg, need);
+	struct publish_msgbuf *mb = t->msg;
+	if (need > mb->cap) {
+		uint8_t *nb = realloc(mb->b, need);
 		if (!nb)
 			return NULL;
-		t->msg = nb;
-		t->msg_cap = need;
+		mb->b = nb;
+		mb->cap = need;
 	}
 	/*
 	 * Serial: libdbus numbers a message only when it has none, and a
@@ -801,7 +816,7 @@ static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, b
 	 */
 	if (++t->serial < 0x80000000u)
 		t->serial = 0x80000000u;
-	struct wr w = {.b = t->msg};
+	struct wr w = {.b = mb->b};
 	size_t body_at = w_header(&w, t->serial, "ItemsChanged", reply_to);
 	size_t body = w.n;
 	w_u32(&w, 0);

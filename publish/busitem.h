@@ -56,6 +56,18 @@ size_t publish_int_text(char *out, int32_t v);
 struct publish_tree;
 
 /*
+ * Where ItemsChanged and GetItems replies are written (grown to the largest
+ * message, then reused). A tree has its own; the trees of one thread may
+ * share one (publish_tree_share_buffer): one buffer for all services, not
+ * one each. publish_msgbuf_free after the last tree that used it.
+ */
+struct publish_msgbuf {
+	uint8_t *b;
+	size_t cap;
+};
+void publish_msgbuf_free(struct publish_msgbuf *m);
+
+/*
  * Shared by the bus code of publish/: a number in a variant of any numeric
  * D-Bus type (false for other types, e.g. Victron's invalid, an empty ai);
  * the current unique owner of name ("" when none), asked of the bus daemon.
@@ -82,6 +94,8 @@ typedef int (*publish_write_fn)(void *ctx, struct publish_tree *t, struct publis
 
 int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret);
 void publish_tree_free(struct publish_tree *t);
+/* Write this tree's messages into m (of the same thread) instead of its own buffer. */
+void publish_tree_share_buffer(struct publish_tree *t, struct publish_msgbuf *m);
 
 /* Building: add every path (invalid), then seal (sorts; no more adds). */
 int publish_tree_add(struct publish_tree *t, const char *path, char type, const char *fmt);

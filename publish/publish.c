@@ -217,8 +217,9 @@ struct publish {
 	 * for missing data comes back through its hold and ramp, not at once. */
 	struct kept_state *kept;
 	struct aggregate agg;
-	struct publish_ext *ext; /* external current/SOC source and ESS minimum SOC */
-	int ext_target;          /* who uses its values: a slot, EXT_BANK or EXT_NONE */
+	struct publish_msgbuf msgbuf; /* every service's ItemsChanged is written here in turn */
+	struct publish_ext *ext;      /* external current/SOC source and ESS minimum SOC */
+	int ext_target;               /* who uses its values: a slot, EXT_BANK or EXT_NONE */
 	/* the source is a pack's charge.soc soc_source "service:..." (else publish.external_source)
 	 */
 	const struct charge_soc_config *ext_entry;
@@ -1622,6 +1623,7 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		return r;
 	}
 	publish_paths_bands(b->tree, p->cfg);
+	publish_tree_share_buffer(b->tree, &p->msgbuf);
 	char conn[80];
 	if (b->address)
 		snprintf(conn, sizeof(conn), "Serial %s__0x%02x", b->tty, b->address);
@@ -1731,8 +1733,10 @@ static int agg_create(struct publish *p)
 	int r = publish_tree_new(agg_on_write, a, &a->tree);
 	if (r == 0)
 		r = publish_paths_build_pack(a->tree, 0, true, NULL, &p->cfg->time_to_soc_points);
-	if (r == 0)
+	if (r == 0) {
 		publish_paths_bands(a->tree, p->cfg);
+		publish_tree_share_buffer(a->tree, &p->msgbuf);
+	}
 	if (r == 0)
 		r = publish_service_open(p->bus_address, &a->svc);
 	if (r < 0) {
@@ -2422,6 +2426,7 @@ void publish_free(struct publish *p)
 		close(p->wake_fd);
 	if (p->timer_fd >= 0)
 		close(p->timer_fd);
+	publish_msgbuf_free(&p->msgbuf); /* the trees that used it went with the thread */
 	free(p->batts);
 	free(p->kept);
 	free(p->own_cfg);
