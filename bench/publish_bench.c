@@ -4,7 +4,9 @@
  * every poll (1 s) are committed into a store; the real publisher publishes
  * them on the bus given by --address. Prints the process CPU time and memory
  * (the publisher is the only busy thread; committing is negligible).
- *   publish_bench --address ADDR --batteries N --seconds S [--bank]
+ * --idle: the snapshots never change after the first, only the poll counter
+ * moves (as a real worker's does): a battery at rest.
+ *   publish_bench --address ADDR --batteries N --seconds S [--bank] [--idle]
  */
 #include <getopt.h>
 #include <poll.h>
@@ -40,14 +42,15 @@ int main(int argc, char **argv)
 {
 	const char *address = NULL;
 	int n = 1, seconds = 10;
-	bool bank = false;
+	bool bank = false, idle = false;
 	static const struct option opts[] = {{"address", required_argument, NULL, 'a'},
 					     {"batteries", required_argument, NULL, 'n'},
 					     {"seconds", required_argument, NULL, 's'},
 					     {"bank", no_argument, NULL, 'b'},
+					     {"idle", no_argument, NULL, 'i'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "a:n:s:b", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:n:s:bi", opts, NULL)) != -1) {
 		if (c == 'a')
 			address = optarg;
 		else if (c == 'n')
@@ -56,6 +59,8 @@ int main(int argc, char **argv)
 			seconds = atoi(optarg);
 		else if (c == 'b')
 			bank = true;
+		else if (c == 'i')
+			idle = true;
 		else
 			return 2;
 	}
@@ -96,24 +101,25 @@ int main(int argc, char **argv)
 		uint64_t x;
 		if (read(tfd, &x, sizeof(x)) != sizeof(x))
 			break;
+		int v = idle ? 0 : tick; /* what the values are made of */
 		for (int k = 0; k < n; k++) {
 			struct bms_snapshot s;
 			memset(&s, 0, sizeof(s));
 			s.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN |
 				  BMS_V_CAP_FULL | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS |
 				  BMS_V_ALARMS;
-			s.current_ma = 10000 + tick * 37 + k;
-			s.soc_cpct = (uint16_t)(5000 + tick);
+			s.current_ma = idle ? 0 : 10000 + v * 37 + k; /* at rest: no current */
+			s.soc_cpct = (uint16_t)(5000 + v);
 			s.capacity_full_mah = 280000;
-			s.capacity_remain_mah = 140000 + tick * 10;
+			s.capacity_remain_mah = 140000 + v * 10;
 			s.cell_count = 16;
 			for (int i = 0; i < 16; i++)
-				s.cell_mv[i] = (uint16_t)(3300 + ((tick + i + k) % 7));
+				s.cell_mv[i] = (uint16_t)(3300 + ((v + i + k) % 7));
 			s.voltage_mv = 0;
 			for (int i = 0; i < 16; i++)
 				s.voltage_mv += s.cell_mv[i];
 			s.temp_count = 2;
-			s.temp_dc[0] = (int16_t)(250 + tick % 5);
+			s.temp_dc[0] = (int16_t)(250 + v % 5);
 			s.temp_dc[1] = 255;
 			s.charge_fet = s.discharge_fet = true;
 			struct store_info info = {.poll_interval_ms = 1000,
@@ -130,8 +136,11 @@ int main(int argc, char **argv)
 		     (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
 			      r0.ru_stime.tv_usec) /
 			     1e6;
-	printf("batteries=%d seconds=%d cpu_s=%.3f cpu_pct=%.2f rss_kb=%ld hwm_kb=%ld\n", n,
-	       seconds, cpu, 100.0 * cpu / seconds, status_kb("VmRSS:"), status_kb("VmHWM:"));
+	/* seconds + 1 commits per battery: the first and one per tick */
+	printf("batteries=%d seconds=%d cpu_s=%.3f cpu_pct=%.2f us_per_battery_cycle=%.1f "
+	       "rss_kb=%ld hwm_kb=%ld\n",
+	       n, seconds, cpu, 100.0 * cpu / seconds, cpu * 1e6 / ((seconds + 1) * n),
+	       status_kb("VmRSS:"), status_kb("VmHWM:"));
 	publish_free(pub);
 	store_free(st);
 	close(tfd);

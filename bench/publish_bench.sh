@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Publisher benchmark: D-Bus signals per second for 1 and 8 batteries at a 1 s
-# poll with every value changing each poll, and the publisher's CPU and memory.
+# Publisher benchmark: 1, 4 and 16 batteries at a 1 s poll, once with every value
+# changing each poll and once idle (nothing changes but the poll counter), and
+# once with the bank aggregate: D-Bus signals per battery per cycle, the
+# publisher's CPU per battery-cycle, memory. With valgrind installed (or
+# SB_CALLGRIND=0 to skip), instructions per battery-cycle from two callgrind
+# runs of different length (their difference: start-up cancels out).
 # Runs against a private dbus-daemon; counts signals with dbus-monitor.
 #   bench/publish_bench.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
@@ -23,28 +27,54 @@ cc -O2 -std=c11 -D_GNU_SOURCE -DSB_VERSION='"bench"' -I. bench/publish_bench.c \
 sb_start_bus
 addr=$SB_BUS_ADDRESS
 
-run() { # batteries bank
-  local n=$1 bank=$2 log="$work/mon.$1.$2"
+run() { # batteries mode(change|idle|bank)
+  local n=$1 mode=$2 log="$work/mon.$1.$2" flags=""
+  [ "$mode" = idle ] && flags=--idle
+  [ "$mode" = bank ] && flags=--bank
   dbus-monitor --address "$addr" "type='signal',interface='com.victronenergy.BusItem'" >"$log" 2>/dev/null &
   local mon=$!
   sleep 1 # let the monitor attach before the first signal (a bench, not a test)
   local res
-  res=$("$work/publish_bench" --address "$addr" --batteries "$n" --seconds "$secs" $bank)
+  res=$("$work/publish_bench" --address "$addr" --batteries "$n" --seconds "$secs" $flags)
   kill $mon; wait $mon 2>/dev/null || true
   local items props
   items=$(grep -c 'member=ItemsChanged' "$log" || true)
   props=$(grep -c 'member=PropertiesChanged' "$log" || true)
-  local cpu rss hwm
-  cpu=$(sed -n 's/.*cpu_pct=\([0-9.]*\).*/\1/p' <<<"$res")
+  local us rss hwm
+  us=$(sed -n 's/.*us_per_battery_cycle=\([0-9.]*\).*/\1/p' <<<"$res")
   rss=$(sed -n 's/.*rss_kb=\([0-9]*\).*/\1/p' <<<"$res")
   hwm=$(sed -n 's/.*hwm_kb=\([0-9]*\).*/\1/p' <<<"$res")
-  printf '| %2d | %-9s | %6d | %5d | %8.2f | %8.2f | %6s | %7s | %7s |\n' "$n" \
-    "${bank:-(none)}" "$items" "$props" "$(awk "BEGIN {print $items / $secs}")" \
-    "$(awk "BEGIN {print $items / $secs / $n}")" "$cpu" "$rss" "$hwm"
+  printf '| %2d | %-6s | %6d | %5d | %6.3f | %7s | %7s | %7s |\n' "$n" "$mode" "$items" "$props" \
+    "$(awk "BEGIN {print $items / ($secs + 1) / $n}")" "$us" "$rss" "$hwm"
 }
-echo "publisher benchmark: ${secs}s per run, 1 s poll, values change every poll"
-echo "| batteries | aggregate | ItemsChanged | PropertiesChanged | msgs/s | msgs/s/battery | CPU % | RSS kB | peak kB |"
-echo "|---|---|---|---|---|---|---|---|---|"
-run 1 ""
-run 8 ""
-run 8 --bank
+# instructions per battery-cycle: callgrind over SECONDS and 2 x SECONDS, the difference
+instr() { # batteries mode
+  local n=$1 mode=$2 flags="" a b
+  [ "$mode" = idle ] && flags=--idle
+  for s in "$secs" $((secs * 2)); do
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg.$s" \
+      "$work/publish_bench" --address "$addr" --batteries "$n" --seconds "$s" $flags \
+      >/dev/null 2>"$work/cg.log"
+  done
+  a=$(sed -n 's/^summary: //p;s/^totals: //p' "$work/cg.$secs" | head -1)
+  b=$(sed -n 's/^summary: //p;s/^totals: //p' "$work/cg.$((secs * 2))" | head -1)
+  printf '| %2d | %-6s | %9.0f |\n' "$n" "$mode" "$(awk "BEGIN {print ($b - $a) / $secs / $n}")"
+}
+echo "publisher benchmark: ${secs}s per run, 1 s poll; change: values change every poll,"
+echo "idle: only the poll counter moves; bank: values change, plus the aggregate service"
+echo "| batteries | mode | ItemsChanged | PropertiesChanged | signals/battery/cycle | CPU us/battery/cycle | RSS kB | peak kB |"
+echo "|---|---|---|---|---|---|---|---|"
+for n in 1 4 16; do
+  run "$n" change
+  run "$n" idle
+done
+run 8 bank
+if command -v valgrind >/dev/null && [ "${SB_CALLGRIND:-1}" != 0 ]; then
+  echo
+  echo "instructions per battery-cycle (callgrind, whole process; ${secs}s vs $((secs * 2))s)"
+  echo "| batteries | mode | instructions |"
+  echo "|---|---|---|"
+  instr 1 change
+  instr 16 change
+  instr 16 idle
+fi

@@ -22,12 +22,20 @@ struct publish_tree {
 	bool sealed;
 	publish_write_fn on_write;
 	void *ctx;
-	uint64_t requests;       /* method calls handled */
-	uint64_t dropped;        /* replies not queued (outgoing cap) */
-	uint64_t dropped_logged; /* dropped at the last log line */
-	uint64_t last_drop_ms;   /* monotonic */
-	bool dropping;           /* in an episode of a full outgoing queue */
-	bool send_quiet;         /* the next flush sends quiet changes alone too */
+	uint64_t requests;           /* method calls handled */
+	uint64_t dropped;            /* replies not queued (outgoing cap) */
+	uint64_t dropped_logged;     /* dropped at the last log line */
+	uint64_t last_drop_ms;       /* monotonic */
+	bool dropping;               /* in an episode of a full outgoing queue */
+	bool send_quiet;             /* the next flush sends quiet changes alone too */
+	struct publish_item **by_id; /* item of each id (publish_tree_add_id), NULL = none */
+	size_t nid;
+	/* where the ItemsChanged / GetItems message is written (kept: no allocation per
+	 * cycle once it has grown to the largest message), own or shared, and the serial
+	 * of our own messages */
+	struct publish_msgbuf own;
+	struct publish_msgbuf *msg;
+	uint32_t serial;
 };
 
 int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret)
@@ -37,6 +45,7 @@ int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree *
 		return -ENOMEM;
 	t->on_write = on_write;
 	t->ctx = ctx;
+	t->msg = &t->own;
 	*ret = t;
 	return 0;
 }
@@ -46,14 +55,73 @@ void publish_tree_free(struct publish_tree *t)
 	if (!t)
 		return;
 	free(t->items);
+	free(t->by_id);
+	publish_msgbuf_free(&t->own);
 	free(t);
 }
 
-static int add_item(struct publish_tree *t, const char *path, char type, const char *fmt,
-		    bool writable, double min, double max)
+/*
+ * The formats of our paths are "%.<n>f<unit>", "%d<unit>" and "0x%X": parsed
+ * once here so that the cycle prints without printf. Anything else keeps its
+ * printf format (conv 'p').
+ */
+static void parse_fmt(struct publish_item *it, const char *fmt)
 {
-	if (t->sealed || path[0] != '/' || strlen(path) >= PUBLISH_PATH_LEN)
+	it->conv = 0;
+	it->suffix[0] = '\0';
+	if (!fmt)
+		return;
+	const char *rest = NULL;
+	char conv = 'p';
+	if (fmt[0] == '%' && fmt[1] == '.' && fmt[2] >= '0' && fmt[2] <= '3' && fmt[3] == 'f') {
+		conv = 'f';
+		it->prec = (uint8_t)(fmt[2] - '0');
+		rest = fmt + 4;
+	} else if (fmt[0] == '%' && fmt[1] == 'd') {
+		conv = 'd';
+		rest = fmt + 2;
+	} else if (strcmp(fmt, "0x%X") == 0) {
+		conv = 'X';
+		rest = fmt + 4;
+	}
+	size_t n = 0;
+	while (rest && *rest) {
+		if ((rest[0] == '%' && rest[1] != '%') || n + 1 >= sizeof(it->suffix)) {
+			rest = NULL; /* another conversion, or a long suffix: printf's */
+		} else {
+			it->suffix[n++] = *rest;
+			rest += rest[0] == '%' ? 2 : 1;
+		}
+	}
+	it->conv = rest ? conv : 'p';
+	it->suffix[rest ? n : 0] = '\0';
+}
+
+void publish_msgbuf_free(struct publish_msgbuf *m)
+{
+	free(m->b);
+	m->b = NULL;
+	m->cap = 0;
+}
+
+void publish_tree_share_buffer(struct publish_tree *t, struct publish_msgbuf *m)
+{
+	t->msg = m;
+}
+
+static int add_item(struct publish_tree *t, unsigned id, const char *path, char type,
+		    const char *fmt, bool writable, double min, double max)
+{
+	if (t->sealed || path[0] != '/' || strlen(path) >= PUBLISH_PATH_LEN || id > UINT16_MAX)
 		return -EINVAL;
+	if (id >= t->nid) {
+		size_t nid = (id + 64u) & ~(size_t)63; /* ids come nearly in order: a few steps */
+		struct publish_item **nb = realloc(t->by_id, nid * sizeof(*nb));
+		if (!nb)
+			return -ENOMEM;
+		t->by_id = nb;
+		t->nid = nid;
+	}
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
 		struct publish_item *ni = realloc(t->items, cap * sizeof(*ni));
@@ -67,6 +135,8 @@ static int add_item(struct publish_tree *t, const char *path, char type, const c
 	strcpy(it->path, path);
 	it->type = type;
 	it->fmt = fmt;
+	parse_fmt(it, fmt);
+	it->id = (uint16_t)id;
 	it->writable = writable;
 	it->min = min;
 	it->max = max;
@@ -75,13 +145,25 @@ static int add_item(struct publish_tree *t, const char *path, char type, const c
 
 int publish_tree_add(struct publish_tree *t, const char *path, char type, const char *fmt)
 {
-	return add_item(t, path, type, fmt, false, 0, 0);
+	return add_item(t, 0, path, type, fmt, false, 0, 0);
 }
 
 int publish_tree_add_writable(struct publish_tree *t, const char *path, char type, double min,
 			      double max)
 {
-	return add_item(t, path, type, NULL, true, min, max);
+	return add_item(t, 0, path, type, NULL, true, min, max);
+}
+
+int publish_tree_add_id(struct publish_tree *t, unsigned id, const char *path, char type,
+			const char *fmt)
+{
+	return id ? add_item(t, id, path, type, fmt, false, 0, 0) : -EINVAL;
+}
+
+int publish_tree_add_writable_id(struct publish_tree *t, unsigned id, const char *path, char type,
+				 double min, double max)
+{
+	return id ? add_item(t, id, path, type, NULL, true, min, max) : -EINVAL;
 }
 
 static int cmp_item(const void *a, const void *b)
@@ -94,6 +176,26 @@ void publish_tree_seal(struct publish_tree *t)
 {
 	qsort(t->items, t->n, sizeof(*t->items), cmp_item);
 	t->sealed = true;
+	/* the items do not move from here on: each id's item, found once */
+	for (size_t k = 0; k < t->nid; k++)
+		t->by_id[k] = NULL;
+	for (size_t k = 0; k < t->n; k++)
+		if (t->items[k].id)
+			t->by_id[t->items[k].id] = &t->items[k];
+}
+
+struct publish_item *publish_tree_item(struct publish_tree *t, unsigned id)
+{
+	return t->sealed && id < t->nid ? t->by_id[id] : NULL;
+}
+
+int publish_tree_set_band(struct publish_tree *t, unsigned id, double band)
+{
+	struct publish_item *it = publish_tree_item(t, id);
+	if (!it || it->type != PUBLISH_T_DOUBLE || !(band >= 0))
+		return -EINVAL;
+	it->band = band;
+	return 0;
 }
 
 struct publish_item *publish_tree_find(struct publish_tree *t, const char *path)
@@ -141,7 +243,8 @@ void publish_item_set_double(struct publish_item *it, double v)
 		publish_item_set_invalid(it);
 		return;
 	}
-	if (it->valid && it->d == v)
+	/* the tolerance keeps a step of exactly the band (3.302 - 3.300 V) a change */
+	if (it->valid && (it->d == v || fabs(v - it->d) < it->band * (1 - 1e-9)))
 		return;
 	it->d = v;
 	it->valid = true;
@@ -217,6 +320,58 @@ void publish_tree_set_string_if(struct publish_tree *t, const char *path, bool v
 		publish_tree_set_invalid(t, path);
 }
 
+void publish_set_int(struct publish_tree *t, unsigned id, int32_t v)
+{
+	struct publish_item *it = publish_tree_item(t, id);
+	if (it)
+		publish_item_set_int(it, v);
+}
+
+void publish_set_double(struct publish_tree *t, unsigned id, double v)
+{
+	struct publish_item *it = publish_tree_item(t, id);
+	if (it)
+		publish_item_set_double(it, v);
+}
+
+void publish_set_string(struct publish_tree *t, unsigned id, const char *v)
+{
+	struct publish_item *it = publish_tree_item(t, id);
+	if (it)
+		publish_item_set_string(it, v);
+}
+
+void publish_set_invalid(struct publish_tree *t, unsigned id)
+{
+	struct publish_item *it = publish_tree_item(t, id);
+	if (it)
+		publish_item_set_invalid(it);
+}
+
+void publish_set_double_if(struct publish_tree *t, unsigned id, bool valid, double v)
+{
+	if (valid)
+		publish_set_double(t, id, v);
+	else
+		publish_set_invalid(t, id);
+}
+
+void publish_set_int_if(struct publish_tree *t, unsigned id, bool valid, int32_t v)
+{
+	if (valid)
+		publish_set_int(t, id, v);
+	else
+		publish_set_invalid(t, id);
+}
+
+void publish_set_string_if(struct publish_tree *t, unsigned id, bool valid, const char *v)
+{
+	if (valid && v[0])
+		publish_set_string(t, id, v);
+	else
+		publish_set_invalid(t, id);
+}
+
 void publish_tree_clear_changes(struct publish_tree *t)
 {
 	for (size_t k = 0; k < t->n; k++)
@@ -267,28 +422,139 @@ static bool queue_room(struct publish_tree *t, DBusConnection *conn)
 	return room;
 }
 
-/* Text of an item, as GetText answers it (never empty). */
-static void publish_item_text(const struct publish_item *it, char *buf, size_t len)
+/* ---- text ---- */
+
+/* Digits of v, most significant first; returns the count (v 0: "0"). */
+static size_t put_u64(char *out, uint64_t v)
 {
+	char d[20];
+	size_t k = 0;
+	do {
+		d[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < k; i++)
+		out[i] = d[k - 1 - i];
+	return k;
+}
+
+/*
+ * v with prec (0..3) decimals, rounded from v's exact binary value with ties
+ * to even as printf does (12.345 is 12.3449999... in binary: "12.34"). v =
+ * mant x 2^e exactly, so v x 10^prec is an exact integer (< 2^63) shifted by
+ * e. Returns 0 for a magnitude past 2^53 (then the caller uses printf).
+ */
+static size_t put_fixed(char *out, double v, unsigned prec)
+{
+	static const uint64_t p10[] = {1, 10, 100, 1000};
+	int e;
+	double m = frexp(fabs(v), &e);
+	uint64_t x = (uint64_t)ldexp(m, 53) * p10[prec];
+	e -= 53;
+	uint64_t q;
+	if (e > 0)
+		return 0;
+	if (e <= -64) {
+		q = 0; /* x < 2^63: below one half */
+	} else {
+		unsigned sh = (unsigned)-e;
+		q = sh ? x >> sh : x;
+		uint64_t rem = sh ? x & ((UINT64_C(1) << sh) - 1) : 0;
+		uint64_t half = sh ? UINT64_C(1) << (sh - 1) : 1;
+		if (sh && (rem > half || (rem == half && (q & 1))))
+			q++;
+	}
+	size_t n = 0;
+	if (signbit(v))
+		out[n++] = '-';
+	n += put_u64(out + n, q / p10[prec]);
+	if (prec) {
+		out[n++] = '.';
+		uint64_t f = q % p10[prec];
+		for (unsigned k = prec; k-- > 0;) {
+			out[n + k] = (char)('0' + f % 10);
+			f /= 10;
+		}
+		n += prec;
+	}
+	return n;
+}
+
+static size_t put_int(char *out, int32_t v)
+{
+	size_t n = 0;
+	int64_t x = v;
+	if (x < 0) {
+		out[n++] = '-';
+		x = -x;
+	}
+	return n + put_u64(out + n, (uint64_t)x);
+}
+
+size_t publish_int_text(char *out, int32_t v)
+{
+	return put_int(out, v);
+}
+
+static size_t put_hex(char *out, uint32_t v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char d[8];
+	size_t k = 0;
+	do {
+		d[k++] = hex[v & 15u];
+		v >>= 4;
+	} while (v);
+	out[0] = '0';
+	out[1] = 'x';
+	for (size_t i = 0; i < k; i++)
+		out[2 + i] = d[k - 1 - i];
+	return 2 + k;
+}
+
+size_t publish_item_text(const struct publish_item *it, char *buf, size_t len)
+{
+	size_t n = 0;
+	if (len < PUBLISH_TEXT_LEN) {
+		buf[0] = '\0';
+		return 0;
+	}
 	if (!it->valid) {
-		snprintf(buf, len, "---");
-		return;
+		memcpy(buf, "---", 4);
+		return 3;
 	}
 	switch (it->type) {
 	case PUBLISH_T_INT:
-		snprintf(buf, len, it->fmt ? it->fmt : "%d", (int)it->i);
+		if (it->conv == 'X')
+			n = put_hex(buf, (uint32_t)it->i);
+		else if (it->conv == 'd' || it->conv == 0)
+			n = put_int(buf, it->i);
+		else {
+			int r = snprintf(buf, len, it->fmt, (int)it->i);
+			return r < 0 ? 0 : (size_t)r >= len ? len - 1 : (size_t)r;
+		}
 		break;
 	case PUBLISH_T_DOUBLE:
-		if (it->fmt)
-			snprintf(buf, len, it->fmt, it->d);
-		else
-			snprintf(buf, len, "%g", it->d);
+		if (it->conv == 'f')
+			n = put_fixed(buf, it->d, it->prec);
+		if (n == 0) {
+			int r = snprintf(buf, len, it->fmt ? it->fmt : "%g", it->d);
+			return r < 0 ? 0 : (size_t)r >= len ? len - 1 : (size_t)r;
+		}
 		break;
 	default:
 		/* Node-RED drops signals with an empty Text, so an empty string shows as ---. */
-		snprintf(buf, len, "%s", it->s[0] ? it->s : "---");
-		break;
+		n = strlen(it->s);
+		if (n == 0) {
+			memcpy(buf, "---", 4);
+			return 3;
+		}
+		memcpy(buf, it->s, n + 1);
+		return n;
 	}
+	size_t sl = strlen(it->suffix);
+	memcpy(buf + n, it->suffix, sl + 1);
+	return n + sl;
 }
 
 /* ---- marshalling ---- */
@@ -322,7 +588,7 @@ static bool append_value(DBusMessageIter *it, const struct publish_item *item)
 
 static bool append_text_variant(DBusMessageIter *it, const struct publish_item *item)
 {
-	char buf[PUBLISH_STR_LEN + 16];
+	char buf[PUBLISH_TEXT_LEN];
 	publish_item_text(item, buf, sizeof(buf));
 	const char *s = buf;
 	DBusMessageIter var;
@@ -350,24 +616,234 @@ static bool append_value_text(DBusMessageIter *it, const struct publish_item *it
 	       dbus_message_iter_close_container(it, &d);
 }
 
-/* a{sa{sv}} of items [from, to) where changed_only filters. */
-static bool append_items(DBusMessageIter *it, const struct publish_tree *t, bool changed_only)
+/* ---- the a{sa{sv}} writer ---- */
+
+/*
+ * ItemsChanged and GetItems carry a{sa{sv}}: path -> {"Value": v, "Text": s}.
+ * Writing it with libdbus's iterators was three quarters of the publisher's
+ * instructions (a type check and a buffer growth per call), so the whole
+ * message is written here in the wire format, in native byte order as libdbus
+ * writes it, into a buffer the tree keeps (grown to the tree's size once, then
+ * reused), and libdbus takes it with dbus_message_demarshal, which validates
+ * it in one pass. tests/publish/test_marshal.c compares the body with
+ * libdbus's own encoding byte for byte for every kind of value.
+ */
+struct wr {
+	uint8_t *b;
+	size_t n;
+};
+
+#define WR_NAME_MAX 256 /* a bus name (the spec's limit: 255) */
+#define WR_HEADER_MAX (256 + WR_NAME_MAX)
+
+/*
+ * The most an item's entry can take: lengths, padding, signatures and keys
+ * (under 96 bytes), its path, and its value and Text: a string twice, a
+ * number's Text under 48 bytes (a printf format's up to PUBLISH_TEXT_LEN).
+ * Sized to what is sent: the buffer is kept, and resident memory is what a
+ * tree's largest message touched.
+ */
+static size_t item_room(const struct publish_item *it)
 {
-	DBusMessageIter arr;
-	if (!dbus_message_iter_open_container(it, DBUS_TYPE_ARRAY, "{sa{sv}}", &arr))
-		return false;
-	for (size_t k = 0; k < t->n; k++) {
-		const struct publish_item *item = &t->items[k];
-		if (changed_only && !item->changed)
-			continue;
-		DBusMessageIter e;
-		const char *key = item->path;
-		if (!dbus_message_iter_open_container(&arr, DBUS_TYPE_DICT_ENTRY, NULL, &e) ||
-		    !dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &key) ||
-		    !append_value_text(&e, item) || !dbus_message_iter_close_container(&arr, &e))
-			return false;
+	size_t n = 96 + strlen(it->path);
+	if (it->type == PUBLISH_T_STRING)
+		return n + 2 * strlen(it->s) + 8;
+	return n + 8 + (it->conv == 'p' ? PUBLISH_TEXT_LEN : 48);
+}
+
+static void w_pad(struct wr *w, size_t a)
+{
+	while (w->n & (a - 1))
+		w->b[w->n++] = 0;
+}
+
+static void w_u32(struct wr *w, uint32_t v)
+{
+	w_pad(w, 4);
+	memcpy(w->b + w->n, &v, 4);
+	w->n += 4;
+}
+
+static void w_str(struct wr *w, const char *s, size_t len)
+{
+	w_u32(w, (uint32_t)len);
+	memcpy(w->b + w->n, s, len);
+	w->b[w->n + len] = 0;
+	w->n += len + 1;
+}
+
+static void w_sig(struct wr *w, const char *sig)
+{
+	size_t len = strlen(sig);
+	w->b[w->n++] = (uint8_t)len;
+	memcpy(w->b + w->n, sig, len + 1);
+	w->n += len + 1;
+}
+
+/* The value's variant; Victron's invalid is an empty int32 array. */
+static void w_value(struct wr *w, const struct publish_item *it)
+{
+	if (!it->valid) {
+		w_sig(w, "ai");
+		w_u32(w, 0); /* length; the int32 elements need no further padding */
+		return;
 	}
-	return dbus_message_iter_close_container(it, &arr);
+	switch (it->type) {
+	case PUBLISH_T_INT:
+		w_sig(w, "i");
+		w_u32(w, (uint32_t)it->i);
+		break;
+	case PUBLISH_T_DOUBLE:
+		w_sig(w, "d");
+		w_pad(w, 8);
+		memcpy(w->b + w->n, &it->d, 8);
+		w->n += 8;
+		break;
+	default:
+		w_sig(w, "s");
+		w_str(w, it->s, strlen(it->s));
+		break;
+	}
+}
+
+/* {path: {"Value": v, "Text": s}}: a dict entry, 8-aligned. */
+static void w_item(struct wr *w, const struct publish_item *it)
+{
+	w_pad(w, 8);
+	w_str(w, it->path, strlen(it->path));
+	w_u32(w, 0);
+	size_t len_at = w->n - 4;
+	w_pad(w, 8);
+	size_t start = w->n;
+	w_str(w, "Value", 5);
+	w_value(w, it);
+	w_pad(w, 8);
+	w_str(w, "Text", 4);
+	w_sig(w, "s");
+	w_pad(w, 4);
+	/* the text straight into its place after its length */
+	uint32_t tl = (uint32_t)publish_item_text(it, (char *)w->b + w->n + 4, PUBLISH_TEXT_LEN);
+	memcpy(w->b + w->n, &tl, 4);
+	w->n += 4 + tl + 1;
+	uint32_t inner = (uint32_t)(w->n - start);
+	memcpy(w->b + len_at, &inner, 4);
+}
+
+static void w_field_str(struct wr *w, uint8_t code, const char *sig, const char *v)
+{
+	w_pad(w, 8);
+	w->b[w->n++] = code;
+	w_sig(w, sig);
+	if (sig[0] == 'g')
+		w_sig(w, v);
+	else
+		w_str(w, v, strlen(v));
+}
+
+/*
+ * A header: a signal on "/" (reply_to NULL) or the return of reply_to; both
+ * flagged no-reply-expected as libdbus flags them. Returns where the body
+ * length goes; the body starts at w->n (8-aligned).
+ */
+static size_t w_header(struct wr *w, uint32_t serial, const char *member, DBusMessage *reply_to)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w->b[0] = 'B';
+#else
+	w->b[0] = 'l';
+#endif
+	w->b[1] = reply_to ? DBUS_MESSAGE_TYPE_METHOD_RETURN : DBUS_MESSAGE_TYPE_SIGNAL;
+	w->b[2] = 0x1; /* NO_REPLY_EXPECTED */
+	w->b[3] = 1;   /* protocol version */
+	w->n = 4;
+	w_u32(w, 0);
+	size_t body_at = w->n - 4;
+	w_u32(w, serial);
+	w_u32(w, 0);
+	size_t fields_at = w->n - 4;
+	w_pad(w, 8);
+	size_t start = w->n;
+	if (reply_to) {
+		w_pad(w, 8);
+		w->b[w->n++] = DBUS_HEADER_FIELD_REPLY_SERIAL;
+		w_sig(w, "u");
+		w_u32(w, dbus_message_get_serial(reply_to));
+		const char *dest = dbus_message_get_sender(reply_to);
+		if (dest)
+			w_field_str(w, DBUS_HEADER_FIELD_DESTINATION, "s", dest);
+	} else {
+		w_field_str(w, DBUS_HEADER_FIELD_PATH, "o", "/");
+		w_field_str(w, DBUS_HEADER_FIELD_INTERFACE, "s", BUSITEM_IFACE);
+		w_field_str(w, DBUS_HEADER_FIELD_MEMBER, "s", member);
+	}
+	w_field_str(w, DBUS_HEADER_FIELD_SIGNATURE, "g", "a{sa{sv}}");
+	uint32_t fl = (uint32_t)(w->n - start);
+	memcpy(w->b + fields_at, &fl, 4);
+	w_pad(w, 8);
+	return body_at;
+}
+
+/*
+ * The message with the items (changed ones only when changed_only) as a
+ * DBusMessage, NULL without memory or when libdbus refuses it (a string that
+ * is no UTF-8, which its iterators refused as well).
+ */
+static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, bool changed_only)
+{
+	/* the text is printed in place: PUBLISH_TEXT_LEN of room after the last item's start */
+	size_t need = WR_HEADER_MAX + PUBLISH_TEXT_LEN;
+	for (size_t k = 0; k < t->n; k++)
+		if (!changed_only || t->items[k].changed)
+			need += item_room(&t->items[k]);
+	const char *dest = reply_to ? dbus_message_get_sender(reply_to) : NULL;
+	if (dest && strlen(dest) >= WR_NAME_MAX)
+		return NULL;
+	struct publish_msgbuf *mb = t->msg;
+	if (need > mb->cap) {
+		uint8_t *nb = realloc(mb->b, need);
+		if (!nb)
+			return NULL;
+		mb->b = nb;
+		mb->cap = need;
+	}
+	/*
+	 * Serial: libdbus numbers a message only when it has none, and a
+	 * demarshalled one must have one. Ours count up from 2^31, libdbus's
+	 * from 1: they would meet after 2^31 messages, and even then a serial
+	 * equal to another message's does no harm (serials only pair a method
+	 * call with its reply, and nobody replies to a signal; a reply of ours
+	 * pairs by the caller's serial, not its own).
+	 */
+	if (++t->serial < 0x80000000u)
+		t->serial = 0x80000000u;
+	struct wr w = {.b = mb->b};
+	size_t body_at = w_header(&w, t->serial, "ItemsChanged", reply_to);
+	size_t body = w.n;
+	w_u32(&w, 0);
+	size_t len_at = w.n - 4;
+	w_pad(&w, 8);
+	size_t start = w.n;
+	for (size_t k = 0; k < t->n; k++)
+		if (!changed_only || t->items[k].changed)
+			w_item(&w, &t->items[k]);
+	uint32_t al = (uint32_t)(w.n - start);
+	memcpy(w.b + len_at, &al, 4);
+	uint32_t bl = (uint32_t)(w.n - body);
+	memcpy(w.b + body_at, &bl, 4);
+	DBusError err;
+	dbus_error_init(&err);
+	DBusMessage *m = dbus_message_demarshal((const char *)w.b, (int)w.n, &err);
+	if (!m)
+		log_debug("publish: %s not sent: %s", reply_to ? "GetItems" : "ItemsChanged",
+			  err.message ? err.message : "?");
+	dbus_error_free(&err);
+	return m;
+}
+
+DBusMessage *publish_tree_items_message(struct publish_tree *t, DBusMessage *reply_to,
+					bool changed_only)
+{
+	return build_items(t, reply_to, changed_only);
 }
 
 int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path)
@@ -382,17 +858,16 @@ int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_pa
 	if (!queue_room(t, conn))
 		return -EAGAIN; /* the items stay changed: the next flush sends them */
 	int sent = 0;
-	DBusMessage *m = dbus_message_new_signal("/", BUSITEM_IFACE, "ItemsChanged");
+	DBusMessage *m = build_items(t, NULL, true);
 	if (!m)
 		return -ENOMEM;
-	DBusMessageIter it;
-	dbus_message_iter_init_append(m, &it);
-	if (!append_items(&it, t, true) || !dbus_connection_send(conn, m, NULL)) {
+	if (!dbus_connection_send(conn, m, NULL)) {
 		dbus_message_unref(m);
 		return -ENOMEM;
 	}
 	dbus_message_unref(m);
 	sent++;
+	DBusMessageIter it;
 	for (size_t k = 0; per_path && k < t->n; k++) {
 		const struct publish_item *item = &t->items[k];
 		if (!item->changed)
@@ -500,7 +975,7 @@ static DBusMessage *node_values(DBusMessage *msg, const struct publish_tree *t, 
 			break;
 		const char *key = item->path + plen;
 		if (text) {
-			char buf[PUBLISH_STR_LEN + 16];
+			char buf[PUBLISH_TEXT_LEN];
 			publish_item_text(item, buf, sizeof(buf));
 			const char *s = buf;
 			DBusMessageIter e;
@@ -638,6 +1113,41 @@ bool publish_variant_number(DBusMessageIter *v, double *ret)
 		break;
 	}
 	return true;
+}
+
+int publish_bus_connect(const char *address, DBusHandleMessageFunction filter, void *ctx,
+			long max_received, DBusConnection **ret)
+{
+	DBusError err;
+	dbus_error_init(&err);
+	DBusConnection *c;
+	if (address) {
+		c = dbus_connection_open_private(address, &err);
+		if (c && !dbus_bus_register(c, &err)) {
+			dbus_connection_close(c);
+			dbus_connection_unref(c);
+			c = NULL;
+		}
+	} else {
+		/* honours DBUS_SYSTEM_BUS_ADDRESS */
+		c = dbus_bus_get_private(DBUS_BUS_SYSTEM, &err);
+	}
+	if (!c) {
+		log_debug("publish: cannot connect to D-Bus %s: %s", address ? address : "(system)",
+			  err.message ? err.message : "?");
+		dbus_error_free(&err);
+		return -ECONNREFUSED;
+	}
+	dbus_connection_set_exit_on_disconnect(c, FALSE);
+	if (max_received > 0)
+		dbus_connection_set_max_received_size(c, max_received);
+	if (!dbus_connection_add_filter(c, filter, ctx, NULL)) {
+		dbus_connection_close(c);
+		dbus_connection_unref(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
 }
 
 void publish_bus_name_owner(DBusConnection *c, const char *name, char *out, size_t len,
@@ -779,7 +1289,7 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 		dbus_message_iter_init_append(r, &it);
 		bool ok;
 		if (text) {
-			char buf[PUBLISH_STR_LEN + 16];
+			char buf[PUBLISH_TEXT_LEN];
 			publish_item_text(leaf, buf, sizeof(buf));
 			const char *s = buf;
 			ok = dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &s);
@@ -796,16 +1306,7 @@ DBusHandlerResult publish_tree_handle(DBusConnection *conn, DBusMessage *msg, vo
 		if (!no_args)
 			return reply_error(t, conn, msg, DBUS_ERROR_INVALID_ARGS,
 					   "takes no arguments");
-		DBusMessage *r = dbus_message_new_method_return(msg);
-		if (!r)
-			return DBUS_HANDLER_RESULT_NEED_MEMORY;
-		DBusMessageIter it;
-		dbus_message_iter_init_append(r, &it);
-		if (!append_items(&it, t, false)) {
-			dbus_message_unref(r);
-			return DBUS_HANDLER_RESULT_NEED_MEMORY;
-		}
-		return send_reply(t, conn, r);
+		return send_reply(t, conn, build_items(t, msg, false));
 	}
 	if (strcmp(member, "SetValue") == 0 && leaf) {
 		if (!dbus_message_has_signature(msg, "v") && !dbus_message_has_signature(msg, "ai"))

@@ -4,7 +4,8 @@
  * (internal to publish/). Items have a fixed D-Bus type for their whole life:
  * int32, double or string; invalid is sent as an empty int32 array with Text
  * "---". Values are stored with a changed flag; publish_tree_flush() sends
- * one ItemsChanged with exactly the changed items.
+ * one ItemsChanged with exactly the changed items, written in the wire format
+ * by busitem.c itself (docs/DBUS.md, "Encoding").
  */
 #ifndef SB_PUBLISH_BUSITEM_H
 #define SB_PUBLISH_BUSITEM_H
@@ -26,6 +27,14 @@ struct publish_item {
 	bool changed;
 	bool writable;
 	bool quiet; /* a counter: sent only with other changes or on release */
+	/* Text, parsed from the printf-like format once when the item is added:
+	 * 'f' fixed with prec decimals, 'd' decimal, 'X' "0x" hex, each followed by
+	 * suffix; 0 plain; 'p' anything else, printed with fmt (no path of ours) */
+	char conv;
+	uint8_t prec;
+	char suffix[8];
+	uint16_t id; /* the caller's id (publish_tree_add_id), 0 = none */
+	double band; /* deadband: a double less than this from the value held is no change */
 	int32_t i;
 	double d;
 	char s[PUBLISH_STR_LEN];
@@ -33,7 +42,30 @@ struct publish_item {
 	double min, max; /* accepted range of a writable number */
 };
 
+/*
+ * Text of an item as GetText answers it and as ItemsChanged carries it (never
+ * empty). Without printf: it runs for every changed item of every cycle, and
+ * prints exactly what printf would (correctly rounded decimals, ties to even).
+ * Returns the length written (len >= PUBLISH_TEXT_LEN is always enough).
+ */
+#define PUBLISH_TEXT_LEN (PUBLISH_STR_LEN + 32)
+size_t publish_item_text(const struct publish_item *it, char *buf, size_t len);
+/* v in decimal, without a terminator (at most 11 characters); returns the length. */
+size_t publish_int_text(char *out, int32_t v);
+
 struct publish_tree;
+
+/*
+ * Where ItemsChanged and GetItems replies are written (grown to the largest
+ * message, then reused). A tree has its own; the trees of one thread may
+ * share one (publish_tree_share_buffer): one buffer for all services, not
+ * one each. publish_msgbuf_free after the last tree that used it.
+ */
+struct publish_msgbuf {
+	uint8_t *b;
+	size_t cap;
+};
+void publish_msgbuf_free(struct publish_msgbuf *m);
 
 /*
  * Shared by the bus code of publish/: a number in a variant of any numeric
@@ -41,6 +73,14 @@ struct publish_tree;
  * the current unique owner of name ("" when none), asked of the bus daemon.
  */
 bool publish_variant_number(DBusMessageIter *v, double *ret);
+/*
+ * A private connection to address (NULL: the system bus, DBUS_SYSTEM_BUS_ADDRESS
+ * honoured), registered, that does not exit the process on a loss, with
+ * filter installed and incoming messages capped at max_received bytes (0:
+ * libdbus's default). 0, -ECONNREFUSED (logged at debug) or -ENOMEM.
+ */
+int publish_bus_connect(const char *address, DBusHandleMessageFunction filter, void *ctx,
+			long max_received, DBusConnection **ret);
 void publish_bus_name_owner(DBusConnection *c, const char *name, char *out, size_t len,
 			    int timeout_ms);
 
@@ -54,12 +94,39 @@ typedef int (*publish_write_fn)(void *ctx, struct publish_tree *t, struct publis
 
 int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret);
 void publish_tree_free(struct publish_tree *t);
+/* Write this tree's messages into m (of the same thread) instead of its own buffer. */
+void publish_tree_share_buffer(struct publish_tree *t, struct publish_msgbuf *m);
 
 /* Building: add every path (invalid), then seal (sorts; no more adds). */
 int publish_tree_add(struct publish_tree *t, const char *path, char type, const char *fmt);
 int publish_tree_add_writable(struct publish_tree *t, const char *path, char type, double min,
 			      double max);
 void publish_tree_seal(struct publish_tree *t);
+
+/*
+ * Paths by id: the fill of every cycle addresses its items by a number the
+ * caller gives each path when adding it (1..65535, its own enum), so no
+ * path is looked up by its string after the tree is sealed. An id the tree
+ * was not built with (a pack-only path on the aggregate) is NULL / ignored.
+ */
+int publish_tree_add_id(struct publish_tree *t, unsigned id, const char *path, char type,
+			const char *fmt);
+int publish_tree_add_writable_id(struct publish_tree *t, unsigned id, const char *path, char type,
+				 double min, double max);
+struct publish_item *publish_tree_item(struct publish_tree *t, unsigned id);
+void publish_set_int(struct publish_tree *t, unsigned id, int32_t v);
+void publish_set_double(struct publish_tree *t, unsigned id, double v);
+void publish_set_string(struct publish_tree *t, unsigned id, const char *v);
+void publish_set_invalid(struct publish_tree *t, unsigned id);
+void publish_set_double_if(struct publish_tree *t, unsigned id, bool valid, double v);
+void publish_set_int_if(struct publish_tree *t, unsigned id, bool valid, int32_t v);
+void publish_set_string_if(struct publish_tree *t, unsigned id, bool valid, const char *v);
+/*
+ * A deadband for a double path (after seal): a new value less than band from
+ * the one held is no change (the bus keeps the held one). -EINVAL for an id
+ * not in the tree or not a double.
+ */
+int publish_tree_set_band(struct publish_tree *t, unsigned id, double band);
 
 struct publish_item *publish_tree_find(struct publish_tree *t, const char *path);
 
@@ -100,6 +167,14 @@ uint64_t publish_tree_requests(const struct publish_tree *t);
  * cap (nothing sent, items stay changed) or a negative errno.
  */
 int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path);
+
+/*
+ * The a{sa{sv}} message as the flush and GetItems write it: ItemsChanged on
+ * "/" (reply_to NULL) or the return of reply_to, with the changed items only
+ * or all of them. NULL without memory or for a string that is no UTF-8.
+ */
+DBusMessage *publish_tree_items_message(struct publish_tree *t, DBusMessage *reply_to,
+					bool changed_only);
 
 /*
  * Quiet items (diagnostic counters that move every poll) are current in

@@ -112,8 +112,27 @@ static void source_value(struct publish_ext *e, const char *path, DBusMessageIte
 	}
 }
 
-/* a{sa{sv}} of GetItems or ItemsChanged: absolute path -> {Value, Text}. */
-static void source_items(struct publish_ext *e, DBusMessage *m)
+/* The "Value" entry of the a{sv} whose entries d walks, into *ret_var; false without one. */
+static bool sv_value(DBusMessageIter *d, DBusMessageIter *ret_var)
+{
+	for (; dbus_message_iter_get_arg_type(d) == DBUS_TYPE_DICT_ENTRY;
+	     dbus_message_iter_next(d)) {
+		DBusMessageIter de;
+		const char *key;
+		dbus_message_iter_recurse(d, &de);
+		dbus_message_iter_get_basic(&de, &key);
+		if (strcmp(key, "Value") != 0)
+			continue;
+		dbus_message_iter_next(&de);
+		dbus_message_iter_recurse(&de, ret_var);
+		return true;
+	}
+	return false;
+}
+
+/* fn(e, path, value) for each entry of an a{sa{sv}} (GetItems, ItemsChanged) with a Value. */
+static void items_each(struct publish_ext *e, DBusMessage *m,
+		       void (*fn)(struct publish_ext *e, const char *path, DBusMessageIter *var))
 {
 	if (!dbus_message_has_signature(m, "a{sa{sv}}"))
 		return;
@@ -122,25 +141,21 @@ static void source_items(struct publish_ext *e, DBusMessage *m)
 	dbus_message_iter_recurse(&it, &arr);
 	for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY;
 	     dbus_message_iter_next(&arr)) {
-		DBusMessageIter ent, d;
+		DBusMessageIter ent, d, var;
 		const char *path;
 		dbus_message_iter_recurse(&arr, &ent);
 		dbus_message_iter_get_basic(&ent, &path);
 		dbus_message_iter_next(&ent);
 		dbus_message_iter_recurse(&ent, &d);
-		for (; dbus_message_iter_get_arg_type(&d) == DBUS_TYPE_DICT_ENTRY;
-		     dbus_message_iter_next(&d)) {
-			DBusMessageIter de, var;
-			const char *key;
-			dbus_message_iter_recurse(&d, &de);
-			dbus_message_iter_get_basic(&de, &key);
-			if (strcmp(key, "Value") != 0)
-				continue;
-			dbus_message_iter_next(&de);
-			dbus_message_iter_recurse(&de, &var);
-			source_value(e, path, &var);
-		}
+		if (sv_value(&d, &var))
+			fn(e, path, &var);
 	}
+}
+
+/* a{sa{sv}} of GetItems or ItemsChanged: absolute path -> {Value, Text}. */
+static void source_items(struct publish_ext *e, DBusMessage *m)
+{
+	items_each(e, m, source_value);
 }
 
 /* The Value of a PropertiesChanged a{sv}, into *ret_var; false when it has none. */
@@ -151,19 +166,7 @@ static bool changed_value(DBusMessage *m, DBusMessageIter *ret_var)
 	DBusMessageIter it, arr;
 	dbus_message_iter_init(m, &it);
 	dbus_message_iter_recurse(&it, &arr);
-	for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY;
-	     dbus_message_iter_next(&arr)) {
-		DBusMessageIter de;
-		const char *key;
-		dbus_message_iter_recurse(&arr, &de);
-		dbus_message_iter_get_basic(&de, &key);
-		if (strcmp(key, "Value") != 0)
-			continue;
-		dbus_message_iter_next(&de);
-		dbus_message_iter_recurse(&de, ret_var);
-		return true;
-	}
-	return false;
+	return sv_value(&arr, ret_var);
 }
 
 static void set_min_soc(struct publish_ext *e, DBusMessageIter *var)
@@ -189,14 +192,21 @@ static void source_clear(struct publish_ext *e)
 	e->connected = true;
 }
 
+/* The reply of pc, whose call is done: *slot (where it was kept) no longer holds it. */
+static DBusMessage *take_reply(DBusPendingCall *pc, DBusPendingCall **slot)
+{
+	DBusMessage *r = dbus_pending_call_steal_reply(pc);
+	if (pc == *slot) {
+		dbus_pending_call_unref(*slot);
+		*slot = NULL;
+	}
+	return r;
+}
+
 static void items_reply(DBusPendingCall *pc, void *ctx)
 {
 	struct publish_ext *e = ctx;
-	DBusMessage *r = dbus_pending_call_steal_reply(pc);
-	if (pc == e->items_call) {
-		dbus_pending_call_unref(e->items_call);
-		e->items_call = NULL;
-	}
+	DBusMessage *r = take_reply(pc, &e->items_call);
 	if (!r)
 		return;
 	const char *from = dbus_message_get_sender(r);
@@ -212,11 +222,7 @@ static void items_reply(DBusPendingCall *pc, void *ctx)
 static void min_soc_reply(DBusPendingCall *pc, void *ctx)
 {
 	struct publish_ext *e = ctx;
-	DBusMessage *r = dbus_pending_call_steal_reply(pc);
-	if (pc == e->min_soc_call) {
-		dbus_pending_call_unref(e->min_soc_call);
-		e->min_soc_call = NULL;
-	}
+	DBusMessage *r = take_reply(pc, &e->min_soc_call);
 	if (!r)
 		return;
 	const char *from = dbus_message_get_sender(r);
@@ -293,6 +299,13 @@ static void settings_owner(struct publish_ext *e, const char *owner)
 		   min_soc_reply, &e->min_soc_call);
 }
 
+/* An entry of a settings ItemsChanged: only the ESS minimum SOC is ours to read. */
+static void settings_item(struct publish_ext *e, const char *path, DBusMessageIter *var)
+{
+	if (strcmp(path, MIN_SOC_PATH) == 0)
+		set_min_soc(e, var);
+}
+
 static DBusHandlerResult ext_filter(DBusConnection *conn, DBusMessage *msg, void *ctx)
 {
 	(void)conn;
@@ -323,34 +336,8 @@ static DBusHandlerResult ext_filter(DBusConnection *conn, DBusMessage *msg, void
 		if (from_source)
 			source_items(e, msg);
 		/* localsettings sends PropertiesChanged; a newer one may batch */
-		if (from_settings && dbus_message_has_signature(msg, "a{sa{sv}}")) {
-			DBusMessageIter it, arr;
-			dbus_message_iter_init(msg, &it);
-			dbus_message_iter_recurse(&it, &arr);
-			for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY;
-			     dbus_message_iter_next(&arr)) {
-				DBusMessageIter ent, d;
-				const char *p;
-				dbus_message_iter_recurse(&arr, &ent);
-				dbus_message_iter_get_basic(&ent, &p);
-				if (strcmp(p, MIN_SOC_PATH) != 0)
-					continue;
-				dbus_message_iter_next(&ent);
-				dbus_message_iter_recurse(&ent, &d);
-				for (; dbus_message_iter_get_arg_type(&d) == DBUS_TYPE_DICT_ENTRY;
-				     dbus_message_iter_next(&d)) {
-					DBusMessageIter de;
-					const char *key;
-					dbus_message_iter_recurse(&d, &de);
-					dbus_message_iter_get_basic(&de, &key);
-					if (strcmp(key, "Value") != 0)
-						continue;
-					dbus_message_iter_next(&de);
-					dbus_message_iter_recurse(&de, &var);
-					set_min_soc(e, &var);
-				}
-			}
-		}
+		if (from_settings)
+			items_each(e, msg, settings_item);
 	} else if (dbus_message_is_signal(msg, BUSITEM_IFACE, "PropertiesChanged") &&
 		   changed_value(msg, &var)) {
 		if (from_source)
@@ -422,28 +409,10 @@ static void add_match(DBusConnection *c, const char *fmt, const char *a, const c
 
 static int ext_connect(struct publish_ext *e)
 {
-	DBusError err;
-	dbus_error_init(&err);
 	DBusConnection *c;
-	if (e->address) {
-		c = dbus_connection_open_private(e->address, &err);
-		if (c && !dbus_bus_register(c, &err)) {
-			dbus_connection_close(c);
-			dbus_connection_unref(c);
-			c = NULL;
-		}
-	} else {
-		c = dbus_bus_get_private(DBUS_BUS_SYSTEM, &err);
-	}
-	dbus_error_free(&err);
-	if (!c)
-		return -ECONNREFUSED;
-	dbus_connection_set_exit_on_disconnect(c, FALSE);
-	if (!dbus_connection_add_filter(c, ext_filter, e, NULL)) {
-		dbus_connection_close(c);
-		dbus_connection_unref(c);
-		return -ENOMEM;
-	}
+	int r = publish_bus_connect(e->address, ext_filter, e, 0, &c);
+	if (r < 0)
+		return r;
 	e->conn = c;
 	/* subscribe first, then ask who owns the names: a change in between is signalled */
 	static const char noc[] =

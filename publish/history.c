@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bms/fields.h"
+#include "publish/pathids.h"
 #include "publish/paths.h"
 
 static void extremes(bool *have, double *lo, double *hi, double vlo, double vhi)
@@ -116,39 +117,38 @@ static double round_to(double v, double step)
 void publish_history_fill(struct publish_tree *t, const struct publish_history *h,
 			  const struct bms_snapshot *s)
 {
-	publish_tree_set_int_if(t, "/History/ChargeCycles", s->valid & BMS_V_CYCLES,
-				(int32_t)(s->cycles & 0x7fffffff));
-	publish_tree_set_double_if(t, "/History/MinimumVoltage", h->have_v, h->min_v);
-	publish_tree_set_double_if(t, "/History/MaximumVoltage", h->have_v, h->max_v);
-	publish_tree_set_double_if(t, "/History/MinimumCellVoltage", h->have_cell, h->min_cell);
-	publish_tree_set_double_if(t, "/History/MaximumCellVoltage", h->have_cell, h->max_cell);
-	publish_tree_set_double_if(t, "/History/MinimumTemperature", h->have_temp, h->min_temp);
-	publish_tree_set_double_if(t, "/History/MaximumTemperature", h->have_temp, h->max_temp);
+	publish_set_int_if(t, PP_HISTORY_CHARGE_CYCLES, s->valid & BMS_V_CYCLES,
+			   (int32_t)(s->cycles & 0x7fffffff));
+	publish_set_double_if(t, PP_HISTORY_MINIMUM_VOLTAGE, h->have_v, h->min_v);
+	publish_set_double_if(t, PP_HISTORY_MAXIMUM_VOLTAGE, h->have_v, h->max_v);
+	publish_set_double_if(t, PP_HISTORY_MINIMUM_CELL_VOLTAGE, h->have_cell, h->min_cell);
+	publish_set_double_if(t, PP_HISTORY_MAXIMUM_CELL_VOLTAGE, h->have_cell, h->max_cell);
+	publish_set_double_if(t, PP_HISTORY_MINIMUM_TEMPERATURE, h->have_temp, h->min_temp);
+	publish_set_double_if(t, PP_HISTORY_MAXIMUM_TEMPERATURE, h->have_temp, h->max_temp);
 	/* energy and Ah only from the first integration step: before it nothing is known */
 	bool run =
 		h->last_ms != 0 || h->charged_kwh > 0 || h->discharged_kwh > 0 || h->total_ah > 0;
-	publish_tree_set_double_if(t, "/History/ChargedEnergy", run,
-				   round_to(h->charged_kwh, 0.001));
-	publish_tree_set_double_if(t, "/History/DischargedEnergy", run,
-				   round_to(h->discharged_kwh, 0.001));
+	publish_set_double_if(t, PP_HISTORY_CHARGED_ENERGY, run, round_to(h->charged_kwh, 0.001));
+	publish_set_double_if(t, PP_HISTORY_DISCHARGED_ENERGY, run,
+			      round_to(h->discharged_kwh, 0.001));
 	/* Victron publishes Ah taken out as negative numbers */
-	publish_tree_set_double_if(t, "/History/TotalAhDrawn", run, -round_to(h->total_ah, 0.01));
-	publish_tree_set_double_if(t, "/History/LastDischarge", run, -round_to(h->last_ah, 0.01));
-	publish_tree_set_double_if(t, "/History/DeepestDischarge", h->have_deepest,
-				   -round_to(h->deepest_ah, 0.01));
+	publish_set_double_if(t, PP_HISTORY_TOTAL_AH_DRAWN, run, -round_to(h->total_ah, 0.01));
+	publish_set_double_if(t, PP_HISTORY_LAST_DISCHARGE, run, -round_to(h->last_ah, 0.01));
+	publish_set_double_if(t, PP_HISTORY_DEEPEST_DISCHARGE, h->have_deepest,
+			      -round_to(h->deepest_ah, 0.01));
 	bool cyc = (s->valid & BMS_V_CYCLES) && s->cycles > 0;
-	publish_tree_set_double_if(t, "/History/AverageDischarge", run && cyc,
-				   cyc ? -round_to(h->total_ah / s->cycles, 0.01) : 0);
-	publish_tree_set_int_if(t, "/History/FullDischarges", run, h->full_discharges);
-	publish_tree_set_int_if(t, "/History/AutomaticSyncs", run, h->syncs);
-	publish_tree_set_int_if(t, "/History/TimeSinceLastFullCharge", h->have_full,
-				(int32_t)fmin(floor(h->since_full_s / 60.0) * 60.0, 2147483647.0));
+	publish_set_double_if(t, PP_HISTORY_AVERAGE_DISCHARGE, run && cyc,
+			      cyc ? -round_to(h->total_ah / s->cycles, 0.01) : 0);
+	publish_set_int_if(t, PP_HISTORY_FULL_DISCHARGES, run, h->full_discharges);
+	publish_set_int_if(t, PP_HISTORY_AUTOMATIC_SYNCS, run, h->syncs);
+	publish_set_int_if(t, PP_HISTORY_TIME_SINCE_LAST_FULL_CHARGE, h->have_full,
+			   (int32_t)fmin(floor(h->since_full_s / 60.0) * 60.0, 2147483647.0));
 	/* the BMS's lifetime counters (paths.c fill_prot_events) win when it keeps them */
 	if (!(s->valid & BMS_V_PROT_EVENTS)) {
 		/* our count: known once the BMS reports alarms (or we counted some before) */
 		bool al = (s->valid & BMS_V_ALARMS) || h->low_alarms || h->high_alarms;
-		publish_tree_set_int_if(t, "/History/LowVoltageAlarms", al, h->low_alarms);
-		publish_tree_set_int_if(t, "/History/HighVoltageAlarms", al, h->high_alarms);
+		publish_set_int_if(t, PP_HISTORY_LOW_VOLTAGE_ALARMS, al, h->low_alarms);
+		publish_set_int_if(t, PP_HISTORY_HIGH_VOLTAGE_ALARMS, al, h->high_alarms);
 	}
 }
 

@@ -14,69 +14,82 @@
 
 #include "bms/fields.h"
 #include "bms/stats.h"
+#include "publish/pathids.h"
+#include "publish/publish_config.h"
+
+static const char *const path_names[] = {
+#define PP_NAME(n, p) [PP_##n] = p,
+	PUBLISH_PATHS(PP_NAME)
+#undef PP_NAME
+};
+
+const char *publish_path_name(unsigned id)
+{
+	return id < sizeof(path_names) / sizeof(path_names[0]) ? path_names[id] : NULL;
+}
 
 struct path_def {
-	const char *path;
+	unsigned id; /* enum publish_path_id */
 	char type;
 	const char *fmt;
 };
 
 static const struct path_def common_paths[] = {
-	{"/Mgmt/ProcessName", 's', NULL},
-	{"/Mgmt/ProcessVersion", 's', NULL},
-	{"/Mgmt/Connection", 's', NULL},
-	{"/DeviceInstance", 'i', NULL},
-	{"/ProductId", 'i', "0x%X"},
-	{"/ProductName", 's', NULL},
-	{"/FirmwareVersion", 's', NULL},
-	{"/HardwareVersion", 'i', NULL},
-	{"/Serial", 's', NULL},
-	{"/Connected", 'i', NULL},
-	{"/State", 'i', NULL},
-	{"/Dc/0/Voltage", 'd', "%.2fV"},
-	{"/Dc/0/Current", 'd', "%.1fA"},
-	{"/Dc/0/Power", 'd', "%.0fW"},
-	{"/Dc/0/Temperature", 'd', "%.1f°C"},
-	{"/Soc", 'd', "%.0f%%"},
-	{"/Soh", 'd', "%.0f%%"},
-	{"/Capacity", 'd', "%.1fAh"},
-	{"/InstalledCapacity", 'd', "%.1fAh"},
-	{"/ConsumedAmphours", 'd', "%.1fAh"},
-	{"/TimeToGo", 'i', "%ds"}, /* int seconds, as Victron's monitors and the Python driver */
-	{"/Info/MaxChargeVoltage", 'd', "%.2fV"},
-	{"/Info/MaxChargeCurrent", 'd', "%.1fA"},
-	{"/Info/MaxDischargeCurrent", 'd', "%.1fA"},
-	{"/Info/BatteryLowVoltage", 'd', "%.2fV"},
-	{"/Info/ChargeMode", 's', NULL},
-	{"/Info/ChargeLimitation", 's', NULL},
-	{"/Info/DischargeLimitation", 's', NULL},
-	{"/Io/AllowToCharge", 'i', NULL},
-	{"/Io/AllowToDischarge", 'i', NULL},
-	{"/Io/AllowToBalance", 'i', NULL},
-	{"/Balancing", 'i', NULL},
-	{"/Heating", 'i', NULL},
-	{"/System/MinCellVoltage", 'd', "%.3fV"},
-	{"/System/MaxCellVoltage", 'd', "%.3fV"},
-	{"/System/MinVoltageCellId", 's', NULL},
-	{"/System/MaxVoltageCellId", 's', NULL},
-	{"/System/MinCellTemperature", 'd', "%.1f°C"},
-	{"/System/MaxCellTemperature", 'd', "%.1f°C"},
-	{"/System/MinTemperatureCellId", 's', NULL},
-	{"/System/MaxTemperatureCellId", 's', NULL},
-	{"/System/MOSTemperature", 'd', "%.1f°C"},
-	{"/System/NrOfCellsPerBattery", 'i', NULL},
-	{"/System/NrOfModulesOnline", 'i', NULL},
-	{"/System/NrOfModulesOffline", 'i', NULL},
-	{"/System/NrOfModulesBlockingCharge", 'i', NULL},
-	{"/System/NrOfModulesBlockingDischarge", 'i', NULL},
-	{"/Alarms/BmsCable", 'i', NULL},
-	{"/ErrorCode", 'i', NULL},
-	{"/ConnectionInformation", 's', NULL},
-	{"/Settings/HasSettings", 'i', NULL},
-	{"/Settings/HasTemperature", 'i', NULL},
-	{"/DeviceName", 's', NULL},
-	{"/Settings/HasStarterVoltage", 'i', NULL},
-	{NULL, 0, NULL},
+	{PP_MGMT_PROCESS_NAME, 's', NULL},
+	{PP_MGMT_PROCESS_VERSION, 's', NULL},
+	{PP_MGMT_CONNECTION, 's', NULL},
+	{PP_DEVICE_INSTANCE, 'i', NULL},
+	{PP_PRODUCT_ID, 'i', "0x%X"},
+	{PP_PRODUCT_NAME, 's', NULL},
+	{PP_FIRMWARE_VERSION, 's', NULL},
+	{PP_HARDWARE_VERSION, 'i', NULL},
+	{PP_SERIAL, 's', NULL},
+	{PP_CONNECTED, 'i', NULL},
+	{PP_STATE, 'i', NULL},
+	{PP_DC_0_VOLTAGE, 'd', "%.2fV"},
+	{PP_DC_0_CURRENT, 'd', "%.1fA"},
+	{PP_DC_0_POWER, 'd', "%.0fW"},
+	{PP_DC_0_TEMPERATURE, 'd', "%.1f°C"},
+	{PP_SOC, 'd', "%.0f%%"},
+	{PP_SOH, 'd', "%.0f%%"},
+	{PP_CAPACITY, 'd', "%.1fAh"},
+	{PP_INSTALLED_CAPACITY, 'd', "%.1fAh"},
+	{PP_CONSUMED_AMPHOURS, 'd', "%.1fAh"},
+	{PP_TIME_TO_GO, 'i', "%ds"}, /* int seconds, as Victron's monitors and the Python driver */
+	{PP_INFO_MAX_CHARGE_VOLTAGE, 'd', "%.2fV"},
+	{PP_INFO_MAX_CHARGE_CURRENT, 'd', "%.1fA"},
+	{PP_INFO_MAX_DISCHARGE_CURRENT, 'd', "%.1fA"},
+	{PP_INFO_BATTERY_LOW_VOLTAGE, 'd', "%.2fV"},
+	{PP_INFO_CHARGE_MODE, 's', NULL},
+	{PP_INFO_CHARGE_LIMITATION, 's', NULL},
+	{PP_INFO_DISCHARGE_LIMITATION, 's', NULL},
+	{PP_IO_ALLOW_TO_CHARGE, 'i', NULL},
+	{PP_IO_ALLOW_TO_DISCHARGE, 'i', NULL},
+	{PP_IO_ALLOW_TO_BALANCE, 'i', NULL},
+	{PP_BALANCING, 'i', NULL},
+	{PP_HEATING, 'i', NULL},
+	{PP_SYSTEM_MIN_CELL_VOLTAGE, 'd', "%.3fV"},
+	{PP_SYSTEM_MAX_CELL_VOLTAGE, 'd', "%.3fV"},
+	{PP_SYSTEM_MIN_VOLTAGE_CELL_ID, 's', NULL},
+	{PP_SYSTEM_MAX_VOLTAGE_CELL_ID, 's', NULL},
+	{PP_SYSTEM_MIN_CELL_TEMPERATURE, 'd', "%.1f°C"},
+	{PP_SYSTEM_MAX_CELL_TEMPERATURE, 'd', "%.1f°C"},
+	{PP_SYSTEM_MIN_TEMPERATURE_CELL_ID, 's', NULL},
+	{PP_SYSTEM_MAX_TEMPERATURE_CELL_ID, 's', NULL},
+	{PP_SYSTEM_MOSTEMPERATURE, 'd', "%.1f°C"},
+	{PP_SYSTEM_NR_OF_CELLS_PER_BATTERY, 'i', NULL},
+	{PP_SYSTEM_NR_OF_MODULES_ONLINE, 'i', NULL},
+	{PP_SYSTEM_NR_OF_MODULES_OFFLINE, 'i', NULL},
+	{PP_SYSTEM_NR_OF_MODULES_BLOCKING_CHARGE, 'i', NULL},
+	{PP_SYSTEM_NR_OF_MODULES_BLOCKING_DISCHARGE, 'i', NULL},
+	{PP_ALARMS_BMS_CABLE, 'i', NULL},
+	{PP_ERROR_CODE, 'i', NULL},
+	{PP_CONNECTION_INFORMATION, 's', NULL},
+	{PP_SETTINGS_HAS_SETTINGS, 'i', NULL},
+	{PP_SETTINGS_HAS_TEMPERATURE, 'i', NULL},
+	{PP_DEVICE_NAME, 's', NULL},
+	{PP_SETTINGS_HAS_STARTER_VOLTAGE, 'i', NULL},
+	{0, 0, NULL},
 };
 
 /*
@@ -87,102 +100,102 @@ static const struct path_def common_paths[] = {
  * are product-specific and not registered at all: docs/DBUS.md.)
  */
 static const struct path_def unknown_paths[] = {
-	{"/Alarms/StateOfHealth", 'i', NULL},
-	{"/Alarms/MidVoltage", 'i', NULL},
-	{"/Alarms/HighStarterVoltage", 'i', NULL},
-	{"/Alarms/LowStarterVoltage", 'i', NULL},
-	{"/Alarms/BatteryTemperatureSensor", 'i', NULL},
-	{"/Alarms/Contactor", 'i', NULL},
-	{"/Alarms/Alarm", 'i', NULL},
-	{"/Dc/1/Voltage", 'd', "%.2fV"},
-	{"/Dc/0/MidVoltage", 'd', "%.2fV"},
-	{"/Dc/0/MidVoltageDeviation", 'd', "%.1f%%"},
-	{"/AirTemperature", 'd', "%.1f°C"},
-	{"/BusVoltage", 'd', "%.2fV"},
-	{"/Info/ChargeRequest", 'i', NULL},
-	{"/SystemSwitch", 'i', NULL},
-	{"/Io/ExternalRelay", 'i', NULL},
-	{"/Io/ProgrammableContact", 'i', NULL},
-	{"/Relay/0/State", 'i', NULL},
-	{"/History/LowStarterVoltageAlarms", 'i', NULL},
-	{"/History/HighStarterVoltageAlarms", 'i', NULL},
-	{"/History/MinimumStarterVoltage", 'd', "%.2fV"},
-	{"/History/MaximumStarterVoltage", 'd', "%.2fV"},
-	{NULL, 0, NULL},
+	{PP_ALARMS_STATE_OF_HEALTH, 'i', NULL},
+	{PP_ALARMS_MID_VOLTAGE, 'i', NULL},
+	{PP_ALARMS_HIGH_STARTER_VOLTAGE, 'i', NULL},
+	{PP_ALARMS_LOW_STARTER_VOLTAGE, 'i', NULL},
+	{PP_ALARMS_BATTERY_TEMPERATURE_SENSOR, 'i', NULL},
+	{PP_ALARMS_CONTACTOR, 'i', NULL},
+	{PP_ALARMS_ALARM, 'i', NULL},
+	{PP_DC_1_VOLTAGE, 'd', "%.2fV"},
+	{PP_DC_0_MID_VOLTAGE, 'd', "%.2fV"},
+	{PP_DC_0_MID_VOLTAGE_DEVIATION, 'd', "%.1f%%"},
+	{PP_AIR_TEMPERATURE, 'd', "%.1f°C"},
+	{PP_BUS_VOLTAGE, 'd', "%.2fV"},
+	{PP_INFO_CHARGE_REQUEST, 'i', NULL},
+	{PP_SYSTEM_SWITCH, 'i', NULL},
+	{PP_IO_EXTERNAL_RELAY, 'i', NULL},
+	{PP_IO_PROGRAMMABLE_CONTACT, 'i', NULL},
+	{PP_RELAY_0_STATE, 'i', NULL},
+	{PP_HISTORY_LOW_STARTER_VOLTAGE_ALARMS, 'i', NULL},
+	{PP_HISTORY_HIGH_STARTER_VOLTAGE_ALARMS, 'i', NULL},
+	{PP_HISTORY_MINIMUM_STARTER_VOLTAGE, 'd', "%.2fV"},
+	{PP_HISTORY_MAXIMUM_STARTER_VOLTAGE, 'd', "%.2fV"},
+	{0, 0, NULL},
 };
 
 static const struct path_def pack_paths[] = {
-	{"/Bms/HardwareVersion", 's', NULL},
-	{"/CurrentAvg", 'd', "%.2fA"},
+	{PP_BMS_HARDWARE_VERSION, 's', NULL},
+	{PP_CURRENT_AVG, 'd', "%.2fA"},
 	/* the BMS's heater (JK PB), as the Python driver's pages read it */
-	{"/Io/AllowToHeat", 'i', NULL},
-	{"/Info/HeatingCurrent", 'd', "%.2fA"},
-	{"/Info/HeatingPower", 'd', "%.0fW"},
-	{"/Info/HeatingTemperatureStart", 'd', "%.0f°C"},
-	{"/Info/HeatingTemperatureStop", 'd', "%.0f°C"},
-	{"/SocBms", 'd', "%.0f%%"}, /* the BMS's own SOC, whatever soc_source says */
-	{"/System/Temperature1", 'd', "%.1f°C"},
-	{"/System/Temperature2", 'd', "%.1f°C"},
-	{"/System/Temperature3", 'd', "%.1f°C"},
-	{"/System/Temperature4", 'd', "%.1f°C"},
-	{"/System/Temperature1Name", 's', NULL},
-	{"/System/Temperature2Name", 's', NULL},
-	{"/System/Temperature3Name", 's', NULL},
-	{"/System/Temperature4Name", 's', NULL},
-	{"/Voltages/Sum", 'd', "%.2fV"},
-	{"/Voltages/Diff", 'd', "%.3fV"},
-	{"/History/ChargeCycles", 'i', NULL},
-	{"/History/MinimumCellVoltage", 'd', "%.3fV"},
-	{"/History/MaximumCellVoltage", 'd', "%.3fV"},
-	{"/History/MinimumVoltage", 'd', "%.2fV"},
-	{"/History/MaximumVoltage", 'd', "%.2fV"},
-	{"/History/ChargedEnergy", 'd', "%.2fkWh"},
-	{"/History/DischargedEnergy", 'd', "%.2fkWh"},
-	{"/History/TotalAhDrawn", 'd', "%.2fAh"},
-	{"/History/LastDischarge", 'd', "%.2fAh"},
-	{"/History/DeepestDischarge", 'd', "%.2fAh"},
-	{"/History/AverageDischarge", 'd', "%.2fAh"},
-	{"/History/FullDischarges", 'i', NULL},
-	{"/History/AutomaticSyncs", 'i', NULL},
-	{"/History/TimeSinceLastFullCharge", 'i', "%ds"},
-	{"/History/MinimumTemperature", 'd', "%.1f°C"},
-	{"/History/MaximumTemperature", 'd', "%.1f°C"},
-	{"/History/CanBeCleared", 'i', NULL},
+	{PP_IO_ALLOW_TO_HEAT, 'i', NULL},
+	{PP_INFO_HEATING_CURRENT, 'd', "%.2fA"},
+	{PP_INFO_HEATING_POWER, 'd', "%.0fW"},
+	{PP_INFO_HEATING_TEMPERATURE_START, 'd', "%.0f°C"},
+	{PP_INFO_HEATING_TEMPERATURE_STOP, 'd', "%.0f°C"},
+	{PP_SOC_BMS, 'd', "%.0f%%"}, /* the BMS's own SOC, whatever soc_source says */
+	{PP_SYSTEM_TEMPERATURE1, 'd', "%.1f°C"},
+	{PP_SYSTEM_TEMPERATURE2, 'd', "%.1f°C"},
+	{PP_SYSTEM_TEMPERATURE3, 'd', "%.1f°C"},
+	{PP_SYSTEM_TEMPERATURE4, 'd', "%.1f°C"},
+	{PP_SYSTEM_TEMPERATURE1_NAME, 's', NULL},
+	{PP_SYSTEM_TEMPERATURE2_NAME, 's', NULL},
+	{PP_SYSTEM_TEMPERATURE3_NAME, 's', NULL},
+	{PP_SYSTEM_TEMPERATURE4_NAME, 's', NULL},
+	{PP_VOLTAGES_SUM, 'd', "%.2fV"},
+	{PP_VOLTAGES_DIFF, 'd', "%.3fV"},
+	{PP_HISTORY_CHARGE_CYCLES, 'i', NULL},
+	{PP_HISTORY_MINIMUM_CELL_VOLTAGE, 'd', "%.3fV"},
+	{PP_HISTORY_MAXIMUM_CELL_VOLTAGE, 'd', "%.3fV"},
+	{PP_HISTORY_MINIMUM_VOLTAGE, 'd', "%.2fV"},
+	{PP_HISTORY_MAXIMUM_VOLTAGE, 'd', "%.2fV"},
+	{PP_HISTORY_CHARGED_ENERGY, 'd', "%.2fkWh"},
+	{PP_HISTORY_DISCHARGED_ENERGY, 'd', "%.2fkWh"},
+	{PP_HISTORY_TOTAL_AH_DRAWN, 'd', "%.2fAh"},
+	{PP_HISTORY_LAST_DISCHARGE, 'd', "%.2fAh"},
+	{PP_HISTORY_DEEPEST_DISCHARGE, 'd', "%.2fAh"},
+	{PP_HISTORY_AVERAGE_DISCHARGE, 'd', "%.2fAh"},
+	{PP_HISTORY_FULL_DISCHARGES, 'i', NULL},
+	{PP_HISTORY_AUTOMATIC_SYNCS, 'i', NULL},
+	{PP_HISTORY_TIME_SINCE_LAST_FULL_CHARGE, 'i', "%ds"},
+	{PP_HISTORY_MINIMUM_TEMPERATURE, 'd', "%.1f°C"},
+	{PP_HISTORY_MAXIMUM_TEMPERATURE, 'd', "%.1f°C"},
+	{PP_HISTORY_CAN_BE_CLEARED, 'i', NULL},
 	/* from the BMS's own protection event counters (JBD 0xAA), when it keeps them */
-	{"/History/LowVoltageAlarms", 'i', NULL},
-	{"/History/HighVoltageAlarms", 'i', NULL},
-	{"/Bms/ProtectionEvents/ShortCircuit", 'i', NULL},
-	{"/Bms/ProtectionEvents/ChargeOverCurrent", 'i', NULL},
-	{"/Bms/ProtectionEvents/DischargeOverCurrent", 'i', NULL},
-	{"/Bms/ProtectionEvents/CellOverVoltage", 'i', NULL},
-	{"/Bms/ProtectionEvents/CellUnderVoltage", 'i', NULL},
-	{"/Bms/ProtectionEvents/ChargeOverTemperature", 'i', NULL},
-	{"/Bms/ProtectionEvents/ChargeUnderTemperature", 'i', NULL},
-	{"/Bms/ProtectionEvents/DischargeOverTemperature", 'i', NULL},
-	{"/Bms/ProtectionEvents/DischargeUnderTemperature", 'i', NULL},
-	{"/Bms/ProtectionEvents/PackOverVoltage", 'i', NULL},
-	{"/Bms/ProtectionEvents/PackUnderVoltage", 'i', NULL},
-	{"/Link/Protocol", 's', NULL},
-	{"/Link/ChecksumErrors", 'i', NULL},
-	{"/Link/Timeouts", 'i', NULL},
-	{"/Link/PollCycles", 'i', NULL},
-	{"/Link/ImplausibleCycles", 'i', NULL},
-	{"/Link/ForeignFrames", 'i', NULL},
-	{NULL, 0, NULL},
+	{PP_HISTORY_LOW_VOLTAGE_ALARMS, 'i', NULL},
+	{PP_HISTORY_HIGH_VOLTAGE_ALARMS, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_SHORT_CIRCUIT, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_CHARGE_OVER_CURRENT, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_DISCHARGE_OVER_CURRENT, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_CELL_OVER_VOLTAGE, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_CELL_UNDER_VOLTAGE, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_CHARGE_OVER_TEMPERATURE, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_CHARGE_UNDER_TEMPERATURE, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_DISCHARGE_OVER_TEMPERATURE, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_DISCHARGE_UNDER_TEMPERATURE, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_PACK_OVER_VOLTAGE, 'i', NULL},
+	{PP_BMS_PROTECTION_EVENTS_PACK_UNDER_VOLTAGE, 'i', NULL},
+	{PP_LINK_PROTOCOL, 's', NULL},
+	{PP_LINK_CHECKSUM_ERRORS, 'i', NULL},
+	{PP_LINK_TIMEOUTS, 'i', NULL},
+	{PP_LINK_POLL_CYCLES, 'i', NULL},
+	{PP_LINK_IMPLAUSIBLE_CYCLES, 'i', NULL},
+	{PP_LINK_FOREIGN_FRAMES, 'i', NULL},
+	{0, 0, NULL},
 };
 
 static const struct path_def aggregate_paths[] = {
-	{"/CurrentAvg", 'd', "%.2fA"},
-	{"/System/NrOfBatteries", 'i', NULL},
-	{"/System/BatteriesParallel", 'i', NULL},
-	{"/Bank/Offline", 's', NULL},
-	{NULL, 0, NULL},
+	{PP_CURRENT_AVG, 'd', "%.2fA"},
+	{PP_SYSTEM_NR_OF_BATTERIES, 'i', NULL},
+	{PP_SYSTEM_BATTERIES_PARALLEL, 'i', NULL},
+	{PP_BANK_OFFLINE, 's', NULL},
+	{0, 0, NULL},
 };
 
 static int add_defs(struct publish_tree *t, const struct path_def *d)
 {
-	for (; d->path; d++) {
-		int r = publish_tree_add(t, d->path, d->type, d->fmt);
+	for (; d->id; d++) {
+		int r = publish_tree_add_id(t, d->id, publish_path_name(d->id), d->type, d->fmt);
 		if (r < 0)
 			return r;
 	}
@@ -235,23 +248,29 @@ static int add_write_paths(struct publish_tree *t, const struct bms_driver *drv)
 	if (!drv || !bms_driver_can_set(drv))
 		return 0;
 	if (bms_driver_supports(drv, BMS_CMD_CHARGE_FET))
-		r = publish_tree_add_writable(t, "/Settings/ForceChargingOff", 'i', 0, 1);
+		r = publish_tree_add_writable_id(t, PP_SETTINGS_FORCE_CHARGING_OFF,
+						 "/Settings/ForceChargingOff", 'i', 0, 1);
 	if (r == 0 && bms_driver_supports(drv, BMS_CMD_DISCHARGE_FET))
-		r = publish_tree_add_writable(t, "/Settings/ForceDischargingOff", 'i', 0, 1);
+		r = publish_tree_add_writable_id(t, PP_SETTINGS_FORCE_DISCHARGING_OFF,
+						 "/Settings/ForceDischargingOff", 'i', 0, 1);
 	if (r == 0 && bms_driver_supports(drv, BMS_CMD_BALANCER))
-		r = publish_tree_add_writable(t, "/Settings/TurnBalancingOff", 'i', 0, 1);
+		r = publish_tree_add_writable_id(t, PP_SETTINGS_TURN_BALANCING_OFF,
+						 "/Settings/TurnBalancingOff", 'i', 0, 1);
 	if (r == 0 && bms_driver_supports(drv, BMS_CMD_SOC))
-		r = publish_tree_add_writable(t, "/Settings/ResetSocTo", 'i', 0, 100);
+		r = publish_tree_add_writable_id(t, PP_SETTINGS_RESET_SOC_TO,
+						 "/Settings/ResetSocTo", 'i', 0, 100);
 	/* any non-zero applies (the Python driver's), and it reads 0 again */
 	if (r == 0 && bms_driver_supports(drv, BMS_CMD_SOC))
-		r = publish_tree_add_writable(t, "/Settings/ResetSocToApply", 'i', INT32_MIN,
-					      INT32_MAX);
+		r = publish_tree_add_writable_id(t, PP_SETTINGS_RESET_SOC_TO_APPLY,
+						 "/Settings/ResetSocToApply", 'i', INT32_MIN,
+						 INT32_MAX);
 	if (r == 0)
-		r = publish_tree_add(t, "/Settings/LastWriteError", 's', NULL);
+		r = publish_tree_add_id(t, PP_SETTINGS_LAST_WRITE_ERROR, "/Settings/LastWriteError",
+					's', NULL);
 	if (r == 0)
-		r = publish_tree_add(t, "/Link/Writes", 'i', NULL);
+		r = publish_tree_add_id(t, PP_LINK_WRITES, "/Link/Writes", 'i', NULL);
 	if (r == 0)
-		r = publish_tree_add(t, "/Link/WriteErrors", 'i', NULL);
+		r = publish_tree_add_id(t, PP_LINK_WRITE_ERRORS, "/Link/WriteErrors", 'i', NULL);
 	return r;
 }
 
@@ -259,14 +278,14 @@ void publish_paths_writes(struct publish_tree *t, bool charge_off, bool discharg
 			  bool balancing_off, int32_t soc_target, const char *error, uint32_t done,
 			  uint32_t errors)
 {
-	publish_tree_set_int(t, "/Settings/ForceChargingOff", charge_off);
-	publish_tree_set_int(t, "/Settings/ForceDischargingOff", discharge_off);
-	publish_tree_set_int(t, "/Settings/TurnBalancingOff", balancing_off);
-	publish_tree_set_int(t, "/Settings/ResetSocTo", soc_target);
-	publish_tree_set_int(t, "/Settings/ResetSocToApply", 0);
-	publish_tree_set_string(t, "/Settings/LastWriteError", error);
-	publish_tree_set_int(t, "/Link/Writes", (int32_t)(done & 0x7fffffff));
-	publish_tree_set_int(t, "/Link/WriteErrors", (int32_t)(errors & 0x7fffffff));
+	publish_set_int(t, PP_SETTINGS_FORCE_CHARGING_OFF, charge_off);
+	publish_set_int(t, PP_SETTINGS_FORCE_DISCHARGING_OFF, discharge_off);
+	publish_set_int(t, PP_SETTINGS_TURN_BALANCING_OFF, balancing_off);
+	publish_set_int(t, PP_SETTINGS_RESET_SOC_TO, soc_target);
+	publish_set_int(t, PP_SETTINGS_RESET_SOC_TO_APPLY, 0);
+	publish_set_string(t, PP_SETTINGS_LAST_WRITE_ERROR, error);
+	publish_set_int(t, PP_LINK_WRITES, (int32_t)(done & 0x7fffffff));
+	publish_set_int(t, PP_LINK_WRITE_ERRORS, (int32_t)(errors & 0x7fffffff));
 }
 
 int publish_paths_build(struct publish_tree *t, unsigned ncells, bool aggregate)
@@ -285,15 +304,15 @@ int publish_paths_build_pack(struct publish_tree *t, unsigned ncells, bool aggre
 	for (int a = 0; r == 0 && a < BMS_ALARM_COUNT; a++) {
 		char p[PUBLISH_PATH_LEN];
 		path_cat(p, sizeof(p), "/Alarms/", bms_alarm_name((enum bms_alarm)a));
-		r = publish_tree_add(t, p, 'i', NULL);
+		r = publish_tree_add_id(t, PP_ALARM + (unsigned)a, p, 'i', NULL);
 	}
 	for (unsigned c = 1; r == 0 && c <= ncells && c <= BMS_MAX_CELLS; c++) {
 		char p[PUBLISH_PATH_LEN];
 		path_num(p, sizeof(p), "/Voltages/Cell", c);
-		r = publish_tree_add(t, p, 'd', "%.3fV");
+		r = publish_tree_add_id(t, PP_CELL_VOLTAGE + c - 1, p, 'd', "%.3fV");
 		path_num(p, sizeof(p), "/Balances/Cell", c);
 		if (r == 0)
-			r = publish_tree_add(t, p, 'i', NULL);
+			r = publish_tree_add_id(t, PP_CELL_BALANCE + c - 1, p, 'i', NULL);
 	}
 	/* seconds as text, the Python driver's default form (TIME_TO_SOC_VALUE_TYPE 1) */
 	for (unsigned k = 0; r == 0 && soc_points && k < soc_points->n; k++) {
@@ -302,44 +321,75 @@ int publish_paths_build_pack(struct publish_tree *t, unsigned ncells, bool aggre
 			twice = twice || soc_points->v[j] == soc_points->v[k];
 		char p[PUBLISH_PATH_LEN];
 		path_num(p, sizeof(p), "/TimeToSoC/", (unsigned)soc_points->v[k]);
-		if (!twice)
-			r = publish_tree_add(t, p, 's', NULL);
+		if (!twice) /* the first of a point listed twice carries it */
+			r = publish_tree_add_id(t, PP_TIME_TO_SOC + k, p, 's', NULL);
 	}
 	if (r == 0)
-		r = publish_tree_add_writable(t, "/CustomName", 's', 0, 0);
+		r = publish_tree_add_writable_id(t, PP_CUSTOM_NAME, "/CustomName", 's', 0, 0);
 	/* gui-v2's "Switch mode": 3 on, 252 standby (4 off is read-only there) */
 	if (r == 0)
-		r = publish_tree_add_writable(t, "/Mode", 'i', 3, 252);
+		r = publish_tree_add_writable_id(t, PP_MODE, "/Mode", 'i', 3, 252);
 	if (r == 0 && !aggregate)
-		r = publish_tree_add_writable(t, "/History/Clear", 'i', 0, 7);
+		r = publish_tree_add_writable_id(t, PP_HISTORY_CLEAR, "/History/Clear", 'i', 0, 7);
 	if (r == 0 && aggregate)
-		r = publish_tree_add_writable(t, "/Bank/Forget", 's', 0, 0);
+		r = publish_tree_add_writable_id(t, PP_BANK_FORGET, "/Bank/Forget", 's', 0, 0);
 	if (r == 0 && !aggregate)
 		r = add_write_paths(t, drv);
-	/* counters that move every poll: readable, but no signal of their own */
-	static const char *const quiet[] = {"/Link/PollCycles",        "/Link/ChecksumErrors",
-					    "/Link/Timeouts",          "/Link/ForeignFrames",
-					    "/Link/ImplausibleCycles", "/Link/Writes",
-					    "/Link/WriteErrors"};
+	/*
+	 * Counters that move every poll, and the minutes since the last full
+	 * charge that move at rest: readable, but no signal of their own (sent
+	 * with other changes or once a minute).
+	 */
+	static const unsigned quiet[] = {
+		PP_LINK_POLL_CYCLES,        PP_LINK_CHECKSUM_ERRORS,
+		PP_LINK_TIMEOUTS,           PP_LINK_FOREIGN_FRAMES,
+		PP_LINK_IMPLAUSIBLE_CYCLES, PP_LINK_WRITES,
+		PP_LINK_WRITE_ERRORS,       PP_HISTORY_TIME_SINCE_LAST_FULL_CHARGE};
 	if (r == 0)
 		publish_tree_seal(t); /* sorted: found from here on */
-	for (size_t k = 0; r == 0 && !aggregate && k < sizeof(quiet) / sizeof(quiet[0]); k++)
-		if (publish_tree_find(t, quiet[k])) /* the write counters: only with writes */
-			r = publish_tree_set_quiet(t, quiet[k]);
+	for (size_t k = 0; r == 0 && !aggregate && k < sizeof(quiet) / sizeof(quiet[0]); k++) {
+		struct publish_item *it = publish_tree_item(t, quiet[k]);
+		if (it) /* the write counters: only with writes */
+			it->quiet = true;
+	}
 	return r;
+}
+
+void publish_paths_bands(struct publish_tree *t, const struct publish_config *cfg)
+{
+	static const unsigned temps[] = {PP_DC_0_TEMPERATURE,
+					 PP_SYSTEM_TEMPERATURE1,
+					 PP_SYSTEM_TEMPERATURE2,
+					 PP_SYSTEM_TEMPERATURE3,
+					 PP_SYSTEM_TEMPERATURE4,
+					 PP_SYSTEM_MOSTEMPERATURE,
+					 PP_SYSTEM_MIN_CELL_TEMPERATURE,
+					 PP_SYSTEM_MAX_CELL_TEMPERATURE};
+	/* ids the tree lacks (an aggregate's cells) are skipped: -EINVAL ignored */
+	/* (/Voltages/Diff is the difference of the two, so it follows their band) */
+	static const unsigned cells[] = {PP_SYSTEM_MIN_CELL_VOLTAGE, PP_SYSTEM_MAX_CELL_VOLTAGE};
+	for (unsigned c = 0; c < BMS_MAX_CELLS; c++)
+		publish_tree_set_band(t, PP_CELL_VOLTAGE + c, cfg->deadband_cell_voltage);
+	for (size_t k = 0; k < sizeof(cells) / sizeof(cells[0]); k++)
+		publish_tree_set_band(t, cells[k], cfg->deadband_cell_voltage);
+	publish_tree_set_band(t, PP_DC_0_VOLTAGE, cfg->deadband_voltage);
+	publish_tree_set_band(t, PP_VOLTAGES_SUM, cfg->deadband_voltage);
+	publish_tree_set_band(t, PP_DC_0_CURRENT, cfg->deadband_current);
+	for (size_t k = 0; k < sizeof(temps) / sizeof(temps[0]); k++)
+		publish_tree_set_band(t, temps[k], cfg->deadband_temperature);
 }
 
 void publish_paths_fixed(struct publish_tree *t, const char *connection)
 {
-	publish_tree_set_string(t, "/Mgmt/ProcessName", "serialbatteryd");
-	publish_tree_set_string(t, "/Mgmt/ProcessVersion", SB_VERSION);
-	publish_tree_set_string(t, "/Mgmt/Connection", connection);
-	publish_tree_set_int(t, "/ProductId", 0xBA77);
-	publish_tree_set_int(t, "/History/CanBeCleared", 1);
-	struct publish_item *clr = publish_tree_find(t, "/History/Clear");
+	publish_set_string(t, PP_MGMT_PROCESS_NAME, "serialbatteryd");
+	publish_set_string(t, PP_MGMT_PROCESS_VERSION, SB_VERSION);
+	publish_set_string(t, PP_MGMT_CONNECTION, connection);
+	publish_set_int(t, PP_PRODUCT_ID, 0xBA77);
+	publish_set_int(t, PP_HISTORY_CAN_BE_CLEARED, 1);
+	struct publish_item *clr = publish_tree_item(t, PP_HISTORY_CLEAR);
 	if (clr)
 		publish_item_set_int(clr, 0);
-	struct publish_item *forget = publish_tree_find(t, "/Bank/Forget");
+	struct publish_item *forget = publish_tree_item(t, PP_BANK_FORGET);
 	if (forget)
 		publish_item_set_string(forget, "");
 }
@@ -371,16 +421,15 @@ static double limit_down(double v)
 
 void publish_paths_limits(struct publish_tree *t, const struct charge_result *res, bool valid)
 {
-	publish_tree_set_double_if(t, "/Info/MaxChargeVoltage", valid && res->cvl_valid,
-				   limit_down(res->cvl_v));
-	publish_tree_set_double_if(t, "/Info/MaxChargeCurrent", valid, limit_down(res->ccl_a));
-	publish_tree_set_double_if(t, "/Info/MaxDischargeCurrent", valid, limit_down(res->dcl_a));
-	publish_tree_set_double_if(t, "/Info/BatteryLowVoltage", valid,
-				   round(res->battery_low_voltage_v * 100) / 100);
-	publish_tree_set_string_if(t, "/Info/ChargeMode", valid, res->mode);
-	publish_tree_set_string_if(t, "/Info/ChargeLimitation", valid, res->charge_limitation);
-	publish_tree_set_string_if(t, "/Info/DischargeLimitation", valid,
-				   res->discharge_limitation);
+	publish_set_double_if(t, PP_INFO_MAX_CHARGE_VOLTAGE, valid && res->cvl_valid,
+			      limit_down(res->cvl_v));
+	publish_set_double_if(t, PP_INFO_MAX_CHARGE_CURRENT, valid, limit_down(res->ccl_a));
+	publish_set_double_if(t, PP_INFO_MAX_DISCHARGE_CURRENT, valid, limit_down(res->dcl_a));
+	publish_set_double_if(t, PP_INFO_BATTERY_LOW_VOLTAGE, valid,
+			      round(res->battery_low_voltage_v * 100) / 100);
+	publish_set_string_if(t, PP_INFO_CHARGE_MODE, valid, res->mode);
+	publish_set_string_if(t, PP_INFO_CHARGE_LIMITATION, valid, res->charge_limitation);
+	publish_set_string_if(t, PP_INFO_DISCHARGE_LIMITATION, valid, res->discharge_limitation);
 }
 
 /*
@@ -409,21 +458,19 @@ static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s,
 	unsigned n = have ? st->temp_count : 0;
 	char id[16];
 	/* the mean rounded to 0.1 degC in raw units, then converted */
-	publish_tree_set_double_if(
-		t, "/Dc/0/Temperature", have,
-		bms_dc_to_c((int64_t)round((double)st->temp_sum_dc / (n ? n : 1))));
-	publish_tree_set_double_if(t, "/System/MinCellTemperature", have,
-				   bms_dc_to_c(st->temp_min_dc));
-	publish_tree_set_double_if(t, "/System/MaxCellTemperature", have,
-				   bms_dc_to_c(st->temp_max_dc));
+	publish_set_double_if(t, PP_DC_0_TEMPERATURE, have,
+			      bms_dc_to_c((int64_t)round((double)st->temp_sum_dc / (n ? n : 1))));
+	publish_set_double_if(t, PP_SYSTEM_MIN_CELL_TEMPERATURE, have,
+			      bms_dc_to_c(st->temp_min_dc));
+	publish_set_double_if(t, PP_SYSTEM_MAX_CELL_TEMPERATURE, have,
+			      bms_dc_to_c(st->temp_max_dc));
 	/* the cell sensors as gui-v2 lists them; the MOSFET has its own path */
 	path_num(id, sizeof(id), "Battery ", (unsigned)st->temp_min_idx + 1);
-	publish_tree_set_string_if(t, "/System/MinTemperatureCellId", have, id);
+	publish_set_string_if(t, PP_SYSTEM_MIN_TEMPERATURE_CELL_ID, have, id);
 	path_num(id, sizeof(id), "Battery ", (unsigned)st->temp_max_idx + 1);
-	publish_tree_set_string_if(t, "/System/MaxTemperatureCellId", have, id);
-	publish_tree_set_double_if(t, "/System/MOSTemperature",
-				   ok && (s->valid & BMS_V_MOSFET_TEMP),
-				   bms_dc_to_c(s->mosfet_temp_dc));
+	publish_set_string_if(t, PP_SYSTEM_MAX_TEMPERATURE_CELL_ID, have, id);
+	publish_set_double_if(t, PP_SYSTEM_MOSTEMPERATURE, ok && (s->valid & BMS_V_MOSFET_TEMP),
+			      bms_dc_to_c(s->mosfet_temp_dc));
 }
 
 /*
@@ -435,36 +482,26 @@ static void fill_temps(struct publish_tree *t, const struct bms_snapshot *s,
 static void fill_heater(struct publish_tree *t, const struct bms_snapshot *s, bool online)
 {
 	uint32_t v = s->valid;
-	publish_tree_set_int_if(t, "/Heating", online && (v & BMS_V_HEATING), s->heating ? 1 : 0);
+	publish_set_int_if(t, PP_HEATING, online && (v & BMS_V_HEATING), s->heating ? 1 : 0);
 	bool cur = online && (v & BMS_V_HEATER_CURRENT);
-	publish_tree_set_double_if(t, "/Info/HeatingCurrent", cur,
-				   bms_ma_to_a(s->heater_current_ma));
+	publish_set_double_if(t, PP_INFO_HEATING_CURRENT, cur, bms_ma_to_a(s->heater_current_ma));
 	/* the heater runs from the pack: its current at the pack voltage, to 0.1 W */
-	publish_tree_set_double_if(
-		t, "/Info/HeatingPower", cur && (v & BMS_V_VOLTAGE),
-		round((double)s->heater_current_ma * (double)s->voltage_mv / 1e5) / 10.0);
+	publish_set_double_if(t, PP_INFO_HEATING_POWER, cur && (v & BMS_V_VOLTAGE),
+			      round((double)s->heater_current_ma * (double)s->voltage_mv / 1e5) /
+				      10.0);
 	bool set = v & BMS_V_HEATER_SETTINGS;
-	publish_tree_set_int_if(t, "/Io/AllowToHeat", set, s->heating_enabled ? 1 : 0);
-	publish_tree_set_double_if(t, "/Info/HeatingTemperatureStart", set,
-				   bms_dc_to_c(s->heating_start_dc));
-	publish_tree_set_double_if(t, "/Info/HeatingTemperatureStop", set,
-				   bms_dc_to_c(s->heating_stop_dc));
+	publish_set_int_if(t, PP_IO_ALLOW_TO_HEAT, set, s->heating_enabled ? 1 : 0);
+	publish_set_double_if(t, PP_INFO_HEATING_TEMPERATURE_START, set,
+			      bms_dc_to_c(s->heating_start_dc));
+	publish_set_double_if(t, PP_INFO_HEATING_TEMPERATURE_STOP, set,
+			      bms_dc_to_c(s->heating_stop_dc));
 }
 
-/* The ProtectionEvents names, in enum bms_prot order. */
-static const char prot_paths[BMS_PROT_COUNT][48] = {
-	"/Bms/ProtectionEvents/ShortCircuit",
-	"/Bms/ProtectionEvents/ChargeOverCurrent",
-	"/Bms/ProtectionEvents/DischargeOverCurrent",
-	"/Bms/ProtectionEvents/CellOverVoltage",
-	"/Bms/ProtectionEvents/CellUnderVoltage",
-	"/Bms/ProtectionEvents/ChargeOverTemperature",
-	"/Bms/ProtectionEvents/ChargeUnderTemperature",
-	"/Bms/ProtectionEvents/DischargeOverTemperature",
-	"/Bms/ProtectionEvents/DischargeUnderTemperature",
-	"/Bms/ProtectionEvents/PackOverVoltage",
-	"/Bms/ProtectionEvents/PackUnderVoltage",
-};
+/* The ProtectionEvents ids follow enum bms_prot from the first (pathids.h). */
+_Static_assert(PP_BMS_PROTECTION_EVENTS_PACK_UNDER_VOLTAGE -
+			       PP_BMS_PROTECTION_EVENTS_SHORT_CIRCUIT ==
+		       BMS_PROT_PACK_UV - BMS_PROT_SHORT_CIRCUIT,
+	       "ProtectionEvents ids in enum bms_prot order");
 
 /*
  * The BMS's lifetime protection counters. Victron's history has low and
@@ -479,13 +516,13 @@ static void fill_prot_events(struct publish_tree *t, const struct bms_snapshot *
 	bool ok = s->valid & BMS_V_PROT_EVENTS;
 	const uint16_t *e = s->prot_events;
 	for (unsigned i = 0; i < BMS_PROT_COUNT; i++)
-		publish_tree_set_int_if(t, prot_paths[i], ok, e[i]);
+		publish_set_int_if(t, PP_BMS_PROTECTION_EVENTS_SHORT_CIRCUIT + i, ok, e[i]);
 	if (!ok)
 		return; /* then the history counts our own alarms (history.c) */
-	publish_tree_set_int(t, "/History/LowVoltageAlarms",
-			     (int32_t)e[BMS_PROT_CELL_UV] + (int32_t)e[BMS_PROT_PACK_UV]);
-	publish_tree_set_int(t, "/History/HighVoltageAlarms",
-			     (int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
+	publish_set_int(t, PP_HISTORY_LOW_VOLTAGE_ALARMS,
+			(int32_t)e[BMS_PROT_CELL_UV] + (int32_t)e[BMS_PROT_PACK_UV]);
+	publish_set_int(t, PP_HISTORY_HIGH_VOLTAGE_ALARMS,
+			(int32_t)e[BMS_PROT_CELL_OV] + (int32_t)e[BMS_PROT_PACK_OV]);
 }
 
 /*
@@ -538,10 +575,10 @@ void publish_paths_names(struct publish_tree *t, const struct store_record *rec,
 		snprintf(product, sizeof(product), "%s", product_name);
 	else
 		snprintf(product, sizeof(product), "%s BMS", f ? f->name : "Serial");
-	publish_tree_set_string(t, "/ProductName", product);
-	publish_tree_set_string_if(
-		t, "/Serial", (s->valid & BMS_V_SERIAL) && s->serial[0] && !(f && f->date_serial),
-		s->serial);
+	publish_set_string(t, PP_PRODUCT_NAME, product);
+	publish_set_string_if(t, PP_SERIAL,
+			      (s->valid & BMS_V_SERIAL) && s->serial[0] && !(f && f->date_serial),
+			      s->serial);
 	if (custom_name[0])
 		return; /* the owner's name, set by the service from settings */
 	/* unnamed packs of one family are told apart by where they are connected */
@@ -551,7 +588,7 @@ void publish_paths_names(struct publish_tree *t, const struct store_record *rec,
 			 rec->info.address);
 	else
 		snprintf(def, sizeof(def), "%.60s (%s)", product, rec->info.tty);
-	publish_tree_set_string(t, "/CustomName", def);
+	publish_set_string(t, PP_CUSTOM_NAME, def);
 }
 
 /*
@@ -576,73 +613,73 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	bool online = res->connected && !res->stale;
 	uint32_t v = s->valid;
 
-	publish_tree_set_string_if(t, "/FirmwareVersion", v & BMS_V_SW_VERSION, s->sw_version);
+	publish_set_string_if(t, PP_FIRMWARE_VERSION, v & BMS_V_SW_VERSION, s->sw_version);
 	/* Victron's devices give a number; a BMS's text (JK's "19A") is no number */
 	char *end = NULL;
 	long hw = (v & BMS_V_HW_VERSION) ? strtol(s->hw_version, &end, 10) : -1;
 	bool hw_num = end && end != s->hw_version && !*end && hw >= 0 && hw <= INT32_MAX;
-	publish_tree_set_int_if(t, "/HardwareVersion", hw_num, (int32_t)(hw_num ? hw : 0));
-	publish_tree_set_string_if(t, "/Bms/HardwareVersion", v & BMS_V_HW_VERSION, s->hw_version);
-	publish_tree_set_int(t, "/Connected", res->connected ? 1 : 0);
-	publish_tree_set_int(t, "/State", publish_paths_state(res));
-	publish_tree_set_int(t, "/Mode", publish_paths_mode(res));
+	publish_set_int_if(t, PP_HARDWARE_VERSION, hw_num, (int32_t)(hw_num ? hw : 0));
+	publish_set_string_if(t, PP_BMS_HARDWARE_VERSION, v & BMS_V_HW_VERSION, s->hw_version);
+	publish_set_int(t, PP_CONNECTED, res->connected ? 1 : 0);
+	publish_set_int(t, PP_STATE, publish_paths_state(res));
+	publish_set_int(t, PP_MODE, publish_paths_mode(res));
 
 	/* like dbus-serialbattery: once stale, the live measurements are withdrawn */
-	publish_tree_set_double_if(t, "/Dc/0/Voltage", online && (v & BMS_V_VOLTAGE),
-				   bms_mv_to_v(s->voltage_mv));
-	publish_tree_set_double_if(t, "/Dc/0/Current", online && (v & BMS_V_CURRENT),
-				   bms_ma_to_a(s->current_ma));
+	publish_set_double_if(t, PP_DC_0_VOLTAGE, online && (v & BMS_V_VOLTAGE),
+			      bms_mv_to_v(s->voltage_mv));
+	publish_set_double_if(t, PP_DC_0_CURRENT, online && (v & BMS_V_CURRENT),
+			      bms_ma_to_a(s->current_ma));
 	double pw = 0;
 	bool have_p = online && publish_snap_power(s, &pw);
-	publish_tree_set_double_if(t, "/Dc/0/Power", have_p, pw);
+	publish_set_double_if(t, PP_DC_0_POWER, have_p, pw);
 	fill_temps(t, s, &res->stats, true);
 
-	publish_tree_set_double_if(t, "/Soc", v & BMS_V_SOC, bms_cpct_to_pct(s->soc_cpct));
-	publish_tree_set_double_if(t, "/Soh", v & BMS_V_SOH, bms_cpct_to_pct(s->soh_cpct));
-	publish_tree_set_double_if(t, "/Capacity", v & BMS_V_CAP_REMAIN,
-				   bms_mah_to_ah(s->capacity_remain_mah));
+	publish_set_double_if(t, PP_SOC, v & BMS_V_SOC, bms_cpct_to_pct(s->soc_cpct));
+	publish_set_double_if(t, PP_SOH, v & BMS_V_SOH, bms_cpct_to_pct(s->soh_cpct));
+	publish_set_double_if(t, PP_CAPACITY, v & BMS_V_CAP_REMAIN,
+			      bms_mah_to_ah(s->capacity_remain_mah));
 	int32_t installed = (v & BMS_V_CAP_FULL) ? s->capacity_full_mah : s->capacity_design_mah;
 	bool have_inst = v & (BMS_V_CAP_FULL | BMS_V_CAP_DESIGN);
-	publish_tree_set_double_if(t, "/InstalledCapacity", have_inst, bms_mah_to_ah(installed));
+	publish_set_double_if(t, PP_INSTALLED_CAPACITY, have_inst, bms_mah_to_ah(installed));
 	bool have_cons = have_inst && (v & BMS_V_CAP_REMAIN);
 	/* Victron monitors publish consumed Ah as a negative number */
-	publish_tree_set_double_if(t, "/ConsumedAmphours", have_cons,
-				   -bms_mah_to_ah((int64_t)installed - s->capacity_remain_mah));
+	publish_set_double_if(t, PP_CONSUMED_AMPHOURS, have_cons,
+			      -bms_mah_to_ah((int64_t)installed - s->capacity_remain_mah));
 	/* /TimeToGo and /TimeToSoC: the publisher's, from the averaged current (publish.c) */
 
 	publish_paths_limits(t, res, info_paths);
-	publish_tree_set_int(t, "/Io/AllowToCharge", res->allow_charge ? 1 : 0);
-	publish_tree_set_int(t, "/Io/AllowToDischarge", res->allow_discharge ? 1 : 0);
-	publish_tree_set_int_if(t, "/Io/AllowToBalance", v & BMS_V_BALANCER,
-				s->balancer_enabled ? 1 : 0);
-	publish_tree_set_int_if(t, "/Balancing", v & BMS_V_BALANCING, s->balancing ? 1 : 0);
+	publish_set_int(t, PP_IO_ALLOW_TO_CHARGE, res->allow_charge ? 1 : 0);
+	publish_set_int(t, PP_IO_ALLOW_TO_DISCHARGE, res->allow_discharge ? 1 : 0);
+	publish_set_int_if(t, PP_IO_ALLOW_TO_BALANCE, v & BMS_V_BALANCER,
+			   s->balancer_enabled ? 1 : 0);
+	publish_set_int_if(t, PP_BALANCING, v & BMS_V_BALANCING, s->balancing ? 1 : 0);
 	fill_heater(t, s, online);
 
 	/* the cells charge/ computed the limits from: the same cells on the bus */
 	const struct bms_stats *cs = &res->stats;
 	bool cells = cs->cell_count > 0;
 	char id[16];
-	publish_tree_set_double_if(t, "/System/MinCellVoltage", cells,
-				   bms_mv_to_v(cs->cell_min_mv));
-	publish_tree_set_double_if(t, "/System/MaxCellVoltage", cells,
-				   bms_mv_to_v(cs->cell_max_mv));
+	publish_set_double_if(t, PP_SYSTEM_MIN_CELL_VOLTAGE, cells, bms_mv_to_v(cs->cell_min_mv));
+	publish_set_double_if(t, PP_SYSTEM_MAX_CELL_VOLTAGE, cells, bms_mv_to_v(cs->cell_max_mv));
 	path_num(id, sizeof(id), "C", cs->cell_min_idx + 1u);
-	publish_tree_set_string_if(t, "/System/MinVoltageCellId", cells, id);
+	publish_set_string_if(t, PP_SYSTEM_MIN_VOLTAGE_CELL_ID, cells, id);
 	path_num(id, sizeof(id), "C", cs->cell_max_idx + 1u);
-	publish_tree_set_string_if(t, "/System/MaxVoltageCellId", cells, id);
-	publish_tree_set_int_if(t, "/System/NrOfCellsPerBattery", v & BMS_V_CELLS, s->cell_count);
-	publish_tree_set_int(t, "/System/NrOfModulesOnline", online ? 1 : 0);
-	publish_tree_set_int(t, "/System/NrOfModulesOffline", online ? 0 : 1);
-	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", res->allow_charge ? 0 : 1);
-	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge",
-			     res->allow_discharge ? 0 : 1);
-	publish_tree_set_double_if(t, "/Voltages/Sum", cells, bms_mv_to_v(cs->cell_sum_mv));
-	publish_tree_set_double_if(t, "/Voltages/Diff", cells,
-				   bms_mv_to_v(cs->cell_max_mv - cs->cell_min_mv));
+	publish_set_string_if(t, PP_SYSTEM_MAX_VOLTAGE_CELL_ID, cells, id);
+	publish_set_int_if(t, PP_SYSTEM_NR_OF_CELLS_PER_BATTERY, v & BMS_V_CELLS, s->cell_count);
+	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_ONLINE, online ? 1 : 0);
+	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_OFFLINE, online ? 0 : 1);
+	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_BLOCKING_CHARGE, res->allow_charge ? 0 : 1);
+	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_BLOCKING_DISCHARGE,
+			res->allow_discharge ? 0 : 1);
+	publish_set_double_if(t, PP_VOLTAGES_SUM, cells, bms_mv_to_v(cs->cell_sum_mv));
+	/* max - min as the bus shows them: with a deadband, it moves only when they do */
+	const struct publish_item *mn = publish_tree_item(t, PP_SYSTEM_MIN_CELL_VOLTAGE);
+	const struct publish_item *mx = publish_tree_item(t, PP_SYSTEM_MAX_CELL_VOLTAGE);
+	bool diff = cells && mn && mx && mn->valid && mx->valid;
+	publish_set_double_if(t, PP_VOLTAGES_DIFF, diff,
+			      diff ? round((mx->d - mn->d) * 1000.0) / 1000.0 : 0);
 	for (unsigned c = 0; c < BMS_MAX_CELLS; c++) {
-		char p[PUBLISH_PATH_LEN];
-		path_num(p, sizeof(p), "/Voltages/Cell", c + 1);
-		struct publish_item *it = publish_tree_find(t, p);
+		struct publish_item *it = publish_tree_item(t, PP_CELL_VOLTAGE + c);
 		if (!it)
 			break;
 		/* a cell that does not count for the statistics is no measurement */
@@ -651,18 +688,15 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 			publish_item_set_double(it, bms_mv_to_v(s->cell_mv[c]));
 		else
 			publish_item_set_invalid(it);
-		path_num(p, sizeof(p), "/Balances/Cell", c + 1);
-		publish_tree_set_int_if(t, p, ok && (v & BMS_V_BALANCING),
-					(s->balancing >> c) & 1u);
+		publish_set_int_if(t, PP_CELL_BALANCE + c, ok && (v & BMS_V_BALANCING),
+				   (s->balancing >> c) & 1u);
 	}
 
 	uint32_t known = publish_paths_alarm_mask(rec);
-	for (int a = 0; a < BMS_ALARM_COUNT; a++) {
-		char p[PUBLISH_PATH_LEN];
-		path_cat(p, sizeof(p), "/Alarms/", bms_alarm_name((enum bms_alarm)a));
-		publish_tree_set_int_if(t, p, (v & BMS_V_ALARMS) && (known >> a & 1u), s->alarm[a]);
-	}
-	publish_tree_set_int(t, "/Alarms/BmsCable", res->bms_cable_alarm);
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
+		publish_set_int_if(t, PP_ALARM + a, (v & BMS_V_ALARMS) && (known >> a & 1u),
+				   s->alarm[a]);
+	publish_set_int(t, PP_ALARMS_BMS_CABLE, res->bms_cable_alarm);
 
 	/*
 	 * gui-v2's device pages. ErrorCode is the Victron device's own fault
@@ -670,38 +704,37 @@ void publish_paths_fill(struct publish_tree *t, const struct store_record *rec,
 	 * unknown once it is lost. No settings page of ours in the GUI; the BMS's
 	 * own name field is not read by any driver yet (/DeviceName invalid).
 	 */
-	publish_tree_set_int_if(t, "/ErrorCode", res->connected, 0);
-	publish_tree_set_string(t, "/ConnectionInformation",
-				!res->connected ? "Lost"
-				: res->stale    ? "No data (stale)"
-						: "Connected");
+	publish_set_int_if(t, PP_ERROR_CODE, res->connected, 0);
+	publish_set_string(t, PP_CONNECTION_INFORMATION,
+			   !res->connected ? "Lost"
+			   : res->stale    ? "No data (stale)"
+					   : "Connected");
 	/* the Python driver's: 1 where the pack has settings to write (the GUI's page) */
-	publish_tree_set_int(t, "/Settings/HasSettings",
-			     publish_tree_find(t, "/Settings/LastWriteError") != NULL);
-	publish_tree_set_int(t, "/Settings/HasTemperature", (v & BMS_V_TEMPS) ? 1 : 0);
-	publish_tree_set_int(t, "/Settings/HasStarterVoltage", 0); /* no BMS has a starter input */
-	publish_tree_set_invalid(t, "/DeviceName");
+	publish_set_int(t, PP_SETTINGS_HAS_SETTINGS,
+			publish_tree_item(t, PP_SETTINGS_LAST_WRITE_ERROR) != NULL);
+	publish_set_int(t, PP_SETTINGS_HAS_TEMPERATURE, (v & BMS_V_TEMPS) ? 1 : 0);
+	publish_set_int(t, PP_SETTINGS_HAS_STARTER_VOLTAGE, 0); /* no BMS has a starter input */
+	publish_set_invalid(t, PP_DEVICE_NAME);
 	/* the first four cell sensors one by one, named as the Id paths name them */
+	_Static_assert(PP_SYSTEM_TEMPERATURE4 - PP_SYSTEM_TEMPERATURE1 == 3 &&
+			       PP_SYSTEM_TEMPERATURE4_NAME - PP_SYSTEM_TEMPERATURE1_NAME == 3,
+		       "four temperature ids in a row");
+	static const char temp_names[4][10] = {"Battery 1", "Battery 2", "Battery 3", "Battery 4"};
 	for (unsigned k = 0; k < 4; k++) {
-		char p[PUBLISH_PATH_LEN], name[16];
 		bool ok = (v & BMS_V_TEMPS) && k < s->temp_count;
-		path_num(p, sizeof(p), "/System/Temperature", k + 1);
-		publish_tree_set_double_if(t, p, ok, bms_dc_to_c(s->temp_dc[k]));
-		strcat(p, "Name");
-		path_num(name, sizeof(name), "Battery ", k + 1);
-		publish_tree_set_string_if(t, p, ok, name);
+		publish_set_double_if(t, PP_SYSTEM_TEMPERATURE1 + k, ok,
+				      bms_dc_to_c(s->temp_dc[k]));
+		publish_set_string_if(t, PP_SYSTEM_TEMPERATURE1_NAME + k, ok, temp_names[k]);
 	}
 
-	publish_tree_set_string(t, "/Link/Protocol",
-				rec->info.protocol[0] ? rec->info.protocol : "-");
-	publish_tree_set_int(t, "/Link/ChecksumErrors",
-			     (int32_t)(rec->info.frames_bad & 0x7fffffff));
-	publish_tree_set_int(t, "/Link/Timeouts", (int32_t)(rec->info.timeouts & 0x7fffffff));
-	publish_tree_set_int(t, "/Link/PollCycles", (int32_t)(rec->info.cycles_ok & 0x7fffffff));
-	publish_tree_set_int(t, "/Link/ImplausibleCycles",
-			     (int32_t)(rec->info.implausible & 0x7fffffff));
-	publish_tree_set_int(t, "/Link/ForeignFrames",
-			     (int32_t)(rec->info.frames_foreign & 0x7fffffff));
+	publish_set_string(t, PP_LINK_PROTOCOL, rec->info.protocol[0] ? rec->info.protocol : "-");
+	publish_set_int(t, PP_LINK_CHECKSUM_ERRORS, (int32_t)(rec->info.frames_bad & 0x7fffffff));
+	publish_set_int(t, PP_LINK_TIMEOUTS, (int32_t)(rec->info.timeouts & 0x7fffffff));
+	publish_set_int(t, PP_LINK_POLL_CYCLES, (int32_t)(rec->info.cycles_ok & 0x7fffffff));
+	publish_set_int(t, PP_LINK_IMPLAUSIBLE_CYCLES,
+			(int32_t)(rec->info.implausible & 0x7fffffff));
+	publish_set_int(t, PP_LINK_FOREIGN_FRAMES,
+			(int32_t)(rec->info.frames_foreign & 0x7fffffff));
 	fill_prot_events(t, s);
 	publish_history_fill(t, h, s);
 }

@@ -33,6 +33,13 @@ void publish_paths_writes(struct publish_tree *t, bool charge_off, bool discharg
 void publish_paths_names(struct publish_tree *t, const struct store_record *rec,
 			 const char *product_name, const char *custom_name);
 
+/*
+ * The configured deadbands on the measurement paths that have one (after
+ * the build; 0: none). Never on limits, alarms or /Io.
+ */
+struct publish_config;
+void publish_paths_bands(struct publish_tree *t, const struct publish_config *cfg);
+
 /* Values that do not depend on the snapshot. */
 void publish_paths_fixed(struct publish_tree *t, const char *connection);
 

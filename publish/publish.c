@@ -39,6 +39,7 @@
 #include "common/statefile.h"
 #include "publish/busitem.h"
 #include "publish/extsource.h"
+#include "publish/pathids.h"
 #include "publish/paths.h"
 #include "publish/publish_config.h"
 #include "publish/service.h"
@@ -216,8 +217,9 @@ struct publish {
 	 * for missing data comes back through its hold and ramp, not at once. */
 	struct kept_state *kept;
 	struct aggregate agg;
-	struct publish_ext *ext; /* external current/SOC source and ESS minimum SOC */
-	int ext_target;          /* who uses its values: a slot, EXT_BANK or EXT_NONE */
+	struct publish_msgbuf msgbuf; /* every service's ItemsChanged is written here in turn */
+	struct publish_ext *ext;      /* external current/SOC source and ESS minimum SOC */
+	int ext_target;               /* who uses its values: a slot, EXT_BANK or EXT_NONE */
 	/* the source is a pack's charge.soc soc_source "service:..." (else publish.external_source)
 	 */
 	const struct charge_soc_config *ext_entry;
@@ -760,7 +762,7 @@ static const char *wr_refusal(const struct batt *b, enum wr_kind k)
 static int wr_write(struct batt *b, struct publish_item *it, const struct publish_item *value)
 {
 	struct batt_writes *w = &b->wr;
-	if (strcmp(it->path, "/Settings/ResetSocTo") == 0) {
+	if (it->id == PP_SETTINGS_RESET_SOC_TO) {
 		if (!value || !value->valid)
 			return 2;
 		w->soc_target = value->i;
@@ -852,21 +854,21 @@ static int pack_on_write(void *ctx, struct publish_tree *t, struct publish_item 
 			 const struct publish_item *value)
 {
 	struct batt *b = ctx;
-	if (strcmp(it->path, "/Mode") == 0)
+	if (it->id == PP_MODE)
 		return mode_write(b, value);
 	if (strncmp(it->path, "/Settings/", 10) == 0) {
 		int r = wr_write(b, it, value);
 		if (r != 1)
 			return r;
 	}
-	if (strcmp(it->path, "/CustomName") == 0) {
+	if (it->id == PP_CUSTOM_NAME) {
 		int r = write_custom_name(b->svc, it, value);
 		/* a name cleared shows the default at once, not on the next cycle */
 		publish_paths_names(t, &b->rec, b->pub->cfg->product_name,
 				    b->svc ? b->svc->custom_name : "");
 		return r;
 	}
-	if (strcmp(it->path, "/History/Clear") == 0) {
+	if (it->id == PP_HISTORY_CLEAR) {
 		/* 1 clears all, 2..7 one group (the Python driver's); the path stays 0 */
 		if (!value || !value->valid || value->i < 0)
 			return -EINVAL;
@@ -982,11 +984,11 @@ static int agg_on_write(void *ctx, struct publish_tree *t, struct publish_item *
 			const struct publish_item *value)
 {
 	struct aggregate *a = ctx;
-	if (strcmp(it->path, "/Mode") == 0)
+	if (it->id == PP_MODE)
 		return bank_mode_write(a->pub, value);
-	if (strcmp(it->path, "/CustomName") == 0)
+	if (it->id == PP_CUSTOM_NAME)
 		return write_custom_name(a->svc, it, value);
-	if (strcmp(it->path, "/Bank/Forget") == 0) {
+	if (it->id == PP_BANK_FORGET) {
 		if (!value->valid || bank_forget_write(a->pub, value->s) == 0)
 			return 2;
 		/* the path is a command: it reads "" again, the counts change at once */
@@ -1202,15 +1204,14 @@ static void time_to_fill(const struct publish *p, struct publish_tree *t, bool h
 	int32_t sec = 0;
 	bool ttg = have && cap_ah > 0 && avg_a < 0 &&
 		   time_to(soc, time_to_go_target(p), cap_ah, avg_a, &sec);
-	publish_tree_set_int_if(t, "/TimeToGo", ttg, sec);
+	publish_set_int_if(t, PP_TIME_TO_GO, ttg, sec);
 	const struct cfg_ilist *pts = &p->cfg->time_to_soc_points;
 	for (unsigned k = 0; k < pts->n; k++) {
-		char path[PUBLISH_PATH_LEN], text[16];
-		snprintf(path, sizeof(path), "/TimeToSoC/%d", (int)pts->v[k]);
+		char text[16];
 		bool ok =
 			have && cap_ah > 0 && time_to(soc, (double)pts->v[k], cap_ah, avg_a, &sec);
-		snprintf(text, sizeof(text), "%d", (int)sec);
-		publish_tree_set_string_if(t, path, ok, text);
+		text[publish_int_text(text, sec)] = '\0';
+		publish_set_string_if(t, PP_TIME_TO_SOC + k, ok, text);
 	}
 }
 
@@ -1259,8 +1260,8 @@ static void soc_write_back(struct publish *p, struct batt *b)
 static void soc_apply(struct publish *p, struct batt *b, bool new_data, uint64_t now)
 {
 	struct bms_snapshot *sn = &b->rec.snap;
-	publish_tree_set_double_if(b->tree, "/SocBms", sn->valid & BMS_V_SOC,
-				   bms_cpct_to_pct(sn->soc_cpct));
+	publish_set_double_if(b->tree, PP_SOC_BMS, sn->valid & BMS_V_SOC,
+			      bms_cpct_to_pct(sn->soc_cpct));
 	if (!b->soc_counting)
 		return;
 	const struct charge_soc_config *cfg = b->soc_cfg;
@@ -1337,21 +1338,21 @@ static void batt_fill(struct publish *p, struct batt *b)
 					       (int32_t)(p->ccfg->max_discharge_current * 1000.0)));
 		publish_ext_values(p->ext, &ev);
 		if (ev.current_valid && online) {
-			publish_tree_set_double(b->tree, "/Dc/0/Current", ev.current_a);
-			publish_tree_set_double_if(
-				b->tree, "/Dc/0/Power", sn->valid & BMS_V_VOLTAGE,
+			publish_set_double(b->tree, PP_DC_0_CURRENT, ev.current_a);
+			publish_set_double_if(
+				b->tree, PP_DC_0_POWER, sn->valid & BMS_V_VOLTAGE,
 				round(bms_mv_to_v(sn->voltage_mv) * ev.current_a * 10) / 10);
 		}
 		if (ev.soc_valid) {
 			soc = ev.soc_pct;
 			have_soc = true;
-			publish_tree_set_double(b->tree, "/Soc", soc);
+			publish_set_double(b->tree, PP_SOC, soc);
 		}
 	}
 	/* withdrawn with the live current once stale, like /Dc/0/Current */
 	double avg_a = 0;
 	bool avg = avg_mean(&b->cur, now, avg_window_ms(p), &avg_a) && online;
-	publish_tree_set_double_if(b->tree, "/CurrentAvg", avg, round(avg_a * 100.0) / 100.0);
+	publish_set_double_if(b->tree, PP_CURRENT_AVG, avg, round(avg_a * 100.0) / 100.0);
 	int32_t cap_mah =
 		(sn->valid & BMS_V_CAP_FULL) ? sn->capacity_full_mah : sn->capacity_design_mah;
 	bool have_cap = sn->valid & (BMS_V_CAP_FULL | BMS_V_CAP_DESIGN);
@@ -1361,7 +1362,7 @@ static void batt_fill(struct publish *p, struct batt *b)
 	if (running && b->rec.updated_ms > b->standby_ms)
 		b->standby = false; /* a poll after the write shows a FET on again */
 	else if (b->standby && b->have_res && b->res.connected)
-		publish_tree_set_int(b->tree, "/Mode", 252);
+		publish_set_int(b->tree, PP_MODE, 252);
 	wr_fill(b);
 	if (b->in_bank)
 		p->bank_touched = true;
@@ -1621,6 +1622,8 @@ static int batt_create(struct publish *p, int slot, const struct store_record *r
 		batt_remove(p, b);
 		return r;
 	}
+	publish_paths_bands(b->tree, p->cfg);
+	publish_tree_share_buffer(b->tree, &p->msgbuf);
 	char conn[80];
 	if (b->address)
 		snprintf(conn, sizeof(conn), "Serial %s__0x%02x", b->tty, b->address);
@@ -1730,6 +1733,10 @@ static int agg_create(struct publish *p)
 	int r = publish_tree_new(agg_on_write, a, &a->tree);
 	if (r == 0)
 		r = publish_paths_build_pack(a->tree, 0, true, NULL, &p->cfg->time_to_soc_points);
+	if (r == 0) {
+		publish_paths_bands(a->tree, p->cfg);
+		publish_tree_share_buffer(a->tree, &p->msgbuf);
+	}
 	if (r == 0)
 		r = publish_service_open(p->bus_address, &a->svc);
 	if (r < 0) {
@@ -1739,7 +1746,7 @@ static int agg_create(struct publish *p)
 	}
 	if (!a->cur.cap) /* sampled at most once a second */
 		avg_init(&a->cur, avg_window_ms(p), BANK_AVG_STEP_MS);
-	publish_tree_set_string(a->tree, "/ProductName", "Battery bank");
+	publish_set_string(a->tree, PP_PRODUCT_NAME, "Battery bank");
 	publish_paths_fixed(a->tree, "Parallel packs");
 	publish_service_claim(a->svc, "aggregate", (int32_t)p->cfg->aggregate_instance);
 	instance_make_unique(p, a->svc);
@@ -1839,14 +1846,14 @@ static void agg_ext_avg(struct publish *p, struct publish_tree *t, bool have_soc
 		if (ev.current_valid) {
 			have_i = true;
 			isum = ev.current_a;
-			publish_tree_set_double(t, "/Dc/0/Current", round(isum * 1000) / 1000);
-			publish_tree_set_double_if(t, "/Dc/0/Power", !isnan(volt),
-						   round(volt * isum * 10) / 10);
+			publish_set_double(t, PP_DC_0_CURRENT, round(isum * 1000) / 1000);
+			publish_set_double_if(t, PP_DC_0_POWER, !isnan(volt),
+					      round(volt * isum * 10) / 10);
 		}
 		if (ev.soc_valid && p->complete) {
 			have_soc = true;
 			soc = ev.soc_pct;
-			publish_tree_set_double(t, "/Soc", round(soc * 100) / 100);
+			publish_set_double(t, PP_SOC, round(soc * 100) / 100);
 		}
 	}
 	uint32_t last = a->cur.n ? a->cur.t[(a->cur.head + a->cur.n - 1) % a->cur.cap] : 0;
@@ -1854,7 +1861,7 @@ static void agg_ext_avg(struct publish *p, struct publish_tree *t, bool have_soc
 		avg_add(&a->cur, (int32_t)lround(isum * 1000.0), now, avg_window_ms(p));
 	double avg_a = 0;
 	bool avg = avg_mean(&a->cur, now, avg_window_ms(p), &avg_a) && have_i;
-	publish_tree_set_double_if(t, "/CurrentAvg", avg, round(avg_a * 100.0) / 100.0);
+	publish_set_double_if(t, PP_CURRENT_AVG, avg, round(avg_a * 100.0) / 100.0);
 	time_to_fill(p, t, avg && have_soc && cap_ah > 0, soc, cap_ah, avg_a);
 }
 
@@ -1963,7 +1970,7 @@ static void agg_fill(struct publish *p, uint64_t now)
 	}
 
 	bool ready = p->complete;
-	publish_tree_set_int(t, "/Connected", br->online + br->stale ? 1 : 0);
+	publish_set_int(t, PP_CONNECTED, br->online + br->stale ? 1 : 0);
 	struct charge_result r;
 	memset(&r, 0, sizeof(r));
 	r.cvl_valid = br->cvl_valid;
@@ -1976,86 +1983,77 @@ static void agg_fill(struct publish *p, uint64_t now)
 	snprintf(r.discharge_limitation, sizeof(r.discharge_limitation), "%s",
 		 br->discharge_limitation);
 	publish_paths_limits(t, &r, ready && br->limits_valid);
-	publish_tree_set_invalid(t, "/Io/AllowToBalance");
+	publish_set_invalid(t, PP_IO_ALLOW_TO_BALANCE);
 	if (ready) {
 		bool allow_c = br->allow_charge, allow_d = br->allow_discharge;
-		publish_tree_set_int(t, "/Io/AllowToCharge", allow_c);
-		publish_tree_set_int(t, "/Io/AllowToDischarge", allow_d);
-		publish_tree_set_int(t, "/State", allow_c || allow_d ? 9 : 14);
-		publish_tree_set_int(t, "/Mode",
-				     allow_c || allow_d ? 3
-				     : bank_standby(p)  ? 252
-							: 4);
+		publish_set_int(t, PP_IO_ALLOW_TO_CHARGE, allow_c);
+		publish_set_int(t, PP_IO_ALLOW_TO_DISCHARGE, allow_d);
+		publish_set_int(t, PP_STATE, allow_c || allow_d ? 9 : 14);
+		publish_set_int(t, PP_MODE, allow_c || allow_d ? 3 : bank_standby(p) ? 252 : 4);
 	} else {
 		/* a bank not yet complete has computed nothing: no 0 and no standby */
-		publish_tree_set_invalid(t, "/Io/AllowToCharge");
-		publish_tree_set_invalid(t, "/Io/AllowToDischarge");
-		publish_tree_set_invalid(t, "/State");
-		publish_tree_set_invalid(t, "/Mode");
+		publish_set_invalid(t, PP_IO_ALLOW_TO_CHARGE);
+		publish_set_invalid(t, PP_IO_ALLOW_TO_DISCHARGE);
+		publish_set_invalid(t, PP_STATE);
+		publish_set_invalid(t, PP_MODE);
 	}
 
-	publish_tree_set_double_if(t, "/Dc/0/Voltage", nv > 0,
-				   round(vsum / (nv ? nv : 1) * 1000) / 1000);
-	publish_tree_set_double_if(t, "/Dc/0/Current", have_i, round(isum * 1000) / 1000);
-	publish_tree_set_double_if(t, "/Dc/0/Power", have_p, round(psum * 10) / 10);
-	publish_tree_set_double_if(t, "/Dc/0/Temperature", nt > 0,
-				   round(tsum / (nt ? nt : 1) * 10) / 10);
+	publish_set_double_if(t, PP_DC_0_VOLTAGE, nv > 0,
+			      round(vsum / (nv ? nv : 1) * 1000) / 1000);
+	publish_set_double_if(t, PP_DC_0_CURRENT, have_i, round(isum * 1000) / 1000);
+	publish_set_double_if(t, PP_DC_0_POWER, have_p, round(psum * 10) / 10);
+	publish_set_double_if(t, PP_DC_0_TEMPERATURE, nt > 0,
+			      round(tsum / (nt ? nt : 1) * 10) / 10);
 	double soc = capw > 0 ? socw / capw : socsum / (nsoc ? nsoc : 1);
-	publish_tree_set_double_if(t, "/Soc", ready && nsoc > 0, round(soc * 100) / 100);
-	publish_tree_set_invalid(t, "/Soh");
-	publish_tree_set_double_if(t, "/Capacity", have_remain, round(remain * 1000) / 1000);
-	publish_tree_set_double_if(t, "/InstalledCapacity", have_full, round(full * 1000) / 1000);
-	publish_tree_set_double_if(t, "/ConsumedAmphours", have_full && have_remain,
-				   -round((full - remain) * 1000) / 1000);
+	publish_set_double_if(t, PP_SOC, ready && nsoc > 0, round(soc * 100) / 100);
+	publish_set_invalid(t, PP_SOH);
+	publish_set_double_if(t, PP_CAPACITY, have_remain, round(remain * 1000) / 1000);
+	publish_set_double_if(t, PP_INSTALLED_CAPACITY, have_full, round(full * 1000) / 1000);
+	publish_set_double_if(t, PP_CONSUMED_AMPHOURS, have_full && have_remain,
+			      -round((full - remain) * 1000) / 1000);
 	agg_ext_avg(p, t, ready && nsoc > 0, soc, have_full ? full : 0, nv ? vsum / nv : NAN,
 		    have_i, isum, now);
-	publish_tree_set_double_if(t, "/System/MinCellVoltage", cmin_id[0], cmin);
-	publish_tree_set_double_if(t, "/System/MaxCellVoltage", cmax_id[0], cmax);
-	publish_tree_set_string_if(t, "/System/MinVoltageCellId", cmin_id[0], cmin_id);
-	publish_tree_set_string_if(t, "/System/MaxVoltageCellId", cmax_id[0], cmax_id);
-	publish_tree_set_double_if(t, "/System/MinCellTemperature", nt > 0, tmin);
-	publish_tree_set_double_if(t, "/System/MaxCellTemperature", nt > 0, tmax);
-	publish_tree_set_string_if(t, "/System/MinTemperatureCellId", nt > 0, tmin_id);
-	publish_tree_set_string_if(t, "/System/MaxTemperatureCellId", nt > 0, tmax_id);
-	publish_tree_set_string_if(t, "/Bank/Offline", br->offline_text[0], br->offline_text);
-	publish_tree_set_invalid(t, "/System/MOSTemperature");
-	publish_tree_set_int_if(t, "/Heating", heating >= 0, heating);
+	publish_set_double_if(t, PP_SYSTEM_MIN_CELL_VOLTAGE, cmin_id[0], cmin);
+	publish_set_double_if(t, PP_SYSTEM_MAX_CELL_VOLTAGE, cmax_id[0], cmax);
+	publish_set_string_if(t, PP_SYSTEM_MIN_VOLTAGE_CELL_ID, cmin_id[0], cmin_id);
+	publish_set_string_if(t, PP_SYSTEM_MAX_VOLTAGE_CELL_ID, cmax_id[0], cmax_id);
+	publish_set_double_if(t, PP_SYSTEM_MIN_CELL_TEMPERATURE, nt > 0, tmin);
+	publish_set_double_if(t, PP_SYSTEM_MAX_CELL_TEMPERATURE, nt > 0, tmax);
+	publish_set_string_if(t, PP_SYSTEM_MIN_TEMPERATURE_CELL_ID, nt > 0, tmin_id);
+	publish_set_string_if(t, PP_SYSTEM_MAX_TEMPERATURE_CELL_ID, nt > 0, tmax_id);
+	publish_set_string_if(t, PP_BANK_OFFLINE, br->offline_text[0], br->offline_text);
+	publish_set_invalid(t, PP_SYSTEM_MOSTEMPERATURE);
+	publish_set_int_if(t, PP_HEATING, heating >= 0, heating);
 	if (cells)
-		publish_tree_set_int(t, "/System/NrOfCellsPerBattery", (int32_t)cells);
+		publish_set_int(t, PP_SYSTEM_NR_OF_CELLS_PER_BATTERY, (int32_t)cells);
 	else
-		publish_tree_set_invalid(t, "/System/NrOfCellsPerBattery");
-	publish_tree_set_int(t, "/System/NrOfModulesOnline", (int32_t)br->online);
+		publish_set_invalid(t, PP_SYSTEM_NR_OF_CELLS_PER_BATTERY);
+	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_ONLINE, (int32_t)br->online);
 	/* a stale pack is offline here as on its own service, though its limits still count */
-	publish_tree_set_int(t, "/System/NrOfModulesOffline", (int32_t)(br->members - br->online));
-	publish_tree_set_int(t, "/System/NrOfModulesBlockingCharge", (int32_t)br->blocking_charge);
-	publish_tree_set_int(t, "/System/NrOfModulesBlockingDischarge",
-			     (int32_t)br->blocking_discharge);
-	publish_tree_set_int(t, "/System/NrOfBatteries", (int32_t)br->members);
-	publish_tree_set_int(t, "/System/BatteriesParallel", (int32_t)br->members);
-	for (int k = 0; k < BMS_ALARM_COUNT; k++) {
-		char path[PUBLISH_PATH_LEN];
-		snprintf(path, sizeof(path), "/Alarms/%s", bms_alarm_name((enum bms_alarm)k));
-		if (known_alarms >> k & 1u)
-			publish_tree_set_int(t, path, alarms[k]);
-		else
-			publish_tree_set_invalid(t, path);
-	}
-	publish_tree_set_int(t, "/Alarms/BmsCable", br->bms_cable_alarm);
+	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_OFFLINE, (int32_t)(br->members - br->online));
+	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_BLOCKING_CHARGE, (int32_t)br->blocking_charge);
+	publish_set_int(t, PP_SYSTEM_NR_OF_MODULES_BLOCKING_DISCHARGE,
+			(int32_t)br->blocking_discharge);
+	publish_set_int(t, PP_SYSTEM_NR_OF_BATTERIES, (int32_t)br->members);
+	publish_set_int(t, PP_SYSTEM_BATTERIES_PARALLEL, (int32_t)br->members);
+	for (unsigned k = 0; k < BMS_ALARM_COUNT; k++)
+		publish_set_int_if(t, PP_ALARM + k, known_alarms >> k & 1u, alarms[k]);
+	publish_set_int(t, PP_ALARMS_BMS_CABLE, br->bms_cable_alarm);
 	/* gui-v2's device pages: no own fault code (the alarms say it), no settings page */
-	publish_tree_set_int(t, "/ErrorCode", 0);
+	publish_set_int(t, PP_ERROR_CODE, 0);
 	char ci[48];
 	snprintf(ci, sizeof(ci), "%u of %u packs online", br->online, br->members);
-	publish_tree_set_string(t, "/ConnectionInformation", ci);
-	publish_tree_set_int(t, "/Settings/HasSettings", 0);
-	publish_tree_set_int(t, "/Settings/HasTemperature", nt > 0 ? 1 : 0);
-	publish_tree_set_int(t, "/Settings/HasStarterVoltage", 0);
-	publish_tree_set_invalid(t, "/DeviceName");
+	publish_set_string(t, PP_CONNECTION_INFORMATION, ci);
+	publish_set_int(t, PP_SETTINGS_HAS_SETTINGS, 0);
+	publish_set_int(t, PP_SETTINGS_HAS_TEMPERATURE, nt > 0 ? 1 : 0);
+	publish_set_int(t, PP_SETTINGS_HAS_STARTER_VOLTAGE, 0);
+	publish_set_invalid(t, PP_DEVICE_NAME);
 	if (!a->svc || !a->svc->custom_name[0]) {
 		/* the name an owner would write, until they write one */
 		char name[48];
 		snprintf(name, sizeof(name), "Battery bank (%u pack%s)", br->members,
 			 br->members == 1 ? "" : "s");
-		publish_tree_set_string(t, "/CustomName", name);
+		publish_set_string(t, PP_CUSTOM_NAME, name);
 	}
 }
 
@@ -2428,6 +2426,7 @@ void publish_free(struct publish *p)
 		close(p->wake_fd);
 	if (p->timer_fd >= 0)
 		close(p->timer_fd);
+	publish_msgbuf_free(&p->msgbuf); /* the trees that used it went with the thread */
 	free(p->batts);
 	free(p->kept);
 	free(p->own_cfg);

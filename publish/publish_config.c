@@ -137,5 +137,42 @@ const struct cfg_key publish_cfg_keys[] = {
 		"our own services is refused. For one pack of several, use that pack's "
 		"charge.soc soc_source \"service:...\" instead (the same service if both are "
 		"set). Empty: none."},
+	{.path = "deadband_cell_voltage",
+	 .type = CFG_DOUBLE,
+	 .offset = OFF(deadband_cell_voltage),
+	 .min = 0,
+	 .max = 0.1,
+	 .def = "0.0",
+	 .doc = "Deadband (V) of the cell voltages on the bus (/Voltages/Cell<n>, "
+		"/System/MinCellVoltage, /System/MaxCellVoltage, /Voltages/Diff): a published "
+		"value stays until the new reading differs from it by at least this much, so a "
+		"cell flickering by 1 mV at rest sends nothing (0.002: changes under 2 mV are not "
+		"sent). Only what the bus shows: limits, alarms and history use every reading. 0: "
+		"off, every change is sent."},
+	{.path = "deadband_voltage",
+	 .type = CFG_DOUBLE,
+	 .offset = OFF(deadband_voltage),
+	 .min = 0,
+	 .max = 1,
+	 .def = "0.0",
+	 .doc = "Deadband (V) of /Dc/0/Voltage and /Voltages/Sum, as deadband_cell_voltage. 0: "
+		"off."},
+	{.path = "deadband_current",
+	 .type = CFG_DOUBLE,
+	 .offset = OFF(deadband_current),
+	 .min = 0,
+	 .max = 10,
+	 .def = "0.0",
+	 .doc = "Deadband (A) of /Dc/0/Current, as deadband_cell_voltage. 0: off."},
+	{.path = "deadband_temperature",
+	 .type = CFG_DOUBLE,
+	 .offset = OFF(deadband_temperature),
+	 .min = 0,
+	 .max = 10,
+	 .def = "0.0",
+	 .doc = "Deadband (degrees C) of the temperature paths (/Dc/0/Temperature, "
+		"/System/Temperature<n>, /System/MOSTemperature, /System/Min/MaxCellTemperature), "
+		"as deadband_cell_voltage. 0: off. No deadband ever applies to the limits "
+		"(/Info), alarms or /Io paths."},
 	{NULL},
 };

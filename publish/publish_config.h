@@ -31,6 +31,11 @@ struct publish_config {
 	double time_to_go_soc;        /* % /TimeToGo runs to without the ESS minimum SOC */
 	struct cfg_ilist time_to_soc_points; /* SOC % of the /TimeToSoC/<p> paths */
 	char external_source[CFG_STR];       /* battery service read for current and SOC, "" none */
+	/* deadbands (0: off): a published measurement keeps its value until it moves this far */
+	double deadband_cell_voltage; /* V, /Voltages/Cell<n> */
+	double deadband_voltage;      /* V, /Dc/0/Voltage */
+	double deadband_current;      /* A, /Dc/0/Current */
+	double deadband_temperature;  /* degC, the temperature paths */
 };
 
 extern const struct cfg_key publish_cfg_keys[];

@@ -55,37 +55,14 @@ int publish_service_connect(struct publish_service *s)
 {
 	if (s->conn)
 		return 0;
-	DBusError err;
-	dbus_error_init(&err);
 	DBusConnection *c;
-	if (s->address) {
-		c = dbus_connection_open_private(s->address, &err);
-		if (c && !dbus_bus_register(c, &err)) {
-			dbus_connection_close(c);
-			dbus_connection_unref(c);
-			c = NULL;
-		}
-	} else {
-		/* honours DBUS_SYSTEM_BUS_ADDRESS */
-		c = dbus_bus_get_private(DBUS_BUS_SYSTEM, &err);
-	}
-	if (!c) {
-		log_debug("publish: cannot connect to D-Bus %s: %s",
-			  s->address ? s->address : "(system)", err.message ? err.message : "?");
-		dbus_error_free(&err);
-		return -ECONNREFUSED;
-	}
-	dbus_connection_set_exit_on_disconnect(c, FALSE);
 	/*
 	 * Requests are read only as fast as they are handled: a client that
 	 * floods us waits in the bus daemon, not in our memory.
 	 */
-	dbus_connection_set_max_received_size(c, INCOMING_CAP);
-	if (!dbus_connection_add_filter(c, service_filter, s, NULL)) {
-		dbus_connection_close(c);
-		dbus_connection_unref(c);
-		return -ENOMEM;
-	}
+	int r = publish_bus_connect(s->address, service_filter, s, INCOMING_CAP, &c);
+	if (r < 0)
+		return r;
 	s->conn = c;
 	s->owned = false;
 	s->name_watched = false;

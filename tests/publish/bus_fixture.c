@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -459,4 +460,166 @@ int tb_publisher_start(const char *address, const struct publish_config *pcfg,
 	prm.clock_ms = fake_clock;
 	prm.clock_ctx = clock;
 	return publish_start(&prm, st, ret);
+}
+
+struct bms_snapshot tb_snap(int32_t mv, int32_t ma, uint16_t soc_cpct, int32_t cap_mah)
+{
+	struct bms_snapshot s;
+	memset(&s, 0, sizeof(s));
+	s.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
+		  BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_FETS |
+		  BMS_V_ALARMS | BMS_V_SERIAL | BMS_V_SW_VERSION | BMS_V_BALANCER | BMS_V_BALANCING;
+	s.voltage_mv = mv;
+	s.current_ma = ma;
+	s.soc_cpct = soc_cpct;
+	s.capacity_full_mah = cap_mah;
+	s.capacity_remain_mah = (int32_t)((int64_t)cap_mah * soc_cpct / 10000);
+	s.cycles = 42;
+	s.cell_count = 16;
+	for (int k = 0; k < 16; k++)
+		s.cell_mv[k] = 3300;
+	s.cell_mv[6] = 3320; /* C7 is the highest */
+	s.cell_mv[2] = 3290; /* C3 the lowest */
+	s.temp_count = 2;
+	s.temp_dc[0] = 250;
+	s.temp_dc[1] = 260;
+	s.mosfet_temp_dc = 300;
+	s.charge_fet = s.discharge_fet = true;
+	s.balancer_enabled = true;
+	snprintf(s.serial, sizeof(s.serial), "SN123");
+	snprintf(s.sw_version, sizeof(s.sw_version), "11.XW");
+	return s;
+}
+
+int tb_commit(struct store *st, int slot, const char *tty, const char *proto, uint64_t cycles,
+	      const struct bms_snapshot *s, uint64_t now)
+{
+	struct store_info info;
+	memset(&info, 0, sizeof(info));
+	snprintf(info.tty, sizeof(info.tty), "%s", tty);
+	snprintf(info.protocol, sizeof(info.protocol), "%s", proto);
+	info.poll_interval_ms = 1000;
+	info.cycles_ok = cycles;
+	return store_commit(st, slot, s, &info, now);
+}
+
+static bool val_equal(const struct tb_val *v, const struct tb_val *want)
+{
+	if (v->type != want->type)
+		return false;
+	switch (want->type) {
+	case 'i':
+		return v->i == want->i;
+	case 'd':
+		return fabs(v->d - want->d) < 1e-6;
+	case 's':
+		return strcmp(v->s, want->s) == 0;
+	default:
+		return true;
+	}
+}
+
+bool tb_until(DBusConnection *c, const char *dest, const char *path, const struct tb_val *want,
+	      int timeout_ms)
+{
+	struct tb_val v;
+	memset(&v, 0, sizeof(v));
+	for (int waited = 0; waited <= timeout_ms; waited += 5) {
+		if (tb_get_value(c, dest, path, &v) == 0 && val_equal(&v, want))
+			return true;
+		usleep(5000);
+	}
+	printf("\n    %s %s: type %c %d %g \"%s\", want %c %d %g \"%s\"", dest, path, v.type, v.i,
+	       v.d, v.s, want->type, want->i, want->d, want->s);
+	return false;
+}
+
+bool tb_until_s(DBusConnection *c, const char *dest, const char *path, const char *want)
+{
+	struct tb_val v = {.type = want ? 's' : 'x'};
+	if (want)
+		snprintf(v.s, sizeof(v.s), "%s", want);
+	return tb_until(c, dest, path, &v, TB_UNTIL_MS);
+}
+
+bool tb_until_i(DBusConnection *c, const char *dest, const char *path, int32_t want)
+{
+	return tb_until(c, dest, path, &(struct tb_val){.type = 'i', .i = want}, TB_UNTIL_MS);
+}
+
+bool tb_until_d(DBusConnection *c, const char *dest, const char *path, char type, double want)
+{
+	struct tb_val v = {.type = type, .i = (int32_t)want, .d = want};
+	return tb_until(c, dest, path, &v, TB_UNTIL_MS);
+}
+
+int tb_teardown(struct publish **pub, DBusConnection **cli, struct store **st, struct tb_bus *bus,
+		const char *state_dir)
+{
+	publish_free(*pub);
+	*pub = NULL;
+	if (*cli)
+		tb_disconnect(*cli);
+	*cli = NULL;
+	store_free(*st);
+	*st = NULL;
+	tb_bus_stop(bus);
+	if (!state_dir || !state_dir[0])
+		return 0;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int tb_add_setting(DBusConnection *c, const char *root, const char *path, const struct tb_val *def)
+{
+	DBusMessage *m = dbus_message_new_method_call("com.victronenergy.settings", root,
+						      "com.victronenergy.Settings", "AddSettings");
+	DBusMessageIter it, arr, d, de, v;
+	const char *kp = "path", *kd = "default", *s = def->s;
+	dbus_int32_t i = def->i;
+	double dv = def->d;
+	dbus_message_iter_init_append(m, &it);
+	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr);
+	dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &d);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kp);
+	dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
+	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &path);
+	dbus_message_iter_close_container(&de, &v);
+	dbus_message_iter_close_container(&d, &de);
+	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
+	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kd);
+	char sig[2] = {def->type, 0};
+	dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, sig, &v);
+	if (def->type == 'i')
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &i);
+	else if (def->type == 'd')
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_DOUBLE, &dv);
+	else
+		dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &s);
+	dbus_message_iter_close_container(&de, &v);
+	dbus_message_iter_close_container(&d, &de);
+	dbus_message_iter_close_container(&arr, &d);
+	dbus_message_iter_close_container(&it, &arr);
+	DBusMessage *r = tb_call(c, m, NULL, 0);
+	if (!r)
+		return -1;
+	dbus_message_unref(r);
+	return 0;
+}
+
+void tb_owner(DBusConnection *c, const char *name, char *out, size_t len)
+{
+	out[0] = 0;
+	DBusMessage *m =
+		dbus_message_new_method_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+					     "org.freedesktop.DBus", "GetNameOwner");
+	dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID);
+	DBusMessage *r = tb_call(c, m, NULL, 0);
+	const char *o;
+	if (r && dbus_message_get_args(r, NULL, DBUS_TYPE_STRING, &o, DBUS_TYPE_INVALID))
+		snprintf(out, len, "%s", o);
+	if (r)
+		dbus_message_unref(r);
 }

@@ -82,4 +82,38 @@ int tb_publisher_start(const char *address, const struct publish_config *pcfg,
 		       const struct charge_config *ccfg, const char *state_dir,
 		       _Atomic uint64_t *clock, struct store *st, struct publish **ret);
 
+/*
+ * A 16-cell pack as the tests commit it: voltage mv, current ma, SOC and full
+ * capacity, every common field valid (cycles, cells with C3 the lowest and C7
+ * the highest, two sensors and the MOSFET, FETs, alarms, serial, version,
+ * balancer), remaining capacity from the SOC.
+ */
+struct bms_snapshot tb_snap(int32_t mv, int32_t ma, uint16_t soc_cpct, int32_t cap_mah);
+/* Commit s to slot as a poll of tty by protocol proto with cycles_ok cycles at now. */
+int tb_commit(struct store *st, int slot, const char *tty, const char *proto, uint64_t cycles,
+	      const struct bms_snapshot *s, uint64_t now);
+/*
+ * Poll GetValue of dest's path until it equals want (type and value; numbers
+ * within 1e-6, 'x' invalid); false after timeout_ms (printing what it was).
+ */
+bool tb_until(DBusConnection *c, const char *dest, const char *path, const struct tb_val *want,
+	      int timeout_ms);
+/* The same for a string (NULL: invalid), an int32 and a number of type 'i'/'d' ('x': invalid),
+ * each within TB_UNTIL_MS. */
+#define TB_UNTIL_MS 5000
+bool tb_until_s(DBusConnection *c, const char *dest, const char *path, const char *want);
+bool tb_until_i(DBusConnection *c, const char *dest, const char *path, int32_t want);
+bool tb_until_d(DBusConnection *c, const char *dest, const char *path, char type, double want);
+/* A suite's clean-up: publisher, client, store, bus and state_dir ("" none): 0 or -1. */
+int tb_teardown(struct publish **pub, DBusConnection **cli, struct store **st, struct tb_bus *bus,
+		const char *state_dir);
+/*
+ * AddSettings on com.victronenergy.settings's object root ("/" with an
+ * absolute path, "/Settings" with one below it) with a default of type 'i',
+ * 'd' or 's': 0, or -1 without a reply.
+ */
+int tb_add_setting(DBusConnection *c, const char *root, const char *path, const struct tb_val *def);
+/* The unique name that owns name now ("" when none). */
+void tb_owner(DBusConnection *c, const char *name, char *out, size_t len);
+
 #endif

@@ -242,32 +242,8 @@ static void shunt_stop(void)
 /* AddSettings of the ESS minimum SOC with a default (the stand-in keeps it afterwards). */
 static int settings_add_min_soc(double def)
 {
-	DBusMessage *m = dbus_message_new_method_call("com.victronenergy.settings", "/Settings",
-						      "com.victronenergy.Settings", "AddSettings");
-	DBusMessageIter it, arr, d, e, v;
-	const char *kp = "path", *kd = "default", *p = "CGwacs/BatteryLife/MinimumSocLimit";
-	dbus_message_iter_init_append(m, &it);
-	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr);
-	dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &d);
-	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
-	dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &kp);
-	dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &v);
-	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &p);
-	dbus_message_iter_close_container(&e, &v);
-	dbus_message_iter_close_container(&d, &e);
-	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &e);
-	dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &kd);
-	dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "d", &v);
-	dbus_message_iter_append_basic(&v, DBUS_TYPE_DOUBLE, &def);
-	dbus_message_iter_close_container(&e, &v);
-	dbus_message_iter_close_container(&d, &e);
-	dbus_message_iter_close_container(&arr, &d);
-	dbus_message_iter_close_container(&it, &arr);
-	DBusMessage *r = tb_call(cli, m, NULL, 0);
-	if (!r)
-		return -1;
-	dbus_message_unref(r);
-	return 0;
+	return tb_add_setting(cli, "/Settings", "CGwacs/BatteryLife/MinimumSocLimit",
+			      &(struct tb_val){.type = 'd', .d = def});
 }
 
 static int settings_set_min_soc(double v)
@@ -351,44 +327,7 @@ static struct bms_snapshot mk_snap(int32_t current_ma, uint16_t soc_cpct, int32_
 
 static void commit(int slot, const char *tty, const struct bms_snapshot *s)
 {
-	struct store_info info;
-	memset(&info, 0, sizeof(info));
-	snprintf(info.tty, sizeof(info.tty), "%s", tty);
-	snprintf(info.protocol, sizeof(info.protocol), "jk");
-	info.poll_interval_ms = 1000;
-	info.cycles_ok = cycles;
-	CU_ASSERT(store_commit(st, slot, s, &info, atomic_load(&fake_now)) == 0);
-}
-
-/* Poll svc's path until it is a number near want ('x': invalid); false after 5 s. */
-static bool until_d(const char *svc, const char *path, char type, double want)
-{
-	struct tb_val v;
-	memset(&v, 0, sizeof(v));
-	for (int i = 0; i < 250; i++) {
-		if (tb_get_value(cli, svc, path, &v) == 0 && v.type == type &&
-		    (type == 'x' || fabs((type == 'i' ? (double)v.i : v.d) - want) < 1e-6))
-			return true;
-		usleep(20000);
-	}
-	printf("\n    %s %s: type %c %g, want %c %g", svc, path, v.type,
-	       v.type == 'i' ? (double)v.i : v.d, type, want);
-	return false;
-}
-
-static bool until_s(const char *svc, const char *path, const char *want)
-{
-	struct tb_val v;
-	memset(&v, 0, sizeof(v));
-	for (int i = 0; i < 250; i++) {
-		if (tb_get_value(cli, svc, path, &v) == 0 &&
-		    (want ? v.type == 's' && strcmp(v.s, want) == 0 : v.type == 'x'))
-			return true;
-		usleep(20000);
-	}
-	printf("\n    %s: type %c \"%s\", want %s", path, v.type, v.type == 's' ? v.s : "",
-	       want ? want : "invalid");
-	return false;
+	CU_ASSERT(tb_commit(st, slot, tty, "jk", cycles, s, atomic_load(&fake_now)) == 0);
 }
 
 /* One poll of the packs given (b may be NULL) one second on; waits until A's is published. */
@@ -399,10 +338,10 @@ static void step(const struct bms_snapshot *a, const struct bms_snapshot *b)
 	commit(slot_a, "ttyUSB0", a);
 	if (b)
 		commit(slot_b, "ttyUSB1", b);
-	CU_ASSERT_FATAL(until_d(SVC_A, "/Link/PollCycles", 'i', (double)cycles));
+	CU_ASSERT_FATAL(tb_until_d(cli, SVC_A, "/Link/PollCycles", 'i', (double)cycles));
 	if (b)
-		CU_ASSERT_FATAL(until_d("com.victronenergy.battery.ttyUSB1", "/Link/PollCycles",
-					'i', (double)cycles));
+		CU_ASSERT_FATAL(tb_until_d(cli, "com.victronenergy.battery.ttyUSB1",
+					   "/Link/PollCycles", 'i', (double)cycles));
 }
 
 static bool stats_until(uint64_t *field_of(struct publish_stats *), uint64_t at_least)
@@ -446,55 +385,55 @@ static void test_bank_follows_external_source(void)
 	/* the packs: 12.5 A each (25 A), SOC 50 % of 100 Ah and 70 % of 300 Ah (65 %) */
 	struct bms_snapshot a = mk_snap(12500, 5000, 100000), b = mk_snap(12500, 7000, 300000);
 	step(&a, &b);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', 25.0));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', 25.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 65.0));
 
 	CU_ASSERT_FATAL(shunt_start(SHUNT, -30.5, 55.5) == 0);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -30.5)); /* read by GetItems */
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 55.5));
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Power", 'd', round(52.8 * -30.5 * 10) / 10));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -30.5)); /* read by GetItems */
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 55.5));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Power", 'd', round(52.8 * -30.5 * 10) / 10));
 	shunt_set("/Dc/0/Current", true, -40.25); /* then by ItemsChanged */
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -40.25));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -40.25));
 	step(&a, &b); /* a packs' reading does not bring their own current back */
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -40.25));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 55.5));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -40.25));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 55.5));
 
 	/* implausible values are counted and not used: the packs' values meanwhile */
 	shunt_set("/Dc/0/Current", true, 1e6);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', 25.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', 25.0));
 	CU_ASSERT(stats_until(f_implausible, 1));
 	shunt_set("/Soc", true, 250);
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 65.0));
 	CU_ASSERT(stats_until(f_implausible, 2));
 	shunt_set("/Dc/0/Current", true, -20);
 	shunt_set("/Soc", true, 60);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -20.0));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 60.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -20.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 60.0));
 	/* an invalid value (the monitor does not know it) is no value either */
 	shunt_set("/Soc", false, 0);
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 65.0));
 	shunt_set("/Soc", true, 61);
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 61.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 61.0));
 	/* a single update as velib sends it */
 	shunt_prop("/Dc/0/Current", -22.5);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -22.5));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -22.5));
 	/* the monitor has lost its shunt (/Connected 0): not used until it is back */
 	shunt_set("/Connected", true, 0);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', 25.0));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', 25.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 65.0));
 	shunt_set("/Connected", true, 1);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -22.5));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 61.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -22.5));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 61.0));
 
 	/* it leaves the bus: the packs' values at once, the data clock standing still */
 	shunt_stop();
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', 25.0));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', 25.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 65.0));
 	CU_ASSERT(stats_until(f_lost, 1));
 	/* and back: followed again */
 	CU_ASSERT_FATAL(shunt_start(SHUNT, -5, 42) == 0);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -5.0));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 42.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -5.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 42.0));
 	stop();
 }
 
@@ -507,16 +446,16 @@ static void test_pack_follows_external_source(void)
 	struct bms_snapshot a = mk_snap(12500, 5000, 100000);
 	step(&a, NULL);
 	CU_ASSERT_FATAL(shunt_start(SHUNT, -7.5, 44) == 0);
-	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', -7.5));
-	CU_ASSERT(until_d(SVC_A, "/Soc", 'd', 44.0));
-	CU_ASSERT(until_d(SVC_A, "/Dc/0/Power", 'd', round(52.8 * -7.5 * 10) / 10));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Dc/0/Current", 'd', -7.5));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Soc", 'd', 44.0));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Dc/0/Power", 'd', round(52.8 * -7.5 * 10) / 10));
 	step(&a, NULL);
-	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', -7.5));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Dc/0/Current", 'd', -7.5));
 	/* a second pack: which one the shunt measures is unknown, so neither uses it */
 	struct bms_snapshot b = mk_snap(12500, 7000, 300000);
 	step(&a, &b);
-	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', 12.5));
-	CU_ASSERT(until_d(SVC_A, "/Soc", 'd', 50.0));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Dc/0/Current", 'd', 12.5));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Soc", 'd', 50.0));
 	stop();
 }
 
@@ -534,19 +473,19 @@ static void test_pack_entry_names_the_source(void)
 	start();
 	struct bms_snapshot a = mk_snap(12500, 5000, 100000), b = mk_snap(12500, 7000, 300000);
 	step(&a, &b);
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 65.0));
 	CU_ASSERT_FATAL(shunt_start(SHUNT, -7.5, 44) == 0);
-	CU_ASSERT(until_d(SVC_B, "/Dc/0/Current", 'd', -7.5));
-	CU_ASSERT(until_d(SVC_B, "/Soc", 'd', 44.0));
+	CU_ASSERT(tb_until_d(cli, SVC_B, "/Dc/0/Current", 'd', -7.5));
+	CU_ASSERT(tb_until_d(cli, SVC_B, "/Soc", 'd', 44.0));
 	step(&a, &b);
-	CU_ASSERT(until_d(SVC_B, "/Soc", 'd', 44.0));
-	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', 12.5));
-	CU_ASSERT(until_d(SVC_A, "/Soc", 'd', 50.0));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT(tb_until_d(cli, SVC_B, "/Soc", 'd', 44.0));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Dc/0/Current", 'd', 12.5));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Soc", 'd', 50.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 65.0));
 	/* it leaves the bus: pack B's own values again */
 	shunt_stop();
-	CU_ASSERT(until_d(SVC_B, "/Dc/0/Current", 'd', 12.5));
-	CU_ASSERT(until_d(SVC_B, "/Soc", 'd', 70.0));
+	CU_ASSERT(tb_until_d(cli, SVC_B, "/Dc/0/Current", 'd', 12.5));
+	CU_ASSERT(tb_until_d(cli, SVC_B, "/Soc", 'd', 70.0));
 	stop();
 	ccfg.nsoc = 0;
 }
@@ -560,8 +499,8 @@ static void test_own_service_refused(void)
 	struct bms_snapshot a = mk_snap(12500, 5000, 100000), b = mk_snap(12500, 7000, 300000);
 	step(&a, &b);
 	CU_ASSERT(stats_until(f_refused, 1));
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', 25.0));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 65.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', 25.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 65.0));
 	stop();
 	/* the bank's own name as well */
 	config(PUBLISH_BANK_ON);
@@ -569,7 +508,7 @@ static void test_own_service_refused(void)
 	start();
 	step(&a, &b);
 	CU_ASSERT(stats_until(f_refused, 1));
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', 25.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', 25.0));
 	stop();
 }
 
@@ -582,14 +521,16 @@ static void test_current_avg_window(void)
 	struct bms_snapshot a = mk_snap(-10000, 8500, 100000);
 	for (int k = 0; k < 60; k++)
 		step(&a, NULL);
-	CU_ASSERT(until_d(SVC_A, "/CurrentAvg", 'd', -10.0));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/CurrentAvg", 'd', -10.0));
 	a.current_ma = 20000;
 	for (int k = 0; k < 30; k++)
 		step(&a, NULL);
-	CU_ASSERT(until_d(SVC_A, "/CurrentAvg", 'd', 5.0)); /* 30 s of -10 A, 30 s of 20 A */
+	CU_ASSERT(
+		tb_until_d(cli, SVC_A, "/CurrentAvg", 'd', 5.0)); /* 30 s of -10 A, 30 s of 20 A */
 	for (int k = 0; k < 30; k++)
 		step(&a, NULL);
-	CU_ASSERT(until_d(SVC_A, "/CurrentAvg", 'd', 20.0)); /* the -10 A have left the window */
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/CurrentAvg", 'd',
+			     20.0)); /* the -10 A have left the window */
 	stop();
 }
 
@@ -612,24 +553,24 @@ static void test_time_to_go(void)
 	for (int k = 0; k < 60; k++)
 		step(&a, NULL);
 	/* no MinimumSocLimit in settings yet: to 30 %, 55 Ah at 10 A */
-	CU_ASSERT(until_d(SVC_A, "/TimeToGo", 'i', 19800));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/TimeToGo", 'i', 19800));
 	char text[32];
 	CU_ASSERT(tb_get_text(cli, SVC_A, "/TimeToGo", text, sizeof(text)) == 0 &&
 		  strcmp(text, "19800s") == 0);
-	CU_ASSERT(until_s(SVC_A, "/TimeToSoC/20", "23400"));
-	CU_ASSERT(until_s(SVC_A, "/TimeToSoC/90", NULL)); /* behind */
+	CU_ASSERT(tb_until_s(cli, SVC_A, "/TimeToSoC/20", "23400"));
+	CU_ASSERT(tb_until_s(cli, SVC_A, "/TimeToSoC/90", NULL)); /* behind */
 
 	/* the ESS minimum SOC appears (20 %), then changes (50 %) */
 	CU_ASSERT_FATAL(settings_add_min_soc(25) == 0);
 	CU_ASSERT_FATAL(settings_set_min_soc(20) == 0);
-	CU_ASSERT(until_d(SVC_A, "/TimeToGo", 'i', 23400)); /* (85-20) % of 100 Ah / 10 A */
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/TimeToGo", 'i', 23400)); /* (85-20) % of 100 Ah / 10 A */
 	CU_ASSERT_FATAL(settings_set_min_soc(50) == 0);
-	CU_ASSERT(until_d(SVC_A, "/TimeToGo", 'i', 12600));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/TimeToGo", 'i', 12600));
 
 	/* a load step moves the momentary current, not the average */
 	a.current_ma = -40000;
 	step(&a, NULL);
-	CU_ASSERT(until_d(SVC_A, "/Dc/0/Current", 'd', -40.0));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Dc/0/Current", 'd', -40.0));
 	struct tb_val v;
 	CU_ASSERT(tb_get_value(cli, SVC_A, "/TimeToGo", &v) == 0 && v.type == 'i' &&
 		  v.i == (int32_t)lround(35.0 * 100 * 36 / 10.5)); /* 60 readings, one at -40 */
@@ -638,9 +579,9 @@ static void test_time_to_go(void)
 	a.current_ma = 10000;
 	for (int k = 0; k < 60; k++)
 		step(&a, NULL);
-	CU_ASSERT(until_d(SVC_A, "/TimeToGo", 'x', 0));
-	CU_ASSERT(until_s(SVC_A, "/TimeToSoC/90", "1800")); /* 5 Ah at 10 A */
-	CU_ASSERT(until_s(SVC_A, "/TimeToSoC/20", NULL));
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/TimeToGo", 'x', 0));
+	CU_ASSERT(tb_until_s(cli, SVC_A, "/TimeToSoC/90", "1800")); /* 5 Ah at 10 A */
+	CU_ASSERT(tb_until_s(cli, SVC_A, "/TimeToSoC/20", NULL));
 	stop();
 	CU_ASSERT(settings_set_min_soc(20) == 0);
 }
@@ -656,8 +597,8 @@ static void test_bank_time_to_go(void)
 	struct bms_snapshot a = mk_snap(-10000, 8500, 100000), b = mk_snap(-10000, 8500, 100000);
 	for (int k = 0; k < 60; k++)
 		step(&a, &b);
-	CU_ASSERT(until_d(SVC_AGG, "/CurrentAvg", 'd', -20.0));
-	CU_ASSERT(until_d(SVC_AGG, "/TimeToGo", 'i', 23400)); /* 65 % of 200 Ah at 20 A */
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/CurrentAvg", 'd', -20.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/TimeToGo", 'i', 23400)); /* 65 % of 200 Ah at 20 A */
 	stop();
 }
 
@@ -670,15 +611,15 @@ static void test_bus_restart_reconnects(void)
 	struct bms_snapshot a = mk_snap(12500, 5000, 100000), b = mk_snap(12500, 7000, 300000);
 	step(&a, &b);
 	CU_ASSERT_FATAL(shunt_start(SHUNT, -30, 55) == 0);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -30.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -30.0));
 	shunt_stop();
 	tb_disconnect(cli);
 	CU_ASSERT_FATAL(tb_bus_restart(&bus) == 0);
 	cli = tb_connect(bus.address);
 	CU_ASSERT_FATAL(cli != NULL);
 	CU_ASSERT_FATAL(shunt_start(SHUNT, -31, 56) == 0);
-	CU_ASSERT(until_d(SVC_AGG, "/Dc/0/Current", 'd', -31.0));
-	CU_ASSERT(until_d(SVC_AGG, "/Soc", 'd', 56.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Dc/0/Current", 'd', -31.0));
+	CU_ASSERT(tb_until_d(cli, SVC_AGG, "/Soc", 'd', 56.0));
 	stop();
 }
 

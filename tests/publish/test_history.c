@@ -56,14 +56,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	publish_free(pub);
-	if (cli)
-		tb_disconnect(cli);
-	store_free(st);
-	tb_bus_stop(&bus);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tb_teardown(&pub, &cli, &st, &bus, state_dir);
 }
 
 /* 50.00 V, 16 cells 3.125 V (C3 3.100, C7 3.150), 25/26 degC, 100 Ah pack, 5 cycles. */

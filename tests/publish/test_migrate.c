@@ -130,38 +130,9 @@ struct seed {
 
 static int add_setting(const struct seed *e)
 {
-	DBusMessage *m = dbus_message_new_method_call(SETTINGS, "/", "com.victronenergy.Settings",
-						      "AddSettings");
-	DBusMessageIter it, arr, d, de, v;
-	const char *kp = "path", *kd = "default";
-	dbus_int32_t i = (dbus_int32_t)strtol(e->value, NULL, 10);
-	dbus_message_iter_init_append(m, &it);
-	dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr);
-	dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &d);
-	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
-	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kp);
-	dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
-	dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &e->path);
-	dbus_message_iter_close_container(&de, &v);
-	dbus_message_iter_close_container(&d, &de);
-	dbus_message_iter_open_container(&d, DBUS_TYPE_DICT_ENTRY, NULL, &de);
-	dbus_message_iter_append_basic(&de, DBUS_TYPE_STRING, &kd);
-	if (e->type == 'i') {
-		dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "i", &v);
-		dbus_message_iter_append_basic(&v, DBUS_TYPE_INT32, &i);
-	} else {
-		dbus_message_iter_open_container(&de, DBUS_TYPE_VARIANT, "s", &v);
-		dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &e->value);
-	}
-	dbus_message_iter_close_container(&de, &v);
-	dbus_message_iter_close_container(&d, &de);
-	dbus_message_iter_close_container(&arr, &d);
-	dbus_message_iter_close_container(&it, &arr);
-	DBusMessage *r = tb_call(cli, m, NULL, 0);
-	if (!r)
-		return -1;
-	dbus_message_unref(r);
-	return 0;
+	struct tb_val def = {.type = e->type, .i = (int32_t)strtol(e->value, NULL, 10)};
+	snprintf(def.s, sizeof(def.s), "%s", e->value);
+	return tb_add_setting(cli, "/", e->path, &def);
 }
 
 static bool wait_owned(const char *name);
@@ -213,17 +184,7 @@ static int setup(const struct seed *seed)
 
 static void teardown(void)
 {
-	publish_free(pub);
-	pub = NULL;
-	if (cli)
-		tb_disconnect(cli);
-	cli = NULL;
-	store_free(st);
-	st = NULL;
-	tb_bus_stop(&bus);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
-	CU_ASSERT(system(cmd) == 0);
+	CU_ASSERT(tb_teardown(&pub, &cli, &st, &bus, state_dir) == 0);
 }
 
 static void expect_int(const char *dest, const char *path, int32_t want)

@@ -51,44 +51,14 @@ static int load_defaults(void)
 
 static struct bms_snapshot mk_snap(int32_t mv, uint16_t soc_cpct, int32_t cap_mah)
 {
-	struct bms_snapshot s;
-	memset(&s, 0, sizeof(s));
-	s.valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
-		  BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_FETS |
-		  BMS_V_ALARMS | BMS_V_SERIAL | BMS_V_SW_VERSION | BMS_V_BALANCER | BMS_V_BALANCING;
-	s.voltage_mv = mv;
-	s.current_ma = 12500;
-	s.soc_cpct = soc_cpct;
-	s.capacity_full_mah = cap_mah;
-	s.capacity_remain_mah = cap_mah / 10000 * soc_cpct;
-	s.cycles = 42;
-	s.cell_count = 16;
-	for (int k = 0; k < 16; k++)
-		s.cell_mv[k] = 3300;
-	s.cell_mv[6] = 3320; /* C7 is the highest */
-	s.cell_mv[2] = 3290; /* C3 the lowest */
-	s.temp_count = 2;
-	s.temp_dc[0] = 250;
-	s.temp_dc[1] = 260;
-	s.mosfet_temp_dc = 300;
-	s.charge_fet = s.discharge_fet = true;
-	s.balancer_enabled = true;
-	snprintf(s.serial, sizeof(s.serial), "SN123");
-	snprintf(s.sw_version, sizeof(s.sw_version), "11.XW");
-	return s;
+	return tb_snap(mv, 12500, soc_cpct, cap_mah);
 }
 
 static uint64_t commit_cycles = 7; /* /Link/PollCycles of the next commit */
 
 static void commit_proto(int slot, const char *tty, const char *proto, const struct bms_snapshot *s)
 {
-	struct store_info info;
-	memset(&info, 0, sizeof(info));
-	snprintf(info.tty, sizeof(info.tty), "%s", tty);
-	snprintf(info.protocol, sizeof(info.protocol), "%s", proto);
-	info.poll_interval_ms = 1000;
-	info.cycles_ok = commit_cycles;
-	CU_ASSERT(store_commit(st, slot, s, &info, atomic_load(&fake_now)) == 0);
+	CU_ASSERT(tb_commit(st, slot, tty, proto, commit_cycles, s, atomic_load(&fake_now)) == 0);
 }
 
 static void commit(int slot, const char *tty, const struct bms_snapshot *s)
@@ -158,17 +128,7 @@ static int suite_init_common(int bank_mode)
 
 static int suite_clean(void)
 {
-	publish_free(pub);
-	pub = NULL;
-	if (cli)
-		tb_disconnect(cli);
-	cli = NULL;
-	store_free(st);
-	st = NULL;
-	tb_bus_stop(&bus);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tb_teardown(&pub, &cli, &st, &bus, state_dir);
 }
 
 /* ---- suite 1: one pack ---- */
@@ -1364,21 +1324,6 @@ static void test_unknown_alarms_invalid(void)
 		  v.i == 2);
 }
 
-/* Poll svc's path until it is the string want (or, want NULL, invalid); false after 2 s. */
-static bool until_s(const char *svc, const char *path, const char *want)
-{
-	struct tb_val v;
-	for (int i = 0; i < 100; i++) {
-		if (tb_get_value(cli, svc, path, &v) == 0 &&
-		    (want ? v.type == 's' && strcmp(v.s, want) == 0 : v.type == 'x'))
-			return true;
-		usleep(20000);
-	}
-	printf("\n    %s: type %c \"%s\", want %s", path, v.type, v.type == 's' ? v.s : "",
-	       want ? want : "invalid");
-	return false;
-}
-
 /*
  * Names an owner can tell apart: the family when the BMS gives no model, the
  * model when it does; the port in the default name; no JBD production date
@@ -1396,23 +1341,23 @@ static void test_names(void)
 	s.temp_dc[0] = 270; /* the second sensor is the cooler */
 	atomic_fetch_add(&fake_now, 1000);
 	commit_proto(slot, "ttyUSB5", "jbd", &s);
-	CU_ASSERT(until_s(svc, "/ProductName", "JBD BMS"));
-	CU_ASSERT(until_s(svc, "/Serial", NULL)); /* JBD's "serial" is a production date */
-	CU_ASSERT(until_s(svc, "/CustomName", "JBD BMS (ttyUSB5)"));
-	CU_ASSERT(until_s(svc, "/Bms/HardwareVersion", "19A"));
+	CU_ASSERT(tb_until_s(cli, svc, "/ProductName", "JBD BMS"));
+	CU_ASSERT(tb_until_s(cli, svc, "/Serial", NULL)); /* JBD's "serial" is a production date */
+	CU_ASSERT(tb_until_s(cli, svc, "/CustomName", "JBD BMS (ttyUSB5)"));
+	CU_ASSERT(tb_until_s(cli, svc, "/Bms/HardwareVersion", "19A"));
 	struct tb_val v;
 	CU_ASSERT(tb_get_value(cli, svc, "/HardwareVersion", &v) == 0 && v.type == 'x');
-	CU_ASSERT(until_s(svc, "/System/MinTemperatureCellId", "Battery 2"));
-	CU_ASSERT(until_s(svc, "/System/MaxTemperatureCellId", "Battery 1"));
+	CU_ASSERT(tb_until_s(cli, svc, "/System/MinTemperatureCellId", "Battery 2"));
+	CU_ASSERT(tb_until_s(cli, svc, "/System/MaxTemperatureCellId", "Battery 1"));
 
 	s.valid |= BMS_V_MODEL;
 	snprintf(s.model, sizeof(s.model), "BMS-B2A24S15P");
 	snprintf(s.hw_version, sizeof(s.hw_version), "11");
 	atomic_fetch_add(&fake_now, 1000);
 	commit(slot, "ttyUSB5", &s);
-	CU_ASSERT(until_s(svc, "/ProductName", "BMS-B2A24S15P"));
-	CU_ASSERT(until_s(svc, "/Serial", "SN123"));
-	CU_ASSERT(until_s(svc, "/CustomName", "BMS-B2A24S15P (ttyUSB5)"));
+	CU_ASSERT(tb_until_s(cli, svc, "/ProductName", "BMS-B2A24S15P"));
+	CU_ASSERT(tb_until_s(cli, svc, "/Serial", "SN123"));
+	CU_ASSERT(tb_until_s(cli, svc, "/CustomName", "BMS-B2A24S15P (ttyUSB5)"));
 	CU_ASSERT(tb_get_value(cli, svc, "/HardwareVersion", &v) == 0 && v.type == 'i' &&
 		  v.i == 11);
 
@@ -1424,9 +1369,9 @@ static void test_names(void)
 	CU_ASSERT(tb_set_value(cli, svc, "/CustomName", &w) == 0);
 	atomic_fetch_add(&fake_now, 1000);
 	commit(slot, "ttyUSB5", &s);
-	CU_ASSERT(until_s(svc, "/CustomName", "Boat house"));
+	CU_ASSERT(tb_until_s(cli, svc, "/CustomName", "Boat house"));
 	usleep(300000);
-	CU_ASSERT(until_s(svc, "/CustomName", "Boat house"));
+	CU_ASSERT(tb_until_s(cli, svc, "/CustomName", "Boat house"));
 }
 
 /*
@@ -1574,7 +1519,7 @@ static void test_gui_paths_types(void)
 	struct bms_snapshot s = mk_snap(53220, 8500, 100000);
 	atomic_fetch_add(&fake_now, 1000);
 	commit(slot_d6, "ttyUSB5", &s);
-	CU_ASSERT(until_s(svc, "/HardwareVersion", NULL));
+	CU_ASSERT(tb_until_s(cli, svc, "/HardwareVersion", NULL));
 	DBusMessage *items = tb_call(cli, tb_method(svc, "/", "GetItems"), NULL, 0);
 	CU_ASSERT_FATAL(items != NULL);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

@@ -75,14 +75,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	publish_free(pub);
-	if (cli)
-		tb_disconnect(cli);
-	store_free(st);
-	tb_bus_stop(&bus);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tb_teardown(&pub, &cli, &st, &bus, state_dir);
 }
 
 /* A 100 Ah 16s pack at mv, drawing ma, its BMS saying soc_cpct. */

@@ -41,42 +41,14 @@ static struct bms_snapshot snap; /* what the pack's BMS reports */
 
 static void commit_as(int s, const char *tty, const char *proto)
 {
-	struct store_info info;
-	memset(&info, 0, sizeof(info));
-	snprintf(info.tty, sizeof(info.tty), "%s", tty);
-	snprintf(info.protocol, sizeof(info.protocol), "%s", proto);
-	info.poll_interval_ms = 1000;
 	atomic_fetch_add(&fake_now, 1000); /* a poll later */
-	CU_ASSERT(store_commit(st, s, &snap, &info, atomic_load(&fake_now)) == 0);
+	CU_ASSERT(tb_commit(st, s, tty, proto, 0, &snap, atomic_load(&fake_now)) == 0);
 }
 
 /* A poll of the Daly pack, showing the FETs as its BMS now holds them. */
 static void poll_daly(void)
 {
 	commit_as(slot, "ttyUSB0", "daly");
-}
-
-static bool until_int(const char *svc, const char *path, int32_t want)
-{
-	struct tb_val v;
-	for (int i = 0; i < WAIT_MS / 20; i++) {
-		if (tb_get_value(cli, svc, path, &v) == 0 && v.type == 'i' && v.i == want)
-			return true;
-		usleep(20000);
-	}
-	return false;
-}
-
-static bool until_str(const char *path, const char *want)
-{
-	struct tb_val v;
-	for (int i = 0; i < WAIT_MS / 20; i++) {
-		if (tb_get_value(cli, SVC, path, &v) == 0 && v.type == 's' && !strcmp(v.s, want))
-			return true;
-		usleep(20000);
-	}
-	fprintf(stderr, "%s: '%s', wanted '%s'\n", path, v.s, want);
-	return false;
 }
 
 static int32_t get_int(const char *path)
@@ -183,13 +155,13 @@ static void test_paths(void)
 {
 	pack_snapshot();
 	poll_daly();
-	CU_ASSERT_FATAL(until_int(SVC, "/Settings/ForceChargingOff", 0));
+	CU_ASSERT_FATAL(tb_until_i(cli, SVC, "/Settings/ForceChargingOff", 0));
 	CU_ASSERT(get_int("/Settings/ForceDischargingOff") == 0);
 	CU_ASSERT(get_int("/Settings/ResetSocTo") == 100);
 	CU_ASSERT(get_int("/Settings/ResetSocToApply") == 0);
 	CU_ASSERT(get_int("/Settings/HasSettings") == 1);
 	CU_ASSERT(get_int("/Link/Writes") == 0 && get_int("/Link/WriteErrors") == 0);
-	CU_ASSERT(until_str("/Settings/LastWriteError", ""));
+	CU_ASSERT(tb_until_s(cli, SVC, "/Settings/LastWriteError", ""));
 	struct tb_val v;
 	/* Daly has no balancer write */
 	CU_ASSERT(tb_get_value(cli, SVC, "/Settings/TurnBalancingOff", &v) != 0);
@@ -197,7 +169,7 @@ static void test_paths(void)
 	int jk;
 	CU_ASSERT_FATAL(store_open(st, "usb-FTDI_W2-if00", &jk) == 0);
 	commit_as(jk, "ttyUSB1", "jkpb");
-	CU_ASSERT_FATAL(until_int(SVC_JK, "/Settings/HasSettings", 0));
+	CU_ASSERT_FATAL(tb_until_i(cli, SVC_JK, "/Settings/HasSettings", 0));
 	CU_ASSERT(tb_get_value(cli, SVC_JK, "/Settings/ForceChargingOff", &v) != 0);
 	CU_ASSERT(tb_get_value(cli, SVC_JK, "/Settings/LastWriteError", &v) != 0);
 	CU_ASSERT(store_close(st, jk) == 0);
@@ -211,7 +183,8 @@ static void test_refused(void)
 	CU_ASSERT_FATAL(take(&c));
 	CU_ASSERT(c.command == BMS_CMD_CHARGE_FET && c.value == 0); /* the FET off */
 	CU_ASSERT(store_command_done(st, slot, c.seq, STORE_CMD_REFUSED) == 0);
-	CU_ASSERT(until_str("/Settings/LastWriteError", "ForceChargingOff 1: refused by the BMS"));
+	CU_ASSERT(tb_until_s(cli, SVC, "/Settings/LastWriteError",
+			     "ForceChargingOff 1: refused by the BMS"));
 	CU_ASSERT(get_int("/Link/WriteErrors") == 1 && get_int("/Link/Writes") == 1);
 	CU_ASSERT(get_int("/Settings/ForceChargingOff") == 0);
 }
@@ -225,9 +198,10 @@ static void test_ack_not_shown(void)
 	CU_ASSERT(store_command_done(st, slot, c.seq, STORE_CMD_OK) == 0);
 	usleep(100000);
 	poll_daly(); /* the FET still on */
-	CU_ASSERT(until_str("/Settings/LastWriteError",
-			    "ForceChargingOff 1: not confirmed: the BMS acknowledged, but its next "
-			    "poll shows the charge FET on"));
+	CU_ASSERT(
+		tb_until_s(cli, SVC, "/Settings/LastWriteError",
+			   "ForceChargingOff 1: not confirmed: the BMS acknowledged, but its next "
+			   "poll shows the charge FET on"));
 	CU_ASSERT(get_int("/Link/WriteErrors") == 2);
 	CU_ASSERT(get_int("/Settings/ForceChargingOff") == 0);
 }
@@ -246,19 +220,19 @@ static void test_force_holds_and_ends(void)
 	usleep(100000);
 	snap.charge_fet = false;
 	poll_daly();
-	CU_ASSERT(until_int(SVC, "/Settings/ForceChargingOff", 1));
-	CU_ASSERT(until_int(SVC, "/Io/AllowToCharge", 0));
-	CU_ASSERT(until_str("/Settings/LastWriteError", ""));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Settings/ForceChargingOff", 1));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Io/AllowToCharge", 0));
+	CU_ASSERT(tb_until_s(cli, SVC, "/Settings/LastWriteError", ""));
 	snap.charge_fet = true; /* someone else */
 	poll_daly();
-	CU_ASSERT(until_int(SVC, "/Settings/ForceChargingOff", 0));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Settings/ForceChargingOff", 0));
 	/* the BMS's protection opens the FET: 0 from us must not switch it on */
 	snap.charge_fet = false;
 	poll_daly();
 	uint32_t seq = last_seq();
 	int32_t done = get_int("/Link/Writes");
 	CU_ASSERT(set_int(SVC, "/Settings/ForceChargingOff", 0) == 0);
-	CU_ASSERT(until_int(SVC, "/Link/Writes", done + 1));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Link/Writes", done + 1));
 	CU_ASSERT(last_seq() == seq); /* nothing was posted */
 	snap.charge_fet = true;
 	poll_daly();
@@ -283,8 +257,8 @@ static void test_one_at_a_time(void)
 	usleep(100000);
 	snap.discharge_fet = false;
 	poll_daly();
-	CU_ASSERT(until_int(SVC, "/Settings/ForceChargingOff", 1));
-	CU_ASSERT(until_int(SVC, "/Settings/ForceDischargingOff", 1));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Settings/ForceChargingOff", 1));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Settings/ForceDischargingOff", 1));
 	/* the forces are in the state dir */
 	char pattern[128], text[128] = "";
 	snprintf(pattern, sizeof(pattern), "%s/writes_*W1*.state", state_dir);
@@ -302,19 +276,19 @@ static void test_one_at_a_time(void)
 	CU_ASSERT_FATAL(take(&c1));
 	CU_ASSERT(c1.command == BMS_CMD_DISCHARGE_FET && c1.value == 1);
 	CU_ASSERT(store_command_done(st, slot, c1.seq, STORE_CMD_OK) == 0);
-	CU_ASSERT(until_int(SVC, "/Settings/ForceDischargingOff", 0));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Settings/ForceDischargingOff", 0));
 	snap.discharge_fet = true;
 	CU_ASSERT(set_int(SVC, "/Settings/ForceChargingOff", 0) == 0);
 	CU_ASSERT_FATAL(take(&c1));
 	CU_ASSERT(c1.command == BMS_CMD_CHARGE_FET && c1.value == 1);
 	CU_ASSERT(store_command_done(st, slot, c1.seq, STORE_CMD_TIMEOUT) == 0);
-	CU_ASSERT(until_str("/Settings/LastWriteError",
-			    "ForceChargingOff 0: not confirmed: the BMS did not answer in time"));
+	CU_ASSERT(tb_until_s(cli, SVC, "/Settings/LastWriteError",
+			     "ForceChargingOff 0: not confirmed: the BMS did not answer in time"));
 	CU_ASSERT(get_int("/Settings/ForceChargingOff") == 1); /* still ours, unchanged */
 	CU_ASSERT(set_int(SVC, "/Settings/ForceChargingOff", 0) == 0);
 	CU_ASSERT_FATAL(take(&c1));
 	CU_ASSERT(store_command_done(st, slot, c1.seq, STORE_CMD_OK) == 0);
-	CU_ASSERT(until_int(SVC, "/Settings/ForceChargingOff", 0));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Settings/ForceChargingOff", 0));
 	snap.charge_fet = true;
 	poll_daly();
 }
@@ -332,14 +306,15 @@ static void test_soc(void)
 	CU_ASSERT(get_int("/Settings/ResetSocTo") == 30);
 	int32_t done = get_int("/Link/Writes");
 	CU_ASSERT(store_command_done(st, slot, c.seq, STORE_CMD_REFUSED) == 0);
-	CU_ASSERT(until_int(SVC, "/Link/Writes", done + 1));
-	CU_ASSERT(until_str("/Settings/LastWriteError", "ResetSocTo 30: refused by the BMS"));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Link/Writes", done + 1));
+	CU_ASSERT(tb_until_s(cli, SVC, "/Settings/LastWriteError",
+			     "ResetSocTo 30: refused by the BMS"));
 	CU_ASSERT(set_int(SVC, "/Settings/ResetSocToApply", 7) == 0); /* any non-zero applies */
 	CU_ASSERT_FATAL(take(&c));
 	CU_ASSERT(c.command == BMS_CMD_SOC && c.value == 3000);
 	CU_ASSERT(store_command_done(st, slot, c.seq, STORE_CMD_OK) == 0);
-	CU_ASSERT(until_int(SVC, "/Link/Writes", done + 2));
-	CU_ASSERT(until_str("/Settings/LastWriteError", ""));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Link/Writes", done + 2));
+	CU_ASSERT(tb_until_s(cli, SVC, "/Settings/LastWriteError", ""));
 }
 
 /*
@@ -355,7 +330,7 @@ static void test_returning_pack_keeps_force(void)
 	usleep(100000);
 	snap.charge_fet = false;
 	poll_daly();
-	CU_ASSERT_FATAL(until_int(SVC, "/Settings/ForceChargingOff", 1));
+	CU_ASSERT_FATAL(tb_until_i(cli, SVC, "/Settings/ForceChargingOff", 1));
 	/* unplugged: the service goes once the comms-loss policy ran its course */
 	CU_ASSERT(store_close(st, slot) == 0);
 	atomic_fetch_add(&fake_now, 600000);
@@ -372,15 +347,15 @@ static void test_returning_pack_keeps_force(void)
 	CU_ASSERT(store_command_listen(st, slot, cmd_fd) == 0);
 	uint32_t seq = last_seq();
 	poll_daly(); /* the FET still off */
-	CU_ASSERT(until_int(SVC, "/Settings/ForceChargingOff", 1));
-	CU_ASSERT(until_int(SVC, "/Io/AllowToCharge", 0));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Settings/ForceChargingOff", 1));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Io/AllowToCharge", 0));
 	CU_ASSERT(last_seq() == seq); /* nothing sent */
 	/* and 0 undoes it as ours */
 	CU_ASSERT(set_int(SVC, "/Settings/ForceChargingOff", 0) == 0);
 	CU_ASSERT_FATAL(take(&c));
 	CU_ASSERT(c.command == BMS_CMD_CHARGE_FET && c.value == 1);
 	CU_ASSERT(store_command_done(st, slot, c.seq, STORE_CMD_OK) == 0);
-	CU_ASSERT(until_int(SVC, "/Settings/ForceChargingOff", 0));
+	CU_ASSERT(tb_until_i(cli, SVC, "/Settings/ForceChargingOff", 0));
 	snap.charge_fet = true;
 	poll_daly();
 }
@@ -390,10 +365,10 @@ static void test_not_online(void)
 {
 	int32_t errors = get_int("/Link/WriteErrors");
 	atomic_fetch_add(&fake_now, 20000); /* no poll for 20 s: stale */
-	CU_ASSERT(until_str("/ConnectionInformation", "No data (stale)"));
+	CU_ASSERT(tb_until_s(cli, SVC, "/ConnectionInformation", "No data (stale)"));
 	CU_ASSERT(set_int(SVC, "/Settings/ForceDischargingOff", 1) == 2);
-	CU_ASSERT(until_str("/Settings/LastWriteError",
-			    "ForceDischargingOff 1: refused: the pack is not online"));
+	CU_ASSERT(tb_until_s(cli, SVC, "/Settings/LastWriteError",
+			     "ForceDischargingOff 1: refused: the pack is not online"));
 	CU_ASSERT(get_int("/Link/WriteErrors") == errors + 1);
 	CU_ASSERT(get_int("/Settings/ForceDischargingOff") == 0);
 }
