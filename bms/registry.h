@@ -20,6 +20,7 @@
 	X(daly)                                                                                    \
 	X(jbd_up16s)                                                                               \
 	X(pace)                                                                                    \
+	X(pylontech)                                                                               \
 	X(seplos_v2)                                                                               \
 	X(seplos_v3)                                                                               \
 	X(ant_2021)                                                                                \
