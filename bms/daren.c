@@ -88,7 +88,8 @@ static const uint8_t daren_addresses[] = {1, 0};
 
 const struct bms_driver bms_daren = {
 	.name = "daren",
-	.description = "Daren DR-1363 (DR48100JC, DR-JC03 rack packs), RS485 '~' ASCII VER 0x22 CID1 0x4A",
+	.description =
+		"Daren DR-1363 (DR48100JC, DR-JC03 rack packs), RS485 '~' ASCII VER 0x22 CID1 0x4A",
 	.spec = "DR-1363 (YD/T 1363) 0x42/0x51; cpttinkering/daren-485; protocols.md 5, 5d",
 	.links = daren_links,
 	.nlinks = sizeof(daren_links) / sizeof(daren_links[0]),

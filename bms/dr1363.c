@@ -234,7 +234,7 @@ static void desc_rt(const struct bms_dr1363_rt *rt, struct bms_frame_desc *x)
 						    "temperature_status", "warning_status",
 						    "fet_status"};
 	static const char *const ext[DR_RT_EXT] = {
-		"ov_protect_lo", "uv_protect_lo", "ov_alarm_lo",  "uv_alarm_lo",  "balance_lo",
+		"ov_protect_lo", "uv_protect_lo", "ov_alarm_lo",   "uv_alarm_lo", "balance_lo",
 		"balance_hi",    "ov_protect_hi", "uv_protect_hi", "ov_alarm_hi", "uv_alarm_hi",
 	};
 	bms_desc_num(x, "data_flag", rt->flag);

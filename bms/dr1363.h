@@ -35,9 +35,9 @@
 /* A family speaking it. */
 struct bms_dr1363_family {
 	const char *name;
-	uint8_t soi;       /* requests start with it */
-	bool any_soi;      /* replies taken with '~' as well as soi (no capture says which) */
-	uint8_t cid1;      /* of its commands and replies */
+	uint8_t soi;        /* requests start with it */
+	bool any_soi;       /* replies taken with '~' as well as soi (no capture says which) */
+	uint8_t cid1;       /* of its commands and replies */
 	bool realtime_info; /* 0x42 carries INFO 0x01 (Daren) or none (KS48100) */
 };
 
@@ -85,7 +85,7 @@ static const struct dr_bit dr_bits[] = {
 	{DR_W_TEMP, 4, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, 2}, /* environment */
 	{DR_W_TEMP, 14, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, 1},
 	{DR_W_TEMP, 12, BMS_ALARM_HIGH_INTERNAL_TEMPERATURE, 1},
-	{DR_W_WARN, 7, BMS_ALARM_LOW_SOC, 2}, /* low battery */
+	{DR_W_WARN, 7, BMS_ALARM_LOW_SOC, 2},          /* low battery */
 	{DR_W_WARN, 1, BMS_ALARM_INTERNAL_FAILURE, 2}, /* bits 1..6: FETs, NTC, cells */
 	{DR_W_WARN, 2, BMS_ALARM_INTERNAL_FAILURE, 2},
 	{DR_W_WARN, 3, BMS_ALARM_INTERNAL_FAILURE, 2},

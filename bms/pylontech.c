@@ -126,7 +126,8 @@ static int pyl_build_request(void *state, const struct bms_request *req, uint8_t
 		return 0;
 	/* 0x42/0x44/0x92/0x93 name the pack in INFO (its ADR); 0x51 carries none */
 	bool info = cmd != PYL_MAKER;
-	int n = bms_pylon_request(PYL_VER, st->adr, PYL_CID1, cmd, &st->adr, info ? 1 : 0, out, cap);
+	int n = bms_pylon_request(PYL_VER, st->adr, PYL_CID1, cmd, &st->adr, info ? 1 : 0, out,
+				  cap);
 	return n == -ENOBUFS ? -ENOSPC : n;
 }
 
@@ -522,8 +523,10 @@ static const uint8_t pyl_addresses[] = {2, 0}; /* the first pack of a link */
 
 const struct bms_driver bms_pylontech = {
 	.name = "pylontech",
-	.description = "Pylontech RS485 V3.3 (US2000/US3000/US5000 and compatibles), '~' ASCII VER 0x20",
-	.spec = "PYLON low voltage protocol RS485 V3.3, 0x42/0x44/0x92/0x93/0x51; protocols.md 5, 5c",
+	.description =
+		"Pylontech RS485 V3.3 (US2000/US3000/US5000 and compatibles), '~' ASCII VER 0x20",
+	.spec = "PYLON low voltage protocol RS485 V3.3, 0x42/0x44/0x92/0x93/0x51; protocols.md 5, "
+		"5c",
 	.links = pyl_links,
 	.nlinks = sizeof(pyl_links) / sizeof(pyl_links[0]),
 	.addresses = pyl_addresses,

@@ -392,6 +392,7 @@ static const struct {
 	{"Seplos", "seplos_v2"}, {"Seplosv3", "seplos_v3"},
 	{"ANT", "ant_legacy"},   {"EG4_Lifepower", "eg4_lifepower"},
 	{"Renogy", "renogy"},    {"EG4_LL", "eg4_ll"},
+	{"Daren485", "daren"},   {"KS48100", "ks48100"},
 };
 
 static void note(struct out *o, const struct ini_entry *e, const char *why)
