@@ -62,17 +62,23 @@ static size_t sim_analog(const struct bms_snapshot *s, uint8_t adr, uint8_t *d)
 	return o;
 }
 
-/* The code byte a raised alarm is sent in (NULL: none can carry it). */
-static uint8_t *code_byte(enum pyl_code_of of, uint8_t *cells, unsigned m, uint8_t *temps,
-			  unsigned k, uint8_t *tail)
+/*
+ * The code byte a raised alarm is sent in (NULL: none can carry it): each
+ * alarm of a list (cells, sensors) on its own element, so that any set of
+ * them survives the trip: low on the first, high on the second; another
+ * fault (0xF0) on the third cell.
+ */
+static uint8_t *code_byte(enum pyl_code_of of, uint8_t code, uint8_t *cells, unsigned m,
+			  uint8_t *temps, unsigned k, uint8_t *tail)
 {
+	unsigned i = code == PYL_CODE_LOW ? 0 : code == PYL_CODE_HIGH ? 1 : 2;
 	switch (of) {
 	case PYL_OF_CELL:
-		return m ? &cells[0] : NULL;
+		return i < m ? &cells[i] : NULL;
 	case PYL_OF_TEMP_BMS:
 		return &temps[0];
 	case PYL_OF_TEMP:
-		return k > 1 ? &temps[1] : NULL;
+		return 1 + i < k ? &temps[1 + i] : NULL; /* after the board sensor */
 	case PYL_OF_CHARGE:
 		return &tail[0];
 	case PYL_OF_VOLTAGE:
@@ -101,13 +107,14 @@ static size_t sim_alarm(const struct bms_snapshot *s, uint8_t adr, uint8_t *d)
 	memset(tail, 0, 3 + PYL_STATUS_MIN);
 	o += 3 + PYL_STATUS_MIN;
 	for (size_t i = 0; s->valid & BMS_V_ALARMS && i < PYL_NCODES; i++) {
-		uint8_t *b = code_byte((enum pyl_code_of)pyl_codes[i].of, cells, m, temps, k, tail);
+		uint8_t *b = code_byte((enum pyl_code_of)pyl_codes[i].of, pyl_codes[i].code, cells,
+				       m, temps, k, tail);
 		if (s->alarm[pyl_codes[i].alarm] && b)
 			*b = pyl_codes[i].code;
 	}
-	/* another fault: the last cell's code, unless it already carries one */
-	if (s->valid & BMS_V_ALARMS && s->alarm[BMS_ALARM_INTERNAL_FAILURE] && m > 1)
-		cells[m - 1] = PYL_CODE_OTHER;
+	uint8_t *other = code_byte(PYL_OF_CELL, PYL_CODE_OTHER, cells, m, temps, k, tail);
+	if (s->valid & BMS_V_ALARMS && s->alarm[BMS_ALARM_INTERNAL_FAILURE] && other)
+		*other = PYL_CODE_OTHER;
 	return o;
 }
 
