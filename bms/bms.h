@@ -115,6 +115,14 @@ const char *bms_alarm_name(enum bms_alarm a);
 
 /* One alarm as a bit of struct bms_driver.alarms. */
 #define BMS_ALARM_BIT(a) (1u << BMS_ALARM_##a)
+/* The ten alarms most families report: cell and pack voltage high/low, charge and
+ * discharge overcurrent, temperature high/low while charging and in general. */
+#define BMS_ALARMS_COMMON                                                                          \
+	(BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |                      \
+	 BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |                                \
+	 BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |              \
+	 BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) |          \
+	 BMS_ALARM_BIT(HIGH_TEMPERATURE) | BMS_ALARM_BIT(LOW_TEMPERATURE))
 
 struct bms_snapshot {
 	uint32_t valid; /* enum bms_valid bits */

@@ -152,25 +152,17 @@ static int ll_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 	if (avail >= 2 && (p[1] & ~BMS_MODBUS_EXCEPTION) != BMS_MODBUS_READ_HOLDING)
 		return -1;
 	size_t n = 0;
-	int rr = bms_modbus_check(&ll_reply_spec, p, avail, &n);
-	if (rr == 1 && n > BMS_MODBUS_MAX_ADU)
+	int r = bms_modbus_check_exchange(&ll_reply_spec, request_check, p, avail, &n);
+	if (r == 1 && n > BMS_MODBUS_MAX_ADU)
 		return -1; /* no RTU frame is longer: a byte count of 252..255 is noise */
-	if (rr == 1) {
+	if (r == 1)
 		*ret_len = n;
-		return 1;
-	}
-	int rq = request_check(p, avail, &n);
-	if (rq == 1) {
-		*ret_len = n;
-		return 1;
-	}
-	return rr == 0 || rq == 0 ? 0 : -1;
+	return r;
 }
 
 static bool ll_is_request(const uint8_t *f, size_t len)
 {
-	size_t n = 0;
-	return len == 8 && request_check(f, len, &n) == 1;
+	return bms_modbus_is_request(request_check, f, len);
 }
 
 /* ---- decoding ---- */
@@ -300,10 +292,7 @@ int bms_eg4_ll_describe(const uint8_t *frame, size_t len, struct bms_frame_desc 
 		return -1;
 	uint8_t fn = frame[1];
 	if (fn & BMS_MODBUS_EXCEPTION) {
-		bms_desc_init(x, BMS_DIR_REPLY, 0, frame[0], "exception to 0x03");
-		bms_desc_num(x, "address", frame[0]);
-		bms_desc_num(x, "function", fn);
-		bms_desc_num(x, "exception_code", frame[2]);
+		bms_modbus_describe_exception(frame, NULL, x); /* "exception to 0x03" */
 		return 0;
 	}
 	if (ll_is_request(frame, len)) {

@@ -250,8 +250,7 @@ int bms_field_set(const struct bms_field *f, struct bms_snapshot *s, double si)
 	return 0;
 }
 
-/* Bytes a field takes in the snapshot. */
-static size_t field_size(const struct bms_field *f)
+size_t bms_field_size(const struct bms_field *f)
 {
 	switch (f->type) {
 	case BMS_FT_I32:
@@ -289,7 +288,7 @@ void bms_snapshot_copy_fields(struct bms_snapshot *dst, const struct bms_snapsho
 		const struct bms_field *f = &bms_fields[i];
 		if (!(bits & f->valid))
 			continue;
-		memcpy((char *)dst + f->offset, (const char *)src + f->offset, field_size(f));
+		memcpy((char *)dst + f->offset, (const char *)src + f->offset, bms_field_size(f));
 		if (f->type == BMS_FT_TEMPS) /* its count has no entry of its own */
 			dst->temp_count = src->temp_count;
 		dst->valid |= f->valid;

@@ -155,6 +155,8 @@ unsigned bms_field_len(const struct bms_field *f, const struct bms_snapshot *s);
 int bms_field_set(const struct bms_field *f, struct bms_snapshot *s, double si);
 /* Set element i (< capacity) of CELLS / TEMPS from an SI value; no count, no valid bit. */
 int bms_field_set_elem(const struct bms_field *f, struct bms_snapshot *s, unsigned i, double si);
+/* Bytes a field takes in the snapshot (strings: BMS_STR_LEN, arrays: their capacity). */
+size_t bms_field_size(const struct bms_field *f);
 /* The capacity of an array field (BMS_MAX_CELLS, BMS_MAX_TEMPS), 0 for scalars. */
 unsigned bms_field_cap(const struct bms_field *f);
 

@@ -474,11 +474,7 @@ int bms_jbd_up16s_describe(const uint8_t *frame, size_t len, struct bms_frame_de
 	char name[40];
 	if (fn & BMS_MODBUS_EXCEPTION) {
 		/* 5 bytes: the register it refuses is not in it */
-		snprintf(name, sizeof(name), "exception to 0x%02X", fn & ~BMS_MODBUS_EXCEPTION);
-		bms_desc_init(x, BMS_DIR_REPLY, 0, frame[0], name);
-		bms_desc_num(x, "address", frame[0]);
-		bms_desc_num(x, "function", fn);
-		bms_desc_num(x, "exception_code", frame[2]);
+		bms_modbus_describe_exception(frame, NULL, x);
 		return 0;
 	}
 	uint16_t start = be16(frame + 2), end = be16(frame + 4), n = be16(frame + 6);
@@ -531,14 +527,9 @@ const struct bms_driver bms_jbd_up16s = {
 	.poll_interval_ms = 2000,
 	.max_frame = UP_MAX_DATA + UP_OVERHEAD,
 	.flags = BMS_F_ADDRESSED,
-	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_TEMPERATURE) | BMS_ALARM_BIT(LOW_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) | BMS_ALARM_BIT(CELL_IMBALANCE) |
-		  BMS_ALARM_BIT(LOW_SOC) | BMS_ALARM_BIT(HIGH_CURRENT) |
-		  BMS_ALARM_BIT(INTERNAL_FAILURE),
+	.alarms = BMS_ALARMS_COMMON | BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) |
+		  BMS_ALARM_BIT(CELL_IMBALANCE) | BMS_ALARM_BIT(LOW_SOC) |
+		  BMS_ALARM_BIT(HIGH_CURRENT) | BMS_ALARM_BIT(INTERNAL_FAILURE),
 	.state_size = sizeof(struct up_state),
 	.steps = up_steps,
 	.nsteps = sizeof(up_steps) / sizeof(up_steps[0]),

@@ -3,6 +3,7 @@
 #include "modbus_rtu.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -474,4 +475,43 @@ int bms_modbus_map_apply(const struct bms_modbus_reg *map, size_t n, uint16_t st
 		}
 	}
 	return 0;
+}
+
+int bms_modbus_check_exchange(const struct bms_modbus_spec *spec,
+			      int (*request_check)(const uint8_t *p, size_t avail, size_t *ret_len),
+			      const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	size_t n = 0;
+	int rr = bms_modbus_check(spec, p, avail, &n);
+	if (rr == 1) {
+		*ret_len = n;
+		return 1;
+	}
+	int rq = request_check(p, avail, &n);
+	if (rq == 1) {
+		*ret_len = n;
+		return 1;
+	}
+	return rr == 0 || rq == 0 ? 0 : -1;
+}
+
+bool bms_modbus_is_request(int (*request_check)(const uint8_t *p, size_t avail, size_t *ret_len),
+			   const uint8_t *frame, size_t len)
+{
+	size_t n = 0;
+	return len == 8 && request_check(frame, len, &n) == 1;
+}
+
+void bms_modbus_describe_exception(const uint8_t *frame, const char *name, struct bms_frame_desc *x)
+{
+	uint8_t fn = frame[1];
+	char buf[40];
+	if (!name) {
+		snprintf(buf, sizeof(buf), "exception to 0x%02X", fn & ~BMS_MODBUS_EXCEPTION);
+		name = buf;
+	}
+	bms_desc_init(x, BMS_DIR_REPLY, 0, frame[0], name);
+	bms_desc_num(x, "address", frame[0]);
+	bms_desc_num(x, "function", fn);
+	bms_desc_num(x, "exception_code", frame[2]);
 }

@@ -120,6 +120,26 @@ int bms_modbus_check(const void *ctx, const uint8_t *p, size_t avail, size_t *re
 enum bms_find bms_modbus_find(const struct bms_modbus_spec *spec, const uint8_t *buf, size_t len,
 			      size_t *ret_start, size_t *ret_len);
 
+/*
+ * A frame check for a bus carrying our requests too (a capture, another
+ * master, an adapter's echo): a reply by bms_modbus_check with spec, else a
+ * request by request_check (a bms_check_fn of the family's own requests).
+ * 1 and *ret_len for a whole one, 0 while either may still complete, -1 when
+ * neither can.
+ */
+int bms_modbus_check_exchange(const struct bms_modbus_spec *spec,
+			      int (*request_check)(const uint8_t *p, size_t avail, size_t *ret_len),
+			      const uint8_t *p, size_t avail, size_t *ret_len);
+
+/* True when frame (len bytes) is one whole 8-byte read request by request_check. */
+bool bms_modbus_is_request(int (*request_check)(const uint8_t *p, size_t avail, size_t *ret_len),
+			   const uint8_t *frame, size_t len);
+
+/* describe of an exception reply (frame[1] has BMS_MODBUS_EXCEPTION): name, or
+ * "exception to 0x<function>" when NULL; address, function and exception_code. */
+void bms_modbus_describe_exception(const uint8_t *frame, const char *name,
+				   struct bms_frame_desc *x);
+
 /* What a request asked: decoded from our own request bytes, or built by hand. */
 struct bms_modbus_req {
 	uint8_t addr;

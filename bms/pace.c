@@ -73,6 +73,13 @@
 
 #define PACE_STATIC_EVERY 64 /* cycles between 0xC1/0xC2 attempts while missing */
 
+static const struct bms_pylon_family pace_family = {
+	.ver = PACE_VER,
+	.cid1 = PACE_CID1,
+	.cid1_alt = PACE_CID1_LIION,
+	.max_frame = PACE_MAX_FRAME,
+};
+
 struct pace_state {
 	uint8_t adr; /* the wire ADR: driver address - 1 */
 };
@@ -80,26 +87,14 @@ struct pace_state {
 static int pace_init(void *state, uint8_t address)
 {
 	struct pace_state *st = state;
-	if (address > PACE_ADDR_MAX)
-		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	st->adr = address ? (uint8_t)(address - 1) : 0;
-	return 0;
+	return bms_pylon_adr(address, PACE_ADDR_MAX, &st->adr);
 }
 
 static uint8_t pace_cmd(const struct bms_request *req)
 {
 	static const uint8_t poll[] = {PACE_TELEMETRY, PACE_STATUS, PACE_HW, PACE_SERIAL};
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step == 0 ? PACE_TELEMETRY : 0;
-	case BMS_REQ_POLL:
-		return req->step < sizeof(poll) ? poll[req->step] : 0;
-	case BMS_REQ_READ:
-		return req->step == 0 ? (uint8_t)req->reg : 0;
-	default:
-		return 0;
-	}
+	return bms_pylon_step_cmd(req, PACE_TELEMETRY, poll, sizeof(poll));
 }
 
 static bool pace_known(uint16_t cmd)
@@ -119,55 +114,26 @@ static int pace_build_request(void *state, const struct bms_request *req, uint8_
 		return 0;
 	/* 0x42/0x44 name the pack in INFO (its own ADR); 0xC1/0xC2 carry none */
 	bool info = cmd == PACE_TELEMETRY || cmd == PACE_STATUS;
-	int n = bms_pylon_request(PACE_VER, st->adr, PACE_CID1, cmd, &st->adr, info ? 1 : 0, out,
-				  cap);
-	return n == -ENOBUFS ? -ENOSPC : n;
+	return bms_pylon_build(&pace_family, st->adr, cmd, info, out, cap);
 }
 
 /* The '~' check, bounded: a header announcing more than we ever take is garbage. */
 static int pace_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	size_t n = 0;
-	int r = bms_pylon_check(NULL, p, avail, &n);
-	if ((r == 1 && n > PACE_MAX_FRAME) || (r == 0 && avail >= PACE_MAX_FRAME))
-		return -1;
-	if (r == 1)
-		*ret_len = n;
-	return r;
+	return bms_pylon_check_max(PACE_MAX_FRAME, p, avail, ret_len);
 }
 
+/* 0x42: the shared head, custom number 3, then full capacity, cycles, design capacity */
 struct pace_tele {
-	uint8_t bus, m, n, custom;
-	uint16_t cells[BMS_MAX_CELLS];
-	int16_t temps[BMS_MAX_TEMPS + 2];
-	int16_t current;
-	uint16_t volt, remain, full, cycles, design;
+	struct bms_pylon_tele h;
+	uint16_t full, cycles, design;
 };
 
 static int tele_read(const uint8_t *d, size_t len, struct pace_tele *t)
 {
 	struct breader r = br_init(d, len);
-	br_skip(&r, 1); /* DATAFLAG */
-	t->bus = br_u8(&r);
-	t->m = br_u8(&r);
-	if (r.err || t->m == 0 || t->m > BMS_MAX_CELLS)
-		return -EPROTO;
-	for (unsigned i = 0; i < t->m; i++)
-		t->cells[i] = br_u16be(&r);
-	t->n = br_u8(&r);
-	if (r.err || t->n < 2 || t->n > BMS_MAX_TEMPS + 2)
-		return -EPROTO;
-	for (unsigned i = 0; i < t->n; i++) {
-		int v = (int)br_u16be(&r) - PACE_TEMP_ZERO;
-		if (v > INT16_MAX)
-			return -EPROTO;
-		t->temps[i] = (int16_t)v;
-	}
-	t->current = br_s16be(&r);
-	t->volt = br_u16be(&r);
-	t->remain = br_u16be(&r);
-	t->custom = br_u8(&r);
-	if (r.err || t->custom != PACE_TELE_CUSTOM || br_left(&r) != 2u * t->custom)
+	if (bms_pylon_tele_read(&r, PACE_TEMP_ZERO, &t->h) < 0 || t->h.custom != PACE_TELE_CUSTOM ||
+	    br_left(&r) != 2u * t->h.custom)
 		return -EPROTO;
 	t->full = br_u16be(&r);
 	t->cycles = br_u16be(&r);
@@ -177,48 +143,30 @@ static int tele_read(const uint8_t *d, size_t len, struct pace_tele *t)
 
 static void tele_apply(const struct pace_tele *t, struct bms_snapshot *s)
 {
-	s->cell_count = t->m;
-	memcpy(s->cell_mv, t->cells, t->m * sizeof(t->cells[0]));
-	unsigned nt = t->n - 2u; /* the last two: MOSFET, environment */
-	s->temp_count = (uint8_t)(nt > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : nt);
-	memcpy(s->temp_dc, t->temps, s->temp_count * sizeof(t->temps[0]));
-	s->mosfet_temp_dc = t->temps[t->n - 2];
-	s->current_ma = t->current * 10;
-	s->voltage_mv = t->volt;
-	s->capacity_remain_mah = t->remain * 10;
+	/* the last two sensors: MOSFET, environment */
+	bms_pylon_tele_apply(&t->h, t->h.n - 2u, s);
+	s->voltage_mv = t->h.volt;
 	s->capacity_full_mah = t->full * 10;
 	s->capacity_design_mah = t->design * 10;
 	s->cycles = t->cycles;
-	s->valid |= BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_CURRENT | BMS_V_VOLTAGE |
-		    BMS_V_CAP_REMAIN | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES;
+	s->valid |= BMS_V_VOLTAGE | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_CYCLES;
 	if (t->full > 0) {
-		uint32_t soc = (uint32_t)t->remain * 10000u / t->full;
+		uint32_t soc = (uint32_t)t->h.remain * 10000u / t->full;
 		s->soc_cpct = (uint16_t)(soc > 10000 ? 10000 : soc);
 		s->valid |= BMS_V_SOC;
 	}
 }
 
+/* 0x44: the shared head, then the 12-byte status tail */
 struct pace_status_info {
-	uint8_t bus, m, n;
-	const uint8_t *cell_codes, *temp_codes, *tail;
+	struct bms_pylon_codes h;
+	const uint8_t *tail;
 };
 
 static int status_read(const uint8_t *d, size_t len, struct pace_status_info *a)
 {
 	struct breader r = br_init(d, len);
-	br_skip(&r, 1);
-	a->bus = br_u8(&r);
-	a->m = br_u8(&r);
-	if (r.err || a->m == 0 || a->m > BMS_MAX_CELLS || !br_has(&r, a->m))
-		return -EPROTO;
-	a->cell_codes = d + r.pos;
-	br_skip(&r, a->m);
-	a->n = br_u8(&r);
-	if (r.err || a->n > BMS_MAX_TEMPS + 2 || !br_has(&r, a->n))
-		return -EPROTO;
-	a->temp_codes = d + r.pos;
-	br_skip(&r, a->n);
-	if (r.err || br_left(&r) != PACE_STATUS_TAIL)
+	if (bms_pylon_codes_read(&r, &a->h) < 0 || br_left(&r) != PACE_STATUS_TAIL)
 		return -EPROTO;
 	a->tail = d + r.pos;
 	return 0;
@@ -256,31 +204,17 @@ static int text_apply(uint8_t cmd, const uint8_t *d, size_t len, struct bms_snap
 	return 0;
 }
 
-static bool pace_cid1_ok(uint8_t cid1)
-{
-	return cid1 == PACE_CID1 || cid1 == PACE_CID1_LIION;
-}
-
 static int pace_parse(void *state, const struct bms_request *req, const uint8_t *frame, size_t len,
 		      struct bms_snapshot *snap)
 {
 	struct pace_state *st = state;
-	struct bms_pylon_frame f;
-	if (len > PACE_MAX_FRAME || bms_pylon_decode(NULL, frame, len, &f) < 0)
-		return -EBADMSG;
 	uint8_t cmd = pace_cmd(req);
-	if (cmd == 0 || !pace_known(cmd))
-		return -EPROTO;
-	if (!bms_pylon_is_reply(f.cid2) || f.adr != st->adr)
-		return BMS_FOREIGN;
-	if (f.ver != PACE_VER || !pace_cid1_ok(f.cid1))
-		return -EPROTO; /* another family (Seplos v2: VER 0x20) */
-	if (f.cid2 != 0)
-		return -EREMOTEIO;
 	uint8_t d[PACE_MAX_INFO];
-	int n = bms_pylon_info(&f, d, sizeof(d));
+	/* another family's reply (Seplos v2: VER 0x20) is -EPROTO */
+	int n = bms_pylon_parse_reply(&pace_family, st->adr, cmd != 0 && pace_known(cmd), frame,
+				      len, d, sizeof(d));
 	if (n < 0)
-		return -EPROTO;
+		return n;
 	if (cmd == PACE_TELEMETRY) {
 		struct pace_tele t;
 		if (tele_read(d, (size_t)n, &t) < 0)
@@ -302,11 +236,11 @@ static int pace_parse(void *state, const struct bms_request *req, const uint8_t 
 
 static void desc_tele(const struct pace_tele *t, struct bms_frame_desc *x)
 {
-	bms_desc_num(x, "bus_id", t->bus);
-	bms_desc_num(x, "cell_count", t->m);
-	bms_desc_num(x, "temp_count", t->n);
-	bms_desc_num(x, "environment_temp_c", t->temps[t->n - 1] / 10.0);
-	bms_desc_num(x, "custom_number", t->custom);
+	bms_desc_num(x, "bus_id", t->h.pack);
+	bms_desc_num(x, "cell_count", t->h.m);
+	bms_desc_num(x, "temp_count", t->h.n);
+	bms_desc_num(x, "environment_temp_c", t->h.temps[t->h.n - 1] / 10.0);
+	bms_desc_num(x, "custom_number", t->h.custom);
 }
 
 static void desc_status(const struct pace_status_info *a, struct bms_frame_desc *x)
@@ -318,50 +252,46 @@ static void desc_status(const struct pace_status_info *a, struct bms_frame_desc 
 		"balance_lo",          "warn_status_1",     "warn_status_2",
 	};
 	char key[BMS_DESC_KEY];
-	bms_desc_num(x, "bus_id", a->bus);
-	bms_desc_num(x, "cell_count", a->m);
-	bms_desc_num(x, "temp_count", a->n);
+	bms_desc_num(x, "bus_id", a->h.pack);
+	bms_desc_num(x, "cell_count", a->h.m);
+	bms_desc_num(x, "temp_count", a->h.n);
 	for (unsigned i = 0; i < PACE_STATUS_TAIL; i++)
 		bms_desc_num(x, names[i], a->tail[i]);
 	bms_desc_num(x, "discharging", (a->tail[PACE_SYSTEM] >> 3) & 1u);
 	bms_desc_num(x, "charging", (a->tail[PACE_SYSTEM] >> 5) & 1u);
-	for (unsigned i = 0; i < a->n; i++) {
+	for (unsigned i = 0; i < a->h.n; i++) {
 		snprintf(key, sizeof(key), "temp%u_warning", i + 1);
-		bms_desc_num(x, key, a->temp_codes[i]);
+		bms_desc_num(x, key, a->h.temp_codes[i]);
 	}
-	for (unsigned i = 0; i < a->m; i++) {
+	for (unsigned i = 0; i < a->h.m; i++) {
 		snprintf(key, sizeof(key), "cell%u_warning", i + 1);
-		bms_desc_num(x, key, a->cell_codes[i]);
+		bms_desc_num(x, key, a->h.cell_codes[i]);
 	}
+}
+
+/* 0xC1/0xC2 text as the snapshot holds it: the frame pads it with spaces, which are not
+ * part of the version or serial number (br_str drops them) */
+static void desc_text(const char *key, const uint8_t *d, size_t n, struct bms_frame_desc *x)
+{
+	char t[PACE_SERIAL_LEN + 1];
+	struct breader r = br_init(d, n);
+	br_str(&r, n, t, sizeof(t));
+	bms_desc_text(x, key, t, strlen(t));
 }
 
 int bms_pace_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
 {
 	struct bms_pylon_frame f;
-	if (len > PACE_MAX_FRAME || bms_pylon_decode(NULL, frame, len, &f) < 0)
-		return -1;
 	uint8_t d[PACE_MAX_INFO];
-	int n = bms_pylon_info(&f, d, sizeof(d));
-	if (n < 0)
-		return -1;
-	int address = f.adr + 1;
-	if (!bms_pylon_is_reply(f.cid2)) {
-		char name[40];
-		snprintf(name, sizeof(name), "request 0x%02X", f.cid2);
-		bms_desc_init(x, BMS_DIR_REQUEST, f.cid2, address, name);
-		bms_desc_num(x, "ver", f.ver);
-		bms_desc_num(x, "adr", f.adr);
-		bms_desc_num(x, "cid1", f.cid1);
-		bms_desc_num(x, "cid2", f.cid2);
-		if (n >= 1)
-			bms_desc_num(x, "info_pack", d[0]);
-		return 0;
-	}
+	int n = 0;
+	int r = bms_pylon_describe_head(PACE_MAX_FRAME, frame, len, &f, d, sizeof(d), &n, x);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
 	struct pace_tele t;
 	struct pace_status_info a;
 	uint16_t cmd = 0;
 	const char *name = "reply";
-	if (f.ver != PACE_VER || !pace_cid1_ok(f.cid1)) {
+	if (!bms_pylon_is_family(&pace_family, &f)) {
 		name = "reply of another family";
 	} else if (f.cid2 != 0) {
 		name = "refusal";
@@ -378,19 +308,13 @@ int bms_pace_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x
 		cmd = PACE_SERIAL;
 		name = "0xC2 serial number";
 	}
-	bms_desc_init(x, BMS_DIR_REPLY, cmd, address, name);
-	bms_desc_num(x, "ver", f.ver);
-	bms_desc_num(x, "adr", f.adr);
-	bms_desc_num(x, "cid2_return_code", f.cid2);
-	bms_desc_num(x, "info_length", (double)f.info_chars);
+	bms_pylon_describe_reply(&f, cmd, name, x);
 	if (cmd == PACE_TELEMETRY)
 		desc_tele(&t, x);
 	else if (cmd == PACE_STATUS)
 		desc_status(&a, x);
-	else if (cmd == PACE_HW)
-		bms_desc_text(x, "hardware_version", (const char *)d, PACE_HW_LEN);
-	else if (cmd == PACE_SERIAL)
-		bms_desc_text(x, "serial_number", (const char *)d, PACE_SERIAL_LEN);
+	else if (cmd == PACE_HW || cmd == PACE_SERIAL)
+		desc_text(cmd == PACE_HW ? "hardware_version" : "serial_number", d, (size_t)n, x);
 	return 0;
 }
 
@@ -421,13 +345,9 @@ const struct bms_driver bms_pace = {
 	.poll_interval_ms = 2000,
 	.max_frame = PACE_MAX_FRAME,
 	.flags = BMS_F_ADDRESSED,
-	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
-		  BMS_ALARM_BIT(HIGH_CURRENT) | BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) |
-		  BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(HIGH_TEMPERATURE) |
-		  BMS_ALARM_BIT(LOW_TEMPERATURE) | BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) |
-		  BMS_ALARM_BIT(INTERNAL_FAILURE) | BMS_ALARM_BIT(LOW_SOC),
+	.alarms = BMS_ALARMS_COMMON | BMS_ALARM_BIT(HIGH_CURRENT) |
+		  BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) | BMS_ALARM_BIT(INTERNAL_FAILURE) |
+		  BMS_ALARM_BIT(LOW_SOC),
 	.state_size = sizeof(struct pace_state),
 	.steps = pace_steps,
 	.nsteps = sizeof(pace_steps) / sizeof(pace_steps[0]),

@@ -3,6 +3,8 @@
 #include "pylon_ascii.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "bytes.h"
 
@@ -168,4 +170,160 @@ int bms_pylon_reply(const struct bms_pylon_spec *spec, uint8_t ver, uint8_t adr,
 		return -EREMOTEIO;
 	}
 	return bms_pylon_info(&f, info, cap);
+}
+
+/* ---- what the '~' BMS families share above the frame ---- */
+
+int bms_pylon_adr(uint8_t address, uint8_t max, uint8_t *ret_adr)
+{
+	if (address > max)
+		return -EINVAL;
+	*ret_adr = address ? (uint8_t)(address - 1) : 0;
+	return 0;
+}
+
+uint8_t bms_pylon_step_cmd(const struct bms_request *req, uint8_t probe, const uint8_t *poll,
+			   size_t npoll)
+{
+	switch (req->kind) {
+	case BMS_REQ_PROBE:
+		return req->step == 0 ? probe : 0;
+	case BMS_REQ_POLL:
+		return req->step < npoll ? poll[req->step] : 0;
+	case BMS_REQ_READ:
+		return req->step == 0 ? (uint8_t)req->reg : 0;
+	default:
+		return 0;
+	}
+}
+
+bool bms_pylon_is_family(const struct bms_pylon_family *fam, const struct bms_pylon_frame *f)
+{
+	return f->ver == fam->ver && (f->cid1 == fam->cid1 || f->cid1 == fam->cid1_alt);
+}
+
+int bms_pylon_check_max(size_t max_frame, const uint8_t *p, size_t avail, size_t *ret_len)
+{
+	size_t n = 0;
+	int r = bms_pylon_check(NULL, p, avail, &n);
+	if ((r == 1 && n > max_frame) || (r == 0 && avail >= max_frame))
+		return -1;
+	if (r == 1)
+		*ret_len = n;
+	return r;
+}
+
+int bms_pylon_build(const struct bms_pylon_family *fam, uint8_t adr, uint8_t cmd, bool pack_info,
+		    uint8_t *out, size_t cap)
+{
+	int n = bms_pylon_request(fam->ver, adr, fam->cid1, cmd, &adr, pack_info ? 1 : 0, out, cap);
+	return n == -ENOBUFS ? -ENOSPC : n;
+}
+
+int bms_pylon_parse_reply(const struct bms_pylon_family *fam, uint8_t adr, bool cmd_ok,
+			  const uint8_t *frame, size_t len, uint8_t *info, size_t cap)
+{
+	struct bms_pylon_frame f;
+	if (len > fam->max_frame || bms_pylon_decode(NULL, frame, len, &f) < 0)
+		return -EBADMSG;
+	if (!cmd_ok)
+		return -EPROTO;
+	if (!bms_pylon_is_reply(f.cid2) || f.adr != adr)
+		return BMS_FOREIGN;
+	if (!bms_pylon_is_family(fam, &f))
+		return -EPROTO;
+	if (f.cid2 != 0)
+		return -EREMOTEIO;
+	int n = bms_pylon_info(&f, info, cap);
+	return n < 0 ? -EPROTO : n;
+}
+
+int bms_pylon_tele_read(struct breader *r, uint16_t temp_zero, struct bms_pylon_tele *t)
+{
+	br_skip(r, 1); /* DATAFLAG */
+	t->pack = br_u8(r);
+	t->m = br_u8(r);
+	if (r->err || t->m == 0 || t->m > BMS_MAX_CELLS)
+		return -EPROTO;
+	for (unsigned i = 0; i < t->m; i++)
+		t->cells[i] = br_u16be(r);
+	t->n = br_u8(r);
+	if (r->err || t->n < 2 || t->n > BMS_MAX_TEMPS + 2)
+		return -EPROTO;
+	for (unsigned i = 0; i < t->n; i++) {
+		int v = (int)br_u16be(r) - temp_zero;
+		if (v > INT16_MAX)
+			return -EPROTO;
+		t->temps[i] = (int16_t)v;
+	}
+	t->current = br_s16be(r);
+	t->volt = br_u16be(r);
+	t->remain = br_u16be(r);
+	t->custom = br_u8(r);
+	return r->err ? -EPROTO : 0;
+}
+
+void bms_pylon_tele_apply(const struct bms_pylon_tele *t, unsigned mosfet, struct bms_snapshot *s)
+{
+	s->cell_count = t->m;
+	memcpy(s->cell_mv, t->cells, t->m * sizeof(t->cells[0]));
+	unsigned nt = t->n - 2u; /* the last two are not cell sensors */
+	s->temp_count = (uint8_t)(nt > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : nt);
+	memcpy(s->temp_dc, t->temps, s->temp_count * sizeof(t->temps[0]));
+	s->mosfet_temp_dc = t->temps[mosfet];
+	s->current_ma = t->current * 10;
+	s->capacity_remain_mah = t->remain * 10;
+	s->valid |=
+		BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_CURRENT | BMS_V_CAP_REMAIN;
+}
+
+int bms_pylon_codes_read(struct breader *r, struct bms_pylon_codes *a)
+{
+	br_skip(r, 1); /* DATAFLAG */
+	a->pack = br_u8(r);
+	a->m = br_u8(r);
+	if (r->err || a->m == 0 || a->m > BMS_MAX_CELLS || !br_has(r, a->m))
+		return -EPROTO;
+	a->cell_codes = r->p + r->pos;
+	br_skip(r, a->m);
+	a->n = br_u8(r);
+	if (r->err || a->n > BMS_MAX_TEMPS + 2 || !br_has(r, a->n))
+		return -EPROTO;
+	a->temp_codes = r->p + r->pos;
+	br_skip(r, a->n);
+	return 0;
+}
+
+int bms_pylon_describe_head(size_t max_frame, const uint8_t *frame, size_t len,
+			    struct bms_pylon_frame *f, uint8_t *info, size_t cap, int *ret_n,
+			    struct bms_frame_desc *x)
+{
+	if (len > max_frame || bms_pylon_decode(NULL, frame, len, f) < 0)
+		return -1;
+	int n = bms_pylon_info(f, info, cap);
+	if (n < 0)
+		return -1;
+	*ret_n = n;
+	if (bms_pylon_is_reply(f->cid2))
+		return 0;
+	char name[40];
+	snprintf(name, sizeof(name), "request 0x%02X", f->cid2);
+	bms_desc_init(x, BMS_DIR_REQUEST, f->cid2, f->adr + 1, name);
+	bms_desc_num(x, "ver", f->ver);
+	bms_desc_num(x, "adr", f->adr);
+	bms_desc_num(x, "cid1", f->cid1);
+	bms_desc_num(x, "cid2", f->cid2);
+	if (n >= 1)
+		bms_desc_num(x, "info_pack", info[0]);
+	return 1;
+}
+
+void bms_pylon_describe_reply(const struct bms_pylon_frame *f, uint16_t cmd, const char *name,
+			      struct bms_frame_desc *x)
+{
+	bms_desc_init(x, BMS_DIR_REPLY, cmd, f->adr + 1, name);
+	bms_desc_num(x, "ver", f->ver);
+	bms_desc_num(x, "adr", f->adr);
+	bms_desc_num(x, "cid2_return_code", f->cid2);
+	bms_desc_num(x, "info_length", (double)f->info_chars);
 }

@@ -104,4 +104,95 @@ int bms_pylon_info(const struct bms_pylon_frame *f, uint8_t *out, size_t cap);
 int bms_pylon_reply(const struct bms_pylon_spec *spec, uint8_t ver, uint8_t adr,
 		    const uint8_t *frame, size_t len, uint8_t *info, size_t cap, uint8_t *ret_rtn);
 
+/* ---- what the '~' BMS families (PACE, Seplos v2) share above the frame ---- */
+
+struct breader;
+
+/* A family's frames: VER, CID1 (and a second CID1 it may answer with; = cid1
+ * when none), and the longest frame it ever takes. */
+struct bms_pylon_family {
+	uint8_t ver, cid1, cid1_alt;
+	size_t max_frame;
+};
+
+/* The wire ADR of driver address n: the pack at ADR n - 1 (the core ends its address lists
+ * with 0, which stands for ADR 0 too). -EINVAL above max. */
+int bms_pylon_adr(uint8_t address, uint8_t max, uint8_t *ret_adr);
+
+/* The command a request stands for: probe for step 0 of BMS_REQ_PROBE, poll[step] of
+ * BMS_REQ_POLL, the register of BMS_REQ_READ step 0; 0 = the cycle has no such step. */
+uint8_t bms_pylon_step_cmd(const struct bms_request *req, uint8_t probe, const uint8_t *poll,
+			   size_t npoll);
+
+/* True when f is of fam (its VER and one of its CID1s). */
+bool bms_pylon_is_family(const struct bms_pylon_family *fam, const struct bms_pylon_frame *f);
+
+/* bms_pylon_check bounded: a header announcing more than max_frame is garbage (-1), as is
+ * max_frame bytes that are still not a whole frame. */
+int bms_pylon_check_max(size_t max_frame, const uint8_t *p, size_t avail, size_t *ret_len);
+
+/* A request for command cmd to the pack at adr; INFO is the ADR byte itself when pack_info
+ * (0x42/0x44 name the pack), else empty. Its length, -ENOSPC when cap is too small. */
+int bms_pylon_build(const struct bms_pylon_family *fam, uint8_t adr, uint8_t cmd, bool pack_info,
+		    uint8_t *out, size_t cap);
+
+/*
+ * A reply's checks, in this order: not one whole frame of at most max_frame
+ * bytes -EBADMSG; !cmd_ok (the request stands for no command of the family)
+ * -EPROTO; a request on the line (CID2 a command: another master, our echo)
+ * or another ADR's reply BMS_FOREIGN; another family's VER/CID1 -EPROTO; a
+ * non-zero RTN -EREMOTEIO. Then INFO decoded into info: its length in bytes,
+ * or -EPROTO.
+ */
+int bms_pylon_parse_reply(const struct bms_pylon_family *fam, uint8_t adr, bool cmd_ok,
+			  const uint8_t *frame, size_t len, uint8_t *info, size_t cap);
+
+/*
+ * The telemetry (0x42) INFO head both families share (bytes, BE): DATAFLAG,
+ * pack, M (1..BMS_MAX_CELLS), M x cell mV, N (2..BMS_MAX_TEMPS + 2), N x
+ * temperature in 0.1 K (temp_zero = 0 degC), current s16 10 mA, pack
+ * voltage, remaining capacity, custom number. r is left at what follows;
+ * -EPROTO for a count out of range, a temperature beyond int16 or a short INFO.
+ */
+struct bms_pylon_tele {
+	uint8_t pack, m, n, custom;
+	uint16_t cells[BMS_MAX_CELLS];
+	int16_t temps[BMS_MAX_TEMPS + 2]; /* 0.1 degC */
+	int16_t current;                  /* 10 mA */
+	uint16_t volt, remain;            /* the family's units; remain 10 mAh */
+};
+int bms_pylon_tele_read(struct breader *r, uint16_t temp_zero, struct bms_pylon_tele *t);
+
+/* Cells, the cell temperatures (all but the last two sensors), the MOSFET sensor (index
+ * mosfet of the sensors), current and remaining capacity of t into s, with their valid bits. */
+void bms_pylon_tele_apply(const struct bms_pylon_tele *t, unsigned mosfet, struct bms_snapshot *s);
+
+/*
+ * The alarm/status (0x44) INFO head both families share: DATAFLAG, pack, M
+ * (1..BMS_MAX_CELLS), M cell codes, N (0..BMS_MAX_TEMPS + 2), N sensor codes
+ * (pointers into r's data). r is left at what follows; -EPROTO when a count
+ * is out of range or the INFO is short.
+ */
+struct bms_pylon_codes {
+	uint8_t pack, m, n;
+	const uint8_t *cell_codes, *temp_codes;
+};
+int bms_pylon_codes_read(struct breader *r, struct bms_pylon_codes *a);
+
+/*
+ * describe's common part: the frame (at most max_frame bytes) decoded into *f
+ * and its INFO into info (-1 when either fails). A request is described whole
+ * here (returns 1); for a reply returns 0 and *ret_n = the INFO length, for
+ * the family to tell the command from the layout and call
+ * bms_pylon_describe_reply.
+ */
+int bms_pylon_describe_head(size_t max_frame, const uint8_t *frame, size_t len,
+			    struct bms_pylon_frame *f, uint8_t *info, size_t cap, int *ret_n,
+			    struct bms_frame_desc *x);
+
+/* Start the description of a reply: command cmd (0 = not told), name, and
+ * the header items ver, adr, cid2_return_code, info_length. */
+void bms_pylon_describe_reply(const struct bms_pylon_frame *f, uint16_t cmd, const char *name,
+			      struct bms_frame_desc *x);
+
 #endif

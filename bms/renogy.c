@@ -361,10 +361,7 @@ int bms_renogy_describe(const uint8_t *frame, size_t len, struct bms_frame_desc 
 	    flen == len) {
 		uint8_t fn = frame[1];
 		if (fn & BMS_MODBUS_EXCEPTION) {
-			bms_desc_init(x, BMS_DIR_REPLY, 0, frame[0], "exception");
-			bms_desc_num(x, "address", frame[0]);
-			bms_desc_num(x, "function", fn);
-			bms_desc_num(x, "exception_code", frame[2]);
+			bms_modbus_describe_exception(frame, "exception", x);
 			return 0;
 		}
 		if (fn != BMS_MODBUS_READ_HOLDING)

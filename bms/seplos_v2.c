@@ -77,6 +77,13 @@
 
 #define SV_MAKER_EVERY 64 /* cycles between 0x51 attempts while missing */
 
+static const struct bms_pylon_family sv_family = {
+	.ver = SV_VER,
+	.cid1 = SV_CID1,
+	.cid1_alt = SV_CID1,
+	.max_frame = SV_MAX_FRAME,
+};
+
 struct sv_state {
 	uint8_t adr; /* the wire ADR: driver address - 1 */
 };
@@ -84,27 +91,15 @@ struct sv_state {
 static int sv_init(void *state, uint8_t address)
 {
 	struct sv_state *st = state;
-	if (address > SV_ADDR_MAX)
-		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	st->adr = address ? (uint8_t)(address - 1) : 0;
-	return 0;
+	return bms_pylon_adr(address, SV_ADDR_MAX, &st->adr);
 }
 
 /* The command a request descriptor stands for; 0 = the cycle has no such step. */
 static uint8_t sv_cmd(const struct bms_request *req)
 {
 	static const uint8_t poll[] = {SV_TELEMETRY, SV_ALARMS, SV_MAKER};
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step == 0 ? SV_PROTOCOL : 0;
-	case BMS_REQ_POLL:
-		return req->step < sizeof(poll) ? poll[req->step] : 0;
-	case BMS_REQ_READ:
-		return req->step == 0 ? (uint8_t)req->reg : 0;
-	default:
-		return 0;
-	}
+	return bms_pylon_step_cmd(req, SV_PROTOCOL, poll, sizeof(poll));
 }
 
 static bool sv_known(uint16_t cmd)
@@ -124,56 +119,28 @@ static int sv_build_request(void *state, const struct bms_request *req, uint8_t 
 		return 0;
 	/* 0x42/0x44 name the pack in INFO (ESPHome: the pack's own address) */
 	bool info = cmd == SV_TELEMETRY || cmd == SV_ALARMS;
-	int n = bms_pylon_request(SV_VER, st->adr, SV_CID1, cmd, &st->adr, info ? 1 : 0, out, cap);
-	return n == -ENOBUFS ? -ENOSPC : n;
+	return bms_pylon_build(&sv_family, st->adr, cmd, info, out, cap);
 }
 
 /* The '~' check, bounded: a header announcing more than we ever take is garbage. */
 static int sv_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	size_t n = 0;
-	int r = bms_pylon_check(NULL, p, avail, &n);
-	if ((r == 1 && n > SV_MAX_FRAME) || (r == 0 && avail >= SV_MAX_FRAME))
-		return -1;
-	if (r == 1)
-		*ret_len = n;
-	return r;
+	return bms_pylon_check_max(SV_MAX_FRAME, p, avail, ret_len);
 }
 
 /* ---- the three layouts; each refuses what does not fit it exactly ---- */
 
+/* 0x42: the shared head, custom number 10, then the ten values it counts */
 struct sv_tele {
-	uint8_t pack, m, n, custom;
-	uint16_t cells[BMS_MAX_CELLS];
-	int16_t temps[BMS_MAX_TEMPS + 2];
-	int16_t current;
-	uint16_t volt, remain, full, soc, rated, cycles, soh, port;
+	struct bms_pylon_tele h;
+	uint16_t full, soc, rated, cycles, soh, port;
 };
 
 static int tele_read(const uint8_t *d, size_t len, struct sv_tele *t)
 {
 	struct breader r = br_init(d, len);
-	br_skip(&r, 1); /* DATAFLAG */
-	t->pack = br_u8(&r);
-	t->m = br_u8(&r);
-	if (r.err || t->m == 0 || t->m > BMS_MAX_CELLS)
-		return -EPROTO;
-	for (unsigned i = 0; i < t->m; i++)
-		t->cells[i] = br_u16be(&r);
-	t->n = br_u8(&r);
-	if (r.err || t->n < 2 || t->n > BMS_MAX_TEMPS + 2)
-		return -EPROTO;
-	for (unsigned i = 0; i < t->n; i++) {
-		int v = (int)br_u16be(&r) - SV_TEMP_ZERO;
-		if (v > INT16_MAX)
-			return -EPROTO;
-		t->temps[i] = (int16_t)v;
-	}
-	t->current = br_s16be(&r);
-	t->volt = br_u16be(&r);
-	t->remain = br_u16be(&r);
-	t->custom = br_u8(&r);
-	if (r.err || t->custom != SV_TELE_CUSTOM || br_left(&r) != 2u * t->custom)
+	if (bms_pylon_tele_read(&r, SV_TEMP_ZERO, &t->h) < 0 || t->h.custom != SV_TELE_CUSTOM ||
+	    br_left(&r) != 2u * t->h.custom)
 		return -EPROTO;
 	t->full = br_u16be(&r);
 	t->soc = br_u16be(&r);
@@ -188,47 +155,30 @@ static int tele_read(const uint8_t *d, size_t len, struct sv_tele *t)
 
 static void tele_apply(const struct sv_tele *t, struct bms_snapshot *s)
 {
-	s->cell_count = t->m;
-	memcpy(s->cell_mv, t->cells, t->m * sizeof(t->cells[0]));
-	unsigned nt = t->n - 2u; /* the last two: environment, power */
-	s->temp_count = (uint8_t)(nt > BMS_MAX_TEMPS ? BMS_MAX_TEMPS : nt);
-	memcpy(s->temp_dc, t->temps, s->temp_count * sizeof(t->temps[0]));
-	s->mosfet_temp_dc = t->temps[t->n - 1];
-	s->current_ma = t->current * 10;
-	s->voltage_mv = t->volt * 10;
-	s->capacity_remain_mah = t->remain * 10;
+	/* the last two sensors: environment, power (the MOSFET) */
+	bms_pylon_tele_apply(&t->h, t->h.n - 1u, s);
+	s->voltage_mv = t->h.volt * 10;
 	s->capacity_full_mah = t->full * 10;
 	s->capacity_design_mah = t->rated * 10;
 	s->soc_cpct = (uint16_t)(t->soc * 10);
 	s->soh_cpct = (uint16_t)(t->soh * 10);
 	s->cycles = t->cycles;
-	s->valid |= BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_CURRENT | BMS_V_VOLTAGE |
-		    BMS_V_CAP_REMAIN | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_SOC | BMS_V_SOH |
+	s->valid |= BMS_V_VOLTAGE | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_SOC | BMS_V_SOH |
 		    BMS_V_CYCLES;
 }
 
+/* 0x44: the shared head, current and voltage codes, then the custom block */
 struct sv_alarm {
-	uint8_t pack, m, n, custom;
-	const uint8_t *cell_codes, *temp_codes;
-	uint8_t current_code, volt_code;
+	struct bms_pylon_codes h;
+	uint8_t current_code, volt_code, custom;
 	const uint8_t *ev; /* the custom block, SV_ALARM_NAMED bytes at least */
 };
 
 static int alarm_read(const uint8_t *d, size_t len, struct sv_alarm *a)
 {
 	struct breader r = br_init(d, len);
-	br_skip(&r, 1);
-	a->pack = br_u8(&r);
-	a->m = br_u8(&r);
-	if (r.err || a->m == 0 || a->m > BMS_MAX_CELLS || !br_has(&r, a->m))
+	if (bms_pylon_codes_read(&r, &a->h) < 0)
 		return -EPROTO;
-	a->cell_codes = d + r.pos;
-	br_skip(&r, a->m);
-	a->n = br_u8(&r);
-	if (r.err || a->n > BMS_MAX_TEMPS + 2 || !br_has(&r, a->n))
-		return -EPROTO;
-	a->temp_codes = d + r.pos;
-	br_skip(&r, a->n);
 	a->current_code = br_u8(&r);
 	a->volt_code = br_u8(&r);
 	a->custom = br_u8(&r);
@@ -272,23 +222,14 @@ static int sv_parse(void *state, const struct bms_request *req, const uint8_t *f
 		    struct bms_snapshot *snap)
 {
 	struct sv_state *st = state;
-	struct bms_pylon_frame f;
-	if (len > SV_MAX_FRAME || bms_pylon_decode(NULL, frame, len, &f) < 0)
-		return -EBADMSG;
 	uint8_t cmd = sv_cmd(req);
-	if (cmd == 0 || !sv_known(cmd))
-		return -EPROTO;
-	/* someone else's exchange: a request (CID2 a command), another pack's reply */
-	if (!bms_pylon_is_reply(f.cid2) || f.adr != st->adr)
-		return BMS_FOREIGN;
-	if (f.ver != SV_VER || f.cid1 != SV_CID1)
-		return -EPROTO; /* another family (PACE: VER 0x25) */
-	if (f.cid2 != 0)
-		return -EREMOTEIO;
 	uint8_t d[SV_MAX_INFO];
-	int n = bms_pylon_info(&f, d, sizeof(d));
+	/* someone else's exchange (a request, another pack's reply) is BMS_FOREIGN, another
+	 * family's reply (PACE: VER 0x25) -EPROTO */
+	int n = bms_pylon_parse_reply(&sv_family, st->adr, cmd != 0 && sv_known(cmd), frame, len, d,
+				      sizeof(d));
 	if (n < 0)
-		return -EPROTO;
+		return n;
 	switch (cmd) {
 	case SV_PROTOCOL:
 		return n == 0 ? 0 : -EPROTO;
@@ -318,11 +259,11 @@ static int sv_parse(void *state, const struct bms_request *req, const uint8_t *f
 
 static void desc_tele(const struct sv_tele *t, struct bms_frame_desc *x)
 {
-	bms_desc_num(x, "pack", t->pack);
-	bms_desc_num(x, "cell_count", t->m);
-	bms_desc_num(x, "temp_count", t->n);
-	bms_desc_num(x, "environment_temp_c", t->temps[t->n - 2] / 10.0);
-	bms_desc_num(x, "custom_number", t->custom);
+	bms_desc_num(x, "pack", t->h.pack);
+	bms_desc_num(x, "cell_count", t->h.m);
+	bms_desc_num(x, "temp_count", t->h.n);
+	bms_desc_num(x, "environment_temp_c", t->h.temps[t->h.n - 2] / 10.0);
+	bms_desc_num(x, "custom_number", t->h.custom);
 	bms_desc_num(x, "port_voltage_v", t->port / 100.0);
 }
 
@@ -336,28 +277,31 @@ static void desc_alarm(const struct sv_alarm *a, struct bms_frame_desc *x)
 		"alarm_event7",           "alarm_event8",
 	};
 	char key[BMS_DESC_KEY];
-	bms_desc_num(x, "pack", a->pack);
-	bms_desc_num(x, "cell_count", a->m);
-	bms_desc_num(x, "temp_count", a->n);
+	bms_desc_num(x, "pack", a->h.pack);
+	bms_desc_num(x, "cell_count", a->h.m);
+	bms_desc_num(x, "temp_count", a->h.n);
 	bms_desc_num(x, "current_alarm_code", a->current_code);
 	bms_desc_num(x, "pack_voltage_alarm_code", a->volt_code);
 	bms_desc_num(x, "custom_alarm_count", a->custom);
 	for (unsigned i = 0; i < SV_ALARM_NAMED; i++)
 		bms_desc_num(x, names[i], a->ev[i]);
-	for (unsigned i = 0; i < a->n; i++) {
+	for (unsigned i = 0; i < a->h.n; i++) {
 		snprintf(key, sizeof(key), "temp%u_alarm_code", i + 1);
-		bms_desc_num(x, key, a->temp_codes[i]);
+		bms_desc_num(x, key, a->h.temp_codes[i]);
 	}
-	for (unsigned i = 0; i < a->m; i++) {
+	for (unsigned i = 0; i < a->h.m; i++) {
 		snprintf(key, sizeof(key), "cell%u_alarm_code", i + 1);
-		bms_desc_num(x, key, a->cell_codes[i]);
+		bms_desc_num(x, key, a->h.cell_codes[i]);
 	}
 }
 
 static void desc_maker(const uint8_t *d, size_t n, struct bms_frame_desc *x)
 {
-	char v[8];
-	bms_desc_text(x, "device_name", (const char *)d, SV_NAME_LEN);
+	char v[8], name[SV_NAME_LEN + 1];
+	/* as the snapshot's model: without the frame's padding spaces */
+	struct breader nr = br_init(d, SV_NAME_LEN);
+	br_str(&nr, SV_NAME_LEN, name, sizeof(name));
+	bms_desc_text(x, "device_name", name, strlen(name));
 	snprintf(v, sizeof(v), "%02X %02X", d[SV_NAME_LEN], d[SV_NAME_LEN + 1]);
 	bms_desc_text(x, "sw_version_bytes", v, strlen(v));
 	if (n > SV_NAME_LEN + 2) {
@@ -371,31 +315,17 @@ static void desc_maker(const uint8_t *d, size_t n, struct bms_frame_desc *x)
 int bms_seplos_v2_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
 {
 	struct bms_pylon_frame f;
-	if (len > SV_MAX_FRAME || bms_pylon_decode(NULL, frame, len, &f) < 0)
-		return -1;
 	uint8_t d[SV_MAX_INFO];
-	int n = bms_pylon_info(&f, d, sizeof(d));
-	if (n < 0)
-		return -1;
-	int address = f.adr + 1;
-	if (!bms_pylon_is_reply(f.cid2)) {
-		char name[40];
-		snprintf(name, sizeof(name), "request 0x%02X", f.cid2);
-		bms_desc_init(x, BMS_DIR_REQUEST, f.cid2, address, name);
-		bms_desc_num(x, "ver", f.ver);
-		bms_desc_num(x, "adr", f.adr);
-		bms_desc_num(x, "cid1", f.cid1);
-		bms_desc_num(x, "cid2", f.cid2);
-		if (n >= 1)
-			bms_desc_num(x, "info_pack", d[0]);
-		return 0;
-	}
+	int n = 0;
+	int r = bms_pylon_describe_head(SV_MAX_FRAME, frame, len, &f, d, sizeof(d), &n, x);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
 	/* a reply: which command it answers is told by its layout */
 	struct sv_tele t;
 	struct sv_alarm a;
 	uint16_t cmd = 0;
 	const char *name = "reply";
-	if (f.ver != SV_VER || f.cid1 != SV_CID1) {
+	if (!bms_pylon_is_family(&sv_family, &f)) {
 		name = "reply of another family";
 	} else if (f.cid2 != 0) {
 		name = "refusal";
@@ -412,11 +342,7 @@ int bms_seplos_v2_describe(const uint8_t *frame, size_t len, struct bms_frame_de
 		cmd = SV_MAKER;
 		name = "0x51 manufacturer info";
 	}
-	bms_desc_init(x, BMS_DIR_REPLY, cmd, address, name);
-	bms_desc_num(x, "ver", f.ver);
-	bms_desc_num(x, "adr", f.adr);
-	bms_desc_num(x, "cid2_return_code", f.cid2);
-	bms_desc_num(x, "info_length", (double)f.info_chars);
+	bms_pylon_describe_reply(&f, cmd, name, x);
 	if (cmd == SV_TELEMETRY)
 		desc_tele(&t, x);
 	else if (cmd == SV_ALARMS)
@@ -456,12 +382,7 @@ const struct bms_driver bms_seplos_v2 = {
 	.poll_interval_ms = 2000,
 	.max_frame = SV_MAX_FRAME,
 	.flags = BMS_F_ADDRESSED,
-	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_TEMPERATURE) | BMS_ALARM_BIT(LOW_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
-		  BMS_ALARM_BIT(LOW_SOC) | BMS_ALARM_BIT(CELL_IMBALANCE) |
+	.alarms = BMS_ALARMS_COMMON | BMS_ALARM_BIT(LOW_SOC) | BMS_ALARM_BIT(CELL_IMBALANCE) |
 		  BMS_ALARM_BIT(INTERNAL_FAILURE),
 	.state_size = sizeof(struct sv_state),
 	.steps = sv_steps,

@@ -207,24 +207,12 @@ static int s3_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
 	if (avail == 0)
 		return 0;
-	size_t n = 0;
-	int rr = bms_modbus_check(&s3_reply_spec, p, avail, &n);
-	if (rr == 1) {
-		*ret_len = n;
-		return 1;
-	}
-	int rq = request_check(p, avail, &n);
-	if (rq == 1) {
-		*ret_len = n;
-		return 1;
-	}
-	return rr == 0 || rq == 0 ? 0 : -1;
+	return bms_modbus_check_exchange(&s3_reply_spec, request_check, p, avail, ret_len);
 }
 
 static bool s3_is_request(const uint8_t *f, size_t len)
 {
-	size_t n = 0;
-	return len == 8 && request_check(f, len, &n) == 1;
+	return bms_modbus_is_request(request_check, f, len);
 }
 
 /* ---- decoding ---- */
@@ -583,11 +571,7 @@ int bms_seplos_v3_describe(const uint8_t *frame, size_t len, struct bms_frame_de
 	uint8_t fn = frame[1];
 	char name[40];
 	if (fn & BMS_MODBUS_EXCEPTION) {
-		snprintf(name, sizeof(name), "exception to 0x%02X", fn & ~BMS_MODBUS_EXCEPTION);
-		bms_desc_init(x, BMS_DIR_REPLY, 0, frame[0], name);
-		bms_desc_num(x, "address", frame[0]);
-		bms_desc_num(x, "function", fn);
-		bms_desc_num(x, "exception_code", frame[2]);
+		bms_modbus_describe_exception(frame, NULL, x);
 		return 0;
 	}
 	if (s3_is_request(frame, len)) {
@@ -645,12 +629,7 @@ const struct bms_driver bms_seplos_v3 = {
 	.poll_interval_ms = 2000,
 	.max_frame = BMS_MODBUS_MAX_ADU,
 	.flags = BMS_F_ADDRESSED,
-	.alarms = BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(LOW_CELL_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_VOLTAGE) | BMS_ALARM_BIT(LOW_VOLTAGE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_TEMPERATURE) | BMS_ALARM_BIT(LOW_CHARGE_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_TEMPERATURE) | BMS_ALARM_BIT(LOW_TEMPERATURE) |
-		  BMS_ALARM_BIT(HIGH_CHARGE_CURRENT) | BMS_ALARM_BIT(HIGH_DISCHARGE_CURRENT) |
-		  BMS_ALARM_BIT(HIGH_CURRENT) | BMS_ALARM_BIT(LOW_SOC) |
+	.alarms = BMS_ALARMS_COMMON | BMS_ALARM_BIT(HIGH_CURRENT) | BMS_ALARM_BIT(LOW_SOC) |
 		  BMS_ALARM_BIT(CELL_IMBALANCE) | BMS_ALARM_BIT(INTERNAL_FAILURE),
 	.state_size = sizeof(struct s3_state),
 	.steps = s3_steps,

@@ -412,8 +412,19 @@ static int jp_bits(struct jp *p, uint32_t *mask)
 	return 0;
 }
 
-/* "alarms": {"LowVoltage": 0|1|2, ...}; names not given keep their value. */
-static int jp_alarms(struct jp *p, uint8_t *alarm)
+/*
+ * An object of named numbers ("alarms", "protection_events"): each name one
+ * of count (name_of), each value checked and stored by set; names not given
+ * keep their value.
+ */
+struct jp_named {
+	unsigned count;
+	const char *(*name_of)(unsigned i);
+	const char *what; /* for "unknown <what> '<name>'" */
+	int (*set)(struct jp *p, const char *name, unsigned i, double v, void *out);
+};
+
+static int jp_named(struct jp *p, const struct jp_named *kind, void *out)
 {
 	int r;
 	double v;
@@ -423,15 +434,14 @@ static int jp_alarms(struct jp *p, uint8_t *alarm)
 			if ((r = jp_string(p, name, sizeof(name))) < 0 ||
 			    (r = jp_expect(p, ':')) < 0 || (r = jp_number(p, &v)) < 0)
 				break;
-			unsigned a;
-			for (a = 0; a < BMS_ALARM_COUNT; a++)
-				if (!strcmp(name, bms_alarm_name((enum bms_alarm)a)))
+			unsigned i;
+			for (i = 0; i < kind->count; i++)
+				if (!strcmp(name, kind->name_of(i)))
 					break;
-			if (a == BMS_ALARM_COUNT)
-				return jp_fail(p, "unknown alarm '%s'", name);
-			if (v < 0 || v > 2)
-				return jp_fail(p, "alarm %s: 0, 1 or 2", name);
-			alarm[a] = (uint8_t)v;
+			if (i == kind->count)
+				return jp_fail(p, "unknown %s '%s'", kind->what, name);
+			if ((r = kind->set(p, name, i, v, out)) < 0)
+				return r;
 			if (jp_peek(p) == ',') {
 				p->pos++;
 				continue;
@@ -444,37 +454,37 @@ static int jp_alarms(struct jp *p, uint8_t *alarm)
 	return r;
 }
 
-/* "protection_events": {"short_circuit": n, ...}; names not given keep their value. */
-static int jp_prot(struct jp *p, uint16_t *ev)
+static const char *alarm_name(unsigned a)
 {
-	int r;
-	double v;
-	if ((r = jp_expect(p, '{')) == 0 && jp_peek(p) != '}') {
-		for (;;) {
-			char name[48];
-			if ((r = jp_string(p, name, sizeof(name))) < 0 ||
-			    (r = jp_expect(p, ':')) < 0 || (r = jp_number(p, &v)) < 0)
-				break;
-			unsigned e;
-			for (e = 0; e < BMS_PROT_COUNT; e++)
-				if (!strcmp(name, bms_prot_name((enum bms_prot)e)))
-					break;
-			if (e == BMS_PROT_COUNT)
-				return jp_fail(p, "unknown protection event '%s'", name);
-			if (!(v >= 0 && v <= 65535) || v != (double)(uint16_t)v)
-				return jp_fail(p, "protection event %s: 0..65535", name);
-			ev[e] = (uint16_t)v;
-			if (jp_peek(p) == ',') {
-				p->pos++;
-				continue;
-			}
-			break;
-		}
-	}
-	if (r == 0)
-		r = jp_expect(p, '}');
-	return r;
+	return bms_alarm_name((enum bms_alarm)a);
 }
+
+/* "alarms": {"LowVoltage": 0|1|2, ...} */
+static int alarm_set(struct jp *p, const char *name, unsigned a, double v, void *out)
+{
+	if (v < 0 || v > 2)
+		return jp_fail(p, "alarm %s: 0, 1 or 2", name);
+	((uint8_t *)out)[a] = (uint8_t)v;
+	return 0;
+}
+
+static const struct jp_named jp_alarms = {BMS_ALARM_COUNT, alarm_name, "alarm", alarm_set};
+
+static const char *prot_name(unsigned e)
+{
+	return bms_prot_name((enum bms_prot)e);
+}
+
+/* "protection_events": {"short_circuit": n, ...} */
+static int prot_set(struct jp *p, const char *name, unsigned e, double v, void *out)
+{
+	if (!(v >= 0 && v <= 65535) || v != (double)(uint16_t)v)
+		return jp_fail(p, "protection event %s: 0..65535", name);
+	((uint16_t *)out)[e] = (uint16_t)v;
+	return 0;
+}
+
+static const struct jp_named jp_prot = {BMS_PROT_COUNT, prot_name, "protection event", prot_set};
 
 /* The value of field f onto s. */
 static int jp_field(struct jp *p, const struct bms_field *f, struct bms_snapshot *s)
@@ -514,11 +524,11 @@ static int jp_field(struct jp *p, const struct bms_field *f, struct bms_snapshot
 			return -EINVAL;
 		break;
 	case BMS_FT_ALARMS:
-		if (jp_alarms(p, (uint8_t *)dst) < 0)
+		if (jp_named(p, &jp_alarms, dst) < 0)
 			return -EINVAL;
 		break;
 	case BMS_FT_PROT:
-		if (jp_prot(p, (uint16_t *)(void *)dst) < 0)
+		if (jp_named(p, &jp_prot, dst) < 0)
 			return -EINVAL;
 		break;
 	default:

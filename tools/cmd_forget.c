@@ -27,26 +27,12 @@ static void usage(FILE *out)
 int cmd_forget(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"bus-address", required_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *address = NULL;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			address = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+		TOOL_OPT_BUS_ADDRESS, TOOL_OPT_HELP, {NULL, 0, NULL, 0}};
+	static const struct tool_bus_opts bus = {opts, "a:h", usage, NULL, NULL};
+	const char *address;
+	int code = tool_bus_options(&bus, argc, argv, &address);
+	if (code >= 0)
+		return code;
 	if (optind + 1 != argc || !argv[optind][0]) {
 		usage(stderr);
 		return 2;

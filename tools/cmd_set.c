@@ -50,39 +50,35 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* --timeout S */
+static int set_opt(int c, const char *arg, void *ctx)
+{
+	double *timeout_s = ctx;
+	char *end;
+	if (c != 't')
+		return -1;
+	*timeout_s = strtod(arg, &end);
+	if (*end || !(*timeout_s > 0 && *timeout_s <= 3600)) {
+		fprintf(stderr, "serialbattery set: bad --timeout '%s'\n", arg);
+		return 2;
+	}
+	return -2;
+}
+
 int cmd_set(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"bus-address", required_argument, NULL, 'a'},
+		TOOL_OPT_BUS_ADDRESS,
 		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
+		TOOL_OPT_HELP,
 		{NULL, 0, NULL, 0},
 	};
-	const char *address = NULL;
 	double timeout_s = 15;
-	int c;
-	char *end;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:t:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			address = optarg;
-			break;
-		case 't':
-			timeout_s = strtod(optarg, &end);
-			if (*end || !(timeout_s > 0 && timeout_s <= 3600)) {
-				fprintf(stderr, "serialbattery set: bad --timeout '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	const struct tool_bus_opts bus = {opts, "a:t:h", usage, set_opt, &timeout_s};
+	const char *address;
+	int code = tool_bus_options(&bus, argc, argv, &address);
+	if (code >= 0)
+		return code;
 	if (optind + 3 != argc) {
 		usage(stderr);
 		return 2;
@@ -96,6 +92,7 @@ int cmd_set(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	char *end;
 	long v = strtol(vs, &end, 10);
 	if (!vs[0] || *end || v < 0 || v > k->max) {
 		fprintf(stderr, "serialbattery set: %s takes 0..%d, not '%s'\n", key, k->max, vs);

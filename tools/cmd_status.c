@@ -151,38 +151,40 @@ static void usage(FILE *out)
 	      out);
 }
 
+struct status_flags {
+	bool watch, json;
+};
+
+/* --watch, --json */
+static int status_opt(int c, const char *arg, void *ctx)
+{
+	struct status_flags *f = ctx;
+	(void)arg;
+	if (c == 'w')
+		f->watch = true;
+	else if (c == 'j')
+		f->json = true;
+	else
+		return -1;
+	return -2;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"bus-address", required_argument, NULL, 'a'},
+		TOOL_OPT_BUS_ADDRESS,
 		{"watch", no_argument, NULL, 'w'},
 		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
+		TOOL_OPT_HELP,
 		{NULL, 0, NULL, 0},
 	};
-	const char *address = NULL;
-	bool watch = false, json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:wjh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			address = optarg;
-			break;
-		case 'w':
-			watch = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	struct status_flags flags = {false, false};
+	const struct tool_bus_opts bus = {opts, "a:wjh", usage, status_opt, &flags};
+	const char *address;
+	int code = tool_bus_options(&bus, argc, argv, &address);
+	if (code >= 0)
+		return code;
+	bool watch = flags.watch, json = flags.json;
 	if (optind < argc) {
 		usage(stderr);
 		return 2;

@@ -90,7 +90,7 @@ int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *re
 
 /* ---- key mapping ---- */
 
-static enum dc_map num(struct dc_value *ret, double v)
+enum dc_map dc_num(struct dc_value *ret, double v)
 {
 	ret->kind = VEC_NUM;
 	ret->num = v;
@@ -150,7 +150,7 @@ static enum dc_map map_field(const struct bms_field *f, const struct bms_snapsho
 	case BMS_FT_PROT:
 		return DC_UNKNOWN; /* no vector carries them in this form */
 	default:
-		return num(ret, bms_field_get(f, s));
+		return dc_num(ret, bms_field_get(f, s));
 	}
 }
 
@@ -171,17 +171,17 @@ enum dc_map dc_map_common(const char *key, const struct bms_snapshot *s, const u
 		struct bms_stats cs;
 		bms_stats_compute(s, &cs);
 		if (!strcmp(key, "min_cell_v"))
-			return num(ret, bms_mv_to_v(cs.cell_min_mv));
+			return dc_num(ret, bms_mv_to_v(cs.cell_min_mv));
 		if (!strcmp(key, "max_cell_v"))
-			return num(ret, bms_mv_to_v(cs.cell_max_mv));
+			return dc_num(ret, bms_mv_to_v(cs.cell_max_mv));
 		if (!strcmp(key, "min_cell_no"))
-			return num(ret, cs.cell_min_idx + 1);
-		return num(ret, cs.cell_max_idx + 1);
+			return dc_num(ret, cs.cell_min_idx + 1);
+		return dc_num(ret, cs.cell_max_idx + 1);
 	}
 	if (!strcmp(key, "temp_sensor_count")) {
 		if (!(v & BMS_V_TEMPS))
 			return missing(ret);
-		return num(ret, s->temp_count);
+		return dc_num(ret, s->temp_count);
 	}
 	unsigned tn;
 	char tail[8];
@@ -190,7 +190,7 @@ enum dc_map dc_map_common(const char *key, const struct bms_snapshot *s, const u
 		const struct bms_field *t = &bms_fields[BMS_FIELD_TEMPS];
 		if (!(v & t->valid) || tn > s->temp_count)
 			return missing(ret);
-		return num(ret, bms_field_elem(t, s, tn - 1));
+		return dc_num(ret, bms_field_elem(t, s, tn - 1));
 	}
 	return DC_UNKNOWN;
 }
@@ -817,5 +817,333 @@ void dc_check_alarm_mask(const struct bms_driver *drv, uint8_t address,
 		if (!listed && raised)
 			dc_fail("%s: alarm %s raised, but not in struct bms_driver.alarms",
 				drv->name, bms_alarm_name((enum bms_alarm)a));
+	}
+}
+
+/* ---- small helpers the driver tests share ---- */
+
+const struct bms_desc_item *dc_desc_find(const struct bms_frame_desc *d, const char *key)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (!strcmp(d->items[i].key, key))
+			return &d->items[i];
+	return NULL;
+}
+
+enum dc_map dc_desc_array(const struct bms_frame_desc *d, const char *fmt, unsigned n,
+			  struct dc_value *ret)
+{
+	ret->kind = VEC_ARRAY;
+	ret->n = 0;
+	for (unsigned i = 0; i < n && ret->n < sizeof(ret->arr) / sizeof(ret->arr[0]); i++) {
+		char key[BMS_DESC_KEY];
+		snprintf(key, sizeof(key), fmt, i + 1);
+		const struct bms_desc_item *it = dc_desc_find(d, key);
+		if (!it)
+			break;
+		ret->arr[ret->n++] = it->num;
+	}
+	return DC_MAPPED;
+}
+
+enum dc_map dc_map_ids(const char *key, const struct bms_snapshot *s, struct dc_value *ret)
+{
+	if (!strcmp(key, "hardware_version") && (s->valid & BMS_V_HW_VERSION))
+		return str(ret, s->hw_version);
+	if (!strcmp(key, "serial_number") && (s->valid & BMS_V_SERIAL))
+		return str(ret, s->serial);
+	if ((!strcmp(key, "charge_mosfet_on") || !strcmp(key, "discharge_mosfet_on")) &&
+	    (s->valid & BMS_V_FETS))
+		return boolean(ret, key[0] == 'c' ? s->charge_fet : s->discharge_fet);
+	return DC_UNKNOWN;
+}
+
+enum dc_map dc_map_desc(const struct bms_frame_desc *d, const char *key,
+			const struct bms_snapshot *s, struct dc_value *ret)
+{
+	const struct bms_field *f = bms_field_by_key(key);
+	if (f && (s->valid & f->valid))
+		return DC_UNKNOWN;
+	const struct bms_desc_item *it = dc_desc_find(d, key);
+	if (!it)
+		return DC_UNKNOWN;
+	ret->kind = it->is_text ? VEC_STR : VEC_NUM;
+	ret->num = it->num;
+	snprintf(ret->str, sizeof(ret->str), "%s", it->text);
+	return DC_MAPPED;
+}
+
+enum dc_map dc_map_temps_env(const struct bms_snapshot *s, const struct bms_frame_desc *d,
+			     bool mosfet_first, struct dc_value *ret)
+{
+	const struct bms_desc_item *env = dc_desc_find(d, "environment_temp_c");
+	ret->kind = VEC_ARRAY;
+	ret->n = 0;
+	for (unsigned i = 0; i < s->temp_count; i++)
+		ret->arr[ret->n++] = s->temp_dc[i] / 10.0;
+	if (mosfet_first)
+		ret->arr[ret->n++] = s->mosfet_temp_dc / 10.0;
+	if (env)
+		ret->arr[ret->n++] = env->num;
+	if (!mosfet_first)
+		ret->arr[ret->n++] = s->mosfet_temp_dc / 10.0;
+	return DC_MAPPED;
+}
+
+int dc_vector_hex(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
+		  size_t cap)
+{
+	for (size_t i = 0; i < VECTOR_COUNT; i++)
+		if (!strcmp(vectors[i].protocol, protocol) &&
+		    !strcmp(vectors[i].direction, direction) && nth-- == 0)
+			return vec_hex(vectors[i].hex, buf, cap);
+	return -1;
+}
+
+size_t dc_vector_frame(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
+		       size_t cap)
+{
+	int len = dc_vector_hex(protocol, direction, nth, buf, cap);
+	if (len <= 0)
+		dc_fail("no %s vector %s #%u (or it does not fit %zu bytes)", protocol, direction,
+			nth, cap);
+	CU_ASSERT_FATAL(len > 0);
+	return (size_t)len;
+}
+
+static uint64_t rng_state;
+
+void dc_rnd_seed(uint64_t seed)
+{
+	rng_state = seed;
+}
+
+uint32_t dc_rnd(uint32_t n)
+{
+	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)((rng_state >> 33) % n);
+}
+
+static uint32_t xrng_state;
+
+void dc_xrnd_seed(uint32_t seed)
+{
+	xrng_state = seed;
+}
+
+uint32_t dc_xrnd(void)
+{
+	uint32_t x = xrng_state;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return xrng_state = x;
+}
+
+int32_t dc_xrnd_in(int32_t lo, int32_t hi)
+{
+	return lo + (int32_t)(dc_xrnd() % (uint32_t)(hi - lo + 1));
+}
+
+bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *got)
+{
+	if (got->valid != truth->valid || got->temp_count != truth->temp_count)
+		return false;
+	for (size_t i = 0; i < BMS_FIELD_COUNT; i++) {
+		const struct bms_field *f = &bms_fields[i];
+		const char *t = (const char *)truth + f->offset;
+		const char *g = (const char *)got + f->offset;
+		if (f->type == BMS_FT_STR) {
+			if (strncmp(t, g, BMS_STR_LEN) != 0)
+				return false;
+		} else if (memcmp(t, g, bms_field_size(f)) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned rounds,
+			   uint8_t addr_first, uint32_t addr_count,
+			   void (*make)(struct bms_snapshot *s))
+{
+	dc_rnd_seed(seed);
+	unsigned checked = 0;
+	for (unsigned i = 0; i < rounds; i++) {
+		struct bms_snapshot truth, got;
+		make(&truth);
+		/* one fixed address draws nothing: the states stay those of the seed */
+		uint8_t addr =
+			(uint8_t)(addr_count > 1 ? addr_first + dc_rnd(addr_count) : addr_first);
+		int r = dc_decode_roundtrip(drv, addr, &truth, &got);
+		CU_ASSERT_FATAL(r == 0);
+		bool ok = dc_same_state(&truth, &got);
+		if (!ok)
+			fprintf(stderr,
+				"%s property: state %u (%u cells, %u temps, valid %x/%x) differs\n",
+				drv->name, i, truth.cell_count, truth.temp_count, got.valid,
+				truth.valid);
+		CU_ASSERT(ok);
+		checked++;
+	}
+	return checked;
+}
+
+void dc_random_alarms(struct bms_snapshot *s, bool (*level_ok)(unsigned alarm, uint8_t level))
+{
+	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
+		uint8_t level = (uint8_t)(dc_rnd(6) < 4 ? 0 : 1 + dc_rnd(2));
+		if (level && level_ok(a, level))
+			s->alarm[a] = level;
+	}
+}
+
+int dc_parse_at(const struct bms_driver *drv, uint8_t address, const struct bms_request *rq,
+		const uint8_t *f, size_t n, struct bms_snapshot *s)
+{
+	_Alignas(16) uint8_t st[512];
+	CU_ASSERT_FATAL(drv->state_size <= sizeof(st));
+	CU_ASSERT_FATAL(drv->init(st, address) == 0);
+	memset(s, 0, sizeof(*s));
+	return drv->parse(st, rq, f, n, s);
+}
+
+unsigned dc_check_refuses_captures(const struct bms_driver *drv, const char *other,
+				   uint8_t addr_max, unsigned steps)
+{
+	unsigned seen = 0;
+	for (size_t i = 0; i < VECTOR_COUNT; i++) {
+		if (strcmp(vectors[i].protocol, other) || strcmp(vectors[i].direction, "response"))
+			continue;
+		uint8_t f[512];
+		int n = vec_hex(vectors[i].hex, f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0);
+		struct bms_frame_desc d;
+		CU_ASSERT(bms_driver_describe(drv, f, (size_t)n, &d) == 0 && d.command == 0);
+		for (uint8_t a = 1; a <= addr_max; a++)
+			for (unsigned k = 0; k < 2; k++)
+				for (unsigned step = 0; step < steps; step++) {
+					struct bms_request rq = {.kind = k ? BMS_REQ_PROBE
+									   : BMS_REQ_POLL,
+								 .step = step,
+								 .cycle = 1};
+					struct bms_snapshot s;
+					CU_ASSERT(dc_parse_at(drv, a, &rq, f, (size_t)n, &s) < 0);
+					CU_ASSERT(s.valid == 0);
+				}
+		seen++;
+	}
+	return seen;
+}
+
+void dc_check_refuses_sim(const struct bms_driver *drv, const struct bms_driver *other,
+			  struct bms_snapshot *dev, uint8_t addr_max, unsigned steps,
+			  bool other_answers)
+{
+	for (uint8_t a = 1; a <= addr_max; a++) {
+		_Alignas(16) uint8_t st[512];
+		uint8_t req[64], rep[512];
+		CU_ASSERT_FATAL(drv->state_size <= sizeof(st));
+		CU_ASSERT_FATAL(drv->init(st, a) == 0);
+		for (unsigned k = 0; k < 2; k++)
+			for (unsigned step = 0; step < steps; step++) {
+				struct bms_request rq = {.kind = k ? BMS_REQ_PROBE : BMS_REQ_POLL,
+							 .step = step,
+							 .cycle = 1};
+				int n = drv->build_request(st, &rq, req, sizeof(req));
+				if (n <= 0)
+					continue;
+				int m = bms_sim_respond(other, dev, a, req, (size_t)n, rep,
+							sizeof(rep));
+				if (other_answers)
+					CU_ASSERT(m > 0);
+				struct bms_snapshot s;
+				memset(&s, 0, sizeof(s));
+				if (m > 0)
+					CU_ASSERT(dc_feed(drv, st, &rq, rep, (size_t)m, &s) != 0);
+				CU_ASSERT(s.valid == 0);
+			}
+	}
+}
+
+void dc_random_cells(struct bms_snapshot *s, uint32_t max_cells, uint16_t min_mv, uint32_t span)
+{
+	s->cell_count = (uint8_t)(1 + dc_rnd(max_cells));
+	int32_t sum = 0;
+	for (unsigned i = 0; i < s->cell_count; i++) {
+		s->cell_mv[i] = (uint16_t)(min_mv + dc_rnd(span));
+		sum += s->cell_mv[i];
+	}
+	s->voltage_mv = sum / 10 * 10;
+}
+
+void dc_set_cells(struct bms_snapshot *s, uint8_t n, uint16_t first_mv)
+{
+	s->cell_count = n;
+	int32_t sum = 0;
+	for (unsigned i = 0; i < n; i++) {
+		s->cell_mv[i] = (uint16_t)(first_mv + i);
+		sum += s->cell_mv[i];
+	}
+	s->voltage_mv = sum / 10 * 10;
+}
+
+int dc_feed_any(const struct bms_driver *drv, void *st, const struct bms_request *req,
+		const uint8_t *buf, size_t len, struct bms_snapshot *snap)
+{
+	size_t pos = 0;
+	int r = -ENODATA;
+	while (pos < len) {
+		size_t start, flen;
+		if (bms_frame_find(drv, buf + pos, len - pos, &start, &flen) != BMS_FIND_VALID)
+			break;
+		r = drv->parse(st, req, buf + pos + start, flen, snap);
+		pos += start + flen;
+		if (r >= 0)
+			break;
+	}
+	return r;
+}
+
+void dc_check_neighbours(const struct bms_driver *drv, uint8_t address, struct bms_snapshot *dev,
+			 const struct bms_request *rq, const uint8_t *req, size_t n)
+{
+	uint8_t rep[DC_BUF];
+	struct bms_snapshot s;
+	uint8_t lo = (uint8_t)(address - 1), hi = (uint8_t)(address + 1);
+	CU_ASSERT(bms_sim_respond(drv, dev, lo, req, n, rep, sizeof(rep)) == 0);
+	CU_ASSERT(bms_sim_respond(drv, dev, hi, req, n, rep, sizeof(rep)) == 0);
+	int m = bms_sim_respond(drv, dev, address, req, n, rep, sizeof(rep));
+	CU_ASSERT_FATAL(m > 0);
+	CU_ASSERT(dc_parse_at(drv, address, rq, rep, (size_t)m, &s) == 0 &&
+		  s.cell_count == dev->cell_count);
+	CU_ASSERT(dc_parse_at(drv, lo, rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(drv, hi, rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(drv, address, rq, req, n, &s) == BMS_FOREIGN && s.valid == 0);
+}
+
+void dc_check_property_cov(const struct bms_driver *drv, unsigned rounds, uint8_t addr_lo,
+			   uint8_t addr_hi, struct bms_snapshot (*make)(uint32_t *ret_valid),
+			   struct dc_coverage *cov)
+{
+	memset(cov, 0, sizeof(*cov));
+	for (unsigned i = 0; i < rounds; i++) {
+		uint32_t valid;
+		struct bms_snapshot truth = make(&valid), got;
+		memset(&got, 0, sizeof(got));
+		uint8_t addr = addr_lo == addr_hi ? addr_lo : (uint8_t)dc_xrnd_in(addr_lo, addr_hi);
+		int r = dc_decode_roundtrip(drv, addr, &truth, &got);
+		bool ok = r == 0 && truth.valid == valid && dc_same_state(&truth, &got);
+		if (!ok)
+			fprintf(stderr,
+				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
+				got.valid, valid, truth.cell_count, truth.current_ma);
+		CU_ASSERT(ok);
+		cov->ok += ok;
+		cov->charging += truth.current_ma > 0;
+		cov->discharging += truth.current_ma < 0;
+		cov->fets_off += !truth.charge_fet || !truth.discharge_fet;
+		cov->no_limit += !(valid & BMS_V_MAX_CHARGE_I);
+		cov->max_cells += truth.cell_count == BMS_MAX_CELLS;
 	}
 }

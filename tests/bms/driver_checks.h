@@ -134,6 +134,15 @@ int dc_feed(const struct bms_driver *drv, void *st, const struct bms_request *re
 	    const uint8_t *buf, size_t len, struct bms_snapshot *snap);
 
 /*
+ * Offer every frame bms_frame_find finds in buf to parse against req until
+ * one is taken (parse >= 0): that result, else the last error (-ENODATA when
+ * no frame was found). For the checks that another family's bytes are never
+ * taken, whatever comes before them.
+ */
+int dc_feed_any(const struct bms_driver *drv, void *st, const struct bms_request *req,
+		const uint8_t *buf, size_t len, struct bms_snapshot *snap);
+
+/*
  * One whole poll cycle of drv at address against the simulator holding
  * truth: requests built by the driver (whose parse sees each reply, as the
  * worker's would), replies by bms_sim_respond, all of them joined into one
@@ -153,5 +162,147 @@ int dc_decode_roundtrip(const struct bms_driver *drv, uint8_t address,
  */
 void dc_check_alarm_mask(const struct bms_driver *drv, uint8_t address,
 			 const struct bms_snapshot *base);
+
+/* ---- small helpers the driver tests share ---- */
+
+/* ret = the number v (DC_MAPPED), for key mappers. */
+enum dc_map dc_num(struct dc_value *ret, double v);
+
+/* The item of a description (bms_driver_describe) with this key, or NULL. */
+const struct bms_desc_item *dc_desc_find(const struct bms_frame_desc *d, const char *key);
+
+/* Items fmt % 1, fmt % 2, ... (up to n, until one is missing) of d as one array. */
+enum dc_map dc_desc_array(const struct bms_frame_desc *d, const char *fmt, unsigned n,
+			  struct dc_value *ret);
+
+/*
+ * Keys named alike in several families' vectors: "hardware_version",
+ * "serial_number", "charge_mosfet_on", "discharge_mosfet_on" from the snapshot
+ * when their valid bit is set; DC_UNKNOWN otherwise.
+ */
+enum dc_map dc_map_ids(const char *key, const struct bms_snapshot *s, struct dc_value *ret);
+
+/*
+ * A key the snapshot has no (valid) field for, through the description d of
+ * the frame (what `serialbattery decode` prints): its text or number.
+ * DC_UNKNOWN when the snapshot has the field valid (dc_map_common checks it)
+ * or d has no such item.
+ */
+enum dc_map dc_map_desc(const struct bms_frame_desc *d, const char *key,
+			const struct bms_snapshot *s, struct dc_value *ret);
+
+/*
+ * "temperatures_c" of the '~' families (PACE, Seplos v2): the snapshot's cell
+ * sensors, then the MOSFET sensor and the environment sensor (describe item
+ * "environment_temp_c") in wire order: MOSFET first when mosfet_first.
+ */
+enum dc_map dc_map_temps_env(const struct bms_snapshot *s, const struct bms_frame_desc *d,
+			     bool mosfet_first, struct dc_value *ret);
+
+/*
+ * The nth (0-based) vector of protocol in direction ("request"/"response"):
+ * its bytes into buf. dc_vector_hex returns the length, or -1 when there is
+ * no such vector or it does not fit; dc_vector_frame asserts (fatally) that
+ * it exists and is not empty.
+ */
+int dc_vector_hex(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
+		  size_t cap);
+size_t dc_vector_frame(const char *protocol, const char *direction, unsigned nth, uint8_t *buf,
+		       size_t cap);
+
+/*
+ * The property tests' generator (a 64-bit LCG): seed it, then dc_rnd(n) is
+ * 0..n-1. The same seed gives the same states every run.
+ */
+void dc_rnd_seed(uint64_t seed);
+uint32_t dc_rnd(uint32_t n);
+
+/* The JK property tests' generator (xorshift32): seed, a draw, a draw in [lo, hi]. */
+void dc_xrnd_seed(uint32_t seed);
+uint32_t dc_xrnd(void);
+int32_t dc_xrnd_in(int32_t lo, int32_t hi);
+
+/*
+ * The valid masks are equal and so is every field of the table (bms/fields.h),
+ * valid or not: arrays over their whole capacity, strings up to the NUL.
+ */
+bool dc_same_state(const struct bms_snapshot *truth, const struct bms_snapshot *got);
+
+/* parse of f (n bytes) against rq by a state fresh from init(address) into *s, zeroed first. */
+int dc_parse_at(const struct bms_driver *drv, uint8_t address, const struct bms_request *rq,
+		const uint8_t *f, size_t n, struct bms_snapshot *s);
+
+/*
+ * Several units on one bus: drv's request req (n bytes, for rq) to the unit
+ * at address is answered by the simulator (holding dev) at address only, not
+ * at address - 1 or + 1; parse at address takes the reply (0, dev's cells),
+ * the drivers of address - 1 and + 1 find it BMS_FOREIGN and so is the
+ * request itself (an echo, another master's), nothing valid.
+ */
+void dc_check_neighbours(const struct bms_driver *drv, uint8_t address, struct bms_snapshot *dev,
+			 const struct bms_request *rq, const uint8_t *req, size_t n);
+
+/*
+ * Another family is not drv's (no ghost match): every captured reply of
+ * protocol other is described by drv as no command of its own (command 0)
+ * and refused (< 0, nothing valid) by every POLL and PROBE step below steps at
+ * every address 1..addr_max. Returns how many replies of other were checked.
+ */
+unsigned dc_check_refuses_captures(const struct bms_driver *drv, const char *other,
+				   uint8_t addr_max, unsigned steps);
+
+/*
+ * The same for the other family's simulator holding dev: at every address
+ * 1..addr_max, what it answers to each of drv's POLL and PROBE requests (steps
+ * below steps) never completes a step of drv nor sets a valid bit. With
+ * other_answers, it must answer every request (with an error of its own). dev is the
+ * simulator's state (a write would change it; these requests write nothing).
+ */
+void dc_check_refuses_sim(const struct bms_driver *drv, const struct bms_driver *other,
+			  struct bms_snapshot *dev, uint8_t addr_max, unsigned steps,
+			  bool other_answers);
+
+/*
+ * The property test: rounds states from make (which draws from dc_rnd) through
+ * dc_decode_roundtrip at address addr_first + dc_rnd(addr_count), or at
+ * addr_first without a draw when addr_count is 1 (the generator seeded with
+ * seed first); each must decode (fatal) to a state
+ * dc_same_state with it. Prints a differing state as "<drv> property: state
+ * ...". Returns the number of states checked.
+ */
+unsigned dc_check_property(const struct bms_driver *drv, uint64_t seed, unsigned rounds,
+			   uint8_t addr_first, uint32_t addr_count,
+			   void (*make)(struct bms_snapshot *s));
+
+/*
+ * Cells for a property test's state: 1 + dc_rnd(max_cells) of them, each
+ * min_mv + dc_rnd(span) mV, and the pack voltage their sum rounded down to 10 mV.
+ */
+void dc_random_cells(struct bms_snapshot *s, uint32_t max_cells, uint16_t min_mv, uint32_t span);
+
+/* n cells of first_mv, first_mv + 1, ... mV and the pack voltage their sum rounded down
+ * to 10 mV (a sample state). */
+void dc_set_cells(struct bms_snapshot *s, uint8_t n, uint16_t first_mv);
+
+/*
+ * The JK families' property test: rounds states from make (drawing from
+ * dc_xrnd, seeded by the caller; *ret_valid the bits the family carries)
+ * through dc_decode_roundtrip at address addr_lo (or dc_xrnd_in(addr_lo,
+ * addr_hi) when they differ); each must come back with exactly those bits
+ * and dc_same_state. *cov counts the states that did and the ranges covered.
+ */
+struct dc_coverage {
+	unsigned ok, charging, discharging, fets_off, no_limit, max_cells;
+};
+void dc_check_property_cov(const struct bms_driver *drv, unsigned rounds, uint8_t addr_lo,
+			   uint8_t addr_hi, struct bms_snapshot (*make)(uint32_t *ret_valid),
+			   struct dc_coverage *cov);
+
+/*
+ * Random alarms for a property test's state: each alarm at level 0 (4 in 6),
+ * else 1 or 2, kept only when level_ok says the protocol can report that
+ * alarm at that level.
+ */
+void dc_random_alarms(struct bms_snapshot *s, bool (*level_ok)(unsigned alarm, uint8_t level));
 
 #endif

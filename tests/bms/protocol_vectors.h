@@ -34,6 +34,16 @@ static inline int pvec_bytes(const struct pvec *v, uint8_t *out, size_t cap)
 	return vec_hex(v->hex, out, cap);
 }
 
+#ifdef CU_ASSERT_FATAL /* CUnit tests (the fuzz replay includes this header without CUnit) */
+/* The frame of v into buf (fatal when it does not decode or fit); its length. */
+static inline size_t pvec_frame(const struct pvec *v, uint8_t *buf, size_t cap)
+{
+	int n = pvec_bytes(v, buf, cap);
+	CU_ASSERT_FATAL(n > 0);
+	return (size_t)n;
+}
+#endif
+
 /* The expectation for key, or NULL. */
 static inline const struct pvec_expect *pvec_get(const struct pvec *v, const char *key)
 {

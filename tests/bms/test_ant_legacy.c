@@ -61,17 +61,9 @@ static void test_requests(void)
 /* The n-th captured reply of the family. */
 static size_t vector_frame(unsigned nth, uint8_t *buf, size_t cap)
 {
-	size_t n;
-	const struct vec *v = dc_vectors(&n);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].protocol, "ant_legacy") && !strcmp(v[i].direction, "response") &&
-		    nth-- == 0) {
-			int len = vec_hex(v[i].hex, buf, cap);
-			CU_ASSERT_FATAL(len == ANT_OLD_LEN);
-			return (size_t)len;
-		}
-	CU_FAIL_FATAL("no such ant_legacy vector");
-	return 0;
+	size_t len = dc_vector_frame("ant_legacy", "response", nth, buf, cap);
+	CU_ASSERT_FATAL(len == ANT_OLD_LEN);
+	return len;
 }
 
 static int parse_poll(const uint8_t *f, size_t n, struct bms_snapshot *s)
@@ -252,40 +244,34 @@ static void test_describe(void)
  * Property test: seeded random states the frame carries exactly, through
  * the simulator and the decode engine (one poll as one capture).
  */
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
 
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(32));
+	s->cell_count = (uint8_t)(1 + dc_rnd(32));
 	int32_t sum = 0;
 	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + rnd(1701));
+		s->cell_mv[i] = (uint16_t)(2500 + dc_rnd(1701));
 		sum += s->cell_mv[i];
 	}
 	s->voltage_mv = sum / 100 * 100;
-	s->current_ma = ((int32_t)rnd(8001) - 4000) * 100;
-	s->power_mw = (int64_t)((int32_t)rnd(200001) - 100000) * 1000;
-	s->soc_cpct = (uint16_t)(rnd(101) * 100);
-	s->capacity_full_mah = (int32_t)(1 + rnd(1000000));
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah + 1);
+	s->current_ma = ((int32_t)dc_rnd(8001) - 4000) * 100;
+	s->power_mw = (int64_t)((int32_t)dc_rnd(200001) - 100000) * 1000;
+	s->soc_cpct = (uint16_t)(dc_rnd(101) * 100);
+	s->capacity_full_mah = (int32_t)(1 + dc_rnd(1000000));
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah + 1);
 	s->temp_count = 2;
 	for (unsigned i = 0; i < 2; i++)
-		s->temp_dc[i] = (int16_t)(((int)rnd(121) - 30) * 10);
-	s->charge_fet = rnd(2);
-	s->discharge_fet = rnd(2);
+		s->temp_dc[i] = (int16_t)(((int)dc_rnd(121) - 30) * 10);
+	s->charge_fet = dc_rnd(2);
+	s->discharge_fet = dc_rnd(2);
 	uint32_t mask = s->cell_count >= 32 ? 0xFFFFFFFFu : (1u << s->cell_count) - 1;
-	s->balancing = (uint32_t)(rnd(1u << 16) | rnd(1u << 16) << 16) & mask;
+	s->balancing = (uint32_t)(dc_rnd(1u << 16) | dc_rnd(1u << 16) << 16) & mask;
 	/* at most one protection: the MOSFETs whose codes carry it are off */
-	if (rnd(3) == 0) {
+	if (dc_rnd(3) == 0) {
 		unsigned a;
 		do
-			a = rnd(BMS_ALARM_COUNT);
+			a = dc_rnd(BMS_ALARM_COUNT);
 		while (!(DRV->alarms >> a & 1u));
 		s->alarm[a] = 2;
 		if (ant_alarm_code(ant_chg_codes, ANT_NCODES(ant_chg_codes), a))
@@ -300,29 +286,8 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x414E544F4C44ull; /* "ANTOLD": the same states every run */
-	for (unsigned i = 0; i < 500; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		CU_ASSERT_FATAL(dc_decode_roundtrip(DRV, 0, &truth, &got) == 0);
-		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.power_mw == truth.power_mw &&
-			  got.soc_cpct == truth.soc_cpct &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.capacity_remain_mah == truth.capacity_remain_mah &&
-			  got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet &&
-			  got.balancing == truth.balancing &&
-			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm));
-		if (!ok)
-			fprintf(stderr, "ant_legacy property: state %u (%u cells) differs\n", i,
-				truth.cell_count);
-		CU_ASSERT(ok);
-	}
+	/* "ANTOLD": the same states every run */
+	CU_ASSERT(dc_check_property(DRV, 0x414E544F4C44ull, 500, 0, 1, random_state) == 500);
 }
 
 int sb_register_tests(void)

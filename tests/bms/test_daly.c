@@ -88,13 +88,6 @@ static int decode_all(const uint8_t *buf, size_t len, struct bms_snapshot *s)
 	return last;
 }
 
-static enum dc_map num(struct dc_value *ret, double v)
-{
-	ret->kind = VEC_NUM;
-	ret->num = v;
-	return DC_MAPPED;
-}
-
 static enum dc_map daly_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			    size_t len, struct dc_value *ret)
 {
@@ -110,10 +103,11 @@ static enum dc_map daly_map(const char *key, const struct bms_snapshot *s, const
 		s = &full;
 	}
 	if (!strcmp(key, "current_raw"))
-		return (s->valid & BMS_V_CURRENT) ? num(ret, 30000 - s->current_ma / 100.0)
+		return (s->valid & BMS_V_CURRENT) ? dc_num(ret, 30000 - s->current_ma / 100.0)
 						  : DC_UNKNOWN;
 	if (!strcmp(key, "current_a_offset30000"))
-		return (s->valid & BMS_V_CURRENT) ? num(ret, -s->current_ma / 1000.0) : DC_UNKNOWN;
+		return (s->valid & BMS_V_CURRENT) ? dc_num(ret, -s->current_ma / 1000.0)
+						  : DC_UNKNOWN;
 	if (!strcmp(key, "cell_voltages_v_1_to_16") || !strcmp(key, "cell_count_in_0x95"))
 		key = !strcmp(key, "cell_count_in_0x95") ? "cell_count" : "cell_voltages_v";
 	if (!strcmp(key, "cells_17_to_48")) {
@@ -126,7 +120,7 @@ static enum dc_map daly_map(const char *key, const struct bms_snapshot *s, const
 	if (!strcmp(key, "cell_delta_mv")) {
 		struct bms_stats cs;
 		bms_stats_compute(s, &cs);
-		return (s->valid & BMS_V_CELLS) ? num(ret, cs.cell_max_mv - cs.cell_min_mv)
+		return (s->valid & BMS_V_CELLS) ? dc_num(ret, cs.cell_max_mv - cs.cell_min_mv)
 						: DC_UNKNOWN;
 	}
 	if (!strcmp(key, "fault")) {

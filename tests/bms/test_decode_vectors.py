@@ -21,10 +21,15 @@ import re
 import subprocess
 import sys
 
+# Not seplos_v3: its capture holds an exception reply to a block the driver never asks
+# (EIB 0x2100), which decode refuses without values, and system blocks of the master
+# (EIA/EIC) it never polls; test_seplos_v3's read pass checks those through describe.
 FAMILIES = ["jk", "jkpb", "jbd", "jbd_up16s", "daly", "renogy", "eg4_lifepower", "ant_legacy",
-            "ant_2021"]
+            "ant_2021", "pace", "seplos_v2", "eg4_ll"]
 TOL = 0.001
 LINE = re.compile(r"^@(\d+) (\S+) (0x[0-9a-fA-F]+) (.*?): (\{.*\})$")
+# a reply of another unit on the same bus: decoded in a run of its own (--address)
+FOREIGN = re.compile(r"^@\d+ reply \S+ .*\(address (\d+)\): foreign")
 
 # vector key -> the decode key holding the same value, when the names differ
 ALIASES = {
@@ -38,11 +43,40 @@ ALIASES = {
     "serial_number": ["serial"],
     "name": ["model"],
     "heater": ["heating"],
+    "charge_mosfet_on": ["charge_fet"],
+    "discharge_mosfet_on": ["discharge_fet"],
+    "charge_switch": ["charge_fet"],
+    "discharge_switch": ["discharge_fet"],
+    "capacity_rated_ah": ["capacity_design_ah"],
+    # describe keys hold 23 characters: the vectors' longer names are shortened
+    "alarm_event4_env_power_temp": ["alarm_event4_env_power"],
+    # EG4 LL: aiobmsble's reading of the disputed current scale is the driver's
+    "current_a_aiobmsble": ["current_a"],
+}
+
+# vector key -> the numbered describe items ("cell1_warning", ...) that make the array
+NUMBERED = {
+    "cell_warnings": "cell%d_warning",
+    "temp_warnings": "temp%d_warning",
+    "cell_alarm_codes": "cell%d_alarm_code",
+    "temp_alarm_codes": "temp%d_alarm_code",
+}
+
+# "temperatures_c" of the '~' families: the cell sensors, then the last two in wire order
+TEMPS_TAIL = {
+    "pace": ["mosfet_temp_c", "environment_temp_c"],
+    "seplos_v2": ["environment_temp_c", "mosfet_temp_c"],
+}
+
+# keys a family's driver deliberately does not give (with why), as its C test skips them
+SKIP = {
+    # the current scale is disputed; the driver reads 0.1 A (docs/PROTOCOLS.md "EG4 LL")
+    "eg4_ll": ["current_a_dbus_serialbattery"],
 }
 
 
-def run_decode(binary, drv, hexes):
-    args = [binary, "decode", "--bms", drv, "--frames"]
+def run_decode(binary, drv, hexes, extra=()):
+    args = [binary, "decode", "--bms", drv, "--frames"] + list(extra)
     for h in hexes:
         args += ["--hex", h]
     p = subprocess.run(args, capture_output=True, text=True, timeout=60)
@@ -83,8 +117,16 @@ def cell_stats(d):
             "avg_cell_v": sum(v for v, _ in present) / len(present)}
 
 
-def lookup(key, exp, d, lines):
+def lookup(key, exp, d, lines, fam=None):
     """The decoded value for an expected key, or raise KeyError."""
+    if key == "temperatures_c" and fam in TEMPS_TAIL and "temperatures_c" in d:
+        return d["temperatures_c"] + [d[k] for k in TEMPS_TAIL[fam] if k in d]
+    if key in NUMBERED:
+        got = []
+        while NUMBERED[key] % (len(got) + 1) in d:
+            got.append(d[NUMBERED[key] % (len(got) + 1)])
+        if got:
+            return got
     if key == "temperatures_c" and "ntc1_c" in d:
         # every NTC in wire order (JBD): the snapshot puts the first of several on
         # mosfet_temp_c, the frame line shows them all as ntc1_c, ntc2_c, ...
@@ -138,6 +180,8 @@ def lookup(key, exp, d, lines):
         if "balancing" in d:
             return len(d["balancing"]) > 0
         raise KeyError(key)
+    if key == "temp_sensor_count" and "temperatures_c" in d:
+        return len(d["temperatures_c"])
     st = cell_stats(d)
     if st and key in st:
         return st[key]
@@ -157,11 +201,13 @@ def same(want, got):
     return want == got
 
 
-def check(vec, d, lines, where, fails):
+def check(vec, d, lines, where, fails, fam=None):
     n = 0
     for key, want in vec["expected"].items():
+        if key in SKIP.get(fam, ()):
+            continue
         try:
-            got = lookup(key, want, d, lines)
+            got = lookup(key, want, d, lines, fam)
         except KeyError:
             fails.append("%s: %s=%r not in the decode output" % (where, key, want))
             continue
@@ -188,23 +234,35 @@ def main():
             if rc != 0:
                 fails.append("%s: exit %d: %s" % (where, rc, out.strip()[-300:]))
                 continue
-            checked += check(v, merged(lines, snap), lines, where, fails)
+            checked += check(v, merged(lines, snap), lines, where, fails, fam)
         # inside one capture of every frame of the file, requests included
         whole = "".join(v["hex"] for v in vecs)
         rc, out, lines, snap = run_decode(binary, fam, [whole])
+        runs = [lines]
+        # the replies of another unit on the bus: the same capture decoded for that unit
+        for addr in sorted({int(m.group(1)) for m in map(FOREIGN.match, out.splitlines()) if m}):
+            rc2, out2, lines2, _ = run_decode(binary, fam, [whole], ["--address", str(addr)])
+            if rc2 != 0:
+                fails.append("%s whole capture for address %d: exit %d: %s"
+                             % (fam, addr, rc2, out2.strip()[-300:]))
+            runs.append(lines2)
         if rc != 0:
             fails.append("%s whole capture: exit %d: %s" % (fam, rc, out.strip()[-300:]))
         else:
             off = 0
             for v in vecs:
                 n = len(v["hex"]) // 2
-                mine = [ln for ln in lines if off <= ln["off"] < off + n]
+                mine = []
+                for run in runs:  # the first run that decoded this frame as a reply
+                    mine = [ln for ln in run if off <= ln["off"] < off + n]
+                    if any(ln["dir"] == "reply" for ln in mine):
+                        break
                 if v["direction"] == "response":
                     where = "%s response at byte %d of the whole capture" % (fam, off)
                     if not any(ln["dir"] == "reply" for ln in mine):
                         fails.append("%s: no reply decoded there" % where)
                     else:
-                        check(v, merged(mine, None), mine, where, fails)
+                        check(v, merged(mine, None), mine, where, fails, fam)
                 elif not any(ln["dir"] == "request" for ln in mine):
                     fails.append("%s request at byte %d: not told as a request" % (fam, off))
                 off += n

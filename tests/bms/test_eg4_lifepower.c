@@ -29,21 +29,6 @@ static void test_vectors(void)
 	CU_ASSERT(dc_check_protocol(DRV, 1) == 2);
 }
 
-/* The n-th vector of a direction. */
-static size_t vector_frame(const char *dir, unsigned nth, uint8_t *buf, size_t cap)
-{
-	size_t n;
-	const struct vec *v = dc_vectors(&n);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].protocol, FAMILY) && !strcmp(v[i].direction, dir) && nth-- == 0) {
-			int len = vec_hex(v[i].hex, buf, cap);
-			CU_ASSERT_FATAL(len > 0);
-			return (size_t)len;
-		}
-	CU_FAIL_FATAL("no such eg4_lifepower vector");
-	return 0;
-}
-
 /* Every captured request is built byte for byte: status and firmware at 1, status at 2, 0x42 by
  * READ. */
 static void test_requests(void)
@@ -55,7 +40,7 @@ static void test_requests(void)
 	CU_ASSERT_FATAL(DRV->init(st, 1) == 0);
 	struct bms_request rd = {.kind = BMS_REQ_READ, .reg = LP_CMD_HARDWARE};
 	CU_ASSERT_FATAL(DRV->build_request(st, &rd, q, sizeof(q)) == 6);
-	size_t n = vector_frame("request", 2, f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "request", 2, f, sizeof(f));
 	CU_ASSERT(n == 6 && memcmp(q, f, 6) == 0);
 	/* the checksum table dbus-serialbattery hard-codes */
 	static const uint8_t table[16] = {0x00, 0xFE, 0xFC, 0xFE, 0xF8, 0xFE, 0xFC, 0xFE,
@@ -85,7 +70,7 @@ static void test_requests(void)
 static void test_checksum(void)
 {
 	uint8_t f[300], g[300];
-	size_t n = vector_frame("response", 0, f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	size_t start, flen;
 	CU_ASSERT(lp_checksum(f, n - 2) == f[n - 2]);
 	/* the blind spot, stated: bit 7 of a cell's low byte (128 mV) passes */
@@ -195,7 +180,7 @@ static void test_alarm_bits(void)
 		-1,
 	};
 	uint8_t f[300], pl[256];
-	size_t n = vector_frame("response", 0, f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	size_t pn = f[3];
 	memcpy(pl, f + 4, pn);
 	size_t g6 = group_at(pl, pn, LP_G_STATUS);
@@ -237,7 +222,7 @@ static void test_alarm_bits(void)
 static void test_masks(void)
 {
 	uint8_t f[300], pl[256];
-	vector_frame("response", 0, f, sizeof(f));
+	dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	size_t pn = f[3];
 	memcpy(pl, f + 4, pn);
 	pl[2] |= 0xC0; /* cell 1: both top bits */
@@ -282,7 +267,7 @@ static size_t resize_group(const uint8_t *pl, size_t n, uint8_t id, uint8_t cnt,
 static void test_plausibility(void)
 {
 	uint8_t f[300], pl[256], g[256];
-	vector_frame("response", 0, f, sizeof(f));
+	dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	size_t pn = f[3];
 	memcpy(pl, f + 4, pn);
 	uint8_t st[64];
@@ -423,18 +408,7 @@ static void test_other_family_vectors(void)
 				CU_ASSERT_FATAL(DRV->init(st, a) == 0);
 				struct bms_snapshot s;
 				memset(&s, 0, sizeof(s));
-				size_t pos = 0;
-				int r = -ENODATA;
-				while (pos < (size_t)n) {
-					size_t start, flen;
-					if (bms_frame_find(DRV, f + pos, (size_t)n - pos, &start,
-							   &flen) != BMS_FIND_VALID)
-						break;
-					r = DRV->parse(st, &rqs[k], f + pos + start, flen, &s);
-					pos += start + flen;
-					if (r >= 0)
-						break;
-				}
+				int r = dc_feed_any(DRV, st, &rqs[k], f, (size_t)n, &s);
 				if (r >= 0)
 					fprintf(stderr, "eg4: %s vector %zu accepted at %u\n",
 						v[i].family, i, a);
@@ -537,14 +511,6 @@ static void test_bus(void)
 	CU_ASSERT(s.cycles == 101);
 }
 
-static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
-{
-	for (unsigned i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].key, key))
-			return &d->items[i];
-	return NULL;
-}
-
 /* describe() of every captured frame, and of the text replies. */
 static void test_describe(void)
 {
@@ -566,12 +532,12 @@ static void test_describe(void)
 			CU_ASSERT(e && d.address == (int)e->num);
 			e = vec_get(&v[i], "command");
 			CU_ASSERT(e && d.command == (uint16_t)e->num);
-			const struct bms_desc_item *it = desc_find(&d, "length");
+			const struct bms_desc_item *it = dc_desc_find(&d, "length");
 			CU_ASSERT(it && it->num == 0);
 		} else {
 			CU_ASSERT(d.command == LP_CMD_STATUS && d.address == 1);
-			CU_ASSERT(desc_find(&d, "status_word_4") != NULL);
-			CU_ASSERT(desc_find(&d, "group10_word") != NULL);
+			CU_ASSERT(dc_desc_find(&d, "status_word_4") != NULL);
+			CU_ASSERT(dc_desc_find(&d, "group10_word") != NULL);
 		}
 		described++;
 	}
@@ -579,21 +545,21 @@ static void test_describe(void)
 	/* the powermon capture carries no extra groups, the Basen one 36 bytes (0x0B..0x10) */
 	uint8_t f[300];
 	struct bms_frame_desc d;
-	size_t n = vector_frame("response", 0, f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, n, &d) == 0);
-	CU_ASSERT(desc_find(&d, "extra_group_bytes")->num == 0);
-	CU_ASSERT(desc_find(&d, "temp5_flags")->num == 0x80);
-	CU_ASSERT(desc_find(&d, "temp6_flags")->num == 0x20);
-	n = vector_frame("response", 1, f, sizeof(f));
+	CU_ASSERT(dc_desc_find(&d, "extra_group_bytes")->num == 0);
+	CU_ASSERT(dc_desc_find(&d, "temp5_flags")->num == 0x80);
+	CU_ASSERT(dc_desc_find(&d, "temp6_flags")->num == 0x20);
+	n = dc_vector_frame(FAMILY, "response", 1, f, sizeof(f));
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, n, &d) == 0);
-	CU_ASSERT(desc_find(&d, "extra_group_bytes")->num == 36);
+	CU_ASSERT(dc_desc_find(&d, "extra_group_bytes")->num == 36);
 	/* a firmware reply: its text */
 	int m = lp_put_frame(3, LP_CMD_FIRMWARE, (const uint8_t *)"\x01QT-V3.5 ", 9, f, sizeof(f));
 	CU_ASSERT_FATAL(m > 0);
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, (size_t)m, &d) == 0);
 	CU_ASSERT(d.address == 3 && d.command == LP_CMD_FIRMWARE && d.dir == BMS_DIR_REPLY);
-	CU_ASSERT(desc_find(&d, "firmware_text") &&
-		  !strcmp(desc_find(&d, "firmware_text")->text, "QT-V3.5"));
+	CU_ASSERT(dc_desc_find(&d, "firmware_text") &&
+		  !strcmp(dc_desc_find(&d, "firmware_text")->text, "QT-V3.5"));
 	f[m - 2] ^= 1;
 	CU_ASSERT(bms_driver_describe(DRV, f, (size_t)m, &d) == -1);
 }
@@ -636,13 +602,6 @@ static void test_read_kind(void)
 
 /* ---- property test ---- */
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
-
 static const uint8_t carried[] = {BMS_ALARM_HIGH_CURRENT, BMS_ALARM_HIGH_VOLTAGE,
 				  BMS_ALARM_LOW_VOLTAGE, BMS_ALARM_HIGH_CHARGE_TEMPERATURE,
 				  BMS_ALARM_LOW_CHARGE_TEMPERATURE};
@@ -651,54 +610,32 @@ static const uint8_t carried[] = {BMS_ALARM_HIGH_CURRENT, BMS_ALARM_HIGH_VOLTAGE
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(BMS_MAX_CELLS));
+	s->cell_count = (uint8_t)(1 + dc_rnd(BMS_MAX_CELLS));
 	for (unsigned i = 0; i < s->cell_count; i++)
-		s->cell_mv[i] = (uint16_t)(2500 + rnd(1701));
-	s->voltage_mv = (int32_t)rnd(65536) * 10;
-	s->current_ma = (LP_CURRENT_ZERO - (int32_t)rnd(65536)) * 10;
-	s->soc_cpct = (uint16_t)rnd(10001);
-	s->soh_cpct = (uint16_t)rnd(10001);
-	s->capacity_full_mah = (int32_t)rnd(65536) * 10;
-	s->cycles = rnd(65536);
-	s->temp_count = (uint8_t)(1 + rnd(BMS_MAX_TEMPS));
+		s->cell_mv[i] = (uint16_t)(2500 + dc_rnd(1701));
+	s->voltage_mv = (int32_t)dc_rnd(65536) * 10;
+	s->current_ma = (LP_CURRENT_ZERO - (int32_t)dc_rnd(65536)) * 10;
+	s->soc_cpct = (uint16_t)dc_rnd(10001);
+	s->soh_cpct = (uint16_t)dc_rnd(10001);
+	s->capacity_full_mah = (int32_t)dc_rnd(65536) * 10;
+	s->cycles = dc_rnd(65536);
+	s->temp_count = (uint8_t)(1 + dc_rnd(BMS_MAX_TEMPS));
 	for (unsigned i = 0; i < s->temp_count; i++)
-		s->temp_dc[i] = (int16_t)(((int)rnd(256) - LP_TEMP_ZERO) * 10);
+		s->temp_dc[i] = (int16_t)(((int)dc_rnd(256) - LP_TEMP_ZERO) * 10);
 	for (size_t i = 0; i < sizeof(carried); i++)
-		if (rnd(3) == 0)
+		if (dc_rnd(3) == 0)
 			s->alarm[carried[i]] = 2;
 	snprintf(s->sw_version, sizeof(s->sw_version), "QT-YS00-%02uSV%03uA-V%u.%u", s->cell_count,
-		 rnd(1000), rnd(10), rnd(10));
+		 dc_rnd(1000), dc_rnd(10), dc_rnd(10));
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_FULL |
 		   BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_ALARMS | BMS_V_SW_VERSION;
 }
 
 static void test_property(void)
 {
-	rng_state = 0x4547344c50ull; /* "EG4LP": the same states every run */
-	unsigned checked = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		uint8_t addr = (uint8_t)(1 + rnd(LP_ADDR_MAX));
-		int r = dc_decode_roundtrip(DRV, addr, &truth, &got);
-		CU_ASSERT_FATAL(r == 0);
-		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
-			  got.soh_cpct == truth.soh_cpct &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm)) &&
-			  !strcmp(got.sw_version, truth.sw_version);
-		if (!ok)
-			fprintf(stderr, "eg4 property: state %u (%u cells) differs (valid %x/%x)\n",
-				i, truth.cell_count, got.valid, truth.valid);
-		CU_ASSERT(ok);
-		checked++;
-	}
-	CU_ASSERT(checked == 600);
+	/* "EG4LP": the same states every run */
+	CU_ASSERT(dc_check_property(DRV, 0x4547344c50ull, 600, 1, LP_ADDR_MAX, random_state) ==
+		  600);
 }
 
 int sb_register_tests(void)

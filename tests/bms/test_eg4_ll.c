@@ -23,14 +23,6 @@ extern const struct bms_driver bms_jbd_up16s;
 #define DRV (&bms_eg4_ll)
 #define FAMILY "eg4_ll"
 
-static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
-{
-	for (unsigned i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].key, key))
-			return &d->items[i];
-	return NULL;
-}
-
 static enum dc_map ll_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			  size_t len, struct dc_value *ret)
 {
@@ -47,7 +39,7 @@ static enum dc_map ll_map(const char *key, const struct bms_snapshot *s, const u
 		return DC_UNKNOWN;
 	struct bms_frame_desc d;
 	const struct bms_desc_item *it =
-		bms_driver_describe(DRV, frame, len, &d) == 0 ? desc_find(&d, key) : NULL;
+		bms_driver_describe(DRV, frame, len, &d) == 0 ? dc_desc_find(&d, key) : NULL;
 	ret->kind = it ? VEC_NUM : VEC_OTHER;
 	ret->num = it ? it->num : 0;
 	snprintf(ret->str, sizeof(ret->str), "(not described)");
@@ -84,17 +76,9 @@ static void test_requests(void)
 /* The k-th captured status reply (0: aiobmsble's current test, 1: its earlier one). */
 static size_t vector_frame_k(uint8_t *f, size_t cap, unsigned k)
 {
-	size_t count;
-	const struct vec *v = dc_vectors(&count);
-	for (size_t i = 0; i < count; i++)
-		if (!strcmp(v[i].protocol, FAMILY) && !strcmp(v[i].direction, "response") &&
-		    k-- == 0) {
-			int n = vec_hex(v[i].hex, f, cap);
-			CU_ASSERT_FATAL(n == 83);
-			return 83;
-		}
-	CU_FAIL_FATAL("no eg4_ll reply vector");
-	return 0;
+	size_t n = dc_vector_frame(FAMILY, "response", k, f, cap);
+	CU_ASSERT_FATAL(n == 83);
+	return 83;
 }
 
 static size_t vector_frame(uint8_t *f, size_t cap)
@@ -135,7 +119,7 @@ static void test_vector_extras(void)
 		{"full_capacity_mas", 0},
 	};
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
-		const struct bms_desc_item *it = desc_find(&d, items[i].key);
+		const struct bms_desc_item *it = dc_desc_find(&d, items[i].key);
 		CU_ASSERT(it && fabs(it->num - items[i].v) < 0.001);
 	}
 	/* a heater on, all four sensors fitted */
@@ -166,7 +150,7 @@ static void test_vector_extras(void)
 		  (BMS_V_CAP_REMAIN | BMS_V_CAP_FULL | BMS_V_CAP_DESIGN));
 	CU_ASSERT(s.temp_count == 2 && s.current_ma == 0 && !s.heating);
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, n, &d) == 0);
-	const struct bms_desc_item *it = desc_find(&d, "max_charge_current_raw");
+	const struct bms_desc_item *it = dc_desc_find(&d, "max_charge_current_raw");
 	CU_ASSERT(it && it->num == 2200);
 	/* remaining up to 110 % of full holds, beyond refuses */
 	put_u16be(f + 3 + 42, 4400);
@@ -261,13 +245,7 @@ static struct bms_snapshot sample_state(void)
 {
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
-	s.cell_count = 16;
-	int32_t sum = 0;
-	for (unsigned i = 0; i < 16; i++) {
-		s.cell_mv[i] = (uint16_t)(3290 + i);
-		sum += s.cell_mv[i];
-	}
-	s.voltage_mv = sum / 10 * 10;
+	dc_set_cells(&s, 16, 3290);
 	s.current_ma = -12300;
 	s.soc_cpct = 8700;
 	s.soh_cpct = 9800;
@@ -376,37 +354,24 @@ static void test_other_families(void)
 
 /* ---- property test ---- */
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
-
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(16));
-	int32_t sum = 0;
-	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + rnd(1151));
-		sum += s->cell_mv[i];
-	}
-	s->voltage_mv = sum / 10 * 10;
-	s->current_ma = ((int32_t)rnd(60001) - 30000) * 100;
-	s->soc_cpct = (uint16_t)(rnd(101) * 100);
-	s->soh_cpct = (uint16_t)(rnd(101) * 100);
-	s->cycles = rnd(1000000);
-	s->capacity_full_mah = (int32_t)(1 + rnd(10000)) * 100;
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah / 100 + 1) * 100;
-	s->capacity_design_mah = (int32_t)(1 + rnd(10000)) * 100;
-	s->temp_count = (uint8_t)rnd(5);
+	dc_random_cells(s, 16, 2500, 1151);
+	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 100;
+	s->soc_cpct = (uint16_t)(dc_rnd(101) * 100);
+	s->soh_cpct = (uint16_t)(dc_rnd(101) * 100);
+	s->cycles = dc_rnd(1000000);
+	s->capacity_full_mah = (int32_t)(1 + dc_rnd(10000)) * 100;
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah / 100 + 1) * 100;
+	s->capacity_design_mah = (int32_t)(1 + dc_rnd(10000)) * 100;
+	s->temp_count = (uint8_t)dc_rnd(5);
 	for (unsigned i = 0; i < s->temp_count; i++) {
-		int t = (int)rnd(140) - 40; /* -40..99, 0 left out: it reads as no sensor */
+		int t = (int)dc_rnd(140) - 40; /* -40..99, 0 left out: it reads as no sensor */
 		s->temp_dc[i] = (int16_t)((t >= 0 ? t + 1 : t) * 10);
 	}
-	s->mosfet_temp_dc = (int16_t)(((int)rnd(161) - 40) * 10);
-	s->heating = rnd(2);
+	s->mosfet_temp_dc = (int16_t)(((int)dc_rnd(161) - 40) * 10);
+	s->heating = dc_rnd(2);
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CYCLES |
 		   BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_HEATING | BMS_V_CAP_FULL |
 		   BMS_V_CAP_REMAIN | BMS_V_CAP_DESIGN;
@@ -414,29 +379,8 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x4547344c4cull; /* "EG4LL": the same states every run */
-	for (unsigned i = 0; i < 500; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		uint8_t addr = (uint8_t)(1 + rnd(15));
-		CU_ASSERT_FATAL(dc_decode_roundtrip(DRV, addr, &truth, &got) == 0);
-		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
-			  got.soh_cpct == truth.soh_cpct && got.cycles == truth.cycles &&
-			  got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.mosfet_temp_dc == truth.mosfet_temp_dc &&
-			  got.heating == truth.heating &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.capacity_remain_mah == truth.capacity_remain_mah &&
-			  got.capacity_design_mah == truth.capacity_design_mah;
-		if (!ok)
-			fprintf(stderr, "eg4_ll property: state %u (%u cells, %u temps) differs\n",
-				i, truth.cell_count, truth.temp_count);
-		CU_ASSERT(ok);
-	}
+	/* "EG4LL": the same states every run */
+	CU_ASSERT(dc_check_property(DRV, 0x4547344c4cull, 500, 1, 15, random_state) == 500);
 }
 
 int sb_register_tests(void)

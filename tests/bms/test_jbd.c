@@ -33,23 +33,16 @@ static const uint8_t prot_alarm[] = {
 	BMS_ALARM_INTERNAL_FAILURE,
 };
 
-static enum dc_map num(struct dc_value *ret, double v)
-{
-	ret->kind = VEC_NUM;
-	ret->num = v;
-	return DC_MAPPED;
-}
-
 static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			   size_t len, struct dc_value *ret)
 {
 	/* register 0xAA: the protection event counters, in enum bms_prot order */
 	for (unsigned i = 0; len > 1 && frame[1] == 0xAA && i < BMS_PROT_COUNT; i++)
 		if (!strcmp(key, bms_prot_name((enum bms_prot)i)))
-			return (s->valid & BMS_V_PROT_EVENTS) ? num(ret, s->prot_events[i])
+			return (s->valid & BMS_V_PROT_EVENTS) ? dc_num(ret, s->prot_events[i])
 							      : DC_UNKNOWN;
 	if (!strcmp(key, "capacity_nominal_ah"))
-		return (s->valid & BMS_V_CAP_DESIGN) ? num(ret, s->capacity_design_mah / 1000.0)
+		return (s->valid & BMS_V_CAP_DESIGN) ? dc_num(ret, s->capacity_design_mah / 1000.0)
 						     : DC_UNKNOWN;
 	if (!strcmp(key, "production_date")) {
 		ret->kind = VEC_STR;
@@ -65,10 +58,11 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 	}
 	if (!strcmp(key, "fet_bits"))
 		return (s->valid & BMS_V_FETS)
-			       ? num(ret, (s->charge_fet ? 1 : 0) + (s->discharge_fet ? 2 : 0))
+			       ? dc_num(ret, (s->charge_fet ? 1 : 0) + (s->discharge_fet ? 2 : 0))
 			       : DC_UNKNOWN;
 	if (!strcmp(key, "balance_bits_low"))
-		return (s->valid & BMS_V_BALANCING) ? num(ret, s->balancing & 0xFFFF) : DC_UNKNOWN;
+		return (s->valid & BMS_V_BALANCING) ? dc_num(ret, s->balancing & 0xFFFF)
+						    : DC_UNKNOWN;
 	if (!strcmp(key, "protection_bits")) {
 		if (!(s->valid & BMS_V_ALARMS))
 			return DC_UNKNOWN;
@@ -76,14 +70,14 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 		for (unsigned b = 0; b < sizeof(prot_alarm); b++)
 			if (s->alarm[prot_alarm[b]] == 2)
 				bits |= 1u << b;
-		return num(ret, bits);
+		return dc_num(ret, bits);
 	}
 	/* the NTC count the frame states, and the sensors it sent agree */
 	if (!strcmp(key, "ntc_count")) {
 		if (!(s->valid & BMS_V_TEMPS) || !(s->valid & BMS_V_COUNTS) ||
 		    s->temps_reported != s->temp_count + ((s->valid & BMS_V_MOSFET_TEMP) ? 1 : 0))
 			return DC_UNKNOWN;
-		return num(ret, s->temps_reported);
+		return dc_num(ret, s->temps_reported);
 	}
 	if (!strcmp(key, "temperatures_c")) {
 		/* the vectors list the NTCs in wire order: MOSFET first when there is one */
@@ -101,7 +95,7 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 		struct bms_stats cs;
 		bms_stats_compute(s, &cs);
 		return (s->valid & BMS_V_CELLS)
-			       ? num(ret, (cs.cell_max_mv - cs.cell_min_mv) / 1000.0)
+			       ? dc_num(ret, (cs.cell_max_mv - cs.cell_min_mv) / 1000.0)
 			       : DC_UNKNOWN;
 	}
 	/*
@@ -110,7 +104,7 @@ static enum dc_map jbd_map(const char *key, const struct bms_snapshot *s, const 
 	 */
 	if (!strcmp(key, "cell_count") && len > 1 && frame[1] == 0x03)
 		return (s->valid & BMS_V_COUNTS) && !(s->valid & BMS_V_CELLS)
-			       ? num(ret, s->cells_reported)
+			       ? dc_num(ret, s->cells_reported)
 			       : DC_UNKNOWN;
 	/* newer-firmware tail fields without a snapshot field */
 	static const char *const skip[] = {"humidity_pct", "alarm_bits", "balance_current_ma",
@@ -564,14 +558,6 @@ static void test_error_counter_schedule(void)
 		  asked_at[3] == 1200);
 }
 
-static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
-{
-	for (unsigned i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].key, key))
-			return &d->items[i];
-	return NULL;
-}
-
 /*
  * describe() of every captured JBD frame: direction and command, and every
  * expected value the snapshot has no field for is an item under the
@@ -598,7 +584,7 @@ static void test_describe_vectors(void)
 			const struct vec_expect *e = &v[i].expect[k];
 			if (bms_field_by_key(e->key))
 				continue; /* a snapshot field: parse's business (test_vectors) */
-			const struct bms_desc_item *it = desc_find(&d, e->key);
+			const struct bms_desc_item *it = dc_desc_find(&d, e->key);
 			if (!it) {
 				fprintf(stderr, "jbd vector %zu: no item '%s'\n", i, e->key);
 				CU_FAIL("describe item missing");
@@ -647,17 +633,19 @@ static void test_describe_other_frames(void)
 		CU_ASSERT_FATAL(n > 0);
 		CU_ASSERT_FATAL(bms_jbd_describe(f, (size_t)n, &d) == 0);
 		CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.command == reqs[i].reg);
-		const struct bms_desc_item *op = desc_find(&d, "op");
+		const struct bms_desc_item *op = dc_desc_find(&d, "op");
 		CU_ASSERT(op && !strcmp(op->text, reqs[i].op));
 	}
 	/* the MOSFET write says which FET it locks, the leave says it discards */
 	int n = build(st, reqs[0].rq, f, sizeof(f));
 	CU_ASSERT(bms_jbd_describe(f, (size_t)n, &d) == 0);
-	CU_ASSERT(desc_find(&d, "charge_fet_off") && desc_find(&d, "charge_fet_off")->num == 1);
-	CU_ASSERT(desc_find(&d, "data") && !strcmp(desc_find(&d, "data")->text, "00 01"));
+	CU_ASSERT(dc_desc_find(&d, "charge_fet_off") &&
+		  dc_desc_find(&d, "charge_fet_off")->num == 1);
+	CU_ASSERT(dc_desc_find(&d, "data") && !strcmp(dc_desc_find(&d, "data")->text, "00 01"));
 	n = build(st, reqs[4].rq, f, sizeof(f));
 	CU_ASSERT(bms_jbd_describe(f, (size_t)n, &d) == 0);
-	CU_ASSERT(desc_find(&d, "save_to_eeprom") && desc_find(&d, "save_to_eeprom")->num == 0);
+	CU_ASSERT(dc_desc_find(&d, "save_to_eeprom") &&
+		  dc_desc_find(&d, "save_to_eeprom")->num == 0);
 
 	/* acks and refusals carry their status; EEPROM words their value as stored */
 	uint8_t none[1] = {0}, w[2];
@@ -666,21 +654,21 @@ static void test_describe_other_frames(void)
 		size_t fn = frame_of(acks[i], 0, none, 0, f);
 		CU_ASSERT_FATAL(bms_jbd_describe(f, fn, &d) == 0);
 		CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == acks[i]);
-		CU_ASSERT(desc_find(&d, "status") && desc_find(&d, "status")->num == 0);
+		CU_ASSERT(dc_desc_find(&d, "status") && dc_desc_find(&d, "status")->num == 0);
 		fn = frame_of(acks[i], 0x80, none, 0, f);
 		CU_ASSERT_FATAL(bms_jbd_describe(f, fn, &d) == 0);
-		CU_ASSERT(desc_find(&d, "status") && desc_find(&d, "status")->num == 0x80);
+		CU_ASSERT(dc_desc_find(&d, "status") && dc_desc_find(&d, "status")->num == 0x80);
 	}
 	put_u16be(w, (uint16_t)(int16_t)-10000);
 	size_t fn = frame_of(0x29, 0, w, 2, f);
 	CU_ASSERT_FATAL(bms_jbd_describe(f, fn, &d) == 0);
-	CU_ASSERT(d.command == 0x29 && desc_find(&d, "discharge_overcurrent_a") &&
-		  fabs(desc_find(&d, "discharge_overcurrent_a")->num + 100.0) < 1e-9);
+	CU_ASSERT(d.command == 0x29 && dc_desc_find(&d, "discharge_overcurrent_a") &&
+		  fabs(dc_desc_find(&d, "discharge_overcurrent_a")->num + 100.0) < 1e-9);
 	put_u16be(w, 4000);
 	fn = frame_of(0x28, 0, w, 2, f);
 	CU_ASSERT_FATAL(bms_jbd_describe(f, fn, &d) == 0);
-	CU_ASSERT(desc_find(&d, "charge_overcurrent_a") &&
-		  fabs(desc_find(&d, "charge_overcurrent_a")->num - 40.0) < 1e-9);
+	CU_ASSERT(dc_desc_find(&d, "charge_overcurrent_a") &&
+		  fabs(dc_desc_find(&d, "charge_overcurrent_a")->num - 40.0) < 1e-9);
 	/* not a frame of the protocol */
 	f[fn - 2] ^= 1;
 	CU_ASSERT(bms_jbd_describe(f, fn, &d) == -1);
@@ -1041,53 +1029,40 @@ static void test_oc_limits(void)
  * `serialbattery decode` does), compared field by field.
  */
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n) /* 0..n-1 */
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
-
 /* A random state the 0xDD format carries exactly (all quantisation done here). */
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(32));
-	int32_t sum = 0;
-	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + rnd(1701));
-		sum += s->cell_mv[i];
-	}
-	s->voltage_mv = sum / 10 * 10;
-	s->current_ma = ((int32_t)rnd(60001) - 30000) * 10; /* +-300 A, both directions */
-	s->soc_cpct = (uint16_t)(rnd(101) * 100);
-	s->capacity_design_mah = (int32_t)(1 + rnd(60000)) * 10;
-	s->capacity_full_mah = (int32_t)(1 + rnd(60000)) * 10;
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
-	s->cycles = rnd(65536);
-	unsigned ntc = rnd(BMS_MAX_TEMPS + 2); /* 0..9 NTCs */
+	dc_random_cells(s, 32, 2500, 1701);
+	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 10; /* +-300 A, both directions */
+	s->soc_cpct = (uint16_t)(dc_rnd(101) * 100);
+	s->capacity_design_mah = (int32_t)(1 + dc_rnd(60000)) * 10;
+	s->capacity_full_mah = (int32_t)(1 + dc_rnd(60000)) * 10;
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
+	s->cycles = dc_rnd(65536);
+	unsigned ntc = dc_rnd(BMS_MAX_TEMPS + 2); /* 0..9 NTCs */
 	s->temp_count = (uint8_t)(ntc > 1 ? ntc - 1 : ntc);
 	for (unsigned i = 0; i < s->temp_count; i++)
-		s->temp_dc[i] = (int16_t)((int)rnd(801) - 200); /* -20..60 degC */
+		s->temp_dc[i] = (int16_t)((int)dc_rnd(801) - 200); /* -20..60 degC */
 	if (ntc > 1) {
-		s->mosfet_temp_dc = (int16_t)((int)rnd(801) - 200);
+		s->mosfet_temp_dc = (int16_t)((int)dc_rnd(801) - 200);
 		s->valid |= BMS_V_MOSFET_TEMP;
 	}
-	s->charge_fet = rnd(2);
-	s->discharge_fet = rnd(2);
+	s->charge_fet = dc_rnd(2);
+	s->discharge_fet = dc_rnd(2);
 	uint32_t mask = s->cell_count == 32 ? 0xFFFFFFFFu : (1u << s->cell_count) - 1;
-	s->balancing = (((uint32_t)rnd(1u << 16) << 16) | rnd(1u << 16)) & mask;
+	s->balancing = (((uint32_t)dc_rnd(1u << 16) << 16) | dc_rnd(1u << 16)) & mask;
 	for (unsigned b = 0; b < sizeof(prot_alarm); b++)
-		if (rnd(4) == 0)
+		if (dc_rnd(4) == 0)
 			s->alarm[prot_alarm[b]] = 2;
-	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u", rnd(16), rnd(16));
-	snprintf(s->serial, sizeof(s->serial), "%04u-%02u-%02u", 2000 + rnd(128), 1 + rnd(12),
-		 1 + rnd(31));
-	snprintf(s->model, sizeof(s->model), "JBD-SP%02uS%03u", s->cell_count, rnd(1000));
+	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u", dc_rnd(16), dc_rnd(16));
+	snprintf(s->serial, sizeof(s->serial), "%04u-%02u-%02u", 2000 + dc_rnd(128), 1 + dc_rnd(12),
+		 1 + dc_rnd(31));
+	snprintf(s->model, sizeof(s->model), "JBD-SP%02uS%03u", s->cell_count, dc_rnd(1000));
 	s->cells_reported = s->cell_count;
 	s->temps_reported = (uint8_t)ntc;
 	for (unsigned i = 0; i < BMS_PROT_COUNT; i++)
-		s->prot_events[i] = (uint16_t)(rnd(4) ? 0 : rnd(65536));
+		s->prot_events[i] = (uint16_t)(dc_rnd(4) ? 0 : dc_rnd(65536));
 	s->valid |= BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_DESIGN | BMS_V_CAP_FULL |
 		    BMS_V_CAP_REMAIN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS |
 		    BMS_V_BALANCING | BMS_V_ALARMS | BMS_V_SW_VERSION | BMS_V_SERIAL | BMS_V_MODEL |
@@ -1096,39 +1071,8 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x4a42443135ull; /* "JBD15": the same states every run */
-	unsigned checked = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		int r = dc_decode_roundtrip(&bms_jbd, 0, &truth, &got);
-		CU_ASSERT_FATAL(r == 0);
-		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
-			  got.capacity_design_mah == truth.capacity_design_mah &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.capacity_remain_mah == truth.capacity_remain_mah &&
-			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, truth.temp_count * sizeof(int16_t)) &&
-			  got.mosfet_temp_dc == truth.mosfet_temp_dc &&
-			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet &&
-			  got.balancing == truth.balancing &&
-			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm)) &&
-			  !strcmp(got.sw_version, truth.sw_version) &&
-			  !strcmp(got.serial, truth.serial) && !strcmp(got.model, truth.model) &&
-			  got.cells_reported == truth.cells_reported &&
-			  got.temps_reported == truth.temps_reported &&
-			  !memcmp(got.prot_events, truth.prot_events, sizeof(got.prot_events));
-		if (!ok)
-			fprintf(stderr, "jbd property: state %u (%u cells, %u temps) differs\n", i,
-				truth.cell_count, truth.temp_count);
-		CU_ASSERT(ok);
-		checked++;
-	}
-	CU_ASSERT(checked == 600);
+	/* "JBD15": the same states every run */
+	CU_ASSERT(dc_check_property(&bms_jbd, 0x4a42443135ull, 600, 0, 1, random_state) == 600);
 }
 
 int sb_register_tests(void)

@@ -19,13 +19,6 @@ extern const struct bms_driver bms_jbd_up16s;
 #define DRV (&bms_jbd_up16s)
 #define FAMILY "jbd_up16s"
 
-static enum dc_map num(struct dc_value *ret, double v)
-{
-	ret->kind = VEC_NUM;
-	ret->num = v;
-	return DC_MAPPED;
-}
-
 static enum dc_map up_map(const char *key, const struct bms_snapshot *s, const uint8_t *frame,
 			  size_t len, struct dc_value *ret)
 {
@@ -36,14 +29,14 @@ static enum dc_map up_map(const char *key, const struct bms_snapshot *s, const u
 		return DC_SKIP;
 	if (!strcmp(key, "mosfet_bits"))
 		return (s->valid & BMS_V_FETS)
-			       ? num(ret, (s->discharge_fet ? 1 : 0) + (s->charge_fet ? 2 : 0))
+			       ? dc_num(ret, (s->discharge_fet ? 1 : 0) + (s->charge_fet ? 2 : 0))
 			       : DC_UNKNOWN;
 	if (!strcmp(key, "avg_cell_v")) {
 		if (!(s->valid & BMS_V_CELLS))
 			return DC_UNKNOWN;
 		struct bms_stats cs;
 		bms_stats_compute(s, &cs);
-		return num(ret, cs.cell_count ? cs.cell_sum_mv / 1000.0 / cs.cell_count : 0);
+		return dc_num(ret, cs.cell_count ? cs.cell_sum_mv / 1000.0 / cs.cell_count : 0);
 	}
 	return DC_UNKNOWN;
 }
@@ -56,21 +49,6 @@ static void test_vectors(void)
 static void test_requests(void)
 {
 	CU_ASSERT(dc_check_requests(DRV, 1) == 1);
-}
-
-/* The captured status frame. */
-static size_t vector_frame(uint8_t *buf, size_t cap)
-{
-	size_t n;
-	const struct vec *v = dc_vectors(&n);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].family, FAMILY) && !strcmp(v[i].direction, "response")) {
-			int len = vec_hex(v[i].hex, buf, cap);
-			CU_ASSERT_FATAL(len > 0);
-			return (size_t)len;
-		}
-	CU_FAIL_FATAL("no jbd_up16s response vector");
-	return 0;
 }
 
 struct ctx {
@@ -95,7 +73,7 @@ static void ctx_at(struct ctx *c, uint8_t address, unsigned step)
 static void test_vector_extras(void)
 {
 	uint8_t f[512];
-	size_t n = vector_frame(f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	struct ctx c;
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
@@ -192,7 +170,7 @@ static size_t reframe(uint8_t *f, size_t n_data)
 static void test_fet_bits(void)
 {
 	uint8_t f[512];
-	size_t n = vector_frame(f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	for (unsigned bits = 0; bits < 4; bits++) {
 		put_u16be(f + 8 + 32, (uint16_t)bits);
 		n = reframe(f, n - 10);
@@ -278,7 +256,7 @@ static void test_alarm_bits(void)
 		-1,
 	};
 	uint8_t f[512];
-	size_t n = vector_frame(f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	for (unsigned word = 0; word < 2; word++) {
 		const int8_t *map = word ? warn_alarm : fault_alarm;
 		uint8_t level = word ? 1 : 2;
@@ -320,7 +298,7 @@ static void test_alarm_bits(void)
 static void test_rejects(void)
 {
 	uint8_t f[512], g[512];
-	size_t n = vector_frame(f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	size_t start, flen;
 	struct ctx c;
 	struct bms_snapshot s;
@@ -456,7 +434,7 @@ static size_t exception_frame(uint8_t *f, uint8_t addr, uint8_t fn, uint8_t code
 static void test_modbus_replies(void)
 {
 	uint8_t f[512], g[600];
-	size_t n = vector_frame(f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	size_t start, flen;
 	struct ctx c;
 	struct bms_snapshot s;
@@ -523,7 +501,7 @@ static void test_modbus_replies(void)
 static void test_balance_order(void)
 {
 	uint8_t f[512];
-	size_t n = vector_frame(f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	put_u16be(f + 8 + 112, 0x8005); /* cells 1, 3 and 16 */
 	n = reframe(f, n - 10);
 	struct ctx c;
@@ -613,14 +591,6 @@ static void test_sim_silence(void)
 
 /* ---- issue 15: describe, READ, foreign frames, property ---- */
 
-static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
-{
-	for (unsigned i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].key, key))
-			return &d->items[i];
-	return NULL;
-}
-
 /*
  * describe() of every captured frame: direction, command (the start
  * register), address, and every expected value without a snapshot field
@@ -647,7 +617,7 @@ static void test_describe_vectors(void)
 			const struct vec_expect *e = &v[i].expect[k];
 			if (bms_field_by_key(e->key))
 				continue;
-			const struct bms_desc_item *it = desc_find(&d, e->key);
+			const struct bms_desc_item *it = dc_desc_find(&d, e->key);
 			bool same =
 				it && (e->kind == VEC_STR
 					       ? it->is_text && !strcmp(it->text, e->str)
@@ -663,7 +633,7 @@ static void test_describe_vectors(void)
 	CU_ASSERT(items == 12); /* 5 request fields, 7 status values */
 	/* the status values the vector does not name */
 	uint8_t f[512];
-	size_t n = vector_frame(f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	struct bms_frame_desc d;
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, n, &d) == 0);
 	static const struct {
@@ -686,7 +656,7 @@ static void test_describe_vectors(void)
 		{"undecoded_tail_bytes", 12},
 	};
 	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
-		const struct bms_desc_item *it = desc_find(&d, more[i].key);
+		const struct bms_desc_item *it = dc_desc_find(&d, more[i].key);
 		CU_ASSERT(it && fabs(it->num - more[i].v) < 0.001);
 	}
 }
@@ -703,22 +673,26 @@ static void test_describe_other_frames(void)
 	CU_ASSERT_FATAL(n == 10);
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, req, 10, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.command == 0x2810 && d.address == 3);
-	CU_ASSERT(desc_find(&d, "end_register") && desc_find(&d, "end_register")->num == 0x283C);
+	CU_ASSERT(dc_desc_find(&d, "end_register") &&
+		  dc_desc_find(&d, "end_register")->num == 0x283C);
 	int m = bms_sim_respond(DRV, &dev, 3, req, 10, rep, sizeof(rep));
 	CU_ASSERT_FATAL(m > 0);
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, rep, (size_t)m, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0x2810 && d.address == 3);
-	CU_ASSERT(desc_find(&d, "firmware_major") && desc_find(&d, "firmware_major")->num == 12);
-	CU_ASSERT(desc_find(&d, "firmware_patch") && desc_find(&d, "firmware_patch")->num == 7);
+	CU_ASSERT(dc_desc_find(&d, "firmware_major") &&
+		  dc_desc_find(&d, "firmware_major")->num == 12);
+	CU_ASSERT(dc_desc_find(&d, "firmware_patch") &&
+		  dc_desc_find(&d, "firmware_patch")->num == 7);
 	/* an exception: its function and code */
 	uint8_t ex[5] = {2, 0xF8, 0x02, 0, 0};
 	put_u16le(ex + 3, bms_crc16_modbus(ex, 3));
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, ex, 5, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.address == 2);
-	CU_ASSERT(desc_find(&d, "exception_code") && desc_find(&d, "exception_code")->num == 2);
+	CU_ASSERT(dc_desc_find(&d, "exception_code") &&
+		  dc_desc_find(&d, "exception_code")->num == 2);
 	/* the master's 0x45 pack poll, request and reply */
 	uint8_t f[512];
-	size_t fn = vector_frame(f, sizeof(f));
+	size_t fn = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	f[1] = 0x45;
 	reframe(f, fn - 10);
 	CU_ASSERT_FATAL(bms_driver_describe(DRV, f, fn, &d) == 0);
@@ -761,7 +735,7 @@ static void test_read_kind(void)
 	CU_ASSERT(DRV->build_request(st, &bad, req, sizeof(req)) == -EOPNOTSUPP);
 	/* the captured status reply, read whatever end register it was asked with */
 	uint8_t f[512];
-	size_t n = vector_frame(f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	CU_ASSERT_FATAL(DRV->init(st, 1) == 0);
 	struct bms_request rd = {.kind = BMS_REQ_READ, .reg = 0x1000};
 	memset(&s, 0, sizeof(s));
@@ -841,13 +815,6 @@ static void test_foreign(void)
  * `serialbattery decode` does), compared field by field.
  */
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n) /* 0..n-1 */
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
-
 /* Can the status block carry alarm a at level (fault bits level 2, alarm bits level 1)? */
 static bool alarm_level_ok(unsigned a, uint8_t level)
 {
@@ -868,38 +835,29 @@ static bool alarm_level_ok(unsigned a, uint8_t level)
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(32));
-	int32_t sum = 0;
-	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + rnd(1701));
-		sum += s->cell_mv[i];
-	}
-	s->voltage_mv = sum / 10 * 10;
-	s->current_ma = ((int32_t)rnd(60001) - 30000) * 10;
-	s->soc_cpct = (uint16_t)rnd(10001);
-	s->soh_cpct = (uint16_t)(rnd(101) * 100);
-	s->capacity_design_mah = (int32_t)(1 + rnd(60000)) * 10;
-	s->capacity_full_mah = (int32_t)(1 + rnd(60000)) * 10;
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
-	s->cycles = rnd(65536);
-	s->temp_count = (uint8_t)rnd(BMS_MAX_TEMPS + 1);
+	dc_random_cells(s, 32, 2500, 1701);
+	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 10;
+	s->soc_cpct = (uint16_t)dc_rnd(10001);
+	s->soh_cpct = (uint16_t)(dc_rnd(101) * 100);
+	s->capacity_design_mah = (int32_t)(1 + dc_rnd(60000)) * 10;
+	s->capacity_full_mah = (int32_t)(1 + dc_rnd(60000)) * 10;
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
+	s->cycles = dc_rnd(65536);
+	s->temp_count = (uint8_t)dc_rnd(BMS_MAX_TEMPS + 1);
 	for (unsigned i = 0; i < s->temp_count; i++)
-		s->temp_dc[i] = (int16_t)((int)rnd(801) - 200);
-	s->mosfet_temp_dc = (int16_t)((int)rnd(801) - 200);
-	s->charge_fet = rnd(2);
-	s->discharge_fet = rnd(2);
+		s->temp_dc[i] = (int16_t)((int)dc_rnd(801) - 200);
+	s->mosfet_temp_dc = (int16_t)((int)dc_rnd(801) - 200);
+	s->charge_fet = dc_rnd(2);
+	s->discharge_fet = dc_rnd(2);
 	uint32_t mask = s->cell_count >= 16 ? 0xFFFFu : (1u << s->cell_count) - 1;
-	s->balancing = rnd(1u << 16) & mask;
-	s->max_charge_ma = (int32_t)rnd(6001) * 100;
-	s->max_discharge_ma = (int32_t)rnd(6001) * 100;
-	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
-		uint8_t level = (uint8_t)(rnd(6) < 4 ? 0 : 1 + rnd(2));
-		if (level && alarm_level_ok(a, level))
-			s->alarm[a] = level;
-	}
-	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u.%u", rnd(256), rnd(256), rnd(1000));
-	snprintf(s->serial, sizeof(s->serial), "JBD%02u%06u", s->cell_count, rnd(1000000));
-	snprintf(s->model, sizeof(s->model), "UP16S%03u", rnd(1000));
+	s->balancing = dc_rnd(1u << 16) & mask;
+	s->max_charge_ma = (int32_t)dc_rnd(6001) * 100;
+	s->max_discharge_ma = (int32_t)dc_rnd(6001) * 100;
+	dc_random_alarms(s, alarm_level_ok);
+	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u.%u", dc_rnd(256), dc_rnd(256),
+		 dc_rnd(1000));
+	snprintf(s->serial, sizeof(s->serial), "JBD%02u%06u", s->cell_count, dc_rnd(1000000));
+	snprintf(s->model, sizeof(s->model), "UP16S%03u", dc_rnd(1000));
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_DESIGN |
 		   BMS_V_CAP_FULL | BMS_V_CAP_REMAIN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS |
 		   BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCING | BMS_V_ALARMS |
@@ -909,40 +867,9 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x5550313653ull; /* "UP16S": the same states every run */
-	unsigned checked = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		uint8_t addr = (uint8_t)(1 + rnd(UP_ADDR_MAX));
-		int r = dc_decode_roundtrip(DRV, addr, &truth, &got);
-		CU_ASSERT_FATAL(r == 0);
-		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
-			  got.soh_cpct == truth.soh_cpct &&
-			  got.capacity_design_mah == truth.capacity_design_mah &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.capacity_remain_mah == truth.capacity_remain_mah &&
-			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.mosfet_temp_dc == truth.mosfet_temp_dc &&
-			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet &&
-			  got.balancing == truth.balancing &&
-			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm)) &&
-			  got.max_charge_ma == truth.max_charge_ma &&
-			  got.max_discharge_ma == truth.max_discharge_ma &&
-			  !strcmp(got.sw_version, truth.sw_version) &&
-			  !strcmp(got.serial, truth.serial) && !strcmp(got.model, truth.model);
-		if (!ok)
-			fprintf(stderr, "up16s property: state %u (%u cells, %u temps) differs\n",
-				i, truth.cell_count, truth.temp_count);
-		CU_ASSERT(ok);
-		checked++;
-	}
-	CU_ASSERT(checked == 600);
+	/* "UP16S": the same states every run */
+	CU_ASSERT(dc_check_property(DRV, 0x5550313653ull, 600, 1, UP_ADDR_MAX, random_state) ==
+		  600);
 }
 
 int sb_register_tests(void)

@@ -463,29 +463,11 @@ static void test_temperature_coding(void)
 
 /* ---- property test (issue item 7) ---- */
 
-static uint32_t rng_state;
-
-static uint32_t rnd(void)
-{
-	/* xorshift32: a fixed seed makes every run the same states */
-	uint32_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return rng_state = x;
-}
-
-/* Uniform in [lo, hi]. */
-static int32_t rnd_in(int32_t lo, int32_t hi)
-{
-	return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
-}
-
 static void rnd_str(char *out, size_t len)
 {
 	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._";
 	for (size_t i = 0; i < len; i++)
-		out[i] = set[rnd() % (sizeof(set) - 1)];
+		out[i] = set[dc_xrnd() % (sizeof(set) - 1)];
 	out[len] = '\0';
 }
 
@@ -498,64 +480,41 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 		     BMS_V_TEMPS | BMS_V_MOSFET_TEMP | BMS_V_FETS | BMS_V_BALANCER | BMS_V_ALARMS |
 		     BMS_V_CAP_FULL | BMS_V_CAP_DESIGN | BMS_V_SW_VERSION | BMS_V_SERIAL |
 		     BMS_V_COUNTS;
-	s.cell_count = (uint8_t)rnd_in(1, BMS_MAX_CELLS);
+	s.cell_count = (uint8_t)dc_xrnd_in(1, BMS_MAX_CELLS);
 	for (unsigned i = 0; i < s.cell_count; i++)
-		s.cell_mv[i] = (uint16_t)rnd_in(2500, 4200);
-	s.voltage_mv = rnd_in(s.cell_count * 250, s.cell_count * 420) * 10; /* 10 mV */
-	int32_t amps10 = rnd_in(0, 0x7FFF);                                 /* 10 mA, 15 bits */
-	s.current_ma = (rnd() & 1 ? amps10 : -amps10) * 10;
-	s.soc_cpct = (uint16_t)(rnd_in(0, 100) * 100);
-	s.cycles = (uint32_t)rnd_in(0, 65535);
+		s.cell_mv[i] = (uint16_t)dc_xrnd_in(2500, 4200);
+	s.voltage_mv = dc_xrnd_in(s.cell_count * 250, s.cell_count * 420) * 10; /* 10 mV */
+	int32_t amps10 = dc_xrnd_in(0, 0x7FFF);                                 /* 10 mA, 15 bits */
+	s.current_ma = (dc_xrnd() & 1 ? amps10 : -amps10) * 10;
+	s.soc_cpct = (uint16_t)(dc_xrnd_in(0, 100) * 100);
+	s.cycles = (uint32_t)dc_xrnd_in(0, 65535);
 	s.temp_count = 2; /* 0x81 and 0x82 are always sent */
 	for (unsigned t = 0; t < 2; t++)
-		s.temp_dc[t] = (int16_t)(rnd_in(-20, 60) * 10); /* whole degC */
-	s.mosfet_temp_dc = (int16_t)(rnd_in(-20, 60) * 10);
-	s.charge_fet = rnd() & 1;
-	s.discharge_fet = rnd() & 1;
-	s.balancer_enabled = rnd() & 1;
+		s.temp_dc[t] = (int16_t)(dc_xrnd_in(-20, 60) * 10); /* whole degC */
+	s.mosfet_temp_dc = (int16_t)(dc_xrnd_in(-20, 60) * 10);
+	s.charge_fet = dc_xrnd() & 1;
+	s.discharge_fet = dc_xrnd() & 1;
+	s.balancer_enabled = dc_xrnd() & 1;
 	/* alarms: each Victron alarm at a level some bit of 0x8B carries, or 0 */
 	for (size_t k = 0; k < JK_NALARM; k++)
-		if (rnd() % 8 == 0)
+		if (dc_xrnd() % 8 == 0)
 			s.alarm[jk_alarm_map[k].alarm] = jk_alarm_map[k].level;
 	/* the limits: 1..1000 A, or 0 (not configured: no limit) */
-	s.max_charge_ma = rnd() % 8 ? rnd_in(1, JK_LIMIT_MAX_A) * 1000 : 0;
-	s.max_discharge_ma = rnd() % 8 ? rnd_in(1, JK_LIMIT_MAX_A) * 1000 : 0;
+	s.max_charge_ma = dc_xrnd() % 8 ? dc_xrnd_in(1, JK_LIMIT_MAX_A) * 1000 : 0;
+	s.max_discharge_ma = dc_xrnd() % 8 ? dc_xrnd_in(1, JK_LIMIT_MAX_A) * 1000 : 0;
 	if (s.max_charge_ma)
 		v |= BMS_V_MAX_CHARGE_I;
 	if (s.max_discharge_ma)
 		v |= BMS_V_MAX_DISCHARGE_I;
-	s.capacity_full_mah = rnd_in(1, 2000) * 1000;
+	s.capacity_full_mah = dc_xrnd_in(1, 2000) * 1000;
 	s.capacity_design_mah = s.capacity_full_mah;
 	rnd_str(s.sw_version, 15);
 	rnd_str(s.serial, 24);
-	s.cells_reported = (uint8_t)rnd_in(1, BMS_MAX_CELLS);
-	s.temps_reported = (uint8_t)rnd_in(0, BMS_MAX_TEMPS);
+	s.cells_reported = (uint8_t)dc_xrnd_in(1, BMS_MAX_CELLS);
+	s.temps_reported = (uint8_t)dc_xrnd_in(0, BMS_MAX_TEMPS);
 	s.valid = v;
 	*ret_valid = v;
 	return s;
-}
-
-/* got holds exactly the fields of truth that the family carries (valid). */
-static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *g, uint32_t valid)
-{
-	bool ok = g->valid == valid && g->voltage_mv == t->voltage_mv &&
-		  g->current_ma == t->current_ma && g->soc_cpct == t->soc_cpct &&
-		  g->cycles == t->cycles && g->cell_count == t->cell_count &&
-		  !memcmp(g->cell_mv, t->cell_mv, sizeof(t->cell_mv)) &&
-		  g->temp_count == t->temp_count && g->temp_dc[0] == t->temp_dc[0] &&
-		  g->temp_dc[1] == t->temp_dc[1] && g->mosfet_temp_dc == t->mosfet_temp_dc &&
-		  g->charge_fet == t->charge_fet && g->discharge_fet == t->discharge_fet &&
-		  g->balancer_enabled == t->balancer_enabled &&
-		  !memcmp(g->alarm, t->alarm, sizeof(t->alarm)) &&
-		  g->capacity_full_mah == t->capacity_full_mah &&
-		  g->capacity_design_mah == t->capacity_design_mah &&
-		  !strcmp(g->sw_version, t->sw_version) && !strcmp(g->serial, t->serial) &&
-		  g->cells_reported == t->cells_reported && g->temps_reported == t->temps_reported;
-	if (valid & BMS_V_MAX_CHARGE_I)
-		ok = ok && g->max_charge_ma == t->max_charge_ma;
-	if (valid & BMS_V_MAX_DISCHARGE_I)
-		ok = ok && g->max_discharge_ma == t->max_discharge_ma;
-	return ok;
 }
 
 /*
@@ -566,30 +525,13 @@ static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *
  */
 static void test_property(void)
 {
-	rng_state = 0x4A4B3135u; /* "JK15" */
-	unsigned n = 0, charging = 0, discharging = 0, fets_off = 0, no_limit = 0, max_cells = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		uint32_t valid;
-		struct bms_snapshot truth = random_state(&valid), got;
-		memset(&got, 0, sizeof(got));
-		int r = dc_decode_roundtrip(&bms_jk, 0, &truth, &got);
-		bool ok = r == 0 && same_state(&truth, &got, valid);
-		if (!ok)
-			fprintf(stderr,
-				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
-				got.valid, valid, truth.cell_count, truth.current_ma);
-		CU_ASSERT(ok);
-		n += ok;
-		charging += truth.current_ma > 0;
-		discharging += truth.current_ma < 0;
-		fets_off += !truth.charge_fet || !truth.discharge_fet;
-		no_limit += !(valid & BMS_V_MAX_CHARGE_I);
-		max_cells += truth.cell_count == BMS_MAX_CELLS;
-	}
-	CU_ASSERT(n == 600);
+	dc_xrnd_seed(0x4A4B3135u); /* "JK15" */
+	struct dc_coverage c;
+	dc_check_property_cov(&bms_jk, 600, 0, 0, random_state, &c);
+	CU_ASSERT(c.ok == 600);
 	/* the ranges were covered */
-	CU_ASSERT(charging > 100 && discharging > 100 && fets_off > 100 && no_limit > 10);
-	CU_ASSERT(max_cells > 0);
+	CU_ASSERT(c.charging > 100 && c.discharging > 100 && c.fets_off > 100 && c.no_limit > 10);
+	CU_ASSERT(c.max_cells > 0);
 }
 
 /* ---- writes (issue 17) ---- */

@@ -949,29 +949,12 @@ static void test_heater(void)
 
 /* ---- property test (issue item 7) ---- */
 
-static uint32_t rng_state;
-
-static uint32_t rnd(void)
-{
-	/* xorshift32: a fixed seed makes every run the same states */
-	uint32_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return rng_state = x;
-}
-
-static int32_t rnd_in(int32_t lo, int32_t hi)
-{
-	return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
-}
-
 static void rnd_str(char *out, size_t maxlen)
 {
 	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
-	size_t len = (size_t)rnd_in(1, (int32_t)maxlen);
+	size_t len = (size_t)dc_xrnd_in(1, (int32_t)maxlen);
 	for (size_t i = 0; i < len; i++)
-		out[i] = set[rnd() % (sizeof(set) - 1)];
+		out[i] = set[dc_xrnd() % (sizeof(set) - 1)];
 	out[len] = '\0';
 }
 
@@ -988,36 +971,36 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
 	uint32_t v = PROP_VALID;
-	s.cell_count = (uint8_t)rnd_in(1, BMS_MAX_CELLS);
+	s.cell_count = (uint8_t)dc_xrnd_in(1, BMS_MAX_CELLS);
 	for (unsigned i = 0; i < s.cell_count; i++)
-		s.cell_mv[i] = (uint16_t)rnd_in(2500, 4200);
-	s.voltage_mv = rnd_in(s.cell_count * 2500, s.cell_count * 4200);
-	int32_t ma = rnd_in(0, 300000);
-	s.current_ma = rnd() & 1 ? ma : -ma;
+		s.cell_mv[i] = (uint16_t)dc_xrnd_in(2500, 4200);
+	s.voltage_mv = dc_xrnd_in(s.cell_count * 2500, s.cell_count * 4200);
+	int32_t ma = dc_xrnd_in(0, 300000);
+	s.current_ma = dc_xrnd() & 1 ? ma : -ma;
 	s.power_mw = (int64_t)s.voltage_mv * s.current_ma / 1000; /* the sign of the current */
-	s.soc_cpct = (uint16_t)(rnd_in(0, 100) * 100);
-	s.soh_cpct = (uint16_t)(rnd_in(0, 100) * 100);
-	s.capacity_full_mah = rnd_in(1000, 1000000);
-	s.capacity_remain_mah = rnd_in(0, s.capacity_full_mah);
-	s.capacity_design_mah = rnd_in(1000, 1000000);
-	s.cycles = (uint32_t)rnd_in(0, 100000);
-	s.temp_count = (uint8_t)rnd_in(0, 4); /* T1..T4 */
+	s.soc_cpct = (uint16_t)(dc_xrnd_in(0, 100) * 100);
+	s.soh_cpct = (uint16_t)(dc_xrnd_in(0, 100) * 100);
+	s.capacity_full_mah = dc_xrnd_in(1000, 1000000);
+	s.capacity_remain_mah = dc_xrnd_in(0, s.capacity_full_mah);
+	s.capacity_design_mah = dc_xrnd_in(1000, 1000000);
+	s.cycles = (uint32_t)dc_xrnd_in(0, 100000);
+	s.temp_count = (uint8_t)dc_xrnd_in(0, 4); /* T1..T4 */
 	for (unsigned t = 0; t < s.temp_count; t++)
-		s.temp_dc[t] = (int16_t)rnd_in(-200, 600); /* 0.1 degC */
-	s.mosfet_temp_dc = (int16_t)rnd_in(-200, 600);
-	s.charge_fet = rnd() & 1;
-	s.discharge_fet = rnd() & 1;
-	s.balancer_enabled = rnd() & 1;
+		s.temp_dc[t] = (int16_t)dc_xrnd_in(-200, 600); /* 0.1 degC */
+	s.mosfet_temp_dc = (int16_t)dc_xrnd_in(-200, 600);
+	s.charge_fet = dc_xrnd() & 1;
+	s.discharge_fet = dc_xrnd() & 1;
+	s.balancer_enabled = dc_xrnd() & 1;
 	/* balancing: none, or the pair (one or two cells) the active balancer works on */
-	if (rnd() & 1) {
-		s.balancing |= 1u << (rnd() % s.cell_count);
-		s.balancing |= 1u << (rnd() % s.cell_count);
+	if (dc_xrnd() & 1) {
+		s.balancing |= 1u << (dc_xrnd() % s.cell_count);
+		s.balancing |= 1u << (dc_xrnd() % s.cell_count);
 	}
 	for (size_t k = 0; k < PB_NALARM; k++)
-		if (rnd() % 8 == 0)
+		if (dc_xrnd() % 8 == 0)
 			s.alarm[pb_alarm_map[k].alarm] = pb_alarm_map[k].level;
-	s.max_charge_ma = rnd() % 8 ? rnd_in(1, (int32_t)PB_LIMIT_MAX_MA) : 0;
-	s.max_discharge_ma = rnd() % 8 ? rnd_in(1, (int32_t)PB_LIMIT_MAX_MA) : 0;
+	s.max_charge_ma = dc_xrnd() % 8 ? dc_xrnd_in(1, (int32_t)PB_LIMIT_MAX_MA) : 0;
+	s.max_discharge_ma = dc_xrnd() % 8 ? dc_xrnd_in(1, (int32_t)PB_LIMIT_MAX_MA) : 0;
 	if (s.max_charge_ma)
 		v |= BMS_V_MAX_CHARGE_I;
 	if (s.max_discharge_ma)
@@ -1026,46 +1009,16 @@ static struct bms_snapshot random_state(uint32_t *ret_valid)
 	rnd_str(s.hw_version, 8);
 	rnd_str(s.sw_version, 8);
 	rnd_str(s.serial, 16);
-	s.cells_reported = (uint8_t)rnd_in(1, BMS_MAX_CELLS); /* settings 114 */
-	s.temps_reported = s.temp_count;                      /* the presence bits */
-	s.heating = rnd() & 1;
-	s.heater_current_ma = s.heating ? rnd_in(0, 30000) : rnd_in(-500, 0);
-	s.heating_enabled = rnd() & 1;
-	s.heating_start_dc = (int16_t)(rnd_in(-40, 20) * 10); /* whole degrees on the wire */
-	s.heating_stop_dc = (int16_t)(rnd_in(-20, 40) * 10);
+	s.cells_reported = (uint8_t)dc_xrnd_in(1, BMS_MAX_CELLS); /* settings 114 */
+	s.temps_reported = s.temp_count;                          /* the presence bits */
+	s.heating = dc_xrnd() & 1;
+	s.heater_current_ma = s.heating ? dc_xrnd_in(0, 30000) : dc_xrnd_in(-500, 0);
+	s.heating_enabled = dc_xrnd() & 1;
+	s.heating_start_dc = (int16_t)(dc_xrnd_in(-40, 20) * 10); /* whole degrees on the wire */
+	s.heating_stop_dc = (int16_t)(dc_xrnd_in(-20, 40) * 10);
 	s.valid = v;
 	*ret_valid = v;
 	return s;
-}
-
-static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *g, uint32_t valid)
-{
-	bool ok = g->valid == valid && g->voltage_mv == t->voltage_mv &&
-		  g->current_ma == t->current_ma && g->power_mw == t->power_mw &&
-		  g->soc_cpct == t->soc_cpct && g->soh_cpct == t->soh_cpct &&
-		  g->capacity_remain_mah == t->capacity_remain_mah &&
-		  g->capacity_full_mah == t->capacity_full_mah &&
-		  g->capacity_design_mah == t->capacity_design_mah && g->cycles == t->cycles &&
-		  g->cell_count == t->cell_count &&
-		  !memcmp(g->cell_mv, t->cell_mv, sizeof(t->cell_mv)) &&
-		  g->temp_count == t->temp_count &&
-		  !memcmp(g->temp_dc, t->temp_dc, sizeof(t->temp_dc[0]) * t->temp_count) &&
-		  g->mosfet_temp_dc == t->mosfet_temp_dc && g->charge_fet == t->charge_fet &&
-		  g->discharge_fet == t->discharge_fet && g->balancing == t->balancing &&
-		  g->balancer_enabled == t->balancer_enabled &&
-		  !memcmp(g->alarm, t->alarm, sizeof(t->alarm)) && !strcmp(g->model, t->model) &&
-		  !strcmp(g->hw_version, t->hw_version) && !strcmp(g->sw_version, t->sw_version) &&
-		  !strcmp(g->serial, t->serial) && g->cells_reported == t->cells_reported &&
-		  g->temps_reported == t->temps_reported && g->heating == t->heating &&
-		  g->heater_current_ma == t->heater_current_ma &&
-		  g->heating_enabled == t->heating_enabled &&
-		  g->heating_start_dc == t->heating_start_dc &&
-		  g->heating_stop_dc == t->heating_stop_dc;
-	if (valid & BMS_V_MAX_CHARGE_I)
-		ok = ok && g->max_charge_ma == t->max_charge_ma;
-	if (valid & BMS_V_MAX_DISCHARGE_I)
-		ok = ok && g->max_discharge_ma == t->max_discharge_ma;
-	return ok;
 }
 
 /*
@@ -1076,30 +1029,12 @@ static bool same_state(const struct bms_snapshot *t, const struct bms_snapshot *
  */
 static void test_property(void)
 {
-	rng_state = 0x50423135u; /* "PB15" */
-	unsigned n = 0, charging = 0, discharging = 0, fets_off = 0, no_limit = 0, max_cells = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		uint32_t valid;
-		struct bms_snapshot truth = random_state(&valid), got;
-		memset(&got, 0, sizeof(got));
-		uint8_t addr = (uint8_t)rnd_in(1, PB_ADDR_MAX);
-		int r = dc_decode_roundtrip(&bms_jkpb, addr, &truth, &got);
-		bool ok = r == 0 && same_state(&truth, &got, valid);
-		if (!ok)
-			fprintf(stderr,
-				"\n    state %u: %d, valid 0x%x want 0x%x, %u cells, %d mA\n", i, r,
-				got.valid, valid, truth.cell_count, truth.current_ma);
-		CU_ASSERT(ok);
-		n += ok;
-		charging += truth.current_ma > 0;
-		discharging += truth.current_ma < 0;
-		fets_off += !truth.charge_fet || !truth.discharge_fet;
-		no_limit += !(valid & BMS_V_MAX_CHARGE_I);
-		max_cells += truth.cell_count == BMS_MAX_CELLS;
-	}
-	CU_ASSERT(n == 600);
-	CU_ASSERT(charging > 100 && discharging > 100 && fets_off > 100 && no_limit > 10);
-	CU_ASSERT(max_cells > 0);
+	dc_xrnd_seed(0x50423135u); /* "PB15" */
+	struct dc_coverage c;
+	dc_check_property_cov(&bms_jkpb, 600, 1, PB_ADDR_MAX, random_state, &c);
+	CU_ASSERT(c.ok == 600);
+	CU_ASSERT(c.charging > 100 && c.discharging > 100 && c.fets_off > 100 && c.no_limit > 10);
+	CU_ASSERT(c.max_cells > 0);
 }
 
 int sb_register_tests(void)

@@ -6,6 +6,7 @@
  * replies matched to their requests, the exception reply, and register maps
  * decoding real replies to the values their sources state.
  */
+#include <CUnit/CUnit.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,13 +41,6 @@ static const struct bms_modbus_spec spec_request = {
 static const struct bms_modbus_spec *spec_for(const struct pvec *v)
 {
 	return !strcmp(v->direction, "request") ? &spec_request : &spec_reply;
-}
-
-static size_t frame_of(const struct pvec *v, uint8_t *buf, size_t cap)
-{
-	int n = pvec_bytes(v, buf, cap);
-	CU_ASSERT_FATAL(n > 0);
-	return (size_t)n;
 }
 
 static double num(const struct pvec *v, const char *key)
@@ -100,7 +94,7 @@ static void test_every_frame_valid(void)
 	uint8_t buf[600];
 	for (size_t i = 0; i < NV; i++) {
 		const struct pvec *v = &modbus_rtu_vectors[i];
-		size_t n = frame_of(v, buf + 3, sizeof(buf) - 3);
+		size_t n = pvec_frame(v, buf + 3, sizeof(buf) - 3);
 		CU_ASSERT(bms_modbus_crc_ok(buf + 3, n));
 		size_t len = 0;
 		int rc = bms_modbus_check(spec_for(v), buf + 3, n, &len);
@@ -129,7 +123,7 @@ static void test_corrupt_rejected(void)
 	uint8_t buf[600];
 	for (size_t i = 0; i < NV; i++) {
 		const struct pvec *v = &modbus_rtu_vectors[i];
-		size_t n = frame_of(v, buf, sizeof(buf));
+		size_t n = pvec_frame(v, buf, sizeof(buf));
 		for (size_t k = 0; k < n; k++) {
 			for (int bit = 0; bit < 8; bit += 3) {
 				buf[k] ^= (uint8_t)(1u << bit);
@@ -161,7 +155,7 @@ static void test_truncated(void)
 	uint8_t buf[600];
 	for (size_t i = 0; i < NV; i++) {
 		const struct pvec *v = &modbus_rtu_vectors[i];
-		size_t n = frame_of(v, buf, sizeof(buf));
+		size_t n = pvec_frame(v, buf, sizeof(buf));
 		for (size_t k = 1; k < n; k++) {
 			uint8_t *p = malloc(k);
 			CU_ASSERT_FATAL(p != NULL);
@@ -195,7 +189,7 @@ static void test_back_to_back(void)
 			continue;
 		stream[at++] = 0x00;
 		starts[nf] = at;
-		lens[nf] = frame_of(v, stream + at, sizeof(stream) - at);
+		lens[nf] = pvec_frame(v, stream + at, sizeof(stream) - at);
 		at += lens[nf++];
 	}
 	size_t pos = 0;
@@ -219,7 +213,7 @@ static void test_vendor_needs_shape(void)
 		const struct pvec *v = &modbus_rtu_vectors[i];
 		if (!pvec_is(v, "jbd_up16s", NULL))
 			continue;
-		size_t n = frame_of(v, buf, sizeof(buf)), len;
+		size_t n = pvec_frame(v, buf, sizeof(buf)), len;
 		CU_ASSERT_EQUAL(bms_modbus_check(NULL, buf, n, &len), -1);
 	}
 }
@@ -238,7 +232,7 @@ static void test_vendor_bounds_and_address(void)
 			r = &modbus_rtu_vectors[i];
 	}
 	CU_ASSERT_FATAL(q && r);
-	size_t qn = frame_of(q, rq, sizeof(rq)), rn = frame_of(r, rp, sizeof(rp)), len = 0;
+	size_t qn = pvec_frame(q, rq, sizeof(rq)), rn = pvec_frame(r, rp, sizeof(rp)), len = 0;
 	struct bms_modbus_shape loose = up_reply_shape[0];
 	loose.len_min = 0;
 	struct bms_modbus_spec s = {.vendor = &loose, .nvendor = 1};
@@ -259,7 +253,7 @@ static void test_vendor_bounds_and_address(void)
 		const struct pvec *v = &modbus_rtu_vectors[i];
 		if (!pvec_is(v, "seplos_v3", "response"))
 			continue;
-		size_t n = frame_of(v, rp, sizeof(rp));
+		size_t n = pvec_frame(v, rp, sizeof(rp));
 		int want = rp[0] == 0 ? -1 : 1;
 		CU_ASSERT_EQUAL(bms_modbus_check(&packs, rp, n, &len), want);
 		CU_ASSERT_EQUAL(bms_modbus_check(&packs, rp, 1, &len), want == 1 ? 0 : -1);
@@ -281,7 +275,7 @@ static void test_vendor_only(void)
 		const struct pvec *v = &modbus_rtu_vectors[i];
 		if (!strcmp(v->direction, "request"))
 			continue;
-		size_t n = frame_of(v, buf, sizeof(buf));
+		size_t n = pvec_frame(v, buf, sizeof(buf));
 		int want = pvec_is(v, "jbd_up16s", NULL) ? 1 : -1;
 		CU_ASSERT_EQUAL(bms_modbus_check(&spec_reply, buf, n, &len), 1);
 		CU_ASSERT_EQUAL(bms_modbus_check(&only, buf, n, &len), want);
@@ -306,7 +300,7 @@ static void test_requests_byte_for_byte(void)
 		const struct pvec *v = &modbus_rtu_vectors[i];
 		if (strcmp(v->direction, "request"))
 			continue;
-		size_t n = frame_of(v, want, sizeof(want));
+		size_t n = pvec_frame(v, want, sizeof(want));
 		uint8_t addr = (uint8_t)num(v, "address");
 		uint8_t fn = (uint8_t)num(v, "function");
 		int rc;
@@ -372,7 +366,7 @@ static void test_reply_matches_request(void)
 		if (strcmp(q->direction, "request") || strcmp(r->direction, "response") ||
 		    strcmp(q->family, r->family) || pvec_is(q, "jbd_up16s", NULL))
 			continue;
-		size_t qn = frame_of(q, rq, sizeof(rq)), rn = frame_of(r, rp, sizeof(rp));
+		size_t qn = pvec_frame(q, rq, sizeof(rq)), rn = pvec_frame(r, rp, sizeof(rp));
 		struct bms_modbus_req req;
 		CU_ASSERT_FATAL(bms_modbus_parse_request(rq, qn, &req) == 0);
 		const uint8_t *data = NULL;
@@ -406,7 +400,7 @@ static void test_exception_reply(void)
 		const struct pvec *v = &modbus_rtu_vectors[i];
 		if (!pvec_get(v, "exception_code"))
 			continue;
-		size_t n = frame_of(v, buf, sizeof(buf)), len = 0;
+		size_t n = pvec_frame(v, buf, sizeof(buf)), len = 0;
 		CU_ASSERT_EQUAL(bms_modbus_check(NULL, buf, n, &len), 1);
 		CU_ASSERT_EQUAL(len, 5);
 		struct bms_modbus_req req = {.addr = 0, .fn = 0x04, .start = 0x2100, .count = 26};
@@ -478,7 +472,7 @@ static const struct pvec *reply_with(const char *family, const char *key, uint8_
 		const struct pvec *v = &modbus_rtu_vectors[i];
 		if (!pvec_is(v, family, "response") || !pvec_get(v, key))
 			continue;
-		size_t n = frame_of(v, buf, cap);
+		size_t n = pvec_frame(v, buf, cap);
 		CU_ASSERT_FATAL(n >= 5 && n == 5 + (size_t)buf[2]);
 		*ret_data = buf + 3;
 		*ret_n = buf[2];
@@ -636,7 +630,7 @@ static void test_map_word_swapped(void)
 		if (pvec_get(&modbus_rtu_vectors[i], "online_pack_flags"))
 			v = &modbus_rtu_vectors[i];
 	CU_ASSERT_FATAL(v != NULL);
-	size_t n = frame_of(v, buf, sizeof(buf));
+	size_t n = pvec_frame(v, buf, sizeof(buf));
 	CU_ASSERT_EQUAL_FATAL(bms_modbus_map_apply(eia, NMAP(eia), 0x2000, buf + 3, n - 5, &s), 0);
 	CU_ASSERT_EQUAL(s.voltage_mv, mround(num(v, "voltage_v") * 1000));
 	CU_ASSERT_EQUAL(s.current_ma, mround(num(v, "current_a") * 1000));

@@ -20,31 +20,6 @@ extern const struct bms_driver bms_pace;
 #define FAMILY "pace"
 #define OTHER "seplos_v2"
 
-static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
-{
-	for (unsigned i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].key, key))
-			return &d->items[i];
-	return NULL;
-}
-
-/* "cell%u_alarm_code" items of a description as one array. */
-static enum dc_map desc_array(const struct bms_frame_desc *d, const char *fmt, unsigned n,
-			      struct dc_value *ret)
-{
-	ret->kind = VEC_ARRAY;
-	ret->n = 0;
-	for (unsigned i = 0; i < n; i++) {
-		char key[BMS_DESC_KEY];
-		snprintf(key, sizeof(key), fmt, i + 1);
-		const struct bms_desc_item *it = desc_find(d, key);
-		if (!it)
-			break;
-		ret->arr[ret->n++] = it->num;
-	}
-	return DC_MAPPED;
-}
-
 /*
  * Snapshot keys through the common map; the values the snapshot has no field
  * for through the driver's describe function (what `serialbattery decode`
@@ -56,48 +31,16 @@ static enum dc_map pace_map(const char *key, const struct bms_snapshot *s, const
 	struct bms_frame_desc d;
 	if (bms_driver_describe(DRV, frame, len, &d) != 0)
 		return DC_UNKNOWN;
-	if (!strcmp(key, "hardware_version") && (s->valid & BMS_V_HW_VERSION)) {
-		ret->kind = VEC_STR;
-		snprintf(ret->str, sizeof(ret->str), "%s", s->hw_version);
-		return DC_MAPPED;
-	}
-	if (!strcmp(key, "serial_number") && (s->valid & BMS_V_SERIAL)) {
-		ret->kind = VEC_STR;
-		snprintf(ret->str, sizeof(ret->str), "%s", s->serial);
-		return DC_MAPPED;
-	}
-	if ((!strcmp(key, "charge_mosfet_on") || !strcmp(key, "discharge_mosfet_on")) &&
-	    (s->valid & BMS_V_FETS)) {
-		ret->kind = VEC_BOOL;
-		ret->num = key[0] == 'c' ? s->charge_fet : s->discharge_fet;
-		return DC_MAPPED;
-	}
-	if (!strcmp(key, "temperatures_c") && (s->valid & BMS_V_TEMPS)) {
-		/* the cell sensors, then MOSFET, then environment (describe) */
-		const struct bms_desc_item *env = desc_find(&d, "environment_temp_c");
-		ret->kind = VEC_ARRAY;
-		ret->n = 0;
-		for (unsigned i = 0; i < s->temp_count; i++)
-			ret->arr[ret->n++] = s->temp_dc[i] / 10.0;
-		ret->arr[ret->n++] = s->mosfet_temp_dc / 10.0;
-		if (env)
-			ret->arr[ret->n++] = env->num;
-		return DC_MAPPED;
-	}
+	enum dc_map m = dc_map_ids(key, s, ret);
+	if (m != DC_UNKNOWN)
+		return m;
+	if (!strcmp(key, "temperatures_c") && (s->valid & BMS_V_TEMPS))
+		return dc_map_temps_env(s, &d, true, ret); /* cells, MOSFET, environment */
 	if (!strcmp(key, "cell_warnings"))
-		return desc_array(&d, "cell%u_warning", BMS_MAX_CELLS, ret);
+		return dc_desc_array(&d, "cell%u_warning", BMS_MAX_CELLS, ret);
 	if (!strcmp(key, "temp_warnings"))
-		return desc_array(&d, "temp%u_warning", BMS_MAX_TEMPS + 2, ret);
-	const struct bms_field *f = bms_field_by_key(key);
-	if (f && (s->valid & f->valid))
-		return DC_UNKNOWN;
-	const struct bms_desc_item *it = desc_find(&d, key);
-	if (!it)
-		return DC_UNKNOWN;
-	ret->kind = it->is_text ? VEC_STR : VEC_NUM;
-	ret->num = it->num;
-	snprintf(ret->str, sizeof(ret->str), "%s", it->text);
-	return DC_MAPPED;
+		return dc_desc_array(&d, "temp%u_warning", BMS_MAX_TEMPS + 2, ret);
+	return dc_map_desc(&d, key, s, ret);
 }
 
 static void test_vectors(void)
@@ -114,27 +57,6 @@ static void test_requests(void)
 	CU_ASSERT(dc_check_requests(DRV, 2) == 2);
 }
 
-static int vector_frame(unsigned nth, uint8_t *f, size_t cap)
-{
-	size_t count;
-	const struct vec *v = dc_vectors(&count);
-	for (size_t i = 0; i < count; i++)
-		if (!strcmp(v[i].protocol, FAMILY) && !strcmp(v[i].direction, "response") &&
-		    nth-- == 0)
-			return vec_hex(v[i].hex, f, cap);
-	return -1;
-}
-
-static int parse_at(uint8_t address, const struct bms_request *rq, const uint8_t *f, size_t n,
-		    struct bms_snapshot *s)
-{
-	uint8_t st[64];
-	CU_ASSERT_FATAL(DRV->state_size <= sizeof(st));
-	CU_ASSERT_FATAL(DRV->init(st, address) == 0);
-	memset(s, 0, sizeof(*s));
-	return DRV->parse(st, rq, f, n, s);
-}
-
 /* What the captures hold beyond the stated values: SOC derived, FETs, no alarm. */
 static void test_capture_extras(void)
 {
@@ -142,14 +64,14 @@ static void test_capture_extras(void)
 	struct bms_snapshot s;
 	struct bms_request tele = {.kind = BMS_REQ_POLL, .step = 0, .cycle = 1};
 	struct bms_request status = {.kind = BMS_REQ_POLL, .step = 1, .cycle = 1};
-	int n = vector_frame(0, f, sizeof(f));
-	CU_ASSERT_FATAL(parse_at(2, &tele, f, (size_t)n, &s) == 0);
+	int n = dc_vector_hex(FAMILY, "response", 0, f, sizeof(f));
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 2, &tele, f, (size_t)n, &s) == 0);
 	/* 48.19 of 103.46 Ah: 46.57 %, rounded down */
 	CU_ASSERT(s.soc_cpct == 4657 && (s.valid & BMS_V_SOC));
 	CU_ASSERT(s.temp_count == 4 && s.mosfet_temp_dc == 265);
 	CU_ASSERT(!(s.valid & BMS_V_SOH));
-	n = vector_frame(1, f, sizeof(f));
-	CU_ASSERT_FATAL(parse_at(2, &status, f, (size_t)n, &s) == 0);
+	n = dc_vector_hex(FAMILY, "response", 1, f, sizeof(f));
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 2, &status, f, (size_t)n, &s) == 0);
 	CU_ASSERT(s.valid == (BMS_V_ALARMS | BMS_V_FETS));
 	CU_ASSERT(s.charge_fet && s.discharge_fet);
 	uint8_t zero[BMS_ALARM_COUNT] = {0};
@@ -168,7 +90,7 @@ static void test_capture_extras(void)
 static void test_status_bits(void)
 {
 	uint8_t f[512], d[PACE_MAX_INFO];
-	int n = vector_frame(1, f, sizeof(f));
+	int n = dc_vector_hex(FAMILY, "response", 1, f, sizeof(f));
 	struct bms_pylon_frame pf;
 	CU_ASSERT_FATAL(bms_pylon_decode(NULL, f, (size_t)n, &pf) == 0);
 	int in = bms_pylon_info(&pf, d, sizeof(d));
@@ -180,7 +102,7 @@ static void test_status_bits(void)
 		e[26 + pace_bits[i].byte] |= (uint8_t)(1u << pace_bits[i].bit);
 		int k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0, e, (size_t)in, f, sizeof(f));
 		struct bms_snapshot s;
-		CU_ASSERT_FATAL(parse_at(2, &status, f, (size_t)k, &s) == 0);
+		CU_ASSERT_FATAL(dc_parse_at(DRV, 2, &status, f, (size_t)k, &s) == 0);
 		for (unsigned a = 0; a < BMS_ALARM_COUNT; a++)
 			CU_ASSERT(s.alarm[a] == (a == pace_bits[i].alarm ? pace_bits[i].level : 0));
 	}
@@ -191,7 +113,7 @@ static void test_status_bits(void)
 	d[26 + PACE_SYSTEM] = 0;
 	int k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0, d, (size_t)in, f, sizeof(f));
 	struct bms_snapshot s;
-	CU_ASSERT_FATAL(parse_at(2, &status, f, (size_t)k, &s) == 0);
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 2, &status, f, (size_t)k, &s) == 0);
 	uint8_t zero[BMS_ALARM_COUNT] = {0};
 	CU_ASSERT(memcmp(s.alarm, zero, sizeof(zero)) == 0);
 	CU_ASSERT(!s.charge_fet && !s.discharge_fet);
@@ -260,16 +182,11 @@ static void test_bus(void)
 	int n = DRV->build_request(st, &rq, req, sizeof(req));
 	CU_ASSERT_FATAL(n == 20);
 	CU_ASSERT(memcmp(req, "~25024642E00202FD2E\r", 20) == 0); /* ADR 2, pack 2 */
-	CU_ASSERT(bms_sim_respond(DRV, &dev, 2, req, (size_t)n, rep, sizeof(rep)) == 0);
-	CU_ASSERT(bms_sim_respond(DRV, &dev, 4, req, (size_t)n, rep, sizeof(rep)) == 0);
-	int m = bms_sim_respond(DRV, &dev, 3, req, (size_t)n, rep, sizeof(rep));
-	CU_ASSERT_FATAL(m > 0);
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)m, &s) == 0 && s.cell_count == 16);
-	CU_ASSERT(parse_at(2, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
-	CU_ASSERT(parse_at(4, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
-	CU_ASSERT(parse_at(3, &rq, req, (size_t)n, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dev.cell_count == 16);
+	dc_check_neighbours(DRV, 3, &dev, &rq, req, (size_t)n);
+	int m;
 	int k = bms_pylon_request(PACE_VER, 2, PACE_CID1, 0x91, NULL, 0, rep, sizeof(rep));
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)k, &s) == -EREMOTEIO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == -EREMOTEIO && s.valid == 0);
 	/* a Li-ion pack answering CID1 0x4F is still PACE */
 	m = bms_sim_respond(DRV, &dev, 3, req, (size_t)n, rep, sizeof(rep));
 	struct bms_pylon_frame pf;
@@ -277,9 +194,9 @@ static void test_bus(void)
 	CU_ASSERT_FATAL(bms_pylon_decode(NULL, rep, (size_t)m, &pf) == 0);
 	int in = bms_pylon_info(&pf, d, sizeof(d));
 	k = bms_pylon_request(PACE_VER, 2, PACE_CID1_LIION, 0, d, (size_t)in, rep, sizeof(rep));
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)k, &s) == 0 && s.cell_count == 16);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == 0 && s.cell_count == 16);
 	k = bms_pylon_request(PACE_VER, 2, 0x4A, 0, d, (size_t)in, rep, sizeof(rep));
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* the simulator: unknown command RTN 0x04, another VER RTN 0x01, corrupt: nothing */
 	k = bms_pylon_request(PACE_VER, 2, PACE_CID1, 0x47, NULL, 0, req, sizeof(req));
 	m = bms_sim_respond(DRV, &dev, 3, req, (size_t)k, rep, sizeof(rep));
@@ -300,8 +217,8 @@ static void test_layouts(void)
 	struct bms_request tele = {.kind = BMS_REQ_POLL, .step = 0, .cycle = 1};
 	struct bms_request hw = {.kind = BMS_REQ_POLL, .step = 2, .cycle = 1};
 	struct bms_request sn = {.kind = BMS_REQ_POLL, .step = 3, .cycle = 1};
-	int n = vector_frame(0, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &hw, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
+	int n = dc_vector_hex(FAMILY, "response", 0, f, sizeof(f));
+	CU_ASSERT(dc_parse_at(DRV, 2, &hw, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
 	struct bms_pylon_frame pf;
 	CU_ASSERT_FATAL(bms_pylon_decode(NULL, f, (size_t)n, &pf) == 0);
 	int in = bms_pylon_info(&pf, d, sizeof(d));
@@ -312,24 +229,24 @@ static void test_layouts(void)
 	memcpy(e, d, (size_t)in);
 	e[54] = 10;
 	int k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0, e, (size_t)in + 14, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0, d, (size_t)in - 1, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* the hardware version is 20 characters, the serial 40 */
-	n = vector_frame(2, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &sn, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
-	CU_ASSERT(parse_at(2, &hw, f, (size_t)n, &s) == 0 && (s.valid & BMS_V_HW_VERSION));
-	n = vector_frame(3, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &hw, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
-	CU_ASSERT(parse_at(2, &sn, f, (size_t)n, &s) == 0 && (s.valid & BMS_V_SERIAL));
+	n = dc_vector_hex(FAMILY, "response", 2, f, sizeof(f));
+	CU_ASSERT(dc_parse_at(DRV, 2, &sn, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &hw, f, (size_t)n, &s) == 0 && (s.valid & BMS_V_HW_VERSION));
+	n = dc_vector_hex(FAMILY, "response", 3, f, sizeof(f));
+	CU_ASSERT(dc_parse_at(DRV, 2, &hw, f, (size_t)n, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &sn, f, (size_t)n, &s) == 0 && (s.valid & BMS_V_SERIAL));
 	/* a full remaining capacity above full: SOC 100 %, not more */
 	put_u16be(d + 52, 20000);
 	k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0, d, (size_t)in, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &tele, f, (size_t)k, &s) == 0 && s.soc_cpct == 10000);
+	CU_ASSERT(dc_parse_at(DRV, 2, &tele, f, (size_t)k, &s) == 0 && s.soc_cpct == 10000);
 	/* full capacity 0: no SOC at all */
 	put_u16be(d + 55, 0);
 	k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0, d, (size_t)in, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &tele, f, (size_t)k, &s) == 0 && !(s.valid & BMS_V_SOC));
+	CU_ASSERT(dc_parse_at(DRV, 2, &tele, f, (size_t)k, &s) == 0 && !(s.valid & BMS_V_SOC));
 	uint8_t longbuf[PACE_MAX_FRAME + 8];
 	size_t flen;
 	memset(longbuf, '0', sizeof(longbuf));
@@ -343,56 +260,13 @@ static void test_layouts(void)
  */
 static void test_refuses_seplos(void)
 {
-	size_t count;
-	const struct vec *v = dc_vectors(&count);
-	unsigned seen = 0;
-	for (size_t i = 0; i < count; i++) {
-		if (strcmp(v[i].protocol, OTHER) || strcmp(v[i].direction, "response"))
-			continue;
-		uint8_t f[512];
-		int n = vec_hex(v[i].hex, f, sizeof(f));
-		CU_ASSERT_FATAL(n > 0);
-		struct bms_frame_desc d;
-		CU_ASSERT(bms_driver_describe(DRV, f, (size_t)n, &d) == 0 && d.command == 0);
-		for (uint8_t a = 1; a <= 2; a++)
-			for (unsigned k = 0; k < 2; k++)
-				for (unsigned step = 0; step < 5; step++) {
-					struct bms_request rq = {.kind = k ? BMS_REQ_PROBE
-									   : BMS_REQ_POLL,
-								 .step = step,
-								 .cycle = 1};
-					struct bms_snapshot s;
-					CU_ASSERT(parse_at(a, &rq, f, (size_t)n, &s) < 0);
-					CU_ASSERT(s.valid == 0);
-				}
-		seen++;
-	}
-	CU_ASSERT(seen == 8);
+	CU_ASSERT(dc_check_refuses_captures(DRV, OTHER, 2, 5) == 8);
 	const struct bms_driver *sep = bms_driver_find(OTHER);
 	CU_ASSERT_FATAL(sep != NULL);
 	struct bms_snapshot dev = sample_state();
 	strcpy(dev.model, "1101-SP15");
-	for (uint8_t a = 1; a <= 3; a++) {
-		uint8_t st[64], req[64], rep[512];
-		CU_ASSERT_FATAL(DRV->init(st, a) == 0);
-		for (unsigned k = 0; k < 2; k++)
-			for (unsigned step = 0; step < 4; step++) {
-				struct bms_request rq = {.kind = k ? BMS_REQ_PROBE : BMS_REQ_POLL,
-							 .step = step,
-							 .cycle = 1};
-				int n = DRV->build_request(st, &rq, req, sizeof(req));
-				if (n <= 0)
-					continue;
-				int m = bms_sim_respond(sep, &dev, a, req, (size_t)n, rep,
-							sizeof(rep));
-				CU_ASSERT(m > 0); /* the Seplos answers: RTN 0x01, VER error */
-				struct bms_snapshot s;
-				memset(&s, 0, sizeof(s));
-				if (m > 0)
-					CU_ASSERT(dc_feed(DRV, st, &rq, rep, (size_t)m, &s) != 0);
-				CU_ASSERT(s.valid == 0);
-			}
-	}
+	/* the Seplos answers each request (RTN 0x01, VER error), nothing we take */
+	dc_check_refuses_sim(DRV, sep, &dev, 3, 4, true);
 	/* and the Seplos simulator's own replies, at our ADR */
 	uint8_t sst[64], req[64], rep[512];
 	for (unsigned step = 0; step < 3; step++) {
@@ -404,7 +278,8 @@ static void test_refuses_seplos(void)
 		for (unsigned ps = 0; ps < 4; ps++) {
 			struct bms_request prq = {.kind = BMS_REQ_POLL, .step = ps, .cycle = 1};
 			struct bms_snapshot s;
-			CU_ASSERT(parse_at(2, &prq, rep, (size_t)m, &s) < 0 && s.valid == 0);
+			CU_ASSERT(dc_parse_at(DRV, 2, &prq, rep, (size_t)m, &s) < 0 &&
+				  s.valid == 0);
 		}
 	}
 }
@@ -442,17 +317,10 @@ static void test_read_and_describe(void)
 	struct bms_frame_desc d;
 	CU_ASSERT(bms_driver_describe(DRV, rep, (size_t)k, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0 && d.address == 2);
-	CU_ASSERT(desc_find(&d, "cid2_return_code")->num == 2);
+	CU_ASSERT(dc_desc_find(&d, "cid2_return_code")->num == 2);
 }
 
 /* ---- property test: random states through the simulator and the decode engine ---- */
-
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
 
 static bool level_ok(unsigned a, uint8_t level)
 {
@@ -465,33 +333,29 @@ static bool level_ok(unsigned a, uint8_t level)
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(32));
+	s->cell_count = (uint8_t)(1 + dc_rnd(32));
 	int32_t sum = 0;
 	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + rnd(1101));
+		s->cell_mv[i] = (uint16_t)(2500 + dc_rnd(1101));
 		sum += s->cell_mv[i];
 	}
 	s->voltage_mv = sum > 65535 ? 65535 : sum; /* mV in a u16 */
-	s->current_ma = ((int32_t)rnd(60001) - 30000) * 10;
-	s->capacity_design_mah = (int32_t)(1 + rnd(60000)) * 10;
-	s->capacity_full_mah = (int32_t)(1 + rnd(60000)) * 10;
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
+	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 10;
+	s->capacity_design_mah = (int32_t)(1 + dc_rnd(60000)) * 10;
+	s->capacity_full_mah = (int32_t)(1 + dc_rnd(60000)) * 10;
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
 	s->soc_cpct = (uint16_t)((int64_t)s->capacity_remain_mah * 10000 / s->capacity_full_mah);
-	s->cycles = rnd(65536);
-	s->temp_count = (uint8_t)rnd(BMS_MAX_TEMPS + 1);
+	s->cycles = dc_rnd(65536);
+	s->temp_count = (uint8_t)dc_rnd(BMS_MAX_TEMPS + 1);
 	for (unsigned i = 0; i < s->temp_count; i++)
-		s->temp_dc[i] = (int16_t)((int)rnd(801) - 200);
-	s->mosfet_temp_dc = (int16_t)((int)rnd(1001) - 200);
-	s->charge_fet = rnd(2);
-	s->discharge_fet = rnd(2);
-	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
-		uint8_t level = (uint8_t)(rnd(6) < 4 ? 0 : 1 + rnd(2));
-		if (level && level_ok(a, level))
-			s->alarm[a] = level;
-	}
-	snprintf(s->hw_version, sizeof(s->hw_version), "P%02uS%03uA-%04u", s->cell_count, rnd(1000),
-		 rnd(10000));
-	snprintf(s->serial, sizeof(s->serial), "%010u%04u", rnd(1000000000), rnd(10000));
+		s->temp_dc[i] = (int16_t)((int)dc_rnd(801) - 200);
+	s->mosfet_temp_dc = (int16_t)((int)dc_rnd(1001) - 200);
+	s->charge_fet = dc_rnd(2);
+	s->discharge_fet = dc_rnd(2);
+	dc_random_alarms(s, level_ok);
+	snprintf(s->hw_version, sizeof(s->hw_version), "P%02uS%03uA-%04u", s->cell_count,
+		 dc_rnd(1000), dc_rnd(10000));
+	snprintf(s->serial, sizeof(s->serial), "%010u%04u", dc_rnd(1000000000), dc_rnd(10000));
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_REMAIN | BMS_V_CAP_FULL |
 		   BMS_V_CAP_DESIGN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP |
 		   BMS_V_FETS | BMS_V_ALARMS | BMS_V_HW_VERSION | BMS_V_SERIAL;
@@ -499,36 +363,9 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x50414345ull; /* "PACE": the same states every run */
-	unsigned checked = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		uint8_t addr = (uint8_t)(1 + rnd(PACE_ADDR_MAX));
-		int r = dc_decode_roundtrip(DRV, addr, &truth, &got);
-		CU_ASSERT_FATAL(r == 0);
-		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
-			  got.capacity_design_mah == truth.capacity_design_mah &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.capacity_remain_mah == truth.capacity_remain_mah &&
-			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.mosfet_temp_dc == truth.mosfet_temp_dc &&
-			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet &&
-			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm)) &&
-			  !strcmp(got.hw_version, truth.hw_version) &&
-			  !strcmp(got.serial, truth.serial);
-		if (!ok)
-			fprintf(stderr, "pace property: state %u (%u cells, %u temps) differs\n", i,
-				truth.cell_count, truth.temp_count);
-		CU_ASSERT(ok);
-		checked++;
-	}
-	CU_ASSERT(checked == 600);
+	/* "PACE": the same states every run */
+	CU_ASSERT(dc_check_property(DRV, 0x50414345ull, 600, 1, PACE_ADDR_MAX, random_state) ==
+		  600);
 }
 
 int sb_register_tests(void)

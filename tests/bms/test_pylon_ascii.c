@@ -6,6 +6,7 @@
  * header and INFO decoded to the values their sources state, and the return
  * code of a refusing reply.
  */
+#include <CUnit/CUnit.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,13 +20,6 @@
 #include "tests/bms/vectors/pylon_ascii.inc"
 
 #define NV PYLON_ASCII_VECTOR_COUNT
-
-static size_t frame_of(const struct pvec *v, uint8_t *buf, size_t cap)
-{
-	int n = pvec_bytes(v, buf, cap);
-	CU_ASSERT_FATAL(n > 0);
-	return (size_t)n;
-}
 
 static void test_families_covered(void)
 {
@@ -63,7 +57,7 @@ static void test_every_frame_valid(void)
 		const struct pvec *v = &pylon_ascii_vectors[i];
 		/* garbage first, a '~' among it: the scan must skip both */
 		memcpy(buf, "\x00~2\xff", 4);
-		size_t n = frame_of(v, buf + 4, sizeof(buf) - 4), len = 0;
+		size_t n = pvec_frame(v, buf + 4, sizeof(buf) - 4), len = 0;
 		int rc = bms_pylon_check(NULL, buf + 4, n, &len);
 		if (rc != 1)
 			fprintf(stderr, "\n    %s #%zu: check %d\n", v->family, i, rc);
@@ -85,7 +79,7 @@ static void test_corrupt_rejected(void)
 	uint8_t buf[400];
 	for (size_t i = 0; i < NV; i++) {
 		const struct pvec *v = &pylon_ascii_vectors[i];
-		size_t n = frame_of(v, buf, sizeof(buf));
+		size_t n = pvec_frame(v, buf, sizeof(buf));
 		for (size_t k = 0; k < n; k++) {
 			for (int bit = 0; bit < 8; bit++) {
 				buf[k] ^= (uint8_t)(1u << bit);
@@ -116,7 +110,7 @@ static void test_truncated(void)
 	uint8_t buf[400];
 	for (size_t i = 0; i < NV; i++) {
 		const struct pvec *v = &pylon_ascii_vectors[i];
-		size_t n = frame_of(v, buf, sizeof(buf));
+		size_t n = pvec_frame(v, buf, sizeof(buf));
 		for (size_t k = 1; k < n; k++) {
 			uint8_t *p = malloc(k); /* exact size: ASan sees a read past the end */
 			CU_ASSERT_FATAL(p != NULL);
@@ -140,7 +134,7 @@ static void test_back_to_back(void)
 	for (size_t i = 0; i < NV; i++) {
 		stream[at++] = '\n'; /* a stray line feed between frames */
 		starts[i] = at;
-		lens[i] = frame_of(&pylon_ascii_vectors[i], stream + at, sizeof(stream) - at);
+		lens[i] = pvec_frame(&pylon_ascii_vectors[i], stream + at, sizeof(stream) - at);
 		at += lens[i];
 	}
 	size_t pos = 0;
@@ -172,7 +166,7 @@ static void test_requests_byte_for_byte(void)
 		const struct pvec *v = &pylon_ascii_vectors[i];
 		if (strcmp(v->direction, "request"))
 			continue;
-		size_t n = frame_of(v, want, sizeof(want));
+		size_t n = pvec_frame(v, want, sizeof(want));
 		struct bms_pylon_frame f;
 		CU_ASSERT_FATAL(bms_pylon_decode(NULL, want, n, &f) == 0);
 		int ni = bms_pylon_info(&f, info, sizeof(info));
@@ -221,7 +215,7 @@ static void test_replies_decode(void)
 		const struct pvec *v = &pylon_ascii_vectors[i];
 		if (strcmp(v->direction, "response"))
 			continue;
-		size_t n = frame_of(v, buf, sizeof(buf));
+		size_t n = pvec_frame(v, buf, sizeof(buf));
 		struct bms_pylon_frame f;
 		CU_ASSERT_FATAL(bms_pylon_decode(NULL, buf, n, &f) == 0);
 		uint8_t rtn = 0xAA;
@@ -315,7 +309,7 @@ static void test_is_reply(void)
 	/* every captured frame: requests carry a command, replies a return code */
 	for (size_t i = 0; i < NV; i++) {
 		uint8_t buf[512];
-		size_t n = frame_of(&pylon_ascii_vectors[i], buf, sizeof(buf));
+		size_t n = pvec_frame(&pylon_ascii_vectors[i], buf, sizeof(buf));
 		struct bms_pylon_frame f;
 		CU_ASSERT_FATAL(bms_pylon_decode(NULL, buf, n, &f) == 0);
 		bool request = !strcmp(pylon_ascii_vectors[i].direction, "request");

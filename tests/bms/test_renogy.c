@@ -53,22 +53,6 @@ static void test_requests(void)
 	CU_ASSERT(dc_check_requests(DRV, RN_ADDR_DEFAULT) == 5);
 }
 
-/* The n-th response vector of the family. */
-static size_t vector_frame(unsigned nth, uint8_t *buf, size_t cap)
-{
-	size_t n;
-	const struct vec *v = dc_vectors(&n);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].protocol, FAMILY) && !strcmp(v[i].direction, "response") &&
-		    nth-- == 0) {
-			int len = vec_hex(v[i].hex, buf, cap);
-			CU_ASSERT_FATAL(len > 0);
-			return (size_t)len;
-		}
-	CU_FAIL_FATAL("no such renogy response vector");
-	return 0;
-}
-
 /* vector order in tests/vectors/renogy.json */
 enum { V_STATUS, V_MODEL, V_INFO, V_ALARMS, V_CELLS };
 
@@ -93,7 +77,7 @@ static void ctx_at(struct ctx *c, uint8_t address, enum bms_req_kind kind, unsig
 static void test_vector_extras(void)
 {
 	uint8_t f[256];
-	size_t n = vector_frame(V_STATUS, f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", V_STATUS, f, sizeof(f));
 	struct ctx c;
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
@@ -101,14 +85,14 @@ static void test_vector_extras(void)
 	CU_ASSERT_FATAL(DRV->parse(c.st, &c.rq, f, n, &s) == 0);
 	CU_ASSERT(s.soc_cpct == 9720 && (s.valid & BMS_V_SOC)); /* 97.2 of 100 Ah */
 	CU_ASSERT(s.current_ma == -860);
-	n = vector_frame(V_CELLS, f, sizeof(f));
+	n = dc_vector_frame(FAMILY, "response", V_CELLS, f, sizeof(f));
 	memset(&s, 0, sizeof(s));
 	ctx_at(&c, RN_ADDR_DEFAULT, BMS_REQ_POLL, 2);
 	CU_ASSERT_FATAL(DRV->parse(c.st, &c.rq, f, n, &s) == 0);
 	CU_ASSERT(s.cell_count == 4 && s.cell_mv[0] == 3500 && s.cell_mv[3] == 3300);
 	CU_ASSERT(s.temp_count == 2 && s.temp_dc[0] == 170 && s.temp_dc[1] == 170);
 	/* the probe is the model block */
-	n = vector_frame(V_MODEL, f, sizeof(f));
+	n = dc_vector_frame(FAMILY, "response", V_MODEL, f, sizeof(f));
 	memset(&s, 0, sizeof(s));
 	ctx_at(&c, RN_ADDR_DEFAULT, BMS_REQ_PROBE, 0);
 	CU_ASSERT(c.req[2] == 0x14 && c.req[3] == 0x02 && c.req[5] == 8);
@@ -255,7 +239,7 @@ static void test_plausibility(void)
 	CU_ASSERT(s.valid == 0);
 
 	/* cells: 0 or 17 cells, 17 sensors */
-	size_t vn = vector_frame(V_CELLS, f, sizeof(f));
+	size_t vn = dc_vector_frame(FAMILY, "response", V_CELLS, f, sizeof(f));
 	CU_ASSERT_FATAL(vn == 73);
 	memcpy(d, f + 3, 68);
 	ctx_at(&c, RN_ADDR_DEFAULT, BMS_REQ_POLL, 2);
@@ -364,18 +348,7 @@ static void test_other_families(void)
 			CU_ASSERT_FATAL(DRV->init(st, addr) == 0);
 			struct bms_snapshot s;
 			memset(&s, 0, sizeof(s));
-			size_t pos = 0;
-			int r = -ENODATA;
-			while (pos < (size_t)n) {
-				size_t start, flen;
-				if (bms_frame_find(DRV, f + pos, (size_t)n - pos, &start, &flen) !=
-				    BMS_FIND_VALID)
-					break;
-				r = DRV->parse(st, &rqs[k], f + pos + start, flen, &s);
-				pos += start + flen;
-				if (r >= 0)
-					break;
-			}
+			int r = dc_feed_any(DRV, st, &rqs[k], f, (size_t)n, &s);
 			if (r >= 0)
 				fprintf(stderr, "renogy: %s vector %zu accepted (request %zu)\n",
 					v[i].family, i, k);
@@ -391,7 +364,7 @@ static void test_other_families(void)
 static void test_foreign(void)
 {
 	uint8_t f[256], g[256];
-	size_t n = vector_frame(V_STATUS, f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", V_STATUS, f, sizeof(f));
 	struct ctx c;
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
@@ -413,7 +386,7 @@ static void test_foreign(void)
 	CU_ASSERT(s.voltage_mv == 13600);
 	/* a reply of another size answers another request */
 	memset(&s, 0, sizeof(s));
-	n = vector_frame(V_CELLS, f, sizeof(f));
+	n = dc_vector_frame(FAMILY, "response", V_CELLS, f, sizeof(f));
 	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == BMS_FOREIGN);
 	/* exceptions: ours refuses, another unit's is not ours */
 	uint8_t ex[5] = {RN_ADDR_DEFAULT, 0x83, 0x02, 0, 0};
@@ -428,7 +401,7 @@ static void test_foreign(void)
 	CU_ASSERT(DRV->parse(c.st, &c.rq, wr, 8, &s) == BMS_FOREIGN);
 	CU_ASSERT(s.valid == 0);
 	/* bad CRC */
-	n = vector_frame(V_STATUS, f, sizeof(f));
+	n = dc_vector_frame(FAMILY, "response", V_STATUS, f, sizeof(f));
 	f[n - 1] ^= 1;
 	CU_ASSERT(DRV->parse(c.st, &c.rq, f, n, &s) == -EBADMSG);
 	/* init: the unit range, 0 = the default 0x30 */
@@ -470,14 +443,6 @@ static void test_sim_silence(void)
 	CU_ASSERT(memcmp(rep + 3, "RBT", 3) == 0);
 }
 
-static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
-{
-	for (unsigned i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].key, key))
-			return &d->items[i];
-	return NULL;
-}
-
 /* describe() of every captured frame: direction, block, address, the raw words. */
 static void test_describe_vectors(void)
 {
@@ -498,7 +463,7 @@ static void test_describe_vectors(void)
 		if (req) {
 			const struct vec_expect *e = vec_get(&v[i], "start_register");
 			CU_ASSERT(e && d.command == (uint16_t)e->num);
-			const struct bms_desc_item *it = desc_find(&d, "register_count");
+			const struct bms_desc_item *it = dc_desc_find(&d, "register_count");
 			e = vec_get(&v[i], "register_count");
 			CU_ASSERT(it && e && it->num == e->num);
 		}
@@ -517,7 +482,7 @@ static void test_describe_vectors(void)
 			CU_ASSERT(d.command == RN_ALARMS);
 			CU_ASSERT_FATAL(al->kind == VEC_ARRAY && al->n == 8);
 			for (unsigned k = 0; k < 8; k++) {
-				const struct bms_desc_item *it = desc_find(&d, names[k]);
+				const struct bms_desc_item *it = dc_desc_find(&d, names[k]);
 				CU_ASSERT(it && it->num == al->arr[k]);
 				words++;
 			}
@@ -528,15 +493,16 @@ static void test_describe_vectors(void)
 	CU_ASSERT(words == 8);
 	/* the model reply is told as the model block, the others by their size */
 	uint8_t f[256];
-	size_t n = vector_frame(V_MODEL, f, sizeof(f));
+	size_t n = dc_vector_frame(FAMILY, "response", V_MODEL, f, sizeof(f));
 	struct bms_frame_desc d;
 	CU_ASSERT(bms_driver_describe(DRV, f, n, &d) == 0 && d.command == RN_MODEL);
-	n = vector_frame(V_CELLS, f, sizeof(f));
+	n = dc_vector_frame(FAMILY, "response", V_CELLS, f, sizeof(f));
 	CU_ASSERT(bms_driver_describe(DRV, f, n, &d) == 0 && d.command == RN_CELLS);
-	CU_ASSERT(desc_find(&d, "bms_temp_count") && desc_find(&d, "bms_temp_count")->num == 2);
-	n = vector_frame(V_INFO, f, sizeof(f));
+	CU_ASSERT(dc_desc_find(&d, "bms_temp_count") &&
+		  dc_desc_find(&d, "bms_temp_count")->num == 2);
+	n = dc_vector_frame(FAMILY, "response", V_INFO, f, sizeof(f));
 	CU_ASSERT(bms_driver_describe(DRV, f, n, &d) == 0 && d.command == RN_INFO);
-	CU_ASSERT(desc_find(&d, "status3") && desc_find(&d, "status2")->num == 6);
+	CU_ASSERT(dc_desc_find(&d, "status3") && dc_desc_find(&d, "status2")->num == 6);
 	f[n - 1] ^= 1;
 	CU_ASSERT(bms_driver_describe(DRV, f, n, &d) == -1);
 }
@@ -575,40 +541,33 @@ static void test_read_kind(void)
 
 /* ---- property test: random states through the simulator and the decode engine ---- */
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
-
 /* What the blocks carry exactly: cells in 0.1 V, 10 mA, 100 mV, 0.1 degC, SOC from the capacities.
  */
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(RN_MAX_CELLS));
+	s->cell_count = (uint8_t)(1 + dc_rnd(RN_MAX_CELLS));
 	int32_t sum = 0;
 	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(100 * (25 + rnd(18)));
+		s->cell_mv[i] = (uint16_t)(100 * (25 + dc_rnd(18)));
 		sum += s->cell_mv[i];
 	}
 	s->voltage_mv = sum;
-	s->current_ma = ((int32_t)rnd(60001) - 30000) * 10;
-	s->capacity_full_mah = (int32_t)(1 + rnd(2000000));
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah + 1);
+	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 10;
+	s->capacity_full_mah = (int32_t)(1 + dc_rnd(2000000));
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah + 1);
 	s->soc_cpct = (uint16_t)((int64_t)s->capacity_remain_mah * 10000 / s->capacity_full_mah);
-	s->cycles = rnd(65536);
-	s->temp_count = (uint8_t)rnd(BMS_MAX_TEMPS + 1);
+	s->cycles = dc_rnd(65536);
+	s->temp_count = (uint8_t)dc_rnd(BMS_MAX_TEMPS + 1);
 	for (unsigned i = 0; i < s->temp_count; i++)
-		s->temp_dc[i] = (int16_t)((int)rnd(1401) - 400);
-	s->charge_fet = rnd(2);
-	s->discharge_fet = rnd(2);
-	s->heating = rnd(2);
-	snprintf(s->model, sizeof(s->model), "RBT%uLFP%u-%c", 50 + rnd(300), 12 + 12 * rnd(4),
-		 'A' + (char)rnd(26));
-	snprintf(s->serial, sizeof(s->serial), "%08u", 20000000 + rnd(9999999));
-	snprintf(s->sw_version, sizeof(s->sw_version), "%04u", rnd(10000));
+		s->temp_dc[i] = (int16_t)((int)dc_rnd(1401) - 400);
+	s->charge_fet = dc_rnd(2);
+	s->discharge_fet = dc_rnd(2);
+	s->heating = dc_rnd(2);
+	snprintf(s->model, sizeof(s->model), "RBT%uLFP%u-%c", 50 + dc_rnd(300), 12 + 12 * dc_rnd(4),
+		 'A' + (char)dc_rnd(26));
+	snprintf(s->serial, sizeof(s->serial), "%08u", 20000000 + dc_rnd(9999999));
+	snprintf(s->sw_version, sizeof(s->sw_version), "%04u", dc_rnd(10000));
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_CAP_FULL | BMS_V_CAP_REMAIN |
 		   BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_FETS | BMS_V_HEATING |
 		   BMS_V_MODEL | BMS_V_SERIAL | BMS_V_SW_VERSION;
@@ -616,35 +575,9 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x52454e4f4759ull; /* "RENOGY": the same states every run */
-	unsigned checked = 0;
-	for (unsigned i = 0; i < 600; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		uint8_t addr = (uint8_t)(1 + rnd(RN_ADDR_MAX));
-		int r = dc_decode_roundtrip(DRV, addr, &truth, &got);
-		CU_ASSERT_FATAL(r == 0);
-		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.capacity_remain_mah == truth.capacity_remain_mah &&
-			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet &&
-			  got.heating == truth.heating && !strcmp(got.model, truth.model) &&
-			  !strcmp(got.serial, truth.serial) &&
-			  !strcmp(got.sw_version, truth.sw_version);
-		if (!ok)
-			fprintf(stderr,
-				"renogy property: state %u (%u cells) differs (valid %x/%x)\n", i,
-				truth.cell_count, got.valid, truth.valid);
-		CU_ASSERT(ok);
-		checked++;
-	}
-	CU_ASSERT(checked == 600);
+	/* "RENOGY": the same states every run */
+	CU_ASSERT(dc_check_property(DRV, 0x52454e4f4759ull, 600, 1, RN_ADDR_MAX, random_state) ==
+		  600);
 }
 
 int sb_register_tests(void)

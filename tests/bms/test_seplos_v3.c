@@ -25,25 +25,10 @@ extern const struct bms_driver bms_jbd_up16s;
 #define DRV (&bms_seplos_v3)
 #define FAMILY "seplos_v3"
 
-static const struct bms_desc_item *desc_find(const struct bms_frame_desc *d, const char *key)
-{
-	for (unsigned i = 0; i < d->n; i++)
-		if (!strcmp(d->items[i].key, key))
-			return &d->items[i];
-	return NULL;
-}
-
 /* ---- the key map: snapshot fields, else what describe() tells ---- */
 
 static uint8_t map_addr; /* frames of other units: skipped (the other pass checks them) */
 static bool map_system;  /* also the system blocks the poll never asks (READ pass) */
-
-static enum dc_map num(struct dc_value *ret, double v)
-{
-	ret->kind = VEC_NUM;
-	ret->num = v;
-	return DC_MAPPED;
-}
 
 static enum dc_map not_there(struct dc_value *ret, const char *why)
 {
@@ -66,13 +51,13 @@ static enum dc_map s3_map(const char *key, const struct bms_snapshot *s, const u
 	if (!strcmp(key, "block") || !strcmp(key, "meaning"))
 		return DC_SKIP;
 	if (!strcmp(key, "capacity_total_ah"))
-		return (s->valid & BMS_V_CAP_FULL) ? num(ret, s->capacity_full_mah / 1000.0)
+		return (s->valid & BMS_V_CAP_FULL) ? dc_num(ret, s->capacity_full_mah / 1000.0)
 						   : not_there(ret, "(no full capacity)");
 	if (!strcmp(key, "capacity_rated_ah"))
-		return (s->valid & BMS_V_CAP_DESIGN) ? num(ret, s->capacity_design_mah / 1000.0)
+		return (s->valid & BMS_V_CAP_DESIGN) ? dc_num(ret, s->capacity_design_mah / 1000.0)
 						     : not_there(ret, "(no design capacity)");
 	if (!strcmp(key, "power_temp_c"))
-		return (s->valid & BMS_V_MOSFET_TEMP) ? num(ret, s->mosfet_temp_dc / 10.0)
+		return (s->valid & BMS_V_MOSFET_TEMP) ? dc_num(ret, s->mosfet_temp_dc / 10.0)
 						      : not_there(ret, "(no MOSFET temperature)");
 	if (!strcmp(key, "cell_temps_c")) {
 		if (!(s->valid & BMS_V_TEMPS))
@@ -89,7 +74,7 @@ static enum dc_map s3_map(const char *key, const struct bms_snapshot *s, const u
 		for (unsigned i = 0; i < 4; i++) {
 			char k[BMS_DESC_KEY];
 			snprintf(k, sizeof(k), "unused_0x%04x_raw", 0x1114 + i);
-			const struct bms_desc_item *it = desc_find(&d, k);
+			const struct bms_desc_item *it = dc_desc_find(&d, k);
 			if (!it)
 				return not_there(ret, "(not described)");
 			ret->arr[ret->n++] = it->num;
@@ -101,7 +86,7 @@ static enum dc_map s3_map(const char *key, const struct bms_snapshot *s, const u
 	/* describe keys hold 23 characters: the vectors' longest is shortened */
 	if (!strcmp(key, "env_power_temp_event_bits"))
 		key = "env_temp_event_bits";
-	const struct bms_desc_item *it = desc_find(&d, key);
+	const struct bms_desc_item *it = dc_desc_find(&d, key);
 	if (!it)
 		return not_there(ret, "(not described)");
 	if (it->is_text) {
@@ -109,7 +94,7 @@ static enum dc_map s3_map(const char *key, const struct bms_snapshot *s, const u
 		snprintf(ret->str, sizeof(ret->str), "%s", it->text);
 		return DC_MAPPED;
 	}
-	return num(ret, it->num);
+	return dc_num(ret, it->num);
 }
 
 /* Every reply through the poll, at both addresses of the capture (1: the pack, 0: the master). */
@@ -257,7 +242,7 @@ static void test_requests(void)
 		CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.address == f[0]);
 		for (unsigned k = 0; k < v[i].nexpect; k++) {
 			const struct vec_expect *e = &v[i].expect[k];
-			const struct bms_desc_item *it = desc_find(&d, e->key);
+			const struct bms_desc_item *it = dc_desc_find(&d, e->key);
 			bool ok = it &&
 				  (e->kind == VEC_STR ? it->is_text && !strncmp(e->str, it->text, 3)
 						      : fabs(it->num - e->num) < 0.001);
@@ -284,13 +269,7 @@ static struct bms_snapshot sample_state(void)
 {
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
-	s.cell_count = 16;
-	int32_t sum = 0;
-	for (unsigned i = 0; i < 16; i++) {
-		s.cell_mv[i] = (uint16_t)(3300 + i);
-		sum += s.cell_mv[i];
-	}
-	s.voltage_mv = sum / 10 * 10;
+	dc_set_cells(&s, 16, 3300);
 	s.current_ma = -12340;
 	s.soc_cpct = 8710;
 	s.soh_cpct = 9700;
@@ -714,11 +693,11 @@ static void test_describe_other(void)
 	int m = sim_reply(3, &pic, &dev, st, rep, sizeof(rep));
 	CU_ASSERT_FATAL(m > 0 && bms_driver_describe(DRV, rep, (size_t)m, &d) == 0);
 	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == S3_PIC && d.address == 3);
-	const struct bms_desc_item *it = desc_find(&d, "system_state");
+	const struct bms_desc_item *it = dc_desc_find(&d, "system_state");
 	CU_ASSERT(it && it->is_text && !strcmp(it->text, "bit0 discharge"));
-	it = desc_find(&d, "fet_event_bits");
+	it = dc_desc_find(&d, "fet_event_bits");
 	CU_ASSERT(it && it->num == 0x0A); /* charge FET, heating */
-	it = desc_find(&d, "battery_state_bits");
+	it = dc_desc_find(&d, "battery_state_bits");
 	CU_ASSERT(it != NULL);
 	uint8_t odd[7] = {1, 0x04, 0x02, 0x12, 0x34, 0, 0};
 	put_u16le(odd + 5, bms_crc16_modbus(odd, 5));
@@ -728,13 +707,6 @@ static void test_describe_other(void)
 }
 
 /* ---- property test: random states through the simulator and the decode engine ---- */
-
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)((rng_state >> 33) % n);
-}
 
 static bool level_ok(unsigned a, uint8_t level)
 {
@@ -747,38 +719,28 @@ static bool level_ok(unsigned a, uint8_t level)
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + rnd(16));
-	int32_t sum = 0;
-	for (unsigned i = 0; i < s->cell_count; i++) {
-		s->cell_mv[i] = (uint16_t)(2500 + rnd(1151));
-		sum += s->cell_mv[i];
-	}
-	s->voltage_mv = sum / 10 * 10;
-	s->current_ma = ((int32_t)rnd(60001) - 30000) * 10;
-	s->soc_cpct = (uint16_t)(rnd(1001) * 10);
-	s->soh_cpct = (uint16_t)(rnd(1001) * 10);
-	s->capacity_full_mah = (int32_t)(1 + rnd(65535)) * 10;
-	s->capacity_remain_mah = (int32_t)rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
-	s->cycles = rnd(65536);
+	dc_random_cells(s, 16, 2500, 1151);
+	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 10;
+	s->soc_cpct = (uint16_t)(dc_rnd(1001) * 10);
+	s->soh_cpct = (uint16_t)(dc_rnd(1001) * 10);
+	s->capacity_full_mah = (int32_t)(1 + dc_rnd(65535)) * 10;
+	s->capacity_remain_mah = (int32_t)dc_rnd((uint32_t)s->capacity_full_mah / 10 + 1) * 10;
+	s->cycles = dc_rnd(65536);
 	s->temp_count = 4;
 	for (unsigned i = 0; i < 4; i++)
-		s->temp_dc[i] = (int16_t)((int)rnd(1001) - 300);
-	s->mosfet_temp_dc = (int16_t)((int)rnd(1001) - 300);
-	s->charge_fet = rnd(2);
-	s->discharge_fet = rnd(2);
-	s->heating = rnd(2);
+		s->temp_dc[i] = (int16_t)((int)dc_rnd(1001) - 300);
+	s->mosfet_temp_dc = (int16_t)((int)dc_rnd(1001) - 300);
+	s->charge_fet = dc_rnd(2);
+	s->discharge_fet = dc_rnd(2);
+	s->heating = dc_rnd(2);
 	uint32_t mask = s->cell_count >= 16 ? 0xFFFFu : (1u << s->cell_count) - 1;
-	s->balancing = rnd(1u << 16) & mask;
-	s->max_charge_ma = (int32_t)rnd(501) * 1000;
-	s->max_discharge_ma = (int32_t)rnd(501) * 1000;
-	for (unsigned a = 0; a < BMS_ALARM_COUNT; a++) {
-		uint8_t level = (uint8_t)(rnd(6) < 4 ? 0 : 1 + rnd(2));
-		if (level && level_ok(a, level))
-			s->alarm[a] = level;
-	}
-	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u", rnd(10), rnd(10));
-	snprintf(s->serial, sizeof(s->serial), "SP%02uB-%010u", rnd(100), rnd(1000000000));
-	snprintf(s->model, sizeof(s->model), "SG%02uS%03uA", s->cell_count, rnd(1000));
+	s->balancing = dc_rnd(1u << 16) & mask;
+	s->max_charge_ma = (int32_t)dc_rnd(501) * 1000;
+	s->max_discharge_ma = (int32_t)dc_rnd(501) * 1000;
+	dc_random_alarms(s, level_ok);
+	snprintf(s->sw_version, sizeof(s->sw_version), "%u.%u", dc_rnd(10), dc_rnd(10));
+	snprintf(s->serial, sizeof(s->serial), "SP%02uB-%010u", dc_rnd(100), dc_rnd(1000000000));
+	snprintf(s->model, sizeof(s->model), "SG%02uS%03uA", s->cell_count, dc_rnd(1000));
 	s->valid = BMS_V_VOLTAGE | BMS_V_CURRENT | BMS_V_SOC | BMS_V_SOH | BMS_V_CAP_FULL |
 		   BMS_V_CAP_REMAIN | BMS_V_CYCLES | BMS_V_CELLS | BMS_V_TEMPS | BMS_V_MOSFET_TEMP |
 		   BMS_V_FETS | BMS_V_HEATING | BMS_V_BALANCING | BMS_V_ALARMS |
@@ -788,38 +750,9 @@ static void random_state(struct bms_snapshot *s)
 
 static void test_property(void)
 {
-	rng_state = 0x5345504c4f5333ull; /* "SEPLOS3": the same states every run */
-	unsigned checked = 0;
-	for (unsigned i = 0; i < 500; i++) {
-		struct bms_snapshot truth, got;
-		random_state(&truth);
-		uint8_t addr = (uint8_t)rnd(S3_ADDR_MAX + 1);
-		CU_ASSERT_FATAL(dc_decode_roundtrip(DRV, addr, &truth, &got) == 0);
-		bool ok = got.valid == truth.valid && got.voltage_mv == truth.voltage_mv &&
-			  got.current_ma == truth.current_ma && got.soc_cpct == truth.soc_cpct &&
-			  got.soh_cpct == truth.soh_cpct &&
-			  got.capacity_full_mah == truth.capacity_full_mah &&
-			  got.capacity_remain_mah == truth.capacity_remain_mah &&
-			  got.cycles == truth.cycles && got.cell_count == truth.cell_count &&
-			  !memcmp(got.cell_mv, truth.cell_mv, sizeof(got.cell_mv)) &&
-			  got.temp_count == truth.temp_count &&
-			  !memcmp(got.temp_dc, truth.temp_dc, sizeof(got.temp_dc)) &&
-			  got.mosfet_temp_dc == truth.mosfet_temp_dc &&
-			  got.charge_fet == truth.charge_fet &&
-			  got.discharge_fet == truth.discharge_fet &&
-			  got.heating == truth.heating && got.balancing == truth.balancing &&
-			  !memcmp(got.alarm, truth.alarm, sizeof(got.alarm)) &&
-			  got.max_charge_ma == truth.max_charge_ma &&
-			  got.max_discharge_ma == truth.max_discharge_ma &&
-			  !strcmp(got.sw_version, truth.sw_version) &&
-			  !strcmp(got.serial, truth.serial) && !strcmp(got.model, truth.model);
-		if (!ok)
-			fprintf(stderr, "seplos_v3 property: state %u (%u cells) differs\n", i,
-				truth.cell_count);
-		CU_ASSERT(ok);
-		checked++;
-	}
-	CU_ASSERT(checked == 500);
+	/* "SEPLOS3": the same states every run */
+	CU_ASSERT(dc_check_property(DRV, 0x5345504c4f5333ull, 500, 0, S3_ADDR_MAX + 1,
+				    random_state) == 500);
 }
 
 int sb_register_tests(void)
