@@ -55,18 +55,9 @@ int bms_dr1363_init(const struct bms_dr1363_family *fam, void *state, uint8_t ad
 /* The command a request descriptor stands for; 0 = the cycle has no such step. */
 static uint8_t dr_cmd(const struct bms_request *req)
 {
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step == 0 ? DR_REALTIME : 0;
-	case BMS_REQ_POLL:
-		return req->step == 0 ? DR_REALTIME : req->step == 1 ? DR_MAKER : 0;
-	case BMS_REQ_READ:
-		return req->step == 0 && (req->reg == DR_REALTIME || req->reg == DR_MAKER)
-			       ? (uint8_t)req->reg
-			       : 0;
-	default:
-		return 0;
-	}
+	static const uint8_t poll[] = {DR_REALTIME, DR_MAKER};
+	uint8_t cmd = bms_pylon_step_cmd(req, DR_REALTIME, poll, sizeof(poll));
+	return cmd == DR_REALTIME || cmd == DR_MAKER ? cmd : 0;
 }
 
 int bms_dr1363_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
@@ -205,8 +196,13 @@ int bms_dr1363_parse(void *state, const struct bms_request *req, const uint8_t *
 	/* someone else's exchange: a request (a master pack's, our echo), another pack's reply */
 	if (!bms_pylon_is_reply(f.cid2) || f.adr != st->adr)
 		return BMS_FOREIGN;
+	/*
+	 * Another family's frame at our ADR (a VER 0x20/0x25 pack refusing our
+	 * VER, the other DR-1363 CID1) is no answer of ours: skipped as silence,
+	 * not a bad frame of our protocol that detection would ask again at once.
+	 */
 	if (f.ver != DR_VER || f.cid1 != fam->cid1)
-		return -EPROTO; /* another family: Pylontech/Seplos 0x20, the other CID1 */
+		return BMS_FOREIGN;
 	if (f.cid2 != 0)
 		return -EREMOTEIO;
 	uint8_t d[DR_MAX_INFO];

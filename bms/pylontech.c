@@ -80,6 +80,13 @@
 
 #define PYL_STATIC_EVERY 64 /* cycles between 0x93/0x51 attempts while missing */
 
+static const struct bms_pylon_family pyl_family = {
+	.ver = PYL_VER,
+	.cid1 = PYL_CID1,
+	.cid1_alt = PYL_CID1,
+	.max_frame = PYL_MAX_FRAME,
+};
+
 struct pyl_state {
 	uint8_t adr;
 };
@@ -96,16 +103,7 @@ static int pyl_init(void *state, uint8_t address)
 static uint8_t pyl_cmd(const struct bms_request *req)
 {
 	static const uint8_t poll[] = {PYL_ANALOG, PYL_ALARM, PYL_MANAGE, PYL_SERIAL, PYL_MAKER};
-	switch (req->kind) {
-	case BMS_REQ_PROBE:
-		return req->step == 0 ? PYL_ANALOG : 0;
-	case BMS_REQ_POLL:
-		return req->step < sizeof(poll) ? poll[req->step] : 0;
-	case BMS_REQ_READ:
-		return req->step == 0 ? (uint8_t)req->reg : 0;
-	default:
-		return 0;
-	}
+	return bms_pylon_step_cmd(req, PYL_ANALOG, poll, sizeof(poll));
 }
 
 static bool pyl_known(uint16_t cmd)
@@ -125,68 +123,40 @@ static int pyl_build_request(void *state, const struct bms_request *req, uint8_t
 	if (cmd == 0)
 		return 0;
 	/* 0x42/0x44/0x92/0x93 name the pack in INFO (its ADR); 0x51 carries none */
-	bool info = cmd != PYL_MAKER;
-	int n = bms_pylon_request(PYL_VER, st->adr, PYL_CID1, cmd, &st->adr, info ? 1 : 0, out,
-				  cap);
-	return n == -ENOBUFS ? -ENOSPC : n;
+	return bms_pylon_build(&pyl_family, st->adr, cmd, cmd != PYL_MAKER, out, cap);
 }
 
-/* The '~' check, bounded: a header announcing more than we ever take is garbage. */
 static int pyl_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 {
-	size_t n = 0;
-	int r = bms_pylon_check(NULL, p, avail, &n);
-	if ((r == 1 && n > PYL_MAX_FRAME) || (r == 0 && avail >= PYL_MAX_FRAME))
-		return -1;
-	if (r == 1)
-		*ret_len = n;
-	return r;
+	return bms_pylon_check_max(PYL_MAX_FRAME, p, avail, ret_len);
 }
 
+/* 0x42: the head the '~' families share (h.custom is P), then our tail. */
 struct pyl_analog {
-	uint8_t flag, adr, m, k, user;
-	uint16_t cells[BMS_MAX_CELLS];
-	int16_t temps[BMS_MAX_TEMPS + 1];
-	int16_t current;
-	uint16_t volt, cycles;
+	struct bms_pylon_tele h; /* h.current in 0.1 A, h.volt mV, h.remain mAh */
+	uint16_t cycles;
 	uint32_t remain, total;
 };
 
 static int analog_read(const uint8_t *d, size_t len, struct pyl_analog *a)
 {
 	struct breader r = br_init(d, len);
-	a->flag = br_u8(&r);
-	a->adr = br_u8(&r);
-	a->m = br_u8(&r);
-	if (r.err || a->m == 0 || a->m > BMS_MAX_CELLS)
+	/* K >= 2 there: every pack seen has the board sensor and four cell groups */
+	if (bms_pylon_tele_read(&r, PYL_TEMP_ZERO, &a->h) < 0 || a->h.n > BMS_MAX_TEMPS + 1)
 		return -EPROTO;
-	for (unsigned i = 0; i < a->m; i++)
-		a->cells[i] = br_u16be(&r);
-	a->k = br_u8(&r);
-	if (r.err || a->k < 1 || a->k > BMS_MAX_TEMPS + 1)
-		return -EPROTO;
-	for (unsigned i = 0; i < a->k; i++) {
-		int v = (int)br_u16be(&r) - PYL_TEMP_ZERO;
-		if (v > INT16_MAX)
-			return -EPROTO;
-		a->temps[i] = (int16_t)v;
-	}
-	a->current = br_s16be(&r);
-	a->volt = br_u16be(&r);
-	a->remain = br_u16be(&r);
-	a->user = br_u8(&r);
+	a->remain = a->h.remain;
 	a->total = br_u16be(&r);
 	a->cycles = br_u16be(&r);
 	if (r.err)
 		return -EPROTO;
-	if (a->user == PYL_USER_LONG) {
+	if (a->h.custom == PYL_USER_LONG) {
 		if (br_left(&r) != 6)
 			return -EPROTO;
 		a->remain = (uint32_t)br_u8(&r) << 16;
 		a->remain |= br_u16be(&r);
 		a->total = (uint32_t)br_u8(&r) << 16;
 		a->total |= br_u16be(&r);
-	} else if (a->user != PYL_USER_SHORT || br_left(&r) != 0) {
+	} else if (a->h.custom != PYL_USER_SHORT || br_left(&r) != 0) {
 		return -EPROTO;
 	}
 	return r.err ? -EPROTO : 0;
@@ -194,13 +164,14 @@ static int analog_read(const uint8_t *d, size_t len, struct pyl_analog *a)
 
 static void analog_apply(const struct pyl_analog *a, struct bms_snapshot *s)
 {
-	s->cell_count = a->m;
-	memcpy(s->cell_mv, a->cells, a->m * sizeof(a->cells[0]));
-	s->mosfet_temp_dc = a->temps[0];
-	s->temp_count = (uint8_t)(a->k - 1u);
-	memcpy(s->temp_dc, a->temps + 1, s->temp_count * sizeof(a->temps[0]));
-	s->current_ma = a->current * PYL_CUR_UNIT;
-	s->voltage_mv = a->volt;
+	const struct bms_pylon_tele *h = &a->h;
+	s->cell_count = h->m;
+	memcpy(s->cell_mv, h->cells, h->m * sizeof(h->cells[0]));
+	s->mosfet_temp_dc = h->temps[0];
+	s->temp_count = (uint8_t)(h->n - 1u);
+	memcpy(s->temp_dc, h->temps + 1, s->temp_count * sizeof(h->temps[0]));
+	s->current_ma = h->current * PYL_CUR_UNIT;
+	s->voltage_mv = h->volt;
 	s->capacity_remain_mah = (int32_t)a->remain;
 	s->capacity_full_mah = (int32_t)a->total;
 	s->cycles = a->cycles;
@@ -214,25 +185,16 @@ static void analog_apply(const struct pyl_analog *a, struct bms_snapshot *s)
 }
 
 struct pyl_alarm {
-	uint8_t flag, adr, m, k, nstatus;
-	const uint8_t *cell_codes, *temp_codes, *tail; /* tail: 3 codes, then the status bytes */
+	struct bms_pylon_codes h;
+	uint8_t nstatus;
+	const uint8_t *tail; /* 3 codes, then the status bytes */
 };
 
 static int alarm_read(const uint8_t *d, size_t len, struct pyl_alarm *a)
 {
 	struct breader r = br_init(d, len);
-	a->flag = br_u8(&r);
-	a->adr = br_u8(&r);
-	a->m = br_u8(&r);
-	if (r.err || a->m == 0 || a->m > BMS_MAX_CELLS || !br_has(&r, a->m))
+	if (bms_pylon_codes_read(&r, &a->h) < 0 || a->h.n < 1 || a->h.n > BMS_MAX_TEMPS + 1)
 		return -EPROTO;
-	a->cell_codes = d + r.pos;
-	br_skip(&r, a->m);
-	a->k = br_u8(&r);
-	if (r.err || a->k < 1 || a->k > BMS_MAX_TEMPS + 1 || !br_has(&r, a->k))
-		return -EPROTO;
-	a->temp_codes = d + r.pos;
-	br_skip(&r, a->k);
 	size_t left = br_left(&r);
 	if (r.err || left < 3 + PYL_STATUS_MIN || left > 3 + PYL_STATUS_MAX)
 		return -EPROTO;
@@ -255,10 +217,10 @@ static void raise_code(struct bms_snapshot *s, enum pyl_code_of of, uint8_t code
 static void alarm_apply(const struct pyl_alarm *a, struct bms_snapshot *s)
 {
 	memset(s->alarm, 0, sizeof(s->alarm));
-	for (unsigned i = 0; i < a->m; i++)
-		raise_code(s, PYL_OF_CELL, a->cell_codes[i]);
-	for (unsigned i = 0; i < a->k; i++)
-		raise_code(s, i == 0 ? PYL_OF_TEMP_BMS : PYL_OF_TEMP, a->temp_codes[i]);
+	for (unsigned i = 0; i < a->h.m; i++)
+		raise_code(s, PYL_OF_CELL, a->h.cell_codes[i]);
+	for (unsigned i = 0; i < a->h.n; i++)
+		raise_code(s, i == 0 ? PYL_OF_TEMP_BMS : PYL_OF_TEMP, a->h.temp_codes[i]);
 	raise_code(s, PYL_OF_CHARGE, a->tail[0]);
 	raise_code(s, PYL_OF_VOLTAGE, a->tail[1]);
 	raise_code(s, PYL_OF_DISCHARGE, a->tail[2]);
@@ -326,23 +288,23 @@ static int pyl_parse(void *state, const struct bms_request *req, const uint8_t *
 		     struct bms_snapshot *snap)
 {
 	struct pyl_state *st = state;
-	struct bms_pylon_frame f;
-	if (len > PYL_MAX_FRAME || bms_pylon_decode(NULL, frame, len, &f) < 0)
-		return -EBADMSG;
 	uint8_t cmd = pyl_cmd(req);
-	if (cmd == 0 || !pyl_known(cmd))
-		return -EPROTO;
-	/* someone else's exchange: a request (CID2 a command), another pack's reply */
-	if (!bms_pylon_is_reply(f.cid2) || f.adr != st->adr)
-		return BMS_FOREIGN;
-	if (f.ver != PYL_VER || f.cid1 != PYL_CID1)
-		return -EPROTO; /* another family (PACE 0x25, Daren 0x22) */
-	if (f.cid2 != 0)
-		return -EREMOTEIO;
 	uint8_t d[PYL_MAX_INFO];
-	int n = bms_pylon_info(&f, d, sizeof(d));
+	/*
+	 * Another family's frame (PACE 0x25 or Daren 0x22 refusing our VER at our
+	 * ADR) is no answer of ours: skipped as silence, not a bad frame of our
+	 * protocol that detection would ask again at once. Seplos v2 speaks our
+	 * VER and CID1: its replies are told apart by their layout (-EPROTO).
+	 */
+	struct bms_pylon_frame f;
+	if (len <= PYL_MAX_FRAME && bms_pylon_decode(NULL, frame, len, &f) == 0 &&
+	    !bms_pylon_is_family(&pyl_family, &f))
+		return BMS_FOREIGN;
+	/* another pack's exchange is BMS_FOREIGN too */
+	int n = bms_pylon_parse_reply(&pyl_family, st->adr, cmd != 0 && pyl_known(cmd), frame, len,
+				      d, sizeof(d));
 	if (n < 0)
-		return -EPROTO;
+		return n;
 	switch (cmd) {
 	case PYL_ANALOG: {
 		struct pyl_analog a;
@@ -376,21 +338,19 @@ static int pyl_parse(void *state, const struct bms_request *req, const uint8_t *
 
 static void desc_analog(const struct pyl_analog *a, struct bms_frame_desc *x)
 {
-	bms_desc_num(x, "info_flag", a->flag);
-	bms_desc_num(x, "command_value", a->adr);
-	bms_desc_num(x, "cell_count", a->m);
-	bms_desc_num(x, "temp_count", a->k);
-	bms_desc_num(x, "bms_temp_c", a->temps[0] / 10.0);
-	bms_desc_num(x, "user_defined", a->user);
+	bms_desc_num(x, "command_value", a->h.pack);
+	bms_desc_num(x, "cell_count", a->h.m);
+	bms_desc_num(x, "temp_count", a->h.n);
+	bms_desc_num(x, "bms_temp_c", a->h.temps[0] / 10.0);
+	bms_desc_num(x, "user_defined", a->h.custom);
 }
 
 static void desc_alarm(const struct pyl_alarm *a, struct bms_frame_desc *x)
 {
 	char key[BMS_DESC_KEY];
-	bms_desc_num(x, "info_flag", a->flag);
-	bms_desc_num(x, "command_value", a->adr);
-	bms_desc_num(x, "cell_count", a->m);
-	bms_desc_num(x, "temp_count", a->k);
+	bms_desc_num(x, "command_value", a->h.pack);
+	bms_desc_num(x, "cell_count", a->h.m);
+	bms_desc_num(x, "temp_count", a->h.n);
 	bms_desc_num(x, "charge_current_code", a->tail[0]);
 	bms_desc_num(x, "module_voltage_code", a->tail[1]);
 	bms_desc_num(x, "discharge_current_code", a->tail[2]);
@@ -398,23 +358,23 @@ static void desc_alarm(const struct pyl_alarm *a, struct bms_frame_desc *x)
 		snprintf(key, sizeof(key), "status%u", i + 1);
 		bms_desc_num(x, key, a->tail[3 + i]);
 	}
-	for (unsigned i = 0; i < a->k; i++) {
-		snprintf(key, sizeof(key), "temp%u_code", i + 1);
-		bms_desc_num(x, key, a->temp_codes[i]);
+	for (unsigned i = 0; i < a->h.n; i++) {
+		snprintf(key, sizeof(key), "temp%u_alarm_code", i + 1);
+		bms_desc_num(x, key, a->h.temp_codes[i]);
 	}
-	for (unsigned i = 0; i < a->m; i++) {
-		snprintf(key, sizeof(key), "cell%u_code", i + 1);
-		bms_desc_num(x, key, a->cell_codes[i]);
+	for (unsigned i = 0; i < a->h.m; i++) {
+		snprintf(key, sizeof(key), "cell%u_alarm_code", i + 1);
+		bms_desc_num(x, key, a->h.cell_codes[i]);
 	}
 }
 
 static void desc_manage(const struct pyl_manage *m, struct bms_frame_desc *x)
 {
 	bms_desc_num(x, "command_value", m->adr);
-	bms_desc_num(x, "charge_voltage_limit_v", m->charge_mv / 1000.0);
-	bms_desc_num(x, "discharge_voltage_limit_v", m->discharge_mv / 1000.0);
-	bms_desc_num(x, "charge_current_limit_a", m->charge_i / 10.0);
-	bms_desc_num(x, "discharge_current_limit_a", m->discharge_i / 10.0);
+	bms_desc_num(x, "charge_volt_limit_v", m->charge_mv / 1000.0);
+	bms_desc_num(x, "discharge_volt_limit_v", m->discharge_mv / 1000.0);
+	bms_desc_num(x, "charge_curr_limit_a", m->charge_i / 10.0);
+	bms_desc_num(x, "discharge_curr_limit_a", m->discharge_i / 10.0);
 	bms_desc_num(x, "status", m->status);
 	bms_desc_num(x, "charge_enable", (m->status >> 7) & 1u);
 	bms_desc_num(x, "discharge_enable", (m->status >> 6) & 1u);
@@ -439,22 +399,13 @@ static void desc_maker(const uint8_t *d, struct bms_frame_desc *x)
 int bms_pylontech_describe(const uint8_t *frame, size_t len, struct bms_frame_desc *x)
 {
 	struct bms_pylon_frame f;
-	if (len > PYL_MAX_FRAME || bms_pylon_decode(NULL, frame, len, &f) < 0)
-		return -1;
 	uint8_t d[PYL_MAX_INFO];
-	int n = bms_pylon_info(&f, d, sizeof(d));
-	if (n < 0)
+	int n;
+	int r = bms_pylon_describe_head(PYL_MAX_FRAME, frame, len, &f, d, sizeof(d), &n, x);
+	if (r < 0)
 		return -1;
-	if (!bms_pylon_is_reply(f.cid2)) {
-		char name[40];
-		snprintf(name, sizeof(name), "request 0x%02X", f.cid2);
-		bms_desc_init(x, BMS_DIR_REQUEST, f.cid2, f.adr, name);
-		bms_desc_num(x, "ver", f.ver);
-		bms_desc_num(x, "adr", f.adr);
-		bms_desc_num(x, "cid1", f.cid1);
-		bms_desc_num(x, "cid2", f.cid2);
-		if (n >= 1)
-			bms_desc_num(x, "command_value", d[0]);
+	if (r == 1) {
+		x->address = f.adr; /* our address is the ADR itself (the head counts from 1) */
 		return 0;
 	}
 	/* a reply: which command it answers is told by its layout */
@@ -464,7 +415,7 @@ int bms_pylontech_describe(const uint8_t *frame, size_t len, struct bms_frame_de
 	struct bms_snapshot s;
 	uint16_t cmd = 0;
 	const char *name = "reply";
-	if (f.ver != PYL_VER || f.cid1 != PYL_CID1) {
+	if (!bms_pylon_is_family(&pyl_family, &f)) {
 		name = "reply of another family";
 	} else if (f.cid2 != 0) {
 		name = "refusal";
@@ -484,11 +435,8 @@ int bms_pylontech_describe(const uint8_t *frame, size_t len, struct bms_frame_de
 		cmd = PYL_MAKER;
 		name = "0x51 manufacturer info";
 	}
-	bms_desc_init(x, BMS_DIR_REPLY, cmd, f.adr, name);
-	bms_desc_num(x, "ver", f.ver);
-	bms_desc_num(x, "adr", f.adr);
-	bms_desc_num(x, "cid2_return_code", f.cid2);
-	bms_desc_num(x, "info_length", (double)f.info_chars);
+	bms_pylon_describe_reply(&f, cmd, name, x);
+	x->address = f.adr;
 	if (cmd == PYL_ANALOG) {
 		desc_analog(&a, x);
 	} else if (cmd == PYL_ALARM) {
