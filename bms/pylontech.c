@@ -50,7 +50,9 @@
  * - Not Seplos v2 (also VER 0x20): a Seplos 0x42 reply has the custom
  *   number 10 and ten words after it, ours P = 2 or 4 and exactly the words
  *   P stands for; a reply that does not fit exactly is refused (-EPROTO).
- *   PACE (VER 0x25) and Daren (0x22) differ in VER.
+ *   PACE (VER 0x25) and Daren (0x22) differ in VER: such a frame at our
+ *   ADR (a pack refusing our VER) is BMS_FOREIGN, silence to us, so that
+ *   detection does not ask again at once as after a bad frame of ours.
  * - The INFO byte after INFOFLAG (the ADR asked for; the number of packs
  *   when asked for all with 0xFF, which we never do) is not checked: the
  *   header's ADR is the address.
