@@ -87,7 +87,6 @@ static const uint32_t daren_bauds[] = {9600, 19200, 0};
 static const struct bms_link daren_links[] = {
 	{.kind = BMS_LINK_SERIAL, .serial = {daren_bauds, BMS_8N1}},
 };
-static const uint8_t daren_addresses[] = {1, 0};
 
 const struct bms_driver bms_daren = {
 	.name = "daren",
@@ -96,21 +95,7 @@ const struct bms_driver bms_daren = {
 	.spec = "DR-1363 (YD/T 1363) 0x42/0x51; cpttinkering/daren-485; protocols.md 5, 5d",
 	.links = daren_links,
 	.nlinks = sizeof(daren_links) / sizeof(daren_links[0]),
-	.addresses = daren_addresses,
-	.address_min = DR_ADDR_MIN,
-	.address_max = DR_ADDR_MAX,
-	.response_timeout_ms = 1000,
-	/* RS485 with several packs: leave the line quiet between exchanges */
-	.inter_frame_gap_ms = 100,
-	.poll_interval_ms = 2000,
-	.max_frame = DR_MAX_FRAME,
-	.flags = BMS_F_ADDRESSED,
-	.alarms = DR_ALARMS,
-	.state_size = sizeof(struct bms_dr1363_state),
-	.steps = bms_dr1363_steps,
-	.nsteps = BMS_DR1363_NSTEPS,
+	BMS_DR1363_DRIVER_COMMON,
 	.init = daren_init,
-	.build_request = bms_dr1363_build_request,
 	.frame_check = daren_frame_check,
-	.parse = bms_dr1363_parse,
 };

@@ -42,6 +42,8 @@ const struct bms_step bms_dr1363_steps[BMS_DR1363_NSTEPS] = {
 	 .fills = BMS_V_MODEL | BMS_V_HW_VERSION | BMS_V_SW_VERSION},
 };
 
+const uint8_t bms_dr1363_addresses[] = {1, 0};
+
 int bms_dr1363_init(const struct bms_dr1363_family *fam, void *state, uint8_t address)
 {
 	struct bms_dr1363_state *st = state;

@@ -138,6 +138,21 @@ int bms_dr1363_parse(void *state, const struct bms_request *req, const uint8_t *
 		     struct bms_snapshot *snap);
 #define BMS_DR1363_NSTEPS 2
 extern const struct bms_step bms_dr1363_steps[BMS_DR1363_NSTEPS];
+extern const uint8_t bms_dr1363_addresses[]; /* ADR 1, the first DIP position */
+
+/*
+ * The struct bms_driver members both families share, written once: the
+ * addressing (DIP 1..15), RS485 timing (a quiet line between exchanges of
+ * several packs), the frame bound, alarms, state and the shared functions.
+ * Each driver adds its name, texts, links and its init/frame_check.
+ */
+#define BMS_DR1363_DRIVER_COMMON                                                                   \
+	.addresses = bms_dr1363_addresses, .address_min = DR_ADDR_MIN, .address_max = DR_ADDR_MAX, \
+	.response_timeout_ms = 1000, .inter_frame_gap_ms = 100, .poll_interval_ms = 2000,          \
+	.max_frame = DR_MAX_FRAME, .flags = BMS_F_ADDRESSED, .alarms = DR_ALARMS,                  \
+	.state_size = sizeof(struct bms_dr1363_state), .steps = bms_dr1363_steps,                  \
+	.nsteps = BMS_DR1363_NSTEPS, .build_request = bms_dr1363_build_request,                    \
+	.parse = bms_dr1363_parse
 
 /* The frame check of fam (its SOI, bounded by DR_MAX_FRAME). */
 int bms_dr1363_check(const struct bms_dr1363_family *fam, const uint8_t *p, size_t avail,

@@ -57,7 +57,6 @@ static const uint32_t ks_bauds[] = {9600, 0};
 static const struct bms_link ks_links[] = {
 	{.kind = BMS_LINK_SERIAL, .serial = {ks_bauds, BMS_8N1}},
 };
-static const uint8_t ks_addresses[] = {1, 0};
 
 const struct bms_driver bms_ks48100 = {
 	.name = "ks48100",
@@ -65,21 +64,7 @@ const struct bms_driver bms_ks48100 = {
 	.spec = "DR-1363 variant of ks48100.py (dbus-serialbattery) 0x42/0x51; protocols.md 5, 5d",
 	.links = ks_links,
 	.nlinks = sizeof(ks_links) / sizeof(ks_links[0]),
-	.addresses = ks_addresses,
-	.address_min = DR_ADDR_MIN,
-	.address_max = DR_ADDR_MAX,
-	.response_timeout_ms = 1000,
-	/* RS485 with several packs: leave the line quiet between exchanges */
-	.inter_frame_gap_ms = 100,
-	.poll_interval_ms = 2000,
-	.max_frame = DR_MAX_FRAME,
-	.flags = BMS_F_ADDRESSED,
-	.alarms = DR_ALARMS,
-	.state_size = sizeof(struct bms_dr1363_state),
-	.steps = bms_dr1363_steps,
-	.nsteps = BMS_DR1363_NSTEPS,
+	BMS_DR1363_DRIVER_COMMON,
 	.init = ks_init,
-	.build_request = bms_dr1363_build_request,
 	.frame_check = ks_frame_check,
-	.parse = bms_dr1363_parse,
 };
