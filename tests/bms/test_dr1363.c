@@ -55,16 +55,6 @@ static void test_vectors(void)
 	CU_ASSERT(dc_check_family_frames(&bms_ks48100) == 1);
 }
 
-static int parse_at(const struct bms_driver *drv, uint8_t address, const struct bms_request *rq,
-		    const uint8_t *f, size_t n, struct bms_snapshot *s)
-{
-	uint8_t st[64];
-	CU_ASSERT_FATAL(drv->state_size <= sizeof(st));
-	CU_ASSERT_FATAL(drv->init(st, address) == 0);
-	memset(s, 0, sizeof(*s));
-	return drv->parse(st, rq, f, n, s);
-}
-
 /*
  * cpttinkering's requests are ours byte for byte; KS48100's are ks48100.py's
  * rules: '>', CID1 0x42, 0x42 without INFO.
@@ -95,7 +85,7 @@ static void test_capture(void)
 	struct bms_snapshot s;
 	struct bms_request rq = {.kind = BMS_REQ_POLL, .step = 0, .cycle = 1};
 	size_t n = dc_vector_frame("daren", "response", 0, f, sizeof(f));
-	CU_ASSERT_FATAL(parse_at(&bms_daren, 1, &rq, f, n, &s) == 0);
+	CU_ASSERT_FATAL(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == 0);
 	CU_ASSERT(s.soc_cpct == 6700 && s.voltage_mv == 53120 && s.soh_cpct == 8000);
 	CU_ASSERT(s.capacity_full_mah == 80000 && s.capacity_remain_mah == 53600);
 	CU_ASSERT(s.cell_count == 16 && s.cell_mv[2] == 3291 && s.temp_count == 4);
@@ -106,26 +96,23 @@ static void test_capture(void)
 	 * The same frame is not a KS48100's (CID1 0x4A), the constructed KS one not a
 	 * Daren's: another family's frame is skipped as someone else's, not a bad one
 	 */
-	CU_ASSERT(parse_at(&bms_ks48100, 1, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_ks48100, 1, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
 	n = dc_vector_frame("ks48100", "response", 0, f, sizeof(f));
-	CU_ASSERT(parse_at(&bms_daren, 1, &rq, f, n, &s) == -EBADMSG && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == -EBADMSG && s.valid == 0);
 	/* a KS48100 reply that starts with '~' is taken as well (no capture says which) */
 	f[0] = '~';
-	CU_ASSERT(parse_at(&bms_ks48100, 1, &rq, f, n, &s) == 0 && s.soc_cpct == 6700);
-	CU_ASSERT(parse_at(&bms_daren, 1, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_ks48100, 1, &rq, f, n, &s) == 0 && s.soc_cpct == 6700);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
 	/* a VER 0x20 pack at our ADR refusing our VER (RTN 0x01): silence to us */
 	int k = bms_pylon_request(0x20, 1, 0x46, 0x01, NULL, 0, f, sizeof(f));
-	CU_ASSERT(parse_at(&bms_daren, 1, &rq, f, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
 }
 
 static struct bms_snapshot sample_state(void)
 {
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
-	s.cell_count = 16;
-	for (unsigned i = 0; i < 16; i++)
-		s.cell_mv[i] = (uint16_t)(3310 + i);
-	s.voltage_mv = 53080;
+	dc_set_cells(&s, 16, 3310);
 	s.current_ma = -8760;
 	s.soc_cpct = 7123;
 	s.soh_cpct = 9900;
@@ -184,24 +171,22 @@ static void test_bus(void)
 {
 	for (unsigned i = 0; i < NDRV; i++) {
 		const struct bms_driver *drv = drivers[i];
-		struct bms_snapshot dev = sample_state(), s;
+		struct bms_snapshot dev = sample_state();
 		uint8_t st[64], req[64], rep[512];
 		struct bms_request rq = {.kind = BMS_REQ_POLL, .step = 0, .cycle = 1};
 		CU_ASSERT_FATAL(drv->init(st, 3) == 0);
 		int n = drv->build_request(st, &rq, req, sizeof(req));
 		CU_ASSERT_FATAL(n > 0);
-		CU_ASSERT(bms_sim_respond(drv, &dev, 2, req, (size_t)n, rep, sizeof(rep)) == 0);
-		CU_ASSERT(bms_sim_respond(drv, &dev, 4, req, (size_t)n, rep, sizeof(rep)) == 0);
-		int m = bms_sim_respond(drv, &dev, 3, req, (size_t)n, rep, sizeof(rep));
-		CU_ASSERT_FATAL(m > 0);
-		CU_ASSERT(parse_at(drv, 3, &rq, rep, (size_t)m, &s) == 0 && s.cell_count == 16);
-		CU_ASSERT(parse_at(drv, 2, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
-		CU_ASSERT(parse_at(drv, 3, &rq, req, (size_t)n, &s) == BMS_FOREIGN && s.valid == 0);
+		/* answered by pack 3 alone, foreign to packs 2 and 4, our echo foreign */
+		dc_check_neighbours(drv, 3, &dev, &rq, req, (size_t)n);
+		struct bms_snapshot s;
+		int m;
 		/* a refusal (RTN 0x04) from our pack, with the family's SOI */
 		uint8_t cid1 = i == 0 ? 0x4A : 0x42;
 		int k = bms_pylon_request(DR_VER, 3, cid1, 0x04, NULL, 0, rep, sizeof(rep));
 		rep[0] = req[0];
-		CU_ASSERT(parse_at(drv, 3, &rq, rep, (size_t)k, &s) == -EREMOTEIO && s.valid == 0);
+		CU_ASSERT(dc_parse_at(drv, 3, &rq, rep, (size_t)k, &s) == -EREMOTEIO &&
+			  s.valid == 0);
 		/* the simulator: another VER RTN 0x01, an unknown command RTN 0x04 */
 		k = bms_pylon_request(0x20, 3, cid1, DR_REALTIME, NULL, 0, req, sizeof(req));
 		req[0] = rep[0];
@@ -224,27 +209,27 @@ static void test_layouts(void)
 	struct bms_request rt = {.kind = BMS_REQ_POLL, .step = 0, .cycle = 1};
 	struct bms_request maker = {.kind = BMS_REQ_POLL, .step = 1, .cycle = 1};
 	size_t n = dc_vector_frame("daren", "response", 0, f, sizeof(f));
-	CU_ASSERT(parse_at(&bms_daren, 1, &maker, f, n, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &maker, f, n, &s) == -EPROTO && s.valid == 0);
 	struct bms_pylon_frame pf;
 	CU_ASSERT_FATAL(bms_pylon_decode(NULL, f, n, &pf) == 0);
 	int in = bms_pylon_info(&pf, d, sizeof(d));
 	CU_ASSERT_FATAL(in == 99);
 	/* one byte short and one long: the counts no longer match */
 	int k = bms_pylon_request(DR_VER, 1, 0x4A, 0, d, (size_t)in - 1, f, sizeof(f));
-	CU_ASSERT(parse_at(&bms_daren, 1, &rt, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rt, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	k = bms_pylon_request(DR_VER, 1, 0x4A, 0, d, (size_t)in + 2, f, sizeof(f));
-	CU_ASSERT(parse_at(&bms_daren, 1, &rt, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rt, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* SOC above 100 %, SOH above 100 % */
 	put_u16be(d + 1, 10001);
 	k = bms_pylon_request(DR_VER, 1, 0x4A, 0, d, (size_t)in, f, sizeof(f));
-	CU_ASSERT(parse_at(&bms_daren, 1, &rt, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rt, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	put_u16be(d + 1, 6700);
 	put_u16be(d + 57, 101); /* SOH */
 	k = bms_pylon_request(DR_VER, 1, 0x4A, 0, d, (size_t)in, f, sizeof(f));
-	CU_ASSERT(parse_at(&bms_daren, 1, &rt, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rt, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* the maker reply must be 33..40 bytes */
 	k = bms_pylon_request(DR_VER, 1, 0x4A, 0, d, DR_MAKER_MIN - 1, f, sizeof(f));
-	CU_ASSERT(parse_at(&bms_daren, 1, &maker, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &maker, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* a header announcing more than any reply: garbage, not a wait */
 	size_t flen;
 	uint8_t longbuf[DR_MAX_FRAME + 8];
@@ -320,10 +305,7 @@ static bool level_ok(unsigned a, uint8_t level)
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + dc_rnd(32));
-	for (unsigned i = 0; i < s->cell_count; i++)
-		s->cell_mv[i] = (uint16_t)(2500 + dc_rnd(1101));
-	s->voltage_mv = (int32_t)dc_rnd(65536) * 10;
+	dc_random_cells(s, 32, 2500, 1101);
 	s->current_ma = ((int32_t)dc_rnd(60001) - 30000) * 10;
 	s->soc_cpct = (uint16_t)dc_rnd(10001);
 	s->soh_cpct = (uint16_t)(dc_rnd(101) * 100);

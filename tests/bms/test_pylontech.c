@@ -69,16 +69,6 @@ static void test_requests(void)
 	CU_ASSERT(dc_check_requests(DRV, 2) == 4);
 }
 
-static int parse_at(uint8_t address, const struct bms_request *rq, const uint8_t *f, size_t n,
-		    struct bms_snapshot *s)
-{
-	uint8_t st[64];
-	CU_ASSERT_FATAL(DRV->state_size <= sizeof(st));
-	CU_ASSERT_FATAL(DRV->init(st, address) == 0);
-	memset(s, 0, sizeof(*s));
-	return DRV->parse(st, rq, f, n, s);
-}
-
 /* The captures' meaning, beyond the keys: 24-bit capacities, the 0x92 limits and permissions. */
 static void test_captures(void)
 {
@@ -88,25 +78,25 @@ static void test_captures(void)
 	struct bms_request manage = {.kind = BMS_REQ_POLL, .step = 2, .cycle = 1};
 	/* the UP2500: P = 4, the 16-bit fields 0xFFFF, 24-bit capacities after the cycles */
 	size_t n = dc_vector_frame(FAMILY, "response", 8, f, sizeof(f));
-	CU_ASSERT_FATAL(parse_at(2, &analog, f, n, &s) == 0);
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 2, &analog, f, n, &s) == 0);
 	CU_ASSERT(s.capacity_remain_mah == 95460 && s.capacity_full_mah == 111000);
 	CU_ASSERT(s.soc_cpct == 8600 && s.current_ma == -600 && s.voltage_mv == 26638);
 	CU_ASSERT(s.cell_count == 8 && s.temp_count == 4 && s.mosfet_temp_dc == 210);
 	CU_ASSERT(!(s.valid & (BMS_V_ALARMS | BMS_V_FETS)));
 	/* US2000: SOC 6415/50000 rounds down to 12.83 % */
 	n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
-	CU_ASSERT_FATAL(parse_at(2, &analog, f, n, &s) == 0);
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 2, &analog, f, n, &s) == 0);
 	CU_ASSERT(s.soc_cpct == 1283);
 	/* 0x92: 55.5 A both ways, both allowed */
 	n = dc_vector_frame(FAMILY, "response", 9, f, sizeof(f));
-	CU_ASSERT_FATAL(parse_at(2, &manage, f, n, &s) == 0);
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 2, &manage, f, n, &s) == 0);
 	CU_ASSERT(s.max_charge_ma == 55500 && s.max_discharge_ma == 55500);
 	CU_ASSERT(s.charge_fet && s.discharge_fet);
 	CU_ASSERT(s.valid == (BMS_V_MAX_CHARGE_I | BMS_V_MAX_DISCHARGE_I | BMS_V_FETS));
 	/* the quiet 0x44: every alarm 0 (status 2 = 0x0E says nothing we map) */
 	struct bms_request alarm = {.kind = BMS_REQ_POLL, .step = 1, .cycle = 1};
 	n = dc_vector_frame(FAMILY, "response", 2, f, sizeof(f));
-	CU_ASSERT_FATAL(parse_at(2, &alarm, f, n, &s) == 0);
+	CU_ASSERT_FATAL(dc_parse_at(DRV, 2, &alarm, f, n, &s) == 0);
 	uint8_t none[BMS_ALARM_COUNT] = {0};
 	CU_ASSERT(s.valid == BMS_V_ALARMS && !memcmp(s.alarm, none, sizeof(none)));
 }
@@ -115,10 +105,7 @@ static struct bms_snapshot sample_state(void)
 {
 	struct bms_snapshot s;
 	memset(&s, 0, sizeof(s));
-	s.cell_count = 15;
-	for (unsigned i = 0; i < 15; i++)
-		s.cell_mv[i] = (uint16_t)(3290 + i);
-	s.voltage_mv = 49455;
+	dc_set_cells(&s, 15, 3290);
 	s.current_ma = -12300;
 	s.capacity_remain_mah = 30000;
 	s.capacity_full_mah = 50000;
@@ -183,16 +170,11 @@ static void test_bus(void)
 	int n = DRV->build_request(st, &rq, req, sizeof(req));
 	CU_ASSERT_FATAL(n == 20);
 	CU_ASSERT(memcmp(req, "~20034642E00203FD31\r", 20) == 0); /* martiby's second pack */
-	CU_ASSERT(bms_sim_respond(DRV, &dev, 2, req, (size_t)n, rep, sizeof(rep)) == 0);
-	CU_ASSERT(bms_sim_respond(DRV, &dev, 4, req, (size_t)n, rep, sizeof(rep)) == 0);
-	int m = bms_sim_respond(DRV, &dev, 3, req, (size_t)n, rep, sizeof(rep));
-	CU_ASSERT_FATAL(m > 0);
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)m, &s) == 0 && s.cell_count == 15);
-	CU_ASSERT(parse_at(2, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
-	CU_ASSERT(parse_at(4, &rq, rep, (size_t)m, &s) == BMS_FOREIGN && s.valid == 0);
-	CU_ASSERT(parse_at(3, &rq, req, (size_t)n, &s) == BMS_FOREIGN && s.valid == 0);
+	/* answered by pack 3 alone, foreign to the drivers of packs 2 and 4, our echo foreign */
+	dc_check_neighbours(DRV, 3, &dev, &rq, req, (size_t)n);
+	int m;
 	int k = bms_pylon_request(PYL_VER, 3, PYL_CID1, 0x90, NULL, 0, rep, sizeof(rep));
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)k, &s) == -EREMOTEIO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == -EREMOTEIO && s.valid == 0);
 	/* the simulator: an unknown command RTN 0x04, another VER RTN 0x01 */
 	k = bms_pylon_request(PYL_VER, 3, PYL_CID1, 0x47, NULL, 0, req, sizeof(req));
 	m = bms_sim_respond(DRV, &dev, 3, req, (size_t)k, rep, sizeof(rep));
@@ -204,9 +186,9 @@ static void test_bus(void)
 	/* a PACE or Daren pack at our ADR refusing our VER (RTN 0x01): silence to us, not
 	 * a bad frame detection would ask again; Seplos v2 (our VER) by its layout */
 	k = bms_pylon_request(0x25, 3, PYL_CID1, 0x01, NULL, 0, rep, sizeof(rep));
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
 	k = bms_pylon_request(0x22, 3, 0x4A, 0x01, NULL, 0, rep, sizeof(rep));
-	CU_ASSERT(parse_at(3, &rq, rep, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
 	CU_ASSERT(DRV->init(st, 0) == -EINVAL);
 	CU_ASSERT(DRV->init(st, PYL_ADDR_MAX + 1) == -EINVAL);
 	CU_ASSERT(DRV->init(st, PYL_ADDR_MAX) == 0);
@@ -221,7 +203,7 @@ static void test_layouts(void)
 	size_t n = dc_vector_frame(FAMILY, "response", 0, f, sizeof(f));
 	for (unsigned step = 1; step < 5; step++) {
 		struct bms_request other = {.kind = BMS_REQ_POLL, .step = step, .cycle = 1};
-		CU_ASSERT(parse_at(2, &other, f, n, &s) == -EPROTO && s.valid == 0);
+		CU_ASSERT(dc_parse_at(DRV, 2, &other, f, n, &s) == -EPROTO && s.valid == 0);
 	}
 	struct bms_pylon_frame pf;
 	CU_ASSERT_FATAL(bms_pylon_decode(NULL, f, n, &pf) == 0);
@@ -230,17 +212,17 @@ static void test_layouts(void)
 	/* P = 10 (Seplos v2's custom number) */
 	d[50] = 10;
 	int k = bms_pylon_request(PYL_VER, 2, PYL_CID1, 0, d, (size_t)in, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &analog, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &analog, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* P = 4 without the 24-bit capacities */
 	d[50] = PYL_USER_LONG;
 	k = bms_pylon_request(PYL_VER, 2, PYL_CID1, 0, d, (size_t)in, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &analog, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &analog, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* one byte short, one byte long */
 	d[50] = PYL_USER_SHORT;
 	k = bms_pylon_request(PYL_VER, 2, PYL_CID1, 0, d, (size_t)in - 1, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &analog, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &analog, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	k = bms_pylon_request(PYL_VER, 2, PYL_CID1, 0, d, (size_t)in + 1, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &analog, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &analog, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* 0x92 with the limits the wrong way round */
 	struct bms_request manage = {.kind = BMS_REQ_POLL, .step = 2, .cycle = 1};
 	n = dc_vector_frame(FAMILY, "response", 9, f, sizeof(f));
@@ -249,7 +231,7 @@ static void test_layouts(void)
 	CU_ASSERT_FATAL(in == PYL_MANAGE_INFO);
 	put_u16be(d + 7, 555);
 	k = bms_pylon_request(PYL_VER, 2, PYL_CID1, 0, d, (size_t)in, f, sizeof(f));
-	CU_ASSERT(parse_at(2, &manage, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(DRV, 2, &manage, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* a header announcing more than any Pylontech reply: garbage, not a wait */
 	size_t flen;
 	uint8_t longbuf[PYL_MAX_FRAME + 8];
@@ -319,10 +301,8 @@ static bool level_ok(unsigned a, uint8_t level)
 static void random_state(struct bms_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->cell_count = (uint8_t)(1 + dc_rnd(32));
-	for (unsigned i = 0; i < s->cell_count; i++)
-		s->cell_mv[i] = (uint16_t)(2500 + dc_rnd(1101));
-	s->voltage_mv = (int32_t)dc_rnd(65536);
+	dc_random_cells(s, 32, 2500, 1101);
+	s->voltage_mv = (int32_t)dc_rnd(65536); /* mV in 16 bits: 32 cells' sum would not fit */
 	s->current_ma = ((int32_t)dc_rnd(20001) - 10000) * PYL_CUR_UNIT;
 	/* either 16-bit capacities or the 24-bit ones of a pack above 65 Ah */
 	uint32_t top = dc_rnd(2) ? 65535 : 400000;
