@@ -4,6 +4,13 @@
  * frame (pylontech, daren, ks48100 against pace, seplos_v2 and each other):
  * a well-formed frame of a sibling family must never be taken. Each function
  * makes its CUnit assertions itself (as driver_checks.h).
+ *
+ * Not driver_checks' dc_check_refuses_captures/_sim: those put the driver
+ * and the sibling's simulator at the same address number, and these
+ * families number differently (PACE and Seplos v2: ADR + 1; Pylontech, Daren,
+ * KS48100: the ADR), so the wire ADRs would never meet; and they require every
+ * step to refuse, while Seplos v2 and Pylontech share the 0x51 layout of a
+ * static identity step (what detection asks first, the data steps, decides).
  */
 #ifndef SB_TESTS_ASCII_CHECKS_H
 #define SB_TESTS_ASCII_CHECKS_H
