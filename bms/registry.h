@@ -20,6 +20,9 @@
 	X(daly)                                                                                    \
 	X(jbd_up16s)                                                                               \
 	X(pace)                                                                                    \
+	X(pylontech)                                                                               \
+	X(daren)                                                                                   \
+	X(ks48100)                                                                                 \
 	X(seplos_v2)                                                                               \
 	X(seplos_v3)                                                                               \
 	X(ant_2021)                                                                                \

@@ -400,6 +400,8 @@ static const struct {
 	{"EG4_Lifepower", "eg4_lifepower"},
 	{"Renogy", "renogy"},
 	{"EG4_LL", "eg4_ll"},
+	{"Daren485", "daren"},
+	{"KS48100", "ks48100"},
 	{"Felicity", "felicity"},
 	{"HeltecModbus", "heltec"},
 	{"Ecs", "ecs"},

@@ -25,7 +25,7 @@ import sys
 # (EIB 0x2100), which decode refuses without values, and system blocks of the master
 # (EIA/EIC) it never polls; test_seplos_v3's read pass checks those through describe.
 FAMILIES = ["jk", "jkpb", "jbd", "jbd_up16s", "daly", "renogy", "eg4_lifepower", "ant_legacy",
-            "ant_2021", "pace", "seplos_v2", "eg4_ll"]
+            "ant_2021", "pace", "seplos_v2", "eg4_ll", "pylontech", "daren", "ks48100"]
 TOL = 0.001
 LINE = re.compile(r"^@(\d+) (\S+) (0x[0-9a-fA-F]+) (.*?): (\{.*\})$")
 # a reply of another unit on the same bus: decoded in a run of its own (--address)
