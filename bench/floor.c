@@ -224,6 +224,33 @@ static int exchange(struct link *l, void *state, struct bms_request *req, const 
 	}
 }
 
+/* One poll cycle: every request due, each with its reply. 0 when all parsed. */
+__attribute__((noinline)) static int floor_cycle(struct link *l, void *state,
+						 struct bms_held *held, struct bms_snapshot *snap)
+{
+	uint8_t out[512];
+	memset(snap, 0, sizeof(*snap));
+	struct bms_request req = {.kind = BMS_REQ_POLL, .cycle = bms_held_next_cycle(held)};
+	int r = 0, prev = -1;
+	for (req.step = 0; r == 0; req.step++) {
+		if (!bms_step_due(drv, req.step, held))
+			continue;
+		int n = drv->build_request(state, &req, out, sizeof(out));
+		if (n <= 0)
+			break;
+		if (prev >= 0)
+			l->more[prev] = true;
+		prev = req.step < MAX_STEPS ? (int)req.step : MAX_STEPS - 1;
+		l->more[prev] = false;
+		r = exchange(l, state, &req, out, (size_t)n, snap);
+		if (r == 0)
+			bms_held_keep(drv, req.step, held, snap);
+		else
+			tcflush(l->fd, TCIFLUSH); /* unclean: start the next one clean */
+	}
+	return r;
+}
+
 static void *run(void *arg)
 {
 	struct link *l = arg;
@@ -243,8 +270,10 @@ static void *run(void *arg)
 		drv->init(state, address);
 	struct bms_held held;
 	bms_held_reset(&held);
-	uint8_t out[512];
 	struct bms_snapshot snap;
+	/* one cycle first, not counted: lengths and latency are learned, as the
+	 * daemon learns them during detection */
+	floor_cycle(l, state, &held, &snap);
 	struct timespec c0;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	struct rusage u0, u1;
@@ -255,25 +284,7 @@ static void *run(void *arg)
 		if (interval_ms)
 			sleep_until_us(next);
 		next += (int64_t)interval_ms * 1000;
-		memset(&snap, 0, sizeof(snap));
-		struct bms_request req = {.kind = BMS_REQ_POLL, .cycle = bms_held_next_cycle(&held)};
-		int r = 0, prev = -1;
-		for (req.step = 0; r == 0; req.step++) {
-			if (!bms_step_due(drv, req.step, &held))
-				continue;
-			int n = drv->build_request(state, &req, out, sizeof(out));
-			if (n <= 0)
-				break;
-			if (prev >= 0)
-				l->more[prev] = true;
-			prev = req.step < MAX_STEPS ? (int)req.step : MAX_STEPS - 1;
-			l->more[prev] = false;
-			r = exchange(l, state, &req, out, (size_t)n, &snap);
-			if (r == 0)
-				bms_held_keep(drv, req.step, &held, &snap);
-			else
-				tcflush(l->fd, TCIFLUSH); /* unclean: start the next one clean */
-		}
+		int r = floor_cycle(l, state, &held, &snap);
 		l->cycles++;
 		if (r == 0)
 			l->ok++;

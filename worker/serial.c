@@ -461,6 +461,7 @@ static void serial_reply_done(struct worker_transport *t, size_t used)
 			lat = -wire;
 		s->lat_ms = (int)lat;
 		s->streak = 0;
+		t->stats.latency_learned++;
 	} else if (++s->streak >= LAT_DECAY) {
 		s->streak = 0;
 		s->lat_ms--;
