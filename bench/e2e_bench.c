@@ -162,7 +162,7 @@ static long proc_status_kb(pid_t pid, const char *key)
 struct task {
 	int tid;
 	char name[32];
-	long long cpu_ns, wakes;
+	long long cpu_ns, wakes, vol; /* wakes: voluntary + involuntary switches */
 };
 
 /* Every thread of pid: name, CPU (schedstat) and context switches (status). */
@@ -200,9 +200,12 @@ static int tasks_read(pid_t pid, struct task *t, int max)
 		fp = fopen(f, "re");
 		while (fp && fgets(line, sizeof(line), fp)) {
 			long long v;
-			if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1 ||
-			    sscanf(line, "nonvoluntary_ctxt_switches: %lld", &v) == 1)
+			if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1) {
 				k->wakes += v;
+				k->vol = v;
+			} else if (sscanf(line, "nonvoluntary_ctxt_switches: %lld", &v) == 1) {
+				k->wakes += v;
+			}
 		}
 		if (fp)
 			fclose(fp);
@@ -230,7 +233,7 @@ static double tasks_report(const char *who, const struct task *a, int na, const 
 			continue;
 		snprintf(seen[ns++], sizeof(seen[0]), "%s", b[i].name);
 		int threads = 0;
-		double cpu = 0, wakes = 0;
+		double cpu = 0, wakes = 0, vol = 0;
 		for (int j = 0; j < nb; j++) {
 			if (strcmp(b[j].name, b[i].name) != 0)
 				continue;
@@ -239,14 +242,16 @@ static double tasks_report(const char *who, const struct task *a, int na, const 
 					threads++;
 					cpu += (double)(b[j].cpu_ns - a[k].cpu_ns) / 1e3;
 					wakes += (double)(b[j].wakes - a[k].wakes);
+					vol += (double)(b[j].vol - a[k].vol);
 				}
 		}
 		if (!threads)
 			continue;
 		total += cpu;
 		printf("%-6s thread %-14s x%-2d CPU %8.1f us/cycle, %6.2f wake-ups/cycle per "
-		       "thread\n",
-		       who, b[i].name, threads, cpu / cycles / threads, wakes / cycles / threads);
+		       "thread (%.2f voluntary)\n",
+		       who, b[i].name, threads, cpu / cycles / threads, wakes / cycles / threads,
+		       vol / cycles / threads);
 	}
 	double per = total / cycles / n;
 	printf("%-6s total                   CPU %8.1f us/s = %.1f us per battery-cycle\n", who,

@@ -50,7 +50,7 @@ struct link {
 	int fd;
 	unsigned ok, cycles;
 	double cpu_us;
-	long wakes;
+	long wakes, vol;
 	uint16_t len[MAX_STEPS];  /* learned reply length per step (0 = unknown) */
 	bool more[MAX_STEPS];     /* another request followed this step last cycle */
 	long lat_us;              /* learned: reply end minus its computed wire end */
@@ -295,7 +295,8 @@ static void *run(void *arg)
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	getrusage(RUSAGE_THREAD, &u1);
 	l->cpu_us = (double)(c1.tv_sec - c0.tv_sec) * 1e6 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e3;
-	l->wakes = (u1.ru_nvcsw - u0.ru_nvcsw) + (u1.ru_nivcsw - u0.ru_nivcsw);
+	l->vol = u1.ru_nvcsw - u0.ru_nvcsw;
+	l->wakes = l->vol + (u1.ru_nivcsw - u0.ru_nivcsw);
 	free(state);
 	if (conn) {
 		dbus_connection_close(conn);
@@ -378,8 +379,10 @@ int main(int argc, char **argv)
 		pthread_join(links[i].thread, NULL);
 		struct link *l = &links[i];
 		unsigned cy = l->cycles ? l->cycles : 1;
-		printf("floor %s: %u/%u cycles ok, CPU %.1f us/cycle, %.2f wake-ups/cycle\n",
-		       drv->name, l->ok, l->cycles, l->cpu_us / cy, (double)l->wakes / cy);
+		printf("floor %s: %u/%u cycles ok, CPU %.1f us/cycle, %.2f wake-ups/cycle (%.2f "
+		       "voluntary)\n",
+		       drv->name, l->ok, l->cycles, l->cpu_us / cy, (double)l->wakes / cy,
+		       (double)l->vol / cy);
 		close(l->fd);
 	}
 	return 0;

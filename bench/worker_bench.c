@@ -89,7 +89,8 @@ int main(int argc, char **argv)
 	ok = measured_cycles(l, drv, state, &held, &snap, &c, cycles, &cpu);
 	getrusage(RUSAGE_THREAD, &u1);
 	struct worker_transport_stats s1 = l->t->stats;
-	double wakes = (double)((u1.ru_nvcsw - u0.ru_nvcsw) + (u1.ru_nivcsw - u0.ru_nivcsw));
+	double vol = (double)(u1.ru_nvcsw - u0.ru_nvcsw);
+	double wakes = vol + (double)(u1.ru_nivcsw - u0.ru_nivcsw);
 	unsigned steps = 0;
 	/* the requests of a steady-state cycle: static steps already held are skipped */
 	struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = held.cycle};
@@ -130,9 +131,10 @@ int main(int argc, char **argv)
 	store_free(st);
 	double n = cycles ? cycles : 1;
 	printf("%s: %u/%u cycles ok, %u steps/cycle, CPU %.1f us/cycle (%.1f us/step), "
-	       "%.2f wake-ups/cycle (sleeps %.2f, polls %.2f, reads %.2f, short %.2f, "
-	       "flushes %.2f), worker RSS +%ld KiB\n",
+	       "%.2f wake-ups/cycle (%.2f voluntary; sleeps %.2f, polls %.2f, reads %.2f, "
+	       "short %.2f, flushes %.2f), worker RSS +%ld KiB\n",
 	       drv->name, ok, cycles, steps, cpu / n, cpu / n / (steps ? steps : 1), wakes / n,
+	       vol / n,
 	       (double)(s1.sleeps - s0.sleeps) / n, (double)(s1.polls - s0.polls) / n,
 	       (double)(s1.reads - s0.reads) / n, (double)(s1.short_reads - s0.short_reads) / n,
 	       (double)(s1.flushes - s0.flushes) / n, after - before);

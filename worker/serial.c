@@ -398,6 +398,18 @@ static int timed_read(struct serial_transport *s, uint8_t *buf, size_t cap, uint
 	r = read_counted(s, buf, cap);
 	if (r <= 0)
 		return r;
+	/* The tty hands the line discipline what the driver pushed in batches
+	 * (a work item) and read() takes only what is in the line discipline;
+	 * once that is empty, read() pushes the rest first. So short of the
+	 * reply, read again: a system call, not a wake-up. */
+	while (s->got + (size_t)r < s->want && (size_t)r < cap) {
+		int k = read_counted(s, buf + r, cap - (size_t)r);
+		if (k < 0)
+			return k;
+		if (k == 0)
+			break;
+		r += k;
+	}
 	uint64_t now = time_mono_us();
 	/* rounded down: the gap counted from here ends no later than this
 	 * wake-up when it was folded into it (the margin covers the rest) */
