@@ -43,7 +43,7 @@ callgrind_ir() {
     awk -v c="$cycles" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%.0f", $1 / c; exit }'
 }
 
-echo "== detection with no hints, median of $n (pty: no baud delay) =="
+echo "== detection with no hints, median of $n (replies paced: $pace) =="
 for fam in $families; do
   start_sim "$fam"
   times=()
@@ -69,9 +69,9 @@ for fam in $families; do
   fc=$(sed -n 's/.*CPU \([0-9.]*\) us\/cycle.*/\1/p' <<<"$f")
   line="ratio $fam worker/floor: $(awk -v a="$wc" -v b="$fc" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "NA" }')"
   if [ -n "$callgrind" ]; then
-    # the measured cycles only (not detection); the floor's one learning cycle included
+    # the measured cycles only (not detection, not the first cycle that learns)
     wi=$(callgrind_ir measured_cycles 10 "$tmp/worker_bench" "$tmp/tty" "$fam" 10)
-    fl=$(callgrind_ir floor_cycle 11 "$tmp/floor" --bms "$fam" --interval-ms 0 --cycles 10 "$tmp/tty")
+    fl=$(callgrind_ir measured_cycle 10 "$tmp/floor" --bms "$fam" --interval-ms 0 --cycles 10 "$tmp/tty")
     line="$line; callgrind instructions/cycle: worker ${wi:-NA}, floor ${fl:-NA}"
   fi
   echo "$line"

@@ -396,6 +396,8 @@ static int timed_read(struct serial_transport *s, uint8_t *buf, size_t cap, uint
 	if (r < 0)
 		return r;
 	r = read_counted(s, buf, cap);
+	if (r == 0)
+		t->stats.short_reads++; /* nothing yet: late, or silent */
 	if (r <= 0)
 		return r;
 	/* The tty hands the line discipline what the driver pushed in batches

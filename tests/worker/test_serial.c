@@ -250,6 +250,7 @@ static void test_timed_read(void)
 	CU_ASSERT_FATAL(send_req(t, m, req, 4) == 0);
 	CU_ASSERT(worker_transport_read(t, buf, sizeof(buf), time_mono_ms() + 50) == -ETIMEDOUT);
 	CU_ASSERT(t->stats.sleeps == s0.sleeps + 1);
+	CU_ASSERT(t->stats.short_reads == s0.short_reads + 1);
 	CU_ASSERT(t->stats.polls > s0.polls);
 
 	worker_transport_close(t);
