@@ -316,9 +316,8 @@ int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *stat
 	if (kind == BMS_REQ_POLL) {
 		l->steps_drv = drv;
 		l->steps_last = last;
-	}
-	if (kind == BMS_REQ_POLL)
 		bms_held_apply(held, snap);
+	}
 	if (drv->finish)
 		drv->finish(state, snap);
 	return 0;

@@ -365,6 +365,8 @@ static int sleep_until_us(int wake_fd, uint64_t until_us)
 			return -errno;
 		if (r > 0 && (pfd.revents & POLLIN))
 			return -ECANCELED;
+		if (r > 0 && (pfd.revents & POLLNVAL))
+			return -EBADF;
 		if (r == 0 || time_mono_us() >= until_us)
 			return 0;
 	}
