@@ -55,6 +55,7 @@ struct link {
 	bool more[MAX_STEPS];     /* another request followed this step last cycle */
 	long lat_us;              /* learned: reply end minus its computed wire end */
 	bool lat_known;
+	int64_t next_tx_us; /* the inter-frame gap after the last reply */
 };
 
 static const struct bms_driver *drv;
@@ -168,6 +169,11 @@ static int exchange(struct link *l, void *state, struct bms_request *req, const 
 {
 	static _Thread_local uint8_t rx[RX_CAP];
 	size_t len = 0, total = 0;
+	/* the gap the BMS needs after the last reply (folded into that reply's
+	 * wait within a cycle; between cycles the timer covers it, except when
+	 * cycles run back to back) */
+	if (now_us() < l->next_tx_us)
+		sleep_until_us(l->next_tx_us);
 	int64_t t0 = now_us();
 	if (write(l->fd, out, n) != (ssize_t)n)
 		return -EIO;
@@ -208,6 +214,10 @@ static int exchange(struct link *l, void *state, struct bms_request *req, const 
 						l->lat_known = true;
 					}
 					l->len[k] = (uint16_t)used;
+					int64_t end = timed && !polled ? now_us() : last;
+					l->next_tx_us = end + (int64_t)drv->inter_frame_gap_ms * 1000;
+					if (timed && !polled && l->more[k])
+						l->next_tx_us -= (int64_t)drv->inter_frame_gap_ms * 1000;
 					return 0;
 				}
 			}
