@@ -53,7 +53,7 @@ struct batt {
 	uint8_t buf[1024];
 	size_t len;
 	double last_write;
-	bool pending; /* a reply was written and no signal has matched it yet */
+	bool pending;      /* a reply was written and no signal has matched it yet */
 	uint8_t out[4096]; /* the reply going out at the line rate */
 	size_t out_len, out_pos;
 	double out_t0; /* when its first byte went out */
@@ -280,8 +280,8 @@ static void pace(struct batt *b, double now, double byte_s)
 }
 
 /* Serve every pty (requests in, replies out at the line rate) until `until` or a bus message. */
-static int serve(struct batt *b, unsigned n, const struct bms_driver *drv, double byte_s,
-		 int dfd, double until)
+static int serve(struct batt *b, unsigned n, const struct bms_driver *drv, double byte_s, int dfd,
+		 double until)
 {
 	struct pollfd fds[MAXB + 1];
 	for (unsigned i = 0; i < n; i++)
@@ -312,9 +312,9 @@ static int serve(struct batt *b, unsigned n, const struct bms_driver *drv, doubl
 		int len = 0;
 		/* skip what came before the request (other drivers' probes) */
 		for (size_t off = 0; off < b[i].len && len <= 0; off++)
-			len = bms_sim_respond(drv, &b[i].snap, drv->addresses ? drv->addresses[0] : 0,
-					      b[i].buf + off, b[i].len - off, b[i].out,
-					      sizeof(b[i].out));
+			len = bms_sim_respond(
+				drv, &b[i].snap, drv->addresses ? drv->addresses[0] : 0,
+				b[i].buf + off, b[i].len - off, b[i].out, sizeof(b[i].out));
 		if (len > 0) {
 			b[i].len = 0;
 			b[i].out_len = (size_t)len;
@@ -351,8 +351,8 @@ static bool has_current(DBusMessage *m)
 int main(int argc, char **argv)
 {
 	if (argc != 8 && argc != 9) {
-		fprintf(stderr,
-			"usage: e2e_bench DAEMON BUS_ADDRESS WORKDIR BMS N SECONDS POLL_S [FLOOR]\n");
+		fprintf(stderr, "usage: e2e_bench DAEMON BUS_ADDRESS WORKDIR BMS N SECONDS POLL_S "
+				"[FLOOR]\n");
 		return 2;
 	}
 	const char *daemon = argv[1], *addr = argv[2], *dir = argv[3];
@@ -543,8 +543,8 @@ int main(int argc, char **argv)
 		     : "one write each (SB_BENCH_PACE=off)");
 	double daemon_per = 0;
 	if (na && nb && window_end > t_tasks)
-		daemon_per = tasks_report("daemon", ta, na, tb, nb,
-					  (window_end - t_tasks) / poll_s, n);
+		daemon_per =
+			tasks_report("daemon", ta, na, tb, nb, (window_end - t_tasks) / poll_s, n);
 	if (floor_bin) {
 		/* the floor on the same packs, same line rate, same poll interval */
 		char iv[32], secs_s[32];

@@ -51,9 +51,9 @@ struct link {
 	unsigned ok, cycles;
 	double cpu_us;
 	long wakes, vol;
-	uint16_t len[MAX_STEPS];  /* learned reply length per step (0 = unknown) */
-	bool more[MAX_STEPS];     /* another request followed this step last cycle */
-	long lat_us;              /* learned: reply end minus its computed wire end */
+	uint16_t len[MAX_STEPS]; /* learned reply length per step (0 = unknown) */
+	bool more[MAX_STEPS];    /* another request followed this step last cycle */
+	long lat_us;             /* learned: reply end minus its computed wire end */
 	bool lat_known;
 	int64_t next_tx_us; /* the inter-frame gap after the last reply */
 };
@@ -132,14 +132,22 @@ static int64_t wire_us(size_t n)
 static speed_t speed_of(uint32_t b)
 {
 	switch (b) {
-	case 2400: return B2400;
-	case 4800: return B4800;
-	case 9600: return B9600;
-	case 19200: return B19200;
-	case 38400: return B38400;
-	case 57600: return B57600;
-	case 115200: return B115200;
-	default: return B9600;
+	case 2400:
+		return B2400;
+	case 4800:
+		return B4800;
+	case 9600:
+		return B9600;
+	case 19200:
+		return B19200;
+	case 38400:
+		return B38400;
+	case 57600:
+		return B57600;
+	case 115200:
+		return B115200;
+	default:
+		return B9600;
 	}
 }
 
@@ -210,14 +218,17 @@ static int exchange(struct link *l, void *state, struct bms_request *req, const 
 				if (pr == 0) {
 					size_t used = total - len;
 					if (!timed || polled) {
-						l->lat_us = last - (t0 + wire_us(n) + wire_us(used));
+						l->lat_us =
+							last - (t0 + wire_us(n) + wire_us(used));
 						l->lat_known = true;
 					}
 					l->len[k] = (uint16_t)used;
 					int64_t end = timed && !polled ? now_us() : last;
-					l->next_tx_us = end + (int64_t)drv->inter_frame_gap_ms * 1000;
+					l->next_tx_us =
+						end + (int64_t)drv->inter_frame_gap_ms * 1000;
 					if (timed && !polled && l->more[k])
-						l->next_tx_us -= (int64_t)drv->inter_frame_gap_ms * 1000;
+						l->next_tx_us -=
+							(int64_t)drv->inter_frame_gap_ms * 1000;
 					return 0;
 				}
 			}
@@ -235,8 +246,8 @@ static int exchange(struct link *l, void *state, struct bms_request *req, const 
 }
 
 /* One poll cycle: every request due, each with its reply. 0 when all parsed. */
-__attribute__((noinline)) static int floor_cycle(struct link *l, void *state,
-						 struct bms_held *held, struct bms_snapshot *snap)
+__attribute__((noinline)) static int floor_cycle(struct link *l, void *state, struct bms_held *held,
+						 struct bms_snapshot *snap)
 {
 	uint8_t out[512];
 	memset(snap, 0, sizeof(*snap));
@@ -262,8 +273,8 @@ __attribute__((noinline)) static int floor_cycle(struct link *l, void *state,
 }
 
 /* A measured cycle, in a function of its own for callgrind's --toggle-collect. */
-__attribute__((noinline)) static int measured_cycle(struct link *l, void *state,
-						    struct bms_held *held, struct bms_snapshot *snap)
+__attribute__((noinline)) static int
+measured_cycle(struct link *l, void *state, struct bms_held *held, struct bms_snapshot *snap)
 {
 	return floor_cycle(l, state, held, snap);
 }

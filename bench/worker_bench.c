@@ -134,8 +134,7 @@ int main(int argc, char **argv)
 	       "%.2f wake-ups/cycle (%.2f voluntary; sleeps %.2f, polls %.2f, reads %.2f, "
 	       "short %.2f, flushes %.2f), worker RSS +%ld KiB\n",
 	       drv->name, ok, cycles, steps, cpu / n, cpu / n / (steps ? steps : 1), wakes / n,
-	       vol / n,
-	       (double)(s1.sleeps - s0.sleeps) / n, (double)(s1.polls - s0.polls) / n,
+	       vol / n, (double)(s1.sleeps - s0.sleeps) / n, (double)(s1.polls - s0.polls) / n,
 	       (double)(s1.reads - s0.reads) / n, (double)(s1.short_reads - s0.short_reads) / n,
 	       (double)(s1.flushes - s0.flushes) / n, after - before);
 	return 0;

@@ -207,7 +207,8 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				/* the gap counts from the reply's end; a backend that read
 				 * it late (timed, lingering) says when that was */
 				uint64_t now = time_mono_ms();
-				uint64_t end = t->rx_end_ms && t->rx_end_ms < now ? t->rx_end_ms : now;
+				uint64_t end =
+					t->rx_end_ms && t->rx_end_ms < now ? t->rx_end_ms : now;
 				l->next_tx_ms = end + drv->inter_frame_gap_ms;
 				l->timeout_cap_ms = 0; /* it answers: full timeouts from now on */
 				t->unclean = len > 0 || noise || bad;

@@ -73,12 +73,12 @@ struct worker_transport_ops {
  * print them. Only ever incremented.
  */
 struct worker_transport_stats {
-	uint64_t sleeps;      /* timed waits until a reply's computed end (no device fd) */
-	uint64_t polls;       /* waits on the device fd for input */
-	uint64_t reads;       /* read() calls on the device */
-	uint64_t short_reads; /* a timed read found less than the learned reply (or nothing) */
+	uint64_t sleeps;          /* timed waits until a reply's computed end (no device fd) */
+	uint64_t polls;           /* waits on the device fd for input */
+	uint64_t reads;           /* read() calls on the device */
+	uint64_t short_reads;     /* a timed read found less than the learned reply (or nothing) */
 	uint64_t latency_learned; /* a reply's end was seen (poll()): the latency measured */
-	uint64_t flushes;     /* input dropped after an unclean exchange */
+	uint64_t flushes;         /* input dropped after an unclean exchange */
 };
 
 /* The part of every backend's handle the engine may see. */

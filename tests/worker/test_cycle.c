@@ -220,8 +220,8 @@ static void *set_link_open(struct wt_resp *r, struct worker_link **ret_l,
 {
 	CU_ASSERT_FATAL(wt_resp_start(r, d) == 0);
 	CU_ASSERT_FATAL(worker_link_open(r->slave, -1, ret_l) == 0);
-	CU_ASSERT_FATAL(worker_transport_configure((*ret_l)->t,
-						   &(struct worker_line){baud, BMS_8N1}) == 0);
+	CU_ASSERT_FATAL(
+		worker_transport_configure((*ret_l)->t, &(struct worker_line){baud, BMS_8N1}) == 0);
 	void *st = calloc(1, (*ret_l)->state_cap);
 	CU_ASSERT_FATAL(st != NULL);
 	if (init_addr >= 0)

@@ -220,7 +220,8 @@ static void test_timed_read(void)
 		CU_ASSERT(t->stats.reads == s0.reads + 1);
 		CU_ASSERT(t->stats.polls == s0.polls);
 		CU_ASSERT(t->stats.short_reads == s0.short_reads);
-		CU_ASSERT(t->stats.latency_learned == s0.latency_learned); /* nothing seen to learn */
+		CU_ASSERT(t->stats.latency_learned ==
+			  s0.latency_learned); /* nothing seen to learn */
 		CU_ASSERT(t->rx_end_ms != 0);
 	}
 
