@@ -26,7 +26,8 @@ source scripts/demo/lib.sh
 trap 'sb_demo_stop; rm -rf "$SB_DIR"' EXIT
 cc -O2 -std=c11 -D_GNU_SOURCE -I. bench/e2e_bench.c build/bms/sim/libsb_bms_sim.a build/bms/libsb_bms.a \
   $(pkg-config --cflags --libs dbus-1) -o "$SB_DIR/e2e_bench"
-cc -O2 -std=gnu11 -D_GNU_SOURCE -I. bench/floor.c build/bms/libsb_bms.a -lpthread -o "$SB_DIR/floor"
+cc -O2 -std=gnu11 -D_GNU_SOURCE -I. bench/floor.c build/bms/libsb_bms.a \
+  $(pkg-config --cflags --libs dbus-1) -lpthread -o "$SB_DIR/floor"
 daemon=${SB_DAEMON:-$SB_BIN/supervisor/serialbatteryd}
 sb_start_bus
 
