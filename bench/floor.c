@@ -259,16 +259,18 @@ __attribute__((noinline)) static int floor_cycle(struct link *l, void *state, st
 		int n = drv->build_request(state, &req, out, sizeof(out));
 		if (n <= 0)
 			break;
+		/* more[] as the last cycle left it: whether a request followed */
 		if (prev >= 0)
 			l->more[prev] = true;
 		prev = req.step < MAX_STEPS ? (int)req.step : MAX_STEPS - 1;
-		l->more[prev] = false;
 		r = exchange(l, state, &req, out, (size_t)n, snap);
 		if (r == 0)
 			bms_held_keep(drv, req.step, held, snap);
 		else
 			tcflush(l->fd, TCIFLUSH); /* unclean: start the next one clean */
 	}
+	if (r == 0 && prev >= 0)
+		l->more[prev] = false; /* the cycle's last request */
 	return r;
 }
 
