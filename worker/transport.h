@@ -3,7 +3,7 @@
  * The transport seam: how the request/reply engine (worker/link.c) reaches a
  * BMS without knowing what carries the bytes. A backend is one const ops
  * table and a handle that starts with struct worker_transport. Serial
- * (worker/serial.c: termios, VMIN batching) is the daemon's only backend
+ * (worker/serial.c: termios, timed reads) is the daemon's only backend
  * today; socketcan and Bluetooth join as further tables, and tests add a
  * socket stream of their own (tests/worker/wstream.c).
  *
