@@ -8,10 +8,21 @@
  *   - latency: write() of the last reply byte of a poll cycle -> arrival of
  *     the ItemsChanged that carries the new /Dc/0/Current (median, p99);
  *   - D-Bus messages per second sent by the daemon's connections;
- *   - the daemon's CPU seconds per battery-hour and its peak resident memory.
+ *   - the daemon's CPU seconds per battery-hour and its peak resident memory;
+ *   - per thread (grouped by name: sb-worker, sb-publish, the main thread):
+ *     CPU and wake-ups (voluntary + involuntary context switches, from
+ *     /proc/<pid>/task/<tid>/schedstat and status) per poll cycle;
+ *   - with FLOOR given, the same per-thread figures of bench/floor.c polling
+ *     the same simulated packs right after (one ItemsChanged per cycle on the
+ *     same bus), and the ratio daemon/floor.
  * Every reply carries a new current, so every cycle changes values.
  *
- * usage: e2e_bench DAEMON BUS_ADDRESS WORKDIR BMS N SECONDS POLL_S
+ * Replies go out at the line rate, as a UART delivers them: one byte per 10
+ * (8E1: 11) bit times at the family's first baud, each written when due
+ * (SB_BENCH_PACE=off: each reply in one write, as an adapter that buffers a
+ * whole packet does). A reader that polls per chunk pays one wake-up per byte.
+ *
+ * usage: e2e_bench DAEMON BUS_ADDRESS WORKDIR BMS N SECONDS POLL_S [FLOOR]
  */
 #include <dbus/dbus.h>
 #include <dirent.h>
@@ -32,6 +43,7 @@
 
 #define MAXB 32
 #define MAXS 100000
+#define MAXT 64
 
 struct batt {
 	int master, slave;
@@ -41,7 +53,10 @@ struct batt {
 	uint8_t buf[1024];
 	size_t len;
 	double last_write;
-	bool pending; /* a reply was written and no signal has matched it yet */
+	bool pending;      /* a reply was written and no signal has matched it yet */
+	uint8_t out[4096]; /* the reply going out at the line rate */
+	size_t out_len, out_pos;
+	double out_t0; /* when its first byte went out */
 	char owner[64];
 	double t_service;
 };
@@ -144,6 +159,175 @@ static long proc_status_kb(pid_t pid, const char *key)
 	return v;
 }
 
+struct task {
+	int tid;
+	char name[32];
+	long long cpu_ns, wakes, vol; /* wakes: voluntary + involuntary switches */
+};
+
+/* Every thread of pid: name, CPU (schedstat) and context switches (status). */
+static int tasks_read(pid_t pid, struct task *t, int max)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(p);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_name[0] == '.')
+			continue;
+		struct task *k = &t[n];
+		memset(k, 0, sizeof(*k));
+		k->tid = atoi(e->d_name);
+		char f[320], line[256];
+		snprintf(f, sizeof(f), "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+		FILE *fp = fopen(f, "re");
+		if (fp && fgets(k->name, sizeof(k->name), fp))
+			k->name[strcspn(k->name, "\n")] = '\0';
+		if (fp)
+			fclose(fp);
+		/* one group per kind of thread: sb-worker:bms03 -> sb-worker */
+		k->name[strcspn(k->name, ":")] = '\0';
+		snprintf(f, sizeof(f), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+		fp = fopen(f, "re");
+		if (fp && fscanf(fp, "%lld", &k->cpu_ns) != 1)
+			k->cpu_ns = 0;
+		if (fp)
+			fclose(fp);
+		snprintf(f, sizeof(f), "/proc/%d/task/%s/status", (int)pid, e->d_name);
+		fp = fopen(f, "re");
+		while (fp && fgets(line, sizeof(line), fp)) {
+			long long v;
+			if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1) {
+				k->wakes += v;
+				k->vol = v;
+			} else if (sscanf(line, "nonvoluntary_ctxt_switches: %lld", &v) == 1) {
+				k->wakes += v;
+			}
+		}
+		if (fp)
+			fclose(fp);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Per thread group, between two readings: threads, CPU us and wake-ups per
+ * poll cycle per thread. Returns the process's CPU us per battery-cycle.
+ */
+static double tasks_report(const char *who, const struct task *a, int na, const struct task *b,
+			   int nb, double cycles, unsigned n)
+{
+	char seen[MAXT][32];
+	int ns = 0;
+	double total = 0;
+	for (int i = 0; i < nb; i++) {
+		bool dup = false;
+		for (int k = 0; k < ns; k++)
+			dup |= strcmp(seen[k], b[i].name) == 0;
+		if (dup)
+			continue;
+		snprintf(seen[ns++], sizeof(seen[0]), "%s", b[i].name);
+		int threads = 0;
+		double cpu = 0, wakes = 0, vol = 0;
+		for (int j = 0; j < nb; j++) {
+			if (strcmp(b[j].name, b[i].name) != 0)
+				continue;
+			for (int k = 0; k < na; k++)
+				if (a[k].tid == b[j].tid) {
+					threads++;
+					cpu += (double)(b[j].cpu_ns - a[k].cpu_ns) / 1e3;
+					wakes += (double)(b[j].wakes - a[k].wakes);
+					vol += (double)(b[j].vol - a[k].vol);
+				}
+		}
+		if (!threads)
+			continue;
+		total += cpu;
+		printf("%-6s thread %-14s x%-2d CPU %8.1f us/cycle, %6.2f wake-ups/cycle per "
+		       "thread (%.2f voluntary)\n",
+		       who, b[i].name, threads, cpu / cycles / threads, wakes / cycles / threads,
+		       vol / cycles / threads);
+	}
+	double per = total / cycles / n;
+	printf("%-6s total                   CPU %8.1f us/s = %.1f us per battery-cycle\n", who,
+	       total / cycles, per);
+	return per;
+}
+
+/* Reply bytes due by now go out: one byte per character time since the first. */
+static void pace(struct batt *b, double now, double byte_s)
+{
+	if (b->out_pos >= b->out_len)
+		return;
+	size_t due = byte_s > 0 ? (size_t)((now - b->out_t0) / byte_s) + 1 : b->out_len;
+	if (due > b->out_len)
+		due = b->out_len;
+	if (due <= b->out_pos)
+		return;
+	ssize_t w = write(b->master, b->out + b->out_pos, due - b->out_pos);
+	if (w > 0)
+		b->out_pos += (size_t)w;
+	if (b->out_pos >= b->out_len) {
+		b->last_write = now_s();
+		b->pending = true;
+		b->snap.current_ma += 10; /* the next cycle carries a new value */
+	}
+}
+
+/* Serve every pty (requests in, replies out at the line rate) until `until` or a bus message. */
+static int serve(struct batt *b, unsigned n, const struct bms_driver *drv, double byte_s, int dfd,
+		 double until)
+{
+	struct pollfd fds[MAXB + 1];
+	for (unsigned i = 0; i < n; i++)
+		fds[i] = (struct pollfd){.fd = b[i].master, .events = POLLIN};
+	fds[n] = (struct pollfd){.fd = dfd, .events = POLLIN};
+	double now = now_s(), wake = until;
+	for (unsigned i = 0; i < n; i++)
+		if (b[i].out_pos < b[i].out_len) {
+			double due = b[i].out_t0 + (double)b[i].out_pos * byte_s;
+			if (due < wake)
+				wake = due;
+		}
+	double d = wake - now;
+	if (d < 0)
+		d = 0;
+	struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+	if (ppoll(fds, dfd >= 0 ? n + 1 : n, &ts, NULL) < 0 && errno != EINTR)
+		return -1;
+	now = now_s();
+	for (unsigned i = 0; i < n; i++) {
+		pace(&b[i], now, byte_s);
+		if (!(fds[i].revents & POLLIN))
+			continue;
+		ssize_t r = read(b[i].master, b[i].buf + b[i].len, sizeof(b[i].buf) - b[i].len);
+		if (r <= 0)
+			continue;
+		b[i].len += (size_t)r;
+		int len = 0;
+		/* skip what came before the request (other drivers' probes) */
+		for (size_t off = 0; off < b[i].len && len <= 0; off++)
+			len = bms_sim_respond(
+				drv, &b[i].snap, drv->addresses ? drv->addresses[0] : 0,
+				b[i].buf + off, b[i].len - off, b[i].out, sizeof(b[i].out));
+		if (len > 0) {
+			b[i].len = 0;
+			b[i].out_len = (size_t)len;
+			b[i].out_pos = 0;
+			b[i].out_t0 = now_s();
+			pace(&b[i], b[i].out_t0, byte_s);
+		} else if (b[i].len >= sizeof(b[i].buf) - 64) {
+			b[i].len = 0;
+		}
+	}
+	return dfd >= 0 && (fds[n].revents & POLLIN) ? 1 : 0;
+}
+
 /* Does an ItemsChanged carry /Dc/0/Current? */
 static bool has_current(DBusMessage *m)
 {
@@ -166,9 +350,9 @@ static bool has_current(DBusMessage *m)
 
 int main(int argc, char **argv)
 {
-	if (argc != 8) {
-		fprintf(stderr,
-			"usage: e2e_bench DAEMON BUS_ADDRESS WORKDIR BMS N SECONDS POLL_S\n");
+	if (argc != 8 && argc != 9) {
+		fprintf(stderr, "usage: e2e_bench DAEMON BUS_ADDRESS WORKDIR BMS N SECONDS POLL_S "
+				"[FLOOR]\n");
 		return 2;
 	}
 	const char *daemon = argv[1], *addr = argv[2], *dir = argv[3];
@@ -179,6 +363,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bad driver or count\n");
 		return 2;
 	}
+	const char *floor_bin = argc == 9 ? argv[8] : NULL;
+	const char *pace_env = getenv("SB_BENCH_PACE");
+	bool paced = !pace_env || strcmp(pace_env, "off") != 0;
+	double byte_s = paced ? (bms_driver_framing(drv) == BMS_8E1 ? 11.0 : 10.0) /
+					(double)bms_driver_bauds(drv)[0]
+			      : 0;
+	static struct task ta[MAXT], tb[MAXT];
+	int na = 0, nb = 0;
+	double t_tasks = 0;
 	static struct batt b[MAXB];
 	for (unsigned i = 0; i < n; i++) {
 		if (open_pty(&b[i], dir, i) < 0) {
@@ -241,41 +434,20 @@ int main(int argc, char **argv)
 		if (window_start > 0 && now >= window_start + secs) {
 			window_end = now;
 			cpu1 = proc_cpu_ns(pid);
+			nb = tasks_read(pid, tb, MAXT);
 			break;
 		}
-		struct pollfd fds[MAXB + 1];
-		for (unsigned i = 0; i < n; i++)
-			fds[i] = (struct pollfd){.fd = b[i].master, .events = POLLIN};
-		fds[n] = (struct pollfd){.fd = dfd, .events = POLLIN};
-		if (poll(fds, n + 1, 100) < 0 && errno != EINTR)
-			break;
-		for (unsigned i = 0; i < n; i++) {
-			if (!(fds[i].revents & POLLIN))
-				continue;
-			ssize_t r =
-				read(b[i].master, b[i].buf + b[i].len, sizeof(b[i].buf) - b[i].len);
-			if (r <= 0)
-				continue;
-			b[i].len += (size_t)r;
-			uint8_t out[4096];
-			int len = 0;
-			/* skip what came before the request (other drivers' probes) */
-			for (size_t off = 0; off < b[i].len && len <= 0; off++)
-				len = bms_sim_respond(
-					drv, &b[i].snap, drv->addresses ? drv->addresses[0] : 0,
-					b[i].buf + off, b[i].len - off, out, sizeof(out));
-			if (len > 0) {
-				ssize_t w = write(b[i].master, out, (size_t)len);
-				(void)w;
-				b[i].last_write = now_s();
-				b[i].pending = true;
-				b[i].len = 0;
-				b[i].snap.current_ma += 10; /* the next cycle carries a new value */
-			} else if (b[i].len >= sizeof(b[i].buf) - 64) {
-				b[i].len = 0;
+		if (window_start > 0 && na == 0) {
+			double w0 = window_start - now_s();
+			if (w0 <= 0) {
+				na = tasks_read(pid, ta, MAXT);
+				t_tasks = now_s();
 			}
 		}
-		if (fds[n].revents) {
+		int busy = serve(b, n, drv, byte_s, dfd, now + 0.1);
+		if (busy < 0)
+			break;
+		if (busy) {
 			dbus_connection_read_write(c, 0);
 			DBusMessage *m;
 			while ((m = dbus_connection_pop_message(c))) {
@@ -366,6 +538,60 @@ int main(int argc, char **argv)
 	}
 	printf("sigterm              exit %d in %.0f ms\n",
 	       WIFEXITED(status) ? WEXITSTATUS(status) : -1, (t_exit - t_term) * 1e3);
+	printf("replies              %s\n",
+	       paced ? "paced at the line rate (SB_BENCH_PACE=off: one write each)"
+		     : "one write each (SB_BENCH_PACE=off)");
+	double daemon_per = 0;
+	if (na && nb && window_end > t_tasks)
+		daemon_per =
+			tasks_report("daemon", ta, na, tb, nb, (window_end - t_tasks) / poll_s, n);
+	if (floor_bin) {
+		/* the floor on the same packs, same line rate, same poll interval */
+		char iv[32], secs_s[32];
+		snprintf(iv, sizeof(iv), "%.0f", poll_s * 1000);
+		snprintf(secs_s, sizeof(secs_s), "%.0f", secs + 10);
+		char *fargv[MAXB + 10];
+		int k = 0;
+		fargv[k++] = (char *)floor_bin;
+		fargv[k++] = "--bms";
+		fargv[k++] = (char *)drv->name;
+		fargv[k++] = "--interval-ms";
+		fargv[k++] = iv;
+		fargv[k++] = "--seconds";
+		fargv[k++] = secs_s;
+		fargv[k++] = "--bus"; /* one ItemsChanged per cycle, as the daemon sends */
+		fargv[k++] = (char *)addr;
+		for (unsigned i = 0; i < n; i++)
+			fargv[k++] = b[i].link;
+		fargv[k] = NULL;
+		pid_t fp = fork();
+		if (fp == 0) {
+			int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (nul >= 0)
+				dup2(nul, STDOUT_FILENO);
+			execv(floor_bin, fargv);
+			_exit(127);
+		}
+		double f0 = now_s();
+		/* the first cycles learn lengths and latency: measure after them */
+		while (now_s() < f0 + 3)
+			serve(b, n, drv, byte_s, -1, now_s() + 0.1);
+		na = tasks_read(fp, ta, MAXT);
+		double w0 = now_s();
+		while (now_s() < w0 + secs)
+			serve(b, n, drv, byte_s, -1, now_s() + 0.1);
+		nb = tasks_read(fp, tb, MAXT);
+		double w1 = now_s();
+		long fhwm = proc_status_kb(fp, "VmHWM");
+		kill(fp, SIGTERM);
+		while (waitpid(fp, &status, WNOHANG) == 0)
+			serve(b, n, drv, byte_s, -1, now_s() + 0.1);
+		double floor_per = tasks_report("floor", ta, na, tb, nb, (w1 - w0) / poll_s, n);
+		printf("floor  memory                peak RSS %ld KiB\n", fhwm);
+		if (daemon_per > 0 && floor_per > 0)
+			printf("ratio  daemon/floor          %.2f (CPU per battery-cycle)\n",
+			       daemon_per / floor_per);
+	}
 	for (unsigned i = 0; i < n; i++)
 		unlink(b[i].link);
 	return 0;

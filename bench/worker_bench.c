@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * CPU time per poll cycle and resident memory of one worker, against a
- * simulator link: worker_bench LINK BMS CYCLES. Prints one line of figures.
- * Built and run by bench/worker_bench.sh (not a test: figures, no verdict).
+ * CPU time and wake-ups per poll cycle and resident memory of one worker,
+ * against a simulator link: worker_bench LINK BMS CYCLES. Prints one line of
+ * figures: CPU (the thread's CPU clock), wake-ups (the thread's voluntary and
+ * involuntary context switches, getrusage) and the transport's own counters
+ * per cycle (timed sleeps, polls, reads, short reads, flushes). Built and run
+ * by bench/worker_bench.sh (not a test: figures, no verdict).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/sbtime.h"
@@ -34,6 +38,23 @@ static double thread_cpu_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+/* The cycles measured, in a function of their own for callgrind's --toggle-collect. */
+__attribute__((noinline)) static unsigned
+measured_cycles(struct worker_link *l, const struct bms_driver *drv, void *state,
+		struct bms_held *held, struct bms_snapshot *snap, struct worker_counters *c,
+		unsigned cycles, double *cpu)
+{
+	unsigned ok = 0;
+	for (unsigned i = 0; i < cycles; i++) {
+		double t0 = thread_cpu_us();
+		memset(snap, 0, sizeof(*snap));
+		if (worker_cycle(l, drv, state, BMS_REQ_POLL, 2, held, snap, c) == 0)
+			ok++;
+		*cpu += thread_cpu_us() - t0;
+	}
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
@@ -59,13 +80,17 @@ int main(int argc, char **argv)
 	struct worker_counters c = {0};
 	unsigned ok = 0;
 	double cpu = 0;
-	for (unsigned i = 0; i < cycles; i++) {
-		double t0 = thread_cpu_us();
-		memset(&snap, 0, sizeof(snap));
-		if (worker_cycle(l, drv, state, BMS_REQ_POLL, 2, &held, &snap, &c) == 0)
-			ok++;
-		cpu += thread_cpu_us() - t0;
-	}
+	/* one cycle first: lengths and latency are learned, as after a detection */
+	memset(&snap, 0, sizeof(snap));
+	worker_cycle(l, drv, state, BMS_REQ_POLL, 2, &held, &snap, &c);
+	struct worker_transport_stats s0 = l->t->stats;
+	struct rusage u0, u1;
+	getrusage(RUSAGE_THREAD, &u0);
+	ok = measured_cycles(l, drv, state, &held, &snap, &c, cycles, &cpu);
+	getrusage(RUSAGE_THREAD, &u1);
+	struct worker_transport_stats s1 = l->t->stats;
+	double vol = (double)(u1.ru_nvcsw - u0.ru_nvcsw);
+	double wakes = vol + (double)(u1.ru_nivcsw - u0.ru_nivcsw);
 	unsigned steps = 0;
 	/* the requests of a steady-state cycle: static steps already held are skipped */
 	struct bms_request rq = {.kind = BMS_REQ_POLL, .cycle = held.cycle};
@@ -104,9 +129,13 @@ int main(int argc, char **argv)
 	long after = rss_kb();
 	worker_free(w);
 	store_free(st);
+	double n = cycles ? cycles : 1;
 	printf("%s: %u/%u cycles ok, %u steps/cycle, CPU %.1f us/cycle (%.1f us/step), "
-	       "worker RSS +%ld KiB\n",
-	       drv->name, ok, cycles, steps, cpu / cycles, cpu / cycles / (steps ? steps : 1),
-	       after - before);
+	       "%.2f wake-ups/cycle (%.2f voluntary; sleeps %.2f, polls %.2f, reads %.2f, "
+	       "short %.2f, flushes %.2f), worker RSS +%ld KiB\n",
+	       drv->name, ok, cycles, steps, cpu / n, cpu / n / (steps ? steps : 1), wakes / n,
+	       vol / n, (double)(s1.sleeps - s0.sleeps) / n, (double)(s1.polls - s0.polls) / n,
+	       (double)(s1.reads - s0.reads) / n, (double)(s1.short_reads - s0.short_reads) / n,
+	       (double)(s1.flushes - s0.flushes) / n, after - before);
 	return 0;
 }

@@ -10,6 +10,7 @@ SB_DEB_PACKAGES=(
   umockdev libumockdev-dev
   clang libclang-rt-14-dev clang-format-14
   udev
+  valgrind # bench/worker_bench.sh: instructions per cycle (callgrind)
 )
 
 sb_missing_packages() {

@@ -12,7 +12,10 @@
  *
  * A request is what arrived in one burst: bytes are collected until the line
  * is quiet for SIM_GAP_MS. The reply is computed from the state in force at
- * that moment (timed states), possibly corrupted, then written in one go.
+ * that moment (timed states), possibly corrupted, then written in one go or,
+ * with --pace, at the line rate: a byte (or a chunk of N bytes) every 10 (8E1:
+ * 11) bit times, as a UART delivers it, so a reader pays what it pays on a real
+ * line (a poll() woken per arriving chunk).
  * A write the simulator implements (JBD MOSFET control) changes the unit's
  * live copy of that state, until the next timed state takes over.
  */
@@ -27,6 +30,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bms/bms.h"
@@ -60,6 +64,7 @@ struct sim {
 	uint64_t rng;
 	uint64_t start_ms;
 	bool silence_toggled; /* SIGUSR1 */
+	unsigned pace;        /* bytes per write at the line rate; 0 = the whole reply at once */
 	bool verbose;
 	unsigned long requests, replies, ignored_baud, corrupted;
 };
@@ -77,6 +82,10 @@ static void sim_usage(FILE *out)
 	      "                      default: the driver's first address\n"
 	      "  --baud N            line speed the device uses (default: the driver's first);\n"
 	      "                      requests sent at another speed are not answered\n"
+	      "  --pace MODE         line: replies at the line rate, one byte per character\n"
+	      "                      time as a UART delivers them; N: N bytes per write at\n"
+	      "                      that rate (a FIFO, a USB packet); off (default): each\n"
+	      "                      reply in one write (an adapter that buffers a packet)\n"
 	      "  --corrupt-rate R    flip one byte of a reply with probability R (0..1)\n"
 	      "  --silent-after S    stop answering S seconds after start (all batteries\n"
 	      "                      without their own silent-after)\n"
@@ -254,6 +263,29 @@ static void hexdump(const char *what, const uint8_t *p, size_t n)
 	fputs(n > 64 ? " ...\n" : "\n", stderr);
 }
 
+/*
+ * Write the reply at the line rate: chunk k goes out k chunk times after the
+ * first, each time by an absolute deadline so the rate does not drift.
+ */
+static int write_paced(const struct sim *s, int fd, const uint8_t *p, size_t n)
+{
+	unsigned bits = bms_driver_framing(s->drv) == BMS_8E1 ? 11 : 10;
+	uint64_t char_ns = (uint64_t)bits * 1000000000ull / s->baud;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t start = (uint64_t)t0.tv_sec * 1000000000ull + (uint64_t)t0.tv_nsec;
+	for (size_t off = 0; off < n; off += s->pace) {
+		uint64_t at = start + off * char_ns;
+		struct timespec ts = {(time_t)(at / 1000000000ull), (long)(at % 1000000000ull)};
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		int r = write_all(fd, p + off, n - off < s->pace ? n - off : s->pace);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Answer one request burst. */
 static void handle_request(struct sim *s, int master, const uint8_t *req, size_t n)
 {
@@ -303,7 +335,8 @@ static void handle_request(struct sim *s, int master, const uint8_t *req, size_t
 	}
 	if (s->verbose)
 		hexdump("reply", reply, rlen);
-	if (write_all(master, reply, rlen) == 0)
+	int w = s->pace ? write_paced(s, master, reply, rlen) : write_all(master, reply, rlen);
+	if (w == 0)
 		s->replies++;
 }
 
@@ -432,6 +465,7 @@ int cmd_simulate(int argc, char **argv)
 		{"address", required_argument, NULL, 'a'},
 		{"baud", required_argument, NULL, 'B'},
 		{"corrupt-rate", required_argument, NULL, 'c'},
+		{"pace", required_argument, NULL, 'p'},
 		{"silent-after", required_argument, NULL, 'S'},
 		{"seed", required_argument, NULL, 'r'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -446,7 +480,7 @@ int cmd_simulate(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	s.rng = 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:l:s:a:B:c:S:r:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:l:s:a:B:c:S:r:p:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			name = optarg;
@@ -466,6 +500,21 @@ int cmd_simulate(int argc, char **argv)
 			if (*end || !baud_to_speed(s.baud)) {
 				fprintf(stderr, "simulate: unsupported --baud '%s'\n", optarg);
 				return 2;
+			}
+			break;
+		case 'p':
+			if (!strcmp(optarg, "line")) {
+				s.pace = 1;
+			} else if (!strcmp(optarg, "off")) {
+				s.pace = 0;
+			} else {
+				unsigned long v = strtoul(optarg, &end, 10);
+				if (*end || v == 0 || v > SIM_REPLY_MAX) {
+					fprintf(stderr,
+						"simulate: --pace is line, off or a byte count\n");
+					return 2;
+				}
+				s.pace = (unsigned)v;
 			}
 			break;
 		case 'c':

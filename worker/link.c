@@ -97,13 +97,22 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 		if (r < 0)
 			return r;
 	}
-	/* A late reply to an earlier request must not be taken for this one. A
+	/* A late reply to an earlier request must not be taken for this one:
+	 * after an exchange that did not end cleanly (a timeout, a bad frame,
+	 * bytes before or after the reply), a new line or at the start, input is
+	 * dropped. After a clean one there is nothing to drop, and noise that
+	 * came meanwhile is skipped by the candidate scan like any garbage. A
 	 * passive BMS talks unsolicited: what it sent is the data, keep it. */
-	if (!(drv->flags & BMS_F_PASSIVE)) {
+	if (t->unclean && !(drv->flags & BMS_F_PASSIVE)) {
 		r = worker_transport_flush(t);
 		if (r < 0)
 			return r;
 	}
+	t->unclean = true; /* until this exchange ends cleanly */
+	/* another request of this cycle follows after the gap: read this reply
+	 * in the same wake-up as the gap ends */
+	t->linger_ms = l->more_follows ? drv->inter_frame_gap_ms : 0;
+	t->rx_end_ms = 0;
 	uint64_t t0 = time_mono_ms();
 	unsigned wire_req = worker_transport_wire_ms(t, reqlen);
 	/* reqlen 0 still starts an exchange (worker/transport.h): nothing goes out */
@@ -124,6 +133,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 	size_t len = 0, got = 0, consumed = 0;
 	uint64_t last_rx = 0;
 	bool bad = false;
+	bool noise = false; /* bytes that were neither our reply nor our echo */
 	/* every byte so far made frames for someone else: a silence from ours */
 	bool foreign_only = true;
 
@@ -155,6 +165,7 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 				consumed += len;
 				len = 0;
 				foreign_only = false;
+				noise = true;
 				break;
 			}
 			if (f == BMS_FIND_NEED_MORE) {
@@ -164,14 +175,17 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 					start = 1; /* a "frame" longer than any: resync */
 				if (start) {
 					foreign_only = false;
+					noise = true;
 					memmove(l->rx, l->rx + start, len - start);
 					len -= start;
 					consumed += start;
 				}
 				break;
 			}
-			if (start > 0)
+			if (start > 0) {
 				foreign_only = false; /* garbage before the frame */
+				noise = true;
+			}
 			if (start > len || flen == 0 || flen > len - start) {
 				/* a driver bug: never trust the bounds it gave */
 				consumed += len;
@@ -190,8 +204,14 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 			consumed += used;
 			if (pr == 0) {
 				worker_transport_reply_done(t, consumed);
-				l->next_tx_ms = time_mono_ms() + drv->inter_frame_gap_ms;
+				/* the gap counts from the reply's end; a backend that read
+				 * it late (timed, lingering) says when that was */
+				uint64_t now = time_mono_ms();
+				uint64_t end =
+					t->rx_end_ms && t->rx_end_ms < now ? t->rx_end_ms : now;
+				l->next_tx_ms = end + drv->inter_frame_gap_ms;
 				l->timeout_cap_ms = 0; /* it answers: full timeouts from now on */
+				t->unclean = len > 0 || noise || bad;
 				return 0;
 			}
 			if (pr == 1) {
@@ -209,8 +229,10 @@ static int step_once(struct worker_link *l, const struct bms_driver *drv, void *
 			}
 			if (pr == BMS_FOREIGN) {
 				/* someone else's frame on a shared line: skip it, keep waiting */
-				if (!echo)
+				if (!echo) {
 					c->frames_foreign++;
+					noise = true;
+				}
 				continue;
 			}
 			/* checksummed but not a fit (impossible values, a broken sequence) */
@@ -273,23 +295,31 @@ int worker_cycle(struct worker_link *l, const struct bms_driver *drv, void *stat
 	struct bms_request req = {.kind = kind};
 	if (kind == BMS_REQ_POLL)
 		req.cycle = bms_held_next_cycle(held);
-	unsigned done = 0;
+	unsigned done = 0, last = 0;
+	/* the last cycle of this driver tells whether a request follows a step */
+	bool known = kind == BMS_REQ_POLL && l->steps_drv == drv;
 	for (req.step = 0;; req.step++) {
 		if (kind == BMS_REQ_POLL && !bms_step_due(drv, req.step, held))
 			continue; /* static data already held, or not this cycle */
+		l->more_follows = known && req.step < l->steps_last;
 		int r = run_step(l, drv, state, &req, retries, snap, c);
+		l->more_follows = false;
 		if (r == 1)
 			break;
 		if (r < 0)
 			return r;
 		done++;
+		last = req.step;
 		if (kind == BMS_REQ_POLL)
 			bms_held_keep(drv, req.step, held, snap);
 	}
 	if (done == 0 && kind == BMS_REQ_POLL)
 		return -EPROTO; /* a poll cycle without a request cannot prove anything */
-	if (kind == BMS_REQ_POLL)
+	if (kind == BMS_REQ_POLL) {
+		l->steps_drv = drv;
+		l->steps_last = last;
 		bms_held_apply(held, snap);
+	}
 	if (drv->finish)
 		drv->finish(state, snap);
 	return 0;

@@ -39,6 +39,13 @@ struct worker_link {
 	size_t state_cap;
 	uint64_t next_tx_ms;     /* inter-frame gap: earliest time of the next request */
 	unsigned timeout_cap_ms; /* 0, or a cap on the drivers' response timeouts */
+	/* The last whole poll cycle: its driver and its last step, so a step
+	 * knows whether another request follows it (the gap is then folded into
+	 * the wait for its reply: worker_transport.linger_ms). A guess from the
+	 * last cycle: a wrong one costs one wake-up or delays a commit by the gap. */
+	const struct bms_driver *steps_drv;
+	unsigned steps_last;
+	bool more_follows; /* for the step being run */
 };
 
 /* Open path with the transport ops (wake_fd borrowed, -1 = none). */

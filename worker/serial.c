@@ -203,6 +203,26 @@ int worker_port_idle(struct worker_port *p, uint64_t deadline_ms)
  */
 #define LEARN_SLOTS 256
 
+/*
+ * Timed reads. A reply whose length is known ends at a time we can compute:
+ * the write, the request's and the reply's wire time at the line rate, plus
+ * the adapter's and the BMS's latency (learned per port). Sleeping until
+ * then on the wake fd alone and reading once costs one wake-up per reply; a
+ * poll() on the tty instead is woken by every chunk the adapter delivers
+ * (VMIN only keeps poll() from returning), up to one per byte on a UART.
+ * LAT_DEFAULT_US until an exchange was seen to its end; LAT_MARGIN_US covers
+ * scheduling jitter. A reply seen whole at every timed wake for LAT_DECAY
+ * exchanges in a row tries LAT_STEP_US less, so one slow reply does not hold
+ * the latency (and the publishing delay) up for long. In microseconds: at
+ * 115200 baud a byte takes 87 us, and a millisecond's rounding would be most
+ * of the delay between a reply's end and its publication.
+ */
+#define LAT_DEFAULT_US 20000
+#define LAT_MARGIN_US 1000
+#define LAT_MAX_US 500000
+#define LAT_DECAY 16u
+#define LAT_STEP_US 250
+
 struct learned {
 	uint32_t key; /* hash of the request bytes */
 	uint16_t len; /* bytes up to the end of its reply last time; 0 = unknown */
@@ -214,6 +234,13 @@ struct serial_transport {
 	struct learned *cur; /* the request in flight, NULL before the first write */
 	size_t want;         /* its learned reply length (0 = unknown) */
 	size_t got;          /* bytes read since its write */
+	uint64_t sent_us;    /* when its write started */
+	int64_t req_wire_us;
+	bool timed;          /* the next read sleeps until the reply's computed end */
+	bool seen_end;       /* bytes of this reply came through poll(): its end is known */
+	uint64_t last_rx_us; /* when the last bytes came through poll() */
+	int64_t lat_us;      /* learned latency: reply end minus its computed wire end */
+	unsigned streak;     /* timed exchanges in a row whose reply was whole at the wake */
 	unsigned nused;      /* learned[0..nused) hold requests */
 	unsigned next_slot;  /* once all are used: round-robin replacement */
 	struct learned learned[LEARN_SLOTS];
@@ -249,6 +276,15 @@ static struct learned *learned_for(struct serial_transport *s, uint32_t key)
 	return l;
 }
 
+/* Microseconds the configured line needs for n bytes (0 without a line speed). */
+static int64_t wire_us(const struct worker_transport *t, size_t n)
+{
+	if (!t->configured || t->line.baud == 0)
+		return 0;
+	uint64_t bits = (uint64_t)n * (t->line.framing == BMS_8E1 ? 11u : 10u);
+	return (int64_t)(bits * 1000000u / t->line.baud);
+}
+
 static uint8_t vmin_for(size_t want, size_t have)
 {
 	if (want <= have)
@@ -269,6 +305,7 @@ static int serial_open(const char *path, int wake_fd, struct worker_transport **
 	}
 	s->t.ops = &worker_serial_ops;
 	s->t.wake_fd = wake_fd;
+	s->lat_us = LAT_DEFAULT_US;
 	*ret = &s->t;
 	return 0;
 }
@@ -294,13 +331,112 @@ static int serial_write(struct worker_transport *t, const uint8_t *buf, size_t l
 	s->cur = learned_for(s, request_key(buf, len));
 	s->want = s->cur->len;
 	s->got = 0;
+	s->sent_us = time_mono_us();
+	s->req_wire_us = wire_us(t, len);
+	/* without a line speed there is no wire time to compute an end from */
+	s->timed = s->want > 0 && t->configured && t->line.baud > 0;
+	s->seen_end = false;
 	return worker_port_write(&s->port, buf, len, deadline_ms);
 }
 
+/* When the reply to the request in flight should be whole: its computed end. */
+static uint64_t reply_end_us(const struct serial_transport *s)
+{
+	int64_t wire = s->req_wire_us + wire_us(&s->t, s->want);
+	int64_t end = (int64_t)s->sent_us + wire + s->lat_us + LAT_MARGIN_US;
+	return end < (int64_t)s->sent_us ? s->sent_us : (uint64_t)end;
+}
+
 /*
- * Batch reads: VMIN is set so that poll() wakes once when the rest of the
- * learned reply is there, not per byte. Set lazily before each read, so a
- * run of equal replies costs no tcsetattr() at all.
+ * Sleep until until_us watching nothing but the wake fd: 0, or -ECANCELED.
+ * ppoll() for its microsecond timeout.
+ */
+static int sleep_until_us(int wake_fd, uint64_t until_us)
+{
+	struct pollfd pfd = {.fd = wake_fd, .events = POLLIN};
+	for (;;) {
+		uint64_t now = time_mono_us();
+		uint64_t d = until_us > now ? until_us - now : 0;
+		struct timespec ts = {(time_t)(d / 1000000u), (long)(d % 1000000u) * 1000L};
+		int r = ppoll(&pfd, 1, &ts, NULL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r > 0 && (pfd.revents & POLLIN))
+			return -ECANCELED;
+		if (r > 0 && (pfd.revents & POLLNVAL))
+			return -EBADF;
+		if (r == 0 || time_mono_us() >= until_us)
+			return 0;
+	}
+}
+
+/* Read what waits, counted. */
+static int read_counted(struct serial_transport *s, uint8_t *buf, size_t cap)
+{
+	s->t.stats.reads++;
+	return worker_port_read_now(&s->port, buf, cap);
+}
+
+/*
+ * The first read of an exchange whose reply length is known: sleep until
+ * its computed end (plus the engine's linger) watching nothing but the wake
+ * fd, then take what is there. > 0 bytes, 0 when nothing came yet (the
+ * caller waits on, by poll()), or an error.
+ */
+static int timed_read(struct serial_transport *s, uint8_t *buf, size_t cap, uint64_t deadline_ms)
+{
+	struct worker_transport *t = &s->t;
+	s->timed = false;
+	uint64_t end = reply_end_us(s);
+	uint64_t wake = end + (uint64_t)t->linger_ms * 1000u;
+	if (wake > deadline_ms * 1000u)
+		wake = deadline_ms * 1000u;
+	t->stats.sleeps++;
+	int r = sleep_until_us(t->wake_fd, wake);
+	if (r < 0)
+		return r;
+	r = read_counted(s, buf, cap);
+	if (r == 0)
+		t->stats.short_reads++; /* nothing yet: late, or silent */
+	if (r <= 0)
+		return r;
+	/* The tty hands the line discipline what the driver pushed in batches
+	 * (a work item) and read() takes only what is in the line discipline;
+	 * once that is empty, read() pushes the rest first. So short of the
+	 * reply, read again: a system call, not a wake-up. */
+	while (s->got + (size_t)r < s->want && (size_t)r < cap) {
+		int k = read_counted(s, buf + r, cap - (size_t)r);
+		if (k < 0)
+			return k;
+		if (k == 0)
+			break;
+		r += k;
+	}
+	uint64_t now = time_mono_us();
+	/* rounded down: the gap counted from here ends no later than this
+	 * wake-up when it was folded into it (the margin covers the rest) */
+	t->rx_end_ms = (end < now ? end : now) / 1000u;
+	if (s->got + (size_t)r < s->want) {
+		/* Late (or a shorter reply): the rest, if any, is read as it
+		 * comes, and this exchange teaches length and latency anew. */
+		t->stats.short_reads++;
+		if (s->cur)
+			s->cur->len = 0;
+		s->want = 0;
+		int e = worker_port_set_vmin(&s->port, 1);
+		if (e < 0)
+			return e;
+	}
+	return r;
+}
+
+/*
+ * Timed reads first (above); for a reply not yet known, or the rest of one
+ * that came late, poll() with VMIN set so that it wakes once when the rest
+ * of the learned reply is there, not per byte. VMIN is set lazily before
+ * each read, so a run of equal replies costs no tcsetattr() at all.
  */
 static int serial_read(struct worker_transport *t, uint8_t *buf, size_t cap, uint64_t deadline_ms)
 {
@@ -309,7 +445,27 @@ static int serial_read(struct worker_transport *t, uint8_t *buf, size_t cap, uin
 	int r = worker_port_set_vmin(p, vmin_for(s->want, s->got));
 	if (r < 0)
 		return r;
-	r = worker_port_read(p, buf, cap, deadline_ms);
+	if (s->timed) {
+		r = timed_read(s, buf, cap, deadline_ms);
+		if (r > 0)
+			s->got += (size_t)r;
+		if (r != 0)
+			return r;
+	}
+	for (;;) {
+		t->stats.polls++;
+		r = worker_wait_fd(p->fd, p->wake_fd, POLLIN, deadline_ms);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		r = read_counted(s, buf, cap);
+		if (r != 0)
+			break;
+		/* spurious readiness: wait again */
+	}
 	if (r == -ETIMEDOUT && p->vmin > 1) {
 		/* The learned length was too long this time: take what came. */
 		if (s->cur)
@@ -318,12 +474,16 @@ static int serial_read(struct worker_transport *t, uint8_t *buf, size_t cap, uin
 		int e = worker_port_set_vmin(p, 1);
 		if (e < 0)
 			return e;
-		r = worker_port_read_now(p, buf, cap);
+		r = read_counted(s, buf, cap);
 		if (r == 0)
 			r = -ETIMEDOUT;
 	}
-	if (r > 0)
+	if (r > 0) {
 		s->got += (size_t)r;
+		s->seen_end = true;
+		s->last_rx_us = time_mono_us();
+		t->rx_end_ms = s->last_rx_us / 1000u;
+	}
 	return r;
 }
 
@@ -342,6 +502,23 @@ static void serial_reply_done(struct worker_transport *t, size_t used)
 	struct serial_transport *s = serial_of(t);
 	if (s->cur)
 		s->cur->len = (uint16_t)(used > UINT16_MAX ? 0 : used);
+	if (!t->configured || t->line.baud == 0)
+		return;
+	if (s->seen_end) {
+		/* the reply's last bytes woke a poll(): when they came is the latency */
+		int64_t wire = s->req_wire_us + wire_us(t, used);
+		int64_t lat = (int64_t)s->last_rx_us - (int64_t)s->sent_us - wire;
+		if (lat > LAT_MAX_US)
+			lat = LAT_MAX_US;
+		if (lat < -wire)
+			lat = -wire;
+		s->lat_us = lat;
+		s->streak = 0;
+		t->stats.latency_learned++;
+	} else if (++s->streak >= LAT_DECAY) {
+		s->streak = 0;
+		s->lat_us -= LAT_STEP_US;
+	}
 }
 
 const struct worker_transport_ops worker_serial_ops = {

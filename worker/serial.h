@@ -20,7 +20,8 @@
 #include "bms/bms.h"
 #include "worker/transport.h"
 
-/* The transport: a port below, reads batched by the reply length learned per request. */
+/* The transport: a port below, reads timed by the reply length and latency it learns
+ * (docs/WORKER.md "Timed reads"). */
 extern const struct worker_transport_ops worker_serial_ops;
 
 struct worker_port {

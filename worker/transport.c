@@ -11,7 +11,10 @@ int worker_transport_open(const struct worker_transport_ops *ops, const char *pa
 {
 	if (!ops || !path)
 		return -EINVAL;
-	return ops->open(path, wake_fd, ret);
+	int r = ops->open(path, wake_fd, ret);
+	if (r == 0)
+		(*ret)->unclean = true; /* whatever waited before we came */
+	return r;
 }
 
 void worker_transport_close(struct worker_transport *t)
@@ -29,6 +32,7 @@ int worker_transport_configure(struct worker_transport *t, const struct worker_l
 		return r;
 	t->line = *line;
 	t->configured = true;
+	t->unclean = true; /* bytes at the old speed are noise now */
 	return 0;
 }
 

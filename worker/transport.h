@@ -3,7 +3,7 @@
  * The transport seam: how the request/reply engine (worker/link.c) reaches a
  * BMS without knowing what carries the bytes. A backend is one const ops
  * table and a handle that starts with struct worker_transport. Serial
- * (worker/serial.c: termios, VMIN batching) is the daemon's only backend
+ * (worker/serial.c: termios, timed reads) is the daemon's only backend
  * today; socketcan and Bluetooth join as further tables, and tests add a
  * socket stream of their own (tests/worker/wstream.c).
  *
@@ -52,8 +52,8 @@ struct worker_transport_ops {
 	/*
 	 * Wait for input until deadline_ms, then read what is there: the byte
 	 * count (> 0), -ETIMEDOUT, -ECANCELED or -ENODEV. A backend may hold
-	 * bytes back until more of the reply is in (serial VMIN), never past
-	 * the deadline.
+	 * bytes back until more of the reply is in (serial: a timed sleep to the
+	 * reply's computed end, VMIN), never past the deadline.
 	 */
 	int (*read)(struct worker_transport *t, uint8_t *buf, size_t cap, uint64_t deadline_ms);
 	/* Drop unread input (a late reply to an earlier request, echo, noise). */
@@ -67,12 +67,43 @@ struct worker_transport_ops {
 	void (*reply_done)(struct worker_transport *t, size_t used);
 };
 
+/*
+ * What a transport did, counted by the transport itself: tests assert on
+ * these (how many waits a reply cost) instead of on durations, and benches
+ * print them. Only ever incremented.
+ */
+struct worker_transport_stats {
+	uint64_t sleeps;          /* timed waits until a reply's computed end (no device fd) */
+	uint64_t polls;           /* waits on the device fd for input */
+	uint64_t reads;           /* read() calls on the device */
+	uint64_t short_reads;     /* a timed read found less than the learned reply (or nothing) */
+	uint64_t latency_learned; /* a reply's end was seen (poll()): the latency measured */
+	uint64_t flushes;         /* input dropped after an unclean exchange */
+};
+
 /* The part of every backend's handle the engine may see. */
 struct worker_transport {
 	const struct worker_transport_ops *ops;
 	int wake_fd;             /* borrowed; -1 = none */
 	struct worker_line line; /* as last configured */
 	bool configured;
+	/*
+	 * Input may hold something that is not the next reply: set on open, on a
+	 * new line setting and by the engine for every exchange until it ended
+	 * cleanly (one whole reply, nothing before or after it). The engine
+	 * flushes only then, so a clean run of exchanges costs no flush.
+	 */
+	bool unclean;
+	/*
+	 * Set by the engine before write(): nothing goes out until this long
+	 * after the reply's end anyway (the inter-frame gap when another request
+	 * of the cycle follows), so a backend that sleeps until a reply's
+	 * computed end may sleep that much longer and wake once for both.
+	 */
+	unsigned linger_ms;
+	/* Set by a backend on read(): by when the bytes read had arrived, 0 = unknown (now). */
+	uint64_t rx_end_ms;
+	struct worker_transport_stats stats;
 };
 
 int worker_transport_open(const struct worker_transport_ops *ops, const char *path, int wake_fd,
@@ -96,6 +127,7 @@ static inline int worker_transport_read(struct worker_transport *t, uint8_t *buf
 
 static inline int worker_transport_flush(struct worker_transport *t)
 {
+	t->stats.flushes++;
 	return t->ops->flush(t);
 }
 

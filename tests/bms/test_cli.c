@@ -514,6 +514,38 @@ static void test_simulate_corrupt(void)
 	}
 }
 
+/*
+ * --pace: the reply goes out at the line rate (a byte, or N bytes, per
+ * character time) and is the same reply; a pace that is no byte count is
+ * refused before the link exists.
+ */
+static void test_simulate_paced(void)
+{
+	const struct bms_driver *drv = bms_driver_find("jbd");
+	CU_ASSERT_FATAL(drv != NULL);
+	char *paces[] = {"line", "7"};
+	for (size_t i = 0; i < 2; i++) {
+		struct simproc sp;
+		char *extra[] = {"--bms", "jbd", "--pace", paces[i], NULL};
+		CU_ASSERT_FATAL(sim_start(&sp, extra) == 0);
+		int fd = open_link(sp.link, B9600);
+		CU_ASSERT_FATAL(fd >= 0);
+		struct bms_snapshot got;
+		memset(&got, 0, sizeof(got));
+		CU_ASSERT(cycle(fd, drv, 0, &got, 5000) == 0);
+		CU_ASSERT(got.voltage_mv == 53120 && got.cell_count == 16);
+		CU_ASSERT(got.cell_mv[1] == 3316);
+		close(fd);
+		CU_ASSERT(sim_stop(&sp) == 0);
+	}
+	char *bad[] = {"0", "fast", "-3"};
+	for (size_t i = 0; i < 3; i++) {
+		struct simproc sp;
+		char *extra[] = {"--bms", "jbd", "--pace", bad[i], NULL};
+		CU_ASSERT(sim_start(&sp, extra) < 0);
+	}
+}
+
 int sb_register_tests(void)
 {
 	static const struct sb_test tests[] = {
@@ -523,6 +555,7 @@ int sb_register_tests(void)
 		{"decode_capture_errors", test_decode_capture_errors},
 		{"simulate_roundtrip", test_simulate_roundtrip},
 		{"simulate_bus", test_simulate_bus},
+		{"simulate_paced", test_simulate_paced},
 		{"simulate_corrupt", test_simulate_corrupt},
 		{NULL, NULL},
 	};

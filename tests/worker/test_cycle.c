@@ -210,19 +210,32 @@ static int poll_jbd(struct worker_link *l, void *st, struct bms_held *held,
 	return worker_cycle(l, jbd(), st, BMS_REQ_POLL, 2, held, snap, c);
 }
 
+/*
+ * The write tests' link: drv's in-process responder on a pty, a link on it at
+ * baud (8N1), and a driver state, initialised at address init_addr (-1: none).
+ * Returns the state (free it, then close *ret_l and stop *r).
+ */
+static void *set_link_open(struct wt_resp *r, struct worker_link **ret_l,
+			   const struct bms_driver *d, uint32_t baud, int init_addr)
+{
+	CU_ASSERT_FATAL(wt_resp_start(r, d) == 0);
+	CU_ASSERT_FATAL(worker_link_open(r->slave, -1, ret_l) == 0);
+	CU_ASSERT_FATAL(
+		worker_transport_configure((*ret_l)->t, &(struct worker_line){baud, BMS_8N1}) == 0);
+	void *st = calloc(1, (*ret_l)->state_cap);
+	CU_ASSERT_FATAL(st != NULL);
+	if (init_addr >= 0)
+		CU_ASSERT_FATAL(d->init(st, (uint8_t)init_addr) == 0);
+	return st;
+}
+
 /* SET discharge FET off against the JBD simulator: the next poll shows it. */
 static void test_set_fet(void)
 {
 	const struct bms_driver *d = jbd();
 	struct wt_resp r;
-	CU_ASSERT_FATAL(wt_resp_start(&r, d) == 0);
 	struct worker_link *l;
-	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
-	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
-			0);
-	void *st = calloc(1, l->state_cap);
-	CU_ASSERT_FATAL(st != NULL);
-	CU_ASSERT_FATAL(d->init(st, 0) == 0);
+	void *st = set_link_open(&r, &l, d, 9600, 0);
 	struct bms_held held;
 	bms_held_reset(&held);
 	struct worker_counters c = {0};
@@ -302,13 +315,8 @@ static void test_set_daly(void)
 	const struct bms_driver *d = bms_driver_find("daly");
 	CU_ASSERT_FATAL(d != NULL);
 	struct wt_resp r;
-	CU_ASSERT_FATAL(wt_resp_start(&r, d) == 0);
 	struct worker_link *l;
-	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
-	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){9600, BMS_8N1}) ==
-			0);
-	void *st = calloc(1, l->state_cap);
-	CU_ASSERT_FATAL(st != NULL && d->init(st, 1) == 0);
+	void *st = set_link_open(&r, &l, d, 9600, 1);
 	struct bms_held held;
 	bms_held_reset(&held);
 	struct worker_counters c = {0};
@@ -372,13 +380,8 @@ static void test_set_jk(void)
 	const struct bms_driver *d = bms_driver_find("jk");
 	CU_ASSERT_FATAL(d != NULL);
 	struct wt_resp r;
-	CU_ASSERT_FATAL(wt_resp_start(&r, d) == 0);
 	struct worker_link *l;
-	CU_ASSERT_FATAL(worker_link_open(r.slave, -1, &l) == 0);
-	CU_ASSERT_FATAL(worker_transport_configure(l->t, &(struct worker_line){115200, BMS_8N1}) ==
-			0);
-	void *st = calloc(1, l->state_cap);
-	CU_ASSERT_FATAL(st != NULL);
+	void *st = set_link_open(&r, &l, d, 115200, -1);
 	struct bms_held held;
 	bms_held_reset(&held);
 	struct worker_counters c = {0};
@@ -419,6 +422,46 @@ static void test_set_jk(void)
 	atomic_store(&r.silent, true);
 	CU_ASSERT(worker_set(l, d, st, BMS_CMD_DISCHARGE_FET, 0, 1, &c) == -ETIMEDOUT);
 	CU_ASSERT(c.timeouts == 2);
+
+	free(st);
+	worker_link_close(l);
+	wt_resp_stop(&r);
+}
+
+/*
+ * Input is dropped only after an exchange that did not end cleanly: the
+ * first one on a new link, then never while every reply comes whole; a
+ * garbled reply (and every retry after it) flushes before the next request,
+ * and once the replies are clean again the flushes stop.
+ */
+static void test_flush_only_when_unclean(void)
+{
+	const struct bms_driver *d = jbd();
+	struct wt_resp r;
+	struct worker_link *l;
+	void *st = set_link_open(&r, &l, d, 9600, 0);
+	struct bms_held held;
+	bms_held_reset(&held);
+	struct worker_counters c = {0};
+	struct bms_snapshot snap;
+
+	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
+	CU_ASSERT(l->t->stats.flushes == 1); /* a new link: whatever waited goes */
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
+	CU_ASSERT(l->t->stats.flushes == 1);
+	CU_ASSERT(c.frames_bad == 0 && c.timeouts == 0);
+
+	/* every reply garbled: each attempt after a bad one flushes first */
+	atomic_store(&r.corrupt_pct, 100);
+	CU_ASSERT(poll_jbd(l, st, &held, &snap, &c) == -EBADMSG);
+	CU_ASSERT(c.frames_bad == 3); /* the first attempt and two retries */
+	CU_ASSERT(l->t->stats.flushes == 3);
+	atomic_store(&r.corrupt_pct, 0);
+	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
+	CU_ASSERT(l->t->stats.flushes == 4); /* after the last garbled one */
+	CU_ASSERT_FATAL(poll_jbd(l, st, &held, &snap, &c) == 0);
+	CU_ASSERT(l->t->stats.flushes == 4);
 
 	free(st);
 	worker_link_close(l);
@@ -836,6 +879,7 @@ int sb_register_tests(void)
 		{"set_fet", test_set_fet},
 		{"set_daly", test_set_daly},
 		{"set_jk", test_set_jk},
+		{"flush_only_when_unclean", test_flush_only_when_unclean},
 		{"static_step_carried", test_static_step_carried},
 		{"setup_sequence", test_setup_sequence},
 		{"foreign_frames", test_foreign_frames},

@@ -164,6 +164,100 @@ static void test_transport_learns_reply_length(void)
 	close(m);
 }
 
+/* Write req through t and drain it on the master, as the BMS receives it. */
+static int send_req(struct worker_transport *t, int m, const uint8_t *req, size_t n)
+{
+	if (worker_transport_write(t, req, n, time_mono_ms() + 5000) < 0)
+		return -EIO;
+	uint8_t buf[64];
+	size_t k = 0;
+	while (k < n) {
+		ssize_t r = read(m, buf, n - k);
+		if (r <= 0)
+			return -EIO;
+		k += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Timed reads (issue 20): once a request's reply length is known, a reply
+ * that is there whole costs one sleep and one read, no poll() on the port
+ * (which the tty would wake per arriving chunk); a reply that came in part
+ * is taken in part, completed through poll(), and teaches the latency anew;
+ * silence still times out. Counted by the transport, not timed.
+ */
+static void test_timed_read(void)
+{
+	char slave[64];
+	int m = wt_pty(slave, sizeof(slave));
+	CU_ASSERT_FATAL(m >= 0);
+	struct worker_transport *t;
+	CU_ASSERT_FATAL(worker_transport_open(&worker_serial_ops, slave, -1, &t) == 0);
+	CU_ASSERT_FATAL(worker_transport_configure(t, &(struct worker_line){9600, BMS_8N1}) == 0);
+	const uint8_t req[4] = {0xdd, 0xa5, 0x03, 0x77};
+	static const uint8_t reply[] = "0123456789abcdefghij";
+	uint8_t buf[64];
+	struct worker_transport_stats s0;
+
+	/* unknown: read as it comes (poll), and the reply's end teaches the latency */
+	CU_ASSERT_FATAL(send_req(t, m, req, 4) == 0);
+	CU_ASSERT_FATAL(write(m, reply, 20) == 20);
+	CU_ASSERT(worker_transport_read(t, buf, sizeof(buf), time_mono_ms() + 5000) == 20);
+	worker_transport_reply_done(t, 20);
+	CU_ASSERT(t->stats.sleeps == 0 && t->stats.polls == 1);
+	CU_ASSERT(t->stats.latency_learned == 1);
+
+	/* known, and there whole: one sleep, one read, no poll */
+	for (int i = 0; i < 3; i++) {
+		s0 = t->stats;
+		CU_ASSERT_FATAL(send_req(t, m, req, 4) == 0);
+		CU_ASSERT_FATAL(write(m, reply, 20) == 20);
+		CU_ASSERT(worker_transport_read(t, buf, sizeof(buf), time_mono_ms() + 5000) == 20);
+		CU_ASSERT(memcmp(buf, reply, 20) == 0);
+		worker_transport_reply_done(t, 20);
+		CU_ASSERT(t->stats.sleeps == s0.sleeps + 1);
+		CU_ASSERT(t->stats.reads == s0.reads + 1);
+		CU_ASSERT(t->stats.polls == s0.polls);
+		CU_ASSERT(t->stats.short_reads == s0.short_reads);
+		CU_ASSERT(t->stats.latency_learned ==
+			  s0.latency_learned); /* nothing seen to learn */
+		CU_ASSERT(t->rx_end_ms != 0);
+	}
+
+	/* late: a part at the wake, the rest through poll(); the reply completes
+	 * and its end is measured */
+	s0 = t->stats;
+	CU_ASSERT_FATAL(send_req(t, m, req, 4) == 0);
+	CU_ASSERT_FATAL(write(m, reply, 8) == 8);
+	CU_ASSERT(worker_transport_read(t, buf, sizeof(buf), time_mono_ms() + 5000) == 8);
+	CU_ASSERT(t->stats.short_reads == s0.short_reads + 1);
+	CU_ASSERT_FATAL(write(m, reply + 8, 12) == 12);
+	CU_ASSERT(worker_transport_read(t, buf + 8, sizeof(buf) - 8, time_mono_ms() + 5000) == 12);
+	CU_ASSERT(memcmp(buf, reply, 20) == 0);
+	worker_transport_reply_done(t, 20);
+	CU_ASSERT(t->stats.polls == s0.polls + 1);
+	CU_ASSERT(t->stats.latency_learned == s0.latency_learned + 1);
+	/* and the next one is timed again, whole in one read */
+	s0 = t->stats;
+	CU_ASSERT_FATAL(send_req(t, m, req, 4) == 0);
+	CU_ASSERT_FATAL(write(m, reply, 20) == 20);
+	CU_ASSERT(worker_transport_read(t, buf, sizeof(buf), time_mono_ms() + 5000) == 20);
+	worker_transport_reply_done(t, 20);
+	CU_ASSERT(t->stats.sleeps == s0.sleeps + 1 && t->stats.polls == s0.polls);
+
+	/* silence: the timed sleep, then poll() until the deadline, as before */
+	s0 = t->stats;
+	CU_ASSERT_FATAL(send_req(t, m, req, 4) == 0);
+	CU_ASSERT(worker_transport_read(t, buf, sizeof(buf), time_mono_ms() + 50) == -ETIMEDOUT);
+	CU_ASSERT(t->stats.sleeps == s0.sleeps + 1);
+	CU_ASSERT(t->stats.short_reads == s0.short_reads + 1);
+	CU_ASSERT(t->stats.polls > s0.polls);
+
+	worker_transport_close(t);
+	close(m);
+}
+
 static void test_timeout_wake_hangup(void)
 {
 	int fds0 = wt_count_fds();
@@ -259,6 +353,7 @@ int sb_register_tests(void)
 		{"open_raw_and_framing", test_open_raw_and_framing},
 		{"vmin_batching", test_vmin_batching},
 		{"transport_learns_reply_length", test_transport_learns_reply_length},
+		{"timed_read", test_timed_read},
 		{"timeout_wake_hangup", test_timeout_wake_hangup},
 		{"wire_time", test_wire_time},
 		{"remember", test_remember},
