@@ -50,9 +50,9 @@
  * - Not Seplos v2 (also VER 0x20): a Seplos 0x42 reply has the custom
  *   number 10 and ten words after it, ours P = 2 or 4 and exactly the words
  *   P stands for; a reply that does not fit exactly is refused (-EPROTO).
- *   PACE (VER 0x25) and Daren (0x22) differ in VER: such a frame at our
- *   ADR (a pack refusing our VER) is BMS_FOREIGN, silence to us, so that
- *   detection does not ask again at once as after a bad frame of ours.
+ *   PACE (VER 0x25) and Daren (0x22) differ in VER: such a reply at our
+ *   ADR (a pack refusing our VER) is a refusal (-EPROTO), as for every '~'
+ *   driver (bms_pylon_reply_check).
  * - The INFO byte after INFOFLAG (the ADR asked for; the number of packs
  *   when asked for all with 0xFF, which we never do) is not checked: the
  *   header's ADR is the address.
@@ -292,17 +292,8 @@ static int pyl_parse(void *state, const struct bms_request *req, const uint8_t *
 	struct pyl_state *st = state;
 	uint8_t cmd = pyl_cmd(req);
 	uint8_t d[PYL_MAX_INFO];
-	/*
-	 * Another family's frame (PACE 0x25 or Daren 0x22 refusing our VER at our
-	 * ADR) is no answer of ours: skipped as silence, not a bad frame of our
-	 * protocol that detection would ask again at once. Seplos v2 speaks our
-	 * VER and CID1: its replies are told apart by their layout (-EPROTO).
-	 */
-	struct bms_pylon_frame f;
-	if (len <= PYL_MAX_FRAME && bms_pylon_decode(NULL, frame, len, &f) == 0 &&
-	    !bms_pylon_is_family(&pyl_family, &f))
-		return BMS_FOREIGN;
-	/* another pack's exchange is BMS_FOREIGN too */
+	/* another pack's exchange is BMS_FOREIGN, another family's reply at our ADR a refusal
+	 * (-EPROTO, bms_pylon_reply_check); Seplos v2 (our VER and CID1) by its layout */
 	int n = bms_pylon_parse_reply(&pyl_family, st->adr, cmd != 0 && pyl_known(cmd), frame, len,
 				      d, sizeof(d));
 	if (n < 0)

@@ -94,18 +94,20 @@ static void test_capture(void)
 	CU_ASSERT(!memcmp(s.alarm, none, sizeof(none)) && s.charge_fet && s.discharge_fet);
 	/*
 	 * The same frame is not a KS48100's (CID1 0x4A), the constructed KS one not a
-	 * Daren's: another family's frame is skipped as someone else's, not a bad one
+	 * Daren's: another family's reply at our ADR is a refusal, as for every '~'
+	 * driver; at another ADR it is someone else's
 	 */
-	CU_ASSERT(dc_parse_at(&bms_ks48100, 1, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_ks48100, 1, &rq, f, n, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_ks48100, 2, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
 	n = dc_vector_frame("ks48100", "response", 0, f, sizeof(f));
 	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == -EBADMSG && s.valid == 0);
 	/* a KS48100 reply that starts with '~' is taken as well (no capture says which) */
 	f[0] = '~';
 	CU_ASSERT(dc_parse_at(&bms_ks48100, 1, &rq, f, n, &s) == 0 && s.soc_cpct == 6700);
-	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
-	/* a VER 0x20 pack at our ADR refusing our VER (RTN 0x01): silence to us */
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == -EPROTO && s.valid == 0);
+	/* a VER 0x20 pack at our ADR refusing our VER (RTN 0x01): a refusal, not -EREMOTEIO */
 	int k = bms_pylon_request(0x20, 1, 0x46, 0x01, NULL, 0, f, sizeof(f));
-	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 }
 
 static struct bms_snapshot sample_state(void)

@@ -183,11 +183,14 @@ static void test_bus(void)
 			      sizeof(req));
 	m = bms_sim_respond(DRV, &dev, 3, req, (size_t)k, rep, sizeof(rep));
 	CU_ASSERT(m == 18 && rep[7] == '0' && rep[8] == '1');
-	/* a PACE or Daren pack at our ADR refusing our VER (RTN 0x01): silence to us, not
-	 * a bad frame detection would ask again; Seplos v2 (our VER) by its layout */
+	/* a PACE or Daren pack at our ADR refusing our VER (RTN 0x01): a refusal, as for
+	 * every '~' driver, even with a good RTN; at another ADR someone else's; Seplos v2
+	 * (our VER) by its layout */
 	k = bms_pylon_request(0x25, 3, PYL_CID1, 0x01, NULL, 0, rep, sizeof(rep));
-	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
-	k = bms_pylon_request(0x22, 3, 0x4A, 0x01, NULL, 0, rep, sizeof(rep));
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	k = bms_pylon_request(0x22, 3, 0x4A, 0x00, NULL, 0, rep, sizeof(rep));
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	k = bms_pylon_request(0x25, 2, PYL_CID1, 0x01, NULL, 0, rep, sizeof(rep));
 	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
 	CU_ASSERT(DRV->init(st, 0) == -EINVAL);
 	CU_ASSERT(DRV->init(st, PYL_ADDR_MAX + 1) == -EINVAL);
