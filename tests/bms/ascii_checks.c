@@ -162,3 +162,15 @@ void ac_check_read(const struct bms_driver *drv, uint8_t address, const struct b
 	CU_ASSERT(!bms_driver_can_set(drv));
 	free(st);
 }
+
+void ac_check_long_header(const struct bms_driver *drv, const char *head)
+{
+	size_t len = drv->max_frame + 8, flen = 0;
+	uint8_t *buf = malloc(len);
+	CU_ASSERT_FATAL(buf != NULL && strlen(head) == 9);
+	memset(buf, '0', len);
+	memcpy(buf, head, 9);
+	memcpy(buf + 9, "03E8", 4); /* LENID 1000 */
+	CU_ASSERT(drv->frame_check(buf, len, &flen) == -1);
+	free(buf);
+}

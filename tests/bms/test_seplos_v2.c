@@ -12,6 +12,7 @@
 #include "bms/pylon_ascii.h"
 #include "bms/seplos_v2_wire.h"
 #include "bms/sim/sim.h"
+#include "tests/bms/ascii_checks.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
 
@@ -246,11 +247,7 @@ static void test_layouts(void)
 	k = bms_pylon_request(SV_VER, 0, SV_CID1, 0, d, (size_t)in, f, sizeof(f));
 	CU_ASSERT(dc_parse_at(DRV, 1, &tele, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* a header announcing more than any Seplos reply: garbage, not a wait */
-	size_t flen;
-	uint8_t longbuf[SV_MAX_FRAME + 8];
-	memset(longbuf, '0', sizeof(longbuf));
-	memcpy(longbuf, "~2000460003E8", 13); /* LENID 1000 */
-	CU_ASSERT(DRV->frame_check(longbuf, sizeof(longbuf), &flen) == -1);
+	ac_check_long_header(DRV, "~20004600");
 }
 
 /*
