@@ -332,6 +332,19 @@ int bms_pylon_describe_head(size_t max_frame, const uint8_t *frame, size_t len,
 	return 1;
 }
 
+void bms_pylon_describe_codes(const struct bms_pylon_codes *a, struct bms_frame_desc *x)
+{
+	char key[BMS_DESC_KEY];
+	for (unsigned i = 0; i < a->n; i++) {
+		snprintf(key, sizeof(key), "temp%u_alarm_code", i + 1);
+		bms_desc_num(x, key, a->temp_codes[i]);
+	}
+	for (unsigned i = 0; i < a->m; i++) {
+		snprintf(key, sizeof(key), "cell%u_alarm_code", i + 1);
+		bms_desc_num(x, key, a->cell_codes[i]);
+	}
+}
+
 void bms_pylon_describe_reply(const struct bms_pylon_frame *f, uint16_t cmd, const char *name,
 			      struct bms_frame_desc *x)
 {

@@ -188,6 +188,9 @@ struct bms_pylon_codes {
 };
 int bms_pylon_codes_read(struct breader *r, struct bms_pylon_codes *a);
 
+/* describe's items for a's codes: temp<i>_alarm_code, then cell<i>_alarm_code (from 1). */
+void bms_pylon_describe_codes(const struct bms_pylon_codes *a, struct bms_frame_desc *x);
+
 /*
  * describe's common part: the frame (at most max_frame bytes) decoded into *f
  * and its INFO into info (-1 when either fails). A request is described whole

@@ -351,14 +351,7 @@ static void desc_alarm(const struct pyl_alarm *a, struct bms_frame_desc *x)
 		snprintf(key, sizeof(key), "status%u", i + 1);
 		bms_desc_num(x, key, a->tail[3 + i]);
 	}
-	for (unsigned i = 0; i < a->h.n; i++) {
-		snprintf(key, sizeof(key), "temp%u_alarm_code", i + 1);
-		bms_desc_num(x, key, a->h.temp_codes[i]);
-	}
-	for (unsigned i = 0; i < a->h.m; i++) {
-		snprintf(key, sizeof(key), "cell%u_alarm_code", i + 1);
-		bms_desc_num(x, key, a->h.cell_codes[i]);
-	}
+	bms_pylon_describe_codes(&a->h, x);
 }
 
 static void desc_manage(const struct pyl_manage *m, struct bms_frame_desc *x)
