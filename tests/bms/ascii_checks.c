@@ -174,3 +174,17 @@ void ac_check_long_header(const struct bms_driver *drv, const char *head)
 	CU_ASSERT(drv->frame_check(buf, len, &flen) == -1);
 	free(buf);
 }
+
+void ac_check_describe_refusal(const struct bms_driver *drv, const uint8_t *rep, size_t len,
+			       uint8_t address, uint8_t rtn)
+{
+	uint8_t f[128];
+	struct bms_frame_desc d;
+	CU_ASSERT_FATAL(len > 3 && len <= sizeof(f));
+	memcpy(f, rep, len);
+	CU_ASSERT(bms_driver_describe(drv, f, len, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0 && d.address == address);
+	CU_ASSERT(dc_desc_find(&d, "cid2_return_code")->num == rtn);
+	f[3] = 'X';
+	CU_ASSERT(bms_driver_describe(drv, f, len, &d) == -1);
+}

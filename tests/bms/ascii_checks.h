@@ -51,4 +51,11 @@ void ac_check_read(const struct bms_driver *drv, uint8_t address, const struct b
  * calls it garbage (-1) rather than waiting for more.
  */
 void ac_check_long_header(const struct bms_driver *drv, const char *head);
+/*
+ * rep[0..len), a reply with the non-zero return code rtn, is described by drv
+ * as a reply of no command from address with that cid2_return_code; with a
+ * non-hex character in its ADR it is no frame (-1).
+ */
+void ac_check_describe_refusal(const struct bms_driver *drv, const uint8_t *rep, size_t len,
+			       uint8_t address, uint8_t rtn);
 #endif

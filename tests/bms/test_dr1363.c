@@ -283,9 +283,7 @@ static void test_read_and_describe(void)
 			  dc_desc_find(&d, "protocol_version")->num == 200);
 		k = bms_pylon_request(DR_VER, 2, cid1, 0x90, NULL, 0, rep, sizeof(rep));
 		rep[0] = i == 0 ? '~' : '>';
-		CU_ASSERT(bms_driver_describe(drv, rep, (size_t)k, &d) == 0);
-		CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0 && d.address == 2);
-		CU_ASSERT(dc_desc_find(&d, "cid2_return_code")->num == 0x90);
+		ac_check_describe_refusal(drv, rep, (size_t)k, 2, 0x90);
 	}
 }
 
