@@ -220,6 +220,15 @@ int bms_pylon_build(const struct bms_pylon_family *fam, uint8_t adr, uint8_t cmd
 	return n == -ENOBUFS ? -ENOSPC : n;
 }
 
+int bms_pylon_build_step(const struct bms_pylon_family *fam, uint8_t adr,
+			 const struct bms_request *req, uint8_t cmd, bool known, bool pack_info,
+			 uint8_t *out, size_t cap)
+{
+	if (req->kind == BMS_REQ_SET || (req->kind == BMS_REQ_READ && !known))
+		return -EOPNOTSUPP;
+	return cmd == 0 ? 0 : bms_pylon_build(fam, adr, cmd, pack_info, out, cap);
+}
+
 int bms_pylon_reply_check(const struct bms_pylon_family *fam, uint8_t adr, bool cmd_ok,
 			  const struct bms_pylon_frame *f)
 {

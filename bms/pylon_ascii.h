@@ -136,6 +136,13 @@ int bms_pylon_check_max(size_t max_frame, const uint8_t *p, size_t avail, size_t
 int bms_pylon_build(const struct bms_pylon_family *fam, uint8_t adr, uint8_t cmd, bool pack_info,
 		    uint8_t *out, size_t cap);
 
+/* build_request of a '~' driver that writes nothing: a SET, or a READ of a register that is
+ * not one of the family's commands (!known), -EOPNOTSUPP; no step (cmd 0) 0; else
+ * bms_pylon_build of cmd. */
+int bms_pylon_build_step(const struct bms_pylon_family *fam, uint8_t adr,
+			 const struct bms_request *req, uint8_t cmd, bool known, bool pack_info,
+			 uint8_t *out, size_t cap);
+
 /*
  * A decoded reply's checks, in this order: !cmd_ok (the request stands for
  * no command of the family) -EPROTO; a request on the line (CID2 a command:

@@ -117,15 +117,10 @@ static bool pyl_known(uint16_t cmd)
 static int pyl_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct pyl_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
-	if (req->kind == BMS_REQ_READ && !pyl_known(req->reg))
-		return -EOPNOTSUPP;
 	uint8_t cmd = pyl_cmd(req);
-	if (cmd == 0)
-		return 0;
 	/* 0x42/0x44/0x92/0x93 name the pack in INFO (its ADR); 0x51 carries none */
-	return bms_pylon_build(&pyl_family, st->adr, cmd, cmd != PYL_MAKER, out, cap);
+	return bms_pylon_build_step(&pyl_family, st->adr, req, cmd, pyl_known(req->reg),
+				    cmd != PYL_MAKER, out, cap);
 }
 
 static int pyl_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)

@@ -110,16 +110,11 @@ static bool sv_known(uint16_t cmd)
 static int sv_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct sv_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
-	if (req->kind == BMS_REQ_READ && !sv_known(req->reg))
-		return -EOPNOTSUPP;
 	uint8_t cmd = sv_cmd(req);
-	if (cmd == 0)
-		return 0;
 	/* 0x42/0x44 name the pack in INFO (ESPHome: the pack's own address) */
 	bool info = cmd == SV_TELEMETRY || cmd == SV_ALARMS;
-	return bms_pylon_build(&sv_family, st->adr, cmd, info, out, cap);
+	return bms_pylon_build_step(&sv_family, st->adr, req, cmd, sv_known(req->reg), info, out,
+				    cap);
 }
 
 /* The '~' check, bounded: a header announcing more than we ever take is garbage. */
