@@ -52,8 +52,8 @@
  *   Python driver uses for both directions, which we do not publish) and
  *   0xB0 (serial, capacity statistics: a longer command group).
  * - A frame of another family at our ADR (VER 0x20/0x25 refusing our VER,
- *   KS48100's CID1 0x42) is BMS_FOREIGN: silence to us, not a bad frame
- *   that detection would ask again at once.
+ *   KS48100's CID1 0x42) is the unit we asked refusing our words: -EPROTO,
+ *   as for every '~' driver (bms_pylon_reply_check).
  * - No writes: none documented.
  */
 #include "bms.h"

@@ -193,20 +193,13 @@ int bms_dr1363_parse(void *state, const struct bms_request *req, const uint8_t *
 	struct bms_pylon_frame f;
 	if (decode(fam, frame, len, &f) < 0)
 		return -EBADMSG;
-	if (cmd != DR_REALTIME && cmd != DR_MAKER)
-		return -EPROTO;
-	/* someone else's exchange: a request (a master pack's, our echo), another pack's reply */
-	if (!bms_pylon_is_reply(f.cid2) || f.adr != st->adr)
-		return BMS_FOREIGN;
-	/*
-	 * Another family's frame at our ADR (a VER 0x20/0x25 pack refusing our
-	 * VER, the other DR-1363 CID1) is no answer of ours: skipped as silence,
-	 * not a bad frame of our protocol that detection would ask again at once.
-	 */
-	if (f.ver != DR_VER || f.cid1 != fam->cid1)
-		return BMS_FOREIGN;
-	if (f.cid2 != 0)
-		return -EREMOTEIO;
+	const struct bms_pylon_family pf = {DR_VER, fam->cid1, fam->cid1, DR_MAX_FRAME};
+	/* someone else's exchange BMS_FOREIGN; another family's reply at our ADR (a VER
+	 * 0x20/0x25 pack refusing our VER, the other DR-1363 CID1) a refusal, as for every
+	 * '~' driver */
+	int r = bms_pylon_reply_check(&pf, st->adr, cmd == DR_REALTIME || cmd == DR_MAKER, &f);
+	if (r != 0)
+		return r;
 	uint8_t d[DR_MAX_INFO];
 	int n = bms_pylon_info(&f, d, sizeof(d));
 	if (n < 0)

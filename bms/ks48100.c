@@ -18,8 +18,8 @@
  * - the reply's SOI: ks48100.py never looks at it, so replies are taken
  *   starting with '>' or '~';
  * - the reply's CID1: taken to echo the request's 0x42, as every Daren
- *   reply echoes 0x4A; a Daren reply (0x4A) is someone else's
- *   (BMS_FOREIGN), and ours never looks like one to the Daren driver.
+ *   reply echoes 0x4A; a Daren reply (0x4A) at our ADR is refused
+ *   (-EPROTO), and ours never passes as one with the Daren driver.
  * - ks48100.py's 0xB0 requests go with CID1 0x4A; we do not send them.
  *
  * Probe and poll as Daren's: 0x42, then 0x51 as static data. Auto-probed:

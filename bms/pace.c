@@ -105,16 +105,11 @@ static bool pace_known(uint16_t cmd)
 static int pace_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct pace_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
-	if (req->kind == BMS_REQ_READ && !pace_known(req->reg))
-		return -EOPNOTSUPP;
 	uint8_t cmd = pace_cmd(req);
-	if (cmd == 0)
-		return 0;
 	/* 0x42/0x44 name the pack in INFO (its own ADR); 0xC1/0xC2 carry none */
 	bool info = cmd == PACE_TELEMETRY || cmd == PACE_STATUS;
-	return bms_pylon_build(&pace_family, st->adr, cmd, info, out, cap);
+	return bms_pylon_build_step(&pace_family, st->adr, req, cmd, pace_known(req->reg), info,
+				    out, cap);
 }
 
 /* The '~' check, bounded: a header announcing more than we ever take is garbage. */

@@ -220,20 +220,43 @@ int bms_pylon_build(const struct bms_pylon_family *fam, uint8_t adr, uint8_t cmd
 	return n == -ENOBUFS ? -ENOSPC : n;
 }
 
+int bms_pylon_build_step(const struct bms_pylon_family *fam, uint8_t adr,
+			 const struct bms_request *req, uint8_t cmd, bool known, bool pack_info,
+			 uint8_t *out, size_t cap)
+{
+	if (req->kind == BMS_REQ_SET || (req->kind == BMS_REQ_READ && !known))
+		return -EOPNOTSUPP;
+	return cmd == 0 ? 0 : bms_pylon_build(fam, adr, cmd, pack_info, out, cap);
+}
+
+int bms_pylon_reply_check(const struct bms_pylon_family *fam, uint8_t adr, bool cmd_ok,
+			  const struct bms_pylon_frame *f)
+{
+	if (!cmd_ok)
+		return -EPROTO;
+	if (!bms_pylon_is_reply(f->cid2) || f->adr != adr)
+		return BMS_FOREIGN;
+	/*
+	 * A reply at our ADR in another family's VER/CID1 (a PACE, Daren or
+	 * Pylontech pack refusing our VER, the other DR-1363 CID1) is the answer
+	 * of the unit we asked: a refusal, not someone else's exchange on a
+	 * shared line, which is all BMS_FOREIGN means (bms/bms.h). So the link
+	 * stops waiting and counts it refused, and detection moves on.
+	 */
+	if (!bms_pylon_is_family(fam, f))
+		return -EPROTO;
+	return f->cid2 != 0 ? -EREMOTEIO : 0;
+}
+
 int bms_pylon_parse_reply(const struct bms_pylon_family *fam, uint8_t adr, bool cmd_ok,
 			  const uint8_t *frame, size_t len, uint8_t *info, size_t cap)
 {
 	struct bms_pylon_frame f;
 	if (len > fam->max_frame || bms_pylon_decode(NULL, frame, len, &f) < 0)
 		return -EBADMSG;
-	if (!cmd_ok)
-		return -EPROTO;
-	if (!bms_pylon_is_reply(f.cid2) || f.adr != adr)
-		return BMS_FOREIGN;
-	if (!bms_pylon_is_family(fam, &f))
-		return -EPROTO;
-	if (f.cid2 != 0)
-		return -EREMOTEIO;
+	int r = bms_pylon_reply_check(fam, adr, cmd_ok, &f);
+	if (r != 0)
+		return r;
 	int n = bms_pylon_info(&f, info, cap);
 	return n < 0 ? -EPROTO : n;
 }
@@ -316,6 +339,19 @@ int bms_pylon_describe_head(size_t max_frame, const uint8_t *frame, size_t len,
 	if (n >= 1)
 		bms_desc_num(x, "info_pack", info[0]);
 	return 1;
+}
+
+void bms_pylon_describe_codes(const struct bms_pylon_codes *a, struct bms_frame_desc *x)
+{
+	char key[BMS_DESC_KEY];
+	for (unsigned i = 0; i < a->n; i++) {
+		snprintf(key, sizeof(key), "temp%u_alarm_code", i + 1);
+		bms_desc_num(x, key, a->temp_codes[i]);
+	}
+	for (unsigned i = 0; i < a->m; i++) {
+		snprintf(key, sizeof(key), "cell%u_alarm_code", i + 1);
+		bms_desc_num(x, key, a->cell_codes[i]);
+	}
 }
 
 void bms_pylon_describe_reply(const struct bms_pylon_frame *f, uint16_t cmd, const char *name,

@@ -136,13 +136,29 @@ int bms_pylon_check_max(size_t max_frame, const uint8_t *p, size_t avail, size_t
 int bms_pylon_build(const struct bms_pylon_family *fam, uint8_t adr, uint8_t cmd, bool pack_info,
 		    uint8_t *out, size_t cap);
 
+/* build_request of a '~' driver that writes nothing: a SET, or a READ of a register that is
+ * not one of the family's commands (!known), -EOPNOTSUPP; no step (cmd 0) 0; else
+ * bms_pylon_build of cmd. */
+int bms_pylon_build_step(const struct bms_pylon_family *fam, uint8_t adr,
+			 const struct bms_request *req, uint8_t cmd, bool known, bool pack_info,
+			 uint8_t *out, size_t cap);
+
 /*
- * A reply's checks, in this order: not one whole frame of at most max_frame
- * bytes -EBADMSG; !cmd_ok (the request stands for no command of the family)
- * -EPROTO; a request on the line (CID2 a command: another master, our echo)
- * or another ADR's reply BMS_FOREIGN; another family's VER/CID1 -EPROTO; a
- * non-zero RTN -EREMOTEIO. Then INFO decoded into info: its length in bytes,
- * or -EPROTO.
+ * A decoded reply's checks, in this order: !cmd_ok (the request stands for
+ * no command of the family) -EPROTO; a request on the line (CID2 a command:
+ * another master, our echo) or another ADR's reply BMS_FOREIGN; a reply at
+ * our ADR in another family's VER/CID1 -EPROTO (the unit we asked refusing
+ * our words, not someone else's exchange: every '~' driver answers so); a
+ * non-zero RTN -EREMOTEIO; else 0. For drivers that decode themselves
+ * (another SOI: DR-1363).
+ */
+int bms_pylon_reply_check(const struct bms_pylon_family *fam, uint8_t adr, bool cmd_ok,
+			  const struct bms_pylon_frame *f);
+
+/*
+ * A reply's checks: not one whole frame of at most max_frame bytes -EBADMSG;
+ * then bms_pylon_reply_check. Then INFO decoded into info: its length in
+ * bytes, or -EPROTO.
  */
 int bms_pylon_parse_reply(const struct bms_pylon_family *fam, uint8_t adr, bool cmd_ok,
 			  const uint8_t *frame, size_t len, uint8_t *info, size_t cap);
@@ -178,6 +194,9 @@ struct bms_pylon_codes {
 	const uint8_t *cell_codes, *temp_codes;
 };
 int bms_pylon_codes_read(struct breader *r, struct bms_pylon_codes *a);
+
+/* describe's items for a's codes: temp<i>_alarm_code, then cell<i>_alarm_code (from 1). */
+void bms_pylon_describe_codes(const struct bms_pylon_codes *a, struct bms_frame_desc *x);
 
 /*
  * describe's common part: the frame (at most max_frame bytes) decoded into *f

@@ -50,9 +50,9 @@
  * - Not Seplos v2 (also VER 0x20): a Seplos 0x42 reply has the custom
  *   number 10 and ten words after it, ours P = 2 or 4 and exactly the words
  *   P stands for; a reply that does not fit exactly is refused (-EPROTO).
- *   PACE (VER 0x25) and Daren (0x22) differ in VER: such a frame at our
- *   ADR (a pack refusing our VER) is BMS_FOREIGN, silence to us, so that
- *   detection does not ask again at once as after a bad frame of ours.
+ *   PACE (VER 0x25) and Daren (0x22) differ in VER: such a reply at our
+ *   ADR (a pack refusing our VER) is a refusal (-EPROTO), as for every '~'
+ *   driver (bms_pylon_reply_check).
  * - The INFO byte after INFOFLAG (the ADR asked for; the number of packs
  *   when asked for all with 0xFF, which we never do) is not checked: the
  *   header's ADR is the address.
@@ -117,15 +117,10 @@ static bool pyl_known(uint16_t cmd)
 static int pyl_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct pyl_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
-	if (req->kind == BMS_REQ_READ && !pyl_known(req->reg))
-		return -EOPNOTSUPP;
 	uint8_t cmd = pyl_cmd(req);
-	if (cmd == 0)
-		return 0;
 	/* 0x42/0x44/0x92/0x93 name the pack in INFO (its ADR); 0x51 carries none */
-	return bms_pylon_build(&pyl_family, st->adr, cmd, cmd != PYL_MAKER, out, cap);
+	return bms_pylon_build_step(&pyl_family, st->adr, req, cmd, pyl_known(req->reg),
+				    cmd != PYL_MAKER, out, cap);
 }
 
 static int pyl_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
@@ -292,17 +287,8 @@ static int pyl_parse(void *state, const struct bms_request *req, const uint8_t *
 	struct pyl_state *st = state;
 	uint8_t cmd = pyl_cmd(req);
 	uint8_t d[PYL_MAX_INFO];
-	/*
-	 * Another family's frame (PACE 0x25 or Daren 0x22 refusing our VER at our
-	 * ADR) is no answer of ours: skipped as silence, not a bad frame of our
-	 * protocol that detection would ask again at once. Seplos v2 speaks our
-	 * VER and CID1: its replies are told apart by their layout (-EPROTO).
-	 */
-	struct bms_pylon_frame f;
-	if (len <= PYL_MAX_FRAME && bms_pylon_decode(NULL, frame, len, &f) == 0 &&
-	    !bms_pylon_is_family(&pyl_family, &f))
-		return BMS_FOREIGN;
-	/* another pack's exchange is BMS_FOREIGN too */
+	/* another pack's exchange is BMS_FOREIGN, another family's reply at our ADR a refusal
+	 * (-EPROTO, bms_pylon_reply_check); Seplos v2 (our VER and CID1) by its layout */
 	int n = bms_pylon_parse_reply(&pyl_family, st->adr, cmd != 0 && pyl_known(cmd), frame, len,
 				      d, sizeof(d));
 	if (n < 0)
@@ -360,14 +346,7 @@ static void desc_alarm(const struct pyl_alarm *a, struct bms_frame_desc *x)
 		snprintf(key, sizeof(key), "status%u", i + 1);
 		bms_desc_num(x, key, a->tail[3 + i]);
 	}
-	for (unsigned i = 0; i < a->h.n; i++) {
-		snprintf(key, sizeof(key), "temp%u_alarm_code", i + 1);
-		bms_desc_num(x, key, a->h.temp_codes[i]);
-	}
-	for (unsigned i = 0; i < a->h.m; i++) {
-		snprintf(key, sizeof(key), "cell%u_alarm_code", i + 1);
-		bms_desc_num(x, key, a->h.cell_codes[i]);
-	}
+	bms_pylon_describe_codes(&a->h, x);
 }
 
 static void desc_manage(const struct pyl_manage *m, struct bms_frame_desc *x)

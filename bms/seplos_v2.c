@@ -110,16 +110,11 @@ static bool sv_known(uint16_t cmd)
 static int sv_build_request(void *state, const struct bms_request *req, uint8_t *out, size_t cap)
 {
 	struct sv_state *st = state;
-	if (req->kind == BMS_REQ_SET)
-		return -EOPNOTSUPP;
-	if (req->kind == BMS_REQ_READ && !sv_known(req->reg))
-		return -EOPNOTSUPP;
 	uint8_t cmd = sv_cmd(req);
-	if (cmd == 0)
-		return 0;
 	/* 0x42/0x44 name the pack in INFO (ESPHome: the pack's own address) */
 	bool info = cmd == SV_TELEMETRY || cmd == SV_ALARMS;
-	return bms_pylon_build(&sv_family, st->adr, cmd, info, out, cap);
+	return bms_pylon_build_step(&sv_family, st->adr, req, cmd, sv_known(req->reg), info, out,
+				    cap);
 }
 
 /* The '~' check, bounded: a header announcing more than we ever take is garbage. */
@@ -276,7 +271,6 @@ static void desc_alarm(const struct sv_alarm *a, struct bms_frame_desc *x)
 		"system_state",           "disconnection1",       "disconnection2",
 		"alarm_event7",           "alarm_event8",
 	};
-	char key[BMS_DESC_KEY];
 	bms_desc_num(x, "pack", a->h.pack);
 	bms_desc_num(x, "cell_count", a->h.m);
 	bms_desc_num(x, "temp_count", a->h.n);
@@ -285,14 +279,7 @@ static void desc_alarm(const struct sv_alarm *a, struct bms_frame_desc *x)
 	bms_desc_num(x, "custom_alarm_count", a->custom);
 	for (unsigned i = 0; i < SV_ALARM_NAMED; i++)
 		bms_desc_num(x, names[i], a->ev[i]);
-	for (unsigned i = 0; i < a->h.n; i++) {
-		snprintf(key, sizeof(key), "temp%u_alarm_code", i + 1);
-		bms_desc_num(x, key, a->h.temp_codes[i]);
-	}
-	for (unsigned i = 0; i < a->h.m; i++) {
-		snprintf(key, sizeof(key), "cell%u_alarm_code", i + 1);
-		bms_desc_num(x, key, a->h.cell_codes[i]);
-	}
+	bms_pylon_describe_codes(&a->h, x);
 }
 
 static void desc_maker(const uint8_t *d, size_t n, struct bms_frame_desc *x)

@@ -11,6 +11,7 @@
 
 #include "bms/bytes.h"
 #include "bms/pylon_ascii.h"
+#include "pylon.h"
 #include "dr1363_sim.h"
 
 static uint16_t to_u16(int64_t v)
@@ -107,17 +108,16 @@ int bms_sim_dr1363_respond(const struct bms_dr1363_family *fam, struct bms_snaps
 {
 	struct bms_pylon_spec spec = {fam->soi};
 	struct bms_pylon_frame f;
-	if (bms_pylon_decode(&spec, req, req_len, &f) < 0 || bms_pylon_is_reply(f.cid2) ||
-	    f.adr != address)
+	int asked = bms_sim_pylon_asked(&spec, DR_VER, fam->cid1, address, req, req_len, &f);
+	if (asked < 0)
 		return 0;
+	if (asked > 0) /* another family's request: refused */
+		return bms_sim_pylon_reply(fam->soi, DR_VER, fam->cid1, address, (uint8_t)asked,
+					   NULL, 0, out, cap);
 	uint8_t d[DR_MAX_INFO];
 	size_t n = 0;
 	uint8_t rtn = 0;
-	if (f.ver != DR_VER)
-		rtn = 0x01;
-	else if (f.cid1 != fam->cid1)
-		rtn = 0x04;
-	else if (f.cid2 == DR_REALTIME)
+	if (f.cid2 == DR_REALTIME)
 		n = sim_rt(snap, d);
 	else if (f.cid2 == DR_MAKER)
 		n = sim_maker(snap, d);
@@ -125,9 +125,5 @@ int bms_sim_dr1363_respond(const struct bms_dr1363_family *fam, struct bms_snaps
 		d[n++] = 0xC8; /* as cpttinkering's pack answers */
 	else
 		rtn = 0x04;
-	int r = bms_pylon_request(DR_VER, address, fam->cid1, rtn, d, n, out, cap);
-	if (r < 0)
-		return r == -ENOBUFS ? -ENOSPC : r;
-	out[0] = fam->soi;
-	return r;
+	return bms_sim_pylon_reply(fam->soi, DR_VER, fam->cid1, address, rtn, d, n, out, cap);
 }

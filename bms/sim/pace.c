@@ -10,6 +10,7 @@
 #include "bms/bytes.h"
 #include "bms/pace_wire.h"
 #include "bms/pylon_ascii.h"
+#include "pylon.h"
 #include "sim.h"
 
 static uint16_t to_u16(int64_t v)
@@ -97,19 +98,18 @@ static int pace_sim_respond(struct bms_snapshot *snap, uint8_t address, const ui
 	uint8_t adr = address ? (uint8_t)(address - 1) : 0;
 	struct bms_pylon_frame f;
 	uint8_t info[PACE_MAX_INFO];
-	if (bms_pylon_decode(NULL, req, req_len, &f) < 0 || bms_pylon_is_reply(f.cid2) ||
-	    f.adr != adr)
+	int asked = bms_sim_pylon_asked(NULL, PACE_VER, PACE_CID1, adr, req, req_len, &f);
+	if (asked < 0)
 		return 0;
 	if (bms_pylon_info(&f, info, sizeof(info)) < 0)
 		return 0;
+	if (asked > 0) /* another family's request: refused */
+		return bms_sim_pylon_reply(0, PACE_VER, PACE_CID1, adr, (uint8_t)asked, NULL, 0,
+					   out, cap);
 	uint8_t d[PACE_MAX_INFO];
 	size_t n = 0;
 	uint8_t rtn = 0;
-	if (f.ver != PACE_VER)
-		rtn = 0x01;
-	else if (f.cid1 != PACE_CID1)
-		rtn = 0x04;
-	else if (f.cid2 == PACE_TELEMETRY)
+	if (f.cid2 == PACE_TELEMETRY)
 		n = sim_tele(snap, adr, d);
 	else if (f.cid2 == PACE_STATUS)
 		n = sim_status(snap, adr, d);
@@ -119,8 +119,7 @@ static int pace_sim_respond(struct bms_snapshot *snap, uint8_t address, const ui
 		n = sim_text(snap->serial, PACE_SERIAL_LEN, d);
 	else
 		rtn = 0x04;
-	int r = bms_pylon_request(PACE_VER, adr, PACE_CID1, rtn, d, n, out, cap);
-	return r == -ENOBUFS ? -ENOSPC : r;
+	return bms_sim_pylon_reply(0, PACE_VER, PACE_CID1, adr, rtn, d, n, out, cap);
 }
 
 const struct bms_sim bms_sim_pace = {"pace", pace_sim_respond};

@@ -11,6 +11,7 @@
 
 #include "bms/bytes.h"
 #include "bms/pylon_ascii.h"
+#include "pylon.h"
 #include "bms/pylontech_wire.h"
 #include "sim.h"
 
@@ -163,17 +164,16 @@ static int pyl_sim_respond(struct bms_snapshot *snap, uint8_t address, const uin
 {
 	uint8_t adr = address;
 	struct bms_pylon_frame f;
-	if (bms_pylon_decode(NULL, req, req_len, &f) < 0 || bms_pylon_is_reply(f.cid2) ||
-	    f.adr != adr)
+	int asked = bms_sim_pylon_asked(NULL, PYL_VER, PYL_CID1, adr, req, req_len, &f);
+	if (asked < 0)
 		return 0;
+	if (asked > 0) /* another family's request: refused */
+		return bms_sim_pylon_reply(0, PYL_VER, PYL_CID1, adr, (uint8_t)asked, NULL, 0, out,
+					   cap);
 	uint8_t d[PYL_MAX_INFO];
 	size_t n = 0;
 	uint8_t rtn = 0;
-	if (f.ver != PYL_VER)
-		rtn = 0x01;
-	else if (f.cid1 != PYL_CID1)
-		rtn = 0x04;
-	else if (f.cid2 == PYL_ANALOG)
+	if (f.cid2 == PYL_ANALOG)
 		n = sim_analog(snap, adr, d);
 	else if (f.cid2 == PYL_ALARM)
 		n = sim_alarm(snap, adr, d);
@@ -185,8 +185,7 @@ static int pyl_sim_respond(struct bms_snapshot *snap, uint8_t address, const uin
 		n = sim_serial(snap, adr, d);
 	else if (f.cid2 != 0x4F) /* protocol version: an empty INFO, VER says it */
 		rtn = 0x04;
-	int r = bms_pylon_request(PYL_VER, adr, PYL_CID1, rtn, d, n, out, cap);
-	return r == -ENOBUFS ? -ENOSPC : r;
+	return bms_sim_pylon_reply(0, PYL_VER, PYL_CID1, adr, rtn, d, n, out, cap);
 }
 
 const struct bms_sim bms_sim_pylontech = {"pylontech", pyl_sim_respond};

@@ -11,6 +11,7 @@
 
 #include "bms/bytes.h"
 #include "bms/pylon_ascii.h"
+#include "pylon.h"
 #include "bms/seplos_v2_wire.h"
 #include "sim.h"
 
@@ -110,22 +111,21 @@ static int sv_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 	uint8_t adr = address ? (uint8_t)(address - 1) : 0;
 	struct bms_pylon_frame f;
 	uint8_t info[SV_MAX_INFO];
-	if (bms_pylon_decode(NULL, req, req_len, &f) < 0 || bms_pylon_is_reply(f.cid2) ||
-	    f.adr != adr)
+	int asked = bms_sim_pylon_asked(NULL, SV_VER, SV_CID1, adr, req, req_len, &f);
+	if (asked < 0)
 		return 0;
 	int in = bms_pylon_info(&f, info, sizeof(info));
 	if (in < 0)
 		return 0;
+	if (asked > 0) /* another family's request: refused */
+		return bms_sim_pylon_reply(0, SV_VER, SV_CID1, adr, (uint8_t)asked, NULL, 0, out,
+					   cap);
 	/* the pack byte of the reply: the one asked for, else our own */
 	uint8_t pack = in >= 1 ? info[0] : adr;
 	uint8_t d[SV_MAX_INFO];
 	size_t n = 0;
 	uint8_t rtn = 0;
-	if (f.ver != SV_VER)
-		rtn = 0x01;
-	else if (f.cid1 != SV_CID1)
-		rtn = 0x04;
-	else if (f.cid2 == SV_TELEMETRY)
+	if (f.cid2 == SV_TELEMETRY)
 		n = sim_tele(snap, pack, d);
 	else if (f.cid2 == SV_ALARMS)
 		n = sim_alarms(snap, pack, d);
@@ -133,8 +133,7 @@ static int sv_sim_respond(struct bms_snapshot *snap, uint8_t address, const uint
 		n = sim_maker(snap, d);
 	else if (f.cid2 != SV_PROTOCOL)
 		rtn = 0x04;
-	int r = bms_pylon_request(SV_VER, adr, SV_CID1, rtn, d, n, out, cap);
-	return r == -ENOBUFS ? -ENOSPC : r;
+	return bms_sim_pylon_reply(0, SV_VER, SV_CID1, adr, rtn, d, n, out, cap);
 }
 
 const struct bms_sim bms_sim_seplos_v2 = {"seplos_v2", sv_sim_respond};

@@ -162,3 +162,29 @@ void ac_check_read(const struct bms_driver *drv, uint8_t address, const struct b
 	CU_ASSERT(!bms_driver_can_set(drv));
 	free(st);
 }
+
+void ac_check_long_header(const struct bms_driver *drv, const char *head)
+{
+	size_t len = drv->max_frame + 8, flen = 0;
+	uint8_t *buf = malloc(len);
+	CU_ASSERT_FATAL(buf != NULL && strlen(head) == 9);
+	memset(buf, '0', len);
+	memcpy(buf, head, 9);
+	memcpy(buf + 9, "03E8", 4); /* LENID 1000 */
+	CU_ASSERT(drv->frame_check(buf, len, &flen) == -1);
+	free(buf);
+}
+
+void ac_check_describe_refusal(const struct bms_driver *drv, const uint8_t *rep, size_t len,
+			       uint8_t address, uint8_t rtn)
+{
+	uint8_t f[128];
+	struct bms_frame_desc d;
+	CU_ASSERT_FATAL(len > 3 && len <= sizeof(f));
+	memcpy(f, rep, len);
+	CU_ASSERT(bms_driver_describe(drv, f, len, &d) == 0);
+	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0 && d.address == address);
+	CU_ASSERT(dc_desc_find(&d, "cid2_return_code")->num == rtn);
+	f[3] = 'X';
+	CU_ASSERT(bms_driver_describe(drv, f, len, &d) == -1);
+}

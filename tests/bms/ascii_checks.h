@@ -45,4 +45,17 @@ void ac_refuses_sim(const struct bms_driver *drv, const uint8_t *addrs, const ch
 void ac_check_read(const struct bms_driver *drv, uint8_t address, const struct bms_snapshot *dev,
 		   const uint16_t *cmds, const uint32_t *fills, size_t n, uint16_t unknown);
 
+/*
+ * A header head (SOI VER ADR CID1 CID2, 9 characters, e.g. "~20014600")
+ * announcing LENID 1000, followed by digits past drv->max_frame: frame_check
+ * calls it garbage (-1) rather than waiting for more.
+ */
+void ac_check_long_header(const struct bms_driver *drv, const char *head);
+/*
+ * rep[0..len), a reply with the non-zero return code rtn, is described by drv
+ * as a reply of no command from address with that cid2_return_code; with a
+ * non-hex character in its ADR it is no frame (-1).
+ */
+void ac_check_describe_refusal(const struct bms_driver *drv, const uint8_t *rep, size_t len,
+			       uint8_t address, uint8_t rtn);
 #endif

@@ -94,18 +94,20 @@ static void test_capture(void)
 	CU_ASSERT(!memcmp(s.alarm, none, sizeof(none)) && s.charge_fet && s.discharge_fet);
 	/*
 	 * The same frame is not a KS48100's (CID1 0x4A), the constructed KS one not a
-	 * Daren's: another family's frame is skipped as someone else's, not a bad one
+	 * Daren's: another family's reply at our ADR is a refusal, as for every '~'
+	 * driver; at another ADR it is someone else's
 	 */
-	CU_ASSERT(dc_parse_at(&bms_ks48100, 1, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_ks48100, 1, &rq, f, n, &s) == -EPROTO && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_ks48100, 2, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
 	n = dc_vector_frame("ks48100", "response", 0, f, sizeof(f));
 	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == -EBADMSG && s.valid == 0);
 	/* a KS48100 reply that starts with '~' is taken as well (no capture says which) */
 	f[0] = '~';
 	CU_ASSERT(dc_parse_at(&bms_ks48100, 1, &rq, f, n, &s) == 0 && s.soc_cpct == 6700);
-	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == BMS_FOREIGN && s.valid == 0);
-	/* a VER 0x20 pack at our ADR refusing our VER (RTN 0x01): silence to us */
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, n, &s) == -EPROTO && s.valid == 0);
+	/* a VER 0x20 pack at our ADR refusing our VER (RTN 0x01): a refusal, not -EREMOTEIO */
 	int k = bms_pylon_request(0x20, 1, 0x46, 0x01, NULL, 0, f, sizeof(f));
-	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
+	CU_ASSERT(dc_parse_at(&bms_daren, 1, &rq, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 }
 
 static struct bms_snapshot sample_state(void)
@@ -231,13 +233,8 @@ static void test_layouts(void)
 	k = bms_pylon_request(DR_VER, 1, 0x4A, 0, d, DR_MAKER_MIN - 1, f, sizeof(f));
 	CU_ASSERT(dc_parse_at(&bms_daren, 1, &maker, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* a header announcing more than any reply: garbage, not a wait */
-	size_t flen;
-	uint8_t longbuf[DR_MAX_FRAME + 8];
-	memset(longbuf, '0', sizeof(longbuf));
-	memcpy(longbuf, "~22014A0003E8", 13); /* LENID 1000 */
-	CU_ASSERT(bms_daren.frame_check(longbuf, sizeof(longbuf), &flen) == -1);
-	longbuf[0] = '>';
-	CU_ASSERT(bms_ks48100.frame_check(longbuf, sizeof(longbuf), &flen) == -1);
+	ac_check_long_header(&bms_daren, "~22014A00");
+	ac_check_long_header(&bms_ks48100, ">22014A00");
 }
 
 /*
@@ -286,9 +283,7 @@ static void test_read_and_describe(void)
 			  dc_desc_find(&d, "protocol_version")->num == 200);
 		k = bms_pylon_request(DR_VER, 2, cid1, 0x90, NULL, 0, rep, sizeof(rep));
 		rep[0] = i == 0 ? '~' : '>';
-		CU_ASSERT(bms_driver_describe(drv, rep, (size_t)k, &d) == 0);
-		CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0 && d.address == 2);
-		CU_ASSERT(dc_desc_find(&d, "cid2_return_code")->num == 0x90);
+		ac_check_describe_refusal(drv, rep, (size_t)k, 2, 0x90);
 	}
 }
 

@@ -12,6 +12,7 @@
 #include "bms/pylon_ascii.h"
 #include "bms/pace_wire.h"
 #include "bms/sim/sim.h"
+#include "tests/bms/ascii_checks.h"
 #include "tests/bms/driver_checks.h"
 #include "tests/support/cunit_main.h"
 
@@ -247,11 +248,8 @@ static void test_layouts(void)
 	put_u16be(d + 55, 0);
 	k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0, d, (size_t)in, f, sizeof(f));
 	CU_ASSERT(dc_parse_at(DRV, 2, &tele, f, (size_t)k, &s) == 0 && !(s.valid & BMS_V_SOC));
-	uint8_t longbuf[PACE_MAX_FRAME + 8];
-	size_t flen;
-	memset(longbuf, '0', sizeof(longbuf));
-	memcpy(longbuf, "~2501460003E8", 13); /* LENID 1000 */
-	CU_ASSERT(DRV->frame_check(longbuf, sizeof(longbuf), &flen) == -1);
+	/* a header announcing more than any PACE reply: garbage, not a wait */
+	ac_check_long_header(DRV, "~25014600");
 }
 
 /*
@@ -286,38 +284,13 @@ static void test_refuses_seplos(void)
 
 static void test_read_and_describe(void)
 {
-	struct bms_snapshot dev = sample_state(), s;
-	uint8_t st[64], req[64], rep[512];
-	CU_ASSERT_FATAL(DRV->init(st, 2) == 0);
+	struct bms_snapshot dev = sample_state();
+	uint8_t rep[64];
 	static const uint16_t cmds[] = {PACE_TELEMETRY, PACE_STATUS, PACE_HW, PACE_SERIAL};
 	static const uint32_t fills[] = {BMS_V_CELLS, BMS_V_ALARMS, BMS_V_HW_VERSION, BMS_V_SERIAL};
-	for (size_t i = 0; i < 4; i++) {
-		struct bms_request rq = {.kind = BMS_REQ_READ, .reg = cmds[i]};
-		int n = DRV->build_request(st, &rq, req, sizeof(req));
-		CU_ASSERT_FATAL(n > 0);
-		struct bms_frame_desc d;
-		CU_ASSERT(bms_driver_describe(DRV, req, (size_t)n, &d) == 0);
-		CU_ASSERT(d.dir == BMS_DIR_REQUEST && d.command == cmds[i] && d.address == 2);
-		int m = bms_sim_respond(DRV, &dev, 2, req, (size_t)n, rep, sizeof(rep));
-		CU_ASSERT_FATAL(m > 0);
-		memset(&s, 0, sizeof(s));
-		CU_ASSERT(DRV->parse(st, &rq, rep, (size_t)m, &s) == 0);
-		CU_ASSERT((s.valid & fills[i]) == fills[i]);
-		CU_ASSERT(bms_driver_describe(DRV, rep, (size_t)m, &d) == 0);
-		CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == cmds[i] && d.address == 2);
-		rq.step = 1;
-		CU_ASSERT(DRV->build_request(st, &rq, req, sizeof(req)) == 0);
-	}
-	struct bms_request bad = {.kind = BMS_REQ_READ, .reg = 0x9A};
-	CU_ASSERT(DRV->build_request(st, &bad, req, sizeof(req)) == -EOPNOTSUPP);
-	struct bms_request set = {.kind = BMS_REQ_SET, .command = BMS_CMD_CHARGE_FET};
-	CU_ASSERT(DRV->build_request(st, &set, req, sizeof(req)) == -EOPNOTSUPP);
-	CU_ASSERT(!bms_driver_can_set(DRV));
+	ac_check_read(DRV, 2, &dev, cmds, fills, 4, 0x9A);
 	int k = bms_pylon_request(PACE_VER, 1, PACE_CID1, 0x02, NULL, 0, rep, sizeof(rep));
-	struct bms_frame_desc d;
-	CU_ASSERT(bms_driver_describe(DRV, rep, (size_t)k, &d) == 0);
-	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0 && d.address == 2);
-	CU_ASSERT(dc_desc_find(&d, "cid2_return_code")->num == 2);
+	ac_check_describe_refusal(DRV, rep, (size_t)k, 2, 0x02);
 }
 
 /* ---- property test: random states through the simulator and the decode engine ---- */

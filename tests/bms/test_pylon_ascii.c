@@ -317,6 +317,44 @@ static void test_is_reply(void)
 	}
 }
 
+/*
+ * The reply checks every '~' driver shares, in their order: no command of ours
+ * -EPROTO; a request on the line or another ADR's reply (of any family)
+ * someone else's; another family's reply at our ADR a refusal (-EPROTO), not
+ * BMS_FOREIGN; our family's RTN -EREMOTEIO; else 0.
+ */
+static void test_reply_check(void)
+{
+	static const struct bms_pylon_family fam = {0x20, 0x46, 0x46, 256};
+	struct {
+		uint8_t ver, adr, cid1, cid2;
+		bool cmd_ok;
+		int want;
+	} cases[] = {
+		{0x20, 2, 0x46, 0x00, true, 0},           {0x20, 2, 0x46, 0x00, false, -EPROTO},
+		{0x20, 2, 0x46, 0x42, true, BMS_FOREIGN}, /* a request: our echo */
+		{0x25, 2, 0x46, 0x42, true, BMS_FOREIGN}, /* another master's request */
+		{0x20, 3, 0x46, 0x00, true, BMS_FOREIGN}, /* another pack */
+		{0x25, 3, 0x46, 0x01, true, BMS_FOREIGN}, /* another family's pack elsewhere */
+		{0x25, 2, 0x46, 0x01, true, -EPROTO},     /* a PACE pack refusing our VER */
+		{0x22, 2, 0x4A, 0x00, true, -EPROTO},     /* a Daren reply */
+		{0x20, 2, 0x4A, 0x00, true, -EPROTO},     /* another CID1 */
+		{0x20, 2, 0x46, 0x90, true, -EREMOTEIO},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t frame[32], info[8];
+		int n = bms_pylon_request(cases[i].ver, cases[i].adr, cases[i].cid1, cases[i].cid2,
+					  NULL, 0, frame, sizeof(frame));
+		CU_ASSERT_FATAL(n == 18);
+		struct bms_pylon_frame f;
+		CU_ASSERT_FATAL(bms_pylon_decode(NULL, frame, 18, &f) == 0);
+		CU_ASSERT_EQUAL(bms_pylon_reply_check(&fam, 2, cases[i].cmd_ok, &f), cases[i].want);
+		CU_ASSERT_EQUAL(bms_pylon_parse_reply(&fam, 2, cases[i].cmd_ok, frame, 18, info,
+						      sizeof(info)),
+				cases[i].want);
+	}
+}
+
 /* Frames the rules refuse although their CHKSUM adds up. */
 static void test_rule_breakers(void)
 {
@@ -354,6 +392,7 @@ int sb_register_tests(void)
 		{"replies_decode", test_replies_decode},
 		{"return_code", test_return_code},
 		{"is_reply", test_is_reply},
+		{"reply_check", test_reply_check},
 		{"rule_breakers", test_rule_breakers},
 		{NULL, NULL},
 	};

@@ -183,11 +183,14 @@ static void test_bus(void)
 			      sizeof(req));
 	m = bms_sim_respond(DRV, &dev, 3, req, (size_t)k, rep, sizeof(rep));
 	CU_ASSERT(m == 18 && rep[7] == '0' && rep[8] == '1');
-	/* a PACE or Daren pack at our ADR refusing our VER (RTN 0x01): silence to us, not
-	 * a bad frame detection would ask again; Seplos v2 (our VER) by its layout */
+	/* a PACE or Daren pack at our ADR refusing our VER (RTN 0x01): a refusal, as for
+	 * every '~' driver, even with a good RTN; at another ADR someone else's; Seplos v2
+	 * (our VER) by its layout */
 	k = bms_pylon_request(0x25, 3, PYL_CID1, 0x01, NULL, 0, rep, sizeof(rep));
-	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
-	k = bms_pylon_request(0x22, 3, 0x4A, 0x01, NULL, 0, rep, sizeof(rep));
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	k = bms_pylon_request(0x22, 3, 0x4A, 0x00, NULL, 0, rep, sizeof(rep));
+	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == -EPROTO && s.valid == 0);
+	k = bms_pylon_request(0x25, 2, PYL_CID1, 0x01, NULL, 0, rep, sizeof(rep));
 	CU_ASSERT(dc_parse_at(DRV, 3, &rq, rep, (size_t)k, &s) == BMS_FOREIGN && s.valid == 0);
 	CU_ASSERT(DRV->init(st, 0) == -EINVAL);
 	CU_ASSERT(DRV->init(st, PYL_ADDR_MAX + 1) == -EINVAL);
@@ -233,11 +236,7 @@ static void test_layouts(void)
 	k = bms_pylon_request(PYL_VER, 2, PYL_CID1, 0, d, (size_t)in, f, sizeof(f));
 	CU_ASSERT(dc_parse_at(DRV, 2, &manage, f, (size_t)k, &s) == -EPROTO && s.valid == 0);
 	/* a header announcing more than any Pylontech reply: garbage, not a wait */
-	size_t flen;
-	uint8_t longbuf[PYL_MAX_FRAME + 8];
-	memset(longbuf, '0', sizeof(longbuf));
-	memcpy(longbuf, "~2002460003E8", 13); /* LENID 1000 */
-	CU_ASSERT(DRV->frame_check(longbuf, sizeof(longbuf), &flen) == -1);
+	ac_check_long_header(DRV, "~20024600");
 }
 
 /*
@@ -276,12 +275,7 @@ static void test_read_and_describe(void)
 					 BMS_V_SERIAL, BMS_V_MODEL};
 	ac_check_read(DRV, 2, &dev, cmds, fills, 5, 0x47);
 	int k = bms_pylon_request(PYL_VER, 2, PYL_CID1, 0x90, NULL, 0, rep, sizeof(rep));
-	struct bms_frame_desc d;
-	CU_ASSERT(bms_driver_describe(DRV, rep, (size_t)k, &d) == 0);
-	CU_ASSERT(d.dir == BMS_DIR_REPLY && d.command == 0 && d.address == 2);
-	CU_ASSERT(dc_desc_find(&d, "cid2_return_code")->num == 0x90);
-	rep[3] = 'X';
-	CU_ASSERT(bms_driver_describe(DRV, rep, (size_t)k, &d) == -1);
+	ac_check_describe_refusal(DRV, rep, (size_t)k, 2, 0x90);
 }
 
 /* ---- property test: random states through the simulator and the decode engine ---- */

@@ -712,27 +712,38 @@ static void test_bad_values(void)
 	CU_ASSERT_STRING_EQUAL(slurp(out), "# mine\n");
 }
 
+/*
+ * An INI naming BMS_TYPE py (and the lines `more`) imports for one port to a
+ * file that loads with driver want; the output holds `said` (NULL: not checked).
+ */
+static void check_bms_type(const char *stem, const char *py, const char *more, const char *want,
+			   const char *said)
+{
+	char ini[128], out[128], name[64], text[160], *err;
+	snprintf(name, sizeof(name), "%s.ini", stem);
+	path_in(ini, sizeof(ini), name);
+	snprintf(name, sizeof(name), "%s.conf", stem);
+	path_in(out, sizeof(out), name);
+	snprintf(text, sizeof(text), "[DEFAULT]\nBMS_TYPE = %s\n%s", py, more);
+	write_file(ini, text);
+	const char *args[] = {"--port", "/dev/ttyUSB0", "-o", out, ini, NULL};
+	CU_ASSERT_EQUAL_FATAL(run(args, &err), 0);
+	struct sb_config *c = calloc(1, sizeof(*c));
+	struct cfg_error e;
+	CU_ASSERT_FATAL(c != NULL);
+	CU_ASSERT_EQUAL_FATAL(sb_config_load(out, c, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(c->serial.nports, 1);
+	CU_ASSERT_STRING_EQUAL(c->serial.ports[0].bms, want);
+	if (said)
+		CU_ASSERT(strstr(slurp(out), said) != NULL);
+	free(c);
+}
+
 /* The opt-in families of issue 19 by their Python class names. */
 static void test_opt_in_bms_types(void)
 {
-	static const char *const map[][2] = {{"HLPdataBMS4S", "hlpdata"},
-					     {"Sinowealth", "sinowealth"}};
-	for (size_t i = 0; i < 2; i++) {
-		char ini[128], out[128], text[64], *err;
-		path_in(ini, sizeof(ini), "optin.ini");
-		path_in(out, sizeof(out), "optin.conf");
-		snprintf(text, sizeof(text), "[DEFAULT]\nBMS_TYPE = %s\n", map[i][0]);
-		write_file(ini, text);
-		const char *args[] = {"--port", "/dev/ttyUSB0", "-o", out, ini, NULL};
-		CU_ASSERT_EQUAL_FATAL(run(args, &err), 0);
-		struct sb_config *c = calloc(1, sizeof(*c));
-		struct cfg_error e;
-		CU_ASSERT_FATAL(c != NULL);
-		CU_ASSERT_EQUAL_FATAL(sb_config_load(out, c, &e), 0);
-		CU_ASSERT_EQUAL_FATAL(c->serial.nports, 1);
-		CU_ASSERT_STRING_EQUAL(c->serial.ports[0].bms, map[i][1]);
-		free(c);
-	}
+	check_bms_type("optin", "HLPdataBMS4S", "", "hlpdata", NULL);
+	check_bms_type("optin", "Sinowealth", "", "sinowealth", NULL);
 }
 
 static void test_unknown_key_is_comment(void)
@@ -770,26 +781,10 @@ static void test_issue19_names(void)
 {
 	static const char *const names[][2] = {
 		{"HeltecModbus", "heltec"}, {"Felicity", "felicity"}, {"Ecs", "ecs"}};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char ini[128], out[128], text[128], *err;
-		path_in(ini, sizeof(ini), "issue19.ini");
-		path_in(out, sizeof(out), "issue19.conf");
-		snprintf(text, sizeof(text), "[DEFAULT]\nBMS_TYPE = %s\nGREENMETER_ADDRESS = 3\n",
-			 names[i][0]);
-		write_file(ini, text);
-		const char *args[] = {"--port", "/dev/ttyUSB0", "-o", out, ini, NULL};
-		CU_ASSERT_EQUAL_FATAL(run(args, &err), 0);
-		struct sb_config *c = calloc(1, sizeof(*c));
-		struct cfg_error e;
-		CU_ASSERT_FATAL(c != NULL);
-		CU_ASSERT_EQUAL_FATAL(sb_config_load(out, c, &e), 0);
-		CU_ASSERT_EQUAL_FATAL(c->serial.nports, 1);
-		CU_ASSERT_STRING_EQUAL(c->serial.ports[0].bms, names[i][1]);
-		/* the meter's address is the user's to set on the port: said, not guessed */
-		CU_ASSERT(strstr(slurp(out),
-				 "GREENMETER_ADDRESS = 3 (line 3): handled differently") != NULL);
-		free(c);
-	}
+	/* the meter's address is the user's to set on the port: said, not guessed */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		check_bms_type("issue19", names[i][0], "GREENMETER_ADDRESS = 3\n", names[i][1],
+			       "GREENMETER_ADDRESS = 3 (line 3): handled differently");
 }
 
 int sb_register_tests(void)
