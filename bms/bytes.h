@@ -159,7 +159,9 @@ enum bms_find bms_scan_frames(const uint8_t *buf, size_t len, bms_check_fn check
 
 /* Checksums (bms/checksum.c), each over p[0..len). */
 uint16_t bms_crc16_modbus(const uint8_t *p, size_t len); /* init 0xFFFF, poly 0xA001 */
-uint8_t bms_sum8(const uint8_t *p, size_t len);          /* sum & 0xFF */
-uint16_t bms_sum16(const uint8_t *p, size_t len);        /* sum & 0xFFFF */
+/* CRC-8 poly 0x07, MSB first, no final XOR (SMBus PEC); crc = 0 or a running value */
+uint8_t bms_crc8(uint8_t crc, const uint8_t *p, size_t len);
+uint8_t bms_sum8(const uint8_t *p, size_t len);   /* sum & 0xFF */
+uint16_t bms_sum16(const uint8_t *p, size_t len); /* sum & 0xFFFF */
 
 #endif

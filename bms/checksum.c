@@ -15,6 +15,16 @@ uint16_t bms_crc16_modbus(const uint8_t *p, size_t len)
 	return crc;
 }
 
+uint8_t bms_crc8(uint8_t crc, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (uint8_t)(crc & 0x80 ? (crc << 1) ^ 0x07 : crc << 1);
+	}
+	return crc;
+}
+
 uint8_t bms_sum8(const uint8_t *p, size_t len)
 {
 	uint8_t s = 0;

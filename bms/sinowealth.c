@@ -173,7 +173,7 @@ static int sw_frame_check(const uint8_t *p, size_t n, size_t *ret_len)
 	if (sw_is_request(p, n)) {
 		/* a request: with its reply right behind it, one exchange */
 		size_t whole = SW_REQ_LEN + p[2] + 1u;
-		if (n >= whole && sw_crc8(0, p, whole - 1) == p[whole - 1]) {
+		if (n >= whole && bms_crc8(0, p, whole - 1) == p[whole - 1]) {
 			*ret_len = whole;
 			return 1;
 		}

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
+
 #define SW_START 0x0A /* every request starts with it */
 #define SW_REQ_LEN 3  /* 0A reg width */
 
@@ -70,22 +72,11 @@ static inline bool sw_reg_known(unsigned reg)
 	return reg >= SW_REG_CELL1 && reg <= SW_REG_CONFIG;
 }
 
-/* CRC-8, polynomial 0x07, initial 0, no reflection, no final XOR (SMBus PEC). */
-static inline uint8_t sw_crc8(uint8_t crc, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		crc ^= p[i];
-		for (int b = 0; b < 8; b++)
-			crc = (uint8_t)(crc & 0x80 ? (crc << 1) ^ 0x07 : crc << 1);
-	}
-	return crc;
-}
-
 /* The check byte of a reply to register reg: over the request, then the data. */
 static inline uint8_t sw_reply_crc(uint8_t reg, const uint8_t *data, size_t n)
 {
 	const uint8_t req[SW_REQ_LEN] = {SW_START, reg, (uint8_t)n};
-	return sw_crc8(sw_crc8(0, req, sizeof(req)), data, n);
+	return bms_crc8(bms_crc8(0, req, sizeof(req)), data, n);
 }
 
 #endif

@@ -178,7 +178,7 @@ static void test_exchange(void)
 	CU_ASSERT(bms_frame_find(DRV, g + 3, 6, &start, &len) == BMS_FIND_VALID && len == 6);
 	/* a 32-bit register: current -1234 mA */
 	uint8_t c[8] = {0x0A, 0x10, 0x04, 0xFF, 0xFF, 0xFB, 0x2E};
-	c[7] = sw_crc8(0, c, 7);
+	c[7] = bms_crc8(0, c, 7);
 	CU_ASSERT(bms_frame_find(DRV, c, 8, &start, &len) == BMS_FIND_VALID && len == 8);
 	CU_ASSERT(read_reg(SW_REG_CURRENT, c, 8, &s) == 0 && s.current_ma == -1234);
 	CU_ASSERT(read_reg(SW_REG_CURRENT, c + 3, 5, &s) == 0 && s.current_ma == -1234);
@@ -322,7 +322,7 @@ static void test_describe(void)
 		CU_ASSERT(strcmp(d.items[i].key, "register_guessed") != 0);
 	/* the configuration: 4 cells, two sensors */
 	uint8_t cfg[6] = {0x0A, 0x17, 0x02, 0x00, 0x41};
-	cfg[5] = sw_crc8(0, cfg, 5);
+	cfg[5] = bms_crc8(0, cfg, 5);
 	CU_ASSERT_FATAL(bms_sinowealth_describe(cfg, 6, &d) == 0);
 	double cells = 0, sensors = 0;
 	for (unsigned i = 0; i < d.n; i++) {
