@@ -30,6 +30,10 @@ struct store {
 	unsigned n;
 	int efd;
 	pthread_mutex_t open_lock; /* serialises slot claiming */
+	/* held while the hand-off runs; a committer only ever tries it */
+	pthread_mutex_t handoff_lock;
+	store_handoff_fn handoff;
+	void *handoff_ctx;
 	struct slot *slots;
 	struct {
 		char path[256];
@@ -59,6 +63,7 @@ int store_new(unsigned nslots, struct store **ret)
 	}
 	st->n = nslots;
 	pthread_mutex_init(&st->open_lock, NULL);
+	pthread_mutex_init(&st->handoff_lock, NULL);
 	for (unsigned i = 0; i < nslots; i++) {
 		pthread_mutex_init(&st->slots[i].lock, NULL);
 		mailbox_reset(&st->slots[i]);
@@ -74,6 +79,7 @@ void store_free(struct store *st)
 	for (unsigned i = 0; i < st->n; i++)
 		pthread_mutex_destroy(&st->slots[i].lock);
 	pthread_mutex_destroy(&st->open_lock);
+	pthread_mutex_destroy(&st->handoff_lock);
 	close(st->efd);
 	free(st->slots);
 	free(st);
@@ -90,6 +96,28 @@ static void wake(struct store *st)
 	/* EAGAIN only when the counter is near overflow: the reader is awake anyway. */
 	ssize_t w = write(st->efd, &one, sizeof(one));
 	(void)w;
+}
+
+/* A commit: the reader's work done here (the hand-off), else the reader woken. */
+static void commit_wake(struct store *st)
+{
+	bool done = false;
+	/* busy: another worker is handing off, or the hook is being changed; the reader wakes */
+	if (pthread_mutex_trylock(&st->handoff_lock) == 0) {
+		if (st->handoff)
+			done = st->handoff(st->handoff_ctx);
+		pthread_mutex_unlock(&st->handoff_lock);
+	}
+	if (!done)
+		wake(st);
+}
+
+void store_set_handoff(struct store *st, store_handoff_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&st->handoff_lock);
+	st->handoff = fn;
+	st->handoff_ctx = ctx;
+	pthread_mutex_unlock(&st->handoff_lock);
 }
 
 static struct slot *get(struct store *st, int slot)
@@ -174,7 +202,7 @@ int store_commit(struct store *st, int slot, const struct bms_snapshot *snap,
 	s->rec.state = STORE_ONLINE;
 	s->rec.seq++;
 	pthread_mutex_unlock(&s->lock);
-	wake(st);
+	commit_wake(st);
 	return 0;
 }
 

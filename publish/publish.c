@@ -233,9 +233,15 @@ struct publish {
 	int wake_fd, timer_fd;
 	pthread_t thread;
 	bool running;
+	/* The one owner of D-Bus (docs/ARCHITECTURE.md, "Wake-ups"): whoever holds it. The
+	 * thread holds it whenever it is out of poll(); a worker that commits only tries it
+	 * (handoff()) and runs the cycle itself when it is free. */
+	pthread_mutex_t lock;
+	bool handoff_on;
 	/* publish_get_stats(): written by the thread after every wake-up */
 	_Atomic uint64_t st_requests, st_dropped, st_ignored, st_reconnects;
 	_Atomic uint64_t st_ext_updates, st_ext_implausible, st_ext_refused, st_ext_lost;
+	_Atomic uint64_t st_handoffs, st_handbacks;
 };
 
 static uint64_t now_ms(const struct publish *p)
@@ -2230,6 +2236,8 @@ void publish_get_stats(const struct publish *p, struct publish_stats *ret)
 	ret->ext_implausible = atomic_load(&p->st_ext_implausible);
 	ret->ext_refused = atomic_load(&p->st_ext_refused);
 	ret->ext_lost = atomic_load(&p->st_ext_lost);
+	ret->handoffs = atomic_load(&p->st_handoffs);
+	ret->handbacks = atomic_load(&p->st_handbacks);
 }
 
 /* On the bus with its name and nothing pending. */
@@ -2280,9 +2288,54 @@ static int bus_upkeep(struct publish *p)
 	return next > rt ? (int)(next - rt < 60000 ? next - rt : 60000) : 0;
 }
 
+/* Nothing for the thread to do after a cycle run elsewhere: on the bus with its name (the
+ * aggregate without one while there is no bank), nothing waiting to be written or
+ * dispatched. Anything else (a new battery to register, a full socket, a reconnect) is the
+ * thread's, which bus_upkeep() and the fds it polls take care of. */
+static bool handoff_svc_ok(struct publish_service *svc, bool named)
+{
+	return svc && svc->conn && dbus_connection_get_is_connected(svc->conn) &&
+	       (svc->owned || !named) && !svc->resend && !svc->reclaim && !svc->settings_back &&
+	       !publish_service_wants_write(svc) &&
+	       dbus_connection_get_dispatch_status(svc->conn) != DBUS_DISPATCH_DATA_REMAINS;
+}
+
+static bool handoff_settled(struct publish *p)
+{
+	for (unsigned s = 0; s < p->nslots; s++)
+		if (p->batts[s].used && !handoff_svc_ok(p->batts[s].svc, true))
+			return false;
+	if (p->agg.svc && !handoff_svc_ok(p->agg.svc, p->agg.active))
+		return false;
+	return !(p->ext && publish_ext_wants_write(p->ext));
+}
+
+/* The hand-off (store_set_handoff()), in the worker that just committed: the cycle the
+ * thread would run for this commit, run here when no one owns D-Bus, so a poll that ends
+ * costs no second thread's wake-up. Never blocks: a busy lock means the thread is awake
+ * (or another worker is publishing) and the store's eventfd brings it this commit too.
+ * libdbus never blocks here either: its sends only write what the socket takes and queue
+ * the rest, and a queue left (a full socket) hands back to the thread, which polls for
+ * POLLOUT. */
+static bool handoff(void *ctx)
+{
+	struct publish *p = ctx;
+	if (pthread_mutex_trylock(&p->lock) != 0)
+		return false;
+	bool done = false;
+	if (handoff_settled(p)) {
+		cycle(p, false);
+		done = handoff_settled(p);
+	}
+	atomic_fetch_add(done ? &p->st_handoffs : &p->st_handbacks, 1);
+	pthread_mutex_unlock(&p->lock);
+	return done;
+}
+
 static void *thread_main(void *arg)
 {
 	struct publish *p = arg;
+	pthread_mutex_lock(&p->lock);
 	size_t cap = 5 + p->nslots;
 	struct pollfd *fds = calloc(cap, sizeof(*fds));
 	struct publish_service **owners = calloc(cap, sizeof(*owners));
@@ -2291,6 +2344,11 @@ static void *thread_main(void *arg)
 		goto out;
 	}
 	cycle(p, true);
+	if (p->handoff_on) { /* never the store's hook lock while holding ours (see out:) */
+		pthread_mutex_unlock(&p->lock);
+		store_set_handoff(p->st, handoff, p);
+		pthread_mutex_lock(&p->lock);
+	}
 	for (;;) {
 		int timeout = bus_upkeep(p);
 		size_t n = 0;
@@ -2340,10 +2398,16 @@ static void *thread_main(void *arg)
 											   : 0))};
 			}
 		}
-		if (poll(fds, (nfds_t)n, timeout) < 0) {
-			if (errno == EINTR)
+		/* only here is D-Bus free for a worker's hand-off: what it does meanwhile
+		 * (a cycle, a sent signal, the timer re-armed) is seen after poll() */
+		pthread_mutex_unlock(&p->lock);
+		int pr = poll(fds, (nfds_t)n, timeout);
+		int perr = errno;
+		pthread_mutex_lock(&p->lock);
+		if (pr < 0) {
+			if (perr == EINTR)
 				continue;
-			log_error("publish: poll: %s", strerror(errno));
+			log_error("publish: poll: %s", strerror(perr));
 			break;
 		}
 		if (fds[0].revents)
@@ -2382,6 +2446,11 @@ static void *thread_main(void *arg)
 		}
 	}
 out:
+	/* waits for a hand-off in progress; ours let go meanwhile, so no lock waits for the
+	 * store's hook lock while holding the publisher's (a worker holds them the other way) */
+	pthread_mutex_unlock(&p->lock);
+	store_set_handoff(p->st, NULL, NULL);
+	pthread_mutex_lock(&p->lock);
 	for (unsigned s = 0; s < p->nslots; s++)
 		if (p->batts[s].used)
 			batt_remove(p, &p->batts[s]);
@@ -2395,6 +2464,7 @@ out:
 	p->agg.tree = NULL;
 	free(fds);
 	free(owners);
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
@@ -2432,6 +2502,7 @@ void publish_free(struct publish *p)
 	free(p->own_cfg);
 	free(p->own_charge);
 	free(p->bus_address);
+	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
@@ -2440,6 +2511,7 @@ int publish_start(const struct publish_params *prm, struct store *st, struct pub
 	struct publish *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
 	p->wake_fd = p->timer_fd = -1;
 	int r = 0;
 	p->st = st;
@@ -2470,6 +2542,8 @@ int publish_start(const struct publish_params *prm, struct store *st, struct pub
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s", prm->state_dir);
 	p->clock_ms = prm->clock_ms;
 	p->clock_ctx = prm->clock_ctx;
+	p->handoff_on = prm->handoff;
+
 	p->start_ms = now_ms(p);
 	unsigned pending;
 	store_port_count(st, &p->start_ports, &pending);

@@ -25,6 +25,10 @@ struct publish_params {
 	 * be the clock the workers stamp store commits with. */
 	uint64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
+	/* The hand-off: a worker that commits runs the publisher's cycle itself when no one
+	 * owns D-Bus, instead of waking the thread (docs/ARCHITECTURE.md, "Wake-ups"). The
+	 * cycle then runs in the committing thread, so a fake clock must allow that. */
+	bool handoff;
 };
 
 struct publish;
@@ -45,6 +49,9 @@ struct publish_stats {
 	uint64_t ext_implausible; /* values received and not used (implausible) */
 	uint64_t ext_refused;     /* times it turned out to be one of our own services */
 	uint64_t ext_lost;        /* times it went away while its values were in use */
+	/* the hand-off (publish_params.handoff): commits published by the committing worker,
+	 * and those it handed back to the thread (D-Bus busy, or work left for the thread) */
+	uint64_t handoffs, handbacks;
 };
 void publish_get_stats(const struct publish *p, struct publish_stats *ret);
 

@@ -647,6 +647,7 @@ static int start_publisher(struct sup *s)
 	pp.cfg = &s->pub_cfg->publish;
 	pp.charge = &s->pub_cfg->charge;
 	copy_str(pp.state_dir, sizeof(pp.state_dir), s->state_dir);
+	pp.handoff = true; /* a poll's commit is published by its worker when D-Bus is free */
 	int r = publish_start(&pp, s->store, &s->pub);
 	if (r < 0) {
 		s->pub = NULL;
