@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -34,6 +35,7 @@ struct store {
 	pthread_mutex_t handoff_lock;
 	store_handoff_fn handoff;
 	void *handoff_ctx;
+	atomic_bool handoff_due; /* a commit waits for the hand-off (commit_wake()) */
 	struct slot *slots;
 	struct {
 		char path[256];
@@ -98,18 +100,30 @@ static void wake(struct store *st)
 	(void)w;
 }
 
-/* A commit: the reader's work done here (the hand-off), else the reader woken. */
+/*
+ * A commit: the reader's work done here (the hand-off), else the reader woken. Commits of
+ * several workers at once are combined: one that finds a hand-off running leaves
+ * handoff_due and returns; the worker running it calls fn again until nothing is due, and
+ * looks once more after letting go of the lock, so no commit is left without a hand-off or
+ * a wake-up. fn works on every commit so far (the reader reads all slots).
+ */
 static void commit_wake(struct store *st)
 {
-	bool done = false;
-	/* busy: another worker is handing off, or the hook is being changed; the reader wakes */
-	if (pthread_mutex_trylock(&st->handoff_lock) == 0) {
-		if (st->handoff)
+	atomic_store(&st->handoff_due, true);
+	while (atomic_load(&st->handoff_due)) {
+		/* busy: another worker is handing off (it sees handoff_due), or the hook is
+		 * being changed (store_set_handoff() wakes the reader) */
+		if (pthread_mutex_trylock(&st->handoff_lock) != 0)
+			return;
+		bool done = st->handoff != NULL;
+		while (done && atomic_exchange(&st->handoff_due, false))
 			done = st->handoff(st->handoff_ctx);
 		pthread_mutex_unlock(&st->handoff_lock);
+		if (!done) {
+			wake(st);
+			return;
+		}
 	}
-	if (!done)
-		wake(st);
 }
 
 void store_set_handoff(struct store *st, store_handoff_fn fn, void *ctx)
@@ -118,6 +132,8 @@ void store_set_handoff(struct store *st, store_handoff_fn fn, void *ctx)
 	st->handoff = fn;
 	st->handoff_ctx = ctx;
 	pthread_mutex_unlock(&st->handoff_lock);
+	/* a commit that found the lock taken by this call is the reader's */
+	wake(st);
 }
 
 static struct slot *get(struct store *st, int slot)

@@ -155,11 +155,12 @@ void store_drain(struct store *st);
 
 /* The hand-off (docs/ARCHITECTURE.md, "Wake-ups"): the reader may do its work for a commit
  * in the committing thread instead of being woken for it. store_commit() calls fn(ctx) after
- * the slot is unlocked; true means the reader's work for this commit is done and the eventfd
- * is not written, false (or a hand-off already running in another thread) writes it as
- * before. fn must never block: it runs in a worker. store_set_handoff() waits for a call in
- * progress, so after store_set_handoff(st, NULL, NULL) returns fn is not running and never
- * called again. */
+ * the slot is unlocked; true means the reader's work for every commit so far is done and the
+ * eventfd is not written, false writes it as before. A commit that finds another thread in
+ * fn leaves it to that thread, which calls fn once more. fn must never block: it runs in a
+ * worker. store_set_handoff() waits for a call in progress, so after
+ * store_set_handoff(st, NULL, NULL) returns fn is not running and never called again; it
+ * writes the eventfd (a commit may have found its lock taken). */
 typedef bool (*store_handoff_fn)(void *ctx);
 void store_set_handoff(struct store *st, store_handoff_fn fn, void *ctx);
 

@@ -112,6 +112,78 @@ static void test_eventfd_wakes(void)
 	store_free(st);
 }
 
+/* The hand-off's hook, as a reader would be: it sees every commit so far, and while it runs
+ * another commit arrives (here from inside it, as a second worker's would). */
+struct hand {
+	struct store *st;
+	int other;
+	int calls;
+	bool accept;
+	uint64_t seen; /* the sum of the slots' seq at each call */
+};
+
+static bool hand_fn(void *ctx)
+{
+	struct hand *h = ctx;
+	h->calls++;
+	uint64_t sum = 0;
+	for (int k = 0; k < 2; k++) {
+		struct store_record r;
+		if (store_read(h->st, k, &r) == 0)
+			sum += r.seq;
+	}
+	h->seen = sum;
+	if (h->calls == 1 && h->other >= 0) {
+		struct bms_snapshot s = snap_with(3100);
+		struct store_info info = {0};
+		/* finds the hand-off running: leaves it to this call's caller */
+		CU_ASSERT(store_commit(h->st, h->other, &s, &info, 7) == 0);
+	}
+	return h->accept;
+}
+
+static void test_handoff(void)
+{
+	struct store *st;
+	CU_ASSERT_FATAL(store_new(2, &st) == 0);
+	struct pollfd p = {.fd = store_fd(st), .events = POLLIN};
+	int a, b;
+	CU_ASSERT(store_open(st, "a", &a) == 0 && store_open(st, "b", &b) == 0);
+	store_drain(st);
+	struct hand h = {.st = st, .other = b, .accept = true};
+	store_set_handoff(st, hand_fn, &h);
+	CU_ASSERT(poll(&p, 1, 0) == 1); /* set_handoff wakes the reader once */
+	store_drain(st);
+
+	/* taken: no wake-up; the commit made during the call got a second call */
+	struct bms_snapshot s = snap_with(3000);
+	struct store_info info = {0};
+	CU_ASSERT(store_commit(st, a, &s, &info, 5) == 0);
+	CU_ASSERT(h.calls == 2);
+	struct store_record ra, rb;
+	CU_ASSERT(store_read(st, a, &ra) == 0 && store_read(st, b, &rb) == 0);
+	CU_ASSERT(h.seen == ra.seq + rb.seq);
+	CU_ASSERT(poll(&p, 1, 0) == 0);
+
+	/* refused: the reader is woken, as without a hook */
+	h.calls = 0;
+	h.other = -1;
+	h.accept = false;
+	CU_ASSERT(store_commit(st, a, &s, &info, 6) == 0);
+	CU_ASSERT(h.calls == 1);
+	CU_ASSERT(poll(&p, 1, 0) == 1);
+	store_drain(st);
+
+	/* removed: never called again */
+	store_set_handoff(st, NULL, NULL);
+	store_drain(st);
+	h.calls = 0;
+	CU_ASSERT(store_commit(st, a, &s, &info, 7) == 0);
+	CU_ASSERT(h.calls == 0);
+	CU_ASSERT(poll(&p, 1, 0) == 1);
+	store_free(st);
+}
+
 /* Concurrent writers on one slot and readers: no reader may see a torn snapshot. */
 struct stress {
 	struct store *st;
@@ -424,6 +496,7 @@ int sb_register_tests(void)
 	static const struct sb_test tests[] = {
 		{"lifecycle", test_lifecycle},
 		{"eventfd_wakes", test_eventfd_wakes},
+		{"handoff", test_handoff},
 		{"no_torn_snapshot", test_no_torn_snapshot},
 		{"concurrent_open", test_concurrent_open},
 		{"port_registry", test_port_registry},
