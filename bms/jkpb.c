@@ -18,8 +18,11 @@
  * Decisions:
  * - frame_check accepts the three frames of the line: the 300-byte data
  *   frame, the 8-byte ACK (addr 10 16 xx 00 01 CRC) and the 11-byte trigger
- *   request (so a capture's requests are found and described). The stray 00
- *   bytes around the ACK are garbage.
+ *   request (so a capture's requests are found and described). The 00 byte
+ *   that follows a data frame or an ACK is part of the reply: frame_check
+ *   takes it as the frame's last byte when it has arrived (parse and describe
+ *   drop it), so a whole reply leaves nothing behind and the exchange ends
+ *   clean (no flush before the next request). Anywhere else a 00 is garbage.
  * - Who sent a data frame: the payload has no address, only the ACK after it
  *   names the unit. In a poll the data frame is kept in the state (parse
  *   returns 1, the snapshot untouched) and decoded only when the ACK names
@@ -136,10 +139,19 @@ static int jkpb_frame_check(const uint8_t *p, size_t avail, size_t *ret_len)
 			return 0;
 		if (bms_sum8(p, PB_FRAME - 1) != p[PB_FRAME - 1])
 			return -1;
-		*ret_len = PB_FRAME;
+		*ret_len = PB_FRAME + (avail > PB_FRAME && p[PB_FRAME] == 0);
 		return 1;
 	}
-	return pb_check_modbus(p, avail, ret_len);
+	int r = pb_check_modbus(p, avail, ret_len);
+	if (r == 1 && *ret_len == PB_ACK && avail > PB_ACK && p[PB_ACK] == 0)
+		*ret_len = PB_ACK + 1;
+	return r;
+}
+
+/* A frame without the 00 that frame_check took with it. */
+static size_t pb_len(const uint8_t *f, size_t len)
+{
+	return (len == PB_FRAME + 1 || len == PB_ACK + 1) && f[len - 1] == 0 ? len - 1 : len;
 }
 
 static int pb_request(uint8_t *out, size_t cap, uint8_t addr, uint16_t trigger)
@@ -430,6 +442,7 @@ static int jkpb_parse(void *state, const struct bms_request *req, const uint8_t 
 {
 	struct jkpb_state *st = state;
 	uint16_t trig = pb_trigger(req);
+	len = pb_len(frame, len);
 	if (len == PB_REQ) {
 		/* another master's trigger, or the echo of ours */
 		if (req->kind != BMS_REQ_READ)
@@ -609,6 +622,7 @@ int bms_jkpb_describe(const uint8_t *f, size_t len, struct bms_frame_desc *d)
 	size_t flen;
 	if (len == 0 || jkpb_frame_check(f, len, &flen) != 1 || flen != len)
 		return -1;
+	len = pb_len(f, len);
 	if (len == PB_FRAME) {
 		const char *name = pb_type_name(f[4]);
 		if (!name)
@@ -674,7 +688,7 @@ const struct bms_driver bms_jkpb = {
 	.response_timeout_ms = 300,
 	.inter_frame_gap_ms = 120, /* closer bursts make several units answer */
 	.poll_interval_ms = 1000,
-	.max_frame = PB_FRAME,
+	.max_frame = PB_FRAME + 1,
 	.flags = BMS_F_ADDRESSED,
 	.alarms = BMS_ALARM_BIT(INTERNAL_FAILURE) | BMS_ALARM_BIT(HIGH_INTERNAL_TEMPERATURE) |
 		  BMS_ALARM_BIT(HIGH_CELL_VOLTAGE) | BMS_ALARM_BIT(HIGH_VOLTAGE) |

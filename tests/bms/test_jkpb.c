@@ -298,13 +298,29 @@ static void test_echo_and_ack(void)
 	size_t start, len;
 	CU_ASSERT(bms_frame_find(&bms_jkpb, buf, 11, &start, &len) == BMS_FIND_VALID);
 	CU_ASSERT(start == 0 && len == PB_REQ);
-	/* data frame, then the trailing 00 + ACK + 00: ACK found after the stray byte */
+	/* data frame, 00, ACK, 00: each 00 is taken with the frame before it, so the whole
+	 * reply is two frames with nothing between or after them (a clean exchange) */
 	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 11, 310, &start, &len) == BMS_FIND_VALID);
+	CU_ASSERT(start == 0 && len == 301);
+	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 312, 9, &start, &len) == BMS_FIND_VALID);
+	CU_ASSERT(start == 0 && len == 9);
+	/* not arrived yet, the 00 is not waited for: the frame alone is whole */
+	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 11, 300, &start, &len) == BMS_FIND_VALID);
 	CU_ASSERT(start == 0 && len == 300);
+	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 312, 8, &start, &len) == BMS_FIND_VALID);
+	CU_ASSERT(start == 0 && len == 8);
+	/* the frame's 00 read apart from it: the ACK found after the stray byte */
 	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 311, 10, &start, &len) == BMS_FIND_VALID);
-	CU_ASSERT(start == 1 && len == 8);
-	/* the 00 after the ACK is garbage at once, not the start of a frame */
+	CU_ASSERT(start == 1 && len == 9);
+	/* a 00 on its own is garbage at once, not the start of a frame */
 	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 320, 1, &start, &len) == BMS_FIND_INVALID);
+	/* the parse takes a frame with its 00 as the frame */
+	st = state_new(3);
+	memset(&snap, 0, sizeof(snap));
+	CU_ASSERT(bms_jkpb.parse(st, &poll_status, buf + 11, 301, &snap) == 1);
+	CU_ASSERT(bms_jkpb.parse(st, &poll_status, buf + 312, 9, &snap) == 0);
+	CU_ASSERT(snap.voltage_mv == 53224);
+	free(st);
 	/* the ACK cut short: NEED_MORE where it starts */
 	CU_ASSERT(bms_frame_find(&bms_jkpb, buf + 311, 5, &start, &len) == BMS_FIND_NEED_MORE);
 	CU_ASSERT(start == 1);
