@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #include "publish/busitem.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/sbtime.h"
@@ -36,6 +41,7 @@ struct publish_tree {
 	struct publish_msgbuf own;
 	struct publish_msgbuf *msg;
 	uint32_t serial;
+	uint64_t direct; /* ItemsChanged written straight onto the socket (send_direct()) */
 };
 
 int publish_tree_new(publish_write_fn on_write, void *ctx, struct publish_tree **ret)
@@ -251,11 +257,57 @@ void publish_item_set_double(struct publish_item *it, double v)
 	it->changed = true;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF), 0 when there is none. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+		   : c >= 0xE0 && c <= 0xEF ? 3
+		   : c >= 0xF0 && c <= 0xF4 ? 4
+					    : 0;
+	for (size_t k = 1; k < n; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+	if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
+	    (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+		return 0;
+	return n;
+}
+
+size_t publish_utf8_clean(char *s)
+{
+	size_t bad = 0;
+	for (unsigned char *p = (unsigned char *)s; *p;) {
+		size_t n = utf8_seq(p);
+		if (n == 0) {
+			*p++ = '?';
+			bad++;
+		} else {
+			p += n;
+		}
+	}
+	return bad;
+}
+
+/* D-Bus carries only UTF-8: anything else (a config file's text, a name cut in the middle of
+ * a character by the item's length) goes out with '?' for each stray byte. */
 void publish_item_set_string(struct publish_item *it, const char *v)
 {
-	if (it->valid && strncmp(it->s, v, sizeof(it->s) - 1) == 0)
+	char buf[sizeof(it->s)];
+	size_t n = strnlen(v, sizeof(buf) - 1);
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	for (size_t k = 0; k < n; k++)
+		if ((unsigned char)buf[k] >= 0x80) {
+			publish_utf8_clean(buf + k);
+			break;
+		}
+	if (it->valid && strcmp(it->s, buf) == 0)
 		return;
-	snprintf(it->s, sizeof(it->s), "%s", v);
+	memcpy(it->s, buf, n + 1);
 	it->valid = true;
 	it->changed = true;
 }
@@ -784,11 +836,10 @@ static size_t w_header(struct wr *w, uint32_t serial, const char *member, DBusMe
 }
 
 /*
- * The message with the items (changed ones only when changed_only) as a
- * DBusMessage, NULL without memory or when libdbus refuses it (a string that
- * is no UTF-8, which its iterators refused as well).
+ * The message with the items (changed ones only when changed_only), written
+ * into t->msg; its length, 0 without memory.
  */
-static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, bool changed_only)
+static size_t write_items(struct publish_tree *t, DBusMessage *reply_to, bool changed_only)
 {
 	/* the text is printed in place: PUBLISH_TEXT_LEN of room after the last item's start */
 	size_t need = WR_HEADER_MAX + PUBLISH_TEXT_LEN;
@@ -797,12 +848,12 @@ static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, b
 			need += item_room(&t->items[k]);
 	const char *dest = reply_to ? dbus_message_get_sender(reply_to) : NULL;
 	if (dest && strlen(dest) >= WR_NAME_MAX)
-		return NULL;
+		return 0;
 	struct publish_msgbuf *mb = t->msg;
 	if (need > mb->cap) {
 		uint8_t *nb = realloc(mb->b, need);
 		if (!nb)
-			return NULL;
+			return 0;
 		mb->b = nb;
 		mb->cap = need;
 	}
@@ -830,14 +881,75 @@ static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, b
 	memcpy(w.b + len_at, &al, 4);
 	uint32_t bl = (uint32_t)(w.n - body);
 	memcpy(w.b + body_at, &bl, 4);
+	return w.n;
+}
+
+/* The n bytes written by write_items() as a DBusMessage (libdbus validates them in one
+ * pass), NULL without memory or when it refuses them. */
+static DBusMessage *demarshal(const uint8_t *b, size_t n, const char *what)
+{
 	DBusError err;
 	dbus_error_init(&err);
-	DBusMessage *m = dbus_message_demarshal((const char *)w.b, (int)w.n, &err);
+	DBusMessage *m = dbus_message_demarshal((const char *)b, (int)n, &err);
 	if (!m)
-		log_debug("publish: %s not sent: %s", reply_to ? "GetItems" : "ItemsChanged",
-			  err.message ? err.message : "?");
+		log_error("publish: %s not sent: %s", what, err.message ? err.message : "?");
 	dbus_error_free(&err);
 	return m;
+}
+
+static DBusMessage *build_items(struct publish_tree *t, DBusMessage *reply_to, bool changed_only)
+{
+	size_t n = write_items(t, reply_to, changed_only);
+	return n ? demarshal(t->msg->b, n, reply_to ? "GetItems" : "ItemsChanged") : NULL;
+}
+
+/*
+ * ItemsChanged straight onto the connection's socket, when libdbus has nothing queued for
+ * it (so no message of its own is partly written): one send() of the bytes write_items()
+ * wrote, without dbus_message_demarshal()'s validation pass and libdbus's queue (together
+ * most of the publisher's instructions). The stream must only ever carry whole messages,
+ * so it is tried only when the socket's send queue leaves room for the whole message (on
+ * Linux such a write is all or nothing); EAGAIN and the like leave it to libdbus, which
+ * queues it. A partial write all the same is finished here, waiting for room at most
+ * DIRECT_FINISH_MS, else the connection is shut down (libdbus sees it broken and the
+ * service reconnects) rather than leave a torn message on it.
+ * 1: sent; 0: not sent, use libdbus; -EPIPE: the connection was given up.
+ */
+#define DIRECT_MAX (32u * 1024u)
+#define DIRECT_QUEUED_MAX (64 * 1024)
+#define DIRECT_FINISH_MS 1000
+
+static int send_direct(DBusConnection *conn, const uint8_t *b, size_t n)
+{
+	int fd, queued;
+	if (n > DIRECT_MAX || !dbus_connection_get_socket(conn, &fd) ||
+	    dbus_connection_has_messages_to_send(conn) || ioctl(fd, SIOCOUTQ, &queued) < 0 ||
+	    queued > DIRECT_QUEUED_MAX)
+		return 0;
+	ssize_t w = send(fd, b, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (w <= 0)
+		return 0; /* nothing went: libdbus queues it, and sees an error itself */
+	size_t done = (size_t)w;
+	uint64_t end = time_mono_ms() + DIRECT_FINISH_MS;
+	while (done < n) {
+		uint64_t now = time_mono_ms();
+		struct pollfd pf = {.fd = fd, .events = POLLOUT};
+		if (now >= end || poll(&pf, 1, (int)(end - now)) < 0) {
+			if (now < end && errno == EINTR)
+				continue;
+			break;
+		}
+		w = send(fd, b + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0)
+			done += (size_t)w;
+		else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			break;
+	}
+	if (done == n)
+		return 1;
+	log_error("publish: a message was cut off on the bus connection: reconnecting");
+	shutdown(fd, SHUT_RDWR);
+	return -EPIPE;
 }
 
 DBusMessage *publish_tree_items_message(struct publish_tree *t, DBusMessage *reply_to,
@@ -858,15 +970,32 @@ int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_pa
 	if (!queue_room(t, conn))
 		return -EAGAIN; /* the items stay changed: the next flush sends them */
 	int sent = 0;
-	DBusMessage *m = build_items(t, NULL, true);
-	if (!m)
+	size_t len = write_items(t, NULL, true);
+	if (!len)
 		return -ENOMEM;
-	if (!dbus_connection_send(conn, m, NULL)) {
+#ifndef NDEBUG
+	/* development builds (the tests, the sanitizers) check every message as libdbus would */
+	DBusMessage *check = demarshal(t->msg->b, len, "ItemsChanged");
+	assert(check != NULL);
+	if (check)
+		dbus_message_unref(check);
+#endif
+	int d = send_direct(conn, t->msg->b, len);
+	if (d < 0)
+		return d;
+	if (d == 0) {
+		DBusMessage *m = demarshal(t->msg->b, len, "ItemsChanged");
+		if (!m)
+			return -EINVAL;
+		if (!dbus_connection_send(conn, m, NULL)) {
+			dbus_message_unref(m);
+			return -ENOMEM;
+		}
 		dbus_message_unref(m);
-		return -ENOMEM;
 	}
-	dbus_message_unref(m);
+	t->direct += d == 1;
 	sent++;
+	DBusMessage *m;
 	DBusMessageIter it;
 	for (size_t k = 0; per_path && k < t->n; k++) {
 		const struct publish_item *item = &t->items[k];
@@ -886,6 +1015,11 @@ int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_pa
 	publish_tree_clear_changes(t);
 	t->send_quiet = false;
 	return sent;
+}
+
+uint64_t publish_tree_direct(const struct publish_tree *t)
+{
+	return t->direct;
 }
 
 int publish_tree_set_quiet(struct publish_tree *t, const char *path)

@@ -143,6 +143,8 @@ void publish_tree_set_string_if(struct publish_tree *t, const char *path, bool v
 void publish_item_set_int(struct publish_item *it, int32_t v);
 void publish_item_set_double(struct publish_item *it, double v);
 void publish_item_set_string(struct publish_item *it, const char *v);
+/* Every byte of s that is not part of well-formed UTF-8 becomes '?'; the count of them. */
+size_t publish_utf8_clean(char *s);
 void publish_item_set_invalid(struct publish_item *it);
 
 /* Forget pending changes (what the bus has not seen yet needs no signal). */
@@ -164,9 +166,13 @@ uint64_t publish_tree_requests(const struct publish_tree *t);
  * Send one ItemsChanged on "/" with the changed items (nothing when none
  * changed), plus one PropertiesChanged per changed item when per_path. Returns
  * the number of signals queued, -EAGAIN when the outgoing queue is over the
- * cap (nothing sent, items stay changed) or a negative errno.
+ * cap (nothing sent, items stay changed) or a negative errno (-EPIPE: the
+ * connection was shut down, see below). The ItemsChanged goes straight onto
+ * the socket when libdbus has nothing queued for it; publish_tree_direct()
+ * counts those.
  */
 int publish_tree_flush(struct publish_tree *t, DBusConnection *conn, bool per_path);
+uint64_t publish_tree_direct(const struct publish_tree *t);
 
 /*
  * The a{sa{sv}} message as the flush and GetItems write it: ItemsChanged on

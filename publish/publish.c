@@ -238,6 +238,11 @@ struct publish {
 	 * (handoff()) and runs the cycle itself when it is free. */
 	pthread_mutex_t lock;
 	bool handoff_on;
+	/* A cycle run by a worker (handoff()) leaves to the thread whatever may block or
+	 * changes what the thread polls: a service created or removed (a bus connection and
+	 * its round trips) and a state file written (fsync). It sets thread_due and hands the
+	 * commit back; the thread runs the cycle again and thread_work(). */
+	bool in_handoff, thread_due;
 	/* publish_get_stats(): written by the thread after every wake-up */
 	_Atomic uint64_t st_requests, st_dropped, st_ignored, st_reconnects;
 	_Atomic uint64_t st_ext_updates, st_ext_implausible, st_ext_refused, st_ext_lost;
@@ -247,6 +252,14 @@ struct publish {
 static uint64_t now_ms(const struct publish *p)
 {
 	return p->clock_ms ? p->clock_ms(p->clock_ctx) : time_mono_ms();
+}
+
+/* True in a worker's hand-off: the caller leaves its work to the thread (in_handoff). */
+static bool thread_only(struct publish *p)
+{
+	if (p->in_handoff)
+		p->thread_due = true;
+	return p->in_handoff;
 }
 
 /* ---- charge state persistence ---- */
@@ -283,6 +296,8 @@ static void state_save(struct publish *p, struct batt *b)
 	char text[CHARGE_TEXT_LEN];
 	if (!p->state_dir[0] || charge_state_format(&b->cst, text, sizeof(text)) < 0 ||
 	    strcmp(text, b->charge_text) == 0)
+		return;
+	if (thread_only(p))
 		return;
 	char name[STORE_KEY_LEN + 16];
 	state_name(b, name, sizeof(name));
@@ -334,7 +349,7 @@ static void soc_save(struct publish *p, struct batt *b, uint64_t now, bool force
 	if (!p->state_dir[0] || !b->soc_counting ||
 	    soc_state_format(&b->soc, text, sizeof(text)) < 0 || strcmp(text, b->soc_text) == 0)
 		return;
-	if (!force && b->soc_saved_ms && now - b->soc_saved_ms < SOC_SAVE_MS)
+	if ((!force && b->soc_saved_ms && now - b->soc_saved_ms < SOC_SAVE_MS) || thread_only(p))
 		return;
 	char name[STORE_KEY_LEN + 16];
 	soc_name(b, name, sizeof(name));
@@ -374,7 +389,8 @@ static void hist_save(struct publish *p, struct batt *b, uint64_t now, bool forc
 {
 	if (!p->state_dir[0] || !b->hist.dirty)
 		return;
-	if (!force && b->hist_saved_ms && now - b->hist_saved_ms < HISTORY_SAVE_MS)
+	if ((!force && b->hist_saved_ms && now - b->hist_saved_ms < HISTORY_SAVE_MS) ||
+	    thread_only(p))
 		return;
 	char name[STORE_KEY_LEN + 16], text[PUBLISH_HISTORY_TEXT_LEN];
 	int n = publish_history_format(&b->hist, text, sizeof(text));
@@ -602,7 +618,7 @@ static void wr_save(struct publish *p, struct batt *b)
 	for (int k = WR_CHG; k <= WR_BAL; k++)
 		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s=%d\n", wr_defs[k].key,
 				      b->wr.s[k].force ? 1 : 0);
-	if (!p->state_dir[0] || strcmp(text, b->wr.saved) == 0)
+	if (!p->state_dir[0] || strcmp(text, b->wr.saved) == 0 || thread_only(p))
 		return;
 	char name[STORE_KEY_LEN + 16];
 	wr_name(name, sizeof(name), b);
@@ -1661,6 +1677,12 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 	if (store_read(p->st, slot, &rec) < 0)
 		return;
 	struct batt *b = &p->batts[slot];
+	/* a service to create or remove: the thread's (its seq stays unseen for it) */
+	if ((b->used ? strcmp(b->key, rec.info.key) != 0 ||
+			       (rec.info.tty[0] && strcmp(b->tty, rec.info.tty) != 0)
+		     : rec.state == STORE_GONE || (rec.state == STORE_ONLINE && rec.updated_ms)) &&
+	    thread_only(p))
+		return;
 	if (b->used && strcmp(b->key, rec.info.key) != 0)
 		batt_remove(p, b); /* slot re-used by another battery */
 	if (b->used && rec.info.tty[0] && strcmp(b->tty, rec.info.tty) != 0) {
@@ -1706,6 +1728,10 @@ static void slot_update(struct publish *p, int slot, bool tick, uint64_t now)
 		 */
 		if (!b->res.connected ||
 		    now - b->gone_since_ms >= (uint64_t)p->cfg->gone_remove_after_s * 1000u) {
+			if (thread_only(p)) {
+				b->next_tick_ms = 0; /* due at the thread's cycle */
+				return;
+			}
 			log_info("publish: %s gone, removing its service", b->key);
 			store_release(p->st, slot);
 			batt_remove(p, b);
@@ -2087,7 +2113,7 @@ static void agg_update(struct publish *p, uint64_t now)
 		unsigned expected = bank_expected(p);
 		bool want = (c->bank_mode == PUBLISH_BANK_ON && expected >= 1) ||
 			    (c->bank_mode == PUBLISH_BANK_AUTO && expected >= 2);
-		if (!want)
+		if (!want || thread_only(p)) /* a service to create: the thread's */
 			return;
 		if (!a->tree && agg_create(p) < 0)
 			return;
@@ -2323,13 +2349,32 @@ static bool handoff(void *ctx)
 	if (pthread_mutex_trylock(&p->lock) != 0)
 		return false;
 	bool done = false;
-	if (handoff_settled(p)) {
+	if (!p->thread_due && handoff_settled(p)) {
+		p->in_handoff = true;
 		cycle(p, false);
-		done = handoff_settled(p);
+		p->in_handoff = false;
+		done = !p->thread_due && handoff_settled(p);
 	}
 	atomic_fetch_add(done ? &p->st_handoffs : &p->st_handbacks, 1);
 	pthread_mutex_unlock(&p->lock);
 	return done;
+}
+
+/* What a hand-off left to the thread (thread_only()): the slots' services were created or
+ * removed by the cycle that follows the hand-back; the state files are written here. */
+static void thread_work(struct publish *p)
+{
+	uint64_t now = now_ms(p);
+	p->thread_due = false;
+	for (unsigned s = 0; s < p->nslots; s++) {
+		struct batt *b = &p->batts[s];
+		if (!b->used)
+			continue;
+		state_save(p, b);
+		soc_save(p, b, now, false);
+		hist_save(p, b, now, false);
+		wr_save(p, b);
+	}
 }
 
 static void *thread_main(void *arg)
@@ -2416,6 +2461,8 @@ static void *thread_main(void *arg)
 			store_drain(p->st);
 			cycle(p, false);
 		}
+		if (p->thread_due)
+			thread_work(p);
 		if (fds[2].revents) {
 			uint64_t ticks;
 			if (read(p->timer_fd, &ticks, sizeof(ticks)) > 0)

@@ -17,7 +17,7 @@
 #     they exec the ARM binaries directly, which only works when the kernel has
 #     a binfmt_misc entry for qemu; with one registered they are run too.
 #   - tests that start ARM programs of the project as child processes:
-#     test_publish, test_migrate, test_extsource and test_idle (sb_fake_settings next to a host
+#     test_publish, test_migrate, test_extsource, test_idle and test_handoff (sb_fake_settings next to a host
 #     dbus-daemon), test_cli and
 #     test_worker_thread (the serialbattery CLI and its BMS simulator). Without
 #     binfmt_misc the kernel cannot exec an ARM child, so they are listed in
@@ -58,7 +58,7 @@ for t in d.get("tests", []):
         print(t["name"])
 ')
 # Tests that exec ARM children (see above); space-separated names.
-read -r -a needs_binfmt <<<"${SB_QEMU_EXCLUDE-test_publish test_migrate test_extsource test_idle test_cli test_worker_thread test_worker_plausible}"
+read -r -a needs_binfmt <<<"${SB_QEMU_EXCLUDE-test_publish test_migrate test_extsource test_idle test_handoff test_cli test_worker_thread test_worker_plausible}"
 skip=()
 if [ "$have_binfmt" -eq 0 ]; then
   skip=("${host_tests[@]}" "${needs_binfmt[@]}")

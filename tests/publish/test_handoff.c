@@ -10,22 +10,35 @@
  *    its own reasons at any one commit: that one is handed back, and counted
  *    as such); every change arrives as one ItemsChanged with its value, in
  *    order, whoever sent it.
+ *    The first commit of a pack is never handed off: creating its service (a
+ *    bus connection and its round trips) is the thread's.
  * 2. Two workers committing at once while a client keeps the thread busy with
  *    GetValue: both paths (the hand-off and the wake-up) race, one owner of
  *    D-Bus at a time; each pack's last value is the one published. Run it
  *    under ThreadSanitizer (-DSB_SANITIZE=thread, ctest -L thread).
+ * 3. What may block stays with the thread: a commit whose cycle has a state
+ *    file to write (the history, once a minute) or a pulled pack's service to
+ *    remove is handed back, and the thread does it.
+ * 4. A full socket: with the bus daemon stopped (SIGSTOP) the worker's sends
+ *    queue in libdbus, never block; the commits are handed back while a queue
+ *    is left, the thread writes it out once the daemon runs again, the last
+ *    value arrives and hand-offs resume.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bus_fixture.h"
 #include "charge/charge.h"
 #include "common/store.h"
 #include "publish/publish.h"
 #include "publish/publish_config.h"
+#include "publish/service.h"
 #include "tests/support/cunit_main.h"
 
 #define SVC_A "com.victronenergy.battery.ttyUSB4"
@@ -42,6 +55,7 @@ static struct publish *pub;
 static struct publish_config pcfg;
 static struct charge_config ccfg;
 static int slot_a = -1, slot_b = -1;
+static char state_dir[] = "/tmp/sb-handoff.XXXXXX";
 
 /* read from the workers' threads too: hence atomic */
 static uint64_t clock_ms(void *ctx)
@@ -59,6 +73,12 @@ static int suite_clean(void)
 	store_free(st);
 	st = NULL;
 	tb_bus_stop(&bus);
+	if (state_dir[sizeof(state_dir) - 2] != 'X') {
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", state_dir);
+	}
 	return 0;
 }
 
@@ -67,7 +87,7 @@ static int suite_init(void)
 {
 	struct publish_params prm;
 	memset(&prm, 0, sizeof(prm));
-	if (tb_config_defaults(&pcfg, &ccfg) < 0 || tb_bus_start(&bus) < 0 ||
+	if (!mkdtemp(state_dir) || tb_config_defaults(&pcfg, &ccfg) < 0 || tb_bus_start(&bus) < 0 ||
 	    tb_settings_start(&bus) < 0 || (cli = tb_connect(bus.address)) == NULL ||
 	    store_new(2, &st) < 0 || store_open(st, "usb-handoff-a", &slot_a) < 0 ||
 	    store_open(st, "usb-handoff-b", &slot_b) < 0)
@@ -81,6 +101,7 @@ static int suite_init(void)
 	prm.clock_ms = clock_ms;
 	prm.clock_ctx = &fake_now;
 	prm.handoff = true;
+	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir);
 	if (publish_start(&prm, st, &pub) < 0)
 		goto fail;
 	return 0;
@@ -104,8 +125,12 @@ static void owner_of(const char *name, char *out, size_t len)
 
 static void test_commit_published_by_worker(void)
 {
+	struct publish_stats before, after;
+	publish_get_stats(pub, &before);
 	CU_ASSERT_FATAL(commit(slot_a, "ttyUSB4", 1, 9000) == 0);
 	/* the first commit registers the service: the thread's work, not a worker's */
+	publish_get_stats(pub, &after);
+	CU_ASSERT(after.handoffs == before.handoffs);
 	CU_ASSERT_FATAL(tb_until_d(cli, SVC_A, "/Soh", 'd', 90.0));
 	char owner[128], rule[256];
 	owner_of(SVC_A, owner, sizeof(owner));
@@ -113,8 +138,6 @@ static void test_commit_published_by_worker(void)
 	snprintf(rule, sizeof(rule), "type='signal',sender='%s',member='ItemsChanged'", owner);
 	tb_add_match(cli, rule);
 
-	struct publish_stats before, after;
-	publish_get_stats(pub, &before);
 	int handed = 0;
 	for (int k = 1; k <= TRIES && handed < 3; k++) {
 		uint16_t soh = (uint16_t)(9000 - k * 10);
@@ -127,7 +150,8 @@ static void test_commit_published_by_worker(void)
 		DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, WAIT_MS);
 		CU_ASSERT_FATAL(sig != NULL);
 		struct tb_val v;
-		CU_ASSERT(tb_items_get(sig, "/Soh", &v) == 0 && v.type == 'd' && v.d == soh / 100.0);
+		CU_ASSERT(tb_items_get(sig, "/Soh", &v) == 0 && v.type == 'd' &&
+			  v.d == soh / 100.0);
 		dbus_message_unref(sig);
 	}
 	/* the thread sleeps between these commits (no timer, no client calls), so nearly
@@ -172,8 +196,105 @@ static void test_two_workers_race(void)
 	CU_ASSERT(tb_until_d(cli, SVC_B, "/Soh", 'd', rb.last / 100.0));
 	struct publish_stats s;
 	publish_get_stats(pub, &s);
-	printf("\n  hand-offs %llu, handed back %llu ",
-	       (unsigned long long)s.handoffs, (unsigned long long)s.handbacks);
+	printf("\n  hand-offs %llu, handed back %llu ", (unsigned long long)s.handoffs,
+	       (unsigned long long)s.handbacks);
+}
+
+static bool file_exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0;
+}
+
+/* A commit until one runs the cycle outside the thread (handed off or handed back, not
+ * found the thread awake); its publish stats before and after. */
+static void commit_until_tried(int slot, const char *tty, uint16_t soh, struct publish_stats *pre,
+			       struct publish_stats *post)
+{
+	for (int k = 0; k < TRIES; k++) {
+		publish_get_stats(pub, pre);
+		CU_ASSERT_FATAL(commit(slot, tty, 1000 + (uint64_t)k, (uint16_t)(soh - k)) == 0);
+		publish_get_stats(pub, post);
+		if (post->handoffs + post->handbacks > pre->handoffs + pre->handbacks)
+			return;
+		usleep(20000); /* the thread was awake: let it sleep again */
+	}
+	CU_FAIL("no commit found the publisher asleep");
+}
+
+static void test_blocking_work_is_the_threads(void)
+{
+	char sid[STORE_KEY_LEN], hist[sizeof(state_dir) + STORE_KEY_LEN + 32];
+	publish_sanitize("usb-handoff-a", sid, sizeof(sid));
+	snprintf(hist, sizeof(hist), "%s/history_%s.state", state_dir, sid);
+	/* the history is written once a minute: a minute on, with a change to write */
+	for (int k = 0; k < 100 && !file_exists(hist); k++)
+		usleep(20000);
+	CU_ASSERT_FATAL(unlink(hist) == 0);
+	atomic_fetch_add(&fake_now, 61000);
+	struct publish_stats pre, post;
+	commit_until_tried(slot_a, "ttyUSB4", 7000, &pre, &post);
+	CU_ASSERT(post.handoffs == pre.handoffs && post.handbacks == pre.handbacks + 1);
+	for (int k = 0; k < WAIT_MS / 20 && !file_exists(hist); k++)
+		usleep(20000);
+	CU_ASSERT(file_exists(hist));
+
+	/* B pulled, fresh (connected): kept through the grace time, then its service removed,
+	 * by the thread */
+	CU_ASSERT_FATAL(commit(slot_b, "ttyUSB5", 10000, 8800) == 0);
+	CU_ASSERT_FATAL(tb_until_d(cli, SVC_B, "/Soh", 'd', 88.0));
+	CU_ASSERT_FATAL(store_close(st, slot_b) == 0);
+	usleep(100000); /* the thread has seen it go (a grace time starts) */
+	char owner[128];
+	owner_of(SVC_B, owner, sizeof(owner));
+	CU_ASSERT_FATAL(owner[0] != 0);
+	atomic_fetch_add(&fake_now, (uint64_t)pcfg.gone_remove_after_s * 1000u + 100000u);
+	commit_until_tried(slot_a, "ttyUSB4", 6000, &pre, &post);
+	CU_ASSERT(post.handoffs == pre.handoffs && post.handbacks == pre.handbacks + 1);
+	for (int k = 0; k < WAIT_MS / 20 && owner[0]; k++) {
+		usleep(20000);
+		owner_of(SVC_B, owner, sizeof(owner));
+	}
+	CU_ASSERT(owner[0] == 0);
+	/* A goes on being handed off */
+	for (int k = 0; k < TRIES; k++) {
+		commit_until_tried(slot_a, "ttyUSB4", 5000, &pre, &post);
+		if (post.handoffs > pre.handoffs)
+			break;
+	}
+	CU_ASSERT(post.handoffs == pre.handoffs + 1);
+}
+
+static void test_full_socket_hands_back(void)
+{
+	struct publish_stats s0, s;
+	publish_get_stats(pub, &s0);
+	CU_ASSERT_FATAL(kill(bus.daemon, SIGSTOP) == 0);
+	/* a few kB per commit at most: the socket's buffers fill within these */
+	uint16_t soh = 0;
+	int k;
+	for (k = 0; k < 20000; k++) {
+		soh = (uint16_t)(8000 + k % 1000);
+		CU_ASSERT_FATAL(commit(slot_a, "ttyUSB4", 5000 + (uint64_t)k, soh) == 0);
+		publish_get_stats(pub, &s);
+		if (s.handbacks >= s0.handbacks + 3)
+			break;
+	}
+	CU_ASSERT_FATAL(kill(bus.daemon, SIGCONT) == 0);
+	printf("\n  %d commits until handed back ", k + 1);
+	/* the commits went on (none blocked on the socket) until hand-backs came */
+	CU_ASSERT(s.handbacks >= s0.handbacks + 3);
+	CU_ASSERT(s.handoffs > s0.handoffs);
+	CU_ASSERT(tb_until_d(cli, SVC_A, "/Soh", 'd', soh / 100.0));
+	/* the queue written out by the thread, the worker publishes again */
+	struct publish_stats pre, post;
+	for (int j = 0; j < TRIES; j++) {
+		commit_until_tried(slot_a, "ttyUSB4", 4000, &pre, &post);
+		if (post.handoffs > pre.handoffs)
+			break;
+		usleep(20000);
+	}
+	CU_ASSERT(post.handoffs == pre.handoffs + 1);
 }
 
 int sb_register_tests(void)
@@ -181,6 +302,8 @@ int sb_register_tests(void)
 	static const struct sb_test tests[] = {
 		{"a commit published by its worker", test_commit_published_by_worker},
 		{"two workers and the thread race", test_two_workers_race},
+		{"blocking work is the thread's", test_blocking_work_is_the_threads},
+		{"a full socket hands back", test_full_socket_hands_back},
 		{NULL, NULL},
 	};
 	return sb_add_suite_fixture("publish hand-off", suite_init, suite_clean, tests);
