@@ -13,8 +13,11 @@
  *     CPU and wake-ups (voluntary + involuntary context switches, from
  *     /proc/<pid>/task/<tid>/schedstat and status) per poll cycle;
  *   - with FLOOR given, the same per-thread figures of bench/floor.c polling
- *     the same simulated packs right after (one ItemsChanged per cycle on the
- *     same bus), and the ratio daemon/floor.
+ *     N packs of its own side by side with the daemon, over the same window
+ *     (one ItemsChanged per cycle on the same bus), and the ratio daemon/floor:
+ *     both see the same machine (its clock speed, idle states and other load
+ *     move both figures alike), where runs one after the other scattered the
+ *     ratio by tens of per cent.
  * Every reply carries a new current, so every cycle changes values.
  *
  * Replies go out at the line rate, as a UART delivers them: one byte per 10
@@ -328,6 +331,40 @@ static int serve(struct batt *b, unsigned n, const struct bms_driver *drv, doubl
 	return dfd >= 0 && (fds[n].revents & POLLIN) ? 1 : 0;
 }
 
+/* bench/floor.c on its own n packs (fb), the same line rate and poll interval; its pid. */
+static pid_t start_floor(const char *floor_bin, const struct bms_driver *drv, double poll_s,
+			 double secs, const char *addr, struct batt *fb, unsigned n)
+{
+	if (!floor_bin)
+		return -1;
+	char iv[32], secs_s[32];
+	snprintf(iv, sizeof(iv), "%.0f", poll_s * 1000);
+	snprintf(secs_s, sizeof(secs_s), "%.0f", secs + 30);
+	char *fargv[MAXB + 10];
+	int k = 0;
+	fargv[k++] = (char *)floor_bin;
+	fargv[k++] = "--bms";
+	fargv[k++] = (char *)drv->name;
+	fargv[k++] = "--interval-ms";
+	fargv[k++] = iv;
+	fargv[k++] = "--seconds";
+	fargv[k++] = secs_s;
+	fargv[k++] = "--bus"; /* one ItemsChanged per cycle, as the daemon sends */
+	fargv[k++] = (char *)addr;
+	for (unsigned i = 0; i < n; i++)
+		fargv[k++] = fb[i].link;
+	fargv[k] = NULL;
+	pid_t fp = fork();
+	if (fp == 0) {
+		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (nul >= 0)
+			dup2(nul, STDOUT_FILENO);
+		execv(floor_bin, fargv);
+		_exit(127);
+	}
+	return fp;
+}
+
 /* Does an ItemsChanged carry /Dc/0/Current? */
 static bool has_current(DBusMessage *m)
 {
@@ -373,7 +410,13 @@ int main(int argc, char **argv)
 	int na = 0, nb = 0;
 	double t_tasks = 0;
 	static struct batt b[MAXB];
-	for (unsigned i = 0; i < n; i++) {
+	/* the floor's packs after the daemon's */
+	unsigned nall = floor_bin ? 2 * n : n;
+	if (nall > MAXB) {
+		fprintf(stderr, "at most %d batteries with the floor\n", MAXB / 2);
+		return 2;
+	}
+	for (unsigned i = 0; i < nall; i++) {
 		if (open_pty(&b[i], dir, i) < 0) {
 			perror("pty");
 			return 1;
@@ -424,6 +467,9 @@ int main(int argc, char **argv)
 	double t_first = 0, t_all = 0, window_start = 0, window_end = 0;
 	long long cpu0 = -1, cpu1 = -1;
 	unsigned long msgs = 0;
+	pid_t fp = -1;
+	static struct task fa[MAXT], fb[MAXT];
+	int nfa = 0, nfb = 0;
 
 	for (;;) {
 		double now = now_s();
@@ -435,16 +481,20 @@ int main(int argc, char **argv)
 			window_end = now;
 			cpu1 = proc_cpu_ns(pid);
 			nb = tasks_read(pid, tb, MAXT);
+			if (fp > 0)
+				nfb = tasks_read(fp, fb, MAXT);
 			break;
 		}
 		if (window_start > 0 && na == 0) {
 			double w0 = window_start - now_s();
 			if (w0 <= 0) {
 				na = tasks_read(pid, ta, MAXT);
+				if (fp > 0)
+					nfa = tasks_read(fp, fa, MAXT);
 				t_tasks = now_s();
 			}
 		}
-		int busy = serve(b, n, drv, byte_s, dfd, now + 0.1);
+		int busy = serve(b, nall, drv, byte_s, dfd, now + 0.1);
 		if (busy < 0)
 			break;
 		if (busy) {
@@ -473,11 +523,13 @@ int main(int argc, char **argv)
 									t_first = t;
 								if (services == n) {
 									t_all = t;
-									window_start =
-										t +
-										2; /* let the first
-										      cycles settle
-										    */
+									/* the first cycles settle, the
+									 * floor's learn */
+									fp = start_floor(floor_bin,
+											 drv, poll_s,
+											 secs, addr,
+											 b + n, n);
+									window_start = t + 4;
 								}
 							}
 						}
@@ -489,11 +541,10 @@ int main(int argc, char **argv)
 					bool in_window = window_start > 0 && t >= window_start;
 					if (in_window && cpu0 < 0)
 						cpu0 = proc_cpu_ns(pid);
-					if (in_window)
-						msgs++;
 					for (unsigned i = 0; i < n; i++) {
 						if (strcmp(snd, b[i].owner) != 0)
 							continue;
+						msgs += in_window; /* the daemon's, not the floor's */
 						if (in_window && b[i].pending &&
 						    dbus_message_is_signal(
 							    m, "com.victronenergy.BusItem",
@@ -508,9 +559,15 @@ int main(int argc, char **argv)
 		}
 	}
 	long hwm = proc_status_kb(pid, "VmHWM"), rss = proc_status_kb(pid, "VmRSS");
+	long fhwm = fp > 0 ? proc_status_kb(fp, "VmHWM") : 0;
+	int status = 0;
+	if (fp > 0) {
+		kill(fp, SIGTERM);
+		while (waitpid(fp, &status, WNOHANG) == 0)
+			serve(b, nall, drv, byte_s, -1, now_s() + 0.1);
+	}
 	double t_term = now_s();
 	kill(pid, SIGTERM);
-	int status = 0;
 	waitpid(pid, &status, 0);
 	double t_exit = now_s();
 
@@ -545,54 +602,15 @@ int main(int argc, char **argv)
 	if (na && nb && window_end > t_tasks)
 		daemon_per =
 			tasks_report("daemon", ta, na, tb, nb, (window_end - t_tasks) / poll_s, n);
-	if (floor_bin) {
-		/* the floor on the same packs, same line rate, same poll interval */
-		char iv[32], secs_s[32];
-		snprintf(iv, sizeof(iv), "%.0f", poll_s * 1000);
-		snprintf(secs_s, sizeof(secs_s), "%.0f", secs + 10);
-		char *fargv[MAXB + 10];
-		int k = 0;
-		fargv[k++] = (char *)floor_bin;
-		fargv[k++] = "--bms";
-		fargv[k++] = (char *)drv->name;
-		fargv[k++] = "--interval-ms";
-		fargv[k++] = iv;
-		fargv[k++] = "--seconds";
-		fargv[k++] = secs_s;
-		fargv[k++] = "--bus"; /* one ItemsChanged per cycle, as the daemon sends */
-		fargv[k++] = (char *)addr;
-		for (unsigned i = 0; i < n; i++)
-			fargv[k++] = b[i].link;
-		fargv[k] = NULL;
-		pid_t fp = fork();
-		if (fp == 0) {
-			int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
-			if (nul >= 0)
-				dup2(nul, STDOUT_FILENO);
-			execv(floor_bin, fargv);
-			_exit(127);
-		}
-		double f0 = now_s();
-		/* the first cycles learn lengths and latency: measure after them */
-		while (now_s() < f0 + 3)
-			serve(b, n, drv, byte_s, -1, now_s() + 0.1);
-		na = tasks_read(fp, ta, MAXT);
-		double w0 = now_s();
-		while (now_s() < w0 + secs)
-			serve(b, n, drv, byte_s, -1, now_s() + 0.1);
-		nb = tasks_read(fp, tb, MAXT);
-		double w1 = now_s();
-		long fhwm = proc_status_kb(fp, "VmHWM");
-		kill(fp, SIGTERM);
-		while (waitpid(fp, &status, WNOHANG) == 0)
-			serve(b, n, drv, byte_s, -1, now_s() + 0.1);
-		double floor_per = tasks_report("floor", ta, na, tb, nb, (w1 - w0) / poll_s, n);
+	if (fp > 0 && nfa && nfb) {
+		double floor_per = tasks_report("floor", fa, nfa, fb, nfb,
+						(window_end - t_tasks) / poll_s, n);
 		printf("floor  memory                peak RSS %ld KiB\n", fhwm);
 		if (daemon_per > 0 && floor_per > 0)
 			printf("ratio  daemon/floor          %.2f (CPU per battery-cycle)\n",
 			       daemon_per / floor_per);
 	}
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < nall; i++)
 		unlink(b[i].link);
 	return 0;
 }

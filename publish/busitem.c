@@ -296,6 +296,9 @@ size_t publish_utf8_clean(char *s)
  * a character by the item's length) goes out with '?' for each stray byte. */
 void publish_item_set_string(struct publish_item *it, const char *v)
 {
+	/* the same text as held (every cycle, for most strings): nothing to do */
+	if (it->valid && strncmp(it->s, v, sizeof(it->s) - 1) == 0)
+		return;
 	char buf[sizeof(it->s)];
 	size_t n = strnlen(v, sizeof(buf) - 1);
 	memcpy(buf, v, n);

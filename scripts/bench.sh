@@ -4,7 +4,8 @@
 # CPU per battery, peak resident memory, D-Bus messages per second, latency from
 # the last reply byte to the ItemsChanged carrying it, start-to-service time;
 # per thread CPU and wake-ups per poll cycle; the same figures for the floor
-# program (bench/floor.c) on the same simulated packs and the ratio daemon/floor;
+# program (bench/floor.c), run side by side with the daemon on packs of its own
+# over the same window, and the ratio daemon/floor;
 # then detection time and CPU per cycle per protocol (bench/worker_bench.sh).
 # Replies are paced at the line rate (SB_BENCH_PACE=off: one write per reply).
 # SB_DAEMON=path measures another daemon binary (e.g. a build of the base).
