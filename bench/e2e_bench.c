@@ -523,12 +523,12 @@ int main(int argc, char **argv)
 									t_first = t;
 								if (services == n) {
 									t_all = t;
-									/* the first cycles settle, the
-									 * floor's learn */
-									fp = start_floor(floor_bin,
-											 drv, poll_s,
-											 secs, addr,
-											 b + n, n);
+									/* the first cycles settle,
+									 * the floor's learn */
+									fp = start_floor(
+										floor_bin, drv,
+										poll_s, secs, addr,
+										b + n, n);
 									window_start = t + 4;
 								}
 							}
@@ -544,7 +544,8 @@ int main(int argc, char **argv)
 					for (unsigned i = 0; i < n; i++) {
 						if (strcmp(snd, b[i].owner) != 0)
 							continue;
-						msgs += in_window; /* the daemon's, not the floor's */
+						msgs += in_window; /* the daemon's, not the floor's
+								    */
 						if (in_window && b[i].pending &&
 						    dbus_message_is_signal(
 							    m, "com.victronenergy.BusItem",
@@ -603,8 +604,8 @@ int main(int argc, char **argv)
 		daemon_per =
 			tasks_report("daemon", ta, na, tb, nb, (window_end - t_tasks) / poll_s, n);
 	if (fp > 0 && nfa && nfb) {
-		double floor_per = tasks_report("floor", fa, nfa, fb, nfb,
-						(window_end - t_tasks) / poll_s, n);
+		double floor_per =
+			tasks_report("floor", fa, nfa, fb, nfb, (window_end - t_tasks) / poll_s, n);
 		printf("floor  memory                peak RSS %ld KiB\n", fhwm);
 		if (daemon_per > 0 && floor_per > 0)
 			printf("ratio  daemon/floor          %.2f (CPU per battery-cycle)\n",

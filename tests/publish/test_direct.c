@@ -64,7 +64,8 @@ static int suite_clean(void)
 static int suite_init(void)
 {
 	if (tb_bus_start(&bus) < 0 || (pubc = tb_connect(bus.address)) == NULL ||
-	    (cli = tb_connect(bus.address)) == NULL || publish_tree_new(on_write, NULL, &tree) < 0 ||
+	    (cli = tb_connect(bus.address)) == NULL ||
+	    publish_tree_new(on_write, NULL, &tree) < 0 ||
 	    publish_tree_add_id(tree, ID_VOLTAGE, "/Dc/0/Voltage", 'd', "%.2fV") < 0 ||
 	    publish_tree_add_id(tree, ID_COUNT, "/Count", 'i', NULL) < 0 ||
 	    publish_tree_add_id(tree, ID_NAME, "/ProductName", 's', NULL) < 0) {
@@ -188,15 +189,15 @@ static void test_only_utf8(void)
 		{"25\xc2\xb0"
 		 "C",
 		 "25\xc2\xb0"
-		 "C"},                                          /* U+00B0, 2 bytes */
-		{"\xf0\x9f\x94\x8b", "\xf0\x9f\x94\x8b"},       /* U+1F50B, 4 bytes */
-		{"\xe2\x82\xac", "\xe2\x82\xac"},               /* U+20AC, 3 bytes */
-		{"\xc0\xaf", "??"},                             /* overlong '/' */
-		{"\xe0\x80\xaf", "???"},                        /* overlong, 3 bytes */
-		{"\xed\xa0\x80", "???"},                        /* a surrogate */
-		{"\xf4\x90\x80\x80", "????"},                   /* above U+10FFFF */
-		{"\xe2\x82", "??"},                             /* cut short */
-		{"x\x80y", "x?y"},                              /* a lone continuation */
+		 "C"},                                    /* U+00B0, 2 bytes */
+		{"\xf0\x9f\x94\x8b", "\xf0\x9f\x94\x8b"}, /* U+1F50B, 4 bytes */
+		{"\xe2\x82\xac", "\xe2\x82\xac"},         /* U+20AC, 3 bytes */
+		{"\xc0\xaf", "??"},                       /* overlong '/' */
+		{"\xe0\x80\xaf", "???"},                  /* overlong, 3 bytes */
+		{"\xed\xa0\x80", "???"},                  /* a surrogate */
+		{"\xf4\x90\x80\x80", "????"},             /* above U+10FFFF */
+		{"\xe2\x82", "??"},                       /* cut short */
+		{"x\x80y", "x?y"},                        /* a lone continuation */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char buf[16];
@@ -222,8 +223,8 @@ static void test_only_utf8(void)
 	CU_ASSERT(publish_tree_flush(tree, pubc, false) == 1);
 	m = next_items();
 	CU_ASSERT_FATAL(m != NULL);
-	CU_ASSERT(tb_items_get(m, "/ProductName", &v) == 0 &&
-		  strlen(v.s) == PUBLISH_STR_LEN - 1 && v.s[PUBLISH_STR_LEN - 2] == '?');
+	CU_ASSERT(tb_items_get(m, "/ProductName", &v) == 0 && strlen(v.s) == PUBLISH_STR_LEN - 1 &&
+		  v.s[PUBLISH_STR_LEN - 2] == '?');
 	dbus_message_unref(m);
 	dbus_connection_read_write(pubc, 0);
 	CU_ASSERT(dbus_connection_get_is_connected(pubc));
