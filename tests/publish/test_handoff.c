@@ -139,6 +139,7 @@ static void test_commit_published_by_worker(void)
 	tb_add_match(cli, rule);
 
 	int handed = 0;
+	double prev = 90.0;
 	for (int k = 1; k <= TRIES && handed < 3; k++) {
 		uint16_t soh = (uint16_t)(9000 - k * 10);
 		publish_get_stats(pub, &before);
@@ -146,13 +147,23 @@ static void test_commit_published_by_worker(void)
 		publish_get_stats(pub, &after);
 		if (after.handoffs == before.handoffs + 1)
 			handed++;
-		/* exactly this change, whether the worker or the thread sent it */
-		DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, WAIT_MS);
-		CU_ASSERT_FATAL(sig != NULL);
-		struct tb_val v;
-		CU_ASSERT(tb_items_get(sig, "/Soh", &v) == 0 && v.type == 'd' &&
-			  v.d == soh / 100.0);
-		dbus_message_unref(sig);
+		/* this change, whether the worker or the thread sent it. Before it may come
+		 * only what the registration still sends (the whole tree once the name is
+		 * granted, the settings' answers), which can reach us after GetValue already
+		 * answered: other paths, or /Soh at the value held until now */
+		for (;;) {
+			DBusMessage *sig = tb_wait_signal(cli, "ItemsChanged", "/", owner, WAIT_MS);
+			CU_ASSERT_FATAL(sig != NULL);
+			struct tb_val v;
+			bool has = tb_items_get(sig, "/Soh", &v) == 0;
+			dbus_message_unref(sig);
+			if (has && v.type == 'd' && v.d == soh / 100.0)
+				break;
+			CU_ASSERT(!has || (v.type == 'd' && v.d == prev));
+			if (has && !(v.type == 'd' && v.d == prev))
+				printf("\n  /Soh %.2f when %.2f was sent ", v.d, soh / 100.0);
+		}
+		prev = soh / 100.0;
 	}
 	/* the thread sleeps between these commits (no timer, no client calls), so nearly
 	 * every one is handed off; without the hand-off none is */
