@@ -447,9 +447,10 @@ static uint64_t fake_clock(void *ctx)
 	return atomic_load((_Atomic uint64_t *)ctx);
 }
 
-int tb_publisher_start(const char *address, const struct publish_config *pcfg,
-		       const struct charge_config *ccfg, const char *state_dir,
-		       _Atomic uint64_t *clock, struct store *st, struct publish **ret)
+static int publisher_start(const char *address, const struct publish_config *pcfg,
+			   const struct charge_config *ccfg, const char *state_dir,
+			   _Atomic uint64_t *clock, bool handoff, struct store *st,
+			   struct publish **ret)
 {
 	struct publish_params prm;
 	memset(&prm, 0, sizeof(prm));
@@ -459,7 +460,22 @@ int tb_publisher_start(const char *address, const struct publish_config *pcfg,
 	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir ? state_dir : "");
 	prm.clock_ms = fake_clock;
 	prm.clock_ctx = clock;
+	prm.handoff = handoff;
 	return publish_start(&prm, st, ret);
+}
+
+int tb_publisher_start(const char *address, const struct publish_config *pcfg,
+		       const struct charge_config *ccfg, const char *state_dir,
+		       _Atomic uint64_t *clock, struct store *st, struct publish **ret)
+{
+	return publisher_start(address, pcfg, ccfg, state_dir, clock, false, st, ret);
+}
+
+int tb_publisher_start_handoff(const char *address, const struct publish_config *pcfg,
+			       const struct charge_config *ccfg, const char *state_dir,
+			       _Atomic uint64_t *clock, struct store *st, struct publish **ret)
+{
+	return publisher_start(address, pcfg, ccfg, state_dir, clock, true, st, ret);
 }
 
 struct bms_snapshot tb_snap(int32_t mv, int32_t ma, uint16_t soc_cpct, int32_t cap_mah)

@@ -81,6 +81,11 @@ int tb_config_defaults(struct publish_config *pcfg, struct charge_config *ccfg);
 int tb_publisher_start(const char *address, const struct publish_config *pcfg,
 		       const struct charge_config *ccfg, const char *state_dir,
 		       _Atomic uint64_t *clock, struct store *st, struct publish **ret);
+/* The same with the hand-off on (publish_params.handoff): a commit may run the cycle in the
+ * committing thread, so the clock is read from the test's threads too (it is atomic). */
+int tb_publisher_start_handoff(const char *address, const struct publish_config *pcfg,
+			       const struct charge_config *ccfg, const char *state_dir,
+			       _Atomic uint64_t *clock, struct store *st, struct publish **ret);
 
 /*
  * A 16-cell pack as the tests commit it: voltage mv, current ma, SOC and full

@@ -57,36 +57,16 @@ static struct charge_config ccfg;
 static int slot_a = -1, slot_b = -1;
 static char state_dir[] = "/tmp/sb-handoff.XXXXXX";
 
-/* read from the workers' threads too: hence atomic */
-static uint64_t clock_ms(void *ctx)
-{
-	return atomic_load((_Atomic uint64_t *)ctx);
-}
-
 static int suite_clean(void)
 {
-	publish_free(pub);
-	pub = NULL;
-	if (cli)
-		tb_disconnect(cli);
-	cli = NULL;
-	store_free(st);
-	st = NULL;
-	tb_bus_stop(&bus);
-	if (state_dir[sizeof(state_dir) - 2] != 'X') {
-		char cmd[64];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", state_dir);
-	}
-	return 0;
+	/* the state directory only once mkdtemp() made it */
+	bool made = state_dir[sizeof(state_dir) - 2] != 'X';
+	return tb_teardown(&pub, &cli, &st, &bus, made ? state_dir : NULL);
 }
 
 /* CUnit does not call a suite's clean function when its init fails: undo here. */
 static int suite_init(void)
 {
-	struct publish_params prm;
-	memset(&prm, 0, sizeof(prm));
 	if (!mkdtemp(state_dir) || tb_config_defaults(&pcfg, &ccfg) < 0 || tb_bus_start(&bus) < 0 ||
 	    tb_settings_start(&bus) < 0 || (cli = tb_connect(bus.address)) == NULL ||
 	    store_new(2, &st) < 0 || store_open(st, "usb-handoff-a", &slot_a) < 0 ||
@@ -95,14 +75,8 @@ static int suite_init(void)
 	/* no timer wake-ups of the thread while the test runs: the clock stands still and
 	 * the packs commit more often than every interval */
 	pcfg.interval_ms = 60000;
-	prm.bus_address = bus.address;
-	prm.cfg = &pcfg;
-	prm.charge = &ccfg;
-	prm.clock_ms = clock_ms;
-	prm.clock_ctx = &fake_now;
-	prm.handoff = true;
-	snprintf(prm.state_dir, sizeof(prm.state_dir), "%s", state_dir);
-	if (publish_start(&prm, st, &pub) < 0)
+	if (tb_publisher_start_handoff(bus.address, &pcfg, &ccfg, state_dir, &fake_now, st, &pub) <
+	    0)
 		goto fail;
 	return 0;
 fail:
