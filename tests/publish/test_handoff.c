@@ -56,18 +56,19 @@ static struct publish_config pcfg;
 static struct charge_config ccfg;
 static int slot_a = -1, slot_b = -1;
 static char state_dir[] = "/tmp/sb-handoff.XXXXXX";
+static bool made_state_dir;
 
 static int suite_clean(void)
 {
-	/* the state directory only once mkdtemp() made it */
-	bool made = state_dir[sizeof(state_dir) - 2] != 'X';
-	return tb_teardown(&pub, &cli, &st, &bus, made ? state_dir : NULL);
+	/* the state directory only once mkdtemp() made it (its name may well end in 'X') */
+	return tb_teardown(&pub, &cli, &st, &bus, made_state_dir ? state_dir : NULL);
 }
 
 /* CUnit does not call a suite's clean function when its init fails: undo here. */
 static int suite_init(void)
 {
-	if (!mkdtemp(state_dir) || tb_config_defaults(&pcfg, &ccfg) < 0 || tb_bus_start(&bus) < 0 ||
+	made_state_dir = mkdtemp(state_dir) != NULL;
+	if (!made_state_dir || tb_config_defaults(&pcfg, &ccfg) < 0 || tb_bus_start(&bus) < 0 ||
 	    tb_settings_start(&bus) < 0 || (cli = tb_connect(bus.address)) == NULL ||
 	    store_new(2, &st) < 0 || store_open(st, "usb-handoff-a", &slot_a) < 0 ||
 	    store_open(st, "usb-handoff-b", &slot_b) < 0)
