@@ -303,11 +303,7 @@ void publish_item_set_string(struct publish_item *it, const char *v)
 	size_t n = strnlen(v, sizeof(buf) - 1);
 	memcpy(buf, v, n);
 	buf[n] = 0;
-	for (size_t k = 0; k < n; k++)
-		if ((unsigned char)buf[k] >= 0x80) {
-			publish_utf8_clean(buf + k);
-			break;
-		}
+	publish_utf8_clean(buf);
 	if (it->valid && strcmp(it->s, buf) == 0)
 		return;
 	memcpy(it->s, buf, n + 1);

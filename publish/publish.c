@@ -2340,9 +2340,10 @@ static bool handoff_settled(struct publish *p)
  * thread would run for this commit, run here when no one owns D-Bus, so a poll that ends
  * costs no second thread's wake-up. Never blocks: a busy lock means the thread is awake
  * (or another worker is publishing) and the store's eventfd brings it this commit too.
- * libdbus never blocks here either: its sends only write what the socket takes and queue
- * the rest, and a queue left (a full socket) hands back to the thread, which polls for
- * POLLOUT. */
+ * Sending does not block either: an ItemsChanged goes straight onto the socket only when
+ * it takes the whole message (busitem.c send_direct(), which waits at most 1 s to finish
+ * the rare partial write), libdbus's sends write what the socket takes and queue the rest,
+ * and a queue left (a full socket) hands back to the thread, which polls for POLLOUT. */
 static bool handoff(void *ctx)
 {
 	struct publish *p = ctx;
